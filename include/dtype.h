@@ -1,0 +1,51 @@
+/*
+ * dtype.h - element types: PyTorch names in, safetensors names out.
+ *
+ * A checkpoint names a tensor's element type either through its legacy
+ * storage class (torch.FloatStorage, v2 tensors) or through a torch dtype
+ * global (torch.float8_e4m3fn, v3 tensors).  Both map to one c2s_dtype, which
+ * knows its safetensors name, its size and its rank in the reference
+ * writer's ordering.  Types safetensors cannot hold (complex128, quantized,
+ * sub-byte ...) are recognised too, so that the error can name them.
+ */
+#ifndef C2S_DTYPE_H
+#define C2S_DTYPE_H
+
+#include <stddef.h>
+
+typedef enum c2s_dtype {
+    C2S_F64, C2S_F32, C2S_F16, C2S_BF16,
+    C2S_I64, C2S_I32, C2S_I16, C2S_I8,
+    C2S_U64, C2S_U32, C2S_U16, C2S_U8,
+    C2S_BOOL, C2S_C64,
+    C2S_F8_E4M3, C2S_F8_E5M2, C2S_F8_E4M3FNUZ, C2S_F8_E5M2FNUZ, C2S_F8_E8M0,
+    C2S_DTYPE_COUNT
+} c2s_dtype;
+
+/* Result of looking a PyTorch name up. */
+typedef enum c2s_dtype_lookup {
+    C2S_DTYPE_FOUND,       /* *out is set */
+    C2S_DTYPE_UNSUPPORTED, /* a real PyTorch type safetensors cannot hold; *why names it */
+    C2S_DTYPE_UNKNOWN      /* not a name we know */
+} c2s_dtype_lookup;
+
+/* Safetensors name ("F32"). */
+const char *c2s_dtype_name(c2s_dtype dt);
+/* PyTorch name ("float32"), for messages. */
+const char *c2s_dtype_torch_name(c2s_dtype dt);
+/* Bytes per element. */
+size_t c2s_dtype_size(c2s_dtype dt);
+/* Bytes of the unit that byte order applies to (C64: 4, two floats). */
+size_t c2s_dtype_swap_unit(c2s_dtype dt);
+/* Position in the reference writer's order: larger ranks are written first. */
+int c2s_dtype_rank(c2s_dtype dt);
+
+/* Storage class name without module ("FloatStorage"). "UntypedStorage" and
+ * "ByteStorage" both give U8 (untyped storages count bytes). */
+c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,
+                                              const char **why);
+/* torch dtype attribute name ("float8_e4m3fn"). */
+c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out,
+                                           const char **why);
+
+#endif /* C2S_DTYPE_H */

@@ -1,0 +1,280 @@
+/*
+ * test_zipsrc.c - the archive reader: sniffing, record discovery, streams,
+ * CRC checking.  Archives are built on the fly with libzip (zip_builder.h).
+ */
+#include <criterion/criterion.h>
+
+#include "test_util.h"
+#include "zip_builder.h"
+#include "zipsrc.h"
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
+static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+
+TestSuite(zipsrc, .init = setup, .fini = teardown);
+
+/* Open a file holding data and expect exactly message. */
+static void expect_open_error(const void *data, size_t len, const char *message)
+{
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(tu_write(p, data, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_null(z);
+    cr_assert_str_eq(err.msg, message);
+    free(p);
+}
+
+static zipsrc *open_ok(const zb_entry *e, size_t n)
+{
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    c2s_status st = zipsrc_open(p, 0, &z, &err);
+    cr_assert_eq(st, C2S_OK, "open failed: %s", err.msg);
+    free(p);
+    return z;
+}
+
+static void expect_zip_error(const zb_entry *e, size_t n, const char *message)
+{
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, message);
+    free(p);
+}
+
+Test(zipsrc, empty_file) { expect_open_error("", 0, "file is empty"); }
+
+Test(zipsrc, text_file)
+{
+    expect_open_error("hello\n", 6, "not a PyTorch checkpoint: not a zip archive");
+}
+
+Test(zipsrc, legacy_format)
+{
+    static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                           0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+    expect_open_error(legacy, sizeof legacy,
+                      "PyTorch legacy format (before 1.6) is not supported yet");
+}
+
+Test(zipsrc, bare_pickle)
+{
+    expect_open_error("\x80\x02}q\x00.", 6, "a bare pickle, not a PyTorch zip checkpoint");
+}
+
+Test(zipsrc, safetensors_input)
+{
+    static const char st[] = "\x10\0\0\0\0\0\0\0{\"__metadata__\":{}}";
+    expect_open_error(st, sizeof st - 1, "already a safetensors file");
+}
+
+Test(zipsrc, directory_and_missing)
+{
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(dir, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "is a directory");
+    char *p = tu_path(dir, "nope.pt");
+    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "cannot open: No such file or directory");
+    free(p);
+}
+
+Test(zipsrc, truncated_zip)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/data/0", "0123456789abcdef", 16, 0}};
+    char *p = tu_path(dir, "full.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    char *q = tu_path(dir, "cut.pt");
+    cr_assert_eq(tu_write(q, buf, len / 2), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(q, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "corrupt or truncated zip archive (Not a zip archive)");
+    free(buf);
+    free(p);
+    free(q);
+}
+
+Test(zipsrc, no_pickle)
+{
+    zb_entry e[] = {{"archive/data/0", "abcd", 4, 0}};
+    expect_zip_error(e, 1, "no data.pkl record: not a PyTorch checkpoint");
+}
+
+Test(zipsrc, two_pickles)
+{
+    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"b/data.pkl", "\x80\x02}.", 4, 0}};
+    expect_zip_error(e, 2, "several data.pkl records ('a/' and 'b/')");
+}
+
+Test(zipsrc, nested_pickle_is_not_the_pickle)
+{
+    zb_entry e[] = {{"a/b/data.pkl", "\x80\x02}.", 4, 0}};
+    expect_zip_error(e, 1, "no data.pkl record: not a PyTorch checkpoint");
+}
+
+Test(zipsrc, torchscript)
+{
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/constants.pkl", "\x80\x02).", 4, 0}};
+    expect_zip_error(e, 2, "TorchScript archives are not supported yet");
+    zb_entry f[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/code/m.py", "x", 1, 0}};
+    expect_zip_error(f, 2, "TorchScript archives are not supported yet");
+}
+
+Test(zipsrc, prefix_and_pickle)
+{
+    zb_entry e[] = {{"my_model/version", "3\n", 2, 0},
+                    {"my_model/data.pkl", "\x80\x02}q\x00.", 6, 1}};
+    zipsrc *z = open_ok(e, 2);
+    cr_assert_str_eq(zipsrc_prefix(z), "my_model");
+    cr_assert_eq(zipsrc_big_endian(z), 0);
+    uint8_t *pkl;
+    size_t len;
+    c2s_error err;
+    cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_OK);
+    cr_assert_eq(len, 6);
+    cr_assert_arr_eq(pkl, "\x80\x02}q\x00.", 6);
+    free(pkl);
+    zipsrc_close(z);
+}
+
+Test(zipsrc, pickle_size_limit)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}q\x00.", 6, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 1), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(p, 5, &z, &err), C2S_OK);
+    uint8_t *pkl;
+    size_t len;
+    cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "archive/data.pkl is 6 bytes, more than the limit of 5 "
+                              "(raise with --max-pickle-size)");
+    zipsrc_close(z);
+    free(p);
+}
+
+Test(zipsrc, byteorder)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"archive/byteorder", "big", 3, 0}};
+    zipsrc *z = open_ok(e, 2);
+    cr_assert_eq(zipsrc_big_endian(z), 1);
+    zipsrc_close(z);
+    zb_entry f[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"archive/byteorder", "little", 6, 0}};
+    z = open_ok(f, 2);
+    cr_assert_eq(zipsrc_big_endian(z), 0);
+    zipsrc_close(z);
+    zb_entry g[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"archive/byteorder", "middle", 6, 0}};
+    expect_zip_error(g, 2, "byteorder record says 'middle', not 'little' or 'big'");
+}
+
+/* Positioned reads in any order return the right bytes, stored or deflated. */
+static void check_stream(int deflate)
+{
+    unsigned char data[100000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + i / 256);
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/data/5", data, sizeof data, deflate}};
+    zipsrc *z = open_ok(e, 2);
+    zipsrc_stream s;
+    c2s_error err;
+    cr_assert_eq(zipsrc_stream_open(z, "5", &s, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(s.size, sizeof data);
+    unsigned char buf[4096];
+    const uint64_t offs[] = {50000, 10, 99000, 0, 4096, 30000};
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        cr_assert_eq(zipsrc_stream_read(&s, offs[i], buf, 1000, &err), C2S_OK, "%s", err.msg);
+        cr_assert_arr_eq(buf, data + offs[i], 1000, "bytes at %llu", (unsigned long long)offs[i]);
+    }
+    cr_assert_eq(zipsrc_stream_crc_done(&s), 0);
+    cr_assert_eq(zipsrc_stream_verify(&s, buf, sizeof buf, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(zipsrc_stream_read(&s, 99999, buf, 2, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "archive/data/5: read of 2 bytes at 99999 is past its end "
+                              "(100000 bytes)");
+    zipsrc_stream_close(&s);
+    zipsrc_close(z);
+}
+
+Test(zipsrc, stream_stored) { check_stream(0); }
+Test(zipsrc, stream_deflated) { check_stream(1); }
+
+Test(zipsrc, sequential_read_completes_crc)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/data/0", "0123456789abcdef", 16, 0}};
+    zipsrc *z = open_ok(e, 2);
+    zipsrc_stream s;
+    c2s_error err;
+    cr_assert_eq(zipsrc_stream_open(z, "0", &s, &err), C2S_OK);
+    char buf[16];
+    cr_assert_eq(zipsrc_stream_read(&s, 0, buf, 10, &err), C2S_OK);
+    cr_assert_eq(zipsrc_stream_crc_done(&s), 0);
+    cr_assert_eq(zipsrc_stream_read(&s, 10, buf, 6, &err), C2S_OK);
+    cr_assert_eq(zipsrc_stream_crc_done(&s), 1);
+    cr_assert_eq(zipsrc_stream_verify(&s, NULL, 0, &err), C2S_OK);
+    zipsrc_stream_close(&s);
+    zipsrc_close(z);
+}
+
+/* Flip one payload byte behind libzip's back: the CRC check must see it. */
+Test(zipsrc, crc_mismatch)
+{
+    static const char payload[] = "UNIQUE-PAYLOAD-0123456789";
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/data/0", payload, sizeof payload - 1, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    unsigned char *hit = memmem(buf, len, payload, sizeof payload - 1);
+    cr_assert_not_null(hit);
+    hit[3] ^= 0x20;
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_OK, "%s", err.msg);
+    zipsrc_stream s;
+    cr_assert_eq(zipsrc_stream_open(z, "0", &s, &err), C2S_OK);
+    char scratch[8];
+    cr_assert_eq(zipsrc_stream_verify(&s, scratch, sizeof scratch, &err), C2S_ERR_INPUT);
+    cr_assert(strstr(err.msg, "archive/data/0: CRC-32 mismatch (archive says ") == err.msg,
+              "got: %s", err.msg);
+    cr_assert(strstr(err.msg, "): corrupt file") != NULL, "got: %s", err.msg);
+    zipsrc_stream_close(&s);
+    zipsrc_close(z);
+    free(buf);
+    free(p);
+}
+
+Test(zipsrc, missing_storage_and_bad_key)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}};
+    zipsrc *z = open_ok(e, 1);
+    uint64_t size;
+    c2s_error err;
+    cr_assert_eq(zipsrc_storage_size(z, "9", &size, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "storage record archive/data/9 is missing");
+    zipsrc_stream s;
+    cr_assert_eq(zipsrc_stream_open(z, "../x", &s, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "invalid storage key '../x'");
+    zipsrc_close(z);
+}
