@@ -1,0 +1,93 @@
+/*
+ * checkpoint.c - opening a checkpoint: archive, pickle, tensor map.
+ *
+ * c2s_open() runs the first three stages of the pipeline (see include/c2s.h)
+ * and then checks every storage the tensors use against its record in the
+ * archive, so that a missing or short record is reported before any output
+ * is created.  The checkpoint keeps the pickle VM alive: its table of
+ * globals is what the safety policy looks at.
+ */
+#include "checkpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static c2s_status check_storages(c2s_checkpoint *ck, c2s_error *err)
+{
+    for (size_t i = 0; i < ck->map.nstorages; i++) {
+        const tmap_storage *s = &ck->map.storages[i];
+        uint64_t size;
+        c2s_status st = zipsrc_storage_size(ck->zip, s->key, &size, err);
+        if (st != C2S_OK)
+            return st;
+        if (size < s->nbytes)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "storage record %s/data/%s has %llu bytes, the pickle declares %llu",
+                            zipsrc_prefix(ck->zip), s->key, (unsigned long long)size,
+                            (unsigned long long)s->nbytes);
+    }
+    return C2S_OK;
+}
+
+static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
+                       c2s_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        ck->in_dev = st.st_dev;
+        ck->in_ino = st.st_ino;
+    }
+    c2s_status s = zipsrc_open(path, o ? o->max_pickle : 0, &ck->zip, err);
+    if (s != C2S_OK)
+        return s;
+    if ((s = zipsrc_read_pickle(ck->zip, &ck->pickle, &ck->pickle_len, err)) != C2S_OK)
+        return s;
+    ck->vm = pvm_new(o ? &o->limits : NULL);
+    if (ck->vm == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    pvm_value *top = NULL;
+    if ((s = pvm_run(ck->vm, ck->pickle, ck->pickle_len, &top, &ck->pickle_end, err)) != C2S_OK) {
+        c2s_error_prefix(err, "%s/data.pkl", zipsrc_prefix(ck->zip));
+        return s;
+    }
+    tmap_options to = {0};
+    if (o != NULL) {
+        to.key = o->key;
+        to.max_depth = o->max_depth;
+    }
+    if ((s = tmap_build(top, pvm_object_count(ck->vm), &to, &ck->map, err)) != C2S_OK)
+        return s;
+    return check_storages(ck, err);
+}
+
+c2s_status c2s_open(const char *path, const c2s_open_options *opts,
+                    c2s_checkpoint **out, c2s_error *err)
+{
+    *out = NULL;
+    c2s_checkpoint *ck = calloc(1, sizeof *ck);
+    if (ck == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status st = load(ck, path, opts, err);
+    if (st != C2S_OK) {
+        c2s_close(ck);
+        return st;
+    }
+    *out = ck;
+    return C2S_OK;
+}
+
+const tmap *c2s_tensors(const c2s_checkpoint *ck) { return &ck->map; }
+
+int c2s_big_endian(const c2s_checkpoint *ck) { return zipsrc_big_endian(ck->zip); }
+
+void c2s_close(c2s_checkpoint *ck)
+{
+    if (ck == NULL)
+        return;
+    tmap_free(&ck->map);
+    pvm_free(ck->vm);
+    free(ck->pickle);
+    zipsrc_close(ck->zip);
+    free(ck);
+}

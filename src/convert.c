@@ -1,0 +1,337 @@
+/*
+ * convert.c - writing the safetensors file (c2s_write, see include/c2s.h).
+ *
+ * How it works: the header is planned first (stw_plan), so the order of the
+ * tensors is known; then each tensor's bytes are produced into one output
+ * buffer of fixed size and written to the temporary file whenever it fills.
+ *
+ *  - A C-contiguous view is a single byte range of its storage record: it is
+ *    read straight into the buffer, block by block.
+ *  - Any other view is copied run by run, a run being the innermost
+ *    dimensions that are contiguous (a whole row, or one element for a
+ *    transposed matrix).  When the view's span in its storage is not much
+ *    larger than the tensor, the span is read once into memory and the runs
+ *    are gathered from there; otherwise each run is read from the archive.
+ *  - Big-endian archives are swapped element by element (per float for C64)
+ *    when a full buffer is flushed; runs always hold whole elements.
+ *
+ * Every storage record used is CRC-checked: during the copy when it is read
+ * front to back, otherwise by a separate pass before the file is committed.
+ */
+#include "checkpoint.h"
+#include "outfile.h"
+#include "stw.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_BUFFER (8u << 20)
+#define GATHER_SLACK (64ull << 20)
+
+typedef struct writer {
+    c2s_checkpoint *ck;
+    const c2s_write_options *opts;
+    outfile out;
+    unsigned char *buf;
+    size_t cap, fill;
+    size_t swap_unit;        /* of the tensor being written; 1: no swap */
+    uint64_t done, total;
+    unsigned char *verified; /* per storage: CRC already checked */
+    int interrupted;
+    c2s_error *err;
+} writer;
+
+/* ---- output buffer ----------------------------------------------------------- */
+
+static void byteswap(unsigned char *p, size_t n, size_t unit)
+{
+    for (size_t i = 0; i + unit <= n; i += unit)
+        for (size_t a = i, b = i + unit - 1; a < b; a++, b--) {
+            unsigned char t = p[a];
+            p[a] = p[b];
+            p[b] = t;
+        }
+}
+
+/* Checked between blocks; the message is the same wherever it happens. */
+static int cancelled(writer *w)
+{
+    if (w->opts && w->opts->cancel && *w->opts->cancel) {
+        w->interrupted = 1;
+        c2s_fail(w->err, C2S_ERR_INPUT, "interrupted");
+        return 1;
+    }
+    return 0;
+}
+
+static c2s_status flush(writer *w)
+{
+    if (w->fill == 0)
+        return C2S_OK;
+    if (cancelled(w))
+        return C2S_ERR_INPUT;
+    if (w->swap_unit > 1)
+        byteswap(w->buf, w->fill, w->swap_unit);
+    c2s_status st = outfile_write(&w->out, w->buf, w->fill, w->err);
+    if (st != C2S_OK)
+        return st;
+    w->done += w->fill;
+    w->fill = 0;
+    if (w->opts && w->opts->progress)
+        w->opts->progress(w->opts->progress_ctx, w->done, w->total);
+    return C2S_OK;
+}
+
+/* Append n bytes read from the stream at off, flushing as the buffer fills. */
+static c2s_status emit_from_stream(writer *w, zipsrc_stream *s, uint64_t off, uint64_t n)
+{
+    while (n > 0) {
+        if (w->fill == w->cap) {
+            c2s_status st = flush(w);
+            if (st != C2S_OK)
+                return st;
+        }
+        size_t room = w->cap - w->fill;
+        size_t part = n < room ? (size_t)n : room;
+        c2s_status st = zipsrc_stream_read(s, off, w->buf + w->fill, part, w->err);
+        if (st != C2S_OK)
+            return st;
+        w->fill += part;
+        off += part;
+        n -= part;
+    }
+    return C2S_OK;
+}
+
+static c2s_status emit_from_memory(writer *w, const unsigned char *src, size_t n)
+{
+    while (n > 0) {
+        if (w->fill == w->cap) {
+            c2s_status st = flush(w);
+            if (st != C2S_OK)
+                return st;
+        }
+        size_t room = w->cap - w->fill;
+        size_t part = n < room ? n : room;
+        memcpy(w->buf + w->fill, src, part);
+        w->fill += part;
+        src += part;
+        n -= part;
+    }
+    return C2S_OK;
+}
+
+/* ---- one tensor ------------------------------------------------------------------ */
+
+/* Number of trailing dimensions that form one contiguous run, and its length. */
+static size_t inner_run(const tmap_tensor *t, uint64_t *run_elems)
+{
+    uint64_t run = 1;
+    size_t k = t->ndim;
+    while (k > 0 && (t->shape[k - 1] == 1 || (uint64_t)t->stride[k - 1] == run)) {
+        run *= (uint64_t)t->shape[k - 1];
+        k--;
+    }
+    *run_elems = run;
+    return k; /* dimensions 0..k-1 are iterated */
+}
+
+static c2s_status copy_strided(writer *w, const tmap_tensor *t, zipsrc_stream *s)
+{
+    size_t es = c2s_dtype_size(t->dtype);
+    uint64_t run_elems;
+    size_t outer = inner_run(t, &run_elems);
+    uint64_t last = t->offset;
+    for (size_t i = 0; i < t->ndim; i++)
+        last += (uint64_t)(t->shape[i] - 1) * (uint64_t)t->stride[i];
+    uint64_t span = (last - t->offset + 1) * es; /* bounded by the storage: checked in tmap */
+    unsigned char *mem = NULL;
+    if (span <= 4 * t->nbytes + GATHER_SLACK && span <= SIZE_MAX) {
+        mem = malloc((size_t)span);
+        if (mem == NULL)
+            return c2s_fail(w->err, C2S_ERR_INPUT, "out of memory gathering tensor '%s'", t->name);
+        c2s_status st = zipsrc_stream_read(s, t->offset * es, mem, (size_t)span, w->err);
+        if (st != C2S_OK) {
+            free(mem);
+            return st;
+        }
+    }
+    int64_t idx[TMAP_MAX_NDIM] = {0};
+    c2s_status st = C2S_OK;
+    for (uint64_t runs = t->numel / run_elems; runs > 0 && st == C2S_OK; runs--) {
+        uint64_t elem = 0;
+        for (size_t i = 0; i < outer; i++)
+            elem += (uint64_t)idx[i] * (uint64_t)t->stride[i];
+        if (mem != NULL)
+            st = emit_from_memory(w, mem + elem * es, (size_t)(run_elems * es));
+        else
+            st = emit_from_stream(w, s, (t->offset + elem) * es, run_elems * es);
+        for (size_t i = outer; i-- > 0;) { /* odometer over the outer dimensions */
+            if (++idx[i] < t->shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+    free(mem);
+    return st;
+}
+
+static c2s_status copy_tensor(writer *w, const tmap_tensor *t)
+{
+    const tmap_storage *sto = &w->ck->map.storages[t->storage];
+    zipsrc_stream s;
+    c2s_status st = zipsrc_stream_open(w->ck->zip, sto->key, &s, w->err);
+    if (st != C2S_OK)
+        return st;
+    int swap = zipsrc_big_endian(w->ck->zip) && c2s_dtype_swap_unit(t->dtype) > 1;
+    if (swap) /* the buffer must hold one tensor's elements only when swapping */
+        st = flush(w);
+    w->swap_unit = swap ? c2s_dtype_swap_unit(t->dtype) : 1;
+    if (st == C2S_OK && t->numel > 0) {
+        if (t->contiguous)
+            st = emit_from_stream(w, &s, t->offset * c2s_dtype_size(t->dtype), t->nbytes);
+        else
+            st = copy_strided(w, t, &s);
+    }
+    if (st == C2S_OK && swap)
+        st = flush(w);
+    if (st == C2S_OK && zipsrc_stream_crc_done(&s)) {
+        st = zipsrc_stream_verify(&s, NULL, 0, w->err);
+        w->verified[t->storage] = st == C2S_OK;
+    }
+    zipsrc_stream_close(&s);
+    if (st != C2S_OK && !w->interrupted)
+        c2s_error_prefix(w->err, "tensor '%s'", t->name);
+    return st;
+}
+
+/* CRC-check the storages that were not read front to back. */
+static c2s_status verify_rest(writer *w, const unsigned char *used)
+{
+    for (size_t i = 0; i < w->ck->map.nstorages; i++) {
+        if (!used[i] || w->verified[i])
+            continue;
+        if (cancelled(w))
+            return C2S_ERR_INPUT;
+        zipsrc_stream s;
+        c2s_status st = zipsrc_stream_open(w->ck->zip, w->ck->map.storages[i].key, &s, w->err);
+        if (st == C2S_OK)
+            st = zipsrc_stream_verify(&s, w->buf, w->cap, w->err);
+        zipsrc_stream_close(&s);
+        if (st != C2S_OK)
+            return st;
+    }
+    return C2S_OK;
+}
+
+/* ---- the whole file ---------------------------------------------------------------- */
+
+static c2s_status check_target(const c2s_checkpoint *ck, const char *out_path, c2s_error *err)
+{
+    struct stat st;
+    if (stat(out_path, &st) == 0 && st.st_dev == ck->in_dev && st.st_ino == ck->in_ino)
+        return c2s_fail(err, C2S_ERR_INPUT, "refusing to write the output over the input file");
+    return C2S_OK;
+}
+
+static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
+{
+    for (size_t i = 0; i < m->ntensors && !skip; i++)
+        if (!m->tensors[i].supported)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "tensor '%s' is a %s, which safetensors cannot store "
+                            "(--skip-unsupported drops such tensors)",
+                            m->tensors[i].name, m->tensors[i].why);
+    return C2S_OK;
+}
+
+/* Entries for the supported tensors, in write order. */
+static c2s_status plan(const tmap *m, stw_entry **entries, size_t *n,
+                       unsigned char **header, size_t *header_len, uint64_t *data_len,
+                       c2s_error *err)
+{
+    *entries = malloc((m->ntensors ? m->ntensors : 1) * sizeof **entries);
+    if (*entries == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    *n = 0;
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const tmap_tensor *t = &m->tensors[i];
+        if (t->supported)
+            (*entries)[(*n)++] = (stw_entry){t->name, t->dtype, t->ndim, t->shape,
+                                             t->nbytes, 0, i};
+    }
+    if (*n == 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after skipping unsupported ones");
+    return stw_plan(*entries, *n, NULL, 0, header, header_len, data_len, err);
+}
+
+static c2s_status write_all(writer *w, const stw_entry *e, size_t n,
+                            const unsigned char *header, size_t header_len,
+                            unsigned char *used)
+{
+    c2s_status st = outfile_write(&w->out, header, header_len, w->err);
+    for (size_t i = 0; i < n && st == C2S_OK; i++) {
+        const tmap_tensor *t = &w->ck->map.tensors[e[i].src];
+        used[t->storage] = 1;
+        st = copy_tensor(w, t);
+    }
+    if (st == C2S_OK)
+        st = flush(w);
+    if (st == C2S_OK)
+        st = verify_rest(w, used);
+    if (st == C2S_OK)
+        st = outfile_commit(&w->out, w->err);
+    return st;
+}
+
+c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
+                     const c2s_write_options *opts, c2s_write_result *res,
+                     c2s_error *err)
+{
+    c2s_write_result local;
+    if (res == NULL)
+        res = &local;
+    memset(res, 0, sizeof *res);
+    const tmap *m = &ck->map;
+    c2s_status st = check_target(ck, out_path, err);
+    if (st == C2S_OK)
+        st = check_unsupported(m, opts && opts->skip_unsupported, err);
+    if (st != C2S_OK)
+        return st;
+
+    stw_entry *entries = NULL;
+    size_t n = 0, header_len = 0;
+    unsigned char *header = NULL;
+    uint64_t data_len = 0;
+    writer w = {.ck = ck, .opts = opts, .err = err, .swap_unit = 1};
+    w.out.fd = -1;
+    w.cap = opts && opts->buffer_size ? opts->buffer_size & ~(size_t)15 : DEFAULT_BUFFER;
+    if (w.cap == 0)
+        w.cap = 16;
+    unsigned char *used = calloc(m->nstorages + 1, 1);
+    w.verified = calloc(m->nstorages + 1, 1);
+    w.buf = malloc(w.cap);
+    if (used == NULL || w.verified == NULL || w.buf == NULL)
+        st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (st == C2S_OK)
+        st = plan(m, &entries, &n, &header, &header_len, &data_len, err);
+    w.total = data_len;
+    if (st == C2S_OK)
+        st = outfile_open(&w.out, out_path, opts && opts->force, err);
+    if (st == C2S_OK)
+        st = write_all(&w, entries, n, header, header_len, used);
+    outfile_abort(&w.out); /* removes the temporary file unless committed */
+    if (st == C2S_OK) {
+        res->tensors = n;
+        res->skipped = m->ntensors - n;
+        res->data_bytes = data_len;
+        res->file_bytes = header_len + data_len;
+    }
+    free(entries);
+    free(header);
+    free(used);
+    free(w.verified);
+    free(w.buf);
+    return st;
+}
