@@ -1,0 +1,18 @@
+/*
+ * tool_opts.h - command-line parsing and the --help / --version texts.
+ */
+#ifndef TOOL_OPTS_H
+#define TOOL_OPTS_H
+
+#include <stdio.h>
+
+#include "c2s_error.h"
+#include "tool_cfg.h"
+
+/* Fill cfg from argv.  C2S_ERR_USAGE with a message on a bad command line. */
+c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *err);
+
+void tool_print_help(FILE *out);
+void tool_print_version(FILE *out);
+
+#endif /* TOOL_OPTS_H */

@@ -1,0 +1,560 @@
+/*
+ * test_cli.c - the ckpt2safetensors program as users run it.
+ *
+ * Runs the built binary ($C2S_BIN, default ./ckpt2safetensors) from the
+ * repository root on the committed fixtures: every good fixture must give
+ * exactly its .expected.safetensors file; every bad fixture must exit 1 with
+ * exactly the expected message and leave no file at all.  Also: usage
+ * errors (exit 2), output naming, -f, --list, and Ctrl-C in the middle of a
+ * conversion.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "pickle_builder.h"
+#include "test_util.h"
+#include "zip_builder.h"
+
+extern char **environ;
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
+static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *bin(void)
+{
+    const char *b = getenv("C2S_BIN");
+    return b && *b ? b : "./ckpt2safetensors";
+}
+
+typedef struct run_result {
+    int exited, code, signo;
+    char *out, *err; /* NUL-terminated */
+} run_result;
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static char *slurp(const char *path)
+{
+    size_t n;
+    unsigned char *b = tu_read(path, &n);
+    cr_assert_not_null(b);
+    char *s = realloc(b, n + 1);
+    s[n] = '\0';
+    return s;
+}
+
+/* Start the program with args (NULL-terminated), output to files in dir. */
+static pid_t start(const char *const *args)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = bin();
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    char *o = tu_path(dir, ".stdout"), *e = tu_path(dir, ".stderr");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "cannot run %s", argv[0]);
+    free(o);
+    free(e);
+    return pid;
+}
+
+static run_result finish(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    run_result r = {0};
+    r.exited = WIFEXITED(status);
+    r.code = r.exited ? WEXITSTATUS(status) : -1;
+    r.signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    char *o = tu_path(dir, ".stdout"), *e = tu_path(dir, ".stderr");
+    r.out = slurp(o);
+    r.err = slurp(e);
+    unlink(o);
+    unlink(e);
+    free(o);
+    free(e);
+    return r;
+}
+
+#define RUN(...) finish(start((const char *const[]){__VA_ARGS__, NULL}))
+
+/* Entries in dir, the captured output files aside. */
+static int files_left(void) { return tu_count_entries(dir); }
+
+static int has_ext(const char *name, const char *ext)
+{
+    size_t n = strlen(name), e = strlen(ext);
+    return n > e && strcmp(name + n - e, ext) == 0;
+}
+
+/* fixtures/good/NAME.args: one argument per line. */
+static size_t read_args(const char *stem, char lines[8][128], const char **args)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s.args", stem);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (f == NULL)
+        return 0;
+    while (n < 8 && fgets(lines[n], sizeof lines[n], f)) {
+        lines[n][strcspn(lines[n], "\n")] = '\0';
+        args[n] = lines[n];
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void check_good(const char *input, const char *stem)
+{
+    char lines[8][128];
+    const char *argv[16];
+    size_t n = 0;
+    argv[n++] = "-q";
+    n += read_args(stem, lines, argv + n);
+    char *out = tu_path(dir, "out.safetensors");
+    argv[n++] = "-o";
+    argv[n++] = out;
+    argv[n++] = input;
+    argv[n] = NULL;
+    run_result r = finish(start(argv));
+    cr_expect_eq(r.code, 0, "%s: exit %d: %s", input, r.code, r.err);
+    cr_expect_str_empty(r.err, "%s: -q printed: %s", input, r.err);
+    char expected[512];
+    snprintf(expected, sizeof expected, "%s.expected.safetensors", stem);
+    size_t got_len = 0, want_len = 0;
+    unsigned char *got = tu_read(out, &got_len);
+    unsigned char *want = tu_read(expected, &want_len);
+    cr_assert_not_null(want, "%s missing", expected);
+    cr_expect(got != NULL && got_len == want_len && memcmp(got, want, want_len) == 0,
+              "%s: output differs from %s", input, expected);
+    free(got);
+    free(want);
+    unlink(out);
+    free(out);
+    run_free(&r);
+}
+
+Test(cli, every_good_fixture_converts_to_its_expected_bytes)
+{
+    DIR *d = opendir("fixtures/good");
+    cr_assert_not_null(d, "run from the repository root");
+    struct dirent *e;
+    int seen = 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *exts[] = {".pt", ".ckpt", ".pth", ".bin"};
+        for (size_t i = 0; i < 4; i++) {
+            if (!has_ext(e->d_name, exts[i]))
+                continue;
+            char input[512], stem[512];
+            snprintf(input, sizeof input, "fixtures/good/%s", e->d_name);
+            snprintf(stem, sizeof stem, "fixtures/good/%.*s",
+                     (int)(strlen(e->d_name) - strlen(exts[i])), e->d_name);
+            check_good(input, stem);
+            seen++;
+        }
+    }
+    closedir(d);
+    cr_assert_geq(seen, 24, "only %d good fixtures found", seen);
+    check_good("fixtures/sample.ckpt", "fixtures/sample");
+}
+
+typedef struct bad_case {
+    const char *file;
+    const char *message;
+} bad_case;
+
+static const bad_case BAD[] = {
+    {"bad_persid.pt", "tensor 'a': bad persistent id (expected ('storage', class, key, location, numel))"},
+    {"billion_laughs.pt", "object graph too large: more than 100248 nodes visited (deeply shared sub-structures?)"},
+    {"complex128.pt", "tensor 'z' is a complex128, which safetensors cannot store (--skip-unsupported drops such tensors)"},
+    {"crc_mismatch.pt", "tensor 'a': archive/data/0: CRC-32 mismatch (archive says 21c0b223, data gives a815b377): corrupt file"},
+    {"deep_nesting.pt", "nesting deeper than 1000 levels at '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0....' (raise with --max-depth)"},
+    {"duplicate_name.pt", "two tensors are both named 'a.b'"},
+    {"empty.ckpt", "file is empty"},
+    {"legacy_format.pth", "PyTorch legacy format (before 1.6) is not supported yet"},
+    {"memo_undefined.pt", "archive/data.pkl: pickle: memo index 127 not defined (BINGET at offset 173)"},
+    {"metadata_name.pt", "a tensor is named '__metadata__', a name safetensors reserves"},
+    {"missing_storage.pt", "storage record archive/data/0 is missing"},
+    {"negative_size.pt", "tensor 'a': negative size -2"},
+    {"negative_stride.pt", "tensor 'a': negative stride -1"},
+    {"no_data_pkl.pt", "no data.pkl record: not a PyTorch checkpoint"},
+    {"no_stop.pt", "archive/data.pkl: pickle: no STOP opcode"},
+    {"no_tensors.pt", "no tensors found under the top level"},
+    {"not_zip.pt", "not a PyTorch checkpoint: not a zip archive"},
+    {"numel_mismatch.pt", "storage record archive/data/0 has 48 bytes, the pickle declares 64"},
+    {"numel_overflow.pt", "tensor 'a': element count overflows"},
+    {"quantized.pt", "tensor 'q' is a quantized tensor, which safetensors cannot store (--skip-unsupported drops such tensors)"},
+    {"rebuild_too_few_args.pt", "tensor 'a': rebuild call has too few arguments"},
+    {"short_storage.pt", "storage record archive/data/0 has 40 bytes, the pickle declares 64"},
+    {"stack_underflow.pt", "archive/data.pkl: pickle: stack underflow in SETITEM at offset 13"},
+    {"torchscript.pt", "TorchScript archives are not supported yet"},
+    {"truncated_pickle.pt", "archive/data.pkl: pickle: truncated: BINUNICODE at offset 51 needs 7 bytes, 3 left"},
+    {"truncated_zip.pt", "corrupt or truncated zip archive (Not a zip archive)"},
+    {"two_data_pkl.pt", "several data.pkl records ('archive/' and 'other/')"},
+    {"unknown_opcode.pt", "archive/data.pkl: pickle: unknown opcode 0xff at offset 5"},
+    {"unknown_storage_class.pt", "tensor 'a': unknown storage class torch.FooStorage"},
+    {"view_out_of_bounds.pt", "tensor 'a': view (offset 10, shape and strides) reaches past the end of storage '0' (64 bytes)"},
+};
+
+Test(cli, every_bad_fixture_fails_with_its_reason_and_writes_nothing)
+{
+    size_t n = sizeof BAD / sizeof BAD[0];
+    cr_assert_eq(n, 30);
+    for (size_t i = 0; i < n; i++) {
+        char input[256], want[1024];
+        snprintf(input, sizeof input, "fixtures/bad/%s", BAD[i].file);
+        char *out = tu_path(dir, "out.safetensors");
+        run_result r = RUN("-o", out, input);
+        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: %s\n", input, BAD[i].message);
+        cr_expect_eq(r.code, 1, "%s: exit %d", input, r.code);
+        cr_expect_str_eq(r.err, want, "%s", input);
+        cr_expect_str_empty(r.out, "%s", input);
+        cr_expect_eq(files_left(), 0, "%s left a file behind", input);
+        run_free(&r);
+        free(out);
+    }
+}
+
+/* Copy a fixture into dir under name; returns the new path. */
+static char *copy_fixture(const char *fixture, const char *name)
+{
+    size_t n;
+    unsigned char *b = tu_read(fixture, &n);
+    cr_assert_not_null(b);
+    char *p = tu_path(dir, name);
+    cr_assert_eq(tu_write(p, b, n), 0);
+    free(b);
+    return p;
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *x = tu_read(a, &na), *y = tu_read(b, &nb);
+    cr_assert(x && y && na == nb && memcmp(x, y, na) == 0, "%s differs from %s", a, b);
+    free(x);
+    free(y);
+}
+
+Test(cli, default_output_name_and_notes)
+{
+    char *in = copy_fixture("fixtures/good/lightning.ckpt", "model.ckpt");
+    run_result r = RUN(in);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *out = tu_path(dir, "model.safetensors");
+    expect_same_file(out, "fixtures/good/lightning.expected.safetensors");
+    char want[1024];
+    snprintf(want, sizeof want, "ckpt2safetensors: %s: left out: optimizer_states (12 tensors)\n"
+                                "ckpt2safetensors: %s -> %s: 4 tensors, ", in, in, out);
+    cr_assert(strncmp(r.err, want, strlen(want)) == 0, "stderr: %s", r.err);
+    cr_assert_str_empty(r.out);
+    run_free(&r);
+    /* a name without a known extension gets .safetensors appended */
+    char *odd = copy_fixture("fixtures/good/lightning.ckpt", "weights.data");
+    r = RUN("-q", odd);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *odd_out = tu_path(dir, "weights.data.safetensors");
+    cr_assert(tu_exists(odd_out));
+    run_free(&r);
+    free(in);
+    free(out);
+    free(odd);
+    free(odd_out);
+}
+
+Test(cli, output_into_a_directory)
+{
+    char *in = copy_fixture("fixtures/good/tied.bin", "tied.bin");
+    char *sub = tu_path(dir, "out");
+    cr_assert_eq(mkdir(sub, 0755), 0);
+    run_result r = RUN("-q", "-o", sub, in);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *out = tu_path(sub, "tied.safetensors");
+    expect_same_file(out, "fixtures/good/tied.expected.safetensors");
+    unlink(out);
+    rmdir(sub);
+    run_free(&r);
+    free(in);
+    free(sub);
+    free(out);
+}
+
+Test(cli, existing_output_needs_force)
+{
+    char *in = copy_fixture("fixtures/good/parameters.pt", "p.pt");
+    char *out = tu_path(dir, "p.safetensors");
+    cr_assert_eq(tu_write(out, "keep", 4), 0);
+    run_result r = RUN(in);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "ckpt2safetensors: error: %s: output exists: %s (use -f to overwrite)\n", in, out);
+    cr_assert_eq(r.code, 1);
+    cr_assert_str_eq(r.err, want);
+    size_t n;
+    unsigned char *b = tu_read(out, &n);
+    cr_assert(n == 4 && memcmp(b, "keep", 4) == 0, "existing output was modified");
+    free(b);
+    run_free(&r);
+    r = RUN("-q", "-f", in);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    expect_same_file(out, "fixtures/good/parameters.expected.safetensors");
+    cr_assert_eq(files_left(), 2);
+    run_free(&r);
+    free(in);
+    free(out);
+}
+
+Test(cli, output_over_input_is_refused_even_with_force)
+{
+    char *in = copy_fixture("fixtures/good/parameters.pt", "p.pt");
+    run_result r = RUN("-f", "-o", in, in);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "ckpt2safetensors: error: %s: refusing to write the output over the input file\n", in);
+    cr_assert_eq(r.code, 1);
+    cr_assert_str_eq(r.err, want);
+    expect_same_file(in, "fixtures/good/parameters.pt");
+    cr_assert_eq(files_left(), 1);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, list_prints_the_tensors_and_writes_nothing)
+{
+    char *in = copy_fixture("fixtures/good/lightning.ckpt", "l.ckpt");
+    run_result r = RUN("--list", in);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(r.out,
+        "NAME          DTYPE        SHAPE                 BYTES\n"
+        "net.0.weight  F32          [5, 6]                120\n"
+        "net.0.bias    F32          [5]                   20\n"
+        "net.2.weight  F32          [3, 5]                60\n"
+        "net.2.bias    F32          [3]                   12\n"
+        "4 tensors, 212 bytes, root: state_dict\n"
+        "left out: optimizer_states (12 tensors)\n");
+    cr_assert_str_empty(r.err);
+    cr_assert_eq(files_left(), 1);
+    run_free(&r);
+    r = RUN("--list", "--key", "optimizer_states.0.state.1", in);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(r.out,
+        "NAME        DTYPE        SHAPE                 BYTES\n"
+        "step        F32          []                    4\n"
+        "exp_avg     F32          [5]                   20\n"
+        "exp_avg_sq  F32          [5]                   20\n"
+        "3 tensors, 44 bytes, root: optimizer_states.0.state.1\n");
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, list_shows_unsupported)
+{
+    run_result r = RUN("--list", "fixtures/good/complex128_skip.pt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(r.out,
+        "NAME  DTYPE        SHAPE                 BYTES\n"
+        "keep  F32          [3]                   12\n"
+        "z     complex128 (unsupported)\n"
+        "idx   I32          [2]                   8\n"
+        "2 tensors, 20 bytes, root: (top level), 1 unsupported\n");
+    run_free(&r);
+}
+
+Test(cli, skip_unsupported_warns)
+{
+    char *out = tu_path(dir, "o.safetensors");
+    run_result r = RUN("--skip-unsupported", "-o", out, "fixtures/good/complex128_skip.pt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    const char *want = "ckpt2safetensors: warning: fixtures/good/complex128_skip.pt: "
+                       "skipping tensor 'z' (complex128)\n";
+    cr_assert(strncmp(r.err, want, strlen(want)) == 0, "stderr: %s", r.err);
+    expect_same_file(out, "fixtures/good/complex128_skip.expected.safetensors");
+    run_free(&r);
+    free(out);
+}
+
+Test(cli, key_errors)
+{
+    char *out = tu_path(dir, "o.safetensors");
+    run_result r = RUN("--key", "model.nope", "-o", out, "fixtures/good/key_nested.pt");
+    cr_assert_eq(r.code, 1);
+    cr_assert_str_eq(r.err, "ckpt2safetensors: error: fixtures/good/key_nested.pt: --key "
+                            "'model.nope': no entry 'nope' in the dict at 'model'\n");
+    cr_assert_eq(files_left(), 0);
+    run_free(&r);
+    free(out);
+}
+
+Test(cli, pickle_size_limit)
+{
+    run_result r = RUN("--list", "--max-pickle-size", "100", "fixtures/sample.ckpt");
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "more than the limit of 100 (raise with --max-pickle-size)") != NULL,
+              "%s", r.err);
+    run_free(&r);
+}
+
+typedef struct usage_case {
+    const char *args[4];
+    const char *message;
+} usage_case;
+
+Test(cli, usage_errors_exit_2)
+{
+    static const usage_case cases[] = {
+        {{NULL}, "no INPUT given (see --help)"},
+        {{"--bogus", "x.pt", NULL}, "unknown option '--bogus' (see --help)"},
+        {{"-z", "x.pt", NULL}, "unknown option '-z' (see --help)"},
+        {{"a.pt", "b.pt", NULL}, "one INPUT at a time; unexpected 'b.pt'"},
+        {{"--list", "-o", "y", "x.pt"}, "--list writes nothing, so -o makes no sense with it"},
+        {{"x.pt", "-o", NULL}, "option '-o' needs a value"},
+        {{"--max-pickle-size", "lots", "x.pt", NULL},
+         "--max-pickle-size takes a positive size such as 512M, not 'lots'"},
+        {{"--key", "", "x.pt", NULL}, "--key needs a non-empty path"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[6] = {0};
+        for (size_t k = 0; k < 4 && cases[i].args[k]; k++)
+            argv[k] = cases[i].args[k];
+        run_result r = finish(start(argv));
+        char want[512];
+        snprintf(want, sizeof want, "ckpt2safetensors: error: %s\n", cases[i].message);
+        cr_expect_eq(r.code, 2, "case %zu: exit %d", i, r.code);
+        cr_expect_str_eq(r.err, want, "case %zu", i);
+        run_free(&r);
+    }
+}
+
+Test(cli, help_and_version)
+{
+    run_result r = RUN("--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert(strncmp(r.out, "Usage: ckpt2safetensors [OPTIONS] INPUT\n", 40) == 0);
+    const char *opts[] = {"--output", "--force", "--key", "--list", "--skip-unsupported",
+                          "--max-pickle-size", "--max-objects", "--max-memo", "--max-stack",
+                          "--max-string", "--max-container", "--max-depth", "--quiet",
+                          "--verbose", "--help", "--version", "Exit status:"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        cr_expect(strstr(r.out, opts[i]) != NULL, "--help does not mention %s", opts[i]);
+    run_free(&r);
+    r = RUN("-V");
+    cr_assert_eq(r.code, 0);
+    cr_assert_str_eq(r.out, "ckpt2safetensors 0.1.0\n");
+    run_free(&r);
+}
+
+/* A checkpoint large enough that a conversion is still running when the
+ * signal arrives: one 192 MiB float storage. */
+static char *big_checkpoint(void)
+{
+    const size_t n = 48u << 20;
+    float *data = calloc(n, sizeof *data);
+    cr_assert_not_null(data);
+    pb p = {0};
+    pb_proto(&p, 2);
+    pb_empty_dict(&p);
+    pb_str(&p, "w");
+    pb_vec_f32(&p, "0", (int64_t)n);
+    pb_setitem(&p);
+    pb_stop(&p);
+    char *in = tu_path(dir, "big.pt");
+    const char *keys[] = {"0"};
+    const void *d[] = {data};
+    size_t lens[] = {n * sizeof *data};
+    cr_assert_eq(zb_checkpoint(in, p.buf, p.len, 1, keys, d, lens), 0);
+    free(data);
+    pb_free(&p);
+    return in;
+}
+
+static int temp_file_present(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)) != NULL)
+        if (has_ext(e->d_name, ".c2s-tmp"))
+            found = 1;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Stop the process while its temporary file exists, deliver signo, let it
+ * go on: it must remove the file and die of that signal. */
+static void interrupt_mid_conversion(int signo)
+{
+    char *in = big_checkpoint();
+    char *out = tu_path(dir, "big.safetensors");
+    pid_t pid = start((const char *const[]){"-o", out, in, NULL});
+    int stopped = 0;
+    for (int i = 0; i < 20000 && !stopped; i++) {
+        if (temp_file_present()) {
+            kill(pid, SIGSTOP);
+            stopped = 1;
+        } else {
+            nanosleep(&(struct timespec){0, 100000}, NULL);
+        }
+    }
+    cr_assert(stopped, "the temporary file never appeared");
+    cr_assert(temp_file_present(), "conversion ended before the signal could be sent");
+    kill(pid, signo);
+    kill(pid, SIGCONT);
+    run_result r = finish(pid);
+    cr_assert_eq(r.signo, signo, "expected death by signal %d, got exit %d sig %d (%s)", signo,
+                 r.code, r.signo, r.err);
+    cr_assert_eq(temp_file_present(), 0, "temporary file left behind");
+    cr_assert_eq(tu_exists(out), 0, "partial output left behind");
+    cr_assert_eq(files_left(), 1);
+    run_free(&r);
+    free(in);
+    free(out);
+}
+
+Test(cli, sigint_removes_the_temporary_file) { interrupt_mid_conversion(SIGINT); }
+Test(cli, sigterm_removes_the_temporary_file) { interrupt_mid_conversion(SIGTERM); }
+
+Test(cli, limit_options_are_applied)
+{
+    run_result r = RUN("--list", "--max-objects", "50", "fixtures/sample.ckpt");
+    cr_assert_eq(r.code, 1);
+    cr_assert_str_eq(r.err, "ckpt2safetensors: error: fixtures/sample.ckpt: archive/data.pkl: "
+                            "pickle: limit exceeded: more than 50 objects (raise with --max-objects)\n");
+    run_free(&r);
+    r = RUN("--list", "--max-depth", "2", "fixtures/sample.ckpt");
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "nesting deeper than 2 levels at '") != NULL, "%s", r.err);
+    run_free(&r);
+    r = RUN("--list", "--max-depth", "0", "fixtures/sample.ckpt");
+    cr_assert_eq(r.code, 2);
+    cr_assert_str_eq(r.err, "ckpt2safetensors: error: --max-depth takes a positive number such "
+                            "as 64M, not '0'\n");
+    run_free(&r);
+    r = RUN("--list", "--max-objects", "1M", "--max-memo", "1M", "--max-stack", "64K",
+            "--max-string", "1M", "--max-container", "1M", "fixtures/sample.ckpt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+}
