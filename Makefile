@@ -21,9 +21,10 @@ TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Isrc $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS)
 
-LIB_SRC  = src/error.c src/dtype.c src/zipsrc.c src/pvm.c src/tmap.c src/stw.c \
+LIB_SRC  = src/error.c src/findings.c src/dtype.c src/ziplayout.c src/zipsrc.c src/pvm.c \
+           src/policy.c src/tmap.c src/stw.c src/scan.c \
            src/outfile.c src/checkpoint.c src/convert.c
-TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c
+TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c
 TEST_SRC = $(wildcard tests/test_*.c)
 
 # Objects of the normal build, and of the sanitizer build (build/asan/).

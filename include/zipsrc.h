@@ -2,9 +2,12 @@
  * zipsrc.h - read access to a torch.save zip archive (over libzip).
  *
  * zipsrc_open() checks that a file is a plain PyTorch checkpoint archive:
- * a zip (opened read-only with libzip's consistency checks) holding exactly
- * one "<prefix>/data.pkl", no TorchScript records and no encrypted entries.
- * It reads the optional "<prefix>/byteorder" record.
+ * a zip (its layout read by ziplayout.c, then opened read-only with
+ * libzip's consistency checks) holding a "<prefix>/data.pkl" and no
+ * TorchScript records.  Structural tricks (a second data.pkl, other pickle
+ * records, and what ziplayout.c reports) are added to a findings list
+ * rather than failing the open: the caller's verdict decides.  It reads the
+ * optional "<prefix>/byteorder" record.
  *
  * Storages are read through a zipsrc_stream: positioned reads of
  * "<prefix>/data/<key>".  STORED entries are read raw (seekable, no
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #include "c2s_error.h"
+#include "findings.h"
 
 typedef struct zipsrc zipsrc;
 
@@ -33,7 +37,14 @@ typedef struct zipsrc zipsrc;
  * size of data.pkl (0: default 1 GiB).
  */
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
-                       c2s_error *err);
+                       findings *f, c2s_error *err);
+
+/* 1 when path starts with a zip local header, the bytes torch.load tests. */
+int zipsrc_is_zip(const char *path);
+
+/* CRC-check every entry of the archive; mismatches become findings. */
+c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
+                             c2s_error *err);
 
 /* Close; NULL is a no-op. */
 void zipsrc_close(zipsrc *z);
@@ -78,7 +89,9 @@ c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
 int zipsrc_stream_crc_done(const zipsrc_stream *s);
 
 /* Finish the CRC check: reads what was not read in order (using scratch),
- * then compares with the recorded CRC.  "CRC-32 mismatch" on failure. */
+ * then compares with the recorded CRC.  A mismatch means the bytes are not
+ * the ones the archive was written with: C2S_ERR_REFUSED, "CRC-32
+ * mismatch". */
 c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
                                 c2s_error *err);
 

@@ -10,6 +10,7 @@
  * (zlib's crc32) while the bytes pass through.
  */
 #include "zipsrc.h"
+#include "ziplayout.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 
 struct zipsrc {
     zip_t *za;
+    ziplayout layout;
     char prefix[256];
     int big_endian;
     uint64_t max_pickle;
@@ -126,36 +128,39 @@ static int is_torchscript_entry(const char *name, const char *prefix)
     return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0;
 }
 
-/* One pass over the central directory: find the single data.pkl, refuse
- * encrypted entries. */
-static c2s_status find_pickle(zipsrc *z, c2s_error *err)
+static int ends_with(const char *s, const char *suffix)
 {
-    zip_int64_t n = zip_get_num_entries(z->za, 0);
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Choose the data.pkl (the first in the central directory); any other
+ * pickle record is a finding: torch reads one, we must judge what it reads. */
+static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
+{
     int found = 0;
-    for (zip_int64_t i = 0; i < n; i++) {
-        const char *name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-        if (name == NULL)
-            return c2s_fail(err, C2S_ERR_INPUT, "unreadable zip entry %lld", (long long)i);
-        zip_stat_t st;
-        if (zip_stat_index(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &st) != 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot stat zip entry '%s'", name);
-        if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
-            return c2s_fail(err, C2S_ERR_INPUT, "encrypted zip entry '%s' is not supported", name);
+    for (size_t i = 0; i < z->layout.n; i++) {
         char prefix[sizeof z->prefix];
-        if (!pickle_entry_prefix(name, prefix, sizeof prefix))
+        if (!pickle_entry_prefix(z->layout.entries[i].name, prefix, sizeof prefix))
             continue;
-        if (found)
-            return c2s_fail(err, C2S_ERR_INPUT,
-                            "several data.pkl records ('%s/' and '%s/')", z->prefix, prefix);
-        memcpy(z->prefix, prefix, sizeof prefix);
+        if (found && strcmp(prefix, z->prefix) != 0)
+            findings_add(f, "several data.pkl records ('%s/' and '%s/')", z->prefix, prefix);
+        if (!found)
+            memcpy(z->prefix, prefix, sizeof prefix);
         found = 1;
     }
     if (!found)
         return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
-    for (zip_int64_t i = 0; i < n; i++) {
-        const char *name = zip_get_name(z->za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-        if (name != NULL && is_torchscript_entry(name, z->prefix))
+    for (size_t i = 0; i < z->layout.n; i++)
+        if (is_torchscript_entry(z->layout.entries[i].name, z->prefix))
             return c2s_fail(err, C2S_ERR_INPUT, "TorchScript archives are not supported yet");
+    char data_pkl[sizeof z->prefix + 16];
+    snprintf(data_pkl, sizeof data_pkl, "%s/data.pkl", z->prefix);
+    for (size_t i = 0; i < z->layout.n; i++) {
+        const char *name = z->layout.entries[i].name;
+        if (ends_with(name, ".pkl") && strcmp(name, data_pkl) != 0 &&
+            !pickle_entry_prefix(name, (char[sizeof z->prefix]){0}, sizeof z->prefix))
+            findings_add(f, "extra pickle record '%s'", name);
     }
     return C2S_OK;
 }
@@ -197,7 +202,32 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
     return C2S_OK;
 }
 
-c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
+int zipsrc_is_zip(const char *path)
+{
+    unsigned char b[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    return n == 4 && memcmp(b, "PK\x03\x04", 4) == 0;
+}
+
+/* Our own reading of the structure, before libzip's. */
+static c2s_status read_layout(zipsrc *z, const char *path, findings *f, c2s_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
+    struct stat st;
+    c2s_status s = fstat(fd, &st) == 0
+                       ? ziplayout_read(fd, (uint64_t)st.st_size, &z->layout, f, err)
+                       : c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(errno));
+    close(fd);
+    return s;
+}
+
+c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
                        c2s_error *err)
 {
     *out = NULL;
@@ -208,13 +238,15 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     z->max_pickle = max_pickle ? max_pickle : DEFAULT_MAX_PICKLE;
-    int code = 0;
-    z->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
-    if (z->za == NULL) {
-        free(z);
-        return zip_open_failed(code, err);
+    st = read_layout(z, path, f, err);
+    if (st == C2S_OK) {
+        int code = 0;
+        z->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
+        if (z->za == NULL)
+            st = zip_open_failed(code, err);
     }
-    st = find_pickle(z, err);
+    if (st == C2S_OK)
+        st = find_pickle(z, f, err);
     if (st == C2S_OK)
         st = read_byteorder(z, err);
     if (st != C2S_OK) {
@@ -225,12 +257,34 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
     return C2S_OK;
 }
 
+c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
+                             c2s_error *err)
+{
+    for (size_t i = 0; i < z->layout.n; i++) {
+        const char *name = z->layout.entries[i].name;
+        if (ends_with(name, "/"))
+            continue; /* directory entries have no data */
+        zipsrc_stream s;
+        c2s_status st = stream_open_name(z, name, &s, err);
+        if (st == C2S_OK)
+            st = zipsrc_stream_verify(&s, scratch, len, err);
+        zipsrc_stream_close(&s);
+        if (st == C2S_ERR_REFUSED)
+            findings_add(f, "%s", err->msg);
+        else if (st != C2S_OK)
+            return st;
+    }
+    c2s_error_clear(err);
+    return C2S_OK;
+}
+
 void zipsrc_close(zipsrc *z)
 {
     if (z == NULL)
         return;
     if (z->za != NULL)
         zip_discard(z->za); /* read-only: nothing to write back */
+    ziplayout_free(&z->layout);
     free(z);
 }
 
@@ -403,8 +457,9 @@ c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
         }
     }
     if (s->crc_recorded && s->crc != s->crc_expected)
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "%s: CRC-32 mismatch (archive says %08x, data gives %08x): corrupt file",
+        return c2s_fail(err, C2S_ERR_REFUSED,
+                        "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
+                        "the file was altered or damaged",
                         s->name, s->crc_expected, s->crc);
     return C2S_OK;
 }

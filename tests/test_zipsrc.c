@@ -23,7 +23,7 @@ static void expect_open_error(const void *data, size_t len, const char *message)
     zipsrc *z = NULL;
     c2s_error err;
     c2s_error_clear(&err);
-    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_ERR_INPUT);
     cr_assert_null(z);
     cr_assert_str_eq(err.msg, message);
     free(p);
@@ -36,7 +36,7 @@ static zipsrc *open_ok(const zb_entry *e, size_t n)
     zipsrc *z = NULL;
     c2s_error err;
     c2s_error_clear(&err);
-    c2s_status st = zipsrc_open(p, 0, &z, &err);
+    c2s_status st = zipsrc_open(p, 0, &z, NULL, &err);
     cr_assert_eq(st, C2S_OK, "open failed: %s", err.msg);
     free(p);
     return z;
@@ -49,7 +49,7 @@ static void expect_zip_error(const zb_entry *e, size_t n, const char *message)
     zipsrc *z = NULL;
     c2s_error err;
     c2s_error_clear(&err);
-    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_ERR_INPUT);
     cr_assert_str_eq(err.msg, message);
     free(p);
 }
@@ -84,10 +84,10 @@ Test(zipsrc, directory_and_missing)
 {
     zipsrc *z = NULL;
     c2s_error err;
-    cr_assert_eq(zipsrc_open(dir, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_eq(zipsrc_open(dir, 0, &z, NULL, &err), C2S_ERR_INPUT);
     cr_assert_str_eq(err.msg, "is a directory");
     char *p = tu_path(dir, "nope.pt");
-    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_ERR_INPUT);
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_ERR_INPUT);
     cr_assert_str_eq(err.msg, "cannot open: No such file or directory");
     free(p);
 }
@@ -105,8 +105,8 @@ Test(zipsrc, truncated_zip)
     cr_assert_eq(tu_write(q, buf, len / 2), 0);
     zipsrc *z = NULL;
     c2s_error err;
-    cr_assert_eq(zipsrc_open(q, 0, &z, &err), C2S_ERR_INPUT);
-    cr_assert_str_eq(err.msg, "corrupt or truncated zip archive (Not a zip archive)");
+    cr_assert_eq(zipsrc_open(q, 0, &z, NULL, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "corrupt zip archive: no end of central directory record (truncated?)");
     free(buf);
     free(p);
     free(q);
@@ -118,10 +118,24 @@ Test(zipsrc, no_pickle)
     expect_zip_error(e, 1, "no data.pkl record: not a PyTorch checkpoint");
 }
 
-Test(zipsrc, two_pickles)
+/* Opens (the first data.pkl is the pickle) but reports what torch might read instead. */
+Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
 {
-    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"b/data.pkl", "\x80\x02}.", 4, 0}};
-    expect_zip_error(e, 2, "several data.pkl records ('a/' and 'b/')");
+    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"b/data.pkl", "\x80\x02}.", 4, 0},
+                    {"a/extra.pkl", "\x80\x02}.", 4, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 3), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    findings f = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_OK, "%s", err.msg);
+    cr_assert_str_eq(zipsrc_prefix(z), "a");
+    cr_assert_eq(f.n, 2);
+    cr_assert_str_eq(f.items[0], "several data.pkl records ('a/' and 'b/')");
+    cr_assert_str_eq(f.items[1], "extra pickle record 'a/extra.pkl'");
+    findings_free(&f);
+    zipsrc_close(z);
+    free(p);
 }
 
 Test(zipsrc, nested_pickle_is_not_the_pickle)
@@ -162,7 +176,7 @@ Test(zipsrc, pickle_size_limit)
     cr_assert_eq(zb_write(p, e, 1), 0);
     zipsrc *z = NULL;
     c2s_error err;
-    cr_assert_eq(zipsrc_open(p, 5, &z, &err), C2S_OK);
+    cr_assert_eq(zipsrc_open(p, 5, &z, NULL, &err), C2S_OK);
     uint8_t *pkl;
     size_t len;
     cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_ERR_INPUT);
@@ -251,14 +265,14 @@ Test(zipsrc, crc_mismatch)
     cr_assert_eq(tu_write(p, buf, len), 0);
     zipsrc *z = NULL;
     c2s_error err;
-    cr_assert_eq(zipsrc_open(p, 0, &z, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
     zipsrc_stream s;
     cr_assert_eq(zipsrc_stream_open(z, "0", &s, &err), C2S_OK);
     char scratch[8];
-    cr_assert_eq(zipsrc_stream_verify(&s, scratch, sizeof scratch, &err), C2S_ERR_INPUT);
+    cr_assert_eq(zipsrc_stream_verify(&s, scratch, sizeof scratch, &err), C2S_ERR_REFUSED);
     cr_assert(strstr(err.msg, "archive/data/0: CRC-32 mismatch (archive says ") == err.msg,
               "got: %s", err.msg);
-    cr_assert(strstr(err.msg, "): corrupt file") != NULL, "got: %s", err.msg);
+    cr_assert(strstr(err.msg, "): the file was altered or damaged") != NULL, "got: %s", err.msg);
     zipsrc_stream_close(&s);
     zipsrc_close(z);
     free(buf);

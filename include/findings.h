@@ -1,0 +1,25 @@
+/*
+ * findings.h - a list of structural problems found in a file.
+ *
+ * A finding is a one-line description of something that makes a file
+ * untrustworthy without naming a global ("data.pkl has 12 bytes after its
+ * STOP opcode", "two zip entries are named archive/data.pkl").  Any finding
+ * makes the verdict "unsafe".  The list owns its strings.
+ */
+#ifndef FINDINGS_H
+#define FINDINGS_H
+
+#include <stddef.h>
+
+typedef struct findings {
+    char **items;
+    size_t n, cap;
+} findings;
+
+/* Append a printf-style line; returns 0 when out of memory (the finding is
+ * then replaced by a generic one if possible).  f may be NULL. */
+int findings_add(findings *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void findings_free(findings *f);
+
+#endif /* FINDINGS_H */
