@@ -11,8 +11,10 @@
  *       c2s_close(ck);
  *   }
  *
- * c2s_open() reads and interprets data.pkl (never executing it) and checks
- * every tensor's view against its storage record; no tensor bytes are read.
+ * c2s_open() reads and interprets data.pkl (never executing it), judges
+ * the file with the safety policy (policy.h) and refuses it when unsafe,
+ * and checks every tensor's view against its storage record; no tensor
+ * bytes are read.  c2s_scan() makes the same judgement and reports it.
  * c2s_write() streams the tensor bytes through one fixed buffer into a
  * temporary file next to the output and renames it into place at the end;
  * on any failure, or when *cancel becomes non-zero, the temporary file is
@@ -28,6 +30,8 @@
 #include <stdint.h>
 
 #include "c2s_error.h"
+#include "findings.h"
+#include "policy.h"
 #include "pvm.h"
 #include "tmap.h"
 
@@ -35,13 +39,60 @@
 
 typedef struct c2s_open_options {
     const char *key;        /* root key path, NULL for the default root */
+    policy_options policy;  /* --allow-global, --permissive */
     pvm_limits limits;      /* pickle VM limits, 0 fields: defaults */
     uint64_t max_pickle;    /* bytes of data.pkl, 0: default 1 GiB */
     size_t max_depth;       /* tensor map nesting, 0: default 1000 */
 } c2s_open_options;
 
+/* ---- the verdict ---------------------------------------------------------- */
+
+typedef enum c2s_verdict {
+    C2S_VERDICT_SAFE,       /* nothing torch.load would run beyond the allowed */
+    C2S_VERDICT_UNSAFE,     /* a dangerous or unknown global, or a finding */
+    C2S_VERDICT_UNREADABLE  /* not a checkpoint we can read, and nothing unsafe seen */
+} c2s_verdict;
+
+/* One global a file names, as judged. */
+typedef struct c2s_global_use {
+    char *module, *name;
+    policy_class cls;
+    unsigned uses;          /* pvm_use bits */
+    char *pickle;           /* "archive/data.pkl", or "pickle 1" for a non-zip file */
+    uint64_t offset;        /* of the first opcode naming it, from the pickle's start */
+} c2s_global_use;
+
+typedef struct c2s_report {
+    c2s_verdict verdict;
+    const char *format;     /* "zip" or "not a zip (legacy load path)" */
+    c2s_global_use *globals;
+    size_t nglobals;
+    findings findings;      /* structural problems: each makes the file unsafe */
+    char error[C2S_ERROR_MSG_MAX]; /* why the file could not be read, or "" */
+} c2s_report;
+
+/*
+ * Judge path without converting it: every pickle torch.load would run is
+ * interpreted (for a zip, data.pkl; for anything else, the pickles at the
+ * start of the file, as torch's legacy path reads them), every global is
+ * classified, the zip structure is checked and every entry's CRC-32 is
+ * verified.  Returns C2S_OK, C2S_ERR_REFUSED or C2S_ERR_INPUT according to
+ * the verdict; rep is filled in every case and must be freed.
+ */
+c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *rep);
+
+void c2s_report_free(c2s_report *rep);
+
+/* Names of the uses in bits, comma-separated ("REDUCE,BUILD"), or
+ * "referenced" when the global was only named. */
+const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
+
+/* ---- converting ------------------------------------------------------------ */
+
 typedef struct c2s_checkpoint c2s_checkpoint;
 
+/* Open and judge path.  An unsafe file fails with C2S_ERR_REFUSED and a
+ * message listing what makes it unsafe and how to allow unknown globals. */
 c2s_status c2s_open(const char *path, const c2s_open_options *opts,
                     c2s_checkpoint **out, c2s_error *err);
 

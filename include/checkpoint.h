@@ -11,6 +11,7 @@
 #include "zipsrc.h"
 
 struct c2s_checkpoint {
+    c2s_report report;   /* the verdict's material */
     zipsrc *zip;
     uint8_t *pickle;
     size_t pickle_len;
@@ -20,5 +21,15 @@ struct c2s_checkpoint {
     dev_t in_dev;        /* identity of the input, to refuse writing over it */
     ino_t in_ino;
 };
+
+/* The reading stages shared by c2s_open and c2s_scan (scan.c): archive,
+ * pickle, globals.  Fills ck->report with what it sees; an unsafe global or
+ * finding does not stop it, only a file it cannot read.  On success ck->zip
+ * and ck->vm are open and *top is the unpickled object. */
+c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
+                        pvm_value **top, c2s_error *err);
+
+/* Fill verdict and, when unsafe, a one-line refusal message in err. */
+c2s_status ckpt_verdict(c2s_checkpoint *ck, c2s_status read_status, c2s_error *err);
 
 #endif /* CHECKPOINT_H */

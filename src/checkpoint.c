@@ -1,17 +1,15 @@
 /*
  * checkpoint.c - opening a checkpoint: archive, pickle, tensor map.
  *
- * c2s_open() runs the first three stages of the pipeline (see include/c2s.h)
- * and then checks every storage the tensors use against its record in the
- * archive, so that a missing or short record is reported before any output
- * is created.  The checkpoint keeps the pickle VM alive: its table of
- * globals is what the safety policy looks at.
+ * c2s_open() runs the reading and judging stages (scan.c), refuses an
+ * unsafe file, maps the tensors (tmap.c) and then checks every storage the
+ * tensors use against its record in the archive, so that a missing or
+ * short record is reported before any output is created.
  */
 #include "checkpoint.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static c2s_status check_storages(c2s_checkpoint *ck, c2s_error *err)
 {
@@ -33,24 +31,10 @@ static c2s_status check_storages(c2s_checkpoint *ck, c2s_error *err)
 static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
                        c2s_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        ck->in_dev = st.st_dev;
-        ck->in_ino = st.st_ino;
-    }
-    c2s_status s = zipsrc_open(path, o ? o->max_pickle : 0, &ck->zip, err);
+    pvm_value *top = NULL;
+    c2s_status s = ckpt_verdict(ck, ckpt_inspect(ck, path, o, &top, err), err);
     if (s != C2S_OK)
         return s;
-    if ((s = zipsrc_read_pickle(ck->zip, &ck->pickle, &ck->pickle_len, err)) != C2S_OK)
-        return s;
-    ck->vm = pvm_new(o ? &o->limits : NULL);
-    if (ck->vm == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    pvm_value *top = NULL;
-    if ((s = pvm_run(ck->vm, ck->pickle, ck->pickle_len, &top, &ck->pickle_end, err)) != C2S_OK) {
-        c2s_error_prefix(err, "%s/data.pkl", zipsrc_prefix(ck->zip));
-        return s;
-    }
     tmap_options to = {0};
     if (o != NULL) {
         to.key = o->key;
@@ -85,6 +69,7 @@ void c2s_close(c2s_checkpoint *ck)
 {
     if (ck == NULL)
         return;
+    c2s_report_free(&ck->report);
     tmap_free(&ck->map);
     pvm_free(ck->vm);
     free(ck->pickle);

@@ -322,6 +322,8 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
     if (st == C2S_OK)
         st = write_all(&w, entries, n, header, header_len, used);
     outfile_abort(&w.out); /* removes the temporary file unless committed */
+    if (st == C2S_ERR_REFUSED) /* bytes that fail their CRC: a finding, found late */
+        c2s_error_prefix(err, "refused by the safety policy");
     if (st == C2S_OK) {
         res->tensors = n;
         res->skipped = m->ntensors - n;

@@ -11,7 +11,14 @@
 #include "pvm.h"
 
 typedef struct tool_config {
-    const char *input;
+    const char *input;       /* the first INPUT */
+    const char **inputs;     /* all of them (several only with --scan) */
+    size_t ninputs;
+    const char **allow;      /* --allow-global MODULE.NAME, repeatable */
+    size_t nallow;
+    int permissive;          /* --permissive */
+    int scan;                /* --scan */
+    int json;                /* --json */
     const char *output;      /* -o; NULL: next to the input */
     const char *key;         /* --key; NULL: default root */
     int force;               /* -f */

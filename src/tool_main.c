@@ -20,6 +20,7 @@
 #include "tool_list.h"
 #include "tool_msgs.h"
 #include "tool_opts.h"
+#include "tool_scan.h"
 
 static volatile sig_atomic_t g_signal;
 
@@ -132,10 +133,37 @@ static int convert(const tool_config *cfg, c2s_checkpoint *ck)
     return st;
 }
 
-static int run(const tool_config *cfg)
+static c2s_open_options open_options(const tool_config *cfg)
 {
     c2s_open_options oo = {.key = cfg->key, .max_pickle = cfg->max_pickle,
                            .limits = cfg->limits, .max_depth = cfg->max_depth};
+    oo.policy.allow = cfg->allow;
+    oo.policy.nallow = cfg->nallow;
+    oo.policy.permissive = cfg->permissive;
+    return oo;
+}
+
+/* --scan: judge every file; exit with the worst outcome (3 > 1 > 0). */
+static int scan_all(const tool_config *cfg)
+{
+    c2s_open_options oo = open_options(cfg);
+    int worst = C2S_OK;
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        c2s_report rep;
+        c2s_status st = c2s_scan(cfg->inputs[i], &oo, &rep);
+        tool_print_scan(stdout, cfg, cfg->inputs[i], &rep);
+        c2s_report_free(&rep);
+        if (st == C2S_ERR_REFUSED || (st == C2S_ERR_INPUT && worst == C2S_OK))
+            worst = st;
+        if (g_signal)
+            die_of_signal();
+    }
+    return fflush(stdout) == 0 ? worst : C2S_ERR_INPUT;
+}
+
+static int run(const tool_config *cfg)
+{
+    c2s_open_options oo = open_options(cfg);
     c2s_checkpoint *ck = NULL;
     c2s_error err;
     c2s_error_clear(&err);
@@ -166,16 +194,19 @@ int main(int argc, char **argv)
     c2s_error_clear(&err);
     if (tool_parse_args(argc, argv, &cfg, &err) != C2S_OK) {
         tool_error(NULL, "%s", err.msg);
+        tool_config_free(&cfg);
         return C2S_ERR_USAGE;
     }
-    if (cfg.help) {
-        tool_print_help(stdout);
-        return 0;
-    }
-    if (cfg.version) {
-        tool_print_version(stdout);
+    if (cfg.help || cfg.version) {
+        if (cfg.help)
+            tool_print_help(stdout);
+        else
+            tool_print_version(stdout);
+        tool_config_free(&cfg);
         return 0;
     }
     install_signals();
-    return run(&cfg);
+    int rc = cfg.scan ? scan_all(&cfg) : run(&cfg);
+    tool_config_free(&cfg);
+    return rc;
 }

@@ -25,11 +25,17 @@ enum long_only {
     OPT_MAX_STRING,
     OPT_MAX_CONTAINER,
     OPT_MAX_DEPTH,
+    OPT_ALLOW_GLOBAL,
+    OPT_PERMISSIVE,
+    OPT_SCAN,
+    OPT_JSON,
 };
 
 static const struct option LONG_OPTIONS[] = {
+    {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
     {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
+    {"json", no_argument, NULL, OPT_JSON},
     {"key", required_argument, NULL, OPT_KEY},
     {"list", no_argument, NULL, OPT_LIST},
     {"max-container", required_argument, NULL, OPT_MAX_CONTAINER},
@@ -40,7 +46,9 @@ static const struct option LONG_OPTIONS[] = {
     {"max-stack", required_argument, NULL, OPT_MAX_STACK},
     {"max-string", required_argument, NULL, OPT_MAX_STRING},
     {"output", required_argument, NULL, 'o'},
+    {"permissive", no_argument, NULL, OPT_PERMISSIVE},
     {"quiet", no_argument, NULL, 'q'},
+    {"scan", no_argument, NULL, OPT_SCAN},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
@@ -51,8 +59,10 @@ void tool_print_help(FILE *out)
 {
     fputs(
 "Usage: ckpt2safetensors [OPTIONS] INPUT\n"
+"       ckpt2safetensors --scan [--json] FILE...\n"
 "Convert a PyTorch checkpoint (.ckpt .pt .pth .bin, as written by torch.save)\n"
-"to a .safetensors file, without running the pickle inside it.\n"
+"to a .safetensors file, without running the pickle inside it.  Files that\n"
+"would run code when loaded with torch.load are refused.\n"
 "\n"
 "By default INPUT's extension (.ckpt .pt .pth .bin) is replaced by\n"
 ".safetensors, in the same directory.  The file is written under a\n"
@@ -70,6 +80,16 @@ void tool_print_help(FILE *out)
 "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
 "                          quantized, sparse, meta) with a warning, instead of\n"
 "                          failing\n"
+"\n"
+"Safety (see 'Safety policy' below):\n"
+"      --scan              judge each FILE, print the verdict and every global\n"
+"                          it names; write nothing\n"
+"      --json              with --scan: one JSON object per file on stdout\n"
+"      --allow-global MODULE.NAME\n"
+"                          accept this unknown global as inert data\n"
+"                          (repeatable), e.g. __main__.MyTensor\n"
+"      --permissive        accept every unknown global as inert data;\n"
+"                          dangerous ones are still refused\n"
 "\n"
 "Limits against hostile files (N may end in K, M or G, powers of 1024):\n"
 "      --max-pickle-size N bytes of data.pkl (default 1G)\n"
@@ -93,11 +113,22 @@ void tool_print_help(FILE *out)
 "Stable Diffusion), otherwise the whole object; --key chooses another.\n"
 "Tensors outside the root are reported as 'left out'.\n"
 "\n"
+"Safety policy: every global the pickle names is classified.  Allowed: what\n"
+"the converter interprets (tensor rebuild functions, storage classes,\n"
+"dtypes, OrderedDict, ...).  Data: plain values real checkpoints carry\n"
+"(numpy scalars, argparse.Namespace, Lightning AttributeDict, omegaconf,\n"
+"pathlib, ...).  Dangerous: anything that runs code or touches files\n"
+"(os, subprocess, builtins.eval, pickle, torch.load, ...).  Unknown: the\n"
+"rest.  A file naming a dangerous or unknown global, or with structural\n"
+"tricks (bytes after the pickle's STOP, extra pickles, zip entries that\n"
+"overlap, hide data or disagree, CRC mismatches), is refused.\n"
+"\n"
 "Exit status:\n"
-"  0  converted (or listed)\n"
+"  0  converted, listed, or (--scan) every file safe\n"
 "  1  the input could not be converted: corrupt, unsupported, or I/O error\n"
+"     (--scan: some file unreadable, none unsafe)\n"
 "  2  usage error\n"
-"  3  refused by the safety policy\n"
+"  3  refused by the safety policy (--scan: some file unsafe)\n"
 "  On SIGINT/SIGTERM/SIGHUP the temporary file is removed and the program\n"
 "  dies of that signal.\n"
 "\n"
@@ -169,9 +200,30 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_MAX_CONTAINER:
         return set_limit("--max-container", arg, &cfg->limits.max_container, err);
     case OPT_MAX_DEPTH: return set_limit("--max-depth", arg, &cfg->max_depth, err);
+    case OPT_ALLOW_GLOBAL: {
+        const char *dot = strrchr(arg, '.');
+        if (dot == NULL || dot == arg || dot[1] == '\0')
+            return c2s_fail(err, C2S_ERR_USAGE,
+                            "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
+        cfg->allow[cfg->nallow++] = arg;
+        break;
+    }
+    case OPT_PERMISSIVE: cfg->permissive = 1; break;
+    case OPT_SCAN: cfg->scan = 1; break;
+    case OPT_JSON: cfg->json = 1; break;
     default:
         return c2s_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
+    return C2S_OK;
+}
+
+static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
+{
+    const char *bad = cfg->output ? "-o" : cfg->list ? "--list" : cfg->force ? "-f"
+                    : cfg->key ? "--key" : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
+    if (bad != NULL)
+        return c2s_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
+                        bad);
     return C2S_OK;
 }
 
@@ -181,6 +233,13 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
         return C2S_OK;
     if (cfg->input == NULL)
         return c2s_fail(err, C2S_ERR_USAGE, "no INPUT given (see --help)");
+    if (cfg->scan)
+        return check_scan_combination(cfg, err);
+    if (cfg->json)
+        return c2s_fail(err, C2S_ERR_USAGE, "--json goes with --scan");
+    if (cfg->ninputs > 1)
+        return c2s_fail(err, C2S_ERR_USAGE, "one INPUT at a time (several only with --scan); "
+                        "unexpected '%s'", cfg->inputs[1]);
     if (cfg->list && cfg->output != NULL)
         return c2s_fail(err, C2S_ERR_USAGE, "--list writes nothing, so -o makes no sense with it");
     if (cfg->key != NULL && *cfg->key == '\0')
@@ -190,9 +249,20 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     return C2S_OK;
 }
 
+void tool_config_free(tool_config *cfg)
+{
+    free(cfg->inputs);
+    free(cfg->allow);
+    cfg->inputs = cfg->allow = NULL;
+}
+
 c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->inputs = calloc((size_t)argc + 1, sizeof *cfg->inputs);
+    cfg->allow = calloc((size_t)argc + 1, sizeof *cfg->allow);
+    if (cfg->inputs == NULL || cfg->allow == NULL)
+        return c2s_fail(err, C2S_ERR_USAGE, "out of memory");
     opterr = 0; /* our own messages */
     optind = 1;
     int c;
@@ -209,9 +279,8 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
         if (st != C2S_OK)
             return st;
     }
-    if (optind < argc)
-        cfg->input = argv[optind++];
-    if (optind < argc)
-        return c2s_fail(err, C2S_ERR_USAGE, "one INPUT at a time; unexpected '%s'", argv[optind]);
+    while (optind < argc)
+        cfg->inputs[cfg->ninputs++] = argv[optind++];
+    cfg->input = cfg->inputs[0];
     return check_combination(cfg, err);
 }

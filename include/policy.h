@@ -1,0 +1,58 @@
+/*
+ * policy.h - the safety policy: what would torch.load run?
+ *
+ * Loading a pickle with Python imports the module of every global it names
+ * (find_class) and calls whatever REDUCE, NEWOBJ, INST, OBJ and BUILD
+ * point at.  policy_classify() sorts each global named by a file into:
+ *
+ *   allowed    exactly the (module, name) pairs the converter interprets:
+ *              tensor rebuild functions, storage classes, dtypes,
+ *              OrderedDict, torch.Size, torch.device, _codecs.encode, ...
+ *   data       a short curated list of globals real checkpoints carry as
+ *              plain data (numpy scalars and arrays, argparse.Namespace,
+ *              Lightning's AttributeDict, omegaconf containers, pathlib
+ *              paths, ...).  Inert here; their constructors run no code of
+ *              the file's choosing.
+ *   dangerous  names that run code, touch files or the network, or load
+ *              other code: os, subprocess, builtins.eval, pickle.loads,
+ *              torch.load, torch.hub, ...  Matched by module (and its
+ *              sub-modules) or by exact pair.
+ *   unknown    everything else.
+ *
+ * Allowed and data pairs are matched exactly, never by prefix, and a dotted
+ * name ("os.system" under module "torch") is never resolved: it is simply
+ * not on any list, hence unknown.
+ *
+ * A file is refused when it names any dangerous global, or any unknown one
+ * that the user did not allow (--allow-global) unless --permissive.
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+
+typedef enum policy_class {
+    POLICY_ALLOWED,
+    POLICY_DATA,
+    POLICY_UNKNOWN,
+    POLICY_DANGEROUS
+} policy_class;
+
+typedef struct policy_options {
+    const char *const *allow;  /* "module.name" entries moved from unknown to data */
+    size_t nallow;
+    int permissive;            /* every unknown global counts as data */
+} policy_options;
+
+/* Class of the global module.name (module already mapped to Python 3).
+ * The options only matter for unknown globals. */
+policy_class policy_classify(const char *module, const char *name,
+                             const policy_options *opts);
+
+/* 1 when a global of this class makes the file refused. */
+int policy_refuses(policy_class cls);
+
+/* "allowed", "data", "unknown", "dangerous". */
+const char *policy_class_name(policy_class cls);
+
+#endif /* POLICY_H */

@@ -1,0 +1,125 @@
+/*
+ * tool_scan.c - the --scan report (see tool_scan.h).
+ *
+ * Text: a verdict line "FILE: safe|unsafe|unreadable ...", then (unless -q)
+ * one line per global: class, module.name, uses, and where it is first
+ * named; then one line per finding.  JSON (--json): one object per file on
+ * one line, with the keys documented in the man page.
+ */
+#include "tool_scan.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static const char *verdict_name(c2s_verdict v)
+{
+    switch (v) {
+    case C2S_VERDICT_SAFE: return "safe";
+    case C2S_VERDICT_UNSAFE: return "unsafe";
+    case C2S_VERDICT_UNREADABLE: return "unreadable";
+    }
+    return "?";
+}
+
+/* "1 dangerous global, 2 unknown globals, 1 finding" */
+static void summary(const c2s_report *r, char *buf, size_t cap)
+{
+    size_t n[4] = {0};
+    for (size_t i = 0; i < r->nglobals; i++)
+        n[r->globals[i].cls]++;
+    size_t at = 0;
+    const policy_class shown[] = {POLICY_DANGEROUS, POLICY_UNKNOWN};
+    for (size_t k = 0; k < 2; k++)
+        if (n[shown[k]] && at < cap)
+            at += (size_t)snprintf(buf + at, cap - at, "%s%zu %s global%s", at ? ", " : "",
+                                   n[shown[k]], policy_class_name(shown[k]),
+                                   n[shown[k]] == 1 ? "" : "s");
+    if (r->findings.n && at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%zu finding%s", at ? ", " : "",
+                               r->findings.n, r->findings.n == 1 ? "" : "s");
+    if (at == 0)
+        snprintf(buf, cap, "%zu global%s, none refused", r->nglobals, r->nglobals == 1 ? "" : "s");
+}
+
+static void print_text(FILE *out, const tool_config *cfg, const char *file, const c2s_report *r)
+{
+    char sum[256];
+    summary(r, sum, sizeof sum);
+    if (r->verdict == C2S_VERDICT_UNREADABLE)
+        fprintf(out, "%s: unreadable: %s\n", file, r->error);
+    else
+        fprintf(out, "%s: %s (%s): %s\n", file, verdict_name(r->verdict), r->format, sum);
+    if (cfg->quiet)
+        return;
+    size_t width = 0;
+    for (size_t i = 0; i < r->nglobals; i++) {
+        size_t w = strlen(r->globals[i].module) + 1 + strlen(r->globals[i].name);
+        if (w > width)
+            width = w;
+    }
+    for (size_t i = 0; i < r->nglobals; i++) {
+        const c2s_global_use *g = &r->globals[i];
+        char name[600], uses[64];
+        snprintf(name, sizeof name, "%s.%s", g->module, g->name);
+        fprintf(out, "  %-9s  %-*s  %-12s  %s offset %llu\n", policy_class_name(g->cls),
+                (int)width, name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
+                (unsigned long long)g->offset);
+    }
+    for (size_t i = 0; i < r->findings.n; i++)
+        fprintf(out, "  finding    %s\n", r->findings.items[i]);
+    if (r->verdict == C2S_VERDICT_UNSAFE && r->error[0] != '\0')
+        fprintf(out, "  unreadable %s\n", r->error);
+}
+
+static cJSON *global_json(const c2s_global_use *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "module", g->module);
+    cJSON_AddStringToObject(o, "name", g->name);
+    cJSON_AddStringToObject(o, "class", policy_class_name(g->cls));
+    cJSON *uses = cJSON_AddArrayToObject(o, "uses");
+    static const struct { unsigned bit; const char *name; } NAMES[] = {
+        {PVM_USE_REDUCE, "REDUCE"}, {PVM_USE_NEWOBJ, "NEWOBJ"}, {PVM_USE_INST, "INST"},
+        {PVM_USE_OBJ, "OBJ"}, {PVM_USE_BUILD, "BUILD"},
+    };
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (g->uses & NAMES[i].bit)
+            cJSON_AddItemToArray(uses, cJSON_CreateString(NAMES[i].name));
+    cJSON_AddStringToObject(o, "pickle", g->pickle);
+    cJSON_AddNumberToObject(o, "offset", (double)g->offset);
+    return o;
+}
+
+static void print_json(FILE *out, const char *file, const c2s_report *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", file);
+    cJSON_AddStringToObject(o, "verdict", verdict_name(r->verdict));
+    cJSON_AddStringToObject(o, "format", r->format ? r->format : "");
+    if (r->error[0] != '\0')
+        cJSON_AddStringToObject(o, "error", r->error);
+    else
+        cJSON_AddNullToObject(o, "error");
+    cJSON *globals = cJSON_AddArrayToObject(o, "globals");
+    for (size_t i = 0; i < r->nglobals; i++)
+        cJSON_AddItemToArray(globals, global_json(&r->globals[i]));
+    cJSON *found = cJSON_AddArrayToObject(o, "findings");
+    for (size_t i = 0; i < r->findings.n; i++)
+        cJSON_AddItemToArray(found, cJSON_CreateString(r->findings.items[i]));
+    char *text = cJSON_PrintUnformatted(o);
+    if (text != NULL)
+        fprintf(out, "%s\n", text);
+    else
+        fprintf(out, "{\"file\":null,\"verdict\":\"unreadable\",\"error\":\"out of memory\"}\n");
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
+void tool_print_scan(FILE *out, const tool_config *cfg, const char *file,
+                     const c2s_report *rep)
+{
+    if (cfg->json)
+        print_json(out, file, rep);
+    else
+        print_text(out, cfg, file, rep);
+}
