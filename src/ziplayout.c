@@ -67,7 +67,7 @@ typedef struct end_info {
 } end_info;
 
 static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e,
-                              c2s_error *err)
+                              findings *f, c2s_error *err)
 {
     unsigned char loc[20], rec[56];
     if (eocd < sizeof loc)
@@ -78,7 +78,8 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
     if (le32(loc) != SIG_LOCATOR64)
         return corrupt(err, "ZIP64 end record locator missing");
     uint64_t off = le64(loc + 8);
-    if (off > file_size - sizeof rec || off > eocd - sizeof loc)
+    uint64_t locator = eocd - sizeof loc;
+    if (off > file_size - sizeof rec || locator < sizeof rec || off > locator - sizeof rec)
         return corrupt(err, "ZIP64 end record out of place");
     if ((st = read_at(fd, rec, sizeof rec, off, err)) != C2S_OK)
         return st;
@@ -90,6 +91,12 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
     e->cd_size = le64(rec + 40);
     e->cd_offset = le64(rec + 48);
     e->cd_end = off;
+    /* The record's own size field says where it ends: the locator must follow
+     * (readers that look just before the locator would see another record). */
+    uint64_t len = le64(rec + 4);
+    if (len > locator - off - 12 || off + 12 + len != locator)
+        findings_add(f, "%llu bytes between the ZIP64 end record and its locator",
+                     (unsigned long long)(len > locator - off - 12 ? 0 : locator - off - 12 - len));
     return C2S_OK;
 }
 
@@ -138,7 +145,7 @@ static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
     if (!zip64 && !has_locator)
         return C2S_OK;
     end_info plain = *e;
-    c2s_status st64 = read_eocd64(fd, file_size, eocd, e, err);
+    c2s_status st64 = read_eocd64(fd, file_size, eocd, e, f, err);
     if (st64 == C2S_OK && !zip64 &&
         (plain.entries != e->entries || plain.cd_size != e->cd_size ||
          plain.cd_offset != e->cd_offset))
@@ -176,7 +183,7 @@ static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size,
 }
 
 static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
-                                ziplayout *zl, c2s_error *err)
+                                ziplayout *zl, findings *f, c2s_error *err)
 {
     zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
     if (zl->entries == NULL)
@@ -207,6 +214,11 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
             return corrupt(err, "entry name with a NUL byte");
         at += CENTRAL_LEN + nlen + xlen + clen;
     }
+    /* Readers that walk the directory by its size (Python's zipfile) would
+     * see records that readers trusting the count (miniz, libzip) do not. */
+    if (at < cd_size)
+        findings_add(f, "%zu bytes of the central directory after the %llu records its end "
+                     "record counts", cd_size - at, (unsigned long long)count);
     return C2S_OK;
 }
 
@@ -235,15 +247,15 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
     uint64_t size = le32(h + 22), csize = le32(h + 18);
     int sizes_ok = apply_zip64(var + nlen, xlen, &size, &csize, NULL);
     if (nlen != strlen(e->name) || memcmp(var, e->name, nlen) != 0)
-        findings_add(f, "zip entry '%s': local header names it '%.*s'", e->name,
+        findings_add(f, "zip entry '%s': its local header names it '%.*s'", e->name,
                      (int)(nlen > 200 ? 200 : nlen), (const char *)var);
     else if (le16(h + 8) != e->method)
-        findings_add(f, "zip entry '%s': local and central headers disagree on the method",
-                     e->name);
+        findings_add(f, "zip entry '%s': its local header disagrees with the central "
+                     "directory on the method", e->name);
     else if (!(flags & 8) && (le32(h + 14) != e->crc || !sizes_ok || size != e->size ||
                               csize != e->comp_size))
-        findings_add(f, "zip entry '%s': local and central headers disagree on CRC or sizes",
-                     e->name);
+        findings_add(f, "zip entry '%s': its local header disagrees with the central "
+                     "directory on CRC or sizes", e->name);
     if ((flags | e->flags) & 1)
         findings_add(f, "zip entry '%s' is encrypted", e->name);
     free(var);
@@ -296,14 +308,18 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
         uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
         const char *what = i < zl->n ? order[i]->name : "the central directory";
         int tiles = i == 0 ? at == 0 : entry_ends_at(fd, order[i - 1], at);
-        if (!tiles && at > expect)
+        if (!tiles && i == 0 && zl->n > 0)
+            findings_add(f, "%llu bytes in front of the first zip entry '%s'",
+                         (unsigned long long)at, what);
+        else if (!tiles && at > expect)
             findings_add(f, "%llu bytes that belong to no zip entry before %s%s%s",
                          (unsigned long long)(at - expect), i < zl->n ? "entry '" : "", what,
                          i < zl->n ? "'" : "");
         else if (!tiles)
             findings_add(f, "zip entry '%s' overlaps %s%s%s", order[i - 1]->name,
                          i < zl->n ? "entry '" : "", what, i < zl->n ? "'" : "");
-        if (i < zl->n)
+        /* an entry may lie inside another: measure gaps from the furthest end */
+        if (i < zl->n && order[i]->data_offset + order[i]->comp_size > expect)
             expect = order[i]->data_offset + order[i]->comp_size;
     }
     free(order);
@@ -332,7 +348,7 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     st = read_at(fd, cd, (size_t)e.cd_size, e.cd_offset, err);
     if (st == C2S_OK)
-        st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, err);
+        st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
     free(cd);
     for (size_t i = 0; st == C2S_OK && i < zl->n; i++)
         st = check_local(fd, file_size, &zl->entries[i], f, err);
