@@ -19,9 +19,11 @@
  *              sub-modules) or by exact pair.
  *   unknown    everything else.
  *
- * Allowed and data pairs are matched exactly, never by prefix, and a dotted
- * name ("os.system" under module "torch") is never resolved: it is simply
- * not on any list, hence unknown.
+ * Allowed and data pairs are matched exactly, never by prefix.  A dotted
+ * name ("os.system" under module "torch") is an attribute path Python
+ * would walk (reaching os.system through torch), and a dunder name
+ * ("__globals__") reaches interpreter internals: both are dangerous, so
+ * neither --allow-global nor --permissive can accept them.
  *
  * A file is refused when it names any dangerous global, or any unknown one
  * that the user did not allow (--allow-global) unless --permissive.

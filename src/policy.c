@@ -3,7 +3,8 @@
  *
  * Three tables: exact (module, name) pairs that are allowed, exact pairs
  * that are data, and dangerous modules (matched with their sub-modules) or
- * dangerous exact pairs.  Danger is checked first, so no list entry can
+ * dangerous exact pairs.  Dotted and dunder names are dangerous wherever
+ * they appear.  Danger is checked first, so no list entry can
  * make a dangerous name acceptable, and --allow-global / --permissive only
  * ever apply to names that are on no list at all.
  */
@@ -139,6 +140,7 @@ static const pair DANGEROUS_PAIRS[] = {
     {"builtins", "map"}, {"builtins", "filter"}, {"builtins", "print"},
     {"copyreg", "_reconstructor"}, {"copyreg", "__newobj__"}, {"copyreg", "__newobj_ex__"},
     {"torch", "load"}, {"torch.serialization", "load"}, {"torch.serialization", "_load"},
+    {"torch._utils", "_import_dotted_name"},
     {"torch.serialization", "_legacy_load"}, {"torch", "from_file"},
     {"torch", "save"}, {"torch.serialization", "save"},
     {"numpy", "load"}, {"numpy", "loadtxt"}, {"numpy", "fromfile"}, {"numpy", "save"},
@@ -170,8 +172,20 @@ static int module_within(const char *module, const char *m)
     return strncmp(module, m, n) == 0 && (module[n] == '\0' || module[n] == '.');
 }
 
+/* "a.b" is an attribute path: Python's find_class walks it (protocol >= 4),
+ * so ("torch", "os.system") reaches os.system through a benign module.
+ * Dunder names ("__globals__", "__builtins__") reach interpreter internals. */
+static int is_attribute_trick(const char *name)
+{
+    size_t n = strlen(name);
+    return strchr(name, '.') != NULL ||
+           (n > 4 && strncmp(name, "__", 2) == 0 && strcmp(name + n - 2, "__") == 0);
+}
+
 static int is_dangerous(const char *module, const char *name)
 {
+    if (is_attribute_trick(name))
+        return 1;
     for (size_t i = 0; i < COUNT(DANGEROUS_MODULES); i++)
         if (module_within(module, DANGEROUS_MODULES[i]))
             return 1;

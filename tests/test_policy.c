@@ -1,0 +1,616 @@
+/*
+ * test_policy.c - the safety policy (src/policy.c): the class of every
+ * global, exact-pair matching, sub-module matching of dangerous modules,
+ * --allow-global and --permissive, and the Python-2 name mapping of the
+ * pickle VM feeding it.  Every expectation is one exact class.
+ */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include "pickle_builder.h"
+#include "policy.h"
+#include "pvm.h"
+
+TestSuite(policy);
+
+/* Class with no options; a NULL options pointer must behave like defaults. */
+static policy_class cls_of(const char *module, const char *name)
+{
+    policy_options none = {0};
+    policy_class a = policy_classify(module, name, NULL);
+    policy_class b = policy_classify(module, name, &none);
+    cr_assert_eq(a, b, "%s.%s: NULL options give %s, empty options give %s", module, name,
+                 policy_class_name(a), policy_class_name(b));
+    return a;
+}
+
+static void expect(const char *module, const char *name, policy_class want)
+{
+    policy_class got = cls_of(module, name);
+    cr_expect_eq(got, want, "(%s, %s): got %s, expected %s", module, name,
+                 policy_class_name(got), policy_class_name(want));
+}
+
+static void expect_opts(const char *module, const char *name, const policy_options *o,
+                        policy_class want)
+{
+    policy_class got = policy_classify(module, name, o);
+    cr_expect_eq(got, want, "(%s, %s) with options: got %s, expected %s", module, name,
+                 policy_class_name(got), policy_class_name(want));
+}
+
+typedef struct pair {
+    const char *module, *name;
+} pair;
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- class names and refusal ------------------------------------------- */
+
+Test(policy, class_names)
+{
+    cr_assert_str_eq(policy_class_name(POLICY_ALLOWED), "allowed");
+    cr_assert_str_eq(policy_class_name(POLICY_DATA), "data");
+    cr_assert_str_eq(policy_class_name(POLICY_UNKNOWN), "unknown");
+    cr_assert_str_eq(policy_class_name(POLICY_DANGEROUS), "dangerous");
+}
+
+Test(policy, refuses)
+{
+    cr_assert_eq(policy_refuses(POLICY_ALLOWED), 0);
+    cr_assert_eq(policy_refuses(POLICY_DATA), 0);
+    cr_assert_eq(policy_refuses(POLICY_UNKNOWN), 1);
+    cr_assert_eq(policy_refuses(POLICY_DANGEROUS), 1);
+}
+
+/* ---- allowed ------------------------------------------------------------- */
+
+Test(policy, rebuild_functions_allowed)
+{
+    static const pair rows[] = {
+        {"torch._utils", "_rebuild_tensor"},
+        {"torch._utils", "_rebuild_tensor_v2"},
+        {"torch._utils", "_rebuild_tensor_v3"},
+        {"torch._utils", "_rebuild_parameter"},
+        {"torch._utils", "_rebuild_parameter_with_state"},
+        {"torch._utils", "_rebuild_qtensor"},
+        {"torch._utils", "_rebuild_sparse_tensor"},
+        {"torch._utils", "_rebuild_sparse_csr_tensor"},
+        {"torch._utils", "_rebuild_meta_tensor_no_storage"},
+        {"torch._utils", "_rebuild_nested_tensor"},
+        {"torch._tensor", "_rebuild_from_type_v2"},
+        {"torch._tensor", "_rebuild_from_type"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_ALLOWED);
+}
+
+Test(policy, other_interpreted_globals_allowed)
+{
+    static const pair rows[] = {
+        {"torch", "Tensor"},
+        {"torch", "Size"},
+        {"torch", "device"},
+        {"torch.nn.parameter", "Parameter"},
+        {"torch.serialization", "_get_layout"},
+        {"collections", "OrderedDict"},
+        {"_codecs", "encode"},
+        {"builtins", "set"},
+        {"builtins", "frozenset"},
+        {"builtins", "bytes"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_ALLOWED);
+}
+
+Test(policy, storage_classes_allowed_under_torch_only)
+{
+    static const char *const storages[] = {
+        "DoubleStorage", "FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
+        "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
+        "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage",
+        "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
+    };
+    for (size_t i = 0; i < COUNT(storages); i++) {
+        expect("torch", storages[i], POLICY_ALLOWED);
+        /* the same class name anywhere else is on no list */
+        expect("torch.cuda", storages[i], POLICY_UNKNOWN);
+        expect("torch.storage", storages[i], POLICY_UNKNOWN);
+        expect("torchx", storages[i], POLICY_UNKNOWN);
+    }
+    expect("torch", "cuda.FloatStorage", POLICY_DANGEROUS); /* dotted */
+    expect("torch", "TypedStorage", POLICY_UNKNOWN);
+    expect("torch", "FloatStorageX", POLICY_UNKNOWN);
+    expect("torch", "floatstorage", POLICY_UNKNOWN);
+    expect("torch", "Storage", POLICY_UNKNOWN);
+}
+
+Test(policy, dtypes_layouts_qschemes_allowed_under_torch_only)
+{
+    static const char *const attrs[] = {
+        "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+        "uint64", "uint32", "uint16", "uint8", "bool", "complex32", "complex64", "complex128",
+        "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
+        "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
+        "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
+        "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+        "per_channel_symmetric", "per_channel_affine_float_qparams",
+    };
+    for (size_t i = 0; i < COUNT(attrs); i++) {
+        expect("torch", attrs[i], POLICY_ALLOWED);
+        expect("torch.cuda", attrs[i], POLICY_UNKNOWN);
+        expect("numpy", attrs[i], POLICY_UNKNOWN);
+    }
+    expect("torch", "float", POLICY_UNKNOWN);
+    expect("torch", "dtype", POLICY_UNKNOWN);
+}
+
+Test(policy, collections)
+{
+    expect("collections", "OrderedDict", POLICY_ALLOWED);
+    expect("collections", "defaultdict", POLICY_DATA);
+    expect("collections", "Counter", POLICY_DATA);
+    expect("collections", "namedtuple", POLICY_UNKNOWN);
+    expect("collections", "deque", POLICY_UNKNOWN);
+    expect("collections", "OrderedDictX", POLICY_UNKNOWN);
+    expect("collections", "OrderedDic", POLICY_UNKNOWN);
+    expect("collections", "ordereddict", POLICY_UNKNOWN);
+    expect("collections.abc", "OrderedDict", POLICY_UNKNOWN);
+    expect("collectionsX", "OrderedDict", POLICY_UNKNOWN);
+    expect("", "OrderedDict", POLICY_UNKNOWN);
+    expect("collections", "", POLICY_UNKNOWN);
+}
+
+/* ---- data ------------------------------------------------------------------ */
+
+Test(policy, data_entries)
+{
+    static const pair rows[] = {
+        {"numpy.core.multiarray", "scalar"},
+        {"numpy.core.multiarray", "_reconstruct"},
+        {"numpy._core.multiarray", "scalar"},
+        {"numpy._core.multiarray", "_reconstruct"},
+        {"numpy", "dtype"},
+        {"numpy", "ndarray"},
+        {"argparse", "Namespace"},
+        {"lightning_fabric.utilities.data", "AttributeDict"},
+        {"lightning.fabric.utilities.data", "AttributeDict"},
+        {"pytorch_lightning.utilities.parsing", "AttributeDict"},
+        {"pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint"},
+        {"lightning.pytorch.callbacks.model_checkpoint", "ModelCheckpoint"},
+        {"omegaconf.dictconfig", "DictConfig"},
+        {"omegaconf.listconfig", "ListConfig"},
+        {"omegaconf.base", "ContainerMetadata"},
+        {"omegaconf.base", "Metadata"},
+        {"omegaconf.nodes", "AnyNode"},
+        {"omegaconf.nodes", "StringNode"},
+        {"omegaconf.nodes", "IntegerNode"},
+        {"omegaconf.nodes", "FloatNode"},
+        {"omegaconf.nodes", "BooleanNode"},
+        {"omegaconf.nodes", "EnumNode"},
+        {"omegaconf.nodes", "BytesNode"},
+        {"omegaconf.nodes", "PathNode"},
+        {"typing", "Any"},
+        {"pathlib", "Path"},
+        {"pathlib", "PosixPath"},
+        {"pathlib", "WindowsPath"},
+        {"pathlib", "PurePath"},
+        {"pathlib", "PurePosixPath"},
+        {"pathlib", "PureWindowsPath"},
+        {"builtins", "slice"},
+        {"builtins", "complex"},
+        {"builtins", "bytearray"},
+        {"builtins", "dict"},
+        {"builtins", "list"},
+        {"builtins", "tuple"},
+        {"builtins", "int"},
+        {"builtins", "float"},
+        {"builtins", "str"},
+        {"builtins", "bool"},
+        {"builtins", "object"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_DATA);
+}
+
+Test(policy, data_pairs_are_exact)
+{
+    expect("numpy.core", "multiarray", POLICY_UNKNOWN);
+    expect("numpy.core.multiarray", "scalarX", POLICY_UNKNOWN);
+    expect("numpy.core.multiarrayX", "scalar", POLICY_UNKNOWN);
+    expect("numpy.core.multiarray.scalar", "scalar", POLICY_UNKNOWN);
+    expect("numpy.core.multiarray", "scalar.x", POLICY_DANGEROUS); /* dotted */
+    expect("numpy._core.umath", "scalar", POLICY_UNKNOWN);
+    expect("numpy", "array", POLICY_UNKNOWN);
+    expect("argparse", "ArgumentParser", POLICY_UNKNOWN);
+    expect("omegaconf", "DictConfig", POLICY_UNKNOWN);
+    expect("omegaconf.nodes", "Node", POLICY_UNKNOWN);
+    expect("pathlib", "path", POLICY_UNKNOWN);
+    expect("pathlib.Path", "open", POLICY_UNKNOWN);
+    expect("lightning.fabric.utilities", "AttributeDict", POLICY_UNKNOWN);
+    expect("typing", "Callable", POLICY_UNKNOWN);
+}
+
+/* ---- dangerous ------------------------------------------------------------ */
+
+Test(policy, dangerous_brief_list)
+{
+    static const pair rows[] = {
+        {"os", "system"},
+        {"posix", "system"},
+        {"nt", "system"},
+        {"os.path", "join"},
+        {"posixpath", "join"},
+        {"ntpath", "join"},
+        {"subprocess", "Popen"},
+        {"subprocess", "check_output"},
+        {"builtins", "eval"},
+        {"builtins", "exec"},
+        {"builtins", "getattr"},
+        {"builtins", "__import__"},
+        {"builtins", "open"},
+        {"builtins", "compile"},
+        {"builtins", "setattr"},
+        {"builtins", "type"},
+        {"pickle", "loads"},
+        {"_pickle", "loads"},
+        {"pickle", "Unpickler"},
+        {"torch", "load"},
+        {"torch", "save"},
+        {"torch", "from_file"},
+        {"torch.serialization", "load"},
+        {"torch.serialization", "_load"},
+        {"torch.serialization", "_legacy_load"},
+        {"torch.hub", "load"},
+        {"torch.hub", "load_state_dict_from_url"},
+        {"torch.jit", "load"},
+        {"torch.jit._serialization", "load"},
+        {"torch.utils.cpp_extension", "load"},
+        {"torch.utils.cpp_extension", "load_inline"},
+        {"torch._inductor", "anything"},
+        {"torch._inductor.codecache", "anything"},
+        {"torch._C", "_jit_pass"},
+        {"torch.ops", "aten"},
+        {"torch.utils.data", "DataLoader"},
+        {"copyreg", "_reconstructor"},
+        {"copyreg", "__newobj__"},
+        {"numpy", "load"},
+        {"numpy", "memmap"},
+        {"numpy.testing", "anything"},
+        {"runpy", "run_path"},
+        {"importlib", "import_module"},
+        {"importlib.util", "spec_from_file_location"},
+        {"operator", "attrgetter"},
+        {"functools", "partial"},
+        {"shutil", "rmtree"},
+        {"socket", "socket"},
+        {"sys", "modules"},
+        {"ctypes", "CDLL"},
+        {"webbrowser", "open"},
+        {"http.client", "HTTPConnection"},
+        {"urllib.request", "urlopen"},
+        {"marshal", "loads"},
+        {"dill", "loads"},
+        {"types", "FunctionType"},
+        {"code", "InteractiveInterpreter"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+}
+
+/* A dangerous module matches itself and its sub-modules, not a module that
+ * merely starts with the same letters. */
+Test(policy, dangerous_module_is_not_a_string_prefix)
+{
+    expect("os.path", "join", POLICY_DANGEROUS);
+    expect("os.", "system", POLICY_DANGEROUS);
+    expect("osx", "system", POLICY_UNKNOWN);
+    expect("os_", "system", POLICY_UNKNOWN);
+    expect("ost", "path", POLICY_UNKNOWN);
+    expect("posixx", "system", POLICY_UNKNOWN);
+    expect("ntp", "system", POLICY_UNKNOWN);
+    expect("subprocessing", "Popen", POLICY_UNKNOWN);
+    expect("pickles", "loads", POLICY_UNKNOWN);
+    expect("iox", "open", POLICY_UNKNOWN);
+    expect("torch.hubx", "load", POLICY_UNKNOWN);
+    expect("torch.jitter", "load", POLICY_UNKNOWN);
+    expect("torch._inductorX", "anything", POLICY_UNKNOWN);
+    expect("numpy.testingX", "anything", POLICY_UNKNOWN);
+    /* "torch" is no dangerous module, only torch.hub etc. are */
+    expect("torch", "hub", POLICY_UNKNOWN);
+    expect("torch", "jit", POLICY_UNKNOWN);
+    /* case matters: Python module names are case-sensitive */
+    expect("OS", "system", POLICY_UNKNOWN);
+}
+
+/* Exact dangerous pairs are exact too. */
+Test(policy, dangerous_pairs_are_exact)
+{
+    expect("builtins", "evaluate", POLICY_UNKNOWN);
+    expect("builtins", "eva", POLICY_UNKNOWN);
+    expect("builtins", "range", POLICY_UNKNOWN);
+    expect("torch", "loads", POLICY_UNKNOWN);
+    expect("torch", "load_state_dict", POLICY_UNKNOWN);
+    expect("torch.serialization", "location_tag", POLICY_UNKNOWN);
+    expect("numpy", "loadz", POLICY_UNKNOWN);
+    expect("copyreg", "pickle", POLICY_UNKNOWN);
+    expect("copyreg", "_reconstructorX", POLICY_UNKNOWN);
+    /* the pair is (builtins, eval); eval under another module is not it */
+    expect("torch", "eval", POLICY_UNKNOWN);
+    expect("collections", "eval", POLICY_UNKNOWN);
+}
+
+/* ---- prefix / dotted traps --------------------------------------------- */
+
+Test(policy, allowed_is_never_a_prefix_match)
+{
+    expect("torch._utils", "_rebuild_tensor_v4", POLICY_UNKNOWN);
+    expect("torch._utils", "_rebuild_tensor_v", POLICY_UNKNOWN);
+    expect("torch._utils", "_rebuild_tensor_v22", POLICY_UNKNOWN);
+    expect("torch._utils", "_rebuild_device_tensor_from_numpy", POLICY_UNKNOWN);
+    expect("torch._utilsX", "_rebuild_tensor_v2", POLICY_UNKNOWN);
+    expect("torch._util", "_rebuild_tensor_v2", POLICY_UNKNOWN);
+    expect("torch._utils.sub", "_rebuild_tensor_v2", POLICY_UNKNOWN);
+    expect("torch", "_utils", POLICY_UNKNOWN);
+    expect("torch", "_rebuild_tensor_v2", POLICY_UNKNOWN);
+    expect("torch.nn", "Parameter", POLICY_UNKNOWN);
+    expect("_codecs", "decode", POLICY_UNKNOWN);
+    expect("codecs", "encode", POLICY_UNKNOWN);
+    /* torch._utils is a mixed module: one name in it loads code */
+    expect("torch._utils", "_import_dotted_name", POLICY_DANGEROUS);
+}
+
+/*
+ * Python's find_class walks a dotted name as an attribute path (protocol
+ * >= 4): ("torch", "os.system") is os.system, since torch imports os.  Dunder
+ * names reach interpreter internals.  The code classifies both dangerous
+ * wherever they appear (policy.h); above all they are never allowed or data.
+ */
+Test(policy, dotted_names_are_dangerous)
+{
+    static const pair rows[] = {
+        {"torch", "os.system"},
+        {"torch", "cuda.FloatStorage"},
+        {"torch", "serialization.load"},
+        {"torch", "_utils._rebuild_tensor_v2"},
+        {"torch._utils", "_rebuild_tensor_v2.__globals__"},
+        {"collections", "OrderedDict.__init__.__globals__"},
+        {"collections", "OrderedDict.fromkeys"},
+        {"builtins", "set.__reduce__"},
+        {"builtins", "eval.__call__"},
+        {"argparse", "Namespace.x"},
+        {"numpy", "ndarray.tofile"},
+        {"__main__", "MyTensor.x"},
+        {"torch", "."},
+        {"torch", "FloatStorage."},
+        {"torch", ".FloatStorage"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+    cr_assert_eq(policy_refuses(cls_of("torch", "os.system")), 1);
+}
+
+Test(policy, dunder_names_are_dangerous)
+{
+    static const pair rows[] = {
+        {"torch._utils._rebuild_tensor_v2", "__globals__"},
+        {"torch", "__builtins__"},
+        {"collections", "__loader__"},
+        {"torch", "__init__"},
+        {"argparse", "__dict__"},
+        {"__main__", "__a__"},
+        {"torch.nn.parameter", "__class__"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++)
+        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+    /* not dunders: too short, or only one side */
+    expect("torch", "____", POLICY_UNKNOWN);
+    expect("torch", "__a_", POLICY_UNKNOWN);
+    expect("torch", "_a__", POLICY_UNKNOWN);
+    expect("torch", "__init", POLICY_UNKNOWN);
+    expect("torch", "init__", POLICY_UNKNOWN);
+    expect("torch", "_private", POLICY_UNKNOWN);
+    /* a dunder module is fine by itself */
+    expect("__main__", "MyTensor", POLICY_UNKNOWN);
+}
+
+/* ---- --allow-global and --permissive ------------------------------------- */
+
+Test(policy, allow_global_is_exact)
+{
+    static const char *const allow[] = {"__main__.MyTensor"};
+    policy_options o = {.allow = allow, .nallow = 1};
+    expect_opts("__main__", "MyTensor", &o, POLICY_DATA);
+    expect_opts("__main__", "MyTensorX", &o, POLICY_UNKNOWN);
+    expect_opts("__main__", "My", &o, POLICY_UNKNOWN);
+    expect_opts("__main__", "MyTenso", &o, POLICY_UNKNOWN);
+    expect_opts("__main__", "", &o, POLICY_UNKNOWN);
+    expect_opts("__main__.My", "Tensor", &o, POLICY_UNKNOWN);
+    expect_opts("__main__X", "MyTensor", &o, POLICY_UNKNOWN);
+    expect_opts("__main", "MyTensor", &o, POLICY_UNKNOWN);
+    expect_opts("main__", "MyTensor", &o, POLICY_UNKNOWN);
+    expect_opts("__main__.MyTensor", "x", &o, POLICY_UNKNOWN);
+    /* the entry split the other way is a dotted name: dangerous, not data */
+    expect_opts("__main__", "MyTensor.x", &o, POLICY_DANGEROUS);
+    /* without the option it is unknown */
+    expect("__main__", "MyTensor", POLICY_UNKNOWN);
+}
+
+Test(policy, allow_global_several_entries)
+{
+    static const char *const allow[] = {"a.b", "mypkg.models.Net", "x.Y"};
+    policy_options o = {.allow = allow, .nallow = 3};
+    expect_opts("a", "b", &o, POLICY_DATA);
+    expect_opts("mypkg.models", "Net", &o, POLICY_DATA);
+    expect_opts("x", "Y", &o, POLICY_DATA);
+    expect_opts("x", "y", &o, POLICY_UNKNOWN);
+    expect_opts("mypkg", "Net", &o, POLICY_UNKNOWN);
+    /* nallow bounds the list: entries past it are not consulted */
+    o.nallow = 1;
+    expect_opts("a", "b", &o, POLICY_DATA);
+    expect_opts("x", "Y", &o, POLICY_UNKNOWN);
+    o.nallow = 0;
+    expect_opts("a", "b", &o, POLICY_UNKNOWN);
+}
+
+Test(policy, allow_global_never_rescues_dangerous)
+{
+    static const char *const allow[] = {
+        "os.system", "builtins.eval", "torch.load", "os.path.join",
+        "torch._inductor.anything", "copyreg._reconstructor", "subprocess.Popen",
+    };
+    policy_options o = {.allow = allow, .nallow = COUNT(allow)};
+    expect_opts("os", "system", &o, POLICY_DANGEROUS);
+    expect_opts("builtins", "eval", &o, POLICY_DANGEROUS);
+    expect_opts("torch", "load", &o, POLICY_DANGEROUS);
+    expect_opts("os.path", "join", &o, POLICY_DANGEROUS);
+    expect_opts("torch._inductor", "anything", &o, POLICY_DANGEROUS);
+    expect_opts("copyreg", "_reconstructor", &o, POLICY_DANGEROUS);
+    expect_opts("subprocess", "Popen", &o, POLICY_DANGEROUS);
+}
+
+Test(policy, allow_global_does_not_demote_allowed)
+{
+    static const char *const allow[] = {"collections.OrderedDict", "torch.FloatStorage"};
+    policy_options o = {.allow = allow, .nallow = 2};
+    expect_opts("collections", "OrderedDict", &o, POLICY_ALLOWED);
+    expect_opts("torch", "FloatStorage", &o, POLICY_ALLOWED);
+}
+
+Test(policy, permissive_makes_unknown_data_only)
+{
+    policy_options o = {.permissive = 1};
+    expect_opts("__main__", "MyTensor", &o, POLICY_DATA);
+    expect_opts("collections", "namedtuple", &o, POLICY_DATA);
+    expect_opts("torch.cuda", "FloatStorage", &o, POLICY_DATA);
+    expect_opts("osx", "system", &o, POLICY_DATA);
+    /* dangerous stays dangerous, allowed stays allowed, data stays data */
+    expect_opts("os", "system", &o, POLICY_DANGEROUS);
+    expect_opts("os.path", "join", &o, POLICY_DANGEROUS);
+    expect_opts("builtins", "eval", &o, POLICY_DANGEROUS);
+    expect_opts("builtins", "getattr", &o, POLICY_DANGEROUS);
+    expect_opts("pickle", "loads", &o, POLICY_DANGEROUS);
+    expect_opts("torch", "load", &o, POLICY_DANGEROUS);
+    expect_opts("torch.hub", "load", &o, POLICY_DANGEROUS);
+    expect_opts("torch._inductor", "anything", &o, POLICY_DANGEROUS);
+    expect_opts("torch._utils", "_rebuild_tensor_v2", &o, POLICY_ALLOWED);
+    expect_opts("argparse", "Namespace", &o, POLICY_DATA);
+    cr_assert_eq(policy_refuses(policy_classify("os", "system", &o)), 1);
+    cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", &o)), 0);
+}
+
+/* Neither --permissive nor --allow-global accepts a dotted or dunder name. */
+Test(policy, options_never_accept_dotted_or_dunder_names)
+{
+    static const char *const allow[] = {
+        "torch.os.system", "builtins.eval.__call__", "torch.hub.load",
+        "torch._utils._rebuild_tensor_v2.__globals__", "torch.__builtins__",
+    };
+    policy_options permissive = {.permissive = 1};
+    policy_options listed = {.allow = allow, .nallow = COUNT(allow)};
+    policy_options both = {.allow = allow, .nallow = COUNT(allow), .permissive = 1};
+    static const pair rows[] = {
+        {"torch", "os.system"},
+        {"builtins", "eval.__call__"},
+        {"torch", "hub.load"},
+        {"torch._utils", "_rebuild_tensor_v2.__globals__"},
+        {"torch", "__builtins__"},
+    };
+    for (size_t i = 0; i < COUNT(rows); i++) {
+        expect_opts(rows[i].module, rows[i].name, &permissive, POLICY_DANGEROUS);
+        expect_opts(rows[i].module, rows[i].name, &listed, POLICY_DANGEROUS);
+        expect_opts(rows[i].module, rows[i].name, &both, POLICY_DANGEROUS);
+    }
+}
+
+/* ---- end to end through the VM -------------------------------------------- */
+
+/* Run a pickle and return its VM (caller frees). */
+static pvm *run_pickle(const pb *p)
+{
+    pvm *vm = pvm_new(NULL);
+    cr_assert_not_null(vm);
+    pvm_value *v = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    c2s_status st = pvm_run(vm, p->buf, p->len, &v, NULL, &err);
+    cr_assert_eq(st, C2S_OK, "pvm_run failed: %s", err.msg);
+    return vm;
+}
+
+static void expect_global(const pvm *vm, size_t i, const char *module, const char *name,
+                          const char *raw_module, policy_class want)
+{
+    const pvm_global *g = pvm_global_at(vm, i);
+    cr_assert_not_null(g);
+    cr_assert_str_eq(g->module, module);
+    cr_assert_str_eq(g->name, name);
+    cr_assert_str_eq(g->raw_module, raw_module);
+    policy_class got = policy_classify(g->module, g->name, NULL);
+    cr_assert_eq(got, want, "%s.%s: got %s", module, name, policy_class_name(got));
+}
+
+Test(policy, vm_maps_py2_builtin_eval_to_dangerous)
+{
+    /* protocol 2: GLOBAL '__builtin__ eval', ('1+1',), REDUCE, STOP */
+    pb p = {0};
+    pb_proto(&p, 2);
+    pb_global(&p, "__builtin__", "eval");
+    pb_mark(&p);
+    pb_str(&p, "1+1");
+    pb_tuple(&p);
+    pb_reduce(&p);
+    pb_stop(&p);
+    pvm *vm = run_pickle(&p);
+    cr_assert_eq(pvm_global_count(vm), 1);
+    expect_global(vm, 0, "builtins", "eval", "__builtin__", POLICY_DANGEROUS);
+    const pvm_global *g = pvm_global_at(vm, 0);
+    cr_assert_eq(g->uses, PVM_USE_REF | PVM_USE_REDUCE);
+    cr_assert_eq(g->first_offset, 2);
+    /* without the mapping the raw name would be on no list */
+    cr_assert_eq(policy_classify("__builtin__", "eval", NULL), POLICY_UNKNOWN);
+    pvm_free(vm);
+    pb_free(&p);
+}
+
+Test(policy, vm_maps_copy_reg_reconstructor)
+{
+    /* protocol 0 style: GLOBAL 'copy_reg _reconstructor' then
+     * GLOBAL '__builtin__ object' and '__builtin__ set' in a tuple */
+    pb p = {0};
+    pb_mark(&p);
+    pb_global(&p, "copy_reg", "_reconstructor");
+    pb_global(&p, "__builtin__", "object");
+    pb_global(&p, "__builtin__", "set");
+    pb_global(&p, "__builtin__", "reduce");
+    pb_tuple(&p);
+    pb_stop(&p);
+    pvm *vm = run_pickle(&p);
+    cr_assert_eq(pvm_global_count(vm), 4);
+    expect_global(vm, 0, "copyreg", "_reconstructor", "copy_reg", POLICY_DANGEROUS);
+    expect_global(vm, 1, "builtins", "object", "__builtin__", POLICY_DATA);
+    expect_global(vm, 2, "builtins", "set", "__builtin__", POLICY_ALLOWED);
+    /* a renamed pair: __builtin__.reduce is functools.reduce */
+    expect_global(vm, 3, "functools", "reduce", "__builtin__", POLICY_DANGEROUS);
+    pvm_free(vm);
+    pb_free(&p);
+}
+
+/* A realistic torch pickle names only allowed globals. */
+Test(policy, vm_torch_tensor_globals_are_allowed)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    pb_vec_f32(&p, "0", 4);
+    pb_stop(&p);
+    pvm *vm = run_pickle(&p);
+    size_t n = pvm_global_count(vm);
+    cr_assert_eq(n, 3);
+    expect_global(vm, 0, "torch._utils", "_rebuild_tensor_v2", "torch._utils", POLICY_ALLOWED);
+    expect_global(vm, 1, "torch", "FloatStorage", "torch", POLICY_ALLOWED);
+    expect_global(vm, 2, "collections", "OrderedDict", "collections", POLICY_ALLOWED);
+    pvm_free(vm);
+    pb_free(&p);
+}
