@@ -29,6 +29,10 @@ struct c2s_checkpoint {
 c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
                         pvm_value **top, c2s_error *err);
 
+/* Map the tensors of a safe file and check their storage records. */
+c2s_status ckpt_map(c2s_checkpoint *ck, const pvm_value *top, const c2s_open_options *o,
+                    c2s_error *err);
+
 /* Fill verdict and, when unsafe, a one-line refusal message in err. */
 c2s_status ckpt_verdict(c2s_checkpoint *ck, c2s_status read_status, c2s_error *err);
 

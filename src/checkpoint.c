@@ -28,13 +28,10 @@ static c2s_status check_storages(c2s_checkpoint *ck, c2s_error *err)
     return C2S_OK;
 }
 
-static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
-                       c2s_error *err)
+c2s_status ckpt_map(c2s_checkpoint *ck, const pvm_value *top, const c2s_open_options *o,
+                    c2s_error *err)
 {
-    pvm_value *top = NULL;
-    c2s_status s = ckpt_verdict(ck, ckpt_inspect(ck, path, o, &top, err), err);
-    if (s != C2S_OK)
-        return s;
+    c2s_status s;
     tmap_options to = {0};
     if (o != NULL) {
         to.key = o->key;
@@ -43,6 +40,14 @@ static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_opti
     if ((s = tmap_build(top, pvm_object_count(ck->vm), &to, &ck->map, err)) != C2S_OK)
         return s;
     return check_storages(ck, err);
+}
+
+static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
+                       c2s_error *err)
+{
+    pvm_value *top = NULL;
+    c2s_status s = ckpt_verdict(ck, ckpt_inspect(ck, path, o, &top, err), err);
+    return s == C2S_OK ? ckpt_map(ck, top, o, err) : s;
 }
 
 c2s_status c2s_open(const char *path, const c2s_open_options *opts,

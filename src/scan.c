@@ -16,6 +16,7 @@
  * otherwise safe.
  */
 #include "checkpoint.h"
+#include "ziplayout.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -129,6 +130,33 @@ static void judge_legacy(c2s_report *r, const char *path, const c2s_open_options
     free(buf);
 }
 
+/* A zip behind leading bytes: torch takes the legacy path, other tools see
+ * the archive.  Two readings of one file is the mark of a polyglot. */
+static void find_hidden_zip(c2s_report *r, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        ziplayout zl;
+        c2s_error e;
+        findings ignored = {0};
+        if (ziplayout_read(fd, (uint64_t)st.st_size, &zl, &ignored, &e) == C2S_OK) {
+            uint64_t first = zl.n ? zl.entries[0].local_offset : zl.cd_offset;
+            for (size_t i = 0; i < zl.n; i++)
+                if (zl.entries[i].local_offset < first)
+                    first = zl.entries[i].local_offset;
+            findings_add(&r->findings, "%llu bytes in front of a zip archive: torch.load "
+                         "reads the file as a legacy pickle, zip tools as the archive",
+                         (unsigned long long)first);
+            ziplayout_free(&zl);
+        }
+        findings_free(&ignored);
+    }
+    close(fd);
+}
+
 /* ---- the stages ---------------------------------------------------------------- */
 
 c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
@@ -143,6 +171,7 @@ c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_opt
     if (!zipsrc_is_zip(path)) {
         r->format = "not a zip (legacy load path)";
         judge_legacy(r, path, o);
+        find_hidden_zip(r, path);
         return zipsrc_open(path, 0, &ck->zip, &r->findings, err); /* its message */
     }
     r->format = "zip";
@@ -258,6 +287,11 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
         free(buf);
     }
     st = ckpt_verdict(ck, st, &err);
+    if (st == C2S_OK && (st = ckpt_map(ck, top, opts, &err)) != C2S_OK) {
+        /* safe, but not a checkpoint we could convert */
+        ck->report.verdict = C2S_VERDICT_UNREADABLE;
+        snprintf(ck->report.error, sizeof ck->report.error, "%s", err.msg);
+    }
     *rep = ck->report;
     memset(&ck->report, 0, sizeof ck->report);
     c2s_close(ck);

@@ -1,0 +1,264 @@
+/*
+ * test_hostile.c - the hostile corpus (fixtures/hostile/, MANIFEST.tsv).
+ *
+ * For every file the manifest names: `--scan --json` must give its verdict,
+ * exactly its offending globals (module.name and class, no more, no fewer),
+ * and a finding of its kind; the scan's exit code must match the verdict;
+ * and converting it must exit 3 (unsafe), 1 (unreadable) or 0 (safe),
+ * leaving no file behind unless it succeeded.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "test_util.h"
+
+extern char **environ;
+
+static char *dir;
+
+static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
+static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+
+TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 120);
+
+typedef struct outcome {
+    int code;
+    char *out, *err;
+} outcome;
+
+/* Run the program with up to 6 arguments; capture stdout and stderr. */
+static outcome run(const char *const *args)
+{
+    const char *bin = getenv("C2S_BIN");
+    const char *argv[8] = {bin && *bin ? bin : "./ckpt2safetensors"};
+    for (size_t i = 0; args[i] && i < 6; i++)
+        argv[i + 1] = args[i];
+    char *o = tu_path(dir, ".out"), *e = tu_path(dir, ".err");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    outcome r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), NULL, NULL};
+    size_t n;
+    unsigned char *b = tu_read(o, &n);
+    r.out = realloc(b, n + 1);
+    r.out[n] = '\0';
+    b = tu_read(e, &n);
+    r.err = realloc(b, n + 1);
+    r.err[n] = '\0';
+    unlink(o);
+    unlink(e);
+    free(o);
+    free(e);
+    return r;
+}
+
+static void outcome_free(outcome *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* The text a finding of this kind contains. */
+static const char *finding_text(const char *kind)
+{
+    static const struct { const char *kind, *text; } KINDS[] = {
+        {"after_stop", "bytes after its STOP opcode"},
+        {"second_pickle", "several data.pkl records"},
+        {"extra_pkl", "extra pickle record"},
+        {"duplicate_name", "two zip entries are named"},
+        {"header_mismatch", "its local header"},
+        {"encrypted", "is encrypted"},
+        {"crc", "CRC-32 mismatch"},
+        {"front_data", "in front of"},
+        {"gap_data", "bytes that belong to no zip entry before entry"},
+    };
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
+        if (strcmp(KINDS[i].kind, kind) == 0)
+            return KINDS[i].text;
+    cr_assert_fail("unknown finding kind '%s' in MANIFEST.tsv", kind);
+    return NULL;
+}
+
+/* Every refused global in the report is an offender and vice versa. */
+static void check_offenders(const char *file, const cJSON *globals, char *offenders)
+{
+    size_t expected = 0, refused = 0;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, globals) {
+        const char *cls = cJSON_GetObjectItem(g, "class")->valuestring;
+        if (strcmp(cls, "dangerous") == 0 || strcmp(cls, "unknown") == 0)
+            refused++;
+    }
+    for (char *tok = strtok(offenders, ","); tok && strcmp(tok, "-") != 0; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        cr_assert_not_null(eq, "%s: bad offender '%s'", file, tok);
+        *eq = '\0';
+        int found = 0;
+        cJSON_ArrayForEach(g, globals) {
+            char full[600];
+            snprintf(full, sizeof full, "%s.%s", cJSON_GetObjectItem(g, "module")->valuestring,
+                     cJSON_GetObjectItem(g, "name")->valuestring);
+            if (strcmp(full, tok) == 0 &&
+                strcmp(cJSON_GetObjectItem(g, "class")->valuestring, eq + 1) == 0)
+                found = 1;
+        }
+        cr_expect(found, "%s: offender %s (%s) not reported", file, tok, eq + 1);
+        expected++;
+    }
+    cr_expect_eq(refused, expected, "%s: %zu refused globals reported, manifest lists %zu", file,
+                 refused, expected);
+}
+
+static void check_scan(const char *path, const char *verdict, char *offenders, const char *finding)
+{
+    outcome r = run((const char *const[]){"--scan", "--json", path, NULL});
+    int want = strcmp(verdict, "unsafe") == 0 ? 3 : strcmp(verdict, "unreadable") == 0 ? 1 : 0;
+    cr_expect_eq(r.code, want, "%s: --scan exit %d", path, r.code);
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert_not_null(j, "%s: --scan --json printed: %s", path, r.out);
+    cr_expect_str_eq(cJSON_GetObjectItem(j, "verdict")->valuestring, verdict, "%s", path);
+    cr_expect_str_eq(cJSON_GetObjectItem(j, "file")->valuestring, path);
+    check_offenders(path, cJSON_GetObjectItem(j, "globals"), offenders);
+    const cJSON *fs = cJSON_GetObjectItem(j, "findings"), *f;
+    if (strcmp(finding, "-") == 0) {
+        cr_expect_eq(cJSON_GetArraySize(fs), 0, "%s: unexpected findings", path);
+    } else {
+        int seen = 0;
+        cJSON_ArrayForEach(f, fs)
+            seen |= strstr(f->valuestring, finding_text(finding)) != NULL;
+        cr_expect(seen, "%s: no '%s' finding", path, finding);
+    }
+    cJSON_Delete(j);
+    outcome_free(&r);
+}
+
+static void check_convert(const char *path, const char *verdict)
+{
+    char *out = tu_path(dir, "out.safetensors");
+    outcome r = run((const char *const[]){"-o", out, path, NULL});
+    if (strcmp(verdict, "safe") == 0) {
+        cr_expect_eq(r.code, 0, "%s: exit %d: %s", path, r.code, r.err);
+        unlink(out);
+    } else {
+        char prefix[600];
+        snprintf(prefix, sizeof prefix, "ckpt2safetensors: error: %s: %s", path,
+                 strcmp(verdict, "unsafe") == 0 ? "refused by the safety policy: " : "");
+        cr_expect_eq(r.code, strcmp(verdict, "unsafe") == 0 ? 3 : 1, "%s: exit %d", path, r.code);
+        cr_expect(strncmp(r.err, prefix, strlen(prefix)) == 0, "%s: stderr %s", path, r.err);
+        cr_expect_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "%s: not one line", path);
+    }
+    cr_expect_eq(tu_count_entries(dir), 0, "%s left a file behind", path);
+    outcome_free(&r);
+    free(out);
+}
+
+Test(hostile, every_manifest_row)
+{
+    FILE *m = fopen("fixtures/hostile/MANIFEST.tsv", "r");
+    cr_assert_not_null(m, "run from the repository root");
+    char line[2048];
+    cr_assert_not_null(fgets(line, sizeof line, m)); /* header */
+    int rows = 0, unsafe = 0, safe = 0;
+    while (fgets(line, sizeof line, m)) {
+        char *file = strtok(line, "\t"), *verdict = strtok(NULL, "\t");
+        char *offenders = strtok(NULL, "\t"), *finding = strtok(NULL, "\t");
+        cr_assert(file && verdict && offenders && finding, "bad MANIFEST row %d", rows + 1);
+        char path[512];
+        snprintf(path, sizeof path, "fixtures/hostile/%s", file);
+        check_convert(path, verdict);
+        check_scan(path, verdict, offenders, finding);
+        rows++;
+        unsafe += strcmp(verdict, "unsafe") == 0;
+        safe += strcmp(verdict, "safe") == 0;
+    }
+    fclose(m);
+    cr_assert_geq(rows, 60, "only %d rows", rows);
+    cr_assert_geq(unsafe, 50);
+    cr_assert_geq(safe, 4);
+}
+
+Test(hostile, scan_exit_code_is_the_worst_outcome)
+{
+    outcome r = run((const char *const[]){"--scan", "-q", "fixtures/sample.ckpt",
+                                          "fixtures/bad/not_zip.pt", NULL});
+    cr_assert_eq(r.code, 1);
+    cr_assert_str_eq(r.out, "fixtures/sample.ckpt: safe (zip): 4 globals, none refused\n"
+                            "fixtures/bad/not_zip.pt: unreadable: not a PyTorch checkpoint: "
+                            "not a zip archive\n");
+    outcome_free(&r);
+    r = run((const char *const[]){"--scan", "-q", "fixtures/bad/not_zip.pt",
+                                  "fixtures/hostile/reduce_posix_system.pt", "fixtures/sample.ckpt",
+                                  NULL});
+    cr_assert_eq(r.code, 3);
+    outcome_free(&r);
+    r = run((const char *const[]){"--scan", "-q", "fixtures/sample.ckpt", NULL});
+    cr_assert_eq(r.code, 0);
+    outcome_free(&r);
+}
+
+Test(hostile, scan_text_report)
+{
+    outcome r = run((const char *const[]){"--scan", "fixtures/hostile/after_stop_payload.pt", NULL});
+    cr_assert_eq(r.code, 3);
+    cr_assert_str_eq(r.out,
+        "fixtures/hostile/after_stop_payload.pt: unsafe (zip): 1 finding\n"
+        "  allowed    torch._utils._rebuild_tensor_v2  REDUCE        archive/data.pkl offset 15\n"
+        "  allowed    torch.FloatStorage               referenced    archive/data.pkl offset 62\n"
+        "  allowed    collections.OrderedDict          REDUCE        archive/data.pkl offset 113\n"
+        "  finding    archive/data.pkl has 61 bytes after its STOP opcode\n");
+    cr_assert_str_empty(r.err);
+    outcome_free(&r);
+}
+
+Test(hostile, refusal_message_names_the_global_and_the_remedy)
+{
+    char *out = tu_path(dir, "o.safetensors");
+    outcome r = run((const char *const[]){"-o", out, "fixtures/hostile/reduce_posix_system.pt", NULL});
+    cr_assert_eq(r.code, 3);
+    cr_assert(strstr(r.err, "refused by the safety policy: dangerous global posix.system (REDUCE) "
+                            "in archive/data.pkl at offset ") != NULL, "%s", r.err);
+    outcome_free(&r);
+    r = run((const char *const[]){"-o", out, "fixtures/good/subclass.pt", NULL});
+    cr_assert_eq(r.code, 3);
+    cr_assert_str_eq(r.err, "ckpt2safetensors: error: fixtures/good/subclass.pt: refused by the "
+                            "safety policy: unknown global __main__.MyTensor (referenced) in "
+                            "archive/data.pkl at offset 91; to accept it as data: "
+                            "--allow-global __main__.MyTensor\n");
+    outcome_free(&r);
+    cr_assert_eq(tu_count_entries(dir), 0);
+    free(out);
+}
+
+Test(hostile, permissive_and_allow_global)
+{
+    char *out = tu_path(dir, "o.safetensors");
+    /* unknown globals: accepted by --permissive or by exact --allow-global */
+    outcome r = run((const char *const[]){"-q", "--permissive", "-o", out, "fixtures/good/subclass.pt", NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    outcome_free(&r);
+    unlink(out);
+    r = run((const char *const[]){"-q", "--allow-global", "__main__.MyTensorX", "-o", out,
+                                  "fixtures/good/subclass.pt", NULL});
+    cr_assert_eq(r.code, 3, "a near name must not allow it");
+    outcome_free(&r);
+    /* dangerous globals: refused whatever the options */
+    r = run((const char *const[]){"--permissive", "--allow-global", "posix.system", "-o", out,
+                                  "fixtures/hostile/reduce_posix_system.pt", NULL});
+    cr_assert_eq(r.code, 3);
+    outcome_free(&r);
+    /* structural findings too */
+    r = run((const char *const[]){"--permissive", "-o", out, "fixtures/hostile/gap_data.pt", NULL});
+    cr_assert_eq(r.code, 3);
+    outcome_free(&r);
+    cr_assert_eq(tu_count_entries(dir), 0);
+    free(out);
+}
