@@ -18,12 +18,13 @@ PKGS     = libzip libcjson zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzip -lcjson -lz)
 TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Isrc $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -Iinclude -Isrc $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -pthread
 
 LIB_SRC  = src/error.c src/findings.c src/dtype.c src/ziplayout.c src/zipsrc.c src/pvm.c \
            src/policy.c src/tmap.c src/stw.c src/scan.c \
-           src/outfile.c src/checkpoint.c src/convert.c
+           src/outfile.c src/checkpoint.c src/convert.c src/crcpipe.c \
+           src/dtconv.c
 TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c
 TEST_SRC = $(wildcard tests/test_*.c)
 

@@ -10,9 +10,10 @@
  * optional "<prefix>/byteorder" record.
  *
  * Storages are read through a zipsrc_stream: positioned reads of
- * "<prefix>/data/<key>".  STORED entries are read raw (seekable, no
- * decompression); DEFLATE entries through libzip's inflater, re-opened when a
- * read goes backwards.  The stream keeps a running CRC-32 of the bytes read
+ * "<prefix>/data/<key>".  STORED entries are read with pread(2) at the data
+ * offset found by our own layout reading (thread-safe, no libzip state);
+ * DEFLATE entries through libzip's inflater, re-opened when a read goes
+ * backwards.  The stream keeps a running CRC-32 of the bytes read
  * in order from offset 0, so that reading an entry front to back verifies it
  * at no extra cost; zipsrc_stream_verify() finishes the check for entries
  * read only in part.  A recorded CRC of 0 on a STORED entry means "not
@@ -74,7 +75,8 @@ typedef struct zipsrc_stream {
     uint64_t crc_pos;
     uint32_t crc_expected;
     int crc_recorded;
-    int raw;             /* STORED, opened without decompression */
+    int raw;             /* STORED: read with pread at data_offset */
+    uint64_t data_offset;
     char name[300];      /* entry name, for messages */
 } zipsrc_stream;
 
@@ -84,6 +86,11 @@ c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
 /* Read exactly n bytes at offset off (off + n <= size). */
 c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
                               size_t n, c2s_error *err);
+
+/* For a STORED entry: the descriptor and file offset of its first byte, so
+ * that callers may copy ranges without reading them (copy_file_range).
+ * Returns 0 for compressed entries. */
+int zipsrc_stream_file_range(const zipsrc_stream *s, int *fd, uint64_t *offset);
 
 /* 1 when every byte has been read in order, so the CRC is already known. */
 int zipsrc_stream_crc_done(const zipsrc_stream *s);

@@ -27,7 +27,9 @@
 
 struct zipsrc {
     zip_t *za;
+    int fd;               /* for pread of STORED entries */
     ziplayout layout;
+    const zl_entry **by_name; /* layout entries sorted by name */
     char prefix[256];
     int big_endian;
     uint64_t max_pickle;
@@ -213,18 +215,42 @@ int zipsrc_is_zip(const char *path)
     return n == 4 && memcmp(b, "PK\x03\x04", 4) == 0;
 }
 
-/* Our own reading of the structure, before libzip's. */
+static int entry_name_order(const void *a, const void *b)
+{
+    const zl_entry *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+/* Our own reading of the structure, before libzip's; the descriptor stays
+ * open for reading STORED entries directly. */
 static c2s_status read_layout(zipsrc *z, const char *path, findings *f, c2s_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    z->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (z->fd < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
     struct stat st;
-    c2s_status s = fstat(fd, &st) == 0
-                       ? ziplayout_read(fd, (uint64_t)st.st_size, &z->layout, f, err)
+    c2s_status s = fstat(z->fd, &st) == 0
+                       ? ziplayout_read(z->fd, (uint64_t)st.st_size, &z->layout, f, err)
                        : c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(errno));
-    close(fd);
-    return s;
+    if (s != C2S_OK)
+        return s;
+    z->by_name = malloc((z->layout.n ? z->layout.n : 1) * sizeof *z->by_name);
+    if (z->by_name == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; i < z->layout.n; i++)
+        z->by_name[i] = &z->layout.entries[i];
+    qsort(z->by_name, z->layout.n, sizeof *z->by_name, entry_name_order);
+    posix_fadvise(z->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return C2S_OK;
+}
+
+static const zl_entry *find_entry(const zipsrc *z, const char *name)
+{
+    zl_entry key = {.name = (char *)name};
+    const zl_entry *pkey = &key;
+    const zl_entry **hit = bsearch(&pkey, z->by_name, z->layout.n, sizeof *z->by_name,
+                                   entry_name_order);
+    return hit ? *hit : NULL;
 }
 
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
@@ -237,6 +263,7 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, find
     zipsrc *z = calloc(1, sizeof *z);
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    z->fd = -1;
     z->max_pickle = max_pickle ? max_pickle : DEFAULT_MAX_PICKLE;
     st = read_layout(z, path, f, err);
     if (st == C2S_OK) {
@@ -285,6 +312,9 @@ void zipsrc_close(zipsrc *z)
     if (z->za != NULL)
         zip_discard(z->za); /* read-only: nothing to write back */
     ziplayout_free(&z->layout);
+    free(z->by_name);
+    if (z->fd >= 0)
+        close(z->fd);
     free(z);
 }
 
@@ -302,10 +332,12 @@ static c2s_status zip_file_failed(zipsrc_stream *s, const char *what, c2s_error 
 
 static c2s_status stream_reopen(zipsrc_stream *s, c2s_error *err)
 {
+    s->pos = 0;
+    if (s->raw)
+        return C2S_OK; /* read with pread: nothing to open */
     if (s->zf != NULL)
         zip_fclose((zip_file_t *)s->zf);
-    s->zf = zip_fopen_index(s->z->za, s->index, s->raw ? ZIP_FL_COMPRESSED : 0);
-    s->pos = 0;
+    s->zf = zip_fopen_index(s->z->za, s->index, 0);
     if (s->zf == NULL) {
         zip_error_t *ze = zip_get_error(s->z->za);
         return c2s_fail(err, C2S_ERR_INPUT, "%s: cannot open: %s", s->name,
@@ -314,27 +346,32 @@ static c2s_status stream_reopen(zipsrc_stream *s, c2s_error *err)
     return C2S_OK;
 }
 
+/* STORED entries are read from the file directly, at the data offset our
+ * own layout reading found (and checked against the local header); others
+ * go through libzip's inflater. */
 static c2s_status stream_open_name(zipsrc *z, const char *name,
                                    zipsrc_stream *s, c2s_error *err)
 {
     memset(s, 0, sizeof *s);
     s->z = z;
     snprintf(s->name, sizeof s->name, "%s", name);
-    zip_int64_t idx = zip_name_locate(z->za, name, ZIP_FL_ENC_RAW);
-    if (idx < 0)
+    const zl_entry *e = find_entry(z, name);
+    if (e == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "record %s is missing", name);
-    zip_stat_t st;
-    if (zip_stat_index(z->za, (zip_uint64_t)idx, ZIP_FL_ENC_RAW, &st) != 0 ||
-        !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_METHOD))
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: cannot read its zip entry", name);
-    s->index = (uint64_t)idx;
-    s->size = st.size;
-    s->raw = st.comp_method == ZIP_CM_STORE;
-    if (s->raw && (st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size != st.size)
+    s->size = e->size;
+    s->raw = e->method == 0;
+    s->data_offset = e->data_offset;
+    if (s->raw && e->comp_size != e->size)
         return c2s_fail(err, C2S_ERR_INPUT, "%s: stored entry with inconsistent sizes", name);
-    s->crc_expected = (st.valid & ZIP_STAT_CRC) ? st.crc : 0;
-    s->crc_recorded = (st.valid & ZIP_STAT_CRC) && !(st.crc == 0 && st.size != 0);
+    s->crc_expected = e->crc;
+    s->crc_recorded = !(e->crc == 0 && e->size != 0);
     s->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    if (!s->raw) {
+        zip_int64_t idx = zip_name_locate(z->za, name, ZIP_FL_ENC_RAW);
+        if (idx < 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "record %s is missing", name);
+        s->index = (uint64_t)idx;
+    }
     return stream_reopen(s, err);
 }
 
@@ -355,16 +392,40 @@ c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
     if (strlen(key) > 48 || strchr(key, '/') != NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
     snprintf(name, sizeof name, "%s/data/%s", z->prefix, key);
-    zip_stat_t st;
-    if (zip_stat(z->za, name, ZIP_FL_ENC_RAW, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+    const zl_entry *e = find_entry(z, name);
+    if (e == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "storage record %s is missing", name);
-    *size = st.size;
+    *size = e->size;
     return C2S_OK;
 }
 
-/* Read exactly n bytes at the current position into buf. */
-static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
-                              c2s_error *err)
+int zipsrc_stream_file_range(const zipsrc_stream *s, int *fd, uint64_t *offset)
+{
+    if (!s->raw)
+        return 0;
+    *fd = s->z->fd;
+    *offset = s->data_offset;
+    return 1;
+}
+
+static c2s_status read_raw(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(s->z->fd, buf + done, n - done,
+                            (off_t)(s->data_offset + s->pos + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));
+        if (got == 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
+        done += (size_t)got;
+    }
+    return C2S_OK;
+}
+
+static c2s_status read_inflated(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
 {
     size_t done = 0;
     while (done < n) {
@@ -375,6 +436,16 @@ static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
             return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
         done += (size_t)got;
     }
+    return C2S_OK;
+}
+
+/* Read exactly n bytes at the current position into buf. */
+static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
+                              c2s_error *err)
+{
+    c2s_status st = s->raw ? read_raw(s, buf, n, err) : read_inflated(s, buf, n, err);
+    if (st != C2S_OK)
+        return st;
     if (s->pos == s->crc_pos) {
         /* zlib's crc32 takes an unsigned int length: feed in slices */
         for (size_t off = 0; off < n;) {
@@ -396,9 +467,7 @@ static c2s_status stream_seek(zipsrc_stream *s, uint64_t off, unsigned char *buf
         return C2S_OK;
     /* Reading forward from the CRC frontier keeps the CRC going. */
     if (s->raw && !(s->pos == s->crc_pos && off > s->pos && off - s->pos <= cap)) {
-        if (zip_fseek((zip_file_t *)s->zf, (zip_int64_t)off, SEEK_SET) != 0)
-            return zip_file_failed(s, "seek", err);
-        s->pos = off;
+        s->pos = off; /* pread needs no seek */
         return C2S_OK;
     }
     if (off < s->pos) {
