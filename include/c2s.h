@@ -104,27 +104,69 @@ int c2s_big_endian(const c2s_checkpoint *ck);
 
 typedef void (*c2s_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
+/* An extra __metadata__ entry. */
+typedef struct c2s_kv {
+    const char *key, *value;
+} c2s_kv;
+
 typedef struct c2s_write_options {
     int force;              /* replace an existing output */
     int skip_unsupported;   /* drop tensors safetensors cannot hold */
     const volatile sig_atomic_t *cancel; /* checked between blocks; may be NULL */
-    c2s_progress_fn progress;            /* may be NULL */
+    c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
     size_t buffer_size;     /* copy buffer, 0: default 8 MiB */
+
+    /* Which tensors: a name is kept when it matches some include glob (or
+     * there are none) and no exclude glob (fnmatch(3), no flags: '*' also
+     * matches '.').  Dropping every tensor is an error. */
+    const char *const *include;
+    size_t ninclude;
+    const char *const *exclude;
+    size_t nexclude;
+
+    /* --dtype: floating tensors (F64 F32 F16 BF16) are converted to dtype,
+     * bit-exact with PyTorch's .to() (dtconv.h); others are kept. */
+    int convert_dtype;
+    c2s_dtype dtype;
+
+    /* Extra __metadata__ entries, after "format":"pt".  Keys must be
+     * unique and not "format" (C2S_ERR_USAGE otherwise). */
+    const c2s_kv *metadata;
+    size_t nmetadata;
+    /* Also copy the scalar leaves outside the root (epoch, global_step,
+     * versions, hyper-parameters; dotted paths as keys, values as text). */
+    int training_metadata;
+
+    /* Re-read the written file before putting it in place: validate it as
+     * safetensors and compare every tensor's bytes with the source, re-derived
+     * element by element.  A mismatch fails the conversion. */
+    int verify;
+
+    /* With out_path NULL: stream the file to this descriptor (e.g. 1 for
+     * stdout); no temporary file, so nothing can be taken back on failure. */
+    int out_fd;
+
+    /* Compute the SHA-256 of the output (result.sha256). */
+    int sha256;
 } c2s_write_options;
 
 typedef struct c2s_write_result {
     size_t tensors;         /* written */
     size_t skipped;         /* unsupported tensors dropped */
+    size_t filtered;        /* dropped by include/exclude */
+    size_t converted;       /* tensors whose dtype --dtype changed */
     uint64_t data_bytes;    /* tensor bytes written */
     uint64_t file_bytes;    /* size of the output file */
+    char sha256[65];        /* hex, when requested; "" otherwise */
 } c2s_write_result;
 
 /*
- * Write the safetensors file.  Refuses (C2S_ERR_INPUT) when out_path is the
- * input file, when it exists and force is 0, and when an unsupported tensor
- * is present and skip_unsupported is 0.  Storage bytes are checked against
- * the archive's CRC-32 before the file is put in place.
+ * Write the safetensors file to out_path (or, out_path NULL, to
+ * opts->out_fd).  Refuses (C2S_ERR_INPUT) when out_path is the input file,
+ * when it exists and force is 0, and when an unsupported tensor is present
+ * and skip_unsupported is 0.  Storage bytes are checked against the
+ * archive's CRC-32 before the file is put in place.  opts may be NULL.
  */
 c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
                      const c2s_write_options *opts, c2s_write_result *res,

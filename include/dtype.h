@@ -40,6 +40,10 @@ size_t c2s_dtype_swap_unit(c2s_dtype dt);
 /* Position in the reference writer's order: larger ranks are written first. */
 int c2s_dtype_rank(c2s_dtype dt);
 
+/* Reverse the bytes of each unit-sized element of p[0..n) (n a multiple of
+ * unit): big-endian storages to little-endian. */
+void c2s_byteswap(void *p, size_t n, size_t unit);
+
 /* Storage class name without module ("FloatStorage"). "UntypedStorage" and
  * "ByteStorage" both give U8 (untyped storages count bytes). */
 c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,

@@ -20,13 +20,20 @@
 typedef struct outfile {
     int fd;
     int force;
+    int stream;       /* writing to a descriptor we do not own (stdout) */
     char *final_path;
     char *tmp_path;   /* NULL once committed or removed */
+    void (*tap)(void *ctx, const void *buf, size_t n); /* sees every byte written */
+    void *tap_ctx;
 } outfile;
 
 /* Create the temporary file for path.  Without force, fails early when path
  * exists ("output exists: ... (use -f to overwrite)"). */
 c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err);
+
+/* Write to an already open descriptor (stdout): no temporary file, no
+ * rename, nothing removed on failure; commit and abort leave fd open. */
+void outfile_open_fd(outfile *of, int fd);
 
 c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err);
 

@@ -13,7 +13,9 @@
  *    larger than the tensor, the span is read once into memory and the runs
  *    are gathered from there; otherwise each run is read from the archive.
  *  - Big-endian archives are swapped element by element (per float for C64)
- *    when a full buffer is flushed; runs always hold whole elements.
+ *    when a full buffer is flushed; runs always hold whole elements.  With
+ *    --dtype, the flushed elements are then converted (dtconv.c) into a
+ *    second buffer, which is what gets written.
  *
  *  - Fast path: a tensor that is its whole STORED record, contiguous and
  *    needing no byte swap, is copied block by block through the slots of a
@@ -27,10 +29,15 @@
  */
 #include "checkpoint.h"
 #include "crcpipe.h"
+#include "dtconv.h"
 #include "outfile.h"
+#include "sha256.h"
 #include "stw.h"
+#include "verify.h"
 
 #include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +55,9 @@ typedef struct writer {
     unsigned char *buf;
     size_t cap, fill;
     size_t swap_unit;        /* of the tensor being written; 1: no swap */
+    int converting;          /* the tensor being written changes dtype */
+    c2s_dtype conv_from, conv_to;
+    unsigned char *cvt;      /* converted elements (2 * cap: F16 -> F32 doubles) */
     uint64_t done, total;
     unsigned char *verified; /* per storage: CRC already checked */
     unsigned char *piped;    /* per storage: CRC computed by the pipe */
@@ -58,16 +68,6 @@ typedef struct writer {
 } writer;
 
 /* ---- output buffer ----------------------------------------------------------- */
-
-static void byteswap(unsigned char *p, size_t n, size_t unit)
-{
-    for (size_t i = 0; i + unit <= n; i += unit)
-        for (size_t a = i, b = i + unit - 1; a < b; a++, b--) {
-            unsigned char t = p[a];
-            p[a] = p[b];
-            p[b] = t;
-        }
-}
 
 /* Checked between blocks; the message is the same wherever it happens. */
 static int cancelled(writer *w)
@@ -87,11 +87,19 @@ static c2s_status flush(writer *w)
     if (cancelled(w))
         return C2S_ERR_INPUT;
     if (w->swap_unit > 1)
-        byteswap(w->buf, w->fill, w->swap_unit);
-    c2s_status st = outfile_write(&w->out, w->buf, w->fill, w->err);
+        c2s_byteswap(w->buf, w->fill, w->swap_unit);
+    const unsigned char *out = w->buf;
+    size_t len = w->fill;
+    if (w->converting) {
+        size_t elems = w->fill / c2s_dtype_size(w->conv_from);
+        dtconv_run(w->conv_from, w->conv_to, w->buf, w->cvt, elems);
+        out = w->cvt;
+        len = elems * c2s_dtype_size(w->conv_to);
+    }
+    c2s_status st = outfile_write(&w->out, out, len, w->err);
     if (st != C2S_OK)
         return st;
-    w->done += w->fill;
+    w->done += len;
     w->fill = 0;
     if (w->opts && w->opts->progress)
         w->opts->progress(w->opts->progress_ctx, w->done, w->total);
@@ -231,7 +239,7 @@ static int needs_swap(const writer *w, const tmap_tensor *t)
     return zipsrc_big_endian(w->ck->zip) && c2s_dtype_swap_unit(t->dtype) > 1;
 }
 
-static c2s_status copy_tensor(writer *w, const tmap_tensor *t)
+static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out)
 {
     const tmap_storage *sto = &w->ck->map.storages[t->storage];
     zipsrc_stream s;
@@ -239,11 +247,15 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t)
     if (st != C2S_OK)
         return st;
     int swap = needs_swap(w, t), in_fd;
+    int transform = swap || out != t->dtype;
     uint64_t base;
-    if (swap) /* the buffer must hold one tensor's elements only when swapping */
+    if (transform) /* the buffer must hold this tensor's elements only */
         st = flush(w);
     w->swap_unit = swap ? c2s_dtype_swap_unit(t->dtype) : 1;
-    int whole = t->contiguous && !swap && t->offset == 0 && t->nbytes == s.size &&
+    w->converting = out != t->dtype;
+    w->conv_from = t->dtype;
+    w->conv_to = out;
+    int whole = t->contiguous && !transform && t->offset == 0 && t->nbytes == s.size &&
                 !w->piped[t->storage] && zipsrc_stream_file_range(&s, &in_fd, &base);
     if (st == C2S_OK && t->numel > 0) {
         if (whole)
@@ -253,8 +265,10 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t)
         else
             st = copy_strided(w, t, &s);
     }
-    if (st == C2S_OK && swap)
+    if (st == C2S_OK && transform)
         st = flush(w);
+    w->swap_unit = 1;
+    w->converting = 0;
     if (st == C2S_OK && !w->piped[t->storage] && zipsrc_stream_crc_done(&s)) {
         st = zipsrc_stream_verify(&s, NULL, 0, w->err);
         w->verified[t->storage] = st == C2S_OK;
@@ -284,6 +298,11 @@ static c2s_status verify_rest(writer *w, const unsigned char *used)
     return C2S_OK;
 }
 
+static void sha256_tap(void *ctx, const void *buf, size_t n)
+{
+    sha256_update(ctx, buf, n);
+}
+
 /* ---- the whole file ---------------------------------------------------------------- */
 
 static c2s_status check_target(const c2s_checkpoint *ck, const char *out_path, c2s_error *err)
@@ -305,10 +324,29 @@ static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
     return C2S_OK;
 }
 
-/* Entries for the supported tensors, in write order. */
-static c2s_status plan(const tmap *m, stw_entry **entries, size_t *n,
-                       unsigned char **header, size_t *header_len, uint64_t *data_len,
-                       c2s_error *err)
+/* The dtype a tensor is written with. */
+static c2s_dtype output_dtype(const c2s_write_options *o, c2s_dtype dt)
+{
+    return o && o->convert_dtype && dtconv_supported(dt, o->dtype) ? o->dtype : dt;
+}
+
+/* --include / --exclude: fnmatch globs on the tensor name. */
+static int selected(const c2s_write_options *o, const char *name)
+{
+    if (o == NULL)
+        return 1;
+    int in = o->ninclude == 0;
+    for (size_t i = 0; i < o->ninclude && !in; i++)
+        in = fnmatch(o->include[i], name, 0) == 0;
+    for (size_t i = 0; i < o->nexclude && in; i++)
+        in = fnmatch(o->exclude[i], name, 0) != 0;
+    return in;
+}
+
+/* Entries for the tensors to write, in write order, with their output dtype
+ * and size. */
+static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_entry **entries,
+                               size_t *n, c2s_write_result *res, c2s_error *err)
 {
     *entries = malloc((m->ntensors ? m->ntensors : 1) * sizeof **entries);
     if (*entries == NULL)
@@ -316,27 +354,73 @@ static c2s_status plan(const tmap *m, stw_entry **entries, size_t *n,
     *n = 0;
     for (size_t i = 0; i < m->ntensors; i++) {
         const tmap_tensor *t = &m->tensors[i];
-        if (t->supported)
-            (*entries)[(*n)++] = (stw_entry){t->name, t->dtype, t->ndim, t->shape,
-                                             t->nbytes, 0, i};
+        if (!t->supported) {
+            res->skipped++;
+            continue;
+        }
+        if (!selected(o, t->name)) {
+            res->filtered++;
+            continue;
+        }
+        c2s_dtype dt = output_dtype(o, t->dtype);
+        res->converted += dt != t->dtype;
+        (*entries)[(*n)++] = (stw_entry){t->name, dt, t->ndim, t->shape,
+                                         t->numel * c2s_dtype_size(dt), 0, i};
     }
+    if (*n == 0 && res->filtered > 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after --include/--exclude");
     if (*n == 0)
         return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after skipping unsupported ones");
-    return stw_plan(*entries, *n, NULL, 0, header, header_len, data_len, err);
+    return C2S_OK;
 }
 
-static c2s_status write_all(writer *w, const stw_entry *e, size_t n,
-                            const unsigned char *header, size_t header_len,
-                            unsigned char *used)
+/* User metadata, then (with training_metadata) the checkpoint's scalars. */
+static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o,
+                                stw_kv **meta, size_t *nmeta, c2s_error *err)
+{
+    *meta = NULL;
+    *nmeta = 0;
+    if (o == NULL)
+        return C2S_OK;
+    for (size_t i = 0; i < o->nmetadata; i++) {
+        if (strcmp(o->metadata[i].key, "format") == 0)
+            return c2s_fail(err, C2S_ERR_USAGE, "metadata key 'format' is reserved (it is \"pt\")");
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(o->metadata[i].key, o->metadata[k].key) == 0)
+                return c2s_fail(err, C2S_ERR_USAGE, "metadata key '%s' given twice",
+                                o->metadata[i].key);
+    }
+    return ckpt_metadata(ck, o->metadata, o->nmetadata, o->training_metadata, meta, nmeta, err);
+}
+
+/* Everything c2s_write allocates, freed in one place. */
+typedef struct plan {
+    stw_entry *entries;
+    size_t n;
+    stw_kv *meta;
+    size_t nmeta;
+    unsigned char *header;
+    size_t header_len;
+    uint64_t data_len;
+} plan;
+
+static void plan_free(plan *p)
+{
+    free(p->entries);
+    ckpt_metadata_free(p->meta, p->nmeta);
+    free(p->header);
+}
+
+static c2s_status write_all(writer *w, const plan *p, unsigned char *used)
 {
     c2s_status st = crcpipe_start(&w->pipe, PIPE_SLOTS, PIPE_SLOT_SIZE, w->err);
     if (st != C2S_OK)
         return st;
-    st = outfile_write(&w->out, header, header_len, w->err);
-    for (size_t i = 0; i < n && st == C2S_OK; i++) {
-        const tmap_tensor *t = &w->ck->map.tensors[e[i].src];
+    st = outfile_write(&w->out, p->header, p->header_len, w->err);
+    for (size_t i = 0; i < p->n && st == C2S_OK; i++) {
+        const tmap_tensor *t = &w->ck->map.tensors[p->entries[i].src];
         used[t->storage] = 1;
-        st = copy_tensor(w, t);
+        st = copy_tensor(w, t, p->entries[i].dtype);
     }
     if (st == C2S_OK)
         st = flush(w);
@@ -349,9 +433,57 @@ static c2s_status write_all(writer *w, const stw_entry *e, size_t n,
         st = C2S_ERR_INPUT;
     if (st == C2S_OK)
         st = verify_rest(w, used);
+    if (st == C2S_OK && w->opts && w->opts->verify)
+        st = verify_output(w->ck, w->out.tmp_path, p->entries, p->n, p->header_len, w->opts->cancel,
+                           w->err);
     if (st == C2S_OK)
         st = outfile_commit(&w->out, w->err);
     return st;
+}
+
+static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan *p,
+                            c2s_write_result *res, c2s_error *err)
+{
+    c2s_status st = plan_entries(&ck->map, o, &p->entries, &p->n, res, err);
+    if (st == C2S_OK)
+        st = plan_metadata(ck, o, &p->meta, &p->nmeta, err);
+    if (st == C2S_OK)
+        st = stw_plan(p->entries, p->n, p->meta, p->nmeta, &p->header, &p->header_len,
+                      &p->data_len, err);
+    return st;
+}
+
+static c2s_status check_options(const char *out_path, const c2s_write_options *o, c2s_error *err)
+{
+    if (o == NULL)
+        return C2S_OK;
+    if (o->convert_dtype && o->dtype != C2S_F16 && o->dtype != C2S_BF16 && o->dtype != C2S_F32)
+        return c2s_fail(err, C2S_ERR_USAGE, "--dtype converts to f16, bf16 or f32 only");
+    if (out_path == NULL && o->verify)
+        return c2s_fail(err, C2S_ERR_USAGE, "--verify needs an output file, not a stream");
+    return C2S_OK;
+}
+
+static c2s_status alloc_writer(writer *w, const tmap *m, c2s_error *err)
+{
+    w->verified = calloc(m->nstorages + 1, 1);
+    w->piped = calloc(m->nstorages + 1, 1);
+    w->records = calloc(m->nstorages + 1, sizeof *w->records);
+    w->buf = malloc(w->cap);
+    w->cvt = malloc(2 * w->cap);
+    if (w->verified == NULL || w->piped == NULL || w->records == NULL || w->buf == NULL ||
+        w->cvt == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
+static void free_writer(writer *w)
+{
+    free(w->verified);
+    free(w->piped);
+    free(w->records);
+    free(w->buf);
+    free(w->cvt);
 }
 
 c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
@@ -363,51 +495,52 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
         res = &local;
     memset(res, 0, sizeof *res);
     const tmap *m = &ck->map;
-    c2s_status st = check_target(ck, out_path, err);
+    c2s_status st = check_options(out_path, opts, err);
+    if (st == C2S_OK && out_path != NULL)
+        st = check_target(ck, out_path, err);
     if (st == C2S_OK)
         st = check_unsupported(m, opts && opts->skip_unsupported, err);
     if (st != C2S_OK)
         return st;
 
-    stw_entry *entries = NULL;
-    size_t n = 0, header_len = 0;
-    unsigned char *header = NULL;
-    uint64_t data_len = 0;
+    plan p = {0};
     writer w = {.ck = ck, .opts = opts, .err = err, .swap_unit = 1};
     w.out.fd = -1;
     w.cap = opts && opts->buffer_size ? opts->buffer_size & ~(size_t)15 : DEFAULT_BUFFER;
     if (w.cap == 0)
         w.cap = 16;
     unsigned char *used = calloc(m->nstorages + 1, 1);
-    w.verified = calloc(m->nstorages + 1, 1);
-    w.piped = calloc(m->nstorages + 1, 1);
-    w.records = calloc(m->nstorages + 1, sizeof *w.records);
-    w.buf = malloc(w.cap);
-    if (used == NULL || w.verified == NULL || w.piped == NULL || w.records == NULL ||
-        w.buf == NULL)
-        st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    st = used ? alloc_writer(&w, m, err) : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if (st == C2S_OK)
-        st = plan(m, &entries, &n, &header, &header_len, &data_len, err);
-    w.total = data_len;
-    if (st == C2S_OK)
+        st = make_plan(ck, opts, &p, res, err);
+    w.total = p.data_len;
+    sha256_ctx sha;
+    if (st == C2S_OK && out_path == NULL)
+        outfile_open_fd(&w.out, opts->out_fd);
+    else if (st == C2S_OK)
         st = outfile_open(&w.out, out_path, opts && opts->force, err);
+    if (st == C2S_OK && opts && opts->sha256) {
+        sha256_init(&sha);
+        w.out.tap = sha256_tap;
+        w.out.tap_ctx = &sha;
+    }
     if (st == C2S_OK)
-        st = write_all(&w, entries, n, header, header_len, used);
+        st = write_all(&w, &p, used);
     outfile_abort(&w.out); /* removes the temporary file unless committed */
     if (st == C2S_ERR_REFUSED) /* bytes that fail their CRC: a finding, found late */
         c2s_error_prefix(err, "refused by the safety policy");
     if (st == C2S_OK) {
-        res->tensors = n;
-        res->skipped = m->ntensors - n;
-        res->data_bytes = data_len;
-        res->file_bytes = header_len + data_len;
+        res->tensors = p.n;
+        res->data_bytes = p.data_len;
+        res->file_bytes = p.header_len + p.data_len;
+        if (opts && opts->sha256) {
+            unsigned char digest[32];
+            sha256_final(&sha, digest);
+            sha256_hex(digest, res->sha256);
+        }
     }
-    free(entries);
-    free(header);
+    plan_free(&p);
     free(used);
-    free(w.verified);
-    free(w.piped);
-    free(w.records);
-    free(w.buf);
+    free_writer(&w);
     return st;
 }

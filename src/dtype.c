@@ -139,3 +139,14 @@ c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out,
     return lookup(TORCH_DTYPES, sizeof TORCH_DTYPES / sizeof TORCH_DTYPES[0],
                   name, out, why);
 }
+
+void c2s_byteswap(void *p, size_t n, size_t unit)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i + unit <= n; i += unit)
+        for (size_t lo = i, hi = i + unit - 1; lo < hi; lo++, hi--) {
+            unsigned char t = b[lo];
+            b[lo] = b[hi];
+            b[hi] = t;
+        }
+}

@@ -67,15 +67,25 @@ c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err
     return c2s_fail(err, C2S_ERR_INPUT, "cannot create a temporary file for %s", path);
 }
 
+void outfile_open_fd(outfile *of, int fd)
+{
+    memset(of, 0, sizeof *of);
+    of->fd = fd;
+    of->stream = 1;
+}
+
 c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
 {
     const unsigned char *p = buf;
+    if (of->tap != NULL)
+        of->tap(of->tap_ctx, buf, n);
     while (n > 0) {
         ssize_t w = write(of->fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
+            return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s",
+                            of->stream ? "the output" : of->final_path,
                             w < 0 ? strerror(errno) : "no progress");
         p += w;
         n -= (size_t)w;
@@ -106,6 +116,8 @@ static c2s_status place_no_clobber(outfile *of, c2s_error *err)
 
 c2s_status outfile_commit(outfile *of, c2s_error *err)
 {
+    if (of->stream)
+        return C2S_OK;
     if (close(of->fd) != 0) {
         of->fd = -1;
         return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
@@ -129,6 +141,10 @@ c2s_status outfile_commit(outfile *of, c2s_error *err)
 
 void outfile_abort(outfile *of)
 {
+    if (of->stream) {
+        of->fd = -1;
+        return;
+    }
     if (of->fd >= 0)
         close(of->fd);
     of->fd = -1;

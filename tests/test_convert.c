@@ -4,6 +4,7 @@
  * CRC failures, and the promise that nothing is left behind on failure.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 
 #include "c2s.h"
 #include "pickle_builder.h"
@@ -351,4 +352,214 @@ Test(convert, unsupported_fails_or_is_skipped)
     free(in);
     free(out);
     pb_free(&p);
+}
+
+/* ---- issue 4: filters, --dtype, metadata, verify, streams, sha256 ---------- */
+
+#include "sha256.h"
+#include "stread.h"
+
+/* A checkpoint with F32 "a.w" (1.0, -2.5, 65520, 1e-8), a transposed F32
+ * view "a.t" of it (2x2), I64 "b.n" and BF16 "c.h"; with a training
+ * scalar "epoch" beside the state_dict. */
+static char *mixed_checkpoint(void)
+{
+    static const float f[4] = {1.0f, -2.5f, 65520.0f, 1e-8f};
+    static const int64_t i64[1] = {7};
+    static const uint16_t bf[2] = {0x3f80, 0xc020}; /* 1.0, -2.5 */
+    pb p = {0};
+    pb_proto(&p, 2);
+    pb_empty_dict(&p);
+    pb_mark(&p);
+    pb_str(&p, "epoch");
+    pb_int(&p, 3);
+    pb_str(&p, "note");
+    pb_str(&p, "run 7");
+    pb_str(&p, "state_dict");
+    pb_empty_dict(&p);
+    pb_mark(&p);
+    pb_str(&p, "a.w");
+    pb_vec_f32(&p, "0", 4);
+    pb_str(&p, "a.t");
+    pb_tensor_v2(&p, "FloatStorage", "0", 4, 0, 2, (int64_t[]){2, 2}, (int64_t[]){1, 2});
+    pb_str(&p, "b.n");
+    pb_tensor_v2(&p, "LongStorage", "1", 1, 0, 1, (int64_t[]){1}, (int64_t[]){1});
+    pb_str(&p, "c.h");
+    pb_tensor_v2(&p, "BFloat16Storage", "2", 2, 0, 1, (int64_t[]){2}, (int64_t[]){1});
+    pb_setitems(&p);
+    pb_setitems(&p);
+    pb_stop(&p);
+    char *in = tu_path(dir, "mixed.pt");
+    const char *keys[] = {"0", "1", "2"};
+    const void *data[] = {f, i64, bf};
+    size_t lens[] = {sizeof f, sizeof i64, sizeof bf};
+    cr_assert_eq(zb_checkpoint(in, p.buf, p.len, 3, keys, data, lens), 0);
+    pb_free(&p);
+    return in;
+}
+
+/* Convert in to dir/out.safetensors with o; the file is read back with stread. */
+static c2s_status convert_with(const char *in, const c2s_write_options *o, st_file *f,
+                               c2s_write_result *res, c2s_error *err)
+{
+    c2s_checkpoint *ck;
+    cr_assert_eq(c2s_open(in, NULL, &ck, err), C2S_OK, "%s", err->msg);
+    char *out = tu_path(dir, "out.safetensors");
+    unlink(out);
+    c2s_status st = c2s_write(ck, out, o, res, err);
+    c2s_close(ck);
+    if (st == C2S_OK) {
+        c2s_error e;
+        cr_assert_eq(st_read_path(out, f, &e), C2S_OK, "%s", e.msg);
+    }
+    free(out);
+    return st;
+}
+
+static const st_tensor *find_tensor(const st_file *f, const char *name)
+{
+    for (size_t i = 0; i < f->ntensors; i++)
+        if (strcmp(f->tensors[i].name, name) == 0)
+            return &f->tensors[i];
+    return NULL;
+}
+
+static void read_tensor(const st_file *f, const char *name, void *buf, size_t len)
+{
+    const st_tensor *t = find_tensor(f, name);
+    cr_assert_not_null(t, "no tensor %s", name);
+    cr_assert_eq(t->end - t->begin, len, "%s: %llu bytes", name,
+                 (unsigned long long)(t->end - t->begin));
+    char *out = tu_path(dir, "out.safetensors");
+    FILE *fp = fopen(out, "rb");
+    cr_assert_not_null(fp);
+    fseek(fp, (long)(f->data_start + t->begin), SEEK_SET);
+    cr_assert_eq(fread(buf, 1, len, fp), len);
+    fclose(fp);
+    free(out);
+}
+
+Test(convert, include_and_exclude_globs)
+{
+    char *in = mixed_checkpoint();
+    const char *inc[] = {"a.*", "b.*"}, *exc[] = {"*.t"};
+    c2s_write_options o = {.include = inc, .ninclude = 2, .exclude = exc, .nexclude = 1};
+    st_file f;
+    c2s_write_result res;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, &res, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(f.ntensors, 2);
+    cr_assert_not_null(find_tensor(&f, "a.w"));
+    cr_assert_not_null(find_tensor(&f, "b.n"));
+    cr_assert_eq(res.filtered, 2);
+    cr_assert_eq(res.tensors, 2);
+    st_file_free(&f);
+    const char *none[] = {"zzz*"};
+    c2s_write_options o2 = {.include = none, .ninclude = 1};
+    cr_assert_eq(convert_with(in, &o2, &f, &res, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "no tensor left to write after --include/--exclude");
+    free(in);
+}
+
+Test(convert, dtype_conversion_exact_bytes)
+{
+    char *in = mixed_checkpoint();
+    c2s_write_options o = {.convert_dtype = 1, .dtype = C2S_F16, .verify = 1};
+    st_file f;
+    c2s_write_result res;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, &res, &err), C2S_OK, "%s", err.msg);
+    cr_assert_str_eq(find_tensor(&f, "a.w")->dtype, "F16");
+    cr_assert_str_eq(find_tensor(&f, "b.n")->dtype, "I64"); /* integers untouched */
+    cr_assert_str_eq(find_tensor(&f, "c.h")->dtype, "F16");
+    cr_assert_eq(res.converted, 3);
+    uint16_t w[4], t[4], h[2];
+    read_tensor(&f, "a.w", w, sizeof w);
+    read_tensor(&f, "a.t", t, sizeof t);
+    read_tensor(&f, "c.h", h, sizeof h);
+    /* 1.0, -2.5, 65520 rounds to inf, 1e-8 to the smallest subnormal 0 (2^-24 is 5.96e-8) */
+    const uint16_t want_w[4] = {0x3c00, 0xc100, 0x7c00, 0x0000};
+    const uint16_t want_t[4] = {0x3c00, 0x7c00, 0xc100, 0x0000}; /* transposed */
+    const uint16_t want_h[2] = {0x3c00, 0xc100};
+    cr_assert_arr_eq(w, want_w, sizeof w);
+    cr_assert_arr_eq(t, want_t, sizeof t);
+    cr_assert_arr_eq(h, want_h, sizeof h);
+    st_file_free(&f);
+    c2s_write_options bad = {.convert_dtype = 1, .dtype = C2S_I8};
+    cr_assert_eq(convert_with(in, &bad, &f, &res, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "--dtype converts to f16, bf16 or f32 only");
+    free(in);
+}
+
+Test(convert, metadata_user_and_training)
+{
+    char *in = mixed_checkpoint();
+    c2s_kv kv[] = {{"source", "unit test"}, {"epoch", "user wins"}};
+    c2s_write_options o = {.metadata = kv, .nmetadata = 2, .training_metadata = 1};
+    st_file f;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, NULL, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(f.nmeta, 4);
+    const char *want[][2] = {{"format", "pt"}, {"source", "unit test"}, {"epoch", "user wins"},
+                             {"note", "run 7"}};
+    for (size_t i = 0; i < 4; i++) {
+        cr_expect_str_eq(f.meta_keys[i], want[i][0]);
+        cr_expect_str_eq(f.meta_values[i], want[i][1]);
+    }
+    st_file_free(&f);
+    c2s_kv dup[] = {{"k", "1"}, {"k", "2"}}, fmt[] = {{"format", "np"}};
+    c2s_write_options d = {.metadata = dup, .nmetadata = 2}, g = {.metadata = fmt, .nmetadata = 1};
+    cr_assert_eq(convert_with(in, &d, &f, NULL, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "metadata key 'k' given twice");
+    cr_assert_eq(convert_with(in, &g, &f, NULL, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "metadata key 'format' is reserved (it is \"pt\")");
+    free(in);
+}
+
+Test(convert, verify_passes_on_views_and_big_endian)
+{
+    char *in = mixed_checkpoint();
+    c2s_write_options o = {.verify = 1, .buffer_size = 16};
+    st_file f;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, NULL, &err), C2S_OK, "%s", err.msg);
+    float t[4];
+    read_tensor(&f, "a.t", t, sizeof t);
+    const float want[4] = {1.0f, 65520.0f, -2.5f, 1e-8f};
+    cr_assert_arr_eq(t, want, sizeof t);
+    st_file_free(&f);
+    free(in);
+}
+
+Test(convert, stream_to_a_descriptor_with_sha256)
+{
+    char *in = mixed_checkpoint();
+    char *out = tu_path(dir, "streamed.safetensors");
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    c2s_checkpoint *ck;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK);
+    c2s_write_options o = {.out_fd = fd, .sha256 = 1};
+    c2s_write_result res;
+    cr_assert_eq(c2s_write(ck, NULL, &o, &res, &err), C2S_OK, "%s", err.msg);
+    close(fd);
+    size_t len;
+    unsigned char *bytes = tu_read(out, &len);
+    cr_assert_eq(len, res.file_bytes);
+    sha256_ctx c;
+    unsigned char digest[32];
+    char hex[65];
+    sha256_init(&c);
+    sha256_update(&c, bytes, len);
+    sha256_final(&c, digest);
+    sha256_hex(digest, hex);
+    cr_assert_str_eq(res.sha256, hex);
+    c2s_write_options v = {.out_fd = 1, .verify = 1};
+    cr_assert_eq(c2s_write(ck, NULL, &v, &res, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "--verify needs an output file, not a stream");
+    c2s_close(ck);
+    free(bytes);
+    free(out);
+    free(in);
 }

@@ -1,0 +1,165 @@
+/*
+ * verify.c - --verify: the written file against the source (see verify.h).
+ *
+ * Deliberately not the copy code: expected bytes come from an element-by-
+ * element walk (an odometer over every dimension), not from the run-based
+ * gather of convert.c, so a bug in one is caught by the other.
+ */
+#include "verify.h"
+
+#include "checkpoint.h"
+#include "dtconv.h"
+#include "stread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BLOCK_ELEMS (1u << 18)
+#define SPAN_SLACK (64ull << 20)
+
+typedef struct check {
+    c2s_checkpoint *ck;
+    int fd;
+    uint64_t data_start;
+    const volatile sig_atomic_t *cancel;
+    unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
+    c2s_error *err;
+} check;
+
+/* ---- the header --------------------------------------------------------------- */
+
+static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n,
+                               size_t header_len, c2s_error *err)
+{
+    if (f->data_start != header_len || f->ntensors != n)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: the written header is not the planned one");
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = &f->tensors[i];
+        int same = strcmp(t->name, e[i].name) == 0 &&
+                   strcmp(t->dtype, c2s_dtype_name(e[i].dtype)) == 0 && t->ndim == e[i].ndim &&
+                   t->begin == e[i].begin && t->end == e[i].begin + e[i].nbytes;
+        for (size_t d = 0; same && d < t->ndim; d++)
+            same = t->shape[d] == (uint64_t)e[i].shape[d];
+        if (!same)
+            return c2s_fail(err, C2S_ERR_INPUT, "verify: tensor '%s' is not as planned in the header",
+                            e[i].name);
+    }
+    return C2S_OK;
+}
+
+/* ---- the bytes -------------------------------------------------------------------- */
+
+/* Compare `elems` source elements (in c->src) with the file at out_off. */
+static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out, size_t elems,
+                                uint64_t out_off)
+{
+    size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
+    if (zipsrc_big_endian(c->ck->zip))
+        c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
+    const unsigned char *want = c->src;
+    if (out != t->dtype) {
+        dtconv_run(t->dtype, out, c->src, c->cvt, elems);
+        want = c->cvt;
+    }
+    size_t len = elems * out_es;
+    for (size_t got = 0; got < len;) {
+        ssize_t k = pread(c->fd, c->file + got, len - got, (off_t)(c->data_start + out_off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
+        got += (size_t)k;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (want[i] != c->file[i])
+            return c2s_fail(c->err, C2S_ERR_INPUT,
+                            "verify: tensor '%s': written byte %llu differs from the source",
+                            t->name, (unsigned long long)(out_off + i));
+    return C2S_OK;
+}
+
+/* Element index (in storage elements) of the i-th element of t in C order. */
+static uint64_t element_at(const tmap_tensor *t, uint64_t i)
+{
+    uint64_t at = t->offset;
+    for (size_t d = t->ndim; d-- > 0;) {
+        uint64_t n = (uint64_t)t->shape[d];
+        at += (i % n) * (uint64_t)t->stride[d];
+        i /= n;
+    }
+    return at;
+}
+
+static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *e)
+{
+    zipsrc_stream s;
+    c2s_status st = zipsrc_stream_open(c->ck->zip, c->ck->map.storages[t->storage].key, &s,
+                                       c->err);
+    size_t es = c2s_dtype_size(t->dtype);
+    uint64_t span = 0;
+    for (size_t d = 0; d < t->ndim; d++)
+        span += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
+    span = (span + 1) * es; /* bounded by the storage: checked when mapping */
+    unsigned char *mem = NULL;
+    if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
+        mem = malloc((size_t)span);
+        st = mem ? zipsrc_stream_read(&s, t->offset * es, mem, (size_t)span, c->err)
+                 : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
+    }
+    for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
+        if (c->cancel && *c->cancel)
+            st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
+        size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
+        if (st == C2S_OK && t->contiguous)
+            st = zipsrc_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
+        for (size_t k = 0; st == C2S_OK && !t->contiguous && k < elems; k++) {
+            uint64_t at = element_at(t, i + k);
+            if (mem != NULL)
+                memcpy(c->src + k * es, mem + (at - t->offset) * es, es);
+            else
+                st = zipsrc_stream_read(&s, at * es, c->src + k * es, es, c->err);
+        }
+        if (st == C2S_OK)
+            st = compare_block(c, t, e->dtype, elems, e->begin + i * c2s_dtype_size(e->dtype));
+        i += elems;
+    }
+    free(mem);
+    zipsrc_stream_close(&s);
+    return st;
+}
+
+c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries,
+                         size_t n, size_t header_len, const volatile sig_atomic_t *cancel,
+                         c2s_error *err)
+{
+    check c = {.ck = ck, .cancel = cancel, .err = err};
+    c.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c.fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: cannot reopen the written file: %s",
+                        strerror(errno));
+    st_file f;
+    c2s_status st = st_read_fd(c.fd, &f, err);
+    if (st != C2S_OK) {
+        c2s_error_prefix(err, "verify");
+        close(c.fd);
+        return st;
+    }
+    c.data_start = f.data_start;
+    st = check_header(&f, entries, n, header_len, err);
+    c.src = malloc(BLOCK_ELEMS * 8);
+    c.cvt = malloc(BLOCK_ELEMS * 8);
+    c.file = malloc(BLOCK_ELEMS * 8);
+    if (st == C2S_OK && (c.src == NULL || c.cvt == NULL || c.file == NULL))
+        st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; st == C2S_OK && i < n; i++)
+        st = check_tensor(&c, &ck->map.tensors[entries[i].src], &entries[i]);
+    free(c.src);
+    free(c.cvt);
+    free(c.file);
+    st_file_free(&f);
+    close(c.fd);
+    return st;
+}
