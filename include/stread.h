@@ -25,9 +25,15 @@
  *
  * Integers are read from their JSON text, not from cJSON's double, so values
  * above 2^53 are exact; fractions, exponents and signs ("2.0", "1e3", "-0")
- * are rejected as serde_json rejects them for usize.  The one JSON feature not
- * supported is the escape \u0000 (a NUL inside a name cannot be held in a C
- * string); such headers are rejected.
+ * are rejected as serde_json rejects them for usize.
+ *
+ * Stricter than the reference, on purpose or because of cJSON: duplicate
+ * tensor names and duplicate __metadata__ keys are rejected (serde keeps the
+ * last one); a tensor written as an array (serde's sequence form of a struct)
+ * is rejected; the escape \u0000 (a NUL cannot live in a C string) and
+ * numbers longer than 63 characters (cJSON truncates them) are rejected.
+ * Memory: cJSON takes about 64 bytes per JSON value, so a header of N bytes
+ * may need up to ~32 N bytes while it is checked.
  *
  * Every failure is C2S_ERR_INPUT with a one-line message beginning
  * "safetensors: ".  Tensor data is never read.
