@@ -2,7 +2,10 @@
 #
 #   make            build ./ckpt2safetensors (objects under build/)
 #   make demo       build, then convert and list the bundled sample checkpoint
-#   make test       build and run the test suite, then again under ASan+UBSan
+#   make test       build and run the test suite, then again under ASan+UBSan,
+#                   then replay the fuzz corpora (make fuzz-replay)
+#   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
+#   make valgrind   run the program on every fixture under valgrind
 #   make install    install the program and man page under PREFIX (/usr/local)
 #   make clean
 #
@@ -95,3 +98,68 @@ install: ckpt2safetensors
 
 clean:
 	rm -rf $(B) ckpt2safetensors
+
+# ---- fuzzing and valgrind --------------------------------------------------
+# tests/fuzz/README.md explains.  One harness per entry point,
+# tests/fuzz/fuzz_<name>.c, built twice from the library sources (LIB_SRC):
+#   $(B)/asan/fuzz_<name>_replay  $(CC) + ASan/UBSan, main() from replay.c:
+#                                 replays the corpus (part of `make test`)
+#   $(B)/fuzz/fuzz_<name>         clang + libFuzzer + ASan/UBSan (`make fuzz`)
+# `make fuzz` works on a copy of the corpus under $(B)/fuzz-out/<name>/ and
+# keeps what it finds there; tests/fuzz/corpus/ is only written by hand.
+
+FUZZ_NAMES      = pvm file
+FUZZ_SECONDS   ?= 60
+CLANG          ?= clang
+FUZZ_CFLAGS     = $(CFLAGS)
+FUZZ_SAN        = address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h)
+# Extra corpus directories, read but never written: the fixtures.
+FUZZ_EXTRA_pvm  =
+FUZZ_EXTRA_file = fixtures/good fixtures/bad
+FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+
+.PHONY: fuzz fuzz-replay valgrind
+# Reached only through the pattern rules below: keep them (not intermediate).
+.SECONDARY: $(FUZZ_NAMES:%=$(B)/asan/fuzz_%_replay) $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%) \
+            $(LIB_SRC:src/%.c=$(B)/fuzz/%.o)
+
+test: fuzz-replay
+
+fuzz-replay: $(FUZZ_NAMES:%=fuzz-replay-%)
+
+fuzz-replay-%: $(B)/asan/fuzz_%_replay
+	$(FUZZ_ENV) $< tests/fuzz/corpus/$* $(FUZZ_EXTRA_$*)
+
+$(B)/asan/fuzz_%_replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) \
+                         $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
+	$(CC) $(CFLAGS) $(SAN) -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c \
+	  $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS)
+
+fuzz: $(FUZZ_NAMES:%=fuzz-run-%)
+
+fuzz-run-%: $(B)/fuzz/fuzz_% $(B)/asan/fuzz_%_replay
+	sh tests/fuzz/run.sh $* $(FUZZ_SECONDS) $(B) tests/fuzz/corpus/$* $(FUZZ_EXTRA_$*)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(LIB_SRC:src/%.c=$(B)/fuzz/%.o) | $(B)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ tests/fuzz/fuzz_$*.c \
+	  $(LIB_SRC:src/%.c=$(B)/fuzz/%.o) $(LDFLAGS) $(LDLIBS)
+
+$(B)/fuzz/%.o: src/%.c | $(B)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP -c -o $@ $<
+
+$(B)/fuzz:
+	mkdir -p $@
+
+-include $(wildcard $(B)/fuzz/*.d)
+
+valgrind: ckpt2safetensors
+	sh tests/fuzz/valgrind.sh ./ckpt2safetensors
+
+# ---- benchmark ---------------------------------------------------------------
+# bench/README.md explains.  Needs hyperfine and GNU time; disk: ~3.2x the size.
+BENCH_SIZES ?= 1G 5G
+
+.PHONY: bench
+bench:
+	bash bench/run.sh $(BENCH_SIZES)

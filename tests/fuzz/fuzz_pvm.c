@@ -1,0 +1,89 @@
+/*
+ * fuzz_pvm.c - the pickle VM and the tensor-map walker on arbitrary bytes.
+ *
+ * Property: for any input, pvm_run() (with small limits) never crashes,
+ * leaks or hangs, and returns C2S_OK or C2S_ERR_INPUT with a non-empty
+ * message; when it returns C2S_OK, the result is non-NULL and the end offset
+ * is within the input.  tmap_build() on that result (any graph: cycles,
+ * shared sub-graphs, calls of anything) obeys the same rules, and when it
+ * succeeds every supported tensor's view lies inside its storage as the
+ * pickle declares it (the promise the streaming writer relies on).
+ */
+#include <string.h>
+
+#include "dtype.h"
+#include "fuzz.h"
+#include "tmap.h"
+
+static void check_failure(c2s_status st, const c2s_error *err, const char *what)
+{
+    FUZZ_CHECK(st == C2S_ERR_INPUT, "%s returned status %d", what, (int)st);
+    FUZZ_CHECK(err->msg[0] != '\0', "%s failed with an empty message", what);
+}
+
+/* Each supported tensor: consistent sizes, and its view inside its storage. */
+static void check_map(const tmap *m)
+{
+    FUZZ_CHECK(m->ntensors > 0, "tmap_build succeeded with no tensor");
+    FUZZ_CHECK(m->root != NULL, "no root");
+    for (size_t i = 0; i < m->ntensors; i++) {
+        const tmap_tensor *t = &m->tensors[i];
+        FUZZ_CHECK(t->name != NULL, "tensor %zu has no name", i);
+        if (!t->supported) {
+            FUZZ_CHECK(t->why != NULL && t->why[0] != '\0', "'%s' unsupported, no reason", t->name);
+            continue;
+        }
+        FUZZ_CHECK(t->ndim <= TMAP_MAX_NDIM, "'%s': ndim %zu", t->name, t->ndim);
+        FUZZ_CHECK(t->storage < m->nstorages, "'%s': storage index %zu", t->name, t->storage);
+        unsigned __int128 numel = 1, last = t->offset;
+        for (size_t d = 0; d < t->ndim; d++) {
+            FUZZ_CHECK(t->shape[d] >= 0 && t->stride[d] >= 0, "'%s': negative size or stride",
+                       t->name);
+            numel *= (uint64_t)t->shape[d];
+            if (t->shape[d] > 0)
+                last += (unsigned __int128)(uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
+        }
+        FUZZ_CHECK(numel == t->numel, "'%s': numel %llu", t->name, (unsigned long long)t->numel);
+        size_t es = c2s_dtype_size(t->dtype);
+        FUZZ_CHECK(numel * es == t->nbytes, "'%s': nbytes %llu", t->name,
+                   (unsigned long long)t->nbytes);
+        if (numel > 0)
+            FUZZ_CHECK((last + 1) * es <= m->storages[t->storage].nbytes,
+                       "'%s': view ends past its storage (%llu bytes)", t->name,
+                       (unsigned long long)m->storages[t->storage].nbytes);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    pvm_limits limits = fuzz_pvm_limits();
+    pvm *vm = pvm_new(&limits);
+    FUZZ_CHECK(vm != NULL, "pvm_new failed");
+
+    c2s_error err;
+    c2s_error_clear(&err);
+    pvm_value *top = NULL;
+    size_t end = SIZE_MAX;
+    c2s_status st = pvm_run(vm, data, size, &top, &end, &err);
+    if (st != C2S_OK) {
+        check_failure(st, &err, "pvm_run");
+        pvm_free(vm);
+        return 0;
+    }
+    FUZZ_CHECK(top != NULL, "pvm_run succeeded without a result");
+    FUZZ_CHECK(end <= size, "end offset %zu past the input (%zu bytes)", end, size);
+    FUZZ_CHECK(end > 0 && data[end - 1] == '.', "end offset %zu is not just past a STOP", end);
+
+    tmap map;
+    memset(&map, 0, sizeof map);
+    tmap_options to = {.max_depth = FUZZ_MAX_DEPTH};
+    c2s_error_clear(&err);
+    st = tmap_build(top, pvm_object_count(vm), &to, &map, &err);
+    if (st == C2S_OK)
+        check_map(&map);
+    else
+        check_failure(st, &err, "tmap_build");
+    tmap_free(&map);
+    pvm_free(vm);
+    return 0;
+}
