@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run.sh: the CPU split and the results report.
+
+    report.py split-perf PERF_SCRIPT_OUTPUT WALL_SECONDS   > split.md
+    report.py split-callgrind CALLGRIND_ANNOTATE_OUTPUT      > split.md
+    report.py render WORKDIR                                 > results.md
+
+Any Python 3.6+ will do; nothing here needs torch.
+"""
+import collections
+import json
+import os
+import re
+import sys
+
+MIB = 1 << 20
+
+# ---------------------------------------------------------------------------
+# CPU split from `perf script -F comm,pid,tid,period,ip,sym,dso` (task-clock:
+# the period of a sample is in nanoseconds)
+# ---------------------------------------------------------------------------
+
+READ_SYSCALLS = {"read", "pread64", "readv", "preadv", "preadv2"}
+WRITE_SYSCALLS = {"write", "pwrite64", "writev", "pwritev", "pwritev2"}
+COPY_SYSCALLS = {"copy_file_range", "sendfile64", "sendfile", "splice"}
+SYSCALL_RE = re.compile(r"^(?:__x64_sys_|__arm64_sys_|__do_sys_|__se_sys_|ksys_)(\w+)$")
+
+# rows of the detailed table: (key, label, summary bucket)
+CATEGORIES = [
+    ("read", "read/pread syscalls (kernel: page cache -> buffer)", "reading"),
+    ("cfr_read", "copy_file_range, read side (kernel)", "reading"),
+    ("zip_user", "archive access in user space (libzip, zipsrc)", "reading"),
+    ("crc", "CRC-32 (zlib crc32)", "CRC checking"),
+    ("cfr_write", "copy_file_range, write side (kernel: copy into output pages)", "writing"),
+    ("write", "write syscalls (kernel: buffer -> page cache)", "writing"),
+    ("memcpy", "memcpy/memmove in user space (buffer fills, view gathering)", "other"),
+    ("fault", "page faults", "other"),
+    ("other_kernel", "other kernel (open, mmap, exit, ...)", "other"),
+    ("other_user", "other user code (pickle VM, tensor map, header, ...)", "other"),
+]
+SUMMARY = ["reading", "CRC checking", "writing", "other"]
+
+
+def classify(frames):
+    """frames: [(sym, dso)], leaf first."""
+    syms = [s for s, _ in frames]
+    kernel = [s for s, d in frames if "kernel" in d]
+    if syms and "crc32" in syms[0].lower() and "kernel" not in frames[0][1]:
+        return "crc"
+    syscall = None
+    for s in reversed(kernel):  # the outermost syscall entry wins: walk from the root
+        m = SYSCALL_RE.match(s)
+        if m:
+            syscall = m.group(1)
+            break
+    if syscall in READ_SYSCALLS:
+        return "read"
+    if syscall in WRITE_SYSCALLS:
+        return "write"
+    if syscall in COPY_SYSCALLS:
+        if any("splice_write" in s or "write_iter" in s or "perform_write" in s for s in kernel):
+            return "cfr_write"
+        return "cfr_read"
+    if any("page_fault" in s for s in kernel):
+        return "fault"
+    if kernel:
+        return "other_kernel"
+    leaf = syms[0] if syms else ""
+    if re.search(r"mem(cpy|move)", leaf):
+        return "memcpy"
+    if any(s.startswith(("zip_", "_zip_", "zipsrc_", "stream_fill", "stream_seek")) for s in syms):
+        return "zip_user"
+    return "other_user"
+
+
+def parse_perf_script(text):
+    """Yield (pid, tid, period_ns, frames) per sample."""
+    head, frames = None, []
+    for line in text.splitlines() + [""]:
+        if not line.strip():
+            if head:
+                yield head + (frames,)
+            head, frames = None, []
+            continue
+        if not line.startswith((" ", "\t")):
+            if line.split()[0] == "time":  # /usr/bin/time, which measures the wall time
+                head = None
+                continue
+            # "comm  pid/tid  period" (comm may contain spaces)
+            m = re.search(r"(\d+)/(\d+)\s+(\d+)\s*$", line)
+            if m:
+                head = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            else:
+                m = re.search(r"(\d+)\s+(\d+)\s*$", line)
+                head = (int(m.group(1)), int(m.group(1)), int(m.group(2))) if m else None
+            continue
+        m = re.match(r"\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
+        if m and head:
+            sym = re.sub(r"\+0x[0-9a-f]+$", "", m.group(1))
+            frames.append((sym, m.group(2)))
+
+
+def split_perf(path, wall):
+    with open(path, errors="replace") as f:
+        samples = list(parse_perf_script(f.read()))
+    if not samples:
+        sys.exit("report.py: no perf samples in " + path)
+    ns = collections.defaultdict(lambda: [0, 0])  # category -> [main, other threads]
+    top = collections.Counter()
+    for pid, tid, period, frames in samples:
+        cat = classify(frames)
+        ns[cat][0 if pid == tid else 1] += period
+        if cat in ("other_user", "other_kernel", "memcpy") and frames:
+            top[frames[0][0]] += period
+    total = sum(a + b for a, b in ns.values())
+    threads = len({tid for _, tid, _, _ in samples})
+    out = []
+    out.append("| bucket | CPU ms | share |")
+    out.append("| --- | ---: | ---: |")
+    summ = collections.Counter()
+    for key, _, bucket in CATEGORIES:
+        summ[bucket] += sum(ns[key])
+    for b in SUMMARY:
+        out.append(f"| {b} | {summ[b] / 1e6:.0f} | {100 * summ[b] / total:.1f} % |")
+    out.append(f"| **total CPU** | **{total / 1e6:.0f}** | 100 % |")
+    out.append("")
+    out.append(f"Wall time of the profiled run: {wall:.2f} s (under perf); CPU {total / 1e9:.2f} s "
+               f"on {threads} thread(s) ({len(samples)} samples).")
+    out.append("")
+    out.append("Detail (main thread / other threads, CPU ms):")
+    out.append("")
+    out.append("| what | bucket | main | other threads | share |")
+    out.append("| --- | --- | ---: | ---: | ---: |")
+    for key, label, bucket in CATEGORIES:
+        a, b = ns[key]
+        if a + b == 0:
+            continue
+        out.append(f"| {label} | {bucket} | {a / 1e6:.0f} | {b / 1e6:.0f} | "
+                   f"{100 * (a + b) / total:.1f} % |")
+    if top:
+        out.append("")
+        out.append("Largest leaf functions in memcpy/other: " + ", ".join(
+            f"`{s}` {100 * v / total:.1f} %" for s, v in top.most_common(5)))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# CPU split from `callgrind_annotate --inclusive=yes` (fallback without perf)
+# ---------------------------------------------------------------------------
+
+def split_callgrind(path):
+    rows = []  # (Ir, function, file)
+    total = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.match(r"\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?\(?PROGRAM TOTALS", line)
+            if m:
+                total = int(m.group(1).replace(",", ""))
+                continue
+            m = re.match(r"\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(?:\*\s+)?(\S*?):(.+?)(?:\s+\[.*\])?\s*$", line)
+            if m and total is not None:
+                fn = re.sub(r"@@.*$", "", m.group(3))
+                if fn.startswith("(below") or fn.startswith("0x"):
+                    continue
+                rows.append((int(m.group(1).replace(",", "")), fn, m.group(2)))
+    if not total:
+        sys.exit("report.py: no PROGRAM TOTALS in " + path)
+
+    def incl(pattern):
+        best = [r for r in rows if re.search(pattern, r[1])]
+        return max(best)[0] if best else 0, (max(best)[1] if best else "-")
+
+    picks = [
+        ("reading", r"^(zipsrc_stream_read|zip_fread|stream_fill|pread|__libc_pread|read)$"),
+        ("CRC checking", r"^crc32(_z)?$"),
+        ("writing", r"^(outfile_write|copy_range|copy_file_range|write|__libc_write)$"),
+    ]
+    out = ["| bucket | function (inclusive) | instructions | share |",
+           "| --- | --- | ---: | ---: |"]
+    for label, pat in picks:
+        ir, fn = incl(pat)
+        out.append(f"| {label} | `{fn}` | {ir:,} | {100 * ir / total:.1f} % |")
+    out.append(f"| **program total** | | **{total:,}** | 100 % |")
+    out.append("")
+    out.append("callgrind counts user-space instructions only: time spent in the kernel "
+               "(read, write, copy_file_range, page faults) is not included. The inclusive "
+               "costs overlap when one function calls another (reading includes CRC when "
+               "the CRC is computed as the bytes are read).")
+    out.append("")
+    best = {}
+    for ir, fn, _ in rows:
+        best[fn] = max(ir, best.get(fn, 0))
+    tops = sorted(best.items(), key=lambda kv: -kv[1])[:10]
+    out.append("Top functions by inclusive cost: " + ", ".join(
+        f"`{fn}` {100 * ir / total:.1f} %" for fn, ir in tops))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------
+
+def read(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def hf(work, size, cmd):
+    text = read(os.path.join(work, f"hf-{size}-{cmd}.json"))
+    if not text:
+        return None
+    r = json.loads(text)["results"][0]
+    return r
+
+
+def rss(work, size, cmd):
+    text = read(os.path.join(work, f"rss-{size}-{cmd}.txt"))
+    if not text:
+        return None
+    last = text.splitlines()[-1].split()
+    try:
+        return {"kib": int(last[0]), "wall": float(last[1]), "user": float(last[2]),
+                "sys": float(last[3])}
+    except (IndexError, ValueError):
+        return None
+
+
+def fmt_t(r):
+    if r is None:
+        return "-"
+    return f"{r['mean']:.2f} ± {r['stddev'] or 0:.2f}"
+
+
+def fmt_m(r):
+    return "-" if r is None else f"{r['kib'] / 1024:.1f}"
+
+
+def render(work):
+    sizes = (read(os.path.join(work, "sizes.txt"), "") or "").split()
+    machine = read(os.path.join(work, "machine.txt"), "")
+    notes = read(os.path.join(work, "notes.txt"), "")
+    split = read(os.path.join(work, "split.md"), "")
+    split_how = read(os.path.join(work, "split-how.txt"), "")
+    params = read(os.path.join(work, "params.txt"), "")
+    o = []
+    o.append(f"# ckpt2safetensors benchmark, {read(os.path.join(work, 'date.txt'), '')}")
+    o.append("")
+    o.append("## Machine")
+    o.append("")
+    o.append(machine)
+    o.append("")
+    o.append("## Conversion time and memory")
+    o.append("")
+    o.append(params)
+    o.append("")
+    o.append("| size | ours (s) | cp (s) | python (s) | ours/cp | python/ours "
+             "| RSS ours (MiB) | RSS cp (MiB) | RSS python (MiB) |")
+    o.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    verdicts = []
+    details = []
+    for s in sizes:
+        t = {c: hf(work, s, c) for c in ("ours", "cp", "python")}
+        m = {c: rss(work, s, c) for c in ("ours", "cp", "python")}
+        ratio = (f"{t['ours']['mean'] / t['cp']['mean']:.2f}"
+                 if t["ours"] and t["cp"] else "-")
+        speed = (f"{t['python']['mean'] / t['ours']['mean']:.1f}"
+                 if t["ours"] and t["python"] else "-")
+        o.append(f"| {s} | {fmt_t(t['ours'])} | {fmt_t(t['cp'])} | {fmt_t(t['python'])} | "
+                 f"{ratio} | {speed} | {fmt_m(m['ours'])} | {fmt_m(m['cp'])} | "
+                 f"{fmt_m(m['python'])} |")
+        if t["ours"] and t["cp"]:
+            r = t["ours"]["mean"] / t["cp"]["mean"]
+            verdicts.append(f"- {s}: ours/cp = {r:.2f} (target ≤ 1.30): "
+                            f"{'met' if r <= 1.3 else 'NOT met'}")
+        if m["ours"]:
+            mib = m["ours"]["kib"] / 1024
+            verdicts.append(f"- {s}: peak RSS {mib:.1f} MiB (target < 64 MiB): "
+                            f"{'met' if mib < 64 else 'NOT met'}")
+        if t["ours"] and t["python"]:
+            r = t["python"]["mean"] / t["ours"]["mean"]
+            verdicts.append(f"- {s}: python/ours = {r:.1f} (target ≥ 5): "
+                            f"{'met' if r >= 5 else 'NOT met'}")
+        for c in ("ours", "cp", "python"):
+            if t[c]:
+                ts = ", ".join(f"{x:.2f}" for x in t[c]["times"])
+                u = t[c].get("user")
+                sy = t[c].get("system")
+                cpu = f"; user {u:.2f} s, sys {sy:.2f} s (means)" if u is not None else ""
+                details.append(f"- {s} {c}: runs {ts} s (min {t[c]['min']:.2f}, "
+                               f"median {t[c]['median']:.2f}){cpu}")
+        info = read(os.path.join(work, f"ckpt-{s}.txt"))
+        if info:
+            details.append(f"- {s} checkpoint: {info}")
+        cmp_ = read(os.path.join(work, f"cmp-{s}.txt"))
+        if cmp_:
+            details.append(f"- {s} outputs: {cmp_}")
+    o.append("")
+    o.append("Times are hyperfine means ± standard deviation; ours/cp and python/ours are "
+             "ratios of the means. RSS is the peak resident set (`/usr/bin/time -f %M`) of "
+             "one separate run.")
+    o.append("")
+    o.append("### Against the targets")
+    o.append("")
+    o.extend(verdicts or ["- nothing measured"])
+    o.append("")
+    o.append("### Every run")
+    o.append("")
+    o.extend(details)
+    if notes:
+        o.append("")
+        o.append("### Notes")
+        o.append("")
+        o.extend(f"- {n}" for n in notes.splitlines())
+    o.append("")
+    o.append("## Where our CPU time goes")
+    o.append("")
+    o.append(split_how)
+    o.append("")
+    o.append(split or "(not measured)")
+    o.append("")
+    return "\n".join(o)
+
+
+def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "split-perf" and len(sys.argv) == 4:
+        print(split_perf(sys.argv[2], float(sys.argv[3])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "split-callgrind":
+        print(split_callgrind(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "render":
+        print(render(sys.argv[2]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
