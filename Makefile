@@ -6,7 +6,7 @@
 #                   then replay the fuzz corpora (make fuzz-replay)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
-#   make install    install the program and man page under PREFIX (/usr/local)
+#   make install    install the program, man page and bash completion under PREFIX
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
@@ -28,7 +28,7 @@ LIB_SRC  = src/error.c src/findings.c src/dtype.c src/ziplayout.c src/zipsrc.c s
            src/policy.c src/tmap.c src/stw.c src/scan.c \
            src/outfile.c src/checkpoint.c src/convert.c src/crcpipe.c \
            src/dtconv.c src/verify.c src/stread.c src/sha256.c
-TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c
+TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c src/tool_batch.c src/tool_convert.c src/tool_run.c src/tool_progress.c src/tool_report.c src/tool_hf.c
 TEST_SRC = $(wildcard tests/test_*.c)
 
 # Objects of the normal build, and of the sanitizer build (build/asan/).
@@ -95,6 +95,7 @@ install: ckpt2safetensors
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 ckpt2safetensors $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/ckpt2safetensors.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m 644 completion/ckpt2safetensors.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ckpt2safetensors
 
 clean:
 	rm -rf $(B) ckpt2safetensors

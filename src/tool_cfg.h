@@ -1,6 +1,7 @@
 /*
  * tool_cfg.h - every command-line setting of ckpt2safetensors in one struct.
- * Filled by tool_opts.c, read by tool_main.c; nothing else keeps state.
+ * Filled by tool_opts.c, read by the rest of the tool; nothing else keeps
+ * state.
  */
 #ifndef TOOL_CFG_H
 #define TOOL_CFG_H
@@ -8,22 +9,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pvm.h"
+#include "c2s.h"
 
 typedef struct tool_config {
     const char *input;       /* the first INPUT */
-    const char **inputs;     /* all of them (several only with --scan) */
+    const char **inputs;     /* all of them */
     size_t ninputs;
+    const char **roots;      /* -r DIR, repeatable */
+    size_t nroots;
+    int follow_symlinks;     /* --follow-symlinks */
     const char **allow;      /* --allow-global MODULE.NAME, repeatable */
     size_t nallow;
     int permissive;          /* --permissive */
     int scan;                /* --scan */
     int json;                /* --json */
-    const char *output;      /* -o; NULL: next to the input */
+    const char *output;      /* -o; NULL: next to each input */
+    int to_stdout;           /* -o - */
     const char *key;         /* --key; NULL: default root */
     int force;               /* -f */
     int list;                /* --list */
     int skip_unsupported;    /* --skip-unsupported */
+    unsigned jobs;           /* -j; 0: number of online CPUs */
+    unsigned shard_index;    /* --shard I/N, I 1-based; 0: no sharding */
+    unsigned shard_count;
+    int convert_dtype;       /* --dtype given */
+    c2s_dtype dtype;
+    const char **include;    /* --include GLOB, repeatable */
+    size_t ninclude;
+    const char **exclude;    /* --exclude GLOB, repeatable */
+    size_t nexclude;
+    c2s_kv *metadata;        /* --metadata KEY=VALUE; keys are owned copies */
+    size_t nmetadata;
+    int training_metadata;   /* --training-metadata */
+    int verify;              /* --verify */
     int quiet;               /* -q */
     int verbose;             /* -v */
     int help, version;       /* -h, -V: print and exit 0 */
@@ -31,5 +49,11 @@ typedef struct tool_config {
     pvm_limits limits;       /* --max-objects, --max-memo, ...; 0: defaults */
     size_t max_depth;        /* --max-depth; 0: default */
 } tool_config;
+
+/* A batch: several inputs or any -r (a summary line ends it). */
+static inline int tool_is_batch(const tool_config *cfg)
+{
+    return cfg->ninputs > 1 || cfg->nroots > 0;
+}
 
 #endif /* TOOL_CFG_H */

@@ -5,54 +5,162 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static void emit(const char *kind, const char *file, const char *fmt, va_list ap)
+/* Append one formatted line to mb; on out of memory the line goes to
+ * stderr at once rather than being lost. */
+static void buffer_line(tool_msgbuf *mb, const char *line, size_t n)
 {
-    fprintf(stderr, "%s: ", TOOL_NAME);
-    if (kind != NULL)
-        fprintf(stderr, "%s: ", kind);
-    if (file != NULL)
-        fprintf(stderr, "%s: ", file);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (mb->len + n + 1 > mb->cap) {
+        size_t cap = mb->cap ? mb->cap : 256;
+        while (cap < mb->len + n + 1)
+            cap *= 2;
+        char *t = realloc(mb->text, cap);
+        if (t == NULL) {
+            fwrite(line, 1, n, stderr);
+            return;
+        }
+        mb->text = t;
+        mb->cap = cap;
+    }
+    memcpy(mb->text + mb->len, line, n);
+    mb->len += n;
+    mb->text[mb->len] = '\0';
 }
 
-void tool_error(const char *file, const char *fmt, ...)
+__attribute__((format(printf, 4, 0)))
+static void emit(tool_msgbuf *to, const char *kind, const char *file, const char *fmt,
+                 va_list ap)
+{
+    char line[4096];
+    size_t at = (size_t)snprintf(line, sizeof line, "%s: %s%s%s%s", TOOL_NAME,
+                                 kind ? kind : "", kind ? ": " : "", file ? file : "",
+                                 file ? ": " : "");
+    if (at < sizeof line)
+        at += (size_t)vsnprintf(line + at, sizeof line - at, fmt, ap);
+    if (at >= sizeof line - 1)
+        at = sizeof line - 2;
+    line[at++] = '\n';
+    line[at] = '\0';
+    if (to != NULL)
+        buffer_line(to, line, at);
+    else
+        fputs(line, stderr);
+}
+
+void tool_error(tool_msgbuf *to, const char *file, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit("error", file, fmt, ap);
+    emit(to, "error", file, fmt, ap);
     va_end(ap);
 }
 
-void tool_warn(const tool_config *cfg, const char *file, const char *fmt, ...)
+void tool_warn(tool_msgbuf *to, const tool_config *cfg, const char *file, const char *fmt, ...)
 {
     if (cfg->quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit("warning", file, fmt, ap);
+    emit(to, "warning", file, fmt, ap);
     va_end(ap);
 }
 
-void tool_info(const tool_config *cfg, const char *fmt, ...)
+void tool_info(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
 {
     if (cfg->quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit(NULL, NULL, fmt, ap);
+    emit(to, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
-void tool_verbose(const tool_config *cfg, const char *fmt, ...)
+void tool_verbose(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
 {
     if (!cfg->verbose || cfg->quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit(NULL, NULL, fmt, ap);
+    emit(to, NULL, NULL, fmt, ap);
     va_end(ap);
+}
+
+void tool_msgbuf_free(tool_msgbuf *mb)
+{
+    free(mb->text);
+    memset(mb, 0, sizeof *mb);
+}
+
+/* ---- the console ---------------------------------------------------------- */
+
+void tool_console_init(tool_console *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+}
+
+void tool_console_destroy(tool_console *c)
+{
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* Overwrite the progress line with spaces and go back to column 0.  Plain
+ * '\r' and spaces work on any terminal, escape sequences do not. */
+static void wipe(tool_console *c)
+{
+    if (c->status_width == 0)
+        return;
+    fprintf(stderr, "\r%*s\r", (int)c->status_width, "");
+    c->status_width = 0;
+}
+
+/* Drawn over the previous line; spaces cover what a longer one left. */
+static void draw(tool_console *c)
+{
+    if (c->status[0] == '\0')
+        return;
+    size_t n = strlen(c->status);
+    fprintf(stderr, "\r%-*s", (int)c->status_width, c->status);
+    if (n > c->status_width)
+        c->status_width = n;
+    fflush(stderr);
+}
+
+void tool_console_flush(tool_console *c, tool_msgbuf *mb)
+{
+    if (mb->len == 0)
+        return;
+    pthread_mutex_lock(&c->lock);
+    wipe(c);
+    fputs(mb->text, stderr);
+    draw(c);
+    fflush(stderr);
+    pthread_mutex_unlock(&c->lock);
+    mb->len = 0;
+}
+
+void tool_console_status(tool_console *c, const char *line)
+{
+    pthread_mutex_lock(&c->lock);
+    snprintf(c->status, sizeof c->status, "%s", line ? line : "");
+    if (c->status[0] == '\0') {
+        wipe(c);
+        fflush(stderr);
+    } else {
+        draw(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int tool_console_stdout(tool_console *c, const char *line)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = (fputs(line, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+                 ? -1 : 0;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
 }
 
 const char *tool_human_size(unsigned long long bytes, char *buf, unsigned long cap)

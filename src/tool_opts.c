@@ -29,12 +29,25 @@ enum long_only {
     OPT_PERMISSIVE,
     OPT_SCAN,
     OPT_JSON,
+    OPT_FOLLOW_SYMLINKS,
+    OPT_SHARD,
+    OPT_DTYPE,
+    OPT_INCLUDE,
+    OPT_EXCLUDE,
+    OPT_METADATA,
+    OPT_TRAINING_METADATA,
+    OPT_VERIFY,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
+    {"dtype", required_argument, NULL, OPT_DTYPE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
     {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"jobs", required_argument, NULL, 'j'},
     {"json", no_argument, NULL, OPT_JSON},
     {"key", required_argument, NULL, OPT_KEY},
     {"list", no_argument, NULL, OPT_LIST},
@@ -45,12 +58,17 @@ static const struct option LONG_OPTIONS[] = {
     {"max-pickle-size", required_argument, NULL, OPT_MAX_PICKLE_SIZE},
     {"max-stack", required_argument, NULL, OPT_MAX_STACK},
     {"max-string", required_argument, NULL, OPT_MAX_STRING},
+    {"metadata", required_argument, NULL, OPT_METADATA},
     {"output", required_argument, NULL, 'o'},
     {"permissive", no_argument, NULL, OPT_PERMISSIVE},
     {"quiet", no_argument, NULL, 'q'},
+    {"recursive", required_argument, NULL, 'r'},
     {"scan", no_argument, NULL, OPT_SCAN},
+    {"shard", required_argument, NULL, OPT_SHARD},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
+    {"training-metadata", no_argument, NULL, OPT_TRAINING_METADATA},
     {"verbose", no_argument, NULL, 'v'},
+    {"verify", no_argument, NULL, OPT_VERIFY},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -58,33 +76,60 @@ static const struct option LONG_OPTIONS[] = {
 void tool_print_help(FILE *out)
 {
     fputs(
-"Usage: ckpt2safetensors [OPTIONS] INPUT\n"
+"Usage: ckpt2safetensors [OPTIONS] INPUT...\n"
+"       ckpt2safetensors [OPTIONS] -r DIR [-o OUTDIR]\n"
+"       ckpt2safetensors --list FILE\n"
 "       ckpt2safetensors --scan [--json] FILE...\n"
-"Convert a PyTorch checkpoint (.ckpt .pt .pth .bin, as written by torch.save)\n"
-"to a .safetensors file, without running the pickle inside it.  Files that\n"
+"Convert PyTorch checkpoints (.ckpt .pt .pth .bin, as written by torch.save)\n"
+"to .safetensors files, without running the pickle inside them.  Files that\n"
 "would run code when loaded with torch.load are refused.\n"
 "\n"
 "By default INPUT's extension (.ckpt .pt .pth .bin) is replaced by\n"
-".safetensors, in the same directory.  The file is written under a\n"
-"temporary name and renamed at the end, so it either appears complete or\n"
-"not at all, also on errors and Ctrl-C.\n"
+".safetensors, in the same directory; pytorch_model*.bin becomes\n"
+"model*.safetensors, and a NAME.bin.index.json beside converted shards is\n"
+"rewritten for the new names.  Each file is written under a temporary name\n"
+"and renamed at the end, so it either appears complete or not at all, also\n"
+"on errors and Ctrl-C.  An output at least as new as its input is skipped;\n"
+"an older one is an error unless -f.  One failure does not stop the others.\n"
 "\n"
 "Options:\n"
-"  -o, --output FILE       write FILE (an existing directory: write into it)\n"
-"  -f, --force             replace the output if it exists\n"
+"  -o, --output FILE       write FILE (one INPUT only); '-' streams to standard\n"
+"                          output; a directory: write into it\n"
+"  -o, --output DIR        with several inputs or -r: write into DIR (created\n"
+"                          if missing), mirroring the tree under each -r DIR\n"
+"  -r, --recursive DIR     convert every .ckpt .pt .pth .bin file under DIR\n"
+"                          (repeatable)\n"
+"      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
+"  -f, --force             replace outputs that exist, even up-to-date ones\n"
+"  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
+"      --shard I/N         convert only slice I of N (1 <= I <= N): the files\n"
+"                          at index I-1, I-1+N, ... of the input list (INPUTs\n"
+"                          as given, then each -r DIR's files sorted by path)\n"
 "      --key PATH          convert only the sub-tree at PATH, a dotted path of\n"
 "                          keys and list indices, e.g. 'model' or\n"
 "                          'optimizer_states.0.state'\n"
-"      --list              print the tensors (name, dtype, shape, bytes) and\n"
-"                          what is left out; write nothing\n"
+"      --list              print the tensors (name, dtype, shape, bytes) of a\n"
+"                          checkpoint or .safetensors file; write nothing\n"
 "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
 "                          quantized, sparse, meta) with a warning, instead of\n"
 "                          failing\n"
 "\n"
+"Transforming:\n"
+"      --dtype TYPE        convert floating tensors (F64 F32 F16 BF16) to TYPE:\n"
+"                          f16, bf16 or f32\n"
+"      --include GLOB      keep only tensors whose name matches GLOB\n"
+"                          (repeatable; '*' also matches '.')\n"
+"      --exclude GLOB      drop tensors whose name matches GLOB (repeatable)\n"
+"      --metadata KEY=VALUE\n"
+"                          add KEY to __metadata__ (repeatable; not 'format')\n"
+"      --training-metadata also copy the scalars outside the root (epoch,\n"
+"                          global_step, hyper-parameters) into __metadata__\n"
+"      --verify            re-read each output and compare every tensor with\n"
+"                          the checkpoint before putting it in place\n"
+"\n"
 "Safety (see 'Safety policy' below):\n"
 "      --scan              judge each FILE, print the verdict and every global\n"
 "                          it names; write nothing\n"
-"      --json              with --scan: one JSON object per file on stdout\n"
 "      --allow-global MODULE.NAME\n"
 "                          accept this unknown global as inert data\n"
 "                          (repeatable), e.g. __main__.MyTensor\n"
@@ -102,10 +147,16 @@ void tool_print_help(FILE *out)
 "      --max-depth N       nesting of containers around a tensor (default 1000)\n"
 "\n"
 "Output:\n"
-"  -q, --quiet             print errors only\n"
+"      --json              one JSON object per file on stdout (input, output,\n"
+"                          status, verdict, tensors, bytes, seconds, sha256,\n"
+"                          error); with --scan: the scan report as JSON\n"
+"  -q, --quiet             print errors only (no progress bar, no summary)\n"
 "  -v, --verbose           print details (root, tensors written, storages)\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
+"A progress bar is drawn on stderr when it is a terminal.  With several\n"
+"inputs or -r, a summary ends the run: 'converted N, skipped N, refused N,\n"
+"failed N; SIZE in S s'.\n"
 "\n"
 "Tensor names: the path of keys from the root joined with '.', list and\n"
 "tuple items by index, e.g. 'model.layers.0.weight'.  The root is the\n"
@@ -123,14 +174,15 @@ void tool_print_help(FILE *out)
 "tricks (bytes after the pickle's STOP, extra pickles, zip entries that\n"
 "overlap, hide data or disagree, CRC mismatches), is refused.\n"
 "\n"
-"Exit status:\n"
-"  0  converted, listed, or (--scan) every file safe\n"
-"  1  the input could not be converted: corrupt, unsupported, or I/O error\n"
-"     (--scan: some file unreadable, none unsafe)\n"
+"Exit status (the worst over all files):\n"
+"  0  every file converted, up to date or listed; --scan: every file safe\n"
+"  1  some input could not be converted: corrupt, unsupported, I/O error,\n"
+"     output older than its input without -f (--scan: some file\n"
+"     unreadable, none unsafe)\n"
 "  2  usage error\n"
-"  3  refused by the safety policy (--scan: some file unsafe)\n"
-"  On SIGINT/SIGTERM/SIGHUP the temporary file is removed and the program\n"
-"  dies of that signal.\n"
+"  3  some input refused by the safety policy (--scan: some file unsafe)\n"
+"  On SIGINT/SIGTERM/SIGHUP/SIGPIPE no new file is started, temporary\n"
+"  files are removed and the program dies of that signal.\n"
 "\n"
 "Nothing in the checkpoint is ever executed: a restricted pickle\n"
 "interpreter rebuilds only the map of tensor storages.\n"
@@ -176,11 +228,88 @@ static c2s_status set_limit(const char *opt, const char *arg, size_t *out, c2s_e
     return C2S_OK;
 }
 
+/* -j N: 1 to TOOL_MAX_JOBS. */
+#define TOOL_MAX_JOBS 1024
+
+static int parse_count(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || *s == '-' || *s == '+' || v == 0 || v > max)
+        return 0;
+    *out = (unsigned)v;
+    return 1;
+}
+
+/* --shard I/N */
+static c2s_status parse_shard(const char *arg, tool_config *cfg, c2s_error *err)
+{
+    const char *slash = strchr(arg, '/');
+    char first[32];
+    unsigned i = 0, n = 0;
+    if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
+        memcpy(first, arg, (size_t)(slash - arg));
+        first[slash - arg] = '\0';
+    }
+    if (slash == NULL || (size_t)(slash - arg) >= sizeof first ||
+        !parse_count(first, UINT32_MAX, &i) || !parse_count(slash + 1, UINT32_MAX, &n) || i > n)
+        return c2s_fail(err, C2S_ERR_USAGE,
+                        "--shard takes I/N with 1 <= I <= N (e.g. 2/8), not '%s'", arg);
+    cfg->shard_index = i;
+    cfg->shard_count = n;
+    return C2S_OK;
+}
+
+static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
+{
+    static const struct { const char *name; c2s_dtype dt; } TYPES[] = {
+        {"f16", C2S_F16}, {"bf16", C2S_BF16}, {"f32", C2S_F32},
+    };
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (strcmp(arg, TYPES[i].name) == 0) {
+            cfg->convert_dtype = 1;
+            cfg->dtype = TYPES[i].dt;
+            return C2S_OK;
+        }
+    return c2s_fail(err, C2S_ERR_USAGE, "--dtype takes f16, bf16 or f32, not '%s'", arg);
+}
+
+/* --metadata KEY=VALUE: the key is copied, the value points into argv. */
+static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg)
+        return c2s_fail(err, C2S_ERR_USAGE, "--metadata takes KEY=VALUE, not '%s'", arg);
+    size_t klen = (size_t)(eq - arg);
+    if (klen == strlen("format") && memcmp(arg, "format", klen) == 0)
+        return c2s_fail(err, C2S_ERR_USAGE,
+                        "--metadata: the key 'format' is reserved (it is always \"pt\")");
+    for (size_t i = 0; i < cfg->nmetadata; i++)
+        if (strlen(cfg->metadata[i].key) == klen && memcmp(cfg->metadata[i].key, arg, klen) == 0)
+            return c2s_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
+                            cfg->metadata[i].key);
+    char *key = strndup(arg, klen);
+    if (key == NULL)
+        return c2s_fail(err, C2S_ERR_USAGE, "out of memory");
+    cfg->metadata[cfg->nmetadata++] = (c2s_kv){key, eq + 1};
+    return C2S_OK;
+}
+
 static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_error *err)
 {
     switch (c) {
-    case 'o': cfg->output = arg; break;
+    case 'o':
+        cfg->output = arg;
+        cfg->to_stdout = strcmp(arg, "-") == 0;
+        break;
+    case 'r': cfg->roots[cfg->nroots++] = arg; break;
     case 'f': cfg->force = 1; break;
+    case 'j':
+        if (!parse_count(arg, TOOL_MAX_JOBS, &cfg->jobs))
+            return c2s_fail(err, C2S_ERR_USAGE, "-j takes a number of jobs from 1 to %d, not '%s'",
+                            TOOL_MAX_JOBS, arg);
+        break;
     case 'q': cfg->quiet = 1; break;
     case 'v': cfg->verbose = 1; break;
     case 'h': cfg->help = 1; break;
@@ -211,18 +340,53 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_PERMISSIVE: cfg->permissive = 1; break;
     case OPT_SCAN: cfg->scan = 1; break;
     case OPT_JSON: cfg->json = 1; break;
+    case OPT_FOLLOW_SYMLINKS: cfg->follow_symlinks = 1; break;
+    case OPT_SHARD: return parse_shard(arg, cfg, err);
+    case OPT_DTYPE: return parse_dtype(arg, cfg, err);
+    case OPT_INCLUDE: cfg->include[cfg->ninclude++] = arg; break;
+    case OPT_EXCLUDE: cfg->exclude[cfg->nexclude++] = arg; break;
+    case OPT_METADATA: return add_metadata(arg, cfg, err);
+    case OPT_TRAINING_METADATA: cfg->training_metadata = 1; break;
+    case OPT_VERIFY: cfg->verify = 1; break;
     default:
         return c2s_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
     return C2S_OK;
 }
 
+/* The first option given that only a conversion uses, for messages;
+ * NULL: none. */
+static const char *writing_option(const tool_config *cfg)
+{
+    return cfg->output ? "-o" : cfg->convert_dtype ? "--dtype" : cfg->ninclude ? "--include"
+         : cfg->nexclude ? "--exclude" : cfg->nmetadata ? "--metadata"
+         : cfg->training_metadata ? "--training-metadata" : cfg->verify ? "--verify"
+         : cfg->jobs ? "-j" : NULL;
+}
+
 static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
 {
-    const char *bad = cfg->output ? "-o" : cfg->list ? "--list" : cfg->force ? "-f"
-                    : cfg->key ? "--key" : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
+    const char *bad = writing_option(cfg);
+    if (bad == NULL)
+        bad = cfg->list ? "--list" : cfg->force ? "-f" : cfg->key ? "--key"
+            : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
     if (bad != NULL)
         return c2s_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
+                        bad);
+    return C2S_OK;
+}
+
+static c2s_status check_list_combination(const tool_config *cfg, c2s_error *err)
+{
+    if (cfg->ninputs > 1 || cfg->nroots > 0)
+        return c2s_fail(err, C2S_ERR_USAGE, "--list takes one INPUT");
+    if (cfg->json)
+        return c2s_fail(err, C2S_ERR_USAGE, "--json goes with --scan or a conversion, not --list");
+    const char *bad = writing_option(cfg);
+    if (bad == NULL && cfg->shard_count)
+        bad = "--shard";
+    if (bad != NULL)
+        return c2s_fail(err, C2S_ERR_USAGE, "--list writes nothing, so %s makes no sense with it",
                         bad);
     return C2S_OK;
 }
@@ -231,42 +395,57 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
 {
     if (cfg->help || cfg->version)
         return C2S_OK;
-    if (cfg->input == NULL)
+    if (cfg->ninputs == 0 && cfg->nroots == 0)
         return c2s_fail(err, C2S_ERR_USAGE, "no INPUT given (see --help)");
     if (cfg->scan)
         return check_scan_combination(cfg, err);
-    if (cfg->json)
-        return c2s_fail(err, C2S_ERR_USAGE, "--json goes with --scan");
-    if (cfg->ninputs > 1)
-        return c2s_fail(err, C2S_ERR_USAGE, "one INPUT at a time (several only with --scan); "
-                        "unexpected '%s'", cfg->inputs[1]);
-    if (cfg->list && cfg->output != NULL)
-        return c2s_fail(err, C2S_ERR_USAGE, "--list writes nothing, so -o makes no sense with it");
+    if (cfg->list)
+        return check_list_combination(cfg, err);
     if (cfg->key != NULL && *cfg->key == '\0')
         return c2s_fail(err, C2S_ERR_USAGE, "--key needs a non-empty path");
     if (cfg->output != NULL && *cfg->output == '\0')
         return c2s_fail(err, C2S_ERR_USAGE, "-o needs a file name");
+    if (cfg->to_stdout && tool_is_batch(cfg))
+        return c2s_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
+    if (cfg->to_stdout && cfg->json)
+        return c2s_fail(err, C2S_ERR_USAGE,
+                        "-o - and --json would both write to standard output");
+    if (cfg->to_stdout && cfg->verify)
+        return c2s_fail(err, C2S_ERR_USAGE,
+                        "--verify reads the output file back, so it cannot go with -o -");
     return C2S_OK;
 }
 
 void tool_config_free(tool_config *cfg)
 {
+    for (size_t i = 0; i < cfg->nmetadata; i++)
+        free((char *)cfg->metadata[i].key);
+    free(cfg->metadata);
     free(cfg->inputs);
+    free(cfg->roots);
     free(cfg->allow);
-    cfg->inputs = cfg->allow = NULL;
+    free(cfg->include);
+    free(cfg->exclude);
+    memset(cfg, 0, sizeof *cfg);
 }
 
 c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->inputs = calloc((size_t)argc + 1, sizeof *cfg->inputs);
-    cfg->allow = calloc((size_t)argc + 1, sizeof *cfg->allow);
-    if (cfg->inputs == NULL || cfg->allow == NULL)
+    size_t cap = (size_t)argc + 1; /* no list can hold more than every argument */
+    cfg->inputs = calloc(cap, sizeof *cfg->inputs);
+    cfg->roots = calloc(cap, sizeof *cfg->roots);
+    cfg->allow = calloc(cap, sizeof *cfg->allow);
+    cfg->include = calloc(cap, sizeof *cfg->include);
+    cfg->exclude = calloc(cap, sizeof *cfg->exclude);
+    cfg->metadata = calloc(cap, sizeof *cfg->metadata);
+    if (!cfg->inputs || !cfg->roots || !cfg->allow || !cfg->include || !cfg->exclude ||
+        !cfg->metadata)
         return c2s_fail(err, C2S_ERR_USAGE, "out of memory");
     opterr = 0; /* our own messages */
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:fqvhV", LONG_OPTIONS, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:r:j:fqvhV", LONG_OPTIONS, NULL)) != -1) {
         if (c == '?') {
             if (optopt != 0)
                 return c2s_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);

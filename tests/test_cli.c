@@ -303,16 +303,30 @@ Test(cli, output_into_a_directory)
     free(out);
 }
 
-Test(cli, existing_output_needs_force)
+/* Set path's modification time to t seconds after the epoch. */
+static void set_mtime(const char *path, time_t t)
+{
+    struct timespec ts[2] = {{t, 0}, {t, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, ts, 0), 0, "utimensat %s", path);
+}
+
+/* An output "keep" that exists before the run: older than the input, it
+ * is an error; at least as new, the input is skipped.  Either way it is
+ * left alone, and -f replaces it. */
+static void existing_output(int older)
 {
     char *in = copy_fixture("fixtures/good/parameters.pt", "p.pt");
     char *out = tu_path(dir, "p.safetensors");
     cr_assert_eq(tu_write(out, "keep", 4), 0);
+    set_mtime(older ? out : in, 1000000000);
     run_result r = RUN(in);
     char want[1024];
-    snprintf(want, sizeof want,
-             "ckpt2safetensors: error: %s: output exists: %s (use -f to overwrite)\n", in, out);
-    cr_assert_eq(r.code, 1);
+    if (older)
+        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: output exists and is older "
+                                    "than the input: %s (use -f to overwrite)\n", in, out);
+    else
+        snprintf(want, sizeof want, "ckpt2safetensors: %s -> %s: skipped (up to date)\n", in, out);
+    cr_assert_eq(r.code, older ? 1 : 0, "%s", r.err);
     cr_assert_str_eq(r.err, want);
     size_t n;
     unsigned char *b = tu_read(out, &n);
@@ -327,6 +341,9 @@ Test(cli, existing_output_needs_force)
     free(in);
     free(out);
 }
+
+Test(cli, existing_output_older_than_the_input_needs_force) { existing_output(1); }
+Test(cli, existing_output_newer_than_the_input_is_skipped) { existing_output(0); }
 
 Test(cli, output_over_input_is_refused_even_with_force)
 {
@@ -429,7 +446,7 @@ Test(cli, usage_errors_exit_2)
         {{NULL}, "no INPUT given (see --help)"},
         {{"--bogus", "x.pt", NULL}, "unknown option '--bogus' (see --help)"},
         {{"-z", "x.pt", NULL}, "unknown option '-z' (see --help)"},
-        {{"a.pt", "b.pt", NULL}, "one INPUT at a time (several only with --scan); unexpected 'b.pt'"},
+        {{"--list", "a.pt", "b.pt", NULL}, "--list takes one INPUT"},
         {{"--list", "-o", "y", "x.pt"}, "--list writes nothing, so -o makes no sense with it"},
         {{"x.pt", "-o", NULL}, "option '-o' needs a value"},
         {{"--max-pickle-size", "lots", "x.pt", NULL},
@@ -453,11 +470,15 @@ Test(cli, help_and_version)
 {
     run_result r = RUN("--help");
     cr_assert_eq(r.code, 0);
-    cr_assert(strncmp(r.out, "Usage: ckpt2safetensors [OPTIONS] INPUT\n", 40) == 0);
+    const char *usage = "Usage: ckpt2safetensors [OPTIONS] INPUT...\n";
+    cr_assert(strncmp(r.out, usage, strlen(usage)) == 0);
     const char *opts[] = {"--output", "--force", "--key", "--list", "--skip-unsupported",
                           "--max-pickle-size", "--max-objects", "--max-memo", "--max-stack",
                           "--max-string", "--max-container", "--max-depth", "--quiet",
-                          "--verbose", "--help", "--version", "Exit status:"};
+                          "--verbose", "--help", "--version", "--recursive",
+                          "--follow-symlinks", "--jobs", "--shard", "--json", "--dtype",
+                          "--include", "--exclude", "--metadata", "--training-metadata",
+                          "--verify", "Exit status"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         cr_expect(strstr(r.out, opts[i]) != NULL, "--help does not mention %s", opts[i]);
     run_free(&r);

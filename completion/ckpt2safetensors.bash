@@ -1,0 +1,61 @@
+# bash completion for ckpt2safetensors                      -*- shell-script -*-
+#
+# Installed by `make install` as
+#   $(PREFIX)/share/bash-completion/completions/ckpt2safetensors
+# To try it without installing:  source completion/ckpt2safetensors.bash
+#
+# Completes the options (the same list as --help), the values of --dtype,
+# directories after -r and -o, and otherwise checkpoint files (.ckpt .pt
+# .pth .bin), .safetensors files (for --list) and directories.
+
+_ckpt2safetensors()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local prev=
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    local IFS=$'\n'
+    COMPREPLY=()
+
+    local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
+--shard --key --list --skip-unsupported --dtype --include --exclude --metadata
+--training-metadata --verify --scan --allow-global --permissive --max-pickle-size
+--max-objects --max-memo --max-stack --max-string --max-container --max-depth
+--json -q --quiet -v --verbose -h --help -V --version"
+
+    # --opt=value
+    if [[ $cur == --dtype=* ]]; then
+        COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "${cur#--dtype=}"))
+        return 0
+    fi
+
+    case $prev in
+        --dtype)
+            COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "$cur"))
+            return 0 ;;
+        -r | --recursive)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return 0 ;;
+        -o | --output)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return 0 ;;
+        -j | --jobs | --shard | --key | --include | --exclude | --metadata | \
+        --allow-global | --max-pickle-size | --max-objects | --max-memo | \
+        --max-stack | --max-string | --max-container | --max-depth)
+            return 0 ;; # a value only the user knows
+    esac
+
+    if [[ $cur == -* ]]; then
+        IFS=$' \n'
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return 0
+    fi
+
+    local ext
+    COMPREPLY=($(compgen -d -- "$cur"))
+    for ext in ckpt pt pth bin safetensors; do
+        COMPREPLY+=($(compgen -f -X "!*.$ext" -- "$cur"))
+    done
+    return 0
+}
+
+complete -o filenames -o bashdefault -F _ckpt2safetensors ckpt2safetensors

@@ -1,0 +1,435 @@
+/*
+ * tool_batch.c - discovery, output naming, ordering and sharding of the
+ * files a run converts (see tool_batch.h).
+ */
+#include "tool_batch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const EXTS[] = {".ckpt", ".pt", ".pth", ".bin"};
+#define NEXTS (sizeof EXTS / sizeof EXTS[0])
+
+int tool_has_suffix(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls > lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static int is_checkpoint_name(const char *name)
+{
+    for (size_t i = 0; i < NEXTS; i++)
+        if (tool_has_suffix(name, EXTS[i]))
+            return 1;
+    return 0;
+}
+
+char *tool_output_name(const char *base)
+{
+    static const char HF[] = "pytorch_model";
+    size_t keep = strlen(base);
+    for (size_t i = 0; i < NEXTS; i++)
+        if (tool_has_suffix(base, EXTS[i]))
+            keep -= strlen(EXTS[i]);
+    const char *prefix = "";
+    if (strncmp(base, HF, sizeof HF - 1) == 0 && tool_has_suffix(base, ".bin")) {
+        prefix = "model";
+        base += sizeof HF - 1;
+        keep -= sizeof HF - 1;
+    }
+    size_t cap = strlen(prefix) + keep + sizeof ".safetensors";
+    char *out = malloc(cap);
+    if (out != NULL)
+        snprintf(out, cap, "%s%.*s.safetensors", prefix, (int)keep, base);
+    return out;
+}
+
+char *tool_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    size_t cap = n + strlen(name) + 2;
+    char *p = malloc(cap);
+    if (p != NULL)
+        snprintf(p, cap, "%s%s%s", dir, n && dir[n - 1] != '/' ? "/" : "", name);
+    return p;
+}
+
+char *tool_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int tool_mkdirs(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        errno = ENOTDIR;
+        return -1;
+    }
+    char *parent = tool_dirname(dir);
+    if (parent == NULL)
+        return -1;
+    int rc = strcmp(parent, dir) != 0 && strcmp(parent, ".") != 0 ? tool_mkdirs(parent) : 0;
+    free(parent);
+    if (rc == 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
+        rc = -1;
+    return rc;
+}
+
+/* ---- the job list ------------------------------------------------------------ */
+
+/* A job while planning: the dedup key and the sort key come along. */
+typedef struct draft {
+    tool_job job;
+    dev_t dev;
+    ino_t ino;
+    int known;            /* dev/ino valid */
+} draft;
+
+typedef struct planner {
+    const tool_config *cfg;
+    draft *d;
+    size_t n, cap;
+    const char *out_dir;  /* batch: -o DIR; NULL: next to each input */
+    int oom;
+} planner;
+
+static draft *add(planner *p, const char *input)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        draft *d = realloc(p->d, cap * sizeof *d);
+        if (d == NULL) {
+            p->oom = 1;
+            return NULL;
+        }
+        p->d = d;
+        p->cap = cap;
+    }
+    draft *d = &p->d[p->n];
+    memset(d, 0, sizeof *d);
+    d->job.input = strdup(input);
+    if (d->job.input == NULL) {
+        p->oom = 1;
+        return NULL;
+    }
+    p->n++;
+    return d;
+}
+
+static void add_problem(planner *p, const char *input, const char *msg)
+{
+    draft *d = add(p, input);
+    if (d == NULL)
+        return;
+    d->job.problem = strdup(msg);
+    if (d->job.problem == NULL)
+        p->oom = 1;
+}
+
+/* out_dir/rel_dir/the output name of base; rel_dir may be "". */
+static char *output_in(const char *out_dir, const char *rel_dir, const char *base)
+{
+    char *name = tool_output_name(base);
+    char *sub = name && *rel_dir ? tool_join(rel_dir, name) : NULL;
+    const char *tail = *rel_dir ? sub : name;
+    char *out = tail ? tool_join(out_dir, tail) : NULL;
+    free(name);
+    free(sub);
+    return out;
+}
+
+/* The output beside input: its directory part as written, then the name. */
+static char *output_beside(const char *input)
+{
+    const char *base = base_name(input);
+    char *name = tool_output_name(base);
+    size_t dir_len = (size_t)(base - input);
+    char *out = name ? malloc(dir_len + strlen(name) + 1) : NULL;
+    if (out != NULL)
+        sprintf(out, "%.*s%s", (int)dir_len, input, name);
+    free(name);
+    return out;
+}
+
+/* A file to convert; rel_dir: its directory relative to its -r root. */
+static void add_file(planner *p, const char *input, const char *rel_dir, const struct stat *st)
+{
+    draft *d = add(p, input);
+    if (d == NULL)
+        return;
+    if (st != NULL) {
+        d->dev = st->st_dev;
+        d->ino = st->st_ino;
+        d->known = 1;
+        d->job.in_size = (uint64_t)st->st_size;
+    }
+    d->job.make_dirs = p->out_dir != NULL;
+    d->job.output = p->out_dir ? output_in(p->out_dir, rel_dir, base_name(input))
+                               : output_beside(input);
+    if (d->job.output == NULL)
+        p->oom = 1;
+}
+
+/* Directories on the path from the root, to stop at symlink cycles. */
+typedef struct ancestry {
+    dev_t dev;
+    ino_t ino;
+    const struct ancestry *up;
+} ancestry;
+
+static int on_path(const ancestry *a, const struct stat *st)
+{
+    for (; a != NULL; a = a->up)
+        if (a->dev == st->st_dev && a->ino == st->st_ino)
+            return 1;
+    return 0;
+}
+
+static void walk(planner *p, const char *dir, const char *rel, const ancestry *up)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
+        add_problem(p, dir, msg);
+        return;
+    }
+    struct stat self;
+    ancestry here = {0, 0, up};
+    if (fstat(dirfd(d), &self) == 0) {
+        here.dev = self.st_dev;
+        here.ino = self.st_ino;
+    }
+    struct dirent *e;
+    while (!p->oom && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *path = tool_join(dir, e->d_name);
+        char *sub = *rel ? tool_join(rel, e->d_name) : strdup(e->d_name);
+        struct stat st;
+        int ok = path && sub && lstat(path, &st) == 0;
+        if (ok && S_ISLNK(st.st_mode))
+            ok = p->cfg->follow_symlinks && stat(path, &st) == 0;
+        if (path == NULL || sub == NULL)
+            p->oom = 1;
+        else if (ok && S_ISDIR(st.st_mode) && !on_path(&here, &st))
+            walk(p, path, sub, &here);
+        else if (ok && S_ISREG(st.st_mode) && is_checkpoint_name(e->d_name))
+            add_file(p, path, rel, &st);
+        free(path);
+        free(sub);
+    }
+    closedir(d);
+}
+
+static void add_input(planner *p, const char *input)
+{
+    struct stat st;
+    int found = stat(input, &st) == 0;
+    if (found && S_ISDIR(st.st_mode)) {
+        add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
+        return;
+    }
+    add_file(p, input, "", found ? &st : NULL);
+    if (p->out_dir == NULL && p->n > 0 && p->cfg->output != NULL && !p->oom) {
+        /* a single INPUT with -o FILE or -o - */
+        tool_job *j = &p->d[p->n - 1].job;
+        free(j->output);
+        j->output = p->cfg->to_stdout ? NULL : strdup(p->cfg->output);
+        if (!p->cfg->to_stdout && j->output == NULL)
+            p->oom = 1;
+    }
+}
+
+static int by_input(const void *a, const void *b)
+{
+    return strcmp(((const draft *)a)->job.input, ((const draft *)b)->job.input);
+}
+
+static void free_job(tool_job *j)
+{
+    free(j->input);
+    free(j->output);
+    free(j->problem);
+}
+
+/* Sort keys for the two passes below; ties keep the list order (the
+ * address of a draft). */
+static int by_inode(const void *a, const void *b)
+{
+    const draft *x = *(const draft *const *)a, *y = *(const draft *const *)b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int by_output(const void *a, const void *b)
+{
+    const draft *x = *(const draft *const *)a, *y = *(const draft *const *)b;
+    int c = strcmp(x->job.output, y->job.output);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Pointers to the drafts that pass keep(), sorted by cmp; NULL on OOM. */
+static draft **sorted_index(planner *p, int (*keep)(const draft *),
+                            int (*cmp)(const void *, const void *), size_t *m)
+{
+    draft **ix = malloc((p->n ? p->n : 1) * sizeof *ix);
+    *m = 0;
+    if (ix == NULL) {
+        p->oom = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (keep(&p->d[i]))
+            ix[(*m)++] = &p->d[i];
+    qsort(ix, *m, sizeof *ix, cmp);
+    return ix;
+}
+
+static int has_inode(const draft *d) { return d->known; }
+static int writes_file(const draft *d) { return d->job.output != NULL && d->job.problem == NULL; }
+
+/* A file reached twice (two -r roots, a symlink, an INPUT also under -r)
+ * is converted once, under the first of its paths. */
+static void dedupe(planner *p)
+{
+    size_t m;
+    draft **ix = sorted_index(p, has_inode, by_inode, &m);
+    if (ix == NULL)
+        return;
+    for (size_t i = 1; i < m; i++)
+        if (ix[i]->dev == ix[i - 1]->dev && ix[i]->ino == ix[i - 1]->ino)
+            ix[i]->known = -1; /* drop */
+    free(ix);
+    size_t w = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->d[i].known == -1)
+            free_job(&p->d[i].job);
+        else
+            p->d[w++] = p->d[i];
+    }
+    p->n = w;
+}
+
+/* Two inputs with one output (a.pt and a.pth; x/m.ckpt and y/m.ckpt under
+ * one -o DIR): the first keeps it, the others fail. */
+static void mark_conflicts(planner *p)
+{
+    size_t m;
+    draft **ix = sorted_index(p, writes_file, by_output, &m);
+    if (ix == NULL)
+        return;
+    for (size_t i = 1, owner = 0; i < m; i++) {
+        if (strcmp(ix[i]->job.output, ix[owner]->job.output) != 0) {
+            owner = i;
+            continue;
+        }
+        char msg[1024];
+        snprintf(msg, sizeof msg, "same output as %s: %s", ix[owner]->job.input,
+                 ix[i]->job.output);
+        ix[i]->job.problem = strdup(msg);
+        if (ix[i]->job.problem == NULL)
+            p->oom = 1;
+    }
+    free(ix);
+}
+
+/* Keep jobs at index shard-1, shard-1+count, ... */
+static void shard(planner *p)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (i % p->cfg->shard_count == p->cfg->shard_index - 1)
+            p->d[w++] = p->d[i];
+        else
+            free_job(&p->d[i].job);
+    }
+    p->n = w;
+}
+
+/* Batch: -o must be a directory or not exist yet (it is then created). */
+static c2s_status check_out_dir(const tool_config *cfg, const char **out_dir, c2s_error *err)
+{
+    struct stat st;
+    *out_dir = NULL;
+    if (cfg->output == NULL)
+        return C2S_OK;
+    if (tool_is_batch(cfg)) {
+        if (stat(cfg->output, &st) == 0 && !S_ISDIR(st.st_mode))
+            return c2s_fail(err, C2S_ERR_USAGE,
+                            "-o %s: with several inputs or -r, -o names a directory", cfg->output);
+        *out_dir = cfg->output;
+    } else if (!cfg->to_stdout &&
+               ((stat(cfg->output, &st) == 0 && S_ISDIR(st.st_mode)) ||
+                tool_has_suffix(cfg->output, "/") || strcmp(cfg->output, "/") == 0)) {
+        *out_dir = cfg->output;
+    }
+    return C2S_OK;
+}
+
+c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err)
+{
+    memset(b, 0, sizeof *b);
+    planner p = {.cfg = cfg};
+    c2s_status st = check_out_dir(cfg, &p.out_dir, err);
+    if (st != C2S_OK)
+        return st;
+    for (size_t i = 0; i < cfg->ninputs && !p.oom; i++)
+        add_input(&p, cfg->inputs[i]);
+    for (size_t i = 0; i < cfg->nroots && !p.oom; i++) {
+        size_t first = p.n;
+        walk(&p, cfg->roots[i], "", NULL);
+        if (p.n - first > 1)
+            qsort(p.d + first, p.n - first, sizeof *p.d, by_input);
+    }
+    if (!p.oom) {
+        dedupe(&p);
+        if (!cfg->scan) /* --scan writes nothing */
+            mark_conflicts(&p);
+    }
+    if (!p.oom && cfg->shard_count)
+        shard(&p);
+    b->jobs = malloc((p.n ? p.n : 1) * sizeof *b->jobs);
+    if (b->jobs == NULL)
+        p.oom = 1;
+    for (size_t i = 0; i < p.n; i++) {
+        if (b->jobs != NULL)
+            b->jobs[b->njobs++] = p.d[i].job;
+        else
+            free_job(&p.d[i].job);
+    }
+    b->cap = b->njobs;
+    free(p.d);
+    if (p.oom)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
+void tool_batch_free(tool_batch *b)
+{
+    for (size_t i = 0; i < b->njobs; i++)
+        free_job(&b->jobs[i]);
+    free(b->jobs);
+    memset(b, 0, sizeof *b);
+}
