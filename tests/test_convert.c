@@ -563,3 +563,603 @@ Test(convert, stream_to_a_descriptor_with_sha256)
     free(out);
     free(in);
 }
+
+/* ---- shared storages and bounded gathers ------------------------------------------------ */
+
+#include <zlib.h>
+
+/* A storage of the checkpoints below: its class, element size and bytes. */
+typedef struct vsto {
+    const char *cls;
+    size_t es;
+    size_t numel;
+    unsigned char *bytes;
+} vsto;
+
+/* A view: name, storage index, offset, shape and strides (elements). */
+typedef struct vview {
+    char name[16];
+    int sto;
+    int64_t offset;
+    size_t ndim;
+    int64_t shape[4], stride[4];
+} vview;
+
+static vsto make_storage(const char *cls, size_t es, size_t numel, unsigned seed)
+{
+    vsto s = {cls, es, numel, malloc(es * numel + 1)};
+    cr_assert_not_null(s.bytes);
+    for (size_t i = 0; i < es * numel; i++)
+        s.bytes[i] = (unsigned char)((i * 131u + seed) ^ (i >> 9) ^ (i >> 17));
+    return s;
+}
+
+/* The bytes of a view in C order, element by element. */
+static unsigned char *view_bytes(const vsto *s, const vview *v, size_t *len)
+{
+    size_t numel = 1;
+    for (size_t i = 0; i < v->ndim; i++)
+        numel *= (size_t)v->shape[i];
+    unsigned char *out = malloc(numel * s->es + 1);
+    cr_assert_not_null(out);
+    int64_t idx[4] = {0};
+    for (size_t e = 0; e < numel; e++) {
+        int64_t pos = v->offset;
+        for (size_t i = 0; i < v->ndim; i++)
+            pos += idx[i] * v->stride[i];
+        memcpy(out + e * s->es, s->bytes + (size_t)pos * s->es, s->es);
+        for (size_t i = v->ndim; i-- > 0;) {
+            if (++idx[i] < v->shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+    *len = numel * s->es;
+    return out;
+}
+
+/* Write dir/<file> with the storages (keys "0", "1", ...; DEFLATE when
+ * deflate) and one tensor per view, plus an optional byteorder record. */
+static char *views_checkpoint(const char *file, const vsto *sto, size_t nsto, const vview *vv,
+                              size_t nv, int deflate, const char *byteorder)
+{
+    pb p = {0};
+    begin_dict(&p);
+    char keys[16][8];
+    for (size_t i = 0; i < nsto; i++)
+        snprintf(keys[i], sizeof keys[i], "%zu", i);
+    for (size_t i = 0; i < nv; i++) {
+        pb_str(&p, vv[i].name);
+        pb_tensor_v2(&p, sto[vv[i].sto].cls, keys[vv[i].sto], (int64_t)sto[vv[i].sto].numel,
+                     vv[i].offset, vv[i].ndim, vv[i].shape, vv[i].stride);
+    }
+    end_dict(&p);
+    zb_entry e[18];
+    char names[16][32];
+    cr_assert_leq(nsto, 16);
+    e[0] = (zb_entry){"archive/data.pkl", p.buf, p.len, 0};
+    for (size_t i = 0; i < nsto; i++) {
+        snprintf(names[i], sizeof names[i], "archive/data/%zu", i);
+        e[i + 1] = (zb_entry){names[i], sto[i].bytes, sto[i].es * sto[i].numel, deflate};
+    }
+    size_t n = nsto + 1;
+    if (byteorder != NULL)
+        e[n++] = (zb_entry){"archive/byteorder", byteorder, strlen(byteorder), 0};
+    char *in = tu_path(dir, file);
+    cr_assert_eq(zb_write(in, e, n), 0);
+    pb_free(&p);
+    return in;
+}
+
+/* Convert with the given buffer_size; every view's bytes must be exact. */
+static void expect_views(const char *in, const vsto *sto, const vview *vv, size_t nv,
+                         size_t buffer)
+{
+    c2s_write_options o = {.buffer_size = buffer};
+    st_file f;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, NULL, &err), C2S_OK, "buffer %zu: %s", buffer, err.msg);
+    for (size_t i = 0; i < nv; i++) {
+        size_t len;
+        unsigned char *want = view_bytes(&sto[vv[i].sto], &vv[i], &len);
+        unsigned char *got = malloc(len + 1);
+        read_tensor(&f, vv[i].name, got, len);
+        cr_assert(memcmp(got, want, len) == 0, "buffer %zu: tensor %s differs", buffer,
+                  vv[i].name);
+        free(got);
+        free(want);
+    }
+    st_file_free(&f);
+}
+
+static void free_storages(vsto *sto, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(sto[i].bytes);
+}
+
+/* Transposed views whose span is many times the gather memory (buffer_size
+ * 4096: 512-byte slots, 8 KiB per band) are exact, for every element size. */
+Test(convert, transposed_views_larger_than_the_gather_memory)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 200 * 384, 1),
+                  make_storage("HalfStorage", 2, 300 * 257, 2),
+                  make_storage("ByteStorage", 1, 128 * 333, 3),
+                  make_storage("DoubleStorage", 8, 90 * 70 + 5, 4),
+                  make_storage("ComplexFloatStorage", 8, 33 * 65, 5)};
+    vview vv[] = {
+        {"f32", 0, 0, 2, {384, 200}, {1, 384}},
+        {"f32b", 0, 0, 2, {200, 384}, {384, 1}},        /* the storage itself */
+        {"f16", 1, 0, 2, {257, 300}, {1, 257}},
+        {"f16half", 1, 3, 2, {100, 300}, {1, 257}},     /* columns 3..102, transposed */
+        {"u8", 2, 0, 2, {333, 128}, {1, 333}},
+        {"f64", 3, 5, 2, {70, 90}, {1, 70}},
+        {"c64", 4, 0, 2, {65, 33}, {1, 65}},
+        {"f32t3", 0, 0, 3, {384, 20, 10}, {1, 3840, 384}}, /* (20, 10, 384) permuted */
+    };
+    char *in = views_checkpoint("t.pt", sto, 5, vv, sizeof vv / sizeof *vv, 0, NULL);
+    size_t buffers[] = {4096, 64, 1000, 0};
+    for (size_t b = 0; b < 4; b++)
+        expect_views(in, sto, vv, sizeof vv / sizeof *vv, buffers[b]);
+    free(in);
+    free_storages(sto, 5);
+}
+
+/* Expanded (stride 0), stepped, permuted, overlapping, offset views, runs
+ * long enough to be copied one by one, and views with size-1 dimensions. */
+Test(convert, expanded_stepped_and_permuted_views)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 3 * 40000, 6),
+                  make_storage("ShortStorage", 2, 64 * 48 * 10, 7)};
+    vview vv[] = {
+        {"rows", 0, 0, 2, {1000, 300}, {0, 1}},          /* one row, repeated */
+        {"cols", 0, 7, 2, {300, 1000}, {1, 0}},          /* one column, repeated */
+        {"step", 0, 1, 2, {100, 50}, {400, 3}},
+        {"unfold", 0, 0, 2, {500, 20}, {3, 1}},          /* overlapping windows */
+        {"longruns", 0, 100, 2, {3, 20000}, {40000, 1}}, /* 80 KB runs */
+        {"perm3", 1, 0, 3, {10, 64, 48}, {1, 480, 10}},  /* (64, 48, 10) -> (10, 64, 48) */
+        {"perm4", 1, 5, 4, {2, 8, 3, 40}, {10, 1, 0, 48 * 10}},
+        {"ones", 1, 9, 4, {1, 40, 1, 7}, {999, 1, 5, 40}},
+        {"scalar", 1, 11, 0, {0}, {0}},
+    };
+    size_t nv = sizeof vv / sizeof *vv;
+    char *in = views_checkpoint("e.pt", sto, 2, vv, nv, 0, NULL);
+    size_t buffers[] = {4096, 64, 512, 0};
+    for (size_t b = 0; b < 4; b++)
+        expect_views(in, sto, vv, nv, buffers[b]);
+    free(in);
+    free_storages(sto, 2);
+}
+
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* A random view of up to 4 dimensions within numel elements. */
+static vview random_view(uint32_t *rng, int sto, size_t numel, int i)
+{
+    vview v = {.sto = sto, .ndim = 1 + rng_next(rng) % 4};
+    snprintf(v.name, sizeof v.name, "r%03d", i);
+    for (;;) {
+        int64_t span = 0, prod = 1;
+        for (size_t d = v.ndim; d-- > 0;) {
+            v.shape[d] = 1 + rng_next(rng) % (d == 0 ? 60 : 14);
+            switch (rng_next(rng) % 5) {
+            case 0: v.stride[d] = 0; break;
+            case 1: v.stride[d] = 1; break;
+            case 2: v.stride[d] = prod; break;          /* contiguous with the rest */
+            case 3: v.stride[d] = prod * (1 + rng_next(rng) % 3); break;
+            default: v.stride[d] = 1 + rng_next(rng) % 50;
+            }
+            prod *= v.shape[d];
+            span += (v.shape[d] - 1) * v.stride[d];
+        }
+        v.offset = rng_next(rng) % 30;
+        if (v.offset + span < (int64_t)numel)
+            return v;
+    }
+}
+
+/* Many random views (shapes, zero, unit, contiguous and odd strides) over
+ * shared storages, against element-by-element copies, at several memory
+ * sizes. */
+Test(convert, random_views_exact_bytes)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 30000, 8),
+                  make_storage("HalfStorage", 2, 30000, 9),
+                  make_storage("ByteStorage", 1, 30000, 10),
+                  make_storage("LongStorage", 8, 30000, 11)};
+    vview vv[64];
+    uint32_t rng = 12345;
+    for (int i = 0; i < 64; i++)
+        vv[i] = random_view(&rng, i % 4, 30000, i);
+    char *in = views_checkpoint("r.pt", sto, 4, vv, 64, 0, NULL);
+    size_t buffers[] = {64, 256, 4096, 0};
+    for (size_t b = 0; b < 4; b++)
+        expect_views(in, sto, vv, 64, buffers[b]);
+    free(in);
+    free_storages(sto, 4);
+}
+
+/* DEFLATE records with the same kinds of views. */
+Test(convert, deflate_records_with_views)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 120 * 90, 12),
+                  make_storage("ShortStorage", 2, 5000, 20)};
+    vview vv[] = {
+        {"t", 0, 0, 2, {90, 120}, {1, 90}},
+        {"q", 0, 0, 2, {40, 90}, {90, 1}},
+        {"k", 0, 40 * 90, 2, {40, 90}, {90, 1}},
+        {"s", 0, 2, 2, {60, 30}, {180, 3}},
+        {"part", 1, 100, 1, {50}, {3}}, /* record 1 is read again for its CRC */
+    };
+    char *in = views_checkpoint("d.pt", sto, 2, vv, 5, 1, NULL);
+    expect_views(in, sto, vv, 5, 4096);
+    expect_views(in, sto, vv, 5, 0);
+    free(in);
+    free_storages(sto, 2);
+}
+
+/* Gathered elements are byte-swapped (big-endian archive) and converted
+ * (--dtype) exactly like the same elements stored contiguously. */
+Test(convert, gathers_swap_and_convert_like_contiguous_tensors)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 96 * 70, 13),
+                  make_storage("FloatStorage", 4, 96 * 70, 0)};
+    vview t = {"t", 0, 0, 2, {96, 70}, {1, 96}};
+    size_t len;
+    free(sto[1].bytes);
+    sto[1].bytes = view_bytes(&sto[0], &t, &len); /* t's elements, contiguous */
+    for (size_t i = 0; i < len / 4; i++) { /* finite floats either way round */
+        sto[0].bytes[i * 4] &= 0x3f;
+        sto[0].bytes[i * 4 + 3] &= 0x3f;
+    }
+    free(sto[1].bytes);
+    sto[1].bytes = view_bytes(&sto[0], &t, &len);
+    vview vv[] = {t, {"u", 1, 0, 2, {96, 70}, {70, 1}}};
+    const char *orders[] = {NULL, "big"};
+    for (int o = 0; o < 2; o++) {
+        char *in = views_checkpoint("s.pt", sto, 2, vv, 2, 0, orders[o]);
+        c2s_write_options opts[] = {{.buffer_size = 256},
+                                    {.buffer_size = 256, .convert_dtype = 1, .dtype = C2S_F16},
+                                    {.buffer_size = 0, .convert_dtype = 1, .dtype = C2S_BF16}};
+        for (size_t k = 0; k < 3; k++) {
+            st_file f;
+            c2s_error err;
+            cr_assert_eq(convert_with(in, &opts[k], &f, NULL, &err), C2S_OK, "%s", err.msg);
+            size_t n = (size_t)(find_tensor(&f, "t")->end - find_tensor(&f, "t")->begin);
+            unsigned char *a = malloc(n), *b = malloc(n);
+            read_tensor(&f, "t", a, n);
+            read_tensor(&f, "u", b, n);
+            cr_assert(memcmp(a, b, n) == 0, "byte order %d, options %zu", o, k);
+            free(a);
+            free(b);
+            st_file_free(&f);
+        }
+        free(in);
+    }
+    free_storages(sto, 2);
+}
+
+/* Offset of the local header (sig "PK\3\4", name at 30) or central entry
+ * (sig "PK\1\2", name at 46) of name in a zip image; 0 when missing. */
+static size_t find_header(const unsigned char *z, size_t n, const char *sig, size_t name_at,
+                          const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i + name_at + nl <= n; i++)
+        if (memcmp(z + i, sig, 4) == 0 && memcmp(z + i + name_at, name, nl) == 0)
+            return i;
+    return 0;
+}
+
+/* Storage "0" shared by q/k/v slices, a transposed view of q, a tied
+ * view of q..v and a stepped view of its tail; the tail's odd elements
+ * are read by no tensor. */
+static char *shared_checkpoint(vsto *sto, vview *vv, size_t *nv)
+{
+    *sto = make_storage("FloatStorage", 4, 3 * 64 * 64 + 200, 14);
+    const vview views[] = {
+        {"q", 0, 0, 2, {64, 64}, {64, 1}},
+        {"k", 0, 64 * 64, 2, {64, 64}, {64, 1}},
+        {"v", 0, 2 * 64 * 64, 2, {64, 64}, {64, 1}},
+        {"qt", 0, 0, 2, {64, 64}, {1, 64}},
+        {"tied", 0, 0, 1, {3 * 64 * 64}, {1}},
+        {"tail", 0, 3 * 64 * 64, 1, {100}, {2}},
+    };
+    *nv = sizeof views / sizeof *views;
+    memcpy(vv, views, sizeof views);
+    return views_checkpoint("shared.pt", sto, 1, vv, *nv, 0, NULL);
+}
+
+/* Every byte of a shared record is CRC-checked: one flipped in a slice, in
+ * a part only a gather reads, or in a part no tensor reads is refused with
+ * the exact message, at every memory size; the clean file converts. */
+Test(convert, shared_storage_crc_checked_wherever_the_damage_is)
+{
+    vsto sto;
+    vview vv[8];
+    size_t nv;
+    char *in = shared_checkpoint(&sto, vv, &nv);
+    expect_views(in, &sto, vv, nv, 256);
+    expect_views(in, &sto, vv, nv, 0);
+    size_t flen;
+    unsigned char *clean = tu_read(in, &flen);
+    unsigned char *hit = memmem(clean, flen, sto.bytes, 64);
+    cr_assert_not_null(hit);
+    size_t at = (size_t)(hit - clean), rec = sto.es * sto.numel;
+    uint32_t want = (uint32_t)crc32(0L, sto.bytes, (uInt)rec);
+    size_t flips[] = {5 * 4 + 1,                  /* q, k, v, tied, qt read it */
+                      (3 * 64 * 64 + 10) * 4,     /* only the stepped view reads it */
+                      (3 * 64 * 64 + 11) * 4 + 2, /* no tensor reads it */
+                      rec - 1};                   /* the last byte, unread */
+    size_t buffers[] = {256, 0};
+    for (size_t i = 0; i < 4; i++) {
+        unsigned char *bad = malloc(flen);
+        memcpy(bad, clean, flen);
+        bad[at + flips[i]] ^= 0x40;
+        uint32_t got = (uint32_t)crc32(0L, bad + at, (uInt)rec);
+        cr_assert_eq(tu_write(in, bad, flen), 0);
+        for (size_t b = 0; b < 2; b++) {
+            c2s_checkpoint *ck;
+            c2s_error err;
+            cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
+            char *out = tu_path(dir, "out.safetensors");
+            unlink(out);
+            c2s_write_options o = {.buffer_size = buffers[b]};
+            cr_assert_eq(c2s_write(ck, out, &o, NULL, &err), C2S_ERR_REFUSED, "flip %zu", i);
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     "refused by the safety policy: archive/data/0: CRC-32 mismatch (archive "
+                     "says %08x, data gives %08x): the file was altered or damaged",
+                     want, got);
+            cr_assert_str_eq(err.msg, msg);
+            cr_assert_eq(tu_exists(out), 0);
+            c2s_close(ck);
+            free(out);
+        }
+        free(bad);
+    }
+    free(clean);
+    free(in);
+    free(sto.bytes);
+}
+
+/* A record whose CRC is recorded as 0 (torch.save without CRCs) is not
+ * checked: damaged bytes are copied as they are. */
+Test(convert, unrecorded_crc_is_not_checked)
+{
+    vsto sto;
+    vview vv[8];
+    size_t nv;
+    char *in = shared_checkpoint(&sto, vv, &nv);
+    size_t flen;
+    unsigned char *z = tu_read(in, &flen);
+    size_t local = find_header(z, flen, "PK\x03\x04", 30, "archive/data/0");
+    size_t central = find_header(z, flen, "PK\x01\x02", 46, "archive/data/0");
+    cr_assert(local > 0 && central > local);
+    memset(z + local + 14, 0, 4);
+    memset(z + central + 16, 0, 4);
+    unsigned char *hit = memmem(z, flen, sto.bytes, 64);
+    cr_assert_not_null(hit);
+    hit[7] ^= 1;
+    sto.bytes[7] ^= 1;
+    cr_assert_eq(tu_write(in, z, flen), 0);
+    expect_views(in, &sto, vv, nv, 256);
+    expect_views(in, &sto, vv, nv, 0);
+    free(z);
+    free(in);
+    free(sto.bytes);
+}
+
+/* A record that becomes short while it is copied (the file was truncated
+ * after opening): the read fails with the record's name, nothing is left. */
+Test(convert, record_truncated_during_the_copy)
+{
+    vsto sto = make_storage("FloatStorage", 4, 300000, 15);
+    vview vv[] = {{"w", 0, 0, 1, {300000}, {1}}, {"t", 0, 0, 2, {500, 600}, {1, 500}}};
+    char *in = views_checkpoint("cut.pt", &sto, 1, vv, 2, 0, NULL);
+    size_t flen;
+    unsigned char *z = tu_read(in, &flen);
+    unsigned char *hit = memmem(z, flen, sto.bytes, 64);
+    cr_assert_not_null(hit);
+    size_t keep = (size_t)(hit - z) + 1000;
+    for (int t = 0; t < 2; t++) {
+        cr_assert_eq(tu_write(in, z, flen), 0);
+        c2s_checkpoint *ck;
+        c2s_error err;
+        cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(truncate(in, (off_t)keep), 0);
+        c2s_write_options o = {.buffer_size = t ? 4096 : 0};
+        const char *only[] = {t ? "t" : "w"};
+        o.include = only;
+        o.ninclude = 1;
+        char *out = tu_path(dir, "out.safetensors");
+        cr_assert_eq(c2s_write(ck, out, &o, NULL, &err), C2S_ERR_INPUT);
+        cr_assert_str_eq(err.msg, "archive/data/0: truncated record");
+        cr_assert_eq(tu_exists(out), 0);
+        c2s_close(ck);
+        free(out);
+    }
+    free(z);
+    free(in);
+    free(sto.bytes);
+}
+
+/* ---- CRC pieces (crcpipe.h) ---------------------------------------------------------------- */
+
+#include "crcpipe.h"
+
+static c2s_status read_from_memory(void *ctx, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    (void)err;
+    memcpy(buf, (const unsigned char *)ctx + off, n);
+    return C2S_OK;
+}
+
+/* Ranges folded in any order, overlapping, far out of order (so that some
+ * are not kept) and past the piece limit give the record's CRC, the gaps
+ * read at check time; a damaged byte is reported with the exact message. */
+Test(convert, crc_pieces_in_any_order)
+{
+    size_t size = 3 << 20;
+    unsigned char *data = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 11));
+    uint32_t want = (uint32_t)crc32(0L, data, (uInt)size);
+    uint32_t rng = 99;
+    unsigned char scratch[4096];
+    for (int round = 0; round < 5; round++) {
+        crcpipe_record r = {0};
+        crcpipe_record_init(&r, "archive/data/9", want, 1, size);
+        size_t nranges = round >= 3 ? 200000 : 3000;
+        for (size_t k = 0; k < nranges; k++) {
+            uint64_t off, len;
+            if (round == 0 || round == 4) { /* ascending, with holes; 4: past the piece limit */
+                off = round == 4 ? (k % 100000) * 15 + (k >= 100000 ? 8 : 0) : k * 1000;
+                len = round == 4 ? 8 - (k >= 100000) : 600; /* then the holes */
+            } else if (round == 1) { /* backwards */
+                off = size - (k + 1) * 1000;
+                len = 700;
+            } else { /* random, overlapping */
+                off = rng_next(&rng) % size;
+                len = 1 + rng_next(&rng) % (round == 3 ? 16 : 5000);
+            }
+            if (off >= size)
+                continue;
+            if (len > size - off)
+                len = size - off;
+            crcpipe_record_add(&r, off, data + off, (size_t)len);
+        }
+        c2s_error err;
+        cr_assert_eq(crcpipe_record_check(&r, read_from_memory, data, scratch, sizeof scratch, &err),
+                     C2S_OK, "round %d: %s", round, err.msg);
+        cr_assert_leq(r.npieces, CRCPIPE_MAX_PIECES);
+        crcpipe_record_free(&r);
+    }
+    /* a damaged byte inside a piece, and one in a gap */
+    for (int gap = 0; gap < 2; gap++) {
+        crcpipe_record r = {0};
+        crcpipe_record_init(&r, "archive/data/9", want, 1, size);
+        crcpipe_record_add(&r, 0, data, size / 2);
+        unsigned char *bad = malloc(size);
+        memcpy(bad, data, size);
+        bad[gap ? size - 5 : 17] ^= 4;
+        crcpipe_record_add(&r, size / 2 + 100, bad + size / 2 + 100, 1000);
+        if (!gap) {
+            crcpipe_record_free(&r);
+            crcpipe_record_init(&r, "archive/data/9", want, 1, size);
+            crcpipe_record_add(&r, 0, bad, size / 2);
+        }
+        c2s_error err;
+        cr_assert_eq(crcpipe_record_check(&r, read_from_memory, bad, scratch, sizeof scratch, &err),
+                     C2S_ERR_REFUSED);
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "archive/data/9: CRC-32 mismatch (archive says %08x, data gives %08x): the file "
+                 "was altered or damaged",
+                 want, (uint32_t)crc32(0L, bad, (uInt)size));
+        cr_assert_str_eq(err.msg, msg);
+        crcpipe_record_free(&r);
+        free(bad);
+    }
+    /* no CRC recorded: never checked */
+    crcpipe_record r = {0};
+    crcpipe_record_init(&r, "archive/data/9", 0, 0, size);
+    c2s_error err;
+    cr_assert_eq(crcpipe_record_check(&r, read_from_memory, data, scratch, sizeof scratch, &err),
+                 C2S_OK);
+    crcpipe_record_free(&r);
+    free(data);
+}
+
+/* The pipe's thread reads ranges from a descriptor into the caller's
+ * buffers and CRCs them; tickets say when a buffer is filled. */
+Test(convert, crc_pipe_reads_on_its_thread)
+{
+    size_t size = 1 << 20;
+    unsigned char *data = malloc(size), *copy = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (unsigned char)(i * 13 + (i >> 9));
+    char *path = tu_path(dir, "raw.bin");
+    cr_assert_eq(tu_write(path, data, size), 0);
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    crcpipe p;
+    crcpipe_start(&p);
+    crcpipe_record r = {0};
+    crcpipe_record_init(&r, "archive/data/5", (uint32_t)crc32(0L, data, (uInt)size), 1, size);
+    crcpipe_range one[64];
+    uint64_t last = 0;
+    for (size_t k = 0; k < 64; k++) { /* 64 blocks, as single ranges and a vector */
+        size_t len = size / 64;
+        one[k] = (crcpipe_range){(63 - k) * len, copy + (63 - k) * len, len};
+        if (k < 32)
+            last = crcpipe_submit(&p, &r, fd, 0, &one[k], 1);
+    }
+    last = crcpipe_submit(&p, &r, fd, 0, &one[32], 32);
+    cr_assert_eq(crcpipe_wait(&p, last), C2S_OK);
+    cr_assert(memcmp(copy, data, size) == 0);
+    crcpipe_finish(&p);
+    unsigned char scratch[256];
+    c2s_error err;
+    cr_assert_eq(crcpipe_record_missing(&r), 0);
+    cr_assert_eq(crcpipe_record_check(&r, read_from_memory, data, scratch, sizeof scratch, &err),
+                 C2S_OK, "%s", err.msg);
+    crcpipe_record_free(&r);
+    /* a read past the end of the file fails the pipe with the record's name */
+    crcpipe_start(&p);
+    crcpipe_record_init(&r, "archive/data/5", 0, 0, 2 * size);
+    crcpipe_range tail = {size - 10, copy, 20};
+    crcpipe_range more = {0, copy, 10};
+    crcpipe_submit(&p, &r, fd, 0, &tail, 1);
+    uint64_t t = crcpipe_submit(&p, &r, fd, 0, &more, 1);
+    cr_assert_eq(crcpipe_wait(&p, t), C2S_ERR_INPUT);
+    cr_assert_str_eq(p.err.msg, "archive/data/5: truncated record");
+    crcpipe_finish(&p);
+    crcpipe_record_free(&r);
+    close(fd);
+    free(path);
+    free(data);
+    free(copy);
+}
+
+/* Transposes with the default memory: whole source rows as segments (read
+ * together), and a 32 MiB tensor in bands of 2 KiB segments. */
+Test(convert, big_transposes_with_the_default_memory)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 20 * 70000, 16),
+                  make_storage("FloatStorage", 4, 8192 * 1024, 17),
+                  make_storage("HalfStorage", 2, 300 * 2048, 18)};
+    vview vv[] = {
+        {"wide", 0, 0, 2, {70000, 20}, {1, 70000}},
+        {"big", 1, 0, 2, {1024, 8192}, {1, 1024}},
+        {"half", 2, 0, 2, {2048, 300}, {1, 2048}},
+    };
+    char *in = views_checkpoint("big.pt", sto, 3, vv, 3, 0, NULL);
+    expect_views(in, sto, vv, 3, 0);
+    free(in);
+    free_storages(sto, 3);
+}
+
+/* Hundreds of small tensors packed into the copy slots, more jobs than the
+ * pipe's ring holds at once. */
+Test(convert, many_small_tensors)
+{
+    vsto sto = make_storage("FloatStorage", 4, 5000, 19);
+    static vview vv[700];
+    for (int i = 0; i < 700; i++) {
+        vv[i] = (vview){.sto = 0, .offset = (i * 7) % 4990, .ndim = 1, .shape = {1 + i % 9},
+                        .stride = {1}};
+        snprintf(vv[i].name, sizeof vv[i].name, "s%03d", i);
+    }
+    char *in = views_checkpoint("many.pt", &sto, 1, vv, 700, 0, NULL);
+    expect_views(in, &sto, vv, 700, 0);
+    expect_views(in, &sto, vv, 700, 64);
+    free(in);
+    free(sto.bytes);
+}
