@@ -30,7 +30,7 @@ CATEGORIES = [
     ("read", "read/pread syscalls (kernel: page cache -> buffer)", "reading"),
     ("cfr_read", "copy_file_range, read side (kernel)", "reading"),
     ("zip_user", "archive access in user space (libzip, zipsrc)", "reading"),
-    ("crc", "CRC-32 (zlib crc32)", "CRC checking"),
+    ("crc", "CRC-32 (zlib crc32 or our PCLMULQDQ crc_clmul)", "CRC checking"),
     ("cfr_write", "copy_file_range, write side (kernel: copy into output pages)", "writing"),
     ("write", "write syscalls (kernel: buffer -> page cache)", "writing"),
     ("memcpy", "memcpy/memmove in user space (buffer fills, view gathering)", "other"),
@@ -45,7 +45,8 @@ def classify(frames):
     """frames: [(sym, dso)], leaf first."""
     syms = [s for s, _ in frames]
     kernel = [s for s, d in frames if "kernel" in d]
-    if syms and "crc32" in syms[0].lower() and "kernel" not in frames[0][1]:
+    if syms and ("crc32" in syms[0].lower() or syms[0].startswith("crc_clmul")) \
+            and "kernel" not in frames[0][1]:
         return "crc"
     syscall = None
     for s in reversed(kernel):  # the outermost syscall entry wins: walk from the root
@@ -172,7 +173,7 @@ def split_callgrind(path):
 
     picks = [
         ("reading", r"^(zipsrc_stream_read|zip_fread|stream_fill|pread|__libc_pread|read)$"),
-        ("CRC checking", r"^crc32(_z)?$"),
+        ("CRC checking", r"^(crc32(_z)?|crc_clmul)$"),
         ("writing", r"^(outfile_write|copy_range|copy_file_range|write|__libc_write)$"),
     ]
     out = ["| bucket | function (inclusive) | instructions | share |",

@@ -115,7 +115,9 @@ typedef struct c2s_write_options {
     const volatile sig_atomic_t *cancel; /* checked between blocks; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
-    size_t buffer_size;     /* copy buffer, 0: default 8 MiB */
+    size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 read slots of
+                               buffer_size / 8 and an output buffer of
+                               buffer_size / 8 (see convert.c) */
 
     /* Which tensors: a name is kept when it matches some include glob (or
      * there are none) and no exclude glob (fnmatch(3), no flags: '*' also
