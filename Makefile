@@ -27,7 +27,7 @@ LDLIBS  += $(PKG_LIBS) -pthread
 LIB_SRC  = src/error.c src/findings.c src/dtype.c src/ziplayout.c src/zipsrc.c src/pvm.c \
            src/policy.c src/tmap.c src/stw.c src/scan.c \
            src/outfile.c src/checkpoint.c src/convert.c src/crcpipe.c \
-           src/dtconv.c src/verify.c src/stread.c src/sha256.c
+           src/dtconv.c src/verify.c src/stread.c src/sha256.c src/crc32.c
 TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c src/tool_batch.c src/tool_convert.c src/tool_run.c src/tool_progress.c src/tool_report.c src/tool_hf.c
 TEST_SRC = $(wildcard tests/test_*.c)
 

@@ -7,10 +7,11 @@
  * The archive is then opened with ZIP_CHECKCONS, every entry is looked at
  * once (data.pkl prefix, TorchScript markers, encryption), and storages are
  * read on demand through zipsrc_stream, which computes the CRC-32 itself
- * (zlib's crc32) while the bytes pass through.
+ * (crc32.c: zlib's value, PCLMULQDQ when available) while the bytes pass through.
  */
 #include "zipsrc.h"
 #include "ziplayout.h"
+#include "crc32.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -447,12 +448,7 @@ static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
     if (st != C2S_OK)
         return st;
     if (s->pos == s->crc_pos) {
-        /* zlib's crc32 takes an unsigned int length: feed in slices */
-        for (size_t off = 0; off < n;) {
-            size_t part = n - off > (1u << 30) ? (1u << 30) : n - off;
-            s->crc = (uint32_t)crc32(s->crc, buf + off, (uInt)part);
-            off += part;
-        }
+        s->crc = c2s_crc32(s->crc, buf, n);
         s->crc_pos += n;
     }
     s->pos += n;
