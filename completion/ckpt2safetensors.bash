@@ -17,7 +17,7 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
---shard --key --list --skip-unsupported --dtype --include --exclude --metadata
+--direct-io --shard --key --list --skip-unsupported --dtype --include --exclude --metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
@@ -27,10 +27,17 @@ _ckpt2safetensors()
         COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "${cur#--dtype=}"))
         return 0
     fi
+    if [[ $cur == --direct-io=* ]]; then
+        COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "${cur#--direct-io=}"))
+        return 0
+    fi
 
     case $prev in
         --dtype)
             COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "$cur"))
+            return 0 ;;
+        --direct-io)
+            COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "$cur"))
             return 0 ;;
         -r | --recursive)
             COMPREPLY=($(compgen -d -- "$cur"))

@@ -109,15 +109,25 @@ typedef struct c2s_kv {
     const char *key, *value;
 } c2s_kv;
 
+/* Direct I/O for the output file (see outfile.h). */
+typedef enum c2s_direct_io {
+    C2S_DIRECT_AUTO,    /* through the page cache when the whole file fits what the kernel
+                           keeps dirty without writing back (outfile_writeback_room, shared
+                           by `jobs`), else around it */
+    C2S_DIRECT_ALWAYS,  /* around the cache from the first aligned block */
+    C2S_DIRECT_NEVER    /* always through the cache */
+} c2s_direct_io;
+
 typedef struct c2s_write_options {
     int force;              /* replace an existing output */
     int skip_unsupported;   /* drop tensors safetensors cannot hold */
     const volatile sig_atomic_t *cancel; /* checked between blocks; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
-    size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 read slots of
-                               buffer_size / 8 and an output buffer of
-                               buffer_size / 8 (see convert.c) */
+    size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 slots of
+                               buffer_size / 8 (4 of them the output ring)
+                               and an output buffer of buffer_size / 8
+                               (see convert.c) */
 
     /* Which tensors: a name is kept when it matches some include glob (or
      * there are none) and no exclude glob (fnmatch(3), no flags: '*' also
@@ -151,6 +161,11 @@ typedef struct c2s_write_options {
 
     /* Compute the SHA-256 of the output (result.sha256). */
     int sha256;
+
+    /* Direct I/O (no effect on a stream), and how many conversions run at
+     * once (0 counts as 1): AUTO shares the page cache's room among them. */
+    c2s_direct_io direct_io;
+    unsigned jobs;
 } c2s_write_options;
 
 typedef struct c2s_write_result {
@@ -160,6 +175,7 @@ typedef struct c2s_write_result {
     size_t converted;       /* tensors whose dtype --dtype changed */
     uint64_t data_bytes;    /* tensor bytes written */
     uint64_t file_bytes;    /* size of the output file */
+    uint64_t direct_bytes;  /* of them, written around the page cache */
     char sha256[65];        /* hex, when requested; "" otherwise */
 } c2s_write_result;
 

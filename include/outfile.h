@@ -9,11 +9,25 @@
  * temporary file; it is safe to call at any point, also after commit.
  *
  * Writes are unbuffered write(2) calls: callers pass large blocks.
+ *
+ * Direct I/O.  Past the offset given to outfile_direct_from(), a write
+ * whose buffer address, length and file position are all multiples of the
+ * file system's direct I/O alignment goes around the page cache (O_DIRECT,
+ * switched on and off with fcntl between writes); any other write goes
+ * through the cache as usual, so the bytes are the same either way.  Why:
+ * a file much larger than what the kernel lets stay dirty in memory is
+ * otherwise written at whatever pace writeback throttling allows, which on
+ * the machines measured (bench/) was slower and far less even than the
+ * device.  File systems without direct I/O (the fcntl or a write fails with
+ * EINVAL) simply keep the page cache.  outfile_writeback_room() says how
+ * much can be written through the cache before the kernel starts writing
+ * back in the background.
  */
 #ifndef OUTFILE_H
 #define OUTFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "c2s_error.h"
 
@@ -25,6 +39,11 @@ typedef struct outfile {
     char *tmp_path;   /* NULL once committed or removed */
     void (*tap)(void *ctx, const void *buf, size_t n); /* sees every byte written */
     void *tap_ctx;
+    uint64_t pos;           /* bytes written so far */
+    uint64_t direct_from;   /* aligned writes from here on bypass the cache */
+    size_t align;           /* direct I/O alignment; 0: no direct I/O */
+    int direct_set;         /* O_DIRECT is set on fd now */
+    uint64_t direct_bytes;  /* bytes written with O_DIRECT */
 } outfile;
 
 /* Create the temporary file for path.  Without force, fails early when path
@@ -36,6 +55,22 @@ c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err
 void outfile_open_fd(outfile *of, int fd);
 
 c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err);
+
+/* Write aligned blocks at or after offset with direct I/O (UINT64_MAX:
+ * never, the default).  No effect on streams or where the file system has
+ * no direct I/O. */
+void outfile_direct_from(outfile *of, uint64_t offset);
+
+/* The alignment a block needs (address, length, position) to be written
+ * directly; 0 when this file gets no direct I/O. */
+size_t outfile_direct_align(const outfile *of);
+
+/* Bytes that can still be dirtied in the page cache before the kernel
+ * starts background writeback: its threshold (vm.dirty_background_bytes,
+ * or vm.dirty_background_ratio percent of free and file-cache memory, as
+ * the kernel counts it) less what is dirty or under writeback now.
+ * UINT64_MAX when /proc does not tell. */
+uint64_t outfile_writeback_room(void);
 
 /* Close and move into place. */
 c2s_status outfile_commit(outfile *of, c2s_error *err);

@@ -10,20 +10,27 @@
  *
  *  - the slots: NSLOTS blocks of buffer_size / 8 bytes (1 MiB; 2 MiB
  *    aligned and marked for huge pages: faults on them were a visible cost).
- *    Copies cycle through the first COPY_SLOTS; a gather uses all of them,
- *    two halves in turn.  A slot is reused only once the pipe's jobs on it
- *    are done (w->ticket).
+ *    The first RING_SLOTS are the output ring, the others read space for
+ *    gathers (two halves of HALF slots, in turn) and for copies that change
+ *    the bytes.  A slot is reused only once the pipe's jobs on it are done
+ *    (w->ticket).
  *  - the output buffer (buffer_size / 8): elements gathered from a strided
  *    view, or to be byte-swapped (big-endian archives) or converted
- *    (--dtype, into w->cvt) when the buffer is flushed.
+ *    (--dtype, into w->cvt) when the buffer is flushed into the ring.
+ *
+ * The ring.  Every byte of the file, header included, passes through the
+ * ring in file order: slot `cur` is filled at `used`, and a full slot is
+ * written when the ring comes round to it (up to RING_SLOTS - 1 slots are
+ * read ahead).  So every write but the last is a whole slot at a multiple
+ * of slot_size in the file, from memory aligned to at least 4 KiB: what
+ * direct I/O needs (outfile.h); where it starts is direct_start's choice.
  *
  * Per tensor:
- *  - C-contiguous, written as is: its bytes are read into copy slots, packed
- *    one after the other (small tensors share a slot), and written straight
- *    from them when the ring comes round (up to COPY_SLOTS - 1 slots are
- *    read ahead): one pread and one write per block, no copy in between.
- *  - C-contiguous, swapped or converted: read into a slot (the next chunk
- *    into another meanwhile), copied into the output buffer.
+ *  - C-contiguous, written as is: its bytes are read by the pipe straight
+ *    into the ring, packed one after the other (small tensors share a
+ *    slot): one pread and one write per block, no copy in between.
+ *  - C-contiguous, swapped or converted: read into a read slot (the next
+ *    chunk into another meanwhile), copied into the output buffer.
  *  - strided (transposed, expanded, stepped, permuted): a gather, below;
  *    its memory is the slots, whatever the size of the tensor.
  *  - a DEFLATE record (torch.save stores, so these are rare) is read on
@@ -42,7 +49,7 @@
  * Gathers.  The view is simplified first (simplify): size-1 dimensions are
  * dropped, dimensions contiguous with each other merged, and the trailing
  * contiguous dimension taken as a run of `run` elements.  Runs of at least
- * DIRECT_RUN bytes are copied run by run like contiguous tensors.  Smaller
+ * LONG_RUN bytes are copied run by run like contiguous tensors.  Smaller
  * runs are gathered band by band: the dimensions before the band dimension
  * p are fixed, p takes `band` consecutive indices, and the band's source
  * bytes are read as segments: each combination of indices of the segment
@@ -78,10 +85,12 @@
 #define DEFAULT_BUFFER (8u << 20)
 #define MAX_BUFFER (64u << 20)
 #define NSLOTS 32               /* slots in all */
-#define HALF (NSLOTS / 2)       /* a gather's band */
-#define COPY_SLOTS 4            /* slots copies cycle through */
+#define RING_SLOTS 4            /* the output ring: slots 0 .. RING_SLOTS - 1 */
+#define READ0 RING_SLOTS        /* the first read slot */
+#define HALF ((NSLOTS - RING_SLOTS) / 2) /* a gather's band */
+#define DIO_ALIGN 4096u         /* slot sizes and addresses, for direct I/O */
 #define HUGE_PAGE (2u << 20)
-#define DIRECT_RUN (64u << 10)  /* runs this long are copied one by one */
+#define LONG_RUN (64u << 10)    /* runs this long are copied one by one */
 #define PREAD_COST 8192u        /* a pread costs about as much as copying 8 KiB */
 #define MAX_SEGMENTS 65536u     /* per band */
 #define TILE_BYTES 64           /* gather_rows: tiles of 64 bytes square */
@@ -96,8 +105,8 @@ typedef struct writer {
     unsigned char *slots;         /* NSLOTS * slot_size */
     size_t slot_size, slots_len;
     uint64_t ticket[NSLOTS];      /* the last pipe job on each slot */
-    size_t olen[COPY_SLOTS];      /* output bytes in each copy slot, not yet written */
-    size_t cur, used;             /* the copy slot being filled, bytes placed in it */
+    size_t olen[RING_SLOTS];      /* output bytes in each ring slot, not yet written */
+    size_t cur, used;             /* the ring slot being filled, bytes placed in it */
     /* output buffer */
     unsigned char *obuf, *cvt;    /* cvt: 2 * ocap (F16 -> F32 doubles) */
     size_t ocap, ofill;
@@ -214,7 +223,9 @@ static unsigned char *slot_at(writer *w, size_t i)
     return w->slots + i * w->slot_size;
 }
 
-/* Write copy slot i's output once its reads are done. */
+/* ---- the output ring ---------------------------------------------------------------- */
+
+/* Write ring slot i's output once its reads are done. */
 static c2s_status write_slot(writer *w, size_t i)
 {
     size_t n = w->olen[i];
@@ -223,27 +234,52 @@ static c2s_status write_slot(writer *w, size_t i)
     return st == C2S_OK ? write_out(w, slot_at(w, i), n) : st;
 }
 
-/* Move to the next copy slot: write what it still holds, wait for the
+/* Move to the next ring slot: write what it still holds, wait for the
  * jobs on it.  (The slot at `cur` with nothing placed is always free.) */
 static c2s_status next_slot(writer *w)
 {
-    w->cur = (w->cur + 1) % COPY_SLOTS;
+    w->cur = (w->cur + 1) % RING_SLOTS;
     w->used = 0;
     c2s_status st = w->olen[w->cur] ? write_slot(w, w->cur) : C2S_OK;
     return st == C2S_OK ? pipe_wait(w, w->ticket[w->cur]) : st;
 }
 
-/* Write every copy slot holding output, oldest first; leave all slots free. */
-static c2s_status flush_slots(writer *w)
+/* The free bytes at the ring's position, moving on when its slot is full. */
+static c2s_status ring_room(writer *w, size_t *room)
+{
+    c2s_status st = w->used == w->slot_size ? next_slot(w) : C2S_OK;
+    *room = w->slot_size - w->used;
+    return st;
+}
+
+/* Append n bytes to the ring. */
+static c2s_status ring_put(writer *w, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        size_t room;
+        c2s_status st = ring_room(w, &room);
+        if (st != C2S_OK)
+            return st;
+        size_t part = n < room ? n : room;
+        memcpy(slot_at(w, w->cur) + w->used, p, part);
+        w->used += part;
+        w->olen[w->cur] += part;
+        p += part;
+        n -= part;
+    }
+    return C2S_OK;
+}
+
+/* At the end: write every ring slot holding output, oldest first. */
+static c2s_status ring_flush(writer *w)
 {
     c2s_status st = C2S_OK;
-    for (size_t k = 1; k <= COPY_SLOTS && st == C2S_OK; k++) {
-        size_t i = (w->cur + k) % COPY_SLOTS;
+    for (size_t k = 1; k <= RING_SLOTS && st == C2S_OK; k++) {
+        size_t i = (w->cur + k) % RING_SLOTS;
         if (w->olen[i])
             st = write_slot(w, i);
     }
-    if (st == C2S_OK && w->used > 0)
-        st = next_slot(w);
+    w->used = 0;
     return st;
 }
 
@@ -263,7 +299,7 @@ static c2s_status flush_obuf(writer *w)
         len = elems * c2s_dtype_size(w->conv_to);
     }
     w->ofill = 0;
-    return write_out(w, out, len);
+    return ring_put(w, out, len);
 }
 
 /* Append n bytes (whole elements) to the output buffer. */
@@ -286,16 +322,16 @@ static c2s_status to_obuf(writer *w, const unsigned char *p, size_t n)
 
 /* ---- contiguous ranges ------------------------------------------------------------------ */
 
-/* As is, STORED: read into copy slots by the pipe, written from there. */
-static c2s_status copy_direct(writer *w, source *src, uint64_t off, uint64_t n)
+/* As is, STORED: read into the ring by the pipe, written from there. */
+static c2s_status copy_to_ring(writer *w, source *src, uint64_t off, uint64_t n)
 {
     c2s_status st = check_range(src, off, n, w->err);
     if (st == C2S_OK)
         st = flush_obuf(w); /* it holds earlier output */
     while (st == C2S_OK && n > 0) {
-        if (w->used == w->slot_size && (st = next_slot(w)) != C2S_OK)
+        size_t room;
+        if ((st = ring_room(w, &room)) != C2S_OK)
             break;
-        size_t room = w->slot_size - w->used;
         crcpipe_range r = {off, slot_at(w, w->cur) + w->used, n < room ? (size_t)n : room};
         w->ticket[w->cur] = read_async(w, src, &r, 1);
         w->used += r.len;
@@ -306,7 +342,7 @@ static c2s_status copy_direct(writer *w, source *src, uint64_t off, uint64_t n)
     return st;
 }
 
-/* Start reading the next chunk (at most a slot) of [off, off + n) into slot i. */
+/* Start reading the next chunk (at most a slot) of [off, off + n) into read slot i. */
 static uint64_t start_chunk(writer *w, const source *src, crcpipe_range *r, size_t i,
                             uint64_t off, uint64_t n)
 {
@@ -314,21 +350,20 @@ static uint64_t start_chunk(writer *w, const source *src, crcpipe_range *r, size
     return w->ticket[i] = read_async(w, src, r, 1);
 }
 
-/* STORED, through the output buffer: chunks read into copy slots 0 and 1
- * in turn, the next one read while this one is copied. */
+/* STORED, through the output buffer: chunks read into the first two read
+ * slots in turn, the next one read while this one is copied. */
 static c2s_status copy_stored_buffered(writer *w, source *src, uint64_t off, uint64_t n)
 {
     c2s_status st = check_range(src, off, n, w->err);
-    if (st == C2S_OK)
-        st = flush_slots(w); /* they hold earlier output */
     crcpipe_range r[2];
     uint64_t ticket[2] = {0, 0};
     if (st == C2S_OK && n > 0)
-        ticket[0] = start_chunk(w, src, &r[0], 0, off, n);
+        ticket[0] = start_chunk(w, src, &r[0], READ0, off, n);
     for (size_t k = 0; st == C2S_OK && n > 0; k ^= 1) {
         n -= r[k].len;
         if (n > 0)
-            ticket[k ^ 1] = start_chunk(w, src, &r[k ^ 1], k ^ 1, r[k].off + r[k].len, n);
+            ticket[k ^ 1] =
+                start_chunk(w, src, &r[k ^ 1], READ0 + (k ^ 1), r[k].off + r[k].len, n);
         st = pipe_wait(w, ticket[k]);
         if (st == C2S_OK)
             st = to_obuf(w, r[k].data, r[k].len);
@@ -339,7 +374,7 @@ static c2s_status copy_stored_buffered(writer *w, source *src, uint64_t off, uin
 /* DEFLATE: straight from the stream into the output buffer. */
 static c2s_status copy_stream(writer *w, source *src, uint64_t off, uint64_t n)
 {
-    c2s_status st = flush_slots(w);
+    c2s_status st = C2S_OK;
     while (st == C2S_OK && n > 0) {
         if (w->ofill == w->ocap && (st = flush_obuf(w)) != C2S_OK)
             break;
@@ -357,7 +392,7 @@ static c2s_status copy_range(writer *w, source *src, uint64_t off, uint64_t n, i
 {
     if (!src->raw)
         return copy_stream(w, src, off, n);
-    return as_is ? copy_direct(w, src, off, n) : copy_stored_buffered(w, src, off, n);
+    return as_is ? copy_to_ring(w, src, off, n) : copy_stored_buffered(w, src, off, n);
 }
 
 /* ---- gathers: the plan ---------------------------------------------------------------- */
@@ -568,7 +603,7 @@ static c2s_status read_band(writer *w, source *src, const view *v, const gplan *
     for (size_t j = g->p; j < v->k; j++)
         ext[j] = g->seg[j] ? extent(v, g, j, bd->ext) : 1;
     size_t bytes = (size_t)(seg_span(v, g, bd->ext) * v->es); /* fits a slot: band_fits */
-    size_t slot = (size_t)h * HALF, used = 0, first = 0, nreads = 0, i = 0;
+    size_t slot = READ0 + (size_t)h * HALF, used = 0, first = 0, nreads = 0, i = 0;
     w->band_ticket[h] = 0;
     c2s_status st = pipe_wait(w, w->ticket[slot]);
     do {
@@ -578,7 +613,7 @@ static c2s_status read_band(writer *w, source *src, const view *v, const gplan *
         if (st == C2S_OK)
             st = check_range(src, start * v->es, bytes, w->err);
         if (st == C2S_OK && used + bytes > w->slot_size) {
-            if (slot + 1 == (size_t)(h + 1) * HALF) /* band_fits rules this out */
+            if (slot + 1 == READ0 + (size_t)(h + 1) * HALF) /* band_fits rules this out */
                 return c2s_fail(w->err, C2S_ERR_INPUT, "internal error: a band overflows");
             st = send_reads(w, src, h, slot, first, nreads);
             first = nreads;
@@ -741,9 +776,7 @@ static c2s_status gather_bands(writer *w, source *src, const view *v, const gpla
 {
     band bd[2] = {{{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band}};
     size_t nseg[2] = {0, 0};
-    c2s_status st = flush_slots(w);
-    if (st == C2S_OK)
-        st = read_band(w, src, v, g, &bd[0], 0, &nseg[0]);
+    c2s_status st = read_band(w, src, v, g, &bd[0], 0, &nseg[0]);
     int more = 1;
     for (int h = 0; st == C2S_OK && more; h ^= 1) {
         bd[h ^ 1] = bd[h];
@@ -778,7 +811,7 @@ static c2s_status copy_strided(writer *w, const tmap_tensor *t, source *src, int
     simplify(t, &v);
     if (v.k == 0) /* contiguous after all */
         return copy_range(w, src, v.offset * v.es, v.run * v.es, as_is);
-    if (v.run * v.es >= DIRECT_RUN)
+    if (v.run * v.es >= LONG_RUN)
         return copy_runs(w, src, &v, as_is);
     gplan g = plan_gather(w, &v);
     if (g.band == 0) /* nothing fits the slots (tiny buffer_size) */
@@ -982,13 +1015,13 @@ static void plan_free(plan *p)
 static c2s_status write_all(writer *w, const plan *p)
 {
     crcpipe_start(&w->pipe);
-    c2s_status st = outfile_write(&w->out, p->header, p->header_len, w->err);
+    c2s_status st = ring_put(w, p->header, p->header_len);
     for (size_t i = 0; i < p->n && st == C2S_OK; i++)
         st = copy_tensor(w, &w->ck->map.tensors[p->entries[i].src], p->entries[i].dtype);
     if (st == C2S_OK)
         st = flush_obuf(w);
     if (st == C2S_OK)
-        st = flush_slots(w);
+        st = ring_flush(w);
     crcpipe_finish(&w->pipe); /* always: joins the thread */
     if (st == C2S_OK && cancelled(w)) /* the last block may have ended with the signal */
         st = C2S_ERR_INPUT;
@@ -1014,6 +1047,27 @@ static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan
     return st;
 }
 
+/* Where direct I/O starts in a file of size bytes (UINT64_MAX: nowhere).
+ * AUTO: nowhere when the whole file fits the page cache's room before
+ * writeback starts (the fastest way to write it, and the kernel writes it
+ * back at leisure), else from the start: a larger file would be written
+ * at the pace of writeback throttling, which bench/ measured slower and
+ * far less even than the device itself (also when only the part beyond
+ * the room went around the cache). */
+static uint64_t direct_start(const c2s_write_options *o, uint64_t size)
+{
+    c2s_direct_io mode = o ? o->direct_io : C2S_DIRECT_AUTO;
+    if (mode == C2S_DIRECT_NEVER)
+        return UINT64_MAX;
+    if (mode == C2S_DIRECT_ALWAYS)
+        return 0;
+    uint64_t room = outfile_writeback_room();
+    if (room == UINT64_MAX)
+        return UINT64_MAX;
+    room /= o && o->jobs > 1 ? o->jobs : 1;
+    return size <= room ? UINT64_MAX : 0;
+}
+
 static c2s_status check_options(const char *out_path, const c2s_write_options *o, c2s_error *err)
 {
     if (o == NULL)
@@ -1027,11 +1081,11 @@ static c2s_status check_options(const char *out_path, const c2s_write_options *o
 
 /* Slot memory on huge-page boundaries, marked for huge pages: a fault per
  * 2 MiB instead of per 4 KiB (each fault is a visible cost), and fewer TLB
- * misses in gathers. */
+ * misses in gathers.  Small sizes (tests) on DIO_ALIGN boundaries. */
 static unsigned char *alloc_slots(size_t len)
 {
-    if (len < HUGE_PAGE) /* small test sizes */
-        return malloc(len);
+    if (len < HUGE_PAGE)
+        return aligned_alloc(DIO_ALIGN, (len + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1));
     size_t padded = (len + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
     unsigned char *p = aligned_alloc(HUGE_PAGE, padded);
     if (p != NULL)
@@ -1051,6 +1105,8 @@ static c2s_status alloc_writer(writer *w, const tmap *m, size_t buffer, c2s_erro
     w->slot_size = w->ocap = (buffer / 8) & ~(size_t)15;
     if (w->slot_size < 16)
         w->slot_size = w->ocap = 16;
+    if (w->slot_size >= 16 * DIO_ALIGN) /* whole blocks for direct I/O */
+        w->slot_size = w->ocap = w->slot_size & ~(size_t)(DIO_ALIGN - 1);
     w->slots_len = NSLOTS * w->slot_size;
     w->records = calloc(m->nstorages + 1, sizeof *w->records);
     w->state = calloc(m->nstorages + 1, 1);
@@ -1106,12 +1162,14 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
     st = alloc_writer(&w, m, opts ? opts->buffer_size : 0, err);
     if (st == C2S_OK)
         st = make_plan(ck, opts, &p, res, err);
-    w.total = p.data_len;
+    w.total = p.header_len + p.data_len;
     sha256_ctx sha;
     if (st == C2S_OK && out_path == NULL)
         outfile_open_fd(&w.out, opts->out_fd);
     else if (st == C2S_OK)
         st = outfile_open(&w.out, out_path, opts && opts->force, err);
+    if (st == C2S_OK && out_path != NULL)
+        outfile_direct_from(&w.out, direct_start(opts, w.total));
     if (st == C2S_OK && opts && opts->sha256) {
         sha256_init(&sha);
         w.out.tap = sha256_tap;
@@ -1126,6 +1184,7 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
         res->tensors = p.n;
         res->data_bytes = p.data_len;
         res->file_bytes = p.header_len + p.data_len;
+        res->direct_bytes = w.out.direct_bytes;
         if (opts && opts->sha256) {
             unsigned char digest[32];
             sha256_final(&sha, digest);

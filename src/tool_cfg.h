@@ -42,6 +42,8 @@ typedef struct tool_config {
     size_t nmetadata;
     int training_metadata;   /* --training-metadata */
     int verify;              /* --verify */
+    c2s_direct_io direct_io; /* --direct-io WHEN */
+    int direct_io_given;
     int quiet;               /* -q */
     int verbose;             /* -v */
     int help, version;       /* -h, -V: print and exit 0 */

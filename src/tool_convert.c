@@ -96,7 +96,7 @@ static void report_open(const tool_config *cfg, const char *input, const c2s_che
 
 static c2s_write_options write_options(const tool_config *cfg,
                                        const volatile sig_atomic_t *cancel,
-                                       tool_progress_slot *slot)
+                                       tool_progress_slot *slot, unsigned sharing)
 {
     return (c2s_write_options){
         .force = cfg->force,
@@ -116,6 +116,8 @@ static c2s_write_options write_options(const tool_config *cfg,
         .verify = cfg->verify,
         .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
         .sha256 = cfg->json,
+        .direct_io = cfg->direct_io,
+        .jobs = sharing,
     };
 }
 
@@ -138,7 +140,7 @@ static void report_written(const tool_config *cfg, const tool_job *job,
 
 static void convert(const tool_config *cfg, const tool_job *job,
                     const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
-                    tool_msgbuf *mb, tool_outcome *out)
+                    unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
@@ -152,7 +154,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
     }
     out->verdict = "safe";
     report_open(cfg, job->input, ck, mb);
-    c2s_write_options wo = write_options(cfg, cancel, slot);
+    c2s_write_options wo = write_options(cfg, cancel, slot, sharing);
     c2s_write_result res;
     memset(&res, 0, sizeof res);
     struct timespec t0;
@@ -174,7 +176,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
 
 void tool_convert_one(const tool_config *cfg, const tool_job *job,
                       const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
-                      tool_msgbuf *mb, tool_outcome *out)
+                      unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     memset(out, 0, sizeof *out);
     struct timespec t0;
@@ -186,6 +188,6 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
              "standard output is a terminal: redirect it, or use -o FILE");
     else if (!tool_check_existing(cfg, job->input, job->output, mb, out) &&
              make_parent(job, mb, out) == 0)
-        convert(cfg, job, cancel, slot, mb, out);
+        convert(cfg, job, cancel, slot, sharing, mb, out);
     out->seconds = tool_seconds_since(&t0);
 }

@@ -24,10 +24,11 @@
 c2s_open_options tool_open_options(const tool_config *cfg);
 
 /* Convert job.  slot may be NULL (no progress bar).  cancel: the signal
- * flag, passed to the engine. */
+ * flag, passed to the engine.  sharing: how many conversions run at once
+ * (they share the page cache's room, see c2s_write_options.jobs). */
 void tool_convert_one(const tool_config *cfg, const tool_job *job,
                       const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
-                      tool_msgbuf *mb, tool_outcome *out);
+                      unsigned sharing, tool_msgbuf *mb, tool_outcome *out);
 
 /* Without -f, an existing output decides: at least as new as in, the file
  * is skipped ("IN -> OUT: skipped (up to date)"); older, it fails.  Then 1

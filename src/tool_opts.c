@@ -37,10 +37,12 @@ enum long_only {
     OPT_METADATA,
     OPT_TRAINING_METADATA,
     OPT_VERIFY,
+    OPT_DIRECT_IO,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
+    {"direct-io", required_argument, NULL, OPT_DIRECT_IO},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
@@ -102,6 +104,10 @@ void tool_print_help(FILE *out)
 "      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
 "  -f, --force             replace outputs that exist, even up-to-date ones\n"
 "  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
+"      --direct-io WHEN    write around the page cache (O_DIRECT): auto (the\n"
+"                          default: only the part of a large output beyond\n"
+"                          what the kernel keeps dirty without writing back,\n"
+"                          which it would otherwise throttle), always, never\n"
 "      --shard I/N         convert only slice I of N (1 <= I <= N): the files\n"
 "                          at index I-1, I-1+N, ... of the input list (INPUTs\n"
 "                          as given, then each -r DIR's files sorted by path)\n"
@@ -275,6 +281,20 @@ static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
     return c2s_fail(err, C2S_ERR_USAGE, "--dtype takes f16, bf16 or f32, not '%s'", arg);
 }
 
+static c2s_status parse_direct_io(const char *arg, tool_config *cfg, c2s_error *err)
+{
+    static const struct { const char *name; c2s_direct_io mode; } MODES[] = {
+        {"auto", C2S_DIRECT_AUTO}, {"always", C2S_DIRECT_ALWAYS}, {"never", C2S_DIRECT_NEVER},
+    };
+    for (size_t i = 0; i < sizeof MODES / sizeof MODES[0]; i++)
+        if (strcmp(arg, MODES[i].name) == 0) {
+            cfg->direct_io = MODES[i].mode;
+            cfg->direct_io_given = 1;
+            return C2S_OK;
+        }
+    return c2s_fail(err, C2S_ERR_USAGE, "--direct-io takes auto, always or never, not '%s'", arg);
+}
+
 /* --metadata KEY=VALUE: the key is copied, the value points into argv. */
 static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err)
 {
@@ -348,6 +368,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_METADATA: return add_metadata(arg, cfg, err);
     case OPT_TRAINING_METADATA: cfg->training_metadata = 1; break;
     case OPT_VERIFY: cfg->verify = 1; break;
+    case OPT_DIRECT_IO: return parse_direct_io(arg, cfg, err);
     default:
         return c2s_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -361,7 +382,7 @@ static const char *writing_option(const tool_config *cfg)
     return cfg->output ? "-o" : cfg->convert_dtype ? "--dtype" : cfg->ninclude ? "--include"
          : cfg->nexclude ? "--exclude" : cfg->nmetadata ? "--metadata"
          : cfg->training_metadata ? "--training-metadata" : cfg->verify ? "--verify"
-         : cfg->jobs ? "-j" : NULL;
+         : cfg->jobs ? "-j" : cfg->direct_io_given ? "--direct-io" : NULL;
 }
 
 static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)

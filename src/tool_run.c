@@ -25,6 +25,7 @@ typedef struct run_state {
     tool_progress progress;
     pthread_mutex_t lock;     /* guards next, tally, stdout_failed */
     size_t next;
+    size_t workers;           /* conversions running at once */
     tool_tally tally;
     int stdout_failed;
 } run_state;
@@ -70,7 +71,8 @@ static void *work(void *arg)
         const tool_job *job = &rs->batch->jobs[i];
         if (w->slot)
             tool_progress_start(w->slot, job->input, job->in_size);
-        tool_convert_one(rs->cfg, job, rs->cancel, w->slot, &mb, &rs->results[i]);
+        tool_convert_one(rs->cfg, job, rs->cancel, w->slot, (unsigned)rs->workers, &mb,
+                         &rs->results[i]);
         if (w->slot)
             tool_progress_finish(w->slot);
         tool_status st = rs->results[i].status;
@@ -124,6 +126,7 @@ static int run_batch(run_state *rs, const struct timespec *t0)
         tool_error(NULL, NULL, "out of memory");
         return C2S_ERR_INPUT;
     }
+    rs->workers = n;
     run_workers(rs, n);
     if (!*rs->cancel)
         tool_hf_rewrite_indexes(cfg, b, rs->results, record, rs);

@@ -127,12 +127,16 @@ static size_t read_args(const char *stem, char lines[8][128], const char **args)
     return n;
 }
 
-static void check_good(const char *input, const char *stem)
+/* Convert input with stem.args (and extra, NULL or an option): the output
+ * must be stem.expected.safetensors byte for byte. */
+static void check_good(const char *input, const char *stem, const char *extra)
 {
     char lines[8][128];
     const char *argv[16];
     size_t n = 0;
     argv[n++] = "-q";
+    if (extra != NULL)
+        argv[n++] = extra;
     n += read_args(stem, lines, argv + n);
     char *out = tu_path(dir, "out.safetensors");
     argv[n++] = "-o";
@@ -172,13 +176,15 @@ Test(cli, every_good_fixture_converts_to_its_expected_bytes)
             snprintf(input, sizeof input, "fixtures/good/%s", e->d_name);
             snprintf(stem, sizeof stem, "fixtures/good/%.*s",
                      (int)(strlen(e->d_name) - strlen(exts[i])), e->d_name);
-            check_good(input, stem);
+            check_good(input, stem, NULL);
+            check_good(input, stem, "--direct-io=always");
+            check_good(input, stem, "--direct-io=never");
             seen++;
         }
     }
     closedir(d);
     cr_assert_geq(seen, 24, "only %d good fixtures found", seen);
-    check_good("fixtures/sample.ckpt", "fixtures/sample");
+    check_good("fixtures/sample.ckpt", "fixtures/sample", NULL);
 }
 
 typedef struct bad_case {
@@ -452,6 +458,10 @@ Test(cli, usage_errors_exit_2)
         {{"--max-pickle-size", "lots", "x.pt", NULL},
          "--max-pickle-size takes a positive size such as 512M, not 'lots'"},
         {{"--key", "", "x.pt", NULL}, "--key needs a non-empty path"},
+        {{"--direct-io", "sometimes", "x.pt", NULL},
+         "--direct-io takes auto, always or never, not 'sometimes'"},
+        {{"--scan", "--direct-io=never", "x.pt", NULL},
+         "--scan writes nothing, so --direct-io makes no sense with it"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[6] = {0};
@@ -527,11 +537,11 @@ static int temp_file_present(void)
 
 /* Stop the process while its temporary file exists, deliver signo, let it
  * go on: it must remove the file and die of that signal. */
-static void interrupt_mid_conversion(int signo)
+static void interrupt_mid_conversion(int signo, const char *direct_io)
 {
     char *in = big_checkpoint();
     char *out = tu_path(dir, "big.safetensors");
-    pid_t pid = start((const char *const[]){"-o", out, in, NULL});
+    pid_t pid = start((const char *const[]){"-o", out, direct_io, in, NULL});
     int stopped = 0;
     for (int i = 0; i < 20000 && !stopped; i++) {
         if (temp_file_present()) {
@@ -556,8 +566,20 @@ static void interrupt_mid_conversion(int signo)
     free(out);
 }
 
-Test(cli, sigint_removes_the_temporary_file) { interrupt_mid_conversion(SIGINT); }
-Test(cli, sigterm_removes_the_temporary_file) { interrupt_mid_conversion(SIGTERM); }
+Test(cli, sigint_removes_the_temporary_file)
+{
+    interrupt_mid_conversion(SIGINT, "--direct-io=never");
+}
+
+Test(cli, sigterm_removes_the_temporary_file)
+{
+    interrupt_mid_conversion(SIGTERM, "--direct-io=never");
+}
+
+Test(cli, sigint_during_direct_io_removes_the_temporary_file)
+{
+    interrupt_mid_conversion(SIGINT, "--direct-io=always");
+}
 
 Test(cli, limit_options_are_applied)
 {

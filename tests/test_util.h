@@ -5,6 +5,7 @@
 #define TEST_UTIL_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,27 @@ static inline char *tu_tmpdir(void)
     snprintf(tmpl, sizeof tmpl, "%s/c2s-test-XXXXXX", base && *base ? base : "/tmp");
     char *dir = mkdtemp(tmpl);
     return dir ? strdup(dir) : NULL;
+}
+
+/* Whether files in dir take direct I/O: one aligned 4 KiB write with
+ * O_DIRECT (what outfile.c does), checked independently of it. */
+static inline int tu_direct_io_works(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/.dio-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+    if (fd < 0)
+        return 0;
+    void *block = aligned_alloc(4096, 4096);
+    int ok = block != NULL;
+    if (ok) {
+        memset(block, 0, 4096);
+        ok = pwrite(fd, block, 4096, 0) == 4096;
+    }
+    free(block);
+    close(fd);
+    unlink(path);
+    return ok;
 }
 
 static inline char *tu_path(const char *dir, const char *name)
