@@ -298,6 +298,13 @@ def render(work):
         cmp_ = read(os.path.join(work, f"cmp-{s}.txt"))
         if cmp_:
             details.append(f"- {s} outputs: {cmp_}")
+        log = read(os.path.join(work, f"log-{s}-ours.txt"))
+        if log is not None:
+            m = re.search(r"([0-9.]+ [KMGT]?i?B) of it written around the page cache", log)
+            how = (f"{m.group(1)} of the file written around the page cache (direct I/O)"
+                   if m else "all of it written through the page cache")
+            details.append(f"- {s} ours, --direct-io auto (from the -v run measured for RSS): "
+                           f"{how}")
     o.append("")
     o.append("Times are hyperfine means ± standard deviation; ours/cp and python/ours are "
              "ratios of the means. RSS is the peak resident set (`/usr/bin/time -f %M`) of "

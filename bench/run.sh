@@ -201,12 +201,12 @@ run_hf() { # run_hf SIZE NAME OUTPUT COMMAND...
     rm -f "$out"
 }
 
-run_rss() { # run_rss SIZE NAME OUTPUT COMMAND... (leaves OUTPUT in place)
+run_rss() { # run_rss SIZE NAME OUTPUT COMMAND... (leaves OUTPUT in place; its stderr in log-SIZE-NAME.txt)
     local size=$1 name=$2 out=$3 in; shift 3
     in=$(ckpt_for "$size")
     rm -f "$out"; sync; cat "$in" >/dev/null
-    /usr/bin/time -f '%M %e %U %S' -o "$WORK/rss-$size-$name.txt" "$@" >&2 ||
-        note "$size: $name failed under /usr/bin/time"
+    /usr/bin/time -f '%M %e %U %S' -o "$WORK/rss-$size-$name.txt" "$@" >&2 2>"$WORK/log-$size-$name.txt" ||
+        note "$size: $name failed under /usr/bin/time: $(tail -1 "$WORK/log-$size-$name.txt")"
 }
 
 measured=()
@@ -221,7 +221,7 @@ for size in "${SIZES[@]}"; do
     run_hf "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     run_rss "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     rm -f "$OUT_CP"
-    run_rss "$size" ours "$OUT_OURS" "$BIN" -q -f -o "$OUT_OURS" "$in"
+    run_rss "$size" ours "$OUT_OURS" "$BIN" -v -f -o "$OUT_OURS" "$in" # -v: says what went around the page cache
     if [ -n "$TORCH_PY" ]; then
         run_rss "$size" python "$OUT_PY" "$TORCH_PY" bench/torch_convert.py "$in" "$OUT_PY"
         if [ -f "$OUT_OURS" ] && [ -f "$OUT_PY" ]; then

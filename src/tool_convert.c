@@ -136,6 +136,9 @@ static void report_written(const tool_config *cfg, const tool_job *job,
                      c2s_dtype_name(cfg->dtype));
     if (cfg->verify)
         tool_verbose(mb, cfg, "%s: verified against the checkpoint", job->input);
+    if (res->direct_bytes)
+        tool_verbose(mb, cfg, "%s: %s of it written around the page cache (--direct-io)",
+                     job->input, tool_human_size(res->direct_bytes, size, sizeof size));
 }
 
 static void convert(const tool_config *cfg, const tool_job *job,

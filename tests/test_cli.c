@@ -500,11 +500,13 @@ Test(cli, help_and_version)
 
 /* A checkpoint large enough that a conversion is still running when the
  * signal arrives: one 192 MiB float storage. */
-static char *big_checkpoint(void)
+/* dir/name: one F32 tensor "w" of n elements, patterned. */
+static char *f32_checkpoint(const char *name, size_t n)
 {
-    const size_t n = 48u << 20;
     float *data = calloc(n, sizeof *data);
     cr_assert_not_null(data);
+    for (size_t i = 0; i < n; i += 1021)
+        data[i] = (float)i;
     pb p = {0};
     pb_proto(&p, 2);
     pb_empty_dict(&p);
@@ -512,7 +514,7 @@ static char *big_checkpoint(void)
     pb_vec_f32(&p, "0", (int64_t)n);
     pb_setitem(&p);
     pb_stop(&p);
-    char *in = tu_path(dir, "big.pt");
+    char *in = tu_path(dir, name);
     const char *keys[] = {"0"};
     const void *d[] = {data};
     size_t lens[] = {n * sizeof *data};
@@ -533,6 +535,40 @@ static int temp_file_present(void)
     if (d)
         closedir(d);
     return found;
+}
+
+static char *big_checkpoint(void)
+{
+    return f32_checkpoint("big.pt", 48u << 20);
+}
+
+/* -v says how much went around the page cache: with always, every whole
+ * 1 MiB slot (here 4 MiB of the 4 MiB + header file), where the file
+ * system has direct I/O; never: nothing, and the same bytes. */
+Test(cli, verbose_tells_the_direct_io)
+{
+    char *in = f32_checkpoint("four.pt", 1u << 20);
+    char *a = tu_path(dir, "a.safetensors"), *b = tu_path(dir, "b.safetensors");
+    run_result r = finish(start((const char *const[]){"-v", "--direct-io=always", "-o", a, in,
+                                                       NULL}));
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char line[600];
+    snprintf(line, sizeof line,
+             "ckpt2safetensors: %s: 4.0 MiB of it written around the page cache (--direct-io)\n",
+             in);
+    if (tu_direct_io_works(dir))
+        cr_assert(strstr(r.err, line) != NULL, "no direct I/O line in: %s", r.err);
+    else
+        cr_assert(strstr(r.err, "page cache") == NULL, "%s", r.err);
+    run_free(&r);
+    r = finish(start((const char *const[]){"-v", "--direct-io=never", "-o", b, in, NULL}));
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "page cache") == NULL, "%s", r.err);
+    run_free(&r);
+    expect_same_file(a, b);
+    free(a);
+    free(b);
+    free(in);
 }
 
 /* Stop the process while its temporary file exists, deliver signo, let it
