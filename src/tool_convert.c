@@ -85,9 +85,9 @@ static void report_open(const tool_config *cfg, const char *input, const c2s_che
     const tmap *m = c2s_tensors(ck);
     for (size_t i = 0; i < m->nnotes; i++)
         tool_info(mb, cfg, "%s: %s", input, m->notes[i]);
-    tool_verbose(mb, cfg, "%s: root %s, %zu tensors in %zu storages%s", input,
-                 *m->root ? m->root : "(top level)", m->ntensors, m->nstorages,
-                 c2s_big_endian(ck) ? ", big-endian storages" : "");
+    tool_verbose(mb, cfg, "%s: root %s, %zu tensor%s in %zu storage%s%s", input,
+                 *m->root ? m->root : "(top level)", m->ntensors, tool_plural(m->ntensors),
+                 m->nstorages, tool_plural(m->nstorages), c2s_big_endian(ck) ? ", big-endian storages" : "");
     for (size_t i = 0; i < m->ntensors; i++)
         if (!m->tensors[i].supported && cfg->skip_unsupported)
             tool_warn(mb, cfg, input, "skipping tensor '%s' (%s)", m->tensors[i].name,
@@ -125,15 +125,15 @@ static void report_written(const tool_config *cfg, const tool_job *job,
                            const c2s_write_result *res, double secs, tool_msgbuf *mb)
 {
     char size[32];
-    tool_info(mb, cfg, "%s -> %s: %zu tensors, %s in %.2f s", job->input,
+    tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
               job->output ? job->output : "(standard output)", res->tensors,
-              tool_human_size(res->file_bytes, size, sizeof size), secs);
+              tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size), secs);
     if (res->filtered)
-        tool_verbose(mb, cfg, "%s: %zu tensors left out by --include/--exclude", job->input,
-                     res->filtered);
+        tool_verbose(mb, cfg, "%s: %zu tensor%s left out by --include/--exclude", job->input,
+                     res->filtered, tool_plural(res->filtered));
     if (cfg->convert_dtype)
-        tool_verbose(mb, cfg, "%s: %zu tensors converted to %s", job->input, res->converted,
-                     c2s_dtype_name(cfg->dtype));
+        tool_verbose(mb, cfg, "%s: %zu tensor%s converted to %s", job->input, res->converted,
+                     tool_plural(res->converted), c2s_dtype_name(cfg->dtype));
     if (cfg->verify)
         tool_verbose(mb, cfg, "%s: verified against the checkpoint", job->input);
     if (res->direct_bytes)

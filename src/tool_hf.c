@@ -311,7 +311,8 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
     cJSON_free(text);
     j->o.status = TOOL_CONVERTED;
     j->o.tensors = ntensors;
-    tool_info(&j->mb, r->cfg, "%s -> %s: index of %zu tensors", j->in, j->out, ntensors);
+    tool_info(&j->mb, r->cfg, "%s -> %s: index of %zu tensor%s", j->in, j->out, ntensors,
+              tool_plural(ntensors));
     done(r, j, 1);
 }
 

@@ -46,7 +46,7 @@ static void print_row(FILE *out, size_t width, const char *name, const char *dty
 /* "4 tensors, 212 bytes (212 B)" without the newline. */
 static void print_total(FILE *out, size_t n, uint64_t total)
 {
-    fprintf(out, "%zu tensor%s, %" PRIu64 " bytes", n, n == 1 ? "" : "s", total);
+    fprintf(out, "%zu tensor%s, %" PRIu64 " bytes", n, tool_plural(n), total);
     if (total >= 1024) {
         char size[32];
         fprintf(out, " (%s)", tool_human_size(total, size, sizeof size));

@@ -63,6 +63,12 @@ void tool_info(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
 void tool_verbose(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* "s" unless n is 1: "%zu tensor%s", n, tool_plural(n). */
+static inline const char *tool_plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* "1.5 MiB" style size into buf. */
 const char *tool_human_size(unsigned long long bytes, char *buf, unsigned long cap);
 

@@ -556,6 +556,8 @@ Test(cli, verbose_tells_the_direct_io)
     snprintf(line, sizeof line,
              "ckpt2safetensors: %s: 4.0 MiB of it written around the page cache (--direct-io)\n",
              in);
+    cr_assert(strstr(r.err, ": root (top level), 1 tensor in 1 storage\n") != NULL, "%s", r.err);
+    cr_assert(strstr(r.err, "1 tensor, 4.0 MiB in ") != NULL, "%s", r.err);
     if (tu_direct_io_works(dir))
         cr_assert(strstr(r.err, line) != NULL, "no direct I/O line in: %s", r.err);
     else
