@@ -239,6 +239,23 @@ def fmt_m(r):
     return "-" if r is None else f"{r['kib'] / 1024:.1f}"
 
 
+def render_modes(work, sizes, modes):
+    """BENCH_MODES: ours with each --direct-io WHEN, beside the default (auto)."""
+    o = ["", "### --direct-io modes (BENCH_MODES)", "",
+         "The same conversion with `--direct-io=WHEN`; `auto` is the default "
+         "measured above. Mean ± standard deviation, then min and max.", "",
+         "| size | " + " | ".join(["auto"] + modes) + " |",
+         "| --- |" + " ---: |" * (len(modes) + 1)]
+    for s in sizes:
+        cells = []
+        for name in ["ours"] + [f"ours-{m}" for m in modes]:
+            r = hf(work, s, name)
+            cells.append("-" if r is None else
+                         f"{fmt_t(r)} ({r['min']:.2f}..{r['max']:.2f})")
+        o.append(f"| {s} | " + " | ".join(cells) + " |")
+    return o
+
+
 def render(work):
     sizes = (read(os.path.join(work, "sizes.txt"), "") or "").split()
     machine = read(os.path.join(work, "machine.txt"), "")
@@ -317,6 +334,9 @@ def render(work):
     o.append("### Every run")
     o.append("")
     o.extend(details)
+    modes = (read(os.path.join(work, "modes.txt"), "") or "").split()
+    if modes:
+        o.extend(render_modes(work, sizes, modes))
     if notes:
         o.append("")
         o.append("### Notes")

@@ -17,6 +17,8 @@
 #   BENCH_CLEAN=1       delete the cached checkpoints at the end
 #   BENCH_RESULTS       where the report goes (default bench/results/<date>-<host>.md)
 #   BENCH_BIN           measure this binary instead of building ./ckpt2safetensors
+#   BENCH_MODES         also time ours with --direct-io=WHEN for each WHEN listed,
+#                       e.g. "never always" (default: none)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +27,7 @@ cd "$root"
 
 BENCH_DIR=${BENCH_DIR:-/tmp/ckpt2safetensors-bench}
 RUNS=${BENCH_RUNS:-3}
+MODES=${BENCH_MODES:-}
 WARMUP=${BENCH_WARMUP:-1}
 PROFILER=${BENCH_PROFILER:-auto}
 if [ $# -eq 0 ]; then set -- 1G 5G; fi
@@ -33,6 +36,9 @@ PROFILE_SIZE=${BENCH_PROFILE_SIZE:-${SIZES[0]}}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+for m in $MODES; do
+    case $m in auto|always|never) ;; *) die "BENCH_MODES takes auto, always or never, not '$m'" ;; esac
+done
 
 # ---- tools -----------------------------------------------------------------
 
@@ -218,6 +224,9 @@ for size in "${SIZES[@]}"; do
     measured+=("$size")
 
     run_hf "$size" ours "$OUT_OURS" "$BIN" -q -f -o "$OUT_OURS" "$in"
+    for m in $MODES; do
+        run_hf "$size" "ours-$m" "$OUT_OURS" "$BIN" -q -f --direct-io="$m" -o "$OUT_OURS" "$in"
+    done
     run_hf "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     run_rss "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     rm -f "$OUT_CP"
@@ -238,6 +247,7 @@ for size in "${SIZES[@]}"; do
     rm -f "$OUT_OURS"
 done
 printf '%s\n' "${measured[@]}" >"$WORK/sizes.txt"
+printf '%s\n' $MODES >"$WORK/modes.txt"
 
 # ---- CPU split ----------------------------------------------------------------------------
 
