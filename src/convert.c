@@ -1051,9 +1051,10 @@ static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan
  * AUTO: nowhere when the whole file fits the page cache's room before
  * writeback starts (the fastest way to write it, and the kernel writes it
  * back at leisure), else from the start: a larger file would be written
- * at the pace of writeback throttling, which bench/ measured slower and
- * far less even than the device itself (also when only the part beyond
- * the room went around the cache). */
+ * at the pace of writeback throttling, which bench/ (BENCH_MODES) measured
+ * slower and far less even than the device itself.  Starting direct I/O
+ * only where the room ends was tried too: less even than starting it at
+ * the first byte, since writeback of the cached part then competes. */
 static uint64_t direct_start(const c2s_write_options *o, uint64_t size)
 {
     c2s_direct_io mode = o ? o->direct_io : C2S_DIRECT_AUTO;
