@@ -5,8 +5,10 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <limits.h>
 
 #include "c2s.h"
+#include "outfile.h"
 #include "pickle_builder.h"
 #include "test_util.h"
 #include "zip_builder.h"
@@ -1210,6 +1212,17 @@ Test(convert, direct_io_same_bytes_whole_slots_around_the_cache)
             if (modes[m] == C2S_DIRECT_NEVER)
                 cr_assert_eq(res.direct_bytes, 0);
         }
+    /* AUTO: a file this small fits the kernel's room (when it is known and
+     * not nearly used up), unless many jobs share it: each gets room / jobs */
+    uint64_t room = outfile_writeback_room();
+    for (unsigned jobs = 1; jobs != 0; jobs = jobs == 1 ? UINT_MAX : 0) {
+        c2s_write_options o = {.direct_io = C2S_DIRECT_AUTO, .jobs = jobs};
+        c2s_write_result res;
+        expect_views_with(in, sto, vv, 4, &o, &res);
+        uint64_t whole = res.file_bytes >> 20 << 20;
+        if (room != UINT64_MAX && room > (1u << 30))
+            cr_assert_eq(res.direct_bytes, jobs == 1 || !works ? 0 : whole, "jobs %u", jobs);
+    }
     /* with --dtype the ring gets converted elements: still whole slots */
     c2s_write_options o = {.direct_io = C2S_DIRECT_ALWAYS, .convert_dtype = 1,
                            .dtype = C2S_F16};
