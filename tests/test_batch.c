@@ -24,11 +24,10 @@
 #include <time.h>
 
 #include "pickle_builder.h"
+#include "run_util.h"
 #include "sha256.h"
 #include "test_util.h"
 #include "zip_builder.h"
-
-extern char **environ;
 
 static char *dir;      /* the test's working directory */
 static char bin[PATH_MAX];
@@ -58,54 +57,15 @@ TestSuite(batch, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- running the program ---------------------------------------------------- */
 
-typedef struct run_result {
-    int code, signo;
-    char *out, *err; /* NUL-terminated */
-} run_result;
+typedef tr_result run_result;
 
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static char *slurp(const char *path)
-{
-    size_t n;
-    unsigned char *b = tu_read(path, &n);
-    cr_assert_not_null(b, "cannot read %s", path);
-    char *s = realloc(b, n + 1);
-    s[n] = '\0';
-    return s;
-}
+static void run_free(run_result *r) { tr_free(r); }
 
 /* Path of name under the working directory; malloc'd. */
 static char *at(const char *name) { return tu_path(dir, name); }
 
 /* Start the program in dir with args (NULL-terminated). */
-static pid_t start(const char *const *args)
-{
-    const char *argv[48];
-    size_t n = 0;
-    argv[n++] = bin;
-    for (; *args && n < 47; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    char *o = at(".stdout"), *e = at(".stderr");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-    pid_t pid;
-    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "cannot run %s", bin);
-    free(o);
-    free(e);
-    return pid;
-}
+static pid_t start(const char *const *args) { return tr_start(bin, dir, dir, args); }
 
 /* " in 0.01 s" -> " in T s": the only part of a message that varies. */
 static void mask_times(char *s)
@@ -131,19 +91,8 @@ static void mask_times(char *s)
 
 static run_result finish(pid_t pid)
 {
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    run_result r = {0};
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    char *o = at(".stdout"), *e = at(".stderr");
-    r.out = slurp(o);
-    r.err = slurp(e);
+    run_result r = tr_finish(pid, dir);
     mask_times(r.err);
-    unlink(o);
-    unlink(e);
-    free(o);
-    free(e);
     return r;
 }
 
@@ -201,7 +150,7 @@ static run_result run_pty(int both, const char *const *args)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, slurp(o), buf};
+                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, tr_slurp(o), buf};
     unlink(o);
     free(o);
     return r;
@@ -719,7 +668,7 @@ static void hf_tree(void)
 static cJSON *read_json(const char *rel)
 {
     char *p = at(rel);
-    char *text = slurp(p);
+    char *text = tr_slurp(p);
     cJSON *j = cJSON_Parse(text);
     cr_assert_not_null(j, "%s is not JSON", rel);
     free(text);
@@ -1080,8 +1029,8 @@ Test(batch, help_man_page_readme_and_completion_agree)
 {
     run_result r = RUN("--help");
     cr_assert_eq(r.code, 0);
-    char *man = slurp("man/ckpt2safetensors.1"), *readme = slurp("README.md");
-    char *completion = slurp("completion/ckpt2safetensors.bash");
+    char *man = tr_slurp("man/ckpt2safetensors.1"), *readme = tr_slurp("README.md");
+    char *completion = tr_slurp("completion/ckpt2safetensors.bash");
     size_t seen = 0;
     for (const char *p = r.out; (p = strstr(p, "--")) != NULL; p += 2) {
         size_t n = 2;
@@ -1184,16 +1133,7 @@ Test(batch, sigint_stops_the_batch_and_leaves_no_temporary_file)
     big_checkpoint("a_big.pt");
     put("b_small.pt", "fixtures/good/parameters.pt");
     pid_t pid = start((const char *const[]){"-j", "1", "a_big.pt", "b_small.pt", NULL});
-    int stopped = 0;
-    for (int i = 0; i < 20000 && !stopped; i++) {
-        if (temp_left()) {
-            kill(pid, SIGSTOP);
-            stopped = 1;
-        } else {
-            nanosleep(&(struct timespec){0, 100000}, NULL);
-        }
-    }
-    cr_assert(stopped, "the temporary file never appeared");
+    cr_assert(tr_stop_mid_write(pid, temp_left), "the temporary file never appeared");
     kill(pid, SIGINT);
     kill(pid, SIGCONT);
     run_result r = finish(pid);

@@ -12,15 +12,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "pickle_builder.h"
+#include "run_util.h"
 #include "test_util.h"
 #include "zip_builder.h"
-
-extern char **environ;
 
 static char *dir;
 
@@ -29,74 +26,14 @@ static void teardown(void) { tu_rmdir(dir); dir = NULL; }
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
 
-static const char *bin(void)
-{
-    const char *b = getenv("C2S_BIN");
-    return b && *b ? b : "./ckpt2safetensors";
-}
+typedef tr_result run_result;
 
-typedef struct run_result {
-    int exited, code, signo;
-    char *out, *err; /* NUL-terminated */
-} run_result;
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static char *slurp(const char *path)
-{
-    size_t n;
-    unsigned char *b = tu_read(path, &n);
-    cr_assert_not_null(b);
-    char *s = realloc(b, n + 1);
-    s[n] = '\0';
-    return s;
-}
+static void run_free(run_result *r) { tr_free(r); }
 
 /* Start the program with args (NULL-terminated), output to files in dir. */
-static pid_t start(const char *const *args)
-{
-    const char *argv[32];
-    size_t n = 0;
-    argv[n++] = bin();
-    for (; *args && n < 31; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    char *o = tu_path(dir, ".stdout"), *e = tu_path(dir, ".stderr");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "cannot run %s", argv[0]);
-    free(o);
-    free(e);
-    return pid;
-}
+static pid_t start(const char *const *args) { return tr_start(tr_bin(), dir, NULL, args); }
 
-static run_result finish(pid_t pid)
-{
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    run_result r = {0};
-    r.exited = WIFEXITED(status);
-    r.code = r.exited ? WEXITSTATUS(status) : -1;
-    r.signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    char *o = tu_path(dir, ".stdout"), *e = tu_path(dir, ".stderr");
-    r.out = slurp(o);
-    r.err = slurp(e);
-    unlink(o);
-    unlink(e);
-    free(o);
-    free(e);
-    return r;
-}
+static run_result finish(pid_t pid) { return tr_finish(pid, dir); }
 
 #define RUN(...) finish(start((const char *const[]){__VA_ARGS__, NULL}))
 
@@ -580,16 +517,7 @@ static void interrupt_mid_conversion(int signo, const char *direct_io)
     char *in = big_checkpoint();
     char *out = tu_path(dir, "big.safetensors");
     pid_t pid = start((const char *const[]){"-o", out, direct_io, in, NULL});
-    int stopped = 0;
-    for (int i = 0; i < 20000 && !stopped; i++) {
-        if (temp_file_present()) {
-            kill(pid, SIGSTOP);
-            stopped = 1;
-        } else {
-            nanosleep(&(struct timespec){0, 100000}, NULL);
-        }
-    }
-    cr_assert(stopped, "the temporary file never appeared");
+    cr_assert(tr_stop_mid_write(pid, temp_file_present), "the temporary file never appeared");
     cr_assert(temp_file_present(), "conversion ended before the signal could be sent");
     kill(pid, signo);
     kill(pid, SIGCONT);

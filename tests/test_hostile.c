@@ -9,13 +9,9 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
+#include "run_util.h"
 #include "test_util.h"
-
-extern char **environ;
 
 static char *dir;
 
@@ -25,40 +21,15 @@ static void teardown(void) { tu_rmdir(dir); dir = NULL; }
 TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 120);
 
 typedef struct outcome {
-    int code;
+    int code;      /* the exit status, or 128 + the signal */
     char *out, *err;
 } outcome;
 
-/* Run the program with up to 6 arguments; capture stdout and stderr. */
+/* Run the program with args (NULL-terminated); capture stdout and stderr. */
 static outcome run(const char *const *args)
 {
-    const char *bin = getenv("C2S_BIN");
-    const char *argv[8] = {bin && *bin ? bin : "./ckpt2safetensors"};
-    for (size_t i = 0; args[i] && i < 6; i++)
-        argv[i + 1] = args[i];
-    char *o = tu_path(dir, ".out"), *e = tu_path(dir, ".err");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    outcome r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), NULL, NULL};
-    size_t n;
-    unsigned char *b = tu_read(o, &n);
-    r.out = realloc(b, n + 1);
-    r.out[n] = '\0';
-    b = tu_read(e, &n);
-    r.err = realloc(b, n + 1);
-    r.err[n] = '\0';
-    unlink(o);
-    unlink(e);
-    free(o);
-    free(e);
-    return r;
+    tr_result r = tr_finish(tr_start(tr_bin(), dir, NULL, args), dir);
+    return (outcome){r.signo ? 128 + r.signo : r.code, r.out, r.err};
 }
 
 static void outcome_free(outcome *r)
