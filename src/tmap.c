@@ -248,11 +248,11 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
         item(pid, 4)->kind != PVM_INT)
         return bad_tensor(c, "bad persistent id (expected ('storage', class, key, location, numel))", NULL);
     const pvm_value *cls = item(pid, 1);
-    if (strcmp(cls->u.global.module, "torch") != 0 && strcmp(cls->u.global.module, "torch.cuda") != 0)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': unknown storage class %s.%s",
-                        c->path, cls->u.global.module, cls->u.global.name);
     const char *why = NULL;
-    switch (c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why)) {
+    int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
+                       strcmp(cls->u.global.module, "torch.cuda") == 0;
+    switch (torch_module ? c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why)
+                         : C2S_DTYPE_UNKNOWN) {
     case C2S_DTYPE_FOUND:
         break;
     case C2S_DTYPE_UNSUPPORTED:

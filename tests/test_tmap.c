@@ -1063,6 +1063,35 @@ Test(tmap, refuse_unknown_storage_class)
     map_fails(&p, NULL, "tensor 'w': unknown storage class torch.FooStorage");
 }
 
+/* FloatStorage is known, but only from torch (and torch.cuda). */
+Test(tmap, refuse_storage_class_outside_torch)
+{
+    pb p = {0};
+    int64_t size[1] = {2}, stride[1] = {1};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    pb_global(&p, "torch._utils", "_rebuild_tensor_v2");
+    pb_mark(&p);
+    pb_mark(&p);
+    pb_str(&p, "storage");
+    pb_global(&p, "numpy", "FloatStorage");
+    pb_str(&p, "0");
+    pb_str(&p, "cpu");
+    pb_int(&p, 2);
+    pb_tuple(&p);
+    pb_binpersid(&p);
+    pb_int(&p, 0);
+    pb_ints_tuple(&p, 1, size);
+    pb_ints_tuple(&p, 1, stride);
+    pb_bool(&p, 0);
+    pb_ordered_dict(&p);
+    pb_tuple(&p);
+    pb_reduce(&p);
+    dict_end(&p);
+    map_fails(&p, NULL, "tensor 'w': unknown storage class numpy.FloatStorage");
+}
+
 Test(tmap, refuse_too_few_rebuild_args)
 {
     pb p = {0};
