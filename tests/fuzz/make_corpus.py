@@ -24,6 +24,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PVM_DIR = os.path.join(HERE, "corpus", "pvm")
 FILE_DIR = os.path.join(HERE, "corpus", "file")
 
+sys.path.insert(0, os.path.join(ROOT, "fixtures"))
+from handpickle import Call, Global, hand_pickle, rebuild_v2, rebuild_v3, typed_storage  # noqa: E402
+
 # data.pkl of these fixtures become pvm seeds (deep_nesting is 400 KB: left out;
 # a small deep pickle is made below instead).
 FIXTURE_PICKLES = [
@@ -37,84 +40,6 @@ FIXTURE_PICKLES = [
 ]
 
 
-# ---- pickles naming torch globals without torch ------------------------------
-
-class Global:
-    """module.name, pickled as GLOBAL (or STACK_GLOBAL from protocol 4); never imported."""
-    _interned = {}
-
-    def __new__(cls, module, name):
-        key = (module, name)
-        if key not in cls._interned:
-            self = super().__new__(cls)
-            self.module, self.name = module, name
-            cls._interned[key] = self
-        return cls._interned[key]
-
-    def __call__(self, *args):  # pickle insists that a reduce function is callable
-        raise TypeError("placeholder")
-
-
-class Call:
-    """Pickled as REDUCE(func, args)."""
-
-    def __init__(self, func, args):
-        self.func, self.args = func, tuple(args)
-
-    def __reduce__(self):
-        return (self.func, self.args)
-
-
-class Storage:
-    """Pickled as BINPERSID of pid, in every protocol (as torch does)."""
-
-    def __init__(self, pid):
-        self.pid = pid
-
-
-class HandPickler(pickle._Pickler):
-    dispatch = dict(pickle._Pickler.dispatch)
-
-    def _save_global(self, obj):
-        if self.proto >= 4:
-            self.save(obj.module)
-            self.save(obj.name)
-            self.write(pickle.STACK_GLOBAL)
-        else:
-            self.write(pickle.GLOBAL + obj.module.encode() + b"\n" + obj.name.encode() + b"\n")
-        self.memoize(obj)
-
-    dispatch[Global] = _save_global
-
-    def persistent_id(self, obj):
-        return obj.pid if isinstance(obj, Storage) else None
-
-    def save_pers(self, pid):
-        self.save(pid, save_persistent_id=False)
-        self.write(pickle.BINPERSID)
-
-
-def hand_pickle(obj, protocol):
-    out = io.BytesIO()
-    HandPickler(out, protocol=protocol).dump(obj)
-    return out.getvalue()
-
-
-def storage(cls_name, key, numel):
-    return Storage(("storage", Global("torch", cls_name), key, "cpu", numel))
-
-
-def tensor(st, offset, size, stride):
-    return Call(Global("torch._utils", "_rebuild_tensor_v2"),
-                (st, offset, tuple(size), tuple(stride), False, collections.OrderedDict()))
-
-
-def tensor_v3(st, offset, size, stride, dtype):
-    return Call(Global("torch._utils", "_rebuild_tensor_v3"),
-                (st, offset, tuple(size), tuple(stride), False, collections.OrderedDict(),
-                 Global("torch", dtype)))
-
-
 def parameter(t):
     return Call(Global("torch._utils", "_rebuild_parameter"), (t, True, collections.OrderedDict()))
 
@@ -122,14 +47,14 @@ def parameter(t):
 def state_dict():
     """Two float tensors and an int64 sharing nothing, a transposed view,
     an expanded (stride 0) view and a parameter: in one dict."""
-    f = storage("FloatStorage", "0", 6)
-    i = storage("LongStorage", "1", 4)
+    f = typed_storage("FloatStorage", "0", 6)
+    i = typed_storage("LongStorage", "1", 4)
     return {
-        "w": tensor(f, 0, (2, 3), (3, 1)),
-        "wt": tensor(f, 0, (3, 2), (1, 3)),
-        "row": tensor(f, 3, (4, 3), (0, 1)),
-        "idx": tensor(i, 1, (3,), (1,)),
-        "p": parameter(tensor(f, 2, (2,), (2,))),
+        "w": rebuild_v2(f, 0, (2, 3), (3, 1)),
+        "wt": rebuild_v2(f, 0, (3, 2), (1, 3)),
+        "row": rebuild_v2(f, 3, (4, 3), (0, 1)),
+        "idx": rebuild_v2(i, 1, (3,), (1,)),
+        "p": parameter(rebuild_v2(f, 2, (2,), (2,))),
         "meta": {"epoch": 3, "lr": 1e-3, "name": "fuzz", "ok": True, "none": None},
     }
 
@@ -144,7 +69,7 @@ def pvm_seeds():
     for p in range(6):
         seeds[f"tensors_p{p}.pkl"] = hand_pickle(state_dict(), p)
     seeds["tensor_v3_p4.pkl"] = hand_pickle(
-        {"x": tensor_v3(storage("UntypedStorage", "0", 8), 0, (4,), (1,), "bfloat16")}, 4)
+        {"x": rebuild_v3(typed_storage("UntypedStorage", "0", 8), 0, (4,), (1,), "bfloat16")}, 4)
 
     class Blob:  # a plain object: NEWOBJ + BUILD
         def __init__(self):
