@@ -17,8 +17,8 @@
  * through the cache as usual, so the bytes are the same either way.  Why:
  * a file much larger than what the kernel lets stay dirty in memory is
  * otherwise written at whatever pace writeback throttling allows, which on
- * the machines measured (bench/) was slower and far less even than the
- * device.  File systems without direct I/O (the fcntl or a write fails with
+ * the machine measured (bench/, BENCH_MODES) was slower and far less even
+ * than the device.  File systems without direct I/O (the fcntl or a write fails with
  * EINVAL) simply keep the page cache.  outfile_writeback_room() says how
  * much can be written through the cache before the kernel starts writing
  * back in the background.

@@ -87,7 +87,8 @@ static void report_open(const tool_config *cfg, const char *input, const c2s_che
         tool_info(mb, cfg, "%s: %s", input, m->notes[i]);
     tool_verbose(mb, cfg, "%s: root %s, %zu tensor%s in %zu storage%s%s", input,
                  *m->root ? m->root : "(top level)", m->ntensors, tool_plural(m->ntensors),
-                 m->nstorages, tool_plural(m->nstorages), c2s_big_endian(ck) ? ", big-endian storages" : "");
+                 m->nstorages, tool_plural(m->nstorages),
+                 c2s_big_endian(ck) ? ", big-endian storages" : "");
     for (size_t i = 0; i < m->ntensors; i++)
         if (!m->tensors[i].supported && cfg->skip_unsupported)
             tool_warn(mb, cfg, input, "skipping tensor '%s' (%s)", m->tensors[i].name,
