@@ -240,10 +240,11 @@ def fmt_m(r):
 
 
 def render_modes(work, sizes, modes):
-    """BENCH_MODES: ours with each --direct-io WHEN, beside the default (auto)."""
-    o = ["", "### --direct-io modes (BENCH_MODES)", "",
-         "The same conversion with `--direct-io=WHEN`; `auto` is the default "
-         "measured above. Mean ± standard deviation, then min and max.", "",
+    """BENCH_MODES: ours with each --direct-io WHEN (or --verify), beside the default."""
+    o = ["", "### Other options (BENCH_MODES)", "",
+         "The same conversion with `--direct-io=WHEN` (`verify`: with `--verify`); "
+         "`auto` is the default measured above. Mean ± standard deviation, then min and max.",
+         "",
          "| size | " + " | ".join(["auto"] + modes) + " |",
          "| --- |" + " ---: |" * (len(modes) + 1)]
     for s in sizes:

@@ -18,7 +18,8 @@
 #   BENCH_RESULTS       where the report goes (default bench/results/<date>-<host>.md)
 #   BENCH_BIN           measure this binary instead of building ./ckpt2safetensors
 #   BENCH_MODES         also time ours with --direct-io=WHEN for each WHEN listed,
-#                       e.g. "never always" (default: none)
+#                       e.g. "never always", and with --verify for "verify"
+#                       (default: none)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +38,8 @@ PROFILE_SIZE=${BENCH_PROFILE_SIZE:-${SIZES[0]}}
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 for m in $MODES; do
-    case $m in auto|always|never) ;; *) die "BENCH_MODES takes auto, always or never, not '$m'" ;; esac
+    case $m in auto|always|never|verify) ;;
+        *) die "BENCH_MODES takes auto, always, never or verify, not '$m'" ;; esac
 done
 
 # ---- tools -----------------------------------------------------------------
@@ -225,7 +227,11 @@ for size in "${SIZES[@]}"; do
 
     run_hf "$size" ours "$OUT_OURS" "$BIN" -q -f -o "$OUT_OURS" "$in"
     for m in $MODES; do
-        run_hf "$size" "ours-$m" "$OUT_OURS" "$BIN" -q -f --direct-io="$m" -o "$OUT_OURS" "$in"
+        case $m in
+            verify) opt=--verify ;;
+            *) opt=--direct-io=$m ;;
+        esac
+        run_hf "$size" "ours-$m" "$OUT_OURS" "$BIN" -q -f "$opt" -o "$OUT_OURS" "$in"
     done
     run_hf "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     run_rss "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
