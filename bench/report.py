@@ -243,7 +243,8 @@ def render_modes(work, sizes, modes):
     """BENCH_MODES: ours with each --direct-io WHEN (or --verify), beside the default."""
     o = ["", "### Other options (BENCH_MODES)", "",
          "The same conversion with `--direct-io=WHEN` (`verify`: with `--verify`); "
-         "`auto` is the default measured above. Mean ± standard deviation, then min and max.",
+         "`auto` is the default measured above. Mean ± standard deviation, then min and max, "
+         "then the peak RSS of one separate run.",
          "",
          "| size | " + " | ".join(["auto"] + modes) + " |",
          "| --- |" + " ---: |" * (len(modes) + 1)]
@@ -251,8 +252,9 @@ def render_modes(work, sizes, modes):
         cells = []
         for name in ["ours"] + [f"ours-{m}" for m in modes]:
             r = hf(work, s, name)
+            m = rss(work, s, name)
             cells.append("-" if r is None else
-                         f"{fmt_t(r)} ({r['min']:.2f}..{r['max']:.2f})")
+                         f"{fmt_t(r)} ({r['min']:.2f}..{r['max']:.2f}), {fmt_m(m)} MiB")
         o.append(f"| {s} | " + " | ".join(cells) + " |")
     return o
 

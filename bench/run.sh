@@ -232,6 +232,8 @@ for size in "${SIZES[@]}"; do
             *) opt=--direct-io=$m ;;
         esac
         run_hf "$size" "ours-$m" "$OUT_OURS" "$BIN" -q -f "$opt" -o "$OUT_OURS" "$in"
+        run_rss "$size" "ours-$m" "$OUT_OURS" "$BIN" -q -f "$opt" -o "$OUT_OURS" "$in"
+        rm -f "$OUT_OURS"
     done
     run_hf "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"
     run_rss "$size" cp "$OUT_CP" cp "$in" "$OUT_CP"

@@ -6,9 +6,10 @@
  * exactly the planned tensors, and every tensor's bytes must equal what the
  * source gives when re-derived independently of the copy code: element by
  * element in C order from the storage record, byte-swapped and converted as
- * planned.  Contiguous tensors are compared block by block; other views
- * load their span when it is not much larger than the tensor, else read
- * element by element.
+ * planned.  Contiguous tensors are compared block by block; the elements
+ * of other views come through a fixed line cache (STORED records), or
+ * from their span inflated into memory when it is not much larger than
+ * the tensor (DEFLATE), else element by element.
  */
 #ifndef VERIFY_H
 #define VERIFY_H

@@ -10,6 +10,8 @@
 #include "c2s.h"
 #include "outfile.h"
 #include "pickle_builder.h"
+#include "stw.h"
+#include "verify.h"
 #include "test_util.h"
 #include "zip_builder.h"
 
@@ -1237,4 +1239,70 @@ Test(convert, direct_io_same_bytes_whole_slots_around_the_cache)
     st_file_free(&f);
     free(in);
     free_storages(sto, 3);
+}
+
+/* ---- --verify catches what it should ------------------------------------------ */
+
+/* Flip the byte at file offset off of path. */
+static void flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x5a;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* verify_output on a file converted without it: it passes, and fails
+ * naming the tensor and the byte when one byte of a tensor is changed,
+ * for a contiguous tensor, a transposed view larger than verify's line
+ * cache (12 MiB against 8), an expanded one and a stepped 3-d one. */
+Test(convert, verify_catches_a_changed_byte_in_any_view)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 2048 * 1536, 31),
+                  make_storage("HalfStorage", 2, 4000, 32)};
+    vview vv[] = {
+        {"contig", 1, 0, 1, {4000}, {1}},
+        {"expanded", 1, 7, 2, {300, 50}, {0, 1}},
+        {"stepped3d", 1, 1, 3, {10, 6, 5}, {300, 40, 3}},
+        {"transposed", 0, 0, 2, {1536, 2048}, {1, 1536}},
+    };
+    char *in = views_checkpoint("ver.pt", sto, 2, vv, 4, 0, NULL);
+    char *out = tu_path(dir, "ver.safetensors");
+    c2s_checkpoint *ck;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_OK, "%s", err.msg);
+    /* the plan c2s_write made: the same inputs give the same one */
+    const tmap *m = c2s_tensors(ck);
+    stw_entry e[4];
+    for (size_t i = 0; i < m->ntensors; i++)
+        e[i] = (stw_entry){m->tensors[i].name, m->tensors[i].dtype, m->tensors[i].ndim,
+                           m->tensors[i].shape, m->tensors[i].nbytes, 0, i};
+    unsigned char *header;
+    size_t header_len;
+    uint64_t data_len;
+    cr_assert_eq(stw_plan(e, m->ntensors, NULL, 0, &header, &header_len, &data_len, &err), C2S_OK);
+    free(header);
+    cr_assert_eq(verify_output(ck, out, e, m->ntensors, header_len, NULL, &err), C2S_OK, "%s",
+                 err.msg);
+    for (size_t i = 0; i < m->ntensors; i++) {
+        uint64_t at = e[i].nbytes * 5 / 7; /* somewhere inside, not at an edge */
+        flip_byte(out, header_len + e[i].begin + at);
+        cr_assert_eq(verify_output(ck, out, e, m->ntensors, header_len, NULL, &err),
+                     C2S_ERR_INPUT, "%s: the change went unnoticed", e[i].name);
+        char want[200];
+        snprintf(want, sizeof want, "verify: tensor '%s': written byte %llu differs from the source",
+                 e[i].name, (unsigned long long)(e[i].begin + at));
+        cr_assert_str_eq(err.msg, want);
+        flip_byte(out, header_len + e[i].begin + at); /* back */
+    }
+    cr_assert_eq(verify_output(ck, out, e, m->ntensors, header_len, NULL, &err), C2S_OK, "%s",
+                 err.msg);
+    c2s_close(ck);
+    free(out);
+    free(in);
+    free_storages(sto, 2);
 }
