@@ -179,6 +179,10 @@ typedef struct c2s_write_result {
     char sha256[65];        /* hex, when requested; "" otherwise */
 } c2s_write_result;
 
+/* Whether the include/exclude globs of o keep a tensor called name (the
+ * rule above; o NULL keeps everything). */
+int c2s_selected(const c2s_write_options *o, const char *name);
+
 /*
  * Write the safetensors file to out_path (or, out_path NULL, to
  * opts->out_fd).  Refuses (C2S_ERR_INPUT) when out_path is the input file,

@@ -931,8 +931,7 @@ static c2s_dtype output_dtype(const c2s_write_options *o, c2s_dtype dt)
     return o && o->convert_dtype && dtconv_supported(dt, o->dtype) ? o->dtype : dt;
 }
 
-/* --include / --exclude: fnmatch globs on the tensor name. */
-static int selected(const c2s_write_options *o, const char *name)
+int c2s_selected(const c2s_write_options *o, const char *name)
 {
     if (o == NULL)
         return 1;
@@ -959,7 +958,7 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
             res->skipped++;
             continue;
         }
-        if (!selected(o, t->name)) {
+        if (!c2s_selected(o, t->name)) {
             res->filtered++;
             continue;
         }

@@ -5,7 +5,6 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +67,13 @@ static int plain_name(const char *s)
     return *s && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-/* The --include/--exclude rule of c2s_write_options. */
+/* Whether the conversion keeps tensor name (--include/--exclude): the
+ * engine's own rule. */
 static int kept(const tool_config *cfg, const char *name)
 {
-    int in = cfg->ninclude == 0;
-    for (size_t i = 0; i < cfg->ninclude && !in; i++)
-        in = fnmatch(cfg->include[i], name, 0) == 0;
-    for (size_t i = 0; i < cfg->nexclude && in; i++)
-        in = fnmatch(cfg->exclude[i], name, 0) != 0;
-    return in;
+    c2s_write_options o = {.include = cfg->include, .ninclude = cfg->ninclude,
+                           .exclude = cfg->exclude, .nexclude = cfg->nexclude};
+    return c2s_selected(&o, name);
 }
 
 /* The output of shard (an index's weight_map value), malloc'd. */
