@@ -31,6 +31,10 @@
 
 #include "c2s_error.h"
 
+/* The least alignment of a block written directly (address, length and
+ * file position); a file system may ask for more (statx). */
+#define OUTFILE_DIO_ALIGN 4096u
+
 typedef struct outfile {
     int fd;
     int force;
@@ -41,7 +45,7 @@ typedef struct outfile {
     void *tap_ctx;
     uint64_t pos;           /* bytes written so far */
     uint64_t direct_from;   /* aligned writes from here on bypass the cache */
-    size_t align;           /* direct I/O alignment; 0: no direct I/O */
+    size_t align;           /* direct I/O alignment; 0: this file gets none */
     int direct_set;         /* O_DIRECT is set on fd now */
     uint64_t direct_bytes;  /* bytes written with O_DIRECT */
 } outfile;
@@ -61,9 +65,6 @@ c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
  * no direct I/O. */
 void outfile_direct_from(outfile *of, uint64_t offset);
 
-/* The alignment a block needs (address, length, position) to be written
- * directly; 0 when this file gets no direct I/O. */
-size_t outfile_direct_align(const outfile *of);
 
 /* Bytes that can still be dirtied in the page cache before the kernel
  * starts background writeback: its threshold (vm.dirty_background_bytes,

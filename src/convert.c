@@ -88,7 +88,6 @@
 #define RING_SLOTS 4            /* the output ring: slots 0 .. RING_SLOTS - 1 */
 #define READ0 RING_SLOTS        /* the first read slot */
 #define HALF ((NSLOTS - RING_SLOTS) / 2) /* a gather's band */
-#define DIO_ALIGN 4096u         /* slot sizes and addresses, for direct I/O */
 #define HUGE_PAGE (2u << 20)
 #define LONG_RUN (64u << 10)    /* runs this long are copied one by one */
 #define PREAD_COST 8192u        /* a pread costs about as much as copying 8 KiB */
@@ -1081,11 +1080,12 @@ static c2s_status check_options(const char *out_path, const c2s_write_options *o
 
 /* Slot memory on huge-page boundaries, marked for huge pages: a fault per
  * 2 MiB instead of per 4 KiB (each fault is a visible cost), and fewer TLB
- * misses in gathers.  Small sizes (tests) on DIO_ALIGN boundaries. */
+ * misses in gathers.  Small sizes (tests) on OUTFILE_DIO_ALIGN boundaries. */
 static unsigned char *alloc_slots(size_t len)
 {
     if (len < HUGE_PAGE)
-        return aligned_alloc(DIO_ALIGN, (len + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1));
+        return aligned_alloc(OUTFILE_DIO_ALIGN,
+                             (len + OUTFILE_DIO_ALIGN - 1) & ~(size_t)(OUTFILE_DIO_ALIGN - 1));
     size_t padded = (len + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
     unsigned char *p = aligned_alloc(HUGE_PAGE, padded);
     if (p != NULL)
@@ -1105,8 +1105,8 @@ static c2s_status alloc_writer(writer *w, const tmap *m, size_t buffer, c2s_erro
     w->slot_size = w->ocap = (buffer / 8) & ~(size_t)15;
     if (w->slot_size < 16)
         w->slot_size = w->ocap = 16;
-    if (w->slot_size >= 16 * DIO_ALIGN) /* whole blocks for direct I/O */
-        w->slot_size = w->ocap = w->slot_size & ~(size_t)(DIO_ALIGN - 1);
+    if (w->slot_size >= 16 * OUTFILE_DIO_ALIGN) /* whole blocks for direct I/O */
+        w->slot_size = w->ocap = w->slot_size & ~(size_t)(OUTFILE_DIO_ALIGN - 1);
     w->slots_len = NSLOTS * w->slot_size;
     w->records = calloc(m->nstorages + 1, sizeof *w->records);
     w->state = calloc(m->nstorages + 1, 1);

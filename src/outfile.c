@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_DIO_ALIGN 4096
 
 static char *tmp_name(const char *path)
 {
@@ -100,22 +99,17 @@ static size_t dio_align(int fd)
             return 0; /* the file system says: no direct I/O */
         size_t a = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
                                                                    : sx.stx_dio_mem_align;
-        return a < DEFAULT_DIO_ALIGN ? DEFAULT_DIO_ALIGN : a;
+        return a < OUTFILE_DIO_ALIGN ? OUTFILE_DIO_ALIGN : a;
     }
 #endif
     (void)fd;
-    return DEFAULT_DIO_ALIGN;
+    return OUTFILE_DIO_ALIGN;
 }
 
 void outfile_direct_from(outfile *of, uint64_t offset)
 {
     of->direct_from = offset;
     of->align = of->stream || offset == UINT64_MAX ? 0 : dio_align(of->fd);
-}
-
-size_t outfile_direct_align(const outfile *of)
-{
-    return of->align;
 }
 
 /* Set or clear O_DIRECT on the descriptor; 0 when the kernel refuses. */
@@ -130,6 +124,13 @@ static int set_direct(outfile *of, int on)
     return 1;
 }
 
+/* No more direct I/O for this file (the kernel refused it). */
+static void give_up_direct(outfile *of)
+{
+    of->align = 0;
+    set_direct(of, 0);
+}
+
 /* Whether n bytes at p, written now, go around the cache (setting
  * O_DIRECT accordingly).  A refusal turns direct I/O off for good. */
 static int use_direct(outfile *of, const unsigned char *p, size_t n)
@@ -139,8 +140,7 @@ static int use_direct(outfile *of, const unsigned char *p, size_t n)
                (uintptr_t)p % a == 0;
     if (set_direct(of, want))
         return want;
-    of->align = 0;
-    set_direct(of, 0);
+    give_up_direct(of);
     return 0;
 }
 
@@ -203,8 +203,7 @@ c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && direct && errno == EINVAL) { /* not for this file after all */
-            of->align = 0;
-            set_direct(of, 0);
+            give_up_direct(of);
             continue;
         }
         if (w <= 0)
