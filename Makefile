@@ -24,11 +24,9 @@ TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -Iinclude -Isrc $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 
-LIB_SRC  = src/error.c src/findings.c src/dtype.c src/ziplayout.c src/zipsrc.c src/pvm.c \
-           src/policy.c src/tmap.c src/stw.c src/scan.c \
-           src/outfile.c src/checkpoint.c src/convert.c src/crcpipe.c \
-           src/dtconv.c src/verify.c src/stread.c src/sha256.c src/crc32.c
-TOOL_SRC = src/tool_main.c src/tool_opts.c src/tool_msgs.c src/tool_list.c src/tool_scan.c src/tool_batch.c src/tool_convert.c src/tool_run.c src/tool_progress.c src/tool_report.c src/tool_hf.c
+LIB_DIRS = util zip pickle torch st engine
+LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
+TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
 
 # Objects of the normal build, and of the sanitizer build (build/asan/).
@@ -47,13 +45,14 @@ ckpt2safetensors: $(TOOL_OBJ) $(B)/libc2s.a
 $(B)/libc2s.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/%.o: src/%.c | $(B)
+$(B)/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B) $(B)/asan:
 	mkdir -p $@
 
--include $(wildcard $(B)/*.d $(B)/asan/*.d)
+-include $(wildcard $(B)/*/*.d $(B)/asan/*/*.d)
 
 # ---- tests -------------------------------------------------------------
 # One Criterion binary with every suite; the CLI tests run ./ckpt2safetensors
@@ -62,7 +61,8 @@ $(B) $(B)/asan:
 $(B)/tests: $(TEST_SRC) tests/pickle_builder.h $(B)/libc2s.a | $(B)
 	$(CC) $(CFLAGS) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
-$(B)/asan/%.o: src/%.c | $(B)/asan
+$(B)/asan/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
 
 $(B)/asan/ckpt2safetensors: $(TOOL_SRC:src/%.c=$(B)/asan/%.o) $(LIB_SRC:src/%.c=$(B)/asan/%.o)
@@ -114,7 +114,7 @@ FUZZ_SECONDS   ?= 60
 CLANG          ?= clang
 FUZZ_CFLAGS     = $(CFLAGS)
 FUZZ_SAN        = address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h)
+FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 # Extra corpus directories, read but never written: the fixtures.
 FUZZ_EXTRA_pvm  =
 FUZZ_EXTRA_file = fixtures/good fixtures/bad
@@ -147,13 +147,14 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(LIB_SRC:src/%.c=$(B)/fuzz/%
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ tests/fuzz/fuzz_$*.c \
 	  $(LIB_SRC:src/%.c=$(B)/fuzz/%.o) $(LDFLAGS) $(LDLIBS)
 
-$(B)/fuzz/%.o: src/%.c | $(B)/fuzz
+$(B)/fuzz/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP -c -o $@ $<
 
 $(B)/fuzz:
 	mkdir -p $@
 
--include $(wildcard $(B)/fuzz/*.d)
+-include $(wildcard $(B)/fuzz/*/*.d)
 
 valgrind: ckpt2safetensors
 	sh tests/fuzz/valgrind.sh ./ckpt2safetensors

@@ -29,11 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "c2s_error.h"
-#include "findings.h"
-#include "policy.h"
-#include "pvm.h"
-#include "tmap.h"
+#include "util/c2s_error.h"
+#include "util/findings.h"
+#include "pickle/policy.h"
+#include "pickle/pvm.h"
+#include "torch/tmap.h"
 
 #define C2S_VERSION "0.1.0"
 

@@ -25,7 +25,7 @@
 
 #include "pickle_builder.h"
 #include "run_util.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "test_util.h"
 #include "zip_builder.h"
 

@@ -8,10 +8,10 @@
 #include <limits.h>
 
 #include "c2s.h"
-#include "outfile.h"
+#include "engine/outfile.h"
 #include "pickle_builder.h"
-#include "stw.h"
-#include "verify.h"
+#include "st/stw.h"
+#include "engine/verify.h"
 #include "test_util.h"
 #include "zip_builder.h"
 
@@ -360,8 +360,8 @@ Test(convert, unsupported_fails_or_is_skipped)
 
 /* ---- issue 4: filters, --dtype, metadata, verify, streams, sha256 ---------- */
 
-#include "sha256.h"
-#include "stread.h"
+#include "util/sha256.h"
+#include "st/stread.h"
 
 /* A checkpoint with F32 "a.w" (1.0, -2.5, 65520, 1e-8), a transposed F32
  * view "a.t" of it (2x2), I64 "b.n" and BF16 "c.h"; with a training
@@ -1004,7 +1004,7 @@ Test(convert, record_truncated_during_the_copy)
 
 /* ---- CRC pieces (crcpipe.h) ---------------------------------------------------------------- */
 
-#include "crcpipe.h"
+#include "zip/crcpipe.h"
 
 static c2s_status read_from_memory(void *ctx, uint64_t off, void *buf, size_t n, c2s_error *err)
 {

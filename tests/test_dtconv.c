@@ -1,5 +1,5 @@
 /*
- * test_dtconv.c - float element conversion (include/dtconv.h): every pair
+ * test_dtconv.c - float element conversion (src/engine/dtconv.h): every pair
  * against PyTorch's bytes in fixtures/dtconv/ (made by
  * fixtures/make_dtconv.py), streaming and in-place use, and literal cases
  * that need no data files.
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtconv.h"
-#include "dtype.h"
+#include "engine/dtconv.h"
+#include "torch/dtype.h"
 
 #define FIXDIR "fixtures/dtconv/"
 

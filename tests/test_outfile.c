@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 
-#include "outfile.h"
+#include "engine/outfile.h"
 #include "test_util.h"
 
 static char *dir;

@@ -1,5 +1,5 @@
 /*
- * test_policy.c - the safety policy (src/policy.c): the class of every
+ * test_policy.c - the safety policy (src/pickle/policy.c): the class of every
  * global, exact-pair matching, sub-module matching of dangerous modules,
  * --allow-global and --permissive, and the Python-2 name mapping of the
  * pickle VM feeding it.  Every expectation is one exact class.
@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "pickle_builder.h"
-#include "policy.h"
-#include "pvm.h"
+#include "pickle/policy.h"
+#include "pickle/pvm.h"
 
 TestSuite(policy);
 

@@ -1,5 +1,5 @@
 /*
- * test_pvm.c - Criterion tests for the restricted pickle VM (src/pvm.c).
+ * test_pvm.c - Criterion tests for the restricted pickle VM (src/pickle/pvm.c).
  *
  * Every pickle is a C literal.  Those longer than a few opcodes were made
  * with CPython 3.11's pickle module; the comment above each names the
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pvm.h"
+#include "pickle/pvm.h"
 
 static pvm *vm;
 static c2s_error err;

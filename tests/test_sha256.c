@@ -1,5 +1,5 @@
 /*
- * test_sha256.c - SHA-256 (include/sha256.h): the FIPS 180-4 / NIST example
+ * test_sha256.c - SHA-256 (src/util/sha256.h): the FIPS 180-4 / NIST example
  * vectors, padding boundaries, streaming in odd pieces, and a fixture file
  * checked against sha256sum.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
+#include "util/sha256.h"
 #include "test_util.h"
 
 TestSuite(sha256);

@@ -1,6 +1,6 @@
 /*
  * test_stread.c - reading and validating safetensors headers
- * (include/stread.h): every expected fixture, one of them field by field,
+ * (src/st/stread.h): every expected fixture, one of them field by field,
  * accepted corner cases, and one malformed file per rule, each with its
  * exact message.  Offsets in messages are file offsets (the JSON starts at 8).
  */
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "c2s_error.h"
-#include "stread.h"
+#include "util/c2s_error.h"
+#include "st/stread.h"
 #include "test_util.h"
 
 static char *g_dir;

@@ -1,5 +1,5 @@
 /*
- * test_stw.c - safetensors header planning (include/stw.h): write order,
+ * test_stw.c - safetensors header planning (src/st/stw.h): write order,
  * offsets, exact header bytes, metadata, escaping and large integers.
  */
 #include <criterion/criterion.h>
@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "c2s_error.h"
-#include "dtype.h"
-#include "stw.h"
+#include "util/c2s_error.h"
+#include "torch/dtype.h"
+#include "st/stw.h"
 
 static unsigned char *g_header;
 static char *g_json;

@@ -1,5 +1,5 @@
 /*
- * test_tmap.c - the tensor map (include/tmap.h): naming, roots, views,
+ * test_tmap.c - the tensor map (src/torch/tmap.h): naming, roots, views,
  * rebuild calls, refusals and walk robustness.
  *
  * Each test writes a pickle with pickle_builder.h, runs it through the pickle
@@ -14,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "c2s_error.h"
-#include "dtype.h"
+#include "util/c2s_error.h"
+#include "torch/dtype.h"
 #include "pickle_builder.h"
-#include "pvm.h"
-#include "tmap.h"
+#include "pickle/pvm.h"
+#include "torch/tmap.h"
 
 static pvm *g_vm;
 static tmap g_map;

@@ -1,5 +1,5 @@
 /*
- * test_ziplayout.c - our own zip structure reader (src/ziplayout.c).
+ * test_ziplayout.c - our own zip structure reader (src/zip/ziplayout.c).
  *
  * Archives are written with libzip (zip_builder.h), which lays them out
  * cleanly: local header, data, local header, data, ..., central directory,
@@ -24,7 +24,7 @@
 
 #include "test_util.h"
 #include "zip_builder.h"
-#include "ziplayout.h"
+#include "zip/ziplayout.h"
 
 static char *dir;
 

@@ -6,7 +6,7 @@
 
 #include "test_util.h"
 #include "zip_builder.h"
-#include "zipsrc.h"
+#include "zip/zipsrc.h"
 
 static char *dir;
 

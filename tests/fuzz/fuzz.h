@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pvm.h"
+#include "pickle/pvm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

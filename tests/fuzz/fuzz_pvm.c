@@ -11,9 +11,9 @@
  */
 #include <string.h>
 
-#include "dtype.h"
+#include "torch/dtype.h"
 #include "fuzz.h"
-#include "tmap.h"
+#include "torch/tmap.h"
 
 static void check_failure(c2s_status st, const c2s_error *err, const char *what)
 {

@@ -1,0 +1,212 @@
+/*
+ * checkpoint.c - opening a checkpoint: archive, pickle, tensor map.
+ *
+ * c2s_open() runs the reading and judging stages (scan.c), refuses an
+ * unsafe file, maps the tensors (tmap.c) and then checks every storage the
+ * tensors use against its record in the archive, so that a missing or
+ * short record is reported before any output is created.
+ */
+#include "engine/checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static c2s_status check_storages(c2s_checkpoint *ck, c2s_error *err)
+{
+    for (size_t i = 0; i < ck->map.nstorages; i++) {
+        const tmap_storage *s = &ck->map.storages[i];
+        uint64_t size;
+        c2s_status st = zipsrc_storage_size(ck->zip, s->key, &size, err);
+        if (st != C2S_OK)
+            return st;
+        if (size < s->nbytes)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "storage record %s/data/%s has %llu bytes, the pickle declares %llu",
+                            zipsrc_prefix(ck->zip), s->key, (unsigned long long)size,
+                            (unsigned long long)s->nbytes);
+    }
+    return C2S_OK;
+}
+
+c2s_status ckpt_map(c2s_checkpoint *ck, const pvm_value *top, const c2s_open_options *o,
+                    c2s_error *err)
+{
+    c2s_status s;
+    tmap_options to = {0};
+    if (o != NULL) {
+        to.key = o->key;
+        to.max_depth = o->max_depth;
+    }
+    if ((s = tmap_build(top, pvm_object_count(ck->vm), &to, &ck->map, err)) != C2S_OK)
+        return s;
+    return check_storages(ck, err);
+}
+
+static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
+                       c2s_error *err)
+{
+    pvm_value *top = NULL;
+    c2s_status s = ckpt_verdict(ck, ckpt_inspect(ck, path, o, &top, err), err);
+    ck->top = top;
+    return s == C2S_OK ? ckpt_map(ck, top, o, err) : s;
+}
+
+c2s_status c2s_open(const char *path, const c2s_open_options *opts,
+                    c2s_checkpoint **out, c2s_error *err)
+{
+    *out = NULL;
+    c2s_checkpoint *ck = calloc(1, sizeof *ck);
+    if (ck == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status st = load(ck, path, opts, err);
+    if (st != C2S_OK) {
+        c2s_close(ck);
+        return st;
+    }
+    *out = ck;
+    return C2S_OK;
+}
+
+/* ---- metadata ----------------------------------------------------------------- */
+
+#define META_DEPTH 3
+#define META_MAX 256
+#define META_VALUE_MAX 1024
+
+typedef struct meta_list {
+    stw_kv *kv;
+    size_t n, cap;
+} meta_list;
+
+static int meta_has(const meta_list *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->kv[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Append copies of key and value; 0 when out of memory. */
+static int meta_add(meta_list *l, const char *key, const char *value)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        stw_kv *kv = realloc(l->kv, cap * sizeof *kv);
+        if (kv == NULL)
+            return 0;
+        l->kv = kv;
+        l->cap = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return 0;
+    }
+    l->kv[l->n++] = (stw_kv){k, v};
+    return 1;
+}
+
+/* A scalar as Python's str() would print it; 0 for anything else. */
+static int scalar_text(const pvm_value *v, char *buf, size_t cap)
+{
+    switch (v->kind) {
+    case PVM_BOOL:
+        snprintf(buf, cap, "%s", v->u.b ? "True" : "False");
+        return 1;
+    case PVM_INT:
+        snprintf(buf, cap, "%lld", (long long)v->u.i);
+        return 1;
+    case PVM_FLOAT:
+        snprintf(buf, cap, "%.15g", v->u.f);
+        if (strtod(buf, NULL) != v->u.f) /* shortest text that reads back exactly */
+            snprintf(buf, cap, "%.17g", v->u.f);
+        return 1;
+    case PVM_STR:
+        if (v->u.str.len >= META_VALUE_MAX)
+            return 0;
+        snprintf(buf, cap, "%s", v->u.str.data);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The dict behind v: a dict, or the items of a dict subclass. */
+static const pvm_value *as_dict(const pvm_value *v)
+{
+    if (v->kind == PVM_DICT)
+        return v;
+    if (v->kind == PVM_CALL && v->u.call.dictitems != NULL)
+        return v->u.call.dictitems;
+    return NULL;
+}
+
+/* Depth is bounded by META_DEPTH, so plain recursion is safe here. */
+static int collect_scalars(const pvm_value *v, char *path, size_t len, int depth,
+                           meta_list *l)
+{
+    const pvm_value *d = as_dict(v);
+    for (size_t i = 0; d != NULL && i < d->u.dict.len && l->n < META_MAX; i++) {
+        const pvm_value *k = d->u.dict.keys[i], *val = d->u.dict.vals[i];
+        char ktext[128], vtext[META_VALUE_MAX];
+        if (k->kind != PVM_STR || k->u.str.len >= sizeof ktext ||
+            len + 1 + k->u.str.len >= META_VALUE_MAX)
+            continue;
+        snprintf(path + len, META_VALUE_MAX - len, "%s%s", len ? "." : "", k->u.str.data);
+        size_t plen = strlen(path);
+        if (scalar_text(val, vtext, sizeof vtext)) {
+            if (strcmp(path, "format") != 0 && !meta_has(l, path) && !meta_add(l, path, vtext))
+                return 0;
+        } else if (depth + 1 < META_DEPTH && !collect_scalars(val, path, plen, depth + 1, l)) {
+            return 0;
+        }
+        path[len] = '\0';
+    }
+    return 1;
+}
+
+c2s_status ckpt_metadata(c2s_checkpoint *ck, const c2s_kv *user, size_t nuser, int training,
+                         stw_kv **out, size_t *n, c2s_error *err)
+{
+    meta_list l = {0};
+    int ok = 1;
+    for (size_t i = 0; i < nuser && ok; i++)
+        ok = meta_add(&l, user[i].key, user[i].value);
+    char path[META_VALUE_MAX] = "";
+    if (ok && training && ck->top != NULL)
+        ok = collect_scalars(ck->top, path, 0, 0, &l);
+    if (!ok) {
+        ckpt_metadata_free(l.kv, l.n);
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    }
+    *out = l.kv;
+    *n = l.n;
+    return C2S_OK;
+}
+
+void ckpt_metadata_free(stw_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+const tmap *c2s_tensors(const c2s_checkpoint *ck) { return &ck->map; }
+
+int c2s_big_endian(const c2s_checkpoint *ck) { return zipsrc_big_endian(ck->zip); }
+
+void c2s_close(c2s_checkpoint *ck)
+{
+    if (ck == NULL)
+        return;
+    c2s_report_free(&ck->report);
+    tmap_free(&ck->map);
+    pvm_free(ck->vm);
+    free(ck->pickle);
+    zipsrc_close(ck->zip);
+    free(ck);
+}

@@ -1,0 +1,264 @@
+/*
+ * verify.c - --verify: the written file against the source (see verify.h).
+ *
+ * Deliberately not the copy code: expected bytes come from an element-by-
+ * element walk (an odometer over every dimension), not from the run-based
+ * gather of convert.c, so a bug in one is caught by the other.
+ *
+ * Where a strided view's elements come from.  In a STORED record, through
+ * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
+ * an element's line (a power-of-two block of the record) is looked up in
+ * slot (line number mod a prime), read with one pread on a miss.  The line
+ * size is chosen so that the lines one sweep of the last dimension touches
+ * take at most half the cache (a transposed matrix then reads its storage
+ * about once), and the prime slot count keeps lines a power-of-two apart
+ * from colliding.  A DEFLATE record (torch.save does not write them) is
+ * inflated whole into memory instead when its span is at most twice the
+ * tensor plus SPAN_SLACK, else read element by element.
+ */
+#include "engine/verify.h"
+
+#include "engine/checkpoint.h"
+#include "engine/dtconv.h"
+#include "st/stread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BLOCK_ELEMS (1u << 18)
+#define SPAN_SLACK (64ull << 20)
+#define CACHE_BYTES (8u << 20)
+#define MIN_LINE 64u
+#define MAX_LINE (64u << 10)
+
+/* Lines of one STORED record (see the top of this file). */
+typedef struct line_cache {
+    unsigned char *data;   /* CACHE_BYTES */
+    uint64_t *tag;         /* per slot: line number + 1, 0 when empty */
+    size_t line, nslots;   /* bytes per line; slots, a prime */
+    int fd;
+    uint64_t base, size;   /* the record: at base in fd, size bytes */
+} line_cache;
+
+typedef struct check {
+    c2s_checkpoint *ck;
+    int fd;
+    uint64_t data_start;
+    const volatile sig_atomic_t *cancel;
+    unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
+    line_cache lc;
+    c2s_error *err;
+} check;
+
+/* ---- the header --------------------------------------------------------------- */
+
+static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n,
+                               size_t header_len, c2s_error *err)
+{
+    if (f->data_start != header_len || f->ntensors != n)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: the written header is not the planned one");
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = &f->tensors[i];
+        int same = strcmp(t->name, e[i].name) == 0 &&
+                   strcmp(t->dtype, c2s_dtype_name(e[i].dtype)) == 0 && t->ndim == e[i].ndim &&
+                   t->begin == e[i].begin && t->end == e[i].begin + e[i].nbytes;
+        for (size_t d = 0; same && d < t->ndim; d++)
+            same = t->shape[d] == (uint64_t)e[i].shape[d];
+        if (!same)
+            return c2s_fail(err, C2S_ERR_INPUT, "verify: tensor '%s' is not as planned in the header",
+                            e[i].name);
+    }
+    return C2S_OK;
+}
+
+/* ---- the bytes -------------------------------------------------------------------- */
+
+/* len bytes at off of fd into buf; 0 on success. */
+static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
+{
+    for (size_t got = 0; got < len;) {
+        ssize_t k = pread(fd, buf + got, len - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Compare `elems` source elements (in c->src) with the file at out_off. */
+static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out, size_t elems,
+                                uint64_t out_off)
+{
+    size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
+    if (zipsrc_big_endian(c->ck->zip))
+        c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
+    const unsigned char *want = c->src;
+    if (out != t->dtype) {
+        dtconv_run(t->dtype, out, c->src, c->cvt, elems);
+        want = c->cvt;
+    }
+    size_t len = elems * out_es;
+    if (read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
+    for (size_t i = 0; i < len; i++)
+        if (want[i] != c->file[i])
+            return c2s_fail(c->err, C2S_ERR_INPUT,
+                            "verify: tensor '%s': written byte %llu differs from the source",
+                            t->name, (unsigned long long)(out_off + i));
+    return C2S_OK;
+}
+
+/* Element index (in storage elements) of the i-th element of t in C order. */
+static uint64_t element_at(const tmap_tensor *t, uint64_t i)
+{
+    uint64_t at = t->offset;
+    for (size_t d = t->ndim; d-- > 0;) {
+        uint64_t n = (uint64_t)t->shape[d];
+        at += (i % n) * (uint64_t)t->stride[d];
+        i /= n;
+    }
+    return at;
+}
+
+/* ---- strided views of a STORED record: the line cache -------------------------------- */
+
+/* The largest prime <= n (n >= 2). */
+static size_t prime_at_most(size_t n)
+{
+    for (;; n--) {
+        int prime = 1;
+        for (size_t d = 2; prime && d * d <= n; d++)
+            prime = n % d != 0;
+        if (prime)
+            return n;
+    }
+}
+
+/* Empty the cache for t's record (size bytes at base in fd), its lines
+ * sized so that the shape[last] lines one sweep of the last dimension may
+ * touch fill at most half of it. */
+static void cache_start(line_cache *lc, const tmap_tensor *t, int fd, uint64_t base,
+                        uint64_t size)
+{
+    uint64_t sweep = t->ndim > 0 ? (uint64_t)t->shape[t->ndim - 1] : 1;
+    size_t line = MAX_LINE;
+    while (line > MIN_LINE && (uint64_t)line * sweep > CACHE_BYTES / 2)
+        line /= 2;
+    lc->line = line;
+    lc->nslots = prime_at_most(CACHE_BYTES / line);
+    memset(lc->tag, 0, lc->nslots * sizeof *lc->tag);
+    lc->fd = fd;
+    lc->base = base;
+    lc->size = size;
+}
+
+/* The es bytes at byte off of the record, into dst. */
+static c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *dst, size_t es,
+                            const char *name, c2s_error *err)
+{
+    if (off > lc->size || es > lc->size - off)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: %s: element at %llu is past its end", name,
+                        (unsigned long long)off);
+    uint64_t no = off / lc->line, start = no * lc->line;
+    size_t slot = (size_t)(no % lc->nslots);
+    unsigned char *held = lc->data + slot * lc->line;
+    if (lc->tag[slot] != no + 1) {
+        size_t len = lc->size - start < lc->line ? (size_t)(lc->size - start) : lc->line;
+        lc->tag[slot] = 0;
+        if (read_at(lc->fd, held, len, lc->base + start) != 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "verify: %s: read failed", name);
+        lc->tag[slot] = no + 1;
+    }
+    memcpy(dst, held + (off - start), es); /* within the line: off and lines are es-aligned */
+    return C2S_OK;
+}
+
+/* ---- one tensor ------------------------------------------------------------------------ */
+
+static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *e)
+{
+    zipsrc_stream s;
+    c2s_status st = zipsrc_stream_open(c->ck->zip, c->ck->map.storages[t->storage].key, &s,
+                                       c->err);
+    size_t es = c2s_dtype_size(t->dtype);
+    uint64_t span = 0;
+    for (size_t d = 0; d < t->ndim; d++)
+        span += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
+    span = (span + 1) * es; /* bounded by the storage: checked when mapping */
+    unsigned char *mem = NULL;
+    int fd = -1;
+    uint64_t base = 0;
+    int cached = st == C2S_OK && !t->contiguous && zipsrc_stream_file_range(&s, &fd, &base);
+    if (cached)
+        cache_start(&c->lc, t, fd, base, s.size);
+    else if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
+        mem = malloc((size_t)span);
+        st = mem ? zipsrc_stream_read(&s, t->offset * es, mem, (size_t)span, c->err)
+                 : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
+    }
+    for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
+        if (c->cancel && *c->cancel)
+            st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
+        size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
+        if (st == C2S_OK && t->contiguous)
+            st = zipsrc_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
+        for (size_t k = 0; st == C2S_OK && !t->contiguous && k < elems; k++) {
+            uint64_t at = element_at(t, i + k);
+            if (cached)
+                st = cache_get(&c->lc, at * es, c->src + k * es, es, s.name, c->err);
+            else if (mem != NULL)
+                memcpy(c->src + k * es, mem + (at - t->offset) * es, es);
+            else
+                st = zipsrc_stream_read(&s, at * es, c->src + k * es, es, c->err);
+        }
+        if (st == C2S_OK)
+            st = compare_block(c, t, e->dtype, elems, e->begin + i * c2s_dtype_size(e->dtype));
+        i += elems;
+    }
+    free(mem);
+    zipsrc_stream_close(&s);
+    return st;
+}
+
+c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries,
+                         size_t n, size_t header_len, const volatile sig_atomic_t *cancel,
+                         c2s_error *err)
+{
+    check c = {.ck = ck, .cancel = cancel, .err = err};
+    c.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c.fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: cannot reopen the written file: %s",
+                        strerror(errno));
+    st_file f;
+    c2s_status st = st_read_fd(c.fd, &f, err);
+    if (st != C2S_OK) {
+        c2s_error_prefix(err, "verify");
+        close(c.fd);
+        return st;
+    }
+    c.data_start = f.data_start;
+    st = check_header(&f, entries, n, header_len, err);
+    c.src = malloc(BLOCK_ELEMS * 8);
+    c.cvt = malloc(BLOCK_ELEMS * 8);
+    c.file = malloc(BLOCK_ELEMS * 8);
+    c.lc.data = malloc(CACHE_BYTES);
+    c.lc.tag = malloc(CACHE_BYTES / MIN_LINE * sizeof *c.lc.tag);
+    if (st == C2S_OK &&
+        (c.src == NULL || c.cvt == NULL || c.file == NULL || c.lc.data == NULL || c.lc.tag == NULL))
+        st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; st == C2S_OK && i < n; i++)
+        st = check_tensor(&c, &ck->map.tensors[entries[i].src], &entries[i]);
+    free(c.src);
+    free(c.cvt);
+    free(c.file);
+    free(c.lc.data);
+    free(c.lc.tag);
+    st_file_free(&f);
+    close(c.fd);
+    return st;
+}

@@ -1,0 +1,29 @@
+/*
+ * verify.h - --verify: check the written file against the source.
+ *
+ * verify_output() re-reads the file just written (before it is put in
+ * place): its header must pass the safetensors rules (stread.h) and list
+ * exactly the planned tensors, and every tensor's bytes must equal what the
+ * source gives when re-derived independently of the copy code: element by
+ * element in C order from the storage record, byte-swapped and converted as
+ * planned.  Contiguous tensors are compared block by block; the elements
+ * of other views come through a fixed line cache (STORED records), or
+ * from their span inflated into memory when it is not much larger than
+ * the tensor (DEFLATE), else element by element.
+ */
+#ifndef VERIFY_H
+#define VERIFY_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "c2s.h"
+#include "st/stw.h"
+
+/* entries: the plan, in write order (their dtype is the output dtype).
+ * C2S_ERR_INPUT with "verify: ..." on any difference. */
+c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries,
+                         size_t n, size_t header_len, const volatile sig_atomic_t *cancel,
+                         c2s_error *err);
+
+#endif /* VERIFY_H */

@@ -1,0 +1,239 @@
+/*
+ * policy.c - classifying globals (see src/pickle/policy.h).
+ *
+ * Three tables: exact (module, name) pairs that are allowed, exact pairs
+ * that are data, and dangerous modules (matched with their sub-modules) or
+ * dangerous exact pairs.  Dotted and dunder names are dangerous wherever
+ * they appear.  Danger is checked first, so no list entry can
+ * make a dangerous name acceptable, and --allow-global / --permissive only
+ * ever apply to names that are on no list at all.
+ */
+#include "pickle/policy.h"
+
+#include <string.h>
+
+typedef struct pair {
+    const char *module, *name;
+} pair;
+
+/* What the converter itself interprets. */
+static const pair ALLOWED[] = {
+    {"torch._utils", "_rebuild_tensor"},
+    {"torch._utils", "_rebuild_tensor_v2"},
+    {"torch._utils", "_rebuild_tensor_v3"},
+    {"torch._utils", "_rebuild_parameter"},
+    {"torch._utils", "_rebuild_parameter_with_state"},
+    {"torch._utils", "_rebuild_qtensor"},
+    {"torch._utils", "_rebuild_sparse_tensor"},
+    {"torch._utils", "_rebuild_sparse_csr_tensor"},
+    {"torch._utils", "_rebuild_meta_tensor_no_storage"},
+    {"torch._utils", "_rebuild_nested_tensor"},
+    {"torch._tensor", "_rebuild_from_type_v2"},
+    {"torch._tensor", "_rebuild_from_type"},
+    {"torch", "Tensor"},
+    {"torch", "Size"},
+    {"torch", "device"},
+    {"torch.nn.parameter", "Parameter"},
+    {"torch.serialization", "_get_layout"},
+    {"collections", "OrderedDict"},
+    {"_codecs", "encode"},
+    {"builtins", "set"},
+    {"builtins", "frozenset"},
+    {"builtins", "bytes"},
+};
+
+/* torch.<StorageClass>: the legacy storage classes and UntypedStorage. */
+static const char *const STORAGES[] = {
+    "DoubleStorage", "FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
+    "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
+    "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage",
+    "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
+};
+
+/* torch.<dtype>, torch.<layout> and torch.<qscheme> objects pickled by name. */
+static const char *const TORCH_ATTRS[] = {
+    "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+    "uint64", "uint32", "uint16", "uint8", "bool", "complex32", "complex64", "complex128",
+    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
+    "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
+    "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
+    "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+    "per_channel_symmetric", "per_channel_affine_float_qparams",
+};
+
+/* Plain data that real checkpoints carry. */
+static const pair DATA[] = {
+    {"numpy.core.multiarray", "scalar"},
+    {"numpy.core.multiarray", "_reconstruct"},
+    {"numpy._core.multiarray", "scalar"},
+    {"numpy._core.multiarray", "_reconstruct"},
+    {"numpy", "dtype"},
+    {"numpy", "ndarray"},
+    {"argparse", "Namespace"},
+    {"lightning_fabric.utilities.data", "AttributeDict"},
+    {"lightning.fabric.utilities.data", "AttributeDict"},
+    {"pytorch_lightning.utilities.parsing", "AttributeDict"},
+    {"pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint"},
+    {"lightning.pytorch.callbacks.model_checkpoint", "ModelCheckpoint"},
+    {"omegaconf.dictconfig", "DictConfig"},
+    {"omegaconf.listconfig", "ListConfig"},
+    {"omegaconf.base", "ContainerMetadata"},
+    {"omegaconf.base", "Metadata"},
+    {"omegaconf.nodes", "AnyNode"},
+    {"omegaconf.nodes", "StringNode"},
+    {"omegaconf.nodes", "IntegerNode"},
+    {"omegaconf.nodes", "FloatNode"},
+    {"omegaconf.nodes", "BooleanNode"},
+    {"omegaconf.nodes", "EnumNode"},
+    {"omegaconf.nodes", "BytesNode"},
+    {"omegaconf.nodes", "PathNode"},
+    {"typing", "Any"},
+    {"pathlib", "Path"},
+    {"pathlib", "PosixPath"},
+    {"pathlib", "WindowsPath"},
+    {"pathlib", "PurePath"},
+    {"pathlib", "PurePosixPath"},
+    {"pathlib", "PureWindowsPath"},
+    {"collections", "defaultdict"},
+    {"collections", "Counter"},
+    {"builtins", "slice"},
+    {"builtins", "complex"},
+    {"builtins", "bytearray"},
+    {"builtins", "dict"},
+    {"builtins", "list"},
+    {"builtins", "tuple"},
+    {"builtins", "int"},
+    {"builtins", "float"},
+    {"builtins", "str"},
+    {"builtins", "bool"},
+    {"builtins", "object"},
+};
+
+/* Modules (and their sub-modules) whose every name is dangerous. */
+static const char *const DANGEROUS_MODULES[] = {
+    "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "sys", "runpy", "importlib",
+    "pickle", "_pickle", "pickletools", "marshal", "shelve", "dill", "cloudpickle", "joblib",
+    "types", "ctypes", "_ctypes", "cffi", "socket", "_socket", "ssl", "select", "selectors",
+    "operator", "_operator", "functools", "_functools", "itertools", "pty", "tty",
+    "webbrowser", "shutil", "tempfile", "io", "_io", "fileinput", "glob", "code", "codeop",
+    "pdb", "bdb", "trace", "timeit", "profile", "cProfile", "inspect", "multiprocessing",
+    "concurrent", "threading", "_thread", "asyncio", "signal", "resource", "gc",
+    "http", "urllib", "ftplib", "smtplib", "telnetlib", "xmlrpc", "requests", "httpx",
+    "zipimport", "pkgutil", "imp", "platform", "distutils", "setuptools", "pip",
+    "numpy.testing", "numpy.f2py", "numpy.distutils",
+    "torch.hub", "torch.jit", "torch.utils.cpp_extension", "torch._inductor",
+    "torch._dynamo", "torch.package", "torch.ops", "torch.classes", "torch._C",
+    "torch.distributed", "torch.multiprocessing", "torch.utils.data",
+};
+
+/* Single dangerous names in otherwise mixed modules. */
+static const pair DANGEROUS_PAIRS[] = {
+    {"builtins", "eval"}, {"builtins", "exec"}, {"builtins", "compile"},
+    {"builtins", "open"}, {"builtins", "getattr"}, {"builtins", "setattr"},
+    {"builtins", "delattr"}, {"builtins", "__import__"}, {"builtins", "globals"},
+    {"builtins", "locals"}, {"builtins", "vars"}, {"builtins", "input"},
+    {"builtins", "breakpoint"}, {"builtins", "exit"}, {"builtins", "quit"},
+    {"builtins", "help"}, {"builtins", "memoryview"}, {"builtins", "apply"},
+    {"builtins", "execfile"}, {"builtins", "file"}, {"builtins", "reload"},
+    {"builtins", "__builtins__"}, {"builtins", "type"}, {"builtins", "super"},
+    {"builtins", "classmethod"}, {"builtins", "staticmethod"}, {"builtins", "property"},
+    {"builtins", "map"}, {"builtins", "filter"}, {"builtins", "print"},
+    {"copyreg", "_reconstructor"}, {"copyreg", "__newobj__"}, {"copyreg", "__newobj_ex__"},
+    {"torch", "load"}, {"torch.serialization", "load"}, {"torch.serialization", "_load"},
+    {"torch._utils", "_import_dotted_name"},
+    {"torch.serialization", "_legacy_load"}, {"torch", "from_file"},
+    {"torch", "save"}, {"torch.serialization", "save"},
+    {"numpy", "load"}, {"numpy", "loadtxt"}, {"numpy", "fromfile"}, {"numpy", "save"},
+    {"numpy.lib.npyio", "load"}, {"numpy", "memmap"},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int in_pairs(const pair *rows, size_t n, const char *module, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].module, module) == 0 && strcmp(rows[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int in_names(const char *const *rows, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* module is m, or a sub-module of m ("os" matches "os" and "os.path"). */
+static int module_within(const char *module, const char *m)
+{
+    size_t n = strlen(m);
+    return strncmp(module, m, n) == 0 && (module[n] == '\0' || module[n] == '.');
+}
+
+/* "a.b" is an attribute path: Python's find_class walks it (protocol >= 4),
+ * so ("torch", "os.system") reaches os.system through a benign module.
+ * Dunder names ("__globals__", "__builtins__") reach interpreter internals. */
+static int is_attribute_trick(const char *name)
+{
+    size_t n = strlen(name);
+    return strchr(name, '.') != NULL ||
+           (n > 4 && strncmp(name, "__", 2) == 0 && strcmp(name + n - 2, "__") == 0);
+}
+
+static int is_dangerous(const char *module, const char *name)
+{
+    if (is_attribute_trick(name))
+        return 1;
+    for (size_t i = 0; i < COUNT(DANGEROUS_MODULES); i++)
+        if (module_within(module, DANGEROUS_MODULES[i]))
+            return 1;
+    return in_pairs(DANGEROUS_PAIRS, COUNT(DANGEROUS_PAIRS), module, name);
+}
+
+/* "module.name" given by the user, matched exactly. */
+static int user_allowed(const char *module, const char *name, const policy_options *o)
+{
+    size_t ml = strlen(module);
+    for (size_t i = 0; o != NULL && i < o->nallow; i++) {
+        const char *a = o->allow[i];
+        if (strncmp(a, module, ml) == 0 && a[ml] == '.' && strcmp(a + ml + 1, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+policy_class policy_classify(const char *module, const char *name,
+                             const policy_options *opts)
+{
+    if (is_dangerous(module, name))
+        return POLICY_DANGEROUS;
+    if (in_pairs(ALLOWED, COUNT(ALLOWED), module, name))
+        return POLICY_ALLOWED;
+    if (strcmp(module, "torch") == 0 &&
+        (in_names(STORAGES, COUNT(STORAGES), name) ||
+         in_names(TORCH_ATTRS, COUNT(TORCH_ATTRS), name)))
+        return POLICY_ALLOWED;
+    if (in_pairs(DATA, COUNT(DATA), module, name))
+        return POLICY_DATA;
+    if ((opts != NULL && opts->permissive) || user_allowed(module, name, opts))
+        return POLICY_DATA;
+    return POLICY_UNKNOWN;
+}
+
+int policy_refuses(policy_class cls)
+{
+    return cls == POLICY_UNKNOWN || cls == POLICY_DANGEROUS;
+}
+
+const char *policy_class_name(policy_class cls)
+{
+    switch (cls) {
+    case POLICY_ALLOWED: return "allowed";
+    case POLICY_DATA: return "data";
+    case POLICY_UNKNOWN: return "unknown";
+    case POLICY_DANGEROUS: return "dangerous";
+    }
+    return "?";
+}

@@ -1,0 +1,2338 @@
+/*
+ * pvm.c - the restricted pickle virtual machine (see src/pickle/pvm.h).
+ *
+ * The machine reads a pickle one opcode at a time and keeps the same state as
+ * CPython's unpickler (Lib/pickle.py, _Unpickler): a value stack, a stack of
+ * marks, and a memo.  Nothing is ever imported or called; every value is an
+ * inert pvm_value node.  Opcode semantics and argument formats follow
+ * Lib/pickletools.py.
+ *
+ * Layout of the state:
+ *   - nodes live in fixed-size chunks, so a node never moves and ids are
+ *     simply the creation index; pvm_free() walks the chunks linearly, which
+ *     is why cycles (a list appended to itself) cost nothing to free.
+ *   - the value stack is one array; a mark is the stack length at MARK time.
+ *     As in CPython, values below the newest mark are out of reach until the
+ *     mark is popped (the "frame" of the stack).
+ *   - the memo is an open-addressing hash map from uint64 index to node, so a
+ *     pickle writing LONG_BINPUT 4000000000 costs one slot, not 32 GiB.
+ *   - the globals table is an array in order of first use plus a hash index
+ *     on (module, name), so a million distinct globals stay linear.
+ *   - dict keys that are scalars (str, bytes, int, bool, None) go into one
+ *     machine-wide hash index keyed by (dict, key), so that SETITEM with an
+ *     existing key replaces the value in place without quadratic scans.
+ *
+ * Safety: every length read from the pickle is checked against the bytes
+ * that remain before anything is allocated, then against pvm_limits; all
+ * size arithmetic is overflow-checked; containers grow geometrically.
+ * Containers that are copied by an interpreted call (set(list),
+ * OrderedDict(pairs), torch.Size(tuple)) count their items against the
+ * object limit, so that a short pickle cannot multiply memory by calling
+ * set() on one big list again and again.
+ *
+ * Errors are one line and name the opcode and its byte offset; the status is
+ * always C2S_ERR_INPUT.
+ */
+#include "pickle/pvm.h"
+
+#include <inttypes.h>
+#include <locale.h>  /* localeconv(): strtod follows LC_NUMERIC */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_OBJECTS ((size_t)50000000)
+#define DEFAULT_MAX_MEMO ((size_t)10000000)
+#define DEFAULT_MAX_STACK ((size_t)1000000)
+#define DEFAULT_MAX_STRING ((size_t)256 << 20)
+#define DEFAULT_MAX_CONTAINER ((size_t)100000000)
+
+#define NODES_PER_CHUNK 4096
+#define HIGHEST_PROTOCOL 5
+
+#define TRY(expr)                          \
+    do {                                   \
+        c2s_status try_status_ = (expr);   \
+        if (try_status_ != C2S_OK)         \
+            return try_status_;            \
+    } while (0)
+
+/* c2s_fail returns its status argument, but the compiler cannot see that
+ * from here; naming the constant lets it prove error paths never fall
+ * through to code that reads unset outputs. */
+#define FAIL(vm, ...) \
+    (c2s_fail((vm)->err, C2S_ERR_INPUT, __VA_ARGS__), C2S_ERR_INPUT)
+
+/* ------------------------------------------------------------------ */
+/* Opcodes                                                              */
+
+enum opcode {
+    OP_MARK = '(', OP_STOP = '.', OP_POP = '0', OP_POP_MARK = '1',
+    OP_DUP = '2', OP_FLOAT = 'F', OP_INT = 'I', OP_BININT = 'J',
+    OP_BININT1 = 'K', OP_LONG = 'L', OP_BININT2 = 'M', OP_NONE = 'N',
+    OP_PERSID = 'P', OP_BINPERSID = 'Q', OP_REDUCE = 'R', OP_STRING = 'S',
+    OP_BINSTRING = 'T', OP_SHORT_BINSTRING = 'U', OP_UNICODE = 'V',
+    OP_BINUNICODE = 'X', OP_APPEND = 'a', OP_BUILD = 'b', OP_GLOBAL = 'c',
+    OP_DICT = 'd', OP_EMPTY_DICT = '}', OP_APPENDS = 'e', OP_GET = 'g',
+    OP_BINGET = 'h', OP_INST = 'i', OP_LONG_BINGET = 'j', OP_LIST = 'l',
+    OP_EMPTY_LIST = ']', OP_OBJ = 'o', OP_PUT = 'p', OP_BINPUT = 'q',
+    OP_LONG_BINPUT = 'r', OP_SETITEM = 's', OP_TUPLE = 't',
+    OP_EMPTY_TUPLE = ')', OP_SETITEMS = 'u', OP_BINFLOAT = 'G',
+    OP_PROTO = 0x80, OP_NEWOBJ = 0x81, OP_EXT1 = 0x82, OP_EXT2 = 0x83,
+    OP_EXT4 = 0x84, OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87,
+    OP_NEWTRUE = 0x88, OP_NEWFALSE = 0x89, OP_LONG1 = 0x8a, OP_LONG4 = 0x8b,
+    OP_BINBYTES = 'B', OP_SHORT_BINBYTES = 'C', OP_SHORT_BINUNICODE = 0x8c,
+    OP_BINUNICODE8 = 0x8d, OP_BINBYTES8 = 0x8e, OP_EMPTY_SET = 0x8f,
+    OP_ADDITEMS = 0x90, OP_FROZENSET = 0x91, OP_NEWOBJ_EX = 0x92,
+    OP_STACK_GLOBAL = 0x93, OP_MEMOIZE = 0x94, OP_FRAME = 0x95,
+    OP_BYTEARRAY8 = 0x96, OP_NEXT_BUFFER = 0x97, OP_READONLY_BUFFER = 0x98
+};
+
+/* NULL marks a byte that is not an opcode. */
+static const char *const OPCODE_NAMES[256] = {
+    [OP_MARK] = "MARK", [OP_STOP] = "STOP", [OP_POP] = "POP",
+    [OP_POP_MARK] = "POP_MARK", [OP_DUP] = "DUP", [OP_FLOAT] = "FLOAT",
+    [OP_INT] = "INT", [OP_BININT] = "BININT", [OP_BININT1] = "BININT1",
+    [OP_LONG] = "LONG", [OP_BININT2] = "BININT2", [OP_NONE] = "NONE",
+    [OP_PERSID] = "PERSID", [OP_BINPERSID] = "BINPERSID",
+    [OP_REDUCE] = "REDUCE", [OP_STRING] = "STRING",
+    [OP_BINSTRING] = "BINSTRING", [OP_SHORT_BINSTRING] = "SHORT_BINSTRING",
+    [OP_UNICODE] = "UNICODE", [OP_BINUNICODE] = "BINUNICODE",
+    [OP_APPEND] = "APPEND", [OP_BUILD] = "BUILD", [OP_GLOBAL] = "GLOBAL",
+    [OP_DICT] = "DICT", [OP_EMPTY_DICT] = "EMPTY_DICT",
+    [OP_APPENDS] = "APPENDS", [OP_GET] = "GET", [OP_BINGET] = "BINGET",
+    [OP_INST] = "INST", [OP_LONG_BINGET] = "LONG_BINGET", [OP_LIST] = "LIST",
+    [OP_EMPTY_LIST] = "EMPTY_LIST", [OP_OBJ] = "OBJ", [OP_PUT] = "PUT",
+    [OP_BINPUT] = "BINPUT", [OP_LONG_BINPUT] = "LONG_BINPUT",
+    [OP_SETITEM] = "SETITEM", [OP_TUPLE] = "TUPLE",
+    [OP_EMPTY_TUPLE] = "EMPTY_TUPLE", [OP_SETITEMS] = "SETITEMS",
+    [OP_BINFLOAT] = "BINFLOAT", [OP_PROTO] = "PROTO", [OP_NEWOBJ] = "NEWOBJ",
+    [OP_EXT1] = "EXT1", [OP_EXT2] = "EXT2", [OP_EXT4] = "EXT4",
+    [OP_TUPLE1] = "TUPLE1", [OP_TUPLE2] = "TUPLE2", [OP_TUPLE3] = "TUPLE3",
+    [OP_NEWTRUE] = "NEWTRUE", [OP_NEWFALSE] = "NEWFALSE",
+    [OP_LONG1] = "LONG1", [OP_LONG4] = "LONG4", [OP_BINBYTES] = "BINBYTES",
+    [OP_SHORT_BINBYTES] = "SHORT_BINBYTES",
+    [OP_SHORT_BINUNICODE] = "SHORT_BINUNICODE",
+    [OP_BINUNICODE8] = "BINUNICODE8", [OP_BINBYTES8] = "BINBYTES8",
+    [OP_EMPTY_SET] = "EMPTY_SET", [OP_ADDITEMS] = "ADDITEMS",
+    [OP_FROZENSET] = "FROZENSET", [OP_NEWOBJ_EX] = "NEWOBJ_EX",
+    [OP_STACK_GLOBAL] = "STACK_GLOBAL", [OP_MEMOIZE] = "MEMOIZE",
+    [OP_FRAME] = "FRAME", [OP_BYTEARRAY8] = "BYTEARRAY8",
+    [OP_NEXT_BUFFER] = "NEXT_BUFFER", [OP_READONLY_BUFFER] = "READONLY_BUFFER",
+};
+
+/* ------------------------------------------------------------------ */
+/* Python 2 -> Python 3 names (the data of Lib/_compat_pickle.py)       */
+
+typedef struct module_rename {
+    const char *py2, *py3;
+} module_rename;
+
+static const module_rename MODULE_RENAMES[] = {
+    {"__builtin__", "builtins"}, {"copy_reg", "copyreg"},
+    {"exceptions", "builtins"}, {"cPickle", "pickle"},
+    {"UserDict", "collections"}, {"UserList", "collections"},
+    {"UserString", "collections"}, {"Queue", "queue"},
+    {"SocketServer", "socketserver"}, {"ConfigParser", "configparser"},
+    {"repr", "reprlib"}, {"_winreg", "winreg"}, {"thread", "_thread"},
+    {"dummy_thread", "_dummy_thread"}, {"httplib", "http.client"},
+    {"commands", "subprocess"}, {"urllib2", "urllib.request"},
+    {"cStringIO", "io"}, {"StringIO", "io"}, {"whichdb", "dbm"},
+    {"anydbm", "dbm"}, {"dbhash", "dbm.bsd"}, {"dumbdbm", "dbm.dumb"},
+    {"dbm", "dbm.ndbm"}, {"gdbm", "dbm.gnu"}, {"xmlrpclib", "xmlrpc.client"},
+    {"SimpleXMLRPCServer", "xmlrpc.server"},
+    {"DocXMLRPCServer", "xmlrpc.server"}, {"htmlentitydefs", "html.entities"},
+    {"HTMLParser", "html.parser"}, {"Cookie", "http.cookies"},
+    {"cookielib", "http.cookiejar"}, {"BaseHTTPServer", "http.server"},
+    {"SimpleHTTPServer", "http.server"}, {"CGIHTTPServer", "http.server"},
+    {"test.test_support", "test.support"}, {"urlparse", "urllib.parse"},
+    {"robotparser", "urllib.robotparser"}, {"_abcoll", "collections.abc"},
+    {"markupbase", "_markupbase"}, {"_elementtree", "xml.etree.ElementTree"},
+    {"Tkinter", "tkinter"}, {"tkFileDialog", "tkinter.filedialog"},
+    {"FileDialog", "tkinter.filedialog"},
+    {"tkSimpleDialog", "tkinter.simpledialog"},
+    {"SimpleDialog", "tkinter.simpledialog"},
+    {"tkColorChooser", "tkinter.colorchooser"},
+    {"tkCommonDialog", "tkinter.commondialog"}, {"Dialog", "tkinter.dialog"},
+    {"Tkdnd", "tkinter.dnd"}, {"tkFont", "tkinter.font"},
+    {"tkMessageBox", "tkinter.messagebox"},
+    {"ScrolledText", "tkinter.scrolledtext"},
+    {"Tkconstants", "tkinter.constants"}, {"Tix", "tkinter.tix"},
+    {"ttk", "tkinter.ttk"},
+};
+
+/* Renames of one (module, name) pair; they win over MODULE_RENAMES, as in
+ * CPython, because the object moved to another module or got a new name. */
+typedef struct name_rename {
+    const char *py2_module, *py2_name, *py3_module, *py3_name;
+} name_rename;
+
+static const name_rename NAME_RENAMES[] = {
+    {"__builtin__", "xrange", "builtins", "range"},
+    {"__builtin__", "reduce", "functools", "reduce"},
+    {"__builtin__", "intern", "sys", "intern"},
+    {"__builtin__", "unichr", "builtins", "chr"},
+    {"__builtin__", "unicode", "builtins", "str"},
+    {"__builtin__", "basestring", "builtins", "str"},
+    {"__builtin__", "long", "builtins", "int"},
+    {"exceptions", "StandardError", "builtins", "Exception"},
+    {"itertools", "izip", "builtins", "zip"},
+    {"itertools", "imap", "builtins", "map"},
+    {"itertools", "ifilter", "builtins", "filter"},
+    {"itertools", "ifilterfalse", "itertools", "filterfalse"},
+    {"itertools", "izip_longest", "itertools", "zip_longest"},
+    {"UserDict", "IterableUserDict", "collections", "UserDict"},
+    {"whichdb", "whichdb", "dbm", "whichdb"},
+    {"_socket", "fromfd", "socket", "fromfd"},
+    {"socket", "_socketobject", "socket", "SocketType"},
+    {"_multiprocessing", "Connection", "multiprocessing.connection",
+     "Connection"},
+    {"multiprocessing.process", "Process", "multiprocessing.context",
+     "Process"},
+    {"multiprocessing.forking", "Popen", "multiprocessing.popen_fork",
+     "Popen"},
+    {"urllib", "ContentTooShortError", "urllib.error", "ContentTooShortError"},
+    {"urllib", "getproxies", "urllib.request", "getproxies"},
+    {"urllib", "pathname2url", "urllib.request", "pathname2url"},
+    {"urllib", "quote_plus", "urllib.parse", "quote_plus"},
+    {"urllib", "quote", "urllib.parse", "quote"},
+    {"urllib", "unquote_plus", "urllib.parse", "unquote_plus"},
+    {"urllib", "unquote", "urllib.parse", "unquote"},
+    {"urllib", "url2pathname", "urllib.request", "url2pathname"},
+    {"urllib", "urlcleanup", "urllib.request", "urlcleanup"},
+    {"urllib", "urlencode", "urllib.parse", "urlencode"},
+    {"urllib", "urlopen", "urllib.request", "urlopen"},
+    {"urllib", "urlretrieve", "urllib.request", "urlretrieve"},
+    {"urllib2", "HTTPError", "urllib.error", "HTTPError"},
+    {"urllib2", "URLError", "urllib.error", "URLError"},
+    {"multiprocessing", "AuthenticationError", "multiprocessing.context",
+     "AuthenticationError"},
+    {"multiprocessing", "BufferTooShort", "multiprocessing.context",
+     "BufferTooShort"},
+    {"multiprocessing", "ProcessError", "multiprocessing.context",
+     "ProcessError"},
+    {"multiprocessing", "TimeoutError", "multiprocessing.context",
+     "TimeoutError"},
+};
+
+/* ------------------------------------------------------------------ */
+/* The machine                                                          */
+
+/* Memo slot; value NULL means empty. */
+typedef struct memo_slot {
+    uint64_t key;
+    pvm_value *value;
+} memo_slot;
+
+/* Slot of the scalar-key index of all dicts; dict NULL means empty. */
+typedef struct dict_slot {
+    uint64_t hash;
+    pvm_value *dict;
+    size_t pos; /* index into dict->u.dict.keys */
+} dict_slot;
+
+struct pvm {
+    pvm_limits limits;
+    bool used;
+
+    /* input and the opcode being run, for messages */
+    const uint8_t *data;
+    size_t len, pos;
+    size_t op_offset;
+    const char *op_name;
+    c2s_error *err;
+
+    /* every node, in creation order */
+    pvm_value **chunks;
+    size_t chunk_count, chunk_cap;
+    size_t node_count;
+    size_t copied_items; /* items copied by interpreted calls */
+
+    pvm_value **stack;
+    size_t stack_len, stack_cap;
+    size_t *marks;
+    size_t mark_count, mark_cap;
+
+    memo_slot *memo;
+    size_t memo_cap, memo_count;
+
+    pvm_global *globals;
+    size_t global_count, global_cap;
+    size_t *global_slots; /* index + 1 into globals, 0 = empty */
+    size_t global_slot_cap;
+
+    dict_slot *dict_slots;
+    size_t dict_slot_cap, dict_slot_count;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                        */
+
+/* Return array grown to hold at least `need` elements, doubling so that
+ * repeated appends stay linear; NULL (array untouched) when impossible. */
+static void *grow_array(void *array, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap && array != NULL)
+        return array;
+    size_t n = *cap ? *cap : 8;
+    while (n < need) {
+        if (n > SIZE_MAX / 2) {
+            n = need;
+            break;
+        }
+        n *= 2;
+    }
+    if (n > SIZE_MAX / size)
+        return NULL;
+    void *p = realloc(array, n * size);
+    if (p == NULL)
+        return NULL;
+    *cap = n;
+    return p;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return mix64(h);
+}
+
+static uint64_t read_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Two's complement reinterpretation without implementation-defined casts. */
+static int64_t to_int64(uint64_t u)
+{
+    if (u <= (uint64_t)INT64_MAX)
+        return (int64_t)u;
+    return -(int64_t)(~u) - 1;
+}
+
+/* A little-endian signed 32-bit field, read as uint32 by read_le. */
+static int64_t int32_field(uint64_t u)
+{
+    return (u & 0x80000000u) ? (int64_t)u - (INT64_C(1) << 32) : (int64_t)u;
+}
+
+/* Case-insensitive ASCII prefix test (strncasecmp is not C11). */
+static bool starts_with_nocase(const char *s, const char *prefix)
+{
+    for (; *prefix != '\0'; s++, prefix++) {
+        char c = *s;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != *prefix)
+            return false;
+    }
+    return true;
+}
+
+static bool span_is(const uint8_t *p, size_t n, const char *s)
+{
+    return strlen(s) == n && memcmp(p, s, n) == 0;
+}
+
+/* Index of the first byte that is not part of strict UTF-8 (no overlongs,
+ * no surrogates, nothing above U+10FFFF), or SIZE_MAX when all is valid. */
+static size_t utf8_invalid_at(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            if (c == 0xe0)
+                lo = 0xa0;
+            else if (c == 0xed)
+                hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f;
+        } else {
+            return i;
+        }
+        if (n - i - 1 < need)
+            return i;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= need; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return i;
+        i += need + 1;
+    }
+    return SIZE_MAX;
+}
+
+static size_t put_utf8(uint8_t *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xc0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xe0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xf0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Decode one code point of already validated UTF-8 at s[*i]. */
+static uint32_t next_code_point(const uint8_t *s, size_t *i)
+{
+    uint8_t c = s[*i];
+    if (c < 0x80) {
+        *i += 1;
+        return c;
+    }
+    size_t extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+    uint32_t cp = c & (0x3f >> extra);
+    for (size_t k = 1; k <= extra; k++)
+        cp = (cp << 6) | (s[*i + k] & 0x3f);
+    *i += extra + 1;
+    return cp;
+}
+
+static int hex_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool is_space(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+
+static c2s_status out_of_memory(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: out of memory in %s at offset %zu", vm->op_name,
+                vm->op_offset);
+}
+
+static c2s_status underflow(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: stack underflow in %s at offset %zu", vm->op_name,
+                vm->op_offset);
+}
+
+static c2s_status truncated(pvm *vm, uint64_t need)
+{
+    return FAIL(vm,
+                "pickle: truncated: %s at offset %zu needs %" PRIu64
+                " bytes, %zu left",
+                vm->op_name, vm->op_offset, need, vm->len - vm->pos);
+}
+
+static c2s_status bad_argument(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: bad %s argument at offset %zu", vm->op_name,
+                vm->op_offset);
+}
+
+static c2s_status wrong_target(pvm *vm, const pvm_value *target)
+{
+    return FAIL(vm, "pickle: %s on a %s at offset %zu",
+                vm->op_name, pvm_kind_name(target->kind), vm->op_offset);
+}
+
+static c2s_status string_too_long(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: limit exceeded: more than %zu bytes in one string "
+                "(raise with --max-string)",
+                vm->limits.max_string);
+}
+
+static c2s_status container_too_big(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: limit exceeded: more than %zu items in one "
+                "container (raise with --max-container)",
+                vm->limits.max_container);
+}
+
+static c2s_status too_many_objects(pvm *vm)
+{
+    return FAIL(vm,
+                "pickle: limit exceeded: more than %zu objects "
+                "(raise with --max-objects)",
+                vm->limits.max_objects);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the input                                                    */
+
+static c2s_status take(pvm *vm, uint64_t n, const uint8_t **p)
+{
+    if (n > vm->len - vm->pos)
+        return truncated(vm, n);
+    *p = vm->data + vm->pos;
+    vm->pos += (size_t)n;
+    return C2S_OK;
+}
+
+static c2s_status take_le(pvm *vm, size_t n, uint64_t *v)
+{
+    const uint8_t *p;
+    TRY(take(vm, n, &p));
+    *v = read_le(p, n);
+    return C2S_OK;
+}
+
+/* A protocol-0 argument: the bytes up to (not including) the next '\n'. */
+static c2s_status take_line(pvm *vm, const uint8_t **p, size_t *n)
+{
+    const uint8_t *start = vm->data + vm->pos;
+    const uint8_t *nl = memchr(start, '\n', vm->len - vm->pos);
+    if (nl == NULL)
+        return FAIL(vm,
+                    "pickle: truncated: %s at offset %zu has no end of "
+                    "line",
+                    vm->op_name, vm->op_offset);
+    *p = start;
+    *n = (size_t)(nl - start);
+    vm->pos += *n + 1;
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Nodes                                                                */
+
+static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
+{
+    if (vm->node_count + vm->copied_items >= vm->limits.max_objects)
+        return too_many_objects(vm);
+    size_t chunk = vm->node_count / NODES_PER_CHUNK;
+    if (chunk == vm->chunk_count) {
+        pvm_value **chunks = grow_array(vm->chunks, &vm->chunk_cap,
+                                        chunk + 1, sizeof *chunks);
+        if (chunks == NULL)
+            return out_of_memory(vm);
+        vm->chunks = chunks;
+        chunks[chunk] = malloc(NODES_PER_CHUNK * sizeof(pvm_value));
+        if (chunks[chunk] == NULL)
+            return out_of_memory(vm);
+        vm->chunk_count++;
+    }
+    pvm_value *v = &vm->chunks[chunk][vm->node_count % NODES_PER_CHUNK];
+    memset(v, 0, sizeof *v);
+    v->kind = kind;
+    v->id = (uint32_t)vm->node_count++;
+    *out = v;
+    return C2S_OK;
+}
+
+static c2s_status new_int(pvm *vm, int64_t i, pvm_value **out)
+{
+    TRY(new_node(vm, PVM_INT, out));
+    (*out)->u.i = i;
+    return C2S_OK;
+}
+
+static c2s_status new_bool(pvm *vm, bool b, pvm_value **out)
+{
+    TRY(new_node(vm, PVM_BOOL, out));
+    (*out)->u.b = b;
+    return C2S_OK;
+}
+
+static c2s_status new_float(pvm *vm, double f, pvm_value **out)
+{
+    TRY(new_node(vm, PVM_FLOAT, out));
+    (*out)->u.f = f;
+    return C2S_OK;
+}
+
+/* Make a string-like node owning buf (n bytes, buf[n] == 0); buf is freed
+ * on failure, so callers need not clean up. */
+static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n,
+                               pvm_value **out)
+{
+    if (n > vm->limits.max_string) {
+        free(buf);
+        return string_too_long(vm);
+    }
+    c2s_status st = new_node(vm, kind, out);
+    if (st != C2S_OK) {
+        free(buf);
+        return st;
+    }
+    (*out)->u.str.data = buf;
+    (*out)->u.str.len = n;
+    return C2S_OK;
+}
+
+static c2s_status new_string(pvm *vm, pvm_kind kind, const void *p, size_t n,
+                             pvm_value **out)
+{
+    if (n > vm->limits.max_string)
+        return string_too_long(vm);
+    char *buf = malloc(n + 1);
+    if (buf == NULL)
+        return out_of_memory(vm);
+    if (n > 0)
+        memcpy(buf, p, n);
+    buf[n] = '\0';
+    return adopt_string(vm, kind, buf, n, out);
+}
+
+static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items,
+                          size_t n, pvm_value **out)
+{
+    if (n > vm->limits.max_container)
+        return container_too_big(vm);
+    pvm_value **copy = NULL;
+    if (n > 0) {
+        if (n > SIZE_MAX / sizeof *copy)
+            return out_of_memory(vm);
+        copy = malloc(n * sizeof *copy);
+        if (copy == NULL)
+            return out_of_memory(vm);
+        memcpy(copy, items, n * sizeof *copy);
+    }
+    c2s_status st = new_node(vm, kind, out);
+    if (st != C2S_OK) {
+        free(copy);
+        return st;
+    }
+    (*out)->u.seq.items = copy;
+    (*out)->u.seq.len = (*out)->u.seq.cap = n;
+    return C2S_OK;
+}
+
+static c2s_status seq_append(pvm *vm, pvm_value *seq, pvm_value *item)
+{
+    if (seq->u.seq.len >= vm->limits.max_container)
+        return container_too_big(vm);
+    pvm_value **items = grow_array(seq->u.seq.items, &seq->u.seq.cap,
+                                   seq->u.seq.len + 1, sizeof *items);
+    if (items == NULL)
+        return out_of_memory(vm);
+    seq->u.seq.items = items;
+    items[seq->u.seq.len++] = item;
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dicts                                                                */
+
+/* Hash of a key that Python would compare by value; false for the other
+ * kinds, which are kept as distinct entries.  int and bool hash alike
+ * because Python treats True == 1 as the same key. */
+static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
+{
+    switch (k->kind) {
+    case PVM_STR:
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 1);
+        return true;
+    case PVM_BYTES:
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 2);
+        return true;
+    case PVM_INT:
+        *h = mix64((uint64_t)k->u.i);
+        return true;
+    case PVM_BOOL:
+        *h = mix64(k->u.b ? 1 : 0);
+        return true;
+    case PVM_NONE:
+        *h = UINT64_C(0x6e6f6e65);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
+{
+    bool a_num = a->kind == PVM_INT || a->kind == PVM_BOOL;
+    bool b_num = b->kind == PVM_INT || b->kind == PVM_BOOL;
+    if (a_num || b_num) {
+        if (!a_num || !b_num)
+            return false;
+        int64_t x = a->kind == PVM_INT ? a->u.i : (a->u.b != 0);
+        int64_t y = b->kind == PVM_INT ? b->u.i : (b->u.b != 0);
+        return x == y;
+    }
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == PVM_NONE)
+        return true;
+    return a->u.str.len == b->u.str.len &&
+           memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;
+}
+
+static c2s_status grow_dict_index(pvm *vm)
+{
+    size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : 64;
+    if (cap > SIZE_MAX / sizeof(dict_slot))
+        return out_of_memory(vm);
+    dict_slot *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return out_of_memory(vm);
+    for (size_t i = 0; i < vm->dict_slot_cap; i++) {
+        dict_slot s = vm->dict_slots[i];
+        if (s.dict == NULL)
+            continue;
+        size_t j = (size_t)s.hash & (cap - 1);
+        while (slots[j].dict != NULL)
+            j = (j + 1) & (cap - 1);
+        slots[j] = s;
+    }
+    free(vm->dict_slots);
+    vm->dict_slots = slots;
+    vm->dict_slot_cap = cap;
+    return C2S_OK;
+}
+
+/* Keys and values grow together; cap only changes once both have room. */
+static c2s_status grow_dict(pvm *vm, pvm_value *d)
+{
+    size_t keys_cap = d->u.dict.cap, vals_cap = d->u.dict.cap;
+    pvm_value **keys = grow_array(d->u.dict.keys, &keys_cap, d->u.dict.len + 1,
+                                  sizeof *keys);
+    if (keys == NULL)
+        return out_of_memory(vm);
+    d->u.dict.keys = keys;
+    pvm_value **vals = grow_array(d->u.dict.vals, &vals_cap, keys_cap,
+                                  sizeof *vals);
+    if (vals == NULL)
+        return out_of_memory(vm);
+    d->u.dict.vals = vals;
+    d->u.dict.cap = keys_cap < vals_cap ? keys_cap : vals_cap;
+    return C2S_OK;
+}
+
+/* d[k] = v with Python's rule for scalar keys: an equal key keeps its place
+ * and gets the new value. */
+static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
+{
+    uint64_t h;
+    bool indexed = scalar_key_hash(k, &h);
+    size_t slot = 0;
+    if (indexed) {
+        if ((vm->dict_slot_count + 1) * 2 > vm->dict_slot_cap)
+            TRY(grow_dict_index(vm));
+        h ^= mix64(d->id + UINT64_C(0x9e3779b97f4a7c15));
+        size_t mask = vm->dict_slot_cap - 1;
+        for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != NULL;
+             slot = (slot + 1) & mask) {
+            dict_slot *s = &vm->dict_slots[slot];
+            if (s->hash == h && s->dict == d &&
+                scalar_keys_equal(d->u.dict.keys[s->pos], k)) {
+                d->u.dict.vals[s->pos] = v;
+                return C2S_OK;
+            }
+        }
+    }
+    size_t n = d->u.dict.len;
+    if (n >= vm->limits.max_container)
+        return container_too_big(vm);
+    if (n == d->u.dict.cap)
+        TRY(grow_dict(vm, d));
+    d->u.dict.keys[n] = k;
+    d->u.dict.vals[n] = v;
+    d->u.dict.len = n + 1;
+    if (indexed) {
+        vm->dict_slots[slot] = (dict_slot){h, d, n};
+        vm->dict_slot_count++;
+    }
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stack and marks                                                      */
+
+static c2s_status push(pvm *vm, pvm_value *v)
+{
+    if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
+        return FAIL(vm,
+                    "pickle: limit exceeded: more than %zu stack entries "
+                    "(raise with --max-stack)",
+                    vm->limits.max_stack);
+    pvm_value **stack = grow_array(vm->stack, &vm->stack_cap,
+                                   vm->stack_len + 1, sizeof *stack);
+    if (stack == NULL)
+        return out_of_memory(vm);
+    vm->stack = stack;
+    stack[vm->stack_len++] = v;
+    return C2S_OK;
+}
+
+/* Values below the newest mark are out of reach, as in CPython. */
+static size_t frame_start(const pvm *vm)
+{
+    return vm->mark_count ? vm->marks[vm->mark_count - 1] : 0;
+}
+
+static size_t frame_len(const pvm *vm)
+{
+    return vm->stack_len - frame_start(vm);
+}
+
+static c2s_status pop(pvm *vm, pvm_value **out)
+{
+    if (frame_len(vm) == 0)
+        return underflow(vm);
+    *out = vm->stack[--vm->stack_len];
+    return C2S_OK;
+}
+
+static c2s_status peek(pvm *vm, pvm_value **out)
+{
+    if (frame_len(vm) == 0)
+        return underflow(vm);
+    *out = vm->stack[vm->stack_len - 1];
+    return C2S_OK;
+}
+
+/* Remove the newest mark; the values above it are stack[*start..stack_len)
+ * and the caller drops them once used. */
+static c2s_status pop_mark(pvm *vm, size_t *start)
+{
+    if (vm->mark_count == 0)
+        return FAIL(vm,
+                    "pickle: no MARK for %s at offset %zu", vm->op_name,
+                    vm->op_offset);
+    *start = vm->marks[--vm->mark_count];
+    return C2S_OK;
+}
+
+static c2s_status push_mark(pvm *vm)
+{
+    if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
+        return FAIL(vm,
+                    "pickle: limit exceeded: more than %zu stack entries "
+                    "(raise with --max-stack)",
+                    vm->limits.max_stack);
+    size_t *marks = grow_array(vm->marks, &vm->mark_cap, vm->mark_count + 1,
+                               sizeof *marks);
+    if (marks == NULL)
+        return out_of_memory(vm);
+    vm->marks = marks;
+    marks[vm->mark_count++] = vm->stack_len;
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Memo                                                                 */
+
+static memo_slot *memo_find(const pvm *vm, uint64_t key)
+{
+    if (vm->memo_cap == 0)
+        return NULL;
+    size_t mask = vm->memo_cap - 1;
+    for (size_t i = (size_t)mix64(key) & mask; vm->memo[i].value != NULL;
+         i = (i + 1) & mask)
+        if (vm->memo[i].key == key)
+            return &vm->memo[i];
+    return NULL;
+}
+
+static c2s_status memo_grow(pvm *vm)
+{
+    size_t cap = vm->memo_cap ? vm->memo_cap * 2 : 64;
+    if (cap > SIZE_MAX / sizeof(memo_slot))
+        return out_of_memory(vm);
+    memo_slot *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return out_of_memory(vm);
+    for (size_t i = 0; i < vm->memo_cap; i++) {
+        if (vm->memo[i].value == NULL)
+            continue;
+        size_t j = (size_t)mix64(vm->memo[i].key) & (cap - 1);
+        while (slots[j].value != NULL)
+            j = (j + 1) & (cap - 1);
+        slots[j] = vm->memo[i];
+    }
+    free(vm->memo);
+    vm->memo = slots;
+    vm->memo_cap = cap;
+    return C2S_OK;
+}
+
+static c2s_status memo_put(pvm *vm, uint64_t key)
+{
+    pvm_value *top;
+    TRY(peek(vm, &top));
+    memo_slot *slot = memo_find(vm, key);
+    if (slot != NULL) {
+        slot->value = top;
+        return C2S_OK;
+    }
+    if (vm->memo_count >= vm->limits.max_memo)
+        return FAIL(vm,
+                    "pickle: limit exceeded: more than %zu memo entries "
+                    "(raise with --max-memo)",
+                    vm->limits.max_memo);
+    if ((vm->memo_count + 1) * 2 > vm->memo_cap)
+        TRY(memo_grow(vm));
+    size_t mask = vm->memo_cap - 1;
+    size_t i = (size_t)mix64(key) & mask;
+    while (vm->memo[i].value != NULL)
+        i = (i + 1) & mask;
+    vm->memo[i] = (memo_slot){key, top};
+    vm->memo_count++;
+    return C2S_OK;
+}
+
+static c2s_status memo_get(pvm *vm, uint64_t key)
+{
+    memo_slot *slot = memo_find(vm, key);
+    if (slot == NULL)
+        return FAIL(vm,
+                    "pickle: memo index %" PRIu64
+                    " not defined (%s at offset %zu)",
+                    key, vm->op_name, vm->op_offset);
+    return push(vm, slot->value);
+}
+
+/* ------------------------------------------------------------------ */
+/* Text numbers (protocol 0)                                            */
+
+typedef struct decimal {
+    bool negative;
+    const uint8_t *digits;
+    size_t ndigits;
+} decimal;
+
+/* [space] [sign] digits [space]: the decimal subset of Python's int(). */
+static bool parse_decimal(const uint8_t *p, size_t n, decimal *d)
+{
+    size_t i = 0;
+    while (i < n && is_space(p[i]))
+        i++;
+    while (n > i && is_space(p[n - 1]))
+        n--;
+    d->negative = false;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        d->negative = p[i++] == '-';
+    d->digits = p + i;
+    d->ndigits = n - i;
+    if (d->ndigits == 0)
+        return false;
+    for (size_t k = 0; k < d->ndigits; k++)
+        if (d->digits[k] < '0' || d->digits[k] > '9')
+            return false;
+    return true;
+}
+
+/* Magnitude as uint64; false on overflow. */
+static bool decimal_magnitude(const decimal *d, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t k = 0; k < d->ndigits; k++) {
+        unsigned digit = (unsigned)(d->digits[k] - '0');
+        if (v > (UINT64_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}
+
+/* INT and LONG read with base 0 in CPython, where "010" is an error in
+ * pickle.py but octal 8 in the C unpickler; refuse the ambiguity. */
+static bool has_ambiguous_zero(const decimal *d)
+{
+    if (d->ndigits < 2 || d->digits[0] != '0')
+        return false;
+    for (size_t k = 0; k < d->ndigits; k++)
+        if (d->digits[k] != '0')
+            return true;
+    return false;
+}
+
+/* Push a decimal as PVM_INT, or PVM_BIGINT holding "[-]digits". */
+static c2s_status push_decimal(pvm *vm, const decimal *d)
+{
+    uint64_t mag;
+    pvm_value *v;
+    if (decimal_magnitude(d, &mag)) {
+        if (!d->negative && mag <= (uint64_t)INT64_MAX) {
+            TRY(new_int(vm, (int64_t)mag, &v));
+            return push(vm, v);
+        }
+        if (d->negative && mag <= (uint64_t)INT64_MAX + 1) {
+            TRY(new_int(vm, mag == 0 ? 0 : -(int64_t)(mag - 1) - 1, &v));
+            return push(vm, v);
+        }
+    }
+    /* only overflow gets here, and leading zeros were refused */
+    size_t n = d->ndigits + (d->negative ? 1 : 0);
+    if (n > vm->limits.max_string)
+        return string_too_long(vm);
+    char *buf = malloc(n + 1);
+    if (buf == NULL)
+        return out_of_memory(vm);
+    size_t at = 0;
+    if (d->negative)
+        buf[at++] = '-';
+    memcpy(buf + at, d->digits, d->ndigits);
+    buf[n] = '\0';
+    TRY(adopt_string(vm, PVM_BIGINT, buf, n, &v));
+    return push(vm, v);
+}
+
+static c2s_status op_int(pvm *vm, bool is_long)
+{
+    const uint8_t *p;
+    size_t n;
+    TRY(take_line(vm, &p, &n));
+    pvm_value *v;
+    /* Python 2.2 wrote booleans as INT 00 / 01; the newline is significant
+     * in CPython's check, so no spaces are allowed around them. */
+    if (!is_long && n == 2 && p[0] == '0' && (p[1] == '0' || p[1] == '1')) {
+        TRY(new_bool(vm, p[1] == '1', &v));
+        return push(vm, v);
+    }
+    if (is_long && n > 0 && p[n - 1] == 'L')
+        n--;
+    decimal d;
+    if (!parse_decimal(p, n, &d) || has_ambiguous_zero(&d))
+        return bad_argument(vm);
+    return push_decimal(vm, &d);
+}
+
+/* Python's float() syntax without underscores: [sign] (digits [. digits] |
+ * . digits) [e [sign] digits], or inf / infinity / nan, spaces around.
+ * Stricter than strtod, which would also take hex floats. */
+static bool float_syntax_ok(const char *s)
+{
+    while (is_space((uint8_t)*s))
+        s++;
+    if (*s == '+' || *s == '-')
+        s++;
+    size_t digits = 0;
+    if (starts_with_nocase(s, "infinity"))
+        s += 8;
+    else if (starts_with_nocase(s, "inf") || starts_with_nocase(s, "nan"))
+        s += 3;
+    else {
+        while (*s >= '0' && *s <= '9')
+            s++, digits++;
+        if (*s == '.') {
+            s++;
+            while (*s >= '0' && *s <= '9')
+                s++, digits++;
+        }
+        if (digits == 0)
+            return false;
+        if (*s == 'e' || *s == 'E') {
+            s++;
+            if (*s == '+' || *s == '-')
+                s++;
+            if (!(*s >= '0' && *s <= '9'))
+                return false;
+            while (*s >= '0' && *s <= '9')
+                s++;
+        }
+    }
+    while (is_space((uint8_t)*s))
+        s++;
+    return *s == '\0';
+}
+
+/* strtod reads the locale's decimal point; the pickle always has '.', so
+ * swap it for the locale's when they differ. */
+static char *localize_decimal_point(const uint8_t *p, size_t n)
+{
+    const char *dp = localeconv()->decimal_point;
+    size_t dp_len = (dp != NULL && *dp != '\0') ? strlen(dp) : 1;
+    if (dp == NULL || *dp == '\0')
+        dp = ".";
+    if (n > (SIZE_MAX - 1) / dp_len)
+        return NULL;
+    char *buf = malloc(n * dp_len + 1);
+    if (buf == NULL)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '.') {
+            memcpy(buf + at, dp, dp_len);
+            at += dp_len;
+        } else {
+            buf[at++] = (char)p[i];
+        }
+    }
+    buf[at] = '\0';
+    return buf;
+}
+
+static c2s_status op_float(pvm *vm)
+{
+    const uint8_t *p;
+    size_t n;
+    TRY(take_line(vm, &p, &n));
+    if (memchr(p, '\0', n) != NULL)
+        return bad_argument(vm);
+    char *plain = malloc(n + 1);
+    if (plain == NULL)
+        return out_of_memory(vm);
+    memcpy(plain, p, n);
+    plain[n] = '\0';
+    bool ok = float_syntax_ok(plain);
+    free(plain);
+    if (!ok)
+        return bad_argument(vm);
+    char *text = localize_decimal_point(p, n);
+    if (text == NULL)
+        return out_of_memory(vm);
+    double f = strtod(text, NULL);
+    free(text);
+    pvm_value *v;
+    TRY(new_float(vm, f, &v));
+    return push(vm, v);
+}
+
+/* Text memo index of PUT / GET: Python's int(), base 10, never negative. */
+static c2s_status take_text_index(pvm *vm, uint64_t *index)
+{
+    const uint8_t *p;
+    size_t n;
+    TRY(take_line(vm, &p, &n));
+    decimal d;
+    if (!parse_decimal(p, n, &d) || !decimal_magnitude(&d, index))
+        return bad_argument(vm);
+    if (d.negative && *index != 0)
+        return FAIL(vm,
+                    "pickle: negative memo index in %s at offset %zu",
+                    vm->op_name, vm->op_offset);
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Binary scalars                                                       */
+
+/* n bytes of little-endian two's complement: PVM_INT when it fits int64,
+ * else PVM_BIGINT holding the raw bytes. */
+static c2s_status push_long_bytes(pvm *vm, const uint8_t *p, size_t n)
+{
+    pvm_value *v;
+    if (n == 0) {
+        TRY(new_int(vm, 0, &v));
+        return push(vm, v);
+    }
+    bool negative = (p[n - 1] & 0x80) != 0;
+    bool fits = n <= 8;
+    if (!fits) {
+        uint8_t ext = negative ? 0xff : 0x00;
+        fits = ((p[7] & 0x80) != 0) == negative;
+        for (size_t i = 8; fits && i < n; i++)
+            fits = p[i] == ext;
+    }
+    if (!fits) {
+        TRY(new_string(vm, PVM_BIGINT, p, n, &v));
+        return push(vm, v);
+    }
+    size_t used = n < 8 ? n : 8;
+    uint64_t u = read_le(p, used);
+    if (negative && used < 8)
+        u |= UINT64_MAX << (8 * used);
+    TRY(new_int(vm, to_int64(u), &v));
+    return push(vm, v);
+}
+
+static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
+{
+    pvm_value *v = NULL;
+    uint64_t u;
+    const uint8_t *p;
+    switch (op) {
+    case OP_NONE:
+        TRY(new_node(vm, PVM_NONE, &v));
+        break;
+    case OP_NEWTRUE:
+    case OP_NEWFALSE:
+        TRY(new_bool(vm, op == OP_NEWTRUE, &v));
+        break;
+    case OP_BININT:
+        TRY(take_le(vm, 4, &u));
+        TRY(new_int(vm, int32_field(u), &v));
+        break;
+    case OP_BININT1:
+        TRY(take_le(vm, 1, &u));
+        TRY(new_int(vm, (int64_t)u, &v));
+        break;
+    case OP_BININT2:
+        TRY(take_le(vm, 2, &u));
+        TRY(new_int(vm, (int64_t)u, &v));
+        break;
+    case OP_BINFLOAT: {
+        TRY(take(vm, 8, &p));
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++)
+            bits = bits << 8 | p[i];
+        double f;
+        memcpy(&f, &bits, sizeof f);
+        TRY(new_float(vm, f, &v));
+        break;
+    }
+    case OP_LONG1:
+        TRY(take_le(vm, 1, &u));
+        TRY(take(vm, u, &p));
+        return push_long_bytes(vm, p, (size_t)u);
+    case OP_LONG4: {
+        TRY(take_le(vm, 4, &u));
+        if (u & 0x80000000u)
+            return FAIL(vm,
+                        "pickle: negative byte count in LONG4 at offset "
+                        "%zu",
+                        vm->op_offset);
+        TRY(take(vm, u, &p));
+        if (u > vm->limits.max_string)
+            return string_too_long(vm);
+        return push_long_bytes(vm, p, (size_t)u);
+    }
+    }
+    return push(vm, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Strings                                                              */
+
+/* Python 2 str is bytes, but torch.load decodes it as text.  PVM_STR must
+ * be valid UTF-8, so bytes that are not UTF-8 are read as latin-1 (every
+ * byte is a code point), which never fails and loses nothing. */
+static c2s_status push_py2_string(pvm *vm, char *buf, size_t n)
+{
+    pvm_value *v;
+    if (utf8_invalid_at((const uint8_t *)buf, n) == SIZE_MAX) {
+        TRY(adopt_string(vm, PVM_STR, buf, n, &v));
+        return push(vm, v);
+    }
+    size_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high += (uint8_t)buf[i] >= 0x80;
+    if (n + high > vm->limits.max_string) {
+        free(buf);
+        return string_too_long(vm);
+    }
+    uint8_t *text = malloc(n + high + 1);
+    if (text == NULL) {
+        free(buf);
+        return out_of_memory(vm);
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        at += put_utf8(text + at, (uint8_t)buf[i]);
+    text[at] = '\0';
+    free(buf);
+    TRY(adopt_string(vm, PVM_STR, (char *)text, at, &v));
+    return push(vm, v);
+}
+
+/* Python's escape_decode, which STRING arguments went through: the C
+ * escapes, \xHH and octal \ooo; an unknown escape keeps its backslash.
+ * Returns the decoded length, or SIZE_MAX on a malformed escape. */
+static size_t unescape_py2(const uint8_t *s, size_t n, uint8_t *out)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            out[at++] = s[i];
+            continue;
+        }
+        if (++i == n)
+            return SIZE_MAX;
+        uint8_t c = s[i];
+        switch (c) {
+        case '\n': break; /* line continuation */
+        case '\\': case '\'': case '"': out[at++] = c; break;
+        case 'a': out[at++] = '\a'; break;
+        case 'b': out[at++] = '\b'; break;
+        case 'f': out[at++] = '\f'; break;
+        case 'n': out[at++] = '\n'; break;
+        case 'r': out[at++] = '\r'; break;
+        case 't': out[at++] = '\t'; break;
+        case 'v': out[at++] = '\v'; break;
+        case 'x': {
+            if (n - i - 1 < 2)
+                return SIZE_MAX;
+            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return SIZE_MAX;
+            out[at++] = (uint8_t)(hi * 16 + lo);
+            i += 2;
+            break;
+        }
+        default:
+            if (c >= '0' && c <= '7') {
+                unsigned v = (unsigned)(c - '0');
+                for (int k = 0; k < 2 && i + 1 < n && s[i + 1] >= '0' &&
+                                s[i + 1] <= '7'; k++)
+                    v = v * 8 + (unsigned)(s[++i] - '0');
+                out[at++] = (uint8_t)(v & 0xff); /* as CPython stores it */
+            } else {
+                out[at++] = '\\';
+                out[at++] = c;
+            }
+        }
+    }
+    return at;
+}
+
+static c2s_status op_string(pvm *vm)
+{
+    const uint8_t *p;
+    size_t n;
+    TRY(take_line(vm, &p, &n));
+    if (n < 2 || p[0] != p[n - 1] || (p[0] != '\'' && p[0] != '"'))
+        return FAIL(vm,
+                    "pickle: STRING argument at offset %zu is not quoted",
+                    vm->op_offset);
+    if (n - 2 > vm->limits.max_string)
+        return string_too_long(vm);
+    uint8_t *buf = malloc(n - 1);
+    if (buf == NULL)
+        return out_of_memory(vm);
+    size_t len = unescape_py2(p + 1, n - 2, buf);
+    if (len == SIZE_MAX) {
+        free(buf);
+        return FAIL(vm,
+                    "pickle: bad escape in STRING at offset %zu",
+                    vm->op_offset);
+    }
+    buf[len] = '\0';
+    return push_py2_string(vm, (char *)buf, len);
+}
+
+/* Parse \uXXXX or \UXXXXXXXX whose letter is at s[i]; *end gets the index
+ * after it.  Returns the code point, or UINT32_MAX when malformed. */
+static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i,
+                                     size_t *end)
+{
+    size_t digits = s[i] == 'u' ? 4 : 8;
+    if (n - i - 1 < digits)
+        return UINT32_MAX;
+    uint32_t cp = 0;
+    for (size_t k = 1; k <= digits; k++) {
+        int h = hex_value(s[i + k]);
+        if (h < 0 || cp > 0x10ffff)
+            return UINT32_MAX;
+        cp = cp * 16 + (uint32_t)h;
+    }
+    *end = i + 1 + digits;
+    return cp > 0x10ffff ? UINT32_MAX : cp;
+}
+
+/* raw-unicode-escape into UTF-8: bytes are latin-1 code points, and \u /
+ * \U escapes count only after an odd run of backslashes.  A surrogate pair
+ * written as two escapes (Python 2 narrow builds) is joined; a lone
+ * surrogate has no UTF-8 form and is an error.  out holds 2 * n bytes. */
+static size_t decode_raw_unicode_escape(const uint8_t *s, size_t n,
+                                        uint8_t *out)
+{
+    size_t at = 0, i = 0;
+    while (i < n) {
+        if (s[i] != '\\') {
+            at += put_utf8(out + at, s[i++]);
+            continue;
+        }
+        size_t run = 0;
+        while (i + run < n && s[i + run] == '\\')
+            run++;
+        size_t j = i + run;
+        bool escape = run % 2 == 1 && j < n && (s[j] == 'u' || s[j] == 'U');
+        size_t literal = escape ? run - 1 : run;
+        memset(out + at, '\\', literal);
+        at += literal;
+        i = j;
+        if (!escape)
+            continue;
+        uint32_t cp = parse_unicode_escape(s, n, j, &i);
+        if (cp == UINT32_MAX)
+            return SIZE_MAX;
+        if (cp >= 0xd800 && cp <= 0xdbff && n - i >= 6 && s[i] == '\\' &&
+            s[i + 1] == 'u') {
+            size_t after;
+            uint32_t low = parse_unicode_escape(s, n, i + 1, &after);
+            if (low >= 0xdc00 && low <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                i = after;
+            }
+        }
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            return SIZE_MAX;
+        at += put_utf8(out + at, cp);
+    }
+    return at;
+}
+
+static c2s_status op_unicode(pvm *vm)
+{
+    const uint8_t *p;
+    size_t n;
+    TRY(take_line(vm, &p, &n));
+    if (n > vm->limits.max_string)
+        return string_too_long(vm);
+    if (n > (SIZE_MAX - 1) / 2)
+        return out_of_memory(vm);
+    uint8_t *buf = malloc(2 * n + 1);
+    if (buf == NULL)
+        return out_of_memory(vm);
+    size_t len = decode_raw_unicode_escape(p, n, buf);
+    if (len == SIZE_MAX) {
+        free(buf);
+        return FAIL(vm,
+                    "pickle: bad \\u escape in UNICODE at offset %zu",
+                    vm->op_offset);
+    }
+    buf[len] = '\0';
+    pvm_value *v;
+    TRY(adopt_string(vm, PVM_STR, (char *)buf, len, &v));
+    return push(vm, v);
+}
+
+/* Every length-prefixed string and bytes opcode. */
+static c2s_status op_counted_string(pvm *vm, uint8_t op)
+{
+    size_t width;
+    pvm_kind kind = PVM_BYTES;
+    switch (op) {
+    case OP_SHORT_BINSTRING: width = 1; kind = PVM_STR; break;
+    case OP_BINSTRING: width = 4; kind = PVM_STR; break;
+    case OP_SHORT_BINUNICODE: width = 1; kind = PVM_STR; break;
+    case OP_BINUNICODE: width = 4; kind = PVM_STR; break;
+    case OP_BINUNICODE8: width = 8; kind = PVM_STR; break;
+    case OP_SHORT_BINBYTES: width = 1; break;
+    case OP_BINBYTES: width = 4; break;
+    default: width = 8; break; /* BINBYTES8, BYTEARRAY8 */
+    }
+    uint64_t n;
+    TRY(take_le(vm, width, &n));
+    if (op == OP_BINSTRING && (n & 0x80000000u))
+        return FAIL(vm,
+                    "pickle: negative byte count in BINSTRING at offset "
+                    "%zu",
+                    vm->op_offset);
+    const uint8_t *p;
+    TRY(take(vm, n, &p));
+    if (n > vm->limits.max_string)
+        return string_too_long(vm);
+    bool py2 = op == OP_SHORT_BINSTRING || op == OP_BINSTRING;
+    if (kind == PVM_STR && !py2) {
+        size_t bad = utf8_invalid_at(p, (size_t)n);
+        if (bad != SIZE_MAX)
+            return FAIL(vm,
+                        "pickle: invalid UTF-8 in %s at offset %zu "
+                        "(byte %zu of the string)",
+                        vm->op_name, vm->op_offset, bad);
+    }
+    if (py2) {
+        char *buf = malloc((size_t)n + 1);
+        if (buf == NULL)
+            return out_of_memory(vm);
+        memcpy(buf, p, (size_t)n);
+        buf[n] = '\0';
+        return push_py2_string(vm, buf, (size_t)n);
+    }
+    pvm_value *v;
+    TRY(new_string(vm, kind, p, (size_t)n, &v));
+    return push(vm, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Containers                                                           */
+
+static c2s_status op_build_container(pvm *vm, uint8_t op)
+{
+    pvm_value *v;
+    size_t start = 0, count = 0;
+    switch (op) {
+    case OP_EMPTY_TUPLE:
+    case OP_EMPTY_LIST:
+    case OP_EMPTY_SET: {
+        pvm_kind kind = op == OP_EMPTY_TUPLE ? PVM_TUPLE
+                        : op == OP_EMPTY_LIST ? PVM_LIST : PVM_SET;
+        TRY(new_seq(vm, kind, NULL, 0, &v));
+        return push(vm, v);
+    }
+    case OP_EMPTY_DICT:
+        TRY(new_node(vm, PVM_DICT, &v));
+        return push(vm, v);
+    case OP_TUPLE1:
+    case OP_TUPLE2:
+    case OP_TUPLE3:
+        count = (size_t)(op - OP_TUPLE1 + 1);
+        if (frame_len(vm) < count)
+            return underflow(vm);
+        start = vm->stack_len - count;
+        break;
+    default: /* TUPLE, LIST, FROZENSET, DICT */
+        TRY(pop_mark(vm, &start));
+        count = vm->stack_len - start;
+        break;
+    }
+    pvm_value **items = vm->stack + start;
+    if (op == OP_DICT) {
+        if (count % 2 != 0)
+            return FAIL(vm,
+                        "pickle: odd number of items for DICT at offset "
+                        "%zu",
+                        vm->op_offset);
+        TRY(new_node(vm, PVM_DICT, &v));
+        for (size_t i = 0; i < count; i += 2)
+            TRY(dict_set(vm, v, items[i], items[i + 1]));
+    } else {
+        pvm_kind kind = op == OP_LIST ? PVM_LIST
+                        : op == OP_FROZENSET ? PVM_FROZENSET : PVM_TUPLE;
+        TRY(new_seq(vm, kind, items, count, &v));
+    }
+    vm->stack_len = start;
+    return push(vm, v);
+}
+
+static c2s_status add_list_items(pvm *vm, pvm_value *target,
+                                 pvm_value *const *items, size_t count)
+{
+    pvm_value *list = target;
+    if (target->kind == PVM_CALL) {
+        if (target->u.call.listitems == NULL)
+            TRY(new_seq(vm, PVM_LIST, NULL, 0, &target->u.call.listitems));
+        list = target->u.call.listitems;
+    } else if (target->kind != PVM_LIST) {
+        return wrong_target(vm, target);
+    }
+    for (size_t i = 0; i < count; i++)
+        TRY(seq_append(vm, list, items[i]));
+    return C2S_OK;
+}
+
+static c2s_status add_dict_items(pvm *vm, pvm_value *target,
+                                 pvm_value *const *items, size_t count)
+{
+    pvm_value *dict = target;
+    if (target->kind == PVM_CALL) {
+        if (target->u.call.dictitems == NULL)
+            TRY(new_node(vm, PVM_DICT, &target->u.call.dictitems));
+        dict = target->u.call.dictitems;
+    } else if (target->kind != PVM_DICT) {
+        return wrong_target(vm, target);
+    }
+    for (size_t i = 0; i + 1 < count; i += 2)
+        TRY(dict_set(vm, dict, items[i], items[i + 1]));
+    return C2S_OK;
+}
+
+/* APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS: fill the value below. */
+static c2s_status op_fill(pvm *vm, uint8_t op)
+{
+    size_t start = 0;
+    if (op == OP_APPEND || op == OP_SETITEM) {
+        size_t count = op == OP_APPEND ? 1 : 2;
+        if (frame_len(vm) < count + 1)
+            return underflow(vm);
+        start = vm->stack_len - count;
+    } else {
+        TRY(pop_mark(vm, &start));
+        if (frame_len(vm) < vm->stack_len - start + 1)
+            return underflow(vm);
+    }
+    size_t count = vm->stack_len - start;
+    pvm_value *target = vm->stack[start - 1];
+    pvm_value *const *items = vm->stack + start;
+    if (op == OP_SETITEMS && count % 2 != 0)
+        return FAIL(vm,
+                    "pickle: odd number of items for SETITEMS at offset "
+                    "%zu",
+                    vm->op_offset);
+    if (op == OP_SETITEM || op == OP_SETITEMS) {
+        TRY(add_dict_items(vm, target, items, count));
+    } else if (op == OP_ADDITEMS) {
+        if (target->kind != PVM_SET)
+            return wrong_target(vm, target);
+        for (size_t i = 0; i < count; i++)
+            TRY(seq_append(vm, target, items[i]));
+    } else {
+        TRY(add_list_items(vm, target, items, count));
+    }
+    vm->stack_len = start;
+    return C2S_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Globals                                                              */
+
+static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
+                             const char *what)
+{
+    if (n == 0)
+        return FAIL(vm,
+                    "pickle: empty %s in %s at offset %zu", what,
+                    vm->op_name, vm->op_offset);
+    if (memchr(p, '\0', n) != NULL)
+        return FAIL(vm,
+                    "pickle: NUL byte in %s in %s at offset %zu", what,
+                    vm->op_name, vm->op_offset);
+    if (utf8_invalid_at(p, n) != SIZE_MAX)
+        return FAIL(vm,
+                    "pickle: invalid UTF-8 in %s in %s at offset %zu",
+                    what, vm->op_name, vm->op_offset);
+    if (n > vm->limits.max_string)
+        return string_too_long(vm);
+    return C2S_OK;
+}
+
+/* What CPython's find_class would look up for a Python 2 name. */
+static void map_py2_name(const uint8_t **mod, size_t *mod_len,
+                         const uint8_t **name, size_t *name_len)
+{
+    for (size_t i = 0; i < sizeof NAME_RENAMES / sizeof *NAME_RENAMES; i++) {
+        const name_rename *r = &NAME_RENAMES[i];
+        if (span_is(*mod, *mod_len, r->py2_module) &&
+            span_is(*name, *name_len, r->py2_name)) {
+            *mod = (const uint8_t *)r->py3_module;
+            *mod_len = strlen(r->py3_module);
+            *name = (const uint8_t *)r->py3_name;
+            *name_len = strlen(r->py3_name);
+            return;
+        }
+    }
+    for (size_t i = 0; i < sizeof MODULE_RENAMES / sizeof *MODULE_RENAMES;
+         i++) {
+        if (span_is(*mod, *mod_len, MODULE_RENAMES[i].py2)) {
+            *mod = (const uint8_t *)MODULE_RENAMES[i].py3;
+            *mod_len = strlen(MODULE_RENAMES[i].py3);
+            return;
+        }
+    }
+}
+
+static uint64_t global_hash(const void *mod, size_t mod_len, const void *name,
+                            size_t name_len)
+{
+    return hash_bytes(name, name_len, hash_bytes(mod, mod_len, 3));
+}
+
+static c2s_status grow_global_index(pvm *vm)
+{
+    size_t cap = vm->global_slot_cap ? vm->global_slot_cap * 2 : 64;
+    if (cap > SIZE_MAX / sizeof(size_t))
+        return out_of_memory(vm);
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return out_of_memory(vm);
+    for (size_t g = 0; g < vm->global_count; g++) {
+        const pvm_global *e = &vm->globals[g];
+        uint64_t h = global_hash(e->module, strlen(e->module), e->name,
+                                 strlen(e->name));
+        size_t j = (size_t)h & (cap - 1);
+        while (slots[j] != 0)
+            j = (j + 1) & (cap - 1);
+        slots[j] = g + 1;
+    }
+    free(vm->global_slots);
+    vm->global_slots = slots;
+    vm->global_slot_cap = cap;
+    return C2S_OK;
+}
+
+static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len,
+                             const uint8_t *mod, size_t mod_len,
+                             const uint8_t *name, size_t name_len)
+{
+    if (vm->global_count >= vm->limits.max_objects)
+        return too_many_objects(vm);
+    pvm_global *globals = grow_array(vm->globals, &vm->global_cap,
+                                     vm->global_count + 1, sizeof *globals);
+    if (globals == NULL)
+        return out_of_memory(vm);
+    vm->globals = globals;
+    /* lengths are bounded by max_string, so the sum cannot overflow */
+    char *text = malloc(mod_len + name_len + raw_len + 3);
+    if (text == NULL)
+        return out_of_memory(vm);
+    memcpy(text, mod, mod_len);
+    text[mod_len] = '\0';
+    memcpy(text + mod_len + 1, name, name_len);
+    text[mod_len + 1 + name_len] = '\0';
+    memcpy(text + mod_len + name_len + 2, raw, raw_len);
+    text[mod_len + name_len + 2 + raw_len] = '\0';
+    globals[vm->global_count++] = (pvm_global){
+        .module = text,
+        .name = text + mod_len + 1,
+        .raw_module = text + mod_len + name_len + 2,
+        .uses = 0,
+        .first_offset = vm->op_offset,
+    };
+    return C2S_OK;
+}
+
+/* Record module.name in the globals table and make a PVM_GLOBAL for it. */
+static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len,
+                              const uint8_t *name, size_t name_len,
+                              pvm_value **out)
+{
+    TRY(check_name(vm, raw_mod, raw_len, "module name"));
+    TRY(check_name(vm, name, name_len, "name"));
+    const uint8_t *mod = raw_mod;
+    size_t mod_len = raw_len;
+    map_py2_name(&mod, &mod_len, &name, &name_len);
+
+    if ((vm->global_count + 1) * 2 > vm->global_slot_cap)
+        TRY(grow_global_index(vm));
+    uint64_t h = global_hash(mod, mod_len, name, name_len);
+    size_t mask = vm->global_slot_cap - 1;
+    size_t slot = (size_t)h & mask;
+    size_t index = SIZE_MAX;
+    for (; vm->global_slots[slot] != 0; slot = (slot + 1) & mask) {
+        const pvm_global *e = &vm->globals[vm->global_slots[slot] - 1];
+        if (span_is(mod, mod_len, e->module) &&
+            span_is(name, name_len, e->name)) {
+            index = vm->global_slots[slot] - 1;
+            break;
+        }
+    }
+    if (index == SIZE_MAX) {
+        TRY(add_global(vm, raw_mod, raw_len, mod, mod_len, name, name_len));
+        index = vm->global_count - 1;
+        vm->global_slots[slot] = index + 1;
+    }
+    pvm_global *g = &vm->globals[index];
+    g->uses |= PVM_USE_REF;
+    TRY(new_node(vm, PVM_GLOBAL, out));
+    (*out)->u.global.module = g->module;
+    (*out)->u.global.name = g->name;
+    (*out)->u.global.index = index;
+    return C2S_OK;
+}
+
+static c2s_status op_global(pvm *vm, uint8_t op)
+{
+    pvm_value *g;
+    if (op == OP_GLOBAL) {
+        const uint8_t *mod, *name;
+        size_t mod_len, name_len;
+        TRY(take_line(vm, &mod, &mod_len));
+        TRY(take_line(vm, &name, &name_len));
+        TRY(make_global(vm, mod, mod_len, name, name_len, &g));
+        return push(vm, g);
+    }
+    pvm_value *name, *mod;
+    TRY(pop(vm, &name));
+    TRY(pop(vm, &mod));
+    if (mod->kind != PVM_STR || name->kind != PVM_STR)
+        return FAIL(vm,
+                    "pickle: STACK_GLOBAL needs two str, got %s and %s at "
+                    "offset %zu",
+                    pvm_kind_name(mod->kind), pvm_kind_name(name->kind),
+                    vm->op_offset);
+    TRY(make_global(vm, (const uint8_t *)mod->u.str.data, mod->u.str.len,
+                    (const uint8_t *)name->u.str.data, name->u.str.len, &g));
+    return push(vm, g);
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls                                                                */
+
+static bool is_seq(const pvm_value *v)
+{
+    return v->kind == PVM_LIST || v->kind == PVM_TUPLE ||
+           v->kind == PVM_SET || v->kind == PVM_FROZENSET;
+}
+
+/* Containers copied out of arguments share their items; count them so a
+ * short pickle cannot copy one huge list many times. */
+static c2s_status charge_copy(pvm *vm, size_t items)
+{
+    if (items > vm->limits.max_objects - vm->node_count - vm->copied_items)
+        return too_many_objects(vm);
+    vm->copied_items += items;
+    return C2S_OK;
+}
+
+static c2s_status dict_from_pairs(pvm *vm, const pvm_value *pairs,
+                                  pvm_value **out)
+{
+    size_t n = pairs->u.seq.len;
+    for (size_t i = 0; i < n; i++) {
+        const pvm_value *p = pairs->u.seq.items[i];
+        if ((p->kind != PVM_TUPLE && p->kind != PVM_LIST) || p->u.seq.len != 2)
+            return C2S_OK; /* not the shape we interpret: stays a call */
+    }
+    TRY(charge_copy(vm, 2 * n));
+    TRY(new_node(vm, PVM_DICT, out));
+    for (size_t i = 0; i < n; i++) {
+        pvm_value *const *kv = pairs->u.seq.items[i]->u.seq.items;
+        TRY(dict_set(vm, *out, kv[0], kv[1]));
+    }
+    return C2S_OK;
+}
+
+static c2s_status latin1_bytes(pvm *vm, const pvm_value *s, pvm_value **out)
+{
+    const uint8_t *p = (const uint8_t *)s->u.str.data;
+    char *buf = malloc(s->u.str.len + 1);
+    if (buf == NULL)
+        return out_of_memory(vm);
+    size_t at = 0, i = 0;
+    while (i < s->u.str.len) {
+        uint32_t cp = next_code_point(p, &i);
+        if (cp > 0xff) {
+            free(buf);
+            return FAIL(vm,
+                        "pickle: _codecs.encode: U+%04" PRIX32
+                        " is not latin-1 (%s at offset %zu)",
+                        cp, vm->op_name, vm->op_offset);
+        }
+        buf[at++] = (char)cp;
+    }
+    buf[at] = '\0';
+    return adopt_string(vm, PVM_BYTES, buf, at, out);
+}
+
+/* The calls that only build plain containers (see pvm.h).  *out stays NULL
+ * when the call does not have exactly an interpreted shape.  NEWOBJ runs
+ * __new__ alone, which leaves a set or OrderedDict empty whatever the
+ * arguments, so only the argument-free forms are interpreted there. */
+static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
+                                 const pvm_value *args,
+                                 const pvm_value *kwargs, pvm_value **out)
+{
+    *out = NULL;
+    if (fn->kind != PVM_GLOBAL)
+        return C2S_OK;
+    if (kwargs != NULL && kwargs->u.dict.len != 0)
+        return C2S_OK;
+    bool full_call = how != PVM_USE_NEWOBJ;
+    size_t argc = args->u.seq.len;
+    pvm_value *const *argv = args->u.seq.items;
+
+    if (pvm_is_global(fn, "collections", "OrderedDict")) {
+        if (argc == 0)
+            return new_node(vm, PVM_DICT, out);
+        if (argc == 1 && full_call &&
+            (argv[0]->kind == PVM_LIST || argv[0]->kind == PVM_TUPLE))
+            return dict_from_pairs(vm, argv[0], out);
+        return C2S_OK;
+    }
+    bool set = pvm_is_global(fn, "builtins", "set");
+    bool frozen = pvm_is_global(fn, "builtins", "frozenset");
+    if (set || frozen) {
+        pvm_kind kind = set ? PVM_SET : PVM_FROZENSET;
+        if (argc == 0)
+            return new_seq(vm, kind, NULL, 0, out);
+        if (argc == 1 && (full_call || frozen) && is_seq(argv[0])) {
+            TRY(charge_copy(vm, argv[0]->u.seq.len));
+            return new_seq(vm, kind, argv[0]->u.seq.items,
+                           argv[0]->u.seq.len, out);
+        }
+        return C2S_OK;
+    }
+    if (pvm_is_global(fn, "_codecs", "encode")) {
+        if (full_call && argc == 2 && argv[0]->kind == PVM_STR &&
+            argv[1]->kind == PVM_STR &&
+            (strcmp(argv[1]->u.str.data, "latin1") == 0 ||
+             strcmp(argv[1]->u.str.data, "latin-1") == 0) &&
+            strlen(argv[1]->u.str.data) == argv[1]->u.str.len)
+            return latin1_bytes(vm, argv[0], out);
+        return C2S_OK;
+    }
+    /* protocols 0-2 write b'' as bytes() */
+    if (pvm_is_global(fn, "builtins", "bytes")) {
+        if (argc == 0)
+            return new_string(vm, PVM_BYTES, "", 0, out);
+        return C2S_OK;
+    }
+    if (pvm_is_global(fn, "torch", "Size")) {
+        if (argc == 1 &&
+            (argv[0]->kind == PVM_TUPLE || argv[0]->kind == PVM_LIST)) {
+            TRY(charge_copy(vm, argv[0]->u.seq.len));
+            return new_seq(vm, PVM_TUPLE, argv[0]->u.seq.items,
+                           argv[0]->u.seq.len, out);
+        }
+    }
+    return C2S_OK;
+}
+
+/* Push the result of calling fn: an interpreted container or a PVM_CALL. */
+static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn,
+                            pvm_value *args, pvm_value *kwargs)
+{
+    if (args->kind != PVM_TUPLE)
+        return FAIL(vm,
+                    "pickle: %s arguments are a %s, not a tuple, at "
+                    "offset %zu",
+                    vm->op_name, pvm_kind_name(args->kind),
+                    vm->op_offset);
+    if (kwargs != NULL && kwargs->kind != PVM_DICT)
+        return FAIL(vm,
+                    "pickle: %s keyword arguments are a %s, not a dict, "
+                    "at offset %zu",
+                    vm->op_name, pvm_kind_name(kwargs->kind),
+                    vm->op_offset);
+    if (fn->kind == PVM_GLOBAL)
+        vm->globals[fn->u.global.index].uses |= how;
+    pvm_value *result;
+    TRY(interpret_call(vm, how, fn, args, kwargs, &result));
+    if (result == NULL) {
+        TRY(new_node(vm, PVM_CALL, &result));
+        result->u.call.callable = fn;
+        result->u.call.args = args;
+        result->u.call.kwargs = kwargs;
+        result->u.call.how = how;
+    }
+    return push(vm, result);
+}
+
+/* Tuple of the values above the newest mark from index `from`, which are
+ * then dropped along with the mark. */
+static c2s_status take_marked_args(pvm *vm, size_t start, size_t from,
+                                   pvm_value **args)
+{
+    TRY(new_seq(vm, PVM_TUPLE, vm->stack + from, vm->stack_len - from,
+                args));
+    vm->stack_len = start;
+    return C2S_OK;
+}
+
+static c2s_status op_call(pvm *vm, uint8_t op)
+{
+    pvm_value *fn, *args, *kwargs = NULL;
+    size_t start = 0;
+    switch (op) {
+    case OP_REDUCE:
+    case OP_NEWOBJ:
+        TRY(pop(vm, &args));
+        TRY(pop(vm, &fn));
+        return push_call(vm, op == OP_REDUCE ? PVM_USE_REDUCE : PVM_USE_NEWOBJ,
+                         fn, args, NULL);
+    case OP_NEWOBJ_EX:
+        TRY(pop(vm, &kwargs));
+        TRY(pop(vm, &args));
+        TRY(pop(vm, &fn));
+        return push_call(vm, PVM_USE_NEWOBJ, fn, args, kwargs);
+    case OP_INST: {
+        const uint8_t *mod, *name;
+        size_t mod_len, name_len;
+        TRY(take_line(vm, &mod, &mod_len));
+        TRY(take_line(vm, &name, &name_len));
+        TRY(make_global(vm, mod, mod_len, name, name_len, &fn));
+        TRY(pop_mark(vm, &start));
+        TRY(take_marked_args(vm, start, start, &args));
+        return push_call(vm, PVM_USE_INST, fn, args, NULL);
+    }
+    default: /* OBJ: MARK callable args... */
+        TRY(pop_mark(vm, &start));
+        if (vm->stack_len == start)
+            return underflow(vm);
+        fn = vm->stack[start];
+        TRY(take_marked_args(vm, start, start + 1, &args));
+        return push_call(vm, PVM_USE_OBJ, fn, args, NULL);
+    }
+}
+
+static c2s_status op_build(pvm *vm)
+{
+    pvm_value *state, *target;
+    TRY(pop(vm, &state));
+    TRY(peek(vm, &target));
+    if (target->kind == PVM_CALL) {
+        target->u.call.state = state;
+        const pvm_value *fn = target->u.call.callable;
+        if (fn->kind == PVM_GLOBAL)
+            vm->globals[fn->u.global.index].uses |= PVM_USE_BUILD;
+        return C2S_OK;
+    }
+    if (target->kind == PVM_DICT) {
+        /* OrderedDict's _metadata: an attribute, never items */
+        target->u.dict.state = state;
+        return C2S_OK;
+    }
+    return wrong_target(vm, target);
+}
+
+/* ------------------------------------------------------------------ */
+/* Stack, memo, persistent ids, framing                                 */
+
+static c2s_status op_stack(pvm *vm, uint8_t op)
+{
+    pvm_value *v;
+    size_t start = 0;
+    switch (op) {
+    case OP_MARK:
+        return push_mark(vm);
+    case OP_POP:
+        if (frame_len(vm) > 0) {
+            vm->stack_len--;
+            return C2S_OK;
+        }
+        if (vm->mark_count == 0)
+            return underflow(vm);
+        vm->mark_count--; /* CPython: POP on an empty frame drops the mark */
+        return C2S_OK;
+    case OP_POP_MARK:
+        TRY(pop_mark(vm, &start));
+        vm->stack_len = start;
+        return C2S_OK;
+    default: /* DUP */
+        TRY(peek(vm, &v));
+        return push(vm, v);
+    }
+}
+
+static c2s_status op_memo(pvm *vm, uint8_t op)
+{
+    uint64_t index;
+    switch (op) {
+    case OP_PUT:
+        TRY(take_text_index(vm, &index));
+        return memo_put(vm, index);
+    case OP_BINPUT:
+        TRY(take_le(vm, 1, &index));
+        return memo_put(vm, index);
+    case OP_LONG_BINPUT:
+        TRY(take_le(vm, 4, &index));
+        return memo_put(vm, index);
+    case OP_MEMOIZE:
+        return memo_put(vm, vm->memo_count);
+    case OP_GET:
+        TRY(take_text_index(vm, &index));
+        return memo_get(vm, index);
+    case OP_BINGET:
+        TRY(take_le(vm, 1, &index));
+        return memo_get(vm, index);
+    default: /* LONG_BINGET */
+        TRY(take_le(vm, 4, &index));
+        return memo_get(vm, index);
+    }
+}
+
+static c2s_status op_persid(pvm *vm, uint8_t op)
+{
+    pvm_value *pid, *v;
+    if (op == OP_PERSID) {
+        const uint8_t *p;
+        size_t n;
+        TRY(take_line(vm, &p, &n));
+        for (size_t i = 0; i < n; i++)
+            if (p[i] >= 0x80)
+                return FAIL(vm,
+                            "pickle: PERSID argument at offset %zu is "
+                            "not ASCII",
+                            vm->op_offset);
+        TRY(new_string(vm, PVM_STR, p, n, &pid));
+    } else {
+        TRY(pop(vm, &pid));
+    }
+    TRY(new_node(vm, PVM_PERSID, &v));
+    v->u.persid.pid = pid;
+    return push(vm, v);
+}
+
+static c2s_status op_framing(pvm *vm, uint8_t op)
+{
+    uint64_t u;
+    pvm_value *v;
+    switch (op) {
+    case OP_PROTO:
+        TRY(take_le(vm, 1, &u));
+        if (u > HIGHEST_PROTOCOL)
+            return FAIL(vm,
+                        "pickle: unsupported protocol %" PRIu64
+                        " (PROTO at offset %zu)",
+                        u, vm->op_offset);
+        return C2S_OK;
+    case OP_FRAME:
+        /* Frames only group opcodes for buffered reads; the whole pickle is
+         * in memory, so the length only has to be plausible. */
+        TRY(take_le(vm, 8, &u));
+        if (u > vm->len - vm->pos)
+            return truncated(vm, u);
+        return C2S_OK;
+    case OP_NEXT_BUFFER:
+        return FAIL(vm,
+                    "pickle: NEXT_BUFFER at offset %zu: out-of-band "
+                    "buffers are not supported",
+                    vm->op_offset);
+    case OP_READONLY_BUFFER:
+        return peek(vm, &v);
+    default: { /* EXT1, EXT2, EXT4 */
+        size_t width = op == OP_EXT1 ? 1 : op == OP_EXT2 ? 2 : 4;
+        TRY(take_le(vm, width, &u));
+        int64_t code = width == 4 ? int32_field(u) : (int64_t)u;
+        return FAIL(vm,
+                    "pickle: extension code %" PRId64
+                    " is not registered (%s at offset %zu)",
+                    code, vm->op_name, vm->op_offset);
+    }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                             */
+
+static c2s_status step(pvm *vm, uint8_t op)
+{
+    switch (op) {
+    case OP_NONE: case OP_NEWTRUE: case OP_NEWFALSE: case OP_BININT:
+    case OP_BININT1: case OP_BININT2: case OP_BINFLOAT: case OP_LONG1:
+    case OP_LONG4:
+        return op_binary_scalar(vm, op);
+    case OP_INT:
+        return op_int(vm, false);
+    case OP_LONG:
+        return op_int(vm, true);
+    case OP_FLOAT:
+        return op_float(vm);
+    case OP_STRING:
+        return op_string(vm);
+    case OP_UNICODE:
+        return op_unicode(vm);
+    case OP_SHORT_BINSTRING: case OP_BINSTRING: case OP_SHORT_BINUNICODE:
+    case OP_BINUNICODE: case OP_BINUNICODE8: case OP_SHORT_BINBYTES:
+    case OP_BINBYTES: case OP_BINBYTES8: case OP_BYTEARRAY8:
+        return op_counted_string(vm, op);
+    case OP_EMPTY_TUPLE: case OP_EMPTY_LIST: case OP_EMPTY_SET:
+    case OP_EMPTY_DICT: case OP_TUPLE1: case OP_TUPLE2: case OP_TUPLE3:
+    case OP_TUPLE: case OP_LIST: case OP_FROZENSET: case OP_DICT:
+        return op_build_container(vm, op);
+    case OP_APPEND: case OP_APPENDS: case OP_SETITEM: case OP_SETITEMS:
+    case OP_ADDITEMS:
+        return op_fill(vm, op);
+    case OP_GLOBAL: case OP_STACK_GLOBAL:
+        return op_global(vm, op);
+    case OP_REDUCE: case OP_NEWOBJ: case OP_NEWOBJ_EX: case OP_INST:
+    case OP_OBJ:
+        return op_call(vm, op);
+    case OP_BUILD:
+        return op_build(vm);
+    case OP_MARK: case OP_POP: case OP_POP_MARK: case OP_DUP:
+        return op_stack(vm, op);
+    case OP_PUT: case OP_BINPUT: case OP_LONG_BINPUT: case OP_MEMOIZE:
+    case OP_GET: case OP_BINGET: case OP_LONG_BINGET:
+        return op_memo(vm, op);
+    case OP_PERSID: case OP_BINPERSID:
+        return op_persid(vm, op);
+    case OP_PROTO: case OP_FRAME: case OP_NEXT_BUFFER: case OP_READONLY_BUFFER:
+    case OP_EXT1: case OP_EXT2: case OP_EXT4:
+        return op_framing(vm, op);
+    default:
+        return FAIL(vm,
+                    "pickle: unknown opcode 0x%02x at offset %zu", op,
+                    vm->op_offset);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                           */
+
+static size_t limit_or(size_t v, size_t dflt)
+{
+    return v ? v : dflt;
+}
+
+pvm *pvm_new(const pvm_limits *limits)
+{
+    pvm *vm = calloc(1, sizeof *vm);
+    if (vm == NULL)
+        return NULL;
+    pvm_limits none = {0};
+    if (limits == NULL)
+        limits = &none;
+    vm->limits.max_objects = limit_or(limits->max_objects, DEFAULT_MAX_OBJECTS);
+    vm->limits.max_memo = limit_or(limits->max_memo, DEFAULT_MAX_MEMO);
+    vm->limits.max_stack = limit_or(limits->max_stack, DEFAULT_MAX_STACK);
+    vm->limits.max_string = limit_or(limits->max_string, DEFAULT_MAX_STRING);
+    vm->limits.max_container =
+        limit_or(limits->max_container, DEFAULT_MAX_CONTAINER);
+    /* ids are uint32_t */
+    if (vm->limits.max_objects > UINT32_MAX)
+        vm->limits.max_objects = UINT32_MAX;
+    vm->op_name = "start";
+    return vm;
+}
+
+static void free_node_contents(pvm_value *v)
+{
+    switch (v->kind) {
+    case PVM_BIGINT:
+    case PVM_STR:
+    case PVM_BYTES:
+        free(v->u.str.data);
+        break;
+    case PVM_TUPLE:
+    case PVM_LIST:
+    case PVM_SET:
+    case PVM_FROZENSET:
+        free(v->u.seq.items);
+        break;
+    case PVM_DICT:
+        free(v->u.dict.keys);
+        free(v->u.dict.vals);
+        break;
+    default:
+        break;
+    }
+}
+
+void pvm_free(pvm *vm)
+{
+    if (vm == NULL)
+        return;
+    for (size_t i = 0; i < vm->node_count; i++)
+        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK]
+                                      [i % NODES_PER_CHUNK]);
+    for (size_t c = 0; c < vm->chunk_count; c++)
+        free(vm->chunks[c]);
+    free(vm->chunks);
+    for (size_t g = 0; g < vm->global_count; g++)
+        free((char *)vm->globals[g].module); /* one block per global */
+    free(vm->globals);
+    free(vm->global_slots);
+    free(vm->dict_slots);
+    free(vm->memo);
+    free(vm->stack);
+    free(vm->marks);
+    free(vm);
+}
+
+c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len,
+                   pvm_value **result, size_t *end, c2s_error *err)
+{
+    if (vm->used)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "pickle: internal error: machine already used");
+    vm->used = true;
+    vm->err = err;
+    /* a non-NULL stack keeps "stack + start" defined for empty frames */
+    pvm_value **stack = grow_array(NULL, &vm->stack_cap, 64, sizeof *stack);
+    if (stack == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "pickle: out of memory");
+    vm->stack = stack;
+    vm->data = data;
+    vm->len = data == NULL ? 0 : len;
+    vm->pos = 0;
+    while (vm->pos < vm->len) {
+        uint8_t op = vm->data[vm->pos];
+        vm->op_offset = vm->pos++;
+        vm->op_name = OPCODE_NAMES[op] ? OPCODE_NAMES[op] : "?";
+        if (op == OP_STOP) {
+            pvm_value *top;
+            TRY(pop(vm, &top));
+            *result = top;
+            if (end != NULL)
+                *end = vm->pos;
+            return C2S_OK;
+        }
+        TRY(step(vm, op));
+    }
+    return c2s_fail(err, C2S_ERR_INPUT, "pickle: no STOP opcode");
+}
+
+size_t pvm_global_count(const pvm *vm)
+{
+    return vm->global_count;
+}
+
+const pvm_global *pvm_global_at(const pvm *vm, size_t i)
+{
+    return i < vm->global_count ? &vm->globals[i] : NULL;
+}
+
+size_t pvm_object_count(const pvm *vm)
+{
+    return vm->node_count;
+}
+
+int pvm_is_global(const pvm_value *v, const char *module, const char *name)
+{
+    return v != NULL && v->kind == PVM_GLOBAL &&
+           strcmp(v->u.global.module, module) == 0 &&
+           strcmp(v->u.global.name, name) == 0;
+}
+
+int pvm_is_call_of(const pvm_value *v, const char *module, const char *name)
+{
+    return v != NULL && v->kind == PVM_CALL &&
+           pvm_is_global(v->u.call.callable, module, name);
+}
+
+pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
+{
+    if (v == NULL || v->kind != PVM_DICT)
+        return NULL;
+    size_t n = strlen(key);
+    for (size_t i = 0; i < v->u.dict.len; i++) {
+        const pvm_value *k = v->u.dict.keys[i];
+        if (k->kind == PVM_STR && k->u.str.len == n &&
+            memcmp(k->u.str.data, key, n) == 0)
+            return v->u.dict.vals[i];
+    }
+    return NULL;
+}
+
+const char *pvm_kind_name(pvm_kind kind)
+{
+    switch (kind) {
+    case PVM_NONE: return "None";
+    case PVM_BOOL: return "bool";
+    case PVM_INT: return "int";
+    case PVM_BIGINT: return "big int";
+    case PVM_FLOAT: return "float";
+    case PVM_STR: return "str";
+    case PVM_BYTES: return "bytes";
+    case PVM_TUPLE: return "tuple";
+    case PVM_LIST: return "list";
+    case PVM_SET: return "set";
+    case PVM_FROZENSET: return "frozenset";
+    case PVM_DICT: return "dict";
+    case PVM_GLOBAL: return "global";
+    case PVM_CALL: return "call";
+    case PVM_PERSID: return "persistent id";
+    }
+    return "unknown";
+}

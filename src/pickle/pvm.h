@@ -1,0 +1,163 @@
+/*
+ * pvm.h - the restricted pickle virtual machine.
+ *
+ * pvm_run() interprets a pickle (protocols 0 to 5) and rebuilds the object
+ * graph it describes as inert pvm_value nodes.  Nothing is ever imported or
+ * called: GLOBAL / STACK_GLOBAL / INST produce a PVM_GLOBAL naming
+ * "module.name" (Python-2 module names already mapped to Python 3), and
+ * REDUCE / NEWOBJ / NEWOBJ_EX / INST / OBJ applied to a global produce a
+ * PVM_CALL node that records the callable and its arguments.  BUILD stores
+ * its state on the node; SETITEM(S) / APPEND(S) on a PVM_CALL are recorded on
+ * the node too, because Python would route them to the object.
+ *
+ * A handful of calls are interpreted because they only build plain
+ * containers, and the tensor map needs the containers themselves:
+ *   collections.OrderedDict()  / OrderedDict([(k, v), ...])  -> PVM_DICT
+ *   builtins.set(list) / builtins.frozenset(list)            -> PVM_SET / PVM_FROZENSET
+ *   _codecs.encode(str, "latin1")                            -> PVM_BYTES
+ *   builtins.bytes()  (how protocols 0-2 write b'')          -> PVM_BYTES
+ *   torch.Size(tuple)                                        -> PVM_TUPLE
+ * Everything else (tensor rebuild functions included) stays a PVM_CALL; the
+ * tensor map (tmap.h) decides what a call means.
+ *
+ * Every global named by the pickle is recorded once in a table, with a mask
+ * of how it was used (referenced, called by REDUCE, ...) and the offset of
+ * its first occurrence: the safety policy reads that table.
+ *
+ * Memory: every node is owned by the pvm and freed by pvm_free() in one
+ * linear pass (no recursion).  Every length read from the pickle is checked
+ * against the bytes that remain and against the limits before anything is
+ * allocated, so memory stays proportional to the size of the pickle.
+ * The graph may contain cycles and shared sub-graphs (memo, DUP); walkers
+ * must be iterative and must track visited nodes.
+ */
+#ifndef PVM_H
+#define PVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/c2s_error.h"
+
+typedef enum pvm_kind {
+    PVM_NONE,
+    PVM_BOOL,
+    PVM_INT,       /* fits int64_t: u.i */
+    PVM_BIGINT,    /* an integer outside int64_t: u.str holds its encoding:
+                      "[-]digits" in ASCII from INT / LONG text, raw
+                      little-endian two's complement from LONG1 / LONG4 */
+    PVM_FLOAT,     /* u.f */
+    PVM_STR,       /* valid UTF-8 in u.str (NUL-terminated, len excludes NUL) */
+    PVM_BYTES,     /* u.str, arbitrary bytes (NUL-terminated for convenience) */
+    PVM_TUPLE,     /* u.seq */
+    PVM_LIST,      /* u.seq */
+    PVM_SET,       /* u.seq (insertion order, duplicates not removed) */
+    PVM_FROZENSET, /* u.seq */
+    PVM_DICT,      /* u.dict, insertion order; a later SETITEM with an equal
+                      scalar key replaces the value in place */
+    PVM_GLOBAL,    /* u.global: a reference to module.name, never resolved */
+    PVM_CALL,      /* u.call: the inert result of calling a global */
+    PVM_PERSID     /* u.persid: result of PERSID / BINPERSID */
+} pvm_kind;
+
+/* How a PVM_CALL node was made (also used as bits in pvm_global.uses). */
+typedef enum pvm_use {
+    PVM_USE_REF = 1u << 0,       /* the global was named at all */
+    PVM_USE_REDUCE = 1u << 1,    /* called by REDUCE */
+    PVM_USE_NEWOBJ = 1u << 2,    /* instantiated by NEWOBJ or NEWOBJ_EX */
+    PVM_USE_BUILD = 1u << 3,     /* an object made from it received BUILD */
+    PVM_USE_INST = 1u << 4,      /* instantiated by INST */
+    PVM_USE_OBJ = 1u << 5        /* instantiated by OBJ */
+} pvm_use;
+
+typedef struct pvm_value pvm_value;
+
+struct pvm_value {
+    pvm_kind kind;
+    uint32_t id; /* 0..pvm_object_count()-1, unique: index for visited marks */
+    union {
+        int b;
+        int64_t i;
+        double f;
+        struct { char *data; size_t len; } str;
+        struct { pvm_value **items; size_t len, cap; } seq;
+        struct {
+            pvm_value **keys, **vals;
+            size_t len, cap;
+            pvm_value *state; /* BUILD state (OrderedDict's _metadata), or NULL */
+        } dict;
+        struct {
+            const char *module; /* after Python-2 name mapping */
+            const char *name;
+            size_t index;       /* into the globals table */
+        } global;
+        struct {
+            pvm_value *callable; /* usually a PVM_GLOBAL; may be any value */
+            pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
+            pvm_value *kwargs;   /* NEWOBJ_EX keyword dict, else NULL */
+            pvm_value *state;    /* last BUILD state, else NULL */
+            pvm_value *listitems;/* PVM_LIST of APPEND(S) items, else NULL */
+            pvm_value *dictitems;/* PVM_DICT of SETITEM(S) items, else NULL */
+            pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+        } call;
+        struct { pvm_value *pid; } persid;
+    } u;
+};
+
+/* One global named by the pickle. */
+typedef struct pvm_global {
+    const char *module;  /* after mapping (__builtin__ -> builtins, ...) */
+    const char *name;
+    const char *raw_module; /* as written in the pickle */
+    unsigned uses;       /* pvm_use bits */
+    size_t first_offset; /* byte offset of the opcode that first named it */
+} pvm_global;
+
+/* Resource limits; every field 0 means "use the default". */
+typedef struct pvm_limits {
+    size_t max_objects;  /* nodes created (default 50,000,000) */
+    size_t max_memo;     /* memo entries (default 10,000,000) */
+    size_t max_stack;    /* values on the stack plus marks (default 1,000,000) */
+    size_t max_string;   /* bytes in one str/bytes/bigint (default 256 MiB) */
+    size_t max_container;/* items in one container (default 100,000,000) */
+} pvm_limits;
+
+typedef struct pvm pvm;
+
+/* Create an empty machine.  limits may be NULL.  Returns NULL when out of memory. */
+pvm *pvm_new(const pvm_limits *limits);
+
+/* Free the machine and every value it made.  NULL is a no-op. */
+void pvm_free(pvm *vm);
+
+/*
+ * Interpret data[0..len) up to and including STOP.  On success *result is the
+ * value STOP returned (owned by vm) and *end (if non-NULL) is the offset just
+ * past the STOP opcode; bytes after it are not read.  On failure returns
+ * C2S_ERR_INPUT with a message that names the opcode and its byte offset,
+ * e.g. "pickle: unknown opcode 0xff at offset 17", "pickle: stack underflow
+ * in REDUCE at offset 40", "pickle: memo index 7 not defined (BINGET at
+ * offset 12)", "pickle: truncated: BINUNICODE at offset 3 needs 100 bytes,
+ * 5 left", "pickle: no STOP opcode", "pickle: limit exceeded: ...".
+ * A machine is used for one run only.
+ */
+c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len,
+                   pvm_value **result, size_t *end, c2s_error *err);
+
+/* The globals table, in order of first occurrence. */
+size_t pvm_global_count(const pvm *vm);
+const pvm_global *pvm_global_at(const pvm *vm, size_t i);
+
+/* Number of nodes created so far (ids are 0..count-1). */
+size_t pvm_object_count(const pvm *vm);
+
+/* Convenience predicates for walkers. */
+int pvm_is_global(const pvm_value *v, const char *module, const char *name);
+/* If v is a PVM_CALL whose callable is the global module.name, return 1. */
+int pvm_is_call_of(const pvm_value *v, const char *module, const char *name);
+/* Look up a str key in a PVM_DICT; NULL when absent or v is not a dict. */
+pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key);
+/* Human-readable kind name ("dict", "tuple", ...). */
+const char *pvm_kind_name(pvm_kind kind);
+
+#endif /* PVM_H */

@@ -1,0 +1,72 @@
+/*
+ * tool_batch.h - which files a run converts, and where each one goes.
+ *
+ * tool_batch_plan() turns the INPUTs and -r DIRs into a list of jobs:
+ *
+ *   - -r DIR is walked recursively for .ckpt .pt .pth .bin files; symbolic
+ *     links found in the walk are skipped unless --follow-symlinks (then
+ *     directories already on the current path are not entered again);
+ *   - the list is the INPUTs in the order given, then the files of each
+ *     -r DIR sorted by path (byte order), so that every machine computes the
+ *     same list from the same command line; a file reached twice (same
+ *     device and inode) is kept once, where it first appears;
+ *   - each job gets its output: next to the input, or under -o DIR (the tree
+ *     below each -r DIR is mirrored; a plain INPUT goes to DIR/its name), or
+ *     -o FILE / -o - for a single INPUT.  The name: see tool_output_name();
+ *   - two jobs that would write the same output: the later one fails;
+ *   - with --shard I/N only the jobs at index I-1, I-1+N, ... are kept.
+ *
+ * Problems found while walking (an unreadable directory, a plain INPUT that
+ * is a directory) become jobs that fail with that message, so they are
+ * reported and counted like any other failure.
+ */
+#ifndef TOOL_BATCH_H
+#define TOOL_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/c2s_error.h"
+#include "tool_cfg.h"
+
+typedef struct tool_job {
+    char *input;          /* as given, or root/relative path as found */
+    char *output;         /* NULL: standard output */
+    int make_dirs;        /* create the output's missing parent directories */
+    uint64_t in_size;     /* bytes, for the progress bar (0 when unknown) */
+    char *problem;        /* non-NULL: the job fails with this message */
+} tool_job;
+
+typedef struct tool_batch {
+    tool_job *jobs;
+    size_t njobs, cap;
+} tool_batch;
+
+/* Plan the run.  C2S_ERR_USAGE when -o names something other than a
+ * directory while there are several inputs or -r; C2S_ERR_INPUT on out of
+ * memory.  b is valid (possibly empty) in every case: free it. */
+c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err);
+
+void tool_batch_free(tool_batch *b);
+
+/* The output file name for an input file name (no directory part):
+ * pytorch_model.bin -> model.safetensors,
+ * pytorch_model-00001-of-00002.bin -> model-00001-of-00002.safetensors
+ * (any pytorch_model*.bin: the Hugging Face names), otherwise .ckpt .pt
+ * .pth .bin replaced by .safetensors, or .safetensors appended.
+ * malloc'd; NULL on out of memory. */
+char *tool_output_name(const char *base);
+
+/* 1 when s ends with suffix and is longer than it. */
+int tool_has_suffix(const char *s, const char *suffix);
+
+/* dir + "/" + name without doubling a '/'; malloc'd. */
+char *tool_join(const char *dir, const char *name);
+
+/* The directory part of path ("." when there is none); malloc'd. */
+char *tool_dirname(const char *path);
+
+/* Create dir and its missing parents (mode 0777 minus umask). 0 or -1 with errno. */
+int tool_mkdirs(const char *dir);
+
+#endif /* TOOL_BATCH_H */

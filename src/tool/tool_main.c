@@ -1,0 +1,158 @@
+/*
+ * tool_main.c - the ckpt2safetensors command: parse options, then run one
+ * of the three modes: --scan (tool_scan.c), --list (tool_list.c), or a
+ * conversion run (tool_run.c), and choose the exit code.
+ *
+ * Signals: SIGINT, SIGTERM, SIGHUP, and SIGPIPE (a reader of -o - or of
+ * the --json lines went away) only set a flag that the engine checks
+ * between blocks and the run checks between files; the engine then removes
+ * its temporary file and returns, and we re-raise the signal with its
+ * default action so that the caller (a shell loop, make, a CI runner) sees
+ * the program die of it.  That flag is the one piece of mutable global
+ * state, as a signal handler requires.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "c2s.h"
+#include "st/stread.h"
+#include "tool_batch.h"
+#include "tool_cfg.h"
+#include "tool_convert.h"
+#include "tool_list.h"
+#include "tool_msgs.h"
+#include "tool_opts.h"
+#include "tool_run.h"
+#include "tool_scan.h"
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int signo) { g_signal = signo; }
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void die_of_signal(void)
+{
+    int signo = g_signal;
+    signal(signo, SIG_DFL);
+    raise(signo);
+    exit(128 + signo); /* not reached */
+}
+
+/* --scan: judge every file; exit with the worst outcome (3 > 1 > 0). */
+static int scan_all(const tool_config *cfg)
+{
+    tool_batch b;
+    c2s_error err;
+    c2s_error_clear(&err);
+    if (tool_batch_plan(cfg, &b, &err) != C2S_OK) {
+        tool_error(NULL, NULL, "%s", err.msg);
+        tool_batch_free(&b);
+        return err.status;
+    }
+    c2s_open_options oo = tool_open_options(cfg);
+    int worst = C2S_OK;
+    for (size_t i = 0; i < b.njobs && !g_signal; i++) {
+        const tool_job *job = &b.jobs[i];
+        c2s_report rep;
+        c2s_status st = C2S_ERR_INPUT;
+        if (job->problem != NULL) {
+            memset(&rep, 0, sizeof rep);
+            rep.verdict = C2S_VERDICT_UNREADABLE;
+            snprintf(rep.error, sizeof rep.error, "%s", job->problem);
+        } else {
+            st = c2s_scan(job->input, &oo, &rep);
+        }
+        tool_print_scan(stdout, cfg, job->input, &rep);
+        c2s_report_free(&rep);
+        if (st == C2S_ERR_REFUSED || (st == C2S_ERR_INPUT && worst == C2S_OK))
+            worst = st;
+    }
+    tool_batch_free(&b);
+    return fflush(stdout) == 0 ? worst : C2S_ERR_INPUT;
+}
+
+/* --list of a .safetensors file: its header, validated; no data read. */
+static int list_safetensors(const tool_config *cfg)
+{
+    c2s_error err;
+    c2s_error_clear(&err);
+    int fd = open(cfg->input, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tool_error(NULL, cfg->input, "cannot open: %s", strerror(errno));
+        return C2S_ERR_INPUT;
+    }
+    st_file f;
+    c2s_status st = st_read_fd(fd, &f, &err);
+    close(fd);
+    if (st != C2S_OK) {
+        tool_error(NULL, cfg->input, "%s", err.msg);
+        return st;
+    }
+    tool_print_list_st(stdout, &f);
+    st_file_free(&f);
+    return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
+}
+
+static int list(const tool_config *cfg)
+{
+    if (tool_has_suffix(cfg->input, ".safetensors"))
+        return list_safetensors(cfg);
+    c2s_open_options oo = tool_open_options(cfg);
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    c2s_status st = c2s_open(cfg->input, &oo, &ck, &err);
+    if (g_signal) {
+        c2s_close(ck);
+        die_of_signal();
+    }
+    if (st != C2S_OK) {
+        tool_error(NULL, cfg->input, "%s", err.msg);
+        return st;
+    }
+    tool_print_list(stdout, c2s_tensors(ck));
+    c2s_close(ck);
+    return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    tool_config cfg;
+    c2s_error err;
+    c2s_error_clear(&err);
+    if (tool_parse_args(argc, argv, &cfg, &err) != C2S_OK) {
+        tool_error(NULL, NULL, "%s", err.msg);
+        tool_config_free(&cfg);
+        return C2S_ERR_USAGE;
+    }
+    if (cfg.help || cfg.version) {
+        if (cfg.help)
+            tool_print_help(stdout);
+        else
+            tool_print_version(stdout);
+        tool_config_free(&cfg);
+        return 0;
+    }
+    install_signals();
+    int rc = cfg.scan ? scan_all(&cfg) : cfg.list ? list(&cfg) : tool_run(&cfg, &g_signal);
+    tool_config_free(&cfg);
+    if (g_signal)
+        die_of_signal();
+    return rc;
+}

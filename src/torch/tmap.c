@@ -1,0 +1,854 @@
+/*
+ * tmap.c - from the pickle's object graph to the list of tensors (tmap.h).
+ *
+ * How it works: find the root (default or --key path), then walk the graph
+ * depth-first with an explicit stack of frames.  Each frame is a container
+ * being enumerated and remembers the length of the dotted name that leads
+ * to it.  A frame is either NAMED (tensors found under it are collected) or
+ * COUNTED (tensors under it are only counted, for a "left out" note).  A
+ * tensor is a PVM_CALL of a rebuild function; parse_tensor() checks its
+ * storage id, dtype, shape, strides and offset with overflow-checked
+ * arithmetic and bounds-checks the view against the storage's size.
+ */
+#include "torch/tmap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_DEPTH 1000
+#define VISITS_BASE 100000ull /* default visit budget: base + 4 per object */
+#define VISITS_PER_OBJECT 4ull
+#define PATH_SHOWN 60
+#define MAX_WRAPPERS 8
+
+enum walk_mode { NAMED, COUNTED };
+
+typedef struct frame {
+    const pvm_value *v;
+    size_t name_len;   /* length of ctx->path for this node */
+    size_t next;       /* next child to visit */
+    enum walk_mode mode;
+    size_t counter;    /* COUNTED: index into ctx->counts */
+} frame;
+
+typedef struct tensor_counter {
+    char *what;        /* the path the note is about */
+    const char *why;   /* text after the count: "", ", inside a ..." */
+    char *why_buf;     /* owned storage for why, or NULL */
+    uint64_t n;
+} tensor_counter;
+
+typedef struct walk_ctx {
+    const tmap_options *opts;
+    size_t max_depth;
+    uint64_t max_visits, visits;
+    tmap *map;
+    unsigned char *onpath;  /* by node id */
+    size_t nobjects;
+    char *path;
+    size_t path_cap;
+    frame *stack;
+    size_t depth, stack_cap;
+    tensor_counter *counts;
+    size_t ncounts, counts_cap;
+    size_t tensors_cap, storages_cap, notes_cap;
+    size_t *storage_slots;  /* open-addressing hash of storage keys */
+    size_t nslots;
+    c2s_error *err;
+} walk_ctx;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static c2s_status oom(walk_ctx *c)
+{
+    return c2s_fail(c->err, C2S_ERR_INPUT, "out of memory while mapping tensors");
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return 0;
+        ncap *= 2;
+    }
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return 0;
+    *arr = p;
+    *cap = ncap;
+    return 1;
+}
+
+static int mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+static int add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_add_overflow(a, b, out);
+}
+
+static const char *display_path(const char *p)
+{
+    return *p ? p : "(top level)";
+}
+
+/* The text a dict key contributes to a name, or 0 when it has none. */
+static int key_label(const pvm_value *k, char *buf, size_t cap, const char **out)
+{
+    switch (k->kind) {
+    case PVM_STR:
+        *out = k->u.str.data;
+        return 1;
+    case PVM_INT:
+        snprintf(buf, cap, "%lld", (long long)k->u.i);
+        *out = buf;
+        return 1;
+    case PVM_BOOL:
+        *out = k->u.b ? "True" : "False";
+        return 1;
+    case PVM_NONE:
+        *out = "None";
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- recognising tensors --------------------------------------------------- */
+
+typedef enum rebuild_kind {
+    RB_NONE, RB_V1, RB_V2, RB_V3, RB_PARAM, RB_FROM_TYPE, RB_UNSUPPORTED
+} rebuild_kind;
+
+typedef struct rebuild_row {
+    const char *module, *name;
+    rebuild_kind kind;
+    const char *why;
+} rebuild_row;
+
+static const rebuild_row REBUILDS[] = {
+    {"torch._utils", "_rebuild_tensor", RB_V1, NULL},
+    {"torch._utils", "_rebuild_tensor_v2", RB_V2, NULL},
+    {"torch._utils", "_rebuild_tensor_v3", RB_V3, NULL},
+    {"torch._utils", "_rebuild_parameter", RB_PARAM, NULL},
+    {"torch._utils", "_rebuild_parameter_with_state", RB_PARAM, NULL},
+    {"torch._tensor", "_rebuild_from_type_v2", RB_FROM_TYPE, NULL},
+    {"torch._tensor", "_rebuild_from_type", RB_FROM_TYPE, NULL},
+    {"torch._utils", "_rebuild_qtensor", RB_UNSUPPORTED, "quantized tensor"},
+    {"torch._utils", "_rebuild_sparse_tensor", RB_UNSUPPORTED, "sparse tensor"},
+    {"torch._utils", "_rebuild_sparse_csr_tensor", RB_UNSUPPORTED, "sparse tensor"},
+    {"torch._utils", "_rebuild_meta_tensor_no_storage", RB_UNSUPPORTED, "meta tensor (no data)"},
+    {"torch._utils", "_rebuild_nested_tensor", RB_UNSUPPORTED, "nested tensor"},
+    {"torch._utils", "_rebuild_wrapper_subclass", RB_UNSUPPORTED, "wrapper tensor subclass"},
+    {"torch._utils", "_rebuild_device_tensor_from_numpy", RB_UNSUPPORTED, "device tensor"},
+    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", RB_UNSUPPORTED, "device tensor"},
+    {"torch._utils", "_rebuild_xla_tensor", RB_UNSUPPORTED, "device tensor"},
+    {"torch._utils", "_rebuild_mlc_tensor", RB_UNSUPPORTED, "device tensor"},
+};
+
+static rebuild_kind rebuild_of(const pvm_value *callable, const char **why)
+{
+    if (callable == NULL || callable->kind != PVM_GLOBAL)
+        return RB_NONE;
+    for (size_t i = 0; i < sizeof REBUILDS / sizeof REBUILDS[0]; i++) {
+        if (pvm_is_global(callable, REBUILDS[i].module, REBUILDS[i].name)) {
+            *why = REBUILDS[i].why;
+            return REBUILDS[i].kind;
+        }
+    }
+    return RB_NONE;
+}
+
+static int is_tensor_call(const pvm_value *v)
+{
+    const char *why;
+    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != RB_NONE;
+}
+
+static const pvm_value *item(const pvm_value *tuple, size_t i)
+{
+    return i < tuple->u.seq.len ? tuple->u.seq.items[i] : NULL;
+}
+
+static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
+{
+    return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt,
+                    detail ? detail : "");
+}
+
+static size_t hash_key(const char *key)
+{
+    size_t h = 5381;
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return h;
+}
+
+/* Find or add the storage for key; checks that every use agrees. */
+static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt,
+                                uint64_t nbytes, size_t *out)
+{
+    tmap *m = c->map;
+    if (m->nstorages * 2 >= c->nslots) {
+        size_t nslots = c->nslots ? c->nslots * 2 : 64;
+        size_t *slots = malloc(nslots * sizeof *slots);
+        if (slots == NULL)
+            return oom(c);
+        for (size_t i = 0; i < nslots; i++)
+            slots[i] = SIZE_MAX;
+        for (size_t s = 0; s < m->nstorages; s++) {
+            size_t i = hash_key(m->storages[s].key) & (nslots - 1);
+            while (slots[i] != SIZE_MAX)
+                i = (i + 1) & (nslots - 1);
+            slots[i] = s;
+        }
+        free(c->storage_slots);
+        c->storage_slots = slots;
+        c->nslots = nslots;
+    }
+    size_t i = hash_key(key) & (c->nslots - 1);
+    while (c->storage_slots[i] != SIZE_MAX) {
+        tmap_storage *s = &m->storages[c->storage_slots[i]];
+        if (strcmp(s->key, key) == 0) {
+            if (s->nbytes != nbytes || s->dtype != dt)
+                return c2s_fail(c->err, C2S_ERR_INPUT,
+                                "storage '%s' is declared twice with different types or sizes", key);
+            *out = c->storage_slots[i];
+            return C2S_OK;
+        }
+        i = (i + 1) & (c->nslots - 1);
+    }
+    if (!grow((void **)&m->storages, &c->storages_cap, m->nstorages + 1, sizeof *m->storages))
+        return oom(c);
+    char *k = strdup(key);
+    if (k == NULL)
+        return oom(c);
+    m->storages[m->nstorages] = (tmap_storage){k, dt, nbytes};
+    c->storage_slots[i] = m->nstorages;
+    *out = m->nstorages++;
+    return C2S_OK;
+}
+
+/* ('storage', torch.XStorage, key, location, numel) */
+static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t,
+                                c2s_dtype *storage_dt)
+{
+    if (persid == NULL || persid->kind != PVM_PERSID)
+        return bad_tensor(c, "its storage is not a persistent id", NULL);
+    const pvm_value *pid = persid->u.persid.pid;
+    if (pid->kind != PVM_TUPLE || pid->u.seq.len != 5 ||
+        item(pid, 0)->kind != PVM_STR || strcmp(item(pid, 0)->u.str.data, "storage") != 0 ||
+        item(pid, 1)->kind != PVM_GLOBAL || item(pid, 2)->kind != PVM_STR ||
+        item(pid, 4)->kind != PVM_INT)
+        return bad_tensor(c, "bad persistent id (expected ('storage', class, key, location, numel))", NULL);
+    const pvm_value *cls = item(pid, 1);
+    const char *why = NULL;
+    int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
+                       strcmp(cls->u.global.module, "torch.cuda") == 0;
+    switch (torch_module ? c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why)
+                         : C2S_DTYPE_UNKNOWN) {
+    case C2S_DTYPE_FOUND:
+        break;
+    case C2S_DTYPE_UNSUPPORTED:
+        t->supported = 0;
+        t->why = why;
+        return C2S_OK;
+    case C2S_DTYPE_UNKNOWN:
+        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': unknown storage class %s.%s",
+                        c->path, cls->u.global.module, cls->u.global.name);
+    }
+    const char *key = item(pid, 2)->u.str.data;
+    if (*key == '\0' || strlen(key) > 48 || strchr(key, '/') || strcmp(key, ".") == 0 ||
+        strcmp(key, "..") == 0)
+        return bad_tensor(c, "invalid storage key in persistent id", NULL);
+    int64_t numel = item(pid, 4)->u.i;
+    uint64_t nbytes;
+    if (numel < 0 || !mul_u64((uint64_t)numel, c2s_dtype_size(*storage_dt), &nbytes))
+        return bad_tensor(c, "invalid storage size in persistent id", NULL);
+    return storage_index(c, key, *storage_dt, nbytes, &t->storage);
+}
+
+static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what,
+                                  int64_t *out, size_t *n)
+{
+    if (v == NULL || (v->kind != PVM_TUPLE && v->kind != PVM_LIST))
+        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s is not a tuple", c->path, what);
+    if (v->u.seq.len > TMAP_MAX_NDIM)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': more than %d dimensions",
+                        c->path, TMAP_MAX_NDIM);
+    for (size_t i = 0; i < v->u.seq.len; i++) {
+        const pvm_value *x = v->u.seq.items[i];
+        if (x->kind != PVM_INT)
+            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s holds a non-integer",
+                            c->path, what);
+        if (x->u.i < 0)
+            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': negative %s %lld",
+                            c->path, strcmp(what, "size") == 0 ? "size" : "stride",
+                            (long long)x->u.i);
+        out[i] = x->u.i;
+    }
+    *n = v->u.seq.len;
+    return C2S_OK;
+}
+
+/* Element count and extent of the view; checks it lies inside its storage. */
+static c2s_status check_view(walk_ctx *c, tmap_tensor *t)
+{
+    uint64_t numel = 1, last = t->offset, expect = 1;
+    int contiguous = 1;
+    for (size_t i = t->ndim; i-- > 0;) {
+        uint64_t n = (uint64_t)t->shape[i], step;
+        if (!mul_u64(numel, n, &numel))
+            return bad_tensor(c, "element count overflows", NULL);
+        if (n > 1 && (uint64_t)t->stride[i] != expect)
+            contiguous = 0;
+        if (!mul_u64(expect, n, &expect))
+            expect = UINT64_MAX;
+        if (n > 0 && (!mul_u64(n - 1, (uint64_t)t->stride[i], &step) ||
+                      !add_u64(last, step, &last)))
+            return bad_tensor(c, "view extent overflows", NULL);
+    }
+    size_t es = c2s_dtype_size(t->dtype);
+    if (!mul_u64(numel, es, &t->nbytes) || t->nbytes > (UINT64_MAX >> 2))
+        return bad_tensor(c, "byte size overflows", NULL);
+    t->numel = numel;
+    t->contiguous = contiguous;
+    if (numel == 0)
+        return C2S_OK;
+    uint64_t end_bytes;
+    const tmap_storage *s = &c->map->storages[t->storage];
+    if (!add_u64(last, 1, &end_bytes) || !mul_u64(end_bytes, es, &end_bytes) ||
+        end_bytes > s->nbytes)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': view (offset %llu, shape and strides) reaches past the "
+                        "end of storage '%s' (%llu bytes)",
+                        c->path, (unsigned long long)t->offset, s->key,
+                        (unsigned long long)s->nbytes);
+    return C2S_OK;
+}
+
+/* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3. */
+static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *args,
+                              tmap_tensor *t)
+{
+    size_t need = kind == RB_V3 ? 7 : 4;
+    if (args->kind != PVM_TUPLE || args->u.seq.len < need)
+        return bad_tensor(c, "rebuild call has too few arguments", NULL);
+    c2s_dtype storage_dt = C2S_U8;
+    c2s_status st = parse_storage(c, item(args, 0), t, &storage_dt);
+    if (st != C2S_OK || !t->supported)
+        return st;
+    t->dtype = storage_dt;
+    if (kind == RB_V3) {
+        const pvm_value *dt = item(args, 6);
+        const char *why = NULL;
+        if (dt->kind != PVM_GLOBAL || strcmp(dt->u.global.module, "torch") != 0)
+            return bad_tensor(c, "dtype argument is not a torch dtype", NULL);
+        switch (c2s_dtype_from_torch_name(dt->u.global.name, &t->dtype, &why)) {
+        case C2S_DTYPE_FOUND:
+            break;
+        case C2S_DTYPE_UNSUPPORTED:
+            t->supported = 0;
+            t->why = why;
+            return C2S_OK;
+        case C2S_DTYPE_UNKNOWN:
+            return bad_tensor(c, "unknown dtype torch.", dt->u.global.name);
+        }
+    }
+    const pvm_value *off = item(args, 1);
+    if (off->kind != PVM_INT || off->u.i < 0)
+        return bad_tensor(c, "storage offset is not a non-negative integer", NULL);
+    t->offset = (uint64_t)off->u.i;
+    int64_t shape[TMAP_MAX_NDIM], stride[TMAP_MAX_NDIM];
+    size_t nstride = 0;
+    st = parse_int_tuple(c, item(args, 2), "size", shape, &t->ndim);
+    if (st == C2S_OK)
+        st = parse_int_tuple(c, item(args, 3), "stride", stride, &nstride);
+    if (st != C2S_OK)
+        return st;
+    if (nstride != t->ndim)
+        return bad_tensor(c, "size and stride have different lengths", NULL);
+    t->shape = malloc((2 * t->ndim + 1) * sizeof *t->shape);
+    if (t->shape == NULL)
+        return oom(c);
+    t->stride = t->shape + t->ndim;
+    memcpy(t->shape, shape, t->ndim * sizeof *shape);
+    memcpy(t->stride, stride, t->ndim * sizeof *stride);
+    return check_view(c, t);
+}
+
+/* Unwrap Parameter and subclass wrappers down to a dense rebuild call. */
+static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t)
+{
+    const pvm_value *callable = call->u.call.callable;
+    const pvm_value *args = call->u.call.args;
+    t->supported = 1;
+    for (int depth = 0; depth < MAX_WRAPPERS; depth++) {
+        const char *why = NULL;
+        rebuild_kind kind = rebuild_of(callable, &why);
+        if (args == NULL || args->kind != PVM_TUPLE)
+            return bad_tensor(c, "rebuild call without an argument tuple", NULL);
+        switch (kind) {
+        case RB_V1: case RB_V2: case RB_V3:
+            return parse_dense(c, kind, args, t);
+        case RB_UNSUPPORTED:
+            t->supported = 0;
+            t->why = why;
+            return C2S_OK;
+        case RB_PARAM: {
+            const pvm_value *inner = item(args, 0);
+            if (inner == NULL || inner->kind != PVM_CALL)
+                return bad_tensor(c, "parameter does not wrap a tensor", NULL);
+            callable = inner->u.call.callable;
+            args = inner->u.call.args;
+            break;
+        }
+        case RB_FROM_TYPE:
+            if (args->u.seq.len < 3)
+                return bad_tensor(c, "rebuild call has too few arguments", NULL);
+            callable = item(args, 0);
+            args = item(args, 2);
+            break;
+        case RB_NONE:
+            return bad_tensor(c, "wrapped object is not a tensor", NULL);
+        }
+    }
+    return bad_tensor(c, "too many nested tensor wrappers", NULL);
+}
+
+static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
+{
+    tmap *m = c->map;
+    if (*c->path == '\0')
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "the root is a single tensor, which has no name to store it under");
+    if (!grow((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+        return oom(c);
+    tmap_tensor *t = &m->tensors[m->ntensors];
+    memset(t, 0, sizeof *t);
+    c2s_status st = parse_tensor(c, call, t);
+    if (st == C2S_OK && (t->name = strdup(c->path)) == NULL)
+        st = oom(c);
+    if (st != C2S_OK) {
+        free(t->shape);
+        return st;
+    }
+    m->ntensors++;
+    return C2S_OK;
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
+/* Set path to path[0..base) + "." + label. */
+static c2s_status path_set(walk_ctx *c, size_t base, const char *label)
+{
+    size_t ll = strlen(label);
+    size_t need = base + 1 + ll + 1;
+    if (!grow((void **)&c->path, &c->path_cap, need, 1))
+        return oom(c);
+    size_t at = base;
+    if (base > 0)
+        c->path[at++] = '.';
+    memcpy(c->path + at, label, ll + 1);
+    return C2S_OK;
+}
+
+/* A counter for a "left out" note about what; why follows the count. */
+static c2s_status new_counter(walk_ctx *c, const char *what, const char *why, size_t *idx)
+{
+    if (!grow((void **)&c->counts, &c->counts_cap, c->ncounts + 1, sizeof *c->counts))
+        return oom(c);
+    tensor_counter k = {strdup(what), "", NULL, 0};
+    if (*why != '\0')
+        k.why = k.why_buf = strdup(why);
+    if (k.what == NULL || k.why == NULL) {
+        free(k.what);
+        free(k.why_buf);
+        return oom(c);
+    }
+    c->counts[c->ncounts] = k;
+    *idx = c->ncounts++;
+    return C2S_OK;
+}
+
+static int is_container(const pvm_value *v)
+{
+    switch (v->kind) {
+    case PVM_DICT: case PVM_LIST: case PVM_TUPLE: case PVM_SET:
+    case PVM_FROZENSET: case PVM_CALL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
+                        enum walk_mode mode, size_t counter)
+{
+    if (++c->visits > c->max_visits)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "object graph too large: more than %llu nodes visited "
+                        "(deeply shared sub-structures?)",
+                        (unsigned long long)c->max_visits);
+    if (v->kind == PVM_CALL && is_tensor_call(v)) {
+        if (mode == COUNTED) {
+            c->counts[counter].n++;
+            return C2S_OK;
+        }
+        return add_tensor(c, v);
+    }
+    if (!is_container(v) || c->onpath[v->id])
+        return C2S_OK; /* a leaf, or an edge back into the current path */
+    if (c->depth >= c->max_depth)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "nesting deeper than %zu levels at '%.*s%s' (raise with --max-depth)",
+                        c->max_depth, PATH_SHOWN, display_path(c->path),
+                        strlen(c->path) > PATH_SHOWN ? "..." : "");
+    if (!grow((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
+        return oom(c);
+    c->stack[c->depth++] = (frame){v, name_len, 0, mode, counter};
+    c->onpath[v->id] = 1;
+    return C2S_OK;
+}
+
+typedef struct child {
+    const pvm_value *v;
+    const pvm_value *key;   /* dict entries */
+    size_t index;           /* sequence items */
+    int attribute;          /* an object's args or state: never named */
+} child;
+
+/* The i-th child of a frame's node; 0 when there is none. */
+static int child_at(const pvm_value *v, size_t i, child *out)
+{
+    memset(out, 0, sizeof *out);
+    switch (v->kind) {
+    case PVM_DICT:
+        if (i >= v->u.dict.len)
+            return 0;
+        out->key = v->u.dict.keys[i];
+        out->v = v->u.dict.vals[i];
+        return 1;
+    case PVM_LIST: case PVM_TUPLE: case PVM_SET: case PVM_FROZENSET:
+        if (i >= v->u.seq.len)
+            return 0;
+        out->v = v->u.seq.items[i];
+        out->index = i;
+        return 1;
+    case PVM_CALL: {
+        /* A dict or list subclass keeps its items; attributes are not named. */
+        const pvm_value *d = v->u.call.dictitems, *l = v->u.call.listitems;
+        size_t nd = d ? d->u.dict.len : 0, nl = l ? l->u.seq.len : 0;
+        if (i < nd)
+            return child_at(d, i, out);
+        if (i < nd + nl)
+            return child_at(l, i - nd, out);
+        const pvm_value *attrs[] = {v->u.call.args, v->u.call.kwargs, v->u.call.state};
+        for (size_t k = i - nd - nl; k < 3; k++) {
+            if (attrs[k] != NULL) {
+                out->v = attrs[k];
+                out->attribute = 1;
+                return 1 + (int)(k - (i - nd - nl)); /* children skipped + 1 */
+            }
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Describe the object a frame stands for, for a "left out" note. */
+static void object_name(const pvm_value *v, char *buf, size_t cap)
+{
+    const pvm_value *f = v->u.call.callable;
+    if (f != NULL && f->kind == PVM_GLOBAL)
+        snprintf(buf, cap, "%s.%s", f->u.global.module, f->u.global.name);
+    else
+        snprintf(buf, cap, "object");
+}
+
+/* Counter for tensors that cannot be named below the top frame. */
+static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t *out)
+{
+    if (f->mode == COUNTED) {
+        *out = f->counter;
+        return C2S_OK;
+    }
+    char why[300];
+    if (ch->attribute) {
+        if (f->counter != SIZE_MAX) {
+            *out = f->counter;
+            return C2S_OK;
+        }
+        char obj[256];
+        object_name(f->v, obj, sizeof obj);
+        snprintf(why, sizeof why, ", inside a %s object", obj);
+        c2s_status st = new_counter(c, display_path(c->path), why, &f->counter);
+        *out = f->counter;
+        return st;
+    }
+    snprintf(why, sizeof why, ", under a dict key of type %s", pvm_kind_name(ch->key->kind));
+    return new_counter(c, display_path(c->path), why, out);
+}
+
+static c2s_status step(walk_ctx *c)
+{
+    frame *f = &c->stack[c->depth - 1];
+    child ch;
+    int used = child_at(f->v, f->next, &ch);
+    if (used == 0) {
+        c->onpath[f->v->id] = 0;
+        c->depth--;
+        return C2S_OK;
+    }
+    f->next += (size_t)used;
+    c->path[f->name_len] = '\0';
+    char buf[32];
+    const char *label = NULL;
+    int named = !ch.attribute;
+    if (named && ch.key != NULL)
+        named = key_label(ch.key, buf, sizeof buf, &label);
+    else if (named) {
+        snprintf(buf, sizeof buf, "%zu", ch.index);
+        label = buf;
+    }
+    if (!named) {
+        size_t counter;
+        c2s_status st = unnamed_counter(c, f, &ch, &counter);
+        if (st != C2S_OK)
+            return st;
+        size_t len = f->name_len;
+        return visit(c, ch.v, len, COUNTED, counter);
+    }
+    size_t base = f->name_len;
+    enum walk_mode mode = f->mode;
+    size_t counter = f->counter;
+    if (mode == NAMED) {
+        c2s_status st = path_set(c, base, label);
+        if (st != C2S_OK)
+            return st;
+    }
+    return visit(c, ch.v, mode == NAMED ? strlen(c->path) : base, mode, counter);
+}
+
+static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode,
+                       size_t counter)
+{
+    if (!grow((void **)&c->path, &c->path_cap, 1, 1))
+        return oom(c);
+    c->path[0] = '\0';
+    c2s_status st = visit(c, root, 0, mode, counter);
+    while (st == C2S_OK && c->depth > 0)
+        st = step(c);
+    return st;
+}
+
+/* ---- choosing the root ----------------------------------------------------- */
+
+/* Follow a dotted key path; dict keys may themselves contain dots, so the
+ * longest key matching a prefix of the rest of the path wins. */
+static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key,
+                              const pvm_value **out)
+{
+    const pvm_value *v = top;
+    const char *rest = key;
+    while (*rest) {
+        const pvm_value *next = NULL;
+        size_t best = 0;
+        for (size_t i = 0;; i++) {
+            child ch;
+            int used = child_at(v, i, &ch);
+            if (used == 0)
+                break;
+            i += (size_t)used - 1;
+            if (ch.attribute)
+                continue;
+            char buf[32];
+            const char *label = buf;
+            if (ch.key != NULL) {
+                if (!key_label(ch.key, buf, sizeof buf, &label))
+                    continue;
+            } else {
+                snprintf(buf, sizeof buf, "%zu", ch.index);
+            }
+            size_t ll = strlen(label);
+            if (ll > best && strncmp(rest, label, ll) == 0 &&
+                (rest[ll] == '\0' || rest[ll] == '.')) {
+                best = ll;
+                next = ch.v;
+            }
+        }
+        if (next == NULL && rest == key)
+            return c2s_fail(c->err, C2S_ERR_INPUT,
+                            "--key '%s': no such entry in the top-level %s", key,
+                            pvm_kind_name(v->kind));
+        if (next == NULL)
+            return c2s_fail(c->err, C2S_ERR_INPUT, "--key '%s': no entry '%s' in the %s at '%.*s'",
+                            key, rest, pvm_kind_name(v->kind), (int)(rest - key - 1), key);
+        v = next;
+        rest += best;
+        if (*rest == '.')
+            rest++;
+    }
+    *out = v;
+    return C2S_OK;
+}
+
+/* Default root: top["state_dict"] when it is a dict; the rest is counted. */
+static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_value **root)
+{
+    const pvm_value *sd = pvm_dict_get_str(top, "state_dict");
+    if (sd == NULL || sd->kind != PVM_DICT) {
+        *root = top;
+        return C2S_OK;
+    }
+    *root = sd;
+    for (size_t i = 0; i < top->u.dict.len; i++) {
+        char buf[32];
+        const char *label;
+        const pvm_value *k = top->u.dict.keys[i];
+        if (!key_label(k, buf, sizeof buf, &label) || strcmp(label, "state_dict") == 0)
+            continue;
+        size_t counter;
+        c2s_status st = new_counter(c, label, "", &counter);
+        if (st == C2S_OK)
+            st = walk(c, top->u.dict.vals[i], COUNTED, counter);
+        if (st != C2S_OK)
+            return st;
+    }
+    return C2S_OK;
+}
+
+/* ---- finishing -------------------------------------------------------------- */
+
+static int by_name(const void *a, const void *b)
+{
+    const tmap_tensor *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static c2s_status check_names(walk_ctx *c)
+{
+    tmap *m = c->map;
+    for (size_t i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, "__metadata__") == 0)
+            return c2s_fail(c->err, C2S_ERR_INPUT,
+                            "a tensor is named '__metadata__', a name safetensors reserves");
+    if (m->ntensors < 2)
+        return C2S_OK;
+    const tmap_tensor **sorted = malloc(m->ntensors * sizeof *sorted);
+    if (sorted == NULL)
+        return oom(c);
+    for (size_t i = 0; i < m->ntensors; i++)
+        sorted[i] = &m->tensors[i];
+    qsort(sorted, m->ntensors, sizeof *sorted, by_name);
+    c2s_status st = C2S_OK;
+    for (size_t i = 1; i < m->ntensors && st == C2S_OK; i++)
+        if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+            st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'",
+                          sorted[i]->name);
+    free(sorted);
+    return st;
+}
+
+static c2s_status make_notes(walk_ctx *c)
+{
+    tmap *m = c->map;
+    for (size_t i = 0; i < c->ncounts; i++) {
+        const tensor_counter *k = &c->counts[i];
+        if (k->n == 0)
+            continue;
+        if (!grow((void **)&m->notes, &c->notes_cap, m->nnotes + 1, sizeof *m->notes))
+            return oom(c);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "left out: %.300s (%llu tensor%s%s)", k->what,
+                 (unsigned long long)k->n, k->n == 1 ? "" : "s", k->why);
+        if ((m->notes[m->nnotes] = strdup(buf)) == NULL)
+            return oom(c);
+        m->nnotes++;
+    }
+    return C2S_OK;
+}
+
+static c2s_status no_tensors(walk_ctx *c)
+{
+    const tmap *m = c->map;
+    const char *root = *m->root ? m->root : "the top level";
+    if (m->nnotes == 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "no tensors found under %s", root);
+    return c2s_fail(c->err, C2S_ERR_INPUT, "no tensors found under %s (%s; choose a root with --key)",
+                    root, m->notes[0]);
+}
+
+static c2s_status build(walk_ctx *c, const pvm_value *top)
+{
+    const pvm_value *root = NULL;
+    const char *key = c->opts ? c->opts->key : NULL;
+    c2s_status st = key ? resolve_key(c, top, key, &root) : default_root(c, top, &root);
+    if (st != C2S_OK)
+        return st;
+    c->map->root = strdup(key ? key : (root != top ? "state_dict" : ""));
+    if (c->map->root == NULL)
+        return oom(c);
+    if ((st = walk(c, root, NAMED, SIZE_MAX)) != C2S_OK)
+        return st;
+    if ((st = make_notes(c)) != C2S_OK)
+        return st;
+    if (c->map->ntensors == 0)
+        return no_tensors(c);
+    return check_names(c);
+}
+
+c2s_status tmap_build(const pvm_value *top, size_t nobjects,
+                      const tmap_options *opts, tmap *map, c2s_error *err)
+{
+    memset(map, 0, sizeof *map);
+    walk_ctx c = {0};
+    c.opts = opts;
+    c.map = map;
+    c.err = err;
+    c.nobjects = nobjects;
+    c.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
+    c.max_visits = opts && opts->max_visits ? opts->max_visits
+                                            : VISITS_BASE + VISITS_PER_OBJECT * (uint64_t)nobjects;
+    c.onpath = calloc(nobjects ? nobjects : 1, 1);
+    c2s_status st = c.onpath ? build(&c, top) : oom(&c);
+    free(c.onpath);
+    free(c.path);
+    free(c.stack);
+    free(c.storage_slots);
+    for (size_t i = 0; i < c.ncounts; i++) {
+        free(c.counts[i].what);
+        free(c.counts[i].why_buf);
+    }
+    free(c.counts);
+    if (st != C2S_OK)
+        tmap_free(map);
+    return st;
+}
+
+void tmap_free(tmap *map)
+{
+    if (map == NULL)
+        return;
+    for (size_t i = 0; i < map->ntensors; i++) {
+        free(map->tensors[i].name);
+        free(map->tensors[i].shape);
+    }
+    for (size_t i = 0; i < map->nstorages; i++)
+        free(map->storages[i].key);
+    for (size_t i = 0; i < map->nnotes; i++)
+        free(map->notes[i]);
+    free(map->tensors);
+    free(map->storages);
+    free(map->notes);
+    free(map->root);
+    memset(map, 0, sizeof *map);
+}

@@ -1,0 +1,46 @@
+/*
+ * findings.c - the list of structural problems (see src/util/findings.h).
+ */
+#include "util/findings.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int findings_add(findings *f, const char *fmt, ...)
+{
+    if (f == NULL)
+        return 1;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        char **items = realloc(f->items, cap * sizeof *items);
+        if (items == NULL)
+            return 0;
+        f->items = items;
+        f->cap = cap;
+    }
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(buf) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return 0;
+    memcpy(s, buf, len);
+    f->items[f->n++] = s;
+    return 1;
+}
+
+void findings_free(findings *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        free(f->items[i]);
+    free(f->items);
+    f->items = NULL;
+    f->n = f->cap = 0;
+}

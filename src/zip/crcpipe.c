@@ -1,0 +1,338 @@
+/*
+ * crcpipe.c - reads of STORED records and their CRC-32 from pieces, on a
+ * second thread (see crcpipe.h).
+ *
+ * The queue is a ring of jobs under one mutex.  crcpipe_submit appends a job
+ * and wakes the thread only when it sleeps; the thread takes the job at the
+ * head, reads its ranges and folds them into the record's pieces outside
+ * the lock, then counts it done and wakes the caller only when it waits.
+ * Tickets are the running count of submitted jobs, so "job t is done" is
+ * `done >= t`.
+ *
+ * Pieces: a sorted array of disjoint (offset, length, CRC).  A new range is
+ * cut against it: covered parts are skipped, each uncovered part either
+ * extends the piece ending exactly where it starts (crc32 continues from
+ * that piece's CRC) or becomes a new piece.  Adjacent pieces are joined
+ * only when the array is full (crc32_combine), and at check time.
+ */
+#include "zip/crcpipe.h"
+#include "zip/crc32.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* CRC of A followed by B, from the CRCs of A and of B (len_b bytes). */
+static uint32_t crc_join(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    return (uint32_t)crc32_combine64(crc_a, crc_b, (z_off64_t)len_b);
+}
+
+/* ---- pieces ------------------------------------------------------------------ */
+
+static uint64_t piece_end(const crcpipe_piece *q)
+{
+    return q->off + q->len;
+}
+
+/* Index of the first piece ending after off (npieces when none). */
+static size_t first_after(const crcpipe_record *r, uint64_t off)
+{
+    size_t lo = 0, hi = r->npieces;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (piece_end(&r->pieces[mid]) > off)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Join runs of adjacent pieces into one. */
+static void compact(crcpipe_record *r)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < r->npieces; i++) {
+        crcpipe_piece *q = &r->pieces[i];
+        if (out > 0 && piece_end(&r->pieces[out - 1]) == q->off) {
+            crcpipe_piece *prev = &r->pieces[out - 1];
+            prev->crc = crc_join(prev->crc, q->crc, q->len);
+            prev->len += q->len;
+        } else {
+            r->pieces[out++] = *q;
+        }
+    }
+    r->npieces = out;
+}
+
+/* Make room for one more piece: grow, or else compact (after a compaction
+ * that frees nothing, the next npieces / 4 requests are refused without
+ * trying again).  0: no room. */
+static int room_for_piece(crcpipe_record *r)
+{
+    if (r->npieces < r->cap)
+        return 1;
+    if (r->cap < CRCPIPE_MAX_PIECES) {
+        size_t cap = r->cap ? 2 * r->cap : 4;
+        crcpipe_piece *grown = realloc(r->pieces, cap * sizeof *grown);
+        if (grown != NULL) {
+            r->pieces = grown;
+            r->cap = cap;
+            return 1;
+        }
+    }
+    if (r->refuse > 0) {
+        r->refuse--;
+        return 0;
+    }
+    compact(r);
+    if (r->npieces < r->cap)
+        return 1;
+    r->refuse = r->npieces / 4;
+    return 0;
+}
+
+/* Record the uncovered bytes [pos, pos + n) at data, before piece i.  Bytes
+ * not kept (no room, or a new piece that would move more than
+ * CRCPIPE_MAX_MOVE others) stay a gap: crcpipe_record_check reads them. */
+static void add_uncovered(crcpipe_record *r, size_t i, uint64_t pos, const unsigned char *data,
+                          size_t n)
+{
+    if (i > 0 && piece_end(&r->pieces[i - 1]) == pos) {
+        crcpipe_piece *prev = &r->pieces[i - 1];
+        prev->crc = c2s_crc32(prev->crc, data, n);
+        prev->len += n;
+        return;
+    }
+    if (r->npieces - i > CRCPIPE_MAX_MOVE || !room_for_piece(r))
+        return;
+    i = first_after(r, pos); /* compacting may have moved pieces */
+    memmove(&r->pieces[i + 1], &r->pieces[i], (r->npieces - i) * sizeof *r->pieces);
+    r->pieces[i] = (crcpipe_piece){pos, n, c2s_crc32((uint32_t)crc32(0L, Z_NULL, 0), data, n)};
+    r->npieces++;
+}
+
+void crcpipe_record_add(crcpipe_record *r, uint64_t off, const void *data, size_t len)
+{
+    const unsigned char *bytes = data;
+    uint64_t pos = off, end = off + len;
+    while (pos < end) {
+        size_t i = first_after(r, pos);
+        if (i < r->npieces && r->pieces[i].off <= pos) { /* covered already */
+            uint64_t e = piece_end(&r->pieces[i]);
+            pos = e < end ? e : end;
+            continue;
+        }
+        uint64_t stop = i < r->npieces && r->pieces[i].off < end ? r->pieces[i].off : end;
+        add_uncovered(r, i, pos, bytes + (pos - off), (size_t)(stop - pos));
+        pos = stop;
+    }
+}
+
+void crcpipe_record_init(crcpipe_record *r, const char *name, uint32_t expected, int recorded,
+                         uint64_t size)
+{
+    crcpipe_record_free(r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->expected = expected;
+    r->recorded = recorded;
+    r->size = size;
+}
+
+void crcpipe_record_free(crcpipe_record *r)
+{
+    free(r->pieces);
+    r->pieces = NULL;
+    r->npieces = r->cap = r->refuse = 0;
+}
+
+uint64_t crcpipe_record_missing(const crcpipe_record *r)
+{
+    uint64_t have = 0;
+    for (size_t i = 0; i < r->npieces; i++)
+        have += r->pieces[i].len;
+    return r->size - have;
+}
+
+/* Continue crc over bytes [off, end) of the record, read into scratch. */
+static c2s_status crc_gap(uint32_t *crc, uint64_t off, uint64_t end, crcpipe_read_fn read,
+                          void *ctx, unsigned char *scratch, size_t cap, c2s_error *err)
+{
+    while (off < end) {
+        size_t n = end - off < cap ? (size_t)(end - off) : cap;
+        c2s_status st = read(ctx, off, scratch, n, err);
+        if (st != C2S_OK)
+            return st;
+        *crc = c2s_crc32(*crc, scratch, n);
+        off += n;
+    }
+    return C2S_OK;
+}
+
+c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, void *ctx,
+                                unsigned char *scratch, size_t cap, c2s_error *err)
+{
+    if (!r->recorded)
+        return C2S_OK;
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    uint64_t pos = 0;
+    for (size_t i = 0; i <= r->npieces; i++) {
+        uint64_t next = i < r->npieces ? r->pieces[i].off : r->size;
+        c2s_status st = crc_gap(&crc, pos, next, read, ctx, scratch, cap, err);
+        if (st != C2S_OK)
+            return st;
+        if (i < r->npieces) {
+            crc = crc_join(crc, r->pieces[i].crc, r->pieces[i].len);
+            pos = piece_end(&r->pieces[i]);
+        }
+    }
+    if (crc != r->expected)
+        return c2s_fail(err, C2S_ERR_REFUSED,
+                        "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
+                        "the file was altered or damaged",
+                        r->name, r->expected, crc);
+    return C2S_OK;
+}
+
+/* ---- the thread ----------------------------------------------------------------- */
+
+static c2s_status read_range(const crcpipe_job *job, const crcpipe_range *rg, c2s_error *err)
+{
+    for (size_t got = 0; got < rg->len;) {
+        ssize_t k = pread(job->fd, rg->data + got, rg->len - got,
+                          (off_t)(job->base + rg->off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", job->record->name,
+                            strerror(errno));
+        if (k == 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", job->record->name);
+        got += (size_t)k;
+    }
+    return C2S_OK;
+}
+
+/* Read (unless fd is -1) and CRC each range. */
+static c2s_status run_job(const crcpipe_job *job, c2s_error *err)
+{
+    const crcpipe_range *rg = job->ranges ? job->ranges : &job->one;
+    for (size_t i = 0; i < job->nranges; i++) {
+        if (job->fd >= 0) {
+            c2s_status st = read_range(job, &rg[i], err);
+            if (st != C2S_OK)
+                return st;
+        }
+        if (job->record->recorded)
+            crcpipe_record_add(job->record, rg[i].off, rg[i].data, rg[i].len);
+    }
+    return C2S_OK;
+}
+
+/* The thread: jobs in order; after the first failure they are only counted. */
+static void *crcpipe_main(void *arg)
+{
+    crcpipe *p = arg;
+    c2s_error err;
+    c2s_status st = C2S_OK;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->count == 0 && !p->closing) {
+            p->thread_waits = 1;
+            pthread_cond_wait(&p->work, &p->mu);
+            p->thread_waits = 0;
+        }
+        if (p->count == 0)
+            break; /* closing and drained */
+        const crcpipe_job *job = &p->ring[p->head];
+        pthread_mutex_unlock(&p->mu);
+        int failed = st == C2S_OK && (st = run_job(job, &err)) != C2S_OK;
+        pthread_mutex_lock(&p->mu); /* the entry was not reused: count had not dropped */
+        if (failed) {
+            p->status = st;
+            p->err = err;
+        }
+        p->head = (p->head + 1) % CRCPIPE_RING;
+        p->count--;
+        p->done++;
+        if (p->caller_waits)
+            pthread_cond_broadcast(&p->idle);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+void crcpipe_start(crcpipe *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    p->running = 1;
+    p->status = C2S_OK;
+    p->threaded = pthread_create(&p->thread, NULL, crcpipe_main, p) == 0;
+}
+
+/* Wait on the idle condition (mutex held). */
+static void caller_wait(crcpipe *p)
+{
+    p->caller_waits = 1;
+    pthread_cond_wait(&p->idle, &p->mu);
+    p->caller_waits = 0;
+}
+
+uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
+                        const crcpipe_range *ranges, size_t nranges)
+{
+    crcpipe_job job = {r, fd, base, nranges == 1 ? NULL : ranges, nranges,
+                       nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
+    if (!p->threaded) {
+        if (p->status == C2S_OK)
+            p->status = run_job(&job, &p->err);
+        return ++p->submitted;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->count == CRCPIPE_RING)
+        caller_wait(p);
+    p->ring[(p->head + p->count) % CRCPIPE_RING] = job;
+    p->count++;
+    uint64_t ticket = ++p->submitted;
+    if (p->thread_waits)
+        pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    return ticket;
+}
+
+c2s_status crcpipe_wait(crcpipe *p, uint64_t ticket)
+{
+    if (!p->threaded)
+        return p->status;
+    pthread_mutex_lock(&p->mu);
+    while (p->done < ticket)
+        caller_wait(p);
+    c2s_status st = p->status; /* written by the thread before `done` moved */
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+void crcpipe_finish(crcpipe *p)
+{
+    if (!p->running)
+        return;
+    if (p->threaded) {
+        pthread_mutex_lock(&p->mu);
+        p->closing = 1;
+        pthread_cond_signal(&p->work);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+        p->threaded = 0;
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->idle);
+    p->running = 0;
+}

@@ -1,0 +1,370 @@
+/*
+ * ziplayout.c - parsing the zip structure ourselves (see src/zip/ziplayout.h).
+ *
+ * Order of work: find the end-of-central-directory record in the last 64 KiB
+ * (and the ZIP64 end record through its locator when a field is saturated),
+ * read the whole central directory into memory (bounded), decode every
+ * record with its ZIP64 extra field, then read each local header with
+ * pread.  The layout check sorts entries by offset and walks the file from
+ * byte 0 to the central directory, expecting each entry to start exactly
+ * where the previous one ended.
+ */
+#include "zip/ziplayout.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SIG_LOCAL 0x04034b50u
+#define SIG_CENTRAL 0x02014b50u
+#define SIG_EOCD 0x06054b50u
+#define SIG_EOCD64 0x06064b50u
+#define SIG_LOCATOR64 0x07064b50u
+#define SIG_DESCRIPTOR 0x08074b50u
+#define EOCD_LEN 22
+#define CENTRAL_LEN 46
+#define LOCAL_LEN 30
+#define MAX_COMMENT 65535
+#define MAX_CD_SIZE (256u << 20)
+#define MAX_ENTRIES 2000000u
+
+static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static c2s_status corrupt(c2s_error *err, const char *what)
+{
+    return c2s_fail(err, C2S_ERR_INPUT, "corrupt zip archive: %s", what);
+}
+
+static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *err)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
+        if (r == 0)
+            return corrupt(err, "a record reaches past the end of the file");
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return C2S_OK;
+}
+
+/* ---- end records ------------------------------------------------------- */
+
+typedef struct end_info {
+    uint64_t entries, cd_size, cd_offset;
+    uint64_t cd_end;      /* where the central directory must end */
+} end_info;
+
+static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e,
+                              findings *f, c2s_error *err)
+{
+    unsigned char loc[20], rec[56];
+    if (eocd < sizeof loc)
+        return corrupt(err, "ZIP64 end record locator missing");
+    c2s_status st = read_at(fd, loc, sizeof loc, eocd - sizeof loc, err);
+    if (st != C2S_OK)
+        return st;
+    if (le32(loc) != SIG_LOCATOR64)
+        return corrupt(err, "ZIP64 end record locator missing");
+    uint64_t off = le64(loc + 8);
+    uint64_t locator = eocd - sizeof loc;
+    if (off > file_size - sizeof rec || locator < sizeof rec || off > locator - sizeof rec)
+        return corrupt(err, "ZIP64 end record out of place");
+    if ((st = read_at(fd, rec, sizeof rec, off, err)) != C2S_OK)
+        return st;
+    if (le32(rec) != SIG_EOCD64)
+        return corrupt(err, "bad ZIP64 end record");
+    if (le32(rec + 16) != 0 || le32(rec + 20) != 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
+    e->entries = le64(rec + 32);
+    e->cd_size = le64(rec + 40);
+    e->cd_offset = le64(rec + 48);
+    e->cd_end = off;
+    /* The record's own size field says where it ends: the locator must follow
+     * (readers that look just before the locator would see another record). */
+    uint64_t len = le64(rec + 4);
+    if (len > locator - off - 12 || off + 12 + len != locator)
+        findings_add(f, "%llu bytes between the ZIP64 end record and its locator",
+                     (unsigned long long)(len > locator - off - 12 ? 0 : locator - off - 12 - len));
+    return C2S_OK;
+}
+
+static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
+                           c2s_error *err)
+{
+    if (file_size < EOCD_LEN)
+        return corrupt(err, "too short for a zip archive");
+    size_t tail = file_size < EOCD_LEN + MAX_COMMENT ? (size_t)file_size : EOCD_LEN + MAX_COMMENT;
+    unsigned char *buf = malloc(tail);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status st = read_at(fd, buf, tail, file_size - tail, err);
+    size_t at = tail - EOCD_LEN + 1;
+    while (st == C2S_OK && at-- > 0)
+        if (le32(buf + at) == SIG_EOCD)
+            break;
+    if (st == C2S_OK && at == (size_t)-1)
+        st = corrupt(err, "no end of central directory record (truncated?)");
+    if (st != C2S_OK) {
+        free(buf);
+        return st;
+    }
+    const unsigned char *r = buf + at;
+    uint64_t eocd = file_size - tail + at;
+    uint64_t end = eocd + EOCD_LEN + le16(r + 20);
+    if (end < file_size)
+        findings_add(f, "%llu bytes after the end of the zip archive",
+                     (unsigned long long)(file_size - end));
+    int disks = le16(r + 4) != 0 || le16(r + 6) != 0;
+    e->entries = le16(r + 10);
+    e->cd_size = le32(r + 12);
+    e->cd_offset = le32(r + 16);
+    e->cd_end = eocd;
+    int zip64 = e->entries == 0xffff || e->cd_size == 0xffffffffu || e->cd_offset == 0xffffffffu;
+    free(buf);
+    if (end > file_size)
+        return corrupt(err, "end record comment reaches past the end of the file");
+    if (disks)
+        return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
+    /* Writers such as torch's add the ZIP64 records even when nothing is
+     * saturated; when the locator is there, the ZIP64 record rules. */
+    unsigned char loc[4];
+    int has_locator = eocd >= 20 && pread(fd, loc, 4, (off_t)(eocd - 20)) == 4 &&
+                      le32(loc) == SIG_LOCATOR64;
+    if (!zip64 && !has_locator)
+        return C2S_OK;
+    end_info plain = *e;
+    c2s_status st64 = read_eocd64(fd, file_size, eocd, e, f, err);
+    if (st64 == C2S_OK && !zip64 &&
+        (plain.entries != e->entries || plain.cd_size != e->cd_size ||
+         plain.cd_offset != e->cd_offset))
+        findings_add(f, "the zip end record and the ZIP64 end record disagree");
+    return st64;
+}
+
+/* ---- central directory ---------------------------------------------------- */
+
+/* Apply the ZIP64 extra field (id 1) to the saturated 32-bit fields. */
+static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size,
+                       uint64_t *csize, uint64_t *offset)
+{
+    while (len >= 4) {
+        uint16_t id = le16(extra), n = le16(extra + 2);
+        if ((size_t)n + 4 > len)
+            return 0;
+        if (id == 1) {
+            const unsigned char *p = extra + 4, *e = p + n;
+            uint64_t *fields[3] = {size, csize, offset};
+            for (int i = 0; i < 3; i++) {
+                if (fields[i] == NULL || *fields[i] != 0xffffffffu)
+                    continue;
+                if (e - p < 8)
+                    return 0;
+                *fields[i] = le64(p);
+                p += 8;
+            }
+            return 1;
+        }
+        extra += 4 + n;
+        len -= 4 + (size_t)n;
+    }
+    return 1;
+}
+
+static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
+                                ziplayout *zl, findings *f, c2s_error *err)
+{
+    zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
+    if (zl->entries == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    size_t at = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        if (cd_size - at < CENTRAL_LEN || le32(cd + at) != SIG_CENTRAL)
+            return corrupt(err, "bad central directory record");
+        const unsigned char *r = cd + at;
+        size_t nlen = le16(r + 28), xlen = le16(r + 30), clen = le16(r + 32);
+        if (cd_size - at - CENTRAL_LEN < nlen + xlen + clen)
+            return corrupt(err, "central directory record past its end");
+        zl_entry *e = &zl->entries[zl->n];
+        e->flags = le16(r + 8);
+        e->method = le16(r + 10);
+        e->crc = le32(r + 16);
+        e->comp_size = le32(r + 20);
+        e->size = le32(r + 24);
+        e->local_offset = le32(r + 42);
+        if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
+            return corrupt(err, "bad ZIP64 extra field");
+        if ((e->name = malloc(nlen + 1)) == NULL)
+            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        memcpy(e->name, r + CENTRAL_LEN, nlen);
+        e->name[nlen] = '\0';
+        zl->n++;
+        if (memchr(e->name, '\0', nlen) != NULL)
+            return corrupt(err, "entry name with a NUL byte");
+        at += CENTRAL_LEN + nlen + xlen + clen;
+    }
+    /* Readers that walk the directory by its size (Python's zipfile) would
+     * see records that readers trusting the count (miniz, libzip) do not. */
+    if (at < cd_size)
+        findings_add(f, "%zu bytes of the central directory after the %llu records its end "
+                     "record counts", cd_size - at, (unsigned long long)count);
+    return C2S_OK;
+}
+
+/* ---- local headers -------------------------------------------------------- */
+
+static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f,
+                              c2s_error *err)
+{
+    unsigned char h[LOCAL_LEN];
+    if (e->local_offset > file_size || file_size - e->local_offset < LOCAL_LEN)
+        return corrupt(err, "local header past the end of the file");
+    c2s_status st = read_at(fd, h, sizeof h, e->local_offset, err);
+    if (st != C2S_OK)
+        return st;
+    if (le32(h) != SIG_LOCAL)
+        return corrupt(err, "central directory points at no local header");
+    size_t nlen = le16(h + 26), xlen = le16(h + 28);
+    unsigned char *var = malloc(nlen + xlen + 1);
+    if (var == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if ((st = read_at(fd, var, nlen + xlen, e->local_offset + LOCAL_LEN, err)) != C2S_OK) {
+        free(var);
+        return st;
+    }
+    uint16_t flags = le16(h + 6);
+    uint64_t size = le32(h + 22), csize = le32(h + 18);
+    int sizes_ok = apply_zip64(var + nlen, xlen, &size, &csize, NULL);
+    if (nlen != strlen(e->name) || memcmp(var, e->name, nlen) != 0)
+        findings_add(f, "zip entry '%s': its local header names it '%.*s'", e->name,
+                     (int)(nlen > 200 ? 200 : nlen), (const char *)var);
+    else if (le16(h + 8) != e->method)
+        findings_add(f, "zip entry '%s': its local header disagrees with the central "
+                     "directory on the method", e->name);
+    else if (!(flags & 8) && (le32(h + 14) != e->crc || !sizes_ok || size != e->size ||
+                              csize != e->comp_size))
+        findings_add(f, "zip entry '%s': its local header disagrees with the central "
+                     "directory on CRC or sizes", e->name);
+    if ((flags | e->flags) & 1)
+        findings_add(f, "zip entry '%s' is encrypted", e->name);
+    free(var);
+    e->data_offset = e->local_offset + LOCAL_LEN + nlen + xlen;
+    if (e->data_offset > file_size || file_size - e->data_offset < e->comp_size)
+        return corrupt(err, "entry data past the end of the file");
+    return C2S_OK;
+}
+
+/* ---- layout ------------------------------------------------------------------ */
+
+static int by_offset(const void *a, const void *b)
+{
+    const zl_entry *const *x = a, *const *y = b;
+    return (*x)->local_offset < (*y)->local_offset ? -1 : (*x)->local_offset > (*y)->local_offset;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const zl_entry *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+/* Where an entry ends, data descriptor included when bit 3 says there is one. */
+static int entry_ends_at(int fd, const zl_entry *e, uint64_t next)
+{
+    uint64_t end = e->data_offset + e->comp_size;
+    if (!(e->flags & 8))
+        return next == end;
+    unsigned char sig[4];
+    int has_sig = pread(fd, sig, 4, (off_t)end) == 4 && le32(sig) == SIG_DESCRIPTOR;
+    uint64_t base = end + (has_sig ? 4 : 0);
+    return next == base + 12 || next == base + 20;
+}
+
+static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *err)
+{
+    const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
+    if (order == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; i < zl->n; i++)
+        order[i] = &zl->entries[i];
+    qsort(order, zl->n, sizeof *order, by_name);
+    for (size_t i = 1; i < zl->n; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
+            findings_add(f, "two zip entries are named '%s'", order[i]->name);
+    qsort(order, zl->n, sizeof *order, by_offset);
+    uint64_t expect = 0;
+    for (size_t i = 0; i <= zl->n; i++) {
+        uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
+        const char *what = i < zl->n ? order[i]->name : "the central directory";
+        int tiles = i == 0 ? at == 0 : entry_ends_at(fd, order[i - 1], at);
+        if (!tiles && i == 0 && zl->n > 0)
+            findings_add(f, "%llu bytes in front of the first zip entry '%s'",
+                         (unsigned long long)at, what);
+        else if (!tiles && at > expect)
+            findings_add(f, "%llu bytes that belong to no zip entry before %s%s%s",
+                         (unsigned long long)(at - expect), i < zl->n ? "entry '" : "", what,
+                         i < zl->n ? "'" : "");
+        else if (!tiles)
+            findings_add(f, "zip entry '%s' overlaps %s%s%s", order[i - 1]->name,
+                         i < zl->n ? "entry '" : "", what, i < zl->n ? "'" : "");
+        /* an entry may lie inside another: measure gaps from the furthest end */
+        if (i < zl->n && order[i]->data_offset + order[i]->comp_size > expect)
+            expect = order[i]->data_offset + order[i]->comp_size;
+    }
+    free(order);
+    return C2S_OK;
+}
+
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f,
+                          c2s_error *err)
+{
+    memset(zl, 0, sizeof *zl);
+    end_info e = {0};
+    c2s_status st = read_end(fd, file_size, &e, f, err);
+    if (st != C2S_OK)
+        return st;
+    if (e.cd_size > MAX_CD_SIZE || e.entries > MAX_ENTRIES ||
+        e.entries > e.cd_size / CENTRAL_LEN || e.cd_offset > e.cd_end ||
+        e.cd_size > e.cd_end - e.cd_offset)
+        return corrupt(err, "central directory out of bounds");
+    if (e.cd_offset + e.cd_size != e.cd_end)
+        findings_add(f, "%llu bytes between the central directory and its end record",
+                     (unsigned long long)(e.cd_end - e.cd_offset - e.cd_size));
+    zl->cd_offset = e.cd_offset;
+    zl->cd_size = e.cd_size;
+    unsigned char *cd = malloc(e.cd_size ? (size_t)e.cd_size : 1);
+    if (cd == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    st = read_at(fd, cd, (size_t)e.cd_size, e.cd_offset, err);
+    if (st == C2S_OK)
+        st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
+    free(cd);
+    for (size_t i = 0; st == C2S_OK && i < zl->n; i++)
+        st = check_local(fd, file_size, &zl->entries[i], f, err);
+    if (st == C2S_OK)
+        st = check_layout(fd, zl, f, err);
+    if (st != C2S_OK)
+        ziplayout_free(zl);
+    return st;
+}
+
+void ziplayout_free(ziplayout *zl)
+{
+    if (zl == NULL)
+        return;
+    for (size_t i = 0; i < zl->n; i++)
+        free(zl->entries[i].name);
+    free(zl->entries);
+    memset(zl, 0, sizeof *zl);
+}

@@ -1,0 +1,107 @@
+/*
+ * zipsrc.h - read access to a torch.save zip archive (over libzip).
+ *
+ * zipsrc_open() checks that a file is a plain PyTorch checkpoint archive:
+ * a zip (its layout read by ziplayout.c, then opened read-only with
+ * libzip's consistency checks) holding a "<prefix>/data.pkl" and no
+ * TorchScript records.  Structural tricks (a second data.pkl, other pickle
+ * records, and what ziplayout.c reports) are added to a findings list
+ * rather than failing the open: the caller's verdict decides.  It reads the
+ * optional "<prefix>/byteorder" record.
+ *
+ * Storages are read through a zipsrc_stream: positioned reads of
+ * "<prefix>/data/<key>".  STORED entries are read with pread(2) at the data
+ * offset found by our own layout reading (thread-safe, no libzip state);
+ * DEFLATE entries through libzip's inflater, re-opened when a read goes
+ * backwards.  The stream keeps a running CRC-32 of the bytes read
+ * in order from offset 0, so that reading an entry front to back verifies it
+ * at no extra cost; zipsrc_stream_verify() finishes the check for entries
+ * read only in part.  A recorded CRC of 0 on a STORED entry means "not
+ * recorded" (torch.save with CRC computation switched off writes 0).
+ */
+#ifndef ZIPSRC_H
+#define ZIPSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/c2s_error.h"
+#include "util/findings.h"
+
+typedef struct zipsrc zipsrc;
+
+/*
+ * Open path.  Fails with C2S_ERR_INPUT and a message such as "file is
+ * empty", "not a zip archive (...)", "PyTorch legacy format (before 1.6)
+ * is not supported yet", "TorchScript archives are not supported yet",
+ * "no data.pkl record: not a PyTorch checkpoint".  max_pickle bounds the
+ * size of data.pkl (0: default 1 GiB).
+ */
+c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
+                       findings *f, c2s_error *err);
+
+/* 1 when path starts with a zip local header, the bytes torch.load tests. */
+int zipsrc_is_zip(const char *path);
+
+/* CRC-check every entry of the archive; mismatches become findings. */
+c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
+                             c2s_error *err);
+
+/* Close; NULL is a no-op. */
+void zipsrc_close(zipsrc *z);
+
+/* The top directory of the records ("archive"). */
+const char *zipsrc_prefix(const zipsrc *z);
+
+/* 1 when the byteorder record says "big". */
+int zipsrc_big_endian(const zipsrc *z);
+
+/* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees. */
+c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
+                              c2s_error *err);
+
+/* Uncompressed size of the storage record for key; fails when it is missing. */
+c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
+                               c2s_error *err);
+
+/* A reader of one storage record.  Callers own the struct (no allocation). */
+typedef struct zipsrc_stream {
+    zipsrc *z;
+    void *zf;            /* zip_file_t * */
+    uint64_t index;      /* entry index */
+    uint64_t size;       /* uncompressed size */
+    uint64_t pos;        /* position of the next sequential read */
+    uint32_t crc;        /* running CRC of bytes [0, crc_pos) */
+    uint64_t crc_pos;
+    uint32_t crc_expected;
+    int crc_recorded;
+    int raw;             /* STORED: read with pread at data_offset */
+    uint64_t data_offset;
+    char name[300];      /* entry name, for messages */
+} zipsrc_stream;
+
+c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
+                              c2s_error *err);
+
+/* Read exactly n bytes at offset off (off + n <= size). */
+c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
+                              size_t n, c2s_error *err);
+
+/* For a STORED entry: the descriptor and file offset of its first byte, so
+ * that callers may copy ranges without reading them (copy_file_range).
+ * Returns 0 for compressed entries. */
+int zipsrc_stream_file_range(const zipsrc_stream *s, int *fd, uint64_t *offset);
+
+/* 1 when every byte has been read in order, so the CRC is already known. */
+int zipsrc_stream_crc_done(const zipsrc_stream *s);
+
+/* Finish the CRC check: reads what was not read in order (using scratch),
+ * then compares with the recorded CRC.  A mismatch means the bytes are not
+ * the ones the archive was written with: C2S_ERR_REFUSED, "CRC-32
+ * mismatch". */
+c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
+                                c2s_error *err);
+
+void zipsrc_stream_close(zipsrc_stream *s);
+
+#endif /* ZIPSRC_H */
