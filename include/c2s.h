@@ -68,7 +68,7 @@ typedef struct c2s_report {
     c2s_global_use *globals;
     size_t nglobals;
     findings findings;      /* structural problems: each makes the file unsafe */
-    char error[C2S_ERROR_MSG_MAX]; /* why the file could not be read, or "" */
+    c2s_error error;        /* why the file could not be read; error.msg "" if it could */
 } c2s_report;
 
 /*

@@ -344,8 +344,8 @@ Test(convert, unsupported_fails_or_is_skipped)
     c2s_error err;
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
     cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_ERR_INPUT);
-    cr_assert_str_eq(err.msg, "tensor 'z' is a complex128, which safetensors cannot store "
-                              "(--skip-unsupported drops such tensors)");
+    cr_assert_str_eq(err.msg, "tensor 'z' is a complex128, which safetensors cannot store");
+    cr_assert_eq(err.rule, C2S_RULE_UNSUPPORTED);
     cr_assert_eq(tu_exists(out), 0);
     c2s_write_options skip = {.skip_unsupported = 1};
     c2s_write_result res;
@@ -461,7 +461,8 @@ Test(convert, include_and_exclude_globs)
     const char *none[] = {"zzz*"};
     c2s_write_options o2 = {.include = none, .ninclude = 1};
     cr_assert_eq(convert_with(in, &o2, &f, &res, &err), C2S_ERR_INPUT);
-    cr_assert_str_eq(err.msg, "no tensor left to write after --include/--exclude");
+    cr_assert_str_eq(err.msg, "no tensor left to write after the include/exclude filters");
+    cr_assert_eq(err.rule, C2S_RULE_ALL_FILTERED);
     free(in);
 }
 
@@ -491,7 +492,7 @@ Test(convert, dtype_conversion_exact_bytes)
     st_file_free(&f);
     c2s_write_options bad = {.convert_dtype = 1, .dtype = C2S_I8};
     cr_assert_eq(convert_with(in, &bad, &f, &res, &err), C2S_ERR_USAGE);
-    cr_assert_str_eq(err.msg, "--dtype converts to f16, bf16 or f32 only");
+    cr_assert_str_eq(err.msg, "dtype conversion is to F16, BF16 or F32 only");
     free(in);
 }
 
@@ -561,7 +562,7 @@ Test(convert, stream_to_a_descriptor_with_sha256)
     cr_assert_str_eq(res.sha256, hex);
     c2s_write_options v = {.out_fd = 1, .verify = 1};
     cr_assert_eq(c2s_write(ck, NULL, &v, &res, &err), C2S_ERR_USAGE);
-    cr_assert_str_eq(err.msg, "--verify needs an output file, not a stream");
+    cr_assert_str_eq(err.msg, "verifying needs an output file, not a stream");
     c2s_close(ck);
     free(bytes);
     free(out);

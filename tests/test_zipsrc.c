@@ -180,8 +180,8 @@ Test(zipsrc, pickle_size_limit)
     uint8_t *pkl;
     size_t len;
     cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_ERR_INPUT);
-    cr_assert_str_eq(err.msg, "archive/data.pkl is 6 bytes, more than the limit of 5 "
-                              "(raise with --max-pickle-size)");
+    cr_assert_str_eq(err.msg, "archive/data.pkl is 6 bytes, more than the limit of 5");
+    cr_assert_eq(err.rule, C2S_RULE_MAX_PICKLE);
     zipsrc_close(z);
     free(p);
 }

@@ -917,9 +917,8 @@ static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
 {
     for (size_t i = 0; i < m->ntensors && !skip; i++)
         if (!m->tensors[i].supported)
-            return c2s_fail(err, C2S_ERR_INPUT,
-                            "tensor '%s' is a %s, which safetensors cannot store "
-                            "(--skip-unsupported drops such tensors)",
+            return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_UNSUPPORTED,
+                                 "tensor '%s' is a %s, which safetensors cannot store",
                             m->tensors[i].name, m->tensors[i].why);
     return C2S_OK;
 }
@@ -967,7 +966,8 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
                                          t->numel * c2s_dtype_size(dt), 0, i};
     }
     if (*n == 0 && res->filtered > 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after --include/--exclude");
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_ALL_FILTERED,
+                             "no tensor left to write after the include/exclude filters");
     if (*n == 0)
         return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after skipping unsupported ones");
     return C2S_OK;
@@ -1072,9 +1072,9 @@ static c2s_status check_options(const char *out_path, const c2s_write_options *o
     if (o == NULL)
         return C2S_OK;
     if (o->convert_dtype && o->dtype != C2S_F16 && o->dtype != C2S_BF16 && o->dtype != C2S_F32)
-        return c2s_fail(err, C2S_ERR_USAGE, "--dtype converts to f16, bf16 or f32 only");
+        return c2s_fail(err, C2S_ERR_USAGE, "dtype conversion is to F16, BF16 or F32 only");
     if (out_path == NULL && o->verify)
-        return c2s_fail(err, C2S_ERR_USAGE, "--verify needs an output file, not a stream");
+        return c2s_fail(err, C2S_ERR_USAGE, "verifying needs an output file, not a stream");
     return C2S_OK;
 }
 

@@ -210,7 +210,9 @@ static size_t count_refused(const c2s_report *r, policy_class cls, const c2s_glo
     return n;
 }
 
-/* "refused by the safety policy: <item>; <item>; ... <advice>" */
+/* "refused by the safety policy: <item>; <item>; ... and N more".  The
+ * error's subject names the one unknown global ("*" for several) so that a
+ * front end can say how to accept it; more counts the items left out. */
 static c2s_status refusal(const c2s_report *r, c2s_error *err)
 {
     char msg[C2S_ERROR_MSG_MAX];
@@ -233,18 +235,18 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
         if (items++ < REFUSAL_ITEMS && at < sizeof msg)
             at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s", items > 1 ? "; " : "",
                                    r->findings.items[i]);
-    if (total > REFUSAL_ITEMS && at < sizeof msg)
-        at += (size_t)snprintf(msg + at, sizeof msg - at, "; and %zu more (--scan lists all)",
-                               total - REFUSAL_ITEMS);
+    size_t more = total > REFUSAL_ITEMS ? total - REFUSAL_ITEMS : 0;
+    if (more > 0 && at < sizeof msg)
+        snprintf(msg + at, sizeof msg - at, "; and %zu more", more);
+    c2s_fail_rule(err, C2S_ERR_REFUSED, C2S_RULE_POLICY, "%s", msg);
+    err->more = more;
     const c2s_global_use *one = NULL;
     size_t unknown = count_refused(r, POLICY_UNKNOWN, &one);
-    if (unknown == 1 && at < sizeof msg)
-        snprintf(msg + at, sizeof msg - at, "; to accept it as data: --allow-global %s.%s",
-                 one->module, one->name);
-    else if (unknown > 1 && at < sizeof msg)
-        snprintf(msg + at, sizeof msg - at,
-                 "; to accept unknown globals as data: --allow-global MODULE.NAME, or --permissive");
-    return c2s_fail(err, C2S_ERR_REFUSED, "%s", msg);
+    if (unknown == 1)
+        snprintf(err->subject, sizeof err->subject, "%s.%s", one->module, one->name);
+    else if (unknown > 1)
+        snprintf(err->subject, sizeof err->subject, "*");
+    return C2S_ERR_REFUSED;
 }
 
 c2s_status ckpt_verdict(c2s_checkpoint *ck, c2s_status read_status, c2s_error *err)
@@ -253,7 +255,7 @@ c2s_status ckpt_verdict(c2s_checkpoint *ck, c2s_status read_status, c2s_error *e
     if (read_status == C2S_ERR_REFUSED) /* a CRC mismatch while reading */
         findings_add(&r->findings, "%s", err->msg);
     else if (read_status != C2S_OK)
-        snprintf(r->error, sizeof r->error, "%s", err->msg);
+        r->error = *err;
     int unsafe = r->findings.n > 0;
     for (size_t i = 0; i < r->nglobals && !unsafe; i++)
         unsafe = policy_refuses(r->globals[i].cls);
@@ -275,7 +277,7 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
     c2s_error_clear(&err);
     if (ck == NULL) {
         rep->verdict = C2S_VERDICT_UNREADABLE;
-        snprintf(rep->error, sizeof rep->error, "out of memory");
+        c2s_fail(&rep->error, C2S_ERR_INPUT, "out of memory");
         return C2S_ERR_INPUT;
     }
     pvm_value *top = NULL;
@@ -290,7 +292,7 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
     if (st == C2S_OK && (st = ckpt_map(ck, top, opts, &err)) != C2S_OK) {
         /* safe, but not a checkpoint we could convert */
         ck->report.verdict = C2S_VERDICT_UNREADABLE;
-        snprintf(ck->report.error, sizeof ck->report.error, "%s", err.msg);
+        ck->report.error = err;
     }
     *rep = ck->report;
     memset(&ck->report, 0, sizeof ck->report);

@@ -62,6 +62,8 @@
  * through to code that reads unset outputs. */
 #define FAIL(vm, ...) \
     (c2s_fail((vm)->err, C2S_ERR_INPUT, __VA_ARGS__), C2S_ERR_INPUT)
+#define FAIL_LIMIT(vm, rule, ...) \
+    (c2s_fail_rule((vm)->err, C2S_ERR_INPUT, rule, __VA_ARGS__), C2S_ERR_INPUT)
 
 /* ------------------------------------------------------------------ */
 /* Opcodes                                                              */
@@ -490,25 +492,22 @@ static c2s_status wrong_target(pvm *vm, const pvm_value *target)
 
 static c2s_status string_too_long(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: limit exceeded: more than %zu bytes in one string "
-                "(raise with --max-string)",
+    return FAIL_LIMIT(vm, C2S_RULE_MAX_STRING,
+                "pickle: limit exceeded: more than %zu bytes in one string",
                 vm->limits.max_string);
 }
 
 static c2s_status container_too_big(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: limit exceeded: more than %zu items in one "
-                "container (raise with --max-container)",
+    return FAIL_LIMIT(vm, C2S_RULE_MAX_CONTAINER,
+                "pickle: limit exceeded: more than %zu items in one container",
                 vm->limits.max_container);
 }
 
 static c2s_status too_many_objects(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: limit exceeded: more than %zu objects "
-                "(raise with --max-objects)",
+    return FAIL_LIMIT(vm, C2S_RULE_MAX_OBJECTS,
+                "pickle: limit exceeded: more than %zu objects",
                 vm->limits.max_objects);
 }
 
@@ -798,9 +797,8 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
 static c2s_status push(pvm *vm, pvm_value *v)
 {
     if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
-        return FAIL(vm,
-                    "pickle: limit exceeded: more than %zu stack entries "
-                    "(raise with --max-stack)",
+        return FAIL_LIMIT(vm, C2S_RULE_MAX_STACK,
+                    "pickle: limit exceeded: more than %zu stack entries",
                     vm->limits.max_stack);
     pvm_value **stack = grow_array(vm->stack, &vm->stack_cap,
                                    vm->stack_len + 1, sizeof *stack);
@@ -853,9 +851,8 @@ static c2s_status pop_mark(pvm *vm, size_t *start)
 static c2s_status push_mark(pvm *vm)
 {
     if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
-        return FAIL(vm,
-                    "pickle: limit exceeded: more than %zu stack entries "
-                    "(raise with --max-stack)",
+        return FAIL_LIMIT(vm, C2S_RULE_MAX_STACK,
+                    "pickle: limit exceeded: more than %zu stack entries",
                     vm->limits.max_stack);
     size_t *marks = grow_array(vm->marks, &vm->mark_cap, vm->mark_count + 1,
                                sizeof *marks);
@@ -913,9 +910,8 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
         return C2S_OK;
     }
     if (vm->memo_count >= vm->limits.max_memo)
-        return FAIL(vm,
-                    "pickle: limit exceeded: more than %zu memo entries "
-                    "(raise with --max-memo)",
+        return FAIL_LIMIT(vm, C2S_RULE_MAX_MEMO,
+                    "pickle: limit exceeded: more than %zu memo entries",
                     vm->limits.max_memo);
     if ((vm->memo_count + 1) * 2 > vm->memo_cap)
         TRY(memo_grow(vm));

@@ -149,11 +149,12 @@ static void convert(const tool_config *cfg, const tool_job *job,
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     c2s_status st = c2s_open(job->input, &oo, &ck, &err);
     if (st != C2S_OK) {
         out->verdict = st == C2S_ERR_REFUSED ? "unsafe" : "unreadable";
-        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, err.msg);
+        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
         return;
     }
     out->verdict = "safe";
@@ -168,7 +169,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
     if (st == C2S_ERR_REFUSED) /* storage bytes that fail their CRC */
         out->verdict = "unsafe";
     if (st != C2S_OK) {
-        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, err.msg);
+        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
         return;
     }
     out->status = TOOL_CONVERTED;

@@ -179,9 +179,10 @@ static int total_size(const hf_run *r, const cJSON *wm, uint64_t *sum, char *msg
         char *path = shard_output(r, names[i]);
         st_file st;
         c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
         c2s_error_clear(&err);
         if (path == NULL || st_read_path(path, &st, &err) != C2S_OK) {
-            snprintf(msg, cap, "%s", path ? err.msg : "out of memory");
+            snprintf(msg, cap, "%s", path ? tool_error_text(&err, why, sizeof why) : "out of memory");
             rc = -1;
         } else {
             *sum += st.data_len;
@@ -229,6 +230,7 @@ static int write_index(const hf_run *r, index_job *j, const char *text, char *ms
 {
     outfile of;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     size_t len = strlen(text);
     c2s_status st = outfile_open(&of, j->out, r->cfg->force, &err);
@@ -240,7 +242,7 @@ static int write_index(const hf_run *r, index_job *j, const char *text, char *ms
         st = outfile_commit(&of, &err);
     outfile_abort(&of);
     if (st != C2S_OK) {
-        snprintf(msg, cap, "%s", err.msg);
+        snprintf(msg, cap, "%s", tool_error_text(&err, why, sizeof why));
         return -1;
     }
     j->o.bytes = len + 1;

@@ -59,9 +59,10 @@ static int scan_all(const tool_config *cfg)
 {
     tool_batch b;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     if (tool_batch_plan(cfg, &b, &err) != C2S_OK) {
-        tool_error(NULL, NULL, "%s", err.msg);
+        tool_error(NULL, NULL, "%s", tool_error_text(&err, why, sizeof why));
         tool_batch_free(&b);
         return err.status;
     }
@@ -74,7 +75,7 @@ static int scan_all(const tool_config *cfg)
         if (job->problem != NULL) {
             memset(&rep, 0, sizeof rep);
             rep.verdict = C2S_VERDICT_UNREADABLE;
-            snprintf(rep.error, sizeof rep.error, "%s", job->problem);
+            c2s_fail(&rep.error, C2S_ERR_INPUT, "%s", job->problem);
         } else {
             st = c2s_scan(job->input, &oo, &rep);
         }
@@ -91,6 +92,7 @@ static int scan_all(const tool_config *cfg)
 static int list_safetensors(const tool_config *cfg)
 {
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     int fd = open(cfg->input, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -101,7 +103,7 @@ static int list_safetensors(const tool_config *cfg)
     c2s_status st = st_read_fd(fd, &f, &err);
     close(fd);
     if (st != C2S_OK) {
-        tool_error(NULL, cfg->input, "%s", err.msg);
+        tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
         return st;
     }
     tool_print_list_st(stdout, &f);
@@ -116,6 +118,7 @@ static int list(const tool_config *cfg)
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     c2s_status st = c2s_open(cfg->input, &oo, &ck, &err);
     if (g_signal) {
@@ -123,7 +126,7 @@ static int list(const tool_config *cfg)
         die_of_signal();
     }
     if (st != C2S_OK) {
-        tool_error(NULL, cfg->input, "%s", err.msg);
+        tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
         return st;
     }
     tool_print_list(stdout, c2s_tensors(ck));
@@ -135,9 +138,10 @@ int main(int argc, char **argv)
 {
     tool_config cfg;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     if (tool_parse_args(argc, argv, &cfg, &err) != C2S_OK) {
-        tool_error(NULL, NULL, "%s", err.msg);
+        tool_error(NULL, NULL, "%s", tool_error_text(&err, why, sizeof why));
         tool_config_free(&cfg);
         return C2S_ERR_USAGE;
     }

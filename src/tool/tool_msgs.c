@@ -178,3 +178,62 @@ const char *tool_human_size(unsigned long long bytes, char *buf, unsigned long c
         snprintf(buf, cap, "%.1f %s", v, units[u]);
     return buf;
 }
+
+/* The option that moves each limit. */
+static const char *limit_flag(c2s_rule rule)
+{
+    switch (rule) {
+    case C2S_RULE_MAX_PICKLE: return "--max-pickle-size";
+    case C2S_RULE_MAX_STRING: return "--max-string";
+    case C2S_RULE_MAX_CONTAINER: return "--max-container";
+    case C2S_RULE_MAX_OBJECTS: return "--max-objects";
+    case C2S_RULE_MAX_STACK: return "--max-stack";
+    case C2S_RULE_MAX_MEMO: return "--max-memo";
+    case C2S_RULE_MAX_DEPTH: return "--max-depth";
+    default: return NULL;
+    }
+}
+
+/* The refusal's advice: how to see every offender, how to accept unknowns. */
+static void policy_advice(const c2s_error *e, char *buf, size_t cap)
+{
+    size_t at = strlen(buf);
+    if (e->more > 0 && at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, " (--scan lists all)");
+    if (strcmp(e->subject, "*") == 0 && at < cap)
+        snprintf(buf + at, cap - at,
+                 "; to accept unknown globals as data: --allow-global MODULE.NAME, or --permissive");
+    else if (e->subject[0] != '\0' && at < cap)
+        snprintf(buf + at, cap - at, "; to accept it as data: --allow-global %s", e->subject);
+}
+
+/* "no tensors found under X (note)" gains "; choose a root with --key"
+ * inside its parentheses, or a parenthesis of its own. */
+static void root_advice(const char *msg, char *buf, size_t cap)
+{
+    size_t n = strlen(msg);
+    if (n > 0 && msg[n - 1] == ')')
+        snprintf(buf, cap, "%.*s; choose a root with --key)", (int)(n - 1), msg);
+    else
+        snprintf(buf, cap, "%s", msg);
+}
+
+const char *tool_error_text(const c2s_error *e, char *buf, size_t cap)
+{
+    const char *flag = limit_flag(e->rule);
+    if (flag != NULL)
+        snprintf(buf, cap, "%s (raise with %s)", e->msg, flag);
+    else if (e->rule == C2S_RULE_KEY)
+        snprintf(buf, cap, "--key %s", e->msg);
+    else if (e->rule == C2S_RULE_NO_TENSORS)
+        root_advice(e->msg, buf, cap);
+    else if (e->rule == C2S_RULE_UNSUPPORTED)
+        snprintf(buf, cap, "%s (--skip-unsupported drops such tensors)", e->msg);
+    else if (e->rule == C2S_RULE_ALL_FILTERED)
+        snprintf(buf, cap, "%s (--include/--exclude)", e->msg);
+    else
+        snprintf(buf, cap, "%s", e->msg);
+    if (e->rule == C2S_RULE_POLICY)
+        policy_advice(e, buf, cap);
+    return buf;
+}

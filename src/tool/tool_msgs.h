@@ -63,6 +63,11 @@ void tool_info(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
 void tool_verbose(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The library's message in e, with the CLI's way past the rule it names
+ * ("(raise with --max-stack)", "--key 'a.b': ...") added; returns buf. */
+#define TOOL_ERROR_TEXT_MAX (C2S_ERROR_MSG_MAX + 256)
+const char *tool_error_text(const c2s_error *e, char *buf, size_t cap);
+
 /* "s" unless n is 1: "%zu tensor%s", n, tool_plural(n). */
 static inline const char *tool_plural(size_t n)
 {

@@ -151,10 +151,11 @@ int tool_run(const tool_config *cfg, const volatile sig_atomic_t *cancel)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     tool_batch b;
     c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     c2s_status st = tool_batch_plan(cfg, &b, &err);
     if (st != C2S_OK) {
-        tool_error(NULL, NULL, "%s", err.msg);
+        tool_error(NULL, NULL, "%s", tool_error_text(&err, why, sizeof why));
         tool_batch_free(&b);
         return st;
     }

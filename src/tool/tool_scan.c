@@ -7,6 +7,7 @@
  * one line, with the keys documented in the man page.
  */
 #include "tool_scan.h"
+#include "tool_msgs.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -45,8 +46,10 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
 {
     char sum[256];
     summary(r, sum, sizeof sum);
+    char why[TOOL_ERROR_TEXT_MAX];
+    tool_error_text(&r->error, why, sizeof why);
     if (r->verdict == C2S_VERDICT_UNREADABLE)
-        fprintf(out, "%s: unreadable: %s\n", file, r->error);
+        fprintf(out, "%s: unreadable: %s\n", file, why);
     else
         fprintf(out, "%s: %s (%s): %s\n", file, verdict_name(r->verdict), r->format, sum);
     if (cfg->quiet)
@@ -67,8 +70,8 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
     }
     for (size_t i = 0; i < r->findings.n; i++)
         fprintf(out, "  finding    %s\n", r->findings.items[i]);
-    if (r->verdict == C2S_VERDICT_UNSAFE && r->error[0] != '\0')
-        fprintf(out, "  unreadable %s\n", r->error);
+    if (r->verdict == C2S_VERDICT_UNSAFE && r->error.msg[0] != '\0')
+        fprintf(out, "  unreadable %s\n", why);
 }
 
 static cJSON *global_json(const c2s_global_use *g)
@@ -96,8 +99,9 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
     cJSON_AddStringToObject(o, "file", file);
     cJSON_AddStringToObject(o, "verdict", verdict_name(r->verdict));
     cJSON_AddStringToObject(o, "format", r->format ? r->format : "");
-    if (r->error[0] != '\0')
-        cJSON_AddStringToObject(o, "error", r->error);
+    char why[TOOL_ERROR_TEXT_MAX];
+    if (r->error.msg[0] != '\0')
+        cJSON_AddStringToObject(o, "error", tool_error_text(&r->error, why, sizeof why));
     else
         cJSON_AddNullToObject(o, "error");
     cJSON *globals = cJSON_AddArrayToObject(o, "globals");

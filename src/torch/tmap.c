@@ -506,8 +506,8 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
     if (!is_container(v) || c->onpath[v->id])
         return C2S_OK; /* a leaf, or an edge back into the current path */
     if (c->depth >= c->max_depth)
-        return c2s_fail(c->err, C2S_ERR_INPUT,
-                        "nesting deeper than %zu levels at '%.*s%s' (raise with --max-depth)",
+        return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_MAX_DEPTH,
+                             "nesting deeper than %zu levels at '%.*s%s'",
                         c->max_depth, PATH_SHOWN, display_path(c->path),
                         strlen(c->path) > PATH_SHOWN ? "..." : "");
     if (!grow((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
@@ -686,11 +686,12 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
             }
         }
         if (next == NULL && rest == key)
-            return c2s_fail(c->err, C2S_ERR_INPUT,
-                            "--key '%s': no such entry in the top-level %s", key,
+            return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
+                                 "'%s': no such entry in the top-level %s", key,
                             pvm_kind_name(v->kind));
         if (next == NULL)
-            return c2s_fail(c->err, C2S_ERR_INPUT, "--key '%s': no entry '%s' in the %s at '%.*s'",
+            return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
+                                 "'%s': no entry '%s' in the %s at '%.*s'",
                             key, rest, pvm_kind_name(v->kind), (int)(rest - key - 1), key);
         v = next;
         rest += best;
@@ -782,8 +783,9 @@ static c2s_status no_tensors(walk_ctx *c)
     const tmap *m = c->map;
     const char *root = *m->root ? m->root : "the top level";
     if (m->nnotes == 0)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "no tensors found under %s", root);
-    return c2s_fail(c->err, C2S_ERR_INPUT, "no tensors found under %s (%s; choose a root with --key)",
+        return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS,
+                             "no tensors found under %s", root);
+    return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS, "no tensors found under %s (%s)",
                     root, m->notes[0]);
 }
 

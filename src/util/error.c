@@ -15,6 +15,9 @@ void c2s_error_clear(c2s_error *err)
     if (err == NULL)
         return;
     err->status = C2S_OK;
+    err->rule = C2S_RULE_NONE;
+    err->more = 0;
+    err->subject[0] = '\0';
     err->msg[0] = '\0';
 }
 
@@ -27,16 +30,37 @@ static void mark_truncation(char *buf, size_t size, int written)
         memcpy(buf + size - 4, "...", 4);
 }
 
+static c2s_status vfail(c2s_error *err, c2s_status status, c2s_rule rule, const char *fmt,
+                        va_list ap)
+{
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    mark_truncation(err->msg, sizeof err->msg, n);
+    err->status = status;
+    err->rule = rule;
+    err->more = 0;
+    err->subject[0] = '\0';
+    return status;
+}
+
 c2s_status c2s_fail(c2s_error *err, c2s_status status, const char *fmt, ...)
 {
     if (err == NULL)
         return status;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vfail(err, status, C2S_RULE_NONE, fmt, ap);
     va_end(ap);
-    mark_truncation(err->msg, sizeof err->msg, n);
-    err->status = status;
+    return status;
+}
+
+c2s_status c2s_fail_rule(c2s_error *err, c2s_status status, c2s_rule rule, const char *fmt, ...)
+{
+    if (err == NULL)
+        return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, status, rule, fmt, ap);
+    va_end(ap);
     return status;
 }
 

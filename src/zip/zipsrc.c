@@ -552,8 +552,8 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
         zipsrc_stream_close(&s);
         if (s.size == 0)
             return c2s_fail(err, C2S_ERR_INPUT, "%s is empty", name);
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "%s is %llu bytes, more than the limit of %llu (raise with --max-pickle-size)",
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_MAX_PICKLE,
+                             "%s is %llu bytes, more than the limit of %llu",
                         name, (unsigned long long)s.size, (unsigned long long)z->max_pickle);
     }
     uint8_t *buf = malloc((size_t)s.size);

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case C2S_VERDICT_UNREADABLE:
         FUZZ_CHECK(st == C2S_ERR_INPUT, "unreadable with status %d", st);
-        FUZZ_CHECK(r.error[0] != '\0', "unreadable without a message");
+        FUZZ_CHECK(r.error.msg[0] != '\0', "unreadable without a message");
         FUZZ_CHECK(refused == 0 && r.findings.n == 0, "unreadable but unsafe");
         break;
     default:
