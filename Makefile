@@ -24,7 +24,7 @@ TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -Iinclude -Isrc $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 
-LIB_DIRS = util zip pickle torch st engine
+LIB_DIRS = util zip pickle torch st reader engine
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)

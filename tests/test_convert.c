@@ -1307,3 +1307,36 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
     free(in);
     free_storages(sto, 2);
 }
+
+/* The input is opened once: replacing the path after c2s_open changes
+ * nothing, the bytes written are those of the file that was judged. */
+Test(convert, replaced_input_still_writes_the_judged_file, .init = setup, .fini = teardown)
+{
+    size_t len, want_len, got_len;
+    unsigned char *orig = tu_read("fixtures/sample.ckpt", &len);
+    unsigned char *want = tu_read("fixtures/sample.expected.safetensors", &want_len);
+    cr_assert(orig && want);
+    char *in = tu_path(dir, "in.ckpt"), *other = tu_path(dir, "other");
+    char *out = tu_path(dir, "out.safetensors");
+    cr_assert_eq(tu_write(in, orig, len), 0);
+    c2s_checkpoint *ck;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
+    /* same size, other bytes: a swapped file that would still parse as far
+     * as its length goes, then renamed over the path */
+    memset(orig, 'x', len);
+    cr_assert_eq(tu_write(other, orig, len), 0);
+    cr_assert_eq(rename(other, in), 0);
+    cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_OK, "%s", err.msg);
+    c2s_close(ck);
+    unsigned char *got = tu_read(out, &got_len);
+    cr_assert_not_null(got);
+    cr_assert_eq(got_len, want_len);
+    cr_assert_eq(memcmp(got, want, want_len), 0);
+    free(got);
+    free(orig);
+    free(want);
+    free(in);
+    free(other);
+    free(out);
+}

@@ -127,7 +127,7 @@ typedef struct writer {
 
 /* The storage record a tensor reads. */
 typedef struct source {
-    zipsrc_stream s;
+    rd_stream s;
     int raw, fd;                  /* STORED: pread at base + offset */
     uint64_t base;
     crcpipe_record *rec;          /* STORED: its CRC pieces */
@@ -151,7 +151,7 @@ static c2s_status read_source(source *src, uint64_t off, unsigned char *buf, siz
 {
     c2s_status st = check_range(src, off, n, err);
     if (st != C2S_OK || !src->raw)
-        return st == C2S_OK ? zipsrc_stream_read(&src->s, off, buf, n, err) : st;
+        return st == C2S_OK ? rd_stream_read(&src->s, off, buf, n, err) : st;
     for (size_t got = 0; got < n;) {
         ssize_t k = pread(src->fd, buf + got, n - got, (off_t)(src->base + off + got));
         if (k < 0 && errno == EINTR)
@@ -822,16 +822,16 @@ static c2s_status copy_strided(writer *w, const tmap_tensor *t, source *src, int
 
 static int needs_swap(const writer *w, const tmap_tensor *t)
 {
-    return zipsrc_big_endian(w->ck->zip) && c2s_dtype_swap_unit(t->dtype) > 1;
+    return rd_big_endian(&w->ck->rd) && c2s_dtype_swap_unit(t->dtype) > 1;
 }
 
 /* Open storage i's record; STORED records get their CRC record on first use. */
 static c2s_status open_source(writer *w, size_t i, source *src)
 {
-    c2s_status st = zipsrc_stream_open(w->ck->zip, w->ck->map.storages[i].key, &src->s, w->err);
+    c2s_status st = rd_stream_open(&w->ck->rd, w->ck->map.storages[i].key, &src->s, w->err);
     if (st != C2S_OK)
         return st;
-    src->raw = zipsrc_stream_file_range(&src->s, &src->fd, &src->base);
+    src->raw = rd_stream_file_range(&src->s, &src->fd, &src->base);
     src->rec = &w->records[i];
     if (src->raw && w->state[i] == SRC_UNUSED)
         crcpipe_record_init(src->rec, src->s.name, src->s.crc_expected, src->s.crc_recorded,
@@ -862,13 +862,13 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out)
             st = flush_obuf(w);
         w->swap_unit = 1;
         w->converting = 0;
-        if (st == C2S_OK && !src.raw && zipsrc_stream_crc_done(&src.s)) {
-            st = zipsrc_stream_verify(&src.s, NULL, 0, w->err);
+        if (st == C2S_OK && !src.raw && rd_stream_crc_done(&src.s)) {
+            st = rd_stream_verify(&src.s, NULL, 0, w->err);
             if (st == C2S_OK)
                 w->state[t->storage] = SRC_DEFLATE_CHECKED;
         }
     }
-    zipsrc_stream_close(&src.s);
+    rd_stream_close(&src.s);
     if (st != C2S_OK && !w->interrupted && !w->pipe_failed)
         c2s_error_prefix(w->err, "tensor '%s'", t->name);
     return st;
@@ -890,8 +890,8 @@ static c2s_status check_records(writer *w)
             st = crcpipe_record_check(&w->records[i], read_gap, &src, w->slots,
                                       w->slots_len, w->err);
         else if (st == C2S_OK)
-            st = zipsrc_stream_verify(&src.s, w->slots, w->slots_len, w->err);
-        zipsrc_stream_close(&src.s);
+            st = rd_stream_verify(&src.s, w->slots, w->slots_len, w->err);
+        rd_stream_close(&src.s);
         if (st != C2S_OK)
             return st;
     }
@@ -908,7 +908,7 @@ static void sha256_tap(void *ctx, const void *buf, size_t n)
 static c2s_status check_target(const c2s_checkpoint *ck, const char *out_path, c2s_error *err)
 {
     struct stat st;
-    if (stat(out_path, &st) == 0 && st.st_dev == ck->in_dev && st.st_ino == ck->in_ino)
+    if (stat(out_path, &st) == 0 && st.st_dev == ck->in.dev && st.st_ino == ck->in.ino)
         return c2s_fail(err, C2S_ERR_INPUT, "refusing to write the output over the input file");
     return C2S_OK;
 }

@@ -95,7 +95,7 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out, s
                                 uint64_t out_off)
 {
     size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
-    if (zipsrc_big_endian(c->ck->zip))
+    if (rd_big_endian(&c->ck->rd))
         c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
     const unsigned char *want = c->src;
     if (out != t->dtype) {
@@ -182,8 +182,8 @@ static c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *dst, si
 
 static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *e)
 {
-    zipsrc_stream s;
-    c2s_status st = zipsrc_stream_open(c->ck->zip, c->ck->map.storages[t->storage].key, &s,
+    rd_stream s;
+    c2s_status st = rd_stream_open(&c->ck->rd, c->ck->map.storages[t->storage].key, &s,
                                        c->err);
     size_t es = c2s_dtype_size(t->dtype);
     uint64_t span = 0;
@@ -193,12 +193,12 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
     unsigned char *mem = NULL;
     int fd = -1;
     uint64_t base = 0;
-    int cached = st == C2S_OK && !t->contiguous && zipsrc_stream_file_range(&s, &fd, &base);
+    int cached = st == C2S_OK && !t->contiguous && rd_stream_file_range(&s, &fd, &base);
     if (cached)
         cache_start(&c->lc, t, fd, base, s.size);
     else if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
         mem = malloc((size_t)span);
-        st = mem ? zipsrc_stream_read(&s, t->offset * es, mem, (size_t)span, c->err)
+        st = mem ? rd_stream_read(&s, t->offset * es, mem, (size_t)span, c->err)
                  : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
     }
     for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
@@ -206,7 +206,7 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
         if (st == C2S_OK && t->contiguous)
-            st = zipsrc_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
+            st = rd_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
         for (size_t k = 0; st == C2S_OK && !t->contiguous && k < elems; k++) {
             uint64_t at = element_at(t, i + k);
             if (cached)
@@ -214,14 +214,14 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
             else if (mem != NULL)
                 memcpy(c->src + k * es, mem + (at - t->offset) * es, es);
             else
-                st = zipsrc_stream_read(&s, at * es, c->src + k * es, es, c->err);
+                st = rd_stream_read(&s, at * es, c->src + k * es, es, c->err);
         }
         if (st == C2S_OK)
             st = compare_block(c, t, e->dtype, elems, e->begin + i * c2s_dtype_size(e->dtype));
         i += elems;
     }
     free(mem);
-    zipsrc_stream_close(&s);
+    rd_stream_close(&s);
     return st;
 }
 

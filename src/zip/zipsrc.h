@@ -37,6 +37,8 @@ typedef struct zipsrc zipsrc;
  * "no data.pkl record: not a PyTorch checkpoint".  max_pickle bounds the
  * size of data.pkl (0: default 1 GiB).
  */
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
+                          findings *f, c2s_error *err);
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
 

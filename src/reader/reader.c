@@ -1,0 +1,135 @@
+/*
+ * reader.c - opening the input once, choosing its format reader, and
+ * passing the engine's calls on to it (see reader.h).
+ *
+ * READERS lists the formats in the order they are tried.  The last one
+ * accepts anything: what torch.load does with a file that is not a zip
+ * (its legacy path) is what we judge such a file by.
+ */
+#include "reader/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "torch/rd_pickle.h"
+#include "torch/rd_zip.h"
+#include "util/io.h"
+
+static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_pickle_ops};
+
+/* ---- the input ------------------------------------------------------------------ */
+
+static c2s_status input_check(rd_input *in, c2s_error *err)
+{
+    struct stat st;
+    if (fstat(in->fd, &st) != 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return c2s_fail(err, C2S_ERR_INPUT, "is a directory");
+    if (!S_ISREG(st.st_mode))
+        return c2s_fail(err, C2S_ERR_INPUT, "not a regular file");
+    if (st.st_size == 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "file is empty");
+    in->size = (uint64_t)st.st_size;
+    in->dev = st.st_dev;
+    in->ino = st.st_ino;
+    size_t want = in->size < RD_HEAD_LEN ? (size_t)in->size : RD_HEAD_LEN;
+    if (pread_full(in->fd, in->head, want, 0) != (ssize_t)want)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno ? errno : EIO));
+    in->nhead = want;
+    return C2S_OK;
+}
+
+c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    in->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
+    c2s_status st = input_check(in, err);
+    if (st != C2S_OK)
+        rd_input_close(in);
+    return st;
+}
+
+void rd_input_close(rd_input *in)
+{
+    if (in->fd >= 0)
+        close(in->fd);
+    in->fd = -1;
+}
+
+/* ---- the reader ------------------------------------------------------------------ */
+
+c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,
+                   const pvm_value **top, c2s_error *err)
+{
+    size_t n = sizeof READERS / sizeof READERS[0], i = 0;
+    while (i + 1 < n && !READERS[i]->sniff(in))
+        i++;
+    r->ops = READERS[i];
+    r->impl = NULL;
+    rep->format = r->ops->format;
+    *top = NULL;
+    return r->ops->open(in, o, &r->impl, rep, top, err);
+}
+
+const char *rd_default_format(void) { return rd_pickle_ops.format; }
+
+void rd_close(rd *r)
+{
+    if (r->ops != NULL && r->impl != NULL)
+        r->ops->close(r->impl);
+    r->impl = NULL;
+}
+
+c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err)
+{
+    return r->ops->verify_all(r->impl, f, err);
+}
+
+c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err)
+{
+    return r->ops->check_storages(r->impl, m, err);
+}
+
+int rd_big_endian(const rd *r) { return r->ops->big_endian(r->impl); }
+
+uint64_t rd_object_count(const rd *r) { return r->ops->object_count(r->impl); }
+
+/* ---- storage streams ---------------------------------------------------------------- */
+
+c2s_status rd_stream_open(rd *r, const char *key, rd_stream *s, c2s_error *err)
+{
+    memset(s, 0, sizeof *s);
+    return r->ops->stream_open(r->impl, key, s, err);
+}
+
+c2s_status rd_stream_read(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    return s->ops->read(s, off, buf, n, err);
+}
+
+int rd_stream_file_range(const rd_stream *s, int *fd, uint64_t *offset)
+{
+    return s->ops->file_range(s, fd, offset);
+}
+
+int rd_stream_crc_done(const rd_stream *s) { return s->ops->crc_done(s); }
+
+c2s_status rd_stream_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
+{
+    return s->ops->verify(s, scratch, len, err);
+}
+
+void rd_stream_close(rd_stream *s)
+{
+    if (s->ops != NULL)
+        s->ops->close(s);
+    s->ops = NULL;
+}

@@ -1,0 +1,140 @@
+/*
+ * reader.h - one interface for every container format a checkpoint comes in.
+ *
+ * The input is opened once (rd_input_open): one descriptor, one fstat, the
+ * first bytes read with pread.  Every later read of the file goes through
+ * that descriptor, so the file that was judged is the file whose bytes are
+ * copied, even if the path is replaced in between.
+ *
+ * A format reader (rd_ops) turns that descriptor into three things:
+ *
+ *   1. a judgement: every pickle the loader of that format would run is
+ *      interpreted by the restricted VM and its globals, with the
+ *      structural findings, go into the report (open);
+ *   2. a tensor map: names, dtypes, shapes and views over storages, each
+ *      storage checked to exist and be long enough (map);
+ *   3. storage streams: positioned reads of one storage's bytes, with the
+ *      format's integrity check (CRC) finished by rd_stream_verify.
+ *
+ * rd_open() picks the reader by content (sniff), never by file name, in
+ * the order torch.load itself decides: a zip archive first, then anything
+ * else down the legacy load path.  The engine (src/engine) sees only this
+ * interface; adding a format is one rd_ops and one line in reader.c.
+ */
+#ifndef READER_H
+#define READER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "c2s.h"
+#include "pickle/pvm.h"
+#include "torch/tmap.h"
+#include "util/findings.h"
+#include "zip/zipsrc.h"
+
+#define RD_HEAD_LEN 64
+
+/* The input file, opened once. */
+typedef struct rd_input {
+    int fd;
+    uint64_t size;
+    dev_t dev;                        /* identity, to refuse writing over it */
+    ino_t ino;
+    const char *path;                 /* for messages only; never opened again */
+    unsigned char head[RD_HEAD_LEN];  /* the first bytes */
+    size_t nhead;
+} rd_input;
+
+/* Open path read-only, fstat it (a regular file, not empty) and read its
+ * first bytes.  Fails with C2S_ERR_INPUT: "cannot open: ...", "is a
+ * directory", "file is empty", ... */
+c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err);
+void rd_input_close(rd_input *in);
+
+typedef struct rd_stream rd_stream;
+
+/* What a format reader provides.  impl is the reader's own state. */
+typedef struct rd_ops {
+    const char *format;  /* the report's word for the format ("zip") */
+    /* 1 when the input is this reader's format (from in->head). */
+    int (*sniff)(const rd_input *in);
+    /* Judge: interpret every pickle the loader would run, adding globals and
+     * findings to r (which is filled even when this fails); on success
+     * *top is the object to map (or NULL when the format has no pickle). */
+    c2s_status (*open)(const rd_input *in, const c2s_open_options *o, void **impl,
+                       c2s_report *r, const pvm_value **top, c2s_error *err);
+    /* The scan's integrity pass: check every record (CRCs), as findings. */
+    c2s_status (*verify_all)(void *impl, findings *f, c2s_error *err);
+    /* Check that the storages of m exist and hold their bytes. */
+    c2s_status (*check_storages)(void *impl, const tmap *m, c2s_error *err);
+    c2s_status (*stream_open)(void *impl, const char *key, rd_stream *s, c2s_error *err);
+    int (*big_endian)(const void *impl);
+    uint64_t (*object_count)(const void *impl); /* pickle objects, for tmap */
+    void (*close)(void *impl);
+} rd_ops;
+
+/* An open reader. */
+typedef struct rd {
+    const rd_ops *ops;
+    void *impl;
+} rd;
+
+/* Choose the reader for in and open it (ops->open).  r->format is set. */
+c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,
+                   const pvm_value **top, c2s_error *err);
+void rd_close(rd *r);
+
+/* The format word of a file no reader could look at (it did not open). */
+const char *rd_default_format(void);
+
+c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err);
+c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err);
+int rd_big_endian(const rd *r);
+uint64_t rd_object_count(const rd *r);
+
+/*
+ * A reader of one storage's bytes.  Callers own the struct (no
+ * allocation); the reader fills the member of the union that is its own.
+ */
+typedef struct rd_stream_ops {
+    c2s_status (*read)(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err);
+    int (*file_range)(const rd_stream *s, int *fd, uint64_t *offset);
+    int (*crc_done)(const rd_stream *s);
+    c2s_status (*verify)(rd_stream *s, void *scratch, size_t len, c2s_error *err);
+    void (*close)(rd_stream *s);
+} rd_stream_ops;
+
+struct rd_stream {
+    const rd_stream_ops *ops; /* NULL until opened */
+    uint64_t size;            /* bytes in the storage record */
+    char name[300];           /* the record's name, for messages */
+    /* For ranges read with file_range: the CRC-32 the bytes must have
+     * (callers check it themselves, e.g. crcpipe), when recorded. */
+    uint32_t crc_expected;
+    int crc_recorded;
+    union {
+        zipsrc_stream zip;
+    } u;
+};
+
+c2s_status rd_stream_open(rd *r, const char *key, rd_stream *s, c2s_error *err);
+
+/* Read exactly n bytes at offset off (off + n <= size). */
+c2s_status rd_stream_read(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err);
+
+/* When the bytes lie uncompressed in the input: its descriptor and the file
+ * offset of the first byte, so that callers may copy ranges without
+ * reading them.  0 otherwise. */
+int rd_stream_file_range(const rd_stream *s, int *fd, uint64_t *offset);
+
+/* 1 when every byte has been read in order, so the check is already known. */
+int rd_stream_crc_done(const rd_stream *s);
+
+/* Finish the integrity check (reading, through scratch, what was not read
+ * in order); a mismatch is C2S_ERR_REFUSED. */
+c2s_status rd_stream_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err);
+
+void rd_stream_close(rd_stream *s);
+
+#endif /* READER_H */

@@ -1,0 +1,171 @@
+/*
+ * rd_zip.c - torch.save zip checkpoints behind the reader interface (see
+ * rd_zip.h and reader.h).
+ *
+ * open: the archive (its structural findings go to the report), data.pkl
+ * read whole and interpreted; its globals are judged, and bytes after its
+ * STOP opcode are a finding (a second reader could see a second object).
+ * Storages stream through zipsrc: STORED records by pread from the input's
+ * descriptor, DEFLATE ones through the inflater.
+ */
+#include "torch/rd_zip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader/judge.h"
+
+#define VERIFY_BUFFER (1u << 20)
+
+typedef struct zip_reader {
+    zipsrc *zip;
+    uint8_t *pickle;
+    size_t pickle_len;
+    pvm *vm;
+} zip_reader;
+
+static int zip_sniff(const rd_input *in)
+{
+    return in->nhead >= 4 && memcmp(in->head, "PK\x03\x04", 4) == 0;
+}
+
+/* Interpret data.pkl; its globals go to the report whatever happens. */
+static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_report *r,
+                             const pvm_value **top, c2s_error *err)
+{
+    if ((z->vm = pvm_new(o ? &o->limits : NULL)) == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    char where[300];
+    snprintf(where, sizeof where, "%s/data.pkl", zipsrc_prefix(z->zip));
+    pvm_value *v = NULL;
+    size_t end = 0;
+    c2s_status s = pvm_run(z->vm, z->pickle, z->pickle_len, &v, &end, err);
+    if (!judge_add_globals(r, z->vm, where, 0, o ? &o->policy : NULL))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (s != C2S_OK) {
+        c2s_error_prefix(err, "%s", where);
+        return s;
+    }
+    if (end < z->pickle_len)
+        findings_add(&r->findings, "%s has %zu bytes after its STOP opcode", where,
+                     z->pickle_len - end);
+    *top = v;
+    return C2S_OK;
+}
+
+static void zip_close(void *impl)
+{
+    zip_reader *z = impl;
+    if (z == NULL)
+        return;
+    pvm_free(z->vm);
+    free(z->pickle);
+    zipsrc_close(z->zip);
+    free(z);
+}
+
+static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void **impl,
+                           c2s_report *r, const pvm_value **top, c2s_error *err)
+{
+    zip_reader *z = calloc(1, sizeof *z);
+    if (z == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    *impl = z;
+    c2s_status s = zipsrc_open_fd(in->fd, in->size, o ? o->max_pickle : 0, &z->zip,
+                                  &r->findings, err);
+    if (s == C2S_OK)
+        s = zipsrc_read_pickle(z->zip, &z->pickle, &z->pickle_len, err);
+    return s == C2S_OK ? run_pickle(z, o, r, top, err) : s;
+}
+
+static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
+{
+    zip_reader *z = impl;
+    void *buf = malloc(VERIFY_BUFFER);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status s = zipsrc_verify_all(z->zip, buf, VERIFY_BUFFER, f, err);
+    free(buf);
+    return s;
+}
+
+static c2s_status zip_check_storages(void *impl, const tmap *m, c2s_error *err)
+{
+    zip_reader *z = impl;
+    for (size_t i = 0; i < m->nstorages; i++) {
+        const tmap_storage *s = &m->storages[i];
+        uint64_t size;
+        c2s_status st = zipsrc_storage_size(z->zip, s->key, &size, err);
+        if (st != C2S_OK)
+            return st;
+        if (size < s->nbytes)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "storage record %s/data/%s has %llu bytes, the pickle declares %llu",
+                            zipsrc_prefix(z->zip), s->key, (unsigned long long)size,
+                            (unsigned long long)s->nbytes);
+    }
+    return C2S_OK;
+}
+
+/* ---- streams: zipsrc_stream behind rd_stream ------------------------------------ */
+
+static c2s_status zs_read(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    return zipsrc_stream_read(&s->u.zip, off, buf, n, err);
+}
+
+static int zs_file_range(const rd_stream *s, int *fd, uint64_t *offset)
+{
+    return zipsrc_stream_file_range(&s->u.zip, fd, offset);
+}
+
+static int zs_crc_done(const rd_stream *s) { return zipsrc_stream_crc_done(&s->u.zip); }
+
+static c2s_status zs_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
+{
+    return zipsrc_stream_verify(&s->u.zip, scratch, len, err);
+}
+
+static void zs_close(rd_stream *s) { zipsrc_stream_close(&s->u.zip); }
+
+static const rd_stream_ops ZIP_STREAM = {zs_read, zs_file_range, zs_crc_done, zs_verify,
+                                         zs_close};
+
+static c2s_status zip_stream_open(void *impl, const char *key, rd_stream *s, c2s_error *err)
+{
+    zip_reader *z = impl;
+    c2s_status st = zipsrc_stream_open(z->zip, key, &s->u.zip, err);
+    if (st == C2S_OK) {
+        s->ops = &ZIP_STREAM;
+        s->size = s->u.zip.size;
+        s->crc_expected = s->u.zip.crc_expected;
+        s->crc_recorded = s->u.zip.crc_recorded;
+        snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
+    }
+    return st;
+}
+
+static int zip_big_endian(const void *impl)
+{
+    const zip_reader *z = impl;
+    return zipsrc_big_endian(z->zip);
+}
+
+static uint64_t zip_object_count(const void *impl)
+{
+    const zip_reader *z = impl;
+    return z->vm ? pvm_object_count(z->vm) : 0;
+}
+
+const rd_ops rd_zip_ops = {
+    .format = "zip",
+    .sniff = zip_sniff,
+    .open = zip_open,
+    .verify_all = zip_verify_all,
+    .check_storages = zip_check_storages,
+    .stream_open = zip_stream_open,
+    .big_endian = zip_big_endian,
+    .object_count = zip_object_count,
+    .close = zip_close,
+};
