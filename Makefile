@@ -117,8 +117,8 @@ FUZZ_SAN        = address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 # Extra corpus directories, read but never written: the fixtures.
 FUZZ_EXTRA_pvm  =
-FUZZ_EXTRA_file = fixtures/good fixtures/bad
-FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile
+FUZZ_EXTRA_file = fixtures/good fixtures/bad fixtures/legacy/good fixtures/legacy/bad
+FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile fixtures/legacy/good fixtures/legacy/bad
 FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 .PHONY: fuzz fuzz-replay valgrind

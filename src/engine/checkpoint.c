@@ -35,6 +35,7 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
         to.key = o->key;
         to.max_depth = o->max_depth;
     }
+    to.legacy_ids = ck->rd.ops->legacy_ids;
     if (ck->top == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "no object to find tensors in");
     if ((s = tmap_build(ck->top, rd_object_count(&ck->rd), &to, &ck->map, err)) != C2S_OK)

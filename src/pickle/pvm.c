@@ -2215,6 +2215,11 @@ static void free_node_contents(pvm_value *v)
     }
 }
 
+const pvm_value *pvm_node_at(const pvm *vm, size_t i)
+{
+    return &vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK];
+}
+
 void pvm_free(pvm *vm)
 {
     if (vm == NULL)

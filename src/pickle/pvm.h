@@ -151,6 +151,11 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i);
 /* Number of nodes created so far (ids are 0..count-1). */
 size_t pvm_object_count(const pvm *vm);
 
+/* The node with id i (i < pvm_object_count): nodes in the order the
+ * opcodes that made them ran, e.g. persistent ids in the order Python's
+ * persistent_load would have been called. */
+const pvm_value *pvm_node_at(const pvm *vm, size_t i);
+
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);
 /* If v is a PVM_CALL whose callable is the global module.name, return 1. */

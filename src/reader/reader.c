@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "torch/rd_pickle.h"
+#include "torch/rd_legacy.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_pickle_ops};
+static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 
@@ -79,7 +79,7 @@ c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_rep
     return r->ops->open(in, o, &r->impl, rep, top, err);
 }
 
-const char *rd_default_format(void) { return rd_pickle_ops.format; }
+const char *rd_default_format(void) { return rd_legacy_ops.format; }
 
 void rd_close(rd *r)
 {
@@ -125,6 +125,54 @@ int rd_stream_crc_done(const rd_stream *s) { return s->ops->crc_done(s); }
 c2s_status rd_stream_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
 {
     return s->ops->verify(s, scratch, len, err);
+}
+
+/* ---- a plain byte range of the input ------------------------------------------------ */
+
+static c2s_status range_read(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    if (off > s->size || n > s->size - off)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: read past its end", s->name);
+    ssize_t got = pread_full(s->u.range.fd, buf, n, s->u.range.base + off);
+    if (got < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));
+    if ((size_t)got < n)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated", s->name);
+    return C2S_OK;
+}
+
+static int range_file_range(const rd_stream *s, int *fd, uint64_t *offset)
+{
+    *fd = s->u.range.fd;
+    *offset = s->u.range.base;
+    return 1;
+}
+
+static int range_crc_done(const rd_stream *s)
+{
+    (void)s;
+    return 1; /* nothing to check */
+}
+
+static c2s_status range_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
+{
+    (void)s, (void)scratch, (void)len, (void)err;
+    return C2S_OK;
+}
+
+static void range_close(rd_stream *s) { (void)s; }
+
+static const rd_stream_ops RANGE_STREAM = {range_read, range_file_range, range_crc_done,
+                                           range_verify, range_close};
+
+void rd_range_stream_open(rd_stream *s, int fd, uint64_t base, uint64_t size, const char *name)
+{
+    s->ops = &RANGE_STREAM;
+    s->size = size;
+    s->crc_recorded = 0;
+    s->u.range.fd = fd;
+    s->u.range.base = base;
+    snprintf(s->name, sizeof s->name, "%s", name);
 }
 
 void rd_stream_close(rd_stream *s)

@@ -57,6 +57,7 @@ typedef struct rd_stream rd_stream;
 /* What a format reader provides.  impl is the reader's own state. */
 typedef struct rd_ops {
     const char *format;  /* the report's word for the format ("zip") */
+    int legacy_ids;      /* storages named by legacy persistent ids (tmap.h) */
     /* 1 when the input is this reader's format (from in->head). */
     int (*sniff)(const rd_input *in);
     /* Judge: interpret every pickle the loader would run, adding globals and
@@ -115,8 +116,17 @@ struct rd_stream {
     int crc_recorded;
     union {
         zipsrc_stream zip;
+        struct {
+            int fd;
+            uint64_t base; /* file offset of the first byte */
+        } range;
     } u;
 };
+
+/* Open s on the bytes [base, base + size) of fd, stored as they are and with
+ * no checksum of their own (a legacy stream's storages). */
+void rd_range_stream_open(rd_stream *s, int fd, uint64_t base, uint64_t size,
+                          const char *name);
 
 c2s_status rd_stream_open(rd *r, const char *key, rd_stream *s, c2s_error *err);
 

@@ -235,18 +235,49 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt,
     return C2S_OK;
 }
 
-/* ('storage', torch.XStorage, key, location, numel) */
+/* A legacy storage view: elements [off, off + len) of the storage. */
+typedef struct storage_view {
+    int on;
+    uint64_t off, len;
+} storage_view;
+
+/* The sixth item of a legacy id: None, or (view_key, offset, numel). */
+static c2s_status parse_view(walk_ctx *c, const pvm_value *v, storage_view *view)
+{
+    if (v->kind == PVM_NONE)
+        return C2S_OK;
+    if (v->kind != PVM_TUPLE || v->u.seq.len != 3 || item(v, 0)->kind != PVM_STR ||
+        item(v, 1)->kind != PVM_INT || item(v, 2)->kind != PVM_INT || item(v, 1)->u.i < 0 ||
+        item(v, 2)->u.i < 0)
+        return bad_tensor(c, "bad storage view in persistent id (expected (key, offset, numel))",
+                          NULL);
+    *view = (storage_view){1, (uint64_t)item(v, 1)->u.i, (uint64_t)item(v, 2)->u.i};
+    return C2S_OK;
+}
+
+/* ('storage', torch.XStorage, key, location, numel), and in the legacy
+ * format a sixth item, the view (parse_view). */
 static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t,
-                                c2s_dtype *storage_dt)
+                                c2s_dtype *storage_dt, storage_view *view)
 {
     if (persid == NULL || persid->kind != PVM_PERSID)
         return bad_tensor(c, "its storage is not a persistent id", NULL);
     const pvm_value *pid = persid->u.persid.pid;
-    if (pid->kind != PVM_TUPLE || pid->u.seq.len != 5 ||
+    size_t want = c->opts && c->opts->legacy_ids ? 6 : 5;
+    if (pid->kind != PVM_TUPLE || pid->u.seq.len != want ||
         item(pid, 0)->kind != PVM_STR || strcmp(item(pid, 0)->u.str.data, "storage") != 0 ||
         item(pid, 1)->kind != PVM_GLOBAL || item(pid, 2)->kind != PVM_STR ||
         item(pid, 4)->kind != PVM_INT)
-        return bad_tensor(c, "bad persistent id (expected ('storage', class, key, location, numel))", NULL);
+        return bad_tensor(c, want == 6 ? "bad persistent id (expected ('storage', class, key, "
+                                         "location, numel, view))"
+                                       : "bad persistent id (expected ('storage', class, key, "
+                                         "location, numel))",
+                          NULL);
+    if (want == 6) {
+        c2s_status st = parse_view(c, item(pid, 5), view);
+        if (st != C2S_OK)
+            return st;
+    }
     const pvm_value *cls = item(pid, 1);
     const char *why = NULL;
     int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
@@ -297,8 +328,9 @@ static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *w
     return C2S_OK;
 }
 
-/* Element count and extent of the view; checks it lies inside its storage. */
-static c2s_status check_view(walk_ctx *c, tmap_tensor *t)
+/* Element count and extent of the view; checks it lies inside its storage
+ * (or, limit not UINT64_MAX, inside its first limit bytes). */
+static c2s_status check_view(walk_ctx *c, tmap_tensor *t, uint64_t limit)
 {
     uint64_t numel = 1, last = t->offset, expect = 1;
     int contiguous = 1;
@@ -324,12 +356,35 @@ static c2s_status check_view(walk_ctx *c, tmap_tensor *t)
     uint64_t end_bytes;
     const tmap_storage *s = &c->map->storages[t->storage];
     if (!add_u64(last, 1, &end_bytes) || !mul_u64(end_bytes, es, &end_bytes) ||
-        end_bytes > s->nbytes)
+        end_bytes > s->nbytes || end_bytes > limit)
         return c2s_fail(c->err, C2S_ERR_INPUT,
                         "tensor '%s': view (offset %llu, shape and strides) reaches past the "
                         "end of storage '%s' (%llu bytes)",
                         c->path, (unsigned long long)t->offset, s->key,
                         (unsigned long long)s->nbytes);
+    return C2S_OK;
+}
+
+/* A tensor on a legacy storage view: inside the view, which is inside the
+ * storage; its offset becomes one into the storage. */
+static c2s_status view_in_storage(walk_ctx *c, tmap_tensor *t, const storage_view *view)
+{
+    size_t es = c2s_dtype_size(t->dtype);
+    uint64_t limit, view_end, off;
+    const tmap_storage *s = &c->map->storages[t->storage];
+    if (!mul_u64(view->len, es, &limit) || !add_u64(view->off, view->len, &view_end) ||
+        !mul_u64(view_end, es, &view_end) || view_end > s->nbytes)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': storage view (offset %llu, %llu elements) reaches past "
+                        "the end of storage '%s' (%llu bytes)",
+                        c->path, (unsigned long long)view->off, (unsigned long long)view->len,
+                        s->key, (unsigned long long)s->nbytes);
+    c2s_status st = check_view(c, t, limit);
+    if (st != C2S_OK)
+        return st;
+    if (!add_u64(t->offset, view->off, &off))
+        return bad_tensor(c, "view extent overflows", NULL);
+    t->offset = off;
     return C2S_OK;
 }
 
@@ -341,7 +396,8 @@ static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *a
     if (args->kind != PVM_TUPLE || args->u.seq.len < need)
         return bad_tensor(c, "rebuild call has too few arguments", NULL);
     c2s_dtype storage_dt = C2S_U8;
-    c2s_status st = parse_storage(c, item(args, 0), t, &storage_dt);
+    storage_view view = {0};
+    c2s_status st = parse_storage(c, item(args, 0), t, &storage_dt, &view);
     if (st != C2S_OK || !t->supported)
         return st;
     t->dtype = storage_dt;
@@ -380,7 +436,9 @@ static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *a
     t->stride = t->shape + t->ndim;
     memcpy(t->shape, shape, t->ndim * sizeof *shape);
     memcpy(t->stride, stride, t->ndim * sizeof *stride);
-    return check_view(c, t);
+    if (!view.on)
+        return check_view(c, t, UINT64_MAX);
+    return view_in_storage(c, t, &view);
 }
 
 /* Unwrap Parameter and subclass wrappers down to a dense rebuild call. */

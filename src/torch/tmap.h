@@ -73,6 +73,11 @@ typedef struct tmap_options {
     const char *key;        /* NULL: the default root */
     size_t max_depth;       /* 0: default 1000 */
     uint64_t max_visits;    /* 0: default 100,000 + 4 per pickle object */
+    /* The legacy (pre-1.6) stream's persistent ids: ('storage', class, key,
+     * location, numel, view) where view is None or (view_key, offset,
+     * numel), a slice of the storage in elements.  0: the zip format's
+     * five-element ids only, as torch's zip loader unpacks them. */
+    int legacy_ids;
 } tmap_options;
 
 /* Build the map of the tensors under the root.  Fails (C2S_ERR_INPUT) on a
