@@ -127,7 +127,7 @@ typedef struct c2s_write_options {
     size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 slots of
                                buffer_size / 8 (4 of them the output ring)
                                and an output buffer of buffer_size / 8
-                               (see convert.c) */
+                               (see src/engine/ring.h) */
 
     /* Which tensors: a name is kept when it matches some include glob (or
      * there are none) and no exclude glob (fnmatch(3), no flags: '*' also

@@ -3,7 +3,7 @@
  *
  * Deliberately not the copy code: expected bytes come from an element-by-
  * element walk (an odometer over every dimension), not from the run-based
- * gather of convert.c, so a bug in one is caught by the other.
+ * gathers of gather.c, so a bug in one is caught by the other.
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
