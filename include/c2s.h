@@ -121,7 +121,8 @@ typedef enum c2s_direct_io {
 typedef struct c2s_write_options {
     int force;              /* replace an existing output */
     int skip_unsupported;   /* drop tensors safetensors cannot hold */
-    const volatile sig_atomic_t *cancel; /* checked between blocks; may be NULL */
+    const volatile sig_atomic_t *cancel; /* checked between blocks, on the thread that
+                                            calls c2s_write; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
     size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 slots of

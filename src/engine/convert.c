@@ -36,7 +36,7 @@
  *
  * Threads.  c2s_write runs on the caller's thread; the CRC pipe's thread
  * only reads records and computes CRCs (crcpipe.h).  The cancel flag is
- * read on the caller's thread only.
+ * read on the caller's thread only (cancel.h explains how, and why).
  */
 #include "engine/checkpoint.h"
 #include "engine/dtconv.h"

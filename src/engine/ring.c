@@ -10,6 +10,7 @@
  * swap and the conversion, which work in place (swap) or into cvt.
  */
 #include "engine/ring.h"
+#include "engine/cancel.h"
 #include "engine/dtconv.h"
 
 #include <stdlib.h>
@@ -104,7 +105,7 @@ c2s_status ring_wait(ring *r, uint64_t ticket)
 /* Checked between blocks; the message is the same wherever it happens. */
 int ring_cancelled(ring *r)
 {
-    if (r->cancel && *r->cancel) {
+    if (cancel_requested(r->cancel)) {
         r->interrupted = 1;
         c2s_fail(r->err, C2S_ERR_INPUT, "interrupted");
         return 1;

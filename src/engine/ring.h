@@ -28,7 +28,7 @@
  * 4 KiB: what direct I/O needs (outfile.h); where it starts is the
  * caller's choice (outfile_direct_from on `out`).
  *
- * Before each write the caller's cancel flag is read; a set flag
+ * Before each write the caller's cancel flag is read (cancel.h); a set flag
  * fails with "interrupted" wherever it happens.  After each write the
  * progress callback sees the bytes written so far.
  */

@@ -18,6 +18,7 @@
  */
 #include "engine/verify.h"
 
+#include "engine/cancel.h"
 #include "engine/checkpoint.h"
 #include "engine/dtconv.h"
 #include "st/stread.h"
@@ -202,7 +203,7 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
                  : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
     }
     for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
-        if (c->cancel && *c->cancel)
+        if (cancel_requested(c->cancel))
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
         if (st == C2S_OK && t->contiguous)
