@@ -157,7 +157,8 @@ typedef struct c2s_write_options {
     int verify;
 
     /* With out_path NULL: stream the file to this descriptor (e.g. 1 for
-     * stdout); no temporary file, so nothing can be taken back on failure. */
+     * stdout); no temporary file, so nothing can be taken back on failure.
+     * Negative: no descriptor (see c2s_write). */
     int out_fd;
 
     /* Compute the SHA-256 of the output (result.sha256). */
@@ -189,7 +190,11 @@ int c2s_selected(const c2s_write_options *o, const char *name);
  * opts->out_fd).  Refuses (C2S_ERR_INPUT) when out_path is the input file,
  * when it exists and force is 0, and when an unsupported tensor is present
  * and skip_unsupported is 0.  Storage bytes are checked against the
- * archive's CRC-32 before the file is put in place.  opts may be NULL.
+ * archive's CRC-32 before the file is put in place.  opts may be NULL;
+ * then, as with a negative opts->out_fd, out_path must not be NULL: with
+ * neither a path nor a descriptor c2s_write fails with C2S_ERR_USAGE and
+ * "no output: neither a path nor a descriptor", before anything is read
+ * or created.
  */
 c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
                      const c2s_write_options *opts, c2s_write_result *res,

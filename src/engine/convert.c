@@ -330,6 +330,8 @@ static uint64_t direct_start(const c2s_write_options *o, uint64_t size)
 static c2s_status check_options(const char *out_path, const c2s_write_options *o,
                                 c2s_error *err)
 {
+    if (out_path == NULL && (o == NULL || o->out_fd < 0))
+        return c2s_fail(err, C2S_ERR_USAGE, "no output: neither a path nor a descriptor");
     if (o == NULL)
         return C2S_OK;
     if (o->convert_dtype && o->dtype != C2S_F16 && o->dtype != C2S_BF16 && o->dtype != C2S_F32)
@@ -381,7 +383,7 @@ static c2s_status open_output(writer *w, const char *out_path, sha256_ctx *sha)
     const c2s_write_options *o = w->opts;
     outfile *out = &w->ring.out;
     if (out_path == NULL) {
-        outfile_open_fd(out, o->out_fd);
+        outfile_open_fd(out, o->out_fd); /* o is not NULL: check_options */
     } else {
         c2s_status st = outfile_open(out, out_path, o && o->force, w->err);
         if (st != C2S_OK)
