@@ -8,6 +8,7 @@
  * reading a band into half of the read slots (read_band), copying a band
  * into the output buffer (gather_rows, gather_any), and the loop over the
  * bands (gather_bands), the next band being read while this one is copied.
+ * Everywhere here `out` is the ring (ring.h) the bytes go to.
  */
 #include "engine/gather.h"
 
@@ -226,7 +227,7 @@ static uint64_t seg_span(const view *v, const gplan *g, uint64_t b)
     return span;
 }
 
-/* Whether a band of b fits: every segment in a slot, all in half the slots. */
+/* Whether a band of b fits: every segment in a slot, all in half the read slots. */
 static int band_fits(const ring *out, const view *v, const gplan *g, uint64_t b)
 {
     uint64_t bytes = sat_mul(seg_span(v, g, b), v->es), n = seg_count(v, g, b);
