@@ -121,13 +121,14 @@ typedef enum c2s_direct_io {
 typedef struct c2s_write_options {
     int force;              /* replace an existing output */
     int skip_unsupported;   /* drop tensors safetensors cannot hold */
-    const volatile sig_atomic_t *cancel; /* checked between blocks; may be NULL */
+    const volatile sig_atomic_t *cancel; /* checked between blocks, on the thread that
+                                            calls c2s_write; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
     size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 slots of
                                buffer_size / 8 (4 of them the output ring)
                                and an output buffer of buffer_size / 8
-                               (see convert.c) */
+                               (see src/engine/ring.h) */
 
     /* Which tensors: a name is kept when it matches some include glob (or
      * there are none) and no exclude glob (fnmatch(3), no flags: '*' also
@@ -156,7 +157,8 @@ typedef struct c2s_write_options {
     int verify;
 
     /* With out_path NULL: stream the file to this descriptor (e.g. 1 for
-     * stdout); no temporary file, so nothing can be taken back on failure. */
+     * stdout); no temporary file, so nothing can be taken back on failure.
+     * Negative: no descriptor (see c2s_write). */
     int out_fd;
 
     /* Compute the SHA-256 of the output (result.sha256). */
@@ -188,7 +190,11 @@ int c2s_selected(const c2s_write_options *o, const char *name);
  * opts->out_fd).  Refuses (C2S_ERR_INPUT) when out_path is the input file,
  * when it exists and force is 0, and when an unsupported tensor is present
  * and skip_unsupported is 0.  Storage bytes are checked against the
- * archive's CRC-32 before the file is put in place.  opts may be NULL.
+ * archive's CRC-32 before the file is put in place.  opts may be NULL;
+ * then, as with a negative opts->out_fd, out_path must not be NULL: with
+ * neither a path nor a descriptor c2s_write fails with C2S_ERR_USAGE and
+ * "no output: neither a path nor a descriptor", before anything is read
+ * or created.
  */
 c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
                      const c2s_write_options *opts, c2s_write_result *res,

@@ -569,6 +569,30 @@ Test(convert, stream_to_a_descriptor_with_sha256)
     free(in);
 }
 
+/* No path and no descriptor (opts NULL, or out_fd negative): a usage error
+ * before anything is written, and the checkpoint still converts after. */
+Test(convert, no_output_is_a_usage_error)
+{
+    char *in = mixed_checkpoint();
+    char *out = tu_path(dir, "after.safetensors");
+    c2s_checkpoint *ck;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK);
+    c2s_write_result res = {.tensors = 99};
+    cr_assert_eq(c2s_write(ck, NULL, NULL, &res, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "no output: neither a path nor a descriptor");
+    cr_assert_eq(res.tensors, 0);
+    c2s_write_options o = {.out_fd = -1};
+    c2s_error_clear(&err);
+    cr_assert_eq(c2s_write(ck, NULL, &o, NULL, &err), C2S_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "no output: neither a path nor a descriptor");
+    cr_assert_eq(c2s_write(ck, out, NULL, &res, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(res.tensors, 4);
+    c2s_close(ck);
+    free(out);
+    free(in);
+}
+
 /* ---- shared storages and bounded gathers ------------------------------------------------ */
 
 #include <zlib.h>
@@ -1310,7 +1334,7 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
 
 /* The input is opened once: replacing the path after c2s_open changes
  * nothing, the bytes written are those of the file that was judged. */
-Test(convert, replaced_input_still_writes_the_judged_file, .init = setup, .fini = teardown)
+Test(convert, replaced_input_still_writes_the_judged_file)
 {
     size_t len, want_len, got_len;
     unsigned char *orig = tu_read("fixtures/sample.ckpt", &len);

@@ -3,7 +3,7 @@
  *
  * Deliberately not the copy code: expected bytes come from an element-by-
  * element walk (an odometer over every dimension), not from the run-based
- * gather of convert.c, so a bug in one is caught by the other.
+ * gathers of gather.c, so a bug in one is caught by the other.
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -18,6 +18,7 @@
  */
 #include "engine/verify.h"
 
+#include "engine/cancel.h"
 #include "engine/checkpoint.h"
 #include "engine/dtconv.h"
 #include "st/stread.h"
@@ -202,7 +203,7 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
                  : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
     }
     for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
-        if (c->cancel && *c->cancel)
+        if (cancel_requested(c->cancel))
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
         if (st == C2S_OK && t->contiguous)

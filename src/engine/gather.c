@@ -1,0 +1,615 @@
+/*
+ * gather.c - one tensor's bytes from its storage record into the output
+ * ring: contiguous ranges, runs, and gathers of strided views (see
+ * gather.h for the plan and the ways bytes travel).
+ *
+ * Layers, bottom up: reading a record (here or queued to the CRC pipe),
+ * contiguous ranges (copy_range), the gather plan (simplify, plan_gather),
+ * reading a band into half of the read slots (read_band), copying a band
+ * into the output buffer (gather_rows, gather_any), and the loop over the
+ * bands (gather_bands), the next band being read while this one is copied.
+ * Everywhere here `out` is the ring (ring.h) the bytes go to.
+ */
+#include "engine/gather.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HALF (RING_NREAD / 2)   /* a gather's band: half the read slots */
+#define LONG_RUN (64u << 10)    /* runs this long are copied one by one */
+#define PREAD_COST 8192u        /* a pread costs about as much as copying 8 KiB */
+#define MAX_SEGMENTS 65536u     /* per band */
+#define TILE_BYTES 64           /* gather_rows: tiles of 64 bytes square */
+
+/* ---- reading -------------------------------------------------------------------- */
+
+static c2s_status check_range(const gather_source *src, uint64_t off, uint64_t n,
+                              c2s_error *err)
+{
+    if (off > src->s.size || n > src->s.size - off)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s: read of %llu bytes at %llu is past its end (%llu bytes)",
+                        src->s.name, (unsigned long long)n, (unsigned long long)off,
+                        (unsigned long long)src->s.size);
+    return C2S_OK;
+}
+
+/* Read bytes [off, off + n) of the record into buf, on this thread. */
+static c2s_status read_source(gather_source *src, uint64_t off, unsigned char *buf, size_t n,
+                              c2s_error *err)
+{
+    c2s_status st = check_range(src, off, n, err);
+    if (st != C2S_OK || !src->raw)
+        return st == C2S_OK ? rd_stream_read(&src->s, off, buf, n, err) : st;
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(src->fd, buf + got, n - got, (off_t)(src->base + off + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", src->s.name,
+                            strerror(errno));
+        if (k == 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", src->s.name);
+        got += (size_t)k;
+    }
+    return C2S_OK;
+}
+
+/* The same, as a crcpipe_read_fn (gaps at check time). */
+c2s_status gather_read_gap(void *src, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    return read_source(src, off, buf, n, err);
+}
+
+/* Queue reads of a STORED record's ranges into memory that belongs to the
+ * pipe until the returned ticket is done. */
+static uint64_t read_async(ring *out, const gather_source *src, const crcpipe_range *r,
+                           size_t n)
+{
+    return crcpipe_submit(&out->pipe, src->rec, src->fd, src->base, r, n);
+}
+
+
+/* ---- contiguous ranges ------------------------------------------------------------------ */
+
+/* As is, STORED: read into the ring by the pipe, written from there. */
+static c2s_status copy_to_ring(ring *out, gather_source *src, uint64_t off, uint64_t n)
+{
+    c2s_status st = check_range(src, off, n, out->err);
+    if (st == C2S_OK)
+        st = ring_obuf_flush(out); /* it holds earlier output */
+    while (st == C2S_OK && n > 0) {
+        size_t room;
+        if ((st = ring_room(out, &room)) != C2S_OK)
+            break;
+        size_t len = n < room ? (size_t)n : room;
+        ring_read_stored(out, src->rec, src->fd, src->base, off, len);
+        off += len;
+        n -= len;
+    }
+    return st;
+}
+
+/* Start reading the next chunk (at most a slot) of [off, off + n) into read slot i. */
+static uint64_t start_chunk(ring *out, const gather_source *src, crcpipe_range *r, size_t i,
+                            uint64_t off, uint64_t n)
+{
+    *r = (crcpipe_range){off, ring_slot(out, i),
+                         n < out->slot_size ? (size_t)n : out->slot_size};
+    return out->ticket[i] = read_async(out, src, r, 1);
+}
+
+/* STORED, through the output buffer: chunks read into the first two read
+ * slots in turn, the next one read while this one is copied. */
+static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t off,
+                                       uint64_t n)
+{
+    c2s_status st = check_range(src, off, n, out->err);
+    crcpipe_range r[2];
+    uint64_t ticket[2] = {0, 0};
+    if (st == C2S_OK && n > 0)
+        ticket[0] = start_chunk(out, src, &r[0], RING_READ0, off, n);
+    for (size_t k = 0; st == C2S_OK && n > 0; k ^= 1) {
+        n -= r[k].len;
+        if (n > 0)
+            ticket[k ^ 1] =
+                start_chunk(out, src, &r[k ^ 1], RING_READ0 + (k ^ 1), r[k].off + r[k].len, n);
+        st = ring_wait(out, ticket[k]);
+        if (st == C2S_OK)
+            st = ring_obuf_put(out, r[k].data, r[k].len);
+    }
+    return st;
+}
+
+/* DEFLATE: straight from the stream into the output buffer. */
+static c2s_status copy_stream(ring *out, gather_source *src, uint64_t off, uint64_t n)
+{
+    c2s_status st = C2S_OK;
+    while (st == C2S_OK && n > 0) {
+        if (out->ofill == out->ocap && (st = ring_obuf_flush(out)) != C2S_OK)
+            break;
+        size_t part = n < out->ocap - out->ofill ? (size_t)n : out->ocap - out->ofill;
+        if ((st = read_source(src, off, out->obuf + out->ofill, part, out->err)) != C2S_OK)
+            break;
+        out->ofill += part;
+        off += part;
+        n -= part;
+    }
+    return st;
+}
+
+static c2s_status copy_range(ring *out, gather_source *src, uint64_t off, uint64_t n,
+                             int as_is)
+{
+    if (!src->raw)
+        return copy_stream(out, src, off, n);
+    return as_is ? copy_to_ring(out, src, off, n) : copy_stored_buffered(out, src, off, n);
+}
+
+/* ---- gathers: the plan ---------------------------------------------------------------- */
+
+/* A view with size-1 dimensions dropped, mergeable dimensions merged and
+ * the contiguous tail taken out as a run. */
+typedef struct view {
+    size_t k;                                      /* dimensions left */
+    uint64_t n[TMAP_MAX_NDIM], s[TMAP_MAX_NDIM];   /* sizes, strides (elements) */
+    uint64_t run;                                  /* elements per run */
+    uint64_t offset;                               /* of the first element */
+    size_t es;                                     /* element size */
+} view;
+
+/* A gather: dimension p in bands of `band` indices; seg[j] (j >= p): j
+ * indexes segments, else it spans within each segment. */
+typedef struct gplan {
+    size_t p;
+    uint64_t band;
+    unsigned char seg[TMAP_MAX_NDIM];
+    uint64_t cost;
+} gplan;
+
+static void simplify(const tmap_tensor *t, view *v)
+{
+    v->k = 0;
+    v->offset = t->offset;
+    v->es = c2s_dtype_size(t->dtype);
+    for (size_t i = 0; i < t->ndim; i++) {
+        uint64_t n = (uint64_t)t->shape[i], s = (uint64_t)t->stride[i];
+        if (n == 1)
+            continue;
+        if (v->k > 0 && v->s[v->k - 1] == n * s) { /* bounded by the storage: no overflow */
+            v->n[v->k - 1] *= n;
+            v->s[v->k - 1] = s;
+        } else {
+            v->n[v->k] = n;
+            v->s[v->k] = s;
+            v->k++;
+        }
+    }
+    v->run = 1;
+    if (v->k > 0 && v->s[v->k - 1] == 1)
+        v->run = v->n[--v->k];
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Indices dimension j takes within a band of b. */
+static uint64_t extent(const view *v, const gplan *g, size_t j, uint64_t b)
+{
+    return j == g->p ? b : v->n[j];
+}
+
+static uint64_t seg_count(const view *v, const gplan *g, uint64_t b)
+{
+    uint64_t c = 1;
+    for (size_t j = g->p; j < v->k; j++)
+        if (g->seg[j])
+            c = sat_mul(c, extent(v, g, j, b));
+    return c;
+}
+
+/* Elements one segment spans. */
+static uint64_t seg_span(const view *v, const gplan *g, uint64_t b)
+{
+    uint64_t span = v->run;
+    for (size_t j = g->p; j < v->k; j++)
+        if (!g->seg[j])
+            span = sat_add(span, sat_mul(extent(v, g, j, b) - 1, v->s[j]));
+    return span;
+}
+
+/* Whether a band of b fits: every segment in a slot, all in half the read slots. */
+static int band_fits(const ring *out, const view *v, const gplan *g, uint64_t b)
+{
+    uint64_t bytes = sat_mul(seg_span(v, g, b), v->es), n = seg_count(v, g, b);
+    return bytes <= out->slot_size && n <= MAX_SEGMENTS &&
+           n <= (uint64_t)HALF * (out->slot_size / bytes);
+}
+
+/* The largest band that fits (0: none), and what the whole gather costs. */
+static void size_band(const ring *out, const view *v, gplan *g)
+{
+    g->band = 0;
+    g->cost = UINT64_MAX;
+    if (!band_fits(out, v, g, 1))
+        return;
+    uint64_t lo = 1, hi = v->n[g->p]; /* band_fits(lo) holds */
+    while (lo < hi) {
+        uint64_t mid = hi - (hi - lo) / 2;
+        if (band_fits(out, v, g, mid))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    g->band = lo;
+    uint64_t bands = (v->n[g->p] + lo - 1) / lo;
+    for (size_t j = 0; j < g->p; j++)
+        bands = sat_mul(bands, v->n[j]);
+    uint64_t per_seg = sat_add(sat_mul(seg_span(v, g, lo), v->es), PREAD_COST);
+    g->cost = sat_mul(bands, sat_mul(seg_count(v, g, lo), per_seg));
+}
+
+/* Choose p and the segment dimensions (those from p on with the largest
+ * strides, 0 to all of them) with the least cost.  band 0: none fits. */
+static gplan plan_gather(const ring *out, const view *v)
+{
+    gplan best = {.cost = UINT64_MAX};
+    for (size_t p = 0; p < v->k; p++) {
+        gplan g = {.p = p};
+        for (;;) {
+            size_band(out, v, &g);
+            if (g.band > 0 && g.cost < best.cost)
+                best = g;
+            size_t pick = v->k; /* next segment dimension: the largest stride left */
+            for (size_t j = p; j < v->k; j++)
+                if (!g.seg[j] && v->s[j] > 0 && (pick == v->k || v->s[j] > v->s[pick]))
+                    pick = j;
+            if (pick == v->k)
+                break;
+            g.seg[pick] = 1;
+        }
+    }
+    return best;
+}
+
+/* ---- gathers: reading a band ---------------------------------------------------------- */
+
+/* One band: indices fixed[j] of the dimensions j < p, [b0, b0 + ext) of p. */
+typedef struct band {
+    uint64_t fixed[TMAP_MAX_NDIM];
+    uint64_t b0, ext;
+} band;
+
+/* Next index tuple of dimensions [from, to), the last fastest; 0 after the last. */
+static int odometer(uint64_t *idx, const uint64_t *n, size_t from, size_t to)
+{
+    for (size_t j = to; j-- > from;) {
+        if (++idx[j] < n[j])
+            return 1;
+        idx[j] = 0;
+    }
+    return 0;
+}
+
+/* The band after bd; 0 after the last. */
+static int next_band(const view *v, const gplan *g, band *bd)
+{
+    bd->b0 += g->band;
+    if (bd->b0 >= v->n[g->p]) {
+        bd->b0 = 0;
+        if (!odometer(bd->fixed, v->n, 0, g->p))
+            return 0;
+    }
+    bd->ext = v->n[g->p] - bd->b0 < g->band ? v->n[g->p] - bd->b0 : g->band;
+    return 1;
+}
+
+/* Read ranges [first, n) of half h, all in slot `slot`: by the pipe
+ * (STORED) or here (DEFLATE). */
+static c2s_status send_reads(gatherer *gr, gather_source *src, int h, size_t slot,
+                             size_t first, size_t n)
+{
+    ring *out = gr->ring;
+    if (n == first)
+        return C2S_OK;
+    if (src->raw) {
+        out->ticket[slot] = gr->band_ticket[h] =
+            read_async(out, src, &gr->reads[h][first], n - first);
+        return C2S_OK;
+    }
+    for (size_t i = first; i < n; i++) {
+        crcpipe_range *r = &gr->reads[h][i];
+        c2s_status st = read_source(src, r->off, r->data, r->len, out->err);
+        if (st != C2S_OK)
+            return st;
+    }
+    return C2S_OK;
+}
+
+/* Plan a read of bytes [off, off + len) into p, joined to the last read
+ * when both follow on (first: the first read of this slot). */
+static void add_read(crcpipe_range *reads, size_t first, size_t *n, uint64_t off,
+                     unsigned char *p, size_t len)
+{
+    crcpipe_range *last = *n > first ? &reads[*n - 1] : NULL;
+    if (last != NULL && last->off + last->len == off && last->data + last->len == p)
+        last->len += len;
+    else
+        reads[(*n)++] = (crcpipe_range){off, p, len};
+}
+
+/* Place the band's segments in half h of the read slots and start reading
+ * them; gr->segp[h][i] is segment i (segment dimensions in C order). */
+static c2s_status read_band(gatherer *gr, gather_source *src, const view *v, const gplan *g,
+                            const band *bd, int h, size_t *nseg)
+{
+    ring *out = gr->ring;
+    uint64_t ext[TMAP_MAX_NDIM], idx[TMAP_MAX_NDIM] = {0};
+    uint64_t base = v->offset + bd->b0 * v->s[g->p];
+    for (size_t j = 0; j < g->p; j++)
+        base += bd->fixed[j] * v->s[j];
+    for (size_t j = g->p; j < v->k; j++)
+        ext[j] = g->seg[j] ? extent(v, g, j, bd->ext) : 1;
+    size_t bytes = (size_t)(seg_span(v, g, bd->ext) * v->es); /* fits a slot: band_fits */
+    size_t slot = RING_READ0 + (size_t)h * HALF, used = 0, first = 0, nreads = 0, i = 0;
+    gr->band_ticket[h] = 0;
+    c2s_status st = ring_wait(out, out->ticket[slot]);
+    do {
+        uint64_t start = base;
+        for (size_t j = g->p; j < v->k; j++)
+            start += idx[j] * v->s[j];
+        if (st == C2S_OK)
+            st = check_range(src, start * v->es, bytes, out->err);
+        if (st == C2S_OK && used + bytes > out->slot_size) {
+            if (slot + 1 == RING_READ0 + (size_t)(h + 1) * HALF) /* band_fits rules this out */
+                return c2s_fail(out->err, C2S_ERR_INPUT, "internal error: a band overflows");
+            st = send_reads(gr, src, h, slot, first, nreads);
+            first = nreads;
+            used = 0;
+            if (st == C2S_OK)
+                st = ring_wait(out, out->ticket[++slot]);
+        }
+        if (st != C2S_OK)
+            return st;
+        unsigned char *p = ring_slot(out, slot) + used;
+        used += bytes;
+        gr->segp[h][i++] = p;
+        add_read(gr->reads[h], first, &nreads, start * v->es, p, bytes);
+    } while (odometer(idx, ext, g->p, v->k));
+    *nseg = i;
+    return send_reads(gr, src, h, slot, first, nreads);
+}
+
+/* ---- gathers: copying a band ---------------------------------------------------------- */
+
+static inline void copy_run(unsigned char *d, const unsigned char *s, size_t n)
+{
+    switch (n) { /* constant sizes: single moves */
+    case 2: memcpy(d, s, 2); break;
+    case 4: memcpy(d, s, 4); break;
+    case 8: memcpy(d, s, 8); break;
+    default: memcpy(d, s, n);
+    }
+}
+
+/* One tile of a band matrix: nr rows by nc columns of runs of rb bytes,
+ * run (t, c) at segp[c] + off + t * rstep, written at out + t * row + c * rb.
+ * The tile is first copied column by column into tmp (each segment read
+ * sequentially), then written row by row (each output line written
+ * whole): no cache line is visited twice, whatever the strides. */
+static inline __attribute__((always_inline)) void transpose_tile(
+    unsigned char *out, size_t row, const unsigned char *const *segp, size_t nc, size_t nr,
+    size_t off, size_t rstep, size_t rb, unsigned char *tmp)
+{
+    for (size_t c = 0; c < nc; c++) {
+        const unsigned char *s = segp[c] + off;
+        unsigned char *d = tmp + c * nr * rb;
+        if (rstep == rb && nr * rb == TILE_BYTES)
+            memcpy(d, s, TILE_BYTES); /* the usual case: a constant size */
+        else if (rstep == rb)
+            memcpy(d, s, nr * rb);
+        else
+            for (size_t t = 0; t < nr; t++)
+                memcpy(d + t * rb, s + t * rstep, rb);
+    }
+    for (size_t t = 0; t < nr; t++)
+        for (size_t c = 0; c < nc; c++)
+            memcpy(out + t * row + c * rb, tmp + (c * nr + t) * rb, rb);
+}
+
+/* m rows of the band matrix (cols runs each) from row r0 into out, in
+ * tiles of TILE_BYTES / rb runs square. */
+static inline __attribute__((always_inline)) void transpose_rows(
+    unsigned char *out, const unsigned char *const *segp, size_t cols, size_t m, size_t r0,
+    size_t rstep, size_t rb)
+{
+    unsigned char tmp[TILE_BYTES * TILE_BYTES];
+    size_t side = rb < TILE_BYTES ? TILE_BYTES / rb : 1, row = cols * rb;
+    for (size_t c0 = 0; c0 < cols; c0 += side) /* a few segments at a time, read in order */
+        for (size_t t0 = 0; t0 < m; t0 += side) {
+            for (size_t c = c0 + side; c < c0 + 2 * side && c < cols; c++)
+                __builtin_prefetch(segp[c] + (r0 + t0) * rstep);
+            transpose_tile(out + t0 * row + c0 * rb, row, segp + c0,
+                           cols - c0 < side ? cols - c0 : side, m - t0 < side ? m - t0 : side,
+                           (r0 + t0) * rstep, rstep, rb, tmp);
+        }
+}
+
+static void transpose_any(unsigned char *out, const unsigned char *const *segp, size_t cols,
+                          size_t m, size_t r0, size_t rstep, size_t rb)
+{
+    switch (rb) { /* the common element sizes, with constant copies */
+    case 1: transpose_rows(out, segp, cols, m, r0, rstep, 1); break;
+    case 2: transpose_rows(out, segp, cols, m, r0, rstep, 2); break;
+    case 4: transpose_rows(out, segp, cols, m, r0, rstep, 4); break;
+    case 8: transpose_rows(out, segp, cols, m, r0, rstep, 8); break;
+    default: transpose_rows(out, segp, cols, m, r0, rstep, rb);
+    }
+}
+
+/* A band that is a matrix: ext rows (dimension p) by cols segments (the
+ * dimensions after p), row t of segment c at t * rstep in it.  Whole rows
+ * go to the output buffer. */
+static c2s_status gather_rows(ring *out, const unsigned char *const *segp, const band *bd,
+                              size_t cols, size_t rstep, size_t rb)
+{
+    size_t row = cols * rb; /* <= ocap */
+    for (uint64_t r0 = 0; r0 < bd->ext;) {
+        if (out->ocap - out->ofill < row) {
+            c2s_status st = ring_obuf_flush(out);
+            if (st != C2S_OK)
+                return st;
+        }
+        uint64_t fit = (out->ocap - out->ofill) / row;
+        size_t m = (size_t)(bd->ext - r0 < fit ? bd->ext - r0 : fit);
+        transpose_any(out->obuf + out->ofill, segp, cols, m, (size_t)r0, rstep, rb);
+        out->ofill += m * row;
+        r0 += m;
+    }
+    return C2S_OK;
+}
+
+/* Any band: an odometer over dimensions p..k-1 of the band, the last one
+ * in a tight loop. */
+static c2s_status gather_any(ring *out, const unsigned char *const *segp, const view *v,
+                             const gplan *g, const band *bd)
+{
+    size_t p = g->p, last = v->k - 1, rb = (size_t)(v->run * v->es);
+    uint64_t ext[TMAP_MAX_NDIM], mul[TMAP_MAX_NDIM], idx[TMAP_MAX_NDIM] = {0}, m = 1;
+    for (size_t j = v->k; j-- > p;) { /* segment index = sum of idx[j] * mul[j] */
+        ext[j] = extent(v, g, j, bd->ext);
+        mul[j] = g->seg[j] ? m : 0;
+        m *= g->seg[j] ? ext[j] : 1;
+    }
+    size_t seg_step = (size_t)mul[last];
+    size_t byte_step = g->seg[last] ? 0 : (size_t)(v->s[last] * v->es);
+    do {
+        size_t si = 0, eo = 0;
+        for (size_t j = p; j < last; j++) {
+            si += (size_t)(idx[j] * mul[j]);
+            eo += g->seg[j] ? 0 : (size_t)(idx[j] * v->s[j] * v->es);
+        }
+        for (uint64_t i = 0; i < ext[last]; i++, si += seg_step, eo += byte_step) {
+            const unsigned char *s = segp[si] + eo;
+            if (out->ocap - out->ofill >= rb) {
+                copy_run(out->obuf + out->ofill, s, rb);
+                out->ofill += rb;
+            } else {
+                c2s_status st = ring_obuf_put(out, s, rb);
+                if (st != C2S_OK)
+                    return st;
+            }
+        }
+    } while (odometer(idx, ext, p, last));
+    return C2S_OK;
+}
+
+/* Copy a band that has been read. */
+static c2s_status gather_band(gatherer *gr, const view *v, const gplan *g, const band *bd,
+                              int h, size_t nseg)
+{
+    ring *out = gr->ring;
+    const unsigned char *const *segp = gr->segp[h];
+    int matrix = !g->seg[g->p] && nseg <= out->ocap / (v->run * v->es);
+    for (size_t j = g->p + 1; j < v->k; j++)
+        matrix = matrix && g->seg[j];
+    if (matrix) /* rows: dimension p; columns: the segments, in output order */
+        return gather_rows(out, segp, bd, nseg, (size_t)(v->s[g->p] * v->es),
+                           (size_t)(v->run * v->es));
+    return gather_any(out, segp, v, g, bd);
+}
+
+/* Band after band, each read (into one half of the read slots) while the
+ * one before is copied (from the other). */
+static c2s_status gather_bands(gatherer *gr, gather_source *src, const view *v,
+                               const gplan *g)
+{
+    band bd[2] = {{{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band}};
+    size_t nseg[2] = {0, 0};
+    c2s_status st = read_band(gr, src, v, g, &bd[0], 0, &nseg[0]);
+    int more = 1;
+    for (int h = 0; st == C2S_OK && more; h ^= 1) {
+        bd[h ^ 1] = bd[h];
+        more = next_band(v, g, &bd[h ^ 1]);
+        if (more)
+            st = read_band(gr, src, v, g, &bd[h ^ 1], h ^ 1, &nseg[h ^ 1]);
+        if (st == C2S_OK)
+            st = ring_wait(gr->ring, gr->band_ticket[h]);
+        if (st == C2S_OK)
+            st = gather_band(gr, v, g, &bd[h], h, nseg[h]);
+    }
+    return st;
+}
+
+/* Runs long enough to be read one by one, as contiguous ranges. */
+static c2s_status copy_runs(ring *out, gather_source *src, const view *v, int as_is)
+{
+    uint64_t idx[TMAP_MAX_NDIM] = {0};
+    c2s_status st;
+    do {
+        uint64_t e = v->offset;
+        for (size_t j = 0; j < v->k; j++)
+            e += idx[j] * v->s[j];
+        st = copy_range(out, src, e * v->es, v->run * v->es, as_is);
+    } while (st == C2S_OK && odometer(idx, v->n, 0, v->k));
+    return st;
+}
+
+static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source *src,
+                               int as_is)
+{
+    ring *out = gr->ring;
+    view v;
+    simplify(t, &v);
+    if (v.k == 0) /* contiguous after all */
+        return copy_range(out, src, v.offset * v.es, v.run * v.es, as_is);
+    if (v.run * v.es >= LONG_RUN)
+        return copy_runs(out, src, &v, as_is);
+    gplan g = plan_gather(out, &v);
+    if (g.band == 0) /* nothing fits the slots (tiny buffer_size) */
+        return copy_runs(out, src, &v, as_is);
+    return gather_bands(gr, src, &v, &g);
+}
+
+/* ---- the entry points ------------------------------------------------------------------ */
+
+c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is)
+{
+    if (t->numel == 0)
+        return C2S_OK;
+    if (t->contiguous)
+        return copy_range(gr->ring, src, t->offset * c2s_dtype_size(t->dtype), t->nbytes, as_is);
+    return copy_strided(gr, t, src, as_is);
+}
+
+c2s_status gather_alloc(gatherer *gr, ring *r, c2s_error *err)
+{
+    gr->ring = r;
+    int ok = 1;
+    for (int h = 0; h < 2; h++) {
+        gr->segp[h] = malloc(MAX_SEGMENTS * sizeof *gr->segp[h]);
+        gr->reads[h] = malloc(MAX_SEGMENTS * sizeof *gr->reads[h]);
+        ok = ok && gr->segp[h] && gr->reads[h];
+    }
+    if (!ok)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
+void gather_free(gatherer *gr)
+{
+    for (int h = 0; h < 2; h++) {
+        free(gr->segp[h]);
+        free(gr->reads[h]);
+    }
+}
+

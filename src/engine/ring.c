@@ -1,0 +1,238 @@
+/*
+ * ring.c - the output ring, the output buffer and the slot memory of
+ * c2s_write (see ring.h for how they fit together).
+ *
+ * A ring slot's bytes are written when the ring comes back to it
+ * (next_slot) or at the end (ring_flush), each time after waiting for the
+ * pipe's last job on that slot, and every write goes through write_out,
+ * which checks the cancel flag first and reports progress after.  The
+ * output buffer is flushed into the ring by copying (ring_put), after the
+ * swap and the conversion, which work in place (swap) or into cvt.
+ */
+#include "engine/ring.h"
+#include "engine/cancel.h"
+#include "engine/dtconv.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define DEFAULT_BUFFER (8u << 20)
+#define MAX_BUFFER (64u << 20)
+#define HUGE_PAGE (2u << 20)
+
+/* ---- memory ---------------------------------------------------------------------- */
+
+/* Slot memory on huge-page boundaries, marked for huge pages: a fault per
+ * 2 MiB instead of per 4 KiB (each fault is a visible cost), and fewer TLB
+ * misses in gathers.  Small sizes (tests) on OUTFILE_DIO_ALIGN boundaries. */
+static unsigned char *alloc_slots(size_t len)
+{
+    if (len < HUGE_PAGE)
+        return aligned_alloc(OUTFILE_DIO_ALIGN,
+                             (len + OUTFILE_DIO_ALIGN - 1) & ~(size_t)(OUTFILE_DIO_ALIGN - 1));
+    size_t padded = (len + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    unsigned char *p = aligned_alloc(HUGE_PAGE, padded);
+    if (p != NULL)
+        madvise(p, len, MADV_HUGEPAGE); /* a hint: without huge pages all works the same */
+    return p;
+}
+
+/* A slot (and the output buffer) is buffer / 8: a multiple of 16 bytes, of
+ * whole direct I/O blocks when it is large enough. */
+static size_t slot_size_for(size_t buffer)
+{
+    if (buffer == 0)
+        buffer = DEFAULT_BUFFER;
+    if (buffer > MAX_BUFFER)
+        buffer = MAX_BUFFER;
+    size_t size = (buffer / 8) & ~(size_t)15;
+    if (size < 16)
+        size = 16;
+    if (size >= 16 * OUTFILE_DIO_ALIGN) /* whole blocks for direct I/O */
+        size &= ~(size_t)(OUTFILE_DIO_ALIGN - 1);
+    return size;
+}
+
+c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err)
+{
+    r->err = err;
+    r->swap_unit = 1;
+    r->cancel = o ? o->cancel : NULL;
+    r->progress = o ? o->progress : NULL;
+    r->progress_ctx = o ? o->progress_ctx : NULL;
+    r->slot_size = r->ocap = slot_size_for(o ? o->buffer_size : 0);
+    r->slots_len = RING_NSLOTS * r->slot_size;
+    r->slots = alloc_slots(r->slots_len);
+    r->obuf = malloc(r->ocap);
+    r->cvt = malloc(2 * r->ocap);
+    if (r->slots == NULL || r->obuf == NULL || r->cvt == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
+void ring_free(ring *r)
+{
+    free(r->slots);
+    free(r->obuf);
+    free(r->cvt);
+}
+
+/* ---- the pipe ---------------------------------------------------------------------- */
+
+void ring_pipe_start(ring *r)
+{
+    crcpipe_start(&r->pipe);
+}
+
+void ring_pipe_finish(ring *r)
+{
+    crcpipe_finish(&r->pipe);
+}
+
+c2s_status ring_wait(ring *r, uint64_t ticket)
+{
+    c2s_status st = crcpipe_wait(&r->pipe, ticket);
+    if (st != C2S_OK) {
+        memcpy(r->err, &r->pipe.err, sizeof *r->err);
+        r->pipe_failed = 1;
+    }
+    return st;
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+/* Checked between blocks; the message is the same wherever it happens. */
+int ring_cancelled(ring *r)
+{
+    if (cancel_requested(r->cancel)) {
+        r->interrupted = 1;
+        c2s_fail(r->err, C2S_ERR_INPUT, "interrupted");
+        return 1;
+    }
+    return 0;
+}
+
+static c2s_status write_out(ring *r, const unsigned char *p, size_t n)
+{
+    if (ring_cancelled(r))
+        return C2S_ERR_INPUT;
+    c2s_status st = outfile_write(&r->out, p, n, r->err);
+    if (st != C2S_OK)
+        return st;
+    r->done += n;
+    if (r->progress)
+        r->progress(r->progress_ctx, r->done, r->total);
+    return C2S_OK;
+}
+
+/* ---- the output ring ------------------------------------------------------------------ */
+
+/* Write ring slot i's output once its reads are done. */
+static c2s_status write_slot(ring *r, size_t i)
+{
+    size_t n = r->olen[i];
+    r->olen[i] = 0;
+    c2s_status st = ring_wait(r, r->ticket[i]);
+    return st == C2S_OK ? write_out(r, ring_slot(r, i), n) : st;
+}
+
+/* Move to the next ring slot: write what it still holds, wait for the
+ * jobs on it.  (The slot at `cur` with nothing placed is always free.) */
+static c2s_status next_slot(ring *r)
+{
+    r->cur = (r->cur + 1) % RING_SLOTS;
+    r->used = 0;
+    c2s_status st = r->olen[r->cur] ? write_slot(r, r->cur) : C2S_OK;
+    return st == C2S_OK ? ring_wait(r, r->ticket[r->cur]) : st;
+}
+
+c2s_status ring_room(ring *r, size_t *room)
+{
+    c2s_status st = r->used == r->slot_size ? next_slot(r) : C2S_OK;
+    *room = r->slot_size - r->used;
+    return st;
+}
+
+void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
+                      size_t len)
+{
+    crcpipe_range range = {off, ring_slot(r, r->cur) + r->used, len};
+    r->ticket[r->cur] = crcpipe_submit(&r->pipe, rec, fd, base, &range, 1);
+    r->used += len;
+    r->olen[r->cur] += len;
+}
+
+c2s_status ring_put(ring *r, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        size_t room;
+        c2s_status st = ring_room(r, &room);
+        if (st != C2S_OK)
+            return st;
+        size_t part = n < room ? n : room;
+        memcpy(ring_slot(r, r->cur) + r->used, p, part);
+        r->used += part;
+        r->olen[r->cur] += part;
+        p += part;
+        n -= part;
+    }
+    return C2S_OK;
+}
+
+c2s_status ring_flush(ring *r)
+{
+    c2s_status st = C2S_OK;
+    for (size_t k = 1; k <= RING_SLOTS && st == C2S_OK; k++) {
+        size_t i = (r->cur + k) % RING_SLOTS;
+        if (r->olen[i])
+            st = write_slot(r, i);
+    }
+    r->used = 0;
+    return st;
+}
+
+/* ---- the output buffer ------------------------------------------------------------------ */
+
+void ring_obuf_elements(ring *r, size_t swap_unit, c2s_dtype from, c2s_dtype to)
+{
+    r->swap_unit = swap_unit;
+    r->converting = from != to;
+    r->conv_from = from;
+    r->conv_to = to;
+}
+
+c2s_status ring_obuf_flush(ring *r)
+{
+    if (r->ofill == 0)
+        return C2S_OK;
+    if (r->swap_unit > 1)
+        c2s_byteswap(r->obuf, r->ofill, r->swap_unit);
+    const unsigned char *out = r->obuf;
+    size_t len = r->ofill;
+    if (r->converting) {
+        size_t elems = r->ofill / c2s_dtype_size(r->conv_from);
+        dtconv_run(r->conv_from, r->conv_to, r->obuf, r->cvt, elems);
+        out = r->cvt;
+        len = elems * c2s_dtype_size(r->conv_to);
+    }
+    r->ofill = 0;
+    return ring_put(r, out, len);
+}
+
+c2s_status ring_obuf_put(ring *r, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        if (r->ofill == r->ocap) {
+            c2s_status st = ring_obuf_flush(r);
+            if (st != C2S_OK)
+                return st;
+        }
+        size_t part = n < r->ocap - r->ofill ? n : r->ocap - r->ofill;
+        memcpy(r->obuf + r->ofill, p, part);
+        r->ofill += part;
+        p += part;
+        n -= part;
+    }
+    return C2S_OK;
+}

@@ -1,0 +1,127 @@
+/*
+ * ring.h - the output side of c2s_write: the slot memory, the output ring,
+ * the output buffer, and the writes to the output file.
+ *
+ * What it is for.  convert.c plans the file and gather.h produces the
+ * tensors' bytes; everything they produce goes out through a ring, in file
+ * order, and the ring is the only writer of the output file.  It also owns
+ * the CRC pipe (crcpipe.h), since the pipe's reads land in its slots.
+ *
+ * How it works.  Two kinds of memory carry the bytes:
+ *
+ *  - the slots: RING_NSLOTS blocks of buffer_size / 8 bytes (1 MiB; 2 MiB
+ *    aligned and marked for huge pages: faults on them were a visible cost).
+ *    The first RING_SLOTS are the output ring, the others (from RING_READ0)
+ *    read space for gathers and for copies that change the bytes.  A slot
+ *    is reused only once the pipe's jobs on it are done (ticket[]).
+ *  - the output buffer (buffer_size / 8): elements gathered from a strided
+ *    view, or to be byte-swapped (big-endian archives) or converted
+ *    (--dtype, into cvt) when the buffer is flushed into the ring.
+ *
+ * The ring.  Every byte of the file, header included, passes through the
+ * ring in file order: slot `cur` is filled at `used`, and a full slot is
+ * written when the ring comes round to it (up to RING_SLOTS - 1 slots are
+ * read ahead).  Bytes reach a ring slot either copied (ring_put) or read
+ * straight into it by the pipe (ring_read_stored): the slot is then written
+ * once its ticket is done.  So every write but the last is a whole slot at
+ * a multiple of slot_size in the file, from memory aligned to at least
+ * 4 KiB: what direct I/O needs (outfile.h); where it starts is the
+ * caller's choice (outfile_direct_from on `out`).
+ *
+ * Before each write the caller's cancel flag is read (cancel.h); a set flag
+ * fails with "interrupted" wherever it happens.  After each write the
+ * progress callback sees the bytes written so far.
+ */
+#ifndef RING_H
+#define RING_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "c2s.h"
+#include "engine/outfile.h"
+#include "torch/dtype.h"
+#include "zip/crcpipe.h"
+
+#define RING_NSLOTS 32          /* slots in all */
+#define RING_SLOTS 4            /* the output ring: slots 0 .. RING_SLOTS - 1 */
+#define RING_READ0 RING_SLOTS   /* the first read slot */
+#define RING_NREAD (RING_NSLOTS - RING_SLOTS) /* read slots */
+
+typedef struct ring {
+    outfile out;                  /* opened, committed and removed by the caller */
+    crcpipe pipe;
+    /* slots */
+    unsigned char *slots;         /* RING_NSLOTS * slot_size */
+    size_t slot_size, slots_len;
+    uint64_t ticket[RING_NSLOTS]; /* the last pipe job on each slot */
+    size_t olen[RING_SLOTS];      /* output bytes in each ring slot, not yet written */
+    size_t cur, used;             /* the ring slot being filled, bytes placed in it */
+    /* output buffer: gather.c appends to obuf directly in its inner loops */
+    unsigned char *obuf, *cvt;    /* cvt: 2 * ocap (F16 -> F32 doubles) */
+    size_t ocap, ofill;
+    size_t swap_unit;             /* of the elements in obuf; 1: no swap */
+    int converting;
+    c2s_dtype conv_from, conv_to;
+    /* the caller's */
+    const volatile sig_atomic_t *cancel;
+    c2s_progress_fn progress;
+    void *progress_ctx;
+    uint64_t done, total;         /* output bytes written, and to write */
+    int interrupted, pipe_failed; /* errors that name no tensor */
+    c2s_error *err;
+} ring;
+
+/* Allocate the memory buffer_size sets (0: default 8 MiB, at most 64 MiB):
+ * RING_NSLOTS slots of buffer_size / 8, an output buffer of buffer_size / 8
+ * and twice that for converted elements.  cancel and progress from o (o may
+ * be NULL); errors go to err from now on.  ring_free() in every case. */
+c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err);
+void ring_free(ring *r);
+
+static inline unsigned char *ring_slot(const ring *r, size_t i)
+{
+    return r->slots + i * r->slot_size;
+}
+
+/* The pipe's thread: started before the first read, finished (joined)
+ * before the records are checked, whatever happened in between. */
+void ring_pipe_start(ring *r);
+void ring_pipe_finish(ring *r);
+
+/* Wait for the pipe's jobs up to ticket; a failed read becomes our error
+ * (it names the record: the tensor being copied may be a later one). */
+c2s_status ring_wait(ring *r, uint64_t ticket);
+
+/* Whether the caller asked to stop; if so, err says "interrupted". */
+int ring_cancelled(ring *r);
+
+/* The free bytes at the ring's position (at ring_slot(r, r->cur) +
+ * r->used), moving on when its slot is full. */
+c2s_status ring_room(ring *r, size_t *room);
+
+/* Have the pipe read bytes [off, off + len) of a STORED record (rec, at
+ * base in fd) into the ring's free bytes; len <= what ring_room gave. */
+void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
+                      size_t len);
+
+/* Append n bytes to the ring. */
+c2s_status ring_put(ring *r, const unsigned char *p, size_t n);
+
+/* At the end: write every ring slot holding output, oldest first. */
+c2s_status ring_flush(ring *r);
+
+/* How the elements in the output buffer are changed when it is flushed:
+ * swapped in units of swap_unit (1: not), converted from `from` to `to`
+ * (equal: not).  This applies to what the buffer already holds too: flush
+ * it first unless its bytes are to go out unchanged either way. */
+void ring_obuf_elements(ring *r, size_t swap_unit, c2s_dtype from, c2s_dtype to);
+
+/* Swap, convert and append to the ring what the output buffer holds. */
+c2s_status ring_obuf_flush(ring *r);
+
+/* Append n bytes (whole elements) to the output buffer. */
+c2s_status ring_obuf_put(ring *r, const unsigned char *p, size_t n);
+
+#endif /* RING_H */
