@@ -16,6 +16,7 @@
  * otherwise safe.
  */
 #include "engine/checkpoint.h"
+#include "torch/torchtab.h"
 #include "zip/ziplayout.h"
 
 #include <fcntl.h>
@@ -47,7 +48,7 @@ static int add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t
         u->module = strdup(pg->module);
         u->name = strdup(pg->name);
         u->pickle = strdup(where);
-        u->cls = policy_classify(pg->module, pg->name, policy);
+        u->cls = policy_classify(pg->module, pg->name, torchtab_allowed, policy);
         u->uses = pg->uses;
         u->offset = base + pg->first_offset;
         r->nglobals++;

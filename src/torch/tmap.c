@@ -6,15 +6,18 @@
  * being enumerated and remembers the length of the dotted name that leads
  * to it.  A frame is either NAMED (tensors found under it are collected) or
  * COUNTED (tensors under it are only counted, for a "left out" note).  A
- * tensor is a PVM_CALL of a rebuild function; parse_tensor() checks its
- * storage id, dtype, shape, strides and offset with overflow-checked
- * arithmetic and bounds-checks the view against the storage's size.
+ * tensor is a PVM_CALL of a rebuild function (a TORCH_REBUILD row of
+ * torchtab.h); parse_tensor() checks its storage id, dtype, shape, strides
+ * and offset with overflow-checked arithmetic and bounds-checks the view
+ * against the storage's size.
  */
 #include "torch/tmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "torch/torchtab.h"
 
 #define DEFAULT_MAX_DEPTH 1000
 #define VISITS_BASE 100000ull /* default visit budget: base + 4 per object */
@@ -122,53 +125,22 @@ static int key_label(const pvm_value *k, char *buf, size_t cap, const char **out
 
 /* ---- recognising tensors --------------------------------------------------- */
 
-typedef enum rebuild_kind {
-    RB_NONE, RB_V1, RB_V2, RB_V3, RB_PARAM, RB_FROM_TYPE, RB_UNSUPPORTED
-} rebuild_kind;
-
-typedef struct rebuild_row {
-    const char *module, *name;
-    rebuild_kind kind;
-    const char *why;
-} rebuild_row;
-
-static const rebuild_row REBUILDS[] = {
-    {"torch._utils", "_rebuild_tensor", RB_V1, NULL},
-    {"torch._utils", "_rebuild_tensor_v2", RB_V2, NULL},
-    {"torch._utils", "_rebuild_tensor_v3", RB_V3, NULL},
-    {"torch._utils", "_rebuild_parameter", RB_PARAM, NULL},
-    {"torch._utils", "_rebuild_parameter_with_state", RB_PARAM, NULL},
-    {"torch._tensor", "_rebuild_from_type_v2", RB_FROM_TYPE, NULL},
-    {"torch._tensor", "_rebuild_from_type", RB_FROM_TYPE, NULL},
-    {"torch._utils", "_rebuild_qtensor", RB_UNSUPPORTED, "quantized tensor"},
-    {"torch._utils", "_rebuild_sparse_tensor", RB_UNSUPPORTED, "sparse tensor"},
-    {"torch._utils", "_rebuild_sparse_csr_tensor", RB_UNSUPPORTED, "sparse tensor"},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", RB_UNSUPPORTED, "meta tensor (no data)"},
-    {"torch._utils", "_rebuild_nested_tensor", RB_UNSUPPORTED, "nested tensor"},
-    {"torch._utils", "_rebuild_wrapper_subclass", RB_UNSUPPORTED, "wrapper tensor subclass"},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_xla_tensor", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_mlc_tensor", RB_UNSUPPORTED, "device tensor"},
-};
-
-static rebuild_kind rebuild_of(const pvm_value *callable, const char **why)
+/* The rebuild function a call's callable names (TORCH_RB_NONE: not one). */
+static torch_rebuild rebuild_of(const pvm_value *callable, const char **why)
 {
     if (callable == NULL || callable->kind != PVM_GLOBAL)
-        return RB_NONE;
-    for (size_t i = 0; i < sizeof REBUILDS / sizeof REBUILDS[0]; i++) {
-        if (pvm_is_global(callable, REBUILDS[i].module, REBUILDS[i].name)) {
-            *why = REBUILDS[i].why;
-            return REBUILDS[i].kind;
-        }
-    }
-    return RB_NONE;
+        return TORCH_RB_NONE;
+    const torch_global *g = torchtab_find(callable->u.global.module, callable->u.global.name);
+    if (g == NULL || g->role != TORCH_REBUILD)
+        return TORCH_RB_NONE;
+    *why = g->why;
+    return g->rebuild;
 }
 
 static int is_tensor_call(const pvm_value *v)
 {
     const char *why;
-    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != RB_NONE;
+    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != TORCH_RB_NONE;
 }
 
 static const pvm_value *item(const pvm_value *tuple, size_t i)
@@ -334,10 +306,10 @@ static c2s_status check_view(walk_ctx *c, tmap_tensor *t)
 }
 
 /* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3. */
-static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *args,
+static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *args,
                               tmap_tensor *t)
 {
-    size_t need = kind == RB_V3 ? 7 : 4;
+    size_t need = kind == TORCH_RB_V3 ? 7 : 4;
     if (args->kind != PVM_TUPLE || args->u.seq.len < need)
         return bad_tensor(c, "rebuild call has too few arguments", NULL);
     c2s_dtype storage_dt = C2S_U8;
@@ -345,7 +317,7 @@ static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *a
     if (st != C2S_OK || !t->supported)
         return st;
     t->dtype = storage_dt;
-    if (kind == RB_V3) {
+    if (kind == TORCH_RB_V3) {
         const pvm_value *dt = item(args, 6);
         const char *why = NULL;
         if (dt->kind != PVM_GLOBAL || strcmp(dt->u.global.module, "torch") != 0)
@@ -391,17 +363,17 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
     t->supported = 1;
     for (int depth = 0; depth < MAX_WRAPPERS; depth++) {
         const char *why = NULL;
-        rebuild_kind kind = rebuild_of(callable, &why);
+        torch_rebuild kind = rebuild_of(callable, &why);
         if (args == NULL || args->kind != PVM_TUPLE)
             return bad_tensor(c, "rebuild call without an argument tuple", NULL);
         switch (kind) {
-        case RB_V1: case RB_V2: case RB_V3:
+        case TORCH_RB_V1: case TORCH_RB_V2: case TORCH_RB_V3:
             return parse_dense(c, kind, args, t);
-        case RB_UNSUPPORTED:
+        case TORCH_RB_UNSUPPORTED:
             t->supported = 0;
             t->why = why;
             return C2S_OK;
-        case RB_PARAM: {
+        case TORCH_RB_PARAM: {
             const pvm_value *inner = item(args, 0);
             if (inner == NULL || inner->kind != PVM_CALL)
                 return bad_tensor(c, "parameter does not wrap a tensor", NULL);
@@ -409,13 +381,13 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
             args = inner->u.call.args;
             break;
         }
-        case RB_FROM_TYPE:
+        case TORCH_RB_FROM_TYPE:
             if (args->u.seq.len < 3)
                 return bad_tensor(c, "rebuild call has too few arguments", NULL);
             callable = item(args, 0);
             args = item(args, 2);
             break;
-        case RB_NONE:
+        case TORCH_RB_NONE:
             return bad_tensor(c, "wrapped object is not a tensor", NULL);
         }
     }
