@@ -9,7 +9,8 @@
  * tensor is a PVM_CALL of a rebuild function (a TORCH_REBUILD row of
  * torchtab.h); parse_tensor() checks its storage id, dtype, shape, strides
  * and offset with overflow-checked arithmetic and bounds-checks the view
- * against the storage's size.
+ * against the storage's size.  A torch.Size(seq) call is read as the tuple
+ * seq (size_items()), as torch.load would build it.
  */
 #include "torch/tmap.h"
 
@@ -121,6 +122,31 @@ static int key_label(const pvm_value *k, char *buf, size_t cap, const char **out
     default:
         return 0;
     }
+}
+
+/* torch.Size(seq), which the pickle VM leaves a call: seq (a tuple or list)
+ * when v is exactly such a call (one sequence argument, no keywords, nothing
+ * set on the object afterwards), else NULL.  The map reads a torch.Size as
+ * the tuple it is, wherever it appears: a tensor's size, a container, a key. */
+static const pvm_value *size_items(const pvm_value *v)
+{
+    if (v->kind != PVM_CALL || v->u.call.callable == NULL ||
+        v->u.call.callable->kind != PVM_GLOBAL || v->u.call.state != NULL ||
+        v->u.call.listitems != NULL || v->u.call.dictitems != NULL)
+        return NULL;
+    const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = v->u.call.kwargs;
+    const torch_global *g = torchtab_find(fn->u.global.module, fn->u.global.name);
+    if (g == NULL || g->role != TORCH_SIZE || (kw != NULL && kw->u.dict.len != 0) ||
+        args == NULL || args->kind != PVM_TUPLE || args->u.seq.len != 1)
+        return NULL;
+    const pvm_value *seq = args->u.seq.items[0];
+    return seq->kind == PVM_TUPLE || seq->kind == PVM_LIST ? seq : NULL;
+}
+
+/* The kind name of v as the map sees it: a torch.Size is a tuple. */
+static const char *kind_name(const pvm_value *v)
+{
+    return pvm_kind_name(size_items(v) != NULL ? PVM_TUPLE : v->kind);
 }
 
 /* ---- recognising tensors --------------------------------------------------- */
@@ -249,6 +275,8 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
 static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what,
                                   int64_t *out, size_t *n)
 {
+    if (v != NULL && size_items(v) != NULL)
+        v = size_items(v);
     if (v == NULL || (v->kind != PVM_TUPLE && v->kind != PVM_LIST))
         return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s is not a tuple", c->path, what);
     if (v->u.seq.len > TMAP_MAX_NDIM)
@@ -514,6 +542,8 @@ static int child_at(const pvm_value *v, size_t i, child *out)
         out->index = i;
         return 1;
     case PVM_CALL: {
+        if (size_items(v) != NULL)
+            return child_at(size_items(v), i, out);
         /* A dict or list subclass keeps its items; attributes are not named. */
         const pvm_value *d = v->u.call.dictitems, *l = v->u.call.listitems;
         size_t nd = d ? d->u.dict.len : 0, nl = l ? l->u.seq.len : 0;
@@ -566,7 +596,7 @@ static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t
         *out = f->counter;
         return st;
     }
-    snprintf(why, sizeof why, ", under a dict key of type %s", pvm_kind_name(ch->key->kind));
+    snprintf(why, sizeof why, ", under a dict key of type %s", kind_name(ch->key));
     return new_counter(c, display_path(c->path), why, out);
 }
 
@@ -660,11 +690,11 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
         if (next == NULL && rest == key)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
                                  "'%s': no such entry in the top-level %s", key,
-                            pvm_kind_name(v->kind));
+                            kind_name(v));
         if (next == NULL)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
                                  "'%s': no entry '%s' in the %s at '%.*s'",
-                            key, rest, pvm_kind_name(v->kind), (int)(rest - key - 1), key);
+                            key, rest, kind_name(v), (int)(rest - key - 1), key);
         v = next;
         rest += best;
         if (*rest == '.')

@@ -19,7 +19,9 @@
  * _rebuild_tensor_v3, _rebuild_parameter, _rebuild_parameter_with_state,
  * torch._tensor._rebuild_from_type(_v2).  Quantized, sparse, meta, nested and
  * device tensors, and element types safetensors cannot hold, are listed with
- * supported = 0 and a reason; the caller decides to fail or skip.
+ * supported = 0 and a reason; the caller decides to fail or skip.  A call
+ * torch.Size(seq), which the pickle VM leaves a call, is read as the tuple
+ * seq everywhere: as a tensor's size or stride, as a container, as a key.
  *
  * The walk is iterative with an explicit stack, skips edges back to a node
  * on the current path (cycles), and is bounded in depth and in the number
