@@ -1,8 +1,10 @@
 /*
- * test_policy.c - the safety policy (src/pickle/policy.c): the class of every
- * global, exact-pair matching, sub-module matching of dangerous modules,
- * --allow-global and --permissive, and the Python-2 name mapping of the
- * pickle VM feeding it.  Every expectation is one exact class.
+ * test_policy.c - the safety policy (src/pickle/policy.c) as the converter
+ * uses it, with the table of PyTorch globals as its classifier
+ * (torchtab_allowed): the class of every global, exact-pair matching,
+ * sub-module matching of dangerous modules, --allow-global and --permissive,
+ * the caller's classifier, and the Python-2 name mapping of the pickle VM
+ * feeding it.  Every expectation is one exact class.
  */
 #include <criterion/criterion.h>
 
@@ -12,6 +14,7 @@
 #include "pickle_builder.h"
 #include "pickle/policy.h"
 #include "pickle/pvm.h"
+#include "torch/torchtab.h"
 
 TestSuite(policy);
 
@@ -19,8 +22,8 @@ TestSuite(policy);
 static policy_class cls_of(const char *module, const char *name)
 {
     policy_options none = {0};
-    policy_class a = policy_classify(module, name, NULL);
-    policy_class b = policy_classify(module, name, &none);
+    policy_class a = policy_classify(module, name, torchtab_allowed, NULL);
+    policy_class b = policy_classify(module, name, torchtab_allowed, &none);
     cr_assert_eq(a, b, "%s.%s: NULL options give %s, empty options give %s", module, name,
                  policy_class_name(a), policy_class_name(b));
     return a;
@@ -36,7 +39,7 @@ static void expect(const char *module, const char *name, policy_class want)
 static void expect_opts(const char *module, const char *name, const policy_options *o,
                         policy_class want)
 {
-    policy_class got = policy_classify(module, name, o);
+    policy_class got = policy_classify(module, name, torchtab_allowed, o);
     cr_expect_eq(got, want, "(%s, %s) with options: got %s, expected %s", module, name,
                  policy_class_name(got), policy_class_name(want));
 }
@@ -497,8 +500,9 @@ Test(policy, permissive_makes_unknown_data_only)
     expect_opts("torch._inductor", "anything", &o, POLICY_DANGEROUS);
     expect_opts("torch._utils", "_rebuild_tensor_v2", &o, POLICY_ALLOWED);
     expect_opts("argparse", "Namespace", &o, POLICY_DATA);
-    cr_assert_eq(policy_refuses(policy_classify("os", "system", &o)), 1);
-    cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", &o)), 0);
+    cr_assert_eq(policy_refuses(policy_classify("os", "system", torchtab_allowed, &o)), 1);
+    cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", torchtab_allowed, &o)),
+                 0);
 }
 
 /* Neither --permissive nor --allow-global accepts a dotted or dunder name. */
@@ -525,6 +529,51 @@ Test(policy, options_never_accept_dotted_or_dunder_names)
     }
 }
 
+/* ---- the caller's classifier ------------------------------------------------ */
+
+/* A caller that interprets mylib.Thing, and claims names it must not get. */
+static int mylib_known(const char *module, const char *name)
+{
+    return strcmp(module, "mylib") == 0 || strcmp(name, "system") == 0 ||
+           strcmp(name, "a.b") == 0;
+}
+
+Test(policy, caller_classifier_decides_allowed_but_never_danger)
+{
+    policy_options permissive = {.permissive = 1};
+    expect_opts("mylib", "Thing", NULL, POLICY_UNKNOWN); /* through torchtab_allowed */
+    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, NULL), POLICY_ALLOWED);
+    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, &permissive), POLICY_ALLOWED);
+    /* danger is judged before the classifier is asked */
+    cr_assert_eq(policy_classify("os", "system", mylib_known, NULL), POLICY_DANGEROUS);
+    cr_assert_eq(policy_classify("mylib", "a.b", mylib_known, NULL), POLICY_DANGEROUS);
+    cr_assert_eq(policy_classify("mylib", "__globals__", mylib_known, NULL),
+                 POLICY_DANGEROUS);
+    /* data and unknown names are not the classifier's */
+    cr_assert_eq(policy_classify("argparse", "Namespace", mylib_known, NULL), POLICY_DATA);
+    cr_assert_eq(policy_classify("other", "Thing", mylib_known, NULL), POLICY_UNKNOWN);
+}
+
+/* The pickle layer knows no PyTorch name: without a classifier only what the
+ * VM itself interprets is allowed. */
+Test(policy, no_classifier_allows_only_vm_interpreted_calls)
+{
+    static const pair vm_calls[] = {
+        {"collections", "OrderedDict"}, {"_codecs", "encode"}, {"builtins", "set"},
+        {"builtins", "frozenset"}, {"builtins", "bytes"},
+    };
+    for (size_t i = 0; i < COUNT(vm_calls); i++)
+        cr_expect_eq(policy_classify(vm_calls[i].module, vm_calls[i].name, NULL, NULL),
+                     POLICY_ALLOWED, "%s.%s", vm_calls[i].module, vm_calls[i].name);
+    static const pair torch_names[] = {
+        {"torch._utils", "_rebuild_tensor_v2"}, {"torch", "FloatStorage"},
+        {"torch", "float32"}, {"torch", "Size"}, {"torch", "device"},
+    };
+    for (size_t i = 0; i < COUNT(torch_names); i++)
+        cr_expect_eq(policy_classify(torch_names[i].module, torch_names[i].name, NULL, NULL),
+                     POLICY_UNKNOWN, "%s.%s", torch_names[i].module, torch_names[i].name);
+}
+
 /* ---- end to end through the VM -------------------------------------------- */
 
 /* Run a pickle and return its VM (caller frees). */
@@ -548,7 +597,7 @@ static void expect_global(const pvm *vm, size_t i, const char *module, const cha
     cr_assert_str_eq(g->module, module);
     cr_assert_str_eq(g->name, name);
     cr_assert_str_eq(g->raw_module, raw_module);
-    policy_class got = policy_classify(g->module, g->name, NULL);
+    policy_class got = policy_classify(g->module, g->name, torchtab_allowed, NULL);
     cr_assert_eq(got, want, "%s.%s: got %s", module, name, policy_class_name(got));
 }
 
@@ -570,7 +619,7 @@ Test(policy, vm_maps_py2_builtin_eval_to_dangerous)
     cr_assert_eq(g->uses, PVM_USE_REF | PVM_USE_REDUCE);
     cr_assert_eq(g->first_offset, 2);
     /* without the mapping the raw name would be on no list */
-    cr_assert_eq(policy_classify("__builtin__", "eval", NULL), POLICY_UNKNOWN);
+    cr_assert_eq(policy_classify("__builtin__", "eval", torchtab_allowed, NULL), POLICY_UNKNOWN);
     pvm_free(vm);
     pb_free(&p);
 }

@@ -756,14 +756,24 @@ Test(pvm, set_and_frozenset_calls)
                              "builtins", "set"));
 }
 
-Test(pvm, torch_size_is_a_tuple)
+/* Only the standard library's container builds are interpreted: a call that
+ * builds a tuple subclass in Python (torch.Size((2, 3))) stays a call, with
+ * its argument tuple intact; the tensor map reads it (test_tmap.c). */
+Test(pvm, tuple_subclass_call_stays_a_call)
 {
-    pvm_value **t = expect_seq(LOAD("ctorch\012Size\012K\002K\003\206\205R."),
-                               PVM_TUPLE, 2);
+    pvm_value *v = LOAD("ctorch\012Size\012K\002K\003\206\205R.");
+    cr_assert(pvm_is_call_of(v, "torch", "Size"));
+    cr_assert_eq(v->u.call.how, PVM_USE_REDUCE);
+    cr_assert_null(v->u.call.kwargs);
+    cr_assert_null(v->u.call.state);
+    pvm_value **a = expect_seq(v->u.call.args, PVM_TUPLE, 1);
+    pvm_value **t = expect_seq(a[0], PVM_TUPLE, 2);
     expect_int(t[0], 2);
     expect_int(t[1], 3);
     expect_table_entry(0, "torch", "Size", "torch",
                        PVM_USE_REF | PVM_USE_REDUCE, 0);
+    /* Size, 2, 3, (2, 3), ((2, 3),) and the call: nothing copied */
+    cr_assert_eq(pvm_object_count(vm), 6);
 }
 
 /* ================================================================== */

@@ -1573,3 +1573,182 @@ Test(tmap, note_for_object_under_key_containing_a_bar)
     static const char *const notes[] = {"left out: a|b (1 tensor, inside a __main__.Net object)"};
     assert_notes(1, notes);
 }
+
+/* ---- torch.Size ----------------------------------------------------------------- */
+
+/* The pickle VM leaves torch.Size(seq) a call (test_pvm.c); the map reads it
+ * as the tuple seq wherever it appears, as torch.load would build it. */
+
+/* {"w": _rebuild_tensor_v2(FloatStorage '0' of 6, 0, <size>, <stride>, ...)}
+ * where size and stride are written by the callbacks. */
+static void tensor_with(pb *p, void (*size)(pb *), void (*stride)(pb *))
+{
+    pb_proto(p, 2);
+    dict_begin(p);
+    pb_str(p, "w");
+    call_begin(p, "torch._utils", "_rebuild_tensor_v2");
+    pb_storage(p, "FloatStorage", "0", 6);
+    pb_int(p, 0);
+    size(p);
+    stride(p);
+    pb_bool(p, 0);
+    pb_ordered_dict(p);
+    call_end(p);
+    dict_end(p);
+}
+
+/* torch.Size((2, 3)) by REDUCE */
+static void size_2_3(pb *p)
+{
+    static const int64_t v[2] = {2, 3};
+    call_begin(p, "torch", "Size");
+    ints(p, 2, v);
+    call_end(p);
+}
+
+/* torch.Size([3, 1]) by NEWOBJ */
+static void size_list_3_1_newobj(pb *p)
+{
+    pb_global(p, "torch", "Size");
+    pb_mark(p);
+    list_begin(p);
+    pb_int(p, 3);
+    pb_int(p, 1);
+    list_end(p);
+    pb_tuple(p);
+    pb_op(p, 0x81); /* NEWOBJ */
+}
+
+static void tuple_3_1(pb *p)
+{
+    static const int64_t v[2] = {3, 1};
+    ints(p, 2, v);
+}
+
+/* torch.Size((2, 3), 4): not the shape of a torch.Size call */
+static void size_two_args(pb *p)
+{
+    static const int64_t v[2] = {2, 3};
+    call_begin(p, "torch", "Size");
+    ints(p, 2, v);
+    pb_int(p, 4);
+    call_end(p);
+}
+
+/* torch.Size(6) */
+static void size_of_int(pb *p)
+{
+    call_begin(p, "torch", "Size");
+    pb_int(p, 6);
+    call_end(p);
+}
+
+/* torch.Size((2, 3)) that then receives BUILD state: no longer a plain size */
+static void size_built(pb *p)
+{
+    size_2_3(p);
+    pb_empty_dict(p);
+    pb_build(p);
+}
+
+/* torch.Sizes((2, 3)): a global the table does not call a size */
+static void not_torch_size(pb *p)
+{
+    static const int64_t v[2] = {2, 3};
+    call_begin(p, "torch", "Sizes");
+    ints(p, 2, v);
+    call_end(p);
+}
+
+Test(tmap, torch_size_as_size_and_stride)
+{
+    pb p = {0};
+    tensor_with(&p, size_2_3, size_list_3_1_newobj);
+    map_ok(&p, NULL);
+    static const int64_t size[2] = {2, 3}, stride[2] = {3, 1};
+    assert_view(&g_map.tensors[0], C2S_F32, 2, size, stride, 0, 6, 24, 1);
+    assert_storage(0, "0", C2S_F32, 24);
+}
+
+Test(tmap, torch_size_of_the_wrong_shape_is_not_a_size)
+{
+    pb p = {0};
+    tensor_with(&p, size_two_args, tuple_3_1);
+    map_fails(&p, NULL, "tensor 'w': size is not a tuple");
+    tmap_fini();
+    pb p2 = {0};
+    tensor_with(&p2, size_of_int, tuple_3_1);
+    map_fails(&p2, NULL, "tensor 'w': size is not a tuple");
+    tmap_fini();
+    pb p3 = {0};
+    tensor_with(&p3, not_torch_size, tuple_3_1);
+    map_fails(&p3, NULL, "tensor 'w': size is not a tuple");
+}
+
+/* When the VM turned torch.Size into a tuple itself, BUILD on it failed in
+ * the VM ("BUILD on a tuple"); now the VM records the state on the call and
+ * the map refuses the size. */
+Test(tmap, torch_size_given_state_is_not_a_size)
+{
+    pb p = {0};
+    tensor_with(&p, size_built, tuple_3_1);
+    map_fails(&p, NULL, "tensor 'w': size is not a tuple");
+}
+
+/* {"s": torch.Size((<tensor '0'>, <tensor '1'>))} */
+static void size_of_tensors(pb *p)
+{
+    pb_proto(p, 2);
+    dict_begin(p);
+    pb_str(p, "s");
+    call_begin(p, "torch", "Size");
+    tuple_begin(p);
+    vec(p, "0", 1);
+    vec(p, "1", 2);
+    tuple_end(p);
+    call_end(p);
+    dict_end(p);
+}
+
+Test(tmap, torch_size_items_are_named_like_a_tuple)
+{
+    pb p = {0};
+    size_of_tensors(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"s.0", "s.1"};
+    assert_names(2, names);
+    cr_assert_eq(g_map.nnotes, 0);
+}
+
+Test(tmap, key_path_through_a_torch_size)
+{
+    pb p = {0};
+    size_of_tensors(&p);
+    tmap_options o = {.key = "s.1"};
+    map_fails(&p, &o, "the root is a single tensor, which has no name to store it under");
+    tmap_fini();
+    pb p2 = {0};
+    size_of_tensors(&p2);
+    tmap_options o2 = {.key = "s.5"};
+    map_fails(&p2, &o2, "'s.5': no entry '5' in the tuple at 's'");
+}
+
+Test(tmap, torch_size_dict_key_noted_as_a_tuple)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "m");
+    dict_begin(&p);
+    size_2_3(&p);
+    vec(&p, "0", 1);
+    pb_str(&p, "w");
+    vec(&p, "1", 1);
+    dict_end(&p);
+    dict_end(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"m.w"};
+    assert_names(1, names);
+    static const char *const notes[] = {"left out: m (1 tensor, under a dict key of type tuple)"};
+    assert_notes(1, notes);
+}

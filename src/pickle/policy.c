@@ -1,12 +1,14 @@
 /*
  * policy.c - classifying globals (see src/pickle/policy.h).
  *
- * Three tables: exact (module, name) pairs that are allowed, exact pairs
+ * Three tables: exact (module, name) pairs the pickle VM interprets
+ * (allowed, as is whatever the caller's classifier accepts), exact pairs
  * that are data, and dangerous modules (matched with their sub-modules) or
  * dangerous exact pairs.  Dotted and dunder names are dangerous wherever
- * they appear.  Danger is checked first, so no list entry can
- * make a dangerous name acceptable, and --allow-global / --permissive only
- * ever apply to names that are on no list at all.
+ * they appear.  Danger is checked first, so neither a list entry nor the
+ * caller's classifier can make a dangerous name acceptable, and
+ * --allow-global / --permissive only ever apply to names that are on no
+ * list at all.
  */
 #include "pickle/policy.h"
 
@@ -16,49 +18,13 @@ typedef struct pair {
     const char *module, *name;
 } pair;
 
-/* What the converter itself interprets. */
-static const pair ALLOWED[] = {
-    {"torch._utils", "_rebuild_tensor"},
-    {"torch._utils", "_rebuild_tensor_v2"},
-    {"torch._utils", "_rebuild_tensor_v3"},
-    {"torch._utils", "_rebuild_parameter"},
-    {"torch._utils", "_rebuild_parameter_with_state"},
-    {"torch._utils", "_rebuild_qtensor"},
-    {"torch._utils", "_rebuild_sparse_tensor"},
-    {"torch._utils", "_rebuild_sparse_csr_tensor"},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage"},
-    {"torch._utils", "_rebuild_nested_tensor"},
-    {"torch._tensor", "_rebuild_from_type_v2"},
-    {"torch._tensor", "_rebuild_from_type"},
-    {"torch", "Tensor"},
-    {"torch", "Size"},
-    {"torch", "device"},
-    {"torch.nn.parameter", "Parameter"},
-    {"torch.serialization", "_get_layout"},
+/* What the pickle VM interprets as plain containers (pvm.h). */
+static const pair VM_INTERPRETED[] = {
     {"collections", "OrderedDict"},
     {"_codecs", "encode"},
     {"builtins", "set"},
     {"builtins", "frozenset"},
     {"builtins", "bytes"},
-};
-
-/* torch.<StorageClass>: the legacy storage classes and UntypedStorage. */
-static const char *const STORAGES[] = {
-    "DoubleStorage", "FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
-    "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
-    "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage",
-    "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
-};
-
-/* torch.<dtype>, torch.<layout> and torch.<qscheme> objects pickled by name. */
-static const char *const TORCH_ATTRS[] = {
-    "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
-    "uint64", "uint32", "uint16", "uint8", "bool", "complex32", "complex64", "complex128",
-    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
-    "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
-    "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
-    "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
-    "per_channel_symmetric", "per_channel_affine_float_qparams",
 };
 
 /* Plain data that real checkpoints carry. */
@@ -157,14 +123,6 @@ static int in_pairs(const pair *rows, size_t n, const char *module, const char *
     return 0;
 }
 
-static int in_names(const char *const *rows, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i], name) == 0)
-            return 1;
-    return 0;
-}
-
 /* module is m, or a sub-module of m ("os" matches "os" and "os.path"). */
 static int module_within(const char *module, const char *m)
 {
@@ -204,16 +162,13 @@ static int user_allowed(const char *module, const char *name, const policy_optio
     return 0;
 }
 
-policy_class policy_classify(const char *module, const char *name,
+policy_class policy_classify(const char *module, const char *name, policy_known_fn known,
                              const policy_options *opts)
 {
     if (is_dangerous(module, name))
         return POLICY_DANGEROUS;
-    if (in_pairs(ALLOWED, COUNT(ALLOWED), module, name))
-        return POLICY_ALLOWED;
-    if (strcmp(module, "torch") == 0 &&
-        (in_names(STORAGES, COUNT(STORAGES), name) ||
-         in_names(TORCH_ATTRS, COUNT(TORCH_ATTRS), name)))
+    if (in_pairs(VM_INTERPRETED, COUNT(VM_INTERPRETED), module, name) ||
+        (known != NULL && known(module, name)))
         return POLICY_ALLOWED;
     if (in_pairs(DATA, COUNT(DATA), module, name))
         return POLICY_DATA;

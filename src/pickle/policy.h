@@ -1,13 +1,16 @@
 /*
- * policy.h - the safety policy: what would torch.load run?
+ * policy.h - the safety policy: what would loading the pickle run?
  *
  * Loading a pickle with Python imports the module of every global it names
  * (find_class) and calls whatever REDUCE, NEWOBJ, INST, OBJ and BUILD
  * point at.  policy_classify() sorts each global named by a file into:
  *
- *   allowed    exactly the (module, name) pairs the converter interprets:
- *              tensor rebuild functions, storage classes, dtypes,
- *              OrderedDict, torch.Size, torch.device, _codecs.encode, ...
+ *   allowed    exactly the (module, name) pairs that are interpreted rather
+ *              than run: the calls the pickle VM itself turns into plain
+ *              containers (collections.OrderedDict, builtins.set, frozenset,
+ *              bytes, _codecs.encode; see pvm.h), and the pairs the caller's
+ *              classifier accepts (for the converter, its table of PyTorch
+ *              globals: rebuild functions, storage classes, dtypes, ...).
  *   data       a short curated list of globals real checkpoints carry as
  *              plain data (numpy scalars and arrays, argparse.Namespace,
  *              Lightning's AttributeDict, omegaconf containers, pathlib
@@ -23,7 +26,8 @@
  * name ("os.system" under module "torch") is an attribute path Python
  * would walk (reaching os.system through torch), and a dunder name
  * ("__globals__") reaches interpreter internals: both are dangerous, so
- * neither --allow-global nor --permissive can accept them.
+ * neither --allow-global nor --permissive nor the caller's classifier can
+ * accept them.
  *
  * A file is refused when it names any dangerous global, or any unknown one
  * that the user did not allow (--allow-global) unless --permissive.
@@ -46,9 +50,15 @@ typedef struct policy_options {
     int permissive;            /* every unknown global counts as data */
 } policy_options;
 
+/* The caller's classifier: 1 when the caller itself interprets module.name
+ * (so it is allowed), 0 otherwise.  Asked only about names that are not
+ * dangerous. */
+typedef int (*policy_known_fn)(const char *module, const char *name);
+
 /* Class of the global module.name (module already mapped to Python 3).
- * The options only matter for unknown globals. */
-policy_class policy_classify(const char *module, const char *name,
+ * known may be NULL (the caller interprets nothing itself).  The options
+ * only matter for unknown globals. */
+policy_class policy_classify(const char *module, const char *name, policy_known_fn known,
                              const policy_options *opts);
 
 /* 1 when a global of this class makes the file refused. */

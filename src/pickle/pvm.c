@@ -26,9 +26,9 @@
  * that remain before anything is allocated, then against pvm_limits; all
  * size arithmetic is overflow-checked; containers grow geometrically.
  * Containers that are copied by an interpreted call (set(list),
- * OrderedDict(pairs), torch.Size(tuple)) count their items against the
- * object limit, so that a short pickle cannot multiply memory by calling
- * set() on one big list again and again.
+ * OrderedDict(pairs)) count their items against the object limit, so that
+ * a short pickle cannot multiply memory by calling set() on one big list
+ * again and again.
  *
  * Errors are one line and name the opcode and its byte offset; the status is
  * always C2S_ERR_INPUT.
@@ -1239,7 +1239,8 @@ static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
 /* ------------------------------------------------------------------ */
 /* Strings                                                              */
 
-/* Python 2 str is bytes, but torch.load decodes it as text.  PVM_STR must
+/* Python 2 str is bytes, but Python 3 unpicklers decode it as text (the
+ * encoding argument of pickle.load; checkpoint loaders pass one).  PVM_STR must
  * be valid UTF-8, so bytes that are not UTF-8 are read as latin-1 (every
  * byte is a code point), which never fails and loses nothing. */
 static c2s_status push_py2_string(pvm *vm, char *buf, size_t n)
@@ -1878,19 +1879,8 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
         return C2S_OK;
     }
     /* protocols 0-2 write b'' as bytes() */
-    if (pvm_is_global(fn, "builtins", "bytes")) {
-        if (argc == 0)
-            return new_string(vm, PVM_BYTES, "", 0, out);
-        return C2S_OK;
-    }
-    if (pvm_is_global(fn, "torch", "Size")) {
-        if (argc == 1 &&
-            (argv[0]->kind == PVM_TUPLE || argv[0]->kind == PVM_LIST)) {
-            TRY(charge_copy(vm, argv[0]->u.seq.len));
-            return new_seq(vm, PVM_TUPLE, argv[0]->u.seq.items,
-                           argv[0]->u.seq.len, out);
-        }
-    }
+    if (pvm_is_global(fn, "builtins", "bytes") && argc == 0)
+        return new_string(vm, PVM_BYTES, "", 0, out);
     return C2S_OK;
 }
 

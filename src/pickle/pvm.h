@@ -10,15 +10,14 @@
  * its state on the node; SETITEM(S) / APPEND(S) on a PVM_CALL are recorded on
  * the node too, because Python would route them to the object.
  *
- * A handful of calls are interpreted because they only build plain
- * containers, and the tensor map needs the containers themselves:
+ * A handful of calls of the standard library are interpreted because they
+ * only build plain containers, and walkers need the containers themselves:
  *   collections.OrderedDict()  / OrderedDict([(k, v), ...])  -> PVM_DICT
  *   builtins.set(list) / builtins.frozenset(list)            -> PVM_SET / PVM_FROZENSET
  *   _codecs.encode(str, "latin1")                            -> PVM_BYTES
  *   builtins.bytes()  (how protocols 0-2 write b'')          -> PVM_BYTES
- *   torch.Size(tuple)                                        -> PVM_TUPLE
- * Everything else (tensor rebuild functions included) stays a PVM_CALL; the
- * tensor map (tmap.h) decides what a call means.
+ * Everything else stays a PVM_CALL, whatever it may build in Python (a
+ * tuple subclass, a tensor): the caller decides what a call means.
  *
  * Every global named by the pickle is recorded once in a table, with a mask
  * of how it was used (referenced, called by REDUCE, ...) and the offset of

@@ -5,6 +5,7 @@
  * all and how to accept unknown ones.
  */
 #include "reader/judge.h"
+#include "torch/torchtab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
         u->module = strdup(pg->module);
         u->name = strdup(pg->name);
         u->pickle = strdup(where);
-        u->cls = policy_classify(pg->module, pg->name, policy);
+        u->cls = policy_classify(pg->module, pg->name, torchtab_allowed, policy);
         u->uses = pg->uses;
         u->offset = base + pg->first_offset;
         r->nglobals++;

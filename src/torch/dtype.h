@@ -3,7 +3,8 @@
  *
  * A checkpoint names a tensor's element type either through its legacy
  * storage class (torch.FloatStorage, v2 tensors) or through a torch dtype
- * global (torch.float8_e4m3fn, v3 tensors).  Both map to one c2s_dtype, which
+ * global (torch.float8_e4m3fn, v3 tensors).  Both map, through the table of
+ * PyTorch globals (torchtab.h), to one c2s_dtype, which
  * knows its safetensors name, its size and its rank in the reference
  * writer's ordering.  Types safetensors cannot hold (complex128, quantized,
  * sub-byte ...) are recognised too, so that the error can name them.

@@ -6,15 +6,19 @@
  * being enumerated and remembers the length of the dotted name that leads
  * to it.  A frame is either NAMED (tensors found under it are collected) or
  * COUNTED (tensors under it are only counted, for a "left out" note).  A
- * tensor is a PVM_CALL of a rebuild function; parse_tensor() checks its
- * storage id, dtype, shape, strides and offset with overflow-checked
- * arithmetic and bounds-checks the view against the storage's size.
+ * tensor is a PVM_CALL of a rebuild function (a TORCH_REBUILD row of
+ * torchtab.h); parse_tensor() checks its storage id, dtype, shape, strides
+ * and offset with overflow-checked arithmetic and bounds-checks the view
+ * against the storage's size.  A torch.Size(seq) call is read as the tuple
+ * seq (size_items()), as torch.load would build it.
  */
 #include "torch/tmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "torch/torchtab.h"
 
 #define DEFAULT_MAX_DEPTH 1000
 #define VISITS_BASE 100000ull /* default visit budget: base + 4 per object */
@@ -120,55 +124,49 @@ static int key_label(const pvm_value *k, char *buf, size_t cap, const char **out
     }
 }
 
+/* torch.Size(seq), which the pickle VM leaves a call: seq (a tuple or list)
+ * when v is exactly such a call (one sequence argument, no keywords, nothing
+ * set on the object afterwards), else NULL.  The map reads a torch.Size as
+ * the tuple it is, wherever it appears: a tensor's size, a container, a key. */
+static const pvm_value *size_items(const pvm_value *v)
+{
+    if (v->kind != PVM_CALL || v->u.call.callable == NULL ||
+        v->u.call.callable->kind != PVM_GLOBAL || v->u.call.state != NULL ||
+        v->u.call.listitems != NULL || v->u.call.dictitems != NULL)
+        return NULL;
+    const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = v->u.call.kwargs;
+    const torch_global *g = torchtab_find(fn->u.global.module, fn->u.global.name);
+    if (g == NULL || g->role != TORCH_SIZE || (kw != NULL && kw->u.dict.len != 0) ||
+        args == NULL || args->kind != PVM_TUPLE || args->u.seq.len != 1)
+        return NULL;
+    const pvm_value *seq = args->u.seq.items[0];
+    return seq->kind == PVM_TUPLE || seq->kind == PVM_LIST ? seq : NULL;
+}
+
+/* The kind name of v as the map sees it: a torch.Size is a tuple. */
+static const char *kind_name(const pvm_value *v)
+{
+    return pvm_kind_name(size_items(v) != NULL ? PVM_TUPLE : v->kind);
+}
+
 /* ---- recognising tensors --------------------------------------------------- */
 
-typedef enum rebuild_kind {
-    RB_NONE, RB_V1, RB_V2, RB_V3, RB_PARAM, RB_FROM_TYPE, RB_UNSUPPORTED
-} rebuild_kind;
-
-typedef struct rebuild_row {
-    const char *module, *name;
-    rebuild_kind kind;
-    const char *why;
-} rebuild_row;
-
-static const rebuild_row REBUILDS[] = {
-    {"torch._utils", "_rebuild_tensor", RB_V1, NULL},
-    {"torch._utils", "_rebuild_tensor_v2", RB_V2, NULL},
-    {"torch._utils", "_rebuild_tensor_v3", RB_V3, NULL},
-    {"torch._utils", "_rebuild_parameter", RB_PARAM, NULL},
-    {"torch._utils", "_rebuild_parameter_with_state", RB_PARAM, NULL},
-    {"torch._tensor", "_rebuild_from_type_v2", RB_FROM_TYPE, NULL},
-    {"torch._tensor", "_rebuild_from_type", RB_FROM_TYPE, NULL},
-    {"torch._utils", "_rebuild_qtensor", RB_UNSUPPORTED, "quantized tensor"},
-    {"torch._utils", "_rebuild_sparse_tensor", RB_UNSUPPORTED, "sparse tensor"},
-    {"torch._utils", "_rebuild_sparse_csr_tensor", RB_UNSUPPORTED, "sparse tensor"},
-    {"torch._utils", "_rebuild_meta_tensor_no_storage", RB_UNSUPPORTED, "meta tensor (no data)"},
-    {"torch._utils", "_rebuild_nested_tensor", RB_UNSUPPORTED, "nested tensor"},
-    {"torch._utils", "_rebuild_wrapper_subclass", RB_UNSUPPORTED, "wrapper tensor subclass"},
-    {"torch._utils", "_rebuild_device_tensor_from_numpy", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_xla_tensor", RB_UNSUPPORTED, "device tensor"},
-    {"torch._utils", "_rebuild_mlc_tensor", RB_UNSUPPORTED, "device tensor"},
-};
-
-static rebuild_kind rebuild_of(const pvm_value *callable, const char **why)
+/* The rebuild function a call's callable names (TORCH_RB_NONE: not one). */
+static torch_rebuild rebuild_of(const pvm_value *callable, const char **why)
 {
     if (callable == NULL || callable->kind != PVM_GLOBAL)
-        return RB_NONE;
-    for (size_t i = 0; i < sizeof REBUILDS / sizeof REBUILDS[0]; i++) {
-        if (pvm_is_global(callable, REBUILDS[i].module, REBUILDS[i].name)) {
-            *why = REBUILDS[i].why;
-            return REBUILDS[i].kind;
-        }
-    }
-    return RB_NONE;
+        return TORCH_RB_NONE;
+    const torch_global *g = torchtab_find(callable->u.global.module, callable->u.global.name);
+    if (g == NULL || g->role != TORCH_REBUILD)
+        return TORCH_RB_NONE;
+    *why = g->why;
+    return g->rebuild;
 }
 
 static int is_tensor_call(const pvm_value *v)
 {
     const char *why;
-    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != RB_NONE;
+    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != TORCH_RB_NONE;
 }
 
 static const pvm_value *item(const pvm_value *tuple, size_t i)
@@ -308,6 +306,8 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
 static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what,
                                   int64_t *out, size_t *n)
 {
+    if (v != NULL && size_items(v) != NULL)
+        v = size_items(v);
     if (v == NULL || (v->kind != PVM_TUPLE && v->kind != PVM_LIST))
         return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s is not a tuple", c->path, what);
     if (v->u.seq.len > TMAP_MAX_NDIM)
@@ -389,10 +389,10 @@ static c2s_status view_in_storage(walk_ctx *c, tmap_tensor *t, const storage_vie
 }
 
 /* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3. */
-static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *args,
+static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *args,
                               tmap_tensor *t)
 {
-    size_t need = kind == RB_V3 ? 7 : 4;
+    size_t need = kind == TORCH_RB_V3 ? 7 : 4;
     if (args->kind != PVM_TUPLE || args->u.seq.len < need)
         return bad_tensor(c, "rebuild call has too few arguments", NULL);
     c2s_dtype storage_dt = C2S_U8;
@@ -401,7 +401,7 @@ static c2s_status parse_dense(walk_ctx *c, rebuild_kind kind, const pvm_value *a
     if (st != C2S_OK || !t->supported)
         return st;
     t->dtype = storage_dt;
-    if (kind == RB_V3) {
+    if (kind == TORCH_RB_V3) {
         const pvm_value *dt = item(args, 6);
         const char *why = NULL;
         if (dt->kind != PVM_GLOBAL || strcmp(dt->u.global.module, "torch") != 0)
@@ -449,17 +449,17 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
     t->supported = 1;
     for (int depth = 0; depth < MAX_WRAPPERS; depth++) {
         const char *why = NULL;
-        rebuild_kind kind = rebuild_of(callable, &why);
+        torch_rebuild kind = rebuild_of(callable, &why);
         if (args == NULL || args->kind != PVM_TUPLE)
             return bad_tensor(c, "rebuild call without an argument tuple", NULL);
         switch (kind) {
-        case RB_V1: case RB_V2: case RB_V3:
+        case TORCH_RB_V1: case TORCH_RB_V2: case TORCH_RB_V3:
             return parse_dense(c, kind, args, t);
-        case RB_UNSUPPORTED:
+        case TORCH_RB_UNSUPPORTED:
             t->supported = 0;
             t->why = why;
             return C2S_OK;
-        case RB_PARAM: {
+        case TORCH_RB_PARAM: {
             const pvm_value *inner = item(args, 0);
             if (inner == NULL || inner->kind != PVM_CALL)
                 return bad_tensor(c, "parameter does not wrap a tensor", NULL);
@@ -467,13 +467,13 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
             args = inner->u.call.args;
             break;
         }
-        case RB_FROM_TYPE:
+        case TORCH_RB_FROM_TYPE:
             if (args->u.seq.len < 3)
                 return bad_tensor(c, "rebuild call has too few arguments", NULL);
             callable = item(args, 0);
             args = item(args, 2);
             break;
-        case RB_NONE:
+        case TORCH_RB_NONE:
             return bad_tensor(c, "wrapped object is not a tensor", NULL);
         }
     }
@@ -600,6 +600,8 @@ static int child_at(const pvm_value *v, size_t i, child *out)
         out->index = i;
         return 1;
     case PVM_CALL: {
+        if (size_items(v) != NULL)
+            return child_at(size_items(v), i, out);
         /* A dict or list subclass keeps its items; attributes are not named. */
         const pvm_value *d = v->u.call.dictitems, *l = v->u.call.listitems;
         size_t nd = d ? d->u.dict.len : 0, nl = l ? l->u.seq.len : 0;
@@ -652,7 +654,7 @@ static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t
         *out = f->counter;
         return st;
     }
-    snprintf(why, sizeof why, ", under a dict key of type %s", pvm_kind_name(ch->key->kind));
+    snprintf(why, sizeof why, ", under a dict key of type %s", kind_name(ch->key));
     return new_counter(c, display_path(c->path), why, out);
 }
 
@@ -746,11 +748,11 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
         if (next == NULL && rest == key)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
                                  "'%s': no such entry in the top-level %s", key,
-                            pvm_kind_name(v->kind));
+                            kind_name(v));
         if (next == NULL)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
                                  "'%s': no entry '%s' in the %s at '%.*s'",
-                            key, rest, pvm_kind_name(v->kind), (int)(rest - key - 1), key);
+                            key, rest, kind_name(v), (int)(rest - key - 1), key);
         v = next;
         rest += best;
         if (*rest == '.')

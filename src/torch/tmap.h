@@ -14,11 +14,14 @@
  * top-level entries the default root leaves out, and objects whose tensors
  * cannot be named, are reported as notes.
  *
- * Understood rebuild calls: torch._utils._rebuild_tensor, _rebuild_tensor_v2,
+ * Understood rebuild calls: the TORCH_REBUILD rows of the table of PyTorch
+ * globals (torchtab.h): torch._utils._rebuild_tensor, _rebuild_tensor_v2,
  * _rebuild_tensor_v3, _rebuild_parameter, _rebuild_parameter_with_state,
- * torch._tensor._rebuild_from_type_v2.  Quantized, sparse, meta, nested and
+ * torch._tensor._rebuild_from_type(_v2).  Quantized, sparse, meta, nested and
  * device tensors, and element types safetensors cannot hold, are listed with
- * supported = 0 and a reason; the caller decides to fail or skip.
+ * supported = 0 and a reason; the caller decides to fail or skip.  A call
+ * torch.Size(seq), which the pickle VM leaves a call, is read as the tuple
+ * seq everywhere: as a tensor's size or stride, as a container, as a key.
  *
  * The walk is iterative with an explicit stack, skips edges back to a node
  * on the current path (cycles), and is bounded in depth and in the number
