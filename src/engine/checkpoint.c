@@ -36,7 +36,7 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const pvm_value *top, const c2s_open_opt
     tmap_options to = {0};
     if (o != NULL) {
         to.key = o->key;
-        to.max_depth = o->max_depth;
+        to.max_depth = o->limits.max_depth;
     }
     if ((s = tmap_build(top, pvm_object_count(ck->vm), &to, &ck->map, err)) != C2S_OK)
         return s;
@@ -194,8 +194,6 @@ void ckpt_metadata_free(stw_kv *kv, size_t n)
     }
     free(kv);
 }
-
-const tmap *c2s_tensors(const c2s_checkpoint *ck) { return &ck->map; }
 
 int c2s_big_endian(const c2s_checkpoint *ck) { return zipsrc_big_endian(ck->zip); }
 

@@ -8,7 +8,11 @@
 #include <sys/types.h>
 
 #include "c2s.h"
+#include "pickle/policy.h"
+#include "pickle/pvm.h"
 #include "st/stw.h"
+#include "torch/tmap.h"
+#include "util/findings.h"
 #include "zip/zipsrc.h"
 
 struct c2s_checkpoint {
@@ -23,6 +27,11 @@ struct c2s_checkpoint {
     dev_t in_dev;        /* identity of the input, to refuse writing over it */
     ino_t in_ino;
 };
+
+/* The options of o (NULL: the defaults) as the pickle VM and the policy
+ * take them (api.c). */
+pvm_limits ckpt_pvm_limits(const c2s_open_options *o);
+policy_options ckpt_policy(const c2s_open_options *o);
 
 /* The reading stages shared by c2s_open and c2s_scan (scan.c): archive,
  * pickle, globals.  Fills ck->report with what it sees; an unsafe global or

@@ -110,15 +110,18 @@ static unsigned char *read_head(const char *path, uint64_t max, size_t *len)
 static void judge_legacy(c2s_report *r, const char *path, const c2s_open_options *o)
 {
     size_t len;
-    unsigned char *buf = read_head(path, o && o->max_pickle ? o->max_pickle : (1ull << 30), &len);
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : (1ull << 30);
+    unsigned char *buf = read_head(path, max, &len);
+    pvm_limits limits = ckpt_pvm_limits(o);
+    policy_options policy = ckpt_policy(o);
     size_t pos = 0;
     for (int k = 1; buf != NULL && k <= LEGACY_PICKLES && pos < len; k++) {
-        pvm *vm = pvm_new(o ? &o->limits : NULL);
+        pvm *vm = pvm_new(&limits);
         pvm_value *v = NULL;
         size_t end = 0;
         c2s_error e;
         c2s_status st = vm ? pvm_run(vm, buf + pos, len - pos, &v, &end, &e) : C2S_ERR_INPUT;
-        if (vm != NULL && !add_globals(r, vm, "file", pos, o ? &o->policy : NULL))
+        if (vm != NULL && !add_globals(r, vm, "file", pos, &policy))
             findings_add(&r->findings, "out of memory while judging the file");
         int next = st == C2S_OK && !(k == 1 && !is_legacy_magic(v)) &&
                    !(k == 2 && !(v->kind == PVM_INT && v->u.i == 1001));
@@ -175,17 +178,19 @@ c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_opt
         return zipsrc_open(path, 0, &ck->zip, &r->findings, err); /* its message */
     }
     r->format = "zip";
-    c2s_status s = zipsrc_open(path, o ? o->max_pickle : 0, &ck->zip, &r->findings, err);
+    c2s_status s = zipsrc_open(path, o ? o->limits.max_pickle : 0, &ck->zip, &r->findings, err);
     if (s == C2S_OK)
         s = zipsrc_read_pickle(ck->zip, &ck->pickle, &ck->pickle_len, err);
     if (s != C2S_OK)
         return s;
-    if ((ck->vm = pvm_new(o ? &o->limits : NULL)) == NULL)
+    pvm_limits limits = ckpt_pvm_limits(o);
+    policy_options policy = ckpt_policy(o);
+    if ((ck->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     char where[300];
     snprintf(where, sizeof where, "%s/data.pkl", zipsrc_prefix(ck->zip));
     s = pvm_run(ck->vm, ck->pickle, ck->pickle_len, top, &ck->pickle_end, err);
-    if (!add_globals(r, ck->vm, where, 0, o ? &o->policy : NULL))
+    if (!add_globals(r, ck->vm, where, 0, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if (s != C2S_OK) {
         c2s_error_prefix(err, "%s", where);
@@ -199,7 +204,7 @@ c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_opt
 
 /* ---- the verdict ---------------------------------------------------------------- */
 
-static size_t count_refused(const c2s_report *r, policy_class cls, const c2s_global_use **one)
+static size_t count_refused(const c2s_report *r, c2s_global_class cls, const c2s_global_use **one)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->nglobals; i++)
@@ -225,7 +230,7 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
         if (items++ < REFUSAL_ITEMS && at < sizeof msg) {
             char uses[64];
             at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s global %s.%s (%s) in %s at offset %llu",
-                                   items > 1 ? "; " : "", policy_class_name(g->cls), g->module,
+                                   items > 1 ? "; " : "", c2s_global_class_name(g->cls), g->module,
                                    g->name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
                                    (unsigned long long)g->offset);
         }
@@ -241,7 +246,7 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
     c2s_fail_rule(err, C2S_ERR_REFUSED, C2S_RULE_POLICY, "%s", msg);
     err->more = more;
     const c2s_global_use *one = NULL;
-    size_t unknown = count_refused(r, POLICY_UNKNOWN, &one);
+    size_t unknown = count_refused(r, C2S_GLOBAL_UNKNOWN, &one);
     if (unknown == 1)
         snprintf(err->subject, sizeof err->subject, "%s.%s", one->module, one->name);
     else if (unknown > 1)

@@ -33,12 +33,10 @@
 
 #include <stddef.h>
 
-typedef enum policy_class {
-    POLICY_ALLOWED,
-    POLICY_DATA,
-    POLICY_UNKNOWN,
-    POLICY_DANGEROUS
-} policy_class;
+#include "c2s.h"
+
+/* The classes are c2s_global_class (c2s.h), named there by
+ * c2s_global_class_name(). */
 
 typedef struct policy_options {
     const char *const *allow;  /* "module.name" entries moved from unknown to data */
@@ -48,13 +46,10 @@ typedef struct policy_options {
 
 /* Class of the global module.name (module already mapped to Python 3).
  * The options only matter for unknown globals. */
-policy_class policy_classify(const char *module, const char *name,
-                             const policy_options *opts);
+c2s_global_class policy_classify(const char *module, const char *name,
+                                 const policy_options *opts);
 
 /* 1 when a global of this class makes the file refused. */
-int policy_refuses(policy_class cls);
-
-/* "allowed", "data", "unknown", "dangerous". */
-const char *policy_class_name(policy_class cls);
+int policy_refuses(c2s_global_class cls);
 
 #endif /* POLICY_H */
