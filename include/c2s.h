@@ -210,7 +210,8 @@ const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
 /* One tensor of a checkpoint or of a safetensors file.  The pointers stay
  * valid until the checkpoint or file is closed.  For a checkpoint, nbytes
  * is the size in its own dtype (what c2s_write writes unless asked to
- * convert it). */
+ * convert it), and an unsupported tensor has only its name and why (ndim
+ * 0, shape NULL, nbytes 0). */
 typedef struct c2s_tensor_info {
     const char *name;      /* as written to safetensors */
     c2s_dtype dtype;

@@ -380,7 +380,7 @@ static c2s_status check_out_dir(const tool_config *cfg, const char **out_dir, c2
     if (tool_is_batch(cfg)) {
         if (stat(cfg->output, &st) == 0 && !S_ISDIR(st.st_mode))
             return tool_fail(err, C2S_ERR_USAGE,
-                            "-o %s: with several inputs or -r, -o names a directory", cfg->output);
+                             "-o %s: with several inputs or -r, -o names a directory", cfg->output);
         *out_dir = cfg->output;
     } else if (!cfg->to_stdout &&
                ((stat(cfg->output, &st) == 0 && S_ISDIR(st.st_mode)) ||

@@ -229,7 +229,7 @@ static c2s_status set_limit(const char *opt, const char *arg, size_t *out, c2s_e
     uint64_t v;
     if (!parse_size(arg, &v) || v > SIZE_MAX)
         return tool_fail(err, C2S_ERR_USAGE, "%s takes a positive number such as 64M, not '%s'",
-                        opt, arg);
+                         opt, arg);
     *out = (size_t)v;
     return C2S_OK;
 }
@@ -261,7 +261,7 @@ static c2s_status parse_shard(const char *arg, tool_config *cfg, c2s_error *err)
     if (slash == NULL || (size_t)(slash - arg) >= sizeof first ||
         !parse_count(first, UINT32_MAX, &i) || !parse_count(slash + 1, UINT32_MAX, &n) || i > n)
         return tool_fail(err, C2S_ERR_USAGE,
-                        "--shard takes I/N with 1 <= I <= N (e.g. 2/8), not '%s'", arg);
+                         "--shard takes I/N with 1 <= I <= N (e.g. 2/8), not '%s'", arg);
     cfg->shard_index = i;
     cfg->shard_count = n;
     return C2S_OK;
@@ -304,11 +304,11 @@ static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err
     size_t klen = (size_t)(eq - arg);
     if (klen == strlen("format") && memcmp(arg, "format", klen) == 0)
         return tool_fail(err, C2S_ERR_USAGE,
-                        "--metadata: the key 'format' is reserved (it is always \"pt\")");
+                         "--metadata: the key 'format' is reserved (it is always \"pt\")");
     for (size_t i = 0; i < cfg->nmetadata; i++)
         if (strlen(cfg->metadata[i].key) == klen && memcmp(cfg->metadata[i].key, arg, klen) == 0)
             return tool_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
-                            cfg->metadata[i].key);
+                             cfg->metadata[i].key);
     char *key = strndup(arg, klen);
     if (key == NULL)
         return tool_fail(err, C2S_ERR_USAGE, "out of memory");
@@ -328,7 +328,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case 'j':
         if (!parse_count(arg, TOOL_MAX_JOBS, &cfg->jobs))
             return tool_fail(err, C2S_ERR_USAGE, "-j takes a number of jobs from 1 to %d, not '%s'",
-                            TOOL_MAX_JOBS, arg);
+                             TOOL_MAX_JOBS, arg);
         break;
     case 'q': cfg->quiet = 1; break;
     case 'v': cfg->verbose = 1; break;
@@ -340,7 +340,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_MAX_PICKLE_SIZE:
         if (!parse_size(arg, &cfg->limits.max_pickle))
             return tool_fail(err, C2S_ERR_USAGE,
-                            "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
+                             "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
         break;
     case OPT_MAX_OBJECTS: return set_limit("--max-objects", arg, &cfg->limits.max_objects, err);
     case OPT_MAX_MEMO: return set_limit("--max-memo", arg, &cfg->limits.max_memo, err);
@@ -353,7 +353,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         const char *dot = strrchr(arg, '.');
         if (dot == NULL || dot == arg || dot[1] == '\0')
             return tool_fail(err, C2S_ERR_USAGE,
-                            "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
+                             "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
         cfg->allow[cfg->nallow++] = arg;
         break;
     }
@@ -393,7 +393,7 @@ static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
             : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
     if (bad != NULL)
         return tool_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
-                        bad);
+                         bad);
     return C2S_OK;
 }
 
@@ -408,7 +408,7 @@ static c2s_status check_list_combination(const tool_config *cfg, c2s_error *err)
         bad = "--shard";
     if (bad != NULL)
         return tool_fail(err, C2S_ERR_USAGE, "--list writes nothing, so %s makes no sense with it",
-                        bad);
+                         bad);
     return C2S_OK;
 }
 
@@ -430,10 +430,10 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
         return tool_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
     if (cfg->to_stdout && cfg->json)
         return tool_fail(err, C2S_ERR_USAGE,
-                        "-o - and --json would both write to standard output");
+                         "-o - and --json would both write to standard output");
     if (cfg->to_stdout && cfg->verify)
         return tool_fail(err, C2S_ERR_USAGE,
-                        "--verify reads the output file back, so it cannot go with -o -");
+                         "--verify reads the output file back, so it cannot go with -o -");
     return C2S_OK;
 }
 
@@ -471,7 +471,7 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
             if (optopt != 0)
                 return tool_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);
             return tool_fail(err, C2S_ERR_USAGE, "unknown option '%s' (see --help)",
-                            argv[optind - 1]);
+                             argv[optind - 1]);
         }
         if (c == ':')
             return tool_fail(err, C2S_ERR_USAGE, "option '%s' needs a value", argv[optind - 1]);
