@@ -21,8 +21,13 @@ PKGS     = libzip libcjson zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzip -lcjson -lz)
 TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -Iinclude -Isrc $(PKG_CFLAGS)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
+# Include paths: the library and the tests see its private headers under
+# src/; the CLI (src/tool/) sees only the public include/c2s.h, so it can
+# use nothing but the public API.
+INC      = -Iinclude -Isrc
+TOOL_INC = -Iinclude
 
 LIB_DIRS = util zip pickle torch st reader engine
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
@@ -47,7 +52,10 @@ $(B)/libc2s.a: $(LIB_OBJ)
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC) -MMD -MP -c -o $@ $<
+
+# The CLI's objects (both builds): the public header only.
+$(TOOL_OBJ) $(TOOL_SRC:src/%.c=$(B)/asan/%.o): INC = $(TOOL_INC)
 
 $(B) $(B)/asan:
 	mkdir -p $@
@@ -59,17 +67,18 @@ $(B) $(B)/asan:
 # (or the sanitizer build of it, through C2S_BIN).
 
 $(B)/tests: $(TEST_SRC) tests/pickle_builder.h $(B)/libc2s.a | $(B)
-	$(CC) $(CFLAGS) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(INC) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 $(B)/asan/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC) $(SAN) -MMD -MP -c -o $@ $<
 
 $(B)/asan/ckpt2safetensors: $(TOOL_SRC:src/%.c=$(B)/asan/%.o) $(LIB_SRC:src/%.c=$(B)/asan/%.o)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(B)/asan/tests: $(TEST_SRC) tests/pickle_builder.h $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(TEST_SRC) $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) $(INC) $(SAN) -o $@ $(TEST_SRC) $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) \
+	  $(TEST_LIBS)
 
 test-plain: ckpt2safetensors $(B)/tests
 	C2S_BIN=./ckpt2safetensors $(B)/tests
@@ -112,7 +121,7 @@ clean:
 FUZZ_NAMES      = pvm file scan
 FUZZ_SECONDS   ?= 60
 CLANG          ?= clang
-FUZZ_CFLAGS     = $(CFLAGS)
+FUZZ_CFLAGS     = $(CFLAGS) $(INC)
 FUZZ_SAN        = address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 # Extra corpus directories, read but never written: the fixtures.
@@ -135,7 +144,7 @@ fuzz-replay-%: $(B)/asan/fuzz_%_replay
 
 $(B)/asan/fuzz_%_replay: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) \
                          $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
-	$(CC) $(CFLAGS) $(SAN) -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c \
+	$(CC) $(CFLAGS) $(INC) $(SAN) -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c \
 	  $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS)
 
 fuzz: $(FUZZ_NAMES:%=fuzz-run-%)

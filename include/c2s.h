@@ -1,24 +1,34 @@
 /*
- * c2s.h - the conversion engine of ckpt2safetensors: its public API.
+ * c2s.h - the conversion engine of ckpt2safetensors: its public API, and the
+ * only header a program using the library needs (it includes nothing but
+ * system headers).
  *
- * The pipeline is  zip reader (zipsrc) -> restricted pickle VM (pvm)
- * -> tensor map (tmap) -> safetensors writer (stw + outfile).
- *
+ *   c2s_open_options opts = {0};           // default limits, no extra globals
  *   c2s_checkpoint *ck;
+ *   c2s_error err;
  *   if (c2s_open("model.ckpt", &opts, &ck, &err) == C2S_OK) {
- *       const tmap *m = c2s_tensors(ck);            // names, dtypes, shapes
- *       c2s_write(ck, "model.safetensors", &wopts, &res, &err);
+ *       for (size_t i = 0; i < c2s_tensor_count(ck); i++) {
+ *           c2s_tensor_info t = c2s_tensor_at(ck, i);
+ *           printf("%s %s %llu bytes\n", t.name,
+ *                  t.supported ? c2s_dtype_name(t.dtype) : t.why,
+ *                  (unsigned long long)t.nbytes);
+ *       }
+ *       if (c2s_write(ck, "model.safetensors", NULL, NULL, &err) != C2S_OK)
+ *           fprintf(stderr, "%s\n", err.msg);
  *       c2s_close(ck);
+ *   } else {
+ *       fprintf(stderr, "%s\n", err.msg);
  *   }
  *
- * c2s_open() reads and interprets data.pkl (never executing it), judges
- * the file with the safety policy (policy.h) and refuses it when unsafe,
- * and checks every tensor's view against its storage record; no tensor
- * bytes are read.  c2s_scan() makes the same judgement and reports it.
- * c2s_write() streams the tensor bytes through one fixed buffer into a
+ * c2s_open() reads and interprets the pickle (never executing it), judges
+ * every global it names with the safety policy and refuses the file when
+ * unsafe, and checks every tensor's view against its storage record; no
+ * tensor bytes are read.  c2s_scan() makes the same judgement and reports
+ * it.  c2s_write() streams the tensor bytes through one fixed buffer into a
  * temporary file next to the output and renames it into place at the end;
  * on any failure, or when *cancel becomes non-zero, the temporary file is
- * removed and nothing is left behind.
+ * removed and nothing is left behind.  c2s_safetensors_open() reads and
+ * validates the header of a safetensors file.
  *
  * Nothing here prints or exits: errors come back in a c2s_error.
  */
@@ -29,20 +39,93 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/c2s_error.h"
-#include "util/findings.h"
-#include "pickle/policy.h"
-#include "pickle/pvm.h"
-#include "torch/tmap.h"
-
 #define C2S_VERSION "0.1.0"
 
+/* ---- errors ------------------------------------------------------------------ */
+
+/*
+ * Every function that can fail takes a `c2s_error *` and returns a
+ * c2s_status.  The record holds a one-line message (never naming a command
+ * line option: it says what happened, not how to change it) and, for a
+ * limit or rule a front end can lift, which one.  The numeric values of
+ * c2s_status are the program's documented exit codes.
+ */
+typedef enum c2s_status {
+    C2S_OK = 0,          /* success */
+    C2S_ERR_INPUT = 1,   /* input could not be converted: corrupt, unsupported, I/O */
+    C2S_ERR_USAGE = 2,   /* bad arguments */
+    C2S_ERR_REFUSED = 3  /* refused by the safety policy */
+} c2s_status;
+
+#define C2S_ERROR_MSG_MAX 1024
+#define C2S_ERROR_SUBJECT_MAX 256
+
+/* Which limit or rule an error is about, so that a front end can say how to
+ * get past it in its own words (the CLI names its flags). */
+typedef enum c2s_rule {
+    C2S_RULE_NONE = 0,
+    C2S_RULE_MAX_PICKLE,      /* a pickle record larger than limits.max_pickle */
+    C2S_RULE_MAX_STRING,      /* pickle VM limits, one each */
+    C2S_RULE_MAX_CONTAINER,
+    C2S_RULE_MAX_OBJECTS,
+    C2S_RULE_MAX_STACK,
+    C2S_RULE_MAX_MEMO,
+    C2S_RULE_MAX_DEPTH,       /* tensor map nesting */
+    C2S_RULE_KEY,             /* the root key path names no entry; msg starts with it */
+    C2S_RULE_NO_TENSORS,      /* no tensors under the root: another root may have them */
+    C2S_RULE_UNSUPPORTED,     /* a tensor safetensors cannot hold (skip_unsupported) */
+    C2S_RULE_ALL_FILTERED,    /* include/exclude dropped every tensor */
+    C2S_RULE_POLICY           /* refused by the safety policy; subject: the one unknown
+                                 global ("module.name"), "*" for several, "" for none;
+                                 more: offenders left out of the message */
+} c2s_rule;
+
+typedef struct c2s_error {
+    c2s_status status;
+    c2s_rule rule;
+    size_t more;
+    char subject[C2S_ERROR_SUBJECT_MAX];
+    char msg[C2S_ERROR_MSG_MAX];
+} c2s_error;
+
+/* Reset to C2S_OK with an empty message.  err may be NULL. */
+void c2s_error_clear(c2s_error *err);
+
+/* ---- element types ----------------------------------------------------------- */
+
+typedef enum c2s_dtype {
+    C2S_F64, C2S_F32, C2S_F16, C2S_BF16,
+    C2S_I64, C2S_I32, C2S_I16, C2S_I8,
+    C2S_U64, C2S_U32, C2S_U16, C2S_U8,
+    C2S_BOOL, C2S_C64,
+    C2S_F8_E4M3, C2S_F8_E5M2, C2S_F8_E4M3FNUZ, C2S_F8_E5M2FNUZ, C2S_F8_E8M0,
+    C2S_DTYPE_COUNT         /* how many there are; not a type */
+} c2s_dtype;
+
+/* Safetensors name ("F32"); "?" for a value that is no c2s_dtype. */
+const char *c2s_dtype_name(c2s_dtype dt);
+/* Bytes per element; 0 for a value that is no c2s_dtype. */
+size_t c2s_dtype_size(c2s_dtype dt);
+
+/* ---- opening options ---------------------------------------------------------- */
+
+/* Resource limits; every field 0 means "use the default". */
+typedef struct c2s_limits {
+    uint64_t max_pickle;    /* bytes of one pickle record (data.pkl), default 1 GiB */
+    size_t max_depth;       /* tensor map nesting, default 1000 */
+    size_t max_objects;     /* pickle objects created, default 50,000,000 */
+    size_t max_memo;        /* pickle memo entries, default 10,000,000 */
+    size_t max_stack;       /* pickle stack entries plus marks, default 1,000,000 */
+    size_t max_string;      /* bytes in one pickled str/bytes/bigint, default 256 MiB */
+    size_t max_container;   /* items in one pickled container, default 100,000,000 */
+} c2s_limits;
+
 typedef struct c2s_open_options {
-    const char *key;        /* root key path, NULL for the default root */
-    policy_options policy;  /* --allow-global, --permissive */
-    pvm_limits limits;      /* pickle VM limits, 0 fields: defaults */
-    uint64_t max_pickle;    /* bytes of data.pkl, 0: default 1 GiB */
-    size_t max_depth;       /* tensor map nesting, 0: default 1000 */
+    const char *key;            /* root key path, NULL for the default root */
+    c2s_limits limits;
+    const char *const *allow;   /* "module.name" globals to accept although unknown */
+    size_t nallow;
+    int permissive;             /* accept every unknown global (never a dangerous one) */
 } c2s_open_options;
 
 /* ---- the verdict ---------------------------------------------------------- */
@@ -53,21 +136,55 @@ typedef enum c2s_verdict {
     C2S_VERDICT_UNREADABLE  /* not a checkpoint we can read, and nothing unsafe seen */
 } c2s_verdict;
 
+/* How the safety policy judges a global (module.name) a file names:
+ *   ALLOWED    exactly the globals the converter interprets (tensor rebuild
+ *              functions, storage classes, dtypes, OrderedDict, ...);
+ *   DATA       plain data real checkpoints carry (numpy scalars, argparse
+ *              Namespace, ...), and unknown globals the options accept;
+ *   UNKNOWN    anything else: refused unless accepted;
+ *   DANGEROUS  runs code, touches files or loads other code: always refused. */
+typedef enum c2s_global_class {
+    C2S_GLOBAL_ALLOWED,
+    C2S_GLOBAL_DATA,
+    C2S_GLOBAL_UNKNOWN,
+    C2S_GLOBAL_DANGEROUS
+} c2s_global_class;
+
+/* "allowed", "data", "unknown", "dangerous" ("?" for anything else). */
+const char *c2s_global_class_name(c2s_global_class cls);
+
+/* How the pickle used a global: bits of c2s_global_use.uses. */
+#define C2S_USE_REF (1u << 0)     /* named at all (always set) */
+#define C2S_USE_REDUCE (1u << 1)  /* called by REDUCE */
+#define C2S_USE_NEWOBJ (1u << 2)  /* instantiated by NEWOBJ or NEWOBJ_EX */
+#define C2S_USE_BUILD (1u << 3)   /* an object made from it received BUILD */
+#define C2S_USE_INST (1u << 4)    /* instantiated by INST */
+#define C2S_USE_OBJ (1u << 5)     /* instantiated by OBJ */
+
 /* One global a file names, as judged. */
 typedef struct c2s_global_use {
-    char *module, *name;
-    policy_class cls;
-    unsigned uses;          /* pvm_use bits */
-    char *pickle;           /* "archive/data.pkl", or "pickle 1" for a non-zip file */
-    uint64_t offset;        /* of the first opcode naming it, from the pickle's start */
+    char *module, *name;    /* module after Python 2 names are mapped to Python 3 */
+    c2s_global_class cls;
+    unsigned uses;          /* C2S_USE_* bits */
+    char *pickle;           /* "archive/data.pkl", or "file" for a non-zip file */
+    uint64_t offset;        /* of the first opcode naming it: from the start of the
+                               pickle, or of the file for a non-zip file */
 } c2s_global_use;
+
+/* Structural problems ("data.pkl has 12 bytes after its STOP opcode"): one
+ * line each; any of them makes the file unsafe. */
+typedef struct c2s_findings {
+    char **items;
+    size_t n;
+    size_t cap;             /* the library's: slots allocated */
+} c2s_findings;
 
 typedef struct c2s_report {
     c2s_verdict verdict;
     const char *format;     /* "zip" or "not a zip (legacy load path)" */
     c2s_global_use *globals;
     size_t nglobals;
-    findings findings;      /* structural problems: each makes the file unsafe */
+    c2s_findings findings;
     c2s_error error;        /* why the file could not be read; error.msg "" if it could */
 } c2s_report;
 
@@ -77,7 +194,8 @@ typedef struct c2s_report {
  * start of the file, as torch's legacy path reads them), every global is
  * classified, the zip structure is checked and every entry's CRC-32 is
  * verified.  Returns C2S_OK, C2S_ERR_REFUSED or C2S_ERR_INPUT according to
- * the verdict; rep is filled in every case and must be freed.
+ * the verdict; rep is filled in every case and must be freed.  opts may be
+ * NULL.
  */
 c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *rep);
 
@@ -87,17 +205,47 @@ void c2s_report_free(c2s_report *rep);
  * "referenced" when the global was only named. */
 const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
 
+/* ---- tensors ------------------------------------------------------------------ */
+
+/* One tensor of a checkpoint or of a safetensors file.  The pointers stay
+ * valid until the checkpoint or file is closed.  For a checkpoint, nbytes
+ * is the size in its own dtype (what c2s_write writes unless asked to
+ * convert it), and an unsupported tensor has only its name and why (ndim
+ * 0, shape NULL, nbytes 0). */
+typedef struct c2s_tensor_info {
+    const char *name;      /* as written to safetensors */
+    c2s_dtype dtype;
+    size_t ndim;
+    const uint64_t *shape; /* ndim entries */
+    uint64_t nbytes;       /* bytes in the output */
+    int supported;         /* 0: safetensors cannot hold it */
+    const char *why;       /* when unsupported: what it is ("complex128") */
+} c2s_tensor_info;
+
 /* ---- converting ------------------------------------------------------------ */
 
 typedef struct c2s_checkpoint c2s_checkpoint;
 
 /* Open and judge path.  An unsafe file fails with C2S_ERR_REFUSED and a
- * message listing what makes it unsafe and how to allow unknown globals. */
+ * message listing what makes it unsafe.  opts may be NULL. */
 c2s_status c2s_open(const char *path, const c2s_open_options *opts,
                     c2s_checkpoint **out, c2s_error *err);
 
-/* The tensors found (valid until c2s_close). */
-const tmap *c2s_tensors(const c2s_checkpoint *ck);
+/* The tensors found, in the order of the file.  An i out of range gives an
+ * info whose name is NULL. */
+size_t c2s_tensor_count(const c2s_checkpoint *ck);
+c2s_tensor_info c2s_tensor_at(const c2s_checkpoint *ck, size_t i);
+
+/* The key path used as root ("" for the top level). */
+const char *c2s_root(const c2s_checkpoint *ck);
+
+/* Storage records the tensors use. */
+size_t c2s_storage_count(const c2s_checkpoint *ck);
+
+/* What the tensor map left out ("left out: optimizer_states (24 tensors)"),
+ * one line each; NULL for i out of range. */
+size_t c2s_note_count(const c2s_checkpoint *ck);
+const char *c2s_note_at(const c2s_checkpoint *ck, size_t i);
 
 /* 1 when storages are big-endian in the archive (they are swapped on output). */
 int c2s_big_endian(const c2s_checkpoint *ck);
@@ -109,7 +257,7 @@ typedef struct c2s_kv {
     const char *key, *value;
 } c2s_kv;
 
-/* Direct I/O for the output file (see outfile.h). */
+/* Direct I/O for the output file (the sources' src/engine/outfile.h explains). */
 typedef enum c2s_direct_io {
     C2S_DIRECT_AUTO,    /* through the page cache when the whole file fits what the kernel
                            keeps dirty without writing back (outfile_writeback_room, shared
@@ -138,8 +286,8 @@ typedef struct c2s_write_options {
     const char *const *exclude;
     size_t nexclude;
 
-    /* --dtype: floating tensors (F64 F32 F16 BF16) are converted to dtype,
-     * bit-exact with PyTorch's .to() (dtconv.h); others are kept. */
+    /* convert_dtype: floating tensors (F64 F32 F16 BF16) are converted to
+     * dtype, bit-exact with PyTorch's .to() (dtconv.h); others are kept. */
     int convert_dtype;
     c2s_dtype dtype;
 
@@ -202,5 +350,52 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
 
 /* NULL is a no-op. */
 void c2s_close(c2s_checkpoint *ck);
+
+/* ---- safetensors files --------------------------------------------------------- */
+
+/*
+ * A safetensors file's header, read and validated with the rules of the
+ * reference reader (huggingface/safetensors): JSON syntax, dtypes, shapes,
+ * data offsets that tile the data exactly, unique names.  Tensor data is
+ * never read.  Every failure is C2S_ERR_INPUT with a message beginning
+ * "safetensors: ".
+ */
+typedef struct c2s_safetensors c2s_safetensors;
+
+/* Read the header of the regular file open on fd (with pread: the file
+ * position is left alone; fd stays open and is not needed afterwards). */
+c2s_status c2s_safetensors_open_fd(int fd, c2s_safetensors **out, c2s_error *err);
+/* The same for a path. */
+c2s_status c2s_safetensors_open(const char *path, c2s_safetensors **out, c2s_error *err);
+
+/* The tensors in header order.  nbytes is the tensor's data in the file.
+ * A dtype with no c2s_dtype (the sub-byte F4, F6_E2M3, F6_E3M2) gives
+ * supported 0 and its name in why.  i out of range: name NULL. */
+size_t c2s_safetensors_count(const c2s_safetensors *st);
+c2s_tensor_info c2s_safetensors_tensor_at(const c2s_safetensors *st, size_t i);
+
+/* The __metadata__ entries in header order; *key and *value are NULL for i
+ * out of range. */
+size_t c2s_safetensors_metadata_count(const c2s_safetensors *st);
+void c2s_safetensors_metadata_at(const c2s_safetensors *st, size_t i, const char **key,
+                                 const char **value);
+
+/* Bytes of tensor data (the file's size less the header). */
+uint64_t c2s_safetensors_data_bytes(const c2s_safetensors *st);
+
+/* NULL is a no-op. */
+void c2s_safetensors_close(c2s_safetensors *st);
+
+/* ---- small files ------------------------------------------------------------------ */
+
+/* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */
+void c2s_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Write data[0..len) to path the way c2s_write writes its output: into a
+ * temporary file beside it, moved into place at the end, removed on any
+ * failure.  Without force an existing path is an error and is never
+ * replaced, even if it appears meanwhile. */
+c2s_status c2s_write_file_atomic(const char *path, const void *data, size_t len, int force,
+                                 c2s_error *err);
 
 #endif /* C2S_H */

@@ -343,6 +343,27 @@ Test(cli, list_shows_unsupported)
     run_free(&r);
 }
 
+/* --list of a safetensors file: a dtype the converter has no type for (F4,
+ * packed sub-byte) is shown by its name, then the metadata. */
+Test(cli, list_safetensors_with_a_sub_byte_dtype)
+{
+    static const char JSON[] = "{\"__metadata__\":{\"k\":\"v\"},"
+                               "\"a\":{\"dtype\":\"F4\",\"shape\":[2,3],\"data_offsets\":[0,3]}}";
+    unsigned char file[8 + sizeof JSON - 1 + 3] = {sizeof JSON - 1};
+    memcpy(file + 8, JSON, sizeof JSON - 1);
+    char *path = tu_path(dir, "f4.safetensors");
+    cr_assert_eq(tu_write(path, file, sizeof file), 0);
+    run_result r = RUN("--list", path);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(r.out,
+        "NAME  DTYPE        SHAPE                 BYTES\n"
+        "a     F4           [2, 3]                3\n"
+        "1 tensor, 3 bytes\n"
+        "metadata: k=v\n");
+    run_free(&r);
+    free(path);
+}
+
 Test(cli, skip_unsupported_warns)
 {
     char *out = tu_path(dir, "o.safetensors");

@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "c2s.h"
+#include "engine/checkpoint.h"
 #include "engine/outfile.h"
 #include "pickle_builder.h"
 #include "st/stw.h"
@@ -1301,7 +1302,7 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
     cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_OK, "%s", err.msg);
     /* the plan c2s_write made: the same inputs give the same one */
-    const tmap *m = c2s_tensors(ck);
+    const tmap *m = &ck->map;
     stw_entry e[4];
     for (size_t i = 0; i < m->ntensors; i++)
         e[i] = (stw_entry){m->tensors[i].name, m->tensors[i].dtype, m->tensors[i].ndim,

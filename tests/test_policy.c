@@ -19,29 +19,29 @@
 TestSuite(policy);
 
 /* Class with no options; a NULL options pointer must behave like defaults. */
-static policy_class cls_of(const char *module, const char *name)
+static c2s_global_class cls_of(const char *module, const char *name)
 {
     policy_options none = {0};
-    policy_class a = policy_classify(module, name, torchtab_allowed, NULL);
-    policy_class b = policy_classify(module, name, torchtab_allowed, &none);
+    c2s_global_class a = policy_classify(module, name, torchtab_allowed, NULL);
+    c2s_global_class b = policy_classify(module, name, torchtab_allowed, &none);
     cr_assert_eq(a, b, "%s.%s: NULL options give %s, empty options give %s", module, name,
-                 policy_class_name(a), policy_class_name(b));
+                 c2s_global_class_name(a), c2s_global_class_name(b));
     return a;
 }
 
-static void expect(const char *module, const char *name, policy_class want)
+static void expect(const char *module, const char *name, c2s_global_class want)
 {
-    policy_class got = cls_of(module, name);
+    c2s_global_class got = cls_of(module, name);
     cr_expect_eq(got, want, "(%s, %s): got %s, expected %s", module, name,
-                 policy_class_name(got), policy_class_name(want));
+                 c2s_global_class_name(got), c2s_global_class_name(want));
 }
 
 static void expect_opts(const char *module, const char *name, const policy_options *o,
-                        policy_class want)
+                        c2s_global_class want)
 {
-    policy_class got = policy_classify(module, name, torchtab_allowed, o);
+    c2s_global_class got = policy_classify(module, name, torchtab_allowed, o);
     cr_expect_eq(got, want, "(%s, %s) with options: got %s, expected %s", module, name,
-                 policy_class_name(got), policy_class_name(want));
+                 c2s_global_class_name(got), c2s_global_class_name(want));
 }
 
 typedef struct pair {
@@ -54,18 +54,18 @@ typedef struct pair {
 
 Test(policy, class_names)
 {
-    cr_assert_str_eq(policy_class_name(POLICY_ALLOWED), "allowed");
-    cr_assert_str_eq(policy_class_name(POLICY_DATA), "data");
-    cr_assert_str_eq(policy_class_name(POLICY_UNKNOWN), "unknown");
-    cr_assert_str_eq(policy_class_name(POLICY_DANGEROUS), "dangerous");
+    cr_assert_str_eq(c2s_global_class_name(C2S_GLOBAL_ALLOWED), "allowed");
+    cr_assert_str_eq(c2s_global_class_name(C2S_GLOBAL_DATA), "data");
+    cr_assert_str_eq(c2s_global_class_name(C2S_GLOBAL_UNKNOWN), "unknown");
+    cr_assert_str_eq(c2s_global_class_name(C2S_GLOBAL_DANGEROUS), "dangerous");
 }
 
 Test(policy, refuses)
 {
-    cr_assert_eq(policy_refuses(POLICY_ALLOWED), 0);
-    cr_assert_eq(policy_refuses(POLICY_DATA), 0);
-    cr_assert_eq(policy_refuses(POLICY_UNKNOWN), 1);
-    cr_assert_eq(policy_refuses(POLICY_DANGEROUS), 1);
+    cr_assert_eq(policy_refuses(C2S_GLOBAL_ALLOWED), 0);
+    cr_assert_eq(policy_refuses(C2S_GLOBAL_DATA), 0);
+    cr_assert_eq(policy_refuses(C2S_GLOBAL_UNKNOWN), 1);
+    cr_assert_eq(policy_refuses(C2S_GLOBAL_DANGEROUS), 1);
 }
 
 /* ---- allowed ------------------------------------------------------------- */
@@ -87,7 +87,7 @@ Test(policy, rebuild_functions_allowed)
         {"torch._tensor", "_rebuild_from_type"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_ALLOWED);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_ALLOWED);
 }
 
 Test(policy, other_interpreted_globals_allowed)
@@ -105,7 +105,7 @@ Test(policy, other_interpreted_globals_allowed)
         {"builtins", "bytes"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_ALLOWED);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_ALLOWED);
 }
 
 Test(policy, storage_classes_allowed_under_torch_only)
@@ -117,17 +117,17 @@ Test(policy, storage_classes_allowed_under_torch_only)
         "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
     };
     for (size_t i = 0; i < COUNT(storages); i++) {
-        expect("torch", storages[i], POLICY_ALLOWED);
+        expect("torch", storages[i], C2S_GLOBAL_ALLOWED);
         /* the same class name anywhere else is on no list */
-        expect("torch.cuda", storages[i], POLICY_UNKNOWN);
-        expect("torch.storage", storages[i], POLICY_UNKNOWN);
-        expect("torchx", storages[i], POLICY_UNKNOWN);
+        expect("torch.cuda", storages[i], C2S_GLOBAL_UNKNOWN);
+        expect("torch.storage", storages[i], C2S_GLOBAL_UNKNOWN);
+        expect("torchx", storages[i], C2S_GLOBAL_UNKNOWN);
     }
-    expect("torch", "cuda.FloatStorage", POLICY_DANGEROUS); /* dotted */
-    expect("torch", "TypedStorage", POLICY_UNKNOWN);
-    expect("torch", "FloatStorageX", POLICY_UNKNOWN);
-    expect("torch", "floatstorage", POLICY_UNKNOWN);
-    expect("torch", "Storage", POLICY_UNKNOWN);
+    expect("torch", "cuda.FloatStorage", C2S_GLOBAL_DANGEROUS); /* dotted */
+    expect("torch", "TypedStorage", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "FloatStorageX", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "floatstorage", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "Storage", C2S_GLOBAL_UNKNOWN);
 }
 
 Test(policy, dtypes_layouts_qschemes_allowed_under_torch_only)
@@ -142,28 +142,28 @@ Test(policy, dtypes_layouts_qschemes_allowed_under_torch_only)
         "per_channel_symmetric", "per_channel_affine_float_qparams",
     };
     for (size_t i = 0; i < COUNT(attrs); i++) {
-        expect("torch", attrs[i], POLICY_ALLOWED);
-        expect("torch.cuda", attrs[i], POLICY_UNKNOWN);
-        expect("numpy", attrs[i], POLICY_UNKNOWN);
+        expect("torch", attrs[i], C2S_GLOBAL_ALLOWED);
+        expect("torch.cuda", attrs[i], C2S_GLOBAL_UNKNOWN);
+        expect("numpy", attrs[i], C2S_GLOBAL_UNKNOWN);
     }
-    expect("torch", "float", POLICY_UNKNOWN);
-    expect("torch", "dtype", POLICY_UNKNOWN);
+    expect("torch", "float", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "dtype", C2S_GLOBAL_UNKNOWN);
 }
 
 Test(policy, collections)
 {
-    expect("collections", "OrderedDict", POLICY_ALLOWED);
-    expect("collections", "defaultdict", POLICY_DATA);
-    expect("collections", "Counter", POLICY_DATA);
-    expect("collections", "namedtuple", POLICY_UNKNOWN);
-    expect("collections", "deque", POLICY_UNKNOWN);
-    expect("collections", "OrderedDictX", POLICY_UNKNOWN);
-    expect("collections", "OrderedDic", POLICY_UNKNOWN);
-    expect("collections", "ordereddict", POLICY_UNKNOWN);
-    expect("collections.abc", "OrderedDict", POLICY_UNKNOWN);
-    expect("collectionsX", "OrderedDict", POLICY_UNKNOWN);
-    expect("", "OrderedDict", POLICY_UNKNOWN);
-    expect("collections", "", POLICY_UNKNOWN);
+    expect("collections", "OrderedDict", C2S_GLOBAL_ALLOWED);
+    expect("collections", "defaultdict", C2S_GLOBAL_DATA);
+    expect("collections", "Counter", C2S_GLOBAL_DATA);
+    expect("collections", "namedtuple", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "deque", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "OrderedDictX", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "OrderedDic", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "ordereddict", C2S_GLOBAL_UNKNOWN);
+    expect("collections.abc", "OrderedDict", C2S_GLOBAL_UNKNOWN);
+    expect("collectionsX", "OrderedDict", C2S_GLOBAL_UNKNOWN);
+    expect("", "OrderedDict", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "", C2S_GLOBAL_UNKNOWN);
 }
 
 /* ---- data ------------------------------------------------------------------ */
@@ -215,25 +215,25 @@ Test(policy, data_entries)
         {"builtins", "object"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_DATA);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_DATA);
 }
 
 Test(policy, data_pairs_are_exact)
 {
-    expect("numpy.core", "multiarray", POLICY_UNKNOWN);
-    expect("numpy.core.multiarray", "scalarX", POLICY_UNKNOWN);
-    expect("numpy.core.multiarrayX", "scalar", POLICY_UNKNOWN);
-    expect("numpy.core.multiarray.scalar", "scalar", POLICY_UNKNOWN);
-    expect("numpy.core.multiarray", "scalar.x", POLICY_DANGEROUS); /* dotted */
-    expect("numpy._core.umath", "scalar", POLICY_UNKNOWN);
-    expect("numpy", "array", POLICY_UNKNOWN);
-    expect("argparse", "ArgumentParser", POLICY_UNKNOWN);
-    expect("omegaconf", "DictConfig", POLICY_UNKNOWN);
-    expect("omegaconf.nodes", "Node", POLICY_UNKNOWN);
-    expect("pathlib", "path", POLICY_UNKNOWN);
-    expect("pathlib.Path", "open", POLICY_UNKNOWN);
-    expect("lightning.fabric.utilities", "AttributeDict", POLICY_UNKNOWN);
-    expect("typing", "Callable", POLICY_UNKNOWN);
+    expect("numpy.core", "multiarray", C2S_GLOBAL_UNKNOWN);
+    expect("numpy.core.multiarray", "scalarX", C2S_GLOBAL_UNKNOWN);
+    expect("numpy.core.multiarrayX", "scalar", C2S_GLOBAL_UNKNOWN);
+    expect("numpy.core.multiarray.scalar", "scalar", C2S_GLOBAL_UNKNOWN);
+    expect("numpy.core.multiarray", "scalar.x", C2S_GLOBAL_DANGEROUS); /* dotted */
+    expect("numpy._core.umath", "scalar", C2S_GLOBAL_UNKNOWN);
+    expect("numpy", "array", C2S_GLOBAL_UNKNOWN);
+    expect("argparse", "ArgumentParser", C2S_GLOBAL_UNKNOWN);
+    expect("omegaconf", "DictConfig", C2S_GLOBAL_UNKNOWN);
+    expect("omegaconf.nodes", "Node", C2S_GLOBAL_UNKNOWN);
+    expect("pathlib", "path", C2S_GLOBAL_UNKNOWN);
+    expect("pathlib.Path", "open", C2S_GLOBAL_UNKNOWN);
+    expect("lightning.fabric.utilities", "AttributeDict", C2S_GLOBAL_UNKNOWN);
+    expect("typing", "Callable", C2S_GLOBAL_UNKNOWN);
 }
 
 /* ---- dangerous ------------------------------------------------------------ */
@@ -300,69 +300,69 @@ Test(policy, dangerous_brief_list)
         {"code", "InteractiveInterpreter"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_DANGEROUS);
 }
 
 /* A dangerous module matches itself and its sub-modules, not a module that
  * merely starts with the same letters. */
 Test(policy, dangerous_module_is_not_a_string_prefix)
 {
-    expect("os.path", "join", POLICY_DANGEROUS);
-    expect("os.", "system", POLICY_DANGEROUS);
-    expect("osx", "system", POLICY_UNKNOWN);
-    expect("os_", "system", POLICY_UNKNOWN);
-    expect("ost", "path", POLICY_UNKNOWN);
-    expect("posixx", "system", POLICY_UNKNOWN);
-    expect("ntp", "system", POLICY_UNKNOWN);
-    expect("subprocessing", "Popen", POLICY_UNKNOWN);
-    expect("pickles", "loads", POLICY_UNKNOWN);
-    expect("iox", "open", POLICY_UNKNOWN);
-    expect("torch.hubx", "load", POLICY_UNKNOWN);
-    expect("torch.jitter", "load", POLICY_UNKNOWN);
-    expect("torch._inductorX", "anything", POLICY_UNKNOWN);
-    expect("numpy.testingX", "anything", POLICY_UNKNOWN);
+    expect("os.path", "join", C2S_GLOBAL_DANGEROUS);
+    expect("os.", "system", C2S_GLOBAL_DANGEROUS);
+    expect("osx", "system", C2S_GLOBAL_UNKNOWN);
+    expect("os_", "system", C2S_GLOBAL_UNKNOWN);
+    expect("ost", "path", C2S_GLOBAL_UNKNOWN);
+    expect("posixx", "system", C2S_GLOBAL_UNKNOWN);
+    expect("ntp", "system", C2S_GLOBAL_UNKNOWN);
+    expect("subprocessing", "Popen", C2S_GLOBAL_UNKNOWN);
+    expect("pickles", "loads", C2S_GLOBAL_UNKNOWN);
+    expect("iox", "open", C2S_GLOBAL_UNKNOWN);
+    expect("torch.hubx", "load", C2S_GLOBAL_UNKNOWN);
+    expect("torch.jitter", "load", C2S_GLOBAL_UNKNOWN);
+    expect("torch._inductorX", "anything", C2S_GLOBAL_UNKNOWN);
+    expect("numpy.testingX", "anything", C2S_GLOBAL_UNKNOWN);
     /* "torch" is no dangerous module, only torch.hub etc. are */
-    expect("torch", "hub", POLICY_UNKNOWN);
-    expect("torch", "jit", POLICY_UNKNOWN);
+    expect("torch", "hub", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "jit", C2S_GLOBAL_UNKNOWN);
     /* case matters: Python module names are case-sensitive */
-    expect("OS", "system", POLICY_UNKNOWN);
+    expect("OS", "system", C2S_GLOBAL_UNKNOWN);
 }
 
 /* Exact dangerous pairs are exact too. */
 Test(policy, dangerous_pairs_are_exact)
 {
-    expect("builtins", "evaluate", POLICY_UNKNOWN);
-    expect("builtins", "eva", POLICY_UNKNOWN);
-    expect("builtins", "range", POLICY_UNKNOWN);
-    expect("torch", "loads", POLICY_UNKNOWN);
-    expect("torch", "load_state_dict", POLICY_UNKNOWN);
-    expect("torch.serialization", "location_tag", POLICY_UNKNOWN);
-    expect("numpy", "loadz", POLICY_UNKNOWN);
-    expect("copyreg", "pickle", POLICY_UNKNOWN);
-    expect("copyreg", "_reconstructorX", POLICY_UNKNOWN);
+    expect("builtins", "evaluate", C2S_GLOBAL_UNKNOWN);
+    expect("builtins", "eva", C2S_GLOBAL_UNKNOWN);
+    expect("builtins", "range", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "loads", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "load_state_dict", C2S_GLOBAL_UNKNOWN);
+    expect("torch.serialization", "location_tag", C2S_GLOBAL_UNKNOWN);
+    expect("numpy", "loadz", C2S_GLOBAL_UNKNOWN);
+    expect("copyreg", "pickle", C2S_GLOBAL_UNKNOWN);
+    expect("copyreg", "_reconstructorX", C2S_GLOBAL_UNKNOWN);
     /* the pair is (builtins, eval); eval under another module is not it */
-    expect("torch", "eval", POLICY_UNKNOWN);
-    expect("collections", "eval", POLICY_UNKNOWN);
+    expect("torch", "eval", C2S_GLOBAL_UNKNOWN);
+    expect("collections", "eval", C2S_GLOBAL_UNKNOWN);
 }
 
 /* ---- prefix / dotted traps --------------------------------------------- */
 
 Test(policy, allowed_is_never_a_prefix_match)
 {
-    expect("torch._utils", "_rebuild_tensor_v4", POLICY_UNKNOWN);
-    expect("torch._utils", "_rebuild_tensor_v", POLICY_UNKNOWN);
-    expect("torch._utils", "_rebuild_tensor_v22", POLICY_UNKNOWN);
-    expect("torch._utils", "_rebuild_device_tensor_from_numpy", POLICY_UNKNOWN);
-    expect("torch._utilsX", "_rebuild_tensor_v2", POLICY_UNKNOWN);
-    expect("torch._util", "_rebuild_tensor_v2", POLICY_UNKNOWN);
-    expect("torch._utils.sub", "_rebuild_tensor_v2", POLICY_UNKNOWN);
-    expect("torch", "_utils", POLICY_UNKNOWN);
-    expect("torch", "_rebuild_tensor_v2", POLICY_UNKNOWN);
-    expect("torch.nn", "Parameter", POLICY_UNKNOWN);
-    expect("_codecs", "decode", POLICY_UNKNOWN);
-    expect("codecs", "encode", POLICY_UNKNOWN);
+    expect("torch._utils", "_rebuild_tensor_v4", C2S_GLOBAL_UNKNOWN);
+    expect("torch._utils", "_rebuild_tensor_v", C2S_GLOBAL_UNKNOWN);
+    expect("torch._utils", "_rebuild_tensor_v22", C2S_GLOBAL_UNKNOWN);
+    expect("torch._utils", "_rebuild_device_tensor_from_numpy", C2S_GLOBAL_UNKNOWN);
+    expect("torch._utilsX", "_rebuild_tensor_v2", C2S_GLOBAL_UNKNOWN);
+    expect("torch._util", "_rebuild_tensor_v2", C2S_GLOBAL_UNKNOWN);
+    expect("torch._utils.sub", "_rebuild_tensor_v2", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "_utils", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "_rebuild_tensor_v2", C2S_GLOBAL_UNKNOWN);
+    expect("torch.nn", "Parameter", C2S_GLOBAL_UNKNOWN);
+    expect("_codecs", "decode", C2S_GLOBAL_UNKNOWN);
+    expect("codecs", "encode", C2S_GLOBAL_UNKNOWN);
     /* torch._utils is a mixed module: one name in it loads code */
-    expect("torch._utils", "_import_dotted_name", POLICY_DANGEROUS);
+    expect("torch._utils", "_import_dotted_name", C2S_GLOBAL_DANGEROUS);
 }
 
 /*
@@ -391,7 +391,7 @@ Test(policy, dotted_names_are_dangerous)
         {"torch", ".FloatStorage"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_DANGEROUS);
     cr_assert_eq(policy_refuses(cls_of("torch", "os.system")), 1);
 }
 
@@ -407,16 +407,16 @@ Test(policy, dunder_names_are_dangerous)
         {"torch.nn.parameter", "__class__"},
     };
     for (size_t i = 0; i < COUNT(rows); i++)
-        expect(rows[i].module, rows[i].name, POLICY_DANGEROUS);
+        expect(rows[i].module, rows[i].name, C2S_GLOBAL_DANGEROUS);
     /* not dunders: too short, or only one side */
-    expect("torch", "____", POLICY_UNKNOWN);
-    expect("torch", "__a_", POLICY_UNKNOWN);
-    expect("torch", "_a__", POLICY_UNKNOWN);
-    expect("torch", "__init", POLICY_UNKNOWN);
-    expect("torch", "init__", POLICY_UNKNOWN);
-    expect("torch", "_private", POLICY_UNKNOWN);
+    expect("torch", "____", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "__a_", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "_a__", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "__init", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "init__", C2S_GLOBAL_UNKNOWN);
+    expect("torch", "_private", C2S_GLOBAL_UNKNOWN);
     /* a dunder module is fine by itself */
-    expect("__main__", "MyTensor", POLICY_UNKNOWN);
+    expect("__main__", "MyTensor", C2S_GLOBAL_UNKNOWN);
 }
 
 /* ---- --allow-global and --permissive ------------------------------------- */
@@ -425,37 +425,37 @@ Test(policy, allow_global_is_exact)
 {
     static const char *const allow[] = {"__main__.MyTensor"};
     policy_options o = {.allow = allow, .nallow = 1};
-    expect_opts("__main__", "MyTensor", &o, POLICY_DATA);
-    expect_opts("__main__", "MyTensorX", &o, POLICY_UNKNOWN);
-    expect_opts("__main__", "My", &o, POLICY_UNKNOWN);
-    expect_opts("__main__", "MyTenso", &o, POLICY_UNKNOWN);
-    expect_opts("__main__", "", &o, POLICY_UNKNOWN);
-    expect_opts("__main__.My", "Tensor", &o, POLICY_UNKNOWN);
-    expect_opts("__main__X", "MyTensor", &o, POLICY_UNKNOWN);
-    expect_opts("__main", "MyTensor", &o, POLICY_UNKNOWN);
-    expect_opts("main__", "MyTensor", &o, POLICY_UNKNOWN);
-    expect_opts("__main__.MyTensor", "x", &o, POLICY_UNKNOWN);
+    expect_opts("__main__", "MyTensor", &o, C2S_GLOBAL_DATA);
+    expect_opts("__main__", "MyTensorX", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__", "My", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__", "MyTenso", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__", "", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__.My", "Tensor", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__X", "MyTensor", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main", "MyTensor", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("main__", "MyTensor", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("__main__.MyTensor", "x", &o, C2S_GLOBAL_UNKNOWN);
     /* the entry split the other way is a dotted name: dangerous, not data */
-    expect_opts("__main__", "MyTensor.x", &o, POLICY_DANGEROUS);
+    expect_opts("__main__", "MyTensor.x", &o, C2S_GLOBAL_DANGEROUS);
     /* without the option it is unknown */
-    expect("__main__", "MyTensor", POLICY_UNKNOWN);
+    expect("__main__", "MyTensor", C2S_GLOBAL_UNKNOWN);
 }
 
 Test(policy, allow_global_several_entries)
 {
     static const char *const allow[] = {"a.b", "mypkg.models.Net", "x.Y"};
     policy_options o = {.allow = allow, .nallow = 3};
-    expect_opts("a", "b", &o, POLICY_DATA);
-    expect_opts("mypkg.models", "Net", &o, POLICY_DATA);
-    expect_opts("x", "Y", &o, POLICY_DATA);
-    expect_opts("x", "y", &o, POLICY_UNKNOWN);
-    expect_opts("mypkg", "Net", &o, POLICY_UNKNOWN);
+    expect_opts("a", "b", &o, C2S_GLOBAL_DATA);
+    expect_opts("mypkg.models", "Net", &o, C2S_GLOBAL_DATA);
+    expect_opts("x", "Y", &o, C2S_GLOBAL_DATA);
+    expect_opts("x", "y", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("mypkg", "Net", &o, C2S_GLOBAL_UNKNOWN);
     /* nallow bounds the list: entries past it are not consulted */
     o.nallow = 1;
-    expect_opts("a", "b", &o, POLICY_DATA);
-    expect_opts("x", "Y", &o, POLICY_UNKNOWN);
+    expect_opts("a", "b", &o, C2S_GLOBAL_DATA);
+    expect_opts("x", "Y", &o, C2S_GLOBAL_UNKNOWN);
     o.nallow = 0;
-    expect_opts("a", "b", &o, POLICY_UNKNOWN);
+    expect_opts("a", "b", &o, C2S_GLOBAL_UNKNOWN);
 }
 
 Test(policy, allow_global_never_rescues_dangerous)
@@ -465,41 +465,41 @@ Test(policy, allow_global_never_rescues_dangerous)
         "torch._inductor.anything", "copyreg._reconstructor", "subprocess.Popen",
     };
     policy_options o = {.allow = allow, .nallow = COUNT(allow)};
-    expect_opts("os", "system", &o, POLICY_DANGEROUS);
-    expect_opts("builtins", "eval", &o, POLICY_DANGEROUS);
-    expect_opts("torch", "load", &o, POLICY_DANGEROUS);
-    expect_opts("os.path", "join", &o, POLICY_DANGEROUS);
-    expect_opts("torch._inductor", "anything", &o, POLICY_DANGEROUS);
-    expect_opts("copyreg", "_reconstructor", &o, POLICY_DANGEROUS);
-    expect_opts("subprocess", "Popen", &o, POLICY_DANGEROUS);
+    expect_opts("os", "system", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("builtins", "eval", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch", "load", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("os.path", "join", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch._inductor", "anything", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("copyreg", "_reconstructor", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("subprocess", "Popen", &o, C2S_GLOBAL_DANGEROUS);
 }
 
 Test(policy, allow_global_does_not_demote_allowed)
 {
     static const char *const allow[] = {"collections.OrderedDict", "torch.FloatStorage"};
     policy_options o = {.allow = allow, .nallow = 2};
-    expect_opts("collections", "OrderedDict", &o, POLICY_ALLOWED);
-    expect_opts("torch", "FloatStorage", &o, POLICY_ALLOWED);
+    expect_opts("collections", "OrderedDict", &o, C2S_GLOBAL_ALLOWED);
+    expect_opts("torch", "FloatStorage", &o, C2S_GLOBAL_ALLOWED);
 }
 
 Test(policy, permissive_makes_unknown_data_only)
 {
     policy_options o = {.permissive = 1};
-    expect_opts("__main__", "MyTensor", &o, POLICY_DATA);
-    expect_opts("collections", "namedtuple", &o, POLICY_DATA);
-    expect_opts("torch.cuda", "FloatStorage", &o, POLICY_DATA);
-    expect_opts("osx", "system", &o, POLICY_DATA);
+    expect_opts("__main__", "MyTensor", &o, C2S_GLOBAL_DATA);
+    expect_opts("collections", "namedtuple", &o, C2S_GLOBAL_DATA);
+    expect_opts("torch.cuda", "FloatStorage", &o, C2S_GLOBAL_DATA);
+    expect_opts("osx", "system", &o, C2S_GLOBAL_DATA);
     /* dangerous stays dangerous, allowed stays allowed, data stays data */
-    expect_opts("os", "system", &o, POLICY_DANGEROUS);
-    expect_opts("os.path", "join", &o, POLICY_DANGEROUS);
-    expect_opts("builtins", "eval", &o, POLICY_DANGEROUS);
-    expect_opts("builtins", "getattr", &o, POLICY_DANGEROUS);
-    expect_opts("pickle", "loads", &o, POLICY_DANGEROUS);
-    expect_opts("torch", "load", &o, POLICY_DANGEROUS);
-    expect_opts("torch.hub", "load", &o, POLICY_DANGEROUS);
-    expect_opts("torch._inductor", "anything", &o, POLICY_DANGEROUS);
-    expect_opts("torch._utils", "_rebuild_tensor_v2", &o, POLICY_ALLOWED);
-    expect_opts("argparse", "Namespace", &o, POLICY_DATA);
+    expect_opts("os", "system", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("os.path", "join", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("builtins", "eval", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("builtins", "getattr", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("pickle", "loads", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch", "load", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch.hub", "load", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch._inductor", "anything", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch._utils", "_rebuild_tensor_v2", &o, C2S_GLOBAL_ALLOWED);
+    expect_opts("argparse", "Namespace", &o, C2S_GLOBAL_DATA);
     cr_assert_eq(policy_refuses(policy_classify("os", "system", torchtab_allowed, &o)), 1);
     cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", torchtab_allowed, &o)),
                  0);
@@ -523,9 +523,9 @@ Test(policy, options_never_accept_dotted_or_dunder_names)
         {"torch", "__builtins__"},
     };
     for (size_t i = 0; i < COUNT(rows); i++) {
-        expect_opts(rows[i].module, rows[i].name, &permissive, POLICY_DANGEROUS);
-        expect_opts(rows[i].module, rows[i].name, &listed, POLICY_DANGEROUS);
-        expect_opts(rows[i].module, rows[i].name, &both, POLICY_DANGEROUS);
+        expect_opts(rows[i].module, rows[i].name, &permissive, C2S_GLOBAL_DANGEROUS);
+        expect_opts(rows[i].module, rows[i].name, &listed, C2S_GLOBAL_DANGEROUS);
+        expect_opts(rows[i].module, rows[i].name, &both, C2S_GLOBAL_DANGEROUS);
     }
 }
 
@@ -541,17 +541,17 @@ static int mylib_known(const char *module, const char *name)
 Test(policy, caller_classifier_decides_allowed_but_never_danger)
 {
     policy_options permissive = {.permissive = 1};
-    expect_opts("mylib", "Thing", NULL, POLICY_UNKNOWN); /* through torchtab_allowed */
-    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, NULL), POLICY_ALLOWED);
-    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, &permissive), POLICY_ALLOWED);
+    expect_opts("mylib", "Thing", NULL, C2S_GLOBAL_UNKNOWN); /* through torchtab_allowed */
+    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, NULL), C2S_GLOBAL_ALLOWED);
+    cr_assert_eq(policy_classify("mylib", "Thing", mylib_known, &permissive), C2S_GLOBAL_ALLOWED);
     /* danger is judged before the classifier is asked */
-    cr_assert_eq(policy_classify("os", "system", mylib_known, NULL), POLICY_DANGEROUS);
-    cr_assert_eq(policy_classify("mylib", "a.b", mylib_known, NULL), POLICY_DANGEROUS);
+    cr_assert_eq(policy_classify("os", "system", mylib_known, NULL), C2S_GLOBAL_DANGEROUS);
+    cr_assert_eq(policy_classify("mylib", "a.b", mylib_known, NULL), C2S_GLOBAL_DANGEROUS);
     cr_assert_eq(policy_classify("mylib", "__globals__", mylib_known, NULL),
-                 POLICY_DANGEROUS);
+                 C2S_GLOBAL_DANGEROUS);
     /* data and unknown names are not the classifier's */
-    cr_assert_eq(policy_classify("argparse", "Namespace", mylib_known, NULL), POLICY_DATA);
-    cr_assert_eq(policy_classify("other", "Thing", mylib_known, NULL), POLICY_UNKNOWN);
+    cr_assert_eq(policy_classify("argparse", "Namespace", mylib_known, NULL), C2S_GLOBAL_DATA);
+    cr_assert_eq(policy_classify("other", "Thing", mylib_known, NULL), C2S_GLOBAL_UNKNOWN);
 }
 
 /* The pickle layer knows no PyTorch name: without a classifier only what the
@@ -564,14 +564,14 @@ Test(policy, no_classifier_allows_only_vm_interpreted_calls)
     };
     for (size_t i = 0; i < COUNT(vm_calls); i++)
         cr_expect_eq(policy_classify(vm_calls[i].module, vm_calls[i].name, NULL, NULL),
-                     POLICY_ALLOWED, "%s.%s", vm_calls[i].module, vm_calls[i].name);
+                     C2S_GLOBAL_ALLOWED, "%s.%s", vm_calls[i].module, vm_calls[i].name);
     static const pair torch_names[] = {
         {"torch._utils", "_rebuild_tensor_v2"}, {"torch", "FloatStorage"},
         {"torch", "float32"}, {"torch", "Size"}, {"torch", "device"},
     };
     for (size_t i = 0; i < COUNT(torch_names); i++)
         cr_expect_eq(policy_classify(torch_names[i].module, torch_names[i].name, NULL, NULL),
-                     POLICY_UNKNOWN, "%s.%s", torch_names[i].module, torch_names[i].name);
+                     C2S_GLOBAL_UNKNOWN, "%s.%s", torch_names[i].module, torch_names[i].name);
 }
 
 /* ---- end to end through the VM -------------------------------------------- */
@@ -590,15 +590,15 @@ static pvm *run_pickle(const pb *p)
 }
 
 static void expect_global(const pvm *vm, size_t i, const char *module, const char *name,
-                          const char *raw_module, policy_class want)
+                          const char *raw_module, c2s_global_class want)
 {
     const pvm_global *g = pvm_global_at(vm, i);
     cr_assert_not_null(g);
     cr_assert_str_eq(g->module, module);
     cr_assert_str_eq(g->name, name);
     cr_assert_str_eq(g->raw_module, raw_module);
-    policy_class got = policy_classify(g->module, g->name, torchtab_allowed, NULL);
-    cr_assert_eq(got, want, "%s.%s: got %s", module, name, policy_class_name(got));
+    c2s_global_class got = policy_classify(g->module, g->name, torchtab_allowed, NULL);
+    cr_assert_eq(got, want, "%s.%s: got %s", module, name, c2s_global_class_name(got));
 }
 
 Test(policy, vm_maps_py2_builtin_eval_to_dangerous)
@@ -614,12 +614,12 @@ Test(policy, vm_maps_py2_builtin_eval_to_dangerous)
     pb_stop(&p);
     pvm *vm = run_pickle(&p);
     cr_assert_eq(pvm_global_count(vm), 1);
-    expect_global(vm, 0, "builtins", "eval", "__builtin__", POLICY_DANGEROUS);
+    expect_global(vm, 0, "builtins", "eval", "__builtin__", C2S_GLOBAL_DANGEROUS);
     const pvm_global *g = pvm_global_at(vm, 0);
     cr_assert_eq(g->uses, PVM_USE_REF | PVM_USE_REDUCE);
     cr_assert_eq(g->first_offset, 2);
     /* without the mapping the raw name would be on no list */
-    cr_assert_eq(policy_classify("__builtin__", "eval", torchtab_allowed, NULL), POLICY_UNKNOWN);
+    cr_assert_eq(policy_classify("__builtin__", "eval", torchtab_allowed, NULL), C2S_GLOBAL_UNKNOWN);
     pvm_free(vm);
     pb_free(&p);
 }
@@ -638,11 +638,11 @@ Test(policy, vm_maps_copy_reg_reconstructor)
     pb_stop(&p);
     pvm *vm = run_pickle(&p);
     cr_assert_eq(pvm_global_count(vm), 4);
-    expect_global(vm, 0, "copyreg", "_reconstructor", "copy_reg", POLICY_DANGEROUS);
-    expect_global(vm, 1, "builtins", "object", "__builtin__", POLICY_DATA);
-    expect_global(vm, 2, "builtins", "set", "__builtin__", POLICY_ALLOWED);
+    expect_global(vm, 0, "copyreg", "_reconstructor", "copy_reg", C2S_GLOBAL_DANGEROUS);
+    expect_global(vm, 1, "builtins", "object", "__builtin__", C2S_GLOBAL_DATA);
+    expect_global(vm, 2, "builtins", "set", "__builtin__", C2S_GLOBAL_ALLOWED);
     /* a renamed pair: __builtin__.reduce is functools.reduce */
-    expect_global(vm, 3, "functools", "reduce", "__builtin__", POLICY_DANGEROUS);
+    expect_global(vm, 3, "functools", "reduce", "__builtin__", C2S_GLOBAL_DANGEROUS);
     pvm_free(vm);
     pb_free(&p);
 }
@@ -657,9 +657,9 @@ Test(policy, vm_torch_tensor_globals_are_allowed)
     pvm *vm = run_pickle(&p);
     size_t n = pvm_global_count(vm);
     cr_assert_eq(n, 3);
-    expect_global(vm, 0, "torch._utils", "_rebuild_tensor_v2", "torch._utils", POLICY_ALLOWED);
-    expect_global(vm, 1, "torch", "FloatStorage", "torch", POLICY_ALLOWED);
-    expect_global(vm, 2, "collections", "OrderedDict", "collections", POLICY_ALLOWED);
+    expect_global(vm, 0, "torch._utils", "_rebuild_tensor_v2", "torch._utils", C2S_GLOBAL_ALLOWED);
+    expect_global(vm, 1, "torch", "FloatStorage", "torch", C2S_GLOBAL_ALLOWED);
+    expect_global(vm, 2, "collections", "OrderedDict", "collections", C2S_GLOBAL_ALLOWED);
     pvm_free(vm);
     pb_free(&p);
 }

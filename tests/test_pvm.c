@@ -27,6 +27,12 @@ static void teardown(void)
 
 TestSuite(pvm, .fini = teardown);
 
+/* 1 when v is a PVM_CALL whose callable is the global module.name. */
+static int pvm_is_call_of(const pvm_value *v, const char *module, const char *name)
+{
+    return v != NULL && v->kind == PVM_CALL && pvm_is_global(v->u.call.callable, module, name);
+}
+
 /* Run data on a fresh machine (the previous one is freed). */
 static c2s_status run(const void *data, size_t len, const pvm_limits *limits,
                       pvm_value **out)

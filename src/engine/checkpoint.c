@@ -33,7 +33,7 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     tmap_options to = {0};
     if (o != NULL) {
         to.key = o->key;
-        to.max_depth = o->max_depth;
+        to.max_depth = o->limits.max_depth;
     }
     to.legacy_ids = ck->rd.ops->legacy_ids;
     if (ck->top == NULL)
@@ -193,8 +193,6 @@ void ckpt_metadata_free(stw_kv *kv, size_t n)
     }
     free(kv);
 }
-
-const tmap *c2s_tensors(const c2s_checkpoint *ck) { return &ck->map; }
 
 int c2s_big_endian(const c2s_checkpoint *ck) { return rd_big_endian(&ck->rd); }
 

@@ -162,33 +162,33 @@ static int user_allowed(const char *module, const char *name, const policy_optio
     return 0;
 }
 
-policy_class policy_classify(const char *module, const char *name, policy_known_fn known,
+c2s_global_class policy_classify(const char *module, const char *name, policy_known_fn known,
                              const policy_options *opts)
 {
     if (is_dangerous(module, name))
-        return POLICY_DANGEROUS;
+        return C2S_GLOBAL_DANGEROUS;
     if (in_pairs(VM_INTERPRETED, COUNT(VM_INTERPRETED), module, name) ||
         (known != NULL && known(module, name)))
-        return POLICY_ALLOWED;
+        return C2S_GLOBAL_ALLOWED;
     if (in_pairs(DATA, COUNT(DATA), module, name))
-        return POLICY_DATA;
+        return C2S_GLOBAL_DATA;
     if ((opts != NULL && opts->permissive) || user_allowed(module, name, opts))
-        return POLICY_DATA;
-    return POLICY_UNKNOWN;
+        return C2S_GLOBAL_DATA;
+    return C2S_GLOBAL_UNKNOWN;
 }
 
-int policy_refuses(policy_class cls)
+int policy_refuses(c2s_global_class cls)
 {
-    return cls == POLICY_UNKNOWN || cls == POLICY_DANGEROUS;
+    return cls == C2S_GLOBAL_UNKNOWN || cls == C2S_GLOBAL_DANGEROUS;
 }
 
-const char *policy_class_name(policy_class cls)
+const char *c2s_global_class_name(c2s_global_class cls)
 {
     switch (cls) {
-    case POLICY_ALLOWED: return "allowed";
-    case POLICY_DATA: return "data";
-    case POLICY_UNKNOWN: return "unknown";
-    case POLICY_DANGEROUS: return "dangerous";
+    case C2S_GLOBAL_ALLOWED: return "allowed";
+    case C2S_GLOBAL_DATA: return "data";
+    case C2S_GLOBAL_UNKNOWN: return "unknown";
+    case C2S_GLOBAL_DANGEROUS: return "dangerous";
     }
     return "?";
 }

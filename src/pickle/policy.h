@@ -37,12 +37,10 @@
 
 #include <stddef.h>
 
-typedef enum policy_class {
-    POLICY_ALLOWED,
-    POLICY_DATA,
-    POLICY_UNKNOWN,
-    POLICY_DANGEROUS
-} policy_class;
+#include "c2s.h"
+
+/* The classes are c2s_global_class (c2s.h), named there by
+ * c2s_global_class_name(). */
 
 typedef struct policy_options {
     const char *const *allow;  /* "module.name" entries moved from unknown to data */
@@ -58,13 +56,10 @@ typedef int (*policy_known_fn)(const char *module, const char *name);
 /* Class of the global module.name (module already mapped to Python 3).
  * known may be NULL (the caller interprets nothing itself).  The options
  * only matter for unknown globals. */
-policy_class policy_classify(const char *module, const char *name, policy_known_fn known,
-                             const policy_options *opts);
+c2s_global_class policy_classify(const char *module, const char *name,
+                                 policy_known_fn known, const policy_options *opts);
 
 /* 1 when a global of this class makes the file refused. */
-int policy_refuses(policy_class cls);
-
-/* "allowed", "data", "unknown", "dangerous". */
-const char *policy_class_name(policy_class cls);
+int policy_refuses(c2s_global_class cls);
 
 #endif /* POLICY_H */

@@ -2286,12 +2286,6 @@ int pvm_is_global(const pvm_value *v, const char *module, const char *name)
            strcmp(v->u.global.name, name) == 0;
 }
 
-int pvm_is_call_of(const pvm_value *v, const char *module, const char *name)
-{
-    return v != NULL && v->kind == PVM_CALL &&
-           pvm_is_global(v->u.call.callable, module, name);
-}
-
 pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
 {
     if (v == NULL || v->kind != PVM_DICT)

@@ -59,7 +59,8 @@ typedef enum pvm_kind {
     PVM_PERSID     /* u.persid: result of PERSID / BINPERSID */
 } pvm_kind;
 
-/* How a PVM_CALL node was made (also used as bits in pvm_global.uses). */
+/* How a PVM_CALL node was made (also used as bits in pvm_global.uses).  The
+ * bits are the public C2S_USE_* of c2s.h (asserted below). */
 typedef enum pvm_use {
     PVM_USE_REF = 1u << 0,       /* the global was named at all */
     PVM_USE_REDUCE = 1u << 1,    /* called by REDUCE */
@@ -68,6 +69,11 @@ typedef enum pvm_use {
     PVM_USE_INST = 1u << 4,      /* instantiated by INST */
     PVM_USE_OBJ = 1u << 5        /* instantiated by OBJ */
 } pvm_use;
+
+_Static_assert(PVM_USE_REF == C2S_USE_REF && PVM_USE_REDUCE == C2S_USE_REDUCE &&
+                   PVM_USE_NEWOBJ == C2S_USE_NEWOBJ && PVM_USE_BUILD == C2S_USE_BUILD &&
+                   PVM_USE_INST == C2S_USE_INST && PVM_USE_OBJ == C2S_USE_OBJ,
+               "pvm_use bits are the public C2S_USE_* bits");
 
 typedef struct pvm_value pvm_value;
 
@@ -157,8 +163,6 @@ const pvm_value *pvm_node_at(const pvm *vm, size_t i);
 
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);
-/* If v is a PVM_CALL whose callable is the global module.name, return 1. */
-int pvm_is_call_of(const pvm_value *v, const char *module, const char *name);
 /* Look up a str key in a PVM_DICT; NULL when absent or v is not a dict. */
 pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key);
 /* Human-readable kind name ("dict", "tuple", ...). */

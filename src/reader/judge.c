@@ -6,6 +6,7 @@
  */
 #include "reader/judge.h"
 #include "torch/torchtab.h"
+#include "util/findings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ const char *c2s_uses_text(unsigned uses, char *buf, size_t cap)
 
 /* ---- the verdict ---------------------------------------------------------------- */
 
-static size_t count_refused(const c2s_report *r, policy_class cls, const c2s_global_use **one)
+static size_t count_refused(const c2s_report *r, c2s_global_class cls, const c2s_global_use **one)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->nglobals; i++)
@@ -85,7 +86,7 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
         if (items++ < REFUSAL_ITEMS && at < sizeof msg) {
             char uses[64];
             at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s global %s.%s (%s) in %s at offset %llu",
-                                   items > 1 ? "; " : "", policy_class_name(g->cls), g->module,
+                                   items > 1 ? "; " : "", c2s_global_class_name(g->cls), g->module,
                                    g->name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
                                    (unsigned long long)g->offset);
         }
@@ -101,7 +102,7 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
     c2s_fail_rule(err, C2S_ERR_REFUSED, C2S_RULE_POLICY, "%s", msg);
     err->more = more;
     const c2s_global_use *one = NULL;
-    size_t unknown = count_refused(r, POLICY_UNKNOWN, &one);
+    size_t unknown = count_refused(r, C2S_GLOBAL_UNKNOWN, &one);
     if (unknown == 1)
         snprintf(err->subject, sizeof err->subject, "%s.%s", one->module, one->name);
     else if (unknown > 1)

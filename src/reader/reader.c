@@ -64,6 +64,32 @@ void rd_input_close(rd_input *in)
     in->fd = -1;
 }
 
+/* ---- options ------------------------------------------------------------------------ */
+
+pvm_limits rd_pvm_limits(const c2s_open_options *o)
+{
+    pvm_limits l = {0};
+    if (o != NULL) {
+        l.max_objects = o->limits.max_objects;
+        l.max_memo = o->limits.max_memo;
+        l.max_stack = o->limits.max_stack;
+        l.max_string = o->limits.max_string;
+        l.max_container = o->limits.max_container;
+    }
+    return l;
+}
+
+policy_options rd_policy(const c2s_open_options *o)
+{
+    policy_options p = {0};
+    if (o != NULL) {
+        p.allow = o->allow;
+        p.nallow = o->nallow;
+        p.permissive = o->permissive;
+    }
+    return p;
+}
+
 /* ---- the reader ------------------------------------------------------------------ */
 
 c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "c2s.h"
+#include "pickle/policy.h"
 #include "pickle/pvm.h"
 #include "torch/tmap.h"
 #include "util/findings.h"
@@ -85,6 +86,11 @@ typedef struct rd {
 c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,
                    const pvm_value **top, c2s_error *err);
 void rd_close(rd *r);
+
+/* The options of o (NULL: the defaults) as the pickle VM and the policy
+ * take them. */
+pvm_limits rd_pvm_limits(const c2s_open_options *o);
+policy_options rd_policy(const c2s_open_options *o);
 
 /* The format word of a file no reader could look at (it did not open). */
 const char *rd_default_format(void);

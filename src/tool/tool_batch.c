@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tool_msgs.h"
+
 static const char *const EXTS[] = {".ckpt", ".pt", ".pth", ".bin"};
 #define NEXTS (sizeof EXTS / sizeof EXTS[0])
 
@@ -377,8 +379,8 @@ static c2s_status check_out_dir(const tool_config *cfg, const char **out_dir, c2
         return C2S_OK;
     if (tool_is_batch(cfg)) {
         if (stat(cfg->output, &st) == 0 && !S_ISDIR(st.st_mode))
-            return c2s_fail(err, C2S_ERR_USAGE,
-                            "-o %s: with several inputs or -r, -o names a directory", cfg->output);
+            return tool_fail(err, C2S_ERR_USAGE,
+                             "-o %s: with several inputs or -r, -o names a directory", cfg->output);
         *out_dir = cfg->output;
     } else if (!cfg->to_stdout &&
                ((stat(cfg->output, &st) == 0 && S_ISDIR(st.st_mode)) ||
@@ -422,7 +424,7 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
     b->cap = b->njobs;
     free(p.d);
     if (p.oom)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        return tool_fail(err, C2S_ERR_INPUT, "out of memory");
     return C2S_OK;
 }
 

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/c2s_error.h"
+#include "c2s.h"
 #include "tool_cfg.h"
 
 typedef struct tool_job {

@@ -47,9 +47,8 @@ typedef struct tool_config {
     int quiet;               /* -q */
     int verbose;             /* -v */
     int help, version;       /* -h, -V: print and exit 0 */
-    uint64_t max_pickle;     /* --max-pickle-size; 0: library default */
-    pvm_limits limits;       /* --max-objects, --max-memo, ...; 0: defaults */
-    size_t max_depth;        /* --max-depth; 0: default */
+    c2s_limits limits;       /* --max-pickle-size, --max-depth, --max-objects, ...;
+                                0: the library's defaults */
 } tool_config;
 
 /* A batch: several inputs or any -r (a summary line ends it). */

@@ -13,12 +13,8 @@
 
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
-    c2s_open_options oo = {.key = cfg->key, .max_pickle = cfg->max_pickle,
-                           .limits = cfg->limits, .max_depth = cfg->max_depth};
-    oo.policy.allow = cfg->allow;
-    oo.policy.nallow = cfg->nallow;
-    oo.policy.permissive = cfg->permissive;
-    return oo;
+    return (c2s_open_options){.key = cfg->key, .limits = cfg->limits, .allow = cfg->allow,
+                              .nallow = cfg->nallow, .permissive = cfg->permissive};
 }
 
 int tool_up_to_date(const char *in, const char *out)
@@ -82,17 +78,18 @@ static int make_parent(const tool_job *job, tool_msgbuf *mb, tool_outcome *out)
 static void report_open(const tool_config *cfg, const char *input, const c2s_checkpoint *ck,
                         tool_msgbuf *mb)
 {
-    const tmap *m = c2s_tensors(ck);
-    for (size_t i = 0; i < m->nnotes; i++)
-        tool_info(mb, cfg, "%s: %s", input, m->notes[i]);
+    for (size_t i = 0; i < c2s_note_count(ck); i++)
+        tool_info(mb, cfg, "%s: %s", input, c2s_note_at(ck, i));
+    size_t ntensors = c2s_tensor_count(ck), nstorages = c2s_storage_count(ck);
+    const char *root = c2s_root(ck);
     tool_verbose(mb, cfg, "%s: root %s, %zu tensor%s in %zu storage%s%s", input,
-                 *m->root ? m->root : "(top level)", m->ntensors, tool_plural(m->ntensors),
-                 m->nstorages, tool_plural(m->nstorages),
-                 c2s_big_endian(ck) ? ", big-endian storages" : "");
-    for (size_t i = 0; i < m->ntensors; i++)
-        if (!m->tensors[i].supported && cfg->skip_unsupported)
-            tool_warn(mb, cfg, input, "skipping tensor '%s' (%s)", m->tensors[i].name,
-                      m->tensors[i].why);
+                 *root ? root : "(top level)", ntensors, tool_plural(ntensors), nstorages,
+                 tool_plural(nstorages), c2s_big_endian(ck) ? ", big-endian storages" : "");
+    for (size_t i = 0; i < ntensors && cfg->skip_unsupported; i++) {
+        c2s_tensor_info t = c2s_tensor_at(ck, i);
+        if (!t.supported)
+            tool_warn(mb, cfg, input, "skipping tensor '%s' (%s)", t.name, t.why);
+    }
 }
 
 static c2s_write_options write_options(const tool_config *cfg,

@@ -12,9 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "engine/outfile.h"
-#include "util/sha256.h"
-#include "st/stread.h"
 #include "tool_convert.h"
 
 #define INDEX_SUFFIX ".index.json"
@@ -177,16 +174,16 @@ static int total_size(const hf_run *r, const cJSON *wm, uint64_t *sum, char *msg
         if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
             continue;
         char *path = shard_output(r, names[i]);
-        st_file st;
+        c2s_safetensors *st = NULL;
         c2s_error err;
-    char why[TOOL_ERROR_TEXT_MAX];
+        char why[TOOL_ERROR_TEXT_MAX];
         c2s_error_clear(&err);
-        if (path == NULL || st_read_path(path, &st, &err) != C2S_OK) {
+        if (path == NULL || c2s_safetensors_open(path, &st, &err) != C2S_OK) {
             snprintf(msg, cap, "%s", path ? tool_error_text(&err, why, sizeof why) : "out of memory");
             rc = -1;
         } else {
-            *sum += st.data_len;
-            st_file_free(&st);
+            *sum += c2s_safetensors_data_bytes(st);
+            c2s_safetensors_close(st);
         }
         free(path);
     }
@@ -226,35 +223,29 @@ static int rewrite(const hf_run *r, cJSON *root, cJSON *wm, size_t *ntensors, ch
     return 0;
 }
 
+/* The index is text plus a newline, replaced atomically. */
 static int write_index(const hf_run *r, index_job *j, const char *text, char *msg, size_t cap)
 {
-    outfile of;
     c2s_error err;
     char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
     size_t len = strlen(text);
-    c2s_status st = outfile_open(&of, j->out, r->cfg->force, &err);
-    if (st == C2S_OK)
-        st = outfile_write(&of, text, len, &err);
-    if (st == C2S_OK)
-        st = outfile_write(&of, "\n", 1, &err);
-    if (st == C2S_OK)
-        st = outfile_commit(&of, &err);
-    outfile_abort(&of);
-    if (st != C2S_OK) {
+    char *file = malloc(len + 1);
+    if (file == NULL) {
+        snprintf(msg, cap, "out of memory");
+        return -1;
+    }
+    memcpy(file, text, len);
+    file[len] = '\n';
+    if (c2s_write_file_atomic(j->out, file, len + 1, r->cfg->force, &err) != C2S_OK) {
+        free(file);
         snprintf(msg, cap, "%s", tool_error_text(&err, why, sizeof why));
         return -1;
     }
     j->o.bytes = len + 1;
-    if (r->cfg->json) {
-        sha256_ctx c;
-        unsigned char digest[SHA256_DIGEST_LEN];
-        sha256_init(&c);
-        sha256_update(&c, text, len);
-        sha256_update(&c, "\n", 1);
-        sha256_final(&c, digest);
-        sha256_hex(digest, j->o.sha256);
-    }
+    if (r->cfg->json)
+        c2s_sha256_hex(file, len + 1, j->o.sha256);
+    free(file);
     return 0;
 }
 

@@ -15,19 +15,16 @@
 
 #include "tool_msgs.h"
 
-#define SHAPE_MAX (TMAP_MAX_NDIM * 22 + 4)
+/* Room for a shape of 64 dimensions (the most a checkpoint tensor has) of
+ * up to 20 digits each; longer ones are cut short. */
+#define SHAPE_MAX (64 * 22 + 4)
 
-/* "[2, 3]"; shape holds int64 (checkpoint) or uint64 (safetensors) sizes. */
-static void format_shape(size_t ndim, const int64_t *s64, const uint64_t *u64, char *buf,
-                         size_t cap)
+/* "[2, 3]" */
+static void format_shape(size_t ndim, const uint64_t *shape, char *buf, size_t cap)
 {
     size_t at = (size_t)snprintf(buf, cap, "[");
-    for (size_t i = 0; i < ndim && at < cap; i++) {
-        if (s64 != NULL)
-            at += (size_t)snprintf(buf + at, cap - at, "%s%" PRId64, i ? ", " : "", s64[i]);
-        else
-            at += (size_t)snprintf(buf + at, cap - at, "%s%" PRIu64, i ? ", " : "", u64[i]);
-    }
+    for (size_t i = 0; i < ndim && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%" PRIu64, i ? ", " : "", shape[i]);
     if (at < cap)
         snprintf(buf + at, cap - at, "]");
 }
@@ -37,10 +34,14 @@ static void print_header(FILE *out, size_t width)
     fprintf(out, "%-*s  %-11s  %-20s  %s\n", (int)width, "NAME", "DTYPE", "SHAPE", "BYTES");
 }
 
-static void print_row(FILE *out, size_t width, const char *name, const char *dtype,
-                      const char *shape, uint64_t bytes)
+static void print_row(FILE *out, size_t width, const c2s_tensor_info *t)
 {
-    fprintf(out, "%-*s  %-11s  %-20s  %" PRIu64 "\n", (int)width, name, dtype, shape, bytes);
+    char shape[SHAPE_MAX];
+    format_shape(t->ndim, t->shape, shape, sizeof shape);
+    /* a safetensors dtype with no c2s_dtype (F4, ...) is named by why */
+    const char *dtype = t->supported ? c2s_dtype_name(t->dtype) : t->why;
+    fprintf(out, "%-*s  %-11s  %-20s  %" PRIu64 "\n", (int)width, t->name, dtype, shape,
+            t->nbytes);
 }
 
 /* "4 tensors, 212 bytes (212 B)" without the newline. */
@@ -53,57 +54,58 @@ static void print_total(FILE *out, size_t n, uint64_t total)
     }
 }
 
-void tool_print_list(FILE *out, const tmap *m)
+/* The NAME column as wide as the longest name, at least as "NAME". */
+static size_t widen(size_t width, const char *name)
 {
-    size_t width = 4;
-    for (size_t i = 0; i < m->ntensors; i++) {
-        size_t len = strlen(m->tensors[i].name);
-        if (len > width)
-            width = len;
-    }
+    size_t len = strlen(name);
+    return len > width ? len : width;
+}
+
+void tool_print_list(FILE *out, const c2s_checkpoint *ck)
+{
+    size_t n = c2s_tensor_count(ck), width = 4;
+    for (size_t i = 0; i < n; i++)
+        width = widen(width, c2s_tensor_at(ck, i).name);
     print_header(out, width);
     uint64_t total = 0;
     size_t unsupported = 0;
-    for (size_t i = 0; i < m->ntensors; i++) {
-        const tmap_tensor *t = &m->tensors[i];
-        char shape[SHAPE_MAX];
-        if (!t->supported) {
-            fprintf(out, "%-*s  %s (unsupported)\n", (int)width, t->name, t->why);
+    for (size_t i = 0; i < n; i++) {
+        c2s_tensor_info t = c2s_tensor_at(ck, i);
+        if (!t.supported) {
+            fprintf(out, "%-*s  %s (unsupported)\n", (int)width, t.name, t.why);
             unsupported++;
             continue;
         }
-        format_shape(t->ndim, t->shape, NULL, shape, sizeof shape);
-        print_row(out, width, t->name, c2s_dtype_name(t->dtype), shape, t->nbytes);
-        total += t->nbytes;
+        print_row(out, width, &t);
+        total += t.nbytes;
     }
-    print_total(out, m->ntensors - unsupported, total);
-    fprintf(out, ", root: %s", *m->root ? m->root : "(top level)");
+    print_total(out, n - unsupported, total);
+    const char *root = c2s_root(ck);
+    fprintf(out, ", root: %s", *root ? root : "(top level)");
     if (unsupported)
         fprintf(out, ", %zu unsupported", unsupported);
     fputc('\n', out);
-    for (size_t i = 0; i < m->nnotes; i++)
-        fprintf(out, "%s\n", m->notes[i]);
+    for (size_t i = 0; i < c2s_note_count(ck); i++)
+        fprintf(out, "%s\n", c2s_note_at(ck, i));
 }
 
-void tool_print_list_st(FILE *out, const st_file *f)
+void tool_print_list_st(FILE *out, const c2s_safetensors *st)
 {
-    size_t width = 4;
-    for (size_t i = 0; i < f->ntensors; i++) {
-        size_t len = strlen(f->tensors[i].name);
-        if (len > width)
-            width = len;
-    }
+    size_t n = c2s_safetensors_count(st), width = 4;
+    for (size_t i = 0; i < n; i++)
+        width = widen(width, c2s_safetensors_tensor_at(st, i).name);
     print_header(out, width);
     uint64_t total = 0;
-    for (size_t i = 0; i < f->ntensors; i++) {
-        const st_tensor *t = &f->tensors[i];
-        char shape[SHAPE_MAX];
-        format_shape(t->ndim, NULL, t->shape, shape, sizeof shape);
-        print_row(out, width, t->name, t->dtype, shape, t->end - t->begin);
-        total += t->end - t->begin;
+    for (size_t i = 0; i < n; i++) {
+        c2s_tensor_info t = c2s_safetensors_tensor_at(st, i);
+        print_row(out, width, &t);
+        total += t.nbytes;
     }
-    print_total(out, f->ntensors, total);
+    print_total(out, n, total);
     fputc('\n', out);
-    for (size_t i = 0; i < f->nmeta; i++)
-        fprintf(out, "metadata: %s=%s\n", f->meta_keys[i], f->meta_values[i]);
+    for (size_t i = 0; i < c2s_safetensors_metadata_count(st); i++) {
+        const char *key, *value;
+        c2s_safetensors_metadata_at(st, i, &key, &value);
+        fprintf(out, "metadata: %s=%s\n", key, value);
+    }
 }

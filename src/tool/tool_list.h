@@ -7,13 +7,12 @@
 
 #include <stdio.h>
 
-#include "st/stread.h"
-#include "torch/tmap.h"
+#include "c2s.h"
 
-void tool_print_list(FILE *out, const tmap *m);
+void tool_print_list(FILE *out, const c2s_checkpoint *ck);
 
 /* The same table for a safetensors header, then its __metadata__ entries
  * ("metadata: KEY=VALUE"). */
-void tool_print_list_st(FILE *out, const st_file *f);
+void tool_print_list_st(FILE *out, const c2s_safetensors *st);
 
 #endif /* TOOL_LIST_H */

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "c2s.h"
-#include "st/stread.h"
 #include "tool_batch.h"
 #include "tool_cfg.h"
 #include "tool_convert.h"
@@ -75,7 +74,7 @@ static int scan_all(const tool_config *cfg)
         if (job->problem != NULL) {
             memset(&rep, 0, sizeof rep);
             rep.verdict = C2S_VERDICT_UNREADABLE;
-            c2s_fail(&rep.error, C2S_ERR_INPUT, "%s", job->problem);
+            tool_fail(&rep.error, C2S_ERR_INPUT, "%s", job->problem);
         } else {
             st = c2s_scan(job->input, &oo, &rep);
         }
@@ -99,15 +98,15 @@ static int list_safetensors(const tool_config *cfg)
         tool_error(NULL, cfg->input, "cannot open: %s", strerror(errno));
         return C2S_ERR_INPUT;
     }
-    st_file f;
-    c2s_status st = st_read_fd(fd, &f, &err);
+    c2s_safetensors *f = NULL;
+    c2s_status st = c2s_safetensors_open_fd(fd, &f, &err);
     close(fd);
     if (st != C2S_OK) {
         tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
         return st;
     }
-    tool_print_list_st(stdout, &f);
-    st_file_free(&f);
+    tool_print_list_st(stdout, f);
+    c2s_safetensors_close(f);
     return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
 }
 
@@ -129,7 +128,7 @@ static int list(const tool_config *cfg)
         tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
         return st;
     }
-    tool_print_list(stdout, c2s_tensors(ck));
+    tool_print_list(stdout, ck);
     c2s_close(ck);
     return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
 }

@@ -179,6 +179,19 @@ const char *tool_human_size(unsigned long long bytes, char *buf, unsigned long c
     return buf;
 }
 
+c2s_status tool_fail(c2s_error *err, c2s_status status, const char *fmt, ...)
+{
+    c2s_error_clear(err);
+    err->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof err->msg)
+        memcpy(err->msg + sizeof err->msg - 4, "...", 4);
+    return status;
+}
+
 /* The option that moves each limit. */
 static const char *limit_flag(c2s_rule rule)
 {

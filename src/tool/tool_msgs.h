@@ -68,6 +68,11 @@ void tool_verbose(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
 #define TOOL_ERROR_TEXT_MAX (C2S_ERROR_MSG_MAX + 256)
 const char *tool_error_text(const c2s_error *e, char *buf, size_t cap);
 
+/* Fill err with status and a printf-style message (truncated with "..."),
+ * as the library fills its errors; returns status. */
+c2s_status tool_fail(c2s_error *err, c2s_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "s" unless n is 1: "%zu tensor%s", n, tool_plural(n). */
 static inline const char *tool_plural(size_t n)
 {

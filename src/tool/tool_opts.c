@@ -228,8 +228,8 @@ static c2s_status set_limit(const char *opt, const char *arg, size_t *out, c2s_e
 {
     uint64_t v;
     if (!parse_size(arg, &v) || v > SIZE_MAX)
-        return c2s_fail(err, C2S_ERR_USAGE, "%s takes a positive number such as 64M, not '%s'",
-                        opt, arg);
+        return tool_fail(err, C2S_ERR_USAGE, "%s takes a positive number such as 64M, not '%s'",
+                         opt, arg);
     *out = (size_t)v;
     return C2S_OK;
 }
@@ -260,8 +260,8 @@ static c2s_status parse_shard(const char *arg, tool_config *cfg, c2s_error *err)
     }
     if (slash == NULL || (size_t)(slash - arg) >= sizeof first ||
         !parse_count(first, UINT32_MAX, &i) || !parse_count(slash + 1, UINT32_MAX, &n) || i > n)
-        return c2s_fail(err, C2S_ERR_USAGE,
-                        "--shard takes I/N with 1 <= I <= N (e.g. 2/8), not '%s'", arg);
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--shard takes I/N with 1 <= I <= N (e.g. 2/8), not '%s'", arg);
     cfg->shard_index = i;
     cfg->shard_count = n;
     return C2S_OK;
@@ -278,7 +278,7 @@ static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
             cfg->dtype = TYPES[i].dt;
             return C2S_OK;
         }
-    return c2s_fail(err, C2S_ERR_USAGE, "--dtype takes f16, bf16 or f32, not '%s'", arg);
+    return tool_fail(err, C2S_ERR_USAGE, "--dtype takes f16, bf16 or f32, not '%s'", arg);
 }
 
 static c2s_status parse_direct_io(const char *arg, tool_config *cfg, c2s_error *err)
@@ -292,7 +292,7 @@ static c2s_status parse_direct_io(const char *arg, tool_config *cfg, c2s_error *
             cfg->direct_io_given = 1;
             return C2S_OK;
         }
-    return c2s_fail(err, C2S_ERR_USAGE, "--direct-io takes auto, always or never, not '%s'", arg);
+    return tool_fail(err, C2S_ERR_USAGE, "--direct-io takes auto, always or never, not '%s'", arg);
 }
 
 /* --metadata KEY=VALUE: the key is copied, the value points into argv. */
@@ -300,18 +300,18 @@ static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err
 {
     const char *eq = strchr(arg, '=');
     if (eq == NULL || eq == arg)
-        return c2s_fail(err, C2S_ERR_USAGE, "--metadata takes KEY=VALUE, not '%s'", arg);
+        return tool_fail(err, C2S_ERR_USAGE, "--metadata takes KEY=VALUE, not '%s'", arg);
     size_t klen = (size_t)(eq - arg);
     if (klen == strlen("format") && memcmp(arg, "format", klen) == 0)
-        return c2s_fail(err, C2S_ERR_USAGE,
-                        "--metadata: the key 'format' is reserved (it is always \"pt\")");
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--metadata: the key 'format' is reserved (it is always \"pt\")");
     for (size_t i = 0; i < cfg->nmetadata; i++)
         if (strlen(cfg->metadata[i].key) == klen && memcmp(cfg->metadata[i].key, arg, klen) == 0)
-            return c2s_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
-                            cfg->metadata[i].key);
+            return tool_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
+                             cfg->metadata[i].key);
     char *key = strndup(arg, klen);
     if (key == NULL)
-        return c2s_fail(err, C2S_ERR_USAGE, "out of memory");
+        return tool_fail(err, C2S_ERR_USAGE, "out of memory");
     cfg->metadata[cfg->nmetadata++] = (c2s_kv){key, eq + 1};
     return C2S_OK;
 }
@@ -327,8 +327,8 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case 'f': cfg->force = 1; break;
     case 'j':
         if (!parse_count(arg, TOOL_MAX_JOBS, &cfg->jobs))
-            return c2s_fail(err, C2S_ERR_USAGE, "-j takes a number of jobs from 1 to %d, not '%s'",
-                            TOOL_MAX_JOBS, arg);
+            return tool_fail(err, C2S_ERR_USAGE, "-j takes a number of jobs from 1 to %d, not '%s'",
+                             TOOL_MAX_JOBS, arg);
         break;
     case 'q': cfg->quiet = 1; break;
     case 'v': cfg->verbose = 1; break;
@@ -338,9 +338,9 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_LIST: cfg->list = 1; break;
     case OPT_SKIP_UNSUPPORTED: cfg->skip_unsupported = 1; break;
     case OPT_MAX_PICKLE_SIZE:
-        if (!parse_size(arg, &cfg->max_pickle))
-            return c2s_fail(err, C2S_ERR_USAGE,
-                            "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
+        if (!parse_size(arg, &cfg->limits.max_pickle))
+            return tool_fail(err, C2S_ERR_USAGE,
+                             "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
         break;
     case OPT_MAX_OBJECTS: return set_limit("--max-objects", arg, &cfg->limits.max_objects, err);
     case OPT_MAX_MEMO: return set_limit("--max-memo", arg, &cfg->limits.max_memo, err);
@@ -348,12 +348,12 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_MAX_STRING: return set_limit("--max-string", arg, &cfg->limits.max_string, err);
     case OPT_MAX_CONTAINER:
         return set_limit("--max-container", arg, &cfg->limits.max_container, err);
-    case OPT_MAX_DEPTH: return set_limit("--max-depth", arg, &cfg->max_depth, err);
+    case OPT_MAX_DEPTH: return set_limit("--max-depth", arg, &cfg->limits.max_depth, err);
     case OPT_ALLOW_GLOBAL: {
         const char *dot = strrchr(arg, '.');
         if (dot == NULL || dot == arg || dot[1] == '\0')
-            return c2s_fail(err, C2S_ERR_USAGE,
-                            "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
+            return tool_fail(err, C2S_ERR_USAGE,
+                             "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
         cfg->allow[cfg->nallow++] = arg;
         break;
     }
@@ -370,7 +370,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_VERIFY: cfg->verify = 1; break;
     case OPT_DIRECT_IO: return parse_direct_io(arg, cfg, err);
     default:
-        return c2s_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
+        return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
     return C2S_OK;
 }
@@ -392,23 +392,23 @@ static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
         bad = cfg->list ? "--list" : cfg->force ? "-f" : cfg->key ? "--key"
             : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
     if (bad != NULL)
-        return c2s_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
-                        bad);
+        return tool_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
+                         bad);
     return C2S_OK;
 }
 
 static c2s_status check_list_combination(const tool_config *cfg, c2s_error *err)
 {
     if (cfg->ninputs > 1 || cfg->nroots > 0)
-        return c2s_fail(err, C2S_ERR_USAGE, "--list takes one INPUT");
+        return tool_fail(err, C2S_ERR_USAGE, "--list takes one INPUT");
     if (cfg->json)
-        return c2s_fail(err, C2S_ERR_USAGE, "--json goes with --scan or a conversion, not --list");
+        return tool_fail(err, C2S_ERR_USAGE, "--json goes with --scan or a conversion, not --list");
     const char *bad = writing_option(cfg);
     if (bad == NULL && cfg->shard_count)
         bad = "--shard";
     if (bad != NULL)
-        return c2s_fail(err, C2S_ERR_USAGE, "--list writes nothing, so %s makes no sense with it",
-                        bad);
+        return tool_fail(err, C2S_ERR_USAGE, "--list writes nothing, so %s makes no sense with it",
+                         bad);
     return C2S_OK;
 }
 
@@ -417,23 +417,23 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     if (cfg->help || cfg->version)
         return C2S_OK;
     if (cfg->ninputs == 0 && cfg->nroots == 0)
-        return c2s_fail(err, C2S_ERR_USAGE, "no INPUT given (see --help)");
+        return tool_fail(err, C2S_ERR_USAGE, "no INPUT given (see --help)");
     if (cfg->scan)
         return check_scan_combination(cfg, err);
     if (cfg->list)
         return check_list_combination(cfg, err);
     if (cfg->key != NULL && *cfg->key == '\0')
-        return c2s_fail(err, C2S_ERR_USAGE, "--key needs a non-empty path");
+        return tool_fail(err, C2S_ERR_USAGE, "--key needs a non-empty path");
     if (cfg->output != NULL && *cfg->output == '\0')
-        return c2s_fail(err, C2S_ERR_USAGE, "-o needs a file name");
+        return tool_fail(err, C2S_ERR_USAGE, "-o needs a file name");
     if (cfg->to_stdout && tool_is_batch(cfg))
-        return c2s_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
+        return tool_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
     if (cfg->to_stdout && cfg->json)
-        return c2s_fail(err, C2S_ERR_USAGE,
-                        "-o - and --json would both write to standard output");
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "-o - and --json would both write to standard output");
     if (cfg->to_stdout && cfg->verify)
-        return c2s_fail(err, C2S_ERR_USAGE,
-                        "--verify reads the output file back, so it cannot go with -o -");
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--verify reads the output file back, so it cannot go with -o -");
     return C2S_OK;
 }
 
@@ -462,19 +462,19 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     cfg->metadata = calloc(cap, sizeof *cfg->metadata);
     if (!cfg->inputs || !cfg->roots || !cfg->allow || !cfg->include || !cfg->exclude ||
         !cfg->metadata)
-        return c2s_fail(err, C2S_ERR_USAGE, "out of memory");
+        return tool_fail(err, C2S_ERR_USAGE, "out of memory");
     opterr = 0; /* our own messages */
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":o:r:j:fqvhV", LONG_OPTIONS, NULL)) != -1) {
         if (c == '?') {
             if (optopt != 0)
-                return c2s_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);
-            return c2s_fail(err, C2S_ERR_USAGE, "unknown option '%s' (see --help)",
-                            argv[optind - 1]);
+                return tool_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);
+            return tool_fail(err, C2S_ERR_USAGE, "unknown option '%s' (see --help)",
+                             argv[optind - 1]);
         }
         if (c == ':')
-            return c2s_fail(err, C2S_ERR_USAGE, "option '%s' needs a value", argv[optind - 1]);
+            return tool_fail(err, C2S_ERR_USAGE, "option '%s' needs a value", argv[optind - 1]);
         c2s_status st = apply_option(c, optarg, cfg, err);
         if (st != C2S_OK)
             return st;

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "util/c2s_error.h"
+#include "c2s.h"
 #include "tool_cfg.h"
 
 /* Fill cfg from argv.  C2S_ERR_USAGE with a message on a bad command line.

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "util/c2s_error.h"
+#include "c2s.h"
 #include "tool_cfg.h"
 #include "tool_msgs.h"
 

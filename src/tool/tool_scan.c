@@ -29,11 +29,11 @@ static void summary(const c2s_report *r, char *buf, size_t cap)
     for (size_t i = 0; i < r->nglobals; i++)
         n[r->globals[i].cls]++;
     size_t at = 0;
-    const policy_class shown[] = {POLICY_DANGEROUS, POLICY_UNKNOWN};
+    const c2s_global_class shown[] = {C2S_GLOBAL_DANGEROUS, C2S_GLOBAL_UNKNOWN};
     for (size_t k = 0; k < 2; k++)
         if (n[shown[k]] && at < cap)
             at += (size_t)snprintf(buf + at, cap - at, "%s%zu %s global%s", at ? ", " : "",
-                                   n[shown[k]], policy_class_name(shown[k]),
+                                   n[shown[k]], c2s_global_class_name(shown[k]),
                                    n[shown[k]] == 1 ? "" : "s");
     if (r->findings.n && at < cap)
         at += (size_t)snprintf(buf + at, cap - at, "%s%zu finding%s", at ? ", " : "",
@@ -64,7 +64,7 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
         const c2s_global_use *g = &r->globals[i];
         char name[600], uses[64];
         snprintf(name, sizeof name, "%s.%s", g->module, g->name);
-        fprintf(out, "  %-9s  %-*s  %-12s  %s offset %llu\n", policy_class_name(g->cls),
+        fprintf(out, "  %-9s  %-*s  %-12s  %s offset %llu\n", c2s_global_class_name(g->cls),
                 (int)width, name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
                 (unsigned long long)g->offset);
     }
@@ -79,11 +79,11 @@ static cJSON *global_json(const c2s_global_use *g)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "module", g->module);
     cJSON_AddStringToObject(o, "name", g->name);
-    cJSON_AddStringToObject(o, "class", policy_class_name(g->cls));
+    cJSON_AddStringToObject(o, "class", c2s_global_class_name(g->cls));
     cJSON *uses = cJSON_AddArrayToObject(o, "uses");
     static const struct { unsigned bit; const char *name; } NAMES[] = {
-        {PVM_USE_REDUCE, "REDUCE"}, {PVM_USE_NEWOBJ, "NEWOBJ"}, {PVM_USE_INST, "INST"},
-        {PVM_USE_OBJ, "OBJ"}, {PVM_USE_BUILD, "BUILD"},
+        {C2S_USE_REDUCE, "REDUCE"}, {C2S_USE_NEWOBJ, "NEWOBJ"}, {C2S_USE_INST, "INST"},
+        {C2S_USE_OBJ, "OBJ"}, {C2S_USE_BUILD, "BUILD"},
     };
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (g->uses & NAMES[i].bit)

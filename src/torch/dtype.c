@@ -14,7 +14,6 @@
 
 typedef struct dtype_info {
     const char *st_name;
-    const char *torch_name;
     unsigned char size;
     unsigned char swap_unit;
     unsigned char rank;
@@ -24,30 +23,31 @@ typedef struct dtype_info {
  * < F8_E4M3FNUZ < F8_E5M2FNUZ < I16 < U16 < F16 < BF16 < I32 < U32 < F32 <
  * C64 < F64 < I64 < U64. */
 static const dtype_info DTYPES[C2S_DTYPE_COUNT] = {
-    [C2S_F64] = {"F64", "float64", 8, 8, 16},
-    [C2S_F32] = {"F32", "float32", 4, 4, 14},
-    [C2S_F16] = {"F16", "float16", 2, 2, 10},
-    [C2S_BF16] = {"BF16", "bfloat16", 2, 2, 11},
-    [C2S_I64] = {"I64", "int64", 8, 8, 17},
-    [C2S_I32] = {"I32", "int32", 4, 4, 12},
-    [C2S_I16] = {"I16", "int16", 2, 2, 8},
-    [C2S_I8] = {"I8", "int8", 1, 1, 2},
-    [C2S_U64] = {"U64", "uint64", 8, 8, 18},
-    [C2S_U32] = {"U32", "uint32", 4, 4, 13},
-    [C2S_U16] = {"U16", "uint16", 2, 2, 9},
-    [C2S_U8] = {"U8", "uint8", 1, 1, 1},
-    [C2S_BOOL] = {"BOOL", "bool", 1, 1, 0},
-    [C2S_C64] = {"C64", "complex64", 8, 4, 15},
-    [C2S_F8_E4M3] = {"F8_E4M3", "float8_e4m3fn", 1, 1, 4},
-    [C2S_F8_E5M2] = {"F8_E5M2", "float8_e5m2", 1, 1, 3},
-    [C2S_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", "float8_e4m3fnuz", 1, 1, 6},
-    [C2S_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", "float8_e5m2fnuz", 1, 1, 7},
-    [C2S_F8_E8M0] = {"F8_E8M0", "float8_e8m0fnu", 1, 1, 5},
+    [C2S_F64] = {"F64", 8, 8, 16},
+    [C2S_F32] = {"F32", 4, 4, 14},
+    [C2S_F16] = {"F16", 2, 2, 10},
+    [C2S_BF16] = {"BF16", 2, 2, 11},
+    [C2S_I64] = {"I64", 8, 8, 17},
+    [C2S_I32] = {"I32", 4, 4, 12},
+    [C2S_I16] = {"I16", 2, 2, 8},
+    [C2S_I8] = {"I8", 1, 1, 2},
+    [C2S_U64] = {"U64", 8, 8, 18},
+    [C2S_U32] = {"U32", 4, 4, 13},
+    [C2S_U16] = {"U16", 2, 2, 9},
+    [C2S_U8] = {"U8", 1, 1, 1},
+    [C2S_BOOL] = {"BOOL", 1, 1, 0},
+    [C2S_C64] = {"C64", 8, 4, 15},
+    [C2S_F8_E4M3] = {"F8_E4M3", 1, 1, 4},
+    [C2S_F8_E5M2] = {"F8_E5M2", 1, 1, 3},
+    [C2S_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 1, 1, 6},
+    [C2S_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 1, 1, 7},
+    [C2S_F8_E8M0] = {"F8_E8M0", 1, 1, 5},
 };
 
-const char *c2s_dtype_name(c2s_dtype dt) { return DTYPES[dt].st_name; }
-const char *c2s_dtype_torch_name(c2s_dtype dt) { return DTYPES[dt].torch_name; }
-size_t c2s_dtype_size(c2s_dtype dt) { return DTYPES[dt].size; }
+static int known(c2s_dtype dt) { return (unsigned)dt < C2S_DTYPE_COUNT; }
+
+const char *c2s_dtype_name(c2s_dtype dt) { return known(dt) ? DTYPES[dt].st_name : "?"; }
+size_t c2s_dtype_size(c2s_dtype dt) { return known(dt) ? DTYPES[dt].size : 0; }
 size_t c2s_dtype_swap_unit(c2s_dtype dt) { return DTYPES[dt].swap_unit; }
 int c2s_dtype_rank(c2s_dtype dt) { return DTYPES[dt].rank; }
 

@@ -8,20 +8,14 @@
  * knows its safetensors name, its size and its rank in the reference
  * writer's ordering.  Types safetensors cannot hold (complex128, quantized,
  * sub-byte ...) are recognised too, so that the error can name them.
+ * The enum, its names and sizes are public (c2s.h); the rest is private.
  */
 #ifndef C2S_DTYPE_H
 #define C2S_DTYPE_H
 
 #include <stddef.h>
 
-typedef enum c2s_dtype {
-    C2S_F64, C2S_F32, C2S_F16, C2S_BF16,
-    C2S_I64, C2S_I32, C2S_I16, C2S_I8,
-    C2S_U64, C2S_U32, C2S_U16, C2S_U8,
-    C2S_BOOL, C2S_C64,
-    C2S_F8_E4M3, C2S_F8_E5M2, C2S_F8_E4M3FNUZ, C2S_F8_E5M2FNUZ, C2S_F8_E8M0,
-    C2S_DTYPE_COUNT
-} c2s_dtype;
+#include "c2s.h"
 
 /* Result of looking a PyTorch name up. */
 typedef enum c2s_dtype_lookup {
@@ -30,12 +24,6 @@ typedef enum c2s_dtype_lookup {
     C2S_DTYPE_UNKNOWN      /* not a name we know */
 } c2s_dtype_lookup;
 
-/* Safetensors name ("F32"). */
-const char *c2s_dtype_name(c2s_dtype dt);
-/* PyTorch name ("float32"), for messages. */
-const char *c2s_dtype_torch_name(c2s_dtype dt);
-/* Bytes per element. */
-size_t c2s_dtype_size(c2s_dtype dt);
 /* Bytes of the unit that byte order applies to (C64: 4, two floats). */
 size_t c2s_dtype_swap_unit(c2s_dtype dt);
 /* Position in the reference writer's order: larger ranks are written first. */

@@ -75,7 +75,8 @@ static void pickle_run_free(pickle_run *p)
 static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w,
                              const c2s_open_options *o, pickle_run *p, c2s_error *err)
 {
-    if ((p->buf = malloc(w)) == NULL || (p->vm = pvm_new(o ? &o->limits : NULL)) == NULL)
+    pvm_limits limits = rd_pvm_limits(o);
+    if ((p->buf = malloc(w)) == NULL || (p->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     ssize_t got = pread_full(in->fd, p->buf, w, pos);
     if (got < 0 || (size_t)got != w)
@@ -88,7 +89,7 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w,
 static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o,
                          c2s_report *r, pickle_run *p, c2s_error *err)
 {
-    uint64_t max = o && o->max_pickle ? o->max_pickle : DEFAULT_MAX_PICKLE;
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : DEFAULT_MAX_PICKLE;
     uint64_t room = in->size - pos < max ? in->size - pos : max;
     size_t w = room < FIRST_WINDOW ? (size_t)room : FIRST_WINDOW;
     c2s_status st;
@@ -104,7 +105,8 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
         pickle_run_free(p); /* perhaps cut short by the window: again, larger */
         w = room / 4 < w ? (size_t)room : w * 4;
     }
-    if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, o ? &o->policy : NULL))
+    policy_options policy = rd_policy(o);
+    if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if (st != C2S_OK)
         c2s_error_prefix(err, "pickle at offset %llu", (unsigned long long)pos);

@@ -34,14 +34,16 @@ static int zip_sniff(const rd_input *in)
 static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_report *r,
                              const pvm_value **top, c2s_error *err)
 {
-    if ((z->vm = pvm_new(o ? &o->limits : NULL)) == NULL)
+    pvm_limits limits = rd_pvm_limits(o);
+    policy_options policy = rd_policy(o);
+    if ((z->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     char where[300];
     snprintf(where, sizeof where, "%s/data.pkl", zipsrc_prefix(z->zip));
     pvm_value *v = NULL;
     size_t end = 0;
     c2s_status s = pvm_run(z->vm, z->pickle, z->pickle_len, &v, &end, err);
-    if (!judge_add_globals(r, z->vm, where, 0, o ? &o->policy : NULL))
+    if (!judge_add_globals(r, z->vm, where, 0, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if (s != C2S_OK) {
         c2s_error_prefix(err, "%s", where);
@@ -72,7 +74,7 @@ static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void *
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     *impl = z;
-    c2s_status s = zipsrc_open_fd(in->fd, in->size, o ? o->max_pickle : 0, &z->zip,
+    c2s_status s = zipsrc_open_fd(in->fd, in->size, o ? o->limits.max_pickle : 0, &z->zip,
                                   &r->findings, err);
     if (s == C2S_OK)
         s = zipsrc_read_pickle(z->zip, &z->pickle, &z->pickle_len, err);

@@ -4,17 +4,17 @@
  * A finding is a one-line description of something that makes a file
  * untrustworthy without naming a global ("data.pkl has 12 bytes after its
  * STOP opcode", "two zip entries are named archive/data.pkl").  Any finding
- * makes the verdict "unsafe".  The list owns its strings.
+ * makes the verdict "unsafe".  The list owns its strings.  It is the
+ * public c2s_findings of a c2s_report (c2s.h), under the library's name.
  */
 #ifndef FINDINGS_H
 #define FINDINGS_H
 
 #include <stddef.h>
 
-typedef struct findings {
-    char **items;
-    size_t n, cap;
-} findings;
+#include "c2s.h"
+
+typedef c2s_findings findings;
 
 /* Append a printf-style line; returns 0 when out of memory (the finding is
  * then replaced by a generic one if possible).  f may be NULL. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "c2s.h"
 #include "pickle/pvm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,10 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                    \
     } while (0)
 
-/* Pickle VM limits for fuzzing: every limit reachable within a few KiB. */
-static inline pvm_limits fuzz_pvm_limits(void)
+#define FUZZ_MAX_DEPTH 200
+
+/* Limits for fuzzing: every limit reachable within a few KiB. */
+static inline c2s_limits fuzz_limits(void)
 {
-    return (pvm_limits){
+    return (c2s_limits){
+        .max_pickle = 1u << 20,
+        .max_depth = FUZZ_MAX_DEPTH,
         .max_objects = 100000,
         .max_memo = 10000,
         .max_stack = 10000,
@@ -43,6 +48,17 @@ static inline pvm_limits fuzz_pvm_limits(void)
     };
 }
 
-#define FUZZ_MAX_DEPTH 200
+/* The same, for the pickle VM alone. */
+static inline pvm_limits fuzz_pvm_limits(void)
+{
+    c2s_limits l = fuzz_limits();
+    return (pvm_limits){
+        .max_objects = l.max_objects,
+        .max_memo = l.max_memo,
+        .max_stack = l.max_stack,
+        .max_string = l.max_string,
+        .max_container = l.max_container,
+    };
+}
 
 #endif /* C2S_FUZZ_H */

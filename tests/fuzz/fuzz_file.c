@@ -100,12 +100,14 @@ static void cancel_after_first_block(void *ctx, uint64_t done, uint64_t total)
     cancel_flag = 1;
 }
 
-static uint64_t output_bytes(const tmap *m)
+static uint64_t output_bytes(const c2s_checkpoint *ck)
 {
     uint64_t sum = 0;
-    for (size_t i = 0; i < m->ntensors; i++)
-        if (m->tensors[i].supported)
-            sum += m->tensors[i].nbytes < MAX_OUTPUT ? m->tensors[i].nbytes : MAX_OUTPUT;
+    for (size_t i = 0; i < c2s_tensor_count(ck); i++) {
+        c2s_tensor_info t = c2s_tensor_at(ck, i);
+        if (t.supported)
+            sum += t.nbytes < MAX_OUTPUT ? t.nbytes : MAX_OUTPUT;
+    }
     return sum;
 }
 
@@ -131,9 +133,9 @@ static void convert(c2s_checkpoint *ck, size_t size)
                    strerror(errno));
         FUZZ_CHECK((uint64_t)sb.st_size == res.file_bytes, "output has %lld bytes, reported %llu",
                    (long long)sb.st_size, (unsigned long long)res.file_bytes);
-        FUZZ_CHECK(res.tensors > 0 && res.tensors + res.skipped == c2s_tensors(ck)->ntensors,
+        FUZZ_CHECK(res.tensors > 0 && res.tensors + res.skipped == c2s_tensor_count(ck),
                    "%zu written + %zu skipped of %zu tensors", res.tensors, res.skipped,
-                   c2s_tensors(ck)->ntensors);
+                   c2s_tensor_count(ck));
         FUZZ_CHECK(unlink(paths.out) == 0, "unlink %s: %s", paths.out, strerror(errno));
     } else {
         FUZZ_CHECK(stat(paths.out, &sb) != 0, "c2s_write failed (%s) but left %s", err.msg,
@@ -146,11 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup_once();
     write_input(data, size);
 
-    c2s_open_options oo = {
-        .limits = fuzz_pvm_limits(),
-        .max_pickle = 1u << 20,
-        .max_depth = FUZZ_MAX_DEPTH,
-    };
+    c2s_open_options oo = {.limits = fuzz_limits()};
     c2s_checkpoint *ck = NULL;
     c2s_error err;
     c2s_error_clear(&err);
@@ -160,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                (void *)ck);
     if (ck != NULL) {
         (void)c2s_big_endian(ck);
-        if (output_bytes(c2s_tensors(ck)) < MAX_OUTPUT)
+        if (output_bytes(ck) < MAX_OUTPUT)
             convert(ck, size);
         c2s_close(ck);
     }

@@ -18,6 +18,7 @@
 
 #include "c2s.h"
 #include "fuzz.h"
+#include "pickle/policy.h"
 
 static struct {
     char dir[64];
@@ -50,8 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(f != NULL, "cannot write %s", paths.in);
     FUZZ_CHECK(fwrite(data, 1, size, f) == size && fclose(f) == 0, "short write");
 
-    c2s_open_options o = {.limits = fuzz_pvm_limits(), .max_pickle = 1u << 20,
-                          .max_depth = FUZZ_MAX_DEPTH};
+    c2s_open_options o = {.limits = fuzz_limits()};
     c2s_report r;
     c2s_status st = c2s_scan(paths.in, &o, &r);
     size_t refused = 0;
