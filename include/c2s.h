@@ -29,6 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C++: every declaration below, also those of the headers included here,
+ * has C linkage. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "util/c2s_error.h"
 #include "util/findings.h"
 #include "pickle/policy.h"
@@ -67,7 +73,9 @@ typedef struct c2s_report {
     const char *format;     /* "zip" or "not a zip (legacy load path)" */
     c2s_global_use *globals;
     size_t nglobals;
-    findings findings;      /* structural problems: each makes the file unsafe */
+    struct findings findings; /* structural problems: each makes the file unsafe
+                                 ("struct": C++ would not let the member's name
+                                 change what `findings` means in the struct) */
     c2s_error error;        /* why the file could not be read; error.msg "" if it could */
 } c2s_report;
 
@@ -196,5 +204,9 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
 
 /* NULL is a no-op. */
 void c2s_close(c2s_checkpoint *ck);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* C2S_H */
