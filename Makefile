@@ -1,12 +1,17 @@
 # Makefile - ckpt2safetensors
 #
-#   make            build ./ckpt2safetensors (objects under build/)
+#   make            build ./ckpt2safetensors and the library, static and shared
+#                   (build/libc2s.a, build/libc2s.so.VERSION; objects under build/)
 #   make demo       build, then convert and list the bundled sample checkpoint
 #   make test       build and run the test suite, then again under ASan+UBSan,
-#                   then replay the fuzz corpora (make fuzz-replay)
+#                   replay the fuzz corpora (make fuzz-replay) and check
+#                   make install (test-install)
+#   make test-plain the test suite once, without sanitizers (the quick check)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
-#   make install    install the program, man page and bash completion under PREFIX
+#   make install    install the program, man page, bash completion, the library
+#                   (static and shared), include/c2s.h and c2s.pc under PREFIX
+#   make uninstall  remove what make install put there
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
@@ -29,30 +34,54 @@ LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
 
-# Objects of the normal build, and of the sanitizer build (build/asan/).
+# Objects of the normal build, of the shared library (build/pic/, -fPIC)
+# and of the sanitizer build (build/asan/).
 B        = build
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(B)/%.o)
+PIC_OBJ  = $(LIB_SRC:src/%.c=$(B)/pic/%.o)
 TOOL_OBJ = $(TOOL_SRC:src/%.c=$(B)/%.o)
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test test-plain test-asan install clean deps
+# The library's version is C2S_VERSION in include/c2s.h; the soname carries
+# its first number (libc2s.so.0 while the API is 0.x).
+VERSION   := $(shell sed -n 's/^.define C2S_VERSION "\(.*\)"$$/\1/p' include/c2s.h)
+SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
+SONAME     = libc2s.so.$(SOVERSION)
+SHLIB      = libc2s.so.$(VERSION)
 
-all: ckpt2safetensors
+.PHONY: all lib demo test test-plain test-asan test-install install uninstall clean deps
+
+all: ckpt2safetensors lib
+
+lib: $(B)/libc2s.a $(B)/$(SHLIB)
 
 ckpt2safetensors: $(TOOL_OBJ) $(B)/libc2s.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(B)/libc2s.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# Only the c2s_* functions are exported (src/libc2s.map): the library's
+# internal names (zipsrc_*, pvm_*, sha256_*, ...) cannot clash with a
+# program's own.  -z defs: every symbol the library uses resolves at link
+# time against the libraries it names.
+$(B)/$(SHLIB): $(PIC_OBJ) src/libc2s.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libc2s.map \
+	  -Wl,-z,defs -o $@ $(PIC_OBJ) $(LDFLAGS) $(LDLIBS)
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+$(B)/pic/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
 $(B) $(B)/asan:
 	mkdir -p $@
 
--include $(wildcard $(B)/*/*.d $(B)/asan/*/*.d)
+-include $(wildcard $(B)/*/*.d $(B)/pic/*/*.d $(B)/asan/*/*.d)
 
 # ---- tests -------------------------------------------------------------
 # One Criterion binary with every suite; the CLI tests run ./ckpt2safetensors
@@ -78,7 +107,12 @@ test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	C2S_BIN=$(B)/asan/ckpt2safetensors $(B)/asan/tests
 
-test: test-plain test-asan
+# Install into a temporary DESTDIR, build a program against the installed
+# header and c2s.pc (shared, static, and as C++), run it, uninstall.
+test-install: all
+	sh tests/install/run.sh '$(MAKE)' $(VERSION)
+
+test: test-plain test-asan test-install
 
 # ---- demo, install --------------------------------------------------------
 
@@ -91,11 +125,59 @@ demo: ckpt2safetensors
 deps:
 	sh scripts/deps.sh
 
-install: ckpt2safetensors
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 ckpt2safetensors $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 man/ckpt2safetensors.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -D -m 644 completion/ckpt2safetensors.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ckpt2safetensors
+# Where make install puts things (each may be set on the command line).
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# The internal headers include/c2s.h still includes (as "util/c2s_error.h"
+# ...): installed under INCLUDEDIR/c2s/, which c2s.pc adds to the include
+# path.  Empty once c2s.h stands alone; tests/install/run.sh fails when
+# this list misses one.
+API_PRIVATE_HDR = util/c2s_error.h util/findings.h pickle/policy.h pickle/pvm.h \
+                  torch/tmap.h torch/dtype.h
+API_CFLAGS      = $(if $(API_PRIVATE_HDR),-I$${includedir}/c2s)
+
+# c2s.pc is made at install time, so that it names the PREFIX installed to.
+$(B)/c2s.pc: src/c2s.pc.in FORCE | $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@API_CFLAGS@|$(API_CFLAGS)|' src/c2s.pc.in > $@
+
+.PHONY: FORCE
+FORCE:
+
+install: all $(B)/c2s.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) \
+	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 ckpt2safetensors $(DESTDIR)$(BINDIR)/
+	install -m 644 man/ckpt2safetensors.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 completion/ckpt2safetensors.bash $(DESTDIR)$(COMPLETIONDIR)/ckpt2safetensors
+	install -m 644 $(B)/libc2s.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/$(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libc2s.so
+	install -m 644 include/c2s.h $(DESTDIR)$(INCLUDEDIR)/
+	for h in $(API_PRIVATE_HDR); do \
+	  install -D -m 644 src/$$h $(DESTDIR)$(INCLUDEDIR)/c2s/$$h || exit 1; \
+	done
+	install -m 644 $(B)/c2s.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+# Exactly what install put there; directories only when they are ours.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ckpt2safetensors $(DESTDIR)$(MANDIR)/man1/ckpt2safetensors.1 \
+	  $(DESTDIR)$(COMPLETIONDIR)/ckpt2safetensors \
+	  $(DESTDIR)$(LIBDIR)/libc2s.a $(DESTDIR)$(LIBDIR)/$(SHLIB) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libc2s.so \
+	  $(DESTDIR)$(INCLUDEDIR)/c2s.h $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc \
+	  $(API_PRIVATE_HDR:%=$(DESTDIR)$(INCLUDEDIR)/c2s/%)
+	for d in $(sort $(dir $(API_PRIVATE_HDR))); do \
+	  rmdir $(DESTDIR)$(INCLUDEDIR)/c2s/$$d 2>/dev/null || true; \
+	done
+	rmdir $(DESTDIR)$(INCLUDEDIR)/c2s 2>/dev/null || true
 
 clean:
 	rm -rf $(B) ckpt2safetensors
