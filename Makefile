@@ -33,6 +33,7 @@ LIB_DIRS = util zip pickle torch st engine
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
+TEST_HDR = $(wildcard tests/*.h)
 
 # Objects of the normal build, of the shared library (build/pic/, -fPIC)
 # and of the sanitizer build (build/asan/).
@@ -87,7 +88,7 @@ $(B) $(B)/asan:
 # One Criterion binary with every suite; the CLI tests run ./ckpt2safetensors
 # (or the sanitizer build of it, through C2S_BIN).
 
-$(B)/tests: $(TEST_SRC) tests/pickle_builder.h $(B)/libc2s.a | $(B)
+$(B)/tests: $(TEST_SRC) $(TEST_HDR) $(B)/libc2s.a | $(B)
 	$(CC) $(CFLAGS) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 $(B)/asan/%.o: src/%.c
@@ -97,7 +98,7 @@ $(B)/asan/%.o: src/%.c
 $(B)/asan/ckpt2safetensors: $(TOOL_SRC:src/%.c=$(B)/asan/%.o) $(LIB_SRC:src/%.c=$(B)/asan/%.o)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(B)/asan/tests: $(TEST_SRC) tests/pickle_builder.h $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
+$(B)/asan/tests: $(TEST_SRC) $(TEST_HDR) $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(TEST_SRC) $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 test-plain: ckpt2safetensors $(B)/tests
