@@ -3,10 +3,10 @@
 #   make            build ./ckpt2safetensors and the library, static and shared
 #                   (build/libc2s.a, build/libc2s.so.VERSION; objects under build/)
 #   make demo       build, then convert and list the bundled sample checkpoint
-#   make test       build and run the test suite, then again under ASan+UBSan,
-#                   replay the fuzz corpora (make fuzz-replay) and check
-#                   make install (test-install)
-#   make test-plain the test suite once, without sanitizers (the quick check)
+#   make test       build and run the test suites (the library's and the
+#                   tool's, then both again under ASan+UBSan), replay the fuzz
+#                   corpora (make fuzz-replay) and check make install (test-install)
+#   make test-plain the test suites once, without sanitizers (the quick check)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
 #   make install    install the program, man page, bash completion, the library
@@ -34,6 +34,9 @@ LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_HDR = $(wildcard tests/*.h)
+# Unit tests of the tool's own logic (names, option parsing): their own
+# binary, linked with the tool's objects but tool_main.o (no main()).
+TOOL_TEST_SRC = $(wildcard tests/tool/test_*.c)
 
 # Objects of the normal build, of the shared library (build/pic/, -fPIC)
 # and of the sanitizer build (build/asan/).
@@ -91,6 +94,11 @@ $(B) $(B)/asan:
 $(B)/tests: $(TEST_SRC) $(TEST_HDR) $(B)/libc2s.a | $(B)
 	$(CC) $(CFLAGS) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
+$(B)/tool-tests: $(TOOL_TEST_SRC) $(TEST_HDR) $(filter-out %/tool_main.o,$(TOOL_OBJ)) \
+                 $(B)/libc2s.a | $(B)
+	$(CC) $(CFLAGS) -o $@ $(TOOL_TEST_SRC) $(filter-out %/tool_main.o,$(TOOL_OBJ)) \
+	  $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
+
 $(B)/asan/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
@@ -101,12 +109,20 @@ $(B)/asan/ckpt2safetensors: $(TOOL_SRC:src/%.c=$(B)/asan/%.o) $(LIB_SRC:src/%.c=
 $(B)/asan/tests: $(TEST_SRC) $(TEST_HDR) $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(TEST_SRC) $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
-test-plain: ckpt2safetensors $(B)/tests
-	C2S_BIN=./ckpt2safetensors $(B)/tests
+ASAN_TOOL_OBJ = $(filter-out %/tool_main.o,$(TOOL_SRC:src/%.c=$(B)/asan/%.o))
+$(B)/asan/tool-tests: $(TOOL_TEST_SRC) $(TEST_HDR) $(ASAN_TOOL_OBJ) \
+                      $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(TOOL_TEST_SRC) $(ASAN_TOOL_OBJ) \
+	  $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
-test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests
+test-plain: ckpt2safetensors $(B)/tests $(B)/tool-tests
+	C2S_BIN=./ckpt2safetensors $(B)/tests
+	$(B)/tool-tests
+
+test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	C2S_BIN=$(B)/asan/ckpt2safetensors $(B)/asan/tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/tool-tests
 
 # Install into a temporary DESTDIR, build a program against the installed
 # header and c2s.pc (shared, static, and as C++), run it, uninstall.

@@ -201,8 +201,7 @@ void tool_print_version(FILE *out)
     fprintf(out, "ckpt2safetensors %s\n", C2S_VERSION);
 }
 
-/* "123", "64K", "1M", "2G" (binary multiples). */
-static int parse_size(const char *s, uint64_t *out)
+int tool_parse_size(const char *s, uint64_t *out)
 {
     errno = 0;
     char *end;
@@ -227,7 +226,7 @@ static int parse_size(const char *s, uint64_t *out)
 static c2s_status set_limit(const char *opt, const char *arg, size_t *out, c2s_error *err)
 {
     uint64_t v;
-    if (!parse_size(arg, &v) || v > SIZE_MAX)
+    if (!tool_parse_size(arg, &v) || v > SIZE_MAX)
         return c2s_fail(err, C2S_ERR_USAGE, "%s takes a positive number such as 64M, not '%s'",
                         opt, arg);
     *out = (size_t)v;
@@ -338,7 +337,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_LIST: cfg->list = 1; break;
     case OPT_SKIP_UNSUPPORTED: cfg->skip_unsupported = 1; break;
     case OPT_MAX_PICKLE_SIZE:
-        if (!parse_size(arg, &cfg->max_pickle))
+        if (!tool_parse_size(arg, &cfg->max_pickle))
             return c2s_fail(err, C2S_ERR_USAGE,
                             "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
         break;
