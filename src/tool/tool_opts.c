@@ -436,6 +436,15 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     return C2S_OK;
 }
 
+/* The long name of the option getopt_long reports as c; NULL: none. */
+static const char *long_name(int c)
+{
+    for (const struct option *o = LONG_OPTIONS; o->name != NULL; o++)
+        if (o->val == c)
+            return o->name;
+    return NULL;
+}
+
 void tool_config_free(tool_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmetadata; i++)
@@ -467,6 +476,11 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     int c;
     while ((c = getopt_long(argc, argv, ":o:r:j:fqvhV", LONG_OPTIONS, NULL)) != -1) {
         if (c == '?') {
+            /* A known option here was given a value it does not take
+             * (--json=1: getopt reports it under its own code). */
+            const char *flag = optopt != 0 ? long_name(optopt) : NULL;
+            if (flag != NULL)
+                return c2s_fail(err, C2S_ERR_USAGE, "option '--%s' takes no value", flag);
             if (optopt != 0)
                 return c2s_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);
             return c2s_fail(err, C2S_ERR_USAGE, "unknown option '%s' (see --help)",

@@ -422,6 +422,8 @@ Test(opts, bad_values_and_unknown_options)
         {{"--max", "3", "a.pt"}, "unknown option '--max' (see --help)"}, /* ambiguous */
         {{"a.pt", "-r"}, "option '-r' needs a value"},
         {{"a.pt", "--shard"}, "option '--shard' needs a value"},
+        {{"--json=1", "a.pt"}, "option '--json' takes no value"},
+        {{"--force=yes", "a.pt"}, "option '--force' takes no value"},
     };
     cmd c;
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
