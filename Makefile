@@ -7,6 +7,9 @@
 #                   tool's, then both again under ASan+UBSan), replay the fuzz
 #                   corpora (make fuzz-replay) and check make install (test-install)
 #   make test-plain the test suites once, without sanitizers (the quick check)
+#   make test-install  install into a temporary DESTDIR, build and run a program
+#                   against the installed library (tests/install/run.sh)
+#   make lib        only the library, static and shared
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
 #   make install    install the program, man page, bash completion, the library
@@ -158,16 +161,14 @@ API_PRIVATE_HDR = util/c2s_error.h util/findings.h pickle/policy.h pickle/pvm.h 
                   torch/tmap.h torch/dtype.h
 API_CFLAGS      = $(if $(API_PRIVATE_HDR),-I$${includedir}/c2s)
 
-# c2s.pc is made at install time, so that it names the PREFIX installed to.
-$(B)/c2s.pc: src/c2s.pc.in FORCE | $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@API_CFLAGS@|$(API_CFLAGS)|' src/c2s.pc.in > $@
+# c2s.pc is made by install, straight into place, so that it names the
+# PREFIX installed to (and `sudo make install` leaves no root-owned file
+# under build/).
+PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+           -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+           -e 's|@API_CFLAGS@|$(API_CFLAGS)|'
 
-.PHONY: FORCE
-FORCE:
-
-install: all $(B)/c2s.pc
+install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) \
 	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 ckpt2safetensors $(DESTDIR)$(BINDIR)/
@@ -181,7 +182,8 @@ install: all $(B)/c2s.pc
 	for h in $(API_PRIVATE_HDR); do \
 	  install -D -m 644 src/$$h $(DESTDIR)$(INCLUDEDIR)/c2s/$$h || exit 1; \
 	done
-	install -m 644 $(B)/c2s.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	sed $(PC_SUBST) src/c2s.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc
 
 # Exactly what install put there; directories only when they are ours.
 uninstall:
