@@ -1,12 +1,20 @@
 # Makefile - ckpt2safetensors
 #
-#   make            build ./ckpt2safetensors (objects under build/)
+#   make            build ./ckpt2safetensors and the library, static and shared
+#                   (build/libc2s.a, build/libc2s.so.VERSION; objects under build/)
 #   make demo       build, then convert and list the bundled sample checkpoint
-#   make test       build and run the test suite, then again under ASan+UBSan,
-#                   then replay the fuzz corpora (make fuzz-replay)
+#   make test       build and run the test suites (the library's and the
+#                   tool's, then both again under ASan+UBSan), replay the fuzz
+#                   corpora (make fuzz-replay) and check make install (test-install)
+#   make test-plain the test suites once, without sanitizers (the quick check)
+#   make test-install  install into a temporary DESTDIR, build and run a program
+#                   against the installed library (tests/install/run.sh)
+#   make lib        only the library, static and shared
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
-#   make install    install the program, man page and bash completion under PREFIX
+#   make install    install the program, man page, bash completion, the library
+#                   (static and shared), include/c2s.h and c2s.pc under PREFIX
+#   make uninstall  remove what make install put there
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
@@ -33,22 +41,46 @@ LIB_DIRS = util zip pickle torch st reader engine
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
+TEST_HDR = $(wildcard tests/*.h)
+# Unit tests of the tool's own logic (names, option parsing): their own
+# binary, linked with the tool's objects but tool_main.o (no main()).
+TOOL_TEST_SRC = $(wildcard tests/tool/test_*.c)
 
-# Objects of the normal build, and of the sanitizer build (build/asan/).
+# Objects of the normal build, of the shared library (build/pic/, -fPIC)
+# and of the sanitizer build (build/asan/).
 B        = build
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(B)/%.o)
+PIC_OBJ  = $(LIB_SRC:src/%.c=$(B)/pic/%.o)
 TOOL_OBJ = $(TOOL_SRC:src/%.c=$(B)/%.o)
 SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test test-plain test-asan install clean deps
+# The library's version is C2S_VERSION in include/c2s.h; the soname carries
+# its first number (libc2s.so.0 while the API is 0.x).
+VERSION   := $(shell sed -n 's/^.define C2S_VERSION "\(.*\)"$$/\1/p' include/c2s.h)
+SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
+SONAME     = libc2s.so.$(SOVERSION)
+SHLIB      = libc2s.so.$(VERSION)
 
-all: ckpt2safetensors
+.PHONY: all lib demo test test-plain test-asan test-install install uninstall clean deps
+
+all: ckpt2safetensors lib
+
+lib: $(B)/libc2s.a $(B)/$(SHLIB)
 
 ckpt2safetensors: $(TOOL_OBJ) $(B)/libc2s.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(B)/libc2s.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# Only the c2s_* functions are exported (src/libc2s.map): the library's
+# internal names (zipsrc_*, pvm_*, sha256_*, ...) cannot clash with a
+# program's own.  -z defs: every symbol the library uses resolves at link
+# time against the libraries it names.
+$(B)/$(SHLIB): $(PIC_OBJ) src/libc2s.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libc2s.map \
+	  -Wl,-z,defs -o $@ $(PIC_OBJ) $(LDFLAGS) $(LDLIBS)
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -57,17 +89,26 @@ $(B)/%.o: src/%.c
 # The CLI's objects (both builds): the public header only.
 $(TOOL_OBJ) $(TOOL_SRC:src/%.c=$(B)/asan/%.o): INC = $(TOOL_INC)
 
+$(B)/pic/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC) -fPIC -MMD -MP -c -o $@ $<
+
 $(B) $(B)/asan:
 	mkdir -p $@
 
--include $(wildcard $(B)/*/*.d $(B)/asan/*/*.d)
+-include $(wildcard $(B)/*/*.d $(B)/pic/*/*.d $(B)/asan/*/*.d)
 
 # ---- tests -------------------------------------------------------------
 # One Criterion binary with every suite; the CLI tests run ./ckpt2safetensors
 # (or the sanitizer build of it, through C2S_BIN).
 
-$(B)/tests: $(TEST_SRC) tests/pickle_builder.h $(B)/libc2s.a | $(B)
+$(B)/tests: $(TEST_SRC) $(TEST_HDR) $(B)/libc2s.a | $(B)
 	$(CC) $(CFLAGS) $(INC) -o $@ $(TEST_SRC) $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
+
+$(B)/tool-tests: $(TOOL_TEST_SRC) $(TEST_HDR) $(filter-out %/tool_main.o,$(TOOL_OBJ)) \
+                 $(B)/libc2s.a | $(B)
+	$(CC) $(CFLAGS) $(INC) -o $@ $(TOOL_TEST_SRC) $(filter-out %/tool_main.o,$(TOOL_OBJ)) \
+	  $(B)/libc2s.a $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
 $(B)/asan/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -76,18 +117,31 @@ $(B)/asan/%.o: src/%.c
 $(B)/asan/ckpt2safetensors: $(TOOL_SRC:src/%.c=$(B)/asan/%.o) $(LIB_SRC:src/%.c=$(B)/asan/%.o)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(B)/asan/tests: $(TEST_SRC) tests/pickle_builder.h $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
+$(B)/asan/tests: $(TEST_SRC) $(TEST_HDR) $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
 	$(CC) $(CFLAGS) $(INC) $(SAN) -o $@ $(TEST_SRC) $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) \
 	  $(TEST_LIBS)
 
-test-plain: ckpt2safetensors $(B)/tests
-	C2S_BIN=./ckpt2safetensors $(B)/tests
+ASAN_TOOL_OBJ = $(filter-out %/tool_main.o,$(TOOL_SRC:src/%.c=$(B)/asan/%.o))
+$(B)/asan/tool-tests: $(TOOL_TEST_SRC) $(TEST_HDR) $(ASAN_TOOL_OBJ) \
+                      $(LIB_SRC:src/%.c=$(B)/asan/%.o) | $(B)/asan
+	$(CC) $(CFLAGS) $(INC) $(SAN) -o $@ $(TOOL_TEST_SRC) $(ASAN_TOOL_OBJ) \
+	  $(LIB_SRC:src/%.c=$(B)/asan/%.o) $(LDFLAGS) $(LDLIBS) $(TEST_LIBS)
 
-test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests
+test-plain: ckpt2safetensors $(B)/tests $(B)/tool-tests
+	C2S_BIN=./ckpt2safetensors $(B)/tests
+	$(B)/tool-tests
+
+test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	C2S_BIN=$(B)/asan/ckpt2safetensors $(B)/asan/tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/tool-tests
 
-test: test-plain test-asan
+# Install into a temporary DESTDIR, build a program against the installed
+# header and c2s.pc (shared, static, and as C++), run it, uninstall.
+test-install: all
+	sh tests/install/run.sh '$(MAKE)' $(VERSION)
+
+test: test-plain test-asan test-install
 
 # ---- demo, install --------------------------------------------------------
 
@@ -100,11 +154,41 @@ demo: ckpt2safetensors
 deps:
 	sh scripts/deps.sh
 
-install: ckpt2safetensors
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 ckpt2safetensors $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 man/ckpt2safetensors.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -D -m 644 completion/ckpt2safetensors.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ckpt2safetensors
+# Where make install puts things (each may be set on the command line).
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# c2s.pc is made by install, straight into place, so that it names the
+# PREFIX installed to (and `sudo make install` leaves no root-owned file
+# under build/).
+PC_SUBST = -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+           -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR) \
+	  $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 ckpt2safetensors $(DESTDIR)$(BINDIR)/
+	install -m 644 man/ckpt2safetensors.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 completion/ckpt2safetensors.bash $(DESTDIR)$(COMPLETIONDIR)/ckpt2safetensors
+	install -m 644 $(B)/libc2s.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/$(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libc2s.so
+	install -m 644 include/c2s.h $(DESTDIR)$(INCLUDEDIR)/
+	sed $(PC_SUBST) src/c2s.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc
+
+# Exactly what install put there; directories only when they are ours.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ckpt2safetensors $(DESTDIR)$(MANDIR)/man1/ckpt2safetensors.1 \
+	  $(DESTDIR)$(COMPLETIONDIR)/ckpt2safetensors \
+	  $(DESTDIR)$(LIBDIR)/libc2s.a $(DESTDIR)$(LIBDIR)/$(SHLIB) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libc2s.so \
+	  $(DESTDIR)$(INCLUDEDIR)/c2s.h $(DESTDIR)$(PKGCONFIGDIR)/c2s.pc
 
 clean:
 	rm -rf $(B) ckpt2safetensors

@@ -39,6 +39,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C++: every declaration below has C linkage. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define C2S_VERSION "0.1.0"
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -397,5 +402,9 @@ void c2s_sha256_hex(const void *data, size_t len, char out[65]);
  * replaced, even if it appears meanwhile. */
 c2s_status c2s_write_file_atomic(const char *path, const void *data, size_t len, int force,
                                  c2s_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* C2S_H */

@@ -59,7 +59,7 @@ static int by_string(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int plain_name(const char *s)
+int tool_hf_plain_name(const char *s)
 {
     return *s && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
@@ -137,7 +137,7 @@ static cJSON *weight_map(const cJSON *root, const char **bad)
         return NULL;
     const cJSON *e;
     cJSON_ArrayForEach(e, wm)
-        if (!cJSON_IsString(e) || !plain_name(e->valuestring)) {
+        if (!cJSON_IsString(e) || !tool_hf_plain_name(e->valuestring)) {
             *bad = e->string;
             return NULL;
         }

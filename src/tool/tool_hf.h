@@ -36,4 +36,8 @@ typedef void (*tool_hf_report_fn)(void *ctx, const char *input, const char *outp
 void tool_hf_rewrite_indexes(const tool_config *cfg, const tool_batch *b,
                              const tool_outcome *results, tool_hf_report_fn report, void *ctx);
 
+/* 1 when a weight_map value s names a file beside the index: not empty,
+ * no '/', not "." or "..". */
+int tool_hf_plain_name(const char *s);
+
 #endif /* TOOL_HF_H */

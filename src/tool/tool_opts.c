@@ -201,8 +201,7 @@ void tool_print_version(FILE *out)
     fprintf(out, "ckpt2safetensors %s\n", C2S_VERSION);
 }
 
-/* "123", "64K", "1M", "2G" (binary multiples). */
-static int parse_size(const char *s, uint64_t *out)
+int tool_parse_size(const char *s, uint64_t *out)
 {
     errno = 0;
     char *end;
@@ -227,7 +226,7 @@ static int parse_size(const char *s, uint64_t *out)
 static c2s_status set_limit(const char *opt, const char *arg, size_t *out, c2s_error *err)
 {
     uint64_t v;
-    if (!parse_size(arg, &v) || v > SIZE_MAX)
+    if (!tool_parse_size(arg, &v) || v > SIZE_MAX)
         return tool_fail(err, C2S_ERR_USAGE, "%s takes a positive number such as 64M, not '%s'",
                          opt, arg);
     *out = (size_t)v;
@@ -338,7 +337,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_LIST: cfg->list = 1; break;
     case OPT_SKIP_UNSUPPORTED: cfg->skip_unsupported = 1; break;
     case OPT_MAX_PICKLE_SIZE:
-        if (!parse_size(arg, &cfg->limits.max_pickle))
+        if (!tool_parse_size(arg, &cfg->limits.max_pickle))
             return tool_fail(err, C2S_ERR_USAGE,
                              "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
         break;
@@ -437,6 +436,15 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     return C2S_OK;
 }
 
+/* The long name of the option getopt_long reports as c; NULL: none. */
+static const char *long_name(int c)
+{
+    for (const struct option *o = LONG_OPTIONS; o->name != NULL; o++)
+        if (o->val == c)
+            return o->name;
+    return NULL;
+}
+
 void tool_config_free(tool_config *cfg)
 {
     for (size_t i = 0; i < cfg->nmetadata; i++)
@@ -468,6 +476,11 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     int c;
     while ((c = getopt_long(argc, argv, ":o:r:j:fqvhV", LONG_OPTIONS, NULL)) != -1) {
         if (c == '?') {
+            /* A known option here was given a value it does not take
+             * (--json=1: getopt reports it under its own code). */
+            const char *flag = optopt != 0 ? long_name(optopt) : NULL;
+            if (flag != NULL)
+                return tool_fail(err, C2S_ERR_USAGE, "option '--%s' takes no value", flag);
             if (optopt != 0)
                 return tool_fail(err, C2S_ERR_USAGE, "unknown option '-%c' (see --help)", optopt);
             return tool_fail(err, C2S_ERR_USAGE, "unknown option '%s' (see --help)",

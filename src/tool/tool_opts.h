@@ -4,6 +4,7 @@
 #ifndef TOOL_OPTS_H
 #define TOOL_OPTS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "c2s.h"
@@ -14,6 +15,11 @@
 c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *err);
 
 void tool_config_free(tool_config *cfg);
+
+/* A size option's value: "123", "64K", "1M", "2G" (K M G or k m g: powers
+ * of 1024).  1 and *out set when it is a positive number that fits
+ * uint64_t, else 0. */
+int tool_parse_size(const char *s, uint64_t *out);
 
 void tool_print_help(FILE *out);
 void tool_print_version(FILE *out);
