@@ -203,6 +203,7 @@ Test(zipsrc, records_found_without_regard_to_case)
                     {"archive/Data/0", "abcd", 4, 0}, {"archive/BYTEORDER", "big", 3, 0}};
     zipsrc *z = open_ok(e, 3);
     cr_assert_eq(zipsrc_big_endian(z), 1);
+    cr_assert_str_eq(zipsrc_pickle_name(z), "archive/DATA.PKL");
     uint8_t *pkl;
     size_t len;
     c2s_error err;

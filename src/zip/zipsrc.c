@@ -48,6 +48,7 @@ struct zipsrc {
     uint32_t *sorted;     /* entry indices in miniz's sorted order */
     char prefix[256];     /* the archive name (may be empty) */
     size_t prefix_len;    /* its length; it may hold a NUL, as torch allows */
+    const zl_entry *pickle; /* the entry torch reads as data.pkl */
     int big_endian;
     uint64_t max_pickle;
 };
@@ -294,6 +295,7 @@ static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
     if (memchr(z->prefix, '\0', z->prefix_len) != NULL)
         findings_add(f, "the archive directory name '%s...' holds a NUL byte", z->prefix);
     const zl_entry *pickle = find_record(z, "data.pkl");
+    z->pickle = pickle;
     st = check_entries(z, pickle, f, err);
     if (st == C2S_OK && pickle == NULL)
         st = c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
@@ -443,6 +445,7 @@ void zipsrc_close(zipsrc *z)
 }
 
 const char *zipsrc_prefix(const zipsrc *z) { return z->prefix; }
+const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle->name; }
 int zipsrc_big_endian(const zipsrc *z) { return z->big_endian; }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -710,9 +713,7 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
 {
     *data = NULL;
     *len = 0;
-    const zl_entry *e = find_record(z, "data.pkl");
-    if (e == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
+    const zl_entry *e = z->pickle;
     const char *name = e->name;
     zipsrc_stream s;
     c2s_status st = stream_open_entry(z, e, &s, err);

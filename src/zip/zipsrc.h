@@ -64,6 +64,10 @@ void zipsrc_close(zipsrc *z);
 /* The top directory of the records ("archive"; may be empty). */
 const char *zipsrc_prefix(const zipsrc *z);
 
+/* The name of the entry torch reads as data.pkl, as the archive spells it
+ * (e.g. "archive/DATA.PKL" when only the case differs). */
+const char *zipsrc_pickle_name(const zipsrc *z);
+
 /* 1 when the byteorder record says "big". */
 int zipsrc_big_endian(const zipsrc *z);
 
