@@ -14,9 +14,9 @@
  * Storages are read through a zipsrc_stream: positioned reads of the
  * record torch reads for "data/<key>".  STORED entries are read with
  * pread(2) at the data offset found by our own layout reading (thread-safe);
- * DEFLATE entries through zlib, restarted when a read goes backwards.  The stream keeps a running CRC-32 of the bytes read
- * in order from offset 0, so that reading an entry front to back verifies it
- * at no extra cost; zipsrc_stream_verify() finishes the check for entries
+ * DEFLATE entries through zlib, restarted when a read goes backwards.  The
+ * stream keeps a running CRC-32 of the bytes read in order from offset 0,
+ * so that reading an entry front to back verifies it at no extra cost; zipsrc_stream_verify() finishes the check for entries
  * read only in part.  A recorded CRC of 0 on a STORED entry means "not
  * recorded" (torch.save with CRC computation switched off writes 0).
  */
