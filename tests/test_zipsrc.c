@@ -268,6 +268,40 @@ Test(zipsrc, case_equal_names_pick_as_torch)
     expect_pick(d, 4, "0", "archive/data/0");
 }
 
+/* A NUL in the archive name: torch builds each key as a std::string and
+ * hands miniz its c_str(), so every key is cut at the NUL ("arch"); its
+ * entry check (strncmp) lets an entry named "arch" pass.  We look records up
+ * the same way, and report the NUL. */
+Test(zipsrc, nul_in_archive_name_cuts_every_key)
+{
+    zb_entry e[] = {{"archXve/version", "3\n", 2, 0}, {"arch", "\x80\x02}q\x00.", 6, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    int patched = 0;
+    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "archXve/", 8));) {
+        at[4] = '\0';
+        patched++;
+    }
+    cr_assert_eq(patched, 2); /* local and central names */
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    findings f = {0};
+    /* "byteorder" is "arch" too: the pickle is read as the byte order (as
+     * torch 2.x would read it, and refuse it) */
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "byteorder record says '\x80\x02}q', not 'little' or 'big'");
+    cr_assert_eq(f.n, 2);
+    cr_assert_str_eq(f.items[0], "zip entry name 'arch...' holds a NUL byte");
+    cr_assert_str_eq(f.items[1], "the archive directory name 'arch...' holds a NUL byte");
+    findings_free(&f);
+    free(buf);
+    free(p);
+}
+
 /* The descriptor is the caller's: the zipsrc keeps working after it is closed. */
 Test(zipsrc, open_fd_keeps_its_own_descriptor)
 {
