@@ -1,12 +1,12 @@
 /*
  * ziplayout.h - our own reading of a zip archive's structure.
  *
- * libzip reads entries; it does not say where they lie in the file or
- * whether the file holds bytes that no entry accounts for.  Those are
- * exactly the places where a second reader (torch's miniz, Python's
- * zipfile) could see something different from what we convert, so
- * ziplayout_read() parses the end record(s) and the central directory
- * itself, reads every local header, and reports as findings:
+ * This is the only zip parser of the program (zipsrc.c reads entries at
+ * the offsets found here).  Where entries lie, and whether the file holds
+ * bytes that no entry accounts for, are exactly the places where a second
+ * reader (torch's miniz, Python's zipfile) could see something different
+ * from what we convert, so ziplayout_read() parses the end record(s) and
+ * the central directory, reads every local header, and reports as findings:
  *
  *   - two entries with the same name, or with names equal without regard
  *     to ASCII case (PyTorch's miniz looks records up that way);
