@@ -147,17 +147,18 @@ Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
 Test(zipsrc, extra_pickle_is_a_finding)
 {
     zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"a/extra.pkl", "\x80\x02}.", 4, 0},
-                    {"a/x/EVIL.PKL", "\x80\x02}.", 4, 0}};
+                    {"a/x/EVIL.PKL", "\x80\x02}.", 4, 0}, {"a/b/data.pkl", "\x80\x02}.", 4, 0}};
     char *p = tu_path(dir, "in.pt");
-    cr_assert_eq(zb_write(p, e, 3), 0);
+    cr_assert_eq(zb_write(p, e, 4), 0);
     zipsrc *z = NULL;
     c2s_error err;
     findings f = {0};
     cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_OK, "%s", err.msg);
     cr_assert_str_eq(zipsrc_prefix(z), "a");
-    cr_assert_eq(f.n, 2);
+    cr_assert_eq(f.n, 3);
     cr_assert_str_eq(f.items[0], "extra pickle record 'a/extra.pkl'");
     cr_assert_str_eq(f.items[1], "extra pickle record 'a/x/EVIL.PKL'");
+    cr_assert_str_eq(f.items[2], "extra pickle record 'a/b/data.pkl'");
     findings_free(&f);
     zipsrc_close(z);
     free(p);

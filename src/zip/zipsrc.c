@@ -241,6 +241,12 @@ static int ends_with_nocase(const zl_entry *e, const char *suffix)
            ziplayout_name_cmp(e->name + e->name_len - k, k, suffix, k) == 0;
 }
 
+/* Equal names without regard to case: reported by ziplayout.c already. */
+static int same_name(const zl_entry *a, const zl_entry *b)
+{
+    return b != NULL && ziplayout_name_cmp(a->name, a->name_len, b->name, b->name_len) == 0;
+}
+
 /* "<dir>/data.pkl" with dir free of '/': another archive's pickle. */
 static int is_other_data_pkl(const zl_entry *e)
 {
@@ -272,7 +278,7 @@ static c2s_status check_entries(zipsrc *z, const zl_entry *pickle, findings *f, 
         if (is_other_data_pkl(e) && !under_prefix(z, e))
             findings_add(f, "several data.pkl records ('%s/' and '%.*s')", z->prefix,
                          (int)(e->name_len - 8), e->name);
-        else if (ends_with_nocase(e, ".pkl") && !ends_with_nocase(e, "/data.pkl") &&
+        else if (ends_with_nocase(e, ".pkl") && !same_name(e, pickle) &&
                  !is_torchscript_entry(z, e))
             findings_add(f, "extra pickle record '%s'", e->name);
     }
