@@ -25,10 +25,12 @@ PREFIX  ?= /usr/local
 CSTD     = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 OPT     ?= -O2 -g
-PKGS     = libzip libcjson zlib
+# The library reads zip archives itself (zlib inflates); libzip only writes
+# the archives of the tests (tests/zip_builder.h).
+PKGS     = libcjson zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzip -lcjson -lz)
-TEST_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lz)
+TEST_LIBS  := $(shell pkg-config --libs criterion libzip 2>/dev/null || echo -lcriterion -lzip)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 # Include paths: the library and the tests see its private headers under

@@ -5,7 +5,11 @@
  * exactly its offending globals (module.name and class, no more, no fewer),
  * and a finding of its kind; the scan's exit code must match the verdict;
  * and converting it must exit 3 (unsafe), 1 (unreadable) or 0 (safe),
- * leaving no file behind unless it succeeded.
+ * leaving no file behind unless it succeeded.  Where the manifest records
+ * what PyTorch 1.13 did with a file (column torch113, measured when the
+ * fixtures were made), our verdict must not be kinder than torch's reading:
+ * a payload torch ran is an offender of ours, a file torch refuses is not
+ * safe.
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -51,6 +55,10 @@ static const char *finding_text(const char *kind)
         {"crc", "CRC-32 mismatch"},
         {"front_data", "in front of"},
         {"gap_data", "bytes that belong to no zip entry before entry"},
+        {"case_name", "have the same name without regard to case"},
+        {"nul_name", "holds a NUL byte"},
+        {"bad_local", "has no valid local header"},
+        {"bad_zip64", "ZIP64 end record at offset"},
     };
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].kind, kind) == 0)
@@ -152,9 +160,102 @@ Test(hostile, every_manifest_row)
         safe += strcmp(verdict, "safe") == 0;
     }
     fclose(m);
-    cr_assert_geq(rows, 60, "only %d rows", rows);
+    cr_assert_geq(rows, 73, "only %d rows", rows);
     cr_assert_geq(unsafe, 50);
     cr_assert_geq(safe, 4);
+}
+
+/* The rows PyTorch 1.13 was run on agree with what it did. */
+Test(hostile, torch113_column)
+{
+    FILE *m = fopen("fixtures/hostile/MANIFEST.tsv", "r");
+    cr_assert_not_null(m, "run from the repository root");
+    char line[2048];
+    cr_assert_not_null(fgets(line, sizeof line, m));
+    cr_assert_str_eq(line, "file\tverdict\toffenders\tfinding\tdescription\ttorch113\n");
+    int measured = 0, ran = 0, refused = 0;
+    while (fgets(line, sizeof line, m)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *cols[6] = {0};
+        char *at = line;
+        for (int i = 0; i < 6 && at; i++) {
+            cols[i] = at;
+            at = strchr(at, '\t');
+            if (at)
+                *at++ = '\0';
+        }
+        cr_assert_not_null(cols[5], "%s: no torch113 column", cols[0]);
+        if (strcmp(cols[5], "-") == 0)
+            continue;
+        measured++;
+        cr_assert(strncmp(cols[5], "loads; ", 7) == 0 || strncmp(cols[5], "refuses: ", 9) == 0,
+                  "%s: torch113 '%s' (was torch importable?)", cols[0], cols[5]);
+        if (strstr(cols[5], "ran the payload") != NULL) {
+            ran++;
+            cr_expect_str_eq(cols[1], "unsafe", "%s", cols[0]);
+            cr_expect(strstr(cols[2], "builtins.print=") != NULL, "%s: torch ran the payload, "
+                      "the manifest names no offender", cols[0]);
+        }
+        if (strncmp(cols[5], "refuses: ", 9) == 0) {
+            refused++;
+            cr_expect_str_neq(cols[1], "safe", "%s", cols[0]);
+        }
+    }
+    fclose(m);
+    cr_assert_geq(measured, 11);
+    cr_assert_geq(ran, 2);
+    cr_assert_geq(refused, 2);
+}
+
+/* Exact texts for the families of reading-as-torch-reads fixtures. */
+static void expect_scan_text(const char *file, int code, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "fixtures/hostile/%s", file);
+    outcome r = run((const char *const[]){"--scan", "-q", path, NULL});
+    cr_expect_eq(r.code, code, "%s: exit %d", file, r.code);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: %s\n", path, text);
+    cr_expect_str_eq(r.out, want);
+    outcome_free(&r);
+}
+
+Test(hostile, read_as_torch_reads)
+{
+    expect_scan_text("outside_archive_dir.pt", 1, "unreadable: zip entry 'other/readme.txt' is "
+                     "outside the archive directory 'archive/': PyTorch refuses such a file");
+    expect_scan_text("case_swapped_data_pkl.pt", 3, "unsafe (zip): 1 dangerous global, 1 finding");
+    expect_scan_text("case_swapped_storage.pt", 3, "unsafe (zip): 1 finding");
+    expect_scan_text("empty_archive_name.pt", 3, "unsafe (zip): 1 dangerous global");
+    expect_scan_text("comment_overrun.pt", 0, "safe (zip): 3 globals, none refused");
+    expect_scan_text("truncated_extra_field.pt", 0, "safe (zip): 3 globals, none refused");
+    expect_scan_text("dos_time_mismatch.pt", 0, "safe (zip): 3 globals, none refused");
+    expect_scan_text("nul_in_unread_name.pt", 3, "unsafe (zip): 1 finding");
+    expect_scan_text("bad_local_header_unread.pt", 3, "unsafe (zip): 2 findings");
+    expect_scan_text("bad_local_header_storage.pt", 3, "unsafe (zip): 2 findings");
+    expect_scan_text("bad_zip64_end_record.pt", 3, "unsafe (zip): 2 findings");
+
+    /* the pickle judged is the one torch ran, named as torch names it */
+    outcome r = run((const char *const[]){"--scan", "fixtures/hostile/case_swapped_data_pkl.pt",
+                                          NULL});
+    cr_expect(strstr(r.out, "  dangerous  builtins.print  REDUCE        archive/DATA.PKL offset 2\n"
+                            "  finding    zip entries 'archive/DATA.PKL' and 'archive/data.pkl' "
+                            "have the same name without regard to case (PyTorch finds records "
+                            "that way)\n") != NULL, "%s", r.out);
+    outcome_free(&r);
+    r = run((const char *const[]){"--scan", "fixtures/hostile/empty_archive_name.pt", NULL});
+    cr_expect(strstr(r.out, "  dangerous  builtins.print  REDUCE        /data.pkl offset 2\n") !=
+              NULL, "%s", r.out);
+    outcome_free(&r);
+    r = run((const char *const[]){"--scan", "fixtures/hostile/bad_zip64_end_record.pt", NULL});
+    cr_expect(strstr(r.out, "  finding    the ZIP64 end record at offset 480 has a bad signature "
+                            "(PyTorch ignores it and reads the plain end record)\n") != NULL,
+              "%s", r.out);
+    outcome_free(&r);
+    r = run((const char *const[]){"--scan", "fixtures/hostile/bad_local_header_storage.pt", NULL});
+    cr_expect(strstr(r.out, "  finding    zip entry 'archive/data/0' has no valid local header "
+                            "(bad signature)\n") != NULL, "%s", r.out);
+    outcome_free(&r);
 }
 
 Test(hostile, scan_exit_code_is_the_worst_outcome)

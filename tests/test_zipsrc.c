@@ -4,6 +4,10 @@
  */
 #include <criterion/criterion.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "test_util.h"
 #include "zip_builder.h"
 #include "zip/zipsrc.h"
@@ -118,7 +122,8 @@ Test(zipsrc, no_pickle)
     expect_zip_error(e, 1, "no data.pkl record: not a PyTorch checkpoint");
 }
 
-/* Opens (the first data.pkl is the pickle) but reports what torch might read instead. */
+/* torch.load refuses an entry outside the archive directory; a pickle there
+ * (what a lenient reader might load) is a finding as well. */
 Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
 {
     zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"b/data.pkl", "\x80\x02}.", 4, 0},
@@ -128,13 +133,219 @@ Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
     zipsrc *z = NULL;
     c2s_error err;
     findings f = {0};
-    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_OK, "%s", err.msg);
-    cr_assert_str_eq(zipsrc_prefix(z), "a");
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_ERR_INPUT);
+    cr_assert_null(z);
+    cr_assert_str_eq(err.msg, "zip entry 'b/data.pkl' is outside the archive directory 'a/': "
+                              "PyTorch refuses such a file");
     cr_assert_eq(f.n, 2);
     cr_assert_str_eq(f.items[0], "several data.pkl records ('a/' and 'b/')");
     cr_assert_str_eq(f.items[1], "extra pickle record 'a/extra.pkl'");
     findings_free(&f);
+    free(p);
+}
+
+Test(zipsrc, extra_pickle_is_a_finding)
+{
+    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"a/extra.pkl", "\x80\x02}.", 4, 0},
+                    {"a/x/EVIL.PKL", "\x80\x02}.", 4, 0}, {"a/b/data.pkl", "\x80\x02}.", 4, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 4), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    findings f = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_OK, "%s", err.msg);
+    cr_assert_str_eq(zipsrc_prefix(z), "a");
+    cr_assert_eq(f.n, 3);
+    cr_assert_str_eq(f.items[0], "extra pickle record 'a/extra.pkl'");
+    cr_assert_str_eq(f.items[1], "extra pickle record 'a/x/EVIL.PKL'");
+    cr_assert_str_eq(f.items[2], "extra pickle record 'a/b/data.pkl'");
+    findings_free(&f);
     zipsrc_close(z);
+    free(p);
+}
+
+/* The archive directory is that of the FIRST entry, whatever it is. */
+Test(zipsrc, archive_name_from_first_entry)
+{
+    zb_entry e[] = {{"archive/version", "3\n", 2, 0}, {"other/data.pkl", "\x80\x02}.", 4, 0}};
+    expect_zip_error(e, 2, "zip entry 'other/data.pkl' is outside the archive directory "
+                           "'archive/': PyTorch refuses such a file");
+    zb_entry f[] = {{"readme.txt", "hi", 2, 0}, {"archive/data.pkl", "\x80\x02}.", 4, 0}};
+    expect_zip_error(f, 2, "the first zip entry 'readme.txt' is not in a directory: not a "
+                           "PyTorch checkpoint (PyTorch refuses it)");
+    /* compared exactly, as torch's strncmp does */
+    zb_entry g[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"ARCHIVE/x", "hi", 2, 0}};
+    expect_zip_error(g, 2, "zip entry 'ARCHIVE/x' is outside the archive directory "
+                           "'archive/': PyTorch refuses such a file");
+}
+
+/* "/data.pkl": an empty archive name, which torch accepts. */
+Test(zipsrc, empty_archive_name)
+{
+    zb_entry e[] = {{"/data.pkl", "\x80\x02}q\x00.", 6, 0}, {"/data/0", "abcd", 4, 0}};
+    zipsrc *z = open_ok(e, 2);
+    cr_assert_str_eq(zipsrc_prefix(z), "");
+    uint8_t *pkl;
+    size_t len;
+    c2s_error err;
+    cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(len, 6);
+    free(pkl);
+    uint64_t size;
+    cr_assert_eq(zipsrc_storage_size(z, "0", &size, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(size, 4);
+    zipsrc_close(z);
+}
+
+/* Records are found without regard to ASCII case, as miniz finds them. */
+Test(zipsrc, records_found_without_regard_to_case)
+{
+    zb_entry e[] = {{"archive/DATA.PKL", "\x80\x02}q\x00.", 6, 0},
+                    {"archive/Data/0", "abcd", 4, 0}, {"archive/BYTEORDER", "big", 3, 0}};
+    zipsrc *z = open_ok(e, 3);
+    cr_assert_eq(zipsrc_big_endian(z), 1);
+    cr_assert_str_eq(zipsrc_pickle_name(z), "archive/DATA.PKL");
+    uint8_t *pkl;
+    size_t len;
+    c2s_error err;
+    cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(len, 6);
+    free(pkl);
+    zipsrc_stream s;
+    cr_assert_eq(zipsrc_stream_open(z, "0", &s, &err), C2S_OK, "%s", err.msg);
+    cr_assert_str_eq(s.name, "archive/Data/0");
+    char buf[4];
+    cr_assert_eq(zipsrc_stream_read(&s, 0, buf, 4, &err), C2S_OK);
+    cr_assert_arr_eq(buf, "abcd", 4);
+    zipsrc_stream_close(&s);
+    zipsrc_close(z);
+}
+
+/* Of two names equal without regard to case, the one torch 1.13 read
+ * (measured: fixtures/hostile case_swapped_*): miniz's heap sort and
+ * binary search decide, not the central directory order. */
+static void expect_pick(const zb_entry *e, size_t n, const char *key, const char *want)
+{
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    findings f = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1, "one finding expected, got %zu", f.n);
+    cr_assert(strstr(f.items[0], "have the same name without regard to case") != NULL, "%s",
+              f.items[0]);
+    zipsrc_stream s;
+    if (key == NULL) {
+        uint8_t *pkl;
+        size_t len;
+        cr_assert_eq(zipsrc_read_pickle(z, &pkl, &len, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(len, strlen(want));
+        cr_assert_arr_eq(pkl, want, len);
+        free(pkl);
+    } else {
+        cr_assert_eq(zipsrc_stream_open(z, key, &s, &err), C2S_OK, "%s", err.msg);
+        cr_assert_str_eq(s.name, want);
+        zipsrc_stream_close(&s);
+    }
+    findings_free(&f);
+    zipsrc_close(z);
+    free(p);
+}
+
+Test(zipsrc, case_equal_names_pick_as_torch)
+{
+    zb_entry a[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/DATA.PKL", "evil", 4, 0},
+                    {"archive/data/0", "abcd", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    expect_pick(a, 4, NULL, "evil");
+    zb_entry b[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/data/0", "abcd", 4, 0},
+                    {"archive/version", "3\n", 2, 0}, {"archive/DATA.PKL", "evil", 4, 0}};
+    expect_pick(b, 4, NULL, "clean");
+    zb_entry c[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/data/0", "abcd", 4, 0},
+                    {"archive/DATA/0", "wxyz", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    expect_pick(c, 4, "0", "archive/DATA/0");
+    zb_entry d[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/DATA/0", "wxyz", 4, 0},
+                    {"archive/data/0", "abcd", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    expect_pick(d, 4, "0", "archive/data/0");
+}
+
+/* A NUL in the archive name: torch builds each key as a std::string and
+ * hands miniz its c_str(), so every key is cut at the NUL ("arch"); its
+ * entry check (strncmp) lets an entry named "arch" pass.  We look records up
+ * the same way, and report the NUL. */
+Test(zipsrc, nul_in_archive_name_cuts_every_key)
+{
+    zb_entry e[] = {{"archXve/version", "3\n", 2, 0}, {"arch", "\x80\x02}q\x00.", 6, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    int patched = 0;
+    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "archXve/", 8));) {
+        at[4] = '\0';
+        patched++;
+    }
+    cr_assert_eq(patched, 2); /* local and central names */
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    findings f = {0};
+    /* "byteorder" is "arch" too: the pickle is read as the byte order (as
+     * torch 2.x would read it, and refuse it) */
+    cr_assert_eq(zipsrc_open(p, 0, &z, &f, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "byteorder record says '\x80\x02}q', not 'little' or 'big'");
+    cr_assert_eq(f.n, 2);
+    cr_assert_str_eq(f.items[0], "zip entry name 'arch...' holds a NUL byte");
+    cr_assert_str_eq(f.items[1], "the archive directory name 'arch...' holds a NUL byte");
+    findings_free(&f);
+    free(buf);
+    free(p);
+}
+
+/* The descriptor is the caller's: the zipsrc keeps working after it is closed. */
+Test(zipsrc, open_fd_keeps_its_own_descriptor)
+{
+    zb_entry e[] = {{"archive/data.pkl", "\x80\x02}q\x00.", 6, 0},
+                    {"archive/data/0", "0123456789abcdef", 16, 1}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(zipsrc_is_zip_fd(fd), 1);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open_fd(fd, (uint64_t)st.st_size, 0, &z, NULL, &err), C2S_OK, "%s",
+                 err.msg);
+    cr_assert_eq(unlink(p), 0); /* no path is looked up again */
+    cr_assert_eq(close(fd), 0);
+    zipsrc_stream s;
+    cr_assert_eq(zipsrc_stream_open(z, "0", &s, &err), C2S_OK, "%s", err.msg);
+    char buf[16];
+    cr_assert_eq(zipsrc_stream_read(&s, 0, buf, 16, &err), C2S_OK, "%s", err.msg);
+    cr_assert_arr_eq(buf, "0123456789abcdef", 16);
+    cr_assert_eq(zipsrc_stream_verify(&s, NULL, 0, &err), C2S_OK, "%s", err.msg);
+    zipsrc_stream_close(&s);
+    zipsrc_close(z);
+    free(p);
+}
+
+Test(zipsrc, is_zip_fd)
+{
+    char *p = tu_path(dir, "x");
+    cr_assert_eq(tu_write(p, "PK\x03", 3), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_eq(zipsrc_is_zip_fd(fd), 0);
+    close(fd);
+    cr_assert_eq(tu_write(p, "PK\x03\x04rest", 8), 0);
+    fd = open(p, O_RDONLY);
+    cr_assert_eq(lseek(fd, 5, SEEK_SET), 5); /* pread: the file offset does not matter */
+    cr_assert_eq(zipsrc_is_zip_fd(fd), 1);
+    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 5);
+    close(fd);
+    cr_assert_eq(zipsrc_is_zip_fd(-1), 0);
     free(p);
 }
 

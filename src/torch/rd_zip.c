@@ -38,8 +38,7 @@ static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_repor
     policy_options policy = rd_policy(o);
     if ((z->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    char where[300];
-    snprintf(where, sizeof where, "%s/data.pkl", zipsrc_prefix(z->zip));
+    const char *where = zipsrc_pickle_name(z->zip); /* the entry torch reads */
     pvm_value *v = NULL;
     size_t end = 0;
     c2s_status s = pvm_run(z->vm, z->pickle, z->pickle_len, &v, &end, err);

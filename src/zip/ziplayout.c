@@ -8,6 +8,11 @@
  * pread.  The layout check sorts entries by offset and walks the file from
  * byte 0 to the central directory, expecting each entry to start exactly
  * where the previous one ended.
+ *
+ * The end records are found as miniz (PyTorch's zip reader) finds them: the
+ * last end-of-central-directory signature in the tail, whatever its comment
+ * length says; a ZIP64 locator whose record lacks its signature makes miniz
+ * fall back on the plain end record, so we do the same and report it.
  */
 #include "zip/ziplayout.h"
 
@@ -83,8 +88,12 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
         return corrupt(err, "ZIP64 end record out of place");
     if ((st = read_at(fd, rec, sizeof rec, off, err)) != C2S_OK)
         return st;
-    if (le32(rec) != SIG_EOCD64)
-        return corrupt(err, "bad ZIP64 end record");
+    if (le32(rec) != SIG_EOCD64) {
+        /* miniz then uses the plain end record: keep *e as it is */
+        findings_add(f, "the ZIP64 end record at offset %llu has a bad signature (PyTorch "
+                     "ignores it and reads the plain end record)", (unsigned long long)off);
+        return C2S_OK;
+    }
     if (le32(rec + 16) != 0 || le32(rec + 20) != 0)
         return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
     e->entries = le64(rec + 32);
@@ -133,8 +142,8 @@ static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
     e->cd_end = eocd;
     int zip64 = e->entries == 0xffff || e->cd_size == 0xffffffffu || e->cd_offset == 0xffffffffu;
     free(buf);
-    if (end > file_size)
-        return corrupt(err, "end record comment reaches past the end of the file");
+    /* end > file_size (a comment length running past the end): miniz and
+     * Python's zipfile read such archives, so do we. */
     if (disks)
         return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
     /* Writers such as torch's add the ZIP64 records even when nothing is
@@ -159,6 +168,11 @@ static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
 static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size,
                        uint64_t *csize, uint64_t *offset)
 {
+    /* Like miniz, parse the extra field only when it is needed: an extra
+     * field that does not parse is not an error otherwise. */
+    if (*size != 0xffffffffu && *csize != 0xffffffffu &&
+        (offset == NULL || *offset != 0xffffffffu))
+        return 1;
     while (len >= 4) {
         uint16_t id = le16(extra), n = le16(extra + 2);
         if ((size_t)n + 4 > len)
@@ -209,9 +223,15 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
             return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
         memcpy(e->name, r + CENTRAL_LEN, nlen);
         e->name[nlen] = '\0';
+        e->name_len = nlen;
         zl->n++;
+        /* miniz compares names with their lengths; a reader that stops at
+         * the NUL would see another name. */
         if (memchr(e->name, '\0', nlen) != NULL)
-            return corrupt(err, "entry name with a NUL byte");
+            findings_add(f, "zip entry name '%s...' holds a NUL byte", e->name);
+        /* what miniz refuses when it reads the central directory */
+        if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
+            return corrupt(err, "an entry's sizes contradict its method");
         at += CENTRAL_LEN + nlen + xlen + clen;
     }
     /* Readers that walk the directory by its size (Python's zipfile) would
@@ -224,18 +244,38 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
 
 /* ---- local headers -------------------------------------------------------- */
 
+/* A local header that cannot be read makes the entry unreadable, which only
+ * matters when someone reads the entry (miniz reads a local header only then):
+ * a finding here, an error when the entry is read. */
+static void local_unreadable(zl_entry *e, findings *f, const char *why)
+{
+    e->local_ok = 0;
+    e->data_offset = e->local_offset;
+    findings_add(f, "zip entry '%s' has no valid local header (%s)", e->name, why);
+}
+
 static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f,
                               c2s_error *err)
 {
     unsigned char h[LOCAL_LEN];
+    /* miniz refuses the archive when an entry cannot fit in the file */
     if (e->local_offset > file_size || file_size - e->local_offset < LOCAL_LEN)
         return corrupt(err, "local header past the end of the file");
+    if (file_size - e->local_offset - LOCAL_LEN < e->comp_size)
+        return corrupt(err, "entry data past the end of the file");
     c2s_status st = read_at(fd, h, sizeof h, e->local_offset, err);
     if (st != C2S_OK)
         return st;
-    if (le32(h) != SIG_LOCAL)
-        return corrupt(err, "central directory points at no local header");
+    if (le32(h) != SIG_LOCAL) {
+        local_unreadable(e, f, "bad signature");
+        return C2S_OK;
+    }
     size_t nlen = le16(h + 26), xlen = le16(h + 28);
+    e->data_offset = e->local_offset + LOCAL_LEN + nlen + xlen;
+    if (e->data_offset > file_size || file_size - e->data_offset < e->comp_size) {
+        local_unreadable(e, f, "its data would reach past the end of the file");
+        return C2S_OK;
+    }
     unsigned char *var = malloc(nlen + xlen + 1);
     if (var == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -243,10 +283,11 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
         free(var);
         return st;
     }
+    e->local_ok = 1;
     uint16_t flags = le16(h + 6);
     uint64_t size = le32(h + 22), csize = le32(h + 18);
     int sizes_ok = apply_zip64(var + nlen, xlen, &size, &csize, NULL);
-    if (nlen != strlen(e->name) || memcmp(var, e->name, nlen) != 0)
+    if (nlen != e->name_len || memcmp(var, e->name, nlen) != 0)
         findings_add(f, "zip entry '%s': its local header names it '%.*s'", e->name,
                      (int)(nlen > 200 ? 200 : nlen), (const char *)var);
     else if (le16(h + 8) != e->method)
@@ -259,9 +300,6 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
     if ((flags | e->flags) & 1)
         findings_add(f, "zip entry '%s' is encrypted", e->name);
     free(var);
-    e->data_offset = e->local_offset + LOCAL_LEN + nlen + xlen;
-    if (e->data_offset > file_size || file_size - e->data_offset < e->comp_size)
-        return corrupt(err, "entry data past the end of the file");
     return C2S_OK;
 }
 
@@ -273,16 +311,48 @@ static int by_offset(const void *a, const void *b)
     return (*x)->local_offset < (*y)->local_offset ? -1 : (*x)->local_offset > (*y)->local_offset;
 }
 
+int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        x = x >= 'A' && x <= 'Z' ? (unsigned char)(x - 'A' + 'a') : x;
+        y = y >= 'A' && y <= 'Z' ? (unsigned char)(y - 'A' + 'a') : y;
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* Case-insensitive order, exact bytes breaking ties: names equal without
+ * regard to case end up next to each other, exact duplicates too. */
 static int by_name(const void *a, const void *b)
 {
-    const zl_entry *const *x = a, *const *y = b;
-    return strcmp((*x)->name, (*y)->name);
+    const zl_entry *x = *(const zl_entry *const *)a, *y = *(const zl_entry *const *)b;
+    int c = ziplayout_name_cmp(x->name, x->name_len, y->name, y->name_len);
+    if (c != 0 || x->name_len != y->name_len)
+        return c;
+    return memcmp(x->name, y->name, x->name_len);
+}
+
+static void report_same_names(const zl_entry **order, size_t n, findings *f)
+{
+    for (size_t i = 1; i < n; i++) {
+        const zl_entry *a = order[i - 1], *b = order[i];
+        if (ziplayout_name_cmp(a->name, a->name_len, b->name, b->name_len) != 0)
+            continue;
+        if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0)
+            findings_add(f, "two zip entries are named '%s'", b->name);
+        else
+            findings_add(f, "zip entries '%s' and '%s' have the same name without regard to "
+                         "case (PyTorch finds records that way)", a->name, b->name);
+    }
 }
 
 /* Where an entry ends, data descriptor included when bit 3 says there is one. */
 static int entry_ends_at(int fd, const zl_entry *e, uint64_t next)
 {
-    uint64_t end = e->data_offset + e->comp_size;
+    uint64_t end = e->data_offset + (e->local_ok ? e->comp_size : 0);
     if (!(e->flags & 8))
         return next == end;
     unsigned char sig[4];
@@ -299,9 +369,7 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
     for (size_t i = 0; i < zl->n; i++)
         order[i] = &zl->entries[i];
     qsort(order, zl->n, sizeof *order, by_name);
-    for (size_t i = 1; i < zl->n; i++)
-        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
-            findings_add(f, "two zip entries are named '%s'", order[i]->name);
+    report_same_names(order, zl->n, f);
     qsort(order, zl->n, sizeof *order, by_offset);
     uint64_t expect = 0;
     for (size_t i = 0; i <= zl->n; i++) {
@@ -319,8 +387,11 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
             findings_add(f, "zip entry '%s' overlaps %s%s%s", order[i - 1]->name,
                          i < zl->n ? "entry '" : "", what, i < zl->n ? "'" : "");
         /* an entry may lie inside another: measure gaps from the furthest end */
-        if (i < zl->n && order[i]->data_offset + order[i]->comp_size > expect)
-            expect = order[i]->data_offset + order[i]->comp_size;
+        uint64_t end = 0;
+        if (i < zl->n)
+            end = order[i]->data_offset + (order[i]->local_ok ? order[i]->comp_size : 0);
+        if (end > expect)
+            expect = end;
     }
     free(order);
     return C2S_OK;

@@ -1,23 +1,30 @@
 /*
  * ziplayout.h - our own reading of a zip archive's structure.
  *
- * libzip reads entries; it does not say where they lie in the file or
- * whether the file holds bytes that no entry accounts for.  Those are
- * exactly the places where a second reader (torch's miniz, Python's
- * zipfile) could see something different from what we convert, so
- * ziplayout_read() parses the end record(s) and the central directory
- * itself, reads every local header, and reports as findings:
+ * This is the only zip parser of the program (zipsrc.c reads entries at
+ * the offsets found here).  Where entries lie, and whether the file holds
+ * bytes that no entry accounts for, are exactly the places where a second
+ * reader (torch's miniz, Python's zipfile) could see something different
+ * from what we convert, so ziplayout_read() parses the end record(s) and
+ * the central directory, reads every local header, and reports as findings:
  *
- *   - two entries with the same name;
+ *   - two entries with the same name, or with names equal without regard
+ *     to ASCII case (PyTorch's miniz looks records up that way);
+ *   - an entry name holding a NUL byte (C-string readers see another name);
  *   - a local header that disagrees with its central directory record
- *     (name, method, CRC or sizes);
+ *     (name, method, CRC or sizes), or no valid local header at all;
  *   - an encrypted entry;
+ *   - a ZIP64 end record with a bad signature (miniz ignores it);
  *   - bytes in front of the first entry, between entries, before the
  *     central directory or after the end record; overlapping entries.
  *
- * A structure too broken to read (no end record, records past the end of
- * the file, more than one disk) is an error instead.  Everything read from
- * the file is bounds-checked before use.
+ * What miniz tolerates is tolerated here too: an end record comment length
+ * that runs past the end of the file, extra fields that do not parse when
+ * no 32-bit field is saturated, DOS times that differ between the local and
+ * central headers.  What miniz refuses when it opens an archive (no end
+ * record, a central directory or an entry past the end of the file, a
+ * STORED entry whose sizes differ, more than one disk) is an error.
+ * Everything read from the file is bounds-checked before use.
  */
 #ifndef ZIPLAYOUT_H
 #define ZIPLAYOUT_H
@@ -30,11 +37,13 @@
 
 typedef struct zl_entry {
     char *name;             /* as in the central directory, NUL-terminated */
+    size_t name_len;        /* its length (the name itself may hold a NUL) */
     uint64_t local_offset;  /* of the local header */
     uint64_t data_offset;   /* first byte of the (compressed) data */
     uint64_t comp_size, size;
     uint32_t crc;
     uint16_t method, flags;
+    int local_ok;           /* the local header was found: data_offset is valid */
 } zl_entry;
 
 typedef struct ziplayout {
@@ -50,5 +59,9 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *
                           c2s_error *err);
 
 void ziplayout_free(ziplayout *zl);
+
+/* Compare two names as miniz does: byte by byte after mapping A-Z to a-z,
+ * then by length.  Negative, 0 or positive. */
+int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 #endif /* ZIPLAYOUT_H */

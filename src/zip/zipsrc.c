@@ -1,13 +1,28 @@
 /*
  * zipsrc.c - read access to a torch.save zip archive (see src/zip/zipsrc.h).
  *
- * How it works: before libzip sees the file, its first bytes are sniffed so
- * that the common wrong inputs (empty file, legacy torch pickle, a bare
- * pickle, a safetensors file) get a precise message rather than "not a zip".
- * The archive is then opened with ZIP_CHECKCONS, every entry is looked at
- * once (data.pkl prefix, TorchScript markers, encryption), and storages are
- * read on demand through zipsrc_stream, which computes the CRC-32 itself
- * (crc32.c: zlib's value, PCLMULQDQ when available) while the bytes pass through.
+ * How it works: the first bytes are sniffed so that the common wrong inputs
+ * (empty file, legacy torch pickle, a bare pickle, a safetensors file) get a
+ * precise message rather than "not a zip".  The structure is then read by
+ * our own ziplayout.c from the descriptor (pread only; no path is looked up
+ * again), and records are found the way PyTorch's reader (caffe2
+ * PyTorchStreamReader over miniz) finds them:
+ *
+ *   - the archive name is the text before the first '/' of the FIRST
+ *     central directory entry (possibly empty, for "/data.pkl");
+ *   - every entry must start with "<archive name>/", compared exactly
+ *     (torch.load lists all records and refuses the file otherwise);
+ *   - "<archive name>/data.pkl", ".../byteorder" and ".../data/<key>" are
+ *     looked up as miniz's mz_zip_reader_locate_file does without
+ *     MZ_ZIP_FLAG_CASE_SENSITIVE: a binary search over the entries heap-sorted
+ *     by their names with A-Z mapped to a-z.  Of two names equal without
+ *     regard to case, the one this search meets first is the one torch reads
+ *     (ziplayout.c reports such pairs as findings).
+ *
+ * STORED entries are read with pread(2) at the data offset found by the
+ * layout reading; DEFLATE entries through zlib's raw inflater fed by pread.
+ * Streams compute the CRC-32 themselves (crc32.c: zlib's value, PCLMULQDQ
+ * when available) while the bytes pass through.
  */
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
@@ -20,21 +35,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zip.h>
-#include <zlib.h> /* crc32 */
+#include <zlib.h>
 
 #define DEFAULT_MAX_PICKLE (1ull << 30)
 #define SNIFF_LEN 16
+#define INFLATE_CHUNK (64u << 10)
+#define KEY_MAX 512   /* longest record name we look up */
 
 struct zipsrc {
-    zip_t *za;
-    int fd;               /* for pread of STORED entries */
+    int fd;               /* our dup of the caller's descriptor */
     ziplayout layout;
-    const zl_entry **by_name; /* layout entries sorted by name */
-    char prefix[256];
+    uint32_t *sorted;     /* entry indices in miniz's sorted order */
+    char prefix[256];     /* the archive name (may be empty) */
+    size_t prefix_len;    /* its length; it may hold a NUL, as torch allows */
+    const zl_entry *pickle; /* the entry torch reads as data.pkl */
     int big_endian;
     uint64_t max_pickle;
 };
+
+/* The inflater of a DEFLATE stream (zipsrc_stream.zf). */
+typedef struct inflater {
+    z_stream zs;
+    uint64_t in_off;      /* compressed bytes handed to zlib so far */
+    unsigned char in[INFLATE_CHUNK];
+} inflater;
 
 /* ---- sniffing the first bytes --------------------------------------- */
 
@@ -53,27 +77,15 @@ static int looks_like_safetensors(const unsigned char *b, size_t n)
     return b[8] == '{' && len >= 2 && len <= 100000000u;
 }
 
-static c2s_status sniff(const char *path, c2s_error *err)
+static c2s_status sniff(int fd, c2s_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return c2s_fail(err, C2S_ERR_INPUT, "is a directory");
-    }
     unsigned char b[SNIFF_LEN];
-    ssize_t n = read(fd, b, sizeof b);
-    int e = errno;
-    close(fd);
+    ssize_t n;
+    do
+        n = pread(fd, b, sizeof b, 0);
+    while (n < 0 && errno == EINTR);
     if (n < 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(e));
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
     if (n == 0)
         return c2s_fail(err, C2S_ERR_INPUT, "file is empty");
     size_t got = (size_t)n;
@@ -91,44 +103,129 @@ static c2s_status sniff(const char *path, c2s_error *err)
                     "not a PyTorch checkpoint: not a zip archive");
 }
 
-/* ---- opening ---------------------------------------------------------- */
+/* ---- finding records as miniz does ------------------------------------ */
 
-static c2s_status zip_open_failed(int code, c2s_error *err)
+static int entry_less(const zipsrc *z, uint32_t a, uint32_t b)
 {
-    zip_error_t ze;
-    zip_error_init_with_code(&ze, code);
-    c2s_status st;
-    if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS)
-        st = c2s_fail(err, C2S_ERR_INPUT,
-                      "corrupt or truncated zip archive (%s)", zip_error_strerror(&ze));
-    else
-        st = c2s_fail(err, C2S_ERR_INPUT, "cannot open zip archive: %s",
-                      zip_error_strerror(&ze));
-    zip_error_fini(&ze);
-    return st;
+    const zl_entry *x = &z->layout.entries[a], *y = &z->layout.entries[b];
+    return ziplayout_name_cmp(x->name, x->name_len, y->name, y->name_len) < 0;
 }
 
-/* "<prefix>/data.pkl" with a non-empty prefix free of '/'. */
-static int pickle_entry_prefix(const char *name, char *prefix, size_t cap)
+static void sift_down(zipsrc *z, size_t root, size_t end)
 {
-    const char *slash = strchr(name, '/');
-    if (slash == NULL || slash == name || strcmp(slash, "/data.pkl") != 0)
-        return 0;
-    size_t len = (size_t)(slash - name);
-    if (len >= cap)
-        return 0;
-    memcpy(prefix, name, len);
-    prefix[len] = '\0';
+    uint32_t *v = z->sorted;
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= end)
+            return;
+        if (child + 1 < end && entry_less(z, v[child], v[child + 1]))
+            child++;
+        if (!entry_less(z, v[root], v[child]))
+            return;
+        uint32_t t = v[root];
+        v[root] = v[child];
+        v[child] = t;
+        root = child;
+    }
+}
+
+/* The order miniz's reader puts the central directory in (a heap sort, so
+ * not stable: which of two equal names comes first depends on this exact
+ * sequence of swaps, and that decides which one torch reads). */
+static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
+{
+    size_t n = z->layout.n;
+    z->sorted = malloc((n ? n : 1) * sizeof *z->sorted);
+    if (z->sorted == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        z->sorted[i] = (uint32_t)i;
+    if (n <= 1)
+        return C2S_OK;
+    for (size_t start = (n - 2) / 2 + 1; start-- > 0;)
+        sift_down(z, start, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        uint32_t t = z->sorted[end];
+        z->sorted[end] = z->sorted[0];
+        z->sorted[0] = t;
+        sift_down(z, 0, end);
+    }
+    return C2S_OK;
+}
+
+/* miniz's binary search: the first probe whose name compares equal wins. */
+static const zl_entry *locate(const zipsrc *z, const char *name, size_t len)
+{
+    size_t lo = 0, hi = z->layout.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - 1 - lo) / 2;
+        const zl_entry *e = &z->layout.entries[z->sorted[mid]];
+        int c = ziplayout_name_cmp(e->name, e->name_len, name, len);
+        if (c == 0)
+            return e;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* torch looks up std::string(archive name + "/" + record).c_str(): a NUL in
+ * the archive name cuts the key there.  Fills key, returns its length. */
+static size_t record_key(const zipsrc *z, const char *record, char *key, size_t cap)
+{
+    int n = snprintf(key, cap, "%.*s/%s", (int)z->prefix_len, z->prefix, record);
+    if (z->prefix_len > 0 && memchr(z->prefix, '\0', z->prefix_len) != NULL)
+        return strlen(z->prefix);
+    /* %.*s stops at a NUL too, so without one the whole prefix was copied */
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static const zl_entry *find_record(const zipsrc *z, const char *record)
+{
+    char key[KEY_MAX];
+    size_t len = record_key(z, record, key, sizeof key);
+    return locate(z, key, len);
+}
+
+/* ---- the archive name and what lies under it ---------------------------- */
+
+/* The text before the first '/' of the first entry, as torch chooses it. */
+static c2s_status choose_prefix(zipsrc *z, c2s_error *err)
+{
+    if (z->layout.n == 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "the zip archive has no entries: "
+                        "not a PyTorch checkpoint");
+    const zl_entry *first = &z->layout.entries[0];
+    const char *slash = memchr(first->name, '/', first->name_len);
+    if (slash == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "the first zip entry '%s' is not in a directory: "
+                        "not a PyTorch checkpoint (PyTorch refuses it)", first->name);
+    size_t len = (size_t)(slash - first->name);
+    if (len >= sizeof z->prefix)
+        return c2s_fail(err, C2S_ERR_INPUT, "archive directory name of %zu bytes is too long",
+                        len);
+    memcpy(z->prefix, first->name, len);
+    z->prefix[len] = '\0';
+    z->prefix_len = len;
+    return C2S_OK;
+}
+
+/* Does the entry start with "<prefix>/" as torch's strncmp sees it (the
+ * entry name and the prefix both end at their first NUL)? */
+static int under_prefix(const zipsrc *z, const zl_entry *e)
+{
+    size_t n = z->prefix_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        char a = i < e->name_len ? e->name[i] : '\0';
+        char b = i < z->prefix_len ? z->prefix[i] : '/';
+        if (a != b)
+            return 0;
+        if (a == '\0')
+            return 1;
+    }
     return 1;
-}
-
-static int is_torchscript_entry(const char *name, const char *prefix)
-{
-    size_t pl = strlen(prefix);
-    if (strncmp(name, prefix, pl) != 0 || name[pl] != '/')
-        return 0;
-    const char *rest = name + pl + 1;
-    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -137,49 +234,91 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Choose the data.pkl (the first in the central directory); any other
- * pickle record is a finding: torch reads one, we must judge what it reads. */
-static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
+static int ends_with_nocase(const zl_entry *e, const char *suffix)
 {
-    int found = 0;
+    size_t k = strlen(suffix);
+    return e->name_len >= k &&
+           ziplayout_name_cmp(e->name + e->name_len - k, k, suffix, k) == 0;
+}
+
+/* Equal names without regard to case: reported by ziplayout.c already. */
+static int same_name(const zl_entry *a, const zl_entry *b)
+{
+    return b != NULL && ziplayout_name_cmp(a->name, a->name_len, b->name, b->name_len) == 0;
+}
+
+/* "<dir>/data.pkl" with dir free of '/': another archive's pickle. */
+static int is_other_data_pkl(const zl_entry *e)
+{
+    const char *slash = memchr(e->name, '/', e->name_len);
+    return slash != NULL && (size_t)(slash - e->name) + 9 == e->name_len &&
+           memcmp(slash, "/data.pkl", 9) == 0;
+}
+
+static int is_torchscript_entry(const zipsrc *z, const zl_entry *e)
+{
+    if (!under_prefix(z, e) || e->name_len <= z->prefix_len + 1)
+        return 0;
+    const char *rest = e->name + z->prefix_len + 1;
+    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0;
+}
+
+/* torch.load lists every record (to look for TorchScript) and refuses an
+ * archive holding an entry outside the archive directory.  Pickles there
+ * are findings first, so that a lenient reader's choice is reported. */
+static c2s_status check_entries(zipsrc *z, const zl_entry *pickle, findings *f, c2s_error *err)
+{
+    const zl_entry *outside = NULL;
     for (size_t i = 0; i < z->layout.n; i++) {
-        char prefix[sizeof z->prefix];
-        if (!pickle_entry_prefix(z->layout.entries[i].name, prefix, sizeof prefix))
+        const zl_entry *e = &z->layout.entries[i];
+        if (e == pickle)
             continue;
-        if (found && strcmp(prefix, z->prefix) != 0)
-            findings_add(f, "several data.pkl records ('%s/' and '%s/')", z->prefix, prefix);
-        if (!found)
-            memcpy(z->prefix, prefix, sizeof prefix);
-        found = 1;
+        if (!under_prefix(z, e) && outside == NULL)
+            outside = e;
+        if (is_other_data_pkl(e) && !under_prefix(z, e))
+            findings_add(f, "several data.pkl records ('%s/' and '%.*s')", z->prefix,
+                         (int)(e->name_len - 8), e->name);
+        else if (ends_with_nocase(e, ".pkl") && !same_name(e, pickle) &&
+                 !is_torchscript_entry(z, e))
+            findings_add(f, "extra pickle record '%s'", e->name);
     }
-    if (!found)
-        return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
+    if (outside != NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "zip entry '%s' is outside the archive directory "
+                        "'%s/': PyTorch refuses such a file", outside->name, z->prefix);
     for (size_t i = 0; i < z->layout.n; i++)
-        if (is_torchscript_entry(z->layout.entries[i].name, z->prefix))
+        if (is_torchscript_entry(z, &z->layout.entries[i]))
             return c2s_fail(err, C2S_ERR_INPUT, "TorchScript archives are not supported yet");
-    char data_pkl[sizeof z->prefix + 16];
-    snprintf(data_pkl, sizeof data_pkl, "%s/data.pkl", z->prefix);
-    for (size_t i = 0; i < z->layout.n; i++) {
-        const char *name = z->layout.entries[i].name;
-        if (ends_with(name, ".pkl") && strcmp(name, data_pkl) != 0 &&
-            !pickle_entry_prefix(name, (char[sizeof z->prefix]){0}, sizeof z->prefix))
-            findings_add(f, "extra pickle record '%s'", name);
-    }
     return C2S_OK;
 }
 
-static c2s_status stream_open_name(zipsrc *z, const char *name,
-                                   zipsrc_stream *s, c2s_error *err);
+/* Choose data.pkl as torch does; any other pickle record is a finding:
+ * torch reads one, we must judge what it reads. */
+static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
+{
+    c2s_status st = choose_prefix(z, err);
+    if (st != C2S_OK)
+        return st;
+    if (memchr(z->prefix, '\0', z->prefix_len) != NULL)
+        findings_add(f, "the archive directory name '%s...' holds a NUL byte", z->prefix);
+    const zl_entry *pickle = find_record(z, "data.pkl");
+    z->pickle = pickle;
+    st = check_entries(z, pickle, f, err);
+    if (st == C2S_OK && pickle == NULL)
+        st = c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
+    return st;
+}
+
+static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s,
+                                    c2s_error *err);
 
 /* The byteorder record (torch >= 2.1) says how storages are laid out. */
 static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
 {
-    char name[sizeof z->prefix + 16];
-    snprintf(name, sizeof name, "%s/byteorder", z->prefix);
-    if (zip_name_locate(z->za, name, ZIP_FL_ENC_RAW) < 0)
+    const zl_entry *e = find_record(z, "byteorder");
+    if (e == NULL)
         return C2S_OK; /* older archives: little-endian */
     zipsrc_stream s;
-    c2s_status st = stream_open_name(z, name, &s, err);
+    c2s_status st = stream_open_entry(z, e, &s, err);
     if (st != C2S_OK)
         return st;
     char buf[16] = {0};
@@ -205,74 +344,48 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
     return C2S_OK;
 }
 
-int zipsrc_is_zip(const char *path)
+/* ---- opening ---------------------------------------------------------- */
+
+int zipsrc_is_zip_fd(int fd)
 {
     unsigned char b[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, b, sizeof b);
-    close(fd);
+    ssize_t n;
+    do
+        n = pread(fd, b, sizeof b, 0);
+    while (n < 0 && errno == EINTR);
     return n == 4 && memcmp(b, "PK\x03\x04", 4) == 0;
 }
 
-static int entry_name_order(const void *a, const void *b)
+int zipsrc_is_zip(const char *path)
 {
-    const zl_entry *const *x = a, *const *y = b;
-    return strcmp((*x)->name, (*y)->name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int yes = zipsrc_is_zip_fd(fd);
+    close(fd);
+    return yes;
 }
 
-/* Our own reading of the structure, before libzip's; the descriptor stays
- * open for reading STORED entries directly. */
-static c2s_status read_layout(zipsrc *z, const char *path, findings *f, c2s_error *err)
-{
-    z->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (z->fd < 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
-    struct stat st;
-    c2s_status s = fstat(z->fd, &st) == 0
-                       ? ziplayout_read(z->fd, (uint64_t)st.st_size, &z->layout, f, err)
-                       : c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(errno));
-    if (s != C2S_OK)
-        return s;
-    z->by_name = malloc((z->layout.n ? z->layout.n : 1) * sizeof *z->by_name);
-    if (z->by_name == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    for (size_t i = 0; i < z->layout.n; i++)
-        z->by_name[i] = &z->layout.entries[i];
-    qsort(z->by_name, z->layout.n, sizeof *z->by_name, entry_name_order);
-    posix_fadvise(z->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return C2S_OK;
-}
-
-static const zl_entry *find_entry(const zipsrc *z, const char *name)
-{
-    zl_entry key = {.name = (char *)name};
-    const zl_entry *pkey = &key;
-    const zl_entry **hit = bsearch(&pkey, z->by_name, z->layout.n, sizeof *z->by_name,
-                                   entry_name_order);
-    return hit ? *hit : NULL;
-}
-
-c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
-                       c2s_error *err)
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
+                          findings *f, c2s_error *err)
 {
     *out = NULL;
-    c2s_status st = sniff(path, err);
+    c2s_status st = sniff(fd, err);
     if (st != C2S_OK)
         return st;
     zipsrc *z = calloc(1, sizeof *z);
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    z->fd = -1;
     z->max_pickle = max_pickle ? max_pickle : DEFAULT_MAX_PICKLE;
-    st = read_layout(z, path, f, err);
-    if (st == C2S_OK) {
-        int code = 0;
-        z->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
-        if (z->za == NULL)
-            st = zip_open_failed(code, err);
+    z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (z->fd < 0) {
+        free(z);
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s",
+                        strerror(errno));
     }
+    st = ziplayout_read(z->fd, size, &z->layout, f, err);
+    if (st == C2S_OK)
+        st = sort_like_miniz(z, err);
     if (st == C2S_OK)
         st = find_pickle(z, f, err);
     if (st == C2S_OK)
@@ -281,19 +394,39 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, find
         zipsrc_close(z);
         return st;
     }
+    posix_fadvise(z->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *out = z;
     return C2S_OK;
+}
+
+c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
+                       c2s_error *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
+    struct stat st;
+    c2s_status s;
+    if (fstat(fd, &st) != 0)
+        s = c2s_fail(err, C2S_ERR_INPUT, "cannot stat: %s", strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        s = c2s_fail(err, C2S_ERR_INPUT, "is a directory");
+    else
+        s = zipsrc_open_fd(fd, (uint64_t)st.st_size, max_pickle, out, f, err);
+    close(fd);
+    return s;
 }
 
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
                              c2s_error *err)
 {
     for (size_t i = 0; i < z->layout.n; i++) {
-        const char *name = z->layout.entries[i].name;
-        if (ends_with(name, "/"))
-            continue; /* directory entries have no data */
+        const zl_entry *e = &z->layout.entries[i];
+        if (ends_with(e->name, "/") || !e->local_ok)
+            continue; /* directory entries have no data; bad headers are findings */
         zipsrc_stream s;
-        c2s_status st = stream_open_name(z, name, &s, err);
+        c2s_status st = stream_open_entry(z, e, &s, err);
         if (st == C2S_OK)
             st = zipsrc_stream_verify(&s, scratch, len, err);
         zipsrc_stream_close(&s);
@@ -310,94 +443,100 @@ void zipsrc_close(zipsrc *z)
 {
     if (z == NULL)
         return;
-    if (z->za != NULL)
-        zip_discard(z->za); /* read-only: nothing to write back */
     ziplayout_free(&z->layout);
-    free(z->by_name);
+    free(z->sorted);
     if (z->fd >= 0)
         close(z->fd);
     free(z);
 }
 
 const char *zipsrc_prefix(const zipsrc *z) { return z->prefix; }
+const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle->name; }
 int zipsrc_big_endian(const zipsrc *z) { return z->big_endian; }
 
 /* ---- streams ------------------------------------------------------------ */
-
-static c2s_status zip_file_failed(zipsrc_stream *s, const char *what, c2s_error *err)
-{
-    zip_error_t *ze = zip_file_get_error((zip_file_t *)s->zf);
-    return c2s_fail(err, C2S_ERR_INPUT, "%s: %s failed: %s", s->name, what,
-                    ze ? zip_error_strerror(ze) : "unknown error");
-}
 
 static c2s_status stream_reopen(zipsrc_stream *s, c2s_error *err)
 {
     s->pos = 0;
     if (s->raw)
         return C2S_OK; /* read with pread: nothing to open */
-    if (s->zf != NULL)
-        zip_fclose((zip_file_t *)s->zf);
-    s->zf = zip_fopen_index(s->z->za, s->index, 0);
-    if (s->zf == NULL) {
-        zip_error_t *ze = zip_get_error(s->z->za);
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: cannot open: %s", s->name,
-                        zip_error_strerror(ze));
+    inflater *inf = s->zf;
+    if (inf == NULL) {
+        if ((inf = calloc(1, sizeof *inf)) == NULL)
+            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        if (inflateInit2(&inf->zs, -MAX_WBITS) != Z_OK) {
+            free(inf);
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: cannot start the inflater", s->name);
+        }
+        s->zf = inf;
+    } else if (inflateReset(&inf->zs) != Z_OK) {
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: cannot restart the inflater", s->name);
     }
+    inf->in_off = 0;
+    inf->zs.next_in = inf->in;
+    inf->zs.avail_in = 0;
     return C2S_OK;
 }
 
 /* STORED entries are read from the file directly, at the data offset our
- * own layout reading found (and checked against the local header); others
- * go through libzip's inflater. */
-static c2s_status stream_open_name(zipsrc *z, const char *name,
-                                   zipsrc_stream *s, c2s_error *err)
+ * own layout reading found (and checked against the local header); DEFLATE
+ * ones through zlib.  An entry without a valid local header cannot be read,
+ * as in miniz ("invalid header or archive is corrupted"). */
+static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s,
+                                    c2s_error *err)
 {
     memset(s, 0, sizeof *s);
     s->z = z;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    const zl_entry *e = find_entry(z, name);
-    if (e == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "record %s is missing", name);
+    snprintf(s->name, sizeof s->name, "%s", e->name);
+    if (!e->local_ok)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: no valid local header: the archive is corrupt",
+                        s->name);
+    if (e->method != 0 && e->method != 8)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: compression method %u is not supported",
+                        s->name, (unsigned)e->method);
+    s->index = (uint64_t)(e - z->layout.entries);
     s->size = e->size;
+    s->comp_size = e->comp_size;
     s->raw = e->method == 0;
     s->data_offset = e->data_offset;
-    if (s->raw && e->comp_size != e->size)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: stored entry with inconsistent sizes", name);
     s->crc_expected = e->crc;
     s->crc_recorded = !(e->crc == 0 && e->size != 0);
     s->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    if (!s->raw) {
-        zip_int64_t idx = zip_name_locate(z->za, name, ZIP_FL_ENC_RAW);
-        if (idx < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "record %s is missing", name);
-        s->index = (uint64_t)idx;
-    }
     return stream_reopen(s, err);
+}
+
+/* The storage record for key, found as torch finds "data/<key>". */
+static c2s_status storage_entry(zipsrc *z, const char *key, const zl_entry **e,
+                                c2s_error *err)
+{
+    if (strlen(key) > 48 || strchr(key, '/') != NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
+    char record[64];
+    snprintf(record, sizeof record, "data/%s", key);
+    if ((*e = find_record(z, record)) == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s/%s is missing", z->prefix,
+                        record);
+    return C2S_OK;
 }
 
 c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
                               c2s_error *err)
 {
-    char name[sizeof z->prefix + 64];
-    if (strlen(key) > 48 || strchr(key, '/') != NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
-    snprintf(name, sizeof name, "%s/data/%s", z->prefix, key);
-    return stream_open_name(z, name, s, err);
+    const zl_entry *e = NULL;
+    memset(s, 0, sizeof *s);
+    c2s_status st = storage_entry(z, key, &e, err);
+    return st != C2S_OK ? st : stream_open_entry(z, e, s, err);
 }
 
 c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
                                c2s_error *err)
 {
-    char name[sizeof z->prefix + 64];
-    if (strlen(key) > 48 || strchr(key, '/') != NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
-    snprintf(name, sizeof name, "%s/data/%s", z->prefix, key);
-    const zl_entry *e = find_entry(z, name);
-    if (e == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s is missing", name);
-    *size = e->size;
-    return C2S_OK;
+    const zl_entry *e = NULL;
+    c2s_status st = storage_entry(z, key, &e, err);
+    if (st == C2S_OK)
+        *size = e->size;
+    return st;
 }
 
 int zipsrc_stream_file_range(const zipsrc_stream *s, int *fd, uint64_t *offset)
@@ -426,16 +565,51 @@ static c2s_status read_raw(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_e
     return C2S_OK;
 }
 
-static c2s_status read_inflated(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
+/* Hand zlib the next chunk of compressed bytes (pread at the entry's data). */
+static c2s_status feed_inflater(zipsrc_stream *s, inflater *inf, c2s_error *err)
 {
+    uint64_t left = s->comp_size - inf->in_off;
+    size_t n = left < INFLATE_CHUNK ? (size_t)left : INFLATE_CHUNK;
     size_t done = 0;
     while (done < n) {
-        zip_int64_t got = zip_fread((zip_file_t *)s->zf, buf + done, n - done);
+        ssize_t got = pread(s->z->fd, inf->in + done, n - done,
+                            (off_t)(s->data_offset + inf->in_off + done));
+        if (got < 0 && errno == EINTR)
+            continue;
         if (got < 0)
-            return zip_file_failed(s, "read", err);
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));
         if (got == 0)
             return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
         done += (size_t)got;
+    }
+    inf->in_off += n;
+    inf->zs.next_in = inf->in;
+    inf->zs.avail_in = (uInt)n;
+    return C2S_OK;
+}
+
+static c2s_status read_inflated(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
+{
+    inflater *inf = s->zf;
+    size_t done = 0;
+    while (done < n) {
+        if (inf->zs.avail_in == 0 && inf->in_off < s->comp_size) {
+            c2s_status st = feed_inflater(s, inf, err);
+            if (st != C2S_OK)
+                return st;
+        }
+        size_t want = n - done < UINT32_MAX ? n - done : UINT32_MAX;
+        inf->zs.next_out = buf + done;
+        inf->zs.avail_out = (uInt)want;
+        int r = inflate(&inf->zs, Z_NO_FLUSH);
+        done += want - inf->zs.avail_out;
+        if (r == Z_STREAM_END && done < n)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
+        if (r == Z_BUF_ERROR && inf->zs.avail_in == 0 && inf->in_off == s->comp_size)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
+        if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+            return c2s_fail(err, C2S_ERR_INPUT, "%s: inflate failed: %s", s->name,
+                            inf->zs.msg ? inf->zs.msg : "corrupt data");
     }
     return C2S_OK;
 }
@@ -531,8 +705,11 @@ c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
 
 void zipsrc_stream_close(zipsrc_stream *s)
 {
-    if (s->zf != NULL)
-        zip_fclose((zip_file_t *)s->zf);
+    inflater *inf = s->zf;
+    if (inf != NULL) {
+        inflateEnd(&inf->zs);
+        free(inf);
+    }
     s->zf = NULL;
 }
 
@@ -542,10 +719,10 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
 {
     *data = NULL;
     *len = 0;
-    char name[sizeof z->prefix + 16];
-    snprintf(name, sizeof name, "%s/data.pkl", z->prefix);
+    const zl_entry *e = z->pickle;
+    const char *name = e->name;
     zipsrc_stream s;
-    c2s_status st = stream_open_name(z, name, &s, err);
+    c2s_status st = stream_open_entry(z, e, &s, err);
     if (st != C2S_OK)
         return st;
     if (s.size == 0 || s.size > z->max_pickle) {

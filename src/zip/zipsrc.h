@@ -1,21 +1,22 @@
 /*
- * zipsrc.h - read access to a torch.save zip archive (over libzip).
+ * zipsrc.h - read access to a torch.save zip archive, read as PyTorch reads it.
  *
- * zipsrc_open() checks that a file is a plain PyTorch checkpoint archive:
- * a zip (its layout read by ziplayout.c, then opened read-only with
- * libzip's consistency checks) holding a "<prefix>/data.pkl" and no
+ * zipsrc_open_fd() checks that an open file is a plain PyTorch checkpoint
+ * archive: a zip (its layout read by ziplayout.c with pread only) whose
+ * records are found exactly as torch.load finds them (archive directory from
+ * the first central directory entry, every entry under it, names looked up
+ * without regard to ASCII case as miniz does), holding a data.pkl and no
  * TorchScript records.  Structural tricks (a second data.pkl, other pickle
- * records, and what ziplayout.c reports) are added to a findings list
- * rather than failing the open: the caller's verdict decides.  It reads the
- * optional "<prefix>/byteorder" record.
+ * records, names equal without regard to case, and what ziplayout.c
+ * reports) are added to a findings list rather than failing the open: the
+ * caller's verdict decides.  It reads the optional "byteorder" record.
  *
- * Storages are read through a zipsrc_stream: positioned reads of
- * "<prefix>/data/<key>".  STORED entries are read with pread(2) at the data
- * offset found by our own layout reading (thread-safe, no libzip state);
- * DEFLATE entries through libzip's inflater, re-opened when a read goes
- * backwards.  The stream keeps a running CRC-32 of the bytes read
- * in order from offset 0, so that reading an entry front to back verifies it
- * at no extra cost; zipsrc_stream_verify() finishes the check for entries
+ * Storages are read through a zipsrc_stream: positioned reads of the
+ * record torch reads for "data/<key>".  STORED entries are read with
+ * pread(2) at the data offset found by our own layout reading (thread-safe);
+ * DEFLATE entries through zlib, restarted when a read goes backwards.  The
+ * stream keeps a running CRC-32 of the bytes read in order from offset 0,
+ * so that reading an entry front to back verifies it at no extra cost; zipsrc_stream_verify() finishes the check for entries
  * read only in part.  A recorded CRC of 0 on a STORED entry means "not
  * recorded" (torch.save with CRC computation switched off writes 0).
  */
@@ -31,18 +32,26 @@
 typedef struct zipsrc zipsrc;
 
 /*
- * Open path.  Fails with C2S_ERR_INPUT and a message such as "file is
- * empty", "not a zip archive (...)", "PyTorch legacy format (before 1.6)
- * is not supported yet", "TorchScript archives are not supported yet",
- * "no data.pkl record: not a PyTorch checkpoint".  max_pickle bounds the
- * size of data.pkl (0: default 1 GiB).
+ * Open the file fd refers to (size bytes).  Only pread is used on fd; the
+ * zipsrc keeps its own duplicate of it, so the caller keeps ownership of fd
+ * and may close it at any time.  Fails with C2S_ERR_INPUT and a message
+ * such as "file is empty", "not a zip archive (...)", "PyTorch legacy
+ * format (before 1.6) is not supported yet", "TorchScript archives are not
+ * supported yet", "no data.pkl record: not a PyTorch checkpoint", "zip
+ * entry '...' is outside the archive directory '...': PyTorch refuses such
+ * a file".  Findings may have been added even when it fails.  max_pickle
+ * bounds the size of data.pkl (0: default 1 GiB).
  */
 c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
                           findings *f, c2s_error *err);
+
+/* open + fstat + zipsrc_open_fd + close ("is a directory" for a directory). */
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
 
-/* 1 when path starts with a zip local header, the bytes torch.load tests. */
+/* 1 when the file starts with a zip local header, the bytes torch.load tests
+ * (a pread of 4 bytes at offset 0). */
+int zipsrc_is_zip_fd(int fd);
 int zipsrc_is_zip(const char *path);
 
 /* CRC-check every entry of the archive; mismatches become findings. */
@@ -52,8 +61,12 @@ c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
 /* Close; NULL is a no-op. */
 void zipsrc_close(zipsrc *z);
 
-/* The top directory of the records ("archive"). */
+/* The top directory of the records ("archive"; may be empty). */
 const char *zipsrc_prefix(const zipsrc *z);
+
+/* The name of the entry torch reads as data.pkl, as the archive spells it
+ * (e.g. "archive/DATA.PKL" when only the case differs). */
+const char *zipsrc_pickle_name(const zipsrc *z);
 
 /* 1 when the byteorder record says "big". */
 int zipsrc_big_endian(const zipsrc *z);
@@ -69,9 +82,10 @@ c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
 /* A reader of one storage record.  Callers own the struct (no allocation). */
 typedef struct zipsrc_stream {
     zipsrc *z;
-    void *zf;            /* zip_file_t * */
+    void *zf;            /* the inflater of a DEFLATE entry */
     uint64_t index;      /* entry index */
     uint64_t size;       /* uncompressed size */
+    uint64_t comp_size;  /* compressed size */
     uint64_t pos;        /* position of the next sequential read */
     uint32_t crc;        /* running CRC of bytes [0, crc_pos) */
     uint64_t crc_pos;
