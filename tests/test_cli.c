@@ -588,3 +588,37 @@ Test(cli, limit_options_are_applied)
     cr_assert_eq(r.code, 0, "%s", r.err);
     run_free(&r);
 }
+
+/* The input is opened once, and its path is never looked up after that
+ * (no stat or second open that could meet another file): strace shows it. */
+Test(cli, input_path_opened_once)
+{
+    const char *strace = "/usr/bin/strace";
+    if (access(strace, X_OK) != 0)
+        cr_skip_test("no %s", strace);
+    char *out = tu_path(dir, "o.safetensors"), *log = tu_path(dir, "trace");
+    const char *bin = tr_bin();
+    run_result r = finish(tr_start(strace, dir, NULL,
+                                   (const char *const[]){"-f", "-qq", "-e", "trace=%file", "-o",
+                                                         log, bin, "-q", "-o", out,
+                                                         "fixtures/sample.ckpt", NULL}));
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    FILE *f = fopen(log, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    int opens = 0, after = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strstr(line, "\"fixtures/sample.ckpt\"") == NULL)
+            continue;
+        if (opens > 0)
+            after++;
+        if (strstr(line, "open") != NULL)
+            opens++;
+    }
+    fclose(f);
+    cr_expect_eq(opens, 1, "the input was opened %d times", opens);
+    cr_expect_eq(after, 0, "the input path was used %d times after it was opened", after);
+    run_free(&r);
+    free(out);
+    free(log);
+}
