@@ -593,6 +593,9 @@ static c2s_status verify_plain(breader *r, tfb_crc *c, c2s_error *err)
 
 c2s_status tfb_verify(const tfb_bundle *b, const tfb_entry *e, c2s_error *err)
 {
+    if (e->nslices > 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "'%s': a partitioned variable has no bytes of its own",
+                        e->name);
     if (e->tf_dtype == TFB_DT_VARIANT)
         return c2s_fail(err, C2S_ERR_INPUT, "'%s': checking variant tensors is not supported",
                         e->name);
