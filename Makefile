@@ -109,7 +109,7 @@ clean:
 # `make fuzz` works on a copy of the corpus under $(B)/fuzz-out/<name>/ and
 # keeps what it finds there; tests/fuzz/corpus/ is only written by hand.
 
-FUZZ_NAMES      = pvm file scan
+FUZZ_NAMES      = pvm file scan tf
 FUZZ_SECONDS   ?= 60
 CLANG          ?= clang
 FUZZ_CFLAGS     = $(CFLAGS)
@@ -119,6 +119,7 @@ FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 FUZZ_EXTRA_pvm  =
 FUZZ_EXTRA_file = fixtures/good fixtures/bad
 FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile
+FUZZ_EXTRA_tf   = fixtures/tf/good fixtures/tf/hostile
 FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 .PHONY: fuzz fuzz-replay valgrind
