@@ -9,7 +9,7 @@
 #   make install    install the program, man page and bash completion under PREFIX
 #   make clean
 #
-# Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
+# Dependencies (Debian: libzip-dev libcjson-dev libsnappy-dev libcriterion-dev pkg-config):
 # scripts/deps.sh installs them.
 
 CC      ?= cc
