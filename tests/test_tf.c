@@ -150,15 +150,16 @@ typedef struct expected_entry {
     unsigned shard;
     unsigned long long offset, size;
     unsigned crc;
+    char full[512];
 } expected_entry;
 
-/* One line of realdata_expected.tsv: seven tab-separated fields, the dims
- * possibly empty (a scalar). */
+/* One line of realdata_expected.tsv: eight tab-separated fields, the dims
+ * (a scalar) and the full name possibly empty. */
 static void parse_expected(char *line, expected_entry *x)
 {
-    char *fields[7], *rest = line;
+    char *fields[8], *rest = line;
     line[strcspn(line, "\n")] = '\0';
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         fields[i] = strsep(&rest, "\t");
         cr_assert_not_null(fields[i], "short expected line");
     }
@@ -170,6 +171,7 @@ static void parse_expected(char *line, expected_entry *x)
     x->offset = strtoull(fields[4], NULL, 10);
     x->size = strtoull(fields[5], NULL, 10);
     x->crc = (unsigned)strtoul(fields[6], NULL, 16);
+    snprintf(x->full, sizeof x->full, "%s", fields[7]);
 }
 
 /* Compare one real bundle with the lines that follow its "bundle" line. */
@@ -187,6 +189,9 @@ static void check_real_bundle(FILE *f, const char *dir, const char *rel, size_t 
     cr_assert_eq(open_bundle(prefix, &b, &err), C2S_OK, "%s", err.msg);
     cr_assert_eq(b.ix.nentries, n, "%s: %zu entries, expected %zu", rel, b.ix.nentries, n);
     cr_assert_eq(b.ix.header.endianness, 0);
+    int graph = -1;
+    cr_assert_eq(tfb_load_full_names(&b, &graph, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(graph, tfb_find(&b, TFB_GRAPH_KEY) != NULL);
     for (size_t i = 0; i < n; i++) {
         char line[2048];
         cr_assert_not_null(fgets(line, sizeof line, f));
@@ -202,6 +207,8 @@ static void check_real_bundle(FILE *f, const char *dir, const char *rel, size_t 
         cr_assert_eq(e->offset, x.offset, "%s", x.name);
         cr_assert_eq(e->size, x.size, "%s", x.name);
         cr_assert_eq(e->crc32c, x.crc, "%s", x.name);
+        cr_assert_str_eq(e->full_name ? e->full_name : "", x.full, "%s", x.name);
+        cr_assert_eq(tfb_find(&b, x.name), e);
         cr_assert_eq(tfb_verify(&b, e, &err), C2S_OK, "%s", err.msg);
         if (x.dtype == 1)
             cr_assert(e->supported && e->dtype == C2S_F32, "%s", x.name);
@@ -287,7 +294,7 @@ Test(tf_good, multi_every_dtype_shard_and_block)
     c2s_error err;
     cr_assert_eq(open_bundle("fixtures/tf/good/multi", &b, &err), C2S_OK, "%s", err.msg);
     cr_assert_eq(b.ix.header.num_shards, 3);
-    cr_assert_eq(b.ix.nentries, 24);
+    cr_assert_eq(b.ix.nentries, 25);
     cr_assert_eq(b.ix.nparts, 2);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const tfb_entry *e = find_entry(&b, cases[i].name);
@@ -327,6 +334,12 @@ Test(tf_good, multi_every_dtype_shard_and_block)
     cr_assert_str_eq(err.msg, "'part': a partitioned variable has no bytes of its own");
     e = find_entry(&b, "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE");
     cr_assert_eq(tfb_tf2_name_len(e->name), strlen("model/dense/kernel"));
+    cr_assert_null(e->full_name);
+    int graph = 0;
+    cr_assert_eq(tfb_load_full_names(&b, &graph, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(graph, 1);
+    cr_assert_str_eq(e->full_name, "dense/kernel");
+    cr_assert_null(find_entry(&b, "scalar")->full_name); /* empty full name: none */
     float k[4];
     cr_assert_eq(tfb_read(&b, e, 0, k, sizeof k, &err), C2S_OK);
     cr_assert(k[0] == 1 && k[1] == 2 && k[2] == 3 && k[3] == 4);
@@ -370,6 +383,24 @@ Test(tf_good, wrong_crc_is_named)
     cr_assert_eq(tfb_verify(&b, find_entry(&b, "b"), &err), C2S_ERR_INPUT);
     cr_assert_str_eq(err.msg, "fixtures/tf/good/badcrc.data-00000-of-00001: 'b': CRC-32C "
                               "mismatch (index 0x12345678, data 0x6b970a62)");
+    tfb_close(&b);
+}
+
+Test(tf_good, object_graph_naming_a_missing_key)
+{
+    tfb_bundle b;
+    c2s_error err;
+    cr_assert_eq(open_bundle("fixtures/tf/good/badgraph", &b, &err), C2S_OK, "%s", err.msg);
+    int graph = -1;
+    cr_assert_eq(tfb_load_full_names(&b, &graph, &err), C2S_ERR_INPUT);
+    cr_assert_eq(graph, 0);
+    cr_assert_str_eq(err.msg, "fixtures/tf/good/badgraph.index: object graph: 'nope' names "
+                              "no entry");
+    tfb_close(&b);
+    /* a TF1 bundle has no graph: nothing to do */
+    cr_assert_eq(open_bundle("fixtures/tf/good/badcrc", &b, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(tfb_load_full_names(&b, &graph, &err), C2S_OK);
+    cr_assert_eq(graph, 0);
     tfb_close(&b);
 }
 

@@ -80,6 +80,7 @@ void tfb_index_free(tfb_index *ix)
     for (size_t i = 0; i < ix->nentries; i++) {
         free(ix->entries[i].name);
         free(ix->entries[i].shape);
+        free(ix->entries[i].full_name);
     }
     free(ix->entries);
     free(ix->parts);
@@ -704,4 +705,95 @@ c2s_status tfb_resolve(const char *arg, char **prefix_out, c2s_error *err)
                         arg);
     return c2s_fail(err, C2S_ERR_INPUT, "%s: no such checkpoint (neither it nor %s.index exists)",
                     arg, arg);
+}
+
+/* ---- TF2 object graph ----------------------------------------------------- */
+
+tfb_entry *tfb_find(const tfb_bundle *b, const char *name)
+{
+    size_t lo = 0, hi = b->ix.nentries;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(b->ix.entries[mid].name, name);
+        if (c == 0)
+            return &b->ix.entries[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static c2s_status set_full_name(void *ctx, const uint8_t *key, size_t klen,
+                                const uint8_t *full, size_t flen, c2s_error *err)
+{
+    tfb_bundle *b = ctx;
+    if (memchr(key, 0, klen) != NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "object graph: a checkpoint key with a NUL byte");
+    char *name = strndup((const char *)key, klen);
+    if (name == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    tfb_entry *e = tfb_find(b, name);
+    if (e == NULL) {
+        c2s_fail(err, C2S_ERR_INPUT, "object graph: '%s' names no entry", name);
+        free(name);
+        return C2S_ERR_INPUT;
+    }
+    free(name);
+    if (flen == 0 || e->full_name != NULL)
+        return C2S_OK;
+    if (memchr(full, 0, flen) != NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "object graph: full name of '%s' has a NUL byte",
+                        e->name);
+    e->full_name = strndup((const char *)full, flen);
+    if (e->full_name == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
+/* The one string of a scalar string tensor's bytes p[0..n): varint length,
+ * 4 checksum bytes (already checked by tfb_verify), the string. */
+static c2s_status scalar_string(const uint8_t *p, size_t n, const uint8_t **s, size_t *len,
+                                c2s_error *err)
+{
+    size_t pos = 0;
+    uint64_t v;
+    if (sst_varint64(p, n, &pos, &v) != 0 || n - pos < 4 || v != n - pos - 4)
+        return c2s_fail(err, C2S_ERR_INPUT, "'%s': not one string", TFB_GRAPH_KEY);
+    *s = p + pos + 4;
+    *len = (size_t)v;
+    return C2S_OK;
+}
+
+c2s_status tfb_load_full_names(tfb_bundle *b, int *found, c2s_error *err)
+{
+    if (found != NULL)
+        *found = 0;
+    const tfb_entry *g = tfb_find(b, TFB_GRAPH_KEY);
+    if (g == NULL)
+        return C2S_OK;
+    if (g->tf_dtype != TFB_DT_STRING || g->numel != 1 || g->nslices > 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "'%s': not a string scalar", TFB_GRAPH_KEY);
+    if (g->size > TFB_MAX_GRAPH)
+        return c2s_fail(err, C2S_ERR_INPUT, "'%s': %llu bytes, more than %u", TFB_GRAPH_KEY,
+                        (unsigned long long)g->size, TFB_MAX_GRAPH);
+    if (tfb_verify(b, g, err) != C2S_OK)
+        return C2S_ERR_INPUT;
+    uint8_t *buf = malloc(g->size ? (size_t)g->size : 1);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    const uint8_t *s = NULL;
+    size_t len = 0;
+    c2s_status st = tfb_read(b, g, 0, buf, (size_t)g->size, err);
+    if (st == C2S_OK)
+        st = scalar_string(buf, (size_t)g->size, &s, &len, err);
+    if (st == C2S_OK)
+        st = tfp_object_graph_walk(s, len, set_full_name, b, err);
+    free(buf);
+    if (st != C2S_OK)
+        c2s_error_prefix(err, "%s", b->index_path);
+    else if (found != NULL)
+        *found = 1;
+    return st;
 }

@@ -37,6 +37,8 @@
 #define TFB_MAX_SHARDS 10000       /* more shards are refused (one fd each) */
 #define TFB_NAME_FACTOR 64         /* names total <= this * index size + 1 MiB */
 #define TFB_TF2_SUFFIX "/.ATTRIBUTES/VARIABLE_VALUE"
+#define TFB_GRAPH_KEY "_CHECKPOINTABLE_OBJECT_GRAPH"
+#define TFB_MAX_GRAPH (64u << 20) /* larger object graphs are refused */
 #define TFB_DT_STRING 7
 #define TFB_DT_VARIANT 21
 
@@ -53,6 +55,8 @@ typedef struct tfb_entry {
     uint64_t offset, size;
     uint32_t crc32c;   /* masked CRC-32C of the bytes, as stored */
     size_t nslices;    /* > 0: a partitioned variable (unsupported), no bytes here */
+    char *full_name;   /* TF2: the variable's name from the object graph
+                          (tfb_load_full_names), or NULL */
 } tfb_entry;
 
 /* The bytes of one slice of a partitioned variable (keys that start with a
@@ -125,6 +129,18 @@ c2s_status tfb_resolve(const char *arg, char **prefix_out, c2s_error *err);
 /* Length of key without a trailing TF2 "/.ATTRIBUTES/VARIABLE_VALUE"
  * ("model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE" -> "model/dense/kernel"). */
 size_t tfb_tf2_name_len(const char *key);
+
+/* TF2 checkpoints: read the object graph (the scalar string tensor
+ * TFB_GRAPH_KEY, checked with its CRC, at most TFB_MAX_GRAPH bytes) and set
+ * each entry's full_name from its SerializedTensor (checkpoint_key ->
+ * full_name).  Full names need not be unique (two Keras metrics may both
+ * be "total"); keys the graph names but the index lacks are errors.  A
+ * bundle without the graph (TF1 tf.train.Saver) is left as it is; *found
+ * says whether there was one (may be NULL). */
+c2s_status tfb_load_full_names(tfb_bundle *b, int *found, c2s_error *err);
+
+/* The entry whose key is name (binary search), or NULL. */
+tfb_entry *tfb_find(const tfb_bundle *b, const char *name);
 
 /* TensorFlow's name of a DataType ("float", "string", "DT_31" beyond the
  * table) for messages. */

@@ -277,3 +277,57 @@ c2s_status tfp_entry_decode(const uint8_t *p, size_t n, tfp_entry *e, c2s_error 
         st = entry_field(&f, e, err);
     return st;
 }
+
+/* ---- object graph --------------------------------------------------------- */
+
+static c2s_status attribute_decode(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
+                                   c2s_error *err)
+{
+    const uint8_t *key = NULL, *full = NULL;
+    size_t klen = 0, flen = 0;
+    size_t pos = 0;
+    pbf f;
+    int got = 1;
+    c2s_status st = C2S_OK;
+    while (st == C2S_OK && (st = pb_next(p, n, &pos, &f, &got, err)) == C2S_OK && got) {
+        if (f.num == 1)
+            st = want(&f, WT_LEN, "attributes.name", err);
+        else if (f.num == 2 && (st = want(&f, WT_LEN, "attributes.full_name", err)) == C2S_OK) {
+            full = f.p;
+            flen = f.len;
+        } else if (f.num == 3 &&
+                   (st = want(&f, WT_LEN, "attributes.checkpoint_key", err)) == C2S_OK) {
+            key = f.p;
+            klen = f.len;
+        }
+    }
+    if (st == C2S_OK && key != NULL)
+        st = fn(ctx, key, klen, full, flen, err);
+    return st;
+}
+
+static c2s_status node_decode(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
+                              c2s_error *err)
+{
+    size_t pos = 0;
+    pbf f;
+    int got = 1;
+    c2s_status st = C2S_OK;
+    while (st == C2S_OK && (st = pb_next(p, n, &pos, &f, &got, err)) == C2S_OK && got)
+        if (f.num == 2 && (st = want(&f, WT_LEN, "nodes.attributes", err)) == C2S_OK)
+            st = attribute_decode(f.p, f.len, fn, ctx, err);
+    return st;
+}
+
+c2s_status tfp_object_graph_walk(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
+                                 c2s_error *err)
+{
+    size_t pos = 0;
+    pbf f;
+    int got = 1;
+    c2s_status st = C2S_OK;
+    while (st == C2S_OK && (st = pb_next(p, n, &pos, &f, &got, err)) == C2S_OK && got)
+        if (f.num == 1 && (st = want(&f, WT_LEN, "nodes", err)) == C2S_OK)
+            st = node_decode(f.p, f.len, fn, ctx, err);
+    return st;
+}

@@ -55,6 +55,18 @@ typedef struct tfp_entry {
 c2s_status tfp_header_decode(const uint8_t *p, size_t n, tfp_header *h, c2s_error *err);
 c2s_status tfp_entry_decode(const uint8_t *p, size_t n, tfp_entry *e, c2s_error *err);
 
+/* TensorFlow 2's object graph (trackable_object_graph.proto), the value of
+ * the string tensor _CHECKPOINTABLE_OBJECT_GRAPH: TrackableObjectGraph {
+ * repeated TrackableObject nodes = 1 { repeated SerializedTensor
+ * attributes = 2 { string name = 1; string full_name = 2;
+ * string checkpoint_key = 3; } } }.  fn is called for every attribute, in
+ * order, with its checkpoint_key (an index key) and full_name (the
+ * variable's name in the program that saved it; may be empty). */
+typedef c2s_status (*tfp_attr_fn)(void *ctx, const uint8_t *key, size_t klen,
+                                  const uint8_t *full, size_t flen, c2s_error *err);
+c2s_status tfp_object_graph_walk(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
+                                 c2s_error *err);
+
 /* Whether p[0..n) starts like a V1 checkpoint's header (SavedTensorSlices:
  * field 1 is a message where a bundle header has an int32). */
 int tfp_looks_like_v1(const uint8_t *p, size_t n);

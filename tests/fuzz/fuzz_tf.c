@@ -9,6 +9,8 @@
  * TFP_MAX_NDIM sizes >= 0 whose product is numel, and, for a supported
  * dtype outside slices, size == numel * element size; names are unique and
  * in strictly increasing byte order; slice records lie in valid shards.
+ * The same bytes also go through the TF2 object-graph decoder
+ * (tfp_object_graph_walk), which must hand out only slices of its input.
  */
 #include <string.h>
 
@@ -37,8 +39,36 @@ static void check_entry(const tfb_index *ix, const tfb_entry *e)
     }
 }
 
+typedef struct span {
+    const uint8_t *data;
+    size_t size;
+} span;
+
+static c2s_status check_attr(void *ctx, const uint8_t *key, size_t klen, const uint8_t *full,
+                             size_t flen, c2s_error *err)
+{
+    const span *in = ctx;
+    (void)err;
+    FUZZ_CHECK(key >= in->data && klen <= in->size - (size_t)(key - in->data), "key outside");
+    if (flen > 0)
+        FUZZ_CHECK(full >= in->data && flen <= in->size - (size_t)(full - in->data),
+                   "full name outside");
+    return C2S_OK;
+}
+
+static void fuzz_graph(const uint8_t *data, size_t size)
+{
+    span in = {data, size};
+    c2s_error err;
+    c2s_error_clear(&err);
+    c2s_status st = tfp_object_graph_walk(data, size, check_attr, &in, &err);
+    FUZZ_CHECK(st == C2S_OK || (st == C2S_ERR_INPUT && err.msg[0] != '\0'),
+               "object graph: status %d", (int)st);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_graph(data, size);
     tfb_index ix;
     c2s_error err;
     c2s_error_clear(&err);
