@@ -443,7 +443,7 @@ Test(tf_hostile, every_truncation_of_the_good_index_fails)
         tfb_index ix;
         c2s_error err;
         c2s_error_clear(&err);
-        c2s_status st = tfb_index_parse(buf, n, &ix, &err);
+        c2s_status st = tfb_index_parse(buf, n, 0, &ix, &err);
         if (n == size)
             cr_assert_eq(st, C2S_OK, "%s", err.msg);
         else

@@ -151,7 +151,7 @@ static c2s_status decompress_snappy(blk *b, const uint8_t *src, size_t n, c2s_er
 
 /* The block at [off, off + size) plus its trailer, all before limit. */
 static c2s_status read_block(const uint8_t *file, size_t limit, uint64_t off, uint64_t size,
-                             blk *b, c2s_error *err)
+                             unsigned flags, blk *b, c2s_error *err)
 {
     b->owned = NULL;
     b->offset = off;
@@ -164,7 +164,7 @@ static c2s_status read_block(const uint8_t *file, size_t limit, uint64_t off, ui
     uint8_t type = p[size];
     uint32_t stored = get32(p + size + 1);
     uint32_t actual = c2s_crc32c_mask(c2s_crc32c(0, p, (size_t)size + 1));
-    if (stored != actual)
+    if (stored != actual && !(flags & SST_NO_BLOCK_CRC))
         return c2s_fail(err, C2S_ERR_INPUT,
                         "%s block at offset %llu: checksum mismatch (stored 0x%08x, "
                         "computed 0x%08x)",
@@ -324,6 +324,7 @@ typedef struct walk {
     uint64_t next_off;  /* data blocks start at or after this */
     sst_visit_fn visit;
     void *ctx;
+    unsigned flags;
 } walk;
 
 /* Every entry of data block nb, in order, against the separators around it:
@@ -338,7 +339,7 @@ static c2s_status walk_data_block(walk *w, size_t nb, handle h, const uint8_t *s
                         "(which ends at %llu)",
                         nb, (unsigned long long)h.off, (unsigned long long)w->next_off);
     blk b = {.what = "data"};
-    c2s_status st = read_block(w->file, w->limit, h.off, h.size, &b, err);
+    c2s_status st = read_block(w->file, w->limit, h.off, h.size, w->flags, &b, err);
     if (st == C2S_OK && block_end(h) > w->meta.off)
         st = c2s_fail(err, C2S_ERR_INPUT,
                       "data block %zu at offset %llu (%llu bytes) does not end before the "
@@ -448,16 +449,16 @@ static c2s_status read_footer(walk *w, c2s_error *err)
     return C2S_OK;
 }
 
-c2s_status sst_walk(const uint8_t *file, size_t size, sst_visit_fn visit, void *ctx,
-                    c2s_error *err)
+c2s_status sst_walk(const uint8_t *file, size_t size, unsigned flags, sst_visit_fn visit,
+                    void *ctx, c2s_error *err)
 {
-    walk w = {.file = file, .size = size, .visit = visit, .ctx = ctx};
+    walk w = {.file = file, .size = size, .visit = visit, .ctx = ctx, .flags = flags};
     blk mb = {.what = "metaindex"}, ib = {.what = "index"};
     c2s_status st = read_footer(&w, err);
     if (st == C2S_OK)
-        st = read_block(file, w.limit, w.meta.off, w.meta.size, &mb, err);
+        st = read_block(file, w.limit, w.meta.off, w.meta.size, flags, &mb, err);
     if (st == C2S_OK)
-        st = read_block(file, w.limit, w.index.off, w.index.size, &ib, err);
+        st = read_block(file, w.limit, w.index.off, w.index.size, flags, &ib, err);
     if (st == C2S_OK && block_end(w.meta) > w.index.off)
         st = c2s_fail(err, C2S_ERR_INPUT,
                       "metaindex block at offset %llu does not end before the index block at "

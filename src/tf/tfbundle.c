@@ -271,13 +271,14 @@ static c2s_status visit(void *ctx, const uint8_t *key, size_t klen, const uint8_
     return take_entry(ix, key, klen, val, vlen, err);
 }
 
-c2s_status tfb_index_parse(const uint8_t *data, size_t size, tfb_index *ix, c2s_error *err)
+c2s_status tfb_index_parse(const uint8_t *data, size_t size, unsigned flags, tfb_index *ix,
+                           c2s_error *err)
 {
     memset(ix, 0, sizeof *ix);
     ix->name_limit = size > (SIZE_MAX - (1u << 20)) / TFB_NAME_FACTOR
                          ? SIZE_MAX
                          : size * TFB_NAME_FACTOR + (1u << 20);
-    c2s_status st = sst_walk(data, size, visit, ix, err);
+    c2s_status st = sst_walk(data, size, flags, visit, ix, err);
     if (st == C2S_OK && ix->header.num_shards == 0)
         st = c2s_fail(err, C2S_ERR_INPUT, "no header entry (the empty key)");
     return st;
@@ -406,7 +407,7 @@ c2s_status tfb_open(int index_fd, const char *prefix, tfb_bundle *b, c2s_error *
     size_t size = 0;
     c2s_status st = slurp(index_fd, b->index_path, &data, &size, err);
     if (st == C2S_OK) {
-        st = tfb_index_parse(data, size, &b->ix, err);
+        st = tfb_index_parse(data, size, 0, &b->ix, err);
         if (st != C2S_OK)
             c2s_error_prefix(err, "%s", b->index_path);
     }

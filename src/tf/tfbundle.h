@@ -86,8 +86,10 @@ typedef struct tfb_bundle {
 
 /* Parse and check an index held in memory (what tfb_open does before it
  * opens the shards).  Messages do not name the file.  *ix is zeroed first;
- * free it with tfb_index_free even on failure. */
-c2s_status tfb_index_parse(const uint8_t *data, size_t size, tfb_index *ix, c2s_error *err);
+ * free it with tfb_index_free even on failure.  flags: 0, or
+ * SST_NO_BLOCK_CRC (fuzzing only: block checksums are not compared). */
+c2s_status tfb_index_parse(const uint8_t *data, size_t size, unsigned flags, tfb_index *ix,
+                           c2s_error *err);
 void tfb_index_free(tfb_index *ix);
 
 /* Open the bundle whose index is already open as index_fd (not closed
