@@ -113,7 +113,8 @@ static c2s_status take_header(tfb_index *ix, const uint8_t *val, size_t vlen, c2
                         h->min_consumer);
     for (size_t i = 0; i < h->nbad_consumers && i < 8; i++)
         if (h->bad_consumers[i] == 1)
-            return c2s_fail(err, C2S_ERR_INPUT, "header: bundle version excludes readers of version 1");
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "header: bundle version excludes readers of version 1");
     return C2S_OK;
 }
 
@@ -370,26 +371,36 @@ static c2s_status open_shards(tfb_bundle *b, c2s_error *err)
     return C2S_OK;
 }
 
+/* Whether bytes [off, off + size) end inside the shard; what names them. */
+static c2s_status in_shard(const tfb_bundle *b, uint32_t shard, uint64_t off, uint64_t size,
+                           const char *what, c2s_error *err)
+{
+    if (off + size <= b->shard_sizes[shard])
+        return C2S_OK;
+    char *path = tfb_shard_path(b->prefix, shard, (uint32_t)b->ix.header.num_shards);
+    c2s_fail(err, C2S_ERR_INPUT, "%s: %s: bytes [%llu, %llu) end past the end of %s (%llu bytes)",
+             b->index_path, what, (unsigned long long)off, (unsigned long long)(off + size),
+             path ? path : "its shard", (unsigned long long)b->shard_sizes[shard]);
+    free(path);
+    return C2S_ERR_INPUT;
+}
+
 /* Every entry's (and slice record's) bytes end inside its shard. */
 static c2s_status check_in_shards(const tfb_bundle *b, c2s_error *err)
 {
-    uint32_t n = (uint32_t)b->ix.header.num_shards;
-    for (size_t i = 0; i < b->ix.nentries + b->ix.nparts; i++) {
-        const tfb_entry *e = i < b->ix.nentries ? &b->ix.entries[i] : NULL;
-        const tfb_part *p = e ? NULL : &b->ix.parts[i - b->ix.nentries];
-        uint32_t shard = e ? e->shard : p->shard;
-        uint64_t off = e ? e->offset : p->offset, size = e ? e->size : p->size;
-        if (off + size <= b->shard_sizes[shard])
-            continue;
-        char *path = tfb_shard_path(b->prefix, shard, n);
+    for (size_t i = 0; i < b->ix.nentries; i++) {
+        const tfb_entry *e = &b->ix.entries[i];
+        char what[C2S_ERROR_MSG_MAX / 2];
+        snprintf(what, sizeof what, "'%s'", e->name);
+        if (in_shard(b, e->shard, e->offset, e->size, what, err) != C2S_OK)
+            return C2S_ERR_INPUT;
+    }
+    for (size_t i = 0; i < b->ix.nparts; i++) {
+        const tfb_part *p = &b->ix.parts[i];
         char what[64];
-        snprintf(what, sizeof what, "slice record %zu", i - b->ix.nentries);
-        c2s_fail(err, C2S_ERR_INPUT, "%s: '%s': bytes [%llu, %llu) end past the end of %s (%llu bytes)",
-                 b->index_path, e ? e->name : what, (unsigned long long)off,
-                 (unsigned long long)(off + size), path ? path : "its shard",
-                 (unsigned long long)b->shard_sizes[shard]);
-        free(path);
-        return C2S_ERR_INPUT;
+        snprintf(what, sizeof what, "slice record %zu", i);
+        if (in_shard(b, p->shard, p->offset, p->size, what, err) != C2S_OK)
+            return C2S_ERR_INPUT;
     }
     return C2S_OK;
 }
