@@ -17,7 +17,7 @@
 #   make uninstall  remove what make install put there
 #   make clean
 #
-# Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
+# Dependencies (Debian: libzip-dev libcjson-dev libsnappy-dev libcriterion-dev pkg-config):
 # scripts/deps.sh installs them.
 
 CC      ?= cc
@@ -32,14 +32,14 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lz)
 TEST_LIBS  := $(shell pkg-config --libs criterion libzip 2>/dev/null || echo -lcriterion -lzip)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -pthread
+LDLIBS  += $(PKG_LIBS) -lsnappy -pthread
 # Include paths: the library and the tests see its private headers under
 # src/; the CLI (src/tool/) sees only the public include/c2s.h, so it can
 # use nothing but the public API.
 INC      = -Iinclude -Isrc
 TOOL_INC = -Iinclude
 
-LIB_DIRS = util zip pickle torch st reader engine
+LIB_DIRS = util zip pickle torch tf st reader engine
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
 TOOL_SRC = $(sort $(wildcard src/tool/*.c))
 TEST_SRC = $(wildcard tests/test_*.c)
@@ -204,7 +204,7 @@ clean:
 # `make fuzz` works on a copy of the corpus under $(B)/fuzz-out/<name>/ and
 # keeps what it finds there; tests/fuzz/corpus/ is only written by hand.
 
-FUZZ_NAMES      = pvm file scan
+FUZZ_NAMES      = pvm file scan tf
 FUZZ_SECONDS   ?= 60
 CLANG          ?= clang
 FUZZ_CFLAGS     = $(CFLAGS) $(INC)
@@ -214,6 +214,7 @@ FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 FUZZ_EXTRA_pvm  =
 FUZZ_EXTRA_file = fixtures/good fixtures/bad fixtures/legacy/good fixtures/legacy/bad
 FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile fixtures/legacy/good fixtures/legacy/bad
+FUZZ_EXTRA_tf   = fixtures/tf/good fixtures/tf/hostile
 FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 .PHONY: fuzz fuzz-replay valgrind

@@ -6,7 +6,7 @@
 # that the libraries can be found and names what is missing.
 set -eu
 
-PKGS="build-essential pkg-config libzip-dev zlib1g-dev libcjson-dev libcriterion-dev"
+PKGS="build-essential pkg-config libzip-dev zlib1g-dev libcjson-dev libsnappy-dev libcriterion-dev"
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     missing=""
@@ -40,8 +40,11 @@ if command -v pkg-config >/dev/null 2>&1; then
     for lib in libzip zlib libcjson criterion; do
         pkg-config --exists "$lib" || { echo "deps.sh: missing library: $lib (development files)" >&2; status=1; }
     done
+    # Snappy ships no pkg-config file: look for its C header instead.
+    printf '#include <snappy-c.h>\n' | ${CC:-cc} -E -x c - >/dev/null 2>&1 ||
+        { echo "deps.sh: missing library: snappy (development files)" >&2; status=1; }
 fi
 if [ "$status" -ne 0 ]; then
-    echo "deps.sh: install a C11 compiler, make, pkg-config, libzip, zlib, cJSON and Criterion (for the tests) with your package manager" >&2
+    echo "deps.sh: install a C11 compiler, make, pkg-config, libzip, zlib, cJSON, Snappy and Criterion (for the tests) with your package manager" >&2
 fi
 exit "$status"
