@@ -26,6 +26,7 @@
 #include "tf/sstable.h"
 #include "tf/tfbundle.h"
 #include "util/c2s_error.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -59,21 +60,7 @@ static void shape_text(const tfb_entry *e, char *out, size_t n)
         len += (size_t)snprintf(out + len, n - len, "%s%" PRId64, d ? "," : "", e->shape[d]);
 }
 
-static const char *realdata_dir(void)
-{
-    const char *candidates[] = {getenv("C2S_REALDATA"), "../shared/realdata",
-                                "../../shared/realdata"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        char p[512];
-        struct stat sb;
-        if (candidates[i] == NULL || candidates[i][0] == '\0')
-            continue;
-        snprintf(p, sizeof p, "%s/tf", candidates[i]);
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            return candidates[i];
-    }
-    return NULL;
-}
+static const char *realdata_dir(void) { return tu_realdata_dir(); }
 
 /* ---- CRC-32C and varints ------------------------------------------------------ */
 

@@ -134,4 +134,21 @@ static inline void tu_rmdir(char *dir)
     free(dir);
 }
 
+/* The folder of real third-party files (shared/realdata beside the
+ * checkout): $C2S_REALDATA, else ../shared/realdata (CI), else
+ * ../../shared/realdata (a worktree one level deeper); NULL when none is a
+ * directory. */
+static inline const char *tu_realdata_dir(void)
+{
+    const char *candidates[] = {getenv("C2S_REALDATA"), "../shared/realdata",
+                                "../../shared/realdata"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        struct stat sb;
+        if (candidates[i] != NULL && candidates[i][0] != '\0' && stat(candidates[i], &sb) == 0 &&
+            S_ISDIR(sb.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}
+
 #endif /* TEST_UTIL_H */

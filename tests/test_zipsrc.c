@@ -65,25 +65,6 @@ Test(zipsrc, text_file)
     expect_open_error("hello\n", 6, "not a PyTorch checkpoint: not a zip archive");
 }
 
-Test(zipsrc, legacy_format)
-{
-    static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                           0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-    expect_open_error(legacy, sizeof legacy,
-                      "PyTorch legacy format (before 1.6) is not supported yet");
-}
-
-Test(zipsrc, bare_pickle)
-{
-    expect_open_error("\x80\x02}q\x00.", 6, "a bare pickle, not a PyTorch zip checkpoint");
-}
-
-Test(zipsrc, safetensors_input)
-{
-    static const char st[] = "\x10\0\0\0\0\0\0\0{\"__metadata__\":{}}";
-    expect_open_error(st, sizeof st - 1, "already a safetensors file");
-}
-
 Test(zipsrc, directory_and_missing)
 {
     zipsrc *z = NULL;
@@ -312,7 +293,6 @@ Test(zipsrc, open_fd_keeps_its_own_descriptor)
     cr_assert_eq(zb_write(p, e, 2), 0);
     int fd = open(p, O_RDONLY);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(zipsrc_is_zip_fd(fd), 1);
     struct stat st;
     cr_assert_eq(fstat(fd, &st), 0);
     zipsrc *z = NULL;
@@ -332,22 +312,6 @@ Test(zipsrc, open_fd_keeps_its_own_descriptor)
     free(p);
 }
 
-Test(zipsrc, is_zip_fd)
-{
-    char *p = tu_path(dir, "x");
-    cr_assert_eq(tu_write(p, "PK\x03", 3), 0);
-    int fd = open(p, O_RDONLY);
-    cr_assert_eq(zipsrc_is_zip_fd(fd), 0);
-    close(fd);
-    cr_assert_eq(tu_write(p, "PK\x03\x04rest", 8), 0);
-    fd = open(p, O_RDONLY);
-    cr_assert_eq(lseek(fd, 5, SEEK_SET), 5); /* pread: the file offset does not matter */
-    cr_assert_eq(zipsrc_is_zip_fd(fd), 1);
-    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 5);
-    close(fd);
-    cr_assert_eq(zipsrc_is_zip_fd(-1), 0);
-    free(p);
-}
 
 Test(zipsrc, nested_pickle_is_not_the_pickle)
 {

@@ -20,6 +20,7 @@
  * and the offsets are sorted and must tile the data buffer.
  */
 #include "st/stread.h"
+#include "util/io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -812,21 +813,13 @@ static c2s_status parse_header(char *json, size_t n, uint64_t data_len, st_file 
 /* ---- files ------------------------------------------------------------- */
 
 /* 0 when all len bytes at off were read; else -1 with errno (0 for EOF). */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* 0 when all len bytes were read; -1 with errno (0 at the end of the file). */
+static int read_all(int fd, void *buf, size_t len, uint64_t off)
 {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t k = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = 0;
-            return -1;
-        }
-        got += (size_t)k;
-    }
-    return 0;
+    ssize_t got = pread_full(fd, buf, len, off);
+    if (got >= 0 && (size_t)got < len)
+        errno = 0;
+    return got >= 0 && (size_t)got == len ? 0 : -1;
 }
 
 static c2s_status read_fail(c2s_error *err, const char *what)
@@ -852,7 +845,7 @@ c2s_status st_read_fd(int fd, st_file *out, c2s_error *err)
                         " bytes, too short for the 8-byte header length",
                         size);
     unsigned char le[8];
-    if (pread_full(fd, le, 8, 0) != 0)
+    if (read_all(fd, le, 8, 0) != 0)
         return read_fail(err, "header length");
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
@@ -869,7 +862,7 @@ c2s_status st_read_fd(int fd, st_file *out, c2s_error *err)
     char *json = malloc((size_t)n + 1);
     if (json == NULL)
         return oom(err);
-    if (pread_full(fd, json, (size_t)n, 8) != 0) {
+    if (read_all(fd, json, (size_t)n, 8) != 0) {
         free(json);
         return read_fail(err, "header");
     }

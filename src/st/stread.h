@@ -45,8 +45,9 @@
 #include <stdint.h>
 
 #include "util/c2s_error.h"
+#include "util/limits.h"
 
-#define ST_MAX_HEADER 100000000u /* the reference reader's limit on N */
+#define ST_MAX_HEADER C2S_ST_MAX_HEADER
 #define ST_MAX_DEPTH 127         /* serde_json's recursion limit (128, exclusive) */
 
 typedef struct st_tensor {

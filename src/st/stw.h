@@ -15,9 +15,10 @@
 #include <stdint.h>
 
 #include "util/c2s_error.h"
+#include "util/limits.h"
 #include "torch/dtype.h"
 
-#define STW_MAX_HEADER 100000000u /* the reference reader's limit */
+#define STW_MAX_HEADER C2S_ST_MAX_HEADER
 
 typedef struct stw_entry {
     const char *name;

@@ -19,11 +19,10 @@
 #include "reader/judge.h"
 #include "torch/dtype.h"
 #include "util/io.h"
+#include "util/limits.h"
 #include "zip/ziplayout.h"
 
-#define DEFAULT_MAX_PICKLE (1ull << 30)
 #define FIRST_WINDOW (64u << 10)
-#define ST_HEADER_MAX 100000000u
 #define PROTOCOL_VERSION 1001
 #define TAR_BLOCK 512
 
@@ -89,7 +88,7 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w,
 static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o,
                          c2s_report *r, pickle_run *p, c2s_error *err)
 {
-    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : DEFAULT_MAX_PICKLE;
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
     uint64_t room = in->size - pos < max ? in->size - pos : max;
     size_t w = room < FIRST_WINDOW ? (size_t)room : FIRST_WINDOW;
     c2s_status st;
@@ -142,7 +141,7 @@ static int looks_like_safetensors(const unsigned char *b, size_t n)
     uint64_t len = 0;
     for (int i = 7; i >= 0; i--)
         len = (len << 8) | b[i];
-    return b[8] == '{' && len >= 2 && len <= ST_HEADER_MAX;
+    return b[8] == '{' && len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
 /* A POSIX tar header: its checksum (bytes 148..155, octal) holds. */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "torch/torchtab.h"
+#include "util/limits.h"
 
 #define DEFAULT_MAX_DEPTH 1000
 #define VISITS_BASE 100000ull /* default visit budget: base + 4 per object */
@@ -293,7 +294,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
                         c->path, cls->u.global.module, cls->u.global.name);
     }
     const char *key = item(pid, 2)->u.str.data;
-    if (*key == '\0' || strlen(key) > 48 || strchr(key, '/') || strcmp(key, ".") == 0 ||
+    if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') || strcmp(key, ".") == 0 ||
         strcmp(key, "..") == 0)
         return bad_tensor(c, "invalid storage key in persistent id", NULL);
     int64_t numel = item(pid, 4)->u.i;

@@ -4,6 +4,7 @@
 #include "util/io.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
@@ -20,4 +21,15 @@ ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
         got += (size_t)k;
     }
     return (ssize_t)got;
+}
+
+c2s_status pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *what,
+                       c2s_error *err)
+{
+    ssize_t got = pread_full(fd, buf, n, off);
+    if (got < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", what, strerror(errno));
+    if ((size_t)got < n)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", what);
+    return C2S_OK;
 }

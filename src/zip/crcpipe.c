@@ -17,6 +17,7 @@
  */
 #include "zip/crcpipe.h"
 #include "zip/crc32.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -202,19 +203,7 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
 
 static c2s_status read_range(const crcpipe_job *job, const crcpipe_range *rg, c2s_error *err)
 {
-    for (size_t got = 0; got < rg->len;) {
-        ssize_t k = pread(job->fd, rg->data + got, rg->len - got,
-                          (off_t)(job->base + rg->off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", job->record->name,
-                            strerror(errno));
-        if (k == 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", job->record->name);
-        got += (size_t)k;
-    }
-    return C2S_OK;
+    return pread_exact(job->fd, rg->data, rg->len, job->base + rg->off, job->record->name, err);
 }
 
 /* Read (unless fd is -1) and CRC each range. */

@@ -15,6 +15,7 @@
  * fall back on the plain end record, so we do the same and report it.
  */
 #include "zip/ziplayout.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -48,19 +49,11 @@ static c2s_status corrupt(c2s_error *err, const char *what)
 
 static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *err)
 {
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
-        if (r == 0)
-            return corrupt(err, "a record reaches past the end of the file");
-        p += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
+    ssize_t got = pread_full(fd, buf, n, off);
+    if (got < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
+    if ((size_t)got < n)
+        return corrupt(err, "a record reaches past the end of the file");
     return C2S_OK;
 }
 

@@ -27,6 +27,8 @@
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
 #include "zip/crc32.h"
+#include "util/io.h"
+#include "util/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +39,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define DEFAULT_MAX_PICKLE (1ull << 30)
-#define SNIFF_LEN 16
 #define INFLATE_CHUNK (64u << 10)
 #define KEY_MAX 512   /* longest record name we look up */
 
@@ -62,45 +62,18 @@ typedef struct inflater {
 
 /* ---- sniffing the first bytes --------------------------------------- */
 
-/* torch's legacy magic number 0x1950a86a20f9469cfc6c, pickled as LONG1. */
-static const unsigned char LEGACY_MAGIC[] = {
-    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
-
-static int looks_like_safetensors(const unsigned char *b, size_t n)
-{
-    if (n < 9)
-        return 0;
-    uint64_t len = 0;
-    for (int i = 7; i >= 0; i--)
-        len = (len << 8) | b[i];
-    return b[8] == '{' && len >= 2 && len <= 100000000u;
-}
-
 static c2s_status sniff(int fd, c2s_error *err)
 {
-    unsigned char b[SNIFF_LEN];
-    ssize_t n;
-    do
-        n = pread(fd, b, sizeof b, 0);
-    while (n < 0 && errno == EINTR);
+    unsigned char b[4];
+    ssize_t n = pread_full(fd, b, sizeof b, 0);
     if (n < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
     if (n == 0)
         return c2s_fail(err, C2S_ERR_INPUT, "file is empty");
-    size_t got = (size_t)n;
-    if (got >= 4 && memcmp(b, "PK\x03\x04", 4) == 0)
+    if (n == 4 && memcmp(b, "PK\x03\x04", 4) == 0)
         return C2S_OK;
-    if (got >= sizeof LEGACY_MAGIC && memcmp(b, LEGACY_MAGIC, sizeof LEGACY_MAGIC) == 0)
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "PyTorch legacy format (before 1.6) is not supported yet");
-    if (b[0] == 0x80)
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "a bare pickle, not a PyTorch zip checkpoint");
-    if (looks_like_safetensors(b, got))
-        return c2s_fail(err, C2S_ERR_INPUT, "already a safetensors file");
-    return c2s_fail(err, C2S_ERR_INPUT,
-                    "not a PyTorch checkpoint: not a zip archive");
+    /* What else the file may be is the readers' business (reader.c). */
+    return c2s_fail(err, C2S_ERR_INPUT, "not a PyTorch checkpoint: not a zip archive");
 }
 
 /* ---- finding records as miniz does ------------------------------------ */
@@ -346,26 +319,6 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
 
 /* ---- opening ---------------------------------------------------------- */
 
-int zipsrc_is_zip_fd(int fd)
-{
-    unsigned char b[4];
-    ssize_t n;
-    do
-        n = pread(fd, b, sizeof b, 0);
-    while (n < 0 && errno == EINTR);
-    return n == 4 && memcmp(b, "PK\x03\x04", 4) == 0;
-}
-
-int zipsrc_is_zip(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int yes = zipsrc_is_zip_fd(fd);
-    close(fd);
-    return yes;
-}
-
 c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
                           findings *f, c2s_error *err)
 {
@@ -376,7 +329,7 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
     zipsrc *z = calloc(1, sizeof *z);
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    z->max_pickle = max_pickle ? max_pickle : DEFAULT_MAX_PICKLE;
+    z->max_pickle = max_pickle ? max_pickle : C2S_DEFAULT_MAX_PICKLE;
     z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (z->fd < 0) {
         free(z);
@@ -510,7 +463,7 @@ static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream 
 static c2s_status storage_entry(zipsrc *z, const char *key, const zl_entry **e,
                                 c2s_error *err)
 {
-    if (strlen(key) > 48 || strchr(key, '/') != NULL)
+    if (strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') != NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
     char record[64];
     snprintf(record, sizeof record, "data/%s", key);
@@ -550,19 +503,7 @@ int zipsrc_stream_file_range(const zipsrc_stream *s, int *fd, uint64_t *offset)
 
 static c2s_status read_raw(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(s->z->fd, buf + done, n - done,
-                            (off_t)(s->data_offset + s->pos + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));
-        if (got == 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
-        done += (size_t)got;
-    }
-    return C2S_OK;
+    return pread_exact(s->z->fd, buf, n, s->data_offset + s->pos, s->name, err);
 }
 
 /* Hand zlib the next chunk of compressed bytes (pread at the entry's data). */
@@ -570,18 +511,9 @@ static c2s_status feed_inflater(zipsrc_stream *s, inflater *inf, c2s_error *err)
 {
     uint64_t left = s->comp_size - inf->in_off;
     size_t n = left < INFLATE_CHUNK ? (size_t)left : INFLATE_CHUNK;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(s->z->fd, inf->in + done, n - done,
-                            (off_t)(s->data_offset + inf->in_off + done));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));
-        if (got == 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", s->name);
-        done += (size_t)got;
-    }
+    c2s_status st = pread_exact(s->z->fd, inf->in, n, s->data_offset + inf->in_off, s->name, err);
+    if (st != C2S_OK)
+        return st;
     inf->in_off += n;
     inf->zs.next_in = inf->in;
     inf->zs.avail_in = (uInt)n;

@@ -49,10 +49,6 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
 
-/* 1 when the file starts with a zip local header, the bytes torch.load tests
- * (a pread of 4 bytes at offset 0). */
-int zipsrc_is_zip_fd(int fd);
-int zipsrc_is_zip(const char *path);
 
 /* CRC-check every entry of the archive; mismatches become findings. */
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
