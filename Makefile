@@ -63,7 +63,7 @@ SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
 SONAME     = libc2s.so.$(SOVERSION)
 SHLIB      = libc2s.so.$(VERSION)
 
-.PHONY: all lib demo test test-plain test-asan test-install install uninstall clean deps
+.PHONY: check-structure all lib demo test test-plain test-asan test-install install uninstall clean deps
 
 all: ckpt2safetensors lib
 
@@ -143,7 +143,11 @@ test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
 test-install: all
 	sh tests/install/run.sh '$(MAKE)' $(VERSION)
 
-test: test-plain test-asan test-install
+test: check-structure test-plain test-asan test-install
+
+# No include cycle, no option names in library messages, the CLI on c2s.h.
+check-structure:
+	sh scripts/check-structure.sh
 
 # ---- demo, install --------------------------------------------------------
 

@@ -80,6 +80,7 @@ typedef enum c2s_rule {
     C2S_RULE_NO_TENSORS,      /* no tensors under the root: another root may have them */
     C2S_RULE_UNSUPPORTED,     /* a tensor safetensors cannot hold (skip_unsupported) */
     C2S_RULE_ALL_FILTERED,    /* include/exclude dropped every tensor */
+    C2S_RULE_EXISTS,          /* the output exists and replacing it was not asked for */
     C2S_RULE_POLICY           /* refused by the safety policy; subject: the one unknown
                                  global ("module.name"), "*" for several, "" for none;
                                  more: offenders left out of the message */

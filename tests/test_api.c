@@ -311,7 +311,7 @@ Test(api, write_file_atomic_replaces_only_with_force)
 
     cr_assert_eq(c2s_write_file_atomic(path, "two\n", 4, 0, &err), C2S_ERR_INPUT);
     char want[700];
-    snprintf(want, sizeof want, "output exists: %s (use -f to overwrite)", path);
+    snprintf(want, sizeof want, "output exists: %s", path);
     cr_assert_str_eq(err.msg, want);
     expect_content(path, "one\n");
 

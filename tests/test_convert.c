@@ -304,7 +304,7 @@ Test(convert, existing_output_needs_force_and_input_is_never_overwritten)
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK);
     cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_ERR_INPUT);
     char want[600];
-    snprintf(want, sizeof want, "output exists: %s (use -f to overwrite)", out);
+    snprintf(want, sizeof want, "output exists: %s", out);
     cr_assert_str_eq(err.msg, want);
     size_t len;
     unsigned char *old = tu_read(out, &len);

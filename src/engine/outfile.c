@@ -52,7 +52,7 @@ c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err
     of->direct_from = UINT64_MAX;
     struct stat st;
     if (!force && lstat(path, &st) == 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "output exists: %s (use -f to overwrite)", path);
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s", path);
     if (force && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return c2s_fail(err, C2S_ERR_INPUT, "output is a directory: %s", path);
     of->final_path = strdup(path);
@@ -227,12 +227,12 @@ static c2s_status place_no_clobber(outfile *of, c2s_error *err)
         return C2S_OK;
     }
     if (errno == EEXIST)
-        return c2s_fail(err, C2S_ERR_INPUT, "output exists: %s (use -f to overwrite)",
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
                         of->final_path);
     /* File systems without hard links: check, then rename (small race). */
     struct stat st;
     if (lstat(of->final_path, &st) == 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "output exists: %s (use -f to overwrite)",
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
                         of->final_path);
     if (rename(of->tmp_path, of->final_path) != 0)
         return c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path,
