@@ -63,7 +63,7 @@ SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
 SONAME     = libc2s.so.$(SOVERSION)
 SHLIB      = libc2s.so.$(VERSION)
 
-.PHONY: check-structure all lib demo test test-plain test-asan test-install install uninstall clean deps
+.PHONY: check-structure test-example all lib demo test test-plain test-asan test-install install uninstall clean deps
 
 all: ckpt2safetensors lib
 
@@ -143,7 +143,11 @@ test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
 test-install: all
 	sh tests/install/run.sh '$(MAKE)' $(VERSION)
 
-test: check-structure test-plain test-asan test-install
+test: check-structure test-plain test-asan test-install test-example
+
+# The README's example program, built against the library and run.
+test-example: $(B)/libc2s.a
+	sh tests/install/readme_example.sh $(B) "$(LDLIBS)"
 
 # No include cycle, no option names in library messages, the CLI on c2s.h.
 check-structure:
