@@ -2,13 +2,19 @@
  * pvm.h - the restricted pickle virtual machine.
  *
  * pvm_run() interprets a pickle (protocols 0 to 5) and rebuilds the object
- * graph it describes as inert pvm_value nodes.  Nothing is ever imported or
- * called: GLOBAL / STACK_GLOBAL / INST produce a PVM_GLOBAL naming
- * "module.name" (Python-2 module names already mapped to Python 3), and
+ * graph it describes as inert pvm_value nodes.  It accepts what CPython's C
+ * unpickler (Modules/_pickle.c, Python 3.11, the one torch.load uses)
+ * accepts, opcode by opcode, and reads it the same way; where it cannot
+ * follow it refuses, never reads differently.  It may accept more (it
+ * never imports, so a global CPython cannot find still loads).
+ * Nothing is ever imported or called: GLOBAL / STACK_GLOBAL / INST produce
+ * a PVM_GLOBAL naming "module.name" (Python-2 names mapped to Python 3
+ * while the protocol is below 3, as find_class does), and
  * REDUCE / NEWOBJ / NEWOBJ_EX / INST / OBJ applied to a global produce a
  * PVM_CALL node that records the callable and its arguments.  BUILD stores
- * its state on the node; SETITEM(S) / APPEND(S) on a PVM_CALL are recorded on
- * the node too, because Python would route them to the object.
+ * its state on the node; SETITEM(S) / APPEND(S) / ADDITEMS on a PVM_CALL
+ * are recorded on the node too, because Python would route them to the
+ * object.
  *
  * A handful of calls are interpreted because they only build plain
  * containers, and the tensor map needs the containers themselves:
@@ -43,11 +49,16 @@ typedef enum pvm_kind {
     PVM_NONE,
     PVM_BOOL,
     PVM_INT,       /* fits int64_t: u.i */
-    PVM_BIGINT,    /* an integer outside int64_t: u.str holds its encoding:
-                      "[-]digits" in ASCII from INT / LONG text, raw
-                      little-endian two's complement from LONG1 / LONG4 */
+    PVM_BIGINT,    /* an integer outside int64_t: u.str holds its shortest
+                      little-endian two's complement (what LONG1 holds and
+                      CPython's encode_long writes), whichever opcode made
+                      it, so that equal values have equal bytes */
     PVM_FLOAT,     /* u.f */
-    PVM_STR,       /* valid UTF-8 in u.str (NUL-terminated, len excludes NUL) */
+    PVM_STR,       /* UTF-8 in u.str (NUL-terminated, len excludes NUL);
+                      lone surrogates U+D800..U+DFFF, which CPython accepts
+                      in BINUNICODE ("surrogatepass") and UNICODE (\\ud800),
+                      are in their 3-byte form ED A0 80..ED BF BF, one per
+                      code point, so equal bytes still mean equal str */
     PVM_BYTES,     /* u.str, arbitrary bytes (NUL-terminated for convenience) */
     PVM_TUPLE,     /* u.seq */
     PVM_LIST,      /* u.seq */
@@ -79,7 +90,12 @@ struct pvm_value {
         int b;
         int64_t i;
         double f;
-        struct { char *data; size_t len; } str;
+        struct {
+            char *data;
+            size_t len;
+            int bytearray; /* PVM_BYTES from BYTEARRAY8: APPEND(S) and
+                              SETITEM(S) change it, as in Python */
+        } str;
         struct { pvm_value **items; size_t len, cap; } seq;
         struct {
             pvm_value **keys, **vals;
@@ -96,7 +112,8 @@ struct pvm_value {
             pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
             pvm_value *kwargs;   /* NEWOBJ_EX keyword dict, else NULL */
             pvm_value *state;    /* last BUILD state, else NULL */
-            pvm_value *listitems;/* PVM_LIST of APPEND(S) items, else NULL */
+            pvm_value *listitems;/* PVM_LIST of APPEND(S) and ADDITEMS
+                                    items in order, else NULL */
             pvm_value *dictitems;/* PVM_DICT of SETITEM(S) items, else NULL */
             pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
