@@ -7,6 +7,7 @@
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (needs clang)
 #   make valgrind   run the program on every fixture under valgrind
 #   make install    install the program, man page and bash completion under PREFIX
+#   make pvm-diff   compare the pickle VM with CPython on generated pickles
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libcriterion-dev pkg-config):
@@ -99,6 +100,19 @@ install: ckpt2safetensors
 
 clean:
 	rm -rf $(B) ckpt2safetensors
+
+# ---- the pickle VM against CPython ------------------------------------------
+# `make pvm-diff` runs the same small pickles through CPython's C unpickler
+# (python3) and the VM and fails on any the VM refuses or reads differently
+# (tests/diff/pvm_diff.py explains).  Needs python3, so not part of `make test`.
+
+.PHONY: pvm-diff
+
+$(B)/pvm_repr: tests/diff/pvm_repr.c $(B)/libc2s.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libc2s.a $(LDFLAGS) $(LDLIBS)
+
+pvm-diff: $(B)/pvm_repr
+	python3 tests/diff/pvm_diff.py $(B)/pvm_repr 3000 1
 
 # ---- fuzzing and valgrind --------------------------------------------------
 # tests/fuzz/README.md explains.  One harness per entry point,

@@ -658,11 +658,38 @@ static c2s_status seq_append(pvm *vm, pvm_value *seq, pvm_value *item)
 /* ------------------------------------------------------------------ */
 /* Dicts                                                                */
 
+/* A key's value as an int64 when Python's == would make it equal to that
+ * int: int, bool (True == 1), and integral floats (1.0 == 1, -0.0 == 0). */
+static bool key_as_int(const pvm_value *k, int64_t *x)
+{
+    switch (k->kind) {
+    case PVM_INT:
+        *x = k->u.i;
+        return true;
+    case PVM_BOOL:
+        *x = k->u.b != 0;
+        return true;
+    case PVM_FLOAT:
+        if (!(k->u.f >= -9223372036854775808.0 && k->u.f < 9223372036854775808.0) ||
+            k->u.f != (double)(int64_t)k->u.f)
+            return false;
+        *x = (int64_t)k->u.f;
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Hash of a key that Python would compare by value; false for the other
- * kinds, which are kept as distinct entries.  int and bool hash alike
- * because Python treats True == 1 as the same key. */
+ * kinds, which are kept as distinct entries.  Numbers that compare equal
+ * hash alike; a global is one object however often it is named. */
 static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
 {
+    int64_t x;
+    if (key_as_int(k, &x)) {
+        *h = mix64((uint64_t)x);
+        return true;
+    }
     switch (k->kind) {
     case PVM_STR:
         *h = hash_bytes(k->u.str.data, k->u.str.len, 1);
@@ -670,14 +697,19 @@ static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
     case PVM_BYTES:
         *h = hash_bytes(k->u.str.data, k->u.str.len, 2);
         return true;
-    case PVM_INT:
-        *h = mix64((uint64_t)k->u.i);
+    case PVM_BIGINT:
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 4);
         return true;
-    case PVM_BOOL:
-        *h = mix64(k->u.b ? 1 : 0);
+    case PVM_FLOAT: /* not integral; NaN is never equal, so not indexed */
+        if (k->u.f != k->u.f)
+            return false;
+        *h = hash_bytes(&k->u.f, sizeof k->u.f, 5);
         return true;
     case PVM_NONE:
         *h = UINT64_C(0x6e6f6e65);
+        return true;
+    case PVM_GLOBAL:
+        *h = mix64(k->u.global.index ^ UINT64_C(0x676c6f62616c));
         return true;
     default:
         return false;
@@ -686,21 +718,23 @@ static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
 
 static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
 {
-    bool a_num = a->kind == PVM_INT || a->kind == PVM_BOOL;
-    bool b_num = b->kind == PVM_INT || b->kind == PVM_BOOL;
-    if (a_num || b_num) {
-        if (!a_num || !b_num)
-            return false;
-        int64_t x = a->kind == PVM_INT ? a->u.i : (a->u.b != 0);
-        int64_t y = b->kind == PVM_INT ? b->u.i : (b->u.b != 0);
-        return x == y;
-    }
+    int64_t x, y;
+    bool a_int = key_as_int(a, &x), b_int = key_as_int(b, &y);
+    if (a_int || b_int)
+        return a_int && b_int && x == y;
     if (a->kind != b->kind)
         return false;
-    if (a->kind == PVM_NONE)
+    switch (a->kind) {
+    case PVM_NONE:
         return true;
-    return a->u.str.len == b->u.str.len &&
-           memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;
+    case PVM_FLOAT:
+        return a->u.f == b->u.f;
+    case PVM_GLOBAL:
+        return a->u.global.index == b->u.global.index;
+    default:
+        return a->u.str.len == b->u.str.len &&
+               memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;
+    }
 }
 
 static c2s_status grow_dict_index(pvm *vm)
