@@ -1932,8 +1932,8 @@ static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
 }
 
 /* What CPython's find_class would look up for a Python 2 name. */
-static void map_py2_name(const uint8_t **mod, size_t *mod_len,
-                         const uint8_t **name, size_t *name_len)
+void pvm_map_python2(const uint8_t **mod, size_t *mod_len,
+                     const uint8_t **name, size_t *name_len)
 {
     for (size_t i = 0; i < sizeof NAME_RENAMES / sizeof *NAME_RENAMES; i++) {
         const name_rename *r = &NAME_RENAMES[i];
@@ -2026,7 +2026,7 @@ static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len,
     const uint8_t *mod = raw_mod;
     size_t mod_len = raw_len;
     if (vm->proto < 3) /* find_class maps only then (fix_imports) */
-        map_py2_name(&mod, &mod_len, &name, &name_len);
+        pvm_map_python2(&mod, &mod_len, &name, &name_len);
 
     if ((vm->global_count + 1) * 2 > vm->global_slot_cap)
         TRY(grow_global_index(vm));

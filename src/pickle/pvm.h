@@ -170,6 +170,13 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i);
 /* Number of nodes created so far (ids are 0..count-1). */
 size_t pvm_object_count(const pvm *vm);
 
+/* The (module, name) CPython's find_class looks up for a Python 2 pair
+ * while the protocol is below 3 (the tables of Lib/_compat_pickle.py): the
+ * pointers are replaced by static strings when the pair is renamed, and
+ * left alone otherwise.  For names found outside the machine (sweep.h). */
+void pvm_map_python2(const uint8_t **module, size_t *module_len,
+                     const uint8_t **name, size_t *name_len);
+
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);
 /* If v is a PVM_CALL whose callable is the global module.name, return 1. */
