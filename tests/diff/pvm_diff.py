@@ -206,7 +206,8 @@ UNINTERPRETED = ('cgbuiltins:set(', 'cgbuiltins:frozenset(', 'cgcollections:Orde
 
 def cpython(data):
     try:
-        return 'OK ' + R(Unpickler(io.BytesIO(data)).load())
+        # torch.load passes encoding='utf-8' for Python 2 str
+        return 'OK ' + R(Unpickler(io.BytesIO(data), encoding='utf-8').load())
     except RecursionError:
         return 'SKIP'
     except Exception as e:
@@ -399,6 +400,11 @@ class Gen:
     def pickle(self):
         r = self.r
         data = r.choice([b'', b'\x80\x02', b'\x80\x04', b'\x80\x05']) + self.value() + b'.'
+        if r.random() < 0.3:  # stack, memo and framing opcodes anywhere
+            i = r.randrange(len(data))
+            data = data[:i] + r.choice([b'(1', b'20', b'(0', b'\x80\x02', b'\x80\x04', b'\x94',
+                                        b'0', b'2', b'(', b'1', b'\x95\x00\x00\x00\x00\x00\x00\x00\x00',
+                                        b'N\x98', b'Q', b'P1\n', b'h\x00', b'g0\n']) + data[i:]
         if r.random() < 0.15:  # mutate one byte
             i = r.randrange(len(data))
             data = data[:i] + bytes([r.randrange(256)]) + data[i + 1:]
