@@ -567,9 +567,36 @@ Test(pvm, dict_equal_scalar_key_replaces_in_place)
     expect_str(d->u.dict.keys[3], "a");
     expect_int(d->u.dict.vals[3], 5);
 
-    /* tuple keys are never merged */
+    /* tuple keys compare by value too: CPython gives {(): 2} */
     d = LOAD("}()K\001)K\002u.");
+    cr_assert_eq(d->u.dict.len, 1);
+    expect_int(d->u.dict.vals[0], 2);
+    /* a list in a tuple is unhashable (TypeError in CPython): kept apart */
+    d = LOAD("}(]\205K\001]\205K\002u.");
     cr_assert_eq(d->u.dict.len, 2);
+}
+
+/* Keys Python finds equal share one entry, keeping the first key and the
+ * last value.  CPython 3.11 loads this pickle as
+ * {1: 12, (1, 2): 13, (1, True): 14, 1.5: 16}:
+ *   1, True and 1.0 are one key; (1, 2) and (1, True) differ; 1.5 twice. */
+Test(pvm, dict_keys_equal_as_in_python)
+{
+    pvm_value *d = LOAD("}K\001K\012s\210K\013sG?\360\000\000\000\000\000\000K\014s"
+                        "K\001K\002\206K\015sK\001\210\206K\016s"
+                        "G?\370\000\000\000\000\000\000K\017sG?\370\000\000\000\000\000\000K\020s.");
+    expect_kind(d, PVM_DICT);
+    cr_assert_eq(d->u.dict.len, 4);
+    expect_int(d->u.dict.keys[0], 1);
+    expect_int(d->u.dict.vals[0], 12);
+    expect_int(d->u.dict.vals[1], 13);
+    expect_int(d->u.dict.vals[2], 14);
+    expect_kind(d->u.dict.keys[3], PVM_FLOAT);
+    expect_int(d->u.dict.vals[3], 16);
+    /* the same global named twice is one key: {<class mod.B>: 2} */
+    d = LOAD("}cmod\012B\012K\001scmod\012B\012K\002s.");
+    cr_assert_eq(d->u.dict.len, 1);
+    expect_int(d->u.dict.vals[0], 2);
 }
 
 Test(pvm, sets_and_frozensets)

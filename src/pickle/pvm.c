@@ -680,12 +680,21 @@ static bool key_as_int(const pvm_value *k, int64_t *x)
     }
 }
 
+/* Tuples are keys by value too, hashed and compared item by item; a key
+ * costs at most this many nodes to look at, beyond which it is kept as a
+ * distinct entry (a pickle could otherwise make each SETITEM walk a huge
+ * tuple shared through the memo). */
+#define KEY_NODE_BUDGET 64
+
 /* Hash of a key that Python would compare by value; false for the other
  * kinds, which are kept as distinct entries.  Numbers that compare equal
- * hash alike; a global is one object however often it is named. */
-static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
+ * hash alike; a global is one object however often it is named.  *budget
+ * counts the nodes looked at. */
+static bool key_hash(const pvm_value *k, uint64_t *h, int *budget)
 {
     int64_t x;
+    if (--*budget < 0)
+        return false;
     if (key_as_int(k, &x)) {
         *h = mix64((uint64_t)x);
         return true;
@@ -711,14 +720,30 @@ static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
     case PVM_GLOBAL:
         *h = mix64(k->u.global.index ^ UINT64_C(0x676c6f62616c));
         return true;
+    case PVM_TUPLE:
+        *h = UINT64_C(0x7475706c65) + k->u.seq.len;
+        for (size_t i = 0; i < k->u.seq.len; i++) {
+            uint64_t item;
+            if (!key_hash(k->u.seq.items[i], &item, budget))
+                return false;
+            *h = mix64(*h ^ item);
+        }
+        return true;
     default:
         return false;
     }
 }
 
+static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
+{
+    int budget = KEY_NODE_BUDGET;
+    return key_hash(k, h, &budget);
+}
+
+/* Python's == on two keys that both hashed (so the walk is bounded). */
 static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
 {
-    int64_t x, y;
+    int64_t x = 0, y = 0;
     bool a_int = key_as_int(a, &x), b_int = key_as_int(b, &y);
     if (a_int || b_int)
         return a_int && b_int && x == y;
@@ -731,6 +756,13 @@ static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
         return a->u.f == b->u.f;
     case PVM_GLOBAL:
         return a->u.global.index == b->u.global.index;
+    case PVM_TUPLE:
+        if (a->u.seq.len != b->u.seq.len)
+            return false;
+        for (size_t i = 0; i < a->u.seq.len; i++)
+            if (!scalar_keys_equal(a->u.seq.items[i], b->u.seq.items[i]))
+                return false;
+        return true;
     default:
         return a->u.str.len == b->u.str.len &&
                memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;

@@ -66,8 +66,8 @@ typedef enum pvm_kind {
     PVM_FROZENSET, /* u.seq */
     PVM_DICT,      /* u.dict, insertion order; a later SETITEM with a key
                       Python finds equal (same str / bytes / None / global,
-                      numbers by value: 1 == 1.0 == True) replaces the
-                      value in place */
+                      numbers by value: 1 == 1.0 == True, tuples of such
+                      item by item) replaces the value in place */
     PVM_GLOBAL,    /* u.global: a reference to module.name, never resolved */
     PVM_CALL,      /* u.call: the inert result of calling a global */
     PVM_PERSID     /* u.persid: result of PERSID / BINPERSID */

@@ -24,6 +24,7 @@ import collections
 import io
 import pickle
 import random
+import resource
 import struct
 import subprocess
 import sys
@@ -420,6 +421,9 @@ def main():
     out = subprocess.run([probe], input=''.join(c.hex() + '\n' for c in cases).encode(),
                          capture_output=True, check=True).stdout.decode('utf-8', 'surrogateescape').split('\n')[:-1]
     assert len(out) == len(cases), (len(out), len(cases))
+    # CPython's memo is an array: LONG_BINPUT 100000000 makes it allocate
+    # and clear 1.6 GB.  Cap this process so that is a MemoryError.
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     tally = collections.Counter()
     bad = 0
     for data, ours in zip(cases, out):
