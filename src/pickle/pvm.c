@@ -703,7 +703,9 @@ static bool key_hash(const pvm_value *k, uint64_t *h, int *budget)
     case PVM_STR:
         *h = hash_bytes(k->u.str.data, k->u.str.len, 1);
         return true;
-    case PVM_BYTES:
+    case PVM_BYTES: /* a bytearray is unhashable, and may still change */
+        if (k->u.str.bytearray)
+            return false;
         *h = hash_bytes(k->u.str.data, k->u.str.len, 2);
         return true;
     case PVM_BIGINT:
