@@ -15,6 +15,7 @@
 #   make install    install the program, man page, bash completion, the library
 #                   (static and shared), include/c2s.h and c2s.pc under PREFIX
 #   make uninstall  remove what make install put there
+#   make pvm-diff   compare the pickle VM with CPython on generated pickles
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libsnappy-dev libcriterion-dev pkg-config):
@@ -202,6 +203,19 @@ uninstall:
 
 clean:
 	rm -rf $(B) ckpt2safetensors
+
+# ---- the pickle VM against CPython ------------------------------------------
+# `make pvm-diff` runs the same small pickles through CPython's C unpickler
+# (python3) and the VM and fails on any the VM refuses or reads differently
+# (tests/diff/pvm_diff.py explains).  Needs python3, so not part of `make test`.
+
+.PHONY: pvm-diff
+
+$(B)/pvm_repr: tests/diff/pvm_repr.c $(B)/libc2s.a
+	$(CC) $(CFLAGS) $(INC) -o $@ $< $(B)/libc2s.a $(LDFLAGS) $(LDLIBS)
+
+pvm-diff: $(B)/pvm_repr
+	python3 tests/diff/pvm_diff.py $(B)/pvm_repr 3000 1
 
 # ---- fuzzing and valgrind --------------------------------------------------
 # tests/fuzz/README.md explains.  One harness per entry point,

@@ -2,10 +2,12 @@
  * pvm.c - the restricted pickle virtual machine (see src/pickle/pvm.h).
  *
  * The machine reads a pickle one opcode at a time and keeps the same state as
- * CPython's unpickler (Lib/pickle.py, _Unpickler): a value stack, a stack of
- * marks, and a memo.  Nothing is ever imported or called; every value is an
- * inert pvm_value node.  Opcode semantics and argument formats follow
- * Lib/pickletools.py.
+ * CPython's C unpickler (Modules/_pickle.c, the load_* functions of Python
+ * 3.11): a value stack, a stack of marks, and a memo.  Each opcode accepts
+ * what its load_* function accepts and gives the same value; the comments
+ * name the function.  Nothing is ever imported or called; every value is
+ * an inert pvm_value node.  tests/diff/pvm_diff.py compares the two on
+ * thousands of small pickles.
  *
  * Layout of the state:
  *   - nodes live in fixed-size chunks, so a node never moves and ids are
@@ -36,7 +38,8 @@
 #include "pickle/pvm.h"
 
 #include <inttypes.h>
-#include <locale.h>  /* localeconv(): strtod follows LC_NUMERIC */
+#include <locale.h>  /* newlocale(), strtod_l(): floats read in the "C" locale */
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +268,9 @@ struct pvm {
 
     dict_slot *dict_slots;
     size_t dict_slot_cap, dict_slot_count;
+
+    int proto;          /* the last PROTO, as CPython's self->proto */
+    locale_t c_locale;  /* for strtod_l; made by the first FLOAT */
 };
 
 /* ------------------------------------------------------------------ */
@@ -336,27 +342,16 @@ static int64_t int32_field(uint64_t u)
     return (u & 0x80000000u) ? (int64_t)u - (INT64_C(1) << 32) : (int64_t)u;
 }
 
-/* Case-insensitive ASCII prefix test (strncasecmp is not C11). */
-static bool starts_with_nocase(const char *s, const char *prefix)
-{
-    for (; *prefix != '\0'; s++, prefix++) {
-        char c = *s;
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != *prefix)
-            return false;
-    }
-    return true;
-}
-
 static bool span_is(const uint8_t *p, size_t n, const char *s)
 {
     return strlen(s) == n && memcmp(p, s, n) == 0;
 }
 
 /* Index of the first byte that is not part of strict UTF-8 (no overlongs,
- * no surrogates, nothing above U+10FFFF), or SIZE_MAX when all is valid. */
-static size_t utf8_invalid_at(const uint8_t *s, size_t n)
+ * nothing above U+10FFFF, and no surrogates unless `surrogates`: CPython
+ * decodes BINUNICODE with "surrogatepass", which takes ED A0 80..ED BF BF
+ * as the lone surrogates U+D800..U+DFFF), or SIZE_MAX when all is valid. */
+static size_t utf8_invalid_at(const uint8_t *s, size_t n, bool surrogates)
 {
     size_t i = 0;
     while (i < n) {
@@ -373,7 +368,7 @@ static size_t utf8_invalid_at(const uint8_t *s, size_t n)
             need = 2;
             if (c == 0xe0)
                 lo = 0xa0;
-            else if (c == 0xed)
+            else if (c == 0xed && !surrogates)
                 hi = 0x9f;
         } else if (c >= 0xf0 && c <= 0xf4) {
             need = 3;
@@ -445,11 +440,6 @@ static int hex_value(uint8_t c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-static bool is_space(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
 /* ------------------------------------------------------------------ */
@@ -668,49 +658,117 @@ static c2s_status seq_append(pvm *vm, pvm_value *seq, pvm_value *item)
 /* ------------------------------------------------------------------ */
 /* Dicts                                                                */
 
-/* Hash of a key that Python would compare by value; false for the other
- * kinds, which are kept as distinct entries.  int and bool hash alike
- * because Python treats True == 1 as the same key. */
-static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
+/* A key's value as an int64 when Python's == would make it equal to that
+ * int: int, bool (True == 1), and integral floats (1.0 == 1, -0.0 == 0). */
+static bool key_as_int(const pvm_value *k, int64_t *x)
 {
     switch (k->kind) {
-    case PVM_STR:
-        *h = hash_bytes(k->u.str.data, k->u.str.len, 1);
-        return true;
-    case PVM_BYTES:
-        *h = hash_bytes(k->u.str.data, k->u.str.len, 2);
-        return true;
     case PVM_INT:
-        *h = mix64((uint64_t)k->u.i);
+        *x = k->u.i;
         return true;
     case PVM_BOOL:
-        *h = mix64(k->u.b ? 1 : 0);
+        *x = k->u.b != 0;
         return true;
-    case PVM_NONE:
-        *h = UINT64_C(0x6e6f6e65);
+    case PVM_FLOAT:
+        if (!(k->u.f >= -9223372036854775808.0 && k->u.f < 9223372036854775808.0) ||
+            k->u.f != (double)(int64_t)k->u.f)
+            return false;
+        *x = (int64_t)k->u.f;
         return true;
     default:
         return false;
     }
 }
 
+/* Tuples are keys by value too, hashed and compared item by item; a key
+ * costs at most this many nodes to look at, beyond which it is kept as a
+ * distinct entry (a pickle could otherwise make each SETITEM walk a huge
+ * tuple shared through the memo). */
+#define KEY_NODE_BUDGET 64
+
+/* Hash of a key that Python would compare by value; false for the other
+ * kinds, which are kept as distinct entries.  Numbers that compare equal
+ * hash alike; a global is one object however often it is named.  *budget
+ * counts the nodes looked at. */
+static bool key_hash(const pvm_value *k, uint64_t *h, int *budget)
+{
+    int64_t x;
+    if (--*budget < 0)
+        return false;
+    if (key_as_int(k, &x)) {
+        *h = mix64((uint64_t)x);
+        return true;
+    }
+    switch (k->kind) {
+    case PVM_STR:
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 1);
+        return true;
+    case PVM_BYTES: /* a bytearray is unhashable, and may still change */
+        if (k->u.str.bytearray)
+            return false;
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 2);
+        return true;
+    case PVM_BIGINT:
+        *h = hash_bytes(k->u.str.data, k->u.str.len, 4);
+        return true;
+    case PVM_FLOAT: /* not integral; NaN is never equal, so not indexed */
+        if (k->u.f != k->u.f)
+            return false;
+        *h = hash_bytes(&k->u.f, sizeof k->u.f, 5);
+        return true;
+    case PVM_NONE:
+        *h = UINT64_C(0x6e6f6e65);
+        return true;
+    case PVM_GLOBAL:
+        *h = mix64(k->u.global.index ^ UINT64_C(0x676c6f62616c));
+        return true;
+    case PVM_TUPLE:
+        *h = UINT64_C(0x7475706c65) + k->u.seq.len;
+        for (size_t i = 0; i < k->u.seq.len; i++) {
+            uint64_t item;
+            if (!key_hash(k->u.seq.items[i], &item, budget))
+                return false;
+            *h = mix64(*h ^ item);
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool scalar_key_hash(const pvm_value *k, uint64_t *h)
+{
+    int budget = KEY_NODE_BUDGET;
+    return key_hash(k, h, &budget);
+}
+
+/* Python's == on two keys that both hashed (so the walk is bounded). */
 static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
 {
-    bool a_num = a->kind == PVM_INT || a->kind == PVM_BOOL;
-    bool b_num = b->kind == PVM_INT || b->kind == PVM_BOOL;
-    if (a_num || b_num) {
-        if (!a_num || !b_num)
-            return false;
-        int64_t x = a->kind == PVM_INT ? a->u.i : (a->u.b != 0);
-        int64_t y = b->kind == PVM_INT ? b->u.i : (b->u.b != 0);
-        return x == y;
-    }
+    int64_t x = 0, y = 0;
+    bool a_int = key_as_int(a, &x), b_int = key_as_int(b, &y);
+    if (a_int || b_int)
+        return a_int && b_int && x == y;
     if (a->kind != b->kind)
         return false;
-    if (a->kind == PVM_NONE)
+    switch (a->kind) {
+    case PVM_NONE:
         return true;
-    return a->u.str.len == b->u.str.len &&
-           memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;
+    case PVM_FLOAT:
+        return a->u.f == b->u.f;
+    case PVM_GLOBAL:
+        return a->u.global.index == b->u.global.index;
+    case PVM_TUPLE:
+        if (a->u.seq.len != b->u.seq.len)
+            return false;
+        for (size_t i = 0; i < a->u.seq.len; i++)
+            if (!scalar_keys_equal(a->u.seq.items[i], b->u.seq.items[i]))
+                return false;
+        return true;
+    default:
+        return a->u.str.len == b->u.str.len &&
+               memcmp(a->u.str.data, b->u.str.data, a->u.str.len) == 0;
+    }
 }
 
 static c2s_status grow_dict_index(pvm *vm)
@@ -936,90 +994,268 @@ static c2s_status memo_get(pvm *vm, uint64_t key)
 }
 
 /* ------------------------------------------------------------------ */
+/* Integers                                                             */
+
+/* Drop sign-extension bytes that add nothing: the shortest two's
+ * complement, which is what CPython's encode_long writes for LONG1. */
+static size_t twos_complement_len(const uint8_t *p, size_t n)
+{
+    while (n > 1 && ((p[n - 1] == 0x00 && !(p[n - 2] & 0x80)) ||
+                     (p[n - 1] == 0xff && (p[n - 2] & 0x80))))
+        n--;
+    return n;
+}
+
+/* n bytes of little-endian two's complement: PVM_INT when it fits int64,
+ * else PVM_BIGINT holding the shortest two's complement bytes. */
+static c2s_status push_long_bytes(pvm *vm, const uint8_t *p, size_t n)
+{
+    pvm_value *v;
+    n = twos_complement_len(p, n);
+    if (n == 0) {
+        TRY(new_int(vm, 0, &v));
+        return push(vm, v);
+    }
+    if (n > 8) {
+        TRY(new_string(vm, PVM_BIGINT, p, n, &v));
+        return push(vm, v);
+    }
+    uint64_t u = read_le(p, n);
+    if ((p[n - 1] & 0x80) && n < 8)
+        u |= UINT64_MAX << (8 * n);
+    TRY(new_int(vm, to_int64(u), &v));
+    return push(vm, v);
+}
+
+/* ------------------------------------------------------------------ */
 /* Text numbers (protocol 0)                                            */
+/*
+ * CPython's C unpickler (Modules/_pickle.c) copies each text argument into
+ * a NUL-terminated buffer, so its parsers stop at the first NUL byte; the
+ * parsers here take the text up to that NUL (text_len).
+ *
+ *   INT    load_int: strtol(s, &end, 0); when that fails (no digits read up
+ *          to the end, or overflow), PyLong_FromString(s, NULL, 0).  A line
+ *          of two bytes whose value is 0 or 1 is a bool (Python 2.2).
+ *   LONG   load_long: a trailing 'L' is cut, then PyLong_FromString(s,
+ *          NULL, 0).
+ *   FLOAT  load_float: PyOS_string_to_double, i.e. _Py_dg_strtod or
+ *          _Py_parse_inf_or_nan, which must read the whole text; overflow
+ *          is an error (OverflowError), underflow gives 0.
+ *   GET/PUT  PyLong_FromString(s, NULL, 10), then PyLong_AsSsize_t.
+ */
 
-typedef struct decimal {
-    bool negative;
-    const uint8_t *digits;
-    size_t ndigits;
-} decimal;
+/* CPython's decimal int() refuses more digits than this by default
+ * (sys.int_info.default_max_str_digits); binary bases have no limit. */
+#define PY_MAX_STR_DIGITS 4300
 
-/* [space] [sign] digits [space]: the decimal subset of Python's int(). */
-static bool parse_decimal(const uint8_t *p, size_t n, decimal *d)
+/* Py_ISSPACE; glibc's isspace() in the C locale says the same. */
+static bool is_py_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static unsigned digit_value(uint8_t c)
+{
+    int h = hex_value(c);
+    return h < 0 ? 99u : (unsigned)h;
+}
+
+static size_t text_len(const uint8_t *p, size_t n)
+{
+    const uint8_t *nul = memchr(p, '\0', n);
+    return nul ? (size_t)(nul - p) : n;
+}
+
+/* glibc's strtol(s, &end, 0) in the C locale, where s is p[0..n) followed
+ * by a NUL: true when it succeeds and end is the NUL.  Like strtol, no
+ * digits at all means end = s, which is the NUL only for empty text. */
+static bool c_strtol_whole(const uint8_t *p, size_t n, int64_t *x)
 {
     size_t i = 0;
-    while (i < n && is_space(p[i]))
+    *x = 0;
+    while (i < n && is_py_space(p[i]))
         i++;
-    while (n > i && is_space(p[n - 1]))
-        n--;
-    d->negative = false;
+    bool negative = false;
     if (i < n && (p[i] == '+' || p[i] == '-'))
-        d->negative = p[i++] == '-';
-    d->digits = p + i;
-    d->ndigits = n - i;
-    if (d->ndigits == 0)
+        negative = p[i++] == '-';
+    unsigned base = 10;
+    if (i < n && p[i] == '0') {
+        base = 8;
+        if (n - i >= 3 && (p[i + 1] == 'x' || p[i + 1] == 'X') &&
+            hex_value(p[i + 2]) >= 0) {
+            base = 16;
+            i += 2;
+        }
+    }
+    if (i == n || digit_value(p[i]) >= base)
+        return n == 0;
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t mag = 0;
+    for (; i < n && digit_value(p[i]) < base; i++) {
+        unsigned d = digit_value(p[i]);
+        if (mag > (limit - d) / base)
+            return false; /* ERANGE */
+        mag = mag * base + d;
+    }
+    if (i != n)
         return false;
-    for (size_t k = 0; k < d->ndigits; k++)
-        if (d->digits[k] < '0' || d->digits[k] > '9')
-            return false;
+    *x = negative ? (mag == 0 ? 0 : -(int64_t)(mag - 1) - 1) : (int64_t)mag;
     return true;
 }
 
-/* Magnitude as uint64; false on overflow. */
-static bool decimal_magnitude(const decimal *d, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (size_t k = 0; k < d->ndigits; k++) {
-        unsigned digit = (unsigned)(d->digits[k] - '0');
-        if (v > (UINT64_MAX - digit) / 10)
-            return false;
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return true;
-}
+/* An integer as PyLong_FromString read it: digits (with the underscores
+ * that separate them) in base 2, 8, 10 or 16. */
+typedef struct py_int {
+    bool negative;
+    unsigned base;
+    const uint8_t *digits;
+    size_t len;     /* bytes in digits, underscores included */
+    size_t ndigits; /* digits only */
+} py_int;
 
-/* INT and LONG read with base 0 in CPython, where "010" is an error in
- * pickle.py but octal 8 in the C unpickler; refuse the ambiguity. */
-static bool has_ambiguous_zero(const decimal *d)
+/* PyLong_FromString(s, NULL, base) for base 0 or 10 (Objects/longobject.c
+ * in 3.11): spaces, a sign, with base 0 a 0x / 0o / 0b prefix (one '_' may
+ * follow it), digits with single underscores between them, spaces.  With
+ * base 0, a decimal starting with 0 must be all zeros ("010" is an
+ * error).  Returns false on any syntax error. */
+static bool parse_py_long(const uint8_t *p, size_t n, unsigned base,
+                          py_int *out)
 {
-    if (d->ndigits < 2 || d->digits[0] != '0')
+    size_t i = 0;
+    while (i < n && is_py_space(p[i]))
+        i++;
+    out->negative = false;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        out->negative = p[i++] == '-';
+    bool zeros_only = false;
+    uint8_t next = n - i >= 2 ? p[i + 1] : 0;
+    if (base == 0) {
+        if (i == n || p[i] != '0')
+            base = 10;
+        else if (next == 'x' || next == 'X')
+            base = 16;
+        else if (next == 'o' || next == 'O')
+            base = 8;
+        else if (next == 'b' || next == 'B')
+            base = 2;
+        else
+            base = 10, zeros_only = true;
+        if (base != 10) {
+            i += 2;
+            if (i < n && p[i] == '_')
+                i++;
+        }
+    }
+    out->base = base;
+    if (i < n && p[i] == '_')
         return false;
-    for (size_t k = 0; k < d->ndigits; k++)
-        if (d->digits[k] != '0')
-            return true;
-    return false;
+    out->digits = p + i;
+    out->ndigits = 0;
+    uint8_t prev = 0;
+    for (; i < n && (digit_value(p[i]) < base || p[i] == '_'); i++) {
+        if (p[i] == '_' && prev == '_')
+            return false;
+        if (p[i] != '_') {
+            out->ndigits++;
+            if (zeros_only && p[i] != '0')
+                return false;
+        }
+        prev = p[i];
+    }
+    out->len = (size_t)(p + i - out->digits);
+    if (prev == '_' || out->ndigits == 0)
+        return false;
+    while (i < n && is_py_space(p[i]))
+        i++;
+    return i == n;
 }
 
-/* Push a decimal as PVM_INT, or PVM_BIGINT holding "[-]digits". */
-static c2s_status push_decimal(pvm *vm, const decimal *d)
+/* The magnitude of d as little-endian 32-bit limbs in *limbs (malloc'd,
+ * *count of them, at least one).  Decimal is at most PY_MAX_STR_DIGITS
+ * digits, so the quadratic conversion stays small. */
+static c2s_status py_int_limbs(pvm *vm, const py_int *d, uint32_t **limbs,
+                               size_t *count)
 {
-    uint64_t mag;
-    pvm_value *v;
-    if (decimal_magnitude(d, &mag)) {
-        if (!d->negative && mag <= (uint64_t)INT64_MAX) {
-            TRY(new_int(vm, (int64_t)mag, &v));
-            return push(vm, v);
-        }
-        if (d->negative && mag <= (uint64_t)INT64_MAX + 1) {
-            TRY(new_int(vm, mag == 0 ? 0 : -(int64_t)(mag - 1) - 1, &v));
-            return push(vm, v);
-        }
-    }
-    /* only overflow gets here, and leading zeros were refused */
-    size_t n = d->ndigits + (d->negative ? 1 : 0);
-    if (n > vm->limits.max_string)
-        return string_too_long(vm);
-    char *buf = malloc(n + 1);
-    if (buf == NULL)
+    unsigned bits = d->base == 16 ? 4 : d->base == 8 ? 3 : d->base == 2 ? 1 : 4;
+    if (d->ndigits > (SIZE_MAX - 64) / bits)
         return out_of_memory(vm);
-    size_t at = 0;
-    if (d->negative)
-        buf[at++] = '-';
-    memcpy(buf + at, d->digits, d->ndigits);
-    buf[n] = '\0';
-    TRY(adopt_string(vm, PVM_BIGINT, buf, n, &v));
-    return push(vm, v);
+    size_t cap = d->ndigits * bits / 32 + 2;
+    uint32_t *l = calloc(cap, sizeof *l);
+    if (l == NULL)
+        return out_of_memory(vm);
+    size_t used = 1;
+    if (d->base == 10) {
+        for (size_t i = 0; i < d->len; i++) {
+            if (d->digits[i] == '_')
+                continue;
+            uint64_t carry = (uint64_t)(d->digits[i] - '0');
+            for (size_t k = 0; k < used; k++) {
+                uint64_t t = (uint64_t)l[k] * 10 + carry;
+                l[k] = (uint32_t)t;
+                carry = t >> 32;
+            }
+            if (carry != 0)
+                l[used++] = (uint32_t)carry;
+        }
+    } else {
+        size_t bit = 0; /* filled from the last digit up */
+        for (size_t i = d->len; i-- > 0;) {
+            if (d->digits[i] == '_')
+                continue;
+            uint64_t v = digit_value(d->digits[i]);
+            l[bit / 32] |= (uint32_t)(v << (bit % 32));
+            if (bit % 32 + bits > 32)
+                l[bit / 32 + 1] |= (uint32_t)(v >> (32 - bit % 32));
+            bit += bits;
+        }
+        used = cap;
+    }
+    while (used > 1 && l[used - 1] == 0)
+        used--;
+    *limbs = l;
+    *count = used;
+    return C2S_OK;
+}
+
+/* Push the value of d: PVM_INT, or PVM_BIGINT in the same shortest two's
+ * complement bytes as LONG1, so that equal values look the same. */
+static c2s_status push_py_int(pvm *vm, const py_int *d)
+{
+    if (d->base == 10 && d->ndigits > PY_MAX_STR_DIGITS)
+        return FAIL(vm,
+                    "pickle: %s argument at offset %zu has more than %d "
+                    "digits (CPython's limit for int())",
+                    vm->op_name, vm->op_offset, PY_MAX_STR_DIGITS);
+    uint32_t *limbs = NULL;
+    size_t count = 0;
+    TRY(py_int_limbs(vm, d, &limbs, &count));
+    if (count > (SIZE_MAX - 1) / 4) {
+        free(limbs);
+        return out_of_memory(vm);
+    }
+    size_t n = count * 4 + 1; /* room for the sign */
+    uint8_t *bytes = malloc(n);
+    if (bytes == NULL) {
+        free(limbs);
+        return out_of_memory(vm);
+    }
+    for (size_t k = 0; k < count; k++)
+        for (size_t b = 0; b < 4; b++)
+            bytes[4 * k + b] = (uint8_t)(limbs[k] >> (8 * b));
+    bytes[n - 1] = 0;
+    free(limbs);
+    if (d->negative) { /* two's complement: invert, add one */
+        unsigned carry = 1;
+        for (size_t i = 0; i < n; i++) {
+            unsigned t = (uint8_t)~bytes[i] + carry;
+            bytes[i] = (uint8_t)t;
+            carry = t >> 8;
+        }
+    }
+    c2s_status st = push_long_bytes(vm, bytes, n);
+    free(bytes);
+    return st;
 }
 
 static c2s_status op_int(pvm *vm, bool is_long)
@@ -1027,84 +1263,119 @@ static c2s_status op_int(pvm *vm, bool is_long)
     const uint8_t *p;
     size_t n;
     TRY(take_line(vm, &p, &n));
+    if (n == 0)
+        return bad_argument(vm);
+    size_t len = text_len(p, n);
     pvm_value *v;
-    /* Python 2.2 wrote booleans as INT 00 / 01; the newline is significant
-     * in CPython's check, so no spaces are allowed around them. */
-    if (!is_long && n == 2 && p[0] == '0' && (p[1] == '0' || p[1] == '1')) {
-        TRY(new_bool(vm, p[1] == '1', &v));
+    int64_t x;
+    if (!is_long && c_strtol_whole(p, len, &x)) {
+        /* Python 2.2 wrote booleans as "00" / "01": CPython checks that
+         * the line is two bytes long and the value 0 or 1 */
+        if (n == 2 && (x == 0 || x == 1))
+            TRY(new_bool(vm, x == 1, &v));
+        else
+            TRY(new_int(vm, x, &v));
         return push(vm, v);
     }
-    if (is_long && n > 0 && p[n - 1] == 'L')
-        n--;
-    decimal d;
-    if (!parse_decimal(p, n, &d) || has_ambiguous_zero(&d))
+    if (is_long && p[n - 1] == 'L' && len == n)
+        len--;
+    py_int d;
+    if (!parse_py_long(p, len, 0, &d))
         return bad_argument(vm);
-    return push_decimal(vm, &d);
+    return push_py_int(vm, &d);
 }
 
-/* Python's float() syntax without underscores: [sign] (digits [. digits] |
- * . digits) [e [sign] digits], or inf / infinity / nan, spaces around.
- * Stricter than strtod, which would also take hex floats. */
-static bool float_syntax_ok(const char *s)
+/* _Py_dg_strtod's syntax: [sign] digits [. [digits]] or [sign] . digits,
+ * then an exponent only when it has a digit.  Returns the length of the
+ * longest such prefix of p[0..n), 0 when there is none. */
+static size_t decimal_float_prefix(const uint8_t *p, size_t n)
 {
-    while (is_space((uint8_t)*s))
-        s++;
-    if (*s == '+' || *s == '-')
-        s++;
-    size_t digits = 0;
-    if (starts_with_nocase(s, "infinity"))
-        s += 8;
-    else if (starts_with_nocase(s, "inf") || starts_with_nocase(s, "nan"))
-        s += 3;
-    else {
-        while (*s >= '0' && *s <= '9')
-            s++, digits++;
-        if (*s == '.') {
-            s++;
-            while (*s >= '0' && *s <= '9')
-                s++, digits++;
+    size_t i = 0, digits = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+        digits++;
+    if (i < n && p[i] == '.')
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            digits++;
+    if (digits == 0)
+        return 0;
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (p[j] == '+' || p[j] == '-'))
+            j++;
+        if (j < n && p[j] >= '0' && p[j] <= '9') {
+            while (j < n && p[j] >= '0' && p[j] <= '9')
+                j++;
+            i = j;
         }
-        if (digits == 0)
+    }
+    return i;
+}
+
+static bool match_nocase(const uint8_t *p, size_t n, size_t at,
+                         const char *word)
+{
+    size_t k = strlen(word);
+    if (n - at < k)
+        return false;
+    for (size_t i = 0; i < k; i++) {
+        uint8_t c = p[at + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c - 'A' + 'a');
+        if (c != (uint8_t)word[i])
             return false;
-        if (*s == 'e' || *s == 'E') {
-            s++;
-            if (*s == '+' || *s == '-')
-                s++;
-            if (!(*s >= '0' && *s <= '9'))
-                return false;
-            while (*s >= '0' && *s <= '9')
-                s++;
-        }
     }
-    while (is_space((uint8_t)*s))
-        s++;
-    return *s == '\0';
+    return true;
 }
 
-/* strtod reads the locale's decimal point; the pickle always has '.', so
- * swap it for the locale's when they differ. */
-static char *localize_decimal_point(const uint8_t *p, size_t n)
+/* _Py_parse_inf_or_nan: [sign] inf | infinity | nan, any case.  Returns
+ * the length read (0 when none) and the value, NaN being CPython's
+ * _Py_dg_stdnan: the quiet NaN 0x7ff8..., with the sign bit for "-nan". */
+static size_t inf_nan_prefix(const uint8_t *p, size_t n, double *f)
 {
-    const char *dp = localeconv()->decimal_point;
-    size_t dp_len = (dp != NULL && *dp != '\0') ? strlen(dp) : 1;
-    if (dp == NULL || *dp == '\0')
-        dp = ".";
-    if (n > (SIZE_MAX - 1) / dp_len)
-        return NULL;
-    char *buf = malloc(n * dp_len + 1);
-    if (buf == NULL)
-        return NULL;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '.') {
-            memcpy(buf + at, dp, dp_len);
-            at += dp_len;
-        } else {
-            buf[at++] = (char)p[i];
-        }
+    size_t i = 0;
+    bool negative = false;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        negative = p[i++] == '-';
+    uint64_t bits;
+    if (match_nocase(p, n, i, "inf")) {
+        i += 3;
+        if (match_nocase(p, n, i, "inity"))
+            i += 5;
+        bits = UINT64_C(0x7ff0000000000000);
+    } else if (match_nocase(p, n, i, "nan")) {
+        i += 3;
+        bits = UINT64_C(0x7ff8000000000000);
+    } else {
+        return 0;
     }
-    buf[at] = '\0';
-    return buf;
+    if (negative)
+        bits |= UINT64_C(1) << 63;
+    memcpy(f, &bits, sizeof *f);
+    return i;
+}
+
+/* Decimal text to the nearest double.  glibc's strtod rounds correctly, as
+ * _Py_dg_strtod does, so the bits are the same; strtod_l with the "C"
+ * locale object reads '.' whatever the process locale, without touching
+ * global state (setlocale / localeconv are not thread-safe). */
+static c2s_status decimal_to_double(pvm *vm, const uint8_t *p, size_t n,
+                                    double *f)
+{
+    if (vm->c_locale == (locale_t)0) {
+        vm->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+        if (vm->c_locale == (locale_t)0)
+            return out_of_memory(vm);
+    }
+    char *text = malloc(n + 1);
+    if (text == NULL)
+        return out_of_memory(vm);
+    memcpy(text, p, n);
+    text[n] = '\0';
+    *f = strtod_l(text, NULL, vm->c_locale);
+    free(text);
+    return C2S_OK;
 }
 
 static c2s_status op_float(pvm *vm)
@@ -1112,74 +1383,56 @@ static c2s_status op_float(pvm *vm)
     const uint8_t *p;
     size_t n;
     TRY(take_line(vm, &p, &n));
-    if (memchr(p, '\0', n) != NULL)
+    size_t len = text_len(p, n);
+    double f;
+    size_t used = decimal_float_prefix(p, len);
+    if (used > 0) {
+        if (used != len)
+            return bad_argument(vm);
+        TRY(decimal_to_double(vm, p, len, &f));
+        if (isinf(f))
+            return FAIL(vm,
+                        "pickle: FLOAT argument at offset %zu is too large "
+                        "for a float",
+                        vm->op_offset);
+    } else if (len == 0 || inf_nan_prefix(p, len, &f) != len) {
         return bad_argument(vm);
-    char *plain = malloc(n + 1);
-    if (plain == NULL)
-        return out_of_memory(vm);
-    memcpy(plain, p, n);
-    plain[n] = '\0';
-    bool ok = float_syntax_ok(plain);
-    free(plain);
-    if (!ok)
-        return bad_argument(vm);
-    char *text = localize_decimal_point(p, n);
-    if (text == NULL)
-        return out_of_memory(vm);
-    double f = strtod(text, NULL);
-    free(text);
+    }
     pvm_value *v;
     TRY(new_float(vm, f, &v));
     return push(vm, v);
 }
 
-/* Text memo index of PUT / GET: Python's int(), base 10, never negative. */
+/* Text memo index of PUT / GET: PyLong_FromString(s, NULL, 10), which must
+ * fit Py_ssize_t; negative is an error for PUT and never found by GET. */
 static c2s_status take_text_index(pvm *vm, uint64_t *index)
 {
     const uint8_t *p;
     size_t n;
     TRY(take_line(vm, &p, &n));
-    decimal d;
-    if (!parse_decimal(p, n, &d) || !decimal_magnitude(&d, index))
+    py_int d;
+    if (n == 0 || !parse_py_long(p, text_len(p, n), 10, &d) ||
+        d.ndigits > PY_MAX_STR_DIGITS)
         return bad_argument(vm);
-    if (d.negative && *index != 0)
+    uint64_t v = 0;
+    for (size_t i = 0; i < d.len; i++) {
+        if (d.digits[i] == '_')
+            continue;
+        unsigned digit = (unsigned)(d.digits[i] - '0');
+        if (v > ((uint64_t)INT64_MAX - digit) / 10)
+            return bad_argument(vm);
+        v = v * 10 + digit;
+    }
+    if (d.negative && v != 0)
         return FAIL(vm,
                     "pickle: negative memo index in %s at offset %zu",
                     vm->op_name, vm->op_offset);
+    *index = v;
     return C2S_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* Binary scalars                                                       */
-
-/* n bytes of little-endian two's complement: PVM_INT when it fits int64,
- * else PVM_BIGINT holding the raw bytes. */
-static c2s_status push_long_bytes(pvm *vm, const uint8_t *p, size_t n)
-{
-    pvm_value *v;
-    if (n == 0) {
-        TRY(new_int(vm, 0, &v));
-        return push(vm, v);
-    }
-    bool negative = (p[n - 1] & 0x80) != 0;
-    bool fits = n <= 8;
-    if (!fits) {
-        uint8_t ext = negative ? 0xff : 0x00;
-        fits = ((p[7] & 0x80) != 0) == negative;
-        for (size_t i = 8; fits && i < n; i++)
-            fits = p[i] == ext;
-    }
-    if (!fits) {
-        TRY(new_string(vm, PVM_BIGINT, p, n, &v));
-        return push(vm, v);
-    }
-    size_t used = n < 8 ? n : 8;
-    uint64_t u = read_le(p, used);
-    if (negative && used < 8)
-        u |= UINT64_MAX << (8 * used);
-    TRY(new_int(vm, to_int64(u), &v));
-    return push(vm, v);
-}
 
 static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
 {
@@ -1246,7 +1499,7 @@ static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
 static c2s_status push_py2_string(pvm *vm, char *buf, size_t n)
 {
     pvm_value *v;
-    if (utf8_invalid_at((const uint8_t *)buf, n) == SIZE_MAX) {
+    if (utf8_invalid_at((const uint8_t *)buf, n, false) == SIZE_MAX) {
         TRY(adopt_string(vm, PVM_STR, buf, n, &v));
         return push(vm, v);
     }
@@ -1365,10 +1618,11 @@ static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i,
     return cp > 0x10ffff ? UINT32_MAX : cp;
 }
 
-/* raw-unicode-escape into UTF-8: bytes are latin-1 code points, and \u /
- * \U escapes count only after an odd run of backslashes.  A surrogate pair
- * written as two escapes (Python 2 narrow builds) is joined; a lone
- * surrogate has no UTF-8 form and is an error.  out holds 2 * n bytes. */
+/* raw-unicode-escape into UTF-8 (PyUnicode_DecodeRawUnicodeEscape): bytes
+ * are latin-1 code points, and \u / \U escapes count only after an odd
+ * run of backslashes.  Every escape is one code point: two surrogate
+ * escapes stay two lone surrogates, as in Python 3, each written as its
+ * 3-byte form (see PVM_STR).  out holds 2 * n bytes. */
 static size_t decode_raw_unicode_escape(const uint8_t *s, size_t n,
                                         uint8_t *out)
 {
@@ -1391,17 +1645,6 @@ static size_t decode_raw_unicode_escape(const uint8_t *s, size_t n,
             continue;
         uint32_t cp = parse_unicode_escape(s, n, j, &i);
         if (cp == UINT32_MAX)
-            return SIZE_MAX;
-        if (cp >= 0xd800 && cp <= 0xdbff && n - i >= 6 && s[i] == '\\' &&
-            s[i + 1] == 'u') {
-            size_t after;
-            uint32_t low = parse_unicode_escape(s, n, i + 1, &after);
-            if (low >= 0xdc00 && low <= 0xdfff) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-                i = after;
-            }
-        }
-        if (cp >= 0xd800 && cp <= 0xdfff)
             return SIZE_MAX;
         at += put_utf8(out + at, cp);
     }
@@ -1461,7 +1704,7 @@ static c2s_status op_counted_string(pvm *vm, uint8_t op)
         return string_too_long(vm);
     bool py2 = op == OP_SHORT_BINSTRING || op == OP_BINSTRING;
     if (kind == PVM_STR && !py2) {
-        size_t bad = utf8_invalid_at(p, (size_t)n);
+        size_t bad = utf8_invalid_at(p, (size_t)n, true);
         if (bad != SIZE_MAX)
             return FAIL(vm,
                         "pickle: invalid UTF-8 in %s at offset %zu "
@@ -1478,6 +1721,7 @@ static c2s_status op_counted_string(pvm *vm, uint8_t op)
     }
     pvm_value *v;
     TRY(new_string(vm, kind, p, (size_t)n, &v));
+    v->u.str.bytearray = op == OP_BYTEARRAY8;
     return push(vm, v);
 }
 
@@ -1532,39 +1776,114 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
     return push(vm, v);
 }
 
-static c2s_status add_list_items(pvm *vm, pvm_value *target,
-                                 pvm_value *const *items, size_t count)
+/* Where APPEND(S) and ADDITEMS items go when the target is a PVM_CALL:
+ * CPython calls its extend / append / add, which we record in order. */
+static c2s_status call_list(pvm *vm, pvm_value *call, pvm_value **list)
 {
-    pvm_value *list = target;
-    if (target->kind == PVM_CALL) {
-        if (target->u.call.listitems == NULL)
-            TRY(new_seq(vm, PVM_LIST, NULL, 0, &target->u.call.listitems));
-        list = target->u.call.listitems;
-    } else if (target->kind != PVM_LIST) {
-        return wrong_target(vm, target);
-    }
-    for (size_t i = 0; i < count; i++)
-        TRY(seq_append(vm, list, items[i]));
+    if (call->u.call.listitems == NULL)
+        TRY(new_seq(vm, PVM_LIST, NULL, 0, &call->u.call.listitems));
+    *list = call->u.call.listitems;
     return C2S_OK;
 }
 
-static c2s_status add_dict_items(pvm *vm, pvm_value *target,
-                                 pvm_value *const *items, size_t count)
+/* list[key] = value as list.__setitem__ does it: an int (or bool) index,
+ * negative counting from the end, inside the list. */
+static c2s_status list_set(pvm *vm, pvm_value *list, const pvm_value *key,
+                           pvm_value *value)
 {
-    pvm_value *dict = target;
-    if (target->kind == PVM_CALL) {
-        if (target->u.call.dictitems == NULL)
-            TRY(new_node(vm, PVM_DICT, &target->u.call.dictitems));
-        dict = target->u.call.dictitems;
-    } else if (target->kind != PVM_DICT) {
-        return wrong_target(vm, target);
-    }
-    for (size_t i = 0; i + 1 < count; i += 2)
-        TRY(dict_set(vm, dict, items[i], items[i + 1]));
+    if (key->kind != PVM_INT && key->kind != PVM_BOOL && key->kind != PVM_BIGINT)
+        return FAIL(vm,
+                    "pickle: %s on a list with a %s index at offset %zu",
+                    vm->op_name, pvm_kind_name(key->kind), vm->op_offset);
+    size_t n = list->u.seq.len;
+    int64_t i = key->kind == PVM_INT ? key->u.i : key->kind == PVM_BOOL ? key->u.b != 0
+                                                                         : INT64_MAX;
+    if (i < 0 && (uint64_t)-(i + 1) < n)
+        i += (int64_t)n;
+    if (i < 0 || (uint64_t)i >= n)
+        return FAIL(vm,
+                    "pickle: %s index out of range for a list of %zu items at "
+                    "offset %zu",
+                    vm->op_name, n, vm->op_offset);
+    list->u.seq.items[i] = value;
     return C2S_OK;
 }
 
-/* APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS: fill the value below. */
+/* A byte for a bytearray: an int (or bool) in 0..255. */
+static bool byte_value(const pvm_value *v, uint8_t *b)
+{
+    int64_t i = v->kind == PVM_INT ? v->u.i : v->kind == PVM_BOOL ? v->u.b != 0 : -1;
+    if (i < 0 || i > 255)
+        return false;
+    *b = (uint8_t)i;
+    return true;
+}
+
+/* bytearray.extend(items) for APPEND(S), bytearray[i] = b for SETITEM(S). */
+static c2s_status bytearray_fill(pvm *vm, bool pairs, pvm_value *ba,
+                                 pvm_value *const *items, size_t count)
+{
+    uint8_t b = 0;
+    for (size_t i = pairs ? 1 : 0; i < count; i += pairs ? 2 : 1)
+        if (!byte_value(items[i], &b))
+            return FAIL(vm,
+                        "pickle: %s on a bytearray with a %s that is not a "
+                        "byte at offset %zu",
+                        vm->op_name, pvm_kind_name(items[i]->kind),
+                        vm->op_offset);
+    size_t n = ba->u.str.len;
+    if (pairs) {
+        for (size_t i = 0; i < count; i += 2) {
+            const pvm_value *key = items[i];
+            int64_t at = key->kind == PVM_INT ? key->u.i
+                         : key->kind == PVM_BOOL ? key->u.b != 0 : INT64_MAX;
+            if (key->kind != PVM_INT && key->kind != PVM_BOOL &&
+                key->kind != PVM_BIGINT)
+                return FAIL(vm,
+                            "pickle: %s on a bytearray with a %s index at "
+                            "offset %zu",
+                            vm->op_name, pvm_kind_name(key->kind),
+                            vm->op_offset);
+            if (at < 0 && (uint64_t)-(at + 1) < n)
+                at += (int64_t)n;
+            if (at < 0 || (uint64_t)at >= n)
+                return FAIL(vm,
+                            "pickle: %s index out of range for a bytearray "
+                            "of %zu bytes at offset %zu",
+                            vm->op_name, n, vm->op_offset);
+            byte_value(items[i + 1], &b);
+            ba->u.str.data[at] = (char)b;
+        }
+        return C2S_OK;
+    }
+    if (count > vm->limits.max_string - n)
+        return string_too_long(vm);
+    char *data = realloc(ba->u.str.data, n + count + 1);
+    if (data == NULL)
+        return out_of_memory(vm);
+    for (size_t i = 0; i < count; i++) {
+        byte_value(items[i], &b);
+        data[n + i] = (char)b;
+    }
+    data[n + count] = '\0';
+    ba->u.str.data = data;
+    ba->u.str.len = n + count;
+    return C2S_OK;
+}
+
+/*
+ * APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS: fill the value below the
+ * items, as Modules/_pickle.c does (do_append, do_setitems, load_additems):
+ *   - no items at all (MARK then the opcode) does nothing, whatever the
+ *     target;
+ *   - APPEND(S) extends a list; SETITEM(S) calls __setitem__, so a dict
+ *     gets the pairs and a list replaces items at int indices; ADDITEMS
+ *     adds to a set; a bytearray takes bytes both ways;
+ *   - on an object we do not model (a call result, a global, a persistent
+ *     id) Python calls its methods: a call records the items, the others
+ *     accept them unrecorded;
+ *   - any other target has no such method in Python: an error there too.
+ */
 static c2s_status op_fill(pvm *vm, uint8_t op)
 {
     size_t start = 0;
@@ -1581,20 +1900,41 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
     size_t count = vm->stack_len - start;
     pvm_value *target = vm->stack[start - 1];
     pvm_value *const *items = vm->stack + start;
+    if (count == 0)
+        return C2S_OK;
+    bool pairs = op == OP_SETITEM || op == OP_SETITEMS;
     if (op == OP_SETITEMS && count % 2 != 0)
         return FAIL(vm,
                     "pickle: odd number of items for SETITEMS at offset "
                     "%zu",
                     vm->op_offset);
-    if (op == OP_SETITEM || op == OP_SETITEMS) {
-        TRY(add_dict_items(vm, target, items, count));
-    } else if (op == OP_ADDITEMS) {
-        if (target->kind != PVM_SET)
+    bool opaque = target->kind == PVM_GLOBAL || target->kind == PVM_PERSID;
+    pvm_value *into = target;
+    if (target->kind == PVM_CALL) {
+        if (pairs && target->u.call.dictitems == NULL)
+            TRY(new_node(vm, PVM_DICT, &target->u.call.dictitems));
+        if (pairs)
+            into = target->u.call.dictitems;
+        else
+            TRY(call_list(vm, target, &into));
+    } else if (target->kind == PVM_BYTES && target->u.str.bytearray &&
+               op != OP_ADDITEMS) {
+        TRY(bytearray_fill(vm, pairs, target, items, count));
+        opaque = true; /* done */
+    } else if (!opaque) {
+        bool fits = pairs ? target->kind == PVM_DICT || target->kind == PVM_LIST
+                    : op == OP_ADDITEMS ? target->kind == PVM_SET
+                                        : target->kind == PVM_LIST;
+        if (!fits)
             return wrong_target(vm, target);
-        for (size_t i = 0; i < count; i++)
-            TRY(seq_append(vm, target, items[i]));
-    } else {
-        TRY(add_list_items(vm, target, items, count));
+    }
+    for (size_t i = 0; !opaque && i < count; i += pairs ? 2 : 1) {
+        if (!pairs)
+            TRY(seq_append(vm, into, items[i]));
+        else if (into->kind == PVM_LIST)
+            TRY(list_set(vm, into, items[i], items[i + 1]));
+        else
+            TRY(dict_set(vm, into, items[i], items[i + 1]));
     }
     vm->stack_len = start;
     return C2S_OK;
@@ -1603,9 +1943,12 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
 /* ------------------------------------------------------------------ */
 /* Globals                                                              */
 
+/* GLOBAL and INST names are text that CPython decodes as strict UTF-8;
+ * STACK_GLOBAL takes two str values, which may hold lone surrogates. */
 static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
                              const char *what)
 {
+    bool from_str = vm->op_name == OPCODE_NAMES[OP_STACK_GLOBAL];
     if (n == 0)
         return FAIL(vm,
                     "pickle: empty %s in %s at offset %zu", what,
@@ -1614,7 +1957,7 @@ static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
         return FAIL(vm,
                     "pickle: NUL byte in %s in %s at offset %zu", what,
                     vm->op_name, vm->op_offset);
-    if (utf8_invalid_at(p, n) != SIZE_MAX)
+    if (utf8_invalid_at(p, n, from_str) != SIZE_MAX)
         return FAIL(vm,
                     "pickle: invalid UTF-8 in %s in %s at offset %zu",
                     what, vm->op_name, vm->op_offset);
@@ -1624,8 +1967,8 @@ static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
 }
 
 /* What CPython's find_class would look up for a Python 2 name. */
-static void map_py2_name(const uint8_t **mod, size_t *mod_len,
-                         const uint8_t **name, size_t *name_len)
+void pvm_map_python2(const uint8_t **mod, size_t *mod_len,
+                     const uint8_t **name, size_t *name_len)
 {
     for (size_t i = 0; i < sizeof NAME_RENAMES / sizeof *NAME_RENAMES; i++) {
         const name_rename *r = &NAME_RENAMES[i];
@@ -1717,7 +2060,8 @@ static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len,
     TRY(check_name(vm, name, name_len, "name"));
     const uint8_t *mod = raw_mod;
     size_t mod_len = raw_len;
-    map_py2_name(&mod, &mod_len, &name, &name_len);
+    if (vm->proto < 3) /* find_class maps only then (fix_imports) */
+        pvm_map_python2(&mod, &mod_len, &name, &name_len);
 
     if ((vm->global_count + 1) * 2 > vm->global_slot_cap)
         TRY(grow_global_index(vm));
@@ -1834,7 +2178,8 @@ static c2s_status latin1_bytes(pvm *vm, const pvm_value *s, pvm_value **out)
 /* The calls that only build plain containers (see pvm.h).  *out stays NULL
  * when the call does not have exactly an interpreted shape.  NEWOBJ runs
  * __new__ alone, which leaves a set or OrderedDict empty whatever the
- * arguments, so only the argument-free forms are interpreted there. */
+ * positional arguments (set_new, dict_new), while frozenset.__new__ uses
+ * its iterable. */
 static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
                                  const pvm_value *args,
                                  const pvm_value *kwargs, pvm_value **out)
@@ -1849,7 +2194,7 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
     pvm_value *const *argv = args->u.seq.items;
 
     if (pvm_is_global(fn, "collections", "OrderedDict")) {
-        if (argc == 0)
+        if (argc == 0 || !full_call) /* dict.__new__ ignores arguments */
             return new_node(vm, PVM_DICT, out);
         if (argc == 1 && full_call &&
             (argv[0]->kind == PVM_LIST || argv[0]->kind == PVM_TUPLE))
@@ -1860,7 +2205,7 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
     bool frozen = pvm_is_global(fn, "builtins", "frozenset");
     if (set || frozen) {
         pvm_kind kind = set ? PVM_SET : PVM_FROZENSET;
-        if (argc == 0)
+        if (argc == 0 || (set && !full_call)) /* set.__new__ ignores them */
             return new_seq(vm, kind, NULL, 0, out);
         if (argc == 1 && (full_call || frozen) && is_seq(argv[0])) {
             TRY(charge_copy(vm, argv[0]->u.seq.len));
@@ -1961,24 +2306,54 @@ static c2s_status op_call(pvm *vm, uint8_t op)
     }
 }
 
+/* A BUILD state that CPython's default __setstate__ (load_build) accepts
+ * on an object without __dict__: None, or (None, {}) with an empty slot
+ * state dict. */
+static bool build_state_is_empty(const pvm_value *state)
+{
+    if (state->kind == PVM_NONE)
+        return true;
+    return state->kind == PVM_TUPLE && state->u.seq.len == 2 &&
+           state->u.seq.items[0]->kind == PVM_NONE &&
+           state->u.seq.items[1]->kind == PVM_DICT &&
+           state->u.seq.items[1]->u.dict.len == 0;
+}
+
+/*
+ * BUILD (load_build): Python calls the target's __setstate__, or sets its
+ * __dict__ and slots from the state.  A call result records the state; a
+ * dict keeps it apart from its items (OrderedDict's _metadata); a global
+ * (a class, a function, a module: BUILD can set their attributes) is
+ * marked as built; a persistent id is opaque.  Plain values (list, int,
+ * str, ...) have no __dict__: only an empty state is accepted there.
+ */
 static c2s_status op_build(pvm *vm)
 {
     pvm_value *state, *target;
     TRY(pop(vm, &state));
     TRY(peek(vm, &target));
-    if (target->kind == PVM_CALL) {
+    switch (target->kind) {
+    case PVM_CALL: {
         target->u.call.state = state;
         const pvm_value *fn = target->u.call.callable;
         if (fn->kind == PVM_GLOBAL)
             vm->globals[fn->u.global.index].uses |= PVM_USE_BUILD;
         return C2S_OK;
     }
-    if (target->kind == PVM_DICT) {
+    case PVM_DICT:
         /* OrderedDict's _metadata: an attribute, never items */
         target->u.dict.state = state;
         return C2S_OK;
+    case PVM_GLOBAL:
+        vm->globals[target->u.global.index].uses |= PVM_USE_BUILD;
+        return C2S_OK;
+    case PVM_PERSID:
+        return C2S_OK;
+    default:
+        if (build_state_is_empty(state))
+            return C2S_OK;
+        return wrong_target(vm, target);
     }
-    return wrong_target(vm, target);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2064,13 +2439,14 @@ static c2s_status op_framing(pvm *vm, uint8_t op)
     uint64_t u;
     pvm_value *v;
     switch (op) {
-    case OP_PROTO:
+    case OP_PROTO: /* load_proto: may come anywhere, any number of times */
         TRY(take_le(vm, 1, &u));
         if (u > HIGHEST_PROTOCOL)
             return FAIL(vm,
                         "pickle: unsupported protocol %" PRIu64
                         " (PROTO at offset %zu)",
                         u, vm->op_offset);
+        vm->proto = (int)u;
         return C2S_OK;
     case OP_FRAME:
         /* Frames only group opcodes for buffered reads; the whole pickle is
@@ -2228,6 +2604,8 @@ void pvm_free(pvm *vm)
     free(vm->memo);
     free(vm->stack);
     free(vm->marks);
+    if (vm->c_locale != (locale_t)0)
+        freelocale(vm->c_locale);
     free(vm);
 }
 

@@ -2,13 +2,19 @@
  * pvm.h - the restricted pickle virtual machine.
  *
  * pvm_run() interprets a pickle (protocols 0 to 5) and rebuilds the object
- * graph it describes as inert pvm_value nodes.  Nothing is ever imported or
- * called: GLOBAL / STACK_GLOBAL / INST produce a PVM_GLOBAL naming
- * "module.name" (Python-2 module names already mapped to Python 3), and
+ * graph it describes as inert pvm_value nodes.  It accepts what CPython's C
+ * unpickler (Modules/_pickle.c, Python 3.11, the one torch.load uses)
+ * accepts, opcode by opcode, and reads it the same way; where it cannot
+ * follow it refuses, never reads differently.  It may accept more (it
+ * never imports, so a global CPython cannot find still loads).
+ * Nothing is ever imported or called: GLOBAL / STACK_GLOBAL / INST produce
+ * a PVM_GLOBAL naming "module.name" (Python-2 names mapped to Python 3
+ * while the protocol is below 3, as find_class does), and
  * REDUCE / NEWOBJ / NEWOBJ_EX / INST / OBJ applied to a global produce a
  * PVM_CALL node that records the callable and its arguments.  BUILD stores
- * its state on the node; SETITEM(S) / APPEND(S) on a PVM_CALL are recorded on
- * the node too, because Python would route them to the object.
+ * its state on the node; SETITEM(S) / APPEND(S) / ADDITEMS on a PVM_CALL
+ * are recorded on the node too, because Python would route them to the
+ * object.
  *
  * A handful of calls of the standard library are interpreted because they
  * only build plain containers, and walkers need the containers themselves:
@@ -42,18 +48,25 @@ typedef enum pvm_kind {
     PVM_NONE,
     PVM_BOOL,
     PVM_INT,       /* fits int64_t: u.i */
-    PVM_BIGINT,    /* an integer outside int64_t: u.str holds its encoding:
-                      "[-]digits" in ASCII from INT / LONG text, raw
-                      little-endian two's complement from LONG1 / LONG4 */
+    PVM_BIGINT,    /* an integer outside int64_t: u.str holds its shortest
+                      little-endian two's complement (what LONG1 holds and
+                      CPython's encode_long writes), whichever opcode made
+                      it, so that equal values have equal bytes */
     PVM_FLOAT,     /* u.f */
-    PVM_STR,       /* valid UTF-8 in u.str (NUL-terminated, len excludes NUL) */
+    PVM_STR,       /* UTF-8 in u.str (NUL-terminated, len excludes NUL);
+                      lone surrogates U+D800..U+DFFF, which CPython accepts
+                      in BINUNICODE ("surrogatepass") and UNICODE (\\ud800),
+                      are in their 3-byte form ED A0 80..ED BF BF, one per
+                      code point, so equal bytes still mean equal str */
     PVM_BYTES,     /* u.str, arbitrary bytes (NUL-terminated for convenience) */
     PVM_TUPLE,     /* u.seq */
     PVM_LIST,      /* u.seq */
     PVM_SET,       /* u.seq (insertion order, duplicates not removed) */
     PVM_FROZENSET, /* u.seq */
-    PVM_DICT,      /* u.dict, insertion order; a later SETITEM with an equal
-                      scalar key replaces the value in place */
+    PVM_DICT,      /* u.dict, insertion order; a later SETITEM with a key
+                      Python finds equal (same str / bytes / None / global,
+                      numbers by value: 1 == 1.0 == True, tuples of such
+                      item by item) replaces the value in place */
     PVM_GLOBAL,    /* u.global: a reference to module.name, never resolved */
     PVM_CALL,      /* u.call: the inert result of calling a global */
     PVM_PERSID     /* u.persid: result of PERSID / BINPERSID */
@@ -84,7 +97,12 @@ struct pvm_value {
         int b;
         int64_t i;
         double f;
-        struct { char *data; size_t len; } str;
+        struct {
+            char *data;
+            size_t len;
+            int bytearray; /* PVM_BYTES from BYTEARRAY8: APPEND(S) and
+                              SETITEM(S) change it, as in Python */
+        } str;
         struct { pvm_value **items; size_t len, cap; } seq;
         struct {
             pvm_value **keys, **vals;
@@ -101,7 +119,8 @@ struct pvm_value {
             pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
             pvm_value *kwargs;   /* NEWOBJ_EX keyword dict, else NULL */
             pvm_value *state;    /* last BUILD state, else NULL */
-            pvm_value *listitems;/* PVM_LIST of APPEND(S) items, else NULL */
+            pvm_value *listitems;/* PVM_LIST of APPEND(S) and ADDITEMS
+                                    items in order, else NULL */
             pvm_value *dictitems;/* PVM_DICT of SETITEM(S) items, else NULL */
             pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
@@ -160,6 +179,13 @@ size_t pvm_object_count(const pvm *vm);
  * opcodes that made them ran, e.g. persistent ids in the order Python's
  * persistent_load would have been called. */
 const pvm_value *pvm_node_at(const pvm *vm, size_t i);
+
+/* The (module, name) CPython's find_class looks up for a Python 2 pair
+ * while the protocol is below 3 (the tables of Lib/_compat_pickle.py): the
+ * pointers are replaced by static strings when the pair is renamed, and
+ * left alone otherwise.  For names found outside the machine (sweep.h). */
+void pvm_map_python2(const uint8_t **module, size_t *module_len,
+                     const uint8_t **name, size_t *name_len);
 
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);

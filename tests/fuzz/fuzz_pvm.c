@@ -8,11 +8,18 @@
  * shared sub-graphs, calls of anything) obeys the same rules, and when it
  * succeeds every supported tensor's view lies inside its storage as the
  * pickle declares it (the promise the streaming writer relies on).
+ *
+ * The sweep (sweep.h) runs on every input too, and never fails but for
+ * memory.  When the VM accepted the pickle, every global the sweep names
+ * with certainty (GLOBAL, INST, or STACK_GLOBAL whose operands were the
+ * last two pushes) is one the VM named: the sweep reads no global into
+ * bytes the VM read as something else.
  */
 #include <string.h>
 
 #include "torch/dtype.h"
 #include "fuzz.h"
+#include "pickle/sweep.h"
 #include "torch/tmap.h"
 
 static void check_failure(c2s_status st, const c2s_error *err, const char *what)
@@ -54,6 +61,42 @@ static void check_map(const tmap *m)
     }
 }
 
+/* Is (module, name), as the sweep found it, in the VM's globals table? */
+static int vm_named(const pvm *vm, const sweep_global *g)
+{
+    const uint8_t *mod = g->module, *name = g->name;
+    size_t mod_len = g->module_len, name_len = g->name_len;
+    if (g->proto < 3)
+        pvm_map_python2(&mod, &mod_len, &name, &name_len);
+    for (size_t i = 0; i < pvm_global_count(vm); i++) {
+        const pvm_global *e = pvm_global_at(vm, i);
+        if (strlen(e->module) == mod_len && memcmp(e->module, mod, mod_len) == 0 &&
+            strlen(e->name) == name_len && memcmp(e->name, name, name_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void check_sweep(const pvm *vm, const uint8_t *data, size_t size, int accepted)
+{
+    sweep_report rep;
+    c2s_error err;
+    c2s_error_clear(&err);
+    c2s_status st = sweep_pickle(data, size, 0, NULL, &rep, &err);
+    FUZZ_CHECK(st == C2S_OK, "sweep_pickle failed: %s", err.msg);
+    FUZZ_CHECK(rep.end <= size, "sweep end %zu past %zu", rep.end, size);
+    for (size_t i = 0; i < rep.count; i++) {
+        const sweep_global *g = &rep.globals[i];
+        FUZZ_CHECK(g->offset < size, "sweep global at %zu", g->offset);
+        int certain = g->module && g->name && (g->op != SWEEP_STACK_GLOBAL || g->adjacent);
+        if (accepted && certain && !g->after_resync)
+            FUZZ_CHECK(vm_named(vm, g), "sweep names %.*s.%.*s at %zu, the VM did not",
+                       (int)g->module_len, (const char *)g->module, (int)g->name_len,
+                       (const char *)g->name, g->offset);
+    }
+    sweep_report_free(&rep);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pvm_limits limits = fuzz_pvm_limits();
@@ -65,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pvm_value *top = NULL;
     size_t end = SIZE_MAX;
     c2s_status st = pvm_run(vm, data, size, &top, &end, &err);
+    check_sweep(vm, data, size, st == C2S_OK);
     if (st != C2S_OK) {
         check_failure(st, &err, "pvm_run");
         pvm_free(vm);

@@ -120,6 +120,18 @@ def pvm_seeds():
     body = (b"]r\x00\x01\x00\x00(K\x01\x8a\x02\xff\x7fj\x00\x01\x00\x00e\x94"
             b"\x8c\x01x\x94\x8e\x03\x00\x00\x00\x00\x00\x00\x00abc\x86\x86.")
     seeds["frame_long_memo_p4.pkl"] = (b"\x80\x04\x95" + struct.pack("<Q", len(body)) + body)
+    # forms CPython's C unpickler accepts that a stricter reader would not:
+    # C octal / hex / underscores in INT, surrogates, empty BUILD states,
+    # SETITEM on a list, a bytearray extended, ADDITEMS on set.__new__
+    seeds["cpython_edges_p4.pkl"] = (
+        b"\x80\x04(I010\nI0x_1f\nI 1\nL0b101L\nF-nan\nV\\ud83d\\ude00\n"
+        b"X\x03\x00\x00\x00\xed\xa0\x80]Nb]K\x01aK\x00K\x05s"
+        b"\x96\x01\x00\x00\x00\x00\x00\x00\x00a(K\x05e"
+        b"cbuiltins\nset\n(K\x01t\x81(K\x02\x90\x8c\x03mod\x8c\x01C\x93N}\x86bt.")
+    # the sweep's resynchronisation: an unknown byte, then a payload
+    seeds["sweep_resync.pkl"] = (
+        b"\x80\x02N\xff\x00junk\x8c\x02os\x94\x8c\x06system\x94\x93"
+        b"cposix\nsystem\n(ios\npopen\n.")
     seeds.update(fixture_pickles())
     return seeds
 
