@@ -1752,3 +1752,18 @@ Test(tmap, torch_size_dict_key_noted_as_a_tuple)
     static const char *const notes[] = {"left out: m (1 tensor, under a dict key of type tuple)"};
     assert_notes(1, notes);
 }
+
+/* A key with a lone surrogate (valid in Python, pvm keeps it as ED A0 80)
+ * cannot be a safetensors name: refused, not written into the header. */
+Test(tmap, refuse_name_that_is_not_utf8)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "a\xed\xa0\x80" "b");
+    vec(&p, "0", 1);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "tensor name 'a...' is not valid UTF-8 after 1 bytes (a lone surrogate?): "
+              "safetensors names must be UTF-8");
+}

@@ -21,6 +21,7 @@
  */
 #include "st/stread.h"
 #include "util/io.h"
+#include "util/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -151,45 +152,6 @@ static c2s_status oom(c2s_error *err)
 }
 
 /* ---- pass 1: UTF-8 ----------------------------------------------------- */
-
-/* Offset of the first byte that is not part of valid UTF-8, or len. */
-static size_t utf8_error(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            if (c == 0xE0)
-                lo = 0xA0; /* no overlong forms */
-            else if (c == 0xED)
-                hi = 0x9F; /* no surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F; /* nothing above U+10FFFF */
-        } else {
-            return i;
-        }
-        if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < n; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += n;
-    }
-    return len;
-}
 
 /* ---- pass 2: JSON syntax ----------------------------------------------- */
 
@@ -781,7 +743,7 @@ static c2s_status read_root(const reader *r, const cJSON *root)
 static c2s_status parse_header(char *json, size_t n, uint64_t data_len, st_file *out,
                                c2s_error *err)
 {
-    size_t bad = utf8_error((const unsigned char *)json, n);
+    size_t bad = utf8_valid_prefix((const unsigned char *)json, n);
     if (bad != n)
         return c2s_fail(err, C2S_ERR_INPUT,
                         "safetensors: header is not valid UTF-8 at offset %zu", 8 + bad);

@@ -20,6 +20,7 @@
 
 #include "torch/torchtab.h"
 #include "util/limits.h"
+#include "util/utf8.h"
 
 #define DEFAULT_MAX_DEPTH 1000
 #define VISITS_BASE 100000ull /* default visit budget: base + 4 per object */
@@ -492,6 +493,12 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     c2s_status st = parse_tensor(c, call, t);
+    size_t n = strlen(c->path), good = utf8_valid_prefix((const unsigned char *)c->path, n);
+    if (st == C2S_OK && good < n)
+        st = c2s_fail(c->err, C2S_ERR_INPUT,
+                      "tensor name '%.*s...' is not valid UTF-8 after %zu bytes (a lone "
+                      "surrogate?): safetensors names must be UTF-8",
+                      (int)good, c->path, good);
     if (st == C2S_OK && (t->name = strdup(c->path)) == NULL)
         st = oom(c);
     if (st != C2S_OK) {
