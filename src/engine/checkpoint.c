@@ -9,6 +9,7 @@
  * created.
  */
 #include "engine/checkpoint.h"
+#include "util/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,14 +90,8 @@ static int meta_has(const meta_list *l, const char *key)
 /* Append copies of key and value; 0 when out of memory. */
 static int meta_add(meta_list *l, const char *key, const char *value)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        stw_kv *kv = realloc(l->kv, cap * sizeof *kv);
-        if (kv == NULL)
-            return 0;
-        l->kv = kv;
-        l->cap = cap;
-    }
+    if (!grow_in_place((void **)&l->kv, &l->cap, l->n + 1, sizeof *l->kv))
+        return 0;
     char *k = strdup(key), *v = strdup(value);
     if (k == NULL || v == NULL) {
         free(k);

@@ -36,6 +36,8 @@
  * always C2S_ERR_INPUT.
  */
 #include "pickle/pvm.h"
+#include "util/grow.h"
+#include "util/hex.h"
 
 #include <inttypes.h>
 #include <locale.h>  /* newlocale(), strtod_l(): floats read in the "C" locale */
@@ -278,27 +280,6 @@ struct pvm {
 
 /* Return array grown to hold at least `need` elements, doubling so that
  * repeated appends stay linear; NULL (array untouched) when impossible. */
-static void *grow_array(void *array, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap && array != NULL)
-        return array;
-    size_t n = *cap ? *cap : 8;
-    while (n < need) {
-        if (n > SIZE_MAX / 2) {
-            n = need;
-            break;
-        }
-        n *= 2;
-    }
-    if (n > SIZE_MAX / size)
-        return NULL;
-    void *p = realloc(array, n * size);
-    if (p == NULL)
-        return NULL;
-    *cap = n;
-    return p;
-}
-
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 30;
@@ -431,16 +412,6 @@ static uint32_t next_code_point(const uint8_t *s, size_t *i)
     return cp;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -1057,7 +1028,7 @@ static bool is_py_space(uint8_t c)
 
 static unsigned digit_value(uint8_t c)
 {
-    int h = hex_value(c);
+    int h = hex_digit(c);
     return h < 0 ? 99u : (unsigned)h;
 }
 
@@ -1083,7 +1054,7 @@ static bool c_strtol_whole(const uint8_t *p, size_t n, int64_t *x)
     if (i < n && p[i] == '0') {
         base = 8;
         if (n - i >= 3 && (p[i + 1] == 'x' || p[i + 1] == 'X') &&
-            hex_value(p[i + 2]) >= 0) {
+            hex_digit(p[i + 2]) >= 0) {
             base = 16;
             i += 2;
         }
@@ -1551,7 +1522,7 @@ static size_t unescape_py2(const uint8_t *s, size_t n, uint8_t *out)
         case 'x': {
             if (n - i - 1 < 2)
                 return SIZE_MAX;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return SIZE_MAX;
             out[at++] = (uint8_t)(hi * 16 + lo);
@@ -1609,7 +1580,7 @@ static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i,
         return UINT32_MAX;
     uint32_t cp = 0;
     for (size_t k = 1; k <= digits; k++) {
-        int h = hex_value(s[i + k]);
+        int h = hex_digit(s[i + k]);
         if (h < 0 || cp > 0x10ffff)
             return UINT32_MAX;
         cp = cp * 16 + (uint32_t)h;

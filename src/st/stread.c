@@ -20,6 +20,8 @@
  * and the offsets are sorted and must tile the data buffer.
  */
 #include "st/stread.h"
+#include "util/grow.h"
+#include "util/hex.h"
 #include "util/io.h"
 #include "util/utf8.h"
 
@@ -184,16 +186,6 @@ static size_t skip_ws(const scanner *sc, size_t i)
     return i;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* The 4 hex digits after "\u" at i (i indexes the backslash); -1 if invalid. */
 static long hex4(const scanner *sc, size_t i)
@@ -202,7 +194,7 @@ static long hex4(const scanner *sc, size_t i)
         return -1;
     long v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int h = hexval(sc->s[i + k]);
+        int h = hex_digit((unsigned char)sc->s[i + k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -292,14 +284,8 @@ static c2s_status scan_number(scanner *sc, size_t *pos)
         return c2s_fail(sc->err, C2S_ERR_INPUT,
                         "safetensors: header has a number longer than %d characters at offset "
                         "%zu, which this reader does not support", NUM_TEXT_MAX, 8 + start);
-    if (sc->nnums == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 64;
-        numtext *v = realloc(sc->nums, cap * sizeof *v);
-        if (v == NULL)
-            return oom(sc->err);
-        sc->nums = v;
-        sc->cap = cap;
-    }
+    if (!grow_in_place((void **)&sc->nums, &sc->cap, sc->nnums + 1, sizeof *sc->nums))
+        return oom(sc->err);
     sc->nums[sc->nnums++] = (numtext){start, i - start};
     *pos = i;
     return C2S_OK;

@@ -11,6 +11,7 @@
  * where each storage's bytes lie.
  */
 #include "torch/rd_legacy.h"
+#include "util/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,14 +203,8 @@ static legacy_storage *find_storage(legacy_reader *L, const char *key)
 
 static legacy_storage *add_storage(legacy_reader *L, const char *key)
 {
-    if (L->nst == L->cap) {
-        size_t cap = L->cap ? L->cap * 2 : 16;
-        legacy_storage *st = realloc(L->st, cap * sizeof *st);
-        if (st == NULL)
-            return NULL;
-        L->st = st;
-        L->cap = cap;
-    }
+    if (!grow_in_place((void **)&L->st, &L->cap, L->nst + 1, sizeof *L->st))
+        return NULL;
     legacy_storage *s = &L->st[L->nst];
     memset(s, 0, sizeof *s);
     if ((s->key = strdup(key)) == NULL)

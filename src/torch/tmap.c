@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "torch/torchtab.h"
+#include "util/grow.h"
 #include "util/limits.h"
 #include "util/utf8.h"
 
@@ -69,24 +70,6 @@ typedef struct walk_ctx {
 static c2s_status oom(walk_ctx *c)
 {
     return c2s_fail(c->err, C2S_ERR_INPUT, "out of memory while mapping tensors");
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return 0;
-        ncap *= 2;
-    }
-    void *p = realloc(*arr, ncap * elem);
-    if (p == NULL)
-        return 0;
-    *arr = p;
-    *cap = ncap;
-    return 1;
 }
 
 static int mul_u64(uint64_t a, uint64_t b, uint64_t *out)
@@ -224,7 +207,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt,
         }
         i = (i + 1) & (c->nslots - 1);
     }
-    if (!grow((void **)&m->storages, &c->storages_cap, m->nstorages + 1, sizeof *m->storages))
+    if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1, sizeof *m->storages))
         return oom(c);
     char *k = strdup(key);
     if (k == NULL)
@@ -488,7 +471,7 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     if (*c->path == '\0')
         return c2s_fail(c->err, C2S_ERR_INPUT,
                         "the root is a single tensor, which has no name to store it under");
-    if (!grow((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+    if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
         return oom(c);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
@@ -516,7 +499,7 @@ static c2s_status path_set(walk_ctx *c, size_t base, const char *label)
 {
     size_t ll = strlen(label);
     size_t need = base + 1 + ll + 1;
-    if (!grow((void **)&c->path, &c->path_cap, need, 1))
+    if (!grow_in_place((void **)&c->path, &c->path_cap, need, 1))
         return oom(c);
     size_t at = base;
     if (base > 0)
@@ -528,7 +511,7 @@ static c2s_status path_set(walk_ctx *c, size_t base, const char *label)
 /* A counter for a "left out" note about what; why follows the count. */
 static c2s_status new_counter(walk_ctx *c, const char *what, const char *why, size_t *idx)
 {
-    if (!grow((void **)&c->counts, &c->counts_cap, c->ncounts + 1, sizeof *c->counts))
+    if (!grow_in_place((void **)&c->counts, &c->counts_cap, c->ncounts + 1, sizeof *c->counts))
         return oom(c);
     tensor_counter k = {strdup(what), "", NULL, 0};
     if (*why != '\0')
@@ -576,7 +559,7 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
                              "nesting deeper than %zu levels at '%.*s%s'",
                         c->max_depth, PATH_SHOWN, display_path(c->path),
                         strlen(c->path) > PATH_SHOWN ? "..." : "");
-    if (!grow((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
+    if (!grow_in_place((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
         return oom(c);
     c->stack[c->depth++] = (frame){v, name_len, 0, mode, counter};
     c->onpath[v->id] = 1;
@@ -709,7 +692,7 @@ static c2s_status step(walk_ctx *c)
 static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode,
                        size_t counter)
 {
-    if (!grow((void **)&c->path, &c->path_cap, 1, 1))
+    if (!grow_in_place((void **)&c->path, &c->path_cap, 1, 1))
         return oom(c);
     c->path[0] = '\0';
     c2s_status st = visit(c, root, 0, mode, counter);
@@ -834,7 +817,7 @@ static c2s_status make_notes(walk_ctx *c)
         const tensor_counter *k = &c->counts[i];
         if (k->n == 0)
             continue;
-        if (!grow((void **)&m->notes, &c->notes_cap, m->nnotes + 1, sizeof *m->notes))
+        if (!grow_in_place((void **)&m->notes, &c->notes_cap, m->nnotes + 1, sizeof *m->notes))
             return oom(c);
         char buf[1024];
         snprintf(buf, sizeof buf, "left out: %.300s (%llu tensor%s%s)", k->what,

@@ -2,6 +2,7 @@
  * findings.c - the list of structural problems (see src/util/findings.h).
  */
 #include "util/findings.h"
+#include "util/grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,14 +13,8 @@ int findings_add(findings *f, const char *fmt, ...)
 {
     if (f == NULL)
         return 1;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        char **items = realloc(f->items, cap * sizeof *items);
-        if (items == NULL)
-            return 0;
-        f->items = items;
-        f->cap = cap;
-    }
+    if (!grow_in_place((void **)&f->items, &f->cap, f->n + 1, sizeof *f->items))
+        return 0;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);

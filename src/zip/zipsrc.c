@@ -201,12 +201,6 @@ static int under_prefix(const zipsrc *z, const zl_entry *e)
     return 1;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 static int ends_with_nocase(const zl_entry *e, const char *suffix)
 {
     size_t k = strlen(suffix);
@@ -376,7 +370,7 @@ c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
 {
     for (size_t i = 0; i < z->layout.n; i++) {
         const zl_entry *e = &z->layout.entries[i];
-        if (ends_with(e->name, "/") || !e->local_ok)
+        if ((e->name_len > 0 && e->name[e->name_len - 1] == '/') || !e->local_ok)
             continue; /* directory entries have no data; bad headers are findings */
         zipsrc_stream s;
         c2s_status st = stream_open_entry(z, e, &s, err);
