@@ -31,7 +31,8 @@
 
 static volatile sig_atomic_t g_signal;
 
-static void on_signal(int signo) { g_signal = signo; }
+/* An atomic store: worker threads read the flag (tool_cancelled). */
+static void on_signal(int signo) { __atomic_store_n(&g_signal, signo, __ATOMIC_RELAXED); }
 
 static void install_signals(void)
 {

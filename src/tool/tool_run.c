@@ -56,7 +56,7 @@ static size_t take(run_state *rs)
 {
     pthread_mutex_lock(&rs->lock);
     size_t i = SIZE_MAX;
-    if (!*rs->cancel && rs->next < rs->batch->njobs)
+    if (!tool_cancelled(rs->cancel) && rs->next < rs->batch->njobs)
         i = rs->next++;
     pthread_mutex_unlock(&rs->lock);
     return i;
@@ -76,7 +76,7 @@ static void *work(void *arg)
         if (w->slot)
             tool_progress_finish(w->slot);
         tool_status st = rs->results[i].status;
-        if (*rs->cancel && st != TOOL_CONVERTED && st != TOOL_SKIPPED)
+        if (tool_cancelled(rs->cancel) && st != TOOL_CONVERTED && st != TOOL_SKIPPED)
             break; /* its error is "interrupted": say nothing */
         record(rs, job->input, job->output, &rs->results[i], &mb);
     }
@@ -128,11 +128,11 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     }
     rs->workers = n;
     run_workers(rs, n);
-    if (!*rs->cancel)
+    if (!tool_cancelled(rs->cancel))
         tool_hf_rewrite_indexes(cfg, b, rs->results, record, rs);
     tool_progress_end(&rs->progress);
     tool_progress_destroy(&rs->progress);
-    if (*rs->cancel)
+    if (tool_cancelled(rs->cancel))
         return C2S_ERR_INPUT; /* the caller dies of the signal */
     if (tool_is_batch(cfg))
         tool_report_summary(cfg, &rs->tally, tool_seconds_since(t0));

@@ -21,4 +21,11 @@
  * found while planning. */
 int tool_run(const tool_config *cfg, const volatile sig_atomic_t *cancel);
 
+/* 1 when the signal flag is set: an atomic load, as worker threads read
+ * what the handler stores (the engine's cancel.h does the same). */
+static inline int tool_cancelled(const volatile sig_atomic_t *flag)
+{
+    return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+}
+
 #endif /* TOOL_RUN_H */
