@@ -101,8 +101,8 @@ static uint64_t start_chunk(ring *out, const gather_source *src, crcpipe_range *
     return out->ticket[i] = read_async(out, src, r, 1);
 }
 
-/* STORED, through the output buffer: chunks read into the first two read
- * slots in turn, the next one read while this one is copied. */
+/* STORED, swapped or converted: chunks read into the first two read slots
+ * in turn, the next one read while this one goes into the ring. */
 static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t off,
                                        uint64_t n)
 {
@@ -117,8 +117,8 @@ static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t o
             ticket[k ^ 1] =
                 start_chunk(out, src, &r[k ^ 1], RING_READ0 + (k ^ 1), r[k].off + r[k].len, n);
         st = ring_wait(out, ticket[k]);
-        if (st == C2S_OK)
-            st = ring_obuf_put(out, r[k].data, r[k].len);
+        if (st == C2S_OK) /* swapped and converted in the read slot, into the ring */
+            st = ring_put_elements(out, r[k].data, r[k].len);
     }
     return st;
 }

@@ -13,8 +13,8 @@
  *    into the ring, packed one after the other (small tensors share a
  *    slot): one pread and one write per block, no copy in between.
  *  - C-contiguous, swapped or converted: read into a read slot (the next
- *    chunk into another meanwhile), copied into the output buffer, which
- *    the ring swaps and converts when it is flushed.
+ *    chunk into another meanwhile), swapped there and converted straight
+ *    into the ring (ring_put_elements).
  *  - strided: a gather, below; its memory is the slots.
  *  - a DEFLATE record (torch.save stores, so these are rare) is read on
  *    this thread through the reader's stream (which inflates again from the
