@@ -7,6 +7,12 @@
  * one is caught by the other.  Contiguous tensors are read in blocks; a
  * block is compared with memcmp, and only a block that differs is searched
  * for the first differing byte.  Conversions use dtconv's fastest path.
+ * Blocks are compared where they lie, through read-only mappings of a block
+ * of the written file and (a contiguous tensor of a STORED record, not to
+ * be swapped) of the source, so the page cache's bytes are not copied
+ * first; each mapping is made only after fstat says the file holds the
+ * range (else the bytes are read as before), and unmapped at once, so
+ * memory stays bounded by the block size.
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -30,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,29 +106,65 @@ static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
     return 0;
 }
 
-/* Compare `elems` source elements (in c->src) with the file at out_off. */
-static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out, size_t elems,
-                                uint64_t out_off)
+/* A read-only mapping of bytes [off, off + len) of a file (len > 0). */
+typedef struct window {
+    void *map;
+    size_t maplen;
+    const unsigned char *p;
+} window;
+
+/* Map the range when the file (fstat now) holds it; 0 on success. */
+static int map_window(window *w, int fd, uint64_t off, size_t len)
+{
+    struct stat sb;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    if (len == 0 || fstat(fd, &sb) != 0 || sb.st_size < 0 || off > (uint64_t)sb.st_size ||
+        len > (uint64_t)sb.st_size - off)
+        return -1;
+    w->maplen = len + (size_t)(off - start);
+    w->map = mmap(NULL, w->maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
+    if (w->map == MAP_FAILED)
+        return -1;
+    w->p = (const unsigned char *)w->map + (off - start);
+    return 0;
+}
+
+static void unmap_window(window *w)
+{
+    munmap(w->map, w->maplen);
+}
+
+/* Compare `elems` source elements at src (c->src when they are to be
+ * swapped) with the file at out_off. */
+static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
+                                const unsigned char *src, size_t elems, uint64_t out_off)
 {
     size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
     if (rd_big_endian(&c->ck->rd))
         c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
-    const unsigned char *want = c->src;
+    const unsigned char *want = src;
     if (out != t->dtype) {
-        dtconv_run(t->dtype, out, c->src, c->cvt, elems);
+        dtconv_run(t->dtype, out, src, c->cvt, elems);
         want = c->cvt;
     }
     size_t len = elems * out_es;
-    if (read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
+    window w;
+    int mapped = map_window(&w, c->fd, c->data_start + out_off, len) == 0;
+    const unsigned char *file = mapped ? w.p : c->file;
+    if (!mapped && read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
-    if (memcmp(want, c->file, len) == 0)
-        return C2S_OK;
-    size_t i = 0;
-    while (want[i] == c->file[i])
-        i++;
-    return c2s_fail(c->err, C2S_ERR_INPUT,
-                    "verify: tensor '%s': written byte %llu differs from the source", t->name,
-                    (unsigned long long)(out_off + i));
+    c2s_status st = C2S_OK;
+    if (memcmp(want, file, len) != 0) {
+        size_t i = 0;
+        while (want[i] == file[i])
+            i++;
+        st = c2s_fail(c->err, C2S_ERR_INPUT,
+                      "verify: tensor '%s': written byte %llu differs from the source", t->name,
+                      (unsigned long long)(out_off + i));
+    }
+    if (mapped)
+        unmap_window(&w);
+    return st;
 }
 
 /* The walk over a strided view's elements in C order: the index of each
@@ -287,7 +330,10 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
     unsigned char *mem = NULL;
     int fd = -1;
     uint64_t base = 0;
-    int cached = st == C2S_OK && !t->contiguous && rd_stream_file_range(&s, &fd, &base);
+    int raw = st == C2S_OK && rd_stream_file_range(&s, &fd, &base);
+    int cached = raw && !t->contiguous;
+    /* contiguous, STORED, not to be swapped: compared where it lies */
+    int direct = raw && t->contiguous && !rd_big_endian(&c->ck->rd);
     if (cached)
         cache_start(&c->lc, t, fd, base, s.size);
     else if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
@@ -300,13 +346,21 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
         if (cancel_requested(c->cancel))
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
-        if (st == C2S_OK && t->contiguous) {
-            st = rd_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
-        } else if (st == C2S_OK) {
-            st = gather_elements(c, t, &s, cached, mem, &w, elems);
+        uint64_t out_off = e->begin + i * c2s_dtype_size(e->dtype), in_off = (t->offset + i) * es;
+        window win;
+        if (st == C2S_OK && direct && in_off + elems * es <= s.size &&
+            map_window(&win, fd, base + in_off, elems * es) == 0) {
+            st = compare_block(c, t, e->dtype, win.p, elems, out_off);
+            unmap_window(&win);
+            i += elems;
+            continue;
         }
+        if (st == C2S_OK && t->contiguous)
+            st = rd_stream_read(&s, in_off, c->src, elems * es, c->err);
+        else if (st == C2S_OK)
+            st = gather_elements(c, t, &s, cached, mem, &w, elems);
         if (st == C2S_OK)
-            st = compare_block(c, t, e->dtype, elems, e->begin + i * c2s_dtype_size(e->dtype));
+            st = compare_block(c, t, e->dtype, c->src, elems, out_off);
         i += elems;
     }
     free(mem);
