@@ -528,20 +528,68 @@ static c2s_status gather_band(gatherer *gr, const view *v, const gplan *g, const
     return gather_any(out, segp, v, g, bd);
 }
 
-/* Band after band, each read (into one half of the read slots) while the
- * one before is copied (from the other). */
-static c2s_status gather_bands(gatherer *gr, gather_source *src, const view *v,
-                               const gplan *g)
+/* Whether t is copied by a gather (gather_bands), with view v and plan g:
+ * the decisions of copy_strided. */
+static int plan_for(const ring *out, const tmap_tensor *t, view *v, gplan *g)
 {
-    band bd[2] = {{{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band}};
+    if (t->numel == 0 || t->contiguous)
+        return 0;
+    simplify(t, v);
+    if (v->k == 0 || v->run * v->es >= LONG_RUN)
+        return 0;
+    *g = plan_gather(out, v);
+    return g->band > 0;
+}
+
+static band first_band(const view *v, const gplan *g)
+{
+    band bd = {{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band};
+    return bd;
+}
+
+/* Start reading the first band of the next tensor into half h when it is
+ * a gather from a STORED record.  A failure is left for that tensor's own
+ * copy to meet again (and report under its name), unless it is the
+ * pipe's, which stops everything. */
+static c2s_status read_ahead(gatherer *gr, const gather_next *next, int h)
+{
+    view v;
+    gplan g;
+    if (next == NULL || !next->src->raw || !plan_for(gr->ring, next->t, &v, &g))
+        return C2S_OK;
+    band bd = first_band(&v, &g);
+    c2s_status st = read_band(gr, next->src, &v, &g, &bd, h, &gr->pre_nseg);
+    if (st == C2S_OK) {
+        gr->pre_t = next->t;
+        gr->pre_h = h;
+    }
+    return gr->ring->pipe_failed ? st : C2S_OK;
+}
+
+/* Band after band, each read (into one half of the read slots) while the
+ * one before is copied (from the other); the first one may have been read
+ * ahead (gr->pre_t), and the next tensor's first is read during the last. */
+static c2s_status gather_bands(gatherer *gr, gather_source *src, const tmap_tensor *t,
+                               const view *v, const gplan *g, const gather_next *next)
+{
+    band bd[2];
     size_t nseg[2] = {0, 0};
-    c2s_status st = read_band(gr, src, v, g, &bd[0], 0, &nseg[0]);
+    int h0 = gr->pre_t == t ? gr->pre_h : 0;
+    c2s_status st = C2S_OK;
+    bd[h0] = first_band(v, g);
+    if (gr->pre_t == t)
+        nseg[h0] = gr->pre_nseg;
+    else
+        st = read_band(gr, src, v, g, &bd[h0], h0, &nseg[h0]);
+    gr->pre_t = NULL;
     int more = 1;
-    for (int h = 0; st == C2S_OK && more; h ^= 1) {
+    for (int h = h0; st == C2S_OK && more; h ^= 1) {
         bd[h ^ 1] = bd[h];
         more = next_band(v, g, &bd[h ^ 1]);
         if (more)
             st = read_band(gr, src, v, g, &bd[h ^ 1], h ^ 1, &nseg[h ^ 1]);
+        else
+            st = read_ahead(gr, next, h ^ 1);
         if (st == C2S_OK)
             st = ring_wait(gr->ring, gr->band_ticket[h]);
         if (st == C2S_OK)
@@ -565,7 +613,7 @@ static c2s_status copy_runs(ring *out, gather_source *src, const view *v, int as
 }
 
 static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source *src,
-                               int as_is)
+                               int as_is, const gather_next *next)
 {
     ring *out = gr->ring;
     view v;
@@ -577,23 +625,27 @@ static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source
     gplan g = plan_gather(out, &v);
     if (g.band == 0) /* nothing fits the slots (tiny buffer_size) */
         return copy_runs(out, src, &v, as_is);
-    return gather_bands(gr, src, &v, &g);
+    return gather_bands(gr, src, t, &v, &g, next);
 }
 
 /* ---- the entry points ------------------------------------------------------------------ */
 
-c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is)
+c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is,
+                         const gather_next *next)
 {
+    if (gr->pre_t != t) /* what was read ahead is not this tensor's */
+        gr->pre_t = NULL;
     if (t->numel == 0)
         return C2S_OK;
     if (t->contiguous)
         return copy_range(gr->ring, src, t->offset * c2s_dtype_size(t->dtype), t->nbytes, as_is);
-    return copy_strided(gr, t, src, as_is);
+    return copy_strided(gr, t, src, as_is, next);
 }
 
 c2s_status gather_alloc(gatherer *gr, ring *r, c2s_error *err)
 {
     gr->ring = r;
+    gr->pre_t = NULL;
     int ok = 1;
     for (int h = 0; h < 2; h++) {
         gr->segp[h] = malloc(MAX_SEGMENTS * sizeof *gr->segp[h]);
