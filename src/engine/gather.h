@@ -38,9 +38,11 @@
  * chosen (plan_gather).  Segments adjacent in the source are read with one
  * pread.  For a transposed matrix, a band is a block of output rows and a
  * segment the needed part of one source row.  The band's runs are then
- * copied into the output buffer in output order: in tiles when the band is
- * a (rows x segments) matrix, as for a transpose (gather_rows), else by an
- * odometer over the band's dimensions (gather_any).
+ * copied in output order: in tiles when the band is a (rows x segments)
+ * matrix, as for a transpose (gather_rows: whole 16 x 16 tiles of 4-byte
+ * runs with AVX2 where the CPU has it; rows going out as they are straight
+ * into the ring), else by an odometer over the band's dimensions into the
+ * output buffer (gather_any).
  *
  * Reading ahead.  A tensor read in one band (a transposed matrix that fits
  * half the read slots) would leave the pipe idle while it is copied, and
