@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a realistic torch.save checkpoint of a given size for the benchmark.
 
-    make_checkpoint.py SIZE OUTPUT [--no-torch] [--quiet]
+    make_checkpoint.py SIZE OUTPUT [--layout model|contiguous|transposed] [--no-torch] [--quiet]
 
 SIZE is a byte count with an optional K/M/G suffix (binary: 1G = 2^30 bytes),
 e.g. 256M, 1G, 5G.  The sum of the storages comes within a few KiB of SIZE; the
@@ -18,6 +18,15 @@ The checkpoint looks like a transformer state_dict (an OrderedDict):
     storage, non-zero storage offsets), every 4th layer (shifted by 2) has a
     transposed fc2 (stride (1, d): the converter must gather it), and the
     embedding is a slice of a storage padded with 64 extra rows.
+
+--layout contiguous / transposed (the cases of bench/run.sh's BENCH_CASES)
+write instead 64 square F32 matrices of SIZE/64 bytes each (the side rounded
+down to a multiple of 64), with the same values both ways: `contiguous`
+saves each matrix as a contiguous tensor, `transposed` saves the transpose
+of a contiguous storage (`base.t()`, strides (1, n): every tensor a strided
+view the converter must gather).  With torch both convert to byte-identical
+safetensors files; the fallback writer (no torch) gives the same storages
+and views, but its transposed file's values are then the transposes.
 
 With PyTorch the file is written by torch.save (STORED entries, data 64-byte
 aligned, ZIP64 above 4 GiB: exactly what users have).  Without PyTorch (or with
@@ -101,6 +110,19 @@ class Plan:
 
     def nbytes(self):
         return sum(s.numel * DTYPES[s.dtype][0] for s in self.storages)
+
+
+def make_square_plan(target, layout, count=64):
+    """count square F32 matrices of about target/count bytes, contiguous or
+    transposed views (storage (n, n), saved with strides (1, n))."""
+    side = int((target // count // 4) ** 0.5) // 64 * 64
+    side = max(side, 64)
+    p = Plan()
+    for i in range(count):
+        s = p.storage("F32", side * side)
+        stride = (side, 1) if layout == "contiguous" else (1, side)
+        p.view(f"layers.{i}.weight", s, 0, (side, side), stride)
+    return p, side
 
 
 def hidden_size(target):
@@ -191,7 +213,7 @@ def random_blocks_pure():
 # With PyTorch: build the tensors and torch.save them
 # ---------------------------------------------------------------------------
 
-def save_with_torch(plan, path):
+def save_with_torch(plan, path, layout="model"):
     import torch
 
     tdt = {k: getattr(torch, v[2]) for k, v in DTYPES.items()}
@@ -203,7 +225,17 @@ def save_with_torch(plan, path):
     blocks["F16"] = blocks["F32"].to(torch.float16)
     blocks["BF16"] = blocks["F32"].to(torch.bfloat16)
     bases = {}
+    if layout in ("contiguous", "transposed"):
+        # the same values both ways: the contiguous storage holds the
+        # transposed view's elements in C order
+        gen = torch.Generator().manual_seed(0)
+        for s in plan.storages:
+            side = int(round(s.numel ** 0.5))
+            base = torch.randn(side, side, generator=gen) * 0.02
+            bases[s.key] = (base.t().contiguous() if layout == "contiguous" else base).reshape(-1)
     for s in plan.storages:
+        if s.key in bases:
+            continue
         t = torch.empty(s.numel, dtype=tdt[s.dtype])
         src = blocks[s.dtype]
         for start in range(0, s.numel, chunk_elems):
@@ -311,23 +343,31 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("size", type=parse_size, help="e.g. 256M, 1G, 5G")
     ap.add_argument("output")
+    ap.add_argument("--layout", choices=("model", "contiguous", "transposed"), default="model",
+                    help="model: a transformer state_dict (default); contiguous/transposed: "
+                         "64 square F32 matrices, stored contiguously or as transposed views")
     ap.add_argument("--no-torch", action="store_true",
                     help="use the pure-Python writer even when torch is importable")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
 
-    plan, d, layers, vocab = make_plan(a.size)
+    if a.layout == "model":
+        plan, d, layers, vocab = make_plan(a.size)
+        shape = f"d={d}, {layers} layers, vocab {vocab}"
+    else:
+        plan, side = make_square_plan(a.size, a.layout)
+        shape = f"{a.layout}: {len(plan.tensors)} F32 matrices {side}x{side}"
     use_torch = not a.no_torch and have_torch()
     how = "torch.save" if use_torch else "pure-Python fallback writer (no torch)"
     if not a.quiet:
         print(f"make_checkpoint: {a.output}: {len(plan.tensors)} tensors, "
               f"{len(plan.storages)} storages, {plan.nbytes() / 2**20:.1f} MiB of storage "
-              f"(d={d}, {layers} layers, vocab {vocab}), with {how}", file=sys.stderr)
+              f"({shape}), with {how}", file=sys.stderr)
     tmp = a.output + ".partial"
     t0 = time.monotonic()
     try:
         if use_torch:
-            save_with_torch(plan, tmp)
+            save_with_torch(plan, tmp, a.layout)
         else:
             save_without_torch(plan, tmp)
         os.replace(tmp, a.output)

@@ -259,6 +259,63 @@ def render_modes(work, sizes, modes):
     return o
 
 
+# BENCH_CASES: (case, its checkpoint's layout, the target: at most this many
+# times the plain conversion of the contiguous checkpoint, what it means)
+CASES = [
+    ("f16", "contiguous", 1.2, "`--dtype f16`"),
+    ("bf16", "contiguous", 1.2, "`--dtype bf16`"),
+    ("verify", "contiguous", 1.6, "`--verify`"),
+    ("transposed", "transposed", 1.3, "every tensor a transposed view"),
+]
+
+
+def render_cases(work):
+    """BENCH_CASES: each case against the plain conversion of the contiguous file."""
+    sizes = (read(os.path.join(work, "case-sizes.txt"), "") or "").split()
+    asked = (read(os.path.join(work, "cases.txt"), "") or "").split()
+    if not asked:
+        return []
+    cases = [c for c in CASES if c[0] in asked]
+    o = ["", "### The cases of \"every path at disk speed\" (BENCH_CASES)", "",
+         "64 square F32 matrices (`make_checkpoint.py --layout contiguous|transposed`, the "
+         "same values both ways). plain: `ckpt2safetensors -q -f -o OUT` on the contiguous "
+         "file, the reference of every ratio; f16, bf16, verify: the same file with "
+         "`--dtype f16`, `--dtype bf16`, `--verify`; transposed: the file whose tensors are "
+         "transposed views. Mean ± standard deviation (s), the ratio to plain, the peak RSS "
+         "of one separate run.",
+         "",
+         "| size | plain | " + " | ".join(c[0] for c in cases) + " |",
+         "| --- | ---: |" + " ---: |" * len(cases)]
+    verdicts = []
+    for s in sizes:
+        base = hf(work, f"{s}-contiguous", "case-plain")
+        bm = rss(work, f"{s}-contiguous", "case-plain")
+        cells = ["-" if base is None else f"{fmt_t(base)}, {fmt_m(bm)} MiB"]
+        for name, layout, target, what in cases:
+            r = hf(work, f"{s}-{layout}", f"case-{name}")
+            m = rss(work, f"{s}-{layout}", f"case-{name}")
+            if r is None or base is None:
+                cells.append("-")
+                verdicts.append(f"- {s}: {what}: not measured")
+                continue
+            ratio = r["mean"] / base["mean"]
+            cells.append(f"{fmt_t(r)} ({ratio:.2f}x), {fmt_m(m)} MiB")
+            verdicts.append(f"- {s}: {what}: {ratio:.2f}x the plain conversion "
+                            f"(target ≤ {target:.1f}): {'met' if ratio <= target else 'NOT met'}")
+            if m is not None:
+                mib = m["kib"] / 1024
+                verdicts.append(f"- {s}: {what}: peak RSS {mib:.1f} MiB (target < 64 MiB): "
+                                f"{'met' if mib < 64 else 'NOT met'}")
+        o.append(f"| {s} | " + " | ".join(cells) + " |")
+        for layout in ("contiguous", "transposed"):
+            info = read(os.path.join(work, f"ckpt-{s}-{layout}.txt"))
+            if info:
+                verdicts.append(f"- {s} {layout} checkpoint: {info}")
+    o.append("")
+    o.extend(verdicts or ["- nothing measured"])
+    return o
+
+
 def render(work):
     sizes = (read(os.path.join(work, "sizes.txt"), "") or "").split()
     machine = read(os.path.join(work, "machine.txt"), "")
@@ -340,6 +397,7 @@ def render(work):
     modes = (read(os.path.join(work, "modes.txt"), "") or "").split()
     if modes:
         o.extend(render_modes(work, sizes, modes))
+    o.extend(render_cases(work))
     if notes:
         o.append("")
         o.append("### Notes")

@@ -20,6 +20,11 @@
 #   BENCH_MODES         also time ours with --direct-io=WHEN for each WHEN listed,
 #                       e.g. "never always", and with --verify for "verify"
 #                       (default: none)
+#   BENCH_CASES         also time the cases of the issue "every path at disk
+#                       speed", any of "f16 bf16 verify transposed", on 64
+#                       square F32 matrices (ckpt-<SIZE>-contiguous.pt and
+#                       ckpt-<SIZE>-transposed.pt), each against the plain
+#                       conversion of the contiguous file (default: none)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +34,7 @@ cd "$root"
 BENCH_DIR=${BENCH_DIR:-/tmp/ckpt2safetensors-bench}
 RUNS=${BENCH_RUNS:-3}
 MODES=${BENCH_MODES:-}
+CASES=${BENCH_CASES:-}
 WARMUP=${BENCH_WARMUP:-1}
 PROFILER=${BENCH_PROFILER:-auto}
 if [ $# -eq 0 ]; then set -- 1G 5G; fi
@@ -40,6 +46,11 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 for m in $MODES; do
     case $m in auto|always|never|verify) ;;
         *) die "BENCH_MODES takes auto, always, never or verify, not '$m'" ;; esac
+done
+
+for c in $CASES; do
+    case $c in f16|bf16|verify|transposed) ;;
+        *) die "BENCH_CASES takes f16, bf16, verify or transposed, not '$c'" ;; esac
 done
 
 # ---- tools -----------------------------------------------------------------
@@ -156,14 +167,16 @@ printf '%s\n' "hyperfine --warmup $WARMUP --runs $RUNS per command, page cache w
 
 # ---- checkpoints ---------------------------------------------------------------------
 
+# The checkpoint of a key: SIZE (the model layout) or SIZE-LAYOUT (BENCH_CASES).
 ckpt_for() { echo "$BENCH_DIR/ckpt-$1.pt"; }
 
-# ensure_ckpt SIZE FACTOR WHY: generate (or reuse) the checkpoint when FACTOR x its size
-# fits on the disk; returns 1 (after saying why) when it does not.
+# ensure_ckpt SIZE FACTOR WHY [LAYOUT]: generate (or reuse) the checkpoint when FACTOR x its
+# size fits on the disk; returns 1 (after saying why) when it does not.
 ensure_ckpt() {
-    local size=$1 factor=$2 why=$3 bytes need have ckpt
+    local size=$1 factor=$2 why=$3 layout=${4:-} bytes need have ckpt key
+    key=$size${layout:+-$layout}
     bytes=$(bytes_of "$size")
-    ckpt=$(ckpt_for "$size")
+    ckpt=$(ckpt_for "$key")
     need=$(awk -v b="$bytes" -v f="$factor" 'BEGIN {printf "%.0f", b * f}')
     [ -f "$ckpt" ] && need=$((need - $(stat -c %s "$ckpt")))
     have=$(free_bytes)
@@ -172,16 +185,17 @@ ensure_ckpt() {
         return 1
     fi
     if [ -f "$ckpt" ]; then
-        say "$size: reusing cached $ckpt"
+        say "$key: reusing cached $ckpt"
     else
-        say "$size: generating $ckpt"
+        say "$key: generating $ckpt"
         local gen_py=${TORCH_PY:-$PY}
-        "$gen_py" bench/make_checkpoint.py "$size" "$ckpt" 2>"$WORK/gen-$size.txt" || {
-            cat "$WORK/gen-$size.txt" >&2; die "could not generate $ckpt"; }
-        cat "$WORK/gen-$size.txt" >&2
-        grep -o 'with .*' "$WORK/gen-$size.txt" | head -1 >"$BENCH_DIR/ckpt-$size.how" || true
+        "$gen_py" bench/make_checkpoint.py "$size" "$ckpt" ${layout:+--layout "$layout"} \
+            2>"$WORK/gen-$key.txt" || {
+            cat "$WORK/gen-$key.txt" >&2; die "could not generate $ckpt"; }
+        cat "$WORK/gen-$key.txt" >&2
+        grep -o 'with .*' "$WORK/gen-$key.txt" | head -1 >"$BENCH_DIR/ckpt-$key.how" || true
     fi
-    local how; how=$(cat "$BENCH_DIR/ckpt-$size.how" 2>/dev/null || echo "")
+    local how; how=$(cat "$BENCH_DIR/ckpt-$key.how" 2>/dev/null || echo "")
     local desc; desc=$("$BIN" --list "$ckpt" 2>/dev/null | "$PY" -c '
 import sys, collections
 n = 0; dt = collections.Counter()
@@ -191,7 +205,7 @@ for line in sys.stdin:
         n += 1; dt[f[1]] += 1
 print(f"{n} tensors (" + ", ".join(f"{k} {v}" for k, v in dt.most_common()) + ")" if n else "")
 ' || true)
-    echo "$(stat -c %s "$ckpt") bytes${desc:+, $desc}${how:+, written $how}" >"$WORK/ckpt-$size.txt"
+    echo "$(stat -c %s "$ckpt") bytes${desc:+, $desc}${how:+, written $how}" >"$WORK/ckpt-$key.txt"
     return 0
 }
 
@@ -256,6 +270,47 @@ for size in "${SIZES[@]}"; do
 done
 printf '%s\n' "${measured[@]}" >"$WORK/sizes.txt"
 printf '%s\n' $MODES >"$WORK/modes.txt"
+
+# ---- cases (BENCH_CASES) ---------------------------------------------------------
+# 64 square F32 matrices (make_checkpoint.py --layout): the plain conversion of the
+# contiguous file is the reference; f16, bf16 and verify convert the same file with
+# --dtype f16, --dtype bf16 or --verify; transposed converts the file whose tensors are
+# transposed views of the same values.  Each is timed (hyperfine) and its RSS taken.
+
+case_sizes=()
+case_in() { # case_in CASE: the key of the checkpoint it converts
+    if [ "$1" = transposed ]; then echo "$2-transposed"; else echo "$2-contiguous"; fi
+}
+run_case() { # run_case SIZE CASE
+    local size=$1 c=$2 key in opts=()
+    key=$(case_in "$c" "$size")
+    case $c in
+        f16|bf16) opts=(--dtype "$c") ;;
+        verify) opts=(--verify) ;;
+    esac
+    in=$(ckpt_for "$key")
+    cat "$in" >/dev/null
+    run_hf "$key" "case-$c" "$OUT_OURS" "$BIN" -q -f ${opts[@]+"${opts[@]}"} -o "$OUT_OURS" "$in"
+    run_rss "$key" "case-$c" "$OUT_OURS" "$BIN" -q -f ${opts[@]+"${opts[@]}"} -o "$OUT_OURS" "$in"
+    rm -f "$OUT_OURS"
+}
+if [ -n "$CASES" ]; then
+    for size in "${SIZES[@]}"; do
+        ensure_ckpt "$size" 2.2 "BENCH_CASES" contiguous || continue
+        ok=1
+        for c in $CASES; do
+            if [ "$c" = transposed ]; then
+                ensure_ckpt "$size" 2.2 "BENCH_CASES transposed" transposed || ok=0
+            fi
+        done
+        [ $ok = 1 ] || continue
+        case_sizes+=("$size")
+        run_case "$size" plain
+        for c in $CASES; do run_case "$size" "$c"; done
+    done
+fi
+printf '%s\n' ${case_sizes[@]+"${case_sizes[@]}"} >"$WORK/case-sizes.txt"
+printf '%s\n' $CASES >"$WORK/cases.txt"
 
 # ---- CPU split ----------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
  * test_dtconv.c - float element conversion (src/engine/dtconv.h): every pair
  * against PyTorch's bytes in fixtures/dtconv/ (made by
  * fixtures/make_dtconv.py), streaming and in-place use, and literal cases
- * that need no data files.
+ * that need no data files.  Every check runs on every path this CPU can
+ * run (scalar, AVX2, AVX-512: dtconv_run_path), each named in failures.
  */
 #include <criterion/criterion.h>
 
@@ -74,8 +75,9 @@ static void put(unsigned char *p, size_t size, size_t i, uint64_t v)
 }
 
 /* Fail naming the first element where got and want differ. */
-static void compare(c2s_dtype from, c2s_dtype to, const char *what, const unsigned char *src,
-                    const unsigned char *got, const unsigned char *want, size_t n)
+static void compare(dtconv_path path, c2s_dtype from, c2s_dtype to, const char *what,
+                    const unsigned char *src, const unsigned char *got,
+                    const unsigned char *want, size_t n)
 {
     size_t ss = c2s_dtype_size(from), ds = c2s_dtype_size(to);
     if (memcmp(got, want, n * ds) == 0)
@@ -85,9 +87,10 @@ static void compare(c2s_dtype from, c2s_dtype to, const char *what, const unsign
         i++;
     for (size_t j = i; j < n; j++)
         bad += memcmp(got + j * ds, want + j * ds, ds) != 0;
-    cr_assert_fail("%s -> %s (%s): %zu of %zu elements differ; first [%zu]: "
+    cr_assert_fail("%s -> %s (%s, %s path): %zu of %zu elements differ; first [%zu]: "
                    "source 0x%0*" PRIx64 ", ours 0x%0*" PRIx64 ", %s 0x%0*" PRIx64,
-                   short_name(from), short_name(to), what, bad, n, i, (int)(2 * ss),
+                   short_name(from), short_name(to), what, dtconv_path_name(path), bad, n, i,
+                   (int)(2 * ss),
                    elem(src, ss, i), (int)(2 * ds), elem(got, ds, i),
                    strcmp(what, "literals") == 0 ? "expected" : "torch", (int)(2 * ds),
                    elem(want, ds, i));
@@ -95,7 +98,7 @@ static void compare(c2s_dtype from, c2s_dtype to, const char *what, const unsign
 
 /* Convert src_<from>.bin and compare with <from>_to_<to>.bin (the source
  * itself for a same-type pair): whole, then streamed in odd-sized blocks. */
-static void check_pair(c2s_dtype from, c2s_dtype to)
+static void check_pair_path(dtconv_path dp, c2s_dtype from, c2s_dtype to)
 {
     char path[256];
     size_t slen, wlen;
@@ -119,27 +122,37 @@ static void check_pair(c2s_dtype from, c2s_dtype to)
     g_got = malloc(wlen);
     cr_assert_not_null(g_got);
     memset(g_got, 0xA5, wlen);
-    cr_assert_eq(dtconv_run(from, to, g_src, g_got, n), 0);
-    compare(from, to, "whole", g_src, g_got, g_want, n);
+    cr_assert_eq(dtconv_run_path(dp, from, to, g_src, g_got, n), 0);
+    compare(dp, from, to, "whole", g_src, g_got, g_want, n);
 
     memset(g_got, 0xA5, wlen);
     static const size_t blocks[] = {1, 7, 1000, 3, 4096};
     for (size_t i = 0, b = 0; i < n; b++) {
         size_t k = blocks[b % 5] < n - i ? blocks[b % 5] : n - i;
-        cr_assert_eq(dtconv_run(from, to, g_src + i * ss, g_got + i * ds, k), 0);
+        cr_assert_eq(dtconv_run_path(dp, from, to, g_src + i * ss, g_got + i * ds, k), 0);
         i += k;
     }
-    compare(from, to, "blocks", g_src, g_got, g_want, n);
+    compare(dp, from, to, "blocks", g_src, g_got, g_want, n);
 
     if (ds <= ss) {   /* in place */
-        cr_assert_eq(dtconv_run(from, to, g_src, g_src, n), 0);
+        cr_assert_eq(dtconv_run_path(dp, from, to, g_src, g_src, n), 0);
         free(g_got);
         g_got = g_src;
         snprintf(path, sizeof path, FIXDIR "src_%s.bin", short_name(from));
         g_src = slurp(path, &slen);
         cr_assert_not_null(g_src);
-        compare(from, to, "in place", g_src, g_got, g_want, n);
+        compare(dp, from, to, "in place", g_src, g_got, g_want, n);
     }
+    dtconv_fini();
+}
+
+/* Every usable path; the scalar one always is. */
+static void check_pair(c2s_dtype from, c2s_dtype to)
+{
+    cr_assert(dtconv_path_usable(DTCONV_SCALAR));
+    for (int p = 0; p < DTCONV_NPATHS; p++)
+        if (dtconv_path_usable((dtconv_path)p))
+            check_pair_path((dtconv_path)p, from, to);
 }
 
 #define PAIR(F, T, f, t) \
@@ -168,18 +181,29 @@ typedef struct kase {
     uint64_t src, want;
 } kase;
 
+/* The cases repeated to fill LITERAL_N elements (not a multiple of any
+ * vector width: whole vectors and a scalar tail), through every path. */
+#define LITERAL_N 61
+
 static void check_cases(c2s_dtype from, c2s_dtype to, const kase *cases, size_t n)
 {
     size_t ss = c2s_dtype_size(from), ds = c2s_dtype_size(to);
-    unsigned char sbuf[64 * 8 + 1], gbuf[64 * 8 + 1], want[64 * 8];
+    unsigned char sbuf[LITERAL_N * 8 + 1], gbuf[LITERAL_N * 8 + 2], want[LITERAL_N * 8];
     unsigned char *src = sbuf + 1, *got = gbuf + 1;   /* misaligned on purpose */
-    cr_assert_leq(n, 64);
-    for (size_t i = 0; i < n; i++) {
-        put(src, ss, i, cases[i].src);
-        put(want, ds, i, cases[i].want);
+    cr_assert(n > 0 && n <= LITERAL_N);
+    for (size_t i = 0; i < LITERAL_N; i++) {
+        put(src, ss, i, cases[i % n].src);
+        put(want, ds, i, cases[i % n].want);
     }
-    cr_assert_eq(dtconv_run(from, to, src, got, n), 0);
-    compare(from, to, "literals", src, got, want, n);
+    for (int p = 0; p < DTCONV_NPATHS; p++) {
+        if (!dtconv_path_usable((dtconv_path)p))
+            continue;
+        memset(gbuf, 0xA5, sizeof gbuf);
+        cr_assert_eq(dtconv_run_path((dtconv_path)p, from, to, src, got, LITERAL_N), 0);
+        compare((dtconv_path)p, from, to, "literals", src, got, want, LITERAL_N);
+        cr_assert_eq(gbuf[1 + LITERAL_N * ds], 0xA5, "%s path wrote past the end",
+                     dtconv_path_name((dtconv_path)p));
+    }
 }
 
 #define CHECK(F, T, ...)                                                     \
@@ -385,10 +409,64 @@ Test(dtconv, f16_round_trip)
     static unsigned char h[65536 * 2], f[65536 * 4], back[65536 * 2];
     for (size_t i = 0; i < 65536; i++)
         put(h, 2, i, i);
-    cr_assert_eq(dtconv_run(C2S_F16, C2S_F32, h, f, 65536), 0);
-    cr_assert_eq(dtconv_run(C2S_F32, C2S_F16, f, back, 65536), 0);
-    for (size_t i = 0; i < 65536; i++) {
-        uint64_t want = (i & 0x7FFF) > 0x7C00 ? (i & 0x8000) | 0x7E00 : i;
-        cr_assert_eq(elem(back, 2, i), want, "0x%04zx", i);
+    for (int p = 0; p < DTCONV_NPATHS; p++) {
+        if (!dtconv_path_usable((dtconv_path)p))
+            continue;
+        cr_assert_eq(dtconv_run_path((dtconv_path)p, C2S_F16, C2S_F32, h, f, 65536), 0);
+        cr_assert_eq(dtconv_run_path((dtconv_path)p, C2S_F32, C2S_F16, f, back, 65536), 0);
+        for (size_t i = 0; i < 65536; i++) {
+            uint64_t want = (i & 0x7FFF) > 0x7C00 ? (i & 0x8000) | 0x7E00 : i;
+            cr_assert_eq(elem(back, 2, i), want, "0x%04zx (%s path)", i,
+                         dtconv_path_name((dtconv_path)p));
+        }
     }
 }
+
+/* The paths: named, the best one usable, an out-of-range one refused. */
+Test(dtconv, paths)
+{
+    cr_assert_str_eq(dtconv_path_name(DTCONV_SCALAR), "scalar");
+    cr_assert_str_eq(dtconv_path_name(DTCONV_AVX2), "avx2");
+    cr_assert_str_eq(dtconv_path_name(DTCONV_AVX512), "avx512");
+    cr_assert(dtconv_path_usable(dtconv_best_path()));
+    cr_assert_not(dtconv_path_usable(DTCONV_NPATHS));
+    unsigned char src[4] = {0, 0, 0x80, 0x3F}, dst[2] = {0x5A, 0x5A};
+    cr_assert_eq(dtconv_run_path(DTCONV_NPATHS, C2S_F32, C2S_F16, src, dst, 1), -1);
+    cr_assert(dst[0] == 0x5A && dst[1] == 0x5A);
+    cr_assert_eq(dtconv_run_path(DTCONV_SCALAR, C2S_F32, C2S_F16, src, dst, 1), 0);
+    cr_assert(dst[0] == 0x00 && dst[1] == 0x3C);
+#if defined(__x86_64__)
+    /* the machines this is developed and tested on have AVX2: make sure the
+     * vector path is really exercised there (set C2S_NO_AVX2_TEST=1 elsewhere) */
+    if (getenv("C2S_NO_AVX2_TEST") == NULL)
+        cr_assert(dtconv_path_usable(DTCONV_AVX2), "no AVX2 path on this x86-64 CPU");
+#endif
+}
+
+/* dtconv_run runs the best path and the vector paths keep the FPU's
+ * rounding mode out of it: with MXCSR set to round up, F64 -> F32 still
+ * rounds to nearest (the vector loops give way to the scalar ones). */
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+
+Test(dtconv, vector_paths_ignore_rounding_mode)
+{
+    uint64_t d[16];
+    unsigned char src[16 * 8], dst[16 * 4];
+    for (size_t i = 0; i < 16; i++)
+        d[i] = dbits(1.0 + 0x1p-30); /* nearest: 1.0; rounded up: 1 + 2^-23 */
+    memcpy(src, d, sizeof src);
+    unsigned int csr = _mm_getcsr();
+    for (int p = 0; p < DTCONV_NPATHS; p++) {
+        if (!dtconv_path_usable((dtconv_path)p))
+            continue;
+        _mm_setcsr((csr & ~0x6000u) | 0x4000u); /* round up */
+        int rc = dtconv_run_path((dtconv_path)p, C2S_F64, C2S_F32, src, dst, 16);
+        _mm_setcsr(csr);
+        cr_assert_eq(rc, 0);
+        for (size_t i = 0; i < 16; i++)
+            cr_assert_eq(elem(dst, 4, i), 0x3F800000u, "[%zu] (%s path)", i,
+                         dtconv_path_name((dtconv_path)p));
+    }
+}
+#endif

@@ -99,9 +99,10 @@ static c2s_status check_stream_crc(writer *w, const tmap_tensor *t, gather_sourc
     return st;
 }
 
-/* Copy tensor t, written with dtype out, from its opened record. */
+/* Copy tensor t, written with dtype out, from its opened record; next:
+ * the tensor copied after it (NULL: none, or its record is not open). */
 static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out,
-                              gather_source *src)
+                              gather_source *src, const gather_next *next)
 {
     int swap = needs_swap(w, t), as_is = !swap && out == t->dtype;
     c2s_status st = C2S_OK;
@@ -109,7 +110,7 @@ static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out,
         st = ring_obuf_flush(&w->ring);
     ring_obuf_elements(&w->ring, swap ? c2s_dtype_swap_unit(t->dtype) : 1, t->dtype, out);
     if (st == C2S_OK)
-        st = gather_tensor(&w->gather, src, t, as_is);
+        st = gather_tensor(&w->gather, src, t, as_is, next);
     if (st == C2S_OK && !as_is)
         st = ring_obuf_flush(&w->ring);
     ring_obuf_elements(&w->ring, 1, out, out);
@@ -118,14 +119,31 @@ static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out,
     return st;
 }
 
-static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out)
+/* Copy tensor t from src, opened here unless it was opened for reading
+ * ahead (*opened); the record of the next tensor, when there is one, is
+ * opened in nsrc first (*nopened) so that its first band can be read
+ * ahead.  src is closed before returning. */
+static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out,
+                              gather_source *src, int opened, const tmap_tensor *tn,
+                              gather_source *nsrc, int *nopened)
 {
-    gather_source src;
-    memset(&src, 0, sizeof src);
-    c2s_status st = open_source(w, t->storage, &src);
+    c2s_status st = C2S_OK;
+    if (!opened) {
+        memset(src, 0, sizeof *src);
+        st = open_source(w, t->storage, src);
+    }
+    *nopened = 0;
+    if (st == C2S_OK && tn != NULL) {
+        memset(nsrc, 0, sizeof *nsrc);
+        /* a failure here is met again, and reported, when tn is copied */
+        *nopened = open_source(w, tn->storage, nsrc) == C2S_OK;
+        if (!*nopened)
+            rd_stream_close(&nsrc->s);
+    }
+    gather_next next = {nsrc, tn};
     if (st == C2S_OK)
-        st = copy_opened(w, t, out, &src);
-    rd_stream_close(&src.s);
+        st = copy_opened(w, t, out, src, *nopened ? &next : NULL);
+    rd_stream_close(&src->s);
     if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
         c2s_error_prefix(w->err, "tensor '%s'", t->name);
     return st;
@@ -273,8 +291,16 @@ static c2s_status write_all(writer *w, const plan *p)
 {
     ring_pipe_start(&w->ring);
     c2s_status st = ring_put(&w->ring, p->header, p->header_len);
-    for (size_t i = 0; i < p->n && st == C2S_OK; i++)
-        st = copy_tensor(w, &w->ck->map.tensors[p->entries[i].src], p->entries[i].dtype);
+    gather_source src[2]; /* tensor i's record in src[i % 2], the next one's in the other */
+    int opened = 0;
+    size_t i = 0;
+    for (; i < p->n && st == C2S_OK; i++) {
+        const tmap_tensor *tn = i + 1 < p->n ? &w->ck->map.tensors[p->entries[i + 1].src] : NULL;
+        st = copy_tensor(w, &w->ck->map.tensors[p->entries[i].src], p->entries[i].dtype,
+                         &src[i % 2], opened, tn, &src[(i + 1) % 2], &opened);
+    }
+    if (opened) /* stopped before the tensor opened for reading ahead: src[i % 2] */
+        rd_stream_close(&src[i % 2].s);
     if (st == C2S_OK)
         st = ring_obuf_flush(&w->ring);
     if (st == C2S_OK)

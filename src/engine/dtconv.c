@@ -8,11 +8,34 @@
  * the byte-wise loads and stores compile to plain moves on little-endian
  * machines.  The pairs that go through F32 mirror what torch does: its
  * F64 -> F16 is Half(float(double)), its F16 -> BF16 BFloat16(float(half)).
+ *
+ * Vector loops (x86-64 with GCC or clang).  Every pair they cover goes
+ * through F32 lanes, as the scalar code does: a load turns 8 (AVX2) or 16
+ * (AVX-512) source elements into F32 bit patterns, a store turns those into
+ * destination elements.  The instructions that do it and their quirks:
+ *  - F16 -> F32: vcvtph2ps (exact; NaN keeps sign and payload, quiet bit
+ *    set: what f16_to_f32 does).  BF16 -> F32: a shift.
+ *  - F64 -> F32: vcvtpd2ps, rounding to nearest even under the default
+ *    MXCSR (NaN: sign and top payload kept, quietened, as f64_to_f32).
+ *  - F32 -> F16: vcvtps2ph with the rounding mode in its immediate (to
+ *    nearest even); it keeps NaN payloads, so NaN lanes are then replaced
+ *    by 0x7E00 with the sign, as f32_to_f16 gives.
+ *  - F32 -> BF16: the same integer rounding as f32_to_bf16, 32-bit lanes,
+ *    NaN lanes replaced by the pair's NaN, then narrowed to 16 bits.
+ * Loads and stores are unaligned and cover exactly the elements converted;
+ * a vector's source is loaded before its result is stored, so in-place
+ * narrowing works as in the scalar loops.  The elements after the last
+ * whole vector go through the scalar loop.
  */
 #include "engine/dtconv.h"
 
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DTCONV_X86 1
+#include <immintrin.h>
+#endif
 
 /* ---- little-endian loads and stores ------------------------------------ */
 
@@ -182,6 +205,13 @@ LOOP(run_bf16_f16, 2, ld16, 2, st16, BF16_F16)
 
 typedef void (*loop_fn)(const unsigned char *, unsigned char *, size_t);
 
+static const loop_fn SCALAR[4][4] = {     /* [from][to]; NULL: same type */
+    {NULL, run_f64_f32, run_f64_f16, run_f64_bf16},
+    {run_f32_f64, NULL, run_f32_f16, run_f32_bf16},
+    {run_f16_f64, run_f16_f32, NULL, run_f16_bf16},
+    {run_bf16_f64, run_bf16_f32, run_bf16_f16, NULL},
+};
+
 /* Row: index of the float type (F64, F32, F16, BF16), or -1. */
 static int float_index(c2s_dtype dt)
 {
@@ -194,28 +224,256 @@ static int float_index(c2s_dtype dt)
     }
 }
 
-static const loop_fn LOOPS[4][4] = {     /* [from][to]; NULL: same type */
-    {NULL, run_f64_f32, run_f64_f16, run_f64_bf16},
-    {run_f32_f64, NULL, run_f32_f16, run_f32_bf16},
-    {run_f16_f64, run_f16_f32, NULL, run_f16_bf16},
-    {run_bf16_f64, run_bf16_f32, run_bf16_f16, NULL},
+static const size_t ELEM_SIZE[4] = {8, 4, 2, 2};
+
+#ifdef DTCONV_X86
+
+/* ---- AVX2 + F16C: 8 elements at a time ------------------------------------ */
+
+#define AVX2 __attribute__((target("avx2,f16c")))
+
+AVX2 static inline __m256i ld8_f32(const unsigned char *s)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)s);
+}
+
+AVX2 static inline __m256i ld8_f16(const unsigned char *s)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)(const void *)s);
+    return _mm256_castps_si256(_mm256_cvtph_ps(h));
+}
+
+AVX2 static inline __m256i ld8_bf16(const unsigned char *s)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)s);
+    return _mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16);
+}
+
+AVX2 static inline __m256i ld8_f64(const unsigned char *s)
+{
+    __m128 lo = _mm256_cvtpd_ps(_mm256_loadu_pd((const double *)(const void *)s));
+    __m128 hi = _mm256_cvtpd_ps(_mm256_loadu_pd((const double *)(const void *)(s + 32)));
+    return _mm256_castps_si256(_mm256_set_m128(hi, lo));
+}
+
+/* All ones in the lanes of x (F32 bit patterns) that are NaN. */
+AVX2 static inline __m256i nan8(__m256i x)
+{
+    __m256i a = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFFFFFF));
+    return _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));
+}
+
+AVX2 static inline void st8_f32(unsigned char *d, __m256i x)
+{
+    _mm256_storeu_si256((__m256i *)(void *)d, x);
+}
+
+AVX2 static inline void st8_f16(unsigned char *d, __m256i x)
+{
+    __m128i h = _mm256_cvtps_ph(_mm256_castsi256_ps(x), _MM_FROUND_TO_NEAREST_INT);
+    __m256i nan = nan8(x);
+    __m128i m = _mm_packs_epi32(_mm256_castsi256_si128(nan), _mm256_extracti128_si256(nan, 1));
+    __m128i q = _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16((short)0x8000)),
+                             _mm_set1_epi16(0x7E00));
+    _mm_storeu_si128((__m128i *)(void *)d, _mm_blendv_epi8(h, q, m));
+}
+
+/* BF16 in the low half of 32-bit lanes, NaN lanes nan. */
+AVX2 static inline void st8_bf16_nan(unsigned char *d, __m256i x, int nan)
+{
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), lsb);
+    r = _mm256_blendv_epi8(_mm256_srli_epi32(r, 16), _mm256_set1_epi32(nan), nan8(x));
+    __m128i b = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128((__m128i *)(void *)d, b);
+}
+
+AVX2 static inline void st8_bf16(unsigned char *d, __m256i x) { st8_bf16_nan(d, x, 0xFFFF); }
+AVX2 static inline void st8_bf16q(unsigned char *d, __m256i x) { st8_bf16_nan(d, x, 0x7FC0); }
+
+#define VLOOP(ATTR, NAME, W, SSZ, LOAD, DSZ, STORE, TAIL)                        \
+    ATTR static void NAME(const unsigned char *s, unsigned char *d, size_t n)    \
+    {                                                                            \
+        size_t i = 0;                                                            \
+        for (; n - i >= W; i += W, s += W * SSZ, d += W * DSZ)                   \
+            STORE(d, LOAD(s));                                                   \
+        TAIL(s, d, n - i);                                                       \
+    }
+
+VLOOP(AVX2, avx2_f64_f32, 8, 8, ld8_f64, 4, st8_f32, run_f64_f32)
+VLOOP(AVX2, avx2_f64_f16, 8, 8, ld8_f64, 2, st8_f16, run_f64_f16)
+VLOOP(AVX2, avx2_f64_bf16, 8, 8, ld8_f64, 2, st8_bf16, run_f64_bf16)
+VLOOP(AVX2, avx2_f32_f16, 8, 4, ld8_f32, 2, st8_f16, run_f32_f16)
+VLOOP(AVX2, avx2_f32_bf16, 8, 4, ld8_f32, 2, st8_bf16, run_f32_bf16)
+VLOOP(AVX2, avx2_f16_f32, 8, 2, ld8_f16, 4, st8_f32, run_f16_f32)
+VLOOP(AVX2, avx2_f16_bf16, 8, 2, ld8_f16, 2, st8_bf16q, run_f16_bf16)
+VLOOP(AVX2, avx2_bf16_f32, 8, 2, ld8_bf16, 4, st8_f32, run_bf16_f32)
+VLOOP(AVX2, avx2_bf16_f16, 8, 2, ld8_bf16, 2, st8_f16, run_bf16_f16)
+
+/* ---- AVX-512: 16 elements at a time ---------------------------------------- */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c")))
+
+AVX512 static inline __m512i ld16_f32(const unsigned char *s)
+{
+    return _mm512_loadu_si512((const void *)s);
+}
+
+AVX512 static inline __m512i ld16_f16(const unsigned char *s)
+{
+    __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    return _mm512_castps_si512(_mm512_cvtph_ps(h));
+}
+
+AVX512 static inline __m512i ld16_bf16(const unsigned char *s)
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16);
+}
+
+AVX512 static inline __m512i ld16_f64(const unsigned char *s)
+{
+    __m256 lo = _mm512_cvtpd_ps(_mm512_loadu_pd((const void *)s));
+    __m256 hi = _mm512_cvtpd_ps(_mm512_loadu_pd((const void *)(s + 64)));
+    __m512d both = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+                                      _mm256_castps_pd(hi), 1);
+    return _mm512_castpd_si512(both);
+}
+
+AVX512 static inline __mmask16 nan16(__m512i x)
+{
+    __m512i a = _mm512_and_si512(x, _mm512_set1_epi32(0x7FFFFFFF));
+    return _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7F800000));
+}
+
+AVX512 static inline void st16_f32(unsigned char *d, __m512i x)
+{
+    _mm512_storeu_si512((void *)d, x);
+}
+
+AVX512 static inline void st16_f16(unsigned char *d, __m512i x)
+{
+    __m256i h = _mm512_cvtps_ph(_mm512_castsi512_ps(x), _MM_FROUND_TO_NEAREST_INT);
+    __m256i q = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)),
+                                _mm256_set1_epi16(0x7E00));
+    _mm256_storeu_si256((__m256i *)(void *)d, _mm256_mask_mov_epi16(h, nan16(x), q));
+}
+
+AVX512 static inline void st16_bf16_nan(unsigned char *d, __m512i x, int nan)
+{
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), lsb);
+    r = _mm512_mask_mov_epi32(_mm512_srli_epi32(r, 16), nan16(x), _mm512_set1_epi32(nan));
+    _mm256_storeu_si256((__m256i *)(void *)d, _mm512_cvtepi32_epi16(r));
+}
+
+AVX512 static inline void st16_bf16(unsigned char *d, __m512i x) { st16_bf16_nan(d, x, 0xFFFF); }
+AVX512 static inline void st16_bf16q(unsigned char *d, __m512i x) { st16_bf16_nan(d, x, 0x7FC0); }
+
+VLOOP(AVX512, avx512_f64_f32, 16, 8, ld16_f64, 4, st16_f32, run_f64_f32)
+VLOOP(AVX512, avx512_f64_f16, 16, 8, ld16_f64, 2, st16_f16, run_f64_f16)
+VLOOP(AVX512, avx512_f64_bf16, 16, 8, ld16_f64, 2, st16_bf16, run_f64_bf16)
+VLOOP(AVX512, avx512_f32_f16, 16, 4, ld16_f32, 2, st16_f16, run_f32_f16)
+VLOOP(AVX512, avx512_f32_bf16, 16, 4, ld16_f32, 2, st16_bf16, run_f32_bf16)
+VLOOP(AVX512, avx512_f16_f32, 16, 2, ld16_f16, 4, st16_f32, run_f16_f32)
+VLOOP(AVX512, avx512_f16_bf16, 16, 2, ld16_f16, 2, st16_bf16q, run_f16_bf16)
+VLOOP(AVX512, avx512_bf16_f32, 16, 2, ld16_bf16, 4, st16_f32, run_bf16_f32)
+VLOOP(AVX512, avx512_bf16_f16, 16, 2, ld16_bf16, 2, st16_f16, run_bf16_f16)
+
+/* NULL: no vector loop (same type, or widening to F64: the scalar one). */
+static const loop_fn VECTOR[2][4][4] = {
+    {{NULL, avx2_f64_f32, avx2_f64_f16, avx2_f64_bf16},
+     {NULL, NULL, avx2_f32_f16, avx2_f32_bf16},
+     {NULL, avx2_f16_f32, NULL, avx2_f16_bf16},
+     {NULL, avx2_bf16_f32, avx2_bf16_f16, NULL}},
+    {{NULL, avx512_f64_f32, avx512_f64_f16, avx512_f64_bf16},
+     {NULL, NULL, avx512_f32_f16, avx512_f32_bf16},
+     {NULL, avx512_f16_f32, NULL, avx512_f16_bf16},
+     {NULL, avx512_bf16_f32, avx512_bf16_f16, NULL}},
 };
+
+static int cpu_has(dtconv_path p)
+{
+    __builtin_cpu_init(); /* idempotent; needed if called before constructors ran */
+    if (p == DTCONV_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("f16c");
+}
+
+/* The MXCSR bits the vector loops need clear: rounding control (13-14),
+ * flush-to-zero (15), denormals-are-zero (6). */
+static int fpu_default(void)
+{
+    return (_mm_getcsr() & 0xE040u) == 0;
+}
+
+static loop_fn vector_loop(dtconv_path p, int f, int t)
+{
+    return p != DTCONV_SCALAR && fpu_default() ? VECTOR[p - 1][f][t] : NULL;
+}
+
+#else /* no vector loops */
+
+static int cpu_has(dtconv_path p)
+{
+    return p == DTCONV_SCALAR;
+}
+
+static loop_fn vector_loop(dtconv_path p, int f, int t)
+{
+    (void)p;
+    (void)f;
+    (void)t;
+    return NULL;
+}
+
+#endif
+
+/* ---- entry points ---------------------------------------------------------- */
+
+const char *dtconv_path_name(dtconv_path p)
+{
+    static const char *const NAMES[DTCONV_NPATHS] = {"scalar", "avx2", "avx512"};
+    return (unsigned)p < DTCONV_NPATHS ? NAMES[p] : "?";
+}
+
+int dtconv_path_usable(dtconv_path p)
+{
+    return p == DTCONV_SCALAR || ((unsigned)p < DTCONV_NPATHS && cpu_has(p));
+}
+
+dtconv_path dtconv_best_path(void)
+{
+    if (dtconv_path_usable(DTCONV_AVX512))
+        return DTCONV_AVX512;
+    return dtconv_path_usable(DTCONV_AVX2) ? DTCONV_AVX2 : DTCONV_SCALAR;
+}
 
 int dtconv_supported(c2s_dtype from, c2s_dtype to)
 {
     return float_index(from) >= 0 && float_index(to) >= 0;
 }
 
-int dtconv_run(c2s_dtype from, c2s_dtype to, const void *src, void *dst, size_t n)
+int dtconv_run_path(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
+                    size_t n)
 {
     int f = float_index(from), t = float_index(to);
-    if (f < 0 || t < 0)
+    if (f < 0 || t < 0 || !dtconv_path_usable(p))
         return -1;
     if (n == 0)
         return 0;
-    if (f == t)
-        memmove(dst, src, n * c2s_dtype_size(from));
-    else
-        LOOPS[f][t](src, dst, n);
+    if (f == t) {
+        memmove(dst, src, n * ELEM_SIZE[f]);
+        return 0;
+    }
+    loop_fn v = vector_loop(p, f, t);
+    (v != NULL ? v : SCALAR[f][t])(src, dst, n);
     return 0;
+}
+
+int dtconv_run(c2s_dtype from, c2s_dtype to, const void *src, void *dst, size_t n)
+{
+    return dtconv_run_path(dtconv_best_path(), from, to, src, dst, n);
 }

@@ -24,6 +24,16 @@
  *      same type:                   bytes copied unchanged
  *  - Widening is otherwise exact.
  *
+ * Paths.  The conversions that --dtype and --verify use (F32, F16, BF16 and
+ * F64 to F32, F16 or BF16) also have vector loops: AVX2 with F16C, and
+ * AVX-512 (F, BW, VL), compiled with function target attributes so the
+ * build stays portable and chosen at run time from what the CPU has.  They
+ * give the same bytes as the scalar path, every pair and NaN included; the
+ * tests run every path this CPU can run (dtconv_run_path).  The vector
+ * loops use the FPU, so they are used only while the SSE control register
+ * has its default state (round to nearest, no flush-to-zero, no
+ * denormals-are-zero); otherwise the scalar path runs.
+ *
  * One divergence is possible: torch's F64 -> BF16 kernel handles the last
  * (n mod 16) elements of each chunk it works on with scalar code that gives
  * NaN 0x7FC0 instead of 0xFFFF.  That depends on tensor length and thread
@@ -51,5 +61,30 @@ int dtconv_supported(c2s_dtype from, c2s_dtype to);
  * when !dtconv_supported(from, to).
  */
 int dtconv_run(c2s_dtype from, c2s_dtype to, const void *src, void *dst, size_t n);
+
+/* The ways dtconv_run can convert: scalar integer code (everywhere), or
+ * vector loops (x86-64 only, when the CPU has the instructions). */
+typedef enum dtconv_path {
+    DTCONV_SCALAR,
+    DTCONV_AVX2,    /* AVX2 + F16C */
+    DTCONV_AVX512,  /* AVX-512 F + BW + VL (+ F16C) */
+    DTCONV_NPATHS
+} dtconv_path;
+
+/* "scalar", "avx2", "avx512". */
+const char *dtconv_path_name(dtconv_path p);
+
+/* 1 if this build and this CPU can run path p. */
+int dtconv_path_usable(dtconv_path p);
+
+/* The fastest usable path: what dtconv_run uses. */
+dtconv_path dtconv_best_path(void);
+
+/* dtconv_run through path p (for tests and benchmarks): -1 without touching
+ * dst when the pair is unsupported or !dtconv_path_usable(p).  Pairs that
+ * p has no vector loop for, and the elements after the last whole vector,
+ * go through the scalar code. */
+int dtconv_run_path(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
+                    size_t n);
 
 #endif /* DTCONV_H */

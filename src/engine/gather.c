@@ -101,8 +101,8 @@ static uint64_t start_chunk(ring *out, const gather_source *src, crcpipe_range *
     return out->ticket[i] = read_async(out, src, r, 1);
 }
 
-/* STORED, through the output buffer: chunks read into the first two read
- * slots in turn, the next one read while this one is copied. */
+/* STORED, swapped or converted: chunks read into the first two read slots
+ * in turn, the next one read while this one goes into the ring. */
 static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t off,
                                        uint64_t n)
 {
@@ -117,8 +117,8 @@ static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t o
             ticket[k ^ 1] =
                 start_chunk(out, src, &r[k ^ 1], RING_READ0 + (k ^ 1), r[k].off + r[k].len, n);
         st = ring_wait(out, ticket[k]);
-        if (st == C2S_OK)
-            st = ring_obuf_put(out, r[k].data, r[k].len);
+        if (st == C2S_OK) /* swapped and converted in the read slot, into the ring */
+            st = ring_put_elements(out, r[k].data, r[k].len);
     }
     return st;
 }
@@ -426,11 +426,81 @@ static inline __attribute__((always_inline)) void transpose_tile(
             memcpy(out + t * row + c * rb, tmp + (c * nr + t) * rb, rb);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+static int have_avx2(void)
+{
+    __builtin_cpu_init(); /* idempotent */
+    return __builtin_cpu_supports("avx2");
+}
+
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static inline __m256 load8(const unsigned char *p)
+{
+    return _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+AVX2 static inline void store8(unsigned char *p, __m256 v)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p, _mm256_castps_si256(v));
+}
+
+/* 8 x 8 runs of 4 bytes: run t of segment c (at s[c] + 4 t) to out + t *
+ * row + 4 c.  Shuffles move bits as they are (no arithmetic), NaNs too. */
+AVX2 static inline void transpose8x8_4(unsigned char *out, size_t row,
+                                       const unsigned char *const *s, size_t off)
+{
+    __m256 r0 = load8(s[0] + off), r1 = load8(s[1] + off), r2 = load8(s[2] + off);
+    __m256 r3 = load8(s[3] + off), r4 = load8(s[4] + off), r5 = load8(s[5] + off);
+    __m256 r6 = load8(s[6] + off), r7 = load8(s[7] + off);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    store8(out + 0 * row, _mm256_permute2f128_ps(u0, u4, 0x20));
+    store8(out + 1 * row, _mm256_permute2f128_ps(u1, u5, 0x20));
+    store8(out + 2 * row, _mm256_permute2f128_ps(u2, u6, 0x20));
+    store8(out + 3 * row, _mm256_permute2f128_ps(u3, u7, 0x20));
+    store8(out + 4 * row, _mm256_permute2f128_ps(u0, u4, 0x31));
+    store8(out + 5 * row, _mm256_permute2f128_ps(u1, u5, 0x31));
+    store8(out + 6 * row, _mm256_permute2f128_ps(u2, u6, 0x31));
+    store8(out + 7 * row, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* A whole tile of 16 x 16 runs of 4 bytes, read where it lies (rstep 4),
+ * as four 8 x 8 blocks: what transpose_tile gives, without tmp. */
+AVX2 static void transpose16_4(unsigned char *out, size_t row, const unsigned char *const *segp,
+                               size_t off)
+{
+    for (size_t c0 = 0; c0 < 16; c0 += 8)
+        for (size_t t0 = 0; t0 < 16; t0 += 8)
+            transpose8x8_4(out + t0 * row + c0 * 4, row, segp + c0, off + t0 * 4);
+}
+#else
+static int have_avx2(void)
+{
+    return 0;
+}
+
+static void transpose16_4(unsigned char *out, size_t row, const unsigned char *const *segp,
+                          size_t off)
+{
+    (void)out, (void)row, (void)segp, (void)off;
+}
+#endif
+
 /* m rows of the band matrix (cols runs each) from row r0 into out, in
- * tiles of TILE_BYTES / rb runs square. */
+ * tiles of TILE_BYTES / rb runs square; whole tiles of 4-byte runs read
+ * where they lie go through AVX2 when avx2 (the CPU has it). */
 static inline __attribute__((always_inline)) void transpose_rows(
     unsigned char *out, const unsigned char *const *segp, size_t cols, size_t m, size_t r0,
-    size_t rstep, size_t rb)
+    size_t rstep, size_t rb, int avx2)
 {
     unsigned char tmp[TILE_BYTES * TILE_BYTES];
     size_t side = rb < TILE_BYTES ? TILE_BYTES / rb : 1, row = cols * rb;
@@ -438,9 +508,12 @@ static inline __attribute__((always_inline)) void transpose_rows(
         for (size_t t0 = 0; t0 < m; t0 += side) {
             for (size_t c = c0 + side; c < c0 + 2 * side && c < cols; c++)
                 __builtin_prefetch(segp[c] + (r0 + t0) * rstep);
-            transpose_tile(out + t0 * row + c0 * rb, row, segp + c0,
-                           cols - c0 < side ? cols - c0 : side, m - t0 < side ? m - t0 : side,
-                           (r0 + t0) * rstep, rstep, rb, tmp);
+            size_t nc = cols - c0 < side ? cols - c0 : side, nr = m - t0 < side ? m - t0 : side;
+            if (rb == 4 && avx2 && rstep == 4 && nc == 16 && nr == 16)
+                transpose16_4(out + t0 * row + c0 * rb, row, segp + c0, (r0 + t0) * rstep);
+            else
+                transpose_tile(out + t0 * row + c0 * rb, row, segp + c0, nc, nr,
+                               (r0 + t0) * rstep, rstep, rb, tmp);
         }
 }
 
@@ -448,31 +521,63 @@ static void transpose_any(unsigned char *out, const unsigned char *const *segp, 
                           size_t m, size_t r0, size_t rstep, size_t rb)
 {
     switch (rb) { /* the common element sizes, with constant copies */
-    case 1: transpose_rows(out, segp, cols, m, r0, rstep, 1); break;
-    case 2: transpose_rows(out, segp, cols, m, r0, rstep, 2); break;
-    case 4: transpose_rows(out, segp, cols, m, r0, rstep, 4); break;
-    case 8: transpose_rows(out, segp, cols, m, r0, rstep, 8); break;
-    default: transpose_rows(out, segp, cols, m, r0, rstep, rb);
+    case 1: transpose_rows(out, segp, cols, m, r0, rstep, 1, 0); break;
+    case 2: transpose_rows(out, segp, cols, m, r0, rstep, 2, 0); break;
+    case 4: transpose_rows(out, segp, cols, m, r0, rstep, 4, have_avx2()); break;
+    case 8: transpose_rows(out, segp, cols, m, r0, rstep, 8, 0); break;
+    default: transpose_rows(out, segp, cols, m, r0, rstep, rb, 0);
     }
 }
 
 /* A band that is a matrix: ext rows (dimension p) by cols segments (the
  * dimensions after p), row t of segment c at t * rstep in it.  Whole rows
- * go to the output buffer. */
+ * go straight into the ring's free bytes when they go out as they are and
+ * the output buffer is empty (a row that would straddle two slots goes
+ * through the buffer, flushed at once), else to the output buffer. */
 static c2s_status gather_rows(ring *out, const unsigned char *const *segp, const band *bd,
                               size_t cols, size_t rstep, size_t rb)
 {
     size_t row = cols * rb; /* <= ocap */
     for (uint64_t r0 = 0; r0 < bd->ext;) {
-        if (out->ocap - out->ofill < row) {
-            c2s_status st = ring_obuf_flush(out);
+        unsigned char *dst;
+        uint64_t fit;
+        int direct = 0;
+        if (out->swap_unit == 1 && !out->converting && out->ofill == 0) {
+            /* bytes going out as they are: whole rows straight into the ring */
+            size_t room;
+            c2s_status st = ring_room(out, &room);
             if (st != C2S_OK)
                 return st;
+            fit = room / row;
+            if (fit == 0) { /* a row across two slots: through the buffer, at once */
+                transpose_any(out->obuf, segp, cols, 1, (size_t)r0, rstep, rb);
+                out->ofill = row;
+                if ((st = ring_obuf_flush(out)) != C2S_OK)
+                    return st;
+                r0++;
+                continue;
+            }
+            direct = 1;
         }
-        uint64_t fit = (out->ocap - out->ofill) / row;
+        if (direct) {
+            dst = ring_slot(out, out->cur) + out->used;
+        } else {
+            if (out->ocap - out->ofill < row) {
+                c2s_status st = ring_obuf_flush(out);
+                if (st != C2S_OK)
+                    return st;
+            }
+            dst = out->obuf + out->ofill;
+            fit = (out->ocap - out->ofill) / row;
+        }
         size_t m = (size_t)(bd->ext - r0 < fit ? bd->ext - r0 : fit);
-        transpose_any(out->obuf + out->ofill, segp, cols, m, (size_t)r0, rstep, rb);
-        out->ofill += m * row;
+        transpose_any(dst, segp, cols, m, (size_t)r0, rstep, rb);
+        if (direct) {
+            out->used += m * row;
+            out->olen[out->cur] += m * row;
+        } else {
+            out->ofill += m * row;
+        }
         r0 += m;
     }
     return C2S_OK;
@@ -528,20 +633,68 @@ static c2s_status gather_band(gatherer *gr, const view *v, const gplan *g, const
     return gather_any(out, segp, v, g, bd);
 }
 
-/* Band after band, each read (into one half of the read slots) while the
- * one before is copied (from the other). */
-static c2s_status gather_bands(gatherer *gr, gather_source *src, const view *v,
-                               const gplan *g)
+/* Whether t is copied by a gather (gather_bands), with view v and plan g:
+ * the decisions of copy_strided. */
+static int plan_for(const ring *out, const tmap_tensor *t, view *v, gplan *g)
 {
-    band bd[2] = {{{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band}};
+    if (t->numel == 0 || t->contiguous)
+        return 0;
+    simplify(t, v);
+    if (v->k == 0 || v->run * v->es >= LONG_RUN)
+        return 0;
+    *g = plan_gather(out, v);
+    return g->band > 0;
+}
+
+static band first_band(const view *v, const gplan *g)
+{
+    band bd = {{0}, 0, v->n[g->p] < g->band ? v->n[g->p] : g->band};
+    return bd;
+}
+
+/* Start reading the first band of the next tensor into half h when it is
+ * a gather from a STORED record.  A failure is left for that tensor's own
+ * copy to meet again (and report under its name), unless it is the
+ * pipe's, which stops everything. */
+static c2s_status read_ahead(gatherer *gr, const gather_next *next, int h)
+{
+    view v;
+    gplan g;
+    if (next == NULL || !next->src->raw || !plan_for(gr->ring, next->t, &v, &g))
+        return C2S_OK;
+    band bd = first_band(&v, &g);
+    c2s_status st = read_band(gr, next->src, &v, &g, &bd, h, &gr->pre_nseg);
+    if (st == C2S_OK) {
+        gr->pre_t = next->t;
+        gr->pre_h = h;
+    }
+    return gr->ring->pipe_failed ? st : C2S_OK;
+}
+
+/* Band after band, each read (into one half of the read slots) while the
+ * one before is copied (from the other); the first one may have been read
+ * ahead (gr->pre_t), and the next tensor's first is read during the last. */
+static c2s_status gather_bands(gatherer *gr, gather_source *src, const tmap_tensor *t,
+                               const view *v, const gplan *g, const gather_next *next)
+{
+    band bd[2];
     size_t nseg[2] = {0, 0};
-    c2s_status st = read_band(gr, src, v, g, &bd[0], 0, &nseg[0]);
+    int h0 = gr->pre_t == t ? gr->pre_h : 0;
+    c2s_status st = C2S_OK;
+    bd[h0] = first_band(v, g);
+    if (gr->pre_t == t)
+        nseg[h0] = gr->pre_nseg;
+    else
+        st = read_band(gr, src, v, g, &bd[h0], h0, &nseg[h0]);
+    gr->pre_t = NULL;
     int more = 1;
-    for (int h = 0; st == C2S_OK && more; h ^= 1) {
+    for (int h = h0; st == C2S_OK && more; h ^= 1) {
         bd[h ^ 1] = bd[h];
         more = next_band(v, g, &bd[h ^ 1]);
         if (more)
             st = read_band(gr, src, v, g, &bd[h ^ 1], h ^ 1, &nseg[h ^ 1]);
+        else
+            st = read_ahead(gr, next, h ^ 1);
         if (st == C2S_OK)
             st = ring_wait(gr->ring, gr->band_ticket[h]);
         if (st == C2S_OK)
@@ -565,7 +718,7 @@ static c2s_status copy_runs(ring *out, gather_source *src, const view *v, int as
 }
 
 static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source *src,
-                               int as_is)
+                               int as_is, const gather_next *next)
 {
     ring *out = gr->ring;
     view v;
@@ -577,23 +730,27 @@ static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source
     gplan g = plan_gather(out, &v);
     if (g.band == 0) /* nothing fits the slots (tiny buffer_size) */
         return copy_runs(out, src, &v, as_is);
-    return gather_bands(gr, src, &v, &g);
+    return gather_bands(gr, src, t, &v, &g, next);
 }
 
 /* ---- the entry points ------------------------------------------------------------------ */
 
-c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is)
+c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is,
+                         const gather_next *next)
 {
+    if (gr->pre_t != t) /* what was read ahead is not this tensor's */
+        gr->pre_t = NULL;
     if (t->numel == 0)
         return C2S_OK;
     if (t->contiguous)
         return copy_range(gr->ring, src, t->offset * c2s_dtype_size(t->dtype), t->nbytes, as_is);
-    return copy_strided(gr, t, src, as_is);
+    return copy_strided(gr, t, src, as_is, next);
 }
 
 c2s_status gather_alloc(gatherer *gr, ring *r, c2s_error *err)
 {
     gr->ring = r;
+    gr->pre_t = NULL;
     int ok = 1;
     for (int h = 0; h < 2; h++) {
         gr->segp[h] = malloc(MAX_SEGMENTS * sizeof *gr->segp[h]);

@@ -13,8 +13,8 @@
  *    into the ring, packed one after the other (small tensors share a
  *    slot): one pread and one write per block, no copy in between.
  *  - C-contiguous, swapped or converted: read into a read slot (the next
- *    chunk into another meanwhile), copied into the output buffer, which
- *    the ring swaps and converts when it is flushed.
+ *    chunk into another meanwhile), swapped there and converted straight
+ *    into the ring (ring_put_elements).
  *  - strided: a gather, below; its memory is the slots.
  *  - a DEFLATE record (torch.save stores, so these are rare) is read on
  *    this thread through the reader's stream (which inflates again from the
@@ -38,9 +38,17 @@
  * chosen (plan_gather).  Segments adjacent in the source are read with one
  * pread.  For a transposed matrix, a band is a block of output rows and a
  * segment the needed part of one source row.  The band's runs are then
- * copied into the output buffer in output order: in tiles when the band is
- * a (rows x segments) matrix, as for a transpose (gather_rows), else by an
- * odometer over the band's dimensions (gather_any).
+ * copied in output order: in tiles when the band is a (rows x segments)
+ * matrix, as for a transpose (gather_rows: whole 16 x 16 tiles of 4-byte
+ * runs with AVX2 where the CPU has it; rows going out as they are straight
+ * into the ring), else by an odometer over the band's dimensions into the
+ * output buffer (gather_any).
+ *
+ * Reading ahead.  A tensor read in one band (a transposed matrix that fits
+ * half the read slots) would leave the pipe idle while it is copied, and
+ * this thread idle while the next one is read.  So while the last band of
+ * a gather is copied, the first band of the next tensor (when it is a
+ * gather from a STORED record) is read into the other half.
  */
 #ifndef GATHER_H
 #define GATHER_H
@@ -68,7 +76,18 @@ typedef struct gatherer {
     const unsigned char **segp[2];
     crcpipe_range *reads[2];
     uint64_t band_ticket[2];      /* the last pipe job of the band */
+    /* the first band of the next tensor, read ahead into half pre_h */
+    const tmap_tensor *pre_t;     /* NULL: none */
+    int pre_h;
+    size_t pre_nseg;
 } gatherer;
+
+/* The tensor copied after this one, and its opened record: a gather reads
+ * its first band while the last band of this one is copied. */
+typedef struct gather_next {
+    gather_source *src;
+    const tmap_tensor *t;
+} gather_next;
 
 /* Allocate gr's memory (fixed: it does not depend on the tensors) for
  * copies into r.  gather_free() in every case. */
@@ -77,8 +96,11 @@ void gather_free(gatherer *gr);
 
 /* Append tensor t's bytes, read from src, to the ring: straight into it
  * when as_is, else through the output buffer (set up by the caller to
- * swap or convert them).  Errors in gr->ring->err, not yet naming t. */
-c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is);
+ * swap or convert them).  next (or NULL): the tensor the caller copies
+ * next, with its record opened (and kept open until it is copied), whose
+ * first band may be read ahead.  Errors in gr->ring->err, not yet naming t. */
+c2s_status gather_tensor(gatherer *gr, gather_source *src, const tmap_tensor *t, int as_is,
+                         const gather_next *next);
 
 /* Read bytes [off, off + n) of the record (a gather_source) into buf on
  * this thread: a crcpipe_read_fn, for the gaps of crcpipe_record_check. */

@@ -6,8 +6,9 @@
  * (next_slot) or at the end (ring_flush), each time after waiting for the
  * pipe's last job on that slot, and every write goes through write_out,
  * which checks the cancel flag first and reports progress after.  The
- * output buffer is flushed into the ring by copying (ring_put), after the
- * swap and the conversion, which work in place (swap) or into cvt.
+ * output buffer is flushed into the ring after the swap (in place); a
+ * conversion writes its elements straight into the ring's free bytes
+ * (put_converted), so converted bytes are not copied once more.
  */
 #include "engine/ring.h"
 #include "engine/cancel.h"
@@ -65,8 +66,7 @@ c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err)
     r->slots_len = RING_NSLOTS * r->slot_size;
     r->slots = alloc_slots(r->slots_len);
     r->obuf = malloc(r->ocap);
-    r->cvt = malloc(2 * r->ocap);
-    if (r->slots == NULL || r->obuf == NULL || r->cvt == NULL)
+    if (r->slots == NULL || r->obuf == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     return C2S_OK;
 }
@@ -75,7 +75,6 @@ void ring_free(ring *r)
 {
     free(r->slots);
     free(r->obuf);
-    free(r->cvt);
 }
 
 /* ---- the pipe ---------------------------------------------------------------------- */
@@ -202,22 +201,56 @@ void ring_obuf_elements(ring *r, size_t swap_unit, c2s_dtype from, c2s_dtype to)
     r->conv_to = to;
 }
 
+/* Convert elems elements at p (conv_from) into the ring's free bytes, as
+ * many per slot as fit; an element that would straddle two slots goes
+ * through a small buffer and ring_put. */
+static c2s_status put_converted(ring *r, const unsigned char *p, size_t elems)
+{
+    size_t ss = c2s_dtype_size(r->conv_from), ds = c2s_dtype_size(r->conv_to);
+    while (elems > 0) {
+        size_t room;
+        c2s_status st = ring_room(r, &room);
+        if (st != C2S_OK)
+            return st;
+        size_t k = room / ds < elems ? room / ds : elems;
+        if (k == 0) {
+            unsigned char one[8];
+            dtconv_run(r->conv_from, r->conv_to, p, one, 1);
+            if ((st = ring_put(r, one, ds)) != C2S_OK)
+                return st;
+            k = 1;
+        } else {
+            dtconv_run(r->conv_from, r->conv_to, p, ring_slot(r, r->cur) + r->used, k);
+            r->used += k * ds;
+            r->olen[r->cur] += k * ds;
+        }
+        p += k * ss;
+        elems -= k;
+    }
+    return C2S_OK;
+}
+
+/* Swap in place and convert n bytes of whole elements at p into the ring. */
+static c2s_status put_elements(ring *r, unsigned char *p, size_t n)
+{
+    if (r->swap_unit > 1)
+        c2s_byteswap(p, n, r->swap_unit);
+    if (r->converting)
+        return put_converted(r, p, n / c2s_dtype_size(r->conv_from));
+    return ring_put(r, p, n);
+}
+
 c2s_status ring_obuf_flush(ring *r)
 {
-    if (r->ofill == 0)
-        return C2S_OK;
-    if (r->swap_unit > 1)
-        c2s_byteswap(r->obuf, r->ofill, r->swap_unit);
-    const unsigned char *out = r->obuf;
     size_t len = r->ofill;
-    if (r->converting) {
-        size_t elems = r->ofill / c2s_dtype_size(r->conv_from);
-        dtconv_run(r->conv_from, r->conv_to, r->obuf, r->cvt, elems);
-        out = r->cvt;
-        len = elems * c2s_dtype_size(r->conv_to);
-    }
     r->ofill = 0;
-    return ring_put(r, out, len);
+    return len ? put_elements(r, r->obuf, len) : C2S_OK;
+}
+
+c2s_status ring_put_elements(ring *r, unsigned char *p, size_t n)
+{
+    c2s_status st = ring_obuf_flush(r); /* what it holds goes first */
+    return st == C2S_OK ? put_elements(r, p, n) : st;
 }
 
 c2s_status ring_obuf_put(ring *r, const unsigned char *p, size_t n)

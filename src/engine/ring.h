@@ -16,7 +16,8 @@
  *    is reused only once the pipe's jobs on it are done (ticket[]).
  *  - the output buffer (buffer_size / 8): elements gathered from a strided
  *    view, or to be byte-swapped (big-endian archives) or converted
- *    (--dtype, into cvt) when the buffer is flushed into the ring.
+ *    (--dtype, straight into the ring's free bytes) when the buffer is
+ *    flushed into the ring.
  *
  * The ring.  Every byte of the file, header included, passes through the
  * ring in file order: slot `cur` is filled at `used`, and a full slot is
@@ -59,7 +60,7 @@ typedef struct ring {
     size_t olen[RING_SLOTS];      /* output bytes in each ring slot, not yet written */
     size_t cur, used;             /* the ring slot being filled, bytes placed in it */
     /* output buffer: gather.c appends to obuf directly in its inner loops */
-    unsigned char *obuf, *cvt;    /* cvt: 2 * ocap (F16 -> F32 doubles) */
+    unsigned char *obuf;
     size_t ocap, ofill;
     size_t swap_unit;             /* of the elements in obuf; 1: no swap */
     int converting;
@@ -74,8 +75,8 @@ typedef struct ring {
 } ring;
 
 /* Allocate the memory buffer_size sets (0: default 8 MiB, at most 64 MiB):
- * RING_NSLOTS slots of buffer_size / 8, an output buffer of buffer_size / 8
- * and twice that for converted elements.  cancel and progress from o (o may
+ * RING_NSLOTS slots of buffer_size / 8 and an output buffer of
+ * buffer_size / 8.  cancel and progress from o (o may
  * be NULL); errors go to err from now on.  ring_free() in every case. */
 c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err);
 void ring_free(ring *r);
@@ -120,6 +121,11 @@ void ring_obuf_elements(ring *r, size_t swap_unit, c2s_dtype from, c2s_dtype to)
 
 /* Swap, convert and append to the ring what the output buffer holds. */
 c2s_status ring_obuf_flush(ring *r);
+
+/* Swap and convert (as ring_obuf_elements says) n bytes of whole elements
+ * at p, in place, and append them to the ring, after what the output buffer
+ * holds: for contiguous elements, without the copy into the buffer. */
+c2s_status ring_put_elements(ring *r, unsigned char *p, size_t n);
 
 /* Append n bytes (whole elements) to the output buffer. */
 c2s_status ring_obuf_put(ring *r, const unsigned char *p, size_t n);

@@ -2,13 +2,23 @@
  * verify.c - --verify: the written file against the source (see verify.h).
  *
  * Deliberately not the copy code: expected bytes come from an element-by-
- * element walk (an odometer over every dimension), not from the run-based
- * gathers of gather.c, so a bug in one is caught by the other.
+ * element walk (an odometer over every dimension, the storage index moved
+ * by the strides), not from the run-based gathers of gather.c, so a bug in
+ * one is caught by the other.  Contiguous tensors are read in blocks; a
+ * block is compared with memcmp, and only a block that differs is searched
+ * for the first differing byte.  Conversions use dtconv's fastest path.
+ * Blocks are compared where they lie, through read-only mappings of a block
+ * of the written file and (a contiguous tensor of a STORED record, not to
+ * be swapped) of the source, so the page cache's bytes are not copied
+ * first; each mapping is made only after fstat says the file holds the
+ * range (else the bytes are read as before), and unmapped at once, so
+ * memory stays bounded by the block size.
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
  * an element's line (a power-of-two block of the record) is looked up in
- * slot (line number mod a prime), read with one pread on a miss.  The line
+ * slot (line number mod a prime, computed with multiplications: Lemire's
+ * fastmod), read with one pread on a miss.  The line
  * size is chosen so that the lines one sweep of the last dimension touches
  * take at most half the cache (a transposed matrix then reads its storage
  * about once), and the prime slot count keeps lines a power-of-two apart
@@ -25,6 +35,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,12 +46,15 @@
 #define CACHE_BYTES (8u << 20)
 #define MIN_LINE 64u
 #define MAX_LINE (64u << 10)
+#define HUGE_PAGE (2u << 20)
 
 /* Lines of one STORED record (see the top of this file). */
 typedef struct line_cache {
     unsigned char *data;   /* CACHE_BYTES */
     uint64_t *tag;         /* per slot: line number + 1, 0 when empty */
     size_t line, nslots;   /* bytes per line; slots, a prime */
+    unsigned shift;        /* line == 1 << shift */
+    uint64_t magic;        /* UINT64_MAX / nslots + 1: for slot_of */
     int fd;
     uint64_t base, size;   /* the record: at base in fd, size bytes */
 } line_cache;
@@ -91,39 +106,96 @@ static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
     return 0;
 }
 
-/* Compare `elems` source elements (in c->src) with the file at out_off. */
-static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out, size_t elems,
-                                uint64_t out_off)
+/* A read-only mapping of bytes [off, off + len) of a file (len > 0). */
+typedef struct window {
+    void *map;
+    size_t maplen;
+    const unsigned char *p;
+} window;
+
+/* Map the range when the file (fstat now) holds it; 0 on success. */
+static int map_window(window *w, int fd, uint64_t off, size_t len)
+{
+    struct stat sb;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    if (len == 0 || fstat(fd, &sb) != 0 || sb.st_size < 0 || off > (uint64_t)sb.st_size ||
+        len > (uint64_t)sb.st_size - off)
+        return -1;
+    w->maplen = len + (size_t)(off - start);
+    w->map = mmap(NULL, w->maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
+    if (w->map == MAP_FAILED)
+        return -1;
+    w->p = (const unsigned char *)w->map + (off - start);
+    return 0;
+}
+
+static void unmap_window(window *w)
+{
+    munmap(w->map, w->maplen);
+}
+
+/* Compare `elems` source elements at src (c->src when they are to be
+ * swapped) with the file at out_off. */
+static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
+                                const unsigned char *src, size_t elems, uint64_t out_off)
 {
     size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
     if (rd_big_endian(&c->ck->rd))
         c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
-    const unsigned char *want = c->src;
+    const unsigned char *want = src;
     if (out != t->dtype) {
-        dtconv_run(t->dtype, out, c->src, c->cvt, elems);
+        dtconv_run(t->dtype, out, src, c->cvt, elems);
         want = c->cvt;
     }
     size_t len = elems * out_es;
-    if (read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
+    window w;
+    int mapped = map_window(&w, c->fd, c->data_start + out_off, len) == 0;
+    const unsigned char *file = mapped ? w.p : c->file;
+    if (!mapped && read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
-    for (size_t i = 0; i < len; i++)
-        if (want[i] != c->file[i])
-            return c2s_fail(c->err, C2S_ERR_INPUT,
-                            "verify: tensor '%s': written byte %llu differs from the source",
-                            t->name, (unsigned long long)(out_off + i));
-    return C2S_OK;
+    c2s_status st = C2S_OK;
+    if (memcmp(want, file, len) != 0) {
+        size_t i = 0;
+        while (want[i] == file[i])
+            i++;
+        st = c2s_fail(c->err, C2S_ERR_INPUT,
+                      "verify: tensor '%s': written byte %llu differs from the source", t->name,
+                      (unsigned long long)(out_off + i));
+    }
+    if (mapped)
+        unmap_window(&w);
+    return st;
 }
 
-/* Element index (in storage elements) of the i-th element of t in C order. */
-static uint64_t element_at(const tmap_tensor *t, uint64_t i)
+/* The walk over a strided view's elements in C order: the index of each
+ * dimension and the storage element they give. */
+typedef struct walk {
+    uint64_t idx[TMAP_MAX_NDIM];
+    uint64_t at;
+} walk;
+
+/* To the next index of dimensions [0, nd) (nd <= t->ndim), the last of
+ * them fastest. */
+static inline void walk_next(walk *w, const tmap_tensor *t, size_t nd)
 {
-    uint64_t at = t->offset;
-    for (size_t d = t->ndim; d-- > 0;) {
-        uint64_t n = (uint64_t)t->shape[d];
-        at += (i % n) * (uint64_t)t->stride[d];
-        i /= n;
+    for (size_t d = nd; d-- > 0;) {
+        w->at += (uint64_t)t->stride[d];
+        if (++w->idx[d] < (uint64_t)t->shape[d])
+            return;
+        w->at -= (uint64_t)t->shape[d] * (uint64_t)t->stride[d];
+        w->idx[d] = 0;
     }
-    return at;
+}
+
+/* es bytes (an element) from s to d, with constant-size copies. */
+static inline void copy_elem(unsigned char *d, const unsigned char *s, size_t es)
+{
+    switch (es) {
+    case 2: memcpy(d, s, 2); break;
+    case 4: memcpy(d, s, 4); break;
+    case 8: memcpy(d, s, 8); break;
+    default: memcpy(d, s, es);
+    }
 }
 
 /* ---- strided views of a STORED record: the line cache -------------------------------- */
@@ -148,35 +220,99 @@ static void cache_start(line_cache *lc, const tmap_tensor *t, int fd, uint64_t b
 {
     uint64_t sweep = t->ndim > 0 ? (uint64_t)t->shape[t->ndim - 1] : 1;
     size_t line = MAX_LINE;
-    while (line > MIN_LINE && (uint64_t)line * sweep > CACHE_BYTES / 2)
+    unsigned shift = 16; /* MAX_LINE */
+    while (line > MIN_LINE && (uint64_t)line * sweep > CACHE_BYTES / 2) {
         line /= 2;
+        shift--;
+    }
     lc->line = line;
+    lc->shift = shift;
     lc->nslots = prime_at_most(CACHE_BYTES / line);
+    lc->magic = UINT64_MAX / lc->nslots + 1;
     memset(lc->tag, 0, lc->nslots * sizeof *lc->tag);
     lc->fd = fd;
     lc->base = base;
     lc->size = size;
 }
 
+/* Line number no mod nslots: Lemire's fastmod when no fits 32 bits (all
+ * records under 256 GiB), else a division. */
+static inline size_t slot_of(const line_cache *lc, uint64_t no)
+{
+    if (no >> 32)
+        return (size_t)(no % lc->nslots);
+    uint64_t low = lc->magic * no;
+    return (size_t)(((unsigned __int128)low * lc->nslots) >> 64);
+}
+
+/* Read line no into its slot. */
+static c2s_status cache_fill(line_cache *lc, uint64_t no, size_t slot, const char *name,
+                             c2s_error *err)
+{
+    uint64_t start = no << lc->shift;
+    size_t len = lc->size - start < lc->line ? (size_t)(lc->size - start) : lc->line;
+    lc->tag[slot] = 0;
+    if (read_at(lc->fd, lc->data + slot * lc->line, len, lc->base + start) != 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "verify: %s: read failed", name);
+    lc->tag[slot] = no + 1;
+    return C2S_OK;
+}
+
 /* The es bytes at byte off of the record, into dst. */
-static c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *dst, size_t es,
-                            const char *name, c2s_error *err)
+static inline c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *dst, size_t es,
+                                   const char *name, c2s_error *err)
 {
     if (off > lc->size || es > lc->size - off)
         return c2s_fail(err, C2S_ERR_INPUT, "verify: %s: element at %llu is past its end", name,
                         (unsigned long long)off);
-    uint64_t no = off / lc->line, start = no * lc->line;
-    size_t slot = (size_t)(no % lc->nslots);
-    unsigned char *held = lc->data + slot * lc->line;
+    uint64_t no = off >> lc->shift;
+    size_t slot = slot_of(lc, no);
     if (lc->tag[slot] != no + 1) {
-        size_t len = lc->size - start < lc->line ? (size_t)(lc->size - start) : lc->line;
-        lc->tag[slot] = 0;
-        if (read_at(lc->fd, held, len, lc->base + start) != 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "verify: %s: read failed", name);
-        lc->tag[slot] = no + 1;
+        c2s_status st = cache_fill(lc, no, slot, name, err);
+        if (st != C2S_OK)
+            return st;
     }
-    memcpy(dst, held + (off - start), es); /* within the line: off and lines are es-aligned */
+    /* within the line: off and lines are es-aligned */
+    copy_elem(dst, lc->data + slot * lc->line + (off & (lc->line - 1)), es);
     return C2S_OK;
+}
+
+/* Storage element `at` of t into dst: from the line cache, from the
+ * inflated span (mem), or read alone. */
+static inline __attribute__((always_inline)) c2s_status get_element(
+    check *c, const tmap_tensor *t, size_t es, rd_stream *s, int cached,
+    const unsigned char *mem, uint64_t at, unsigned char *dst)
+{
+    if (cached)
+        return cache_get(&c->lc, at * es, dst, es, s->name, c->err);
+    if (mem != NULL) {
+        copy_elem(dst, mem + (at - t->offset) * es, es);
+        return C2S_OK;
+    }
+    return rd_stream_read(s, at * es, dst, es, c->err);
+}
+
+/* The next elems elements of a strided view (from w, a walk over all its
+ * dimensions) into c->src, one after the other. */
+static c2s_status gather_elements(check *c, const tmap_tensor *t, rd_stream *s, int cached,
+                                  const unsigned char *mem, walk *w, size_t elems)
+{
+    size_t es = c2s_dtype_size(t->dtype);
+    c2s_status st = C2S_OK;
+    for (size_t k = 0; st == C2S_OK && k < elems; k++, walk_next(w, t, t->ndim))
+        st = get_element(c, t, es, s, cached, mem, w->at, c->src + k * es);
+    return st;
+}
+
+/* The line cache's memory, on huge-page boundaries and marked for huge
+ * pages: a transposed matrix's sweep touches a line per element, each in
+ * another 4 KiB page. */
+static unsigned char *alloc_cache(void)
+{
+    unsigned char *p = aligned_alloc(HUGE_PAGE, CACHE_BYTES);
+    if (p != NULL)
+        madvise(p, CACHE_BYTES, MADV_HUGEPAGE); /* a hint: all works the same without */
+    return p;
 }
 
 /* ---- one tensor ------------------------------------------------------------------------ */
@@ -194,7 +330,10 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
     unsigned char *mem = NULL;
     int fd = -1;
     uint64_t base = 0;
-    int cached = st == C2S_OK && !t->contiguous && rd_stream_file_range(&s, &fd, &base);
+    int raw = st == C2S_OK && rd_stream_file_range(&s, &fd, &base);
+    int cached = raw && !t->contiguous;
+    /* contiguous, STORED, not to be swapped: compared where it lies */
+    int direct = raw && t->contiguous && !rd_big_endian(&c->ck->rd);
     if (cached)
         cache_start(&c->lc, t, fd, base, s.size);
     else if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
@@ -202,23 +341,26 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
         st = mem ? rd_stream_read(&s, t->offset * es, mem, (size_t)span, c->err)
                  : c2s_fail(c->err, C2S_ERR_INPUT, "out of memory verifying '%s'", t->name);
     }
+    walk w = {.at = t->offset};
     for (uint64_t i = 0; st == C2S_OK && i < t->numel;) {
         if (cancel_requested(c->cancel))
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
-        if (st == C2S_OK && t->contiguous)
-            st = rd_stream_read(&s, (t->offset + i) * es, c->src, elems * es, c->err);
-        for (size_t k = 0; st == C2S_OK && !t->contiguous && k < elems; k++) {
-            uint64_t at = element_at(t, i + k);
-            if (cached)
-                st = cache_get(&c->lc, at * es, c->src + k * es, es, s.name, c->err);
-            else if (mem != NULL)
-                memcpy(c->src + k * es, mem + (at - t->offset) * es, es);
-            else
-                st = rd_stream_read(&s, at * es, c->src + k * es, es, c->err);
+        uint64_t out_off = e->begin + i * c2s_dtype_size(e->dtype), in_off = (t->offset + i) * es;
+        window win;
+        if (st == C2S_OK && direct && in_off + elems * es <= s.size &&
+            map_window(&win, fd, base + in_off, elems * es) == 0) {
+            st = compare_block(c, t, e->dtype, win.p, elems, out_off);
+            unmap_window(&win);
+            i += elems;
+            continue;
         }
+        if (st == C2S_OK && t->contiguous)
+            st = rd_stream_read(&s, in_off, c->src, elems * es, c->err);
+        else if (st == C2S_OK)
+            st = gather_elements(c, t, &s, cached, mem, &w, elems);
         if (st == C2S_OK)
-            st = compare_block(c, t, e->dtype, elems, e->begin + i * c2s_dtype_size(e->dtype));
+            st = compare_block(c, t, e->dtype, c->src, elems, out_off);
         i += elems;
     }
     free(mem);
@@ -247,7 +389,7 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     c.src = malloc(BLOCK_ELEMS * 8);
     c.cvt = malloc(BLOCK_ELEMS * 8);
     c.file = malloc(BLOCK_ELEMS * 8);
-    c.lc.data = malloc(CACHE_BYTES);
+    c.lc.data = alloc_cache();
     c.lc.tag = malloc(CACHE_BYTES / MIN_LINE * sizeof *c.lc.tag);
     if (st == C2S_OK &&
         (c.src == NULL || c.cvt == NULL || c.file == NULL || c.lc.data == NULL || c.lc.tag == NULL))
