@@ -11,6 +11,7 @@
  * Everywhere here `out` is the ring (ring.h) the bytes go to.
  */
 #include "engine/gather.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,18 +44,7 @@ static c2s_status read_source(gather_source *src, uint64_t off, unsigned char *b
     c2s_status st = check_range(src, off, n, err);
     if (st != C2S_OK || !src->raw)
         return st == C2S_OK ? rd_stream_read(&src->s, off, buf, n, err) : st;
-    for (size_t got = 0; got < n;) {
-        ssize_t k = pread(src->fd, buf + got, n - got, (off_t)(src->base + off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", src->s.name,
-                            strerror(errno));
-        if (k == 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s: truncated record", src->s.name);
-        got += (size_t)k;
-    }
-    return C2S_OK;
+    return pread_exact(src->fd, buf, n, src->base + off, src->s.name, err);
 }
 
 /* The same, as a crcpipe_read_fn (gaps at check time). */

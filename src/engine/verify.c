@@ -27,6 +27,7 @@
  * tensor plus SPAN_SLACK, else read element by element.
  */
 #include "engine/verify.h"
+#include "util/io.h"
 
 #include "engine/cancel.h"
 #include "engine/checkpoint.h"
@@ -95,15 +96,8 @@ static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n,
 /* len bytes at off of fd into buf; 0 on success. */
 static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
 {
-    for (size_t got = 0; got < len;) {
-        ssize_t k = pread(fd, buf + got, len - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
+    ssize_t got = pread_full(fd, buf, len, off);
+    return got >= 0 && (size_t)got == len ? 0 : -1;
 }
 
 /* A read-only mapping of bytes [off, off + len) of a file (len > 0). */
