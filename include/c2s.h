@@ -24,11 +24,15 @@
  * every global it names with the safety policy and refuses the file when
  * unsafe, and checks every tensor's view against its storage record; no
  * tensor bytes are read.  c2s_scan() makes the same judgement and reports
- * it.  c2s_write() streams the tensor bytes through one fixed buffer into a
- * temporary file next to the output and renames it into place at the end;
- * on any failure, or when *cancel becomes non-zero, the temporary file is
- * removed and nothing is left behind.  c2s_safetensors_open() reads and
- * validates the header of a safetensors file.
+ * it.  c2s_write() streams the tensor bytes through one fixed buffer into an
+ * unnamed O_TMPFILE file in the output's directory (where the file system
+ * has none, a hidden temporary file beside it) and links it into place at
+ * the end; on any failure, or when *cancel becomes non-zero, nothing is
+ * left behind, and with O_TMPFILE not even when the process is killed.  A
+ * program that wants a write past its file size limit to fail (EFBIG,
+ * reported with the limit) rather than die of SIGXFSZ ignores that signal.
+ * c2s_safetensors_open() reads and validates the header of a safetensors
+ * file.
  *
  * Nothing here prints or exits: errors come back in a c2s_error.
  */
@@ -397,10 +401,10 @@ void c2s_safetensors_close(c2s_safetensors *st);
 /* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */
 void c2s_sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Write data[0..len) to path the way c2s_write writes its output: into a
- * temporary file beside it, moved into place at the end, removed on any
- * failure.  Without force an existing path is an error and is never
- * replaced, even if it appears meanwhile. */
+/* Write data[0..len) to path the way c2s_write writes its output: into an
+ * unnamed (else a hidden temporary) file beside it, put in place at the
+ * end, gone on any failure.  Without force an existing path is an error
+ * and is never replaced, even if it appears meanwhile. */
 c2s_status c2s_write_file_atomic(const char *path, const void *data, size_t len, int force,
                                  c2s_error *err);
 

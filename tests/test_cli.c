@@ -481,19 +481,6 @@ static char *f32_checkpoint(const char *name, size_t n)
     return in;
 }
 
-static int temp_file_present(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int found = 0;
-    while (d && (e = readdir(d)) != NULL)
-        if (has_ext(e->d_name, ".c2s-tmp"))
-            found = 1;
-    if (d)
-        closedir(d);
-    return found;
-}
-
 static char *big_checkpoint(void)
 {
     return f32_checkpoint("big.pt", 48u << 20);
@@ -530,41 +517,142 @@ Test(cli, verbose_tells_the_direct_io)
     free(in);
 }
 
-/* Stop the process while its temporary file exists, deliver signo, let it
- * go on: it must remove the file and die of that signal. */
-static void interrupt_mid_conversion(int signo, const char *direct_io)
+/* Start a conversion of big.pt to big.safetensors under lim, stopped
+ * while its output is unfinished; that output must be of kind want. */
+static pid_t stopped_mid_write(const char *in, const char *out, const char *direct_io,
+                               const tr_limits *lim, int want)
 {
+    pid_t pid = tr_start_limited(tr_bin(), dir, NULL,
+                                 (const char *const[]){"-o", out, direct_io, in, NULL}, lim);
+    int kind = tr_stop_mid_write(pid, dir);
+    cr_assert_neq(kind, TR_NONE, "the output was never opened");
+    cr_assert_eq(kind, want, "the output is %s",
+                 kind == TR_NAMED ? "a named temporary file" : "an unnamed file");
+    cr_assert_eq(tr_output_kind(pid, dir), kind, "the conversion ended before the signal");
+    return pid;
+}
+
+/* Stop the process while its output is unfinished, deliver signo, let it
+ * go on: it must die of that signal and leave nothing: an unnamed
+ * (O_TMPFILE) output simply goes with the process, the named fallback's
+ * temporary file is removed. */
+static void interrupt_mid_conversion(int signo, const char *direct_io, int named)
+{
+    tr_limits lim = {.no_tmpfile = named};
+    if (named && !tr_refusing_works())
+        cr_skip_test("no seccomp here to refuse O_TMPFILE");
     char *in = big_checkpoint();
     char *out = tu_path(dir, "big.safetensors");
-    pid_t pid = start((const char *const[]){"-o", out, direct_io, in, NULL});
-    cr_assert(tr_stop_mid_write(pid, temp_file_present), "the temporary file never appeared");
-    cr_assert(temp_file_present(), "conversion ended before the signal could be sent");
+    int want = named || !tr_tmpfile_works(dir) ? TR_NAMED : TR_UNNAMED;
+    pid_t pid = stopped_mid_write(in, out, direct_io, &lim, want);
     kill(pid, signo);
     kill(pid, SIGCONT);
     run_result r = finish(pid);
     cr_assert_eq(r.signo, signo, "expected death by signal %d, got exit %d sig %d (%s)", signo,
                  r.code, r.signo, r.err);
-    cr_assert_eq(temp_file_present(), 0, "temporary file left behind");
     cr_assert_eq(tu_exists(out), 0, "partial output left behind");
-    cr_assert_eq(files_left(), 1);
+    cr_assert_eq(files_left(), 1, "a temporary file was left behind");
     run_free(&r);
     free(in);
     free(out);
 }
 
-Test(cli, sigint_removes_the_temporary_file)
+Test(cli, sigint_leaves_no_file)
 {
-    interrupt_mid_conversion(SIGINT, "--direct-io=never");
+    interrupt_mid_conversion(SIGINT, "--direct-io=never", 0);
 }
 
-Test(cli, sigterm_removes_the_temporary_file)
+Test(cli, sigterm_leaves_no_file)
 {
-    interrupt_mid_conversion(SIGTERM, "--direct-io=never");
+    interrupt_mid_conversion(SIGTERM, "--direct-io=never", 0);
 }
 
-Test(cli, sigint_during_direct_io_removes_the_temporary_file)
+Test(cli, sigint_during_direct_io_leaves_no_file)
 {
-    interrupt_mid_conversion(SIGINT, "--direct-io=always");
+    interrupt_mid_conversion(SIGINT, "--direct-io=always", 0);
+}
+
+/* Where the file system has no O_TMPFILE, the named temporary file. */
+Test(cli, sigint_removes_the_named_temporary_file)
+{
+    interrupt_mid_conversion(SIGINT, "--direct-io=never", 1);
+}
+
+Test(cli, sigterm_during_direct_io_removes_the_named_temporary_file)
+{
+    interrupt_mid_conversion(SIGTERM, "--direct-io=always", 1);
+}
+
+/* SIGKILL cannot be caught: nothing is cleaned up, and with O_TMPFILE
+ * nothing needs to be: the unnamed file goes with the process. */
+Test(cli, sigkill_leaves_no_file)
+{
+    if (!tr_tmpfile_works(dir))
+        cr_skip_test("no O_TMPFILE on the file system of %s", dir);
+    char *in = big_checkpoint();
+    char *out = tu_path(dir, "big.safetensors");
+    tr_limits none = {0};
+    pid_t pid = stopped_mid_write(in, out, "--direct-io=never", &none, TR_UNNAMED);
+    kill(pid, SIGKILL);
+    run_result r = finish(pid);
+    cr_assert_eq(r.signo, SIGKILL, "exit %d sig %d (%s)", r.code, r.signo, r.err);
+    cr_assert_eq(tu_exists(out), 0, "partial output left behind");
+    cr_assert_eq(files_left(), 1, "a file was left behind");
+    run_free(&r);
+    free(in);
+    free(out);
+}
+
+/* A write past the file size limit: with SIGXFSZ ignored, one line that
+ * names the output and the limit, exit 1, nothing left; with O_TMPFILE or
+ * the named file, through the cache or around it. */
+Test(cli, file_size_limit_is_a_clear_error)
+{
+    int seccomp = tr_refusing_works();
+    char *in = f32_checkpoint("mid.pt", 64u << 10);
+    char *out = tu_path(dir, "mid.safetensors");
+    char want[800];
+    snprintf(want, sizeof want,
+             "ckpt2safetensors: error: %s: cannot write %s: File too large (the file size "
+             "limit, ulimit -f, is 65536 bytes)\n", in, out);
+    const char *modes[] = {"--direct-io=never", "--direct-io=always"};
+    for (int named = 0; named <= seccomp; named++) {
+        for (size_t m = 0; m < 2; m++) {
+            tr_limits lim = {.no_tmpfile = named, .fsize = 65536};
+            pid_t pid = tr_start_limited(tr_bin(), dir, NULL,
+                                         (const char *const[]){"-o", out, modes[m], in, NULL},
+                                         &lim);
+            run_result r = finish(pid);
+            cr_expect_eq(r.code, 1, "named %d %s: exit %d sig %d", named, modes[m], r.code,
+                         r.signo);
+            cr_expect_str_eq(r.err, want, "named %d %s", named, modes[m]);
+            cr_expect_eq(files_left(), 1, "named %d %s: a file was left behind", named,
+                         modes[m]);
+            run_free(&r);
+        }
+    }
+    free(in);
+    free(out);
+}
+
+/* A user who may not link a descriptor itself (no CAP_DAC_READ_SEARCH):
+ * the unnamed file is linked through /proc/self/fd, new or replacing. */
+Test(cli, output_placed_without_the_capability)
+{
+    if (!tr_refusing_works())
+        cr_skip_test("no seccomp here to refuse linkat(AT_EMPTY_PATH)");
+    char *out = tu_path(dir, "s.safetensors");
+    tr_limits lim = {.no_flink = 1};
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"-q", "--verify", "-o", out, i ? "-f" : "fixtures/sample.ckpt",
+                              i ? "fixtures/sample.ckpt" : NULL, NULL};
+        run_result r = finish(tr_start_limited(tr_bin(), dir, NULL, args, &lim));
+        cr_assert_eq(r.code, 0, "run %d: %s", i, r.err);
+        expect_same_file(out, "fixtures/sample.expected.safetensors");
+        cr_assert_eq(files_left(), 1, "run %d left a file behind", i);
+        run_free(&r);
+    }
+    free(out);
 }
 
 Test(cli, limit_options_are_applied)

@@ -4,8 +4,8 @@
  *
  * What it is for.  c2s_write checks the options and the target, plans the
  * file (the tensors kept, their output dtype, the metadata, the header:
- * stw_plan), opens the output (a temporary file next to out_path, or the
- * caller's descriptor), copies every tensor, checks the CRC of every
+ * stw_plan), opens the output (an unnamed file that becomes out_path,
+ * outfile.h, or the caller's descriptor), copies every tensor, checks the CRC of every
  * record read, optionally verifies the written file (verify.h), and puts
  * the file in place.  The work is done by two modules below this one:
  *
@@ -312,7 +312,7 @@ static c2s_status write_all(writer *w, const plan *p)
     if (st == C2S_OK)
         st = check_records(w);
     if (st == C2S_OK && w->opts && w->opts->verify)
-        st = verify_output(w->ck, w->ring.out.tmp_path, p->entries, p->n, p->header_len,
+        st = verify_output(w->ck, outfile_read_path(&w->ring.out), p->entries, p->n, p->header_len,
                            w->opts->cancel, w->err);
     if (st == C2S_OK)
         st = outfile_commit(&w->ring.out, w->err);
@@ -402,7 +402,7 @@ static c2s_status check_request(const c2s_checkpoint *ck, const char *out_path,
     return st;
 }
 
-/* The temporary file for out_path, direct I/O from where direct_start
+/* The file that becomes out_path (outfile.h), direct I/O from where direct_start
  * says, or (out_path NULL) the caller's descriptor; and the SHA-256 tap. */
 static c2s_status open_output(writer *w, const char *out_path, sha256_ctx *sha)
 {
@@ -462,7 +462,7 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
         st = open_output(&w, out_path, &sha);
     if (st == C2S_OK)
         st = write_all(&w, &p);
-    outfile_abort(&w.ring.out); /* removes the temporary file unless committed */
+    outfile_abort(&w.ring.out); /* drops the unfinished file unless committed */
     if (st == C2S_ERR_REFUSED) /* bytes that fail their CRC: a finding, found late */
         c2s_error_prefix(err, "refused by the safety policy");
     if (st == C2S_OK)

@@ -7,8 +7,8 @@
  * fills and hands its tensors out as c2s_tensor_info (the element type
  * looked up by its safetensors name); c2s_sha256_hex runs sha256.c once;
  * c2s_write_file_atomic writes one buffer through outfile.c, which gives
- * the temporary file, the refusal to replace without force and the clean
- * up on failure.
+ * the unnamed (or hidden temporary) file, the refusal to replace without
+ * force and the clean up on failure.
  */
 #include <stdlib.h>
 #include <string.h>

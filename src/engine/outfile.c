@@ -8,7 +8,9 @@
  * comes from statx(STATX_DIOALIGN) where the kernel reports it (Linux 6.1),
  * else 4096, which covers the logical block size of common devices; a
  * refusal (EINVAL from fcntl or write) turns direct I/O off for the file
- * and the write is made through the cache.
+ * and the write is made through the cache.  The unnamed O_TMPFILE file
+ * is an ordinary inode without a directory entry: direct I/O, statx and
+ * fcntl work on it as on a named one.
  */
 #include "engine/outfile.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +47,72 @@ static char *tmp_name(const char *path)
     return name;
 }
 
-c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err)
+/* The directory part of path ("." when it has none). */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (dir != NULL) {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    return dir;
+}
+
+/* An unnamed (O_TMPFILE) file in path's directory that /proc/self/fd
+ * reaches: how an ordinary user links it and how it is re-read.  0 when
+ * the file system or the system refuses either; the caller then falls
+ * back to a named file, which meets any real error (a missing directory,
+ * no permission) again and reports it. */
+static int open_unnamed(outfile *of, const char *path)
+{
+    char *dir = dir_of(path);
+    if (dir == NULL)
+        return 0;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    free(dir);
+    if (fd < 0)
+        return 0;
+    struct stat a, b;
+    snprintf(of->fd_path, sizeof of->fd_path, "/proc/self/fd/%d", fd);
+    if (fstat(fd, &a) != 0 || stat(of->fd_path, &b) != 0 || a.st_dev != b.st_dev ||
+        a.st_ino != b.st_ino) {
+        close(fd);
+        of->fd_path[0] = '\0';
+        return 0;
+    }
+    of->fd = fd;
+    of->unnamed = 1;
+    return 1;
+}
+
+/* The hidden named file beside path (O_EXCL, a fresh random name each try). */
+static c2s_status open_named(outfile *of, const char *path, c2s_error *err)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        free(of->tmp_path);
+        of->tmp_path = tmp_name(path);
+        if (of->tmp_path == NULL)
+            break;
+        of->fd = open(of->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (of->fd >= 0)
+            return C2S_OK;
+        if (errno != EEXIST) {
+            int e = errno;
+            free(of->tmp_path);
+            of->tmp_path = NULL;
+            return c2s_fail(err, C2S_ERR_INPUT, "cannot create output in the directory of %s: %s",
+                            path, strerror(e));
+        }
+    }
+    return c2s_fail(err, C2S_ERR_INPUT, "cannot create a temporary file for %s", path);
+}
+
+static c2s_status open_file(outfile *of, const char *path, int force, int may_be_unnamed,
+                            c2s_error *err)
 {
     memset(of, 0, sizeof *of);
     of->fd = -1;
@@ -58,25 +126,31 @@ c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err
     of->final_path = strdup(path);
     if (of->final_path == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    for (int attempt = 0; attempt < 16; attempt++) {
-        free(of->tmp_path);
-        of->tmp_path = tmp_name(path);
-        if (of->tmp_path == NULL)
-            break;
-        of->fd = open(of->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (of->fd >= 0)
-            return C2S_OK;
-        if (errno != EEXIST) {
-            int e = errno;
-            free(of->tmp_path);
-            of->tmp_path = NULL;
-            outfile_abort(of);
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot create output in the directory of %s: %s",
-                            path, strerror(e));
-        }
-    }
-    outfile_abort(of);
-    return c2s_fail(err, C2S_ERR_INPUT, "cannot create a temporary file for %s", path);
+    if (may_be_unnamed && open_unnamed(of, path))
+        return C2S_OK;
+    c2s_status s = open_named(of, path, err);
+    if (s != C2S_OK)
+        outfile_abort(of);
+    return s;
+}
+
+c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err)
+{
+    return open_file(of, path, force, 1, err);
+}
+
+c2s_status outfile_open_named(outfile *of, const char *path, int force, c2s_error *err)
+{
+    return open_file(of, path, force, 0, err);
+}
+
+const char *outfile_read_path(const outfile *of)
+{
+    if (of->stream)
+        return NULL;
+    if (of->unnamed)
+        return of->fd >= 0 ? of->fd_path : NULL;
+    return of->tmp_path;
 }
 
 void outfile_open_fd(outfile *of, int fd)
@@ -192,6 +266,21 @@ uint64_t outfile_writeback_room(void)
     return used >= threshold ? 0 : threshold - used;
 }
 
+/* The error of a failed write (e: its errno, 0 for no progress).  EFBIG
+ * names the file size limit when there is one: the usual cause, and one
+ * that a shell's ulimit set without the user remembering it. */
+static c2s_status write_failed(const outfile *of, int e, c2s_error *err)
+{
+    const char *what = of->stream ? "the output" : of->final_path;
+    struct rlimit rl;
+    if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "cannot write %s: %s (the file size limit, ulimit -f, is %llu bytes)",
+                        what, strerror(e), (unsigned long long)rl.rlim_cur);
+    return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", what,
+                    e != 0 ? strerror(e) : "no progress");
+}
+
 c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
 {
     const unsigned char *p = buf;
@@ -207,9 +296,7 @@ c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
             continue;
         }
         if (w <= 0)
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s",
-                            of->stream ? "the output" : of->final_path,
-                            w < 0 ? strerror(errno) : "no progress");
+            return write_failed(of, w < 0 ? errno : 0, err);
         p += w;
         n -= (size_t)w;
         of->pos += (uint64_t)w;
@@ -240,10 +327,77 @@ static c2s_status place_no_clobber(outfile *of, c2s_error *err)
     return C2S_OK;
 }
 
+/* Give the unnamed file the name target: 0, or the errno (EEXIST when
+ * target exists).  Linking the descriptor itself needs CAP_DAC_READ_SEARCH
+ * on older kernels (else ENOENT); its /proc/self/fd link works for anyone. */
+static int link_unnamed(const outfile *of, const char *target)
+{
+    if (linkat(of->fd, "", AT_FDCWD, target, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return EEXIST;
+    if (linkat(AT_FDCWD, of->fd_path, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    return errno;
+}
+
+/* With force: the unnamed file gets a hidden name, renamed over the target
+ * (a link cannot replace a name).  The hidden name goes if that fails. */
+static c2s_status replace_with_unnamed(outfile *of, c2s_error *err)
+{
+    int e = EEXIST;
+    for (int attempt = 0; attempt < 16 && e == EEXIST; attempt++) {
+        free(of->tmp_path);
+        of->tmp_path = tmp_name(of->final_path);
+        e = of->tmp_path == NULL ? ENOMEM : link_unnamed(of, of->tmp_path);
+    }
+    if (e == 0 && rename(of->tmp_path, of->final_path) != 0) {
+        e = errno;
+        unlink(of->tmp_path);
+    }
+    free(of->tmp_path);
+    of->tmp_path = NULL;
+    if (e != 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path, strerror(e));
+    return C2S_OK;
+}
+
+/* Close errors first: close(2) of a duplicate runs the file system's
+ * flush, where NFS and FUSE report a failed delayed write, as the last
+ * close would, while the descriptor stays open to be linked.  After the
+ * link the descriptor's own close can tell nothing new and the file is in
+ * place. */
+static c2s_status commit_unnamed(outfile *of, c2s_error *err)
+{
+    int d = dup(of->fd);
+    if (d < 0 || close(d) != 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
+                        strerror(errno));
+    c2s_status st = C2S_OK;
+    if (of->force) {
+        st = replace_with_unnamed(of, err);
+    } else {
+        int e = link_unnamed(of, of->final_path);
+        if (e == EEXIST)
+            st = c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
+                               of->final_path);
+        else if (e != 0)
+            st = c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path,
+                          strerror(e));
+    }
+    if (st != C2S_OK)
+        return st;
+    close(of->fd);
+    of->fd = -1;
+    return C2S_OK;
+}
+
 c2s_status outfile_commit(outfile *of, c2s_error *err)
 {
     if (of->stream)
         return C2S_OK;
+    if (of->unnamed)
+        return commit_unnamed(of, err);
     if (close(of->fd) != 0) {
         of->fd = -1;
         return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
@@ -280,4 +434,5 @@ void outfile_abort(outfile *of)
     free(of->final_path);
     of->tmp_path = NULL;
     of->final_path = NULL;
+    of->unnamed = 0; /* the kernel frees an unnamed file with its descriptor */
 }

@@ -1,14 +1,36 @@
 /*
  * outfile.h - atomic creation of the output file.
  *
- * Bytes go to a temporary file created (O_EXCL, mode 0666 minus umask) in
- * the target's directory under a hidden name ".<name>.<random>.c2s-tmp".
- * outfile_commit() moves it into place: without force through link(2), which
- * fails if the target appeared meanwhile, so nothing is ever overwritten by
- * accident; with force through rename(2).  outfile_abort() removes the
- * temporary file; it is safe to call at any point, also after commit.
+ * Nothing half-written is ever left under any name, even when the process
+ * is killed outright (SIGKILL, the OOM killer, a power cut before the
+ * directory entry reaches the disk aside):
  *
- * Writes are unbuffered write(2) calls: callers pass large blocks.
+ *  - Where the file system has O_TMPFILE (ext4, XFS, btrfs, tmpfs, ...),
+ *    the bytes go to an unnamed file in the target's directory (mode 0666
+ *    minus umask, as open(2) gives).  It has no name until
+ *    outfile_commit() links it in: linkat(2) of the descriptor itself
+ *    (AT_EMPTY_PATH, where the kernel allows it) or of its
+ *    /proc/self/fd/N link (any user).  Killed before that, the kernel frees
+ *    it with the last descriptor: there is nothing to remove.
+ *  - Elsewhere (O_TMPFILE refused, or /proc missing so that the file could
+ *    not be linked by an ordinary user), the bytes go to a hidden file
+ *    ".<name>.<random>.c2s-tmp" created with O_EXCL beside the target,
+ *    which outfile_abort() removes; only a SIGKILL can leave it behind.
+ *
+ * Without force, the file is put in place by a link that fails if the
+ * target appeared meanwhile, so nothing is ever overwritten by accident
+ * ("output exists").  With force it replaces the target with rename(2):
+ * the named file directly; the unnamed one is first linked to a hidden
+ * temporary name, which is renamed over the target (and unlinked if that
+ * fails).  outfile_abort() is safe to call at any point, also after commit.
+ *
+ * Close errors (where NFS or FUSE report a failed delayed write) fail the
+ * commit before anything is placed.  Nothing is fsync'ed.
+ *
+ * Writes are unbuffered write(2) calls: callers pass large blocks.  A
+ * write past the file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so
+ * that write(2) returns EFBIG instead of the process dying) fails with a
+ * message that names the limit.
  *
  * Direct I/O.  Past the offset given to outfile_direct_from(), a write
  * whose buffer address, length and file position are all multiples of the
@@ -39,8 +61,11 @@ typedef struct outfile {
     int fd;
     int force;
     int stream;       /* writing to a descriptor we do not own (stdout) */
+    int unnamed;      /* an O_TMPFILE file: no name until committed */
     char *final_path;
-    char *tmp_path;   /* NULL once committed or removed */
+    char *tmp_path;   /* the named file, or the unnamed one's link for a
+                       * forced commit; NULL once committed or removed */
+    char fd_path[32]; /* unnamed: "/proc/self/fd/N" */
     void (*tap)(void *ctx, const void *buf, size_t n); /* sees every byte written */
     void *tap_ctx;
     uint64_t pos;           /* bytes written so far */
@@ -50,9 +75,19 @@ typedef struct outfile {
     uint64_t direct_bytes;  /* bytes written with O_DIRECT */
 } outfile;
 
-/* Create the temporary file for path.  Without force, fails early when path
- * exists ("output exists: ... (use -f to overwrite)"). */
+/* Create the file that becomes path: unnamed where the file system allows,
+ * else the hidden named one.  Without force, fails early when path exists
+ * ("output exists: ..."). */
 c2s_status outfile_open(outfile *of, const char *path, int force, c2s_error *err);
+
+/* The same, always through the hidden named file: the fallback's path,
+ * for the tests to reach where O_TMPFILE works. */
+c2s_status outfile_open_named(outfile *of, const char *path, int force, c2s_error *err);
+
+/* A path that opens the bytes written so far, before commit (to re-read
+ * them): the hidden name, or "/proc/self/fd/N" of the unnamed file.  NULL
+ * for a stream or once committed. */
+const char *outfile_read_path(const outfile *of);
 
 /* Write to an already open descriptor (stdout): no temporary file, no
  * rename, nothing removed on failure; commit and abort leave fd open. */

@@ -5,11 +5,15 @@
  *
  * Signals: SIGINT, SIGTERM, SIGHUP, and SIGPIPE (a reader of -o - or of
  * the --json lines went away) only set a flag that the engine checks
- * between blocks and the run checks between files; the engine then removes
- * its temporary file and returns, and we re-raise the signal with its
- * default action so that the caller (a shell loop, make, a CI runner) sees
- * the program die of it.  That flag is the one piece of mutable global
- * state, as a signal handler requires.
+ * between blocks and the run checks between files; the engine then drops
+ * its unfinished output (an unnamed O_TMPFILE file needs nothing removed;
+ * the named fallback's hidden file is unlinked) and returns, and we
+ * re-raise the signal with its default action so that the caller (a shell
+ * loop, make, a CI runner) sees the program die of it.  That flag is the
+ * one piece of mutable global state, as a signal handler requires.
+ * SIGXFSZ is ignored: a write past the file size limit (ulimit -f) then
+ * fails with EFBIG, which the engine reports as an error naming the limit,
+ * instead of killing the program with its output half-written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +48,7 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 static void die_of_signal(void)
