@@ -202,13 +202,22 @@ static c2s_status add_tensor(tmap *m, const tfb_entry *e, c2s_error *err)
     return C2S_OK;
 }
 
+#define NOTES_SHOWN 3
+
+/* "no tensor ... (left out: a (dtype string); b (...); and 2 more)" */
 static c2s_status no_tensors(const tmap *m, c2s_error *err)
 {
     if (m->nnotes == 0)
         return c2s_fail(err, C2S_ERR_INPUT, "a TensorFlow checkpoint with no tensors");
+    char list[C2S_ERROR_MSG_MAX / 2];
+    size_t at = 0;
+    for (size_t i = 0; i < m->nnotes && i < NOTES_SHOWN && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? "; " : "",
+                               m->notes[i] + (i ? strlen("left out: ") : 0));
+    if (m->nnotes > NOTES_SHOWN && at < sizeof list)
+        snprintf(list + at, sizeof list - at, "; and %zu more", m->nnotes - NOTES_SHOWN);
     return c2s_fail(err, C2S_ERR_INPUT,
-                    "no tensor safetensors can hold in this TensorFlow checkpoint (%s%s)",
-                    m->notes[0], m->nnotes > 1 ? ", ..." : "");
+                    "no tensor safetensors can hold in this TensorFlow checkpoint (%s)", list);
 }
 
 static int by_full_name(const void *a, const void *b)
