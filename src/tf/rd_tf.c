@@ -372,8 +372,9 @@ static c2s_status tf_check_storages(void *impl, const tmap *m, c2s_error *err)
 static c2s_status ts_read(rd_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err)
 {
     if (off > s->size || n > s->size - off)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: read of %zu bytes at %llu is past its end (%llu bytes)",
-                        s->name, n, (unsigned long long)off, (unsigned long long)s->size);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s: read of %zu bytes at %llu is past its end (%llu bytes)", s->name, n,
+                        (unsigned long long)off, (unsigned long long)s->size);
     ssize_t got = pread_full(s->u.tf.fd, buf, n, s->u.tf.base + off);
     if (got < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "%s: read failed: %s", s->name, strerror(errno));

@@ -50,9 +50,10 @@ static int is_tf_index(const char *path, const char *name)
     if (fd < 0)
         return 0;
     unsigned char tail[sizeof TF_MAGIC];
+    const ssize_t want = (ssize_t)sizeof tail;
     struct stat st;
     int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= TF_FOOTER &&
-              pread(fd, tail, sizeof tail, st.st_size - (off_t)sizeof tail) == (ssize_t)sizeof tail &&
+              pread(fd, tail, sizeof tail, st.st_size - want) == want &&
               memcmp(tail, TF_MAGIC, sizeof tail) == 0;
     close(fd);
     return yes;
