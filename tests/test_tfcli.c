@@ -11,7 +11,9 @@
  * checkpoint; --scan (text and JSON); a wrong CRC-32C failing the scan,
  * the conversion and --verify; every hostile index of fixtures/tf/hostile
  * failing with its exact message and leaving nothing; and the options
- * (--dtype, --include/--exclude, --json, --shard, -j, --key).
+ * (--dtype, --include/--exclude, --json, --shard, -j, --key).  Suite
+ * tfapi: the same bundles through the public API (c2s_open with
+ * tf_names and key, c2s_scan).
  *
  * The real checkpoints are looked for as tu_realdata() says
  * ($C2S_REALDATA, then ../shared/realdata, then ../../shared/realdata).
@@ -682,4 +684,54 @@ Test(tfcli, every_file_of_the_bundle_opened_once)
     tr_free(&r);
     free(out);
     free(log);
+}
+
+/* ---- the same through the public API ---------------------------------------------------------- */
+
+Test(tfapi, open_maps_a_bundle_by_its_prefix)
+{
+    c2s_open_options o = {0};
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    cr_assert_eq(c2s_open("fixtures/tf/good/multi", &o, &ck, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(c2s_tensor_count(ck), 21);
+    cr_expect_eq(c2s_storage_count(ck), 21);
+    cr_expect_eq(c2s_note_count(ck), 4);
+    cr_expect_str_eq(c2s_note_at(ck, 2), "left out: part (a partitioned variable, in 2 slices)");
+    cr_expect_str_eq(c2s_root(ck), "");
+    c2s_tensor_info t = c2s_tensor_at(ck, 19);
+    cr_expect_str_eq(t.name, "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE");
+    cr_expect(t.supported && t.dtype == C2S_F32 && t.ndim == 2 && t.shape[0] == 2 &&
+              t.shape[1] == 2 && t.nbytes == 16);
+    c2s_close(ck);
+
+    o.tf_names = 1;
+    cr_assert_eq(c2s_open("fixtures/tf/good/multi.index", &o, &ck, &err), C2S_OK, "%s", err.msg);
+    cr_expect_str_eq(c2s_tensor_at(ck, 19).name, "dense/kernel");
+    cr_expect_str_eq(c2s_tensor_at(ck, 20).name, "scalar"); /* its full name is empty */
+    c2s_close(ck);
+
+    o.key = "dtypes";
+    cr_expect_eq(c2s_open("fixtures/tf/good/multi.index", &o, &ck, &err), C2S_ERR_USAGE);
+    cr_expect_null(ck);
+    cr_expect_eq(err.rule, C2S_RULE_KEY);
+}
+
+Test(tfapi, scan_reports_the_format_and_crc_findings)
+{
+    c2s_report rep;
+    cr_expect_eq(c2s_scan("fixtures/tf/good/multi", NULL, &rep), C2S_OK, "%s", rep.error.msg);
+    cr_expect_eq(rep.verdict, C2S_VERDICT_SAFE);
+    cr_expect_str_eq(rep.format, "TensorFlow bundle");
+    cr_expect_eq(rep.nglobals, 0);
+    cr_expect_eq(rep.findings.n, 0);
+    c2s_report_free(&rep);
+    cr_expect_eq(c2s_scan("fixtures/tf/good/badcrc.index", NULL, &rep), C2S_ERR_REFUSED);
+    cr_expect_eq(rep.verdict, C2S_VERDICT_UNSAFE);
+    cr_expect_eq(rep.findings.n, 1);
+    c2s_report_free(&rep);
+    cr_expect_eq(c2s_scan("fixtures/tf/hostile/shard_past.index", NULL, &rep), C2S_ERR_INPUT);
+    cr_expect_eq(rep.verdict, C2S_VERDICT_UNREADABLE);
+    cr_expect_str_eq(rep.error.msg, "'far': shard_id 5 is not below num_shards 1");
+    c2s_report_free(&rep);
 }
