@@ -135,7 +135,7 @@ test-plain: ckpt2safetensors $(B)/tests $(B)/tool-tests
 	$(B)/tool-tests
 
 test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
 	C2S_BIN=$(B)/asan/ckpt2safetensors $(B)/asan/tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/tool-tests
 

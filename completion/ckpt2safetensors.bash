@@ -6,7 +6,8 @@
 #
 # Completes the options (the same list as --help), the values of --dtype,
 # directories after -r and -o, and otherwise checkpoint files (.ckpt .pt
-# .pth .bin), .safetensors files (for --list) and directories.
+# .pth .bin, TensorFlow .index), .safetensors files (for --list) and
+# directories.
 
 _ckpt2safetensors()
 {
@@ -17,7 +18,8 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
---direct-io --shard --key --list --skip-unsupported --dtype --include --exclude --metadata
+--direct-io --shard --key --list --skip-unsupported --tf-names --dtype --include --exclude
+--metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
@@ -59,7 +61,7 @@ _ckpt2safetensors()
 
     local ext
     COMPREPLY=($(compgen -d -- "$cur"))
-    for ext in ckpt pt pth bin safetensors; do
+    for ext in ckpt pt pth bin index safetensors; do
         COMPREPLY+=($(compgen -f -X "!*.$ext" -- "$cur"))
     done
     return 0

@@ -34,6 +34,11 @@
  * c2s_safetensors_open() reads and validates the header of a safetensors
  * file.
  *
+ * TensorFlow checkpoints (tensor bundles: PREFIX.index and its shards
+ * PREFIX.data-0000K-of-0000N) open the same way, by the index's path or by
+ * the prefix alone; they hold no pickle, so the judgement is about their
+ * structure and checksums (CRC-32C) only.
+ *
  * Nothing here prints or exits: errors come back in a c2s_error.
  */
 #ifndef C2S_H
@@ -136,6 +141,14 @@ typedef struct c2s_open_options {
     const char *const *allow;   /* "module.name" globals to accept although unknown */
     size_t nallow;
     int permissive;             /* accept every unknown global (never a dangerous one) */
+    /* TensorFlow checkpoints: name tensors by the variable names of the
+     * object graph TF2 saves (tf.train.Checkpoint, Keras), such as
+     * "dense/kernel" for the key "model/layer-0/kernel/.ATTRIBUTES/
+     * VARIABLE_VALUE"; an entry with no such name, or whose name another
+     * entry also has, keeps its key without "/.ATTRIBUTES/VARIABLE_VALUE".
+     * 0: every tensor keeps its key as the index has it.  No effect on
+     * other formats. */
+    int tf_names;
 } c2s_open_options;
 
 /* ---- the verdict ---------------------------------------------------------- */
@@ -191,7 +204,8 @@ typedef struct c2s_findings {
 
 typedef struct c2s_report {
     c2s_verdict verdict;
-    const char *format;     /* "zip" or "not a zip (legacy load path)" */
+    const char *format;     /* "zip", "TensorFlow bundle" or "not a zip (legacy
+                               load path)" */
     c2s_global_use *globals;
     size_t nglobals;
     c2s_findings findings;
@@ -203,7 +217,8 @@ typedef struct c2s_report {
  * interpreted (for a zip, data.pkl; for anything else, the pickles at the
  * start of the file, as torch's legacy path reads them), every global is
  * classified, the zip structure is checked and every entry's CRC-32 is
- * verified.  Returns C2S_OK, C2S_ERR_REFUSED or C2S_ERR_INPUT according to
+ * verified (a TensorFlow bundle: its index is checked, and every tensor's
+ * CRC-32C; a mismatch is a finding).  Returns C2S_OK, C2S_ERR_REFUSED or C2S_ERR_INPUT according to
  * the verdict; rep is filled in every case and must be freed.  opts may be
  * NULL.
  */

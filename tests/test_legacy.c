@@ -106,12 +106,15 @@ Test(legacy, real_third_party_files_convert_exactly)
 {
     static const char *const NAMES[] = {"burn_simple_legacy", "burn_legacy_shared_storage",
                                         "burn_legacy_uncloned_views", "burn_legacy_with_offsets"};
+    const char *real = tu_realdata("torch");
+    cr_assert_not_null(real, "no realdata/torch: the tests need shared/realdata "
+                             "(or $C2S_REALDATA)");
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++) {
-        const char *real = tu_realdata_dir();
-        cr_assert_not_null(real, "no shared/realdata: set C2S_REALDATA to its folder");
-        char input[512], want[512];
+        char input[1024], want[512];
         snprintf(input, sizeof input, "%s/torch/%s.pt", real, NAMES[i]);
         snprintf(want, sizeof want, "fixtures/realdata/%s.expected.safetensors", NAMES[i]);
+        struct stat st;
+        cr_assert_eq(stat(input, &st), 0, "%s is missing", input);
         expect_converts_to(input, NULL, want);
     }
 }

@@ -60,7 +60,7 @@ static void shape_text(const tfb_entry *e, char *out, size_t n)
         len += (size_t)snprintf(out + len, n - len, "%s%" PRId64, d ? "," : "", e->shape[d]);
 }
 
-static const char *realdata_dir(void) { return tu_realdata_dir(); }
+static const char *realdata_dir(void) { return tu_realdata("tf"); }
 
 /* ---- CRC-32C and varints ------------------------------------------------------ */
 

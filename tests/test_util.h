@@ -134,18 +134,21 @@ static inline void tu_rmdir(char *dir)
     free(dir);
 }
 
-/* The folder of real third-party files (shared/realdata beside the
- * checkout): $C2S_REALDATA, else ../shared/realdata (CI), else
- * ../../shared/realdata (a worktree one level deeper); NULL when none is a
- * directory. */
-static inline const char *tu_realdata_dir(void)
+/* The folder of real third-party files (shared/realdata, see its README)
+ * that holds sub ("torch", "tf"): $C2S_REALDATA, else ../shared/realdata
+ * (CI: shared/ beside the checkout), else ../../shared/realdata (a
+ * worktree one level deeper); NULL when none has it. */
+static inline const char *tu_realdata(const char *sub)
 {
     const char *candidates[] = {getenv("C2S_REALDATA"), "../shared/realdata",
                                 "../../shared/realdata"};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        struct stat sb;
-        if (candidates[i] != NULL && candidates[i][0] != '\0' && stat(candidates[i], &sb) == 0 &&
-            S_ISDIR(sb.st_mode))
+        char p[1024];
+        struct stat st;
+        if (candidates[i] == NULL || candidates[i][0] == '\0')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", candidates[i], sub);
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
             return candidates[i];
     }
     return NULL;

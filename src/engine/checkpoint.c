@@ -4,7 +4,8 @@
  *
  * c2s_open() opens the input (one descriptor for the whole run), lets the
  * format's reader judge it (reader.h), refuses an unsafe file, maps the
- * tensors (tmap.c) and then has the reader check every storage the tensors
+ * tensors (tmap.c, or the reader's own map when the format has no pickle:
+ * rd_ops.map) and then has the reader check every storage the tensors
  * use, so that a missing or short record is reported before any output is
  * created.
  */
@@ -37,10 +38,16 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
         to.max_depth = o->limits.max_depth;
     }
     to.legacy_ids = ck->rd.ops->legacy_ids;
-    if (ck->top == NULL)
+    if (rd_has_map(&ck->rd)) /* a format with no pickle maps its own tensors */
+        s = rd_map(&ck->rd, o, &ck->map, err);
+    else if (ck->top == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "no object to find tensors in");
-    if ((s = tmap_build(ck->top, rd_object_count(&ck->rd), &to, &ck->map, err)) != C2S_OK)
+    else
+        s = tmap_build(ck->top, rd_object_count(&ck->rd), &to, &ck->map, err);
+    if (s != C2S_OK) {
+        tmap_free(&ck->map);
         return s;
+    }
     return rd_check_storages(&ck->rd, &ck->map, err);
 }
 

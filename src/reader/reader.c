@@ -11,15 +11,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tf/rd_tf.h"
 #include "torch/rd_legacy.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_legacy_ops};
+static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_tf_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 
@@ -44,11 +46,40 @@ static c2s_status input_check(rd_input *in, c2s_error *err)
     return C2S_OK;
 }
 
+/* path does not exist: open path + ".index" instead, if there is one (a
+ * TensorFlow checkpoint named by its prefix).  -1 with errno ENOENT when
+ * there is none, or with that file's own errno. */
+static int open_index_of(rd_input *in, const char *path)
+{
+    size_t n = strlen(path);
+    char *index = malloc(n + sizeof ".index");
+    if (index == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(index, path, n);
+    memcpy(index + n, ".index", sizeof ".index");
+    int fd = open(index, O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    free(index);
+    errno = saved;
+    in->index_added = fd >= 0;
+    return fd;
+}
+
 c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err)
 {
     memset(in, 0, sizeof *in);
     in->path = path;
     in->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0 && errno == ENOENT && *path != '\0') {
+        in->fd = open_index_of(in, path);
+        if (in->fd < 0 && errno != ENOENT)
+            return c2s_fail(err, C2S_ERR_INPUT, "cannot open %s.index: %s", path,
+                            strerror(errno));
+        if (in->fd < 0)
+            errno = ENOENT;
+    }
     if (in->fd < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
     c2s_status st = input_check(in, err);
@@ -117,6 +148,13 @@ void rd_close(rd *r)
 c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err)
 {
     return r->ops->verify_all(r->impl, f, err);
+}
+
+int rd_has_map(const rd *r) { return r->ops->map != NULL; }
+
+c2s_status rd_map(rd *r, const c2s_open_options *o, tmap *m, c2s_error *err)
+{
+    return r->ops->map(r->impl, o, m, err);
 }
 
 c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err)

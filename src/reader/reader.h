@@ -12,13 +12,17 @@
  *      interpreted by the restricted VM and its globals, with the
  *      structural findings, go into the report (open);
  *   2. a tensor map: names, dtypes, shapes and views over storages, each
- *      storage checked to exist and be long enough (map);
+ *      storage checked to exist and be long enough (tmap_build on the
+ *      pickle's object, or the reader's own map for a format without a
+ *      pickle, such as a TensorFlow bundle);
  *   3. storage streams: positioned reads of one storage's bytes, with the
  *      format's integrity check (CRC) finished by rd_stream_verify.
  *
  * rd_open() picks the reader by content (sniff), never by file name, in
  * the order torch.load itself decides: a zip archive first, then anything
- * else down the legacy load path.  The engine (src/engine) sees only this
+ * else down the legacy load path.  A TensorFlow bundle's index (a table
+ * ending in its magic number, src/tf/rd_tf.h) is recognised between the
+ * two; it holds no pickle to judge.  The engine (src/engine) sees only this
  * interface; adding a format is one rd_ops and one line in reader.c.
  */
 #ifndef READER_H
@@ -43,13 +47,17 @@ typedef struct rd_input {
     dev_t dev;                        /* identity, to refuse writing over it */
     ino_t ino;
     const char *path;                 /* for messages only; never opened again */
+    int index_added;                  /* path did not exist: path + ".index" is open */
     unsigned char head[RD_HEAD_LEN];  /* the first bytes */
     size_t nhead;
 } rd_input;
 
 /* Open path read-only, fstat it (a regular file, not empty) and read its
- * first bytes.  Fails with C2S_ERR_INPUT: "cannot open: ...", "is a
- * directory", "file is empty", ... */
+ * first bytes.  A path that does not exist while path + ".index" does is
+ * a TensorFlow checkpoint named by its prefix, as TensorFlow names them
+ * ("model.ckpt" for model.ckpt.index and its shards): that index is opened
+ * instead, once, and index_added says so.  Fails with C2S_ERR_INPUT:
+ * "cannot open: ...", "is a directory", "file is empty", ... */
 c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err);
 void rd_input_close(rd_input *in);
 
@@ -68,6 +76,12 @@ typedef struct rd_ops {
                        c2s_report *r, const pvm_value **top, c2s_error *err);
     /* The scan's integrity pass: check every record (CRCs), as findings. */
     c2s_status (*verify_all)(void *impl, findings *f, c2s_error *err);
+    /* Optional: the format's own tensor map, for a format with no pickle
+     * (open gave *top NULL).  When set, ckpt_map calls it instead of
+     * tmap_build; m is empty on entry and the map it fills follows tmap.h
+     * (names, dtypes, shapes, views over storages; what it leaves out as
+     * notes).  It must refuse options it cannot honour (o->key). */
+    c2s_status (*map)(void *impl, const c2s_open_options *o, tmap *m, c2s_error *err);
     /* Check that the storages of m exist and hold their bytes. */
     c2s_status (*check_storages)(void *impl, const tmap *m, c2s_error *err);
     c2s_status (*stream_open)(void *impl, const char *key, rd_stream *s, c2s_error *err);
@@ -96,6 +110,9 @@ policy_options rd_policy(const c2s_open_options *o);
 const char *rd_default_format(void);
 
 c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err);
+/* Whether the reader maps its tensors itself (rd_ops.map), and that map. */
+int rd_has_map(const rd *r);
+c2s_status rd_map(rd *r, const c2s_open_options *o, tmap *m, c2s_error *err);
 c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err);
 int rd_big_endian(const rd *r);
 uint64_t rd_object_count(const rd *r);
@@ -126,6 +143,13 @@ struct rd_stream {
             int fd;
             uint64_t base; /* file offset of the first byte */
         } range;
+        struct {
+            int fd;             /* the data shard */
+            uint64_t base;      /* offset of the tensor's first byte in it */
+            uint32_t crc;       /* running CRC-32C of bytes [0, crc_pos) */
+            uint64_t crc_pos;
+            uint32_t crc_masked; /* what the index records (masked) */
+        } tf;
     } u;
 };
 

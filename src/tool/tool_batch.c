@@ -6,15 +6,24 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tool_msgs.h"
 
 static const char *const EXTS[] = {".ckpt", ".pt", ".pth", ".bin"};
 #define NEXTS (sizeof EXTS / sizeof EXTS[0])
+
+/* A TensorFlow checkpoint is found by its index, NAME.index: a table that
+ * ends in this magic number, little-endian (the library's reader
+ * recognises the file by the same bytes). */
+#define TF_INDEX ".index"
+static const unsigned char TF_MAGIC[8] = {0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb};
+#define TF_FOOTER 48
 
 int tool_has_suffix(const char *s, const char *suffix)
 {
@@ -30,10 +39,46 @@ static int is_checkpoint_name(const char *name)
     return 0;
 }
 
+/* A NAME.index file that ends in the TensorFlow table magic: a bundle to
+ * convert (its data shards are not inputs).  Other .index files (a
+ * search index, ...) are not checkpoints and are passed over. */
+static int is_tf_index(const char *path, const char *name)
+{
+    if (!tool_has_suffix(name, TF_INDEX))
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    unsigned char tail[sizeof TF_MAGIC];
+    const ssize_t want = (ssize_t)sizeof tail;
+    struct stat st;
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= TF_FOOTER &&
+              pread(fd, tail, sizeof tail, st.st_size - want) == want &&
+              memcmp(tail, TF_MAGIC, sizeof tail) == 0;
+    close(fd);
+    return yes;
+}
+
+/* The bytes of name[0..keep) end with suffix, with something before it. */
+static int keeps_suffix(const char *name, size_t keep, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return keep > k && memcmp(name + keep - k, suffix, k) == 0;
+}
+
 char *tool_output_name(const char *base)
 {
     static const char HF[] = "pytorch_model";
     size_t keep = strlen(base);
+    if (tool_has_suffix(base, TF_INDEX)) { /* NAME.index -> NAME, NAME.ckpt -> NAME */
+        keep -= strlen(TF_INDEX);
+        if (keeps_suffix(base, keep, ".ckpt"))
+            keep -= strlen(".ckpt");
+        char *out = malloc(keep + sizeof ".safetensors");
+        if (out != NULL)
+            sprintf(out, "%.*s.safetensors", (int)keep, base);
+        return out;
+    }
     for (size_t i = 0; i < NEXTS; i++)
         if (tool_has_suffix(base, EXTS[i]))
             keep -= strlen(EXTS[i]);
@@ -74,6 +119,21 @@ static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
+}
+
+int tool_stat_input(const char *input, struct stat *st)
+{
+    if (stat(input, st) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    char *index = malloc(strlen(input) + sizeof TF_INDEX);
+    if (index == NULL)
+        return -1;
+    sprintf(index, "%s%s", input, TF_INDEX);
+    int rc = stat(index, st);
+    free(index);
+    return rc;
 }
 
 int tool_mkdirs(const char *dir)
@@ -234,7 +294,8 @@ static void walk(planner *p, const char *dir, const char *rel, const ancestry *u
             p->oom = 1;
         else if (ok && S_ISDIR(st.st_mode) && !on_path(&here, &st))
             walk(p, path, sub, &here);
-        else if (ok && S_ISREG(st.st_mode) && is_checkpoint_name(e->d_name))
+        else if (ok && S_ISREG(st.st_mode) &&
+                 (is_checkpoint_name(e->d_name) || is_tf_index(path, e->d_name)))
             add_file(p, path, rel, &st);
         free(path);
         free(sub);
@@ -245,7 +306,7 @@ static void walk(planner *p, const char *dir, const char *rel, const ancestry *u
 static void add_input(planner *p, const char *input)
 {
     struct stat st;
-    int found = stat(input, &st) == 0;
+    int found = tool_stat_input(input, &st) == 0;
     if (found && S_ISDIR(st.st_mode)) {
         add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
         return;

@@ -3,7 +3,9 @@
  *
  * tool_batch_plan() turns the INPUTs and -r DIRs into a list of jobs:
  *
- *   - -r DIR is walked recursively for .ckpt .pt .pth .bin files; symbolic
+ *   - -r DIR is walked recursively for .ckpt .pt .pth .bin files and
+ *     TensorFlow checkpoints (a NAME.index ending in the table magic: one
+ *     job per bundle, its data shards are not inputs); symbolic
  *     links found in the walk are skipped unless --follow-symlinks (then
  *     directories already on the current path are not entered again);
  *   - the list is the INPUTs in the order given, then the files of each
@@ -25,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "c2s.h"
 #include "tool_cfg.h"
@@ -52,8 +55,11 @@ void tool_batch_free(tool_batch *b);
 /* The output file name for an input file name (no directory part):
  * pytorch_model.bin -> model.safetensors,
  * pytorch_model-00001-of-00002.bin -> model-00001-of-00002.safetensors
- * (any pytorch_model*.bin: the Hugging Face names), otherwise .ckpt .pt
- * .pth .bin replaced by .safetensors, or .safetensors appended.
+ * (any pytorch_model*.bin: the Hugging Face names), a TensorFlow index
+ * NAME.index -> NAME.safetensors with a .ckpt at the end of NAME dropped
+ * (bert_model.ckpt.index -> bert_model.safetensors, variables.index ->
+ * variables.safetensors), otherwise .ckpt .pt .pth .bin replaced by
+ * .safetensors, or .safetensors appended.
  * malloc'd; NULL on out of memory. */
 char *tool_output_name(const char *base);
 
@@ -65,6 +71,11 @@ char *tool_join(const char *dir, const char *name);
 
 /* The directory part of path ("." when there is none); malloc'd. */
 char *tool_dirname(const char *path);
+
+/* stat(2) of an INPUT; when it does not exist, of INPUT.index (a
+ * TensorFlow checkpoint named by its prefix, as the library opens it).
+ * 0, or -1 with errno. */
+int tool_stat_input(const char *input, struct stat *st);
 
 /* Create dir and its missing parents (mode 0777 minus umask). 0 or -1 with errno. */
 int tool_mkdirs(const char *dir);

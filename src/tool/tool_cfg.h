@@ -26,6 +26,7 @@ typedef struct tool_config {
     const char *output;      /* -o; NULL: next to each input */
     int to_stdout;           /* -o - */
     const char *key;         /* --key; NULL: default root */
+    int tf_names;            /* --tf-names */
     int force;               /* -f */
     int list;                /* --list */
     int skip_unsupported;    /* --skip-unsupported */

@@ -14,13 +14,14 @@
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
     return (c2s_open_options){.key = cfg->key, .limits = cfg->limits, .allow = cfg->allow,
-                              .nallow = cfg->nallow, .permissive = cfg->permissive};
+                              .nallow = cfg->nallow, .permissive = cfg->permissive,
+                              .tf_names = cfg->tf_names};
 }
 
 int tool_up_to_date(const char *in, const char *out)
 {
     struct stat si, so;
-    if (lstat(out, &so) != 0 || !S_ISREG(so.st_mode) || stat(in, &si) != 0)
+    if (lstat(out, &so) != 0 || !S_ISREG(so.st_mode) || tool_stat_input(in, &si) != 0)
         return 0;
     if (si.st_dev == so.st_dev && si.st_ino == so.st_ino)
         return 0;

@@ -36,7 +36,8 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
 int tool_check_existing(const tool_config *cfg, const char *in, const char *out,
                         tool_msgbuf *mb, tool_outcome *o);
 
-/* 1 when the regular file out exists and is at least as new as in; 0 when
+/* 1 when the regular file out exists and is at least as new as in (a
+ * TensorFlow prefix: as its index, tool_stat_input); 0 when
  * it does not exist (or is no regular file, or is in itself: the engine
  * then says why); -1 when it is older. */
 int tool_up_to_date(const char *in, const char *out);

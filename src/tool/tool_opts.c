@@ -38,6 +38,7 @@ enum long_only {
     OPT_TRAINING_METADATA,
     OPT_VERIFY,
     OPT_DIRECT_IO,
+    OPT_TF_NAMES,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -68,6 +69,7 @@ static const struct option LONG_OPTIONS[] = {
     {"scan", no_argument, NULL, OPT_SCAN},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
+    {"tf-names", no_argument, NULL, OPT_TF_NAMES},
     {"training-metadata", no_argument, NULL, OPT_TRAINING_METADATA},
     {"verbose", no_argument, NULL, 'v'},
     {"verify", no_argument, NULL, OPT_VERIFY},
@@ -83,13 +85,15 @@ void tool_print_help(FILE *out)
 "       ckpt2safetensors --list FILE\n"
 "       ckpt2safetensors --scan [--json] FILE...\n"
 "Convert PyTorch checkpoints (.ckpt .pt .pth .bin, as written by torch.save)\n"
-"to .safetensors files, without running the pickle inside them.  Files that\n"
+"and TensorFlow checkpoints (NAME.index and its NAME.data-* shards) to\n"
+".safetensors files, without running the pickle inside them.  Files that\n"
 "would run code when loaded with torch.load are refused.\n"
 "\n"
 "By default INPUT's extension (.ckpt .pt .pth .bin) is replaced by\n"
 ".safetensors, in the same directory; pytorch_model*.bin becomes\n"
 "model*.safetensors, and a NAME.bin.index.json beside converted shards is\n"
-"rewritten for the new names.  Each file is written without a name\n"
+"rewritten for the new names; a TensorFlow NAME.index becomes NAME.safetensors\n"
+"(NAME without .ckpt).  Each file is written without a name\n"
 "(O_TMPFILE; elsewhere a hidden temporary name) and linked in at the end,\n"
 "so it appears complete or not at all, also on errors, Ctrl-C and kill -9\n"
 "(with O_TMPFILE).  An output at least as new as its input is skipped;\n"
@@ -100,7 +104,8 @@ void tool_print_help(FILE *out)
 "                          output; a directory: write into it\n"
 "  -o, --output DIR        with several inputs or -r: write into DIR (created\n"
 "                          if missing), mirroring the tree under each -r DIR\n"
-"  -r, --recursive DIR     convert every .ckpt .pt .pth .bin file under DIR\n"
+"  -r, --recursive DIR     convert every .ckpt .pt .pth .bin file and every\n"
+"                          TensorFlow checkpoint (its NAME.index) under DIR\n"
 "                          (repeatable)\n"
 "      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
 "  -f, --force             replace outputs that exist, even up-to-date ones\n"
@@ -120,6 +125,9 @@ void tool_print_help(FILE *out)
 "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
 "                          quantized, sparse, meta) with a warning, instead of\n"
 "                          failing\n"
+"      --tf-names          TensorFlow 2 checkpoints: name tensors by their\n"
+"                          variable names in the object graph ('dense/kernel')\n"
+"                          instead of their keys\n"
 "\n"
 "Transforming:\n"
 "      --dtype TYPE        convert floating tensors (F64 F32 F16 BF16) to TYPE:\n"
@@ -170,6 +178,15 @@ void tool_print_help(FILE *out)
 "'state_dict' entry when the checkpoint is a dict that has one (Lightning,\n"
 "Stable Diffusion), otherwise the whole object; --key chooses another.\n"
 "Tensors outside the root are reported as 'left out'.\n"
+"\n"
+"TensorFlow checkpoints (tf.train.Saver, tf.train.Checkpoint, Keras\n"
+"SavedModel variables/): give NAME.index, or NAME as TensorFlow names them\n"
+"(bert_model.ckpt -> bert_model.safetensors).  Tensors keep their keys as\n"
+"names ('bert/encoder/layer_0/output/dense/kernel'; TF2:\n"
+"'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE', or with --tf-names\n"
+"'dense/kernel').  Strings, complex128 and other types safetensors cannot\n"
+"hold, partitioned variables and the TF2 object graph are left out.  Every\n"
+"tensor's CRC-32C is checked; --key does not apply.\n"
 "\n"
 "Safety policy: every global the pickle names is classified.  Allowed: what\n"
 "the converter interprets (tensor rebuild functions, storage classes,\n"
@@ -369,6 +386,7 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_TRAINING_METADATA: cfg->training_metadata = 1; break;
     case OPT_VERIFY: cfg->verify = 1; break;
     case OPT_DIRECT_IO: return parse_direct_io(arg, cfg, err);
+    case OPT_TF_NAMES: cfg->tf_names = 1; break;
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }

@@ -50,6 +50,13 @@ Test(names, output_name_of_each_kind_of_input)
         {"Pytorch_model.bin", "Pytorch_model.safetensors"},
         {"pytorch_modelbin", "pytorch_modelbin.safetensors"},
         {"pytorch_model", "pytorch_model.safetensors"},
+        /* a TensorFlow index: .index goes, then a .ckpt before it */
+        {"bert_model.ckpt.index", "bert_model.safetensors"},
+        {"variables.index", "variables.safetensors"},
+        {"model.ckpt-1000.index", "model.ckpt-1000.safetensors"},
+        {"model.pt.index", "model.pt.safetensors"},
+        {".ckpt.index", ".ckpt.safetensors"},
+        {".index", ".index.safetensors"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
         expect_owned_str(tool_output_name(CASES[i].in), CASES[i].out, CASES[i].in);
