@@ -373,6 +373,8 @@ Test(batch, symlinks_are_skipped_unless_followed)
     run_result r = RUN("-r", "tree");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(r.err,
+        "ckpt2safetensors: warning: skipped 3 symbolic links (tree/dirlink, tree/link.pt, "
+        "tree/loop); --follow-symlinks follows them\n"
         "ckpt2safetensors: tree/real.pt -> tree/real.safetensors: 3 tensors, 260 B in T s\n"
         "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 0; 260 B in T s\n");
     run_free(&r);
@@ -425,12 +427,13 @@ Test(batch, directories_and_missing_trees_are_failures)
         "ckpt2safetensors: error: d: is a directory (use -r to convert the checkpoints under it)\n"
         "ckpt2safetensors: error: nowhere: cannot read directory: No such file or directory\n");
     run_free(&r);
-    /* an empty tree: nothing to do */
+    /* an empty tree: nothing done, said, and not a success */
     char *empty = at("empty");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("-r", "empty");
-    cr_expect_eq(r.code, 0);
-    cr_expect_str_eq(r.err, "ckpt2safetensors: converted 0, skipped 0, refused 0, failed 0; "
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: warning: empty: no file to convert under it\n"
+                            "ckpt2safetensors: converted 0, skipped 0, refused 0, failed 0; "
                             "0 B in T s\n");
     run_free(&r);
     free(empty);
@@ -1016,6 +1019,7 @@ Test(batch, scan_walks_trees_too)
         "t/bad/broken.pt: unreadable: corrupt zip archive: no end of central directory "
         "record (truncated?)\n"
         "t/good/a.ckpt: safe (zip): 3 globals, none refused\n"
+        "t/good/old.safetensors: unreadable: already a safetensors file\n"
         "t/good/sub/b.pt: safe (zip): 5 globals, none refused\n"
         "t/hostile/evil.pt: unsafe (zip): 1 dangerous global\n");
     run_free(&r);
@@ -1169,4 +1173,36 @@ Test(batch, closed_standard_output_stops_the_batch)
     cr_expect(exists("p/a.safetensors"), "the first file was finished before its line");
     cr_expect(!exists("p/b.safetensors") && !exists("p/c.safetensors"));
     cr_expect(!temp_left());
+}
+
+/* A scan of a tree judges every file a loader could read, whatever its
+ * name (EVIL.PTH, an extension-less cache blob, a .pkl); says which links
+ * it did not follow; ends with a tally; and a root with nothing in it is
+ * not a pass. */
+Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
+{
+    put("t/EVIL.PTH", "fixtures/good/parameters.pt");
+    put("t/blobs/5f0c9a", "fixtures/hostile/ctypes_cdll.pt");
+    put("t/state.pkl", "fixtures/hostile/bare_pickle_os_system.bin");
+    put_text("t/notes.txt", "not a checkpoint\n");
+    cr_assert_eq(symlink("EVIL.PTH", at("t/link.pt")), 0);
+    run_result r = RUN("--scan", "-r", "t");
+    cr_expect_eq(r.code, 3);
+    cr_expect(strstr(r.out, "t/EVIL.PTH: safe (zip)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "t/blobs/5f0c9a: unsafe (zip)") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "t/state.pkl: unsafe (not a zip (legacy load path))") != NULL,
+              "%s", r.out);
+    cr_expect(strstr(r.out, "notes.txt") == NULL, "%s", r.out);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: warning: skipped 1 symbolic link (t/link.pt); "
+                            "--follow-symlinks follows them\n"
+                            "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 unreadable\n");
+    run_free(&r);
+    char *empty = at("e");
+    cr_assert_eq(mkdir(empty, 0755), 0);
+    r = RUN("--scan", "-r", "e");
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: warning: e: no file to scan under it\n"
+                            "ckpt2safetensors: scanned 0 files: 0 safe, 0 unsafe, 0 unreadable\n");
+    run_free(&r);
+    free(empty);
 }

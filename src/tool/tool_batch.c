@@ -59,6 +59,64 @@ static int is_tf_index(const char *path, const char *name)
     return yes;
 }
 
+/* What the first bytes of a file say it is, for discovery by content: a
+ * file torch.load or a pickle loader would read (zip, pickle stream, tar,
+ * NumPy array) or a safetensors file. */
+typedef enum content_kind { CONTENT_OTHER, CONTENT_LOADABLE, CONTENT_SAFETENSORS } content_kind;
+
+static content_kind sniff_content(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return CONTENT_OTHER;
+    unsigned char h[512];
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    close(fd);
+    if (n < 4)
+        return CONTENT_OTHER;
+    size_t got = (size_t)n;
+    if (memcmp(h, "PK\x03\x04", 4) == 0 || memcmp(h, "PK\x05\x06", 4) == 0)
+        return CONTENT_LOADABLE; /* a zip: a checkpoint, TorchScript, .npz */
+    if (h[0] == 0x80 && h[1] <= 5)
+        return CONTENT_LOADABLE; /* a pickle stream: legacy torch, a bare pickle */
+    if (got >= 6 && memcmp(h, "\x93NUMPY", 6) == 0)
+        return CONTENT_LOADABLE;
+    if (got >= 262 && memcmp(h + 257, "ustar", 5) == 0)
+        return CONTENT_LOADABLE; /* torch's pre-0.4 tar format */
+    uint64_t len = 0;
+    for (int i = 7; i >= 0 && got >= 9; i--)
+        len = (len << 8) | h[i];
+    if (got >= 9 && h[8] == '{' && len >= 2 && len <= 100000000u)
+        return CONTENT_SAFETENSORS;
+    return CONTENT_OTHER;
+}
+
+/* A name with a checkpoint extension in any case (EVIL.PTH). */
+static int is_checkpoint_name_nocase(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < NEXTS; i++) {
+        size_t k = strlen(EXTS[i]);
+        if (n > k && strcasecmp(name + n - k, EXTS[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a -r walk takes this regular file.  A scan judges every file a
+ * loader could read, whatever its name; a conversion takes checkpoint
+ * names (any case), TensorFlow indexes, and extension-less files whose
+ * content a loader reads (Hugging Face cache blobs). */
+static int takes_file(const tool_config *cfg, const char *path, const char *name)
+{
+    if (is_checkpoint_name(name) || is_tf_index(path, name))
+        return 1;
+    content_kind k = sniff_content(path);
+    if (cfg->scan)
+        return k != CONTENT_OTHER;
+    return k == CONTENT_LOADABLE && (is_checkpoint_name_nocase(name) || strchr(name, '.') == NULL);
+}
+
 /* The bytes of name[0..keep) end with suffix, with something before it. */
 static int keeps_suffix(const char *name, size_t keep, const char *suffix)
 {
@@ -169,6 +227,8 @@ typedef struct planner {
     const tool_config *cfg;
     draft *d;
     size_t n, cap;
+    char **links;         /* symbolic links a walk did not follow */
+    size_t nlinks, links_cap;
     const char *out_dir;  /* batch: -o DIR; NULL: next to each input */
     int oom;
 } planner;
@@ -265,6 +325,31 @@ static int on_path(const ancestry *a, const struct stat *st)
     return 0;
 }
 
+static int keep_string(char ***list, size_t *n, size_t *cap, const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return 0;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        char **l = realloc(*list, c * sizeof *l);
+        if (l == NULL) {
+            free(copy);
+            return 0;
+        }
+        *list = l;
+        *cap = c;
+    }
+    (*list)[(*n)++] = copy;
+    return 1;
+}
+
+static void note_link(planner *p, const char *path)
+{
+    if (!keep_string(&p->links, &p->nlinks, &p->links_cap, path))
+        p->oom = 1;
+}
+
 static void walk(planner *p, const char *dir, const char *rel, const ancestry *up)
 {
     DIR *d = opendir(dir);
@@ -288,14 +373,15 @@ static void walk(planner *p, const char *dir, const char *rel, const ancestry *u
         char *sub = *rel ? tool_join(rel, e->d_name) : strdup(e->d_name);
         struct stat st;
         int ok = path && sub && lstat(path, &st) == 0;
+        if (ok && S_ISLNK(st.st_mode) && !p->cfg->follow_symlinks)
+            note_link(p, path);
         if (ok && S_ISLNK(st.st_mode))
             ok = p->cfg->follow_symlinks && stat(path, &st) == 0;
         if (path == NULL || sub == NULL)
             p->oom = 1;
         else if (ok && S_ISDIR(st.st_mode) && !on_path(&here, &st))
             walk(p, path, sub, &here);
-        else if (ok && S_ISREG(st.st_mode) &&
-                 (is_checkpoint_name(e->d_name) || is_tf_index(path, e->d_name)))
+        else if (ok && S_ISREG(st.st_mode) && takes_file(p->cfg, path, e->d_name))
             add_file(p, path, rel, &st);
         free(path);
         free(sub);
@@ -320,6 +406,11 @@ static void add_input(planner *p, const char *input)
         if (!p->cfg->to_stdout && j->output == NULL)
             p->oom = 1;
     }
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int by_input(const void *a, const void *b)
@@ -460,12 +551,19 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
         return st;
     for (size_t i = 0; i < cfg->ninputs && !p.oom; i++)
         add_input(&p, cfg->inputs[i]);
+    size_t empty_cap = 0;
     for (size_t i = 0; i < cfg->nroots && !p.oom; i++) {
         size_t first = p.n;
         walk(&p, cfg->roots[i], "", NULL);
         if (p.n - first > 1)
             qsort(p.d + first, p.n - first, sizeof *p.d, by_input);
+        if (p.n == first && !keep_string(&b->empty_roots, &b->nempty, &empty_cap, cfg->roots[i]))
+            p.oom = 1;
     }
+    if (p.nlinks > 1)
+        qsort(p.links, p.nlinks, sizeof *p.links, by_string);
+    b->links = p.links;
+    b->nlinks = p.nlinks;
     if (!p.oom) {
         dedupe(&p);
         if (!cfg->scan) /* --scan writes nothing */
@@ -489,10 +587,33 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
     return C2S_OK;
 }
 
+int tool_batch_warn(const tool_config *cfg, const tool_batch *b)
+{
+    for (size_t i = 0; i < b->nempty; i++)
+        tool_warn(NULL, cfg, b->empty_roots[i], "no file to %s under it",
+                  cfg->scan ? "scan" : "convert");
+    if (b->nlinks > 0) {
+        char shown[600] = "";
+        size_t at = 0;
+        for (size_t i = 0; i < b->nlinks && i < 3 && at < sizeof shown; i++)
+            at += (size_t)snprintf(shown + at, sizeof shown - at, "%s%s", i ? ", " : "",
+                                   b->links[i]);
+        tool_warn(NULL, cfg, NULL, "skipped %zu symbolic link%s (%s%s); --follow-symlinks follows them",
+                  b->nlinks, tool_plural(b->nlinks), shown, b->nlinks > 3 ? ", ..." : "");
+    }
+    return b->nempty > 0;
+}
+
 void tool_batch_free(tool_batch *b)
 {
     for (size_t i = 0; i < b->njobs; i++)
         free_job(&b->jobs[i]);
     free(b->jobs);
+    for (size_t i = 0; i < b->nempty; i++)
+        free(b->empty_roots[i]);
+    free(b->empty_roots);
+    for (size_t i = 0; i < b->nlinks; i++)
+        free(b->links[i]);
+    free(b->links);
     memset(b, 0, sizeof *b);
 }

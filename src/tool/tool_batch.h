@@ -43,7 +43,17 @@ typedef struct tool_job {
 typedef struct tool_batch {
     tool_job *jobs;
     size_t njobs, cap;
+    /* What a -r walk passed over that the user should hear about: roots
+     * that held no file to take ("DIR"), symbolic links not followed. */
+    char **empty_roots;
+    size_t nempty;
+    char **links;
+    size_t nlinks;
 } tool_batch;
+
+/* Print the batch's warnings (empty roots, skipped links); 1 when a root
+ * held nothing, which makes the run's exit status non-zero. */
+int tool_batch_warn(const tool_config *cfg, const tool_batch *b);
 
 /* Plan the run.  C2S_ERR_USAGE when -o names something other than a
  * directory while there are several inputs or -r; C2S_ERR_INPUT on out of

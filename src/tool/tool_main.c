@@ -71,8 +71,10 @@ static int scan_all(const tool_config *cfg)
         tool_batch_free(&b);
         return err.status;
     }
+    int nothing = tool_batch_warn(cfg, &b);
     c2s_open_options oo = tool_open_options(cfg);
     int worst = C2S_OK;
+    size_t count[4] = {0}; /* by verdict */
     for (size_t i = 0; i < b.njobs && !g_signal; i++) {
         const tool_job *job = &b.jobs[i];
         c2s_report rep;
@@ -85,11 +87,19 @@ static int scan_all(const tool_config *cfg)
             st = c2s_scan(job->input, &oo, &rep);
         }
         tool_print_scan(stdout, cfg, job->input, &rep);
+        if ((size_t)rep.verdict < sizeof count / sizeof count[0])
+            count[rep.verdict]++;
         c2s_report_free(&rep);
         if (st == C2S_ERR_REFUSED || (st == C2S_ERR_INPUT && worst == C2S_OK))
             worst = st;
     }
+    if (b.njobs > 1 || cfg->nroots > 0)
+        tool_info(NULL, cfg, "scanned %zu file%s: %zu safe, %zu unsafe, %zu unreadable", b.njobs,
+                  tool_plural(b.njobs), count[C2S_VERDICT_SAFE], count[C2S_VERDICT_UNSAFE],
+                  count[C2S_VERDICT_UNREADABLE]);
     tool_batch_free(&b);
+    if (worst == C2S_OK && nothing)
+        worst = C2S_ERR_INPUT;
     return fflush(stdout) == 0 ? worst : C2S_ERR_INPUT;
 }
 

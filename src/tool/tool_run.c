@@ -159,6 +159,7 @@ int tool_run(const tool_config *cfg, const volatile sig_atomic_t *cancel)
         tool_batch_free(&b);
         return st;
     }
+    int nothing = tool_batch_warn(cfg, &b);
     run_state rs = {.cfg = cfg, .cancel = cancel, .batch = &b};
     rs.results = calloc(b.njobs ? b.njobs : 1, sizeof *rs.results);
     int rc = C2S_ERR_INPUT;
@@ -173,5 +174,5 @@ int tool_run(const tool_config *cfg, const volatile sig_atomic_t *cancel)
     }
     free(rs.results);
     tool_batch_free(&b);
-    return rc;
+    return rc == C2S_OK && nothing ? C2S_ERR_INPUT : rc;
 }
