@@ -521,12 +521,15 @@ Test(tmap, key_list_index_out_of_range)
     map_fails(&p, &o, "'model.layers.5': no entry '5' in the list at 'model.layers'");
 }
 
-Test(tmap, key_selecting_a_tensor_is_refused)
+Test(tmap, key_selecting_a_tensor_names_it_tensor)
 {
     pb p = {0};
     keyed_pickle(&p);
     tmap_options o = {.key = "other"};
-    map_fails(&p, &o, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, &o);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
+    cr_assert_str_eq(g_map.root, "other");
 }
 
 /* ---- sharing ----------------------------------------------------------------- */
@@ -1242,12 +1245,36 @@ Test(tmap, refuse_no_tensors_only_inside_object)
               "inside a __main__.Net object))");
 }
 
-Test(tmap, refuse_root_is_a_tensor)
+Test(tmap, root_tensor_is_named_tensor)
 {
     pb p = {0};
     pb_proto(&p, 2);
     vec(&p, "0", 3);
-    map_fails(&p, NULL, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, NULL);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
+    int64_t n = 3, one = 1;
+    assert_view(&g_map.tensors[0], C2S_F32, 1, &n, &one, 0, 3, 12, 1);
+}
+
+Test(tmap, root_tensor_takes_the_name_given)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    vec(&p, "0", 3);
+    tmap_options o = {.tensor_name = "embedding.weight"};
+    map_ok(&p, &o);
+    static const char *const names[] = {"embedding.weight"};
+    assert_names(1, names);
+}
+
+Test(tmap, root_tensor_name_must_not_be_empty)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    vec(&p, "0", 3);
+    tmap_options o = {.tensor_name = ""};
+    map_fails(&p, &o, "the name for the root tensor is empty");
 }
 
 Test(tmap, refuse_storage_declared_twice_with_different_sizes)
@@ -1725,7 +1752,9 @@ Test(tmap, key_path_through_a_torch_size)
     pb p = {0};
     size_of_tensors(&p);
     tmap_options o = {.key = "s.1"};
-    map_fails(&p, &o, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, &o);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
     tmap_fini();
     pb p2 = {0};
     size_of_tensors(&p2);

@@ -12,6 +12,7 @@
 #include "engine/ring.h"
 #include "engine/cancel.h"
 #include "engine/dtconv.h"
+#include "engine/qconv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -202,12 +203,40 @@ void ring_obuf_elements(ring *r, size_t swap_unit, c2s_dtype from, c2s_dtype to)
     r->conv_to = to;
 }
 
+void ring_obuf_dequantize(ring *r, const struct qconv *qc)
+{
+    r->deq = qc;
+    r->deq_next = 0;
+}
+
+/* obuf's quantized elements (swapped already) as F32 values, converted to
+ * conv_to, into the ring: cvt (2 * ocap bytes) takes ocap / 2 values at a
+ * time. */
+static c2s_status flush_dequantized(ring *r)
+{
+    size_t es = c2s_dtype_size(r->deq->from), elems = r->ofill / es, chunk = r->ocap / 2 / 4;
+    c2s_status st = C2S_OK;
+    for (size_t done = 0; done < elems && st == C2S_OK;) {
+        size_t k = elems - done < chunk ? elems - done : chunk;
+        qconv_run(r->deq, r->obuf + done * es, r->cvt, k, r->deq_next);
+        r->deq_next += k;
+        if (r->conv_to != C2S_F32)
+            dtconv_run(C2S_F32, r->conv_to, r->cvt, r->cvt, k); /* narrowing: in place */
+        st = ring_put(r, r->cvt, k * c2s_dtype_size(r->conv_to));
+        done += k;
+    }
+    r->ofill = 0;
+    return st;
+}
+
 c2s_status ring_obuf_flush(ring *r)
 {
     if (r->ofill == 0)
         return C2S_OK;
     if (r->swap_unit > 1)
         c2s_byteswap(r->obuf, r->ofill, r->swap_unit);
+    if (r->deq != NULL)
+        return flush_dequantized(r);
     const unsigned char *out = r->obuf;
     size_t len = r->ofill;
     if (r->converting) {
