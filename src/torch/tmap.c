@@ -654,7 +654,9 @@ static c2s_status inline_scalar(walk_ctx *c, c2s_dtype dt, uint64_t bits, tmap_t
 static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, size_t n)
 {
     tmap *m = c->map;
-    if (t->q.scheme == TMAP_Q_PER_CHANNEL && t->q.dequantize) {
+    if (t->q.dequantize && t->q.scheme == TMAP_Q_PER_TENSOR)
+        return C2S_OK;
+    if (t->q.dequantize) {
         if (!grow((void **)&m->qparams, &c->qparams_cap, m->nqparams + 2, sizeof *m->qparams))
             return oom(c);
         t->q.scales = m->nqparams;
