@@ -143,9 +143,14 @@ static const pvm_value *size_items(const pvm_value *v)
     return seq->kind == PVM_TUPLE || seq->kind == PVM_LIST ? seq : NULL;
 }
 
-/* The kind name of v as the map sees it: a torch.Size is a tuple. */
+static const pvm_value *module_state(const pvm_value *v);
+
+/* The kind name of v as the map sees it: a torch.Size is a tuple, a
+ * torch.nn.Module a module. */
 static const char *kind_name(const pvm_value *v)
 {
+    if (module_state(v) != NULL)
+        return "module";
     return pvm_kind_name(size_items(v) != NULL ? PVM_TUPLE : v->kind);
 }
 
@@ -481,15 +486,21 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
                                        tmap_tensor *out)
 {
     if (v->kind != PVM_CALL || !is_tensor_call(v))
-        return bad_tensor(c, "per-channel quantization: the %s are not a tensor", what);
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': per-channel quantization: the %s are not a tensor",
+                        c->path, what);
     c2s_status st = parse_tensor(c, v, out, NULL, NULL);
+    if (st == C2S_OK && out->supported && out->ndim == 1 &&
+        (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == t->q.channels)
+        return C2S_OK;
+    free(out->shape); /* the caller keeps only what succeeded */
+    out->shape = NULL;
     if (st != C2S_OK)
         return st;
-    if (!out->supported || out->ndim != 1 || (out->dtype != dt1 && out->dtype != dt2) ||
-        (uint64_t)out->shape[0] != t->q.channels)
-        return bad_tensor(c, "per-channel quantization: the %s are not a 1-d tensor of one "
-                             "value per channel", what);
-    return C2S_OK;
+    return c2s_fail(c->err, C2S_ERR_INPUT,
+                    "tensor '%s': per-channel quantization: the %s are not a 1-d %s or %s "
+                    "tensor of one value per channel", c->path, what, c2s_dtype_name(dt1),
+                    c2s_dtype_name(dt2));
 }
 
 static c2s_status qparams_fail(walk_ctx *c, const char *detail)
@@ -996,7 +1007,8 @@ static c2s_status step(walk_ctx *c)
     }
     size_t base = f->name_len;
     enum walk_mode mode = f->mode;
-    size_t counter = f->counter;
+    /* a named child counts its own attributes (a sub-module's, say) */
+    size_t counter = mode == NAMED ? SIZE_MAX : f->counter;
     if (mode == NAMED) {
         c2s_status st = path_set(c, base, label);
         if (st != C2S_OK)
