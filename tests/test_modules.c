@@ -103,7 +103,7 @@ Test(modules, every_manifest_row_converts_exactly_or_fails_as_listed)
         tr_free(&r);
     }
     fclose(f);
-    cr_expect_eq(good, 20);
+    cr_expect_eq(good, 23);
     cr_expect_eq(bad, 4);
 }
 

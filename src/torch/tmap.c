@@ -260,21 +260,6 @@ static c2s_status parse_view(walk_ctx *c, const pvm_value *v, storage_view *view
 
 /* ('storage', torch.XStorage, key, location, numel), and in the legacy
  * format a sixth item, the view (parse_view). */
-/* The integer type of a quantized storage class (QInt8Storage: I8), or 0
- * when name is none of qint8, quint8, qint32. */
-static int quantized_storage(const char *name, c2s_dtype *out)
-{
-    static const struct { const char *name; c2s_dtype dt; } Q[] = {
-        {"QInt8Storage", C2S_I8}, {"QUInt8Storage", C2S_U8}, {"QInt32Storage", C2S_I32},
-    };
-    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
-        if (strcmp(name, Q[i].name) == 0) {
-            *out = Q[i].dt;
-            return 1;
-        }
-    return 0;
-}
-
 static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t,
                                 int quantized, c2s_dtype *storage_dt, storage_view *view)
 {
@@ -301,7 +286,8 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
                        strcmp(cls->u.global.module, "torch.cuda") == 0;
     c2s_dtype_lookup found = C2S_DTYPE_UNKNOWN;
-    if (torch_module && quantized && quantized_storage(cls->u.global.name, storage_dt))
+    if (torch_module && quantized &&
+        c2s_dtype_from_quantized_storage(cls->u.global.name, storage_dt))
         found = C2S_DTYPE_FOUND;
     else if (torch_module)
         found = c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why);
