@@ -238,7 +238,8 @@ const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
  * valid until the checkpoint or file is closed.  For a checkpoint, nbytes
  * is the size in its own dtype (what c2s_write writes unless asked to
  * convert it), and an unsupported tensor has only its name and why (ndim
- * 0, shape NULL, nbytes 0). */
+ * 0, shape NULL, nbytes 0).  A dequantized tensor (C2S_QUANTIZED_DEQUANTIZE)
+ * is F32 here; written raw, its integers' type (I8, U8, I32) is. */
 typedef struct c2s_tensor_info {
     const char *name;      /* as written to safetensors */
     c2s_dtype dtype;
