@@ -5,6 +5,7 @@
 # To try it without installing:  source completion/ckpt2safetensors.bash
 #
 # Completes the options (the same list as --help), the values of --dtype,
+# --direct-io and --quantized,
 # directories after -r and -o, and otherwise checkpoint files (.ckpt .pt
 # .pth .bin, TensorFlow .index), .safetensors files (for --list) and
 # directories.
@@ -18,8 +19,8 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
---direct-io --shard --key --list --skip-unsupported --tf-names --dtype --include --exclude
---metadata
+--direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
+--include --exclude --metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
@@ -27,6 +28,10 @@ _ckpt2safetensors()
     # --opt=value
     if [[ $cur == --dtype=* ]]; then
         COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "${cur#--dtype=}"))
+        return 0
+    fi
+    if [[ $cur == --quantized=* ]]; then
+        COMPREPLY=($(compgen -W $'dequantize\nraw' -- "${cur#--quantized=}"))
         return 0
     fi
     if [[ $cur == --direct-io=* ]]; then
@@ -41,13 +46,16 @@ _ckpt2safetensors()
         --direct-io)
             COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "$cur"))
             return 0 ;;
+        --quantized)
+            COMPREPLY=($(compgen -W $'dequantize\nraw' -- "$cur"))
+            return 0 ;;
         -r | --recursive)
             COMPREPLY=($(compgen -d -- "$cur"))
             return 0 ;;
         -o | --output)
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0 ;;
-        -j | --jobs | --shard | --key | --include | --exclude | --metadata | \
+        -j | --jobs | --shard | --key | --name | --include | --exclude | --metadata | \
         --allow-global | --max-pickle-size | --max-objects | --max-memo | \
         --max-stack | --max-string | --max-container | --max-depth)
             return 0 ;; # a value only the user knows

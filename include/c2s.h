@@ -90,9 +90,11 @@ typedef enum c2s_rule {
     C2S_RULE_UNSUPPORTED,     /* a tensor safetensors cannot hold (skip_unsupported) */
     C2S_RULE_ALL_FILTERED,    /* include/exclude dropped every tensor */
     C2S_RULE_EXISTS,          /* the output exists and replacing it was not asked for */
-    C2S_RULE_POLICY           /* refused by the safety policy; subject: the one unknown
+    C2S_RULE_POLICY,          /* refused by the safety policy; subject: the one unknown
                                  global ("module.name"), "*" for several, "" for none;
                                  more: offenders left out of the message */
+    C2S_RULE_QUANTIZED        /* a quantized tensor, and c2s_open_options.quantized
+                                 did not say how to write it (or skip_unsupported) */
 } c2s_rule;
 
 typedef struct c2s_error {
@@ -135,10 +137,27 @@ typedef struct c2s_limits {
     size_t max_container;   /* items in one pickled container, default 100,000,000 */
 } c2s_limits;
 
+/* What to do with quantized tensors (torch.quantize_per_tensor / _per_channel,
+ * affine schemes; element types qint8, quint8, qint32). */
+typedef enum c2s_quantized {
+    C2S_QUANTIZED_REFUSE = 0,   /* listed as unsupported (c2s_write fails on them unless
+                                   skip_unsupported) */
+    C2S_QUANTIZED_DEQUANTIZE,   /* F32 values, bit-exact with torch's .dequantize() */
+    C2S_QUANTIZED_RAW           /* the integers (I8, U8, I32) as stored, plus NAME.scale
+                                   and NAME.zero_point tensors; per-channel: the axis and
+                                   the scheme in __metadata__ (see README) */
+} c2s_quantized;
+
+/* The name of a root that is one tensor (torch.save(tensor)) when
+ * c2s_open_options.tensor_name is NULL. */
+#define C2S_DEFAULT_TENSOR_NAME "tensor"
+
 typedef struct c2s_open_options {
     const char *key;            /* root key path, NULL for the default root */
     c2s_limits limits;
-    const char *const *allow;   /* "module.name" globals to accept although unknown */
+    /* "module.name" globals to accept although unknown; "module.*" accepts
+     * every name of module and of its sub-modules (never a dangerous one) */
+    const char *const *allow;
     size_t nallow;
     int permissive;             /* accept every unknown global (never a dangerous one) */
     /* TensorFlow checkpoints: name tensors by the variable names of the
@@ -149,6 +168,9 @@ typedef struct c2s_open_options {
      * 0: every tensor keeps its key as the index has it.  No effect on
      * other formats. */
     int tf_names;
+    const char *tensor_name;    /* name of a root that is one tensor; NULL:
+                                   C2S_DEFAULT_TENSOR_NAME */
+    c2s_quantized quantized;    /* quantized tensors; 0: C2S_QUANTIZED_REFUSE */
 } c2s_open_options;
 
 /* ---- the verdict ---------------------------------------------------------- */
@@ -236,7 +258,8 @@ const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
  * valid until the checkpoint or file is closed.  For a checkpoint, nbytes
  * is the size in its own dtype (what c2s_write writes unless asked to
  * convert it), and an unsupported tensor has only its name and why (ndim
- * 0, shape NULL, nbytes 0). */
+ * 0, shape NULL, nbytes 0).  A dequantized tensor (C2S_QUANTIZED_DEQUANTIZE)
+ * is F32 here; written raw, its integers' type (I8, U8, I32) is. */
 typedef struct c2s_tensor_info {
     const char *name;      /* as written to safetensors */
     c2s_dtype dtype;

@@ -149,7 +149,7 @@ static const bad_case BAD[] = {
     {"not_zip.pt", "not a PyTorch checkpoint: not a zip archive", 1},
     {"numel_mismatch.pt", "storage record archive/data/0 has 48 bytes, the pickle declares 64", 1},
     {"numel_overflow.pt", "tensor 'a': element count overflows", 1},
-    {"quantized.pt", "tensor 'q' is a quantized tensor, which safetensors cannot store (--skip-unsupported drops such tensors)", 1},
+    {"quantized.pt", "tensor 'q' is a quantized tensor, which safetensors cannot store as such: it can be dequantized to F32 values, or written raw (its integers, scale and zero point) (--quantized dequantize or --quantized raw; --skip-unsupported drops such tensors)", 1},
     {"rebuild_too_few_args.pt", "tensor 'a': rebuild call has too few arguments", 1},
     {"short_storage.pt", "storage record archive/data/0 has 40 bytes, the pickle declares 64", 1},
     {"stack_underflow.pt", "archive/data.pkl: pickle: stack underflow in SETITEM at offset 13", 1},

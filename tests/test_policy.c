@@ -663,3 +663,57 @@ Test(policy, vm_torch_tensor_globals_are_allowed)
     pvm_free(vm);
     pb_free(&p);
 }
+
+Test(policy, allow_global_module_wildcard)
+{
+    static const char *const allow[] = {"models.*"};
+    policy_options o = {.allow = allow, .nallow = 1};
+    expect_opts("models", "Model", &o, C2S_GLOBAL_DATA);
+    expect_opts("models.yolo", "Model", &o, C2S_GLOBAL_DATA);
+    expect_opts("models.common.deep", "Conv", &o, C2S_GLOBAL_DATA);
+    /* a module that merely starts with the same letters is another module */
+    expect_opts("modelsx", "Model", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("model", "Model", &o, C2S_GLOBAL_UNKNOWN);
+    expect_opts("utils.models", "Model", &o, C2S_GLOBAL_UNKNOWN);
+    /* dotted and dunder names stay dangerous */
+    expect_opts("models", "os.system", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("models.yolo", "__reduce__", &o, C2S_GLOBAL_DANGEROUS);
+    /* what the tables know keeps its class */
+    expect_opts("torch._utils", "_rebuild_tensor_v2", &o, C2S_GLOBAL_ALLOWED);
+}
+
+Test(policy, allow_global_wildcard_never_reaches_dangerous_modules)
+{
+    static const char *const allow[] = {"os.*", "torch.*", "builtins.*", "*", ".*"};
+    policy_options o = {.allow = allow, .nallow = 5};
+    expect_opts("os", "system", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("os.path", "join", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch.hub", "load", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("builtins", "eval", &o, C2S_GLOBAL_DANGEROUS);
+    expect_opts("torch", "load", &o, C2S_GLOBAL_DANGEROUS);
+    /* unknown names of those modules are accepted */
+    expect_opts("torch.nn.modules.newer", "RMSNorm", &o, C2S_GLOBAL_DATA);
+    expect_opts("builtins", "range", &o, C2S_GLOBAL_DATA);
+    /* '*' and '.*' alone name no module: they accept nothing */
+    static const char *const bare[] = {"*", ".*"};
+    policy_options b = {.allow = bare, .nallow = 2};
+    expect_opts("__main__", "Net", &b, C2S_GLOBAL_UNKNOWN);
+    expect_opts("", "Net", &b, C2S_GLOBAL_UNKNOWN);
+}
+
+Test(policy, torch_nn_module_classes_allowed_exactly)
+{
+    expect("torch.nn.modules.linear", "Linear", C2S_GLOBAL_ALLOWED);
+    expect("torch.nn.modules.container", "Sequential", C2S_GLOBAL_ALLOWED);
+    expect("torch.nn.modules.container", "ModuleList", C2S_GLOBAL_ALLOWED);
+    expect("torch.nn.modules.batchnorm", "BatchNorm2d", C2S_GLOBAL_ALLOWED);
+    expect("torch.nn.modules.module", "Module", C2S_GLOBAL_ALLOWED);
+    /* private bases, other names of those modules, other modules: unknown */
+    expect("torch.nn.modules.conv", "_ConvNd", C2S_GLOBAL_UNKNOWN);
+    expect("torch.nn.modules.linear", "F", C2S_GLOBAL_UNKNOWN);
+    expect("torch.nn.modules.module", "register_module_forward_hook", C2S_GLOBAL_UNKNOWN);
+    expect("torch.nn.modules", "Linear", C2S_GLOBAL_UNKNOWN);
+    expect("torch.nn", "Linear", C2S_GLOBAL_UNKNOWN);
+    expect("models.yolo", "Model", C2S_GLOBAL_UNKNOWN);
+    expect("__main__", "Net", C2S_GLOBAL_UNKNOWN);
+}

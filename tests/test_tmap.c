@@ -521,12 +521,15 @@ Test(tmap, key_list_index_out_of_range)
     map_fails(&p, &o, "'model.layers.5': no entry '5' in the list at 'model.layers'");
 }
 
-Test(tmap, key_selecting_a_tensor_is_refused)
+Test(tmap, key_selecting_a_tensor_names_it_tensor)
 {
     pb p = {0};
     keyed_pickle(&p);
     tmap_options o = {.key = "other"};
-    map_fails(&p, &o, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, &o);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
+    cr_assert_str_eq(g_map.root, "other");
 }
 
 /* ---- sharing ----------------------------------------------------------------- */
@@ -1242,12 +1245,36 @@ Test(tmap, refuse_no_tensors_only_inside_object)
               "inside a __main__.Net object))");
 }
 
-Test(tmap, refuse_root_is_a_tensor)
+Test(tmap, root_tensor_is_named_tensor)
 {
     pb p = {0};
     pb_proto(&p, 2);
     vec(&p, "0", 3);
-    map_fails(&p, NULL, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, NULL);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
+    int64_t n = 3, one = 1;
+    assert_view(&g_map.tensors[0], C2S_F32, 1, &n, &one, 0, 3, 12, 1);
+}
+
+Test(tmap, root_tensor_takes_the_name_given)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    vec(&p, "0", 3);
+    tmap_options o = {.tensor_name = "embedding.weight"};
+    map_ok(&p, &o);
+    static const char *const names[] = {"embedding.weight"};
+    assert_names(1, names);
+}
+
+Test(tmap, root_tensor_name_must_not_be_empty)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    vec(&p, "0", 3);
+    tmap_options o = {.tensor_name = ""};
+    map_fails(&p, &o, "the name for the root tensor is empty");
 }
 
 Test(tmap, refuse_storage_declared_twice_with_different_sizes)
@@ -1725,7 +1752,9 @@ Test(tmap, key_path_through_a_torch_size)
     pb p = {0};
     size_of_tensors(&p);
     tmap_options o = {.key = "s.1"};
-    map_fails(&p, &o, "the root is a single tensor, which has no name to store it under");
+    map_ok(&p, &o);
+    static const char *const names[] = {"tensor"};
+    assert_names(1, names);
     tmap_fini();
     pb p2 = {0};
     size_of_tensors(&p2);
@@ -1751,6 +1780,321 @@ Test(tmap, torch_size_dict_key_noted_as_a_tuple)
     assert_names(1, names);
     static const char *const notes[] = {"left out: m (1 tensor, under a dict key of type tuple)"};
     assert_notes(1, notes);
+}
+
+/* ---- quantized tensors ------------------------------------------------------------ */
+
+/* BINFLOAT: 8 bytes, big-endian. */
+static void pb_float(pb *p, double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    pb_op(p, 'G');
+    for (int i = 7; i >= 0; i--)
+        pb_op(p, (unsigned char)(b >> (8 * i)));
+}
+
+/* A contiguous 1-d tensor of n elements of storage class cls. */
+static void vec_of(pb *p, const char *cls, const char *key, int64_t n)
+{
+    int64_t size[1] = {n}, stride[1] = {1};
+    pb_tensor_v2(p, cls, key, n, 0, 1, size, stride);
+}
+
+/* _rebuild_qtensor(storage, 0, [2, 3, 4], C strides, qparams, False, OrderedDict())
+ * with qparams written by qp. */
+static void qtensor(pb *p, const char *cls, void (*qp)(pb *))
+{
+    int64_t size[3] = {2, 3, 4}, stride[3] = {12, 4, 1};
+    call_begin(p, "torch._utils", "_rebuild_qtensor");
+    pb_storage(p, cls, "q", 24);
+    pb_int(p, 0);
+    ints(p, 3, size);
+    ints(p, 3, stride);
+    qp(p);
+    pb_bool(p, 0);
+    pb_ordered_dict(p);
+    call_end(p);
+}
+
+static void per_tensor(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_tensor_affine");
+    pb_float(p, 0.5);
+    pb_int(p, -3);
+    tuple_end(p);
+}
+
+/* (per_channel_affine, scales (3 F64), zero points (3 I64), axis 1) */
+static void per_channel(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_channel_affine");
+    vec_of(p, "DoubleStorage", "s", 3);
+    vec_of(p, "LongStorage", "z", 3);
+    pb_int(p, 1);
+    tuple_end(p);
+}
+
+static void per_channel_bad_axis(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_channel_affine");
+    vec_of(p, "DoubleStorage", "s", 3);
+    vec_of(p, "LongStorage", "z", 3);
+    pb_int(p, 3);
+    tuple_end(p);
+}
+
+static void per_channel_short_scales(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_channel_affine");
+    vec_of(p, "DoubleStorage", "s", 2);
+    vec_of(p, "LongStorage", "z", 3);
+    pb_int(p, 1);
+    tuple_end(p);
+}
+
+static void per_channel_float_zero_points(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_channel_affine");
+    vec_of(p, "DoubleStorage", "s", 3);
+    vec_of(p, "FloatStorage", "z", 3);
+    pb_int(p, 1);
+    tuple_end(p);
+}
+
+static void float_qparams(pb *p)
+{
+    tuple_begin(p);
+    pb_global(p, "torch", "per_channel_affine_float_qparams");
+    vec_of(p, "FloatStorage", "s", 3);
+    vec_of(p, "FloatStorage", "z", 3);
+    pb_int(p, 1);
+    tuple_end(p);
+}
+
+static void one_quantized(pb *p, const char *cls, void (*qp)(pb *))
+{
+    pb_proto(p, 2);
+    dict_begin(p);
+    pb_str(p, "w");
+    qtensor(p, cls, qp);
+    dict_end(p);
+}
+
+Test(tmap, quantized_per_tensor_raw_adds_inline_scale_and_zero_point)
+{
+    pb p = {0};
+    one_quantized(&p, "QInt8Storage", per_tensor);
+    tmap_options o = {.quantized = C2S_QUANTIZED_RAW};
+    map_ok(&p, &o);
+    static const char *const names[] = {"w", "w.scale", "w.zero_point"};
+    assert_names(3, names);
+    const tmap_tensor *w = &g_map.tensors[0], *s = &g_map.tensors[1], *z = &g_map.tensors[2];
+    cr_assert_eq(w->dtype, C2S_I8);
+    cr_assert_eq(tmap_value_dtype(w), C2S_I8);
+    cr_assert_eq(w->q.scheme, TMAP_Q_PER_TENSOR);
+    cr_assert_str_eq(w->q.qdtype, "qint8");
+    assert_storage(0, "q", C2S_I8, 24);
+    static const unsigned char half[8] = {0, 0, 0, 0, 0, 0, 0xE0, 0x3F};
+    static const unsigned char minus3[8] = {0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    cr_assert_eq(s->storage, TMAP_NO_STORAGE);
+    cr_assert_eq(s->dtype, C2S_F64);
+    cr_assert_eq(s->ndim, 0);
+    cr_assert_eq(s->nbytes, 8);
+    cr_assert_arr_eq(s->inline_bytes, half, 8);
+    cr_assert_eq(z->storage, TMAP_NO_STORAGE);
+    cr_assert_eq(z->dtype, C2S_I64);
+    cr_assert_arr_eq(z->inline_bytes, minus3, 8);
+}
+
+Test(tmap, quantized_per_tensor_dequantized_is_one_f32_tensor)
+{
+    pb p = {0};
+    one_quantized(&p, "QUInt8Storage", per_tensor);
+    tmap_options o = {.quantized = C2S_QUANTIZED_DEQUANTIZE};
+    map_ok(&p, &o);
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+    const tmap_tensor *w = &g_map.tensors[0];
+    cr_assert_eq(w->dtype, C2S_U8);
+    cr_assert_eq(tmap_value_dtype(w), C2S_F32);
+    cr_assert_eq(w->q.scale, 0.5);
+    cr_assert_eq(w->q.zero_point, -3);
+    cr_assert_str_eq(w->q.qdtype, "quint8");
+    cr_assert_eq(g_map.nqparams, 0);
+}
+
+Test(tmap, quantized_per_channel_dequantized_keeps_its_parameters_aside)
+{
+    pb p = {0};
+    one_quantized(&p, "QInt32Storage", per_channel);
+    tmap_options o = {.quantized = C2S_QUANTIZED_DEQUANTIZE};
+    map_ok(&p, &o);
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+    const tmap_tensor *w = &g_map.tensors[0];
+    cr_assert_eq(w->q.scheme, TMAP_Q_PER_CHANNEL);
+    cr_assert_eq(w->q.axis, 1);
+    cr_assert_eq(w->q.channels, 3);
+    cr_assert_eq(w->q.inner, 4);
+    cr_assert_eq(g_map.nqparams, 2);
+    cr_assert_eq(g_map.qparams[w->q.scales].dtype, C2S_F64);
+    cr_assert_eq(g_map.qparams[w->q.zero_points].dtype, C2S_I64);
+    cr_assert_eq(g_map.nstorages, 3);
+}
+
+Test(tmap, quantized_per_channel_raw_names_its_parameters)
+{
+    pb p = {0};
+    one_quantized(&p, "QInt8Storage", per_channel);
+    tmap_options o = {.quantized = C2S_QUANTIZED_RAW};
+    map_ok(&p, &o);
+    static const char *const names[] = {"w", "w.scale", "w.zero_point"};
+    assert_names(3, names);
+    int64_t three = 3, one = 1;
+    assert_view(&g_map.tensors[1], C2S_F64, 1, &three, &one, 0, 3, 24, 1);
+    assert_view(&g_map.tensors[2], C2S_I64, 1, &three, &one, 0, 3, 24, 1);
+}
+
+Test(tmap, quantized_without_a_choice_is_unsupported)
+{
+    pb p = {0};
+    one_quantized(&p, "QInt8Storage", per_channel);
+    map_ok(&p, NULL);
+    cr_assert_eq(g_map.ntensors, 1);
+    cr_assert_eq(g_map.tensors[0].supported, 0);
+    cr_assert_str_eq(g_map.tensors[0].why, "quantized tensor");
+}
+
+Test(tmap, quantized_refusals)
+{
+    tmap_options o = {.quantized = C2S_QUANTIZED_DEQUANTIZE};
+    pb p = {0};
+    one_quantized(&p, "QInt8Storage", per_channel_bad_axis);
+    map_fails(&p, &o, "tensor 'w': quantizer parameters: expected (per_channel_affine, scales, "
+                      "zero_points, axis) with an axis of the tensor");
+    tmap_fini();
+    pb p2 = {0};
+    one_quantized(&p2, "QInt8Storage", per_channel_short_scales);
+    map_fails(&p2, &o, "tensor 'w': per-channel quantization: the scales are not a 1-d F64 or "
+                       "F32 tensor of one value per channel");
+    tmap_fini();
+    pb p3 = {0};
+    one_quantized(&p3, "QInt8Storage", per_channel_float_zero_points);
+    map_fails(&p3, &o, "tensor 'w': per-channel quantization: the zero points are not a 1-d I64 "
+                       "or I32 tensor of one value per channel");
+    tmap_fini();
+    pb p4 = {0};
+    one_quantized(&p4, "FloatStorage", per_tensor);
+    map_fails(&p4, &o, "tensor 'w': quantized tensor on a storage that is not qint8, quint8 or "
+                       "qint32");
+}
+
+Test(tmap, quantized_float_qparams_is_unsupported)
+{
+    pb p = {0};
+    one_quantized(&p, "QUInt8Storage", float_qparams);
+    tmap_options o = {.quantized = C2S_QUANTIZED_RAW};
+    map_ok(&p, &o);
+    cr_assert_eq(g_map.ntensors, 1);
+    cr_assert_eq(g_map.tensors[0].supported, 0);
+    cr_assert_str_eq(g_map.tensors[0].why, "quantized tensor (per_channel_affine_float_qparams)");
+}
+
+/* ---- modules: torch.save(model) --------------------------------------------------- */
+
+/* NEWOBJ of module.name, BUILD with a Module __dict__: 'training', then
+ * _parameters {w}, _buffers {b, np}, _non_persistent_buffers_set {np},
+ * _modules {sub: (inner) or None}, and an attribute 'grid' (a tensor). */
+static void module_obj(pb *p, const char *name, int with_sub, const char *key0)
+{
+    pb_global(p, "m", name);
+    pb_empty_tuple(p);
+    pb_op(p, 0x81); /* NEWOBJ */
+    dict_begin(p);
+    pb_str(p, "training");
+    pb_bool(p, 1);
+    pb_str(p, "_parameters");
+    dict_begin(p);
+    pb_str(p, "w");
+    vec(p, key0, 2);
+    pb_str(p, "none");
+    pb_none(p);
+    dict_end(p);
+    pb_str(p, "grid");
+    list_begin(p);
+    vec(p, with_sub ? "g1" : "g2", 1);
+    list_end(p);
+    pb_str(p, "_buffers");
+    dict_begin(p);
+    pb_str(p, "b");
+    vec(p, with_sub ? "b1" : "b2", 3);
+    pb_str(p, "np");
+    vec(p, with_sub ? "n1" : "n2", 4);
+    dict_end(p);
+    pb_str(p, "_non_persistent_buffers_set");
+    pb_global(p, "builtins", "set");
+    list_begin(p);
+    pb_str(p, "np");
+    list_end(p);
+    pb_op(p, 0x85); /* TUPLE1 */
+    pb_reduce(p);
+    pb_str(p, "_modules");
+    dict_begin(p);
+    pb_str(p, "sub");
+    if (with_sub)
+        module_obj(p, "Inner", 0, "w2");
+    else
+        pb_none(p);
+    dict_end(p);
+    dict_end(p);
+    pb_build(p);
+}
+
+Test(tmap, module_named_as_its_state_dict)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "model");
+    module_obj(&p, "Outer", 1, "w1");
+    dict_end(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"model.w", "model.b", "model.sub.w", "model.sub.b"};
+    assert_names(4, names);
+    cr_assert_eq(g_map.nnotes, 2);
+    cr_assert_str_eq(g_map.notes[0], "left out: model (2 tensors, attributes of a m.Outer "
+                                     "module, not in its state_dict)");
+    cr_assert_str_eq(g_map.notes[1], "left out: model.sub (2 tensors, attributes of a m.Inner "
+                                     "module, not in its state_dict)");
+}
+
+Test(tmap, module_key_path_gives_bare_names)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "model");
+    module_obj(&p, "Outer", 1, "w1");
+    dict_end(&p);
+    tmap_options o = {.key = "model.sub"};
+    map_ok(&p, &o);
+    static const char *const names[] = {"w", "b"};
+    assert_names(2, names);
+}
+
+Test(tmap, module_attribute_is_not_a_key)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    module_obj(&p, "Outer", 1, "w1");
+    tmap_options o = {.key = "grid"};
+    map_fails(&p, &o, "'grid': no such entry in the top-level module");
 }
 
 /* A key with a lone surrogate (valid in Python, pvm keeps it as ED A0 80)

@@ -117,7 +117,8 @@ Test(torchtab, role_counts_and_names)
     cr_assert_eq(count_role(TORCH_QSCHEME), 5);
     cr_assert_eq(count_role(TORCH_SIZE), 1);
     cr_assert_eq(count_role(TORCH_INERT), 4);
-    cr_assert_eq(torchtab_count(), 106);
+    cr_assert_eq(count_role(TORCH_MODULE), 155);
+    cr_assert_eq(torchtab_count(), 261);
     const torch_global *size = torchtab_find("torch", "Size");
     cr_assert_not_null(size);
     cr_assert_eq(size->role, TORCH_SIZE);
@@ -128,6 +129,7 @@ Test(torchtab, role_counts_and_names)
     cr_assert_str_eq(torchtab_role_name(TORCH_QSCHEME), "qscheme");
     cr_assert_str_eq(torchtab_role_name(TORCH_SIZE), "size");
     cr_assert_str_eq(torchtab_role_name(TORCH_INERT), "inert");
+    cr_assert_str_eq(torchtab_role_name(TORCH_MODULE), "module");
 }
 
 Test(torchtab, rebuild_kinds)
@@ -149,8 +151,9 @@ Test(torchtab, rebuild_kinds)
     }
     const torch_global *q = torchtab_find("torch._utils", "_rebuild_qtensor");
     cr_assert_not_null(q);
-    cr_expect_eq(q->rebuild, TORCH_RB_UNSUPPORTED);
-    cr_expect_str_eq(q->why, "quantized tensor");
+    cr_expect_eq(q->rebuild, TORCH_RB_QTENSOR);
+    cr_expect_eq(q->allowed, 1);
+    cr_expect_null(q->why);
 }
 
 /* ---- storage classes and dtypes ------------------------------------------- */

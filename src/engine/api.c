@@ -22,10 +22,10 @@ c2s_tensor_info c2s_tensor_at(const c2s_checkpoint *ck, size_t i)
         return info;
     const tmap_tensor *t = &ck->map.tensors[i];
     info.name = t->name;
-    info.dtype = t->dtype;
+    info.dtype = tmap_value_dtype(t);
     info.ndim = t->ndim;
     info.shape = (const uint64_t *)t->shape;
-    info.nbytes = t->nbytes;
+    info.nbytes = t->numel * c2s_dtype_size(info.dtype);
     info.supported = t->supported;
     info.why = t->why;
     return info;

@@ -36,6 +36,8 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     if (o != NULL) {
         to.key = o->key;
         to.max_depth = o->limits.max_depth;
+        to.tensor_name = o->tensor_name;
+        to.quantized = o->quantized;
     }
     to.legacy_ids = ck->rd.ops->legacy_ids;
     if (rd_has_map(&ck->rd)) /* a format with no pickle maps its own tensors */
@@ -168,13 +170,50 @@ static int collect_scalars(const pvm_value *v, char *path, size_t len, int depth
     return 1;
 }
 
+/* Add key (NAME + suffix) = value unless the user gave that key. */
+static int meta_add_quant(meta_list *l, const char *name, const char *suffix, const char *value)
+{
+    size_t a = strlen(name), b = strlen(suffix);
+    char *key = malloc(a + b + 1);
+    if (key == NULL)
+        return 0;
+    memcpy(key, name, a);
+    memcpy(key + a, suffix, b + 1);
+    int ok = meta_has(l, key) || meta_add(l, key, value);
+    free(key);
+    return ok;
+}
+
+/* For each quantized tensor written raw: NAME.qscheme, NAME.qdtype and, per
+ * channel, NAME.axis (the scale and zero point are tensors of their own). */
+static int quant_metadata(const tmap *m, const c2s_write_options *sel, meta_list *l)
+{
+    int ok = 1;
+    for (size_t i = 0; i < m->ntensors && ok; i++) {
+        const tmap_tensor *t = &m->tensors[i];
+        if (!t->supported || t->q.scheme == TMAP_Q_NONE || t->q.dequantize ||
+            !c2s_selected(sel, t->name))
+            continue;
+        int pc = t->q.scheme == TMAP_Q_PER_CHANNEL;
+        char axis[32];
+        snprintf(axis, sizeof axis, "%zu", t->q.axis);
+        ok = meta_add_quant(l, t->name, ".qscheme", pc ? "per_channel_affine"
+                                                       : "per_tensor_affine") &&
+             meta_add_quant(l, t->name, ".qdtype", t->q.qdtype) &&
+             (!pc || meta_add_quant(l, t->name, ".axis", axis));
+    }
+    return ok;
+}
+
 c2s_status ckpt_metadata(c2s_checkpoint *ck, const c2s_kv *user, size_t nuser, int training,
-                         stw_kv **out, size_t *n, c2s_error *err)
+                         const c2s_write_options *sel, stw_kv **out, size_t *n, c2s_error *err)
 {
     meta_list l = {0};
     int ok = 1;
     for (size_t i = 0; i < nuser && ok; i++)
         ok = meta_add(&l, user[i].key, user[i].value);
+    if (ok)
+        ok = quant_metadata(&ck->map, sel, &l);
     char path[META_VALUE_MAX] = "";
     if (ok && training && ck->top != NULL)
         ok = collect_scalars(ck->top, path, 0, 0, &l);

@@ -27,12 +27,15 @@ c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_opt
 /* Map the tensors of a safe file and check their storage records. */
 c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *err);
 
-/* The __metadata__ pairs after "format": the user's, then with training
- * the scalar leaves of the checkpoint's dicts (dotted paths, at most 3
- * levels deep, at most 256, keys the user gave winning).  *out and its
- * strings are allocated: free with ckpt_metadata_free. */
+/* The __metadata__ pairs after "format": the user's; for each quantized
+ * tensor written raw that sel keeps (c2s_selected), NAME.qscheme
+ * ("per_tensor_affine", "per_channel_affine"), NAME.qdtype ("qint8", ...)
+ * and per channel NAME.axis; then with training the scalar leaves of the
+ * checkpoint's dicts (dotted paths, at most 3 levels deep, at most 256).
+ * Keys the user gave win.  *out and its strings are allocated: free with
+ * ckpt_metadata_free. */
 c2s_status ckpt_metadata(c2s_checkpoint *ck, const c2s_kv *user, size_t nuser, int training,
-                         stw_kv **out, size_t *n, c2s_error *err);
+                         const c2s_write_options *sel, stw_kv **out, size_t *n, c2s_error *err);
 void ckpt_metadata_free(stw_kv *kv, size_t n);
 
 #endif /* CHECKPOINT_H */

@@ -42,6 +42,7 @@
 #include "engine/dtconv.h"
 #include "engine/gather.h"
 #include "engine/outfile.h"
+#include "engine/qconv.h"
 #include "engine/ring.h"
 #include "engine/verify.h"
 #include "st/stw.h"
@@ -119,6 +120,51 @@ static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out,
     return st;
 }
 
+/* A dequantized tensor's scales and zero points (per channel) are read
+ * from their records: those records' CRCs are checked with the others. */
+static c2s_status mark_read(writer *w, const tmap_tensor *t)
+{
+    if (t->q.scheme != TMAP_Q_PER_CHANNEL || !t->q.dequantize)
+        return C2S_OK;
+    const tmap *m = &w->ck->map;
+    size_t which[2] = {m->qparams[t->q.scales].storage, m->qparams[t->q.zero_points].storage};
+    c2s_status st = C2S_OK;
+    for (size_t i = 0; i < 2 && st == C2S_OK; i++) {
+        gather_source src;
+        memset(&src, 0, sizeof src);
+        st = open_source(w, which[i], &src);
+        rd_stream_close(&src.s);
+    }
+    return st;
+}
+
+/* Copy a dequantized tensor: its integers are gathered into the output
+ * buffer, which dequantizes them as it is flushed. */
+static c2s_status copy_dequantized(writer *w, const tmap_tensor *t, c2s_dtype out,
+                                   gather_source *src, const gather_next *next)
+{
+    qconv qc;
+    c2s_status st = qconv_load(w->ck, t, &qc, w->err);
+    if (st == C2S_OK)
+        st = mark_read(w, t);
+    if (st == C2S_OK)
+        st = ring_obuf_flush(&w->ring);
+    if (st == C2S_OK) {
+        ring_obuf_dequantize(&w->ring, &qc);
+        st = copy_opened(w, t, out, src, next);
+        ring_obuf_dequantize(&w->ring, NULL);
+    }
+    qconv_free(&qc);
+    return st;
+}
+
+/* A value that is no storage's (tmap.h): its bytes as they are. */
+static c2s_status copy_inline(writer *w, const tmap_tensor *t)
+{
+    c2s_status st = ring_obuf_flush(&w->ring);
+    return st == C2S_OK ? ring_put(&w->ring, t->inline_bytes, (size_t)t->nbytes) : st;
+}
+
 /* Copy tensor t from src, opened here unless it was opened for reading
  * ahead (*opened); the record of the next tensor, when there is one, is
  * opened in nsrc first (*nopened) so that its first band can be read
@@ -128,12 +174,14 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out,
                               gather_source *nsrc, int *nopened)
 {
     c2s_status st = C2S_OK;
+    *nopened = 0;
+    if (t->storage == TMAP_NO_STORAGE) /* nothing was opened for it */
+        return copy_inline(w, t);
     if (!opened) {
         memset(src, 0, sizeof *src);
         st = open_source(w, t->storage, src);
     }
-    *nopened = 0;
-    if (st == C2S_OK && tn != NULL) {
+    if (st == C2S_OK && tn != NULL && tn->storage != TMAP_NO_STORAGE) {
         memset(nsrc, 0, sizeof *nsrc);
         /* a failure here is met again, and reported, when tn is copied */
         *nopened = open_source(w, tn->storage, nsrc) == C2S_OK;
@@ -141,7 +189,9 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out,
             rd_stream_close(&nsrc->s);
     }
     gather_next next = {nsrc, tn};
-    if (st == C2S_OK)
+    if (st == C2S_OK && t->q.scheme != TMAP_Q_NONE && t->q.dequantize)
+        st = copy_dequantized(w, t, out, src, *nopened ? &next : NULL);
+    else if (st == C2S_OK)
         st = copy_opened(w, t, out, src, *nopened ? &next : NULL);
     rd_stream_close(&src->s);
     if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
@@ -191,16 +241,24 @@ static c2s_status check_target(const c2s_checkpoint *ck, const char *out_path, c
 static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
 {
     for (size_t i = 0; i < m->ntensors && !skip; i++)
-        if (!m->tensors[i].supported)
+        if (!m->tensors[i].supported && strcmp(m->tensors[i].why, "quantized tensor") == 0)
+            return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_QUANTIZED,
+                                 "tensor '%s' is a quantized tensor, which safetensors cannot "
+                                 "store as such: it can be dequantized to F32 values, or written "
+                                 "raw (its integers, scale and zero point)",
+                                 m->tensors[i].name);
+        else if (!m->tensors[i].supported)
             return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_UNSUPPORTED,
                                  "tensor '%s' is a %s, which safetensors cannot store",
                             m->tensors[i].name, m->tensors[i].why);
     return C2S_OK;
 }
 
-/* The dtype a tensor is written with. */
-static c2s_dtype output_dtype(const c2s_write_options *o, c2s_dtype dt)
+/* The dtype a tensor is written with: its values' (F32 when dequantized),
+ * converted when asked. */
+static c2s_dtype output_dtype(const c2s_write_options *o, const tmap_tensor *t)
 {
+    c2s_dtype dt = tmap_value_dtype(t);
     return o && o->convert_dtype && dtconv_supported(dt, o->dtype) ? o->dtype : dt;
 }
 
@@ -235,8 +293,8 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
             res->filtered++;
             continue;
         }
-        c2s_dtype dt = output_dtype(o, t->dtype);
-        res->converted += dt != t->dtype;
+        c2s_dtype dt = output_dtype(o, t);
+        res->converted += dt != tmap_value_dtype(t);
         (*entries)[(*n)++] = (stw_entry){t->name, dt, t->ndim, t->shape,
                                          t->numel * c2s_dtype_size(dt), 0, i};
     }
@@ -255,7 +313,7 @@ static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o,
     *meta = NULL;
     *nmeta = 0;
     if (o == NULL)
-        return C2S_OK;
+        return ckpt_metadata(ck, NULL, 0, 0, NULL, meta, nmeta, err);
     for (size_t i = 0; i < o->nmetadata; i++) {
         if (strcmp(o->metadata[i].key, "format") == 0)
             return c2s_fail(err, C2S_ERR_USAGE, "metadata key 'format' is reserved (it is \"pt\")");
@@ -264,7 +322,8 @@ static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o,
                 return c2s_fail(err, C2S_ERR_USAGE, "metadata key '%s' given twice",
                                 o->metadata[i].key);
     }
-    return ckpt_metadata(ck, o->metadata, o->nmetadata, o->training_metadata, meta, nmeta, err);
+    return ckpt_metadata(ck, o->metadata, o->nmetadata, o->training_metadata, o, meta, nmeta,
+                         err);
 }
 
 /* Everything c2s_write allocates, freed in one place. */

@@ -11,8 +11,11 @@
  * (put_converted), so converted bytes are not copied once more.
  */
 #include "engine/ring.h"
+
+#define RING_DEQ_CHUNK 1024 /* values dequantized at a time */
 #include "engine/cancel.h"
 #include "engine/dtconv.h"
+#include "engine/qconv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -230,11 +233,40 @@ static c2s_status put_converted(ring *r, const unsigned char *p, size_t elems)
     return C2S_OK;
 }
 
-/* Swap in place and convert n bytes of whole elements at p into the ring. */
+void ring_obuf_dequantize(ring *r, const struct qconv *qc)
+{
+    r->deq = qc;
+    r->deq_next = 0;
+}
+
+/* Dequantize elems quantized elements at p (swapped already) to F32, then
+ * to conv_to, into the ring: a chunk at a time through a fixed buffer. */
+static c2s_status put_dequantized(ring *r, const unsigned char *p, size_t elems)
+{
+    float vals[RING_DEQ_CHUNK];
+    size_t es = c2s_dtype_size(r->deq->from), ds = c2s_dtype_size(r->conv_to);
+    c2s_status st = C2S_OK;
+    for (size_t done = 0; done < elems && st == C2S_OK;) {
+        size_t k = elems - done < RING_DEQ_CHUNK ? elems - done : RING_DEQ_CHUNK;
+        unsigned char *v = (unsigned char *)vals;
+        qconv_run(r->deq, p + done * es, v, k, r->deq_next);
+        r->deq_next += k;
+        if (r->conv_to != C2S_F32)
+            dtconv_run(C2S_F32, r->conv_to, v, v, k); /* narrowing: in place */
+        st = ring_put(r, v, k * ds);
+        done += k;
+    }
+    return st;
+}
+
+/* Swap in place and convert (or dequantize) n bytes of whole elements at p
+ * into the ring. */
 static c2s_status put_elements(ring *r, unsigned char *p, size_t n)
 {
     if (r->swap_unit > 1)
         c2s_byteswap(p, n, r->swap_unit);
+    if (r->deq != NULL)
+        return put_dequantized(r, p, n / c2s_dtype_size(r->deq->from));
     if (r->converting)
         return put_converted(r, p, n / c2s_dtype_size(r->conv_from));
     return ring_put(r, p, n);

@@ -65,6 +65,8 @@ typedef struct ring {
     size_t swap_unit;             /* of the elements in obuf; 1: no swap */
     int converting;
     c2s_dtype conv_from, conv_to;
+    const struct qconv *deq;      /* dequantize obuf's elements first (qconv.h), or NULL */
+    uint64_t deq_next;            /* the tensor's index of the next element to dequantize */
     /* the caller's */
     const volatile sig_atomic_t *cancel;
     c2s_progress_fn progress;
@@ -126,6 +128,12 @@ c2s_status ring_obuf_flush(ring *r);
  * at p, in place, and append them to the ring, after what the output buffer
  * holds: for contiguous elements, without the copy into the buffer. */
 c2s_status ring_put_elements(ring *r, unsigned char *p, size_t n);
+
+/* From now on the elements put (through the output buffer or
+ * ring_put_elements; a quantized tensor's, from its first element) are
+ * dequantized by qc into F32 before any conversion to the `to` of
+ * ring_obuf_elements; NULL stops it.  Set it on an empty buffer. */
+void ring_obuf_dequantize(ring *r, const struct qconv *qc);
 
 /* Append n bytes (whole elements) to the output buffer. */
 c2s_status ring_obuf_put(ring *r, const unsigned char *p, size_t n);

@@ -32,6 +32,7 @@
 #include "engine/cancel.h"
 #include "engine/checkpoint.h"
 #include "engine/dtconv.h"
+#include "engine/qconv.h"
 #include "st/stread.h"
 
 #include <errno.h>
@@ -67,6 +68,7 @@ typedef struct check {
     const volatile sig_atomic_t *cancel;
     unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
     line_cache lc;
+    qconv *deq;                      /* the tensor's dequantizer, or NULL */
     c2s_error *err;
 } check;
 
@@ -129,15 +131,21 @@ static void unmap_window(window *w)
 }
 
 /* Compare `elems` source elements at src (c->src when they are to be
- * swapped) with the file at out_off. */
+ * swapped), the tensor's elements from first on, with the file at out_off. */
 static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
-                                const unsigned char *src, size_t elems, uint64_t out_off)
+                                const unsigned char *src, size_t elems, uint64_t first,
+                                uint64_t out_off)
 {
     size_t in_es = c2s_dtype_size(t->dtype), out_es = c2s_dtype_size(out);
     if (rd_big_endian(&c->ck->rd))
         c2s_byteswap(c->src, elems * in_es, c2s_dtype_swap_unit(t->dtype));
     const unsigned char *want = src;
-    if (out != t->dtype) {
+    if (c->deq != NULL) {
+        qconv_run(c->deq, src, c->cvt, elems, first);
+        if (out != C2S_F32)
+            dtconv_run(C2S_F32, out, c->cvt, c->cvt, elems);
+        want = c->cvt;
+    } else if (out != t->dtype) {
         dtconv_run(t->dtype, out, src, c->cvt, elems);
         want = c->cvt;
     }
@@ -344,7 +352,7 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
         window win;
         if (st == C2S_OK && direct && in_off + elems * es <= s.size &&
             map_window(&win, fd, base + in_off, elems * es) == 0) {
-            st = compare_block(c, t, e->dtype, win.p, elems, out_off);
+            st = compare_block(c, t, e->dtype, win.p, elems, i, out_off);
             unmap_window(&win);
             i += elems;
             continue;
@@ -354,11 +362,38 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
         else if (st == C2S_OK)
             st = gather_elements(c, t, &s, cached, mem, &w, elems);
         if (st == C2S_OK)
-            st = compare_block(c, t, e->dtype, c->src, elems, out_off);
+            st = compare_block(c, t, e->dtype, c->src, elems, i, out_off);
         i += elems;
     }
     free(mem);
     rd_stream_close(&s);
+    return st;
+}
+
+/* A value that is no storage's: its bytes. */
+static c2s_status check_inline(check *c, const tmap_tensor *t, const stw_entry *e)
+{
+    if (read_at(c->fd, c->file, (size_t)t->nbytes, c->data_start + e->begin) != 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
+    if (memcmp(c->file, t->inline_bytes, (size_t)t->nbytes) != 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "verify: tensor '%s': written bytes differ from the source", t->name);
+    return C2S_OK;
+}
+
+static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e)
+{
+    if (t->storage == TMAP_NO_STORAGE)
+        return check_inline(c, t, e);
+    if (t->q.scheme == TMAP_Q_NONE || !t->q.dequantize)
+        return check_tensor(c, t, e);
+    qconv qc;
+    c2s_status st = qconv_load(c->ck, t, &qc, c->err);
+    c->deq = &qc;
+    if (st == C2S_OK)
+        st = check_tensor(c, t, e);
+    c->deq = NULL;
+    qconv_free(&qc);
     return st;
 }
 
@@ -389,7 +424,7 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
         (c.src == NULL || c.cvt == NULL || c.file == NULL || c.lc.data == NULL || c.lc.tag == NULL))
         st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     for (size_t i = 0; st == C2S_OK && i < n; i++)
-        st = check_tensor(&c, &ck->map.tensors[entries[i].src], &entries[i]);
+        st = check_entry(&c, &ck->map.tensors[entries[i].src], &entries[i]);
     free(c.src);
     free(c.cvt);
     free(c.file);

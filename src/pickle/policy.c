@@ -150,12 +150,23 @@ static int is_dangerous(const char *module, const char *name)
     return in_pairs(DANGEROUS_PAIRS, COUNT(DANGEROUS_PAIRS), module, name);
 }
 
-/* "module.name" given by the user, matched exactly. */
+/* "module.*" given by the user: module, or a sub-module of it. */
+static int wildcard_allows(const char *a, const char *module)
+{
+    size_t n = strlen(a);
+    if (n < 3 || strcmp(a + n - 2, ".*") != 0)
+        return 0;
+    return strncmp(module, a, n - 2) == 0 && (module[n - 2] == '\0' || module[n - 2] == '.');
+}
+
+/* "module.name" given by the user, matched exactly, or "module.*". */
 static int user_allowed(const char *module, const char *name, const policy_options *o)
 {
     size_t ml = strlen(module);
     for (size_t i = 0; o != NULL && i < o->nallow; i++) {
         const char *a = o->allow[i];
+        if (wildcard_allows(a, module))
+            return 1;
         if (strncmp(a, module, ml) == 0 && a[ml] == '.' && strcmp(a + ml + 1, name) == 0)
             return 1;
     }

@@ -43,7 +43,9 @@
  * c2s_global_class_name(). */
 
 typedef struct policy_options {
-    const char *const *allow;  /* "module.name" entries moved from unknown to data */
+    const char *const *allow;  /* "module.name" entries moved from unknown to data;
+                                  "module.*" moves every name of module and of its
+                                  sub-modules ("models.*": models.yolo.Model, ...) */
     size_t nallow;
     int permissive;            /* every unknown global counts as data */
 } policy_options;

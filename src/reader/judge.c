@@ -16,6 +16,20 @@
 
 /* ---- collecting globals -------------------------------------------------------- */
 
+/* The torch table as the policy's classifier, for a global used as uses:
+ * a torch.nn.Module class is known only when the pickle instantiates it
+ * the way torch.save does (NEWOBJ, then BUILD); called with arguments
+ * (REDUCE, INST, OBJ) it would run the class's __init__, so it is judged
+ * like any name the table does not know. */
+static policy_known_fn classifier_for(const char *module, const char *name, unsigned uses)
+{
+    const torch_global *g = torchtab_find(module, name);
+    if (g != NULL && g->role == TORCH_MODULE &&
+        (uses & (PVM_USE_REDUCE | PVM_USE_INST | PVM_USE_OBJ)) != 0)
+        return NULL;
+    return torchtab_allowed;
+}
+
 int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t base,
                       const policy_options *policy)
 {
@@ -32,7 +46,8 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
         u->module = strdup(pg->module);
         u->name = strdup(pg->name);
         u->pickle = strdup(where);
-        u->cls = policy_classify(pg->module, pg->name, torchtab_allowed, policy);
+        u->cls = policy_classify(pg->module, pg->name,
+                                 classifier_for(pg->module, pg->name, pg->uses), policy);
         u->uses = pg->uses;
         u->offset = base + pg->first_offset;
         r->nglobals++;

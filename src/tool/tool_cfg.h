@@ -30,6 +30,8 @@ typedef struct tool_config {
     int force;               /* -f */
     int list;                /* --list */
     int skip_unsupported;    /* --skip-unsupported */
+    const char *tensor_name; /* --name; NULL: the library's default */
+    c2s_quantized quantized; /* --quantized */
     unsigned jobs;           /* -j; 0: number of online CPUs */
     unsigned shard_index;    /* --shard I/N, I 1-based; 0: no sharding */
     unsigned shard_count;

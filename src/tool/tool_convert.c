@@ -15,7 +15,8 @@ c2s_open_options tool_open_options(const tool_config *cfg)
 {
     return (c2s_open_options){.key = cfg->key, .limits = cfg->limits, .allow = cfg->allow,
                               .nallow = cfg->nallow, .permissive = cfg->permissive,
-                              .tf_names = cfg->tf_names};
+                              .tf_names = cfg->tf_names, .tensor_name = cfg->tensor_name,
+                              .quantized = cfg->quantized};
 }
 
 int tool_up_to_date(const char *in, const char *out)

@@ -242,6 +242,9 @@ const char *tool_error_text(const c2s_error *e, char *buf, size_t cap)
         root_advice(e->msg, buf, cap);
     else if (e->rule == C2S_RULE_UNSUPPORTED)
         snprintf(buf, cap, "%s (--skip-unsupported drops such tensors)", e->msg);
+    else if (e->rule == C2S_RULE_QUANTIZED)
+        snprintf(buf, cap, "%s (--quantized dequantize or --quantized raw; "
+                           "--skip-unsupported drops such tensors)", e->msg);
     else if (e->rule == C2S_RULE_ALL_FILTERED)
         snprintf(buf, cap, "%s (--include/--exclude)", e->msg);
     else if (e->rule == C2S_RULE_EXISTS)

@@ -39,6 +39,8 @@ enum long_only {
     OPT_VERIFY,
     OPT_DIRECT_IO,
     OPT_TF_NAMES,
+    OPT_NAME,
+    OPT_QUANTIZED,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -62,8 +64,10 @@ static const struct option LONG_OPTIONS[] = {
     {"max-stack", required_argument, NULL, OPT_MAX_STACK},
     {"max-string", required_argument, NULL, OPT_MAX_STRING},
     {"metadata", required_argument, NULL, OPT_METADATA},
+    {"name", required_argument, NULL, OPT_NAME},
     {"output", required_argument, NULL, 'o'},
     {"permissive", no_argument, NULL, OPT_PERMISSIVE},
+    {"quantized", required_argument, NULL, OPT_QUANTIZED},
     {"quiet", no_argument, NULL, 'q'},
     {"recursive", required_argument, NULL, 'r'},
     {"scan", no_argument, NULL, OPT_SCAN},
@@ -120,6 +124,12 @@ void tool_print_help(FILE *out)
 "      --key PATH          convert only the sub-tree at PATH, a dotted path of\n"
 "                          keys and list indices, e.g. 'model' or\n"
 "                          'optimizer_states.0.state'\n"
+"      --name NAME         the name of a root that is one tensor\n"
+"                          (torch.save(tensor)); default 'tensor'\n"
+"      --quantized HOW     quantized tensors (qint8, quint8, qint32): dequantize\n"
+"                          (F32 values, as torch's .dequantize() gives them)\n"
+"                          or raw (the integers, plus NAME.scale and\n"
+"                          NAME.zero_point); default: an error\n"
 "      --list              print the tensors (name, dtype, shape, bytes) of a\n"
 "                          checkpoint or .safetensors file; write nothing\n"
 "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
@@ -147,7 +157,9 @@ void tool_print_help(FILE *out)
 "                          it names; write nothing\n"
 "      --allow-global MODULE.NAME\n"
 "                          accept this unknown global as inert data\n"
-"                          (repeatable), e.g. __main__.MyTensor\n"
+"                          (repeatable), e.g. __main__.MyTensor; MODULE.*\n"
+"                          accepts every name in MODULE and its sub-modules,\n"
+"                          e.g. 'models.*' for a YOLOv5 torch.save(model)\n"
 "      --permissive        accept every unknown global as inert data;\n"
 "                          dangerous ones are still refused\n"
 "\n"
@@ -177,7 +189,12 @@ void tool_print_help(FILE *out)
 "tuple items by index, e.g. 'model.layers.0.weight'.  The root is the\n"
 "'state_dict' entry when the checkpoint is a dict that has one (Lightning,\n"
 "Stable Diffusion), otherwise the whole object; --key chooses another.\n"
-"Tensors outside the root are reported as 'left out'.\n"
+"Tensors outside the root are reported as 'left out'.  A whole module\n"
+"(torch.save(model)) is named as model.state_dict() names it, under the\n"
+"path of keys that leads to it; tensors that are plain attributes of a\n"
+"module are left out, as state_dict() leaves them out.  torch.nn's own\n"
+"module classes are allowed; a project's classes (models.yolo.Model)\n"
+"need --allow-global or --permissive.\n"
 "\n"
 "TensorFlow checkpoints (tf.train.Saver, tf.train.Checkpoint, Keras\n"
 "SavedModel variables/): give NAME.index, or NAME as TensorFlow names them\n"
@@ -333,6 +350,17 @@ static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err
     return C2S_OK;
 }
 
+static c2s_status parse_quantized(const char *arg, tool_config *cfg, c2s_error *err)
+{
+    if (strcmp(arg, "dequantize") == 0)
+        cfg->quantized = C2S_QUANTIZED_DEQUANTIZE;
+    else if (strcmp(arg, "raw") == 0)
+        cfg->quantized = C2S_QUANTIZED_RAW;
+    else
+        return tool_fail(err, C2S_ERR_USAGE, "--quantized takes dequantize or raw, not '%s'", arg);
+    return C2S_OK;
+}
+
 static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_error *err)
 {
     switch (c) {
@@ -387,6 +415,12 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_VERIFY: cfg->verify = 1; break;
     case OPT_DIRECT_IO: return parse_direct_io(arg, cfg, err);
     case OPT_TF_NAMES: cfg->tf_names = 1; break;
+    case OPT_NAME:
+        if (*arg == '\0')
+            return tool_fail(err, C2S_ERR_USAGE, "--name takes a non-empty tensor name");
+        cfg->tensor_name = arg;
+        break;
+    case OPT_QUANTIZED: return parse_quantized(arg, cfg, err);
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -408,7 +442,8 @@ static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
     const char *bad = writing_option(cfg);
     if (bad == NULL)
         bad = cfg->list ? "--list" : cfg->force ? "-f" : cfg->key ? "--key"
-            : cfg->skip_unsupported ? "--skip-unsupported" : NULL;
+            : cfg->skip_unsupported ? "--skip-unsupported" : cfg->tensor_name ? "--name"
+            : cfg->quantized ? "--quantized" : NULL;
     if (bad != NULL)
         return tool_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
                          bad);

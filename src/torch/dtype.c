@@ -10,6 +10,8 @@
  */
 #include "torch/dtype.h"
 
+#include <string.h>
+
 #include "torch/torchtab.h"
 
 typedef struct dtype_info {
@@ -72,6 +74,19 @@ c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,
                                               const char **why)
 {
     return lookup(TORCH_STORAGE, name, out, why);
+}
+
+int c2s_dtype_from_quantized_storage(const char *name, c2s_dtype *out)
+{
+    static const struct { const char *name; c2s_dtype dt; } Q[] = {
+        {"QInt8Storage", C2S_I8}, {"QUInt8Storage", C2S_U8}, {"QInt32Storage", C2S_I32},
+    };
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+        if (strcmp(name, Q[i].name) == 0) {
+            *out = Q[i].dt;
+            return 1;
+        }
+    return 0;
 }
 
 c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out,

@@ -235,9 +235,12 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
             return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
         const char *why;
         const pvm_value *cls = item(pid, 1);
+        /* a quantized storage's bytes are its integers (the tensor map reads
+         * it the same way) */
         s->known = strcmp(cls->u.global.module, "torch") == 0 &&
-                   c2s_dtype_from_storage_class(cls->u.global.name, &s->dtype, &why) ==
-                       C2S_DTYPE_FOUND;
+                   (c2s_dtype_from_storage_class(cls->u.global.name, &s->dtype, &why) ==
+                        C2S_DTYPE_FOUND ||
+                    c2s_dtype_from_quantized_storage(cls->u.global.name, &s->dtype));
         uint64_t numel = (uint64_t)item(pid, 4)->u.i;
         if (s->known && numel > UINT64_MAX / 16)
             return c2s_fail(err, C2S_ERR_INPUT, "storage '%s': size overflows", key);

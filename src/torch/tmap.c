@@ -59,7 +59,7 @@ typedef struct walk_ctx {
     size_t depth, stack_cap;
     tensor_counter *counts;
     size_t ncounts, counts_cap;
-    size_t tensors_cap, storages_cap, notes_cap;
+    size_t tensors_cap, storages_cap, notes_cap, qparams_cap;
     size_t *storage_slots;  /* open-addressing hash of storage keys */
     size_t nslots;
     c2s_error *err;
@@ -128,9 +128,14 @@ static const pvm_value *size_items(const pvm_value *v)
     return seq->kind == PVM_TUPLE || seq->kind == PVM_LIST ? seq : NULL;
 }
 
-/* The kind name of v as the map sees it: a torch.Size is a tuple. */
+static const pvm_value *module_state(const pvm_value *v);
+
+/* The kind name of v as the map sees it: a torch.Size is a tuple, a
+ * torch.nn.Module a module. */
 static const char *kind_name(const pvm_value *v)
 {
+    if (module_state(v) != NULL)
+        return "module";
     return pvm_kind_name(size_items(v) != NULL ? PVM_TUPLE : v->kind);
 }
 
@@ -241,7 +246,7 @@ static c2s_status parse_view(walk_ctx *c, const pvm_value *v, storage_view *view
 /* ('storage', torch.XStorage, key, location, numel), and in the legacy
  * format a sixth item, the view (parse_view). */
 static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t,
-                                c2s_dtype *storage_dt, storage_view *view)
+                                int quantized, c2s_dtype *storage_dt, storage_view *view)
 {
     if (persid == NULL || persid->kind != PVM_PERSID)
         return bad_tensor(c, "its storage is not a persistent id", NULL);
@@ -265,8 +270,13 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     const char *why = NULL;
     int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
                        strcmp(cls->u.global.module, "torch.cuda") == 0;
-    switch (torch_module ? c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why)
-                         : C2S_DTYPE_UNKNOWN) {
+    c2s_dtype_lookup found = C2S_DTYPE_UNKNOWN;
+    if (torch_module && quantized &&
+        c2s_dtype_from_quantized_storage(cls->u.global.name, storage_dt))
+        found = C2S_DTYPE_FOUND;
+    else if (torch_module)
+        found = c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why);
+    switch (found) {
     case C2S_DTYPE_FOUND:
         break;
     case C2S_DTYPE_UNSUPPORTED:
@@ -373,16 +383,19 @@ static c2s_status view_in_storage(walk_ctx *c, tmap_tensor *t, const storage_vie
     return C2S_OK;
 }
 
-/* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3. */
+/* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3; and
+ * the same four first arguments of _rebuild_qtensor (kind QTENSOR), whose
+ * storage class names its integer type. */
 static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *args,
                               tmap_tensor *t)
 {
-    size_t need = kind == TORCH_RB_V3 ? 7 : 4;
+    size_t need = kind == TORCH_RB_V3 ? 7 : kind == TORCH_RB_QTENSOR ? 5 : 4;
     if (args->kind != PVM_TUPLE || args->u.seq.len < need)
         return bad_tensor(c, "rebuild call has too few arguments", NULL);
     c2s_dtype storage_dt = C2S_U8;
     storage_view view = {0};
-    c2s_status st = parse_storage(c, item(args, 0), t, &storage_dt, &view);
+    c2s_status st = parse_storage(c, item(args, 0), t, kind == TORCH_RB_QTENSOR, &storage_dt,
+                                  &view);
     if (st != C2S_OK || !t->supported)
         return st;
     t->dtype = storage_dt;
@@ -426,8 +439,127 @@ static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *
     return view_in_storage(c, t, &view);
 }
 
-/* Unwrap Parameter and subclass wrappers down to a dense rebuild call. */
-static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t)
+/* ---- quantized tensors ----------------------------------------------------- */
+
+static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t,
+                               tmap_tensor *params, size_t *nparams);
+
+static const char *qdtype_name(c2s_dtype dt)
+{
+    return dt == C2S_I8 ? "qint8" : dt == C2S_U8 ? "quint8" : "qint32";
+}
+
+/* One of the 1-d per-channel tensors (scales or zero points) of a tensor
+ * quantized along axis: a dense tensor of channels elements of one of the
+ * types dt1, dt2. */
+static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const char *what,
+                                       const tmap_tensor *t, c2s_dtype dt1, c2s_dtype dt2,
+                                       tmap_tensor *out)
+{
+    if (v->kind != PVM_CALL || !is_tensor_call(v))
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': per-channel quantization: the %s are not a tensor",
+                        c->path, what);
+    c2s_status st = parse_tensor(c, v, out, NULL, NULL);
+    if (st == C2S_OK && out->supported && out->ndim == 1 &&
+        (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == t->q.channels)
+        return C2S_OK;
+    free(out->shape); /* the caller keeps only what succeeded */
+    out->shape = NULL;
+    if (st != C2S_OK)
+        return st;
+    return c2s_fail(c->err, C2S_ERR_INPUT,
+                    "tensor '%s': per-channel quantization: the %s are not a 1-d %s or %s "
+                    "tensor of one value per channel", c->path, what, c2s_dtype_name(dt1),
+                    c2s_dtype_name(dt2));
+}
+
+static c2s_status qparams_fail(walk_ctx *c, const char *detail)
+{
+    return bad_tensor(c, "quantizer parameters: ", detail);
+}
+
+/* (torch.per_tensor_affine, scale, zero_point) or (torch.per_channel_affine,
+ * scales, zero_points, axis), the fifth argument of _rebuild_qtensor. */
+static c2s_status parse_qparams(walk_ctx *c, const pvm_value *qp, tmap_tensor *t,
+                                tmap_tensor *params, size_t *nparams)
+{
+    const pvm_value *scheme = qp->kind == PVM_TUPLE ? item(qp, 0) : NULL;
+    if (scheme == NULL || scheme->kind != PVM_GLOBAL ||
+        strcmp(scheme->u.global.module, "torch") != 0)
+        return qparams_fail(c, "not a tuple starting with a torch quantization scheme");
+    const char *name = scheme->u.global.name;
+    t->q.qdtype = qdtype_name(t->dtype);
+    if (strcmp(name, "per_tensor_affine") == 0) {
+        const pvm_value *scale = item(qp, 1), *zp = item(qp, 2);
+        if (qp->u.seq.len != 3 || (scale->kind != PVM_FLOAT && scale->kind != PVM_INT) ||
+            zp->kind != PVM_INT)
+            return qparams_fail(c, "expected (per_tensor_affine, scale, zero_point)");
+        t->q.scheme = TMAP_Q_PER_TENSOR;
+        t->q.scale = scale->kind == PVM_FLOAT ? scale->u.f : (double)scale->u.i;
+        t->q.zero_point = zp->u.i;
+        return C2S_OK;
+    }
+    if (strcmp(name, "per_channel_affine") != 0) {
+        t->supported = 0;
+        t->why = strcmp(name, "per_channel_affine_float_qparams") == 0
+                     ? "quantized tensor (per_channel_affine_float_qparams)"
+                     : "quantized tensor (unknown scheme)";
+        return C2S_OK;
+    }
+    const pvm_value *axis = qp->u.seq.len == 4 ? item(qp, 3) : NULL;
+    if (axis == NULL || axis->kind != PVM_INT || axis->u.i < 0 || (uint64_t)axis->u.i >= t->ndim)
+        return qparams_fail(c, "expected (per_channel_affine, scales, zero_points, axis) "
+                               "with an axis of the tensor");
+    t->q.scheme = TMAP_Q_PER_CHANNEL;
+    t->q.axis = (size_t)axis->u.i;
+    t->q.channels = (uint64_t)t->shape[t->q.axis];
+    t->q.inner = 1;
+    for (size_t d = t->q.axis + 1; d < t->ndim; d++)
+        t->q.inner *= (uint64_t)t->shape[d]; /* no overflow: numel was checked */
+    if (t->q.inner == 0)
+        t->q.inner = 1;
+    c2s_status st = parse_channel_tensor(c, item(qp, 1), "scales", t, C2S_F64, C2S_F32,
+                                         &params[0]);
+    if (st != C2S_OK)
+        return st;
+    *nparams = 1;
+    st = parse_channel_tensor(c, item(qp, 2), "zero points", t, C2S_I64, C2S_I32, &params[1]);
+    if (st == C2S_OK)
+        *nparams = 2;
+    return st;
+}
+
+/* _rebuild_qtensor(storage, offset, size, stride, qparams, ...): a tensor
+ * of the storage's integers, with how they become values. */
+static c2s_status parse_qtensor(walk_ctx *c, const pvm_value *args, tmap_tensor *t,
+                                tmap_tensor *params, size_t *nparams)
+{
+    c2s_quantized mode = c->opts ? c->opts->quantized : C2S_QUANTIZED_REFUSE;
+    if (mode == C2S_QUANTIZED_REFUSE || params == NULL) {
+        t->supported = 0;
+        t->why = params == NULL ? "quantized tensor of quantizer parameters"
+                                : "quantized tensor";
+        return C2S_OK;
+    }
+    c2s_status st = parse_dense(c, TORCH_RB_QTENSOR, args, t);
+    if (st != C2S_OK || !t->supported)
+        return st;
+    if (t->dtype != C2S_I8 && t->dtype != C2S_U8 && t->dtype != C2S_I32)
+        return bad_tensor(c, "quantized tensor on a storage that is not qint8, quint8 or qint32",
+                          NULL);
+    t->q.dequantize = mode == C2S_QUANTIZED_DEQUANTIZE;
+    return parse_qparams(c, item(args, 4), t, params, nparams);
+}
+
+/* ---- any tensor ------------------------------------------------------------- */
+
+/* Unwrap Parameter and subclass wrappers down to a dense rebuild call.  A
+ * quantized tensor's per-channel scales and zero points go to params (at
+ * most 2; *nparams says how many); params NULL: a quantized tensor is not
+ * expected here. */
+static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t,
+                               tmap_tensor *params, size_t *nparams)
 {
     const pvm_value *callable = call->u.call.callable;
     const pvm_value *args = call->u.call.args;
@@ -440,6 +572,8 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
         switch (kind) {
         case TORCH_RB_V1: case TORCH_RB_V2: case TORCH_RB_V3:
             return parse_dense(c, kind, args, t);
+        case TORCH_RB_QTENSOR:
+            return parse_qtensor(c, args, t, params, nparams);
         case TORCH_RB_UNSUPPORTED:
             t->supported = 0;
             t->why = why;
@@ -465,17 +599,96 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
     return bad_tensor(c, "too many nested tensor wrappers", NULL);
 }
 
+static c2s_status path_set(walk_ctx *c, size_t base, const char *label);
+
+/* A copy of c->path + suffix, or NULL when out of memory. */
+static char *path_with(const walk_ctx *c, const char *suffix)
+{
+    size_t a = strlen(c->path), b = strlen(suffix);
+    char *s = malloc(a + b + 1);
+    if (s != NULL) {
+        memcpy(s, c->path, a);
+        memcpy(s + a, suffix, b + 1);
+    }
+    return s;
+}
+
+/* A scalar that is no storage's: the raw scale (F64) or zero point (I64)
+ * of a tensor quantized per tensor. */
+static c2s_status inline_scalar(walk_ctx *c, c2s_dtype dt, uint64_t bits, tmap_tensor *t)
+{
+    memset(t, 0, sizeof *t);
+    t->supported = 1;
+    t->dtype = dt;
+    t->storage = TMAP_NO_STORAGE;
+    t->numel = 1;
+    t->nbytes = 8;
+    t->contiguous = 1;
+    for (int i = 0; i < 8; i++)
+        t->inline_bytes[i] = (unsigned char)(bits >> (8 * i));
+    t->shape = malloc(sizeof *t->shape);
+    return t->shape ? C2S_OK : oom(c);
+}
+
+/* The tensors that follow a quantized tensor t: raw, NAME.scale and
+ * NAME.zero_point (params, or inline scalars per tensor); dequantized per
+ * channel, the scales and zero points go to map->qparams instead. */
+static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, size_t n)
+{
+    tmap *m = c->map;
+    if (t->q.dequantize && t->q.scheme == TMAP_Q_PER_TENSOR)
+        return C2S_OK;
+    if (t->q.dequantize) {
+        if (!grow_in_place((void **)&m->qparams, &c->qparams_cap, m->nqparams + 2, sizeof *m->qparams))
+            return oom(c);
+        t->q.scales = m->nqparams;
+        t->q.zero_points = m->nqparams + 1;
+        m->qparams[m->nqparams++] = params[0];
+        m->qparams[m->nqparams++] = params[1];
+        params[0].shape = params[1].shape = NULL; /* the map owns them now */
+        return C2S_OK;
+    }
+    if (t->q.scheme == TMAP_Q_PER_TENSOR) {
+        uint64_t scale_bits;
+        memcpy(&scale_bits, &t->q.scale, 8);
+        c2s_status st = inline_scalar(c, C2S_F64, scale_bits, &params[0]);
+        if (st == C2S_OK)
+            st = inline_scalar(c, C2S_I64, (uint64_t)t->q.zero_point, &params[1]);
+        if (st != C2S_OK)
+            return st;
+        n = 2;
+    }
+    static const char *const SUFFIX[] = {".scale", ".zero_point"};
+    for (size_t i = 0; i < n; i++) {
+        if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+            return oom(c);
+        if ((params[i].name = path_with(c, SUFFIX[i])) == NULL)
+            return oom(c);
+        m->tensors[m->ntensors++] = params[i];
+        params[i].shape = NULL; /* the map owns it now */
+    }
+    return C2S_OK;
+}
+
 static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
 {
     tmap *m = c->map;
-    if (*c->path == '\0')
-        return c2s_fail(c->err, C2S_ERR_INPUT,
-                        "the root is a single tensor, which has no name to store it under");
+    if (*c->path == '\0') {
+        const char *name = c->opts && c->opts->tensor_name ? c->opts->tensor_name : "tensor";
+        c2s_status st = *name ? path_set(c, 0, name)
+                              : c2s_fail(c->err, C2S_ERR_INPUT, "the name for the root tensor "
+                                                                "is empty");
+        if (st != C2S_OK)
+            return st;
+    }
     if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
         return oom(c);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
-    c2s_status st = parse_tensor(c, call, t);
+    tmap_tensor params[2];
+    size_t nparams = 0;
+    memset(params, 0, sizeof params);
+    c2s_status st = parse_tensor(c, call, t, params, &nparams);
     size_t n = strlen(c->path), good = utf8_valid_prefix((const unsigned char *)c->path, n);
     if (st == C2S_OK && good < n)
         st = c2s_fail(c->err, C2S_ERR_INPUT,
@@ -486,10 +699,20 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
         st = oom(c);
     if (st != C2S_OK) {
         free(t->shape);
+        for (size_t i = 0; i < nparams; i++)
+            free(params[i].shape);
         return st;
     }
     m->ntensors++;
-    return C2S_OK;
+    if (!t->supported || t->q.scheme == TMAP_Q_NONE)
+        return C2S_OK;
+    size_t at = m->ntensors - 1;
+    tmap_tensor main_copy = *t; /* t moves when the array grows */
+    st = add_qparams(c, &main_copy, params, nparams);
+    m->tensors[at].q = main_copy.q;
+    for (size_t i = 0; i < 2; i++)
+        free(params[i].shape);
+    return st;
 }
 
 /* ---- the walk ------------------------------------------------------------ */
@@ -573,10 +796,88 @@ typedef struct child {
     int attribute;          /* an object's args or state: never named */
 } child;
 
-/* The i-th child of a frame's node; 0 when there is none. */
+/* ---- modules: torch.save(model) ------------------------------------------- */
+
+static const pvm_value *dict_entry(const pvm_value *d, const char *key, pvm_kind kind)
+{
+    const pvm_value *v = pvm_dict_get_str(d, key);
+    return v != NULL && v->kind == kind ? v : NULL;
+}
+
+/* The __dict__ of a torch.nn.Module, as the BUILD of its pickle gives it (a
+ * dict holding the dicts _parameters, _buffers and _modules), when v is
+ * such an object; else NULL. */
+static const pvm_value *module_state(const pvm_value *v)
+{
+    if (v->kind != PVM_CALL || v->u.call.state == NULL || v->u.call.state->kind != PVM_DICT)
+        return NULL;
+    const pvm_value *s = v->u.call.state;
+    return dict_entry(s, "_parameters", PVM_DICT) && dict_entry(s, "_buffers", PVM_DICT) &&
+                   dict_entry(s, "_modules", PVM_DICT)
+               ? s
+               : NULL;
+}
+
+/* Whether buffer key is in the module's _non_persistent_buffers_set. */
+static int non_persistent(const pvm_value *state, const pvm_value *key)
+{
+    const pvm_value *set = pvm_dict_get_str(state, "_non_persistent_buffers_set");
+    if (set == NULL || (set->kind != PVM_SET && set->kind != PVM_FROZENSET) ||
+        key->kind != PVM_STR)
+        return 0;
+    for (size_t i = 0; i < set->u.seq.len; i++) {
+        const pvm_value *x = set->u.seq.items[i];
+        if (x->kind == PVM_STR && strcmp(x->u.str.data, key->u.str.data) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int is_module_slot(const pvm_value *key)
+{
+    return key->kind == PVM_STR && (strcmp(key->u.str.data, "_parameters") == 0 ||
+                                    strcmp(key->u.str.data, "_buffers") == 0 ||
+                                    strcmp(key->u.str.data, "_modules") == 0);
+}
+
+/* The i-th child of a module (state: its __dict__), in state_dict() order:
+ * parameters, persistent buffers, sub-modules (named by their keys), then
+ * everything else in __dict__ (attributes: never named).  Returns as
+ * child_at does. */
+static int module_child(const pvm_value *state, size_t i, child *out)
+{
+    const pvm_value *parts[] = {pvm_dict_get_str(state, "_parameters"),
+                                pvm_dict_get_str(state, "_buffers"),
+                                pvm_dict_get_str(state, "_modules")};
+    for (size_t p = 0; p < 3; p++) {
+        const pvm_value *d = parts[p];
+        if (i < d->u.dict.len) {
+            out->key = d->u.dict.keys[i];
+            out->v = d->u.dict.vals[i];
+            out->attribute = p == 1 && non_persistent(state, out->key);
+            return 1;
+        }
+        i -= d->u.dict.len;
+    }
+    for (size_t k = i; k < state->u.dict.len; k++) {
+        if (is_module_slot(state->u.dict.keys[k]))
+            continue;
+        out->key = state->u.dict.keys[k];
+        out->v = state->u.dict.vals[k];
+        out->attribute = 1;
+        return 1 + (int)(k - i);
+    }
+    return 0;
+}
+
+/* The i-th child of a frame's node; 0 when there is none, else 1 + the
+ * number of indices skipped to reach it. */
 static int child_at(const pvm_value *v, size_t i, child *out)
 {
     memset(out, 0, sizeof *out);
+    const pvm_value *state = module_state(v);
+    if (state != NULL)
+        return module_child(state, i, out);
     switch (v->kind) {
     case PVM_DICT:
         if (i >= v->u.dict.len)
@@ -632,7 +933,7 @@ static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t
         *out = f->counter;
         return C2S_OK;
     }
-    char why[300];
+    char why[400];
     if (ch->attribute) {
         if (f->counter != SIZE_MAX) {
             *out = f->counter;
@@ -640,7 +941,10 @@ static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t
         }
         char obj[256];
         object_name(f->v, obj, sizeof obj);
-        snprintf(why, sizeof why, ", inside a %s object", obj);
+        if (module_state(f->v) != NULL)
+            snprintf(why, sizeof why, ", attributes of a %s module, not in its state_dict", obj);
+        else
+            snprintf(why, sizeof why, ", inside a %s object", obj);
         c2s_status st = new_counter(c, display_path(c->path), why, &f->counter);
         *out = f->counter;
         return st;
@@ -680,7 +984,8 @@ static c2s_status step(walk_ctx *c)
     }
     size_t base = f->name_len;
     enum walk_mode mode = f->mode;
-    size_t counter = f->counter;
+    /* a named child counts its own attributes (a sub-module's, say) */
+    size_t counter = mode == NAMED ? SIZE_MAX : f->counter;
     if (mode == NAMED) {
         c2s_status st = path_set(c, base, label);
         if (st != C2S_OK)
@@ -895,6 +1200,9 @@ void tmap_free(tmap *map)
         free(map->tensors[i].name);
         free(map->tensors[i].shape);
     }
+    for (size_t i = 0; i < map->nqparams; i++)
+        free(map->qparams[i].shape);
+    free(map->qparams);
     for (size_t i = 0; i < map->nstorages; i++)
         free(map->storages[i].key);
     for (size_t i = 0; i < map->nnotes; i++)

@@ -14,6 +14,22 @@
  * top-level entries the default root leaves out, and objects whose tensors
  * cannot be named, are reported as notes.
  *
+ * A root that is one tensor is named opts->tensor_name ("tensor").
+ *
+ * Whole modules (torch.save(model)): an object whose BUILD state is a
+ * torch.nn.Module's __dict__ (a dict holding _parameters, _buffers and
+ * _modules dicts) is named as module.state_dict() names it: its parameters,
+ * then its buffers except those in _non_persistent_buffers_set, then each
+ * sub-module in _modules under its key, in registration order.  Tensors in
+ * its other attributes (anchor grids, caches) are left out with a note, as
+ * state_dict() leaves them out.
+ *
+ * Quantized tensors (_rebuild_qtensor, affine schemes): with quantized
+ * DEQUANTIZE the tensor's values are F32 (t->q says how); with RAW the
+ * integers are the tensor and NAME.scale, NAME.zero_point follow it (per
+ * tensor: inline scalars F64 and I64; per channel: the 1-d tensors the
+ * pickle holds); with REFUSE it is listed as unsupported.
+ *
  * Understood rebuild calls: the TORCH_REBUILD rows of the table of PyTorch
  * globals (torchtab.h): torch._utils._rebuild_tensor, _rebuild_tensor_v2,
  * _rebuild_tensor_v3, _rebuild_parameter, _rebuild_parameter_with_state,
@@ -47,6 +63,25 @@ typedef struct tmap_storage {
     uint64_t nbytes;    /* size declared by the pickle, in bytes */
 } tmap_storage;
 
+/* A quantized tensor (torch._utils._rebuild_qtensor): how its integers
+ * become values.  Per tensor: value = (q - zero_point) * scale; per channel
+ * the scale and zero point of element i are those of channel
+ * (i / inner) % channels, read from two 1-d tensors of the pickle at write
+ * time (tmap.qparams[scales], tmap.qparams[zero_points]).  qconv.h says how
+ * torch rounds. */
+typedef enum tmap_qscheme { TMAP_Q_NONE, TMAP_Q_PER_TENSOR, TMAP_Q_PER_CHANNEL } tmap_qscheme;
+
+typedef struct tmap_quant {
+    tmap_qscheme scheme;
+    int dequantize;          /* 1: written as F32 values; 0: the integers as stored */
+    const char *qdtype;      /* "qint8", "quint8", "qint32" */
+    double scale;            /* per tensor */
+    int64_t zero_point;
+    size_t scales, zero_points; /* per channel: indices into tmap.qparams */
+    size_t axis;
+    uint64_t inner, channels;   /* elements after the axis; shape[axis] */
+} tmap_quant;
+
 typedef struct tmap_tensor {
     char *name;
     int supported;          /* 0: see why */
@@ -60,13 +95,30 @@ typedef struct tmap_tensor {
     uint64_t numel;
     uint64_t nbytes;                 /* numel * element size */
     int contiguous;                  /* C order, no gaps */
+    tmap_quant q;                    /* q.scheme TMAP_Q_NONE: not quantized */
+    /* A value that is no storage's (the scale and zero point of a tensor
+     * quantized per tensor, written raw): storage is TMAP_NO_STORAGE and
+     * the element's little-endian bytes are here. */
+    unsigned char inline_bytes[8];
 } tmap_tensor;
+
+#define TMAP_NO_STORAGE SIZE_MAX
+
+/* The dtype a tensor's values are written with before any conversion the
+ * writer is asked for: F32 for a dequantized tensor, else its own. */
+static inline c2s_dtype tmap_value_dtype(const tmap_tensor *t)
+{
+    return t->q.scheme != TMAP_Q_NONE && t->q.dequantize ? C2S_F32 : t->dtype;
+}
 
 typedef struct tmap {
     tmap_tensor *tensors;
     size_t ntensors;
     tmap_storage *storages;
     size_t nstorages;
+    tmap_tensor *qparams;   /* per-channel scales and zero points of dequantized
+                               tensors (not written themselves) */
+    size_t nqparams;
     char **notes;           /* "left out: optimizer_states (24 tensors)" */
     size_t nnotes;
     char *root;             /* the key path used as root ("" for the top) */
@@ -81,6 +133,8 @@ typedef struct tmap_options {
      * numel), a slice of the storage in elements.  0: the zip format's
      * five-element ids only, as torch's zip loader unpacks them. */
     int legacy_ids;
+    const char *tensor_name; /* name of a root that is one tensor; NULL: "tensor" */
+    c2s_quantized quantized; /* quantized tensors (c2s.h) */
 } tmap_options;
 
 /* Build the map of the tensors under the root.  Fails (C2S_ERR_INPUT) on a

@@ -17,6 +17,10 @@
  *                  the tuple seq (the pickle VM leaves it a call)
  *   TORCH_INERT    other names that build inert data here: torch.Tensor,
  *                  torch.device, torch.nn.parameter.Parameter, ...
+ *   TORCH_MODULE   a torch.nn.Module class of torch.nn.modules.* (Linear,
+ *                  Sequential, ...): torch.save(model) writes NEWOBJ of it
+ *                  and BUILD with its __dict__; the tensor map names its
+ *                  tensors as state_dict() does
  *
  * For STORAGE and DTYPE rows, .dtype is a c2s_dtype (torch/dtype.h), or -1
  * for a real PyTorch type safetensors cannot hold, which .why then names
@@ -46,7 +50,8 @@ typedef enum torch_role {
     TORCH_LAYOUT,
     TORCH_QSCHEME,
     TORCH_SIZE,
-    TORCH_INERT
+    TORCH_INERT,
+    TORCH_MODULE
 } torch_role;
 
 /* How the tensor map reads a call of a TORCH_REBUILD row. */
@@ -57,6 +62,7 @@ typedef enum torch_rebuild {
     TORCH_RB_V3,          /* _rebuild_tensor_v3(..., dtype) over an untyped storage */
     TORCH_RB_PARAM,       /* _rebuild_parameter(tensor, ...): unwrap argument 0 */
     TORCH_RB_FROM_TYPE,   /* _rebuild_from_type(func, type, args, ...): unwrap func(args) */
+    TORCH_RB_QTENSOR,     /* _rebuild_qtensor(storage, offset, size, stride, qparams, ...) */
     TORCH_RB_UNSUPPORTED  /* a tensor the converter cannot hold; .why says which */
 } torch_rebuild;
 
@@ -80,7 +86,7 @@ int torchtab_allowed(const char *module, const char *name);
 size_t torchtab_count(void);
 const torch_global *torchtab_row(size_t i);
 
-/* "rebuild", "storage", "dtype", "layout", "qscheme", "size", "inert". */
+/* "rebuild", "storage", "dtype", "layout", "qscheme", "size", "inert", "module". */
 const char *torchtab_role_name(torch_role role);
 
 #endif /* TORCHTAB_H */

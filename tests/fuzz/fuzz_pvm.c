@@ -7,7 +7,9 @@
  * is within the input.  tmap_build() on that result (any graph: cycles,
  * shared sub-graphs, calls of anything) obeys the same rules, and when it
  * succeeds every supported tensor's view lies inside its storage as the
- * pickle declares it (the promise the streaming writer relies on).
+ * pickle declares it (the promise the streaming writer relies on), in each
+ * of the three ways of reading quantized tensors (a quantized tensor's
+ * per-channel scales and zero points included).
  *
  * The sweep (sweep.h) runs on every input too, and never fails but for
  * memory.  When the VM accepted the pickle, every global the sweep names
@@ -28,6 +30,31 @@ static void check_failure(c2s_status st, const c2s_error *err, const char *what)
     FUZZ_CHECK(err->msg[0] != '\0', "%s failed with an empty message", what);
 }
 
+static void check_view(const tmap *m, const tmap_tensor *t);
+
+/* A quantized tensor's parameters: inline scalars, or per channel two 1-d
+ * views of one element per channel (kept aside when dequantized). */
+static void check_quant(const tmap *m, const tmap_tensor *t)
+{
+    if (t->storage == TMAP_NO_STORAGE) {
+        FUZZ_CHECK(t->ndim == 0 && t->numel == 1 && t->nbytes == 8, "'%s': bad inline scalar",
+                   t->name);
+        return;
+    }
+    if (t->q.scheme != TMAP_Q_PER_CHANNEL || !t->q.dequantize)
+        return;
+    FUZZ_CHECK(t->q.axis < t->ndim && (uint64_t)t->shape[t->q.axis] == t->q.channels &&
+                   t->q.inner > 0, "'%s': bad axis", t->name);
+    FUZZ_CHECK(t->q.scales < m->nqparams && t->q.zero_points < m->nqparams,
+               "'%s': parameters out of range", t->name);
+    const tmap_tensor *p[2] = {&m->qparams[t->q.scales], &m->qparams[t->q.zero_points]};
+    for (int i = 0; i < 2; i++) {
+        FUZZ_CHECK(p[i]->ndim == 1 && (uint64_t)p[i]->shape[0] == t->q.channels,
+                   "'%s': parameter is not one value per channel", t->name);
+        check_view(m, p[i]);
+    }
+}
+
 /* Each supported tensor: consistent sizes, and its view inside its storage. */
 static void check_map(const tmap *m)
 {
@@ -41,23 +68,9 @@ static void check_map(const tmap *m)
             continue;
         }
         FUZZ_CHECK(t->ndim <= TMAP_MAX_NDIM, "'%s': ndim %zu", t->name, t->ndim);
-        FUZZ_CHECK(t->storage < m->nstorages, "'%s': storage index %zu", t->name, t->storage);
-        unsigned __int128 numel = 1, last = t->offset;
-        for (size_t d = 0; d < t->ndim; d++) {
-            FUZZ_CHECK(t->shape[d] >= 0 && t->stride[d] >= 0, "'%s': negative size or stride",
-                       t->name);
-            numel *= (uint64_t)t->shape[d];
-            if (t->shape[d] > 0)
-                last += (unsigned __int128)(uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
-        }
-        FUZZ_CHECK(numel == t->numel, "'%s': numel %llu", t->name, (unsigned long long)t->numel);
-        size_t es = c2s_dtype_size(t->dtype);
-        FUZZ_CHECK(numel * es == t->nbytes, "'%s': nbytes %llu", t->name,
-                   (unsigned long long)t->nbytes);
-        if (numel > 0)
-            FUZZ_CHECK((last + 1) * es <= m->storages[t->storage].nbytes,
-                       "'%s': view ends past its storage (%llu bytes)", t->name,
-                       (unsigned long long)m->storages[t->storage].nbytes);
+        check_quant(m, t);
+        if (t->storage != TMAP_NO_STORAGE)
+            check_view(m, t);
     }
 }
 
@@ -97,6 +110,28 @@ static void check_sweep(const pvm *vm, const uint8_t *data, size_t size, int acc
     sweep_report_free(&rep);
 }
 
+/* t's sizes agree, and its view lies inside its storage. */
+static void check_view(const tmap *m, const tmap_tensor *t)
+{
+    FUZZ_CHECK(t->storage < m->nstorages, "'%s': storage index %zu", t->name, t->storage);
+    unsigned __int128 numel = 1, last = t->offset;
+    for (size_t d = 0; d < t->ndim; d++) {
+        FUZZ_CHECK(t->shape[d] >= 0 && t->stride[d] >= 0, "'%s': negative size or stride",
+                   t->name);
+        numel *= (uint64_t)t->shape[d];
+        if (t->shape[d] > 0)
+            last += (unsigned __int128)(uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
+    }
+    FUZZ_CHECK(numel == t->numel, "'%s': numel %llu", t->name, (unsigned long long)t->numel);
+    size_t es = c2s_dtype_size(t->dtype);
+    FUZZ_CHECK(numel * es == t->nbytes, "'%s': nbytes %llu", t->name,
+               (unsigned long long)t->nbytes);
+    if (numel > 0)
+        FUZZ_CHECK((last + 1) * es <= m->storages[t->storage].nbytes,
+                   "'%s': view ends past its storage (%llu bytes)", t->name,
+                   (unsigned long long)m->storages[t->storage].nbytes);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pvm_limits limits = fuzz_pvm_limits();
@@ -118,16 +153,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(end <= size, "end offset %zu past the input (%zu bytes)", end, size);
     FUZZ_CHECK(end > 0 && data[end - 1] == '.', "end offset %zu is not just past a STOP", end);
 
-    tmap map;
-    memset(&map, 0, sizeof map);
-    tmap_options to = {.max_depth = FUZZ_MAX_DEPTH};
-    c2s_error_clear(&err);
-    st = tmap_build(top, pvm_object_count(vm), &to, &map, &err);
-    if (st == C2S_OK)
-        check_map(&map);
-    else
-        check_failure(st, &err, "tmap_build");
-    tmap_free(&map);
+    /* once per way of reading quantized tensors: each maps them differently */
+    static const c2s_quantized MODES[] = {C2S_QUANTIZED_REFUSE, C2S_QUANTIZED_DEQUANTIZE,
+                                          C2S_QUANTIZED_RAW};
+    for (size_t k = 0; k < sizeof MODES / sizeof MODES[0]; k++) {
+        tmap map;
+        memset(&map, 0, sizeof map);
+        tmap_options to = {.max_depth = FUZZ_MAX_DEPTH, .quantized = MODES[k]};
+        c2s_error_clear(&err);
+        st = tmap_build(top, pvm_object_count(vm), &to, &map, &err);
+        if (st == C2S_OK)
+            check_map(&map);
+        else
+            check_failure(st, &err, "tmap_build");
+        tmap_free(&map);
+    }
     pvm_free(vm);
     return 0;
 }

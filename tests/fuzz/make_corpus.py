@@ -37,6 +37,7 @@ FIXTURE_PICKLES = [
     "bad/memo_undefined.pt", "bad/negative_stride.pt", "bad/numel_overflow.pt",
     "bad/quantized.pt", "bad/rebuild_too_few_args.pt", "bad/stack_underflow.pt",
     "bad/unknown_opcode.pt", "bad/view_out_of_bounds.pt",
+    "modules/quantized.pt", "modules/yolo_like.pt", "modules/sequential.pt",
 ]
 
 

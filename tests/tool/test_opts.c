@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tool/tool_convert.h"
 #include "tool/tool_msgs.h"
 #include "tool/tool_opts.h"
 #include "tool/tool_report.h"
@@ -80,6 +81,46 @@ Test(opts, inputs_and_flags)
               c.cfg.follow_symlinks && c.cfg.permissive);
     cr_expect(!c.cfg.scan && !c.cfg.list && !c.cfg.json && !c.cfg.to_stdout);
     cr_expect_eq(tool_is_batch(&c.cfg), 1);
+    done(&c);
+}
+
+Test(opts, name_and_quantized)
+{
+    cmd c;
+    PARSE(&c, "t.pt", "--name", "embed.weight", "--quantized", "raw");
+    expect_ok(&c, "parse");
+    cr_expect_str_eq(c.cfg.tensor_name, "embed.weight");
+    cr_expect_eq(c.cfg.quantized, C2S_QUANTIZED_RAW);
+    c2s_open_options o = tool_open_options(&c.cfg);
+    cr_expect_str_eq(o.tensor_name, "embed.weight");
+    cr_expect_eq(o.quantized, C2S_QUANTIZED_RAW);
+    done(&c);
+    PARSE(&c, "t.pt", "--quantized", "dequantize");
+    expect_ok(&c, "dequantize");
+    cr_expect_eq(c.cfg.quantized, C2S_QUANTIZED_DEQUANTIZE);
+    cr_expect_null(c.cfg.tensor_name);
+    done(&c);
+    PARSE(&c, "t.pt");
+    cr_expect_eq(c.cfg.quantized, C2S_QUANTIZED_REFUSE);
+    done(&c);
+    PARSE(&c, "t.pt", "--quantized", "int8");
+    expect_usage(&c, "--quantized takes dequantize or raw, not 'int8'", "bad --quantized");
+    done(&c);
+    PARSE(&c, "t.pt", "--name", "");
+    expect_usage(&c, "--name takes a non-empty tensor name", "empty --name");
+    done(&c);
+    PARSE(&c, "--scan", "t.pt", "--quantized", "raw");
+    expect_usage(&c, "--scan writes nothing, so --quantized makes no sense with it", "scan");
+    done(&c);
+    PARSE(&c, "--scan", "t.pt", "--name", "w");
+    expect_usage(&c, "--scan writes nothing, so --name makes no sense with it", "scan");
+    done(&c);
+    PARSE(&c, "--list", "t.pt", "--name", "w", "--quantized", "dequantize");
+    expect_ok(&c, "list");
+    done(&c);
+    PARSE(&c, "t.pt", "--allow-global", "models.*");
+    expect_ok(&c, "wildcard");
+    cr_expect_str_eq(c.cfg.allow[0], "models.*");
     done(&c);
 }
 
@@ -479,6 +520,9 @@ Test(opts, error_text_names_the_option)
                      "no tensors found");
     cr_expect_str_eq(error_text(C2S_RULE_UNSUPPORTED, "", 0, "t: complex128"),
                      "t: complex128 (--skip-unsupported drops such tensors)");
+    cr_expect_str_eq(error_text(C2S_RULE_QUANTIZED, "", 0, "t is quantized"),
+                     "t is quantized (--quantized dequantize or --quantized raw; "
+                     "--skip-unsupported drops such tensors)");
     cr_expect_str_eq(error_text(C2S_RULE_ALL_FILTERED, "", 0, "no tensor left"),
                      "no tensor left (--include/--exclude)");
     cr_expect_str_eq(error_text(C2S_RULE_POLICY, "", 0, "refused: os.system"), "refused: os.system");
