@@ -16,10 +16,11 @@
 #include <unistd.h>
 
 #include "torch/rd_legacy.h"
+#include "torch/rd_script.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_legacy_ops};
+static const rd_ops *const READERS[] = {&rd_script_ops, &rd_zip_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 
@@ -127,6 +128,12 @@ c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err)
 int rd_big_endian(const rd *r) { return r->ops->big_endian(r->impl); }
 
 uint64_t rd_object_count(const rd *r) { return r->ops->object_count(r->impl); }
+
+const char *const *rd_notes(const rd *r, size_t *n)
+{
+    *n = 0;
+    return r->ops->notes != NULL ? r->ops->notes(r->impl, n) : NULL;
+}
 
 /* ---- storage streams ---------------------------------------------------------------- */
 
