@@ -199,7 +199,7 @@ static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r,
 {
     for (size_t i = first; i < r->nglobals; i++) {
         const c2s_global_use *g = &r->globals[i];
-        if (g->cls == C2S_GLOBAL_UNKNOWN && is_script_module(g->module)) {
+        if (g->cls != C2S_GLOBAL_DANGEROUS && is_script_module(g->module)) {
             c2s_status st = load_qualifier(s, g->module, err);
             if (st != C2S_OK)
                 return st;
@@ -368,6 +368,9 @@ static c2s_status map_module(script_reader *s, const pvm_value *obj, const char 
         return c2s_fail(err, C2S_ERR_INPUT, "%s is not an object of a module class declared "
                         "in code/", what);
     const pvm_value *state = obj->u.call.state;
+    if (k->has_setstate)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s (%s) is built by its class's own __setstate__, "
+                        "which the converter does not run", what, k->qualname);
     if (state == NULL || state->kind != PVM_DICT)
         return c2s_fail(err, C2S_ERR_INPUT, "%s (%s) has no attribute dict", what, k->qualname);
     pvm_value *dict = new_node(s, PVM_DICT);
