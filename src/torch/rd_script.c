@@ -24,6 +24,7 @@
 #include "torch/rd_zip.h"
 #include "torch/torchtab.h"
 #include "torch/tscode.h"
+#include "torch/tsnodes.h"
 
 #define MAX_MODULE_DEPTH 200
 #define PATH_MAX_LEN 4096
@@ -38,8 +39,7 @@ typedef struct script_reader {
     ts_classes classes;
     char **qualifiers;       /* whose code/ record was looked for */
     size_t nqualifiers;
-    pvm_value **made;        /* the nodes of the tree given to tmap */
-    size_t nmade, capmade;
+    ts_nodes nodes;          /* the tree given to tmap */
     char **notes;
     size_t nnotes;
     uint64_t visits, max_visits;
@@ -222,49 +222,6 @@ static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r,
 
 /* ---- the module tree --------------------------------------------------------------- */
 
-static pvm_value *new_node(script_reader *s, pvm_kind kind)
-{
-    if (s->nmade == s->capmade) {
-        size_t cap = s->capmade ? s->capmade * 2 : 64;
-        pvm_value **grown = realloc(s->made, cap * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
-        s->made = grown;
-        s->capmade = cap;
-    }
-    pvm_value *v = calloc(1, sizeof *v);
-    if (v == NULL)
-        return NULL;
-    v->kind = kind;
-    v->id = (uint32_t)(pvm_object_count(s->vm) + s->nmade);
-    s->made[s->nmade++] = v;
-    return v;
-}
-
-/* dict[key] = val, key copied into a new str node. */
-static int dict_add(script_reader *s, pvm_value *dict, const char *key, pvm_value *val)
-{
-    pvm_value *k = new_node(s, PVM_STR);
-    if (k == NULL || (k->u.str.data = strdup(key)) == NULL)
-        return 0;
-    k->u.str.len = strlen(key);
-    if (dict->u.dict.len == dict->u.dict.cap) {
-        size_t cap = dict->u.dict.cap ? dict->u.dict.cap * 2 : 8;
-        pvm_value **keys = realloc(dict->u.dict.keys, cap * sizeof *keys);
-        if (keys == NULL)
-            return 0;
-        dict->u.dict.keys = keys;
-        pvm_value **vals = realloc(dict->u.dict.vals, cap * sizeof *vals);
-        if (vals == NULL)
-            return 0;
-        dict->u.dict.vals = vals;
-        dict->u.dict.cap = cap;
-    }
-    dict->u.dict.keys[dict->u.dict.len] = k;
-    dict->u.dict.vals[dict->u.dict.len++] = val;
-    return 1;
-}
-
 static int is_tensor(const pvm_value *v)
 {
     if (v->kind != PVM_CALL || v->u.call.callable->kind != PVM_GLOBAL)
@@ -309,7 +266,7 @@ static c2s_status add_declared(script_reader *s, const pvm_value *state, char *c
         if (!is_tensor(v))
             return c2s_fail(err, C2S_ERR_INPUT, "%s '%s' is a %s, not a tensor", what, name,
                             pvm_kind_name(v->kind));
-        if (!dict_add(s, dict, names[i], (pvm_value *)v))
+        if (!tsn_dict_add(&s->nodes, dict, names[i], (pvm_value *)v))
             return oom(err);
     }
     return C2S_OK;
@@ -339,7 +296,7 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
             c2s_status st = map_module(s, v, name, depth + 1, &child, err);
             if (st != C2S_OK)
                 return st;
-            if (child->u.dict.len > 0 && !dict_add(s, dict, attr, child))
+            if (child->u.dict.len > 0 && !tsn_dict_add(&s->nodes, dict, attr, child))
                 return oom(err);
         } else if (is_tensor(v)) {
             char note[PATH_MAX_LEN + 80];
@@ -373,7 +330,7 @@ static c2s_status map_module(script_reader *s, const pvm_value *obj, const char 
                         "which the converter does not run", what, k->qualname);
     if (state == NULL || state->kind != PVM_DICT)
         return c2s_fail(err, C2S_ERR_INPUT, "%s (%s) has no attribute dict", what, k->qualname);
-    pvm_value *dict = new_node(s, PVM_DICT);
+    pvm_value *dict = tsn_new(&s->nodes, PVM_DICT);
     if (dict == NULL)
         return oom(err);
     c2s_status st = add_declared(s, state, k->params, k->nparams, "parameter", path, dict, err);
@@ -406,17 +363,7 @@ static void script_close(void *impl)
     script_reader *s = impl;
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->nmade; i++) {
-        pvm_value *v = s->made[i];
-        if (v->kind == PVM_DICT) {
-            free(v->u.dict.keys);
-            free(v->u.dict.vals);
-        } else if (v->kind == PVM_STR) {
-            free(v->u.str.data);
-        }
-        free(v);
-    }
-    free(s->made);
+    tsn_free(&s->nodes);
     for (size_t i = 0; i < s->nqualifiers; i++)
         free(s->qualifiers[i]);
     free(s->qualifiers);
@@ -478,6 +425,7 @@ static c2s_status script_open(const rd_input *in, const c2s_open_options *o, voi
         return c2s_fail(err, C2S_ERR_INPUT, "no constants.pkl record: torch.jit.load refuses "
                         "the archive");
     s->max_visits = 100000 + 4 * (uint64_t)pvm_object_count(s->vm);
+    s->nodes.first_id = pvm_object_count(s->vm);
     pvm_value *tree = NULL;
     if ((st = map_module(s, obj, "", 0, &tree, err)) != C2S_OK)
         return st;
@@ -515,7 +463,7 @@ static int script_big_endian(const void *impl)
 static uint64_t script_object_count(const void *impl)
 {
     const script_reader *s = impl;
-    return (s->vm ? pvm_object_count(s->vm) : 0) + s->nmade;
+    return (s->vm ? pvm_object_count(s->vm) : 0) + tsn_count(&s->nodes);
 }
 
 static const char *const *script_notes(const void *impl, size_t *n)

@@ -300,7 +300,9 @@ static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
     const zl_entry *pickle = find_record(z, "data.pkl");
     z->pickle = pickle;
     st = check_entries(z, pickle, f, err);
-    if (st == C2S_OK && pickle == NULL)
+    /* torch.jit.load reads a TorchScript archive of torch 1.0-1.2 from its
+     * model.json; it has no data.pkl (zipsrc_read_pickle then fails). */
+    if (st == C2S_OK && pickle == NULL && find_record(z, "model.json") == NULL)
         st = c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
     return st;
 }
@@ -448,7 +450,7 @@ void zipsrc_close(zipsrc *z)
 }
 
 const char *zipsrc_prefix(const zipsrc *z) { return z->prefix; }
-const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle->name; }
+const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle ? z->pickle->name : NULL; }
 int zipsrc_big_endian(const zipsrc *z) { return z->big_endian; }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -752,7 +754,41 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
 
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err)
 {
+    if (z->pickle == NULL) {
+        *data = NULL;
+        *len = 0;
+        return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
+    }
     return read_whole(z, z->pickle, data, len, err);
+}
+
+int zipsrc_is_model_json(const zipsrc *z) { return z->pickle == NULL; }
+
+static c2s_status named_entry(const zipsrc *z, const char *record, const zl_entry **e,
+                              c2s_error *err)
+{
+    *e = strlen(record) < KEY_MAX - sizeof z->prefix ? find_record(z, record) : NULL;
+    if (*e == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "record %s/%.300s is missing", z->prefix, record);
+    return C2S_OK;
+}
+
+c2s_status zipsrc_record_size(zipsrc *z, const char *record, uint64_t *size, c2s_error *err)
+{
+    const zl_entry *e = NULL;
+    c2s_status st = named_entry(z, record, &e, err);
+    if (st == C2S_OK)
+        *size = e->size;
+    return st;
+}
+
+c2s_status zipsrc_record_stream_open(zipsrc *z, const char *record, zipsrc_stream *s,
+                                     c2s_error *err)
+{
+    const zl_entry *e = NULL;
+    memset(s, 0, sizeof *s);
+    c2s_status st = named_entry(z, record, &e, err);
+    return st != C2S_OK ? st : stream_open_entry(z, e, s, err);
 }
 
 const char *zipsrc_record_name(const zipsrc *z, const char *record)

@@ -5,7 +5,8 @@
  * archive: a zip (its layout read by ziplayout.c with pread only) whose
  * records are found exactly as torch.load finds them (archive directory from
  * the first central directory entry, every entry under it, names looked up
- * without regard to ASCII case as miniz does), holding a data.pkl.  A
+ * without regard to ASCII case as miniz does), holding a data.pkl (or, for
+ * torch 1.0-1.2 TorchScript, a model.json).  A
  * TorchScript archive (torch.jit.save: code/, constants.pkl) opens too;
  * zipsrc_is_torchscript() tells, and zipsrc_read_record() reads its other
  * records by the same lookup rules.  Structural tricks (a second data.pkl, other pickle
@@ -66,7 +67,8 @@ void zipsrc_close(zipsrc *z);
 const char *zipsrc_prefix(const zipsrc *z);
 
 /* The name of the entry torch reads as data.pkl, as the archive spells it
- * (e.g. "archive/DATA.PKL" when only the case differs). */
+ * (e.g. "archive/DATA.PKL" when only the case differs); NULL for a
+ * model.json archive. */
 const char *zipsrc_pickle_name(const zipsrc *z);
 
 /* 1 when the byteorder record says "big". */
@@ -93,6 +95,10 @@ size_t zipsrc_entry_count(const zipsrc *z);
 const char *zipsrc_entry_name(const zipsrc *z, size_t i);
 c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
                              c2s_error *err);
+
+/* 1 for a TorchScript archive of torch 1.0-1.2: no data.pkl, a model.json
+ * (the only archive without data.pkl that opens). */
+int zipsrc_is_model_json(const zipsrc *z);
 
 /* 1 for a TorchScript archive: a constants.pkl record (found as torch.jit.load
  * finds it) or any entry under "<archive>/code/". */
@@ -125,6 +131,12 @@ typedef struct zipsrc_stream {
 
 c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
                               c2s_error *err);
+
+/* Size of, and a stream over, the record "<archive>/<record>" found as
+ * zipsrc_read_record finds it ("record ... is missing" otherwise). */
+c2s_status zipsrc_record_size(zipsrc *z, const char *record, uint64_t *size, c2s_error *err);
+c2s_status zipsrc_record_stream_open(zipsrc *z, const char *record, zipsrc_stream *s,
+                                     c2s_error *err);
 
 /* Read exactly n bytes at offset off (off + n <= size). */
 c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
