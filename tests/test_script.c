@@ -3,7 +3,9 @@
  * program and through the code/ reader (tscode.c) and zipsrc directly:
  * every fixture of fixtures/script/good converts to exactly its expected
  * file and lists its tensors in the order of its .keys file (both written
- * from torch.jit.load(f).state_dict() by fixtures/make_script.py); every row
+ * from torch.jit.load(f).state_dict() by fixtures/make_script.py, or for the
+ * hand-written torch 1.0-1.2 archive json_nested.pt, from its model.json as
+ * torch 1.2 reads it); every row
  * of fixtures/script/bad/MANIFEST fails with its exit code and exact
  * message and leaves nothing; the real tch_foo.pt (found in $C2S_REALDATA,
  * then ../shared/realdata, then ../../shared/realdata) converts to
@@ -71,7 +73,7 @@ static char *listed_names(const char *input)
     return names;
 }
 
-static const char *const GOOD[] = {"nested", "tiny", "code_case_swapped"};
+static const char *const GOOD[] = {"nested", "tiny", "code_case_swapped", "json_nested"};
 
 Test(script, every_good_fixture_converts_to_what_torch_jit_load_returns)
 {
@@ -89,7 +91,7 @@ Test(script, every_good_fixture_converts_to_what_torch_jit_load_returns)
         inputs += n > 3 && strcmp(e->d_name + n - 3, ".pt") == 0;
     }
     closedir(d);
-    cr_expect_eq(inputs, 3, "fixtures/script/good holds %d archives", inputs);
+    cr_expect_eq(inputs, 4, "fixtures/script/good holds %d archives", inputs);
 }
 
 Test(script, tensors_come_in_state_dict_order)
@@ -131,7 +133,7 @@ Test(script, every_bad_fixture_fails_with_its_message)
         rows++;
     }
     fclose(f);
-    cr_expect_eq(rows, 6);
+    cr_expect_eq(rows, 10);
 }
 
 static const char *realdata_dir(void)
@@ -218,6 +220,29 @@ Test(script, verify_dtype_key_and_filters_work)
                      "scratch     F16          [2]                   4\n"
                      "shared      F16          [2, 2]                8\n"
                      "4 tensors, 32 bytes\n"
+                     "metadata: format=pt\n");
+    tr_free(&r);
+    free(out);
+}
+
+Test(script, model_json_archives_are_judged_and_listed)
+{
+    tr_result r = RUN("--scan", "--json", "fixtures/script/good/json_nested.pt");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"verdict\":\"safe\"") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "\"format\":\"TorchScript zip\"") != NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "\"globals\":[]") != NULL, "%s", r.out);
+    tr_free(&r);
+    char *out = tu_path(dir, "out.safetensors");
+    r = RUN("-q", "--key", "tied", "-o", out, "fixtures/script/good/json_nested.pt");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    tr_free(&r);
+    r = RUN("--list", out);
+    cr_expect_str_eq(r.out,
+                     "NAME  DTYPE        SHAPE                 BYTES\n"
+                     "bias  F32          [2]                   8\n"
+                     "view  F32          [2, 2]                16\n"
+                     "2 tensors, 24 bytes\n"
                      "metadata: format=pt\n");
     tr_free(&r);
     free(out);

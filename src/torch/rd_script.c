@@ -24,6 +24,7 @@
 #include "torch/rd_zip.h"
 #include "torch/torchtab.h"
 #include "torch/tscode.h"
+#include "torch/tsjson.h"
 #include "torch/tsnodes.h"
 
 #define MAX_MODULE_DEPTH 200
@@ -40,6 +41,8 @@ typedef struct script_reader {
     char **qualifiers;       /* whose code/ record was looked for */
     size_t nqualifiers;
     ts_nodes nodes;          /* the tree given to tmap */
+    int model_json;          /* a torch 1.0-1.2 archive (tsjson.h) */
+    tsjson_out json;         /* its storage records */
     char **notes;
     size_t nnotes;
     uint64_t visits, max_visits;
@@ -69,7 +72,7 @@ static int script_sniff(const rd_input *in)
     c2s_error err = {0};
     zipsrc *z = NULL;
     int yes = zipsrc_open_fd(in->fd, in->size, 0, &z, &f, &err) == C2S_OK &&
-              zipsrc_is_torchscript(z);
+              (zipsrc_is_torchscript(z) || zipsrc_is_model_json(z));
     zipsrc_close(z);
     findings_free(&f);
     return yes;
@@ -100,14 +103,32 @@ static c2s_status run_pickle(pvm **vm, const uint8_t *data, size_t len, const ch
 }
 
 /* Entry i's name ends with ".debug_pkl" and lies under "<archive>/code/"
- * (ASCII case ignored, as torch's lookups ignore it). */
+ * (or "libs/", where torch 1.0-1.2 archives keep their classes), ASCII
+ * case ignored as torch's lookups ignore it. */
 static int is_debug_pickle(const zipsrc *z, size_t i)
 {
     const char *name = zipsrc_entry_name(z, i), *prefix = zipsrc_prefix(z);
     size_t n = strlen(name), k = strlen(prefix);
     return n > k + 6 + 10 && strncmp(name, prefix, k) == 0 && name[k] == '/' &&
-           strncasecmp(name + k + 1, "code/", 5) == 0 &&
+           (strncasecmp(name + k + 1, "code/", 5) == 0 ||
+            strncasecmp(name + k + 1, "libs/", 5) == 0) &&
            strcasecmp(name + n - 10, ".debug_pkl") == 0;
+}
+
+/* Read a record and run it as a pickle (its objects are not kept). */
+static c2s_status judge_record(script_reader *s, const char *record, const c2s_open_options *o,
+                               c2s_report *r, c2s_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    pvm *vm = NULL;
+    pvm_value *top = NULL;
+    c2s_status st = zipsrc_read_record(s->zip, record, &data, &len, err);
+    if (st == C2S_OK)
+        st = run_pickle(&vm, data, len, zipsrc_record_name(s->zip, record), o, r, &top, err);
+    pvm_free(vm);
+    free(data);
+    return st;
 }
 
 /* The source-range pickles torch.jit.load may read (lazily, for messages
@@ -364,6 +385,7 @@ static void script_close(void *impl)
     if (s == NULL)
         return;
     tsn_free(&s->nodes);
+    tsjson_free(&s->json);
     for (size_t i = 0; i < s->nqualifiers; i++)
         free(s->qualifiers[i]);
     free(s->qualifiers);
@@ -397,6 +419,32 @@ static c2s_status judge_pickles(script_reader *s, const c2s_open_options *o, c2s
     return st;
 }
 
+/* A torch 1.0-1.2 archive: the tree from model.json; judged are the
+ * attributes.pkl torch reads (proto version 2 and later), the debug arenas
+ * model.json names and every debug_pkl of code/ and libs/. */
+static c2s_status open_model_json(script_reader *s, const c2s_open_options *o, c2s_report *r,
+                                  const pvm_value **top, c2s_error *err)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    s->model_json = 1;
+    c2s_status st = zipsrc_read_record(s->zip, "model.json", &text, &len, err);
+    if (st == C2S_OK)
+        st = tsjson_build(s->zip, zipsrc_record_name(s->zip, "model.json"), text, len,
+                          &s->nodes, &s->json, &r->findings, err);
+    free(text);
+    if (st == C2S_OK && (s->json.proto_version >= 2 ||
+                         zipsrc_record_name(s->zip, "attributes.pkl") != NULL))
+        st = judge_record(s, "attributes.pkl", o, r, err);
+    for (size_t i = 0; st == C2S_OK && i < s->json.npickles; i++)
+        st = judge_record(s, s->json.pickles[i], o, r, err);
+    if (st == C2S_OK)
+        st = judge_debug_pickles(s, o, r, err);
+    if (st == C2S_OK)
+        *top = s->json.tree;
+    return st;
+}
+
 static c2s_status script_open(const rd_input *in, const c2s_open_options *o, void **impl,
                               c2s_report *r, const pvm_value **top, c2s_error *err)
 {
@@ -408,6 +456,8 @@ static c2s_status script_open(const rd_input *in, const c2s_open_options *o, voi
                                    &r->findings, err);
     if (st != C2S_OK)
         return st;
+    if (zipsrc_is_model_json(s->zip))
+        return open_model_json(s, o, r, top, err);
     if (!zipsrc_torch_load_sees_script(s->zip))
         findings_add(&r->findings, "torch.load would read this archive as a plain checkpoint, "
                      "torch.jit.load as TorchScript: no record is named exactly "
@@ -441,17 +491,54 @@ static c2s_status script_verify_all(void *impl, findings *f, c2s_error *err)
     return rd_zip_verify_all(s->zip, f, err);
 }
 
+/* The record of a model.json archive's storage key (an index, tsjson.h). */
+static const char *json_record(const script_reader *s, const char *key)
+{
+    char *end = NULL;
+    unsigned long i = strtoul(key, &end, 10);
+    return *key != '\0' && *end == '\0' && i < s->json.nrecords ? s->json.records[i] : NULL;
+}
+
+static c2s_status json_check_storages(script_reader *s, const tmap *m, c2s_error *err)
+{
+    for (size_t i = 0; i < m->nstorages; i++) {
+        const tmap_storage *t = &m->storages[i];
+        const char *record = json_record(s, t->key);
+        uint64_t size = 0;
+        if (record == NULL)
+            return c2s_fail(err, C2S_ERR_INPUT, "internal error: no record for storage '%s'",
+                            t->key);
+        c2s_status st = zipsrc_record_size(s->zip, record, &size, err);
+        if (st != C2S_OK)
+            return st;
+        if (size < t->nbytes)
+            return c2s_fail(err, C2S_ERR_INPUT, "record %s/%s has %llu bytes, the tensors "
+                            "need %llu", zipsrc_prefix(s->zip), record,
+                            (unsigned long long)size, (unsigned long long)t->nbytes);
+    }
+    return C2S_OK;
+}
+
 static c2s_status script_check_storages(void *impl, const tmap *m, c2s_error *err)
 {
     script_reader *s = impl;
-    return rd_zip_check_storages(s->zip, m, err);
+    return s->model_json ? json_check_storages(s, m, err)
+                         : rd_zip_check_storages(s->zip, m, err);
 }
 
 static c2s_status script_stream_open(void *impl, const char *key, rd_stream *st,
                                      c2s_error *err)
 {
     script_reader *s = impl;
-    return rd_zip_stream_open(s->zip, key, st, err);
+    if (!s->model_json)
+        return rd_zip_stream_open(s->zip, key, st, err);
+    const char *record = json_record(s, key);
+    if (record == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "internal error: no record for storage '%s'", key);
+    c2s_status rc = zipsrc_record_stream_open(s->zip, record, &st->u.zip, err);
+    if (rc == C2S_OK)
+        rd_zip_stream_wrap(st);
+    return rc;
 }
 
 static int script_big_endian(const void *impl)

@@ -21,6 +21,12 @@
  * module object, in the order data.pkl sets them), named by attribute path
  * ("seq.0.weight").  Other tensor attributes and the tensor constants of
  * constants.pkl are left out, as notes.
+ *
+ * The archives of torch 1.0 to 1.2 have no data.pkl: their module tree and
+ * tensor table are the JSON record model.json (read by tsjson.h), their
+ * storages any records it names.  Judged there: attributes.pkl, the debug
+ * arenas model.json names and the debug_pkl records of code/ and libs/; a
+ * module with a __setstate__ is a finding (torch runs it while loading).
  */
 #ifndef RD_SCRIPT_H
 #define RD_SCRIPT_H

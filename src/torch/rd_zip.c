@@ -149,16 +149,20 @@ static c2s_status zip_stream_open(void *impl, const char *key, rd_stream *s, c2s
     return rd_zip_stream_open(z->zip, key, s, err);
 }
 
+void rd_zip_stream_wrap(rd_stream *s)
+{
+    s->ops = &ZIP_STREAM;
+    s->size = s->u.zip.size;
+    s->crc_expected = s->u.zip.crc_expected;
+    s->crc_recorded = s->u.zip.crc_recorded;
+    snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
+}
+
 c2s_status rd_zip_stream_open(zipsrc *zip, const char *key, rd_stream *s, c2s_error *err)
 {
     c2s_status st = zipsrc_stream_open(zip, key, &s->u.zip, err);
-    if (st == C2S_OK) {
-        s->ops = &ZIP_STREAM;
-        s->size = s->u.zip.size;
-        s->crc_expected = s->u.zip.crc_expected;
-        s->crc_recorded = s->u.zip.crc_recorded;
-        snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
-    }
+    if (st == C2S_OK)
+        rd_zip_stream_wrap(s);
     return st;
 }
 

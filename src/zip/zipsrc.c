@@ -260,7 +260,9 @@ static int is_torchscript_entry(const zipsrc *z, const zl_entry *e)
     if (!under_prefix(z, e) || e->name_len <= z->prefix_len + 1)
         return 0;
     const char *rest = e->name + z->prefix_len + 1;
-    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0;
+    /* without data.pkl (a model.json archive), torch reads attributes.pkl */
+    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0 ||
+           (z->pickle == NULL && strcmp(rest, "attributes.pkl") == 0);
 }
 
 /* torch.load lists every record (to look for TorchScript) and refuses an
