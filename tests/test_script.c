@@ -268,7 +268,8 @@ Test(script, code_reader_reads_the_lists_torch_writes)
                        "    __parameters__ = [\"not\", \"this\"]\n"
                        "class B:\n"
                        "  __buffers__ = [\"x\", ]\n"
-                       "  def __setstate__(self: __torch__.m.B, s: int) -> None:\n"
+                       "\n"
+                       "  def  __setstate__ (self: __torch__.m.B, s: int) -> None:\n"
                        "    return None\n"
                        "def f(x: int) -> int:\n"
                        "  __parameters__ = [\"outside\", ]\n";
@@ -276,7 +277,7 @@ Test(script, code_reader_reads_the_lists_torch_writes)
     cr_assert_eq(c.n, 2);
     const ts_class *a = tscode_find(&c, "__torch__.m.A"), *b = tscode_find(&c, "__torch__.m.B");
     cr_assert(a != NULL && b != NULL);
-    cr_expect(a->is_module && !a->has_setstate);
+    cr_expect(a->is_module && a->has_setstate); /* the file mentions __setstate__ */
     cr_assert_eq(a->nparams, 2);
     cr_expect_str_eq(a->params[0], "weight");
     cr_expect_str_eq(a->params[1], "bias");
@@ -284,6 +285,13 @@ Test(script, code_reader_reads_the_lists_torch_writes)
     cr_expect(!b->is_module && b->has_setstate);
     cr_expect_eq(b->nbuffers, 1);
     cr_expect_null(tscode_find(&c, "__torch__.m.f"));
+    tscode_free(&c);
+    /* a comment at column 0 does not end the class; no __setstate__ here */
+    cr_assert_eq(parse("class C(Module):\n# note\n  __buffers__ = [\"b\", ]\n", &c, &err),
+                 C2S_OK, "%s", err.msg);
+    cr_assert_eq(c.n, 1);
+    cr_expect(c.items[0].is_module && !c.items[0].has_setstate);
+    cr_expect_eq(c.items[0].nbuffers, 1);
     tscode_free(&c);
 }
 
@@ -299,6 +307,12 @@ Test(script, code_reader_refuses_what_it_cannot_read)
         {"class A(Module):\n  pass\nclass A(Module):\n  pass\n",
          "archive/code/__torch__/m.py declares class __torch__.m.A twice"},
         {"class A(Module)\n", "archive/code/__torch__/m.py line 1: cannot read the class header"},
+        {"class A(Module):\n    __parameters__ = [\"w\", ]\n",
+         "archive/code/__torch__/m.py line 2: class body not indented by two spaces"},
+        {"class A(Module):\n \n\t__parameters__ = []\n",
+         "archive/code/__torch__/m.py line 3: a tab in the indentation"},
+        {"class A(Module):\n  __parameters__: List[str] = []\n",
+         "archive/code/__torch__/m.py line 2: cannot read the __parameters__ list"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         ts_classes c = {0};

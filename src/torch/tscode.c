@@ -142,18 +142,42 @@ bad:
                     l->no);
 }
 
-/* One line of a class body. */
-static c2s_status body_line(const line *l, ts_class *k, const char *where, c2s_error *err)
+/* One line of a class body.  Statements of the class itself sit at an
+ * indent of exactly two spaces (torch writes no other, and a body indented
+ * otherwise would hide its lists from this reader): a tab, or a statement
+ * line at one space, fails. */
+static c2s_status body_line(const line *l, ts_class *k, int *started, const char *where,
+                            c2s_error *err)
 {
-    static const char PARAMS[] = "  __parameters__ = ", BUFFERS[] = "  __buffers__ = ";
+    static const char PARAMS[] = "  __parameters__", BUFFERS[] = "  __buffers__";
+    size_t indent = 0;
+    while (indent < l->len && (l->p[indent] == ' ' || l->p[indent] == '\t')) {
+        if (l->p[indent] == '\t')
+            return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: a tab in the indentation",
+                            where, l->no);
+        indent++;
+    }
+    if (indent == l->len || l->p[indent] == '#')
+        return C2S_OK; /* blank, or a comment */
+    /* the first statement sets the body's indent for Python */
+    if (indent < 2 || (!*started && indent != 2))
+        return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: class body not indented by two "
+                        "spaces", where, l->no);
+    *started = 1;
+    if (indent != 2)
+        return C2S_OK; /* inside a method */
     if (starts(l, PARAMS))
-        return read_list(l, sizeof PARAMS - 1, &k->params, &k->nparams, "__parameters__",
-                         where, err);
+        return starts(l, "  __parameters__ = ")
+                   ? read_list(l, sizeof PARAMS + 2, &k->params, &k->nparams,
+                               "__parameters__", where, err)
+                   : c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the "
+                              "__parameters__ list", where, l->no);
     if (starts(l, BUFFERS))
-        return read_list(l, sizeof BUFFERS - 1, &k->buffers, &k->nbuffers, "__buffers__",
-                         where, err);
-    if (starts(l, "  def __setstate__("))
-        k->has_setstate = 1;
+        return starts(l, "  __buffers__ = ")
+                   ? read_list(l, sizeof BUFFERS + 2, &k->buffers, &k->nbuffers, "__buffers__",
+                               where, err)
+                   : c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the __buffers__ "
+                              "list", where, l->no);
     return C2S_OK;
 }
 
@@ -164,22 +188,32 @@ c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t 
         return c2s_fail(err, C2S_ERR_INPUT, "%s: qualifier too long", where);
     const char *s = (const char *)text, *end = s + len;
     ts_class *cls = NULL;
+    int started = 0;          /* a statement of the class body was seen */
+    size_t first = out->n;
     line l = {s, 0, 0};
     while (l.p < end) {
         const char *nl = memchr(l.p, '\n', (size_t)(end - l.p));
         l.len = (size_t)((nl ? nl : end) - l.p);
         l.no++;
         c2s_status st = C2S_OK;
-        if (l.len > 0 && l.p[0] != ' ')
-            cls = NULL; /* a line at column 0 ends the class */
-        if (starts(&l, "class "))
+        if (l.len > 0 && l.p[0] != ' ' && l.p[0] != '\t' && l.p[0] != '#')
+            cls = NULL; /* a statement at column 0 ends the class */
+        if (starts(&l, "class ")) {
             st = open_class(&l, qualifier, where, out, &cls, err);
-        else if (cls != NULL)
-            st = body_line(&l, cls, where, err);
+            started = 0;
+        } else if (cls != NULL) {
+            st = body_line(&l, cls, &started, where, err);
+        }
         if (st != C2S_OK)
             return st;
         l.p = nl ? nl + 1 : end;
     }
+    /* Python's syntax (strings over several lines, brackets, comments) is
+     * not followed here, so a __setstate__ anywhere in the file counts for
+     * every class of the file: a class is never thought inert wrongly. */
+    if (memmem(text, len, "__setstate__", 12) != NULL)
+        for (size_t i = first; i < out->n; i++)
+            out->items[i].has_setstate = 1;
     return C2S_OK;
 }
 

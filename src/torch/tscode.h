@@ -16,12 +16,16 @@
  *
  * tscode_parse() reads, at column 0, "class NAME(BASES):" or "class NAME:"
  * (a module when BASES is exactly "Module"), and in the class body, at an
- * indent of two spaces, the lines "__parameters__ = [...]" and
+ * indent of exactly two spaces, the lines "__parameters__ = [...]" and
  * "__buffers__ = [...]" (a list of double-quoted names, each followed by
- * ", ") and "def __setstate__(" (the class runs its own code when torch's
- * unpickler builds an object of it).  Anything else is skipped.  A list
- * line it cannot read, a backslash in a name, or a class declared twice
- * fails: the converter would not know which tensors torch registers.
+ * ", ").  Every class of a file that mentions __setstate__ anywhere is
+ * taken to have one (the class runs its own code when torch's unpickler
+ * builds an object of it; the file's Python syntax is not followed far
+ * enough to say which class defines it).
+ * Anything else is skipped.  A list line it cannot read, a backslash in a
+ * name, a tab or another indent of the class's own statements, or a class
+ * declared twice fails: the converter would not know which tensors torch
+ * registers, nor whether the class runs code while loading.
  */
 #ifndef TSCODE_H
 #define TSCODE_H
