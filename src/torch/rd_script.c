@@ -4,14 +4,16 @@
  *
  * sniff: a zip archive that zipsrc opens and calls TorchScript (this reads
  * the central directory once more than the other readers need; it is
- * bounded by the index).  open: data.pkl and constants.pkl run through
- * the restricted VM and judged; the code/ record of every "__torch__"
- * qualifier the pickles name is read (tscode.h) and its debug_pkl judged;
- * the "__torch__" globals are then classed by what code/ declares.  Last,
- * the module tree is turned into a tree of dicts made here (nodes with ids
- * after the VM's, so the tensor map's visited marks stay unique) whose
- * leaves are the VM's own tensor rebuild calls: tmap.c then names and
- * checks the tensors exactly as for torch.save files.
+ * bounded by the index).  open: data.pkl, constants.pkl and every
+ * code/...debug_pkl run through the restricted VM and are judged; the code/
+ * record of every "__torch__" qualifier the pickles name is read
+ * (tscode.h), and the "__torch__" globals are then classed by what it
+ * declares.  Last, the module tree is turned into a tree of dicts made here
+ * (tsnodes.h: ids after the VM's, so the tensor map's visited marks stay
+ * unique) whose leaves are the VM's own tensor rebuild calls: tmap.c then
+ * names and checks the tensors exactly as for torch.save files.  A model.json
+ * archive (torch 1.0-1.2) gets its tree from tsjson.c instead, and its
+ * storage keys are indexes into the records model.json names.
  */
 #include "torch/rd_script.h"
 
@@ -214,17 +216,17 @@ static int script_unpickler_builtin(const char *module, const char *name)
     return 0;
 }
 
-/* Class the globals from index first on as TorchScript's unpickler sees them. */
+/* Class the globals from index first on as TorchScript's unpickler sees them.
+ * A code record that cannot be read stops the reading (its classes, and
+ * those not read yet, stay unknown) and is the error returned. */
 static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r,
                                 c2s_error *err)
 {
-    for (size_t i = first; i < r->nglobals; i++) {
+    c2s_status st = C2S_OK;
+    for (size_t i = first; i < r->nglobals && st == C2S_OK; i++) {
         const c2s_global_use *g = &r->globals[i];
-        if (g->cls != C2S_GLOBAL_DANGEROUS && is_script_module(g->module)) {
-            c2s_status st = load_qualifier(s, g->module, err);
-            if (st != C2S_OK)
-                return st;
-        }
+        if (g->cls != C2S_GLOBAL_DANGEROUS && is_script_module(g->module))
+            st = load_qualifier(s, g->module, err);
     }
     for (size_t i = first; i < r->nglobals; i++) {
         c2s_global_use *g = &r->globals[i];
@@ -238,7 +240,7 @@ static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r,
                 g->cls = C2S_GLOBAL_DATA;
         }
     }
-    return C2S_OK;
+    return st;
 }
 
 /* ---- the module tree --------------------------------------------------------------- */
