@@ -319,6 +319,7 @@ Test(script, code_reader_refuses_what_it_cannot_read)
         c2s_error err = {0};
         cr_expect_eq(parse(CASES[i].text, &c, &err), C2S_ERR_INPUT, "case %zu", i);
         cr_expect_str_eq(err.msg, CASES[i].msg);
+        cr_expect_eq(c.n, 0, "case %zu: a class of a file that failed was kept", i);
         tscode_free(&c);
     }
 }

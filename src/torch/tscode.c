@@ -204,8 +204,11 @@ c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t 
         } else if (cls != NULL) {
             st = body_line(&l, cls, &started, where, err);
         }
-        if (st != C2S_OK)
+        if (st != C2S_OK) {
+            while (out->n > first) /* a file that cannot be read declares nothing */
+                class_free(&out->items[--out->n]);
             return st;
+        }
         l.p = nl ? nl + 1 : end;
     }
     /* Python's syntax (strings over several lines, brackets, comments) is

@@ -51,7 +51,7 @@ typedef struct ts_classes {
 } ts_classes;
 
 /* Add the classes the source text (the record called where) declares for
- * qualifier to out.  Fails with C2S_ERR_INPUT: "<where> line N: cannot read
+ * qualifier to out (none when it fails).  Fails with C2S_ERR_INPUT: "<where> line N: cannot read
  * the __parameters__ list", "<where> declares class X twice". */
 c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text,
                         size_t len, ts_classes *out, c2s_error *err);

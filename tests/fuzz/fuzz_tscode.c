@@ -3,7 +3,8 @@
  * bytes.
  *
  * Property: for any text, tscode_parse() never crashes, leaks or hangs; it
- * returns C2S_OK or C2S_ERR_INPUT with a non-empty message; every class it
+ * returns C2S_OK or C2S_ERR_INPUT with a non-empty message and no class
+ * kept; every class it
  * read has a qualified name under the qualifier, and can be found again by
  * that name; and when the text mentions __setstate__, every class it read
  * is marked as having one (the promise the judge relies on).
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != C2S_OK) {
         FUZZ_CHECK(st == C2S_ERR_INPUT, "tscode_parse returned status %d", (int)st);
         FUZZ_CHECK(err.msg[0] != '\0', "tscode_parse failed with an empty message");
+        FUZZ_CHECK(c.n == 0, "tscode_parse failed but kept %zu classes", c.n);
         tscode_free(&c);
         return 0;
     }
