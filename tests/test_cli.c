@@ -597,9 +597,6 @@ Test(cli, input_path_opened_once)
         cr_skip_test("no %s", strace);
     char *out = tu_path(dir, "o.safetensors"), *log = tu_path(dir, "trace");
     const char *bin = tr_bin();
-    /* LeakSanitizer cannot run under ptrace (the sanitizer pass); this test
-     * is about system calls, and each Criterion test is its own process. */
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
     run_result r = finish(tr_start(strace, dir, NULL,
                                    (const char *const[]){"-f", "-qq", "-e", "trace=%file", "-o",
                                                          log, bin, "-q", "-o", out,
