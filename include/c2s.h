@@ -186,7 +186,7 @@ typedef struct c2s_findings {
 
 typedef struct c2s_report {
     c2s_verdict verdict;
-    const char *format;     /* "zip", "TorchScript zip" or "not a zip (legacy load path)" */
+    const char *format;     /* "zip" or "not a zip (legacy load path)" */
     c2s_global_use *globals;
     size_t nglobals;
     c2s_findings findings;
