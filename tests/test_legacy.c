@@ -101,6 +101,13 @@ Test(legacy, every_bad_fixture_fails_with_its_message)
     cr_expect_eq(rows, 5);
 }
 
+/* Where the real files are: $C2S_REALDATA, else ../shared/realdata. */
+static const char *realdata(void)
+{
+    const char *env = getenv("C2S_REALDATA");
+    return env != NULL && *env ? env : "../shared/realdata";
+}
+
 /* Real files written by other programs (tracel-ai/burn's test data). */
 Test(legacy, real_third_party_files_convert_exactly)
 {
@@ -108,10 +115,11 @@ Test(legacy, real_third_party_files_convert_exactly)
                                         "burn_legacy_uncloned_views", "burn_legacy_with_offsets"};
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++) {
         char input[512], want[512];
-        snprintf(input, sizeof input, "../shared/realdata/torch/%s.pt", NAMES[i]);
+        snprintf(input, sizeof input, "%s/torch/%s.pt", realdata(), NAMES[i]);
         snprintf(want, sizeof want, "fixtures/realdata/%s.expected.safetensors", NAMES[i]);
         struct stat st;
-        cr_assert_eq(stat(input, &st), 0, "%s is missing: the tests need ../shared/realdata",
+        cr_assert_eq(stat(input, &st), 0, "%s is missing: the tests need ../shared/realdata "
+                     "(or C2S_REALDATA)",
                      input);
         expect_converts_to(input, NULL, want);
     }
