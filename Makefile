@@ -226,7 +226,7 @@ pvm-diff: $(B)/pvm_repr
 # `make fuzz` works on a copy of the corpus under $(B)/fuzz-out/<name>/ and
 # keeps what it finds there; tests/fuzz/corpus/ is only written by hand.
 
-FUZZ_NAMES      = pvm file scan tf
+FUZZ_NAMES      = pvm file scan tf tscode
 FUZZ_SECONDS   ?= 60
 CLANG          ?= clang
 FUZZ_CFLAGS     = $(CFLAGS) $(INC)
@@ -234,9 +234,12 @@ FUZZ_SAN        = address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 FUZZ_DEPS       = tests/fuzz/fuzz.h $(wildcard include/*.h src/*/*.h)
 # Extra corpus directories, read but never written: the fixtures.
 FUZZ_EXTRA_pvm  =
-FUZZ_EXTRA_file = fixtures/good fixtures/bad fixtures/legacy/good fixtures/legacy/bad
-FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile fixtures/legacy/good fixtures/legacy/bad
+FUZZ_EXTRA_file = fixtures/good fixtures/bad fixtures/legacy/good fixtures/legacy/bad \
+                  fixtures/script/good fixtures/script/bad
+FUZZ_EXTRA_scan = fixtures/good fixtures/bad fixtures/hostile fixtures/legacy/good fixtures/legacy/bad \
+                  fixtures/script/good fixtures/script/bad
 FUZZ_EXTRA_tf   = fixtures/tf/good fixtures/tf/hostile
+FUZZ_EXTRA_tscode =
 FUZZ_ENV        = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 .PHONY: fuzz fuzz-replay valgrind

@@ -319,12 +319,61 @@ Test(zipsrc, nested_pickle_is_not_the_pickle)
     expect_zip_error(e, 1, "no data.pkl record: not a PyTorch checkpoint");
 }
 
-Test(zipsrc, torchscript)
+Test(zipsrc, torchscript_archives_open_and_say_so)
 {
     zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/constants.pkl", "\x80\x02).", 4, 0}};
-    expect_zip_error(e, 2, "TorchScript archives are not supported yet");
+    zipsrc *z = open_ok(e, 2);
+    cr_expect_eq(zipsrc_is_torchscript(z), 1);
+    cr_expect_eq(zipsrc_torch_load_sees_script(z), 1);
+    zipsrc_close(z);
     zb_entry f[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/code/m.py", "x", 1, 0}};
-    expect_zip_error(f, 2, "TorchScript archives are not supported yet");
+    z = open_ok(f, 2);
+    cr_expect_eq(zipsrc_is_torchscript(z), 1);
+    cr_expect_eq(zipsrc_torch_load_sees_script(z), 0);
+    zipsrc_close(z);
+    /* torch.load compares "constants.pkl" exactly; torch.jit.load finds it
+     * without regard to case */
+    zb_entry g[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/Constants.PKL", "\x80\x02).", 4, 0}};
+    findings fs = {0};
+    c2s_error err = {0};
+    char *p = tu_path(dir, "g.pt");
+    cr_assert_eq(zb_write(p, g, 2), 0);
+    cr_assert_eq(zipsrc_open(p, 0, &z, &fs, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(zipsrc_is_torchscript(z), 1);
+    cr_expect_eq(zipsrc_torch_load_sees_script(z), 0);
+    cr_expect_str_eq(zipsrc_record_name(z, "constants.pkl"), "m/Constants.PKL");
+    zipsrc_close(z);
+    findings_free(&fs);
+    free(p);
+    zb_entry h[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}};
+    z = open_ok(h, 1);
+    cr_expect_eq(zipsrc_is_torchscript(z), 0);
+    zipsrc_close(z);
+}
+
+Test(zipsrc, records_read_by_name_as_torch_finds_them)
+{
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/CODE/__torch__.py", "class", 5, 1},
+                    {"m/empty", "", 0, 0}};
+    zipsrc *z = open_ok(e, 3);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    c2s_error err = {0};
+    cr_assert_eq(zipsrc_read_record(z, "code/__torch__.py", &data, &len, &err), C2S_OK, "%s",
+                 err.msg);
+    cr_expect_eq(len, 5);
+    cr_expect_arr_eq(data, "class", 5);
+    free(data);
+    cr_expect_eq(zipsrc_read_record(z, "code/other.py", &data, &len, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "record m/code/other.py is missing");
+    cr_expect_null(data);
+    cr_expect_eq(zipsrc_read_record(z, "empty", &data, &len, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "m/empty is empty");
+    cr_expect_null(zipsrc_record_name(z, "nothing"));
+    cr_expect_eq(zipsrc_entry_count(z), 3);
+    cr_expect_str_eq(zipsrc_entry_name(z, 1), "m/CODE/__torch__.py");
+    cr_expect_null(zipsrc_entry_name(z, 3));
+    zipsrc_close(z);
 }
 
 Test(zipsrc, prefix_and_pickle)

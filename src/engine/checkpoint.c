@@ -29,6 +29,27 @@ c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_opt
     return rd_open(&ck->rd, &ck->in, o, &ck->report, &ck->top, err);
 }
 
+/* Append the reader's notes to the map's (a reader that gave tmap a tree of
+ * its own making says there what it left out of it). */
+static c2s_status add_reader_notes(c2s_checkpoint *ck, c2s_error *err)
+{
+    size_t n = 0;
+    const char *const *notes = rd_notes(&ck->rd, &n);
+    if (n == 0)
+        return C2S_OK;
+    tmap *m = &ck->map;
+    char **grown = realloc(m->notes, (m->nnotes + n) * sizeof *grown);
+    if (grown == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    m->notes = grown;
+    for (size_t i = 0; i < n; i++) {
+        if ((m->notes[m->nnotes] = strdup(notes[i])) == NULL)
+            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        m->nnotes++;
+    }
+    return C2S_OK;
+}
+
 c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *err)
 {
     c2s_status s;
@@ -50,6 +71,8 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
         tmap_free(&ck->map);
         return s;
     }
+    if ((s = add_reader_notes(ck, err)) != C2S_OK)
+        return s;
     return rd_check_storages(&ck->rd, &ck->map, err);
 }
 

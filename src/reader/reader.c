@@ -2,9 +2,11 @@
  * reader.c - opening the input once, choosing its format reader, and
  * passing the engine's calls on to it (see reader.h).
  *
- * READERS lists the formats in the order they are tried.  The last one
- * accepts anything: what torch.load does with a file that is not a zip
- * (its legacy path) is what we judge such a file by.
+ * READERS lists the formats in the order they are tried: TorchScript
+ * archives (a zip with code/), torch.save zips, TensorFlow bundles (the
+ * table magic at the end of the index), and last, accepting anything, the
+ * legacy load path: what torch.load does with a file that is not a zip is
+ * what we judge such a file by.
  */
 #include "reader/reader.h"
 
@@ -18,10 +20,11 @@
 
 #include "tf/rd_tf.h"
 #include "torch/rd_legacy.h"
+#include "torch/rd_script.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_tf_ops, &rd_legacy_ops};
+static const rd_ops *const READERS[] = {&rd_script_ops, &rd_zip_ops, &rd_tf_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 
@@ -165,6 +168,12 @@ c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err)
 int rd_big_endian(const rd *r) { return r->ops->big_endian(r->impl); }
 
 uint64_t rd_object_count(const rd *r) { return r->ops->object_count(r->impl); }
+
+const char *const *rd_notes(const rd *r, size_t *n)
+{
+    *n = 0;
+    return r->ops->notes != NULL ? r->ops->notes(r->impl, n) : NULL;
+}
 
 /* ---- storage streams ---------------------------------------------------------------- */
 

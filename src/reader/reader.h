@@ -88,6 +88,9 @@ typedef struct rd_ops {
     int (*big_endian)(const void *impl);
     uint64_t (*object_count)(const void *impl); /* pickle objects, for tmap */
     void (*close)(void *impl);
+    /* Optional (NULL: none): lines the reader adds to the tensor map's notes,
+     * about what it left out of the object it gave to map. */
+    const char *const *(*notes)(const void *impl, size_t *n);
 } rd_ops;
 
 /* An open reader. */
@@ -116,6 +119,9 @@ c2s_status rd_map(rd *r, const c2s_open_options *o, tmap *m, c2s_error *err);
 c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err);
 int rd_big_endian(const rd *r);
 uint64_t rd_object_count(const rd *r);
+
+/* The reader's own notes (none when it has no notes hook). */
+const char *const *rd_notes(const rd *r, size_t *n);
 
 /*
  * A reader of one storage's bytes.  Callers own the struct (no

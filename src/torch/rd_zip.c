@@ -80,30 +80,40 @@ static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void *
     return s == C2S_OK ? run_pickle(z, o, r, top, err) : s;
 }
 
-static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
+c2s_status rd_zip_verify_all(zipsrc *zip, findings *f, c2s_error *err)
 {
-    zip_reader *z = impl;
     void *buf = malloc(VERIFY_BUFFER);
     if (buf == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    c2s_status s = zipsrc_verify_all(z->zip, buf, VERIFY_BUFFER, f, err);
+    c2s_status s = zipsrc_verify_all(zip, buf, VERIFY_BUFFER, f, err);
     free(buf);
     return s;
+}
+
+static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
+{
+    zip_reader *z = impl;
+    return rd_zip_verify_all(z->zip, f, err);
 }
 
 static c2s_status zip_check_storages(void *impl, const tmap *m, c2s_error *err)
 {
     zip_reader *z = impl;
+    return rd_zip_check_storages(z->zip, m, err);
+}
+
+c2s_status rd_zip_check_storages(zipsrc *zip, const tmap *m, c2s_error *err)
+{
     for (size_t i = 0; i < m->nstorages; i++) {
         const tmap_storage *s = &m->storages[i];
         uint64_t size;
-        c2s_status st = zipsrc_storage_size(z->zip, s->key, &size, err);
+        c2s_status st = zipsrc_storage_size(zip, s->key, &size, err);
         if (st != C2S_OK)
             return st;
         if (size < s->nbytes)
             return c2s_fail(err, C2S_ERR_INPUT,
                             "storage record %s/data/%s has %llu bytes, the pickle declares %llu",
-                            zipsrc_prefix(z->zip), s->key, (unsigned long long)size,
+                            zipsrc_prefix(zip), s->key, (unsigned long long)size,
                             (unsigned long long)s->nbytes);
     }
     return C2S_OK;
@@ -136,14 +146,23 @@ static const rd_stream_ops ZIP_STREAM = {zs_read, zs_file_range, zs_crc_done, zs
 static c2s_status zip_stream_open(void *impl, const char *key, rd_stream *s, c2s_error *err)
 {
     zip_reader *z = impl;
-    c2s_status st = zipsrc_stream_open(z->zip, key, &s->u.zip, err);
-    if (st == C2S_OK) {
-        s->ops = &ZIP_STREAM;
-        s->size = s->u.zip.size;
-        s->crc_expected = s->u.zip.crc_expected;
-        s->crc_recorded = s->u.zip.crc_recorded;
-        snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
-    }
+    return rd_zip_stream_open(z->zip, key, s, err);
+}
+
+void rd_zip_stream_wrap(rd_stream *s)
+{
+    s->ops = &ZIP_STREAM;
+    s->size = s->u.zip.size;
+    s->crc_expected = s->u.zip.crc_expected;
+    s->crc_recorded = s->u.zip.crc_recorded;
+    snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
+}
+
+c2s_status rd_zip_stream_open(zipsrc *zip, const char *key, rd_stream *s, c2s_error *err)
+{
+    c2s_status st = zipsrc_stream_open(zip, key, &s->u.zip, err);
+    if (st == C2S_OK)
+        rd_zip_stream_wrap(s);
     return st;
 }
 

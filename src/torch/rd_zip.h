@@ -12,4 +12,13 @@
 
 extern const rd_ops rd_zip_ops;
 
+/* What every reader of a torch zip archive does alike (rd_script.c too):
+ * CRC-check every record; check that each storage of m has its record
+ * "<archive>/data/<key>", long enough; open a storage stream. */
+c2s_status rd_zip_verify_all(zipsrc *zip, findings *f, c2s_error *err);
+c2s_status rd_zip_check_storages(zipsrc *zip, const tmap *m, c2s_error *err);
+c2s_status rd_zip_stream_open(zipsrc *zip, const char *key, rd_stream *s, c2s_error *err);
+/* Make s, whose s->u.zip is open, an rd_stream over it. */
+void rd_zip_stream_wrap(rd_stream *s);
+
 #endif /* RD_ZIP_H */

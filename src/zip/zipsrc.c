@@ -40,7 +40,7 @@
 #include <zlib.h>
 
 #define INFLATE_CHUNK (64u << 10)
-#define KEY_MAX 512   /* longest record name we look up */
+#define KEY_MAX 1024  /* longest record name we look up */
 
 struct zipsrc {
     int fd;               /* our dup of the caller's descriptor */
@@ -227,7 +227,9 @@ static int is_torchscript_entry(const zipsrc *z, const zl_entry *e)
     if (!under_prefix(z, e) || e->name_len <= z->prefix_len + 1)
         return 0;
     const char *rest = e->name + z->prefix_len + 1;
-    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0;
+    /* without data.pkl (a model.json archive), torch reads attributes.pkl */
+    return strcmp(rest, "constants.pkl") == 0 || strncmp(rest, "code/", 5) == 0 ||
+           (z->pickle == NULL && strcmp(rest, "attributes.pkl") == 0);
 }
 
 /* torch.load lists every record (to look for TorchScript) and refuses an
@@ -252,9 +254,6 @@ static c2s_status check_entries(zipsrc *z, const zl_entry *pickle, findings *f, 
     if (outside != NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "zip entry '%s' is outside the archive directory "
                         "'%s/': PyTorch refuses such a file", outside->name, z->prefix);
-    for (size_t i = 0; i < z->layout.n; i++)
-        if (is_torchscript_entry(z, &z->layout.entries[i]))
-            return c2s_fail(err, C2S_ERR_INPUT, "TorchScript archives are not supported yet");
     return C2S_OK;
 }
 
@@ -270,7 +269,9 @@ static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
     const zl_entry *pickle = find_record(z, "data.pkl");
     z->pickle = pickle;
     st = check_entries(z, pickle, f, err);
-    if (st == C2S_OK && pickle == NULL)
+    /* torch.jit.load reads a TorchScript archive of torch 1.0-1.2 from its
+     * model.json; it has no data.pkl (zipsrc_read_pickle then fails). */
+    if (st == C2S_OK && pickle == NULL && find_record(z, "model.json") == NULL)
         st = c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
     return st;
 }
@@ -398,7 +399,7 @@ void zipsrc_close(zipsrc *z)
 }
 
 const char *zipsrc_prefix(const zipsrc *z) { return z->prefix; }
-const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle->name; }
+const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle ? z->pickle->name : NULL; }
 int zipsrc_big_endian(const zipsrc *z) { return z->big_endian; }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -639,13 +640,15 @@ void zipsrc_stream_close(zipsrc_stream *s)
     s->zf = NULL;
 }
 
-/* ---- the pickle ----------------------------------------------------------- */
+/* ---- whole records: the pickle and TorchScript's records ---------------------- */
 
-c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err)
+/* Read entry e whole (CRC-checked), at most max_pickle bytes; an empty
+ * record is an error. */
+static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
+                             c2s_error *err)
 {
     *data = NULL;
     *len = 0;
-    const zl_entry *e = z->pickle;
     const char *name = e->name;
     zipsrc_stream s;
     c2s_status st = stream_open_entry(z, e, &s, err);
@@ -675,4 +678,107 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
     *data = buf;
     *len = (size_t)s.size;
     return C2S_OK;
+}
+
+c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err)
+{
+    if (z->pickle == NULL) {
+        *data = NULL;
+        *len = 0;
+        return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
+    }
+    return read_whole(z, z->pickle, data, len, err);
+}
+
+int zipsrc_is_model_json(const zipsrc *z) { return z->pickle == NULL; }
+
+static c2s_status named_entry(const zipsrc *z, const char *record, const zl_entry **e,
+                              c2s_error *err)
+{
+    *e = strlen(record) < KEY_MAX - sizeof z->prefix ? find_record(z, record) : NULL;
+    if (*e == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "record %s/%.300s is missing", z->prefix, record);
+    return C2S_OK;
+}
+
+c2s_status zipsrc_record_size(zipsrc *z, const char *record, uint64_t *size, c2s_error *err)
+{
+    const zl_entry *e = NULL;
+    c2s_status st = named_entry(z, record, &e, err);
+    if (st == C2S_OK)
+        *size = e->size;
+    return st;
+}
+
+c2s_status zipsrc_record_stream_open(zipsrc *z, const char *record, zipsrc_stream *s,
+                                     c2s_error *err)
+{
+    const zl_entry *e = NULL;
+    memset(s, 0, sizeof *s);
+    c2s_status st = named_entry(z, record, &e, err);
+    return st != C2S_OK ? st : stream_open_entry(z, e, s, err);
+}
+
+const char *zipsrc_record_name(const zipsrc *z, const char *record)
+{
+    if (strlen(record) >= KEY_MAX - sizeof z->prefix)
+        return NULL;
+    const zl_entry *e = find_record(z, record);
+    return e != NULL ? e->name : NULL;
+}
+
+c2s_status zipsrc_read_record(zipsrc *z, const char *record, uint8_t **data, size_t *len,
+                              c2s_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    if (strlen(record) >= KEY_MAX - sizeof z->prefix)
+        return c2s_fail(err, C2S_ERR_INPUT, "record name '%.64s...' is too long", record);
+    const zl_entry *e = find_record(z, record);
+    if (e == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "record %s/%s is missing", z->prefix, record);
+    return read_whole(z, e, data, len, err);
+}
+
+size_t zipsrc_entry_count(const zipsrc *z) { return z->layout.n; }
+
+const char *zipsrc_entry_name(const zipsrc *z, size_t i)
+{
+    return i < z->layout.n ? z->layout.entries[i].name : NULL;
+}
+
+c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len, c2s_error *err)
+{
+    if (i >= z->layout.n)
+        return c2s_fail(err, C2S_ERR_INPUT, "no zip entry %zu", i);
+    return read_whole(z, &z->layout.entries[i], data, len, err);
+}
+
+/* An entry "<prefix>/<rest>" with rest exactly name (torch.load lists the
+ * records with the prefix cut off and compares whole strings). */
+static int has_exact_record(const zipsrc *z, const char *name)
+{
+    size_t k = strlen(name);
+    for (size_t i = 0; i < z->layout.n; i++) {
+        const zl_entry *e = &z->layout.entries[i];
+        if (under_prefix(z, e) && e->name_len == z->prefix_len + 1 + k &&
+            memcmp(e->name + z->prefix_len + 1, name, k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int zipsrc_torch_load_sees_script(const zipsrc *z)
+{
+    return has_exact_record(z, "constants.pkl");
+}
+
+int zipsrc_is_torchscript(const zipsrc *z)
+{
+    if (find_record(z, "constants.pkl") != NULL)
+        return 1;
+    for (size_t i = 0; i < z->layout.n; i++)
+        if (is_torchscript_entry(z, &z->layout.entries[i]))
+            return 1;
+    return 0;
 }

@@ -5,8 +5,11 @@
  * archive: a zip (its layout read by ziplayout.c with pread only) whose
  * records are found exactly as torch.load finds them (archive directory from
  * the first central directory entry, every entry under it, names looked up
- * without regard to ASCII case as miniz does), holding a data.pkl and no
- * TorchScript records.  Structural tricks (a second data.pkl, other pickle
+ * without regard to ASCII case as miniz does), holding a data.pkl (or, for
+ * torch 1.0-1.2 TorchScript, a model.json).  A
+ * TorchScript archive (torch.jit.save: code/, constants.pkl) opens too;
+ * zipsrc_is_torchscript() tells, and zipsrc_read_record() reads its other
+ * records by the same lookup rules.  Structural tricks (a second data.pkl, other pickle
  * records, names equal without regard to case, and what ziplayout.c
  * reports) are added to a findings list rather than failing the open: the
  * caller's verdict decides.  It reads the optional "byteorder" record.
@@ -36,8 +39,7 @@ typedef struct zipsrc zipsrc;
  * zipsrc keeps its own duplicate of it, so the caller keeps ownership of fd
  * and may close it at any time.  Fails with C2S_ERR_INPUT and a message
  * such as "file is empty", "not a zip archive (...)", "PyTorch legacy
- * format (before 1.6) is not supported yet", "TorchScript archives are not
- * supported yet", "no data.pkl record: not a PyTorch checkpoint", "zip
+ * format (before 1.6) is not supported yet", "no data.pkl record: not a PyTorch checkpoint", "zip
  * entry '...' is outside the archive directory '...': PyTorch refuses such
  * a file".  Findings may have been added even when it fails.  max_pickle
  * bounds the size of data.pkl (0: default 1 GiB).
@@ -61,7 +63,8 @@ void zipsrc_close(zipsrc *z);
 const char *zipsrc_prefix(const zipsrc *z);
 
 /* The name of the entry torch reads as data.pkl, as the archive spells it
- * (e.g. "archive/DATA.PKL" when only the case differs). */
+ * (e.g. "archive/DATA.PKL" when only the case differs); NULL for a
+ * model.json archive. */
 const char *zipsrc_pickle_name(const zipsrc *z);
 
 /* 1 when the byteorder record says "big". */
@@ -70,6 +73,36 @@ int zipsrc_big_endian(const zipsrc *z);
 /* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees. */
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
                               c2s_error *err);
+
+/* Read the record "<archive>/<record>" whole (CRC-checked), found as torch
+ * finds records (without regard to ASCII case), bounded like data.pkl by
+ * max_pickle.  Fails with "record <archive>/<record> is missing", "... is
+ * empty", "... is N bytes, more than the limit of M".  *data is malloc'd. */
+c2s_status zipsrc_read_record(zipsrc *z, const char *record, uint8_t **data, size_t *len,
+                              c2s_error *err);
+
+/* The name, as the archive spells it, of the entry torch reads as
+ * "<archive>/<record>"; NULL when there is none. */
+const char *zipsrc_record_name(const zipsrc *z, const char *record);
+
+/* The entries in central directory order, by index: their names, and
+ * reading one whole as zipsrc_read_record does. */
+size_t zipsrc_entry_count(const zipsrc *z);
+const char *zipsrc_entry_name(const zipsrc *z, size_t i);
+c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
+                             c2s_error *err);
+
+/* 1 for a TorchScript archive of torch 1.0-1.2: no data.pkl, a model.json
+ * (the only archive without data.pkl that opens). */
+int zipsrc_is_model_json(const zipsrc *z);
+
+/* 1 for a TorchScript archive: a constants.pkl record (found as torch.jit.load
+ * finds it) or any entry under "<archive>/code/". */
+int zipsrc_is_torchscript(const zipsrc *z);
+
+/* 1 when torch.load would hand the archive to torch.jit.load: a record named
+ * exactly "constants.pkl" (torch.load compares the listed names whole). */
+int zipsrc_torch_load_sees_script(const zipsrc *z);
 
 /* Uncompressed size of the storage record for key; fails when it is missing. */
 c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
@@ -94,6 +127,12 @@ typedef struct zipsrc_stream {
 
 c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
                               c2s_error *err);
+
+/* Size of, and a stream over, the record "<archive>/<record>" found as
+ * zipsrc_read_record finds it ("record ... is missing" otherwise). */
+c2s_status zipsrc_record_size(zipsrc *z, const char *record, uint64_t *size, c2s_error *err);
+c2s_status zipsrc_record_stream_open(zipsrc *z, const char *record, zipsrc_stream *s,
+                                     c2s_error *err);
 
 /* Read exactly n bytes at offset off (off + n <= size). */
 c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,

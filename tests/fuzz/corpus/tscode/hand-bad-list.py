@@ -1,0 +1,2 @@
+class A(Module):
+  __parameters__ = ["w"]

@@ -1,0 +1,3 @@
+class A(Module):
+# c
+	__buffers__ = []
