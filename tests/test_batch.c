@@ -569,7 +569,7 @@ Test(batch, json_one_line_per_file_and_nothing_else)
 
     const cJSON *broken = line_for(items, n, "t/bad/broken.pt");
     cr_expect_str_eq(str_of(broken, "status"), "failed");
-    cr_expect_str_eq(str_of(broken, "verdict"), "unreadable");
+    cr_expect_str_eq(str_of(broken, "verdict"), "corrupt");
     cr_expect_str_eq(str_of(broken, "error"),
                      "corrupt zip archive: no end of central directory record (truncated?)");
     for (size_t i = 0; i < n; i++)
@@ -1013,7 +1013,7 @@ Test(batch, scan_walks_trees_too)
     run_result r = RUN("-q", "--scan", "-r", "t");
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.out,
-        "t/bad/broken.pt: unreadable: corrupt zip archive: no end of central directory "
+        "t/bad/broken.pt: corrupt: corrupt zip archive: no end of central directory "
         "record (truncated?)\n"
         "t/good/a.ckpt: safe (zip): 3 globals, none refused\n"
         "t/good/sub/b.pt: safe (zip): 5 globals, none refused\n"

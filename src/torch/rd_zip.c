@@ -4,7 +4,11 @@
  *
  * open: the archive (its structural findings go to the report), data.pkl
  * read whole and interpreted; its globals are judged, and bytes after its
- * STOP opcode are a finding (a second reader could see a second object).
+ * STOP opcode are a finding (a second reader could see a second object)
+ * whose globals the sweep lists.  When the machine stops early (malformed,
+ * a limit) the sweep lists the globals of the whole record.  Every other
+ * pickle record (".pkl" in any case: model/config.pkl, ...) is judged the
+ * same way under its own name: pipelines load them with pickle.load.
  * Storages stream through zipsrc: STORED records by pread from the input's
  * descriptor, DEFLATE ones through the inflater.
  */
@@ -30,29 +34,85 @@ static int zip_sniff(const rd_input *in)
     return in->nhead >= 4 && memcmp(in->head, "PK\x03\x04", 4) == 0;
 }
 
-/* Interpret data.pkl; its globals go to the report whatever happens. */
+/* Interpret the pickle data (record where) on vm; its globals go to the
+ * report whatever happens, and the sweep lists those of the bytes the
+ * machine did not reach. */
+static c2s_status judge_pickle(pvm *vm, const uint8_t *data, size_t len, const char *where,
+                               const c2s_open_options *o, c2s_report *r, pvm_value **v,
+                               c2s_error *err)
+{
+    policy_options policy = rd_policy(o);
+    size_t end = 0;
+    c2s_status s = pvm_run(vm, data, len, v, &end, err);
+    if (!judge_add_globals(r, vm, where, 0, &policy))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_error swept;
+    c2s_error_clear(&swept);
+    if (s != C2S_OK) {
+        c2s_error_prefix(err, "%s", where);
+        if (judge_sweep(r, data, len, 0, 1, where, 0, &policy, &swept) != C2S_OK)
+            *err = swept;
+        return s;
+    }
+    if (end < len) {
+        findings_add(&r->findings, "%s has %zu bytes after its STOP opcode", where, len - end);
+        if (judge_sweep(r, data, len, end, 1, where, 0, &policy, err) != C2S_OK)
+            return C2S_ERR_INPUT;
+    }
+    return C2S_OK;
+}
+
+/* Every other pickle record, judged as data.pkl is.  A record that cannot be
+ * read whole is damage when its CRC fails, a finding otherwise. */
+static c2s_status judge_other_pickles(zip_reader *z, const c2s_open_options *o, c2s_report *r,
+                                      c2s_error *err)
+{
+    pvm_limits limits = rd_pvm_limits(o);
+    for (size_t i = 0; i < zipsrc_entry_count(z->zip); i++) {
+        if (!zipsrc_entry_is_other_pickle(z->zip, i))
+            continue;
+        const char *where = zipsrc_entry_name(z->zip, i);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        c2s_error e;
+        c2s_error_clear(&e);
+        if (zipsrc_read_entry(z->zip, i, &data, &len, &e) != C2S_OK) {
+            findings_add(e.rule == C2S_RULE_CORRUPT ? &r->damage : &r->findings, "%s", e.msg);
+            continue;
+        }
+        pvm *vm = pvm_new(&limits);
+        pvm_value *v = NULL;
+        c2s_status s = vm ? judge_pickle(vm, data, len, where, o, r, &v, &e)
+                          : c2s_fail(&e, C2S_ERR_INPUT, "out of memory");
+        pvm_free(vm);
+        free(data);
+        if (s != C2S_OK && strcmp(e.msg, "out of memory") == 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        if (s != C2S_OK)
+            findings_add(&r->findings, "%s", e.msg); /* a pickle we cannot read to its end */
+    }
+    return C2S_OK;
+}
+
+/* Interpret data.pkl, then every other pickle record. */
 static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_report *r,
                              const pvm_value **top, c2s_error *err)
 {
     pvm_limits limits = rd_pvm_limits(o);
-    policy_options policy = rd_policy(o);
     if ((z->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     const char *where = zipsrc_pickle_name(z->zip); /* the entry torch reads */
     pvm_value *v = NULL;
-    size_t end = 0;
-    c2s_status s = pvm_run(z->vm, z->pickle, z->pickle_len, &v, &end, err);
-    if (!judge_add_globals(r, z->vm, where, 0, &policy))
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if (s != C2S_OK) {
-        c2s_error_prefix(err, "%s", where);
-        return s;
+    c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, where, o, r, &v, err);
+    c2s_error e;
+    c2s_error_clear(&e);
+    if (judge_other_pickles(z, o, r, &e) != C2S_OK) {
+        *err = e;
+        return C2S_ERR_INPUT;
     }
-    if (end < z->pickle_len)
-        findings_add(&r->findings, "%s has %zu bytes after its STOP opcode", where,
-                     z->pickle_len - end);
-    *top = v;
-    return C2S_OK;
+    if (s == C2S_OK)
+        *top = v;
+    return s;
 }
 
 static void zip_close(void *impl)

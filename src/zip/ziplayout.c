@@ -44,7 +44,7 @@ static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p
 
 static c2s_status corrupt(c2s_error *err, const char *what)
 {
-    return c2s_fail(err, C2S_ERR_INPUT, "corrupt zip archive: %s", what);
+    return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT, "corrupt zip archive: %s", what);
 }
 
 static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *err)

@@ -383,8 +383,8 @@ c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
         if (st == C2S_OK)
             st = zipsrc_stream_verify(&s, scratch, len, err);
         zipsrc_stream_close(&s);
-        if (st == C2S_ERR_REFUSED)
-            findings_add(f, "%s", err->msg);
+        if (st != C2S_OK && err->rule == C2S_RULE_CORRUPT)
+            findings_add(f, "%s", err->msg); /* damage: the caller's list of it */
         else if (st != C2S_OK)
             return st;
     }
@@ -628,7 +628,7 @@ c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
         }
     }
     if (s->crc_recorded && s->crc != s->crc_expected)
-        return c2s_fail(err, C2S_ERR_REFUSED,
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
                         "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
                         "the file was altered or damaged",
                         s->name, s->crc_expected, s->crc);
@@ -647,11 +647,37 @@ void zipsrc_stream_close(zipsrc_stream *s)
 
 /* ---- the pickle ----------------------------------------------------------- */
 
+static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
+                             c2s_error *err);
+
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err)
+{
+    return read_whole(z, z->pickle, data, len, err);
+}
+
+/* ---- the other pickle records ------------------------------------------- */
+
+size_t zipsrc_entry_count(const zipsrc *z) { return z->layout.n; }
+
+const char *zipsrc_entry_name(const zipsrc *z, size_t i) { return z->layout.entries[i].name; }
+
+int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i)
+{
+    const zl_entry *e = &z->layout.entries[i];
+    return e != z->pickle && e->local_ok && ends_with_nocase(e, ".pkl");
+}
+
+c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len, c2s_error *err)
+{
+    return read_whole(z, &z->layout.entries[i], data, len, err);
+}
+
+/* Read entry e whole (at most max_pickle bytes), CRC-checked. */
+static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
+                             c2s_error *err)
 {
     *data = NULL;
     *len = 0;
-    const zl_entry *e = z->pickle;
     const char *name = e->name;
     zipsrc_stream s;
     c2s_status st = stream_open_entry(z, e, &s, err);

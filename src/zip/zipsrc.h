@@ -50,7 +50,8 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
 
 
-/* CRC-check every entry of the archive; mismatches become findings. */
+/* CRC-check every entry of the archive; mismatches are added to f (the
+ * report's list of damage). */
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
                              c2s_error *err);
 
@@ -70,6 +71,21 @@ int zipsrc_big_endian(const zipsrc *z);
 /* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees. */
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
                               c2s_error *err);
+
+/* Every entry of the central directory, i < zipsrc_entry_count. */
+size_t zipsrc_entry_count(const zipsrc *z);
+const char *zipsrc_entry_name(const zipsrc *z, size_t i);
+
+/* 1 when entry i is a pickle record other than the one torch reads as
+ * data.pkl: its name ends in ".pkl" in any case ("model/config.pkl",
+ * "archive/extra/x.PKL", "other/data.pkl") and its local header is valid.
+ * Pipelines load such records themselves, so they are judged too. */
+int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i);
+
+/* Read entry i whole, as zipsrc_read_pickle reads data.pkl (same limit,
+ * CRC-checked). */
+c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
+                             c2s_error *err);
 
 /* Uncompressed size of the storage record for key; fails when it is missing. */
 c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
@@ -109,8 +125,8 @@ int zipsrc_stream_crc_done(const zipsrc_stream *s);
 
 /* Finish the CRC check: reads what was not read in order (using scratch),
  * then compares with the recorded CRC.  A mismatch means the bytes are not
- * the ones the archive was written with: C2S_ERR_REFUSED, "CRC-32
- * mismatch". */
+ * the ones the archive was written with: C2S_ERR_INPUT, rule
+ * C2S_RULE_CORRUPT, "CRC-32 mismatch". */
 c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
                                 c2s_error *err);
 
