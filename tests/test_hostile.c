@@ -134,7 +134,7 @@ static void check_scan(const char *path, const char *verdict, char *offenders, c
 static int holds_no_tensors(const char *path)
 {
     static const char *const NAMES[] = {"bare_pickle_clean.pt", "epoch_only.pt", "epoch_only.pkl",
-                                        "safetensors_good.safetensors"};
+                                        "safetensors_good.safetensors", "npy_plain.npy"};
     const char *base = strrchr(path, '/') + 1;
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (strcmp(base, NAMES[i]) == 0)
@@ -150,7 +150,8 @@ static void check_convert(const char *path, const char *verdict)
         cr_expect_eq(r.code, 1, "%s: exit %d: %s", path, r.code, r.err);
         cr_expect(strstr(r.err, "not a PyTorch checkpoint") != NULL ||
                   strstr(r.err, "no tensors") != NULL ||
-                  strstr(r.err, "already a safetensors file") != NULL, "%s: %s", path, r.err);
+                  strstr(r.err, "already a safetensors file") != NULL ||
+                  strstr(r.err, "a NumPy array file") != NULL, "%s: %s", path, r.err);
     } else if (strcmp(verdict, "safe") == 0) {
         cr_expect_eq(r.code, 0, "%s: exit %d: %s", path, r.code, r.err);
         unlink(out);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "reader/judge.h"
+#include "reader/rd_npy.h"
 #include "st/rd_st.h"
 
 c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
@@ -39,6 +40,8 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     to.legacy_ids = ck->rd.ops->legacy_ids;
     if (ck->top == NULL && ck->rd.ops == &rd_st_ops)
         return c2s_fail(err, C2S_ERR_INPUT, "already a safetensors file");
+    if (ck->top == NULL && ck->rd.ops == &rd_npy_ops)
+        return c2s_fail(err, C2S_ERR_INPUT, "a NumPy array file, not a PyTorch checkpoint");
     if (ck->top == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "no object to find tensors in");
     if ((s = tmap_build(ck->top, rd_object_count(&ck->rd), &to, &ck->map, err)) != C2S_OK)

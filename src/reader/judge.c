@@ -7,6 +7,7 @@
 #include "reader/judge.h"
 #include "torch/torchtab.h"
 #include "pickle/sweep.h"
+#include "util/utf8.h"
 #include "util/findings.h"
 
 #include <stdio.h>
@@ -70,6 +71,17 @@ static int already_reported(const c2s_report *r, const char *module, const char 
     return 0;
 }
 
+/* 1 when Python's unpickler could not even decode the names of g (not
+ * UTF-8, or a NUL in them): it fails before it imports anything. */
+static int undecodable(const sweep_global *g)
+{
+    return (g->module != NULL &&
+            (utf8_valid_prefix(g->module, g->module_len) != g->module_len ||
+             memchr(g->module, '\0', g->module_len) != NULL)) ||
+           (g->name != NULL && (utf8_valid_prefix(g->name, g->name_len) != g->name_len ||
+                                memchr(g->name, '\0', g->name_len) != NULL));
+}
+
 /* module and name of one swept global as Python 3 names them, NUL-terminated
  * ("?" when the sweep could not tell). */
 static int swept_names(const sweep_global *g, char **module, char **name)
@@ -92,6 +104,8 @@ c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t st
     c2s_status st = sweep_pickle(data, len, start, &so, &sr, err);
     for (size_t i = 0; st == C2S_OK && i < sr.count; i++) {
         char *module = NULL, *name = NULL;
+        if (undecodable(&sr.globals[i]))
+            continue;
         if (!swept_names(&sr.globals[i], &module, &name) ||
             (!already_reported(r, module, name, where) &&
              !add_global(r, module, name, where, C2S_USE_REF | C2S_USE_SWEEP,
@@ -182,9 +196,17 @@ static c2s_status corruption(const c2s_report *r, c2s_error *err)
     return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT, "%s", r->damage.items[0]);
 }
 
+static int listed(const findings *f, const char *msg)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->items[i], msg) == 0)
+            return 1;
+    return 0;
+}
+
 c2s_status judge_verdict(c2s_report *r, c2s_status read_status, c2s_error *err)
 {
-    if (read_status != C2S_OK && err->rule == C2S_RULE_CORRUPT)
+    if (read_status != C2S_OK && err->rule == C2S_RULE_CORRUPT && !listed(&r->damage, err->msg))
         findings_add(&r->damage, "%s", err->msg);
     if (read_status != C2S_OK)
         r->error = *err;

@@ -29,7 +29,9 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
  * every global it names that the report does not already list for this
  * pickle, with uses C2S_USE_REF | C2S_USE_SWEEP and offsets from base.  For
  * the bytes a pickle machine did not reach: after its error, after STOP, or
- * a pickle no machine runs.  Fails only when out of memory. */
+ * a pickle no machine runs.  Names that are not UTF-8 are left out: the
+ * unpickler fails to decode them before it imports anything.  Fails only
+ * when out of memory. */
 c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t start,
                        int past_stop, const char *where, uint64_t base,
                        const policy_options *policy, c2s_error *err);

@@ -15,12 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reader/rd_npy.h"
 #include "st/rd_st.h"
 #include "torch/rd_legacy.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_st_ops, &rd_legacy_ops};
+static const rd_ops *const READERS[] = {&rd_zip_ops, &rd_st_ops, &rd_npy_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 

@@ -45,6 +45,13 @@ typedef struct zipsrc zipsrc;
 c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
                           findings *f, c2s_error *err);
 
+/* The archive's records only, for an archive torch does not open as a
+ * checkpoint (no data.pkl, no archive directory, ...): its pickle records
+ * are still judged (zipsrc_entry_is_other_pickle, zipsrc_read_entry).  No
+ * data.pkl is chosen; nothing else of this API may be used on it. */
+c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
+                               c2s_error *err);
+
 /* open + fstat + zipsrc_open_fd + close ("is a directory" for a directory). */
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
@@ -68,7 +75,9 @@ const char *zipsrc_pickle_name(const zipsrc *z);
 /* 1 when the byteorder record says "big". */
 int zipsrc_big_endian(const zipsrc *z);
 
-/* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees. */
+/* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees; on a
+ * CRC mismatch (C2S_ERR_INPUT, rule C2S_RULE_CORRUPT) *data still holds the
+ * bytes read, so that they can be judged. */
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
                               c2s_error *err);
 
@@ -78,12 +87,18 @@ const char *zipsrc_entry_name(const zipsrc *z, size_t i);
 
 /* 1 when entry i is a pickle record other than the one torch reads as
  * data.pkl: its name ends in ".pkl" in any case ("model/config.pkl",
- * "archive/extra/x.PKL", "other/data.pkl") and its local header is valid.
- * Pipelines load such records themselves, so they are judged too. */
+ * "archive/extra/x.PKL", "other/data.pkl") and its local header is valid;
+ * or a NumPy array (".npy", the members of an .npz), which holds a pickle
+ * when its dtype holds objects.  Pipelines load such records themselves, so
+ * they are judged too. */
 int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i);
 
+/* 1 when entry i (not data.pkl) begins with a PROTO opcode of protocol 2
+ * to 5, as pickle.dump writes: a pickle whatever its name ("data.txt"). */
+int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i);
+
 /* Read entry i whole, as zipsrc_read_pickle reads data.pkl (same limit,
- * CRC-checked). */
+ * CRC-checked, the bytes kept on a mismatch). */
 c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
                              c2s_error *err);
 
