@@ -61,14 +61,53 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
     return 1;
 }
 
-static int already_reported(const c2s_report *r, const char *module, const char *name,
-                            const char *where)
+/* The globals of one pickle already in the report, by (module, name): an
+ * open-addressing set of indices into r->globals, so that a sweep listing
+ * many globals costs time in proportion to them, not to their square. */
+typedef struct seen_set {
+    size_t *slot; /* index + 1; 0 is empty */
+    size_t cap;   /* a power of two, more than twice the entries */
+} seen_set;
+
+static size_t name_hash(const char *module, const char *name)
 {
+    size_t h = 1469598103934665603ull;
+    for (const char *p = module; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ '.') * 1099511628211ull;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* The slot of module.name: where it is, or the empty one it would take. */
+static size_t *seen_slot(const seen_set *s, const c2s_report *r, const char *module,
+                         const char *name)
+{
+    size_t i = name_hash(module, name) & (s->cap - 1);
+    while (s->slot[i] != 0) {
+        const c2s_global_use *g = &r->globals[s->slot[i] - 1];
+        if (strcmp(g->module, module) == 0 && strcmp(g->name, name) == 0)
+            break;
+        i = (i + 1) & (s->cap - 1);
+    }
+    return &s->slot[i];
+}
+
+static int seen_init(seen_set *s, const c2s_report *r, const char *where, size_t more)
+{
+    s->cap = 16;
+    while (s->cap < 2 * (r->nglobals + more) + 1)
+        s->cap *= 2;
+    if ((s->slot = calloc(s->cap, sizeof *s->slot)) == NULL)
+        return 0;
     for (size_t i = 0; i < r->nglobals; i++)
-        if (strcmp(r->globals[i].module, module) == 0 && strcmp(r->globals[i].name, name) == 0 &&
-            strcmp(r->globals[i].pickle, where) == 0)
-            return 1;
-    return 0;
+        if (strcmp(r->globals[i].pickle, where) == 0) {
+            size_t *slot = seen_slot(s, r, r->globals[i].module, r->globals[i].name);
+            if (*slot == 0)
+                *slot = i + 1;
+        }
+    return 1;
 }
 
 /* 1 when Python's unpickler could not even decode the names of g (not
@@ -101,19 +140,28 @@ c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t st
 {
     sweep_options so = {.past_stop = past_stop, .max_globals = 0};
     sweep_report sr = {0};
+    seen_set seen = {0};
     c2s_status st = sweep_pickle(data, len, start, &so, &sr, err);
+    if (st == C2S_OK && !seen_init(&seen, r, where, sr.count))
+        st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     for (size_t i = 0; st == C2S_OK && i < sr.count; i++) {
         char *module = NULL, *name = NULL;
         if (undecodable(&sr.globals[i]))
             continue;
-        if (!swept_names(&sr.globals[i], &module, &name) ||
-            (!already_reported(r, module, name, where) &&
-             !add_global(r, module, name, where, C2S_USE_REF | C2S_USE_SWEEP,
-                         base + sr.globals[i].offset, policy)))
+        size_t *slot = NULL;
+        if (!swept_names(&sr.globals[i], &module, &name))
             st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        else if (*(slot = seen_slot(&seen, r, module, name)) == 0) {
+            if (add_global(r, module, name, where, C2S_USE_REF | C2S_USE_SWEEP,
+                           base + sr.globals[i].offset, policy))
+                *slot = r->nglobals;
+            else
+                st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        }
         free(module);
         free(name);
     }
+    free(seen.slot);
     if (st == C2S_OK && sr.limited)
         findings_add(&r->findings, "%s names more globals than the sweep lists", where);
     sweep_report_free(&sr);
