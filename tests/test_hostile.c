@@ -134,7 +134,8 @@ static void check_scan(const char *path, const char *verdict, char *offenders, c
 static int holds_no_tensors(const char *path)
 {
     static const char *const NAMES[] = {"bare_pickle_clean.pt", "epoch_only.pt", "epoch_only.pkl",
-                                        "safetensors_good.safetensors", "npy_plain.npy"};
+                                        "safetensors_good.safetensors", "npy_plain.npy",
+                                        "npz_plain.npz"};
     const char *base = strrchr(path, '/') + 1;
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (strcmp(base, NAMES[i]) == 0)
@@ -436,6 +437,21 @@ Test(hostile, every_pickle_is_judged_under_its_name)
     cr_assert_not_null(g);
     cr_expect_str_eq(cJSON_GetObjectItem(g, "pickle")->valuestring, "archive/extra/x.PKL");
     cJSON_Delete(j);
+    /* NumPy: an object array's pickle, in a .npy file and in an .npz member */
+    j = scan_json("npy_object_payload.npy", NULL, NULL, &code);
+    cr_expect_eq(code, 3);
+    cr_expect_str_eq(cJSON_GetObjectItem(j, "format")->valuestring, "npy");
+    g = global_named(j, "posix", "system");
+    cr_assert_not_null(g);
+    cr_expect_eq(cJSON_GetObjectItem(g, "offset")->valuedouble, 130); /* header: 128 bytes */
+    cJSON_Delete(j);
+    j = scan_json("npz_object_payload.npz", NULL, NULL, &code);
+    cr_expect_eq(code, 3);
+    g = global_named(j, "posix", "system");
+    cr_assert_not_null(g);
+    cr_expect_str_eq(cJSON_GetObjectItem(g, "pickle")->valuestring, "b.npy");
+    cJSON_Delete(j);
+    expect_scan_text("npz_plain.npz", 0, "safe (zip): 0 globals, none refused");
     /* a bare stream: the second pickle, after the first STOP, by the sweep */
     j = scan_json("bare_list_then_requests_get.pkl", NULL, NULL, &code);
     cr_expect_eq(code, 3);

@@ -137,18 +137,23 @@ static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_repor
 /* An archive torch does not open (no data.pkl, no archive directory, an
  * .npz): its pickle records (by name, or any record that starts as
  * pickle.dump starts) are judged all the same, since a pipeline may load
- * them; the reason torch refuses it stays the error. */
-static void judge_records_only(zip_reader *z, const rd_input *in, const c2s_open_options *o,
-                               c2s_report *r, uint64_t max_pickle)
+ * them; the reason torch refuses it stays the error.  Returns 1 when the
+ * archive is an .npz (every record an .npy), judged whole. */
+static int judge_records_only(zip_reader *z, const rd_input *in, const c2s_open_options *o,
+                              c2s_report *r, uint64_t max_pickle)
 {
     c2s_error e;
     c2s_error_clear(&e);
     if (zipsrc_open_records(in->fd, in->size, max_pickle, &z->zip, &e) != C2S_OK)
-        return;
+        return 0;
+    size_t n = zipsrc_entry_count(z->zip), npy = 0;
+    for (size_t i = 0; i < n; i++)
+        npy += ends_with_npy(zipsrc_entry_name(z->zip, i));
     if (judge_other_pickles(z, o, r, 1, &e) != C2S_OK)
         findings_add(&r->findings, "%s", e.msg);
     zipsrc_close(z->zip);
     z->zip = NULL;
+    return n > 0 && npy == n;
 }
 
 static void zip_close(void *impl)
@@ -173,8 +178,10 @@ static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void *
     c2s_status s = zipsrc_open_fd(in->fd, in->size, max_pickle, &z->zip, &r->findings, err);
     /* TorchScript archives have a loader of their own (not judged here yet) */
     if (s != C2S_OK && err->rule != C2S_RULE_CORRUPT &&
-        strcmp(err->msg, "TorchScript archives are not supported yet") != 0)
-        judge_records_only(z, in, o, r, max_pickle);
+        strcmp(err->msg, "TorchScript archives are not supported yet") != 0 &&
+        judge_records_only(z, in, o, r, max_pickle)) /* judged whole: holds no checkpoint */
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS,
+                             "a NumPy .npz archive, not a PyTorch checkpoint");
     if (s == C2S_OK)
         s = zipsrc_read_pickle(z->zip, &z->pickle, &z->pickle_len, err);
     if (s != C2S_OK && z->pickle != NULL) { /* a CRC mismatch: damage, yet judged */
