@@ -93,8 +93,11 @@ typedef enum c2s_rule {
     C2S_RULE_POLICY,          /* refused by the safety policy; subject: the one unknown
                                  global ("module.name"), "*" for several, "" for none;
                                  more: offenders left out of the message */
-    C2S_RULE_QUANTIZED        /* a quantized tensor, and c2s_open_options.quantized
+    C2S_RULE_QUANTIZED,       /* a quantized tensor, and c2s_open_options.quantized
                                  did not say how to write it (or skip_unsupported) */
+    C2S_RULE_CORRUPT          /* the file is damaged: a CRC-32 mismatch, an archive or
+                                 a stream that ends early, a safetensors header that
+                                 breaks a rule (the verdict "corrupt") */
 } c2s_rule;
 
 typedef struct c2s_error {
@@ -178,8 +181,13 @@ typedef struct c2s_open_options {
 typedef enum c2s_verdict {
     C2S_VERDICT_SAFE,       /* nothing torch.load would run beyond the allowed */
     C2S_VERDICT_UNSAFE,     /* a dangerous or unknown global, or a finding */
-    C2S_VERDICT_UNREADABLE  /* not a checkpoint we can read, and nothing unsafe seen */
+    C2S_VERDICT_UNREADABLE, /* not a checkpoint we can read, and nothing unsafe seen */
+    C2S_VERDICT_CORRUPT     /* damaged (report.damage, or an error of rule
+                               C2S_RULE_CORRUPT), and nothing unsafe seen */
 } c2s_verdict;
+
+/* "safe", "unsafe", "unreadable", "corrupt" ("?" for anything else). */
+const char *c2s_verdict_name(c2s_verdict v);
 
 /* How the safety policy judges a global (module.name) a file names:
  *   ALLOWED    exactly the globals the converter interprets (tensor rebuild
@@ -205,6 +213,9 @@ const char *c2s_global_class_name(c2s_global_class cls);
 #define C2S_USE_BUILD (1u << 3)   /* an object made from it received BUILD */
 #define C2S_USE_INST (1u << 4)    /* instantiated by INST */
 #define C2S_USE_OBJ (1u << 5)     /* instantiated by OBJ */
+#define C2S_USE_SWEEP (1u << 6)   /* found by the sweep (bytes the pickle machine did not
+                                     reach: after an error, after STOP, a pickle no loader
+                                     runs); how it is used is unknown */
 
 /* One global a file names, as judged. */
 typedef struct c2s_global_use {
@@ -230,7 +241,8 @@ typedef struct c2s_report {
                                load path)" */
     c2s_global_use *globals;
     size_t nglobals;
-    c2s_findings findings;
+    c2s_findings findings;  /* structural tricks: any makes the file unsafe */
+    c2s_findings damage;    /* damage (CRC-32 mismatches, ...): corrupt unless unsafe */
     c2s_error error;        /* why the file could not be read; error.msg "" if it could */
 } c2s_report;
 

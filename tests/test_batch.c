@@ -572,7 +572,7 @@ Test(batch, json_one_line_per_file_and_nothing_else)
 
     const cJSON *broken = line_for(items, n, "t/bad/broken.pt");
     cr_expect_str_eq(str_of(broken, "status"), "failed");
-    cr_expect_str_eq(str_of(broken, "verdict"), "unreadable");
+    cr_expect_str_eq(str_of(broken, "verdict"), "corrupt");
     cr_expect_str_eq(str_of(broken, "error"),
                      "corrupt zip archive: no end of central directory record (truncated?)");
     for (size_t i = 0; i < n; i++)
@@ -1016,10 +1016,10 @@ Test(batch, scan_walks_trees_too)
     run_result r = RUN("-q", "--scan", "-r", "t");
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.out,
-        "t/bad/broken.pt: unreadable: corrupt zip archive: no end of central directory "
+        "t/bad/broken.pt: corrupt: corrupt zip archive: no end of central directory "
         "record (truncated?)\n"
         "t/good/a.ckpt: safe (zip): 3 globals, none refused\n"
-        "t/good/old.safetensors: unreadable: already a safetensors file\n"
+        "t/good/old.safetensors: safe (safetensors): 0 globals, none refused\n"
         "t/good/sub/b.pt: safe (zip): 5 globals, none refused\n"
         "t/hostile/evil.pt: unsafe (zip): 1 dangerous global\n");
     run_free(&r);
@@ -1195,14 +1195,14 @@ Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
     cr_expect(strstr(r.out, "notes.txt") == NULL, "%s", r.out);
     cr_expect_str_eq(r.err, "ckpt2safetensors: warning: skipped 1 symbolic link (t/link.pt); "
                             "--follow-symlinks follows them\n"
-                            "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 unreadable\n");
+                            "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n");
     run_free(&r);
     char *empty = at("e");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("--scan", "-r", "e");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, "ckpt2safetensors: warning: e: no file to scan under it\n"
-                            "ckpt2safetensors: scanned 0 files: 0 safe, 0 unsafe, 0 unreadable\n");
+                            "ckpt2safetensors: scanned 0 files: 0 safe, 0 unsafe, 0 corrupt, 0 unreadable\n");
     run_free(&r);
     free(empty);
 }

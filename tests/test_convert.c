@@ -235,8 +235,9 @@ Test(convert, crc_checked_for_partial_views)
     c2s_error err;
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
     char *out = tu_path(dir, "out.safetensors");
-    cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_ERR_REFUSED);
-    cr_assert(strstr(err.msg, "refused by the safety policy: archive/data/0: CRC-32 mismatch") ==
+    cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_ERR_INPUT);
+    cr_assert_eq(err.rule, C2S_RULE_CORRUPT);
+    cr_assert(strstr(err.msg, "archive/data/0: CRC-32 mismatch") ==
                   err.msg, "%s", err.msg);
     cr_assert_eq(tu_exists(out), 0);
     cr_assert_eq(tu_count_entries(dir), 1);
@@ -949,10 +950,11 @@ Test(convert, shared_storage_crc_checked_wherever_the_damage_is)
             char *out = tu_path(dir, "out.safetensors");
             unlink(out);
             c2s_write_options o = {.buffer_size = buffers[b]};
-            cr_assert_eq(c2s_write(ck, out, &o, NULL, &err), C2S_ERR_REFUSED, "flip %zu", i);
+            cr_assert_eq(c2s_write(ck, out, &o, NULL, &err), C2S_ERR_INPUT, "flip %zu", i);
+            cr_assert_eq(err.rule, C2S_RULE_CORRUPT, "flip %zu", i);
             char msg[256];
             snprintf(msg, sizeof msg,
-                     "refused by the safety policy: archive/data/0: CRC-32 mismatch (archive "
+                     "archive/data/0: CRC-32 mismatch (archive "
                      "says %08x, data gives %08x): the file was altered or damaged",
                      want, got);
             cr_assert_str_eq(err.msg, msg);
@@ -1095,7 +1097,7 @@ Test(convert, crc_pieces_in_any_order)
         }
         c2s_error err;
         cr_assert_eq(crcpipe_record_check(&r, read_from_memory, bad, scratch, sizeof scratch, &err),
-                     C2S_ERR_REFUSED);
+                     C2S_ERR_INPUT);
         char msg[200];
         snprintf(msg, sizeof msg,
                  "archive/data/9: CRC-32 mismatch (archive says %08x, data gives %08x): the file "

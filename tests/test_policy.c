@@ -717,3 +717,24 @@ Test(policy, torch_nn_module_classes_allowed_exactly)
     expect("models.yolo", "Model", C2S_GLOBAL_UNKNOWN);
     expect("__main__", "Net", C2S_GLOBAL_UNKNOWN);
 }
+
+/* Only named, from torch, numpy, collections or a builtin container: inert.
+ * Danger first: a dangerous name is never inert. */
+Test(policy, inert_references)
+{
+    cr_assert_eq(policy_inert_reference("torch.nn.functional", "relu"), 1);
+    cr_assert_eq(policy_inert_reference("torch", "serialization"), 1);
+    cr_assert_eq(policy_inert_reference("numpy.random", "default_rng"), 1);
+    cr_assert_eq(policy_inert_reference("collections", "namedtuple"), 1);
+    cr_assert_eq(policy_inert_reference("builtins", "frozenset"), 1);
+    cr_assert_eq(policy_inert_reference("builtins", "eval"), 0);
+    cr_assert_eq(policy_inert_reference("builtins", "print"), 0);
+    cr_assert_eq(policy_inert_reference("builtins", "zip"), 0);
+    cr_assert_eq(policy_inert_reference("torch", "load"), 0);
+    cr_assert_eq(policy_inert_reference("torch.hub", "load"), 0);
+    cr_assert_eq(policy_inert_reference("torch", "os.system"), 0);
+    cr_assert_eq(policy_inert_reference("numpy", "load"), 0);
+    cr_assert_eq(policy_inert_reference("torchvision", "models"), 0);
+    cr_assert_eq(policy_inert_reference("os", "system"), 0);
+    cr_assert_eq(policy_inert_reference("collectionsx", "deque"), 0);
+}

@@ -44,8 +44,12 @@ Test(reader, bare_pickle)
 
 Test(reader, safetensors_input)
 {
-    static const char st[] = "\x10\0\0\0\0\0\0\0{\"__metadata__\":{}}";
+    static const char st[] = "\x13\0\0\0\0\0\0\0{\"__metadata__\":{}}";
     expect_open_error(st, sizeof st - 1, "already a safetensors file");
+    /* a header that breaks a rule: the file is damaged, and says why */
+    static const char bad[] = "\x10\0\0\0\0\0\0\0{\"__metadata__\":{}}";
+    expect_open_error(bad, sizeof bad - 1, "safetensors header: safetensors: header is not "
+                      "valid JSON: unexpected end at offset 24");
 }
 
 /* The legacy magic number alone: a legacy checkpoint cut after it. */

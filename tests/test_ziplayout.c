@@ -1137,3 +1137,26 @@ Test(ziplayout, uncounted_central_record)
     result_free(&r);
     img_free(&z);
 }
+
+/* A STORED entry whose sizes differ is what miniz refuses: damage (rule
+ * C2S_RULE_CORRUPT), unless the entry is encrypted, whose data carry a
+ * 12-byte header: then unreadable, not corrupt. */
+Test(ziplayout, stored_sizes_differ_corrupt_unless_encrypted)
+{
+    img z = two_stored();
+    size_t c = central_at(&z, 0);
+    p32(&z, c + 20, g32(&z, c + 20) + 12); /* compressed size */
+    result r;
+    run(&z, &r);
+    cr_assert_eq(r.st, C2S_ERR_INPUT);
+    cr_assert_eq(r.err.rule, C2S_RULE_CORRUPT);
+    cr_assert_str_eq(r.err.msg, "corrupt zip archive: an entry's sizes contradict its method");
+    result_free(&r);
+    p16(&z, c + 8, 1);
+    run(&z, &r);
+    cr_assert_eq(r.st, C2S_ERR_INPUT);
+    cr_assert_eq(r.err.rule, C2S_RULE_NONE);
+    cr_assert_str_eq(r.err.msg, "zip entry 'a' is encrypted: PyTorch cannot read it");
+    result_free(&r);
+    img_free(&z);
+}

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "reader/judge.h"
+#include "reader/rd_npy.h"
+#include "st/rd_st.h"
 
 c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
                         c2s_error *err)
@@ -63,6 +65,10 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     to.legacy_ids = ck->rd.ops->legacy_ids;
     if (rd_has_map(&ck->rd)) /* a format with no pickle maps its own tensors */
         s = rd_map(&ck->rd, o, &ck->map, err);
+    else if (ck->top == NULL && ck->rd.ops == &rd_st_ops)
+        return c2s_fail(err, C2S_ERR_INPUT, "already a safetensors file");
+    else if (ck->top == NULL && ck->rd.ops == &rd_npy_ops)
+        return c2s_fail(err, C2S_ERR_INPUT, "a NumPy array file, not a PyTorch checkpoint");
     else if (ck->top == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "no object to find tensors in");
     else

@@ -31,8 +31,8 @@
  * several tensors (q/k/v slices, tied weights, offset views) are read once
  * and their CRC is computed off this thread.  A DEFLATE record's stream
  * checks the CRC when it was read front to back; otherwise check_records
- * reads it again.  A mismatch fails with C2S_ERR_REFUSED before the file
- * is put in place.
+ * reads it again.  A mismatch fails with C2S_ERR_INPUT, rule
+ * C2S_RULE_CORRUPT (the file is damaged), before the file is put in place.
  *
  * Threads.  c2s_write runs on the caller's thread; the CRC pipe's thread
  * only reads records and computes CRCs (crcpipe.h).  The cancel flag is
@@ -522,8 +522,6 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
     if (st == C2S_OK)
         st = write_all(&w, &p);
     outfile_abort(&w.ring.out); /* drops the unfinished file unless committed */
-    if (st == C2S_ERR_REFUSED) /* bytes that fail their CRC: a finding, found late */
-        c2s_error_prefix(err, "refused by the safety policy");
     if (st == C2S_OK)
         fill_result(res, &p, &w, &sha);
     plan_free(&p);

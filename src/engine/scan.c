@@ -3,9 +3,12 @@
  *
  * The same stages as c2s_open (checkpoint.c): the input opened once, its
  * reader judging every pickle the loader would run; then the reader's
- * integrity pass over every record (CRCs), then the verdict (judge.c).  A
- * safe file whose tensors cannot be mapped is reported unreadable, with
- * the reason.
+ * integrity pass over every record (CRCs, into the report's damage), then
+ * the verdict (judge.c).  A safe file whose tensors cannot be mapped is
+ * reported unreadable, with the reason; one that holds no tensors (a
+ * pickle of {'epoch': 1}, a whole pickle that is no checkpoint) stays safe,
+ * with the reason it would not convert in the report's error.  A format
+ * with no pickle (safetensors) has nothing to map.
  */
 #include "engine/checkpoint.h"
 #include "reader/judge.h"
@@ -28,12 +31,19 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
     ck->in.fd = -1;
     c2s_status st = ckpt_inspect(ck, path, opts, &err);
     if (st == C2S_OK)
-        st = rd_verify_all(&ck->rd, &ck->report.findings, &err);
+        st = rd_verify_all(&ck->rd, &ck->report.damage, &err);
     st = judge_verdict(&ck->report, st, &err);
-    if (st == C2S_OK && (st = ckpt_map(ck, opts, &err)) != C2S_OK) {
-        /* safe, but not a checkpoint we could convert */
-        ck->report.verdict = C2S_VERDICT_UNREADABLE;
+    if (st == C2S_ERR_INPUT && ck->report.verdict == C2S_VERDICT_UNREADABLE &&
+        err.rule == C2S_RULE_NO_TENSORS) {
+        /* a pickle read to its end that holds no checkpoint: judged on its globals */
+        ck->report.verdict = C2S_VERDICT_SAFE;
+        st = C2S_OK;
+    } else if (st == C2S_OK && ck->top != NULL && (st = ckpt_map(ck, opts, &err)) != C2S_OK) {
         ck->report.error = err;
+        if (err.rule == C2S_RULE_NO_TENSORS) /* safe, holds no tensors: nothing to convert */
+            st = C2S_OK;
+        else /* safe, but not a checkpoint we could convert */
+            ck->report.verdict = C2S_VERDICT_UNREADABLE;
     }
     *rep = ck->report;
     memset(&ck->report, 0, sizeof ck->report);
@@ -52,5 +62,6 @@ void c2s_report_free(c2s_report *rep)
     }
     free(rep->globals);
     findings_free(&rep->findings);
+    findings_free(&rep->damage);
     memset(rep, 0, sizeof *rep);
 }

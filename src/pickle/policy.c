@@ -188,6 +188,30 @@ c2s_global_class policy_classify(const char *module, const char *name, policy_kn
     return C2S_GLOBAL_UNKNOWN;
 }
 
+/* Modules (with their sub-modules) whose import runs no code of the file's
+ * choosing: a global from one of them that is only named is inert. */
+static const char *const INERT_MODULES[] = {"torch", "numpy", "collections"};
+
+/* Names of builtins that are plain containers and scalars. */
+static const char *const INERT_BUILTINS[] = {
+    "set", "frozenset", "dict", "list", "tuple", "int", "float", "complex", "str", "bytes",
+    "bytearray", "bool", "slice", "range", "object",
+};
+
+int policy_inert_reference(const char *module, const char *name)
+{
+    if (is_dangerous(module, name))
+        return 0;
+    for (size_t i = 0; i < COUNT(INERT_MODULES); i++)
+        if (module_within(module, INERT_MODULES[i]))
+            return 1;
+    if (strcmp(module, "builtins") == 0)
+        for (size_t i = 0; i < COUNT(INERT_BUILTINS); i++)
+            if (strcmp(name, INERT_BUILTINS[i]) == 0)
+                return 1;
+    return 0;
+}
+
 int policy_refuses(c2s_global_class cls)
 {
     return cls == C2S_GLOBAL_UNKNOWN || cls == C2S_GLOBAL_DANGEROUS;

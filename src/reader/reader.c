@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "tf/rd_tf.h"
+#include "reader/rd_npy.h"
+#include "st/rd_st.h"
 #include "torch/rd_legacy.h"
 #include "torch/rd_script.h"
 #include "torch/rd_zip.h"
 #include "util/io.h"
 
-static const rd_ops *const READERS[] = {&rd_script_ops, &rd_zip_ops, &rd_tf_ops, &rd_legacy_ops};
+static const rd_ops *const READERS[] = {&rd_script_ops, &rd_zip_ops, &rd_tf_ops,
+                                        &rd_st_ops,     &rd_npy_ops, &rd_legacy_ops};
 
 /* ---- the input ------------------------------------------------------------------ */
 

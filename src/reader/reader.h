@@ -74,7 +74,8 @@ typedef struct rd_ops {
      * *top is the object to map (or NULL when the format has no pickle). */
     c2s_status (*open)(const rd_input *in, const c2s_open_options *o, void **impl,
                        c2s_report *r, const pvm_value **top, c2s_error *err);
-    /* The scan's integrity pass: check every record (CRCs), as findings. */
+    /* The scan's integrity pass: check every record (CRCs); each mismatch
+     * is added to f (the report's damage). */
     c2s_status (*verify_all)(void *impl, findings *f, c2s_error *err);
     /* Optional: the format's own tensor map, for a format with no pickle
      * (open gave *top NULL).  When set, ckpt_map calls it instead of

@@ -407,7 +407,7 @@ static c2s_status ts_verify(rd_stream *s, void *scratch, size_t len, c2s_error *
     }
     uint32_t got = c2s_crc32c_mask(s->u.tf.crc);
     if (got != s->u.tf.crc_masked)
-        return c2s_fail(err, C2S_ERR_REFUSED,
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
                         "%s: CRC-32C mismatch (index says 0x%08x, data gives 0x%08x): "
                         "the file was altered or damaged",
                         s->name, s->u.tf.crc_masked, got);

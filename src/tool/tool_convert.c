@@ -152,7 +152,8 @@ static void convert(const tool_config *cfg, const tool_job *job,
     c2s_error_clear(&err);
     c2s_status st = c2s_open(job->input, &oo, &ck, &err);
     if (st != C2S_OK) {
-        out->verdict = st == C2S_ERR_REFUSED ? "unsafe" : "unreadable";
+        out->verdict = st == C2S_ERR_REFUSED ? "unsafe"
+                       : err.rule == C2S_RULE_CORRUPT ? "corrupt" : "unreadable";
         fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
         return;
     }
@@ -165,8 +166,8 @@ static void convert(const tool_config *cfg, const tool_job *job,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = c2s_write(ck, job->output, &wo, &res, &err);
     c2s_close(ck);
-    if (st == C2S_ERR_REFUSED) /* storage bytes that fail their CRC */
-        out->verdict = "unsafe";
+    if (st != C2S_OK && err.rule == C2S_RULE_CORRUPT) /* storage bytes that fail their CRC */
+        out->verdict = "corrupt";
     if (st != C2S_OK) {
         fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
         return;

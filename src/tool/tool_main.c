@@ -74,7 +74,7 @@ static int scan_all(const tool_config *cfg)
     int nothing = tool_batch_warn(cfg, &b);
     c2s_open_options oo = tool_open_options(cfg);
     int worst = C2S_OK;
-    size_t count[4] = {0}; /* by verdict */
+    size_t count[C2S_VERDICT_CORRUPT + 1] = {0}; /* by verdict */
     for (size_t i = 0; i < b.njobs && !g_signal; i++) {
         const tool_job *job = &b.jobs[i];
         c2s_report rep;
@@ -94,8 +94,9 @@ static int scan_all(const tool_config *cfg)
             worst = st;
     }
     if (b.njobs > 1 || cfg->nroots > 0)
-        tool_info(NULL, cfg, "scanned %zu file%s: %zu safe, %zu unsafe, %zu unreadable", b.njobs,
-                  tool_plural(b.njobs), count[C2S_VERDICT_SAFE], count[C2S_VERDICT_UNSAFE],
+        tool_info(NULL, cfg, "scanned %zu file%s: %zu safe, %zu unsafe, %zu corrupt, %zu unreadable",
+                  b.njobs, tool_plural(b.njobs), count[C2S_VERDICT_SAFE],
+                  count[C2S_VERDICT_UNSAFE], count[C2S_VERDICT_CORRUPT],
                   count[C2S_VERDICT_UNREADABLE]);
     tool_batch_free(&b);
     if (worst == C2S_OK && nothing)

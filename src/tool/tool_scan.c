@@ -1,9 +1,10 @@
 /*
  * tool_scan.c - the --scan report (see tool_scan.h).
  *
- * Text: a verdict line "FILE: safe|unsafe|unreadable ...", then (unless -q)
- * one line per global: class, module.name, uses, and where it is first
- * named; then one line per finding.  JSON (--json): one object per file on
+ * Text: a verdict line "FILE: safe|unsafe|corrupt|unreadable ...", then
+ * (unless -q) one line per global: class, module.name, uses ("sweep" when
+ * the sweep found it), and where it is first named; then one line per
+ * finding, one per damage, and why reading stopped.  JSON (--json): one object per file on
  * one line, with the keys documented in the man page.
  */
 #include "tool_scan.h"
@@ -11,16 +12,6 @@
 
 #include <cjson/cJSON.h>
 #include <string.h>
-
-static const char *verdict_name(c2s_verdict v)
-{
-    switch (v) {
-    case C2S_VERDICT_SAFE: return "safe";
-    case C2S_VERDICT_UNSAFE: return "unsafe";
-    case C2S_VERDICT_UNREADABLE: return "unreadable";
-    }
-    return "?";
-}
 
 /* "1 dangerous global, 2 unknown globals, 1 finding" */
 static void summary(const c2s_report *r, char *buf, size_t cap)
@@ -48,10 +39,10 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
     summary(r, sum, sizeof sum);
     char why[TOOL_ERROR_TEXT_MAX];
     tool_error_text(&r->error, why, sizeof why);
-    if (r->verdict == C2S_VERDICT_UNREADABLE)
-        fprintf(out, "%s: unreadable: %s\n", file, why);
+    if (r->verdict == C2S_VERDICT_UNREADABLE || r->verdict == C2S_VERDICT_CORRUPT)
+        fprintf(out, "%s: %s: %s\n", file, c2s_verdict_name(r->verdict), why);
     else
-        fprintf(out, "%s: %s (%s): %s\n", file, verdict_name(r->verdict), r->format, sum);
+        fprintf(out, "%s: %s (%s): %s\n", file, c2s_verdict_name(r->verdict), r->format, sum);
     if (cfg->quiet)
         return;
     size_t width = 0;
@@ -70,8 +61,12 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
     }
     for (size_t i = 0; i < r->findings.n; i++)
         fprintf(out, "  finding    %s\n", r->findings.items[i]);
+    for (size_t i = 0; i < r->damage.n; i++)
+        fprintf(out, "  damage     %s\n", r->damage.items[i]);
     if (r->verdict == C2S_VERDICT_UNSAFE && r->error.msg[0] != '\0')
         fprintf(out, "  unreadable %s\n", why);
+    if (r->verdict == C2S_VERDICT_SAFE && r->error.msg[0] != '\0') /* holds no tensors */
+        fprintf(out, "  no tensors %s\n", why);
 }
 
 static cJSON *global_json(const c2s_global_use *g)
@@ -88,6 +83,7 @@ static cJSON *global_json(const c2s_global_use *g)
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (g->uses & NAMES[i].bit)
             cJSON_AddItemToArray(uses, cJSON_CreateString(NAMES[i].name));
+    cJSON_AddBoolToObject(o, "swept", (g->uses & C2S_USE_SWEEP) != 0);
     cJSON_AddStringToObject(o, "pickle", g->pickle);
     cJSON_AddNumberToObject(o, "offset", (double)g->offset);
     return o;
@@ -97,7 +93,7 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", file);
-    cJSON_AddStringToObject(o, "verdict", verdict_name(r->verdict));
+    cJSON_AddStringToObject(o, "verdict", c2s_verdict_name(r->verdict));
     cJSON_AddStringToObject(o, "format", r->format ? r->format : "");
     char why[TOOL_ERROR_TEXT_MAX];
     if (r->error.msg[0] != '\0')
@@ -110,6 +106,9 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
     cJSON *found = cJSON_AddArrayToObject(o, "findings");
     for (size_t i = 0; i < r->findings.n; i++)
         cJSON_AddItemToArray(found, cJSON_CreateString(r->findings.items[i]));
+    cJSON *damage = cJSON_AddArrayToObject(o, "damage");
+    for (size_t i = 0; i < r->damage.n; i++)
+        cJSON_AddItemToArray(damage, cJSON_CreateString(r->damage.items[i]));
     char *text = cJSON_PrintUnformatted(o);
     if (text != NULL)
         fprintf(out, "%s\n", text);

@@ -9,6 +9,13 @@
  * register_storages() replays the persistent ids in the order the pickle
  * made them, and locate_storages() walks the storage-keys list to find
  * where each storage's bytes lie.
+ *
+ * A pickle the machine cannot read to its end is swept (judge_sweep) so
+ * that every global its bytes name is judged; a file that ends inside a
+ * pickle or a storage is damaged (rule C2S_RULE_CORRUPT).  A file whose
+ * first pickle is whole but not the magic number is a bare pickle: the
+ * rest of the file is swept too (a pipeline may load a second pickle), and
+ * the error says it holds no checkpoint (rule C2S_RULE_NO_TENSORS).
  */
 #include "torch/rd_legacy.h"
 #include "util/grow.h"
@@ -95,7 +102,8 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
     c2s_status st;
     memset(p, 0, sizeof *p);
     if (room == 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "truncated: no pickle at offset %llu",
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
+                             "truncated: no pickle at offset %llu",
                         (unsigned long long)pos);
     for (;;) {
         memset(p, 0, sizeof *p);
@@ -108,8 +116,42 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
     policy_options policy = rd_policy(o);
     if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if (st != C2S_OK)
-        c2s_error_prefix(err, "pickle at offset %llu", (unsigned long long)pos);
+    if (st != C2S_OK) {
+        c2s_error prefixed = *err, swept;
+        /* the file ends inside the pickle: damaged (or cut short on purpose) */
+        if (room == in->size - pos && (strncmp(err->msg, "pickle: truncated", 17) == 0 ||
+                                       strcmp(err->msg, "pickle: no STOP opcode") == 0))
+            prefixed.rule = C2S_RULE_CORRUPT;
+        c2s_error_prefix(&prefixed, "pickle at offset %llu", (unsigned long long)pos);
+        *err = prefixed;
+        if (p->buf != NULL &&
+            judge_sweep(r, p->buf, w, 0, 0, "file", pos, &policy, &swept) != C2S_OK)
+            *err = swept;
+    }
+    return st;
+}
+
+/* The bytes after a bare pickle: torch.load stops at the first, but a
+ * pipeline that calls pickle.load again runs the next; the sweep lists
+ * what the rest of the file (up to the limit on pickle size) names. */
+static c2s_status sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
+                             c2s_report *r, c2s_error *err)
+{
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
+    uint64_t room = in->size - pos < max ? in->size - pos : max;
+    if (room == 0)
+        return C2S_OK;
+    uint8_t *buf = malloc((size_t)room);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    policy_options policy = rd_policy(o);
+    c2s_status st = C2S_OK;
+    ssize_t got = pread_full(in->fd, buf, (size_t)room, pos);
+    if (got < 0 || (uint64_t)got != room)
+        st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
+    else
+        st = judge_sweep(r, buf, (size_t)room, 0, 1, "file", pos, &policy, err);
+    free(buf);
     return st;
 }
 
@@ -283,7 +325,8 @@ static c2s_status locate_one(legacy_reader *L, const char *key, uint64_t *pos, c
                         s->is_view ? "a view of another storage" : "of an unknown class");
     unsigned char b[8];
     if (L->size - *pos < 8 || pread_full(L->fd, b, 8, *pos) != 8)
-        return c2s_fail(err, C2S_ERR_INPUT, "truncated: storage '%s' has no element count", key);
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
+                             "truncated: storage '%s' has no element count", key);
     uint64_t count = 0;
     for (int i = 7; i >= 0; i--)
         count = (count << 8) | b[i];
@@ -294,7 +337,8 @@ static c2s_status locate_one(legacy_reader *L, const char *key, uint64_t *pos, c
                         (unsigned long long)count, (unsigned long long)(s->nbytes / es));
     *pos += 8;
     if (L->size - *pos < s->nbytes)
-        return c2s_fail(err, C2S_ERR_INPUT, "truncated: storage '%s' needs %llu bytes, %llu left",
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
+                             "truncated: storage '%s' needs %llu bytes, %llu left",
                         key, (unsigned long long)s->nbytes, (unsigned long long)(L->size - *pos));
     s->has_data = 1;
     s->data_off = *pos; /* a key listed again is read again: the last read wins */
@@ -351,6 +395,13 @@ static c2s_status read_preamble(const rd_input *in, const c2s_open_options *o, c
             st = c2s_fail(err, C2S_ERR_INPUT, "invalid protocol version");
         *pos += p.end;
         pickle_run_free(&p);
+        if (k == 1 && !ok && st == C2S_OK) { /* a whole pickle, not a checkpoint */
+            if (sweep_rest(in, *pos, o, r, err) != C2S_OK)
+                return C2S_ERR_INPUT;
+            what_it_is(in, err);
+            err->rule = C2S_RULE_NO_TENSORS;
+            return C2S_ERR_INPUT;
+        }
         if (k == 1 && !ok)
             return what_it_is(in, err);
         if (st != C2S_OK)

@@ -4,7 +4,13 @@
  *
  * open: the archive (its structural findings go to the report), data.pkl
  * read whole and interpreted; its globals are judged, and bytes after its
- * STOP opcode are a finding (a second reader could see a second object).
+ * STOP opcode are a finding (a second reader could see a second object)
+ * whose globals the sweep lists.  When the machine stops early (malformed,
+ * a limit) the sweep lists the globals of the whole record.  Every other
+ * pickle record (".pkl" in any case: model/config.pkl, ...) is judged the
+ * same way under its own name: pipelines load them with pickle.load; so
+ * is the pickle of every .npy member holding objects (an .npz).  When torch
+ * refuses the archive (no data.pkl, ...) those records are still judged.
  * Storages stream through zipsrc: STORED records by pread from the input's
  * descriptor, DEFLATE ones through the inflater.
  */
@@ -13,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "reader/judge.h"
+#include "reader/rd_npy.h"
 
 #define VERIFY_BUFFER (1u << 20)
 
@@ -30,29 +38,122 @@ static int zip_sniff(const rd_input *in)
     return in->nhead >= 4 && memcmp(in->head, "PK\x03\x04", 4) == 0;
 }
 
-/* Interpret data.pkl; its globals go to the report whatever happens. */
+/* Interpret the pickle data (record where) on vm; its globals go to the
+ * report whatever happens, and the sweep lists those of the bytes the
+ * machine did not reach. */
+static c2s_status judge_pickle(pvm *vm, const uint8_t *data, size_t len, const char *where,
+                               const c2s_open_options *o, c2s_report *r, pvm_value **v,
+                               c2s_error *err)
+{
+    policy_options policy = rd_policy(o);
+    size_t end = 0;
+    c2s_status s = pvm_run(vm, data, len, v, &end, err);
+    if (!judge_add_globals(r, vm, where, 0, &policy))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_error swept;
+    c2s_error_clear(&swept);
+    if (s != C2S_OK) {
+        c2s_error_prefix(err, "%s", where);
+        if (judge_sweep(r, data, len, 0, 1, where, 0, &policy, &swept) != C2S_OK)
+            *err = swept;
+        return s;
+    }
+    if (end < len) {
+        findings_add(&r->findings, "%s has %zu bytes after its STOP opcode", where, len - end);
+        if (judge_sweep(r, data, len, end, 1, where, 0, &policy, err) != C2S_OK)
+            return C2S_ERR_INPUT;
+    }
+    return C2S_OK;
+}
+
+static int ends_with_npy(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 4 && strcasecmp(name + n - 4, ".npy") == 0;
+}
+
+/* Every other pickle record, judged as data.pkl is (the pickle of an .npy
+ * member with objects from its start: offsets are from there).  A record that cannot be
+ * read whole is damage when its CRC fails, a finding otherwise. */
+static c2s_status judge_other_pickles(zip_reader *z, const c2s_open_options *o, c2s_report *r,
+                                      int by_content, c2s_error *err)
+{
+    pvm_limits limits = rd_pvm_limits(o);
+    for (size_t i = 0; i < zipsrc_entry_count(z->zip); i++) {
+        if (!zipsrc_entry_is_other_pickle(z->zip, i) &&
+            !(by_content && zipsrc_entry_starts_like_pickle(z->zip, i)))
+            continue;
+        const char *where = zipsrc_entry_name(z->zip, i);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        c2s_error e;
+        c2s_error_clear(&e);
+        if (zipsrc_read_entry(z->zip, i, &data, &len, &e) != C2S_OK) {
+            findings_add(e.rule == C2S_RULE_CORRUPT ? &r->damage : &r->findings, "%s", e.msg);
+            if (data == NULL)
+                continue; /* else a CRC mismatch: judge the bytes all the same */
+        }
+        size_t at = 0;
+        int npy = ends_with_npy(where) ? npy_pickle_offset(data, len, &at) : 1;
+        if (npy <= 0) { /* a plain array (or no .npy at all): no pickle */
+            free(data);
+            continue;
+        }
+        pvm *vm = pvm_new(&limits);
+        pvm_value *v = NULL;
+        c2s_status s = vm ? judge_pickle(vm, data + at, len - at, where, o, r, &v, &e)
+                          : c2s_fail(&e, C2S_ERR_INPUT, "out of memory");
+        pvm_free(vm);
+        free(data);
+        if (s != C2S_OK && strcmp(e.msg, "out of memory") == 0)
+            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        if (s != C2S_OK)
+            findings_add(&r->findings, "%s", e.msg); /* a pickle we cannot read to its end */
+    }
+    return C2S_OK;
+}
+
+/* Interpret data.pkl, then every other pickle record. */
 static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_report *r,
                              const pvm_value **top, c2s_error *err)
 {
     pvm_limits limits = rd_pvm_limits(o);
-    policy_options policy = rd_policy(o);
     if ((z->vm = pvm_new(&limits)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     const char *where = zipsrc_pickle_name(z->zip); /* the entry torch reads */
     pvm_value *v = NULL;
-    size_t end = 0;
-    c2s_status s = pvm_run(z->vm, z->pickle, z->pickle_len, &v, &end, err);
-    if (!judge_add_globals(r, z->vm, where, 0, &policy))
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if (s != C2S_OK) {
-        c2s_error_prefix(err, "%s", where);
-        return s;
+    c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, where, o, r, &v, err);
+    c2s_error e;
+    c2s_error_clear(&e);
+    if (judge_other_pickles(z, o, r, 0, &e) != C2S_OK) {
+        *err = e;
+        return C2S_ERR_INPUT;
     }
-    if (end < z->pickle_len)
-        findings_add(&r->findings, "%s has %zu bytes after its STOP opcode", where,
-                     z->pickle_len - end);
-    *top = v;
-    return C2S_OK;
+    if (s == C2S_OK)
+        *top = v;
+    return s;
+}
+
+/* An archive torch does not open (no data.pkl, no archive directory, an
+ * .npz): its pickle records (by name, or any record that starts as
+ * pickle.dump starts) are judged all the same, since a pipeline may load
+ * them; the reason torch refuses it stays the error.  Returns 1 when the
+ * archive is an .npz (every record an .npy), judged whole. */
+static int judge_records_only(zip_reader *z, const rd_input *in, const c2s_open_options *o,
+                              c2s_report *r, uint64_t max_pickle)
+{
+    c2s_error e;
+    c2s_error_clear(&e);
+    if (zipsrc_open_records(in->fd, in->size, max_pickle, &z->zip, &e) != C2S_OK)
+        return 0;
+    size_t n = zipsrc_entry_count(z->zip), npy = 0;
+    for (size_t i = 0; i < n; i++)
+        npy += ends_with_npy(zipsrc_entry_name(z->zip, i));
+    if (judge_other_pickles(z, o, r, 1, &e) != C2S_OK)
+        findings_add(&r->findings, "%s", e.msg);
+    zipsrc_close(z->zip);
+    z->zip = NULL;
+    return n > 0 && npy == n;
 }
 
 static void zip_close(void *impl)
@@ -73,10 +174,26 @@ static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void *
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     *impl = z;
-    c2s_status s = zipsrc_open_fd(in->fd, in->size, o ? o->limits.max_pickle : 0, &z->zip,
-                                  &r->findings, err);
+    uint64_t max_pickle = o ? o->limits.max_pickle : 0;
+    c2s_status s = zipsrc_open_fd(in->fd, in->size, max_pickle, &z->zip, &r->findings, err);
+    /* TorchScript archives have a loader of their own (not judged here yet) */
+    if (s != C2S_OK && err->rule != C2S_RULE_CORRUPT &&
+        strcmp(err->msg, "TorchScript archives are not supported yet") != 0 &&
+        judge_records_only(z, in, o, r, max_pickle)) /* judged whole: holds no checkpoint */
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS,
+                             "a NumPy .npz archive, not a PyTorch checkpoint");
     if (s == C2S_OK)
         s = zipsrc_read_pickle(z->zip, &z->pickle, &z->pickle_len, err);
+    if (s != C2S_OK && z->pickle != NULL) { /* a CRC mismatch: damage, yet judged */
+        c2s_error crc = *err;
+        findings_add(&r->damage, "%s", crc.msg);
+        c2s_error_clear(err);
+        s = run_pickle(z, o, r, top, err);
+        *top = NULL; /* damaged: nothing to convert */
+        if (s == C2S_OK)
+            *err = crc;
+        return C2S_ERR_INPUT;
+    }
     return s == C2S_OK ? run_pickle(z, o, r, top, err) : s;
 }
 

@@ -192,7 +192,7 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
         }
     }
     if (crc != r->expected)
-        return c2s_fail(err, C2S_ERR_REFUSED,
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
                         "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
                         "the file was altered or damaged",
                         r->name, r->expected, crc);

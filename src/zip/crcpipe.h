@@ -134,7 +134,8 @@ typedef c2s_status (*crcpipe_read_fn)(void *ctx, uint64_t off, void *buf, size_t
 uint64_t crcpipe_record_missing(const crcpipe_record *r);
 
 /* The record's CRC from its pieces, the gaps read with read() through
- * scratch (cap bytes), compared with the archive's: C2S_ERR_REFUSED and
+ * scratch (cap bytes), compared with the archive's: C2S_ERR_INPUT, rule
+ * C2S_RULE_CORRUPT, and
  * "<name>: CRC-32 mismatch (archive says %08x, data gives %08x): the file
  * was altered or damaged" when they differ.  No-op when nothing is
  * recorded.  Call after crcpipe_finish(). */

@@ -44,7 +44,7 @@ static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p
 
 static c2s_status corrupt(c2s_error *err, const char *what)
 {
-    return c2s_fail(err, C2S_ERR_INPUT, "corrupt zip archive: %s", what);
+    return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT, "corrupt zip archive: %s", what);
 }
 
 static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *err)
@@ -223,6 +223,10 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
         if (memchr(e->name, '\0', nlen) != NULL)
             findings_add(f, "zip entry name '%s...' holds a NUL byte", e->name);
         /* what miniz refuses when it reads the central directory */
+        if (((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0)) &&
+            (e->flags & 1)) /* an encrypted entry's header: not damage, but unreadable */
+            return c2s_fail(err, C2S_ERR_INPUT, "zip entry '%s' is encrypted: PyTorch cannot "
+                            "read it", e->name);
         if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
             return corrupt(err, "an entry's sizes contradict its method");
         at += CENTRAL_LEN + nlen + xlen + clen;

@@ -347,6 +347,33 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
     return C2S_OK;
 }
 
+c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
+                               c2s_error *err)
+{
+    *out = NULL;
+    zipsrc *z = calloc(1, sizeof *z);
+    if (z == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    z->max_pickle = max_pickle ? max_pickle : C2S_DEFAULT_MAX_PICKLE;
+    z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (z->fd < 0) {
+        free(z);
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s",
+                        strerror(errno));
+    }
+    findings ignored = {0}; /* zipsrc_open_fd reported them already */
+    c2s_status st = ziplayout_read(z->fd, size, &z->layout, &ignored, err);
+    findings_free(&ignored);
+    if (st == C2S_OK)
+        st = sort_like_miniz(z, err);
+    if (st != C2S_OK) {
+        zipsrc_close(z);
+        return st;
+    }
+    *out = z;
+    return C2S_OK;
+}
+
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
                        c2s_error *err)
 {
@@ -378,8 +405,8 @@ c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
         if (st == C2S_OK)
             st = zipsrc_stream_verify(&s, scratch, len, err);
         zipsrc_stream_close(&s);
-        if (st == C2S_ERR_REFUSED)
-            findings_add(f, "%s", err->msg);
+        if (st != C2S_OK && err->rule == C2S_RULE_CORRUPT)
+            findings_add(f, "%s", err->msg); /* damage: the caller's list of it */
         else if (st != C2S_OK)
             return st;
     }
@@ -623,7 +650,7 @@ c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
         }
     }
     if (s->crc_recorded && s->crc != s->crc_expected)
-        return c2s_fail(err, C2S_ERR_REFUSED,
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
                         "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
                         "the file was altered or damaged",
                         s->name, s->crc_expected, s->crc);
@@ -642,8 +669,36 @@ void zipsrc_stream_close(zipsrc_stream *s)
 
 /* ---- whole records: the pickle and TorchScript's records ---------------------- */
 
-/* Read entry e whole (CRC-checked), at most max_pickle bytes; an empty
- * record is an error. */
+static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
+                             c2s_error *err);
+
+/* ---- the other pickle records ------------------------------------------- */
+
+int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i)
+{
+    const zl_entry *e = &z->layout.entries[i];
+    return e != z->pickle && e->local_ok &&
+           (ends_with_nocase(e, ".pkl") || ends_with_nocase(e, ".npy"));
+}
+
+int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i)
+{
+    const zl_entry *e = &z->layout.entries[i];
+    if (e == z->pickle || !e->local_ok)
+        return 0;
+    zipsrc_stream s;
+    c2s_error err;
+    unsigned char head[2] = {0};
+    if (stream_open_entry(z, e, &s, &err) != C2S_OK)
+        return 0;
+    int ok = s.size >= 2 && zipsrc_stream_read(&s, 0, head, 2, &err) == C2S_OK;
+    zipsrc_stream_close(&s);
+    return ok && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+}
+
+
+/* Read entry e whole (at most max_pickle bytes), CRC-checked.  A CRC
+ * mismatch fails (rule C2S_RULE_CORRUPT) with the bytes still in *data. */
 static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
                              c2s_error *err)
 {
@@ -668,16 +723,17 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory reading %s", name);
     }
     st = zipsrc_stream_read(&s, 0, buf, (size_t)s.size, err);
+    int read_all = st == C2S_OK;
     if (st == C2S_OK)
         st = zipsrc_stream_verify(&s, NULL, 0, err);
     zipsrc_stream_close(&s);
-    if (st != C2S_OK) {
+    if (st != C2S_OK && !(read_all && err->rule == C2S_RULE_CORRUPT)) {
         free(buf);
         return st;
     }
-    *data = buf;
+    *data = buf; /* on a CRC mismatch too: the bytes are judged all the same */
     *len = (size_t)s.size;
-    return C2S_OK;
+    return st;
 }
 
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err)

@@ -47,12 +47,20 @@ typedef struct zipsrc zipsrc;
 c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
                           findings *f, c2s_error *err);
 
+/* The archive's records only, for an archive torch does not open as a
+ * checkpoint (no data.pkl, no archive directory, ...): its pickle records
+ * are still judged (zipsrc_entry_is_other_pickle, zipsrc_read_entry).  No
+ * data.pkl is chosen; nothing else of this API may be used on it. */
+c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
+                               c2s_error *err);
+
 /* open + fstat + zipsrc_open_fd + close ("is a directory" for a directory). */
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
                        findings *f, c2s_error *err);
 
 
-/* CRC-check every entry of the archive; mismatches become findings. */
+/* CRC-check every entry of the archive; mismatches are added to f (the
+ * report's list of damage). */
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
                              c2s_error *err);
 
@@ -70,7 +78,9 @@ const char *zipsrc_pickle_name(const zipsrc *z);
 /* 1 when the byteorder record says "big". */
 int zipsrc_big_endian(const zipsrc *z);
 
-/* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees. */
+/* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees; on a
+ * CRC mismatch (C2S_ERR_INPUT, rule C2S_RULE_CORRUPT) *data still holds the
+ * bytes read, so that they can be judged. */
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
                               c2s_error *err);
 
@@ -86,7 +96,8 @@ c2s_status zipsrc_read_record(zipsrc *z, const char *record, uint8_t **data, siz
 const char *zipsrc_record_name(const zipsrc *z, const char *record);
 
 /* The entries in central directory order, by index: their names, and
- * reading one whole as zipsrc_read_record does. */
+ * reading one whole as zipsrc_read_record does (CRC-checked; on a mismatch,
+ * rule C2S_RULE_CORRUPT, the bytes are kept in *data to be judged). */
 size_t zipsrc_entry_count(const zipsrc *z);
 const char *zipsrc_entry_name(const zipsrc *z, size_t i);
 c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
@@ -103,6 +114,18 @@ int zipsrc_is_torchscript(const zipsrc *z);
 /* 1 when torch.load would hand the archive to torch.jit.load: a record named
  * exactly "constants.pkl" (torch.load compares the listed names whole). */
 int zipsrc_torch_load_sees_script(const zipsrc *z);
+
+/* 1 when entry i is a pickle record other than the one torch reads as
+ * data.pkl: its name ends in ".pkl" in any case ("model/config.pkl",
+ * "archive/extra/x.PKL", "other/data.pkl") and its local header is valid;
+ * or a NumPy array (".npy", the members of an .npz), which holds a pickle
+ * when its dtype holds objects.  Pipelines load such records themselves, so
+ * they are judged too. */
+int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i);
+
+/* 1 when entry i (not data.pkl) begins with a PROTO opcode of protocol 2
+ * to 5, as pickle.dump writes: a pickle whatever its name ("data.txt"). */
+int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i);
 
 /* Uncompressed size of the storage record for key; fails when it is missing. */
 c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
@@ -148,8 +171,8 @@ int zipsrc_stream_crc_done(const zipsrc_stream *s);
 
 /* Finish the CRC check: reads what was not read in order (using scratch),
  * then compares with the recorded CRC.  A mismatch means the bytes are not
- * the ones the archive was written with: C2S_ERR_REFUSED, "CRC-32
- * mismatch". */
+ * the ones the archive was written with: C2S_ERR_INPUT, rule
+ * C2S_RULE_CORRUPT, "CRC-32 mismatch". */
 c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
                                 c2s_error *err);
 

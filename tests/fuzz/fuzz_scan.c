@@ -3,7 +3,8 @@
  *
  * Property: for any input file, c2s_scan() never crashes, leaks or hangs;
  * its status agrees with its verdict (safe: C2S_OK, unsafe: C2S_ERR_REFUSED,
- * unreadable: C2S_ERR_INPUT); an unreadable report says why; an unsafe one
+ * corrupt and unreadable: C2S_ERR_INPUT); an unreadable report says why, a
+ * corrupt one lists its damage (rule C2S_RULE_CORRUPT); an unsafe one
  * names at least one dangerous or unknown global or one finding; and every
  * global it reports carries a class that policy_refuses() agrees with the
  * verdict about.  The zip and the non-zip (legacy load path) branches are
@@ -63,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (r.verdict) {
     case C2S_VERDICT_SAFE:
         FUZZ_CHECK(st == C2S_OK, "safe with status %d", st);
-        FUZZ_CHECK(refused == 0 && r.findings.n == 0, "safe with %zu refused globals", refused);
+        FUZZ_CHECK(refused == 0 && r.findings.n == 0 && r.damage.n == 0,
+                   "safe with %zu refused globals", refused);
         break;
     case C2S_VERDICT_UNSAFE:
         FUZZ_CHECK(st == C2S_ERR_REFUSED, "unsafe with status %d", st);
@@ -73,6 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(st == C2S_ERR_INPUT, "unreadable with status %d", st);
         FUZZ_CHECK(r.error.msg[0] != '\0', "unreadable without a message");
         FUZZ_CHECK(refused == 0 && r.findings.n == 0, "unreadable but unsafe");
+        FUZZ_CHECK(r.damage.n == 0, "unreadable with damage");
+        break;
+    case C2S_VERDICT_CORRUPT:
+        FUZZ_CHECK(st == C2S_ERR_INPUT, "corrupt with status %d", st);
+        FUZZ_CHECK(r.damage.n > 0 && r.error.rule == C2S_RULE_CORRUPT, "corrupt without damage");
+        FUZZ_CHECK(refused == 0 && r.findings.n == 0, "corrupt but unsafe");
         break;
     default:
         FUZZ_CHECK(0, "verdict %d", (int)r.verdict);
