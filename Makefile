@@ -64,7 +64,7 @@ SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
 SONAME     = libc2s.so.$(SOVERSION)
 SHLIB      = libc2s.so.$(VERSION)
 
-.PHONY: check-structure test-example all lib demo test test-plain test-asan test-install install uninstall clean deps
+.PHONY: check-structure test-example format check-format all lib demo test test-plain test-asan test-install install uninstall clean deps
 
 all: ckpt2safetensors lib
 
@@ -149,6 +149,14 @@ test: check-structure test-plain test-asan test-install test-example
 # The README's example program, built against the library and run.
 test-example: $(B)/libc2s.a
 	sh tests/install/readme_example.sh $(B) "$(LDLIBS)"
+
+# The sources as .clang-format (clang-format 14) lays them out: `make format`
+# rewrites them, `make check-format` fails on any difference.
+FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 # No include cycle, no option names in library messages, the CLI on c2s.h.
 check-structure:

@@ -65,10 +65,10 @@ extern "C" {
  * c2s_status are the program's documented exit codes.
  */
 typedef enum c2s_status {
-    C2S_OK = 0,          /* success */
-    C2S_ERR_INPUT = 1,   /* input could not be converted: corrupt, unsupported, I/O */
-    C2S_ERR_USAGE = 2,   /* bad arguments */
-    C2S_ERR_REFUSED = 3  /* refused by the safety policy */
+    C2S_OK = 0,         /* success */
+    C2S_ERR_INPUT = 1,  /* input could not be converted: corrupt, unsupported, I/O */
+    C2S_ERR_USAGE = 2,  /* bad arguments */
+    C2S_ERR_REFUSED = 3 /* refused by the safety policy */
 } c2s_status;
 
 #define C2S_ERROR_MSG_MAX 1024
@@ -78,24 +78,24 @@ typedef enum c2s_status {
  * get past it in its own words (the CLI names its flags). */
 typedef enum c2s_rule {
     C2S_RULE_NONE = 0,
-    C2S_RULE_MAX_PICKLE,      /* a pickle record larger than limits.max_pickle */
-    C2S_RULE_MAX_STRING,      /* pickle VM limits, one each */
+    C2S_RULE_MAX_PICKLE, /* a pickle record larger than limits.max_pickle */
+    C2S_RULE_MAX_STRING, /* pickle VM limits, one each */
     C2S_RULE_MAX_CONTAINER,
     C2S_RULE_MAX_OBJECTS,
     C2S_RULE_MAX_STACK,
     C2S_RULE_MAX_MEMO,
-    C2S_RULE_MAX_DEPTH,       /* tensor map nesting */
-    C2S_RULE_KEY,             /* the root key path names no entry; msg starts with it */
-    C2S_RULE_NO_TENSORS,      /* no tensors under the root: another root may have them */
-    C2S_RULE_UNSUPPORTED,     /* a tensor safetensors cannot hold (skip_unsupported) */
-    C2S_RULE_ALL_FILTERED,    /* include/exclude dropped every tensor */
-    C2S_RULE_EXISTS,          /* the output exists and replacing it was not asked for */
-    C2S_RULE_POLICY,          /* refused by the safety policy; subject: the one unknown
+    C2S_RULE_MAX_DEPTH,    /* tensor map nesting */
+    C2S_RULE_KEY,          /* the root key path names no entry; msg starts with it */
+    C2S_RULE_NO_TENSORS,   /* no tensors under the root: another root may have them */
+    C2S_RULE_UNSUPPORTED,  /* a tensor safetensors cannot hold (skip_unsupported) */
+    C2S_RULE_ALL_FILTERED, /* include/exclude dropped every tensor */
+    C2S_RULE_EXISTS,       /* the output exists and replacing it was not asked for */
+    C2S_RULE_POLICY,       /* refused by the safety policy; subject: the one unknown
                                  global ("module.name"), "*" for several, "" for none;
                                  more: offenders left out of the message */
-    C2S_RULE_QUANTIZED,       /* a quantized tensor, and c2s_open_options.quantized
+    C2S_RULE_QUANTIZED,    /* a quantized tensor, and c2s_open_options.quantized
                                  did not say how to write it (or skip_unsupported) */
-    C2S_RULE_CORRUPT          /* the file is damaged: a CRC-32 mismatch, an archive or
+    C2S_RULE_CORRUPT       /* the file is damaged: a CRC-32 mismatch, an archive or
                                  a stream that ends early, a safetensors header that
                                  breaks a rule (the verdict "corrupt") */
 } c2s_rule;
@@ -114,12 +114,26 @@ void c2s_error_clear(c2s_error *err);
 /* ---- element types ----------------------------------------------------------- */
 
 typedef enum c2s_dtype {
-    C2S_F64, C2S_F32, C2S_F16, C2S_BF16,
-    C2S_I64, C2S_I32, C2S_I16, C2S_I8,
-    C2S_U64, C2S_U32, C2S_U16, C2S_U8,
-    C2S_BOOL, C2S_C64,
-    C2S_F8_E4M3, C2S_F8_E5M2, C2S_F8_E4M3FNUZ, C2S_F8_E5M2FNUZ, C2S_F8_E8M0,
-    C2S_DTYPE_COUNT         /* how many there are; not a type */
+    C2S_F64,
+    C2S_F32,
+    C2S_F16,
+    C2S_BF16,
+    C2S_I64,
+    C2S_I32,
+    C2S_I16,
+    C2S_I8,
+    C2S_U64,
+    C2S_U32,
+    C2S_U16,
+    C2S_U8,
+    C2S_BOOL,
+    C2S_C64,
+    C2S_F8_E4M3,
+    C2S_F8_E5M2,
+    C2S_F8_E4M3FNUZ,
+    C2S_F8_E5M2FNUZ,
+    C2S_F8_E8M0,
+    C2S_DTYPE_COUNT /* how many there are; not a type */
 } c2s_dtype;
 
 /* Safetensors name ("F32"); "?" for a value that is no c2s_dtype. */
@@ -131,22 +145,22 @@ size_t c2s_dtype_size(c2s_dtype dt);
 
 /* Resource limits; every field 0 means "use the default". */
 typedef struct c2s_limits {
-    uint64_t max_pickle;    /* bytes of one pickle record (data.pkl), default 1 GiB */
-    size_t max_depth;       /* tensor map nesting, default 1000 */
-    size_t max_objects;     /* pickle objects created, default 50,000,000 */
-    size_t max_memo;        /* pickle memo entries, default 10,000,000 */
-    size_t max_stack;       /* pickle stack entries plus marks, default 1,000,000 */
-    size_t max_string;      /* bytes in one pickled str/bytes/bigint, default 256 MiB */
-    size_t max_container;   /* items in one pickled container, default 100,000,000 */
+    uint64_t max_pickle;  /* bytes of one pickle record (data.pkl), default 1 GiB */
+    size_t max_depth;     /* tensor map nesting, default 1000 */
+    size_t max_objects;   /* pickle objects created, default 50,000,000 */
+    size_t max_memo;      /* pickle memo entries, default 10,000,000 */
+    size_t max_stack;     /* pickle stack entries plus marks, default 1,000,000 */
+    size_t max_string;    /* bytes in one pickled str/bytes/bigint, default 256 MiB */
+    size_t max_container; /* items in one pickled container, default 100,000,000 */
 } c2s_limits;
 
 /* What to do with quantized tensors (torch.quantize_per_tensor / _per_channel,
  * affine schemes; element types qint8, quint8, qint32). */
 typedef enum c2s_quantized {
-    C2S_QUANTIZED_REFUSE = 0,   /* listed as unsupported (c2s_write fails on them unless
+    C2S_QUANTIZED_REFUSE = 0, /* listed as unsupported (c2s_write fails on them unless
                                    skip_unsupported) */
-    C2S_QUANTIZED_DEQUANTIZE,   /* F32 values, bit-exact with torch's .dequantize() */
-    C2S_QUANTIZED_RAW           /* the integers (I8, U8, I32) as stored, plus NAME.scale
+    C2S_QUANTIZED_DEQUANTIZE, /* F32 values, bit-exact with torch's .dequantize() */
+    C2S_QUANTIZED_RAW         /* the integers (I8, U8, I32) as stored, plus NAME.scale
                                    and NAME.zero_point tensors; per-channel: the axis and
                                    the scheme in __metadata__ (see README) */
 } c2s_quantized;
@@ -156,13 +170,13 @@ typedef enum c2s_quantized {
 #define C2S_DEFAULT_TENSOR_NAME "tensor"
 
 typedef struct c2s_open_options {
-    const char *key;            /* root key path, NULL for the default root */
+    const char *key; /* root key path, NULL for the default root */
     c2s_limits limits;
     /* "module.name" globals to accept although unknown; "module.*" accepts
      * every name of module and of its sub-modules (never a dangerous one) */
     const char *const *allow;
     size_t nallow;
-    int permissive;             /* accept every unknown global (never a dangerous one) */
+    int permissive; /* accept every unknown global (never a dangerous one) */
     /* TensorFlow checkpoints: name tensors by the variable names of the
      * object graph TF2 saves (tf.train.Checkpoint, Keras), such as
      * "dense/kernel" for the key "model/layer-0/kernel/.ATTRIBUTES/
@@ -171,9 +185,9 @@ typedef struct c2s_open_options {
      * 0: every tensor keeps its key as the index has it.  No effect on
      * other formats. */
     int tf_names;
-    const char *tensor_name;    /* name of a root that is one tensor; NULL:
+    const char *tensor_name; /* name of a root that is one tensor; NULL:
                                    C2S_DEFAULT_TENSOR_NAME */
-    c2s_quantized quantized;    /* quantized tensors; 0: C2S_QUANTIZED_REFUSE */
+    c2s_quantized quantized; /* quantized tensors; 0: C2S_QUANTIZED_REFUSE */
 } c2s_open_options;
 
 /* ---- the verdict ---------------------------------------------------------- */
@@ -207,23 +221,24 @@ typedef enum c2s_global_class {
 const char *c2s_global_class_name(c2s_global_class cls);
 
 /* How the pickle used a global: bits of c2s_global_use.uses. */
-#define C2S_USE_REF (1u << 0)     /* named at all (always set) */
-#define C2S_USE_REDUCE (1u << 1)  /* called by REDUCE */
-#define C2S_USE_NEWOBJ (1u << 2)  /* instantiated by NEWOBJ or NEWOBJ_EX */
-#define C2S_USE_BUILD (1u << 3)   /* an object made from it received BUILD */
-#define C2S_USE_INST (1u << 4)    /* instantiated by INST */
-#define C2S_USE_OBJ (1u << 5)     /* instantiated by OBJ */
-#define C2S_USE_SWEEP (1u << 6)   /* found by the sweep (bytes the pickle machine did not
+#define C2S_USE_REF (1u << 0)    /* named at all (always set) */
+#define C2S_USE_REDUCE (1u << 1) /* called by REDUCE */
+#define C2S_USE_NEWOBJ (1u << 2) /* instantiated by NEWOBJ or NEWOBJ_EX */
+#define C2S_USE_BUILD (1u << 3)  /* an object made from it received BUILD */
+#define C2S_USE_INST (1u << 4)   /* instantiated by INST */
+#define C2S_USE_OBJ (1u << 5)    /* instantiated by OBJ */
+#define C2S_USE_SWEEP \
+    (1u << 6) /* found by the sweep (bytes the pickle machine did not
                                      reach: after an error, after STOP, a pickle no loader
                                      runs); how it is used is unknown */
 
 /* One global a file names, as judged. */
 typedef struct c2s_global_use {
-    char *module, *name;    /* module after Python 2 names are mapped to Python 3 */
+    char *module, *name; /* module after Python 2 names are mapped to Python 3 */
     c2s_global_class cls;
-    unsigned uses;          /* C2S_USE_* bits */
-    char *pickle;           /* "archive/data.pkl", or "file" for a non-zip file */
-    uint64_t offset;        /* of the first opcode naming it: from the start of the
+    unsigned uses;   /* C2S_USE_* bits */
+    char *pickle;    /* "archive/data.pkl", or "file" for a non-zip file */
+    uint64_t offset; /* of the first opcode naming it: from the start of the
                                pickle, or of the file for a non-zip file */
 } c2s_global_use;
 
@@ -232,18 +247,18 @@ typedef struct c2s_global_use {
 typedef struct c2s_findings {
     char **items;
     size_t n;
-    size_t cap;             /* the library's: slots allocated */
+    size_t cap; /* the library's: slots allocated */
 } c2s_findings;
 
 typedef struct c2s_report {
     c2s_verdict verdict;
-    const char *format;     /* "zip", "TensorFlow bundle" or "not a zip (legacy
+    const char *format; /* "zip", "TensorFlow bundle" or "not a zip (legacy
                                load path)" */
     c2s_global_use *globals;
     size_t nglobals;
-    c2s_findings findings;  /* structural tricks: any makes the file unsafe */
-    c2s_findings damage;    /* damage (CRC-32 mismatches, ...): corrupt unless unsafe */
-    c2s_error error;        /* why the file could not be read; error.msg "" if it could */
+    c2s_findings findings; /* structural tricks: any makes the file unsafe */
+    c2s_findings damage;   /* damage (CRC-32 mismatches, ...): corrupt unless unsafe */
+    c2s_error error;       /* why the file could not be read; error.msg "" if it could */
 } c2s_report;
 
 /*
@@ -273,7 +288,7 @@ const char *c2s_uses_text(unsigned uses, char *buf, size_t cap);
  * 0, shape NULL, nbytes 0).  A dequantized tensor (C2S_QUANTIZED_DEQUANTIZE)
  * is F32 here; written raw, its integers' type (I8, U8, I32) is. */
 typedef struct c2s_tensor_info {
-    const char *name;      /* as written to safetensors */
+    const char *name; /* as written to safetensors */
     c2s_dtype dtype;
     size_t ndim;
     const uint64_t *shape; /* ndim entries */
@@ -288,8 +303,8 @@ typedef struct c2s_checkpoint c2s_checkpoint;
 
 /* Open and judge path.  An unsafe file fails with C2S_ERR_REFUSED and a
  * message listing what makes it unsafe.  opts may be NULL. */
-c2s_status c2s_open(const char *path, const c2s_open_options *opts,
-                    c2s_checkpoint **out, c2s_error *err);
+c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoint **out,
+                    c2s_error *err);
 
 /* The tensors found, in the order of the file.  An i out of range gives an
  * info whose name is NULL. */
@@ -319,21 +334,21 @@ typedef struct c2s_kv {
 
 /* Direct I/O for the output file (the sources' src/engine/outfile.h explains). */
 typedef enum c2s_direct_io {
-    C2S_DIRECT_AUTO,    /* through the page cache when the whole file fits what the kernel
+    C2S_DIRECT_AUTO,   /* through the page cache when the whole file fits what the kernel
                            keeps dirty without writing back (outfile_writeback_room, shared
                            by `jobs`), else around it */
-    C2S_DIRECT_ALWAYS,  /* around the cache from the first aligned block */
-    C2S_DIRECT_NEVER    /* always through the cache */
+    C2S_DIRECT_ALWAYS, /* around the cache from the first aligned block */
+    C2S_DIRECT_NEVER   /* always through the cache */
 } c2s_direct_io;
 
 typedef struct c2s_write_options {
-    int force;              /* replace an existing output */
-    int skip_unsupported;   /* drop tensors safetensors cannot hold */
+    int force;                           /* replace an existing output */
+    int skip_unsupported;                /* drop tensors safetensors cannot hold */
     const volatile sig_atomic_t *cancel; /* checked between blocks, on the thread that
                                             calls c2s_write; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
     void *progress_ctx;
-    size_t buffer_size;     /* memory unit, 0: default 8 MiB: 32 slots of
+    size_t buffer_size; /* memory unit, 0: default 8 MiB: 32 slots of
                                buffer_size / 8 (4 of them the output ring)
                                and an output buffer of buffer_size / 8
                                (see src/engine/ring.h) */
@@ -379,14 +394,14 @@ typedef struct c2s_write_options {
 } c2s_write_options;
 
 typedef struct c2s_write_result {
-    size_t tensors;         /* written */
-    size_t skipped;         /* unsupported tensors dropped */
-    size_t filtered;        /* dropped by include/exclude */
-    size_t converted;       /* tensors whose dtype --dtype changed */
-    uint64_t data_bytes;    /* tensor bytes written */
-    uint64_t file_bytes;    /* size of the output file */
-    uint64_t direct_bytes;  /* of them, written around the page cache */
-    char sha256[65];        /* hex, when requested; "" otherwise */
+    size_t tensors;        /* written */
+    size_t skipped;        /* unsupported tensors dropped */
+    size_t filtered;       /* dropped by include/exclude */
+    size_t converted;      /* tensors whose dtype --dtype changed */
+    uint64_t data_bytes;   /* tensor bytes written */
+    uint64_t file_bytes;   /* size of the output file */
+    uint64_t direct_bytes; /* of them, written around the page cache */
+    char sha256[65];       /* hex, when requested; "" otherwise */
 } c2s_write_result;
 
 /* Whether the include/exclude globs of o keep a tensor called name (the
@@ -404,9 +419,8 @@ int c2s_selected(const c2s_write_options *o, const char *name);
  * "no output: neither a path nor a descriptor", before anything is read
  * or created.
  */
-c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
-                     const c2s_write_options *opts, c2s_write_result *res,
-                     c2s_error *err);
+c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path, const c2s_write_options *opts,
+                     c2s_write_result *res, c2s_error *err);
 
 /* NULL is a no-op. */
 void c2s_close(c2s_checkpoint *ck);

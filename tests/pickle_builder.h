@@ -33,8 +33,15 @@ static inline void pb_bytes(pb *p, const void *data, size_t n)
     p->len += n;
 }
 
-static inline void pb_op(pb *p, unsigned char op) { pb_bytes(p, &op, 1); }
-static inline void pb_free(pb *p) { free(p->buf); memset(p, 0, sizeof *p); }
+static inline void pb_op(pb *p, unsigned char op)
+{
+    pb_bytes(p, &op, 1);
+}
+static inline void pb_free(pb *p)
+{
+    free(p->buf);
+    memset(p, 0, sizeof *p);
+}
 
 static inline void pb_le(pb *p, uint64_t v, int n)
 {
@@ -44,23 +51,75 @@ static inline void pb_le(pb *p, uint64_t v, int n)
     pb_bytes(p, b, (size_t)n);
 }
 
-static inline void pb_proto(pb *p, int v) { pb_op(p, 0x80); pb_op(p, (unsigned char)v); }
-static inline void pb_mark(pb *p) { pb_op(p, '('); }
-static inline void pb_stop(pb *p) { pb_op(p, '.'); }
-static inline void pb_none(pb *p) { pb_op(p, 'N'); }
-static inline void pb_bool(pb *p, int v) { pb_op(p, v ? 0x88 : 0x89); }
-static inline void pb_tuple(pb *p) { pb_op(p, 't'); }          /* MARK ... TUPLE */
-static inline void pb_empty_tuple(pb *p) { pb_op(p, ')'); }
-static inline void pb_empty_dict(pb *p) { pb_op(p, '}'); }
-static inline void pb_empty_list(pb *p) { pb_op(p, ']'); }
-static inline void pb_setitem(pb *p) { pb_op(p, 's'); }
-static inline void pb_setitems(pb *p) { pb_op(p, 'u'); }       /* MARK k v ... SETITEMS */
-static inline void pb_append(pb *p) { pb_op(p, 'a'); }
-static inline void pb_reduce(pb *p) { pb_op(p, 'R'); }
-static inline void pb_build(pb *p) { pb_op(p, 'b'); }
-static inline void pb_binpersid(pb *p) { pb_op(p, 'Q'); }
-static inline void pb_dup(pb *p) { pb_op(p, '2'); }
-static inline void pb_pop(pb *p) { pb_op(p, '0'); }
+static inline void pb_proto(pb *p, int v)
+{
+    pb_op(p, 0x80);
+    pb_op(p, (unsigned char)v);
+}
+static inline void pb_mark(pb *p)
+{
+    pb_op(p, '(');
+}
+static inline void pb_stop(pb *p)
+{
+    pb_op(p, '.');
+}
+static inline void pb_none(pb *p)
+{
+    pb_op(p, 'N');
+}
+static inline void pb_bool(pb *p, int v)
+{
+    pb_op(p, v ? 0x88 : 0x89);
+}
+static inline void pb_tuple(pb *p)
+{
+    pb_op(p, 't');
+} /* MARK ... TUPLE */
+static inline void pb_empty_tuple(pb *p)
+{
+    pb_op(p, ')');
+}
+static inline void pb_empty_dict(pb *p)
+{
+    pb_op(p, '}');
+}
+static inline void pb_empty_list(pb *p)
+{
+    pb_op(p, ']');
+}
+static inline void pb_setitem(pb *p)
+{
+    pb_op(p, 's');
+}
+static inline void pb_setitems(pb *p)
+{
+    pb_op(p, 'u');
+} /* MARK k v ... SETITEMS */
+static inline void pb_append(pb *p)
+{
+    pb_op(p, 'a');
+}
+static inline void pb_reduce(pb *p)
+{
+    pb_op(p, 'R');
+}
+static inline void pb_build(pb *p)
+{
+    pb_op(p, 'b');
+}
+static inline void pb_binpersid(pb *p)
+{
+    pb_op(p, 'Q');
+}
+static inline void pb_dup(pb *p)
+{
+    pb_op(p, '2');
+}
+static inline void pb_pop(pb *p)
+{
+    pb_op(p, '0');
+}
 
 static inline void pb_int(pb *p, int64_t v)
 {
@@ -94,8 +153,16 @@ static inline void pb_global(pb *p, const char *module, const char *name)
     pb_op(p, '\n');
 }
 
-static inline void pb_put(pb *p, uint32_t i) { pb_op(p, 'r'); pb_le(p, i, 4); }
-static inline void pb_get(pb *p, uint32_t i) { pb_op(p, 'j'); pb_le(p, i, 4); }
+static inline void pb_put(pb *p, uint32_t i)
+{
+    pb_op(p, 'r');
+    pb_le(p, i, 4);
+}
+static inline void pb_get(pb *p, uint32_t i)
+{
+    pb_op(p, 'j');
+    pb_le(p, i, 4);
+}
 
 static inline void pb_ints_tuple(pb *p, size_t n, const int64_t *v)
 {

@@ -45,8 +45,8 @@ extern char **environ;
 #define TR_MAX_ARGS 46
 
 typedef struct tr_result {
-    int code;      /* exit status; -1 when killed by a signal */
-    int signo;     /* the signal, or 0 */
+    int code;  /* exit status; -1 when killed by a signal */
+    int signo; /* the signal, or 0 */
     char *out, *err;
 } tr_result;
 
@@ -139,7 +139,7 @@ static inline int tr_kind_of(const char *target, const char *dir, size_t n)
 /* What pid is writing in dir that has no final name yet (TR_*). */
 static inline int tr_output_kind(pid_t pid, const char *dir)
 {
-    char real[PATH_MAX], fds[64], link[64 + sizeof ((struct dirent *)0)->d_name];
+    char real[PATH_MAX], fds[64], link[64 + sizeof((struct dirent *)0)->d_name];
     char target[PATH_MAX + 32];
     if (realpath(dir, real) == NULL)
         return TR_NONE;
@@ -242,9 +242,9 @@ static inline int tr_refusing_works(void)
 }
 
 typedef struct tr_limits {
-    int no_tmpfile;   /* O_TMPFILE refused: the file system has none */
-    int no_flink;     /* linkat(AT_EMPTY_PATH) refused: an ordinary user */
-    long long fsize;  /* RLIMIT_FSIZE in bytes; 0: as it is */
+    int no_tmpfile;  /* O_TMPFILE refused: the file system has none */
+    int no_flink;    /* linkat(AT_EMPTY_PATH) refused: an ordinary user */
+    long long fsize; /* RLIMIT_FSIZE in bytes; 0: as it is */
 } tr_limits;
 
 /* tr_start under lim.  The child exits 126 when a limit cannot be set. */
@@ -270,9 +270,9 @@ static inline pid_t tr_start_limited(const char *bin, const char *dir, const cha
             dup2(err, 2) < 0 || (cwd != NULL && chdir(cwd) != 0))
             _exit(126);
         struct rlimit rl;
-        if (lim->fsize > 0 && (getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
-                               (rl.rlim_cur = (rlim_t)lim->fsize,
-                                setrlimit(RLIMIT_FSIZE, &rl) != 0)))
+        if (lim->fsize > 0 &&
+            (getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
+             (rl.rlim_cur = (rlim_t)lim->fsize, setrlimit(RLIMIT_FSIZE, &rl) != 0)))
             _exit(126);
         if ((lim->no_tmpfile || lim->no_flink) &&
             tr_refuse_calls(lim->no_tmpfile, lim->no_flink) != 0)

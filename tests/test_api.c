@@ -54,8 +54,7 @@ Test(api, tensors_of_the_sample_in_file_order)
     expect_tensor(c2s_tensor_at(ck, 6), "features.1.num_batches_tracked", C2S_I64, 0, NULL, 8);
     expect_tensor(c2s_tensor_at(ck, 7), "features.3.weight", C2S_F32, 4,
                   (const uint64_t[]){8, 8, 3, 3}, 2304);
-    expect_tensor(c2s_tensor_at(ck, 10), "classifier.bias", C2S_F32, 1, (const uint64_t[]){10},
-                  40);
+    expect_tensor(c2s_tensor_at(ck, 10), "classifier.bias", C2S_F32, 1, (const uint64_t[]){10}, 40);
     cr_assert_null(c2s_tensor_at(ck, 11).name);
     cr_assert_null(c2s_tensor_at(ck, (size_t)-1).name);
     cr_assert_str_eq(c2s_root(ck), "state_dict");
@@ -89,20 +88,25 @@ Test(api, every_limit_reaches_its_stage)
         c2s_rule rule;
         const char *msg;
     } CASES[] = {
-        {{.max_pickle = 1}, C2S_RULE_MAX_PICKLE,
+        {{.max_pickle = 1},
+         C2S_RULE_MAX_PICKLE,
          "archive/data.pkl is 3331 bytes, more than the limit of 1"},
-        {{.max_objects = 1}, C2S_RULE_MAX_OBJECTS,
+        {{.max_objects = 1},
+         C2S_RULE_MAX_OBJECTS,
          "archive/data.pkl: pickle: limit exceeded: more than 1 objects"},
-        {{.max_memo = 1}, C2S_RULE_MAX_MEMO,
+        {{.max_memo = 1},
+         C2S_RULE_MAX_MEMO,
          "archive/data.pkl: pickle: limit exceeded: more than 1 memo entries"},
-        {{.max_stack = 1}, C2S_RULE_MAX_STACK,
+        {{.max_stack = 1},
+         C2S_RULE_MAX_STACK,
          "archive/data.pkl: pickle: limit exceeded: more than 1 stack entries"},
-        {{.max_string = 1}, C2S_RULE_MAX_STRING,
+        {{.max_string = 1},
+         C2S_RULE_MAX_STRING,
          "archive/data.pkl: pickle: limit exceeded: more than 1 bytes in one string"},
-        {{.max_container = 1}, C2S_RULE_MAX_CONTAINER,
+        {{.max_container = 1},
+         C2S_RULE_MAX_CONTAINER,
          "archive/data.pkl: pickle: limit exceeded: more than 1 items in one container"},
-        {{.max_depth = 1}, C2S_RULE_MAX_DEPTH,
-         "nesting deeper than 1 levels at '(top level)'"},
+        {{.max_depth = 1}, C2S_RULE_MAX_DEPTH, "nesting deeper than 1 levels at '(top level)'"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         c2s_open_options o = {.limits = CASES[i].limits};
@@ -189,8 +193,8 @@ Test(api, names_of_classes_uses_and_dtypes)
 static void expect_sample_st(const c2s_safetensors *st)
 {
     cr_assert_eq(c2s_safetensors_count(st), 11);
-    expect_tensor(c2s_safetensors_tensor_at(st, 0), "features.1.num_batches_tracked", C2S_I64,
-                  0, NULL, 8);
+    expect_tensor(c2s_safetensors_tensor_at(st, 0), "features.1.num_batches_tracked", C2S_I64, 0,
+                  NULL, 8);
     expect_tensor(c2s_safetensors_tensor_at(st, 10), "features.3.weight", C2S_F32, 4,
                   (const uint64_t[]){8, 8, 3, 3}, 2304);
     cr_assert_null(c2s_safetensors_tensor_at(st, 11).name);

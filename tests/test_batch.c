@@ -29,7 +29,7 @@
 #include "test_util.h"
 #include "zip_builder.h"
 
-static char *dir;      /* the test's working directory */
+static char *dir; /* the test's working directory */
 static char bin[PATH_MAX];
 
 static void setup(void)
@@ -59,13 +59,22 @@ TestSuite(batch, .init = setup, .fini = teardown, .timeout = 60);
 
 typedef tr_result run_result;
 
-static void run_free(run_result *r) { tr_free(r); }
+static void run_free(run_result *r)
+{
+    tr_free(r);
+}
 
 /* Path of name under the working directory; malloc'd. */
-static char *at(const char *name) { return tu_path(dir, name); }
+static char *at(const char *name)
+{
+    return tu_path(dir, name);
+}
 
 /* Start the program in dir with args (NULL-terminated). */
-static pid_t start(const char *const *args) { return tr_start(bin, dir, dir, args); }
+static pid_t start(const char *const *args)
+{
+    return tr_start(bin, dir, dir, args);
+}
 
 /* " in 0.01 s" -> " in T s": the only part of a message that varies. */
 static void mask_times(char *s)
@@ -250,10 +259,12 @@ static void mixed_tree(void)
     put("t/good/old.safetensors", "fixtures/good/tied.expected.safetensors");
 }
 
-#define E_BROKEN "ckpt2safetensors: error: t/bad/broken.pt: corrupt zip archive: no end of " \
-                 "central directory record (truncated?)\n"
-#define E_EVIL "ckpt2safetensors: error: t/hostile/evil.pt: refused by the safety policy: " \
-               "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\n"
+#define E_BROKEN                                                                \
+    "ckpt2safetensors: error: t/bad/broken.pt: corrupt zip archive: no end of " \
+    "central directory record (truncated?)\n"
+#define E_EVIL                                                                   \
+    "ckpt2safetensors: error: t/hostile/evil.pt: refused by the safety policy: " \
+    "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\n"
 
 /* ---- many inputs ------------------------------------------------------------------ */
 
@@ -262,12 +273,11 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
     mixed_tree();
     run_result r = RUN("-r", "t", "-j", "1");
     cr_expect_eq(r.code, 3, "exit %d", r.code);
-    cr_expect_str_eq(r.err,
-        E_BROKEN
+    cr_expect_str_eq(
+        r.err, E_BROKEN
         "ckpt2safetensors: t/good/a.ckpt: left out: optimizer_states (12 tensors)\n"
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: 4 tensors, 524 B in T s\n"
-        "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: 3 tensors, 260 B in T s\n"
-        E_EVIL
+        "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: 3 tensors, 260 B in T s\n" E_EVIL
         "ckpt2safetensors: converted 2, skipped 0, refused 1, failed 1; 784 B in T s\n");
     cr_expect_str_empty(r.out);
     expect_same("t/good/a.safetensors", "fixtures/good/lightning.expected.safetensors");
@@ -280,11 +290,10 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
     /* again: the outputs are up to date */
     r = RUN("-r", "t", "-j", "1");
     cr_expect_eq(r.code, 3);
-    cr_expect_str_eq(r.err,
-        E_BROKEN
+    cr_expect_str_eq(
+        r.err, E_BROKEN
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: skipped (up to date)\n"
-        "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: skipped (up to date)\n"
-        E_EVIL
+        "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: skipped (up to date)\n" E_EVIL
         "ckpt2safetensors: converted 0, skipped 2, refused 1, failed 1; 0 B in T s\n");
     run_free(&r);
 
@@ -318,14 +327,14 @@ Test(batch, inputs_keep_their_order_then_each_tree_sorted)
     put("r1/x.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-j", "1", "z.pt", "a.pt", "-r", "r2", "-r", "r1");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.err,
-        "ckpt2safetensors: z.pt -> z.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: a.pt -> a.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: r2/a.pt -> r2/a.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: r2/b.pt -> r2/b.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: r1/x.pt -> r1/x.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: r1/y/c.pt -> r1/y/c.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: converted 6, skipped 0, refused 0, failed 0; 1.5 KiB in T s\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: z.pt -> z.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: a.pt -> a.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: r2/a.pt -> r2/a.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: r2/b.pt -> r2/b.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: r1/x.pt -> r1/x.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: r1/y/c.pt -> r1/y/c.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: converted 6, skipped 0, refused 0, failed 0; 1.5 KiB in T s\n");
     run_free(&r);
 }
 
@@ -372,17 +381,18 @@ Test(batch, symlinks_are_skipped_unless_followed)
     cr_assert_eq(symlink(".", loop), 0);
     run_result r = RUN("-r", "tree");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.err,
-        "ckpt2safetensors: warning: skipped 3 symbolic links (tree/dirlink, tree/link.pt, "
-        "tree/loop); --follow-symlinks follows them\n"
-        "ckpt2safetensors: tree/real.pt -> tree/real.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 0; 260 B in T s\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: warning: skipped 3 symbolic links (tree/dirlink, tree/link.pt, "
+               "tree/loop); --follow-symlinks follows them\n"
+               "ckpt2safetensors: tree/real.pt -> tree/real.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 0; 260 B in T s\n");
     run_free(&r);
     /* followed: the link to the file and the directory link reach one file,
      * converted once under its first path; the loop is not entered again */
     r = RUN("-r", "tree", "--follow-symlinks", "-j", "1");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.err,
+    cr_expect_str_eq(
+        r.err,
         "ckpt2safetensors: tree/dirlink/x.pt -> tree/dirlink/x.safetensors: 3 tensors, 260 B in T s\n"
         "ckpt2safetensors: tree/real.pt -> tree/real.safetensors: skipped (up to date)\n"
         "ckpt2safetensors: converted 1, skipped 1, refused 0, failed 0; 260 B in T s\n");
@@ -398,9 +408,9 @@ Test(batch, one_file_named_twice_is_converted_once)
     put("d/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("d/p.pt", "d/p.pt", "-r", "d");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.err,
-        "ckpt2safetensors: d/p.pt -> d/p.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 0; 260 B in T s\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: d/p.pt -> d/p.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 0; 260 B in T s\n");
     run_free(&r);
 }
 
@@ -410,10 +420,10 @@ Test(batch, two_inputs_with_one_output_the_second_fails)
     put("c/m.pth", "fixtures/good/tied.bin");
     run_result r = RUN("-j", "1", "c/m.pt", "c/m.pth");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(r.err,
-        "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
-        "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
+               "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
+               "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n");
     expect_same("c/m.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_free(&r);
 }
@@ -423,7 +433,8 @@ Test(batch, directories_and_missing_trees_are_failures)
     put("d/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-q", "d", "-r", "nowhere");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(r.err,
+    cr_expect_str_eq(
+        r.err,
         "ckpt2safetensors: error: d: is a directory (use -r to convert the checkpoints under it)\n"
         "ckpt2safetensors: error: nowhere: cannot read directory: No such file or directory\n");
     run_free(&r);
@@ -449,11 +460,11 @@ Test(batch, up_to_date_outputs_are_skipped_older_ones_fail)
     set_mtime("u/old.safetensors", 1000000000);
     run_result r = RUN("-r", "u", "-j", "1");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(r.err,
-        "ckpt2safetensors: u/new.pt -> u/new.safetensors: skipped (up to date)\n"
-        "ckpt2safetensors: error: u/old.pt: output exists and is older than the input: "
-        "u/old.safetensors (use -f to overwrite)\n"
-        "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: u/new.pt -> u/new.safetensors: skipped (up to date)\n"
+               "ckpt2safetensors: error: u/old.pt: output exists and is older than the input: "
+               "u/old.safetensors (use -f to overwrite)\n"
+               "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n");
     run_free(&r);
     r = RUN("-r", "u", "-f", "-q");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -468,7 +479,7 @@ Test(batch, up_to_date_outputs_are_skipped_older_ones_fail)
 static size_t json_lines(const char *out, cJSON **items, size_t cap)
 {
     size_t n = 0;
-    for (const char *p = out; *p; ) {
+    for (const char *p = out; *p;) {
         const char *nl = strchr(p, '\n');
         cr_assert_not_null(nl, "unterminated line: %s", p);
         cr_assert(n < cap);
@@ -526,7 +537,7 @@ static void sha256_of(const char *rel, char hex[65])
 
 static void expect_keys_in_order(const cJSON *o)
 {
-    static const char *const KEYS[] = {"input", "output", "status", "verdict", "tensors",
+    static const char *const KEYS[] = {"input", "output",  "status", "verdict", "tensors",
                                        "bytes", "seconds", "sha256", "error"};
     const cJSON *e = o->child;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++, e = e->next)
@@ -566,7 +577,8 @@ Test(batch, json_one_line_per_file_and_nothing_else)
     const cJSON *evil = line_for(items, n, "t/hostile/evil.pt");
     cr_expect_str_eq(str_of(evil, "status"), "refused");
     cr_expect_str_eq(str_of(evil, "verdict"), "unsafe");
-    cr_expect_str_eq(str_of(evil, "error"), "refused by the safety policy: dangerous global "
+    cr_expect_str_eq(str_of(evil, "error"),
+                     "refused by the safety policy: dangerous global "
                      "posix.system (REDUCE) in archive/data.pkl at offset 154");
     cr_expect(is_null(evil, "sha256"));
 
@@ -618,7 +630,9 @@ Test(batch, shard_takes_every_nth_file_of_the_list)
     const char *files[] = {"s/f0.pt", "s/f1.pt", "s/f2.pt", "s/f3.pt", "s/f4.pt"};
     for (size_t i = 0; i < 5; i++)
         put(files[i], "fixtures/good/parameters.pt");
-    static const struct { const char *shard, *want; } CASES[] = {
+    static const struct {
+        const char *shard, *want;
+    } CASES[] = {
         {"1/2", "s/f0.pt s/f2.pt s/f4.pt"},
         {"2/2", "s/f1.pt s/f3.pt"},
         {"3/3", "s/f2.pt"},
@@ -643,8 +657,9 @@ Test(batch, shard_takes_every_nth_file_of_the_list)
 
 /* ---- Hugging Face names and the shard index -------------------------------------- */
 
-static const char *const SHARD1_TENSORS[] = {"hi", "lo", "decoder.out", "encoder.embed", "w",
-                                             "w_rows", "w_view", "block_a.k", "block_b.k"};
+static const char *const SHARD1_TENSORS[] = {"hi",       "lo",     "decoder.out", "encoder.embed",
+                                             "w",        "w_rows", "w_view",      "block_a.k",
+                                             "block_b.k"};
 static const char *const SHARD2_TENSORS[] = {"p", "frozen", "plain"};
 
 /* hf/: two shards (tied.bin's 9 tensors, parameters.pt's 3) and their index. */
@@ -704,14 +719,13 @@ Test(batch, hugging_face_names_and_index_rewrite)
     hf_tree();
     run_result r = RUN("-r", "hf", "-o", "out", "-j", "1");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    const char *want =
-        "ckpt2safetensors: hf/pytorch_model-00001-of-00002.bin -> "
-        "out/model-00001-of-00002.safetensors: 9 tensors, 980 B in T s\n"
-        "ckpt2safetensors: hf/pytorch_model-00002-of-00002.bin -> "
-        "out/model-00002-of-00002.safetensors: 3 tensors, 260 B in T s\n"
-        "ckpt2safetensors: hf/pytorch_model.bin.index.json -> "
-        "out/model.safetensors.index.json: index of 12 tensors\n"
-        "ckpt2safetensors: converted 3, skipped 0, refused 0, failed 0; ";
+    const char *want = "ckpt2safetensors: hf/pytorch_model-00001-of-00002.bin -> "
+                       "out/model-00001-of-00002.safetensors: 9 tensors, 980 B in T s\n"
+                       "ckpt2safetensors: hf/pytorch_model-00002-of-00002.bin -> "
+                       "out/model-00002-of-00002.safetensors: 3 tensors, 260 B in T s\n"
+                       "ckpt2safetensors: hf/pytorch_model.bin.index.json -> "
+                       "out/model.safetensors.index.json: index of 12 tensors\n"
+                       "ckpt2safetensors: converted 3, skipped 0, refused 0, failed 0; ";
     cr_expect(strncmp(r.err, want, strlen(want)) == 0, "stderr:\n%s", r.err);
     expect_same("out/model-00001-of-00002.safetensors", "fixtures/good/tied.expected.safetensors");
     expect_same("out/model-00002-of-00002.safetensors",
@@ -843,9 +857,13 @@ Test(batch, jobs_1_and_jobs_2_give_the_same_files_and_messages)
         memmove(p + 2, p + 3, strlen(p + 3) + 1);
     char *s1 = lines_sorted(r1.err), *s2 = lines_sorted(r2.err);
     cr_expect_str_eq(s1, s2);
-    const char *outs[] = {"good/a.safetensors", "good/sub/b.safetensors", "good/c.safetensors",
-                          "good/d.safetensors", "model-00001-of-00002.safetensors",
-                          "model-00002-of-00002.safetensors", "model.safetensors.index.json"};
+    const char *outs[] = {"good/a.safetensors",
+                          "good/sub/b.safetensors",
+                          "good/c.safetensors",
+                          "good/d.safetensors",
+                          "model-00001-of-00002.safetensors",
+                          "model-00002-of-00002.safetensors",
+                          "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         char a[128], b[128];
         snprintf(a, sizeof a, "%s/o/%s", dir, outs[i]);
@@ -868,10 +886,12 @@ Test(batch, progress_bar_only_on_a_terminal)
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(strchr(r.err, '\r') != NULL, "no bar drawn: %s", r.err);
     cr_expect(strstr(r.err, "% [") != NULL && strstr(r.err, "B/s") != NULL &&
-              strstr(r.err, "ETA") != NULL, "terminal got: %s", r.err);
+                  strstr(r.err, "ETA") != NULL,
+              "terminal got: %s", r.err);
     /* the bar is wiped before each message: every message starts a line */
-    cr_expect(strstr(r.err, "\rckpt2safetensors: converted 2, skipped 0, refused 0, failed 0; ")
-              != NULL, "terminal got: %s", r.err);
+    cr_expect(strstr(r.err, "\rckpt2safetensors: converted 2, skipped 0, refused 0, failed 0; ") !=
+                  NULL,
+              "terminal got: %s", r.err);
     run_free(&r);
     r = RUN_PTY(0, "-q", "-r", "t/good", "-f");
     cr_expect_eq(r.code, 0);
@@ -899,32 +919,31 @@ Test(batch, dtype_converts_floating_tensors)
     run_free(&r);
     r = list_of("l.safetensors");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-        "NAME          DTYPE        SHAPE                 BYTES\n"
-        "net.0.bias    F16          [5]                   10\n"
-        "net.0.weight  F16          [5, 6]                60\n"
-        "net.2.bias    F16          [3]                   6\n"
-        "net.2.weight  F16          [3, 5]                30\n"
-        "4 tensors, 106 bytes\n"
-        "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
+                            "net.0.bias    F16          [5]                   10\n"
+                            "net.0.weight  F16          [5, 6]                60\n"
+                            "net.2.bias    F16          [3]                   6\n"
+                            "net.2.weight  F16          [3, 5]                30\n"
+                            "4 tensors, 106 bytes\n"
+                            "metadata: format=pt\n");
     run_free(&r);
 }
 
 Test(batch, include_and_exclude_select_tensors)
 {
     put("l.ckpt", "fixtures/good/lightning.ckpt");
-    run_result r = RUN("-v", "--include", "net.0.*", "--include", "net.2.bias",
-                       "--exclude", "*.bias", "l.ckpt");
+    run_result r = RUN("-v", "--include", "net.0.*", "--include", "net.2.bias", "--exclude",
+                       "*.bias", "l.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect(strstr(r.err, "ckpt2safetensors: l.ckpt: 3 tensors left out by "
-                            "--include/--exclude\n") != NULL, "%s", r.err);
+                            "--include/--exclude\n") != NULL,
+              "%s", r.err);
     run_free(&r);
     r = list_of("l.safetensors");
-    cr_expect_str_eq(r.out,
-        "NAME          DTYPE        SHAPE                 BYTES\n"
-        "net.0.weight  F32          [5, 6]                120\n"
-        "1 tensor, 120 bytes\n"
-        "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
+                            "net.0.weight  F32          [5, 6]                120\n"
+                            "1 tensor, 120 bytes\n"
+                            "metadata: format=pt\n");
     run_free(&r);
 }
 
@@ -965,7 +984,8 @@ Test(batch, output_to_standard_output)
     put("p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-o", "-", "p.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.err, "ckpt2safetensors: p.pt -> (standard output): 3 tensors, 260 B in T s\n");
+    cr_expect_str_eq(r.err,
+                     "ckpt2safetensors: p.pt -> (standard output): 3 tensors, 260 B in T s\n");
     size_t n;
     unsigned char *want = tu_read("fixtures/good/parameters.expected.safetensors", &n);
     cr_expect(want && memcmp(r.out, want, n) == 0 && r.out[n] == '\0', "stdout differs");
@@ -976,7 +996,8 @@ Test(batch, output_to_standard_output)
     r = RUN_PTY(1, "-o", "-", "p.pt");
     cr_expect_eq(r.code, 1);
     cr_expect(strstr(r.err, "ckpt2safetensors: error: p.pt: standard output is a terminal: "
-                            "redirect it, or use -o FILE") != NULL, "%s", r.err);
+                            "redirect it, or use -o FILE") != NULL,
+              "%s", r.err);
     run_free(&r);
 }
 
@@ -987,13 +1008,12 @@ Test(batch, list_reads_safetensors_headers)
     put("m.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_result r = list_of("m.safetensors");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-        "NAME    DTYPE        SHAPE                 BYTES\n"
-        "frozen  F32          [4]                   16\n"
-        "p       F32          [2, 3]                24\n"
-        "plain   F16          [2]                   4\n"
-        "3 tensors, 44 bytes\n"
-        "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME    DTYPE        SHAPE                 BYTES\n"
+                            "frozen  F32          [4]                   16\n"
+                            "p       F32          [2, 3]                24\n"
+                            "plain   F16          [2]                   4\n"
+                            "3 tensors, 44 bytes\n"
+                            "metadata: format=pt\n");
     run_free(&r);
     /* a header that claims more than the file holds */
     put_text("bad.safetensors", "\x40\x00\x00\x00\x00\x00\x00\x00{}");
@@ -1016,12 +1036,12 @@ Test(batch, scan_walks_trees_too)
     run_result r = RUN("-q", "--scan", "-r", "t");
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.out,
-        "t/bad/broken.pt: corrupt: corrupt zip archive: no end of central directory "
-        "record (truncated?)\n"
-        "t/good/a.ckpt: safe (zip): 3 globals, none refused\n"
-        "t/good/old.safetensors: safe (safetensors): 0 globals, none refused\n"
-        "t/good/sub/b.pt: safe (zip): 5 globals, none refused\n"
-        "t/hostile/evil.pt: unsafe (zip): 1 dangerous global\n");
+                     "t/bad/broken.pt: corrupt: corrupt zip archive: no end of central directory "
+                     "record (truncated?)\n"
+                     "t/good/a.ckpt: safe (zip): 3 globals, none refused\n"
+                     "t/good/old.safetensors: safe (safetensors): 0 globals, none refused\n"
+                     "t/good/sub/b.pt: safe (zip): 5 globals, none refused\n"
+                     "t/hostile/evil.pt: unsafe (zip): 1 dangerous global\n");
     run_free(&r);
 }
 
@@ -1067,7 +1087,10 @@ Test(batch, help_man_page_readme_and_completion_agree)
 
 Test(batch, usage_errors_exit_2)
 {
-    static const struct { const char *args[6]; const char *message; } CASES[] = {
+    static const struct {
+        const char *args[6];
+        const char *message;
+    } CASES[] = {
         {{"--dtype", "f8", "x.pt"}, "--dtype takes f16, bf16 or f32, not 'f8'"},
         {{"--metadata", "novalue", "x.pt"}, "--metadata takes KEY=VALUE, not 'novalue'"},
         {{"--metadata", "=v", "x.pt"}, "--metadata takes KEY=VALUE, not '=v'"},
@@ -1085,10 +1108,12 @@ Test(batch, usage_errors_exit_2)
         {{"-o", "-", "--json", "a.pt"}, "-o - and --json would both write to standard output"},
         {{"-o", "-", "--verify", "a.pt"},
          "--verify reads the output file back, so it cannot go with -o -"},
-        {{"--list", "--dtype", "f16", "a.pt"}, "--list writes nothing, so --dtype makes no sense with it"},
+        {{"--list", "--dtype", "f16", "a.pt"},
+         "--list writes nothing, so --dtype makes no sense with it"},
         {{"--list", "--json", "a.pt"}, "--json goes with --scan or a conversion, not --list"},
         {{"--list", "-r", "d"}, "--list takes one INPUT"},
-        {{"--scan", "--verify", "a.pt"}, "--scan writes nothing, so --verify makes no sense with it"},
+        {{"--scan", "--verify", "a.pt"},
+         "--scan writes nothing, so --verify makes no sense with it"},
         {{"--scan", "--include", "x", "a.pt"},
          "--scan writes nothing, so --include makes no sense with it"},
         {{"-r"}, "option '-r' needs a value"},
@@ -1190,19 +1215,21 @@ Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
     cr_expect_eq(r.code, 3);
     cr_expect(strstr(r.out, "t/EVIL.PTH: safe (zip)") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "t/blobs/5f0c9a: unsafe (zip)") != NULL, "%s", r.out);
-    cr_expect(strstr(r.out, "t/state.pkl: unsafe (not a zip (legacy load path))") != NULL,
-              "%s", r.out);
+    cr_expect(strstr(r.out, "t/state.pkl: unsafe (not a zip (legacy load path))") != NULL, "%s",
+              r.out);
     cr_expect(strstr(r.out, "notes.txt") == NULL, "%s", r.out);
-    cr_expect_str_eq(r.err, "ckpt2safetensors: warning: skipped 1 symbolic link (t/link.pt); "
-                            "--follow-symlinks follows them\n"
-                            "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: warning: skipped 1 symbolic link (t/link.pt); "
+               "--follow-symlinks follows them\n"
+               "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n");
     run_free(&r);
     char *empty = at("e");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("--scan", "-r", "e");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(r.err, "ckpt2safetensors: warning: e: no file to scan under it\n"
-                            "ckpt2safetensors: scanned 0 files: 0 safe, 0 unsafe, 0 corrupt, 0 unreadable\n");
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: warning: e: no file to scan under it\n"
+               "ckpt2safetensors: scanned 0 files: 0 safe, 0 unsafe, 0 corrupt, 0 unreadable\n");
     run_free(&r);
     free(empty);
 }

@@ -21,24 +21,44 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
 
 typedef tr_result run_result;
 
-static void run_free(run_result *r) { tr_free(r); }
+static void run_free(run_result *r)
+{
+    tr_free(r);
+}
 
 /* Start the program with args (NULL-terminated), output to files in dir. */
-static pid_t start(const char *const *args) { return tr_start(tr_bin(), dir, NULL, args); }
+static pid_t start(const char *const *args)
+{
+    return tr_start(tr_bin(), dir, NULL, args);
+}
 
-static run_result finish(pid_t pid) { return tr_finish(pid, dir); }
+static run_result finish(pid_t pid)
+{
+    return tr_finish(pid, dir);
+}
 
 #define RUN(...) finish(start((const char *const[]){__VA_ARGS__, NULL}))
 
 /* Entries in dir, the captured output files aside. */
-static int files_left(void) { return tu_count_entries(dir); }
+static int files_left(void)
+{
+    return tu_count_entries(dir);
+}
 
 static int has_ext(const char *name, const char *ext)
 {
@@ -131,14 +151,23 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case BAD[] = {
-    {"bad_persid.pt", "tensor 'a': bad persistent id (expected ('storage', class, key, location, numel))", 1},
-    {"billion_laughs.pt", "object graph too large: more than 100248 nodes visited (deeply shared sub-structures?)", 1},
-    {"complex128.pt", "tensor 'z' is a complex128, which safetensors cannot store (--skip-unsupported drops such tensors)", 1},
-    {"crc_mismatch.pt", "archive/data/0: CRC-32 mismatch (archive says 21c0b223, data gives a815b377): the file was altered or damaged", 1},
-    {"deep_nesting.pt", "nesting deeper than 1000 levels at '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0....' (raise with --max-depth)", 1},
+    {"bad_persid.pt",
+     "tensor 'a': bad persistent id (expected ('storage', class, key, location, numel))", 1},
+    {"billion_laughs.pt",
+     "object graph too large: more than 100248 nodes visited (deeply shared sub-structures?)", 1},
+    {"complex128.pt",
+     "tensor 'z' is a complex128, which safetensors cannot store (--skip-unsupported drops such tensors)",
+     1},
+    {"crc_mismatch.pt",
+     "archive/data/0: CRC-32 mismatch (archive says 21c0b223, data gives a815b377): the file was altered or damaged",
+     1},
+    {"deep_nesting.pt",
+     "nesting deeper than 1000 levels at '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0....' (raise with --max-depth)",
+     1},
     {"duplicate_name.pt", "two tensors are both named 'a.b'", 1},
     {"empty.ckpt", "file is empty", 1},
-    {"memo_undefined.pt", "archive/data.pkl: pickle: memo index 127 not defined (BINGET at offset 173)", 1},
+    {"memo_undefined.pt",
+     "archive/data.pkl: pickle: memo index 127 not defined (BINGET at offset 173)", 1},
     {"metadata_name.pt", "a tensor is named '__metadata__', a name safetensors reserves", 1},
     {"missing_storage.pt", "storage record archive/data/0 is missing", 1},
     {"negative_size.pt", "tensor 'a': negative size -2", 1},
@@ -149,17 +178,23 @@ static const bad_case BAD[] = {
     {"not_zip.pt", "not a PyTorch checkpoint: not a zip archive", 1},
     {"numel_mismatch.pt", "storage record archive/data/0 has 48 bytes, the pickle declares 64", 1},
     {"numel_overflow.pt", "tensor 'a': element count overflows", 1},
-    {"quantized.pt", "tensor 'q' is a quantized tensor, which safetensors cannot store as such: it can be dequantized to F32 values, or written raw (its integers, scale and zero point) (--quantized dequantize or --quantized raw; --skip-unsupported drops such tensors)", 1},
+    {"quantized.pt",
+     "tensor 'q' is a quantized tensor, which safetensors cannot store as such: it can be dequantized to F32 values, or written raw (its integers, scale and zero point) (--quantized dequantize or --quantized raw; --skip-unsupported drops such tensors)",
+     1},
     {"rebuild_too_few_args.pt", "tensor 'a': rebuild call has too few arguments", 1},
     {"short_storage.pt", "storage record archive/data/0 has 40 bytes, the pickle declares 64", 1},
     {"stack_underflow.pt", "archive/data.pkl: pickle: stack underflow in SETITEM at offset 13", 1},
-    {"truncated_pickle.pt", "archive/data.pkl: pickle: truncated: BINUNICODE at offset 51 needs 7 bytes, 3 left", 1},
+    {"truncated_pickle.pt",
+     "archive/data.pkl: pickle: truncated: BINUNICODE at offset 51 needs 7 bytes, 3 left", 1},
     {"truncated_zip.pt", "corrupt zip archive: no end of central directory record (truncated?)", 1},
-    {"two_data_pkl.pt", "refused by the safety policy: several data.pkl records ('archive/' and 'other/')", 3},
+    {"two_data_pkl.pt",
+     "refused by the safety policy: several data.pkl records ('archive/' and 'other/')", 3},
     {"unknown_opcode.pt", "archive/data.pkl: pickle: unknown opcode 0xff at offset 5", 1},
     /* torch.FooStorage is only named: an inert reference into torch (not refused) */
     {"unknown_storage_class.pt", "tensor 'a': unknown storage class torch.FooStorage", 1},
-    {"view_out_of_bounds.pt", "tensor 'a': view (offset 10, shape and strides) reaches past the end of storage '0' (64 bytes)", 1},
+    {"view_out_of_bounds.pt",
+     "tensor 'a': view (offset 10, shape and strides) reaches past the end of storage '0' (64 bytes)",
+     1},
 };
 
 Test(cli, every_bad_fixture_fails_with_its_reason_and_writes_nothing)
@@ -210,8 +245,10 @@ Test(cli, default_output_name_and_notes)
     char *out = tu_path(dir, "model.safetensors");
     expect_same_file(out, "fixtures/good/lightning.expected.safetensors");
     char want[1024];
-    snprintf(want, sizeof want, "ckpt2safetensors: %s: left out: optimizer_states (12 tensors)\n"
-                                "ckpt2safetensors: %s -> %s: 4 tensors, ", in, in, out);
+    snprintf(want, sizeof want,
+             "ckpt2safetensors: %s: left out: optimizer_states (12 tensors)\n"
+             "ckpt2safetensors: %s -> %s: 4 tensors, ",
+             in, in, out);
     cr_assert(strncmp(r.err, want, strlen(want)) == 0, "stderr: %s", r.err);
     cr_assert_str_empty(r.out);
     run_free(&r);
@@ -264,8 +301,10 @@ static void existing_output(int older)
     run_result r = RUN(in);
     char want[1024];
     if (older)
-        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: output exists and is older "
-                                    "than the input: %s (use -f to overwrite)\n", in, out);
+        snprintf(want, sizeof want,
+                 "ckpt2safetensors: error: %s: output exists and is older "
+                 "than the input: %s (use -f to overwrite)\n",
+                 in, out);
     else
         snprintf(want, sizeof want, "ckpt2safetensors: %s -> %s: skipped (up to date)\n", in, out);
     cr_assert_eq(r.code, older ? 1 : 0, "%s", r.err);
@@ -284,8 +323,14 @@ static void existing_output(int older)
     free(out);
 }
 
-Test(cli, existing_output_older_than_the_input_needs_force) { existing_output(1); }
-Test(cli, existing_output_newer_than_the_input_is_skipped) { existing_output(0); }
+Test(cli, existing_output_older_than_the_input_needs_force)
+{
+    existing_output(1);
+}
+Test(cli, existing_output_newer_than_the_input_is_skipped)
+{
+    existing_output(0);
+}
 
 Test(cli, output_over_input_is_refused_even_with_force)
 {
@@ -307,25 +352,23 @@ Test(cli, list_prints_the_tensors_and_writes_nothing)
     char *in = copy_fixture("fixtures/good/lightning.ckpt", "l.ckpt");
     run_result r = RUN("--list", in);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_str_eq(r.out,
-        "NAME          DTYPE        SHAPE                 BYTES\n"
-        "net.0.weight  F32          [5, 6]                120\n"
-        "net.0.bias    F32          [5]                   20\n"
-        "net.2.weight  F32          [3, 5]                60\n"
-        "net.2.bias    F32          [3]                   12\n"
-        "4 tensors, 212 bytes, root: state_dict\n"
-        "left out: optimizer_states (12 tensors)\n");
+    cr_assert_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
+                            "net.0.weight  F32          [5, 6]                120\n"
+                            "net.0.bias    F32          [5]                   20\n"
+                            "net.2.weight  F32          [3, 5]                60\n"
+                            "net.2.bias    F32          [3]                   12\n"
+                            "4 tensors, 212 bytes, root: state_dict\n"
+                            "left out: optimizer_states (12 tensors)\n");
     cr_assert_str_empty(r.err);
     cr_assert_eq(files_left(), 1);
     run_free(&r);
     r = RUN("--list", "--key", "optimizer_states.0.state.1", in);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_str_eq(r.out,
-        "NAME        DTYPE        SHAPE                 BYTES\n"
-        "step        F32          []                    4\n"
-        "exp_avg     F32          [5]                   20\n"
-        "exp_avg_sq  F32          [5]                   20\n"
-        "3 tensors, 44 bytes, root: optimizer_states.0.state.1\n");
+    cr_assert_str_eq(r.out, "NAME        DTYPE        SHAPE                 BYTES\n"
+                            "step        F32          []                    4\n"
+                            "exp_avg     F32          [5]                   20\n"
+                            "exp_avg_sq  F32          [5]                   20\n"
+                            "3 tensors, 44 bytes, root: optimizer_states.0.state.1\n");
     run_free(&r);
     free(in);
 }
@@ -334,12 +377,11 @@ Test(cli, list_shows_unsupported)
 {
     run_result r = RUN("--list", "fixtures/good/complex128_skip.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_str_eq(r.out,
-        "NAME  DTYPE        SHAPE                 BYTES\n"
-        "keep  F32          [3]                   12\n"
-        "z     complex128 (unsupported)\n"
-        "idx   I32          [2]                   8\n"
-        "2 tensors, 20 bytes, root: (top level), 1 unsupported\n");
+    cr_assert_str_eq(r.out, "NAME  DTYPE        SHAPE                 BYTES\n"
+                            "keep  F32          [3]                   12\n"
+                            "z     complex128 (unsupported)\n"
+                            "idx   I32          [2]                   8\n"
+                            "2 tensors, 20 bytes, root: (top level), 1 unsupported\n");
     run_free(&r);
 }
 
@@ -355,11 +397,10 @@ Test(cli, list_safetensors_with_a_sub_byte_dtype)
     cr_assert_eq(tu_write(path, file, sizeof file), 0);
     run_result r = RUN("--list", path);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_str_eq(r.out,
-        "NAME  DTYPE        SHAPE                 BYTES\n"
-        "a     F4           [2, 3]                3\n"
-        "1 tensor, 3 bytes\n"
-        "metadata: k=v\n");
+    cr_assert_str_eq(r.out, "NAME  DTYPE        SHAPE                 BYTES\n"
+                            "a     F4           [2, 3]                3\n"
+                            "1 tensor, 3 bytes\n"
+                            "metadata: k=v\n");
     run_free(&r);
     free(path);
 }
@@ -439,13 +480,34 @@ Test(cli, help_and_version)
     cr_assert_eq(r.code, 0);
     const char *usage = "Usage: ckpt2safetensors [OPTIONS] INPUT...\n";
     cr_assert(strncmp(r.out, usage, strlen(usage)) == 0);
-    const char *opts[] = {"--output", "--force", "--key", "--list", "--skip-unsupported",
-                          "--max-pickle-size", "--max-objects", "--max-memo", "--max-stack",
-                          "--max-string", "--max-container", "--max-depth", "--quiet",
-                          "--verbose", "--help", "--version", "--recursive",
-                          "--follow-symlinks", "--jobs", "--shard", "--json", "--dtype",
-                          "--include", "--exclude", "--metadata", "--training-metadata",
-                          "--verify", "Exit status"};
+    const char *opts[] = {"--output",
+                          "--force",
+                          "--key",
+                          "--list",
+                          "--skip-unsupported",
+                          "--max-pickle-size",
+                          "--max-objects",
+                          "--max-memo",
+                          "--max-stack",
+                          "--max-string",
+                          "--max-container",
+                          "--max-depth",
+                          "--quiet",
+                          "--verbose",
+                          "--help",
+                          "--version",
+                          "--recursive",
+                          "--follow-symlinks",
+                          "--jobs",
+                          "--shard",
+                          "--json",
+                          "--dtype",
+                          "--include",
+                          "--exclude",
+                          "--metadata",
+                          "--training-metadata",
+                          "--verify",
+                          "Exit status"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         cr_expect(strstr(r.out, opts[i]) != NULL, "--help does not mention %s", opts[i]);
     run_free(&r);
@@ -493,8 +555,8 @@ Test(cli, verbose_tells_the_direct_io)
 {
     char *in = f32_checkpoint("four.pt", 1u << 20);
     char *a = tu_path(dir, "a.safetensors"), *b = tu_path(dir, "b.safetensors");
-    run_result r = finish(start((const char *const[]){"-v", "--direct-io=always", "-o", a, in,
-                                                       NULL}));
+    run_result r = finish(
+        start((const char *const[]){"-v", "--direct-io=always", "-o", a, in, NULL}));
     cr_assert_eq(r.code, 0, "%s", r.err);
     char line[600];
     snprintf(line, sizeof line,
@@ -614,7 +676,8 @@ Test(cli, file_size_limit_is_a_clear_error)
     char want[800];
     snprintf(want, sizeof want,
              "ckpt2safetensors: error: %s: cannot write %s: File too large (the file size "
-             "limit, ulimit -f, is 65536 bytes)\n", in, out);
+             "limit, ulimit -f, is 65536 bytes)\n",
+             in, out);
     const char *modes[] = {"--direct-io=never", "--direct-io=always"};
     for (int named = 0; named <= seccomp; named++) {
         for (size_t m = 0; m < 2; m++) {
@@ -626,8 +689,7 @@ Test(cli, file_size_limit_is_a_clear_error)
             cr_expect_eq(r.code, 1, "named %d %s: exit %d sig %d", named, modes[m], r.code,
                          r.signo);
             cr_expect_str_eq(r.err, want, "named %d %s", named, modes[m]);
-            cr_expect_eq(files_left(), 1, "named %d %s: a file was left behind", named,
-                         modes[m]);
+            cr_expect_eq(files_left(), 1, "named %d %s: a file was left behind", named, modes[m]);
             run_free(&r);
         }
     }
@@ -644,8 +706,13 @@ Test(cli, output_placed_without_the_capability)
     char *out = tu_path(dir, "s.safetensors");
     tr_limits lim = {.no_flink = 1};
     for (int i = 0; i < 2; i++) {
-        const char *args[] = {"-q", "--verify", "-o", out, i ? "-f" : "fixtures/sample.ckpt",
-                              i ? "fixtures/sample.ckpt" : NULL, NULL};
+        const char *args[] = {"-q",
+                              "--verify",
+                              "-o",
+                              out,
+                              i ? "-f" : "fixtures/sample.ckpt",
+                              i ? "fixtures/sample.ckpt" : NULL,
+                              NULL};
         run_result r = finish(tr_start_limited(tr_bin(), dir, NULL, args, &lim));
         cr_assert_eq(r.code, 0, "run %d: %s", i, r.err);
         expect_same_file(out, "fixtures/sample.expected.safetensors");
@@ -659,8 +726,9 @@ Test(cli, limit_options_are_applied)
 {
     run_result r = RUN("--list", "--max-objects", "50", "fixtures/sample.ckpt");
     cr_assert_eq(r.code, 1);
-    cr_assert_str_eq(r.err, "ckpt2safetensors: error: fixtures/sample.ckpt: archive/data.pkl: "
-                            "pickle: limit exceeded: more than 50 objects (raise with --max-objects)\n");
+    cr_assert_str_eq(r.err,
+                     "ckpt2safetensors: error: fixtures/sample.ckpt: archive/data.pkl: "
+                     "pickle: limit exceeded: more than 50 objects (raise with --max-objects)\n");
     run_free(&r);
     r = RUN("--list", "--max-depth", "2", "fixtures/sample.ckpt");
     cr_assert_eq(r.code, 1);
@@ -688,10 +756,10 @@ Test(cli, input_path_opened_once)
     setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
     char *out = tu_path(dir, "o.safetensors"), *log = tu_path(dir, "trace");
     const char *bin = tr_bin();
-    run_result r = finish(tr_start(strace, dir, NULL,
-                                   (const char *const[]){"-f", "-qq", "-e", "trace=%file", "-o",
-                                                         log, bin, "-q", "-o", out,
-                                                         "fixtures/sample.ckpt", NULL}));
+    run_result r = finish(
+        tr_start(strace, dir, NULL,
+                 (const char *const[]){"-f", "-qq", "-e", "trace=%file", "-o", log, bin, "-q", "-o",
+                                       out, "fixtures/sample.ckpt", NULL}));
     cr_assert_eq(r.code, 0, "%s", r.err);
     FILE *f = fopen(log, "r");
     cr_assert_not_null(f);

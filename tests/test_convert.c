@@ -18,8 +18,16 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(convert, .init = setup, .fini = teardown);
 
@@ -38,9 +46,9 @@ static void begin_dict(pb *p)
 }
 
 /* Write the archive, convert it, return the output bytes (NULL on failure). */
-static unsigned char *convert(pb *p, size_t n, const char *const *keys,
-                              const void *const *data, const size_t *lens,
-                              const char *extra_entry, size_t *out_len, c2s_error *err)
+static unsigned char *convert(pb *p, size_t n, const char *const *keys, const void *const *data,
+                              const size_t *lens, const char *extra_entry, size_t *out_len,
+                              c2s_error *err)
 {
     char *in = tu_path(dir, "in.pt");
     char *out = tu_path(dir, "out.safetensors");
@@ -101,15 +109,15 @@ Test(convert, contiguous_and_views_exact_bytes)
         s0[i] = (float)i;
     pb p = {0};
     begin_dict(&p);
-    pb_str(&p, "full");   /* 3x4 contiguous */
+    pb_str(&p, "full"); /* 3x4 contiguous */
     pb_tensor_v2(&p, "FloatStorage", "0", 12, 0, 2, (int64_t[]){3, 4}, (int64_t[]){4, 1});
-    pb_str(&p, "t");      /* its transpose: 4x3 */
+    pb_str(&p, "t"); /* its transpose: 4x3 */
     pb_tensor_v2(&p, "FloatStorage", "0", 12, 0, 2, (int64_t[]){4, 3}, (int64_t[]){1, 4});
-    pb_str(&p, "slice");  /* elements 5..7 */
+    pb_str(&p, "slice"); /* elements 5..7 */
     pb_tensor_v2(&p, "FloatStorage", "0", 12, 5, 1, (int64_t[]){3}, (int64_t[]){1});
-    pb_str(&p, "exp");    /* row 1 expanded to 2x4 (stride 0) */
+    pb_str(&p, "exp"); /* row 1 expanded to 2x4 (stride 0) */
     pb_tensor_v2(&p, "FloatStorage", "0", 12, 4, 2, (int64_t[]){2, 4}, (int64_t[]){0, 1});
-    pb_str(&p, "step");   /* columns 0 and 2 of each row: 3x2 */
+    pb_str(&p, "step"); /* columns 0 and 2 of each row: 3x2 */
     pb_tensor_v2(&p, "FloatStorage", "0", 12, 0, 2, (int64_t[]){3, 2}, (int64_t[]){4, 2});
     end_dict(&p);
     const char *keys[] = {"0"};
@@ -120,7 +128,8 @@ Test(convert, contiguous_and_views_exact_bytes)
     unsigned char *f = convert(&p, 1, keys, data, lens, NULL, &len, &err);
     cr_assert_not_null(f, "%s", err.msg);
     char hdr[1024];
-    cr_assert_str_eq(header_of(f, hdr, sizeof hdr),
+    cr_assert_str_eq(
+        header_of(f, hdr, sizeof hdr),
         "{\"__metadata__\":{\"format\":\"pt\"},"
         "\"exp\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
         "\"full\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[32,80]},"
@@ -130,11 +139,11 @@ Test(convert, contiguous_and_views_exact_bytes)
     size_t n;
     const float *d = (const float *)(const void *)data_of(f, len, &n);
     cr_assert_eq(n, 164);
-    const float want[] = {4, 5, 6, 7, 4, 5, 6, 7,                   /* exp */
-                          0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,     /* full */
-                          5, 6, 7,                                  /* slice */
-                          0, 2, 4, 6, 8, 10,                        /* step */
-                          0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11};    /* t */
+    const float want[] = {4, 5, 6, 7, 4, 5,  6, 7,                 /* exp */
+                          0, 1, 2, 3, 4, 5,  6, 7, 8,  9, 10, 11,  /* full */
+                          5, 6, 7,                                 /* slice */
+                          0, 2, 4, 6, 8, 10,                       /* step */
+                          0, 4, 8, 1, 5, 9,  2, 6, 10, 3, 7,  11}; /* t */
     cr_assert_arr_eq(d, want, sizeof want);
     free(f);
     pb_free(&p);
@@ -168,9 +177,8 @@ Test(convert, big_endian_storages_are_swapped)
     size_t n;
     const unsigned char *d = data_of(f, len, &n);
     /* order: C64 "c", F32 "f", I16 "i", U8 "u" */
-    static const unsigned char want[] = {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40,
-                                         0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0,
-                                         0x02, 0x01, 7, 9};
+    static const unsigned char want[] = {0,    0,    0x80, 0x3f, 0, 0,    0,    0x40, 0, 0,
+                                         0x80, 0x3f, 0,    0,    0, 0xc0, 0x02, 0x01, 7, 9};
     cr_assert_eq(n, sizeof want);
     cr_assert_arr_eq(d, want, sizeof want);
     free(f);
@@ -237,8 +245,7 @@ Test(convert, crc_checked_for_partial_views)
     char *out = tu_path(dir, "out.safetensors");
     cr_assert_eq(c2s_write(ck, out, NULL, NULL, &err), C2S_ERR_INPUT);
     cr_assert_eq(err.rule, C2S_RULE_CORRUPT);
-    cr_assert(strstr(err.msg, "archive/data/0: CRC-32 mismatch") ==
-                  err.msg, "%s", err.msg);
+    cr_assert(strstr(err.msg, "archive/data/0: CRC-32 mismatch") == err.msg, "%s", err.msg);
     cr_assert_eq(tu_exists(out), 0);
     cr_assert_eq(tu_count_entries(dir), 1);
     c2s_close(ck);
@@ -273,8 +280,10 @@ Test(convert, cancel_leaves_nothing)
     c2s_error err;
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK);
     volatile sig_atomic_t flag = 0;
-    c2s_write_options wo = {.cancel = &flag, .progress = cancel_after_first_block,
-                            .progress_ctx = (void *)&flag, .buffer_size = 1024};
+    c2s_write_options wo = {.cancel = &flag,
+                            .progress = cancel_after_first_block,
+                            .progress_ctx = (void *)&flag,
+                            .buffer_size = 1024};
     char *out = tu_path(dir, "out.safetensors");
     cr_assert_eq(c2s_write(ck, out, &wo, NULL, &err), C2S_ERR_INPUT);
     cr_assert_str_eq(err.msg, "interrupted");
@@ -507,7 +516,9 @@ Test(convert, metadata_user_and_training)
     c2s_error err;
     cr_assert_eq(convert_with(in, &o, &f, NULL, &err), C2S_OK, "%s", err.msg);
     cr_assert_eq(f.nmeta, 4);
-    const char *want[][2] = {{"format", "pt"}, {"source", "unit test"}, {"epoch", "user wins"},
+    const char *want[][2] = {{"format", "pt"},
+                             {"source", "unit test"},
+                             {"epoch", "user wins"},
                              {"note", "run 7"}};
     for (size_t i = 0; i < 4; i++) {
         cr_expect_str_eq(f.meta_keys[i], want[i][0]);
@@ -695,8 +706,7 @@ static void expect_views_with(const char *in, const vsto *sto, const vview *vv, 
         unsigned char *want = view_bytes(&sto[vv[i].sto], &vv[i], &len);
         unsigned char *got = malloc(len + 1);
         read_tensor(&f, vv[i].name, got, len);
-        cr_assert(memcmp(got, want, len) == 0, "buffer %zu: tensor %s differs", buffer,
-                  vv[i].name);
+        cr_assert(memcmp(got, want, len) == 0, "buffer %zu: tensor %s differs", buffer, vv[i].name);
         free(got);
         free(want);
     }
@@ -704,8 +714,7 @@ static void expect_views_with(const char *in, const vsto *sto, const vview *vv, 
 }
 
 /* The same with the given buffer_size. */
-static void expect_views(const char *in, const vsto *sto, const vview *vv, size_t nv,
-                         size_t buffer)
+static void expect_views(const char *in, const vsto *sto, const vview *vv, size_t nv, size_t buffer)
 {
     c2s_write_options o = {.buffer_size = buffer};
     expect_views_with(in, sto, vv, nv, &o, NULL);
@@ -728,9 +737,9 @@ Test(convert, transposed_views_larger_than_the_gather_memory)
                   make_storage("ComplexFloatStorage", 8, 33 * 65, 5)};
     vview vv[] = {
         {"f32", 0, 0, 2, {384, 200}, {1, 384}},
-        {"f32b", 0, 0, 2, {200, 384}, {384, 1}},        /* the storage itself */
+        {"f32b", 0, 0, 2, {200, 384}, {384, 1}}, /* the storage itself */
         {"f16", 1, 0, 2, {257, 300}, {1, 257}},
-        {"f16half", 1, 3, 2, {100, 300}, {1, 257}},     /* columns 3..102, transposed */
+        {"f16half", 1, 3, 2, {100, 300}, {1, 257}}, /* columns 3..102, transposed */
         {"u8", 2, 0, 2, {333, 128}, {1, 333}},
         {"f64", 3, 5, 2, {70, 90}, {1, 70}},
         {"c64", 4, 0, 2, {65, 33}, {1, 65}},
@@ -751,8 +760,8 @@ Test(convert, expanded_stepped_and_permuted_views)
     vsto sto[] = {make_storage("FloatStorage", 4, 3 * 40000, 6),
                   make_storage("ShortStorage", 2, 64 * 48 * 10, 7)};
     vview vv[] = {
-        {"rows", 0, 0, 2, {1000, 300}, {0, 1}},          /* one row, repeated */
-        {"cols", 0, 7, 2, {300, 1000}, {1, 0}},          /* one column, repeated */
+        {"rows", 0, 0, 2, {1000, 300}, {0, 1}}, /* one row, repeated */
+        {"cols", 0, 7, 2, {300, 1000}, {1, 0}}, /* one column, repeated */
         {"step", 0, 1, 2, {100, 50}, {400, 3}},
         {"unfold", 0, 0, 2, {500, 20}, {3, 1}},          /* overlapping windows */
         {"longruns", 0, 100, 2, {3, 20000}, {40000, 1}}, /* 80 KB runs */
@@ -788,11 +797,20 @@ static vview random_view(uint32_t *rng, int sto, size_t numel, int i)
         for (size_t d = v.ndim; d-- > 0;) {
             v.shape[d] = 1 + rng_next(rng) % (d == 0 ? 60 : 14);
             switch (rng_next(rng) % 5) {
-            case 0: v.stride[d] = 0; break;
-            case 1: v.stride[d] = 1; break;
-            case 2: v.stride[d] = prod; break;          /* contiguous with the rest */
-            case 3: v.stride[d] = prod * (1 + rng_next(rng) % 3); break;
-            default: v.stride[d] = 1 + rng_next(rng) % 50;
+            case 0:
+                v.stride[d] = 0;
+                break;
+            case 1:
+                v.stride[d] = 1;
+                break;
+            case 2:
+                v.stride[d] = prod;
+                break; /* contiguous with the rest */
+            case 3:
+                v.stride[d] = prod * (1 + rng_next(rng) % 3);
+                break;
+            default:
+                v.stride[d] = 1 + rng_next(rng) % 50;
             }
             prod *= v.shape[d];
             span += (v.shape[d] - 1) * v.stride[d];
@@ -830,10 +848,8 @@ Test(convert, deflate_records_with_views)
     vsto sto[] = {make_storage("FloatStorage", 4, 120 * 90, 12),
                   make_storage("ShortStorage", 2, 5000, 20)};
     vview vv[] = {
-        {"t", 0, 0, 2, {90, 120}, {1, 90}},
-        {"q", 0, 0, 2, {40, 90}, {90, 1}},
-        {"k", 0, 40 * 90, 2, {40, 90}, {90, 1}},
-        {"s", 0, 2, 2, {60, 30}, {180, 3}},
+        {"t", 0, 0, 2, {90, 120}, {1, 90}},      {"q", 0, 0, 2, {40, 90}, {90, 1}},
+        {"k", 0, 40 * 90, 2, {40, 90}, {90, 1}}, {"s", 0, 2, 2, {60, 30}, {180, 3}},
         {"part", 1, 100, 1, {50}, {3}}, /* record 1 is read again for its CRC */
     };
     char *in = views_checkpoint("d.pt", sto, 2, vv, 5, 1, NULL);
@@ -853,7 +869,7 @@ Test(convert, gathers_swap_and_convert_like_contiguous_tensors)
     size_t len;
     free(sto[1].bytes);
     sto[1].bytes = view_bytes(&sto[0], &t, &len); /* t's elements, contiguous */
-    for (size_t i = 0; i < len / 4; i++) { /* finite floats either way round */
+    for (size_t i = 0; i < len / 4; i++) {        /* finite floats either way round */
         sto[0].bytes[i * 4] &= 0x3f;
         sto[0].bytes[i * 4 + 3] &= 0x3f;
     }
@@ -903,12 +919,9 @@ static char *shared_checkpoint(vsto *sto, vview *vv, size_t *nv)
 {
     *sto = make_storage("FloatStorage", 4, 3 * 64 * 64 + 200, 14);
     const vview views[] = {
-        {"q", 0, 0, 2, {64, 64}, {64, 1}},
-        {"k", 0, 64 * 64, 2, {64, 64}, {64, 1}},
-        {"v", 0, 2 * 64 * 64, 2, {64, 64}, {64, 1}},
-        {"qt", 0, 0, 2, {64, 64}, {1, 64}},
-        {"tied", 0, 0, 1, {3 * 64 * 64}, {1}},
-        {"tail", 0, 3 * 64 * 64, 1, {100}, {2}},
+        {"q", 0, 0, 2, {64, 64}, {64, 1}},           {"k", 0, 64 * 64, 2, {64, 64}, {64, 1}},
+        {"v", 0, 2 * 64 * 64, 2, {64, 64}, {64, 1}}, {"qt", 0, 0, 2, {64, 64}, {1, 64}},
+        {"tied", 0, 0, 1, {3 * 64 * 64}, {1}},       {"tail", 0, 3 * 64 * 64, 1, {100}, {2}},
     };
     *nv = sizeof views / sizeof *views;
     memcpy(vv, views, sizeof views);
@@ -1062,7 +1075,7 @@ Test(convert, crc_pieces_in_any_order)
             if (round == 0 || round == 4) { /* ascending, with holes; 4: past the piece limit */
                 off = round == 4 ? (k % 100000) * 15 + (k >= 100000 ? 8 : 0) : k * 1000;
                 len = round == 4 ? 8 - (k >= 100000) : 600; /* then the holes */
-            } else if (round == 1) { /* backwards */
+            } else if (round == 1) {                        /* backwards */
                 off = size - (k + 1) * 1000;
                 len = 700;
             } else { /* random, overlapping */
@@ -1076,7 +1089,8 @@ Test(convert, crc_pieces_in_any_order)
             crcpipe_record_add(&r, off, data + off, (size_t)len);
         }
         c2s_error err;
-        cr_assert_eq(crcpipe_record_check(&r, read_from_memory, data, scratch, sizeof scratch, &err),
+        cr_assert_eq(crcpipe_record_check(&r, read_from_memory, data, scratch, sizeof scratch,
+                                          &err),
                      C2S_OK, "round %d: %s", round, err.msg);
         cr_assert_leq(r.npieces, CRCPIPE_MAX_PIECES);
         crcpipe_record_free(&r);
@@ -1193,7 +1207,10 @@ Test(convert, many_small_tensors)
     vsto sto = make_storage("FloatStorage", 4, 5000, 19);
     static vview vv[700];
     for (int i = 0; i < 700; i++) {
-        vv[i] = (vview){.sto = 0, .offset = (i * 7) % 4990, .ndim = 1, .shape = {1 + i % 9},
+        vv[i] = (vview){.sto = 0,
+                        .offset = (i * 7) % 4990,
+                        .ndim = 1,
+                        .shape = {1 + i % 9},
                         .stride = {1}};
         snprintf(vv[i].name, sizeof vv[i].name, "s%03d", i);
     }
@@ -1254,8 +1271,7 @@ Test(convert, direct_io_same_bytes_whole_slots_around_the_cache)
             cr_assert_eq(res.direct_bytes, jobs == 1 || !works ? 0 : whole, "jobs %u", jobs);
     }
     /* with --dtype the ring gets converted elements: still whole slots */
-    c2s_write_options o = {.direct_io = C2S_DIRECT_ALWAYS, .convert_dtype = 1,
-                           .dtype = C2S_F16};
+    c2s_write_options o = {.direct_io = C2S_DIRECT_ALWAYS, .convert_dtype = 1, .dtype = C2S_F16};
     c2s_write_result res;
     st_file f;
     c2s_error err;
@@ -1307,8 +1323,13 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
     const tmap *m = &ck->map;
     stw_entry e[4];
     for (size_t i = 0; i < m->ntensors; i++)
-        e[i] = (stw_entry){m->tensors[i].name, m->tensors[i].dtype, m->tensors[i].ndim,
-                           m->tensors[i].shape, m->tensors[i].nbytes, 0, i};
+        e[i] = (stw_entry){m->tensors[i].name,
+                           m->tensors[i].dtype,
+                           m->tensors[i].ndim,
+                           m->tensors[i].shape,
+                           m->tensors[i].nbytes,
+                           0,
+                           i};
     unsigned char *header;
     size_t header_len;
     uint64_t data_len;
@@ -1319,11 +1340,12 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
     for (size_t i = 0; i < m->ntensors; i++) {
         uint64_t at = e[i].nbytes * 5 / 7; /* somewhere inside, not at an edge */
         flip_byte(out, header_len + e[i].begin + at);
-        cr_assert_eq(verify_output(ck, out, e, m->ntensors, header_len, NULL, &err),
-                     C2S_ERR_INPUT, "%s: the change went unnoticed", e[i].name);
+        cr_assert_eq(verify_output(ck, out, e, m->ntensors, header_len, NULL, &err), C2S_ERR_INPUT,
+                     "%s: the change went unnoticed", e[i].name);
         char want[200];
-        snprintf(want, sizeof want, "verify: tensor '%s': written byte %llu differs from the source",
-                 e[i].name, (unsigned long long)(e[i].begin + at));
+        snprintf(want, sizeof want,
+                 "verify: tensor '%s': written byte %llu differs from the source", e[i].name,
+                 (unsigned long long)(e[i].begin + at));
         cr_assert_str_eq(err.msg, want);
         flip_byte(out, header_len + e[i].begin + at); /* back */
     }

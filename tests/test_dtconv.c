@@ -33,11 +33,16 @@ TestSuite(dtconv, .fini = dtconv_fini);
 static const char *short_name(c2s_dtype dt)
 {
     switch (dt) {
-    case C2S_F64: return "f64";
-    case C2S_F32: return "f32";
-    case C2S_F16: return "f16";
-    case C2S_BF16: return "bf16";
-    default: return "?";
+    case C2S_F64:
+        return "f64";
+    case C2S_F32:
+        return "f32";
+    case C2S_F16:
+        return "f16";
+    case C2S_BF16:
+        return "bf16";
+    default:
+        return "?";
     }
 }
 
@@ -76,8 +81,8 @@ static void put(unsigned char *p, size_t size, size_t i, uint64_t v)
 
 /* Fail naming the first element where got and want differ. */
 static void compare(dtconv_path path, c2s_dtype from, c2s_dtype to, const char *what,
-                    const unsigned char *src, const unsigned char *got,
-                    const unsigned char *want, size_t n)
+                    const unsigned char *src, const unsigned char *got, const unsigned char *want,
+                    size_t n)
 {
     size_t ss = c2s_dtype_size(from), ds = c2s_dtype_size(to);
     if (memcmp(got, want, n * ds) == 0)
@@ -90,8 +95,7 @@ static void compare(dtconv_path path, c2s_dtype from, c2s_dtype to, const char *
     cr_assert_fail("%s -> %s (%s, %s path): %zu of %zu elements differ; first [%zu]: "
                    "source 0x%0*" PRIx64 ", ours 0x%0*" PRIx64 ", %s 0x%0*" PRIx64,
                    short_name(from), short_name(to), what, dtconv_path_name(path), bad, n, i,
-                   (int)(2 * ss),
-                   elem(src, ss, i), (int)(2 * ds), elem(got, ds, i),
+                   (int)(2 * ss), elem(src, ss, i), (int)(2 * ds), elem(got, ds, i),
                    strcmp(what, "literals") == 0 ? "expected" : "torch", (int)(2 * ds),
                    elem(want, ds, i));
 }
@@ -116,7 +120,7 @@ static void check_pair_path(dtconv_path dp, c2s_dtype from, c2s_dtype to)
     cr_assert_not_null(g_want, "%s missing", path);
     cr_assert_eq(slen % ss, 0);
     cr_assert_eq(wlen % ds, 0);
-    size_t n = wlen / ds;   /* torch's results may cover a prefix only */
+    size_t n = wlen / ds; /* torch's results may cover a prefix only */
     cr_assert(n > 0 && n <= slen / ss, "%s: %zu elements for %zu sources", path, n, slen / ss);
 
     g_got = malloc(wlen);
@@ -134,7 +138,7 @@ static void check_pair_path(dtconv_path dp, c2s_dtype from, c2s_dtype to)
     }
     compare(dp, from, to, "blocks", g_src, g_got, g_want, n);
 
-    if (ds <= ss) {   /* in place */
+    if (ds <= ss) { /* in place */
         cr_assert_eq(dtconv_run_path(dp, from, to, g_src, g_src, n), 0);
         free(g_got);
         g_got = g_src;
@@ -155,8 +159,11 @@ static void check_pair(c2s_dtype from, c2s_dtype to)
             check_pair_path((dtconv_path)p, from, to);
 }
 
-#define PAIR(F, T, f, t) \
-    Test(dtconv, torch_##f##_to_##t) { check_pair(F, T); }
+#define PAIR(F, T, f, t)             \
+    Test(dtconv, torch_##f##_to_##t) \
+    {                                \
+        check_pair(F, T);            \
+    }
 
 PAIR(C2S_F64, C2S_F64, f64, f64)
 PAIR(C2S_F64, C2S_F32, f64, f32)
@@ -189,7 +196,7 @@ static void check_cases(c2s_dtype from, c2s_dtype to, const kase *cases, size_t 
 {
     size_t ss = c2s_dtype_size(from), ds = c2s_dtype_size(to);
     unsigned char sbuf[LITERAL_N * 8 + 1], gbuf[LITERAL_N * 8 + 2], want[LITERAL_N * 8];
-    unsigned char *src = sbuf + 1, *got = gbuf + 1;   /* misaligned on purpose */
+    unsigned char *src = sbuf + 1, *got = gbuf + 1; /* misaligned on purpose */
     cr_assert(n > 0 && n <= LITERAL_N);
     for (size_t i = 0; i < LITERAL_N; i++) {
         put(src, ss, i, cases[i % n].src);
@@ -206,10 +213,10 @@ static void check_cases(c2s_dtype from, c2s_dtype to, const kase *cases, size_t 
     }
 }
 
-#define CHECK(F, T, ...)                                                     \
-    do {                                                                     \
-        const kase cs_[] = {__VA_ARGS__};                                    \
-        check_cases(F, T, cs_, sizeof cs_ / sizeof cs_[0]);                  \
+#define CHECK(F, T, ...)                                    \
+    do {                                                    \
+        const kase cs_[] = {__VA_ARGS__};                   \
+        check_cases(F, T, cs_, sizeof cs_ / sizeof cs_[0]); \
     } while (0)
 
 static uint32_t fbits(float f)
@@ -229,139 +236,87 @@ static uint64_t dbits(double d)
 Test(dtconv, f32_to_f16_literals)
 {
     cr_assert_eq(fbits(65519.99f), 0x477FEFFDu);
-    CHECK(C2S_F32, C2S_F16,
-          {0x3F800000u /* 1.0f */, 0x3C00},
-          {0xBF800000u /* -1.0f */, 0xBC00},
-          {0x477FE000u /* 65504 */, 0x7BFF},
-          {0x477FEFFDu /* 65519.99f */, 0x7BFF},
+    CHECK(C2S_F32, C2S_F16, {0x3F800000u /* 1.0f */, 0x3C00}, {0xBF800000u /* -1.0f */, 0xBC00},
+          {0x477FE000u /* 65504 */, 0x7BFF}, {0x477FEFFDu /* 65519.99f */, 0x7BFF},
           {0x477FEFFFu /* largest below 65520 */, 0x7BFF},
-          {0x477FF000u /* 65520: ties to even, which is inf */, 0x7C00},
-          {0xC77FF000u, 0xFC00},
-          {0x7F7FFFFFu /* FLT_MAX */, 0x7C00},
-          {0x7F800000u, 0x7C00},
-          {0xFF800000u, 0xFC00},
-          {0x00000000u, 0x0000},
-          {0x80000000u, 0x8000},
+          {0x477FF000u /* 65520: ties to even, which is inf */, 0x7C00}, {0xC77FF000u, 0xFC00},
+          {0x7F7FFFFFu /* FLT_MAX */, 0x7C00}, {0x7F800000u, 0x7C00}, {0xFF800000u, 0xFC00},
+          {0x00000000u, 0x0000}, {0x80000000u, 0x8000},
           {0x33800000u /* 2^-24, smallest subnormal */, 0x0001},
-          {0x33000000u /* 2^-25: ties to zero */, 0x0000},
-          {0xB3000000u, 0x8000},
+          {0x33000000u /* 2^-25: ties to zero */, 0x0000}, {0xB3000000u, 0x8000},
           {0x33000001u /* just above 2^-25 */, 0x0001},
           {0x33C00000u /* 1.5 * 2^-24: ties to 2 */, 0x0002},
           {0x38800000u /* 2^-14, smallest normal */, 0x0400},
           {0x387FC000u /* largest subnormal */, 0x03FF},
           {0x387FE000u /* halfway 0x3FF / 0x400: ties to even */, 0x0400},
           {0x3F801000u /* 1 + 2^-11: ties to even 1.0 */, 0x3C00},
-          {0x3F803000u /* 1 + 3 * 2^-11: ties to even */, 0x3C02},
-          {0x3F801001u, 0x3C01},
-          {0x7FC00000u /* NaNs keep the sign only */, 0x7E00},
-          {0xFFC00000u, 0xFE00},
-          {0x7F800001u /* signalling, payload in low bits */, 0x7E00},
-          {0xFFA12345u, 0xFE00},
+          {0x3F803000u /* 1 + 3 * 2^-11: ties to even */, 0x3C02}, {0x3F801001u, 0x3C01},
+          {0x7FC00000u /* NaNs keep the sign only */, 0x7E00}, {0xFFC00000u, 0xFE00},
+          {0x7F800001u /* signalling, payload in low bits */, 0x7E00}, {0xFFA12345u, 0xFE00},
           {0x7FFFFFFFu, 0x7E00});
 }
 
 Test(dtconv, f32_to_bf16_literals)
 {
     cr_assert_eq(fbits(1.00390625f), 0x3F808000u);
-    CHECK(C2S_F32, C2S_BF16,
-          {0x3F800000u, 0x3F80},
+    CHECK(C2S_F32, C2S_BF16, {0x3F800000u, 0x3F80},
           {0x3F808000u /* 1.00390625f: ties to even, down */, 0x3F80},
-          {0x3F818000u /* 1.01171875f: ties to even, up */, 0x3F82},
-          {0x3F808001u, 0x3F81},
-          {0x3F807FFFu, 0x3F80},
-          {0x7F7FFFFFu /* FLT_MAX rounds to inf */, 0x7F80},
-          {0x7F7F7FFFu, 0x7F7F},
-          {0xFF800000u, 0xFF80},
-          {0x00000001u /* F32 subnormals round like the rest */, 0x0000},
-          {0x00008000u, 0x0000},
-          {0x00018000u, 0x0002},
-          {0x80000000u, 0x8000},
-          {0x7FC00000u /* torch's vector kernel: NaN is 0xFFFF */, 0xFFFF},
-          {0xFFC00000u, 0xFFFF},
-          {0x7F800001u, 0xFFFF},
-          {0xFF812345u, 0xFFFF});
+          {0x3F818000u /* 1.01171875f: ties to even, up */, 0x3F82}, {0x3F808001u, 0x3F81},
+          {0x3F807FFFu, 0x3F80}, {0x7F7FFFFFu /* FLT_MAX rounds to inf */, 0x7F80},
+          {0x7F7F7FFFu, 0x7F7F}, {0xFF800000u, 0xFF80},
+          {0x00000001u /* F32 subnormals round like the rest */, 0x0000}, {0x00008000u, 0x0000},
+          {0x00018000u, 0x0002}, {0x80000000u, 0x8000},
+          {0x7FC00000u /* torch's vector kernel: NaN is 0xFFFF */, 0xFFFF}, {0xFFC00000u, 0xFFFF},
+          {0x7F800001u, 0xFFFF}, {0xFF812345u, 0xFFFF});
 }
 
 Test(dtconv, f64_narrowing_literals)
 {
-    CHECK(C2S_F64, C2S_F32,
-          {dbits(1.0), 0x3F800000u},
-          {dbits(0.1), 0x3DCCCCCDu},
-          {0x47EFFFFFE0000000u /* FLT_MAX */, 0x7F7FFFFFu},
-          {0x47EFFFFFEFFFFFFFu, 0x7F7FFFFFu},
+    CHECK(C2S_F64, C2S_F32, {dbits(1.0), 0x3F800000u}, {dbits(0.1), 0x3DCCCCCDu},
+          {0x47EFFFFFE0000000u /* FLT_MAX */, 0x7F7FFFFFu}, {0x47EFFFFFEFFFFFFFu, 0x7F7FFFFFu},
           {0x47EFFFFFF0000000u /* FLT_MAX + half ulp: inf */, 0x7F800000u},
-          {0xC7EFFFFFF0000000u, 0xFF800000u},
-          {dbits(1e300), 0x7F800000u},
+          {0xC7EFFFFFF0000000u, 0xFF800000u}, {dbits(1e300), 0x7F800000u},
           {0x36A0000000000000u /* 2^-149 */, 0x00000001u},
           {0x3690000000000000u /* 2^-150: ties to zero */, 0x00000000u},
           {0xB690000000000001u, 0x80000001u},
           {0x36A8000000000000u /* 1.5 * 2^-149: ties to 2 */, 0x00000002u},
           {0x380FFFFFF0000000u /* halfway to 2^-126 */, 0x00800000u},
-          {0x0000000000000001u, 0x00000000u},
-          {0x7FF8000000000000u, 0x7FC00000u},
+          {0x0000000000000001u, 0x00000000u}, {0x7FF8000000000000u, 0x7FC00000u},
           {0xFFF8000000000000u, 0xFFC00000u},
           {0x7FF4000000000001u /* signalling: quietened, top payload kept */, 0x7FE00000u},
           {0x7FF0000000000001u /* payload below F32's: still NaN */, 0x7FC00000u},
           {0xFFF0000020000000u, 0xFFC00001u});
     /* Double rounding, as torch: through F32, then ties to even. */
-    CHECK(C2S_F64, C2S_F16,
-          {dbits(1.0 + 0x1p-11 + 0x1p-40), 0x3C00},
-          {dbits(1.0 + 0x1p-11 + 0x1p-20), 0x3C01},
-          {dbits(65520.0 - 0x1p-20), 0x7C00},
-          {dbits(65519.0), 0x7BFF},
-          {0x7FF0000000000001u, 0x7E00},
-          {0xFFF8000000000000u, 0xFE00});
-    CHECK(C2S_F64, C2S_BF16,
-          {dbits(1.0 + 0x1p-8 + 0x1p-40), 0x3F80},
-          {dbits(1.0 + 0x1p-8 + 0x1p-20), 0x3F81},
-          {0x7FF0000000000001u, 0xFFFF},
+    CHECK(C2S_F64, C2S_F16, {dbits(1.0 + 0x1p-11 + 0x1p-40), 0x3C00},
+          {dbits(1.0 + 0x1p-11 + 0x1p-20), 0x3C01}, {dbits(65520.0 - 0x1p-20), 0x7C00},
+          {dbits(65519.0), 0x7BFF}, {0x7FF0000000000001u, 0x7E00}, {0xFFF8000000000000u, 0xFE00});
+    CHECK(C2S_F64, C2S_BF16, {dbits(1.0 + 0x1p-8 + 0x1p-40), 0x3F80},
+          {dbits(1.0 + 0x1p-8 + 0x1p-20), 0x3F81}, {0x7FF0000000000001u, 0xFFFF},
           {0xFFF8000000000000u, 0xFFFF});
 }
 
 Test(dtconv, widening_literals)
 {
-    CHECK(C2S_F16, C2S_F32,
-          {0x3C00, 0x3F800000u},
-          {0x0001 /* smallest subnormal */, 0x33800000u},
-          {0x8001, 0xB3800000u},
-          {0x03FF, 0x387FC000u},
-          {0x7BFF, 0x477FE000u},
-          {0x7C00, 0x7F800000u},
-          {0xFC00, 0xFF800000u},
-          {0x7C01 /* signalling: quietened, payload kept */, 0x7FC02000u},
-          {0xFE00, 0xFFC00000u},
+    CHECK(C2S_F16, C2S_F32, {0x3C00, 0x3F800000u}, {0x0001 /* smallest subnormal */, 0x33800000u},
+          {0x8001, 0xB3800000u}, {0x03FF, 0x387FC000u}, {0x7BFF, 0x477FE000u},
+          {0x7C00, 0x7F800000u}, {0xFC00, 0xFF800000u},
+          {0x7C01 /* signalling: quietened, payload kept */, 0x7FC02000u}, {0xFE00, 0xFFC00000u},
           {0x7FFF, 0x7FFFE000u});
-    CHECK(C2S_F16, C2S_BF16,
-          {0x3C00, 0x3F80},
-          {0x3C01 /* 1 + 2^-10 */, 0x3F80},
+    CHECK(C2S_F16, C2S_BF16, {0x3C00, 0x3F80}, {0x3C01 /* 1 + 2^-10 */, 0x3F80},
           {0x3C04 /* 1 + 2^-8: ties to even, down */, 0x3F80},
-          {0x3C0C /* 1 + 3 * 2^-8: ties to even, up */, 0x3F82},
-          {0x0001, 0x3380},
-          {0x7C00, 0x7F80},
-          {0xFE00 /* c10::BFloat16: positive 0x7FC0 */, 0x7FC0},
-          {0x7C01, 0x7FC0});
-    CHECK(C2S_BF16, C2S_F32,
-          {0x3F80, 0x3F800000u},
-          {0x0001, 0x00010000u},
-          {0x7F81 /* kept signalling */, 0x7F810000u},
-          {0xFFC0, 0xFFC00000u});
-    CHECK(C2S_BF16, C2S_F16,
-          {0x3F80, 0x3C00},
-          {0x4780 /* 65536 */, 0x7C00},
-          {0x7F81, 0x7E00},
+          {0x3C0C /* 1 + 3 * 2^-8: ties to even, up */, 0x3F82}, {0x0001, 0x3380}, {0x7C00, 0x7F80},
+          {0xFE00 /* c10::BFloat16: positive 0x7FC0 */, 0x7FC0}, {0x7C01, 0x7FC0});
+    CHECK(C2S_BF16, C2S_F32, {0x3F80, 0x3F800000u}, {0x0001, 0x00010000u},
+          {0x7F81 /* kept signalling */, 0x7F810000u}, {0xFFC0, 0xFFC00000u});
+    CHECK(C2S_BF16, C2S_F16, {0x3F80, 0x3C00}, {0x4780 /* 65536 */, 0x7C00}, {0x7F81, 0x7E00},
           {0xFFC0, 0xFE00});
-    CHECK(C2S_F32, C2S_F64,
-          {0x3F800000u, dbits(1.0)},
-          {0x00000001u /* 2^-149 */, 0x36A0000000000000u},
-          {0x807FFFFFu, 0xB80FFFFFC0000000u},
+    CHECK(C2S_F32, C2S_F64, {0x3F800000u, dbits(1.0)},
+          {0x00000001u /* 2^-149 */, 0x36A0000000000000u}, {0x807FFFFFu, 0xB80FFFFFC0000000u},
           {0x7F800000u, 0x7FF0000000000000u},
           {0x7F800001u /* signalling: quietened */, 0x7FF8000020000000u},
           {0xFFC00000u, 0xFFF8000000000000u});
-    CHECK(C2S_F16, C2S_F64,
-          {0x0001, 0x3E70000000000000u},
-          {0x7C01, 0x7FF8040000000000u});
-    CHECK(C2S_BF16, C2S_F64,
-          {0x7F81 /* quietened on the way */, 0x7FF8200000000000u},
+    CHECK(C2S_F16, C2S_F64, {0x0001, 0x3E70000000000000u}, {0x7C01, 0x7FF8040000000000u});
+    CHECK(C2S_BF16, C2S_F64, {0x7F81 /* quietened on the way */, 0x7FF8200000000000u},
           {0x8001, 0xB7A0000000000000u});
 }
 
@@ -379,8 +334,8 @@ Test(dtconv, supported_pairs)
         for (int t = 0; t < C2S_DTYPE_COUNT; t++) {
             int ff = f == C2S_F64 || f == C2S_F32 || f == C2S_F16 || f == C2S_BF16;
             int tf = t == C2S_F64 || t == C2S_F32 || t == C2S_F16 || t == C2S_BF16;
-            cr_assert_eq(dtconv_supported((c2s_dtype)f, (c2s_dtype)t), ff && tf,
-                         "%s -> %s", c2s_dtype_name((c2s_dtype)f), c2s_dtype_name((c2s_dtype)t));
+            cr_assert_eq(dtconv_supported((c2s_dtype)f, (c2s_dtype)t), ff && tf, "%s -> %s",
+                         c2s_dtype_name((c2s_dtype)f), c2s_dtype_name((c2s_dtype)t));
         }
     }
 }

@@ -21,13 +21,21 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 120);
 
 typedef struct outcome {
-    int code;      /* the exit status, or 128 + the signal */
+    int code; /* the exit status, or 128 + the signal */
     char *out, *err;
 } outcome;
 
@@ -47,7 +55,9 @@ static void outcome_free(outcome *r)
 /* The text a finding of this kind contains. */
 static const char *finding_text(const char *kind)
 {
-    static const struct { const char *kind, *text; } KINDS[] = {
+    static const struct {
+        const char *kind, *text;
+    } KINDS[] = {
         {"after_stop", "bytes after its STOP opcode"},
         {"second_pickle", "several data.pkl records"},
         {"extra_pkl", "extra pickle record"},
@@ -74,17 +84,20 @@ static void check_offenders(const char *file, const cJSON *globals, char *offend
 {
     size_t expected = 0, refused = 0;
     const cJSON *g;
-    cJSON_ArrayForEach(g, globals) {
+    cJSON_ArrayForEach(g, globals)
+    {
         const char *cls = cJSON_GetObjectItem(g, "class")->valuestring;
         if (strcmp(cls, "dangerous") == 0 || strcmp(cls, "unknown") == 0)
             refused++;
     }
-    for (char *tok = strtok(offenders, ","); tok && strcmp(tok, "-") != 0; tok = strtok(NULL, ",")) {
+    for (char *tok = strtok(offenders, ","); tok && strcmp(tok, "-") != 0;
+         tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
         cr_assert_not_null(eq, "%s: bad offender '%s'", file, tok);
         *eq = '\0';
         int found = 0;
-        cJSON_ArrayForEach(g, globals) {
+        cJSON_ArrayForEach(g, globals)
+        {
             char full[600];
             snprintf(full, sizeof full, "%s.%s", cJSON_GetObjectItem(g, "module")->valuestring,
                      cJSON_GetObjectItem(g, "name")->valuestring);
@@ -115,15 +128,13 @@ static void check_scan(const char *path, const char *verdict, char *offenders, c
     if (strcmp(finding, "crc") == 0) { /* damage, not a finding */
         cr_expect_eq(cJSON_GetArraySize(fs), 0, "%s: unexpected findings", path);
         int seen = 0;
-        cJSON_ArrayForEach(f, damage)
-            seen |= strstr(f->valuestring, finding_text(finding)) != NULL;
+        cJSON_ArrayForEach(f, damage) seen |= strstr(f->valuestring, finding_text(finding)) != NULL;
         cr_expect(seen, "%s: no CRC damage", path);
     } else if (strcmp(finding, "-") == 0) {
         cr_expect_eq(cJSON_GetArraySize(fs), 0, "%s: unexpected findings", path);
     } else {
         int seen = 0;
-        cJSON_ArrayForEach(f, fs)
-            seen |= strstr(f->valuestring, finding_text(finding)) != NULL;
+        cJSON_ArrayForEach(f, fs) seen |= strstr(f->valuestring, finding_text(finding)) != NULL;
         cr_expect(seen, "%s: no '%s' finding", path, finding);
     }
     cJSON_Delete(j);
@@ -133,9 +144,9 @@ static void check_scan(const char *path, const char *verdict, char *offenders, c
 /* Safe files that hold no checkpoint: converting them fails (exit 1). */
 static int holds_no_tensors(const char *path)
 {
-    static const char *const NAMES[] = {"bare_pickle_clean.pt", "epoch_only.pt", "epoch_only.pkl",
-                                        "safetensors_good.safetensors", "npy_plain.npy",
-                                        "npz_plain.npz"};
+    static const char *const NAMES[] = {"bare_pickle_clean.pt", "epoch_only.pt",
+                                        "epoch_only.pkl",       "safetensors_good.safetensors",
+                                        "npy_plain.npy",        "npz_plain.npz"};
     const char *base = strrchr(path, '/') + 1;
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (strcmp(base, NAMES[i]) == 0)
@@ -150,9 +161,10 @@ static void check_convert(const char *path, const char *verdict)
     if (strcmp(verdict, "safe") == 0 && holds_no_tensors(path)) {
         cr_expect_eq(r.code, 1, "%s: exit %d: %s", path, r.code, r.err);
         cr_expect(strstr(r.err, "not a PyTorch checkpoint") != NULL ||
-                  strstr(r.err, "no tensors") != NULL ||
-                  strstr(r.err, "already a safetensors file") != NULL ||
-                  strstr(r.err, "a NumPy array file") != NULL, "%s: %s", path, r.err);
+                      strstr(r.err, "no tensors") != NULL ||
+                      strstr(r.err, "already a safetensors file") != NULL ||
+                      strstr(r.err, "a NumPy array file") != NULL,
+                  "%s: %s", path, r.err);
     } else if (strcmp(verdict, "safe") == 0) {
         cr_expect_eq(r.code, 0, "%s: exit %d: %s", path, r.code, r.err);
         unlink(out);
@@ -222,8 +234,10 @@ Test(hostile, torch113_column)
         if (strstr(cols[5], "ran the payload") != NULL) {
             ran++;
             cr_expect_str_eq(cols[1], "unsafe", "%s", cols[0]);
-            cr_expect(strstr(cols[2], "builtins.print=") != NULL, "%s: torch ran the payload, "
-                      "the manifest names no offender", cols[0]);
+            cr_expect(strstr(cols[2], "builtins.print=") != NULL,
+                      "%s: torch ran the payload, "
+                      "the manifest names no offender",
+                      cols[0]);
         }
         if (strncmp(cols[5], "refuses: ", 9) == 0) {
             refused++;
@@ -251,7 +265,8 @@ static void expect_scan_text(const char *file, int code, const char *text)
 
 Test(hostile, read_as_torch_reads)
 {
-    expect_scan_text("outside_archive_dir.pt", 1, "unreadable: zip entry 'other/readme.txt' is "
+    expect_scan_text("outside_archive_dir.pt", 1,
+                     "unreadable: zip entry 'other/readme.txt' is "
                      "outside the archive directory 'archive/': PyTorch refuses such a file");
     expect_scan_text("case_swapped_data_pkl.pt", 3, "unsafe (zip): 1 dangerous global, 1 finding");
     expect_scan_text("case_swapped_storage.pt", 3, "unsafe (zip): 1 finding");
@@ -265,20 +280,23 @@ Test(hostile, read_as_torch_reads)
     expect_scan_text("bad_zip64_end_record.pt", 3, "unsafe (zip): 2 findings");
 
     /* the pickle judged is the one torch ran, named as torch names it */
-    outcome r = run((const char *const[]){"--scan", "fixtures/hostile/case_swapped_data_pkl.pt",
-                                          NULL});
+    outcome r = run(
+        (const char *const[]){"--scan", "fixtures/hostile/case_swapped_data_pkl.pt", NULL});
     cr_expect(strstr(r.out, "  dangerous  builtins.print                   REDUCE        "
-                            "archive/DATA.PKL offset 2\n") != NULL, "%s", r.out);
+                            "archive/DATA.PKL offset 2\n") != NULL,
+              "%s", r.out);
     /* the other one is judged too, under its own name */
     cr_expect(strstr(r.out, "  allowed    collections.OrderedDict          REDUCE        "
                             "archive/data.pkl offset 113\n"
                             "  finding    zip entries 'archive/DATA.PKL' and 'archive/data.pkl' "
                             "have the same name without regard to case (PyTorch finds records "
-                            "that way)\n") != NULL, "%s", r.out);
+                            "that way)\n") != NULL,
+              "%s", r.out);
     outcome_free(&r);
     r = run((const char *const[]){"--scan", "fixtures/hostile/empty_archive_name.pt", NULL});
     cr_expect(strstr(r.out, "  dangerous  builtins.print  REDUCE        /data.pkl offset 2\n") !=
-              NULL, "%s", r.out);
+                  NULL,
+              "%s", r.out);
     outcome_free(&r);
     r = run((const char *const[]){"--scan", "fixtures/hostile/bad_zip64_end_record.pt", NULL});
     cr_expect(strstr(r.out, "  finding    the ZIP64 end record at offset 480 has a bad signature "
@@ -287,7 +305,8 @@ Test(hostile, read_as_torch_reads)
     outcome_free(&r);
     r = run((const char *const[]){"--scan", "fixtures/hostile/bad_local_header_storage.pt", NULL});
     cr_expect(strstr(r.out, "  finding    zip entry 'archive/data/0' has no valid local header "
-                            "(bad signature)\n") != NULL, "%s", r.out);
+                            "(bad signature)\n") != NULL,
+              "%s", r.out);
     outcome_free(&r);
 }
 
@@ -312,9 +331,11 @@ Test(hostile, scan_exit_code_is_the_worst_outcome)
 
 Test(hostile, scan_text_report)
 {
-    outcome r = run((const char *const[]){"--scan", "fixtures/hostile/after_stop_payload.pt", NULL});
+    outcome r = run(
+        (const char *const[]){"--scan", "fixtures/hostile/after_stop_payload.pt", NULL});
     cr_assert_eq(r.code, 3);
-    cr_assert_str_eq(r.out,
+    cr_assert_str_eq(
+        r.out,
         "fixtures/hostile/after_stop_payload.pt: unsafe (zip): 1 dangerous global, 1 finding\n"
         "  allowed    torch._utils._rebuild_tensor_v2  REDUCE        archive/data.pkl offset 15\n"
         "  allowed    torch.FloatStorage               referenced    archive/data.pkl offset 62\n"
@@ -328,10 +349,12 @@ Test(hostile, scan_text_report)
 Test(hostile, refusal_message_names_the_global_and_the_remedy)
 {
     char *out = tu_path(dir, "o.safetensors");
-    outcome r = run((const char *const[]){"-o", out, "fixtures/hostile/reduce_posix_system.pt", NULL});
+    outcome r = run(
+        (const char *const[]){"-o", out, "fixtures/hostile/reduce_posix_system.pt", NULL});
     cr_assert_eq(r.code, 3);
     cr_assert(strstr(r.err, "refused by the safety policy: dangerous global posix.system (REDUCE) "
-                            "in archive/data.pkl at offset ") != NULL, "%s", r.err);
+                            "in archive/data.pkl at offset ") != NULL,
+              "%s", r.err);
     outcome_free(&r);
     r = run((const char *const[]){"-o", out, "fixtures/good/subclass.pt", NULL});
     cr_assert_eq(r.code, 3);
@@ -348,7 +371,8 @@ Test(hostile, permissive_and_allow_global)
 {
     char *out = tu_path(dir, "o.safetensors");
     /* unknown globals: accepted by --permissive or by exact --allow-global */
-    outcome r = run((const char *const[]){"-q", "--permissive", "-o", out, "fixtures/good/subclass.pt", NULL});
+    outcome r = run(
+        (const char *const[]){"-q", "--permissive", "-o", out, "fixtures/good/subclass.pt", NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     outcome_free(&r);
     unlink(out);
@@ -387,10 +411,12 @@ static cJSON *scan_json(const char *file, const char *opt, const char *arg, int 
 static const cJSON *global_named(const cJSON *j, const char *module, const char *name)
 {
     const cJSON *g;
-    cJSON_ArrayForEach(g, cJSON_GetObjectItem(j, "globals"))
-        if (strcmp(cJSON_GetObjectItem(g, "module")->valuestring, module) == 0 &&
-            strcmp(cJSON_GetObjectItem(g, "name")->valuestring, name) == 0)
-            return g;
+    cJSON_ArrayForEach(
+        g,
+        cJSON_GetObjectItem(j, "globals")) if (strcmp(cJSON_GetObjectItem(g, "module")->valuestring,
+                                                      module) == 0 &&
+                                               strcmp(cJSON_GetObjectItem(g, "name")->valuestring,
+                                                      name) == 0) return g;
     return NULL;
 }
 
@@ -408,8 +434,8 @@ Test(hostile, limit_stopped_pickle_is_swept)
     cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(g, "swept")));
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(g, "uses")), 0);
     cr_expect_str_eq(cJSON_GetObjectItem(g, "pickle")->valuestring, "archive/data.pkl");
-    cr_expect(strstr(cJSON_GetObjectItem(j, "error")->valuestring, "--max-stack") != NULL,
-              "%s", cJSON_GetObjectItem(j, "error")->valuestring);
+    cr_expect(strstr(cJSON_GetObjectItem(j, "error")->valuestring, "--max-stack") != NULL, "%s",
+              cJSON_GetObjectItem(j, "error")->valuestring);
     cJSON_Delete(j);
     /* without the limit the machine itself sees the call */
     j = scan_json("limit_then_payload.pt", NULL, NULL, &code);
@@ -464,13 +490,18 @@ Test(hostile, every_pickle_is_judged_under_its_name)
 
 Test(hostile, damage_is_corrupt_not_unsafe)
 {
-    expect_scan_text("crc_storage_field.pt", 1, "corrupt: archive/data/0: CRC-32 mismatch "
-                     "(archive says e0845754, data gives 1f7ba8ab): the file was altered or damaged");
-    expect_scan_text("safetensors_good.safetensors", 0, "safe (safetensors): 0 globals, none "
+    expect_scan_text(
+        "crc_storage_field.pt", 1,
+        "corrupt: archive/data/0: CRC-32 mismatch "
+        "(archive says e0845754, data gives 1f7ba8ab): the file was altered or damaged");
+    expect_scan_text("safetensors_good.safetensors", 0,
+                     "safe (safetensors): 0 globals, none "
                      "refused");
-    expect_scan_text("safetensors_corrupt.safetensors", 1, "corrupt: safetensors header: "
+    expect_scan_text("safetensors_corrupt.safetensors", 1,
+                     "corrupt: safetensors header: "
                      "safetensors: the tensors end at 8 but the data buffer holds 6 bytes");
-    expect_scan_text("truncated_download.pt", 1, "corrupt: corrupt zip archive: no end of "
+    expect_scan_text("truncated_download.pt", 1,
+                     "corrupt: corrupt zip archive: no end of "
                      "central directory record (truncated?)");
     char *out = tu_path(dir, "o.safetensors");
     outcome r = run((const char *const[]){"-o", out, "fixtures/hostile/crc_data_pkl.pt", NULL});
@@ -485,7 +516,8 @@ Test(hostile, inert_references_and_pickles_without_tensors)
 {
     expect_scan_text("inert_torch_reference.pt", 0, "safe (zip): 4 globals, none refused");
     expect_scan_text("os_system_reference.pt", 3, "unsafe (zip): 1 dangerous global");
-    expect_scan_text("epoch_only.pkl", 0, "safe (not a zip (legacy load path)): 0 globals, none "
+    expect_scan_text("epoch_only.pkl", 0,
+                     "safe (not a zip (legacy load path)): 0 globals, none "
                      "refused");
     int code;
     cJSON *j = scan_json("inert_torch_reference.pt", NULL, NULL, &code);

@@ -19,12 +19,21 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(legacy, .init = setup, .fini = teardown, .timeout = 60);
 
-#define RUN(...) tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
+#define RUN(...) \
+    tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
 
 /* Output of converting input (with one extra option, or NULL) equals want. */
 static void expect_converts_to(const char *input, const char *extra, const char *want)
@@ -123,11 +132,10 @@ Test(legacy, list_shows_the_tensors)
 {
     tr_result r = RUN("--list", "fixtures/legacy/good/legacy_storage_view.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-                     "NAME   DTYPE        SHAPE                 BYTES\n"
-                     "whole  F32          [10]                  40\n"
-                     "part   F32          [2, 2]                16\n"
-                     "2 tensors, 56 bytes, root: (top level)\n");
+    cr_expect_str_eq(r.out, "NAME   DTYPE        SHAPE                 BYTES\n"
+                            "whole  F32          [10]                  40\n"
+                            "part   F32          [2, 2]                16\n"
+                            "2 tensors, 56 bytes, root: (top level)\n");
     tr_free(&r);
 }
 
@@ -150,11 +158,10 @@ Test(legacy, verify_dtype_and_filters_work)
     cr_expect_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
     r = RUN("--list", out);
-    cr_expect_str_eq(r.out,
-                     "NAME          DTYPE        SHAPE                 BYTES\n"
-                     "layer.weight  F16          [2, 3]                12\n"
-                     "1 tensor, 12 bytes\n"
-                     "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
+                            "layer.weight  F16          [2, 3]                12\n"
+                            "1 tensor, 12 bytes\n"
+                            "metadata: format=pt\n");
     tr_free(&r);
     free(out);
 }

@@ -28,12 +28,21 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(modules, .init = setup, .fini = teardown, .timeout = 60);
 
-#define RUN(...) tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
+#define RUN(...) \
+    tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
 #define MAX_ARGS 16
 
 static int same_file(const char *a, const char *b)
@@ -109,7 +118,10 @@ Test(modules, every_manifest_row_converts_exactly_or_fails_as_listed)
 
 /* ---- real files ------------------------------------------------------------------ */
 
-static const char *realdata_dir(void) { return tu_realdata("torch"); }
+static const char *realdata_dir(void)
+{
+    return tu_realdata("torch");
+}
 
 static void expect_real(const char *file, const char *args, const char *want)
 {
@@ -152,7 +164,8 @@ Test(modules, real_quantized_state_dict_refused_without_a_choice)
              "ckpt2safetensors: error: %s: tensor 'conv1.weight' is a quantized tensor, which "
              "safetensors cannot store as such: it can be dequantized to F32 values, or written "
              "raw (its integers, scale and zero point) (--quantized dequantize or --quantized "
-             "raw; --skip-unsupported drops such tensors)\n", input);
+             "raw; --skip-unsupported drops such tensors)\n",
+             input);
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, want);
     tr_free(&r);
@@ -165,16 +178,15 @@ Test(modules, list_names_a_module_as_its_state_dict_and_notes_attributes)
     tr_result r = RUN("--list", "--allow-global", "models.*", "--key", "model.model.1",
                       "fixtures/modules/yolo_like.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-                     "NAME        DTYPE        SHAPE                 BYTES\n"
-                     "anchors     F16          [3, 2]                12\n"
-                     "m.0.weight  F16          [6, 4, 1, 1]          48\n"
-                     "m.0.bias    F16          [6]                   12\n"
-                     "m.1.weight  F16          [6, 4, 1, 1]          48\n"
-                     "m.1.bias    F16          [6]                   12\n"
-                     "5 tensors, 132 bytes, root: model.model.1\n"
-                     "left out: (top level) (4 tensors, attributes of a models.yolo.Detect "
-                     "module, not in its state_dict)\n");
+    cr_expect_str_eq(r.out, "NAME        DTYPE        SHAPE                 BYTES\n"
+                            "anchors     F16          [3, 2]                12\n"
+                            "m.0.weight  F16          [6, 4, 1, 1]          48\n"
+                            "m.0.bias    F16          [6]                   12\n"
+                            "m.1.weight  F16          [6, 4, 1, 1]          48\n"
+                            "m.1.bias    F16          [6]                   12\n"
+                            "5 tensors, 132 bytes, root: model.model.1\n"
+                            "left out: (top level) (4 tensors, attributes of a models.yolo.Detect "
+                            "module, not in its state_dict)\n");
     tr_free(&r);
 }
 
@@ -182,26 +194,24 @@ Test(modules, list_shows_dequantized_and_raw_tensors)
 {
     tr_result r = RUN("--list", "--quantized", "dequantize", "fixtures/modules/quantized.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-                     "NAME   DTYPE        SHAPE                 BYTES\n"
-                     "a      F32          [3, 4]                48\n"
-                     "b      F32          [5]                   20\n"
-                     "c      F32          [2, 4]                32\n"
-                     "at     F32          [4, 3]                48\n"
-                     "d      F32          [4, 3, 2]             96\n"
-                     "e      F32          [2, 5]                40\n"
-                     "f      F32          [2, 3, 4]             96\n"
-                     "plain  F64          [6]                   48\n"
-                     "8 tensors, 428 bytes, root: (top level)\n");
+    cr_expect_str_eq(r.out, "NAME   DTYPE        SHAPE                 BYTES\n"
+                            "a      F32          [3, 4]                48\n"
+                            "b      F32          [5]                   20\n"
+                            "c      F32          [2, 4]                32\n"
+                            "at     F32          [4, 3]                48\n"
+                            "d      F32          [4, 3, 2]             96\n"
+                            "e      F32          [2, 5]                40\n"
+                            "f      F32          [2, 3, 4]             96\n"
+                            "plain  F64          [6]                   48\n"
+                            "8 tensors, 428 bytes, root: (top level)\n");
     tr_free(&r);
     r = RUN("--list", "--quantized", "raw", "--key", "d", "fixtures/modules/quantized.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-                     "NAME               DTYPE        SHAPE                 BYTES\n"
-                     "tensor             I8           [4, 3, 2]             24\n"
-                     "tensor.scale       F64          [4]                   32\n"
-                     "tensor.zero_point  I64          [4]                   32\n"
-                     "3 tensors, 88 bytes, root: d\n");
+    cr_expect_str_eq(r.out, "NAME               DTYPE        SHAPE                 BYTES\n"
+                            "tensor             I8           [4, 3, 2]             24\n"
+                            "tensor.scale       F64          [4]                   32\n"
+                            "tensor.zero_point  I64          [4]                   32\n"
+                            "3 tensors, 88 bytes, root: d\n");
     tr_free(&r);
 }
 
@@ -209,10 +219,14 @@ Test(modules, scan_of_a_torch_nn_module_is_safe)
 {
     tr_result r = RUN("--scan", "fixtures/modules/sequential.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect(strncmp(r.out, "fixtures/modules/sequential.pt: safe (zip): 11 globals, none "
-                             "refused\n", 64) == 0, "%s", r.out);
-    cr_expect(strstr(r.out, "allowed    torch.nn.modules.container.Sequential   NEWOBJ,BUILD")
-                  != NULL, "%s", r.out);
+    cr_expect(strncmp(r.out,
+                      "fixtures/modules/sequential.pt: safe (zip): 11 globals, none "
+                      "refused\n",
+                      64) == 0,
+              "%s", r.out);
+    cr_expect(strstr(r.out, "allowed    torch.nn.modules.container.Sequential   NEWOBJ,BUILD") !=
+                  NULL,
+              "%s", r.out);
     tr_free(&r);
     r = RUN("--scan", "fixtures/modules/yolo_like.pt");
     cr_expect_eq(r.code, 3, "%s", r.err);
@@ -266,7 +280,10 @@ static void linear_reduce(pb *p)
     pb_reduce(p);
 }
 
-static void linear_named(pb *p) { pb_global(p, "torch.nn.modules.linear", "Linear"); }
+static void linear_named(pb *p)
+{
+    pb_global(p, "torch.nn.modules.linear", "Linear");
+}
 
 Test(modules, torch_nn_class_called_with_arguments_is_unknown)
 {
@@ -305,8 +322,7 @@ Test(modules, api_open_options_name_and_quantized)
     c2s_open_options o = {.tensor_name = "w"};
     c2s_checkpoint *ck;
     c2s_error err;
-    cr_assert_eq(c2s_open("fixtures/modules/tensor_root.pt", &o, &ck, &err), C2S_OK, "%s",
-                 err.msg);
+    cr_assert_eq(c2s_open("fixtures/modules/tensor_root.pt", &o, &ck, &err), C2S_OK, "%s", err.msg);
     cr_expect_eq(c2s_tensor_count(ck), 1);
     cr_expect_str_eq(c2s_tensor_at(ck, 0).name, "w");
     c2s_close(ck);

@@ -24,8 +24,16 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(outfile, .init = setup, .fini = teardown);
 
@@ -42,8 +50,8 @@ static unsigned char *pattern(size_t n, unsigned seed)
 }
 
 typedef struct step {
-    size_t len;     /* bytes written */
-    size_t skew;    /* taken this far into the aligned buffer */
+    size_t len;  /* bytes written */
+    size_t skew; /* taken this far into the aligned buffer */
 } step;
 
 /* Write the steps (direct I/O from `from`), commit, check the bytes; return
@@ -54,7 +62,8 @@ static uint64_t write_steps(const step *s, size_t n, uint64_t from, int named)
     unlink(path);
     outfile of;
     c2s_error err;
-    c2s_status st = named ? outfile_open_named(&of, path, 0, &err) : outfile_open(&of, path, 0, &err);
+    c2s_status st = named ? outfile_open_named(&of, path, 0, &err)
+                          : outfile_open(&of, path, 0, &err);
     cr_assert_eq(st, C2S_OK, "%s", err.msg);
     outfile_direct_from(&of, from);
     size_t total = 0;
@@ -356,8 +365,8 @@ static int child_writes(const char *path, int no_tmpfile, int no_flink)
     if (outfile_write(&of, "bytes", 5, &err) != C2S_OK || outfile_commit(&of, &err) != C2S_OK)
         return 14;
     outfile_abort(&of);
-    if (outfile_open(&of, path, 1, &err) != C2S_OK || outfile_write(&of, "again", 5, &err) != C2S_OK ||
-        outfile_commit(&of, &err) != C2S_OK)
+    if (outfile_open(&of, path, 1, &err) != C2S_OK ||
+        outfile_write(&of, "again", 5, &err) != C2S_OK || outfile_commit(&of, &err) != C2S_OK)
         return 15;
     outfile_abort(&of);
     return 0;

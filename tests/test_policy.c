@@ -111,10 +111,11 @@ Test(policy, other_interpreted_globals_allowed)
 Test(policy, storage_classes_allowed_under_torch_only)
 {
     static const char *const storages[] = {
-        "DoubleStorage", "FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
-        "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
-        "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage",
-        "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
+        "DoubleStorage",   "FloatStorage",   "HalfStorage",         "BFloat16Storage",
+        "LongStorage",     "IntStorage",     "ShortStorage",        "CharStorage",
+        "ByteStorage",     "BoolStorage",    "ComplexFloatStorage", "ComplexDoubleStorage",
+        "QInt8Storage",    "QUInt8Storage",  "QInt32Storage",       "QUInt4x2Storage",
+        "QUInt2x4Storage", "UntypedStorage",
     };
     for (size_t i = 0; i < COUNT(storages); i++) {
         expect("torch", storages[i], C2S_GLOBAL_ALLOWED);
@@ -133,13 +134,43 @@ Test(policy, storage_classes_allowed_under_torch_only)
 Test(policy, dtypes_layouts_qschemes_allowed_under_torch_only)
 {
     static const char *const attrs[] = {
-        "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
-        "uint64", "uint32", "uint16", "uint8", "bool", "complex32", "complex64", "complex128",
-        "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
-        "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
-        "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
-        "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
-        "per_channel_symmetric", "per_channel_affine_float_qparams",
+        "float64",
+        "float32",
+        "float16",
+        "bfloat16",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "uint64",
+        "uint32",
+        "uint16",
+        "uint8",
+        "bool",
+        "complex32",
+        "complex64",
+        "complex128",
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e8m0fnu",
+        "qint8",
+        "quint8",
+        "qint32",
+        "quint4x2",
+        "quint2x4",
+        "strided",
+        "sparse_coo",
+        "sparse_csr",
+        "sparse_csc",
+        "sparse_bsr",
+        "sparse_bsc",
+        "per_tensor_affine",
+        "per_channel_affine",
+        "per_tensor_symmetric",
+        "per_channel_symmetric",
+        "per_channel_affine_float_qparams",
     };
     for (size_t i = 0; i < COUNT(attrs); i++) {
         expect("torch", attrs[i], C2S_GLOBAL_ALLOWED);
@@ -461,8 +492,13 @@ Test(policy, allow_global_several_entries)
 Test(policy, allow_global_never_rescues_dangerous)
 {
     static const char *const allow[] = {
-        "os.system", "builtins.eval", "torch.load", "os.path.join",
-        "torch._inductor.anything", "copyreg._reconstructor", "subprocess.Popen",
+        "os.system",
+        "builtins.eval",
+        "torch.load",
+        "os.path.join",
+        "torch._inductor.anything",
+        "copyreg._reconstructor",
+        "subprocess.Popen",
     };
     policy_options o = {.allow = allow, .nallow = COUNT(allow)};
     expect_opts("os", "system", &o, C2S_GLOBAL_DANGEROUS);
@@ -501,25 +537,23 @@ Test(policy, permissive_makes_unknown_data_only)
     expect_opts("torch._utils", "_rebuild_tensor_v2", &o, C2S_GLOBAL_ALLOWED);
     expect_opts("argparse", "Namespace", &o, C2S_GLOBAL_DATA);
     cr_assert_eq(policy_refuses(policy_classify("os", "system", torchtab_allowed, &o)), 1);
-    cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", torchtab_allowed, &o)),
-                 0);
+    cr_assert_eq(policy_refuses(policy_classify("__main__", "MyTensor", torchtab_allowed, &o)), 0);
 }
 
 /* Neither --permissive nor --allow-global accepts a dotted or dunder name. */
 Test(policy, options_never_accept_dotted_or_dunder_names)
 {
     static const char *const allow[] = {
-        "torch.os.system", "builtins.eval.__call__", "torch.hub.load",
-        "torch._utils._rebuild_tensor_v2.__globals__", "torch.__builtins__",
+        "torch.os.system",    "builtins.eval.__call__",
+        "torch.hub.load",     "torch._utils._rebuild_tensor_v2.__globals__",
+        "torch.__builtins__",
     };
     policy_options permissive = {.permissive = 1};
     policy_options listed = {.allow = allow, .nallow = COUNT(allow)};
     policy_options both = {.allow = allow, .nallow = COUNT(allow), .permissive = 1};
     static const pair rows[] = {
-        {"torch", "os.system"},
-        {"builtins", "eval.__call__"},
-        {"torch", "hub.load"},
-        {"torch._utils", "_rebuild_tensor_v2.__globals__"},
+        {"torch", "os.system"},    {"builtins", "eval.__call__"},
+        {"torch", "hub.load"},     {"torch._utils", "_rebuild_tensor_v2.__globals__"},
         {"torch", "__builtins__"},
     };
     for (size_t i = 0; i < COUNT(rows); i++) {
@@ -534,8 +568,7 @@ Test(policy, options_never_accept_dotted_or_dunder_names)
 /* A caller that interprets mylib.Thing, and claims names it must not get. */
 static int mylib_known(const char *module, const char *name)
 {
-    return strcmp(module, "mylib") == 0 || strcmp(name, "system") == 0 ||
-           strcmp(name, "a.b") == 0;
+    return strcmp(module, "mylib") == 0 || strcmp(name, "system") == 0 || strcmp(name, "a.b") == 0;
 }
 
 Test(policy, caller_classifier_decides_allowed_but_never_danger)
@@ -547,8 +580,7 @@ Test(policy, caller_classifier_decides_allowed_but_never_danger)
     /* danger is judged before the classifier is asked */
     cr_assert_eq(policy_classify("os", "system", mylib_known, NULL), C2S_GLOBAL_DANGEROUS);
     cr_assert_eq(policy_classify("mylib", "a.b", mylib_known, NULL), C2S_GLOBAL_DANGEROUS);
-    cr_assert_eq(policy_classify("mylib", "__globals__", mylib_known, NULL),
-                 C2S_GLOBAL_DANGEROUS);
+    cr_assert_eq(policy_classify("mylib", "__globals__", mylib_known, NULL), C2S_GLOBAL_DANGEROUS);
     /* data and unknown names are not the classifier's */
     cr_assert_eq(policy_classify("argparse", "Namespace", mylib_known, NULL), C2S_GLOBAL_DATA);
     cr_assert_eq(policy_classify("other", "Thing", mylib_known, NULL), C2S_GLOBAL_UNKNOWN);
@@ -560,14 +592,17 @@ Test(policy, no_classifier_allows_only_vm_interpreted_calls)
 {
     static const pair vm_calls[] = {
         {"collections", "OrderedDict"}, {"_codecs", "encode"}, {"builtins", "set"},
-        {"builtins", "frozenset"}, {"builtins", "bytes"},
+        {"builtins", "frozenset"},      {"builtins", "bytes"},
     };
     for (size_t i = 0; i < COUNT(vm_calls); i++)
         cr_expect_eq(policy_classify(vm_calls[i].module, vm_calls[i].name, NULL, NULL),
                      C2S_GLOBAL_ALLOWED, "%s.%s", vm_calls[i].module, vm_calls[i].name);
     static const pair torch_names[] = {
-        {"torch._utils", "_rebuild_tensor_v2"}, {"torch", "FloatStorage"},
-        {"torch", "float32"}, {"torch", "Size"}, {"torch", "device"},
+        {"torch._utils", "_rebuild_tensor_v2"},
+        {"torch", "FloatStorage"},
+        {"torch", "float32"},
+        {"torch", "Size"},
+        {"torch", "device"},
     };
     for (size_t i = 0; i < COUNT(torch_names); i++)
         cr_expect_eq(policy_classify(torch_names[i].module, torch_names[i].name, NULL, NULL),
@@ -619,7 +654,8 @@ Test(policy, vm_maps_py2_builtin_eval_to_dangerous)
     cr_assert_eq(g->uses, PVM_USE_REF | PVM_USE_REDUCE);
     cr_assert_eq(g->first_offset, 2);
     /* without the mapping the raw name would be on no list */
-    cr_assert_eq(policy_classify("__builtin__", "eval", torchtab_allowed, NULL), C2S_GLOBAL_UNKNOWN);
+    cr_assert_eq(policy_classify("__builtin__", "eval", torchtab_allowed, NULL),
+                 C2S_GLOBAL_UNKNOWN);
     pvm_free(vm);
     pb_free(&p);
 }

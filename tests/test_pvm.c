@@ -35,8 +35,7 @@ static int pvm_is_call_of(const pvm_value *v, const char *module, const char *na
 }
 
 /* Run data on a fresh machine (the previous one is freed). */
-static c2s_status run(const void *data, size_t len, const pvm_limits *limits,
-                      pvm_value **out)
+static c2s_status run(const void *data, size_t len, const pvm_limits *limits, pvm_value **out)
 {
     pvm_free(vm);
     vm = pvm_new(limits);
@@ -56,8 +55,7 @@ static pvm_value *load_ok(const void *data, size_t len)
     return v;
 }
 
-static void load_fails(const void *data, size_t len, const pvm_limits *limits,
-                       const char *msg)
+static void load_fails(const void *data, size_t len, const pvm_limits *limits, const char *msg)
 {
     pvm_value *v;
     c2s_status st = run(data, len, limits, &v);
@@ -73,23 +71,21 @@ static void load_fails(const void *data, size_t len, const pvm_limits *limits,
 
 #define LOAD(lit) load_ok(lit, sizeof(lit) - 1)
 #define FAILS(lit, msg) load_fails(lit, sizeof(lit) - 1, NULL, msg)
-#define FAILS_LIMITED(lit, limits, msg) \
-    load_fails(lit, sizeof(lit) - 1, limits, msg)
+#define FAILS_LIMITED(lit, limits, msg) load_fails(lit, sizeof(lit) - 1, limits, msg)
 
 /* ---- value checks ---- */
 
 static void expect_kind(const pvm_value *v, pvm_kind kind)
 {
     cr_assert_not_null(v);
-    cr_assert_eq(v->kind, kind, "kind is %s, expected %s",
-                 pvm_kind_name(v->kind), pvm_kind_name(kind));
+    cr_assert_eq(v->kind, kind, "kind is %s, expected %s", pvm_kind_name(v->kind),
+                 pvm_kind_name(kind));
 }
 
 static void expect_int(const pvm_value *v, int64_t i)
 {
     expect_kind(v, PVM_INT);
-    cr_assert_eq(v->u.i, i, "int is %lld, expected %lld", (long long)v->u.i,
-                 (long long)i);
+    cr_assert_eq(v->u.i, i, "int is %lld, expected %lld", (long long)v->u.i, (long long)i);
 }
 
 static void expect_bool(const pvm_value *v, int b)
@@ -98,8 +94,7 @@ static void expect_bool(const pvm_value *v, int b)
     cr_assert_eq(!!v->u.b, b);
 }
 
-static void expect_bytes_of(const pvm_value *v, pvm_kind kind, const char *s,
-                            size_t n)
+static void expect_bytes_of(const pvm_value *v, pvm_kind kind, const char *s, size_t n)
 {
     expect_kind(v, kind);
     cr_assert_eq(v->u.str.len, n, "length %zu, expected %zu", v->u.str.len, n);
@@ -121,16 +116,15 @@ static pvm_value **expect_seq(const pvm_value *v, pvm_kind kind, size_t n)
     return v->u.seq.items;
 }
 
-static void expect_global(const pvm_value *v, const char *module,
-                          const char *name)
+static void expect_global(const pvm_value *v, const char *module, const char *name)
 {
     expect_kind(v, PVM_GLOBAL);
     cr_assert_str_eq(v->u.global.module, module);
     cr_assert_str_eq(v->u.global.name, name);
 }
 
-static void expect_table_entry(size_t i, const char *module, const char *name,
-                               const char *raw, unsigned uses, size_t offset)
+static void expect_table_entry(size_t i, const char *module, const char *name, const char *raw,
+                               unsigned uses, size_t offset)
 {
     const pvm_global *g = pvm_global_at(vm, i);
     cr_assert_not_null(g);
@@ -231,28 +225,29 @@ Test(pvm, text_int_rejects_what_cpython_rejects)
  * pickle.loads returns for the same bytes. */
 Test(pvm, text_int_follows_strtol_then_pylong)
 {
-    expect_int(LOAD("I010\012."), 8);              /* 8: C octal */
-    expect_int(LOAD("I-010\012."), -8);            /* -8 */
-    expect_int(LOAD("I0x10\012."), 16);            /* 16 */
-    expect_int(LOAD("I0X1f\012."), 31);            /* 31 */
-    expect_int(LOAD("I0o17\012."), 15);            /* 15 */
-    expect_int(LOAD("I0b101\012."), 5);            /* 5 */
-    expect_int(LOAD("I1_000\012."), 1000);         /* 1000 */
-    expect_int(LOAD("I0x_1f\012."), 31);           /* 31 */
-    expect_int(LOAD("I0_0\012."), 0);              /* 0 */
-    expect_int(LOAD("I00000\012."), 0);            /* 0 */
+    expect_int(LOAD("I010\012."), 8);                   /* 8: C octal */
+    expect_int(LOAD("I-010\012."), -8);                 /* -8 */
+    expect_int(LOAD("I0x10\012."), 16);                 /* 16 */
+    expect_int(LOAD("I0X1f\012."), 31);                 /* 31 */
+    expect_int(LOAD("I0o17\012."), 15);                 /* 15 */
+    expect_int(LOAD("I0b101\012."), 5);                 /* 5 */
+    expect_int(LOAD("I1_000\012."), 1000);              /* 1000 */
+    expect_int(LOAD("I0x_1f\012."), 31);                /* 31 */
+    expect_int(LOAD("I0_0\012."), 0);                   /* 0 */
+    expect_int(LOAD("I00000\012."), 0);                 /* 0 */
     expect_int(LOAD("I\013\0115\011\014\015\012."), 5); /* 5 */
-    expect_int(LOAD("I12\000zz\012."), 12);       /* 12: the NUL ends it */
-    expect_int(LOAD("I1_0\000zz\012."), 10);      /* 10 */
-    expect_int(LOAD("I1 \012."), 1);               /* 1, not True */
+    expect_int(LOAD("I12\000zz\012."), 12);             /* 12: the NUL ends it */
+    expect_int(LOAD("I1_0\000zz\012."), 10);            /* 10 */
+    expect_int(LOAD("I1 \012."), 1);                    /* 1, not True */
     expect_int(LOAD("I-0x8000000000000000\012."), INT64_MIN);
     /* 18446744073709551616 */
     expect_bytes_of(LOAD("I0x10000000000000000\012."), PVM_BIGINT,
                     "\000\000\000\000\000\000\000\000\001", 9);
     /* -18446744073709551616 */
-    expect_bytes_of(LOAD("I-0b1" "0000000000000000000000000000000000000000000000000000000000000000"
-                         "\012."), PVM_BIGINT,
-                    "\000\000\000\000\000\000\000\000\377", 9);
+    expect_bytes_of(LOAD("I-0b1"
+                         "0000000000000000000000000000000000000000000000000000000000000000"
+                         "\012."),
+                    PVM_BIGINT, "\000\000\000\000\000\000\000\000\377", 9);
     /* a line of two bytes whose value is 0 or 1 is a bool:
      * I00 I 0 I-0 I0<NUL> I<NUL><NUL> -> False, I01 I 1 I+1 I1<NUL> -> True */
     expect_bool(LOAD("I 0\012."), 0);
@@ -264,7 +259,7 @@ Test(pvm, text_int_follows_strtol_then_pylong)
     expect_bool(LOAD("I1\000\012."), 1);
     /* I<NUL> is 0 (strtol reads nothing and stops at the NUL), not a bool */
     expect_int(LOAD("I\000\012."), 0);
-    expect_int(LOAD("I000\012."), 0);               /* 0 */
+    expect_int(LOAD("I000\012."), 0); /* 0 */
 }
 
 Test(pvm, text_int_digit_limit)
@@ -291,9 +286,9 @@ Test(pvm, text_long)
     /* load_long: PyLong_FromString(s, NULL, 0) after cutting one 'L' */
     expect_int(LOAD("L12L\012."), 12);
     expect_int(LOAD("L-5\012."), -5);
-    expect_int(LOAD("L0xffL\012."), 255);          /* 255 */
-    expect_int(LOAD("L00\012."), 0);               /* 0, not a bool */
-    expect_int(LOAD("L 1_0 \012."), 10);           /* 10 */
+    expect_int(LOAD("L0xffL\012."), 255); /* 255 */
+    expect_int(LOAD("L00\012."), 0);      /* 0, not a bool */
+    expect_int(LOAD("L 1_0 \012."), 10);  /* 10 */
     expect_bytes_of(LOAD("L1180591620717411303424L\012."), PVM_BIGINT,
                     "\000\000\000\000\000\000\000\000\100", 9);
     /* ValueError: invalid literal for int() with base 0 / 10 */
@@ -304,7 +299,9 @@ Test(pvm, text_long)
     FAILS("L_1\012.", "pickle: bad LONG argument at offset 0");
     FAILS("L0_7\012.", "pickle: bad LONG argument at offset 0");
     FAILS("L0b\012.", "pickle: bad LONG argument at offset 0");
-    FAILS("L\034" "5\012.", "pickle: bad LONG argument at offset 0");
+    FAILS("L\034"
+          "5\012.",
+          "pickle: bad LONG argument at offset 0");
 }
 
 Test(pvm, text_float)
@@ -338,10 +335,9 @@ static uint64_t float_bits(const pvm_value *v)
 Test(pvm, text_float_is_cpythons)
 {
     cr_assert_eq(float_bits(LOAD("F0.1\012.")), 0x3fb999999999999aULL);
-    cr_assert_eq(float_bits(LOAD("F1e-999\012.")), 0);  /* underflow: 0.0 */
+    cr_assert_eq(float_bits(LOAD("F1e-999\012.")), 0); /* underflow: 0.0 */
     cr_assert_eq(float_bits(LOAD("F2.4703282292062328e-324\012.")), 1);
-    cr_assert_eq(float_bits(LOAD("F1.7976931348623158e308\012.")),
-                 0x7fefffffffffffffULL);
+    cr_assert_eq(float_bits(LOAD("F1.7976931348623158e308\012.")), 0x7fefffffffffffffULL);
     cr_assert_eq(float_bits(LOAD("F123456789012345678901234567890e-10\012.")),
                  0x43e56a95319d63e1ULL);
     cr_assert_eq(float_bits(LOAD("F9007199254740993\012.")), 0x4340000000000000ULL);
@@ -402,21 +398,17 @@ Test(pvm, binstring_and_short_binstring)
     /* valid UTF-8 stays as it is; other bytes are latin-1 */
     expect_str(LOAD("U\002\303\251."), "\303\251");
     expect_str(LOAD("U\002\351\377."), "\303\251\303\277");
-    FAILS("T\377\377\377\377.",
-          "pickle: negative byte count in BINSTRING at offset 0");
+    FAILS("T\377\377\377\377.", "pickle: negative byte count in BINSTRING at offset 0");
 }
 
 Test(pvm, unicode_raw_unicode_escape)
 {
     /* Vh\xe9\u20ac\U0001F600 */
-    expect_str(LOAD("Vh\351\\u20ac\\U0001F600\012."),
-               "h\303\251\342\202\254\360\237\230\200");
+    expect_str(LOAD("Vh\351\\u20ac\\U0001F600\012."), "h\303\251\342\202\254\360\237\230\200");
     /* an even run of backslashes is literal, an odd one escapes */
-    expect_str(LOAD("V\\\\u0041 \\\\\\u0041 \\x\012."),
-               "\\\\u0041 \\\\A \\x");
+    expect_str(LOAD("V\\\\u0041 \\\\\\u0041 \\x\012."), "\\\\u0041 \\\\A \\x");
     FAILS("V\\u12\012.", "pickle: bad \\u escape in UNICODE at offset 0");
-    FAILS("V\\U00110000\012.",
-          "pickle: bad \\u escape in UNICODE at offset 0");
+    FAILS("V\\U00110000\012.", "pickle: bad \\u escape in UNICODE at offset 0");
 }
 
 /* CPython decodes BINUNICODE with "surrogatepass" (load_counted_binunicode)
@@ -429,10 +421,8 @@ Test(pvm, unicode_raw_unicode_escape)
 Test(pvm, lone_surrogates_are_str)
 {
     expect_str(LOAD("X\003\000\000\000\355\240\200."), "\355\240\200");
-    expect_str(LOAD("\214\006\355\240\275\355\270\200."),
-               "\355\240\275\355\270\200");
-    expect_str(LOAD("\215\005\000\000\000\000\000\000\000a\355\260\200b."),
-               "a\355\260\200b");
+    expect_str(LOAD("\214\006\355\240\275\355\270\200."), "\355\240\275\355\270\200");
+    expect_str(LOAD("\215\005\000\000\000\000\000\000\000a\355\260\200b."), "a\355\260\200b");
     expect_str(LOAD("V\\ud800\012."), "\355\240\200");
     expect_str(LOAD("V\\U0000dfff\012."), "\355\277\277");
     /* two escapes stay two code points */
@@ -441,10 +431,8 @@ Test(pvm, lone_surrogates_are_str)
     pvm_value *d = LOAD("}\214\003\355\240\200K\001s.");
     cr_assert_eq(d->u.dict.len, 1);
     expect_int(pvm_dict_get_str(d, "\355\240\200"), 1);
-    expect_global(LOAD("\214\003mod\214\004x\355\240\200\223."), "mod",
-                  "x\355\240\200");
-    FAILS("cmod\012x\355\240\200\012.",
-          "pickle: invalid UTF-8 in name in GLOBAL at offset 0");
+    expect_global(LOAD("\214\003mod\214\004x\355\240\200\223."), "mod", "x\355\240\200");
+    FAILS("cmod\012x\355\240\200\012.", "pickle: invalid UTF-8 in name in GLOBAL at offset 0");
     /* latin-1 has no surrogates: UnicodeEncodeError in CPython */
     FAILS("c_codecs\012encode\012\214\003\355\240\200\214\006latin1\206R.",
           "pickle: _codecs.encode: U+D800 is not latin-1 (REDUCE at offset 30)");
@@ -466,9 +454,8 @@ Test(pvm, invalid_utf8_is_rejected)
           "pickle: invalid UTF-8 in BINUNICODE at offset 0 (byte 1 of the "
           "string)");
     /* overlong NUL */
-    FAILS("\214\002\300\200.",
-          "pickle: invalid UTF-8 in SHORT_BINUNICODE at offset 0 (byte 0 of "
-          "the string)");
+    FAILS("\214\002\300\200.", "pickle: invalid UTF-8 in SHORT_BINUNICODE at offset 0 (byte 0 of "
+                               "the string)");
     /* above U+10FFFF */
     FAILS("K\001\214\004\364\220\200\200.",
           "pickle: invalid UTF-8 in SHORT_BINUNICODE at offset 2 (byte 0 of "
@@ -592,9 +579,10 @@ Test(pvm, dict_equal_scalar_key_replaces_in_place)
  *   1, True and 1.0 are one key; (1, 2) and (1, True) differ; 1.5 twice. */
 Test(pvm, dict_keys_equal_as_in_python)
 {
-    pvm_value *d = LOAD("}K\001K\012s\210K\013sG?\360\000\000\000\000\000\000K\014s"
-                        "K\001K\002\206K\015sK\001\210\206K\016s"
-                        "G?\370\000\000\000\000\000\000K\017sG?\370\000\000\000\000\000\000K\020s.");
+    pvm_value *d = LOAD(
+        "}K\001K\012s\210K\013sG?\360\000\000\000\000\000\000K\014s"
+        "K\001K\002\206K\015sK\001\210\206K\016s"
+        "G?\370\000\000\000\000\000\000K\017sG?\370\000\000\000\000\000\000K\020s.");
     expect_kind(d, PVM_DICT);
     cr_assert_eq(d->u.dict.len, 4);
     expect_int(d->u.dict.keys[0], 1);
@@ -634,9 +622,9 @@ Test(pvm, memo_holds_references)
 
 Test(pvm, stack_opcodes)
 {
-    expect_int(LOAD("K\001(K\002K\0031."), 1);   /* POP_MARK */
-    expect_int(LOAD("K\001K\0020."), 1);         /* POP */
-    expect_int(LOAD("K\001(0."), 1);             /* POP of an empty frame drops the mark */
+    expect_int(LOAD("K\001(K\002K\0031."), 1); /* POP_MARK */
+    expect_int(LOAD("K\001K\0020."), 1);       /* POP */
+    expect_int(LOAD("K\001(0."), 1);           /* POP of an empty frame drops the mark */
     pvm_value **t = expect_seq(LOAD("K\0012\206."), PVM_TUPLE, 2); /* DUP */
     cr_assert_eq(t[0], t[1]);
     FAILS("0.", "pickle: stack underflow in POP at offset 0");
@@ -668,18 +656,13 @@ Test(pvm, global_maps_python2_modules)
     cr_assert(pvm_is_global(g, "builtins", "set"));
     cr_assert(!pvm_is_global(g, "__builtin__", "set"));
 
-    expect_global(LOAD("ccopy_reg\012_reconstructor\012."), "copyreg",
-                  "_reconstructor");
-    expect_global(LOAD("cexceptions\012ValueError\012."), "builtins",
-                  "ValueError");
-    expect_global(LOAD("cexceptions\012StandardError\012."), "builtins",
-                  "Exception");
+    expect_global(LOAD("ccopy_reg\012_reconstructor\012."), "copyreg", "_reconstructor");
+    expect_global(LOAD("cexceptions\012ValueError\012."), "builtins", "ValueError");
+    expect_global(LOAD("cexceptions\012StandardError\012."), "builtins", "Exception");
     expect_global(LOAD("c__builtin__\012unicode\012."), "builtins", "str");
-    expect_global(LOAD("cUserDict\012UserDict\012."), "collections",
-                  "UserDict");
+    expect_global(LOAD("cUserDict\012UserDict\012."), "collections", "UserDict");
     expect_global(LOAD("ccStringIO\012StringIO\012."), "io", "StringIO");
-    expect_global(LOAD("curllib2\012urlopen\012."), "urllib.request",
-                  "urlopen");
+    expect_global(LOAD("curllib2\012urlopen\012."), "urllib.request", "urlopen");
     /* dotted names are recorded verbatim, never resolved */
     expect_global(LOAD("cfoo.bar\012Baz.qux\012."), "foo.bar", "Baz.qux");
     expect_table_entry(0, "foo.bar", "Baz.qux", "foo.bar", PVM_USE_REF, 0);
@@ -693,8 +676,7 @@ Test(pvm, global_maps_python2_modules)
 Test(pvm, python2_names_map_below_protocol_3)
 {
     expect_global(LOAD("\200\003c__builtin__\012set\012."), "__builtin__", "set");
-    expect_global(LOAD("\200\004\214\013__builtin__\214\003set\223."), "__builtin__",
-                  "set");
+    expect_global(LOAD("\200\004\214\013__builtin__\214\003set\223."), "__builtin__", "set");
     expect_global(LOAD("c__builtin__\012set\012\200\003."), "builtins", "set");
     expect_global(LOAD("\200\003\200\002c__builtin__\012set\012."), "builtins", "set");
 }
@@ -717,8 +699,7 @@ Test(pvm, global_name_checks)
 {
     FAILS("c\012set\012.", "pickle: empty module name in GLOBAL at offset 0");
     FAILS("cos\012\012.", "pickle: empty name in GLOBAL at offset 0");
-    FAILS("cos\012sys\377\012.",
-          "pickle: invalid UTF-8 in name in GLOBAL at offset 0");
+    FAILS("cos\012sys\377\012.", "pickle: invalid UTF-8 in name in GLOBAL at offset 0");
     FAILS("cos\012sys", "pickle: truncated: GLOBAL at offset 0 has no end of "
                         "line");
     FAILS("\214\002o\000\214\001x\223.",
@@ -731,10 +712,8 @@ Test(pvm, stack_global)
     expect_global(g, "torch", "Size");
     expect_table_entry(0, "torch", "Size", "torch", PVM_USE_REF, 17);
     /* mapping applies to STACK_GLOBAL too */
-    expect_global(LOAD("\214\013__builtin__\214\003set\223."), "builtins",
-                  "set");
-    FAILS("K\001\214\001a\223.",
-          "pickle: STACK_GLOBAL needs two str, got int and str at offset 5");
+    expect_global(LOAD("\214\013__builtin__\214\003set\223."), "builtins", "set");
+    FAILS("K\001\214\001a\223.", "pickle: STACK_GLOBAL needs two str, got int and str at offset 5");
     FAILS("\214\001a\223.", "pickle: stack underflow in STACK_GLOBAL at offset 3");
 }
 
@@ -742,20 +721,17 @@ Test(pvm, globals_table_dedups_and_records_uses)
 {
     /* (foo.Bar(), foo.Bar() with BUILD, foo.Baz via NEWOBJ,
      *  INST foo.Qux, OBJ foo.Quux, a plain reference to foo.Ref) */
-    static const char pk[] =
-        "(cfoo\012Bar\012)R"   /* 0: MARK, 1: GLOBAL, 10: ), 11: REDUCE */
-        "cfoo\012Bar\012)R}b"  /* 12: GLOBAL ... 24: BUILD */
-        "cfoo\012Baz\012)\201" /* 25: GLOBAL, 35: NEWOBJ */
-        "(ifoo\012Qux\012"     /* 36: MARK, 37: INST */
-        "(cfoo\012Quux\012o"   /* 46: MARK, 47: GLOBAL, 57: OBJ */
-        "cfoo\012Ref\012"      /* 58: GLOBAL */
-        "t.";
+    static const char pk[] = "(cfoo\012Bar\012)R"   /* 0: MARK, 1: GLOBAL, 10: ), 11: REDUCE */
+                             "cfoo\012Bar\012)R}b"  /* 12: GLOBAL ... 24: BUILD */
+                             "cfoo\012Baz\012)\201" /* 25: GLOBAL, 35: NEWOBJ */
+                             "(ifoo\012Qux\012"     /* 36: MARK, 37: INST */
+                             "(cfoo\012Quux\012o"   /* 46: MARK, 47: GLOBAL, 57: OBJ */
+                             "cfoo\012Ref\012"      /* 58: GLOBAL */
+                             "t.";
     pvm_value **t = expect_seq(load_ok(pk, sizeof pk - 1), PVM_TUPLE, 6);
     cr_assert_eq(pvm_global_count(vm), 5);
-    expect_table_entry(0, "foo", "Bar", "foo",
-                       PVM_USE_REF | PVM_USE_REDUCE | PVM_USE_BUILD, 1);
-    expect_table_entry(1, "foo", "Baz", "foo", PVM_USE_REF | PVM_USE_NEWOBJ,
-                       25);
+    expect_table_entry(0, "foo", "Bar", "foo", PVM_USE_REF | PVM_USE_REDUCE | PVM_USE_BUILD, 1);
+    expect_table_entry(1, "foo", "Baz", "foo", PVM_USE_REF | PVM_USE_NEWOBJ, 25);
     expect_table_entry(2, "foo", "Qux", "foo", PVM_USE_REF | PVM_USE_INST, 37);
     expect_table_entry(3, "foo", "Quux", "foo", PVM_USE_REF | PVM_USE_OBJ, 47);
     expect_table_entry(4, "foo", "Ref", "foo", PVM_USE_REF, 58);
@@ -811,8 +787,7 @@ Test(pvm, reduce_makes_call_with_exact_args)
     expect_table_entry(0, "mod", "fn", "mod", PVM_USE_REF | PVM_USE_REDUCE, 0);
 
     FAILS("cmod\012fn\012R.", "pickle: stack underflow in REDUCE at offset 8");
-    FAILS("cmod\012fn\012]R.",
-          "pickle: REDUCE arguments are a list, not a tuple, at offset 9");
+    FAILS("cmod\012fn\012]R.", "pickle: REDUCE arguments are a list, not a tuple, at offset 9");
 }
 
 Test(pvm, call_of_a_non_global)
@@ -832,9 +807,8 @@ Test(pvm, newobj_ex_and_inst_and_obj)
     cr_assert_eq(c->u.call.how, PVM_USE_NEWOBJ);
     expect_kind(c->u.call.kwargs, PVM_DICT);
     cr_assert_eq(c->u.call.kwargs->u.dict.len, 1);
-    FAILS("cmod\012C\012)]\222.",
-          "pickle: NEWOBJ_EX keyword arguments are a list, not a dict, at "
-          "offset 9");
+    FAILS("cmod\012C\012)]\222.", "pickle: NEWOBJ_EX keyword arguments are a list, not a dict, at "
+                                  "offset 9");
 
     c = LOAD("(K\001imod\012Cls\012.");
     cr_assert(pvm_is_call_of(c, "mod", "Cls"));
@@ -885,8 +859,7 @@ Test(pvm, setitem_on_a_list_assigns_by_index)
     FAILS("]K\001aJ\376\377\377\377K\005s.",
           "pickle: SETITEM index out of range for a list of 1 items at offset 11");
     /* TypeError: list indices must be integers or slices, not str */
-    FAILS("]K\001a\214\001aK\005s.",
-          "pickle: SETITEM on a list with a str index at offset 9");
+    FAILS("]K\001a\214\001aK\005s.", "pickle: SETITEM on a list with a str index at offset 9");
 }
 
 /* An empty APPENDS / SETITEMS / ADDITEMS does nothing whatever the target
@@ -910,8 +883,7 @@ Test(pvm, fill_opaque_objects)
     pvm_value **l = expect_seq(c->u.call.listitems, PVM_LIST, 3);
     expect_int(l[0], 1);
     expect_int(l[2], 3);
-    expect_global(LOAD("cmod\012C\012K\001a(K\002K\003uK\004K\005s(K\006\220."),
-                  "mod", "C");
+    expect_global(LOAD("cmod\012C\012K\001a(K\002K\003uK\004K\005s(K\006\220."), "mod", "C");
     expect_kind(LOAD("N\214\001x\206Q(K\001eK\001K\002s."), PVM_PERSID);
 }
 
@@ -941,8 +913,8 @@ Test(pvm, fill_a_bytearray)
 Test(pvm, additems_on_sets)
 {
     expect_seq(LOAD("\217(K\001K\002\220."), PVM_SET, 2);
-    pvm_value **items = expect_seq(LOAD("cbuiltins\012set\012(K\001K\002t\201(K\003\220."),
-                                   PVM_SET, 1);
+    pvm_value **items = expect_seq(LOAD("cbuiltins\012set\012(K\001K\002t\201(K\003\220."), PVM_SET,
+                                   1);
     expect_int(items[0], 3);
     /* AttributeError: 'frozenset' / 'tuple' object has no attribute 'add' */
     FAILS("(\221(K\001\220.", "pickle: ADDITEMS on a frozenset at offset 5");
@@ -951,8 +923,7 @@ Test(pvm, additems_on_sets)
 
 Test(pvm, fill_opcode_errors)
 {
-    FAILS("]K\001K\002s.",
-          "pickle: SETITEM index out of range for a list of 0 items at offset 5");
+    FAILS("]K\001K\002s.", "pickle: SETITEM index out of range for a list of 0 items at offset 5");
     FAILS(")K\001a.", "pickle: APPEND on a tuple at offset 3");
     FAILS("}(K\001u.", "pickle: odd number of items for SETITEMS at offset 4");
     FAILS("]K\001e.", "pickle: no MARK for APPENDS at offset 3");
@@ -1018,8 +989,8 @@ Test(pvm, ordered_dict_then_build_state_is_not_items)
     expect_int(pvm_dict_get_str(d, "a"), 1);
     cr_assert_null(pvm_dict_get_str(d, "_metadata"));
     expect_kind(pvm_dict_get_str(d->u.dict.state, "_metadata"), PVM_DICT);
-    expect_table_entry(0, "collections", "OrderedDict", "collections",
-                       PVM_USE_REF | PVM_USE_REDUCE, 2);
+    expect_table_entry(0, "collections", "OrderedDict", "collections", PVM_USE_REF | PVM_USE_REDUCE,
+                       2);
 }
 
 Test(pvm, ordered_dict_from_pairs)
@@ -1034,11 +1005,10 @@ Test(pvm, ordered_dict_from_pairs)
     expect_int(pvm_dict_get_str(d, "b"), 2);
 
     /* shapes that are not interpreted stay calls */
-    cr_assert(pvm_is_call_of(LOAD("ccollections\012OrderedDict\012K\001\205R."),
-                             "collections", "OrderedDict"));
-    cr_assert(pvm_is_call_of(
-        LOAD("ccollections\012OrderedDict\012(K\001\205tR."), "collections",
-        "OrderedDict"));
+    cr_assert(pvm_is_call_of(LOAD("ccollections\012OrderedDict\012K\001\205R."), "collections",
+                             "OrderedDict"));
+    cr_assert(pvm_is_call_of(LOAD("ccollections\012OrderedDict\012(K\001\205tR."), "collections",
+                             "OrderedDict"));
     /* __new__ alone (dict_new) leaves it empty whatever the args */
     expect_kind(LOAD("ccollections\012OrderedDict\012)\205\201."), PVM_DICT);
     expect_kind(LOAD("ccollections\012OrderedDict\012)\201."), PVM_DICT);
@@ -1051,14 +1021,11 @@ Test(pvm, codecs_encode_makes_bytes)
                         "\000\303\277abq\001X\006\000\000\000latin1q\002\206q"
                         "\003Rq\004.");
     EXPECT_BYTES(b, "\000\377ab");
-    expect_table_entry(0, "_codecs", "encode", "_codecs",
-                       PVM_USE_REF | PVM_USE_REDUCE, 2);
-    EXPECT_BYTES(LOAD("c_codecs\012encode\012\214\001z\214\007latin-1\206R."),
-                 "z");
+    expect_table_entry(0, "_codecs", "encode", "_codecs", PVM_USE_REF | PVM_USE_REDUCE, 2);
+    EXPECT_BYTES(LOAD("c_codecs\012encode\012\214\001z\214\007latin-1\206R."), "z");
     /* other encodings stay calls */
-    cr_assert(pvm_is_call_of(
-        LOAD("c_codecs\012encode\012\214\001z\214\005utf-8\206R."), "_codecs",
-        "encode"));
+    cr_assert(pvm_is_call_of(LOAD("c_codecs\012encode\012\214\001z\214\005utf-8\206R."), "_codecs",
+                             "encode"));
     FAILS("c_codecs\012encode\012X\002\000\000\000\304\200"
           "X\006\000\000\000latin1\206R.",
           "pickle: _codecs.encode: U+0100 is not latin-1 (REDUCE at offset "
@@ -1069,10 +1036,8 @@ Test(pvm, empty_bytes_call_protocol2)
 {
     /* pickle.dumps(b'', 2) */
     EXPECT_BYTES(LOAD("\200\002c__builtin__\012bytes\012q\000)Rq\001."), "");
-    expect_table_entry(0, "builtins", "bytes", "__builtin__",
-                       PVM_USE_REF | PVM_USE_REDUCE, 2);
-    cr_assert(pvm_is_call_of(LOAD("cbuiltins\012bytes\012K\001\205R."),
-                             "builtins", "bytes"));
+    expect_table_entry(0, "builtins", "bytes", "__builtin__", PVM_USE_REF | PVM_USE_REDUCE, 2);
+    cr_assert(pvm_is_call_of(LOAD("cbuiltins\012bytes\012K\001\205R."), "builtins", "bytes"));
 }
 
 Test(pvm, set_and_frozenset_calls)
@@ -1082,19 +1047,16 @@ Test(pvm, set_and_frozenset_calls)
                                     "\001K\001a\205q\002Rq\003."),
                                PVM_SET, 1);
     expect_int(s[0], 1);
-    expect_table_entry(0, "builtins", "set", "__builtin__",
-                       PVM_USE_REF | PVM_USE_REDUCE, 2);
+    expect_table_entry(0, "builtins", "set", "__builtin__", PVM_USE_REF | PVM_USE_REDUCE, 2);
     /* pickle.dumps(frozenset([7]), 2) */
     s = expect_seq(LOAD("\200\002c__builtin__\012frozenset\012q\000]q\001K"
                         "\007a\205q\002Rq\003."),
                    PVM_FROZENSET, 1);
     expect_int(s[0], 7);
     expect_seq(LOAD("cbuiltins\012set\012)R."), PVM_SET, 0);
-    expect_seq(LOAD("cbuiltins\012frozenset\012(K\001K\002t\205R."),
-               PVM_FROZENSET, 2);
+    expect_seq(LOAD("cbuiltins\012frozenset\012(K\001K\002t\205R."), PVM_FROZENSET, 2);
     /* set(5) is not a container build */
-    cr_assert(pvm_is_call_of(LOAD("cbuiltins\012set\012K\005\205R."),
-                             "builtins", "set"));
+    cr_assert(pvm_is_call_of(LOAD("cbuiltins\012set\012K\005\205R."), "builtins", "set"));
 }
 
 /* Only the standard library's container builds are interpreted: a call that
@@ -1111,8 +1073,7 @@ Test(pvm, tuple_subclass_call_stays_a_call)
     pvm_value **t = expect_seq(a[0], PVM_TUPLE, 2);
     expect_int(t[0], 2);
     expect_int(t[1], 3);
-    expect_table_entry(0, "torch", "Size", "torch",
-                       PVM_USE_REF | PVM_USE_REDUCE, 0);
+    expect_table_entry(0, "torch", "Size", "torch", PVM_USE_REF | PVM_USE_REDUCE, 0);
     /* Size, 2, 3, (2, 3), ((2, 3),) and the call: nothing copied */
     cr_assert_eq(pvm_object_count(vm), 6);
 }
@@ -1172,10 +1133,10 @@ Test(pvm, torch_tensor_protocol2)
     expect_int(pvm_dict_get_str(root, "version"), 1);
 
     cr_assert_eq(pvm_global_count(vm), 3);
-    expect_table_entry(0, "collections", "OrderedDict", "collections",
-                       PVM_USE_REF | PVM_USE_REDUCE, 2);
-    expect_table_entry(1, "torch._utils", "_rebuild_tensor_v2",
-                       "torch._utils", PVM_USE_REF | PVM_USE_REDUCE, 41);
+    expect_table_entry(0, "collections", "OrderedDict", "collections", PVM_USE_REF | PVM_USE_REDUCE,
+                       2);
+    expect_table_entry(1, "torch._utils", "_rebuild_tensor_v2", "torch._utils",
+                       PVM_USE_REF | PVM_USE_REDUCE, 41);
     expect_table_entry(2, "torch", "FloatStorage", "torch", PVM_USE_REF, 92);
 }
 
@@ -1221,8 +1182,7 @@ Test(pvm, protocol0_text_opcodes)
     /* TUPLE and DICT with MARK, INST */
     pvm_value *c = LOAD("(S'x'\012I2\012d(i__builtin__\012object\012.");
     cr_assert(pvm_is_call_of(c, "builtins", "object"));
-    expect_table_entry(0, "builtins", "object", "__builtin__",
-                       PVM_USE_REF | PVM_USE_INST, 11);
+    expect_table_entry(0, "builtins", "object", "__builtin__", PVM_USE_REF | PVM_USE_INST, 11);
 }
 
 Test(pvm, persistent_ids)
@@ -1303,11 +1263,9 @@ Test(pvm, truncated_lengths)
           "4 left");
     FAILS("K\001X\001\000", "pickle: truncated: BINUNICODE at offset 2 needs "
                             "4 bytes, 2 left");
-    FAILS("\216\377\377\377\377\377\377\377\377.",
-          "pickle: truncated: BINBYTES8 at offset 0 needs "
-          "18446744073709551615 bytes, 1 left");
-    FAILS("\213\000\000\000\200.",
-          "pickle: negative byte count in LONG4 at offset 0");
+    FAILS("\216\377\377\377\377\377\377\377\377.", "pickle: truncated: BINBYTES8 at offset 0 needs "
+                                                   "18446744073709551615 bytes, 1 left");
+    FAILS("\213\000\000\000\200.", "pickle: negative byte count in LONG4 at offset 0");
     FAILS("\212\005\001\002.", "pickle: truncated: LONG1 at offset 0 needs 5 "
                                "bytes, 3 left");
     FAILS("J\001\002", "pickle: truncated: BININT at offset 0 needs 4 bytes, "
@@ -1358,8 +1316,7 @@ Test(pvm, machine_runs_once)
     pvm_value *v;
     cr_assert_eq(run("N.", 2, NULL, &v), C2S_OK);
     c2s_error e2;
-    cr_assert_eq(pvm_run(vm, (const uint8_t *)"N.", 2, &v, NULL, &e2),
-                 C2S_ERR_INPUT);
+    cr_assert_eq(pvm_run(vm, (const uint8_t *)"N.", 2, &v, NULL, &e2), C2S_ERR_INPUT);
     cr_assert_str_eq(e2.msg, "pickle: internal error: machine already used");
 }
 
@@ -1369,8 +1326,7 @@ Test(pvm, machine_runs_once)
 Test(pvm, object_limit)
 {
     pvm_limits lim = {.max_objects = 3};
-    FAILS_LIMITED("]]]].", &lim,
-                  "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("]]]].", &lim, "pickle: limit exceeded: more than 3 objects");
     pvm_value *v;
     cr_assert_eq(run("]]].", 4, &lim, &v), C2S_OK, "%s", err.msg);
     /* items copied by set(list) count too */
@@ -1400,13 +1356,10 @@ Test(pvm, memo_stack_and_container_limits)
     FAILS_LIMITED("Nq\000q\001q\000q\002.", &memo,
                   "pickle: limit exceeded: more than 2 memo entries");
     pvm_limits stack = {.max_stack = 3};
-    FAILS_LIMITED("(NNN.", &stack,
-                  "pickle: limit exceeded: more than 3 stack entries");
+    FAILS_LIMITED("(NNN.", &stack, "pickle: limit exceeded: more than 3 stack entries");
     pvm_limits items = {.max_container = 2};
-    FAILS_LIMITED("](NNNe.", &items,
-                  "pickle: limit exceeded: more than 2 items in one container");
-    FAILS_LIMITED("(NNNt.", &items,
-                  "pickle: limit exceeded: more than 2 items in one container");
+    FAILS_LIMITED("](NNNe.", &items, "pickle: limit exceeded: more than 2 items in one container");
+    FAILS_LIMITED("(NNNt.", &items, "pickle: limit exceeded: more than 2 items in one container");
 }
 
 Test(pvm, large_dict_with_replacements)

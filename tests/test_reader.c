@@ -13,8 +13,16 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(reader, .init = setup, .fini = teardown);
 
@@ -30,7 +38,10 @@ static void expect_open_error(const void *data, size_t len, const char *msg)
     free(p);
 }
 
-Test(reader, empty_file) { expect_open_error("", 0, "file is empty"); }
+Test(reader, empty_file)
+{
+    expect_open_error("", 0, "file is empty");
+}
 
 Test(reader, text_file)
 {
@@ -48,7 +59,8 @@ Test(reader, safetensors_input)
     expect_open_error(st, sizeof st - 1, "already a safetensors file");
     /* a header that breaks a rule: the file is damaged, and says why */
     static const char bad[] = "\x10\0\0\0\0\0\0\0{\"__metadata__\":{}}";
-    expect_open_error(bad, sizeof bad - 1, "safetensors header: safetensors: header is not "
+    expect_open_error(bad, sizeof bad - 1,
+                      "safetensors header: safetensors: header is not "
                       "valid JSON: unexpected end at offset 24");
 }
 

@@ -25,12 +25,21 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(script, .init = setup, .fini = teardown, .timeout = 60);
 
-#define RUN(...) tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
+#define RUN(...) \
+    tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
 
 static void expect_converts_to(const char *input, const char *want)
 {
@@ -136,7 +145,10 @@ Test(script, every_bad_fixture_fails_with_its_message)
     cr_expect_eq(rows, 10);
 }
 
-static const char *realdata_dir(void) { return tu_realdata("torch"); }
+static const char *realdata_dir(void)
+{
+    return tu_realdata("torch");
+}
 
 /* Written by tch-rs (LaurentMazare/tch-rs test data) with torch.jit.save. */
 Test(script, real_torchscript_file_converts_exactly)
@@ -159,11 +171,10 @@ Test(script, list_shows_the_tensors_and_what_was_left_out)
 {
     tr_result r = RUN("--list", "fixtures/script/good/tiny.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-                     "NAME    DTYPE        SHAPE                 BYTES\n"
-                     "weight  F32          [2, 2]                16\n"
-                     "scale   F32          [2]                   8\n"
-                     "2 tensors, 24 bytes, root: (top level)\n");
+    cr_expect_str_eq(r.out, "NAME    DTYPE        SHAPE                 BYTES\n"
+                            "weight  F32          [2, 2]                16\n"
+                            "scale   F32          [2]                   8\n"
+                            "2 tensors, 24 bytes, root: (top level)\n");
     tr_free(&r);
     r = RUN("--list", "fixtures/script/good/nested.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -183,9 +194,11 @@ Test(script, scan_classes_the_archive_classes_as_data)
     cr_expect(strstr(r.out, "\"verdict\":\"safe\"") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "\"format\":\"TorchScript zip\"") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "{\"module\":\"__torch__\",\"name\":\"Nested\",\"class\":\"data\"") !=
-              NULL, "%s", r.out);
+                  NULL,
+              "%s", r.out);
     cr_expect(strstr(r.out, "{\"module\":\"__torch__.torch.nn.modules.linear\",\"name\":"
-                            "\"Linear\",\"class\":\"data\"") != NULL, "%s", r.out);
+                            "\"Linear\",\"class\":\"data\"") != NULL,
+              "%s", r.out);
     cr_expect(strstr(r.out, "\"pickle\":\"archive/constants.pkl\"") != NULL, "%s", r.out);
     cr_expect(strstr(r.out, "\"error\":null") != NULL, "%s", r.out);
     tr_free(&r);
@@ -194,19 +207,18 @@ Test(script, scan_classes_the_archive_classes_as_data)
 Test(script, verify_dtype_key_and_filters_work)
 {
     char *out = tu_path(dir, "out.safetensors");
-    tr_result r = RUN("-q", "--verify", "--dtype", "f16", "--key", "a", "--exclude", "*.bias",
-                      "-o", out, "fixtures/script/good/nested.pt");
+    tr_result r = RUN("-q", "--verify", "--dtype", "f16", "--key", "a", "--exclude", "*.bias", "-o",
+                      out, "fixtures/script/good/nested.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
     r = RUN("--list", out);
-    cr_expect_str_eq(r.out,
-                     "NAME        DTYPE        SHAPE                 BYTES\n"
-                     "lin.weight  F16          [2, 3]                12\n"
-                     "running     F16          [4]                   8\n"
-                     "scratch     F16          [2]                   4\n"
-                     "shared      F16          [2, 2]                8\n"
-                     "4 tensors, 32 bytes\n"
-                     "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME        DTYPE        SHAPE                 BYTES\n"
+                            "lin.weight  F16          [2, 3]                12\n"
+                            "running     F16          [4]                   8\n"
+                            "scratch     F16          [2]                   4\n"
+                            "shared      F16          [2, 2]                8\n"
+                            "4 tensors, 32 bytes\n"
+                            "metadata: format=pt\n");
     tr_free(&r);
     free(out);
 }
@@ -224,12 +236,11 @@ Test(script, model_json_archives_are_judged_and_listed)
     cr_expect_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
     r = RUN("--list", out);
-    cr_expect_str_eq(r.out,
-                     "NAME  DTYPE        SHAPE                 BYTES\n"
-                     "bias  F32          [2]                   8\n"
-                     "view  F32          [2, 2]                16\n"
-                     "2 tensors, 24 bytes\n"
-                     "metadata: format=pt\n");
+    cr_expect_str_eq(r.out, "NAME  DTYPE        SHAPE                 BYTES\n"
+                            "bias  F32          [2]                   8\n"
+                            "view  F32          [2, 2]                16\n"
+                            "2 tensors, 24 bytes\n"
+                            "metadata: format=pt\n");
     tr_free(&r);
     free(out);
 }
@@ -273,8 +284,8 @@ Test(script, code_reader_reads_the_lists_torch_writes)
     cr_expect_null(tscode_find(&c, "__torch__.m.f"));
     tscode_free(&c);
     /* a comment at column 0 does not end the class; no __setstate__ here */
-    cr_assert_eq(parse("class C(Module):\n# note\n  __buffers__ = [\"b\", ]\n", &c, &err),
-                 C2S_OK, "%s", err.msg);
+    cr_assert_eq(parse("class C(Module):\n# note\n  __buffers__ = [\"b\", ]\n", &c, &err), C2S_OK,
+                 "%s", err.msg);
     cr_assert_eq(c.n, 1);
     cr_expect(c.items[0].is_module && !c.items[0].has_setstate);
     cr_expect_eq(c.items[0].nbuffers, 1);
@@ -283,7 +294,9 @@ Test(script, code_reader_reads_the_lists_torch_writes)
 
 Test(script, code_reader_refuses_what_it_cannot_read)
 {
-    static const struct { const char *text, *msg; } CASES[] = {
+    static const struct {
+        const char *text, *msg;
+    } CASES[] = {
         {"class A(Module):\n  __parameters__ = [\"w\"]\n",
          "archive/code/__torch__/m.py line 2: cannot read the __parameters__ list"},
         {"class A(Module):\n  __buffers__ = [\"w\\\"x\", ]\n",

@@ -104,23 +104,23 @@ static void ok_file(void)
 }
 
 /* JSON given as a string literal (sizeof keeps embedded NUL bytes). */
-#define FAILS(json, data_len, msg)                                                \
-    do {                                                                          \
-        put_file(json, sizeof(json) - 1, data_len);                               \
-        fails_file(msg);                                                          \
+#define FAILS(json, data_len, msg)                  \
+    do {                                            \
+        put_file(json, sizeof(json) - 1, data_len); \
+        fails_file(msg);                            \
     } while (0)
 
-#define OK(json, data_len)                                                        \
-    do {                                                                          \
-        put_file(json, sizeof(json) - 1, data_len);                               \
-        ok_file();                                                                \
+#define OK(json, data_len)                          \
+    do {                                            \
+        put_file(json, sizeof(json) - 1, data_len); \
+        ok_file();                                  \
     } while (0)
 
 /* A one-tensor header around the given tensor body. */
 #define T1(body) "{\"w\":{" body "}}"
 
-static void assert_tensor(const st_tensor *t, const char *name, const char *dtype,
-                          size_t ndim, const uint64_t *shape, uint64_t begin, uint64_t end)
+static void assert_tensor(const st_tensor *t, const char *name, const char *dtype, size_t ndim,
+                          const uint64_t *shape, uint64_t begin, uint64_t end)
 {
     cr_assert_str_eq(t->name, name);
     cr_assert_str_eq(t->dtype, dtype, "%s", name);
@@ -293,11 +293,12 @@ Test(stread, sub_byte_whole_bytes)
 
 Test(stread, every_dtype)
 {
-    static const char *names[] = {"BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8",
-                                  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
-                                  "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32",
-                                  "U32", "F32", "C64", "F64", "I64", "U64"};
-    static const unsigned bits[] = {8, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8,
+    static const char *names[] = {"BOOL",        "F4",      "F6_E2M3", "F6_E3M2", "U8",
+                                  "I8",          "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
+                                  "F8_E5M2FNUZ", "I16",     "U16",     "F16",     "BF16",
+                                  "I32",         "U32",     "F32",     "C64",     "F64",
+                                  "I64",         "U64"};
+    static const unsigned bits[] = {8,  4,  6,  6,  8,  8,  8,  8,  8,  8,  8,
                                     16, 16, 16, 16, 32, 32, 32, 64, 64, 64, 64};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char json[200];
@@ -455,7 +456,8 @@ Test(stread, bad_utf8_truncated)
 
 Test(stread, not_json)
 {
-    FAILS("{\"w\":}", 0, "safetensors: header is not valid JSON: unexpected character at offset 13");
+    FAILS("{\"w\":}", 0,
+          "safetensors: header is not valid JSON: unexpected character at offset 13");
 }
 
 Test(stread, not_json_unterminated)
@@ -524,8 +526,7 @@ Test(stread, nul_escape_unsupported)
 
 Test(stread, number_too_long)
 {
-    FAILS("{\"w\":{\"x\":1234567890123456789012345678901234567890123456789012345678901234}}",
-          0,
+    FAILS("{\"w\":{\"x\":1234567890123456789012345678901234567890123456789012345678901234}}", 0,
           "safetensors: header has a number longer than 63 characters at offset 18, "
           "which this reader does not support");
 }
@@ -570,8 +571,7 @@ Test(stread, nul_padding_after_json)
 
 Test(stread, metadata_not_an_object)
 {
-    FAILS("{\"__metadata__\":\"pt\"}", 0,
-          "safetensors: __metadata__ is a string, not an object");
+    FAILS("{\"__metadata__\":\"pt\"}", 0, "safetensors: __metadata__ is a string, not an object");
 }
 
 Test(stread, metadata_array)
@@ -600,8 +600,7 @@ Test(stread, metadata_tensor_shaped)
 
 Test(stread, metadata_twice)
 {
-    FAILS("{\"__metadata__\":{},\"__metadata__\":{}}", 0,
-          "safetensors: __metadata__ given twice");
+    FAILS("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "safetensors: __metadata__ given twice");
 }
 
 Test(stread, metadata_duplicate_key)
@@ -825,7 +824,8 @@ Test(stread, gap_between_tensors)
 {
     FAILS("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
           "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
-          12, "safetensors: tensor 'b' begins at 8, leaving a gap after tensor 'a' which ends at 4");
+          12,
+          "safetensors: tensor 'b' begins at 8, leaving a gap after tensor 'a' which ends at 4");
 }
 
 Test(stread, overlapping_tensors)

@@ -77,17 +77,17 @@ Test(stw, exact_header_bytes_small_case)
     c2s_error_clear(&err);
     c2s_status st = stw_plan(e, 3, NULL, 0, &g_header, &hlen, &dlen, &err);
     cr_assert_eq(st, C2S_OK, "stw_plan: %s", err.msg);
-    static const char want[] =
-        "\xc8" "\0\0\0\0\0\0\0"
-        "{\"__metadata__\":{\"format\":\"pt\"},"
-        "\"a\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
-        "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
-        "\"c\":{\"dtype\":\"BOOL\",\"shape\":[0],\"data_offsets\":[16,16]}}"
-        "      ";
+    static const char want[] = "\xc8"
+                               "\0\0\0\0\0\0\0"
+                               "{\"__metadata__\":{\"format\":\"pt\"},"
+                               "\"a\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+                               "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                               "\"c\":{\"dtype\":\"BOOL\",\"shape\":[0],\"data_offsets\":[16,16]}}"
+                               "      ";
     cr_assert_eq(sizeof want - 1, 208); /* 8 + 194 + 6 spaces */
     cr_assert_eq(hlen, sizeof want - 1, "header_len %zu", hlen);
-    cr_assert(memcmp(g_header, want, sizeof want - 1) == 0, "header differs: %.*s",
-              (int)(hlen - 8), (const char *)g_header + 8);
+    cr_assert(memcmp(g_header, want, sizeof want - 1) == 0, "header differs: %.*s", (int)(hlen - 8),
+              (const char *)g_header + 8);
     cr_assert_eq(dlen, 16);
     cr_assert_str_eq(e[0].name, "a");
     cr_assert_eq(e[0].begin, 0);
@@ -107,9 +107,9 @@ Test(stw, no_tensors_header_needs_no_padding)
     c2s_error err;
     c2s_error_clear(&err);
     stw_entry none[1];
-    cr_assert_eq(stw_plan(none, 0, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s",
-                 err.msg);
-    static const char want[] = "\x20" "\0\0\0\0\0\0\0"
+    cr_assert_eq(stw_plan(none, 0, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s", err.msg);
+    static const char want[] = "\x20"
+                               "\0\0\0\0\0\0\0"
                                "{\"__metadata__\":{\"format\":\"pt\"}}";
     cr_assert_eq(hlen, 40);
     cr_assert(memcmp(g_header, want, 40) == 0);
@@ -120,25 +120,18 @@ Test(stw, ordering_by_rank_then_name_bytewise)
 {
     static const int64_t s1[1] = {1}, s2[1] = {2}, s3[1] = {3}, s5[1] = {5};
     stw_entry e[12] = {
-        entry("b", C2S_F32, 1, s2, 8, 0),
-        entry("a", C2S_I64, 1, s1, 8, 1),
-        entry("B", C2S_F32, 1, s1, 4, 2),
-        entry("\xc3\xa9", C2S_F32, 1, s1, 4, 3), /* "é" */
-        entry("c", C2S_BOOL, 1, s3, 3, 4),
-        entry("z", C2S_U8, 1, s5, 5, 5),
-        entry("h", C2S_F16, 1, s2, 4, 6),
-        entry("g", C2S_BF16, 1, s1, 2, 7),
-        entry("A", C2S_BOOL, 1, s1, 1, 8),
-        entry("u", C2S_U64, 1, s1, 8, 9),
-        entry("f8", C2S_F8_E4M3, 1, s1, 1, 10),
-        entry("Ab", C2S_F32, 1, s1, 4, 11),
+        entry("b", C2S_F32, 1, s2, 8, 0),       entry("a", C2S_I64, 1, s1, 8, 1),
+        entry("B", C2S_F32, 1, s1, 4, 2),       entry("\xc3\xa9", C2S_F32, 1, s1, 4, 3), /* "é" */
+        entry("c", C2S_BOOL, 1, s3, 3, 4),      entry("z", C2S_U8, 1, s5, 5, 5),
+        entry("h", C2S_F16, 1, s2, 4, 6),       entry("g", C2S_BF16, 1, s1, 2, 7),
+        entry("A", C2S_BOOL, 1, s1, 1, 8),      entry("u", C2S_U64, 1, s1, 8, 9),
+        entry("f8", C2S_F8_E4M3, 1, s1, 1, 10), entry("Ab", C2S_F32, 1, s1, 4, 11),
     };
     size_t hlen = 0;
     uint64_t dlen = 0;
     c2s_error err;
     c2s_error_clear(&err);
-    cr_assert_eq(stw_plan(e, 12, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s",
-                 err.msg);
+    cr_assert_eq(stw_plan(e, 12, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s", err.msg);
 
     static const char *const names[12] = {"u", "a", "Ab", "B", "b", "\xc3\xa9",
                                           "g", "h", "f8", "z", "A", "c"};
@@ -167,14 +160,16 @@ Test(stw, ordering_by_rank_then_name_bytewise)
         prev = at;
     }
     cr_assert_not_null(strstr(json, "\"\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],"
-                                     "\"data_offsets\":[32,36]}"));
+                                    "\"data_offsets\":[32,36]}"));
 }
 
 Test(stw, metadata_after_format_and_escaping)
 {
     static const int64_t one[1] = {1};
     stw_entry e[2] = {
-        entry("q\"x\x01" "y", C2S_U8, 1, one, 1, 0),
+        entry("q\"x\x01"
+              "y",
+              C2S_U8, 1, one, 1, 0),
         entry("t\tb\\s", C2S_U8, 1, one, 1, 1),
     };
     stw_kv meta[2] = {{"source", "model.ckpt"}, {"k\"ey", "v\nal\x1f"}};
@@ -182,8 +177,7 @@ Test(stw, metadata_after_format_and_escaping)
     uint64_t dlen = 0;
     c2s_error err;
     c2s_error_clear(&err);
-    cr_assert_eq(stw_plan(e, 2, meta, 2, &g_header, &hlen, &dlen, &err), C2S_OK, "%s",
-                 err.msg);
+    cr_assert_eq(stw_plan(e, 2, meta, 2, &g_header, &hlen, &dlen, &err), C2S_OK, "%s", err.msg);
     /* 'q' < 't' */
     assert_header(g_header, hlen,
                   "{\"__metadata__\":{\"format\":\"pt\",\"source\":\"model.ckpt\","
@@ -205,8 +199,7 @@ Test(stw, large_integers_printed_exactly)
     uint64_t dlen = 0;
     c2s_error err;
     c2s_error_clear(&err);
-    cr_assert_eq(stw_plan(e, 2, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s",
-                 err.msg);
+    cr_assert_eq(stw_plan(e, 2, NULL, 0, &g_header, &hlen, &dlen, &err), C2S_OK, "%s", err.msg);
     assert_header(g_header, hlen,
                   "{\"__metadata__\":{\"format\":\"pt\"},"
                   "\"big\":{\"dtype\":\"U8\",\"shape\":[9007199254740993],"
@@ -237,18 +230,30 @@ Test(stw, every_dtype_name_in_header)
 {
     /* one scalar of each dtype: names come from c2s_dtype_name, sizes add up */
     static const char *const st_names[C2S_DTYPE_COUNT] = {
-        [C2S_F64] = "F64", [C2S_F32] = "F32", [C2S_F16] = "F16", [C2S_BF16] = "BF16",
-        [C2S_I64] = "I64", [C2S_I32] = "I32", [C2S_I16] = "I16", [C2S_I8] = "I8",
-        [C2S_U64] = "U64", [C2S_U32] = "U32", [C2S_U16] = "U16", [C2S_U8] = "U8",
-        [C2S_BOOL] = "BOOL", [C2S_C64] = "C64", [C2S_F8_E4M3] = "F8_E4M3",
-        [C2S_F8_E5M2] = "F8_E5M2", [C2S_F8_E4M3FNUZ] = "F8_E4M3FNUZ",
-        [C2S_F8_E5M2FNUZ] = "F8_E5M2FNUZ", [C2S_F8_E8M0] = "F8_E8M0",
+        [C2S_F64] = "F64",
+        [C2S_F32] = "F32",
+        [C2S_F16] = "F16",
+        [C2S_BF16] = "BF16",
+        [C2S_I64] = "I64",
+        [C2S_I32] = "I32",
+        [C2S_I16] = "I16",
+        [C2S_I8] = "I8",
+        [C2S_U64] = "U64",
+        [C2S_U32] = "U32",
+        [C2S_U16] = "U16",
+        [C2S_U8] = "U8",
+        [C2S_BOOL] = "BOOL",
+        [C2S_C64] = "C64",
+        [C2S_F8_E4M3] = "F8_E4M3",
+        [C2S_F8_E5M2] = "F8_E5M2",
+        [C2S_F8_E4M3FNUZ] = "F8_E4M3FNUZ",
+        [C2S_F8_E5M2FNUZ] = "F8_E5M2FNUZ",
+        [C2S_F8_E8M0] = "F8_E8M0",
     };
     stw_entry e[C2S_DTYPE_COUNT];
     uint64_t total = 0;
     for (int d = 0; d < C2S_DTYPE_COUNT; d++) {
-        e[d] = entry(st_names[d], (c2s_dtype)d, 0, NULL, c2s_dtype_size((c2s_dtype)d),
-                     (size_t)d);
+        e[d] = entry(st_names[d], (c2s_dtype)d, 0, NULL, c2s_dtype_size((c2s_dtype)d), (size_t)d);
         total += c2s_dtype_size((c2s_dtype)d);
     }
     size_t hlen = 0;
@@ -265,9 +270,10 @@ Test(stw, every_dtype_name_in_header)
                      e[i].begin);
         if (i > 0)
             cr_assert_gt(c2s_dtype_rank(e[i - 1].dtype), c2s_dtype_rank(e[i].dtype));
-        snprintf(pat, sizeof pat, "\"%s\":{\"dtype\":\"%s\",\"shape\":[],\"data_offsets\":[%"
-                 PRIu64 ",%" PRIu64 "]}", e[i].name, e[i].name, e[i].begin,
-                 e[i].begin + e[i].nbytes);
+        snprintf(pat, sizeof pat,
+                 "\"%s\":{\"dtype\":\"%s\",\"shape\":[],\"data_offsets\":[%" PRIu64 ",%" PRIu64
+                 "]}",
+                 e[i].name, e[i].name, e[i].begin, e[i].begin + e[i].nbytes);
         cr_assert_not_null(strstr(json, pat), "missing %s", pat);
     }
 }

@@ -149,14 +149,14 @@ Test(sweep, arguments_are_skipped_by_their_encoding)
 {
     /* every argument below contains a 'c' and newlines that a byte scan
      * would take for GLOBAL; none is one */
-    SWEEP("C\007cx\012y\012z\012"                        /* SHORT_BINBYTES */
-          "B\006\000\000\000cx\012y\012\012"            /* BINBYTES */
-          "X\006\000\000\000cx\012y\012\012"            /* BINUNICODE */
-          "\212\002c\012"                               /* LONG1 */
-          "J\143\012\012\012"                           /* BININT */
-          "G\143\012\143\012\143\012\143\012"           /* BINFLOAT */
+    SWEEP("C\007cx\012y\012z\012"                         /* SHORT_BINBYTES */
+          "B\006\000\000\000cx\012y\012\012"              /* BINBYTES */
+          "X\006\000\000\000cx\012y\012\012"              /* BINUNICODE */
+          "\212\002c\012"                                 /* LONG1 */
+          "J\143\012\012\012"                             /* BININT */
+          "G\143\012\143\012\143\012\143\012"             /* BINFLOAT */
           "\226\003\000\000\000\000\000\000\000c\012\012" /* BYTEARRAY8 */
-          "S'cx'\012"                                   /* STRING line */
+          "S'cx'\012"                                     /* STRING line */
           "cmod\012Real\012.");
     cr_assert_eq(rep.count, 1);
     cr_assert_eq(rep.resyncs, 0);

@@ -60,7 +60,10 @@ static void shape_text(const tfb_entry *e, char *out, size_t n)
         len += (size_t)snprintf(out + len, n - len, "%s%" PRId64, d ? "," : "", e->shape[d]);
 }
 
-static const char *realdata_dir(void) { return tu_realdata("tf"); }
+static const char *realdata_dir(void)
+{
+    return tu_realdata("tf");
+}
 
 /* ---- CRC-32C and varints ------------------------------------------------------ */
 
@@ -266,14 +269,22 @@ typedef struct dtype_case {
 Test(tf_good, multi_every_dtype_shard_and_block)
 {
     static const dtype_case cases[] = {
-        {"dtypes/f32", 1, C2S_F32},          {"dtypes/f64", 2, C2S_F64},
-        {"dtypes/i32", 3, C2S_I32},          {"dtypes/u8", 4, C2S_U8},
-        {"dtypes/i16", 5, C2S_I16},          {"dtypes/i8", 6, C2S_I8},
-        {"dtypes/c64", 8, C2S_C64},          {"dtypes/i64", 9, C2S_I64},
-        {"dtypes/bool", 10, C2S_BOOL},       {"dtypes/bf16", 14, C2S_BF16},
-        {"dtypes/u16", 17, C2S_U16},         {"dtypes/f16", 19, C2S_F16},
-        {"dtypes/u32", 22, C2S_U32},         {"dtypes/u64", 23, C2S_U64},
-        {"dtypes/f8_e5m2", 24, C2S_F8_E5M2}, {"dtypes/f8_e4m3fn", 25, C2S_F8_E4M3},
+        {"dtypes/f32", 1, C2S_F32},
+        {"dtypes/f64", 2, C2S_F64},
+        {"dtypes/i32", 3, C2S_I32},
+        {"dtypes/u8", 4, C2S_U8},
+        {"dtypes/i16", 5, C2S_I16},
+        {"dtypes/i8", 6, C2S_I8},
+        {"dtypes/c64", 8, C2S_C64},
+        {"dtypes/i64", 9, C2S_I64},
+        {"dtypes/bool", 10, C2S_BOOL},
+        {"dtypes/bf16", 14, C2S_BF16},
+        {"dtypes/u16", 17, C2S_U16},
+        {"dtypes/f16", 19, C2S_F16},
+        {"dtypes/u32", 22, C2S_U32},
+        {"dtypes/u64", 23, C2S_U64},
+        {"dtypes/f8_e5m2", 24, C2S_F8_E5M2},
+        {"dtypes/f8_e4m3fn", 25, C2S_F8_E4M3},
         {"dtypes/f8_e4m3fnuz", 26, C2S_F8_E4M3FNUZ},
         {"dtypes/f8_e5m2fnuz", 28, C2S_F8_E5M2FNUZ},
     };

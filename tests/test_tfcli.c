@@ -174,11 +174,16 @@ Test(tfcli, real_bundles_convert_exactly)
 static const char *st_dtype(int tf)
 {
     switch (tf) {
-    case 1: return "F32";
-    case 2: return "F64";
-    case 3: return "I32";
-    case 9: return "I64";
-    default: return NULL;
+    case 1:
+        return "F32";
+    case 2:
+        return "F64";
+    case 3:
+        return "I32";
+    case 9:
+        return "I64";
+    default:
+        return NULL;
     }
 }
 
@@ -248,8 +253,8 @@ Test(tfcli, list_shows_every_entry_as_the_independent_reader_saw_it)
         size_t cap = 200 * n + 200, at = 0;
         char *want = malloc(cap), *notes = malloc(cap);
         notes[0] = '\0';
-        at += (size_t)snprintf(want + at, cap - at, "%-*s  %-11s  %-20s  %s\n", (int)width,
-                               "NAME", "DTYPE", "SHAPE", "BYTES");
+        at += (size_t)snprintf(want + at, cap - at, "%-*s  %-11s  %-20s  %s\n", (int)width, "NAME",
+                               "DTYPE", "SHAPE", "BYTES");
         for (size_t k = 0; k < n; k++) {
             const char *dt = st_dtype(rows[k].dtype);
             if (dt == NULL) { /* the real bundles leave out only the object graph */
@@ -269,11 +274,11 @@ Test(tfcli, list_shows_every_entry_as_the_independent_reader_saw_it)
         snprintf(summary, sizeof summary, "%zu tensors, %llu bytes", kept, total);
         tr_result r = RUN("--list", input);
         cr_expect_eq(r.code, 0, "%s: %s", input, r.err);
-        cr_expect(strncmp(r.out, want, at) == 0, "%s: --list rows differ:\n%s\nwanted:\n%s",
-                  input, r.out, want);
+        cr_expect(strncmp(r.out, want, at) == 0, "%s: --list rows differ:\n%s\nwanted:\n%s", input,
+                  r.out, want);
         if (strlen(r.out) > at) {
-            cr_expect(strncmp(r.out + at, summary, strlen(summary)) == 0, "%s: summary %s",
-                      input, r.out + at);
+            cr_expect(strncmp(r.out + at, summary, strlen(summary)) == 0, "%s: summary %s", input,
+                      r.out + at);
             const char *end = strchr(r.out + at, '\n');
             cr_expect(end != NULL && strstr(end, ", root: (top level)") == NULL);
             cr_expect_str_eq(end ? end + 1 : "", notes, "%s: notes", input);
@@ -292,43 +297,42 @@ Test(tfcli, tf_names_name_by_the_object_graph)
     real_path(&REAL[1], "", input, sizeof input);
     tr_result r = RUN("--list", "--tf-names", input);
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out,
-        "NAME                       DTYPE        SHAPE                 BYTES\n"
-        "keras_api/metrics/0/count  F32          []                    4\n"
-        "keras_api/metrics/0/total  F32          []                    4\n"
-        "keras_api/metrics/1/count  F32          []                    4\n"
-        "keras_api/metrics/1/total  F32          []                    4\n"
-        "conv2d/bias                F32          [32]                  128\n"
-        "Adam/conv2d/bias/m         F32          [32]                  128\n"
-        "Adam/conv2d/bias/v         F32          [32]                  128\n"
-        "conv2d/kernel              F32          [3, 3, 1, 32]         1152\n"
-        "Adam/conv2d/kernel/m       F32          [3, 3, 1, 32]         1152\n"
-        "Adam/conv2d/kernel/v       F32          [3, 3, 1, 32]         1152\n"
-        "conv2d_1/bias              F32          [64]                  256\n"
-        "Adam/conv2d_1/bias/m       F32          [64]                  256\n"
-        "Adam/conv2d_1/bias/v       F32          [64]                  256\n"
-        "conv2d_1/kernel            F32          [3, 3, 32, 64]        73728\n"
-        "Adam/conv2d_1/kernel/m     F32          [3, 3, 32, 64]        73728\n"
-        "Adam/conv2d_1/kernel/v     F32          [3, 3, 32, 64]        73728\n"
-        "conv2d_2/bias              F32          [64]                  256\n"
-        "Adam/conv2d_2/bias/m       F32          [64]                  256\n"
-        "Adam/conv2d_2/bias/v       F32          [64]                  256\n"
-        "conv2d_2/kernel            F32          [3, 3, 64, 64]        147456\n"
-        "Adam/conv2d_2/kernel/m     F32          [3, 3, 64, 64]        147456\n"
-        "Adam/conv2d_2/kernel/v     F32          [3, 3, 64, 64]        147456\n"
-        "dense/bias                 F32          [5]                   20\n"
-        "Adam/dense/bias/m          F32          [5]                   20\n"
-        "Adam/dense/bias/v          F32          [5]                   20\n"
-        "dense/kernel               F32          [4096, 5]             81920\n"
-        "Adam/dense/kernel/m        F32          [4096, 5]             81920\n"
-        "Adam/dense/kernel/v        F32          [4096, 5]             81920\n"
-        "Adam/beta_1                F32          []                    4\n"
-        "Adam/beta_2                F32          []                    4\n"
-        "Adam/decay                 F32          []                    4\n"
-        "Adam/iter                  I64          []                    8\n"
-        "Adam/learning_rate         F32          []                    4\n"
-        "33 tensors, 914788 bytes (893.3 KiB), root: (top level)\n"
-        "left out: _CHECKPOINTABLE_OBJECT_GRAPH (the TF2 object graph)\n");
+    cr_expect_str_eq(r.out, "NAME                       DTYPE        SHAPE                 BYTES\n"
+                            "keras_api/metrics/0/count  F32          []                    4\n"
+                            "keras_api/metrics/0/total  F32          []                    4\n"
+                            "keras_api/metrics/1/count  F32          []                    4\n"
+                            "keras_api/metrics/1/total  F32          []                    4\n"
+                            "conv2d/bias                F32          [32]                  128\n"
+                            "Adam/conv2d/bias/m         F32          [32]                  128\n"
+                            "Adam/conv2d/bias/v         F32          [32]                  128\n"
+                            "conv2d/kernel              F32          [3, 3, 1, 32]         1152\n"
+                            "Adam/conv2d/kernel/m       F32          [3, 3, 1, 32]         1152\n"
+                            "Adam/conv2d/kernel/v       F32          [3, 3, 1, 32]         1152\n"
+                            "conv2d_1/bias              F32          [64]                  256\n"
+                            "Adam/conv2d_1/bias/m       F32          [64]                  256\n"
+                            "Adam/conv2d_1/bias/v       F32          [64]                  256\n"
+                            "conv2d_1/kernel            F32          [3, 3, 32, 64]        73728\n"
+                            "Adam/conv2d_1/kernel/m     F32          [3, 3, 32, 64]        73728\n"
+                            "Adam/conv2d_1/kernel/v     F32          [3, 3, 32, 64]        73728\n"
+                            "conv2d_2/bias              F32          [64]                  256\n"
+                            "Adam/conv2d_2/bias/m       F32          [64]                  256\n"
+                            "Adam/conv2d_2/bias/v       F32          [64]                  256\n"
+                            "conv2d_2/kernel            F32          [3, 3, 64, 64]        147456\n"
+                            "Adam/conv2d_2/kernel/m     F32          [3, 3, 64, 64]        147456\n"
+                            "Adam/conv2d_2/kernel/v     F32          [3, 3, 64, 64]        147456\n"
+                            "dense/bias                 F32          [5]                   20\n"
+                            "Adam/dense/bias/m          F32          [5]                   20\n"
+                            "Adam/dense/bias/v          F32          [5]                   20\n"
+                            "dense/kernel               F32          [4096, 5]             81920\n"
+                            "Adam/dense/kernel/m        F32          [4096, 5]             81920\n"
+                            "Adam/dense/kernel/v        F32          [4096, 5]             81920\n"
+                            "Adam/beta_1                F32          []                    4\n"
+                            "Adam/beta_2                F32          []                    4\n"
+                            "Adam/decay                 F32          []                    4\n"
+                            "Adam/iter                  I64          []                    8\n"
+                            "Adam/learning_rate         F32          []                    4\n"
+                            "33 tensors, 914788 bytes (893.3 KiB), root: (top level)\n"
+                            "left out: _CHECKPOINTABLE_OBJECT_GRAPH (the TF2 object graph)\n");
     tr_free(&r);
 }
 
@@ -470,9 +474,9 @@ Test(tfcli, a_wrong_crc_fails_scan_conversion_and_verify)
     tr_result r = RUN("--scan", BADCRC);
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.out, BADCRC ": corrupt: " BADCRC_SHARD ": 'b': CRC-32C mismatch "
-                            "(index 0x12345678, data 0x6b970a62)\n"
-                            "  damage     " BADCRC_SHARD ": 'b': CRC-32C mismatch "
-                            "(index 0x12345678, data 0x6b970a62)\n");
+                                   "(index 0x12345678, data 0x6b970a62)\n"
+                                   "  damage     " BADCRC_SHARD ": 'b': CRC-32C mismatch "
+                                   "(index 0x12345678, data 0x6b970a62)\n");
     tr_free(&r);
     char *out = tu_path(dir, "out.safetensors");
     const char *refused = "ckpt2safetensors: error: " BADCRC ": "
@@ -549,17 +553,16 @@ Test(tfcli, what_cannot_be_converted_says_why)
         int code;
         const char *msg;
     } CASES[] = {
-        {"--key", "fixtures/tf/good/multi",
-         2, "--key 'model': a TensorFlow checkpoint has no key paths to choose a root from; "
-            "its tensors are all converted"},
-        {NULL, "fixtures/tf/good/unsupported.index",
-         1, "no tensor safetensors can hold in this TensorFlow checkpoint (left out: text "
-            "(dtype string); z (dtype complex128))"},
-        {"--tf-names", "fixtures/tf/good/badgraph",
-         1, "object graph: 'nope' names no entry"},
-        {NULL, "fixtures/tf/v1/model.ckpt-1",
-         1, "a V1 checkpoint (pre-2016 format, one file of tensor slices), not a V2 tensor "
-            "bundle: not supported"},
+        {"--key", "fixtures/tf/good/multi", 2,
+         "--key 'model': a TensorFlow checkpoint has no key paths to choose a root from; "
+         "its tensors are all converted"},
+        {NULL, "fixtures/tf/good/unsupported.index", 1,
+         "no tensor safetensors can hold in this TensorFlow checkpoint (left out: text "
+         "(dtype string); z (dtype complex128))"},
+        {"--tf-names", "fixtures/tf/good/badgraph", 1, "object graph: 'nope' names no entry"},
+        {NULL, "fixtures/tf/v1/model.ckpt-1", 1,
+         "a V1 checkpoint (pre-2016 format, one file of tensor slices), not a V2 tensor "
+         "bundle: not supported"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         tr_result r = CASES[i].opt == NULL ? RUN("-o", out, CASES[i].input)
@@ -632,8 +635,10 @@ Test(tfcli, dtype_filters_verify_and_json_work)
     r = RUN("-q", "-f", "--json", "--include", "dtypes/i*", "-o", out, "fixtures/tf/good/multi");
     cr_expect_eq(r.code, 0, "%s", r.err);
     char head[1024];
-    snprintf(head, sizeof head, "{\"input\":\"fixtures/tf/good/multi\",\"output\":\"%s\","
-             "\"status\":\"converted\",\"verdict\":\"safe\",\"tensors\":4,\"bytes\":394,", out);
+    snprintf(head, sizeof head,
+             "{\"input\":\"fixtures/tf/good/multi\",\"output\":\"%s\","
+             "\"status\":\"converted\",\"verdict\":\"safe\",\"tensors\":4,\"bytes\":394,",
+             out);
     cr_expect(strncmp(r.out, head, strlen(head)) == 0, "%s", r.out);
     tr_free(&r);
     free(out);
@@ -654,10 +659,10 @@ Test(tfcli, every_file_of_the_bundle_opened_once)
                                           "-q", "-o", out, "fixtures/tf/good/multi")),
                             dir);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    static const char *const FILES[] = {
-        "\"fixtures/tf/good/multi.index\"", "\"fixtures/tf/good/multi.data-00000-of-00003\"",
-        "\"fixtures/tf/good/multi.data-00001-of-00003\"",
-        "\"fixtures/tf/good/multi.data-00002-of-00003\""};
+    static const char *const FILES[] = {"\"fixtures/tf/good/multi.index\"",
+                                        "\"fixtures/tf/good/multi.data-00000-of-00003\"",
+                                        "\"fixtures/tf/good/multi.data-00001-of-00003\"",
+                                        "\"fixtures/tf/good/multi.data-00002-of-00003\""};
     for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
         FILE *f = fopen(log, "r");
         cr_assert_not_null(f);

@@ -115,12 +115,31 @@ static void assert_storage(size_t tensor, const char *key, c2s_dtype dt, uint64_
     cr_assert_eq(s->nbytes, nbytes, "storage %s: nbytes %" PRIu64, s->key, s->nbytes);
 }
 
-static void dict_begin(pb *p) { pb_empty_dict(p); pb_mark(p); }
-static void dict_end(pb *p) { pb_setitems(p); }
-static void list_begin(pb *p) { pb_mark(p); }
-static void list_end(pb *p) { pb_op(p, 'l'); }
-static void tuple_begin(pb *p) { pb_mark(p); }
-static void tuple_end(pb *p) { pb_tuple(p); }
+static void dict_begin(pb *p)
+{
+    pb_empty_dict(p);
+    pb_mark(p);
+}
+static void dict_end(pb *p)
+{
+    pb_setitems(p);
+}
+static void list_begin(pb *p)
+{
+    pb_mark(p);
+}
+static void list_end(pb *p)
+{
+    pb_op(p, 'l');
+}
+static void tuple_begin(pb *p)
+{
+    pb_mark(p);
+}
+static void tuple_end(pb *p)
+{
+    pb_tuple(p);
+}
 
 /* GLOBAL module.name, MARK ... then call_end: TUPLE REDUCE. */
 static void call_begin(pb *p, const char *module, const char *name)
@@ -128,12 +147,22 @@ static void call_begin(pb *p, const char *module, const char *name)
     pb_global(p, module, name);
     pb_mark(p);
 }
-static void call_end(pb *p) { pb_tuple(p); pb_reduce(p); }
+static void call_end(pb *p)
+{
+    pb_tuple(p);
+    pb_reduce(p);
+}
 
-static void ints(pb *p, size_t n, const int64_t *v) { pb_ints_tuple(p, n, v); }
+static void ints(pb *p, size_t n, const int64_t *v)
+{
+    pb_ints_tuple(p, n, v);
+}
 
 /* _rebuild_tensor_v2 of a FloatStorage, contiguous 1-d, n elements. */
-static void vec(pb *p, const char *key, int64_t n) { pb_vec_f32(p, key, n); }
+static void vec(pb *p, const char *key, int64_t n)
+{
+    pb_vec_f32(p, key, n);
+}
 
 /* _rebuild_tensor_v3(UntypedStorage(nbytes), offset, size, stride, False,
  * OrderedDict(), torch.<dtype>) */
@@ -212,8 +241,10 @@ Test(tmap, naming_nested_dicts_lists_tuples_and_scalar_keys)
     map_ok(&p, NULL);
 
     static const char *const names[] = {
-        "a.b.c", "l.0", "l.1.w", "t.0", "t.1.w", "7", "-3", "1099511627776",
-        "-9223372036854775808", "True", "False", "None",
+        "a.b.c", "l.0",           "l.1.w",
+        "t.0",   "t.1.w",         "7",
+        "-3",    "1099511627776", "-9223372036854775808",
+        "True",  "False",         "None",
     };
     assert_names(12, names);
     cr_assert_str_eq(g_map.root, "");
@@ -221,7 +252,8 @@ Test(tmap, naming_nested_dicts_lists_tuples_and_scalar_keys)
     cr_assert_null(g_map.notes);
     cr_assert_eq(g_map.nstorages, 12);
     /* walk order is also storage first-seen order; each tensor has its own */
-    static const char *const keys[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"};
+    static const char *const keys[] = {"0", "1", "2", "3", "4",  "5",
+                                       "6", "7", "8", "9", "10", "11"};
     for (size_t i = 0; i < 12; i++) {
         cr_assert_eq(g_map.tensors[i].storage, i);
         assert_storage(i, keys[i], C2S_F32, (uint64_t)(i + 1) * 4);
@@ -1976,23 +2008,27 @@ Test(tmap, quantized_refusals)
     tmap_options o = {.quantized = C2S_QUANTIZED_DEQUANTIZE};
     pb p = {0};
     one_quantized(&p, "QInt8Storage", per_channel_bad_axis);
-    map_fails(&p, &o, "tensor 'w': quantizer parameters: expected (per_channel_affine, scales, "
-                      "zero_points, axis) with an axis of the tensor");
+    map_fails(&p, &o,
+              "tensor 'w': quantizer parameters: expected (per_channel_affine, scales, "
+              "zero_points, axis) with an axis of the tensor");
     tmap_fini();
     pb p2 = {0};
     one_quantized(&p2, "QInt8Storage", per_channel_short_scales);
-    map_fails(&p2, &o, "tensor 'w': per-channel quantization: the scales are not a 1-d F64 or "
-                       "F32 tensor of one value per channel");
+    map_fails(&p2, &o,
+              "tensor 'w': per-channel quantization: the scales are not a 1-d F64 or "
+              "F32 tensor of one value per channel");
     tmap_fini();
     pb p3 = {0};
     one_quantized(&p3, "QInt8Storage", per_channel_float_zero_points);
-    map_fails(&p3, &o, "tensor 'w': per-channel quantization: the zero points are not a 1-d I64 "
-                       "or I32 tensor of one value per channel");
+    map_fails(&p3, &o,
+              "tensor 'w': per-channel quantization: the zero points are not a 1-d I64 "
+              "or I32 tensor of one value per channel");
     tmap_fini();
     pb p4 = {0};
     one_quantized(&p4, "FloatStorage", per_tensor);
-    map_fails(&p4, &o, "tensor 'w': quantized tensor on a storage that is not qint8, quint8 or "
-                       "qint32");
+    map_fails(&p4, &o,
+              "tensor 'w': quantized tensor on a storage that is not qint8, quint8 or "
+              "qint32");
 }
 
 Test(tmap, quantized_float_qparams_is_unsupported)
@@ -2104,7 +2140,8 @@ Test(tmap, refuse_name_that_is_not_utf8)
     pb p = {0};
     pb_proto(&p, 2);
     dict_begin(&p);
-    pb_str(&p, "a\xed\xa0\x80" "b");
+    pb_str(&p, "a\xed\xa0\x80"
+               "b");
     vec(&p, "0", 1);
     dict_end(&p);
     map_fails(&p, NULL,

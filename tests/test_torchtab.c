@@ -50,21 +50,36 @@ Test(torchtab, find_returns_every_row)
 {
     for (size_t i = 0; i < torchtab_count(); i++) {
         const torch_global *g = torchtab_row(i);
-        cr_expect_eq(torchtab_find(g->module, g->name), g, "%s.%s not found", g->module,
-                     g->name);
+        cr_expect_eq(torchtab_find(g->module, g->name), g, "%s.%s not found", g->module, g->name);
     }
 }
 
 Test(torchtab, find_matches_exactly)
 {
-    static const struct { const char *module, *name; } misses[] = {
-        {"torch", "floatstorage"}, {"torch", "FloatStorageX"}, {"torch", "FloatStorag"},
-        {"torch.cuda", "FloatStorage"}, {"torch.storage", "FloatStorage"}, {"torch", "Storage"},
-        {"torch", "TypedStorage"}, {"torch", ""}, {"", "Size"}, {"torchx", "Size"},
-        {"torch", "size"}, {"Torch", "Size"}, {"torch._utils", "_rebuild_tensor_v4"},
-        {"torch._utils", "_rebuild_tenso"}, {"torch", "_rebuild_tensor_v2"},
-        {"torch._utils", "Size"}, {"torch", "load"}, {"collections", "OrderedDict"},
-        {"torch.nn", "Parameter"}, {"torch", "Parameter"}, {"torch", "float128"},
+    static const struct {
+        const char *module, *name;
+    } misses[] = {
+        {"torch", "floatstorage"},
+        {"torch", "FloatStorageX"},
+        {"torch", "FloatStorag"},
+        {"torch.cuda", "FloatStorage"},
+        {"torch.storage", "FloatStorage"},
+        {"torch", "Storage"},
+        {"torch", "TypedStorage"},
+        {"torch", ""},
+        {"", "Size"},
+        {"torchx", "Size"},
+        {"torch", "size"},
+        {"Torch", "Size"},
+        {"torch._utils", "_rebuild_tensor_v4"},
+        {"torch._utils", "_rebuild_tenso"},
+        {"torch", "_rebuild_tensor_v2"},
+        {"torch._utils", "Size"},
+        {"torch", "load"},
+        {"collections", "OrderedDict"},
+        {"torch.nn", "Parameter"},
+        {"torch", "Parameter"},
+        {"torch", "float128"},
     };
     for (size_t i = 0; i < COUNT(misses); i++)
         cr_expect_null(torchtab_find(misses[i].module, misses[i].name), "%s.%s found",
@@ -80,8 +95,8 @@ Test(torchtab, columns_fit_the_role)
             cr_expect_neq(g->rebuild, TORCH_RB_NONE, "%s.%s", g->module, g->name);
             cr_expect_eq(g->dtype, -1, "%s.%s", g->module, g->name);
             /* a reason exactly when the tensor cannot be converted */
-            cr_expect_eq(g->why != NULL, g->rebuild == TORCH_RB_UNSUPPORTED, "%s.%s",
-                         g->module, g->name);
+            cr_expect_eq(g->why != NULL, g->rebuild == TORCH_RB_UNSUPPORTED, "%s.%s", g->module,
+                         g->name);
             /* what the converter reads, the policy accepts */
             if (g->rebuild != TORCH_RB_UNSUPPORTED)
                 cr_expect_eq(g->allowed, 1, "%s.%s", g->module, g->name);
@@ -94,8 +109,8 @@ Test(torchtab, columns_fit_the_role)
                 cr_expect(g->dtype < C2S_DTYPE_COUNT && g->why == NULL, "%s.%s", g->module,
                           g->name);
             else
-                cr_expect(g->dtype == -1 && g->why != NULL && *g->why != '\0', "%s.%s",
-                          g->module, g->name);
+                cr_expect(g->dtype == -1 && g->why != NULL && *g->why != '\0', "%s.%s", g->module,
+                          g->name);
             break;
         default:
             cr_expect_eq(g->rebuild, TORCH_RB_NONE, "%s.%s", g->module, g->name);
@@ -134,7 +149,10 @@ Test(torchtab, role_counts_and_names)
 
 Test(torchtab, rebuild_kinds)
 {
-    static const struct { const char *module, *name; torch_rebuild kind; } rows[] = {
+    static const struct {
+        const char *module, *name;
+        torch_rebuild kind;
+    } rows[] = {
         {"torch._utils", "_rebuild_tensor", TORCH_RB_V1},
         {"torch._utils", "_rebuild_tensor_v2", TORCH_RB_V2},
         {"torch._utils", "_rebuild_tensor_v3", TORCH_RB_V3},
@@ -160,14 +178,27 @@ Test(torchtab, rebuild_kinds)
 
 /* Each storage class and the dtype object of the element type it names
  * (legacy names: Char is int8, Byte uint8; an untyped storage counts bytes). */
-static const struct { const char *storage, *dtype; } STORAGE_DTYPES[] = {
-    {"DoubleStorage", "float64"}, {"FloatStorage", "float32"}, {"HalfStorage", "float16"},
-    {"BFloat16Storage", "bfloat16"}, {"LongStorage", "int64"}, {"IntStorage", "int32"},
-    {"ShortStorage", "int16"}, {"CharStorage", "int8"}, {"ByteStorage", "uint8"},
-    {"UntypedStorage", "uint8"}, {"BoolStorage", "bool"}, {"ComplexFloatStorage", "complex64"},
-    {"ComplexDoubleStorage", "complex128"}, {"QInt8Storage", "qint8"},
-    {"QUInt8Storage", "quint8"}, {"QInt32Storage", "qint32"},
-    {"QUInt4x2Storage", "quint4x2"}, {"QUInt2x4Storage", "quint2x4"},
+static const struct {
+    const char *storage, *dtype;
+} STORAGE_DTYPES[] = {
+    {"DoubleStorage", "float64"},
+    {"FloatStorage", "float32"},
+    {"HalfStorage", "float16"},
+    {"BFloat16Storage", "bfloat16"},
+    {"LongStorage", "int64"},
+    {"IntStorage", "int32"},
+    {"ShortStorage", "int16"},
+    {"CharStorage", "int8"},
+    {"ByteStorage", "uint8"},
+    {"UntypedStorage", "uint8"},
+    {"BoolStorage", "bool"},
+    {"ComplexFloatStorage", "complex64"},
+    {"ComplexDoubleStorage", "complex128"},
+    {"QInt8Storage", "qint8"},
+    {"QUInt8Storage", "quint8"},
+    {"QInt32Storage", "qint32"},
+    {"QUInt4x2Storage", "quint4x2"},
+    {"QUInt2x4Storage", "quint2x4"},
 };
 
 Test(torchtab, every_storage_class_maps_to_the_dtype_it_names)
@@ -244,10 +275,9 @@ Test(torchtab, policy_allows_exactly_the_allowed_rows)
         const torch_global *g = torchtab_row(i);
         c2s_global_class got = policy_classify(g->module, g->name, torchtab_allowed, NULL);
         c2s_global_class want = g->allowed ? C2S_GLOBAL_ALLOWED : C2S_GLOBAL_UNKNOWN;
-        cr_expect_eq(got, want, "%s.%s (%s): %s", g->module, g->name,
-                     torchtab_role_name(g->role), c2s_global_class_name(got));
-        cr_expect_eq(torchtab_allowed(g->module, g->name), g->allowed, "%s.%s", g->module,
-                     g->name);
+        cr_expect_eq(got, want, "%s.%s (%s): %s", g->module, g->name, torchtab_role_name(g->role),
+                     c2s_global_class_name(got));
+        cr_expect_eq(torchtab_allowed(g->module, g->name), g->allowed, "%s.%s", g->module, g->name);
         /* without the table, no PyTorch name is allowed */
         got = policy_classify(g->module, g->name, NULL, NULL);
         cr_expect_eq(got, C2S_GLOBAL_UNKNOWN, "%s.%s without the table: %s", g->module, g->name,
@@ -257,16 +287,27 @@ Test(torchtab, policy_allows_exactly_the_allowed_rows)
 
 Test(torchtab, recognised_rows_not_allowed)
 {
-    static const struct { const char *module, *name; } rows[] = {
+    static const struct {
+        const char *module, *name;
+    } rows[] = {
         {"torch._utils", "_rebuild_wrapper_subclass"},
         {"torch._utils", "_rebuild_device_tensor_from_numpy"},
         {"torch._utils", "_rebuild_device_tensor_from_cpu_tensor"},
         {"torch._utils", "_rebuild_xla_tensor"},
         {"torch._utils", "_rebuild_mlc_tensor"},
-        {"torch", "double"}, {"torch", "float"}, {"torch", "half"}, {"torch", "long"},
-        {"torch", "int"}, {"torch", "short"}, {"torch", "cfloat"}, {"torch", "cdouble"},
-        {"torch", "chalf"}, {"torch", "float4_e2m1fn_x2"}, {"torch", "bits8"},
-        {"torch", "uint4"}, {"torch", "int4"},
+        {"torch", "double"},
+        {"torch", "float"},
+        {"torch", "half"},
+        {"torch", "long"},
+        {"torch", "int"},
+        {"torch", "short"},
+        {"torch", "cfloat"},
+        {"torch", "cdouble"},
+        {"torch", "chalf"},
+        {"torch", "float4_e2m1fn_x2"},
+        {"torch", "bits8"},
+        {"torch", "uint4"},
+        {"torch", "int4"},
     };
     for (size_t i = 0; i < COUNT(rows); i++) {
         const torch_global *g = torchtab_find(rows[i].module, rows[i].name);
@@ -279,7 +320,10 @@ Test(torchtab, recognised_rows_not_allowed)
 
 Test(torchtab, pairs_outside_the_table_not_allowed)
 {
-    static const struct { const char *module, *name; c2s_global_class want; } rows[] = {
+    static const struct {
+        const char *module, *name;
+        c2s_global_class want;
+    } rows[] = {
         {"torch.cuda", "FloatStorage", C2S_GLOBAL_UNKNOWN},
         {"torch.storage", "FloatStorage", C2S_GLOBAL_UNKNOWN},
         {"torch", "TypedStorage", C2S_GLOBAL_UNKNOWN},
@@ -295,9 +339,10 @@ Test(torchtab, pairs_outside_the_table_not_allowed)
         {"torch", "__builtins__", C2S_GLOBAL_DANGEROUS},
     };
     for (size_t i = 0; i < COUNT(rows); i++) {
-        cr_expect_eq(torchtab_allowed(rows[i].module, rows[i].name), 0, "%s.%s",
-                     rows[i].module, rows[i].name);
-        c2s_global_class got = policy_classify(rows[i].module, rows[i].name, torchtab_allowed, NULL);
+        cr_expect_eq(torchtab_allowed(rows[i].module, rows[i].name), 0, "%s.%s", rows[i].module,
+                     rows[i].name);
+        c2s_global_class got = policy_classify(rows[i].module, rows[i].name, torchtab_allowed,
+                                               NULL);
         cr_expect_eq(got, rows[i].want, "%s.%s: %s", rows[i].module, rows[i].name,
                      c2s_global_class_name(got));
     }

@@ -28,8 +28,16 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(ziplayout, .init = setup, .fini = teardown);
 
@@ -127,7 +135,10 @@ static size_t eocd_at(const img *z)
     return at;
 }
 
-static size_t cd_offset(const img *z) { return g32(z, eocd_at(z) + 16); }
+static size_t cd_offset(const img *z)
+{
+    return g32(z, eocd_at(z) + 16);
+}
 
 static size_t central_len(const img *z, size_t at)
 {
@@ -146,7 +157,10 @@ static size_t central_at(const img *z, size_t i)
     return at;
 }
 
-static size_t local_at(const img *z, size_t i) { return g32(z, central_at(z, i) + 42); }
+static size_t local_at(const img *z, size_t i)
+{
+    return g32(z, central_at(z, i) + 42);
+}
 
 /* Bytes were inserted: add delta to the CD offset of the end record and to
  * every central local offset that is >= from (the end record is fixed
@@ -948,7 +962,8 @@ Test(ziplayout, dos_time_mismatch_ignored)
 
 Test(ziplayout, names_equal_without_regard_to_case)
 {
-    zb_entry e[] = {{"archive/data.pkl", HELLO, 5, 0}, {"archive/DATA.pkl", WORLD, 5, 0},
+    zb_entry e[] = {{"archive/data.pkl", HELLO, 5, 0},
+                    {"archive/DATA.pkl", WORLD, 5, 0},
                     {"archive/data/0", HELLO, 5, 0}};
     img z = build(e, 3);
     expect_one(&z, "zip entries 'archive/DATA.pkl' and 'archive/data.pkl' have the same name "
@@ -1132,8 +1147,9 @@ Test(ziplayout, uncounted_central_record)
     cr_assert_eq(r.st, C2S_OK, "%s", r.err.msg);
     dump_findings(&r.f);
     cr_expect_eq(r.zl.n, 1);
-    cr_expect_gt(r.f.n, 0, "47 bytes of the central directory after the counted records "
-                           "went unreported");
+    cr_expect_gt(r.f.n, 0,
+                 "47 bytes of the central directory after the counted records "
+                 "went unreported");
     result_free(&r);
     img_free(&z);
 }

@@ -14,8 +14,16 @@
 
 static char *dir;
 
-static void setup(void) { dir = tu_tmpdir(); cr_assert_not_null(dir); }
-static void teardown(void) { tu_rmdir(dir); dir = NULL; }
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
 
 TestSuite(zipsrc, .init = setup, .fini = teardown);
 
@@ -58,7 +66,10 @@ static void expect_zip_error(const zb_entry *e, size_t n, const char *message)
     free(p);
 }
 
-Test(zipsrc, empty_file) { expect_open_error("", 0, "file is empty"); }
+Test(zipsrc, empty_file)
+{
+    expect_open_error("", 0, "file is empty");
+}
 
 Test(zipsrc, text_file)
 {
@@ -91,7 +102,8 @@ Test(zipsrc, truncated_zip)
     zipsrc *z = NULL;
     c2s_error err;
     cr_assert_eq(zipsrc_open(q, 0, &z, NULL, &err), C2S_ERR_INPUT);
-    cr_assert_str_eq(err.msg, "corrupt zip archive: no end of central directory record (truncated?)");
+    cr_assert_str_eq(err.msg,
+                     "corrupt zip archive: no end of central directory record (truncated?)");
     free(buf);
     free(p);
     free(q);
@@ -107,7 +119,8 @@ Test(zipsrc, no_pickle)
  * (what a lenient reader might load) is a finding as well. */
 Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
 {
-    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"b/data.pkl", "\x80\x02}.", 4, 0},
+    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0},
+                    {"b/data.pkl", "\x80\x02}.", 4, 0},
                     {"a/extra.pkl", "\x80\x02}.", 4, 0}};
     char *p = tu_path(dir, "in.pt");
     cr_assert_eq(zb_write(p, e, 3), 0);
@@ -127,8 +140,10 @@ Test(zipsrc, second_pickle_and_extra_pickles_are_findings)
 
 Test(zipsrc, extra_pickle_is_a_finding)
 {
-    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0}, {"a/extra.pkl", "\x80\x02}.", 4, 0},
-                    {"a/x/EVIL.PKL", "\x80\x02}.", 4, 0}, {"a/b/data.pkl", "\x80\x02}.", 4, 0}};
+    zb_entry e[] = {{"a/data.pkl", "\x80\x02}.", 4, 0},
+                    {"a/extra.pkl", "\x80\x02}.", 4, 0},
+                    {"a/x/EVIL.PKL", "\x80\x02}.", 4, 0},
+                    {"a/b/data.pkl", "\x80\x02}.", 4, 0}};
     char *p = tu_path(dir, "in.pt");
     cr_assert_eq(zb_write(p, e, 4), 0);
     zipsrc *z = NULL;
@@ -149,15 +164,18 @@ Test(zipsrc, extra_pickle_is_a_finding)
 Test(zipsrc, archive_name_from_first_entry)
 {
     zb_entry e[] = {{"archive/version", "3\n", 2, 0}, {"other/data.pkl", "\x80\x02}.", 4, 0}};
-    expect_zip_error(e, 2, "zip entry 'other/data.pkl' is outside the archive directory "
-                           "'archive/': PyTorch refuses such a file");
+    expect_zip_error(e, 2,
+                     "zip entry 'other/data.pkl' is outside the archive directory "
+                     "'archive/': PyTorch refuses such a file");
     zb_entry f[] = {{"readme.txt", "hi", 2, 0}, {"archive/data.pkl", "\x80\x02}.", 4, 0}};
-    expect_zip_error(f, 2, "the first zip entry 'readme.txt' is not in a directory: not a "
-                           "PyTorch checkpoint (PyTorch refuses it)");
+    expect_zip_error(f, 2,
+                     "the first zip entry 'readme.txt' is not in a directory: not a "
+                     "PyTorch checkpoint (PyTorch refuses it)");
     /* compared exactly, as torch's strncmp does */
     zb_entry g[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"ARCHIVE/x", "hi", 2, 0}};
-    expect_zip_error(g, 2, "zip entry 'ARCHIVE/x' is outside the archive directory "
-                           "'archive/': PyTorch refuses such a file");
+    expect_zip_error(g, 2,
+                     "zip entry 'ARCHIVE/x' is outside the archive directory "
+                     "'archive/': PyTorch refuses such a file");
 }
 
 /* "/data.pkl": an empty archive name, which torch accepts. */
@@ -182,7 +200,8 @@ Test(zipsrc, empty_archive_name)
 Test(zipsrc, records_found_without_regard_to_case)
 {
     zb_entry e[] = {{"archive/DATA.PKL", "\x80\x02}q\x00.", 6, 0},
-                    {"archive/Data/0", "abcd", 4, 0}, {"archive/BYTEORDER", "big", 3, 0}};
+                    {"archive/Data/0", "abcd", 4, 0},
+                    {"archive/BYTEORDER", "big", 3, 0}};
     zipsrc *z = open_ok(e, 3);
     cr_assert_eq(zipsrc_big_endian(z), 1);
     cr_assert_str_eq(zipsrc_pickle_name(z), "archive/DATA.PKL");
@@ -236,17 +255,25 @@ static void expect_pick(const zb_entry *e, size_t n, const char *key, const char
 
 Test(zipsrc, case_equal_names_pick_as_torch)
 {
-    zb_entry a[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/DATA.PKL", "evil", 4, 0},
-                    {"archive/data/0", "abcd", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    zb_entry a[] = {{"archive/data.pkl", "clean", 5, 0},
+                    {"archive/DATA.PKL", "evil", 4, 0},
+                    {"archive/data/0", "abcd", 4, 0},
+                    {"archive/version", "3\n", 2, 0}};
     expect_pick(a, 4, NULL, "evil");
-    zb_entry b[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/data/0", "abcd", 4, 0},
-                    {"archive/version", "3\n", 2, 0}, {"archive/DATA.PKL", "evil", 4, 0}};
+    zb_entry b[] = {{"archive/data.pkl", "clean", 5, 0},
+                    {"archive/data/0", "abcd", 4, 0},
+                    {"archive/version", "3\n", 2, 0},
+                    {"archive/DATA.PKL", "evil", 4, 0}};
     expect_pick(b, 4, NULL, "clean");
-    zb_entry c[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/data/0", "abcd", 4, 0},
-                    {"archive/DATA/0", "wxyz", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    zb_entry c[] = {{"archive/data.pkl", "clean", 5, 0},
+                    {"archive/data/0", "abcd", 4, 0},
+                    {"archive/DATA/0", "wxyz", 4, 0},
+                    {"archive/version", "3\n", 2, 0}};
     expect_pick(c, 4, "0", "archive/DATA/0");
-    zb_entry d[] = {{"archive/data.pkl", "clean", 5, 0}, {"archive/DATA/0", "wxyz", 4, 0},
-                    {"archive/data/0", "abcd", 4, 0}, {"archive/version", "3\n", 2, 0}};
+    zb_entry d[] = {{"archive/data.pkl", "clean", 5, 0},
+                    {"archive/DATA/0", "wxyz", 4, 0},
+                    {"archive/data/0", "abcd", 4, 0},
+                    {"archive/version", "3\n", 2, 0}};
     expect_pick(d, 4, "0", "archive/data/0");
 }
 
@@ -312,7 +339,6 @@ Test(zipsrc, open_fd_keeps_its_own_descriptor)
     free(p);
 }
 
-
 Test(zipsrc, nested_pickle_is_not_the_pickle)
 {
     zb_entry e[] = {{"a/b/data.pkl", "\x80\x02}.", 4, 0}};
@@ -353,7 +379,8 @@ Test(zipsrc, torchscript_archives_open_and_say_so)
 
 Test(zipsrc, records_read_by_name_as_torch_finds_them)
 {
-    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/CODE/__torch__.py", "class", 5, 1},
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
+                    {"m/CODE/__torch__.py", "class", 5, 1},
                     {"m/empty", "", 0, 0}};
     zipsrc *z = open_ok(e, 3);
     uint8_t *data = NULL;
@@ -416,11 +443,13 @@ Test(zipsrc, byteorder)
     zipsrc *z = open_ok(e, 2);
     cr_assert_eq(zipsrc_big_endian(z), 1);
     zipsrc_close(z);
-    zb_entry f[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"archive/byteorder", "little", 6, 0}};
+    zb_entry f[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/byteorder", "little", 6, 0}};
     z = open_ok(f, 2);
     cr_assert_eq(zipsrc_big_endian(z), 0);
     zipsrc_close(z);
-    zb_entry g[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {"archive/byteorder", "middle", 6, 0}};
+    zb_entry g[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0},
+                    {"archive/byteorder", "middle", 6, 0}};
     expect_zip_error(g, 2, "byteorder record says 'middle', not 'little' or 'big'");
 }
 
@@ -452,8 +481,14 @@ static void check_stream(int deflate)
     zipsrc_close(z);
 }
 
-Test(zipsrc, stream_stored) { check_stream(0); }
-Test(zipsrc, stream_deflated) { check_stream(1); }
+Test(zipsrc, stream_stored)
+{
+    check_stream(0);
+}
+Test(zipsrc, stream_deflated)
+{
+    check_stream(1);
+}
 
 Test(zipsrc, sequential_read_completes_crc)
 {

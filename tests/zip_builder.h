@@ -37,9 +37,9 @@ static inline int zb_write(const char *path, const zb_entry *e, size_t n)
 }
 
 /* A torch-like checkpoint: archive/data.pkl plus archive/data/<key> records. */
-static inline int zb_checkpoint(const char *path, const void *pkl, size_t pkl_len,
-                                size_t nstorages, const char *const *keys,
-                                const void *const *data, const size_t *lens)
+static inline int zb_checkpoint(const char *path, const void *pkl, size_t pkl_len, size_t nstorages,
+                                const char *const *keys, const void *const *data,
+                                const size_t *lens)
 {
     zb_entry e[64];
     char names[64][64];

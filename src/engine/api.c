@@ -13,7 +13,10 @@
 
 #include <stddef.h>
 
-size_t c2s_tensor_count(const c2s_checkpoint *ck) { return ck->map.ntensors; }
+size_t c2s_tensor_count(const c2s_checkpoint *ck)
+{
+    return ck->map.ntensors;
+}
 
 c2s_tensor_info c2s_tensor_at(const c2s_checkpoint *ck, size_t i)
 {
@@ -31,11 +34,20 @@ c2s_tensor_info c2s_tensor_at(const c2s_checkpoint *ck, size_t i)
     return info;
 }
 
-const char *c2s_root(const c2s_checkpoint *ck) { return ck->map.root ? ck->map.root : ""; }
+const char *c2s_root(const c2s_checkpoint *ck)
+{
+    return ck->map.root ? ck->map.root : "";
+}
 
-size_t c2s_storage_count(const c2s_checkpoint *ck) { return ck->map.nstorages; }
+size_t c2s_storage_count(const c2s_checkpoint *ck)
+{
+    return ck->map.nstorages;
+}
 
-size_t c2s_note_count(const c2s_checkpoint *ck) { return ck->map.nnotes; }
+size_t c2s_note_count(const c2s_checkpoint *ck)
+{
+    return ck->map.nnotes;
+}
 
 const char *c2s_note_at(const c2s_checkpoint *ck, size_t i)
 {

@@ -89,8 +89,8 @@ static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_opti
     return s == C2S_OK ? ckpt_map(ck, o, err) : s;
 }
 
-c2s_status c2s_open(const char *path, const c2s_open_options *opts,
-                    c2s_checkpoint **out, c2s_error *err)
+c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoint **out,
+                    c2s_error *err)
 {
     *out = NULL;
     c2s_checkpoint *ck = calloc(1, sizeof *ck);
@@ -176,8 +176,7 @@ static const pvm_value *as_dict(const pvm_value *v)
 }
 
 /* Depth is bounded by META_DEPTH, so plain recursion is safe here. */
-static int collect_scalars(const pvm_value *v, char *path, size_t len, int depth,
-                           meta_list *l)
+static int collect_scalars(const pvm_value *v, char *path, size_t len, int depth, meta_list *l)
 {
     const pvm_value *d = as_dict(v);
     for (size_t i = 0; d != NULL && i < d->u.dict.len && l->n < META_MAX; i++) {
@@ -226,8 +225,8 @@ static int quant_metadata(const tmap *m, const c2s_write_options *sel, meta_list
         int pc = t->q.scheme == TMAP_Q_PER_CHANNEL;
         char axis[32];
         snprintf(axis, sizeof axis, "%zu", t->q.axis);
-        ok = meta_add_quant(l, t->name, ".qscheme", pc ? "per_channel_affine"
-                                                       : "per_tensor_affine") &&
+        ok = meta_add_quant(l, t->name, ".qscheme",
+                            pc ? "per_channel_affine" : "per_tensor_affine") &&
              meta_add_quant(l, t->name, ".qdtype", t->q.qdtype) &&
              (!pc || meta_add_quant(l, t->name, ".axis", axis));
     }
@@ -264,7 +263,10 @@ void ckpt_metadata_free(stw_kv *kv, size_t n)
     free(kv);
 }
 
-int c2s_big_endian(const c2s_checkpoint *ck) { return rd_big_endian(&ck->rd); }
+int c2s_big_endian(const c2s_checkpoint *ck)
+{
+    return rd_big_endian(&ck->rd);
+}
 
 void c2s_close(c2s_checkpoint *ck)
 {

@@ -59,10 +59,10 @@ enum { SRC_UNUSED, SRC_STORED, SRC_DEFLATE, SRC_DEFLATE_CHECKED };
 typedef struct writer {
     c2s_checkpoint *ck;
     const c2s_write_options *opts;
-    ring ring;                    /* the output */
-    gatherer gather;              /* copies tensors into it */
-    crcpipe_record *records;      /* per storage */
-    unsigned char *state;         /* per storage: SRC_* */
+    ring ring;               /* the output */
+    gatherer gather;         /* copies tensors into it */
+    crcpipe_record *records; /* per storage */
+    unsigned char *state;    /* per storage: SRC_* */
     c2s_error *err;
 } writer;
 
@@ -102,8 +102,8 @@ static c2s_status check_stream_crc(writer *w, const tmap_tensor *t, gather_sourc
 
 /* Copy tensor t, written with dtype out, from its opened record; next:
  * the tensor copied after it (NULL: none, or its record is not open). */
-static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out,
-                              gather_source *src, const gather_next *next)
+static c2s_status copy_opened(writer *w, const tmap_tensor *t, c2s_dtype out, gather_source *src,
+                              const gather_next *next)
 {
     int swap = needs_swap(w, t), as_is = !swap && out == t->dtype;
     c2s_status st = C2S_OK;
@@ -169,9 +169,8 @@ static c2s_status copy_inline(writer *w, const tmap_tensor *t)
  * ahead (*opened); the record of the next tensor, when there is one, is
  * opened in nsrc first (*nopened) so that its first band can be read
  * ahead.  src is closed before returning. */
-static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out,
-                              gather_source *src, int opened, const tmap_tensor *tn,
-                              gather_source *nsrc, int *nopened)
+static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out, gather_source *src,
+                              int opened, const tmap_tensor *tn, gather_source *nsrc, int *nopened)
 {
     c2s_status st = C2S_OK;
     *nopened = 0;
@@ -250,7 +249,7 @@ static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
         else if (!m->tensors[i].supported)
             return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_UNSUPPORTED,
                                  "tensor '%s' is a %s, which safetensors cannot store",
-                            m->tensors[i].name, m->tensors[i].why);
+                                 m->tensors[i].name, m->tensors[i].why);
     return C2S_OK;
 }
 
@@ -295,20 +294,21 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
         }
         c2s_dtype dt = output_dtype(o, t);
         res->converted += dt != tmap_value_dtype(t);
-        (*entries)[(*n)++] = (stw_entry){t->name, dt, t->ndim, t->shape,
-                                         t->numel * c2s_dtype_size(dt), 0, i};
+        (*entries)[(*n)++] =
+            (stw_entry){t->name, dt, t->ndim, t->shape, t->numel * c2s_dtype_size(dt), 0, i};
     }
     if (*n == 0 && res->filtered > 0)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_ALL_FILTERED,
                              "no tensor left to write after the include/exclude filters");
     if (*n == 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "no tensor left to write after skipping unsupported ones");
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "no tensor left to write after skipping unsupported ones");
     return C2S_OK;
 }
 
 /* User metadata, then (with training_metadata) the checkpoint's scalars. */
-static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o,
-                                stw_kv **meta, size_t *nmeta, c2s_error *err)
+static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o, stw_kv **meta,
+                                size_t *nmeta, c2s_error *err)
 {
     *meta = NULL;
     *nmeta = 0;
@@ -322,8 +322,7 @@ static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o,
                 return c2s_fail(err, C2S_ERR_USAGE, "metadata key '%s' given twice",
                                 o->metadata[i].key);
     }
-    return ckpt_metadata(ck, o->metadata, o->nmetadata, o->training_metadata, o, meta, nmeta,
-                         err);
+    return ckpt_metadata(ck, o->metadata, o->nmetadata, o->training_metadata, o, meta, nmeta, err);
 }
 
 /* Everything c2s_write allocates, freed in one place. */
@@ -385,8 +384,8 @@ static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan
     if (st == C2S_OK)
         st = plan_metadata(ck, o, &p->meta, &p->nmeta, err);
     if (st == C2S_OK)
-        st = stw_plan(p->entries, p->n, p->meta, p->nmeta, &p->header, &p->header_len,
-                      &p->data_len, err);
+        st = stw_plan(p->entries, p->n, p->meta, p->nmeta, &p->header, &p->header_len, &p->data_len,
+                      err);
     return st;
 }
 
@@ -412,8 +411,7 @@ static uint64_t direct_start(const c2s_write_options *o, uint64_t size)
     return size <= room ? UINT64_MAX : 0;
 }
 
-static c2s_status check_options(const char *out_path, const c2s_write_options *o,
-                                c2s_error *err)
+static c2s_status check_options(const char *out_path, const c2s_write_options *o, c2s_error *err)
 {
     if (out_path == NULL && (o == NULL || o->out_fd < 0))
         return c2s_fail(err, C2S_ERR_USAGE, "no output: neither a path nor a descriptor");
@@ -483,8 +481,7 @@ static c2s_status open_output(writer *w, const char *out_path, sha256_ctx *sha)
     return C2S_OK;
 }
 
-static void fill_result(c2s_write_result *res, const plan *p, const writer *w,
-                        sha256_ctx *sha)
+static void fill_result(c2s_write_result *res, const plan *p, const writer *w, sha256_ctx *sha)
 {
     res->tensors = p->n;
     res->data_bytes = p->data_len;
@@ -497,9 +494,8 @@ static void fill_result(c2s_write_result *res, const plan *p, const writer *w,
     }
 }
 
-c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path,
-                     const c2s_write_options *opts, c2s_write_result *res,
-                     c2s_error *err)
+c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path, const c2s_write_options *opts,
+                     c2s_write_result *res, c2s_error *err)
 {
     c2s_write_result local;
     if (res == NULL)

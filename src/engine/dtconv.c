@@ -82,19 +82,19 @@ static inline uint32_t f64_to_f32(uint64_t x)
 {
     uint32_t sign = (uint32_t)(x >> 32) & 0x80000000u;
     uint64_t a = x & 0x7FFFFFFFFFFFFFFFu;
-    if (a >= 0x3810000000000000u) {          /* >= 2^-126: normal F32 or more */
-        if (a >= 0x47EFFFFFF0000000u) {      /* >= FLT_MAX + half ulp */
+    if (a >= 0x3810000000000000u) {     /* >= 2^-126: normal F32 or more */
+        if (a >= 0x47EFFFFFF0000000u) { /* >= FLT_MAX + half ulp */
             if (a > 0x7FF0000000000000u)
                 return sign | 0x7FC00000u | (uint32_t)(a >> 29 & 0x3FFFFFu);
             return sign | 0x7F800000u;
         }
-        a -= (uint64_t)(1023 - 127) << 52;   /* rebias the exponent */
+        a -= (uint64_t)(1023 - 127) << 52; /* rebias the exponent */
         return sign | (uint32_t)((a + 0x0FFFFFFFu + (a >> 29 & 1u)) >> 29);
     }
-    if (a <= 0x3690000000000000u)            /* <= 2^-150: ties to zero */
+    if (a <= 0x3690000000000000u) /* <= 2^-150: ties to zero */
         return sign;
     /* F32 subnormal: a count of 2^-149 units. */
-    unsigned shift = 926u - (unsigned)(a >> 52);          /* 30 .. 53 */
+    unsigned shift = 926u - (unsigned)(a >> 52); /* 30 .. 53 */
     uint64_t m = (a & 0x000FFFFFFFFFFFFFu) | 0x0010000000000000u;
     uint64_t half = (uint64_t)1 << (shift - 1);
     return sign | (uint32_t)((m + half - 1u + (m >> shift & 1u)) >> shift);
@@ -106,16 +106,16 @@ static inline uint16_t f32_to_f16(uint32_t x)
 {
     uint32_t sign = x >> 16 & 0x8000u;
     uint32_t a = x & 0x7FFFFFFFu;
-    if (a >= 0x38800000u) {                  /* >= 2^-14: normal F16 or more */
-        if (a >= 0x477FF000u)                /* >= 65520 */
+    if (a >= 0x38800000u) {   /* >= 2^-14: normal F16 or more */
+        if (a >= 0x477FF000u) /* >= 65520 */
             return (uint16_t)(sign | (a > 0x7F800000u ? 0x7E00u : 0x7C00u));
         a -= (uint32_t)(127 - 15) << 23;
         return (uint16_t)(sign | (a + 0x0FFFu + (a >> 13 & 1u)) >> 13);
     }
-    if (a <= 0x33000000u)                    /* <= 2^-25: ties to zero */
+    if (a <= 0x33000000u) /* <= 2^-25: ties to zero */
         return (uint16_t)sign;
     /* F16 subnormal: a count of 2^-24 units. */
-    unsigned shift = 126u - (a >> 23);       /* 14 .. 24 */
+    unsigned shift = 126u - (a >> 23); /* 14 .. 24 */
     uint32_t m = (a & 0x007FFFFFu) | 0x00800000u;
     uint32_t half = 1u << (shift - 1);
     return (uint16_t)(sign | (m + half - 1u + (m >> shift & 1u)) >> shift);
@@ -141,7 +141,7 @@ static inline uint32_t f16_to_f32(uint16_t h)
         return sign | (e + 127 - 15) << 23 | m << 13;
     if (m == 0)
         return sign;
-    e = 127 - 14;                            /* subnormal: normalise */
+    e = 127 - 14; /* subnormal: normalise */
     do {
         m <<= 1;
         e--;
@@ -160,7 +160,7 @@ static inline uint64_t f32_to_f64(uint32_t x)
         return sign | (uint64_t)(e + 1023 - 127) << 52 | (uint64_t)m << 29;
     if (m == 0)
         return sign;
-    e = 1023 - 126;                          /* subnormal: normalise */
+    e = 1023 - 126; /* subnormal: normalise */
     do {
         m <<= 1;
         e--;
@@ -175,11 +175,11 @@ static inline uint32_t bf16_to_f32(uint16_t b)
 
 /* ---- one loop per pair -------------------------------------------------- */
 
-#define LOOP(NAME, SSZ, LOAD, DSZ, STORE, EXPR)                                  \
-    static void NAME(const unsigned char *s, unsigned char *d, size_t n)         \
-    {                                                                            \
-        for (size_t i = 0; i < n; i++, s += SSZ, d += DSZ)                       \
-            STORE(d, EXPR(LOAD(s)));                                             \
+#define LOOP(NAME, SSZ, LOAD, DSZ, STORE, EXPR)                          \
+    static void NAME(const unsigned char *s, unsigned char *d, size_t n) \
+    {                                                                    \
+        for (size_t i = 0; i < n; i++, s += SSZ, d += DSZ)               \
+            STORE(d, EXPR(LOAD(s)));                                     \
     }
 
 #define F64_F16(x) f32_to_f16(f64_to_f32(x))
@@ -205,7 +205,8 @@ LOOP(run_bf16_f16, 2, ld16, 2, st16, BF16_F16)
 
 typedef void (*loop_fn)(const unsigned char *, unsigned char *, size_t);
 
-static const loop_fn SCALAR[4][4] = {     /* [from][to]; NULL: same type */
+static const loop_fn SCALAR[4][4] = {
+    /* [from][to]; NULL: same type */
     {NULL, run_f64_f32, run_f64_f16, run_f64_bf16},
     {run_f32_f64, NULL, run_f32_f16, run_f32_bf16},
     {run_f16_f64, run_f16_f32, NULL, run_f16_bf16},
@@ -216,11 +217,16 @@ static const loop_fn SCALAR[4][4] = {     /* [from][to]; NULL: same type */
 static int float_index(c2s_dtype dt)
 {
     switch (dt) {
-    case C2S_F64: return 0;
-    case C2S_F32: return 1;
-    case C2S_F16: return 2;
-    case C2S_BF16: return 3;
-    default: return -1;
+    case C2S_F64:
+        return 0;
+    case C2S_F32:
+        return 1;
+    case C2S_F16:
+        return 2;
+    case C2S_BF16:
+        return 3;
+    default:
+        return -1;
     }
 }
 
@@ -288,16 +294,22 @@ AVX2 static inline void st8_bf16_nan(unsigned char *d, __m256i x, int nan)
     _mm_storeu_si128((__m128i *)(void *)d, b);
 }
 
-AVX2 static inline void st8_bf16(unsigned char *d, __m256i x) { st8_bf16_nan(d, x, 0xFFFF); }
-AVX2 static inline void st8_bf16q(unsigned char *d, __m256i x) { st8_bf16_nan(d, x, 0x7FC0); }
+AVX2 static inline void st8_bf16(unsigned char *d, __m256i x)
+{
+    st8_bf16_nan(d, x, 0xFFFF);
+}
+AVX2 static inline void st8_bf16q(unsigned char *d, __m256i x)
+{
+    st8_bf16_nan(d, x, 0x7FC0);
+}
 
-#define VLOOP(ATTR, NAME, W, SSZ, LOAD, DSZ, STORE, TAIL)                        \
-    ATTR static void NAME(const unsigned char *s, unsigned char *d, size_t n)    \
-    {                                                                            \
-        size_t i = 0;                                                            \
-        for (; n - i >= W; i += W, s += W * SSZ, d += W * DSZ)                   \
-            STORE(d, LOAD(s));                                                   \
-        TAIL(s, d, n - i);                                                       \
+#define VLOOP(ATTR, NAME, W, SSZ, LOAD, DSZ, STORE, TAIL)                     \
+    ATTR static void NAME(const unsigned char *s, unsigned char *d, size_t n) \
+    {                                                                         \
+        size_t i = 0;                                                         \
+        for (; n - i >= W; i += W, s += W * SSZ, d += W * DSZ)                \
+            STORE(d, LOAD(s));                                                \
+        TAIL(s, d, n - i);                                                    \
     }
 
 VLOOP(AVX2, avx2_f64_f32, 8, 8, ld8_f64, 4, st8_f32, run_f64_f32)
@@ -367,8 +379,14 @@ AVX512 static inline void st16_bf16_nan(unsigned char *d, __m512i x, int nan)
     _mm256_storeu_si256((__m256i *)(void *)d, _mm512_cvtepi32_epi16(r));
 }
 
-AVX512 static inline void st16_bf16(unsigned char *d, __m512i x) { st16_bf16_nan(d, x, 0xFFFF); }
-AVX512 static inline void st16_bf16q(unsigned char *d, __m512i x) { st16_bf16_nan(d, x, 0x7FC0); }
+AVX512 static inline void st16_bf16(unsigned char *d, __m512i x)
+{
+    st16_bf16_nan(d, x, 0xFFFF);
+}
+AVX512 static inline void st16_bf16q(unsigned char *d, __m512i x)
+{
+    st16_bf16_nan(d, x, 0x7FC0);
+}
 
 VLOOP(AVX512, avx512_f64_f32, 16, 8, ld16_f64, 4, st16_f32, run_f64_f32)
 VLOOP(AVX512, avx512_f64_f16, 16, 8, ld16_f64, 2, st16_f16, run_f64_f16)

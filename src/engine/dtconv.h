@@ -66,8 +66,8 @@ int dtconv_run(c2s_dtype from, c2s_dtype to, const void *src, void *dst, size_t 
  * vector loops (x86-64 only, when the CPU has the instructions). */
 typedef enum dtconv_path {
     DTCONV_SCALAR,
-    DTCONV_AVX2,    /* AVX2 + F16C */
-    DTCONV_AVX512,  /* AVX-512 F + BW + VL (+ F16C) */
+    DTCONV_AVX2,   /* AVX2 + F16C */
+    DTCONV_AVX512, /* AVX-512 F + BW + VL (+ F16C) */
     DTCONV_NPATHS
 } dtconv_path;
 

@@ -53,7 +53,10 @@ c2s_status c2s_safetensors_open(const char *path, c2s_safetensors **out, c2s_err
     return opened(st_read_path(path, &s->f, err), s, out);
 }
 
-size_t c2s_safetensors_count(const c2s_safetensors *st) { return st->f.ntensors; }
+size_t c2s_safetensors_count(const c2s_safetensors *st)
+{
+    return st->f.ntensors;
+}
 
 /* The c2s_dtype called name; 0 when there is none (sub-byte types). */
 static int dtype_named(const char *name, c2s_dtype *out)
@@ -81,7 +84,10 @@ c2s_tensor_info c2s_safetensors_tensor_at(const c2s_safetensors *st, size_t i)
     return info;
 }
 
-size_t c2s_safetensors_metadata_count(const c2s_safetensors *st) { return st->f.nmeta; }
+size_t c2s_safetensors_metadata_count(const c2s_safetensors *st)
+{
+    return st->f.nmeta;
+}
 
 void c2s_safetensors_metadata_at(const c2s_safetensors *st, size_t i, const char **key,
                                  const char **value)
@@ -91,7 +97,10 @@ void c2s_safetensors_metadata_at(const c2s_safetensors *st, size_t i, const char
     *value = in ? st->f.meta_values[i] : NULL;
 }
 
-uint64_t c2s_safetensors_data_bytes(const c2s_safetensors *st) { return st->f.data_len; }
+uint64_t c2s_safetensors_data_bytes(const c2s_safetensors *st)
+{
+    return st->f.data_len;
+}
 
 void c2s_safetensors_close(c2s_safetensors *st)
 {

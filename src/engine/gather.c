@@ -18,21 +18,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HALF (RING_NREAD / 2)   /* a gather's band: half the read slots */
-#define LONG_RUN (64u << 10)    /* runs this long are copied one by one */
-#define PREAD_COST 8192u        /* a pread costs about as much as copying 8 KiB */
-#define MAX_SEGMENTS 65536u     /* per band */
-#define TILE_BYTES 64           /* gather_rows: tiles of 64 bytes square */
+#define HALF (RING_NREAD / 2) /* a gather's band: half the read slots */
+#define LONG_RUN (64u << 10)  /* runs this long are copied one by one */
+#define PREAD_COST 8192u      /* a pread costs about as much as copying 8 KiB */
+#define MAX_SEGMENTS 65536u   /* per band */
+#define TILE_BYTES 64         /* gather_rows: tiles of 64 bytes square */
 
 /* ---- reading -------------------------------------------------------------------- */
 
-static c2s_status check_range(const gather_source *src, uint64_t off, uint64_t n,
-                              c2s_error *err)
+static c2s_status check_range(const gather_source *src, uint64_t off, uint64_t n, c2s_error *err)
 {
     if (off > src->s.size || n > src->s.size - off)
         return c2s_fail(err, C2S_ERR_INPUT,
-                        "%s: read of %llu bytes at %llu is past its end (%llu bytes)",
-                        src->s.name, (unsigned long long)n, (unsigned long long)off,
+                        "%s: read of %llu bytes at %llu is past its end (%llu bytes)", src->s.name,
+                        (unsigned long long)n, (unsigned long long)off,
                         (unsigned long long)src->s.size);
     return C2S_OK;
 }
@@ -55,12 +54,10 @@ c2s_status gather_read_gap(void *src, uint64_t off, void *buf, size_t n, c2s_err
 
 /* Queue reads of a STORED record's ranges into memory that belongs to the
  * pipe until the returned ticket is done. */
-static uint64_t read_async(ring *out, const gather_source *src, const crcpipe_range *r,
-                           size_t n)
+static uint64_t read_async(ring *out, const gather_source *src, const crcpipe_range *r, size_t n)
 {
     return crcpipe_submit(&out->pipe, src->rec, src->fd, src->base, r, n);
 }
-
 
 /* ---- contiguous ranges ------------------------------------------------------------------ */
 
@@ -86,15 +83,13 @@ static c2s_status copy_to_ring(ring *out, gather_source *src, uint64_t off, uint
 static uint64_t start_chunk(ring *out, const gather_source *src, crcpipe_range *r, size_t i,
                             uint64_t off, uint64_t n)
 {
-    *r = (crcpipe_range){off, ring_slot(out, i),
-                         n < out->slot_size ? (size_t)n : out->slot_size};
+    *r = (crcpipe_range){off, ring_slot(out, i), n < out->slot_size ? (size_t)n : out->slot_size};
     return out->ticket[i] = read_async(out, src, r, 1);
 }
 
 /* STORED, swapped or converted: chunks read into the first two read slots
  * in turn, the next one read while this one goes into the ring. */
-static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t off,
-                                       uint64_t n)
+static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t off, uint64_t n)
 {
     c2s_status st = check_range(src, off, n, out->err);
     crcpipe_range r[2];
@@ -104,8 +99,8 @@ static c2s_status copy_stored_buffered(ring *out, gather_source *src, uint64_t o
     for (size_t k = 0; st == C2S_OK && n > 0; k ^= 1) {
         n -= r[k].len;
         if (n > 0)
-            ticket[k ^ 1] =
-                start_chunk(out, src, &r[k ^ 1], RING_READ0 + (k ^ 1), r[k].off + r[k].len, n);
+            ticket[k ^ 1] = start_chunk(out, src, &r[k ^ 1], RING_READ0 + (k ^ 1),
+                                        r[k].off + r[k].len, n);
         st = ring_wait(out, ticket[k]);
         if (st == C2S_OK) /* swapped and converted in the read slot, into the ring */
             st = ring_put_elements(out, r[k].data, r[k].len);
@@ -130,8 +125,7 @@ static c2s_status copy_stream(ring *out, gather_source *src, uint64_t off, uint6
     return st;
 }
 
-static c2s_status copy_range(ring *out, gather_source *src, uint64_t off, uint64_t n,
-                             int as_is)
+static c2s_status copy_range(ring *out, gather_source *src, uint64_t off, uint64_t n, int as_is)
 {
     if (!src->raw)
         return copy_stream(out, src, off, n);
@@ -143,11 +137,11 @@ static c2s_status copy_range(ring *out, gather_source *src, uint64_t off, uint64
 /* A view with size-1 dimensions dropped, mergeable dimensions merged and
  * the contiguous tail taken out as a run. */
 typedef struct view {
-    size_t k;                                      /* dimensions left */
-    uint64_t n[TMAP_MAX_NDIM], s[TMAP_MAX_NDIM];   /* sizes, strides (elements) */
-    uint64_t run;                                  /* elements per run */
-    uint64_t offset;                               /* of the first element */
-    size_t es;                                     /* element size */
+    size_t k;                                    /* dimensions left */
+    uint64_t n[TMAP_MAX_NDIM], s[TMAP_MAX_NDIM]; /* sizes, strides (elements) */
+    uint64_t run;                                /* elements per run */
+    uint64_t offset;                             /* of the first element */
+    size_t es;                                   /* element size */
 } view;
 
 /* A gather: dimension p in bands of `band` indices; seg[j] (j >= p): j
@@ -305,15 +299,15 @@ static int next_band(const view *v, const gplan *g, band *bd)
 
 /* Read ranges [first, n) of half h, all in slot `slot`: by the pipe
  * (STORED) or here (DEFLATE). */
-static c2s_status send_reads(gatherer *gr, gather_source *src, int h, size_t slot,
-                             size_t first, size_t n)
+static c2s_status send_reads(gatherer *gr, gather_source *src, int h, size_t slot, size_t first,
+                             size_t n)
 {
     ring *out = gr->ring;
     if (n == first)
         return C2S_OK;
     if (src->raw) {
-        out->ticket[slot] = gr->band_ticket[h] =
-            read_async(out, src, &gr->reads[h][first], n - first);
+        out->ticket[slot] = gr->band_ticket[h] = read_async(out, src, &gr->reads[h][first],
+                                                            n - first);
         return C2S_OK;
     }
     for (size_t i = first; i < n; i++) {
@@ -327,8 +321,8 @@ static c2s_status send_reads(gatherer *gr, gather_source *src, int h, size_t slo
 
 /* Plan a read of bytes [off, off + len) into p, joined to the last read
  * when both follow on (first: the first read of this slot). */
-static void add_read(crcpipe_range *reads, size_t first, size_t *n, uint64_t off,
-                     unsigned char *p, size_t len)
+static void add_read(crcpipe_range *reads, size_t first, size_t *n, uint64_t off, unsigned char *p,
+                     size_t len)
 {
     crcpipe_range *last = *n > first ? &reads[*n - 1] : NULL;
     if (last != NULL && last->off + last->len == off && last->data + last->len == p)
@@ -384,10 +378,17 @@ static c2s_status read_band(gatherer *gr, gather_source *src, const view *v, con
 static inline void copy_run(unsigned char *d, const unsigned char *s, size_t n)
 {
     switch (n) { /* constant sizes: single moves */
-    case 2: memcpy(d, s, 2); break;
-    case 4: memcpy(d, s, 4); break;
-    case 8: memcpy(d, s, 8); break;
-    default: memcpy(d, s, n);
+    case 2:
+        memcpy(d, s, 2);
+        break;
+    case 4:
+        memcpy(d, s, 4);
+        break;
+    case 8:
+        memcpy(d, s, 8);
+        break;
+    default:
+        memcpy(d, s, n);
     }
 }
 
@@ -396,9 +397,9 @@ static inline void copy_run(unsigned char *d, const unsigned char *s, size_t n)
  * The tile is first copied column by column into tmp (each segment read
  * sequentially), then written row by row (each output line written
  * whole): no cache line is visited twice, whatever the strides. */
-static inline __attribute__((always_inline)) void transpose_tile(
-    unsigned char *out, size_t row, const unsigned char *const *segp, size_t nc, size_t nr,
-    size_t off, size_t rstep, size_t rb, unsigned char *tmp)
+static inline __attribute__((always_inline)) void
+transpose_tile(unsigned char *out, size_t row, const unsigned char *const *segp, size_t nc,
+               size_t nr, size_t off, size_t rstep, size_t rb, unsigned char *tmp)
 {
     for (size_t c = 0; c < nc; c++) {
         const unsigned char *s = segp[c] + off;
@@ -488,9 +489,10 @@ static void transpose16_4(unsigned char *out, size_t row, const unsigned char *c
 /* m rows of the band matrix (cols runs each) from row r0 into out, in
  * tiles of TILE_BYTES / rb runs square; whole tiles of 4-byte runs read
  * where they lie go through AVX2 when avx2 (the CPU has it). */
-static inline __attribute__((always_inline)) void transpose_rows(
-    unsigned char *out, const unsigned char *const *segp, size_t cols, size_t m, size_t r0,
-    size_t rstep, size_t rb, int avx2)
+static inline __attribute__((always_inline)) void transpose_rows(unsigned char *out,
+                                                                 const unsigned char *const *segp,
+                                                                 size_t cols, size_t m, size_t r0,
+                                                                 size_t rstep, size_t rb, int avx2)
 {
     unsigned char tmp[TILE_BYTES * TILE_BYTES];
     size_t side = rb < TILE_BYTES ? TILE_BYTES / rb : 1, row = cols * rb;
@@ -502,8 +504,8 @@ static inline __attribute__((always_inline)) void transpose_rows(
             if (rb == 4 && avx2 && rstep == 4 && nc == 16 && nr == 16)
                 transpose16_4(out + t0 * row + c0 * rb, row, segp + c0, (r0 + t0) * rstep);
             else
-                transpose_tile(out + t0 * row + c0 * rb, row, segp + c0, nc, nr,
-                               (r0 + t0) * rstep, rstep, rb, tmp);
+                transpose_tile(out + t0 * row + c0 * rb, row, segp + c0, nc, nr, (r0 + t0) * rstep,
+                               rstep, rb, tmp);
         }
 }
 
@@ -511,11 +513,20 @@ static void transpose_any(unsigned char *out, const unsigned char *const *segp, 
                           size_t m, size_t r0, size_t rstep, size_t rb)
 {
     switch (rb) { /* the common element sizes, with constant copies */
-    case 1: transpose_rows(out, segp, cols, m, r0, rstep, 1, 0); break;
-    case 2: transpose_rows(out, segp, cols, m, r0, rstep, 2, 0); break;
-    case 4: transpose_rows(out, segp, cols, m, r0, rstep, 4, have_avx2()); break;
-    case 8: transpose_rows(out, segp, cols, m, r0, rstep, 8, 0); break;
-    default: transpose_rows(out, segp, cols, m, r0, rstep, rb, 0);
+    case 1:
+        transpose_rows(out, segp, cols, m, r0, rstep, 1, 0);
+        break;
+    case 2:
+        transpose_rows(out, segp, cols, m, r0, rstep, 2, 0);
+        break;
+    case 4:
+        transpose_rows(out, segp, cols, m, r0, rstep, 4, have_avx2());
+        break;
+    case 8:
+        transpose_rows(out, segp, cols, m, r0, rstep, 8, 0);
+        break;
+    default:
+        transpose_rows(out, segp, cols, m, r0, rstep, rb, 0);
     }
 }
 
@@ -609,8 +620,8 @@ static c2s_status gather_any(ring *out, const unsigned char *const *segp, const 
 }
 
 /* Copy a band that has been read. */
-static c2s_status gather_band(gatherer *gr, const view *v, const gplan *g, const band *bd,
-                              int h, size_t nseg)
+static c2s_status gather_band(gatherer *gr, const view *v, const gplan *g, const band *bd, int h,
+                              size_t nseg)
 {
     ring *out = gr->ring;
     const unsigned char *const *segp = gr->segp[h];
@@ -707,8 +718,8 @@ static c2s_status copy_runs(ring *out, gather_source *src, const view *v, int as
     return st;
 }
 
-static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source *src,
-                               int as_is, const gather_next *next)
+static c2s_status copy_strided(gatherer *gr, const tmap_tensor *t, gather_source *src, int as_is,
+                               const gather_next *next)
 {
     ring *out = gr->ring;
     view v;
@@ -759,4 +770,3 @@ void gather_free(gatherer *gr)
         free(gr->reads[h]);
     }
 }
-

@@ -64,9 +64,9 @@
 /* The storage record a tensor reads, opened by the caller. */
 typedef struct gather_source {
     rd_stream s;
-    int raw, fd;                  /* STORED: pread at base + offset */
+    int raw, fd; /* STORED: pread at base + offset */
     uint64_t base;
-    crcpipe_record *rec;          /* STORED: its CRC pieces */
+    crcpipe_record *rec; /* STORED: its CRC pieces */
 } gather_source;
 
 /* The ring, and the gathers' own memory: per half of the read slots, its
@@ -75,9 +75,9 @@ typedef struct gatherer {
     ring *ring;
     const unsigned char **segp[2];
     crcpipe_range *reads[2];
-    uint64_t band_ticket[2];      /* the last pipe job of the band */
+    uint64_t band_ticket[2]; /* the last pipe job of the band */
     /* the first band of the next tensor, read ahead into half pre_h */
-    const tmap_tensor *pre_t;     /* NULL: none */
+    const tmap_tensor *pre_t; /* NULL: none */
     int pre_h;
     size_t pre_nseg;
 } gatherer;

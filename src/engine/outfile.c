@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 static char *tmp_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -172,7 +171,7 @@ static size_t dio_align(int fd)
         if (sx.stx_dio_offset_align == 0 || sx.stx_dio_mem_align == 0)
             return 0; /* the file system says: no direct I/O */
         size_t a = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
-                                                                   : sx.stx_dio_mem_align;
+                                                                  : sx.stx_dio_mem_align;
         return a < OUTFILE_DIO_ALIGN ? OUTFILE_DIO_ALIGN : a;
     }
 #endif
@@ -275,8 +274,8 @@ static c2s_status write_failed(const outfile *of, int e, c2s_error *err)
     struct rlimit rl;
     if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         return c2s_fail(err, C2S_ERR_INPUT,
-                        "cannot write %s: %s (the file size limit, ulimit -f, is %llu bytes)",
-                        what, strerror(e), (unsigned long long)rl.rlim_cur);
+                        "cannot write %s: %s (the file size limit, ulimit -f, is %llu bytes)", what,
+                        strerror(e), (unsigned long long)rl.rlim_cur);
     return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", what,
                     e != 0 ? strerror(e) : "no progress");
 }
@@ -315,12 +314,12 @@ static c2s_status place_no_clobber(outfile *of, c2s_error *err)
     }
     if (errno == EEXIST)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
-                        of->final_path);
+                             of->final_path);
     /* File systems without hard links: check, then rename (small race). */
     struct stat st;
     if (lstat(of->final_path, &st) == 0)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
-                        of->final_path);
+                             of->final_path);
     if (rename(of->tmp_path, of->final_path) != 0)
         return c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path,
                         strerror(errno));
@@ -371,8 +370,7 @@ static c2s_status commit_unnamed(outfile *of, c2s_error *err)
 {
     int d = dup(of->fd);
     if (d < 0 || close(d) != 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
-                        strerror(errno));
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path, strerror(errno));
     c2s_status st = C2S_OK;
     if (of->force) {
         st = replace_with_unnamed(of, err);
@@ -382,8 +380,7 @@ static c2s_status commit_unnamed(outfile *of, c2s_error *err)
             st = c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_EXISTS, "output exists: %s",
                                of->final_path);
         else if (e != 0)
-            st = c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path,
-                          strerror(e));
+            st = c2s_fail(err, C2S_ERR_INPUT, "cannot create %s: %s", of->final_path, strerror(e));
     }
     if (st != C2S_OK)
         return st;
@@ -400,8 +397,7 @@ c2s_status outfile_commit(outfile *of, c2s_error *err)
         return commit_unnamed(of, err);
     if (close(of->fd) != 0) {
         of->fd = -1;
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path,
-                        strerror(errno));
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot write %s: %s", of->final_path, strerror(errno));
     }
     of->fd = -1;
     c2s_status st = C2S_OK;

@@ -60,19 +60,19 @@
 typedef struct outfile {
     int fd;
     int force;
-    int stream;       /* writing to a descriptor we do not own (stdout) */
-    int unnamed;      /* an O_TMPFILE file: no name until committed */
+    int stream;  /* writing to a descriptor we do not own (stdout) */
+    int unnamed; /* an O_TMPFILE file: no name until committed */
     char *final_path;
     char *tmp_path;   /* the named file, or the unnamed one's link for a
                        * forced commit; NULL once committed or removed */
     char fd_path[32]; /* unnamed: "/proc/self/fd/N" */
     void (*tap)(void *ctx, const void *buf, size_t n); /* sees every byte written */
     void *tap_ctx;
-    uint64_t pos;           /* bytes written so far */
-    uint64_t direct_from;   /* aligned writes from here on bypass the cache */
-    size_t align;           /* direct I/O alignment; 0: this file gets none */
-    int direct_set;         /* O_DIRECT is set on fd now */
-    uint64_t direct_bytes;  /* bytes written with O_DIRECT */
+    uint64_t pos;          /* bytes written so far */
+    uint64_t direct_from;  /* aligned writes from here on bypass the cache */
+    size_t align;          /* direct I/O alignment; 0: this file gets none */
+    int direct_set;        /* O_DIRECT is set on fd now */
+    uint64_t direct_bytes; /* bytes written with O_DIRECT */
 } outfile;
 
 /* Create the file that becomes path: unnamed where the file system allows,
@@ -99,7 +99,6 @@ c2s_status outfile_write(outfile *of, const void *buf, size_t n, c2s_error *err)
  * never, the default).  No effect on streams or where the file system has
  * no direct I/O. */
 void outfile_direct_from(outfile *of, uint64_t offset);
-
 
 /* Bytes that can still be dirtied in the page cache before the kernel
  * starts background writeback: its threshold (vm.dirty_background_bytes,

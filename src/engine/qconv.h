@@ -33,10 +33,10 @@
 
 typedef struct qconv {
     const tmap_quant *q;
-    c2s_dtype from;         /* I8, U8 or I32 */
-    float scale;            /* per tensor */
+    c2s_dtype from; /* I8, U8 or I32 */
+    float scale;    /* per tensor */
     int32_t zero_point;
-    double *scales;         /* per channel: q->channels of each */
+    double *scales; /* per channel: q->channels of each */
     float *zero_points;
 } qconv;
 

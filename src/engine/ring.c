@@ -156,8 +156,7 @@ c2s_status ring_room(ring *r, size_t *room)
     return st;
 }
 
-void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
-                      size_t len)
+void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint64_t off, size_t len)
 {
     crcpipe_range range = {off, ring_slot(r, r->cur) + r->used, len};
     r->ticket[r->cur] = crcpipe_submit(&r->pipe, rec, fd, base, &range, 1);

@@ -45,16 +45,16 @@
 #include "torch/dtype.h"
 #include "zip/crcpipe.h"
 
-#define RING_NSLOTS 32          /* slots in all */
-#define RING_SLOTS 4            /* the output ring: slots 0 .. RING_SLOTS - 1 */
-#define RING_READ0 RING_SLOTS   /* the first read slot */
+#define RING_NSLOTS 32                        /* slots in all */
+#define RING_SLOTS 4                          /* the output ring: slots 0 .. RING_SLOTS - 1 */
+#define RING_READ0 RING_SLOTS                 /* the first read slot */
 #define RING_NREAD (RING_NSLOTS - RING_SLOTS) /* read slots */
 
 typedef struct ring {
-    outfile out;                  /* opened, committed and removed by the caller */
+    outfile out; /* opened, committed and removed by the caller */
     crcpipe pipe;
     /* slots */
-    unsigned char *slots;         /* RING_NSLOTS * slot_size */
+    unsigned char *slots; /* RING_NSLOTS * slot_size */
     size_t slot_size, slots_len;
     uint64_t ticket[RING_NSLOTS]; /* the last pipe job on each slot */
     size_t olen[RING_SLOTS];      /* output bytes in each ring slot, not yet written */
@@ -62,11 +62,11 @@ typedef struct ring {
     /* output buffer: gather.c appends to obuf directly in its inner loops */
     unsigned char *obuf;
     size_t ocap, ofill;
-    size_t swap_unit;             /* of the elements in obuf; 1: no swap */
+    size_t swap_unit; /* of the elements in obuf; 1: no swap */
     int converting;
     c2s_dtype conv_from, conv_to;
-    const struct qconv *deq;      /* dequantize obuf's elements first (qconv.h), or NULL */
-    uint64_t deq_next;            /* the tensor's index of the next element to dequantize */
+    const struct qconv *deq; /* dequantize obuf's elements first (qconv.h), or NULL */
+    uint64_t deq_next;       /* the tensor's index of the next element to dequantize */
     /* the caller's */
     const volatile sig_atomic_t *cancel;
     c2s_progress_fn progress;

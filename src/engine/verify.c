@@ -52,13 +52,13 @@
 
 /* Lines of one STORED record (see the top of this file). */
 typedef struct line_cache {
-    unsigned char *data;   /* CACHE_BYTES */
-    uint64_t *tag;         /* per slot: line number + 1, 0 when empty */
-    size_t line, nslots;   /* bytes per line; slots, a prime */
-    unsigned shift;        /* line == 1 << shift */
-    uint64_t magic;        /* UINT64_MAX / nslots + 1: for slot_of */
+    unsigned char *data; /* CACHE_BYTES */
+    uint64_t *tag;       /* per slot: line number + 1, 0 when empty */
+    size_t line, nslots; /* bytes per line; slots, a prime */
+    unsigned shift;      /* line == 1 << shift */
+    uint64_t magic;      /* UINT64_MAX / nslots + 1: for slot_of */
     int fd;
-    uint64_t base, size;   /* the record: at base in fd, size bytes */
+    uint64_t base, size; /* the record: at base in fd, size bytes */
 } line_cache;
 
 typedef struct check {
@@ -68,14 +68,14 @@ typedef struct check {
     const volatile sig_atomic_t *cancel;
     unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
     line_cache lc;
-    qconv *deq;                      /* the tensor's dequantizer, or NULL */
+    qconv *deq; /* the tensor's dequantizer, or NULL */
     c2s_error *err;
 } check;
 
 /* ---- the header --------------------------------------------------------------- */
 
-static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n,
-                               size_t header_len, c2s_error *err)
+static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n, size_t header_len,
+                               c2s_error *err)
 {
     if (f->data_start != header_len || f->ntensors != n)
         return c2s_fail(err, C2S_ERR_INPUT, "verify: the written header is not the planned one");
@@ -87,8 +87,8 @@ static c2s_status check_header(const st_file *f, const stw_entry *e, size_t n,
         for (size_t d = 0; same && d < t->ndim; d++)
             same = t->shape[d] == (uint64_t)e[i].shape[d];
         if (!same)
-            return c2s_fail(err, C2S_ERR_INPUT, "verify: tensor '%s' is not as planned in the header",
-                            e[i].name);
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "verify: tensor '%s' is not as planned in the header", e[i].name);
     }
     return C2S_OK;
 }
@@ -193,10 +193,17 @@ static inline void walk_next(walk *w, const tmap_tensor *t, size_t nd)
 static inline void copy_elem(unsigned char *d, const unsigned char *s, size_t es)
 {
     switch (es) {
-    case 2: memcpy(d, s, 2); break;
-    case 4: memcpy(d, s, 4); break;
-    case 8: memcpy(d, s, 8); break;
-    default: memcpy(d, s, es);
+    case 2:
+        memcpy(d, s, 2);
+        break;
+    case 4:
+        memcpy(d, s, 4);
+        break;
+    case 8:
+        memcpy(d, s, 8);
+        break;
+    default:
+        memcpy(d, s, es);
     }
 }
 
@@ -217,8 +224,7 @@ static size_t prime_at_most(size_t n)
 /* Empty the cache for t's record (size bytes at base in fd), its lines
  * sized so that the shape[last] lines one sweep of the last dimension may
  * touch fill at most half of it. */
-static void cache_start(line_cache *lc, const tmap_tensor *t, int fd, uint64_t base,
-                        uint64_t size)
+static void cache_start(line_cache *lc, const tmap_tensor *t, int fd, uint64_t base, uint64_t size)
 {
     uint64_t sweep = t->ndim > 0 ? (uint64_t)t->shape[t->ndim - 1] : 1;
     size_t line = MAX_LINE;
@@ -281,9 +287,9 @@ static inline c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *
 
 /* Storage element `at` of t into dst: from the line cache, from the
  * inflated span (mem), or read alone. */
-static inline __attribute__((always_inline)) c2s_status get_element(
-    check *c, const tmap_tensor *t, size_t es, rd_stream *s, int cached,
-    const unsigned char *mem, uint64_t at, unsigned char *dst)
+static inline __attribute__((always_inline)) c2s_status
+get_element(check *c, const tmap_tensor *t, size_t es, rd_stream *s, int cached,
+            const unsigned char *mem, uint64_t at, unsigned char *dst)
 {
     if (cached)
         return cache_get(&c->lc, at * es, dst, es, s->name, c->err);
@@ -322,8 +328,7 @@ static unsigned char *alloc_cache(void)
 static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *e)
 {
     rd_stream s;
-    c2s_status st = rd_stream_open(&c->ck->rd, c->ck->map.storages[t->storage].key, &s,
-                                       c->err);
+    c2s_status st = rd_stream_open(&c->ck->rd, c->ck->map.storages[t->storage].key, &s, c->err);
     size_t es = c2s_dtype_size(t->dtype);
     uint64_t span = 0;
     for (size_t d = 0; d < t->ndim; d++)
@@ -397,9 +402,8 @@ static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e
     return st;
 }
 
-c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries,
-                         size_t n, size_t header_len, const volatile sig_atomic_t *cancel,
-                         c2s_error *err)
+c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
+                         size_t header_len, const volatile sig_atomic_t *cancel, c2s_error *err)
 {
     check c = {.ck = ck, .cancel = cancel, .err = err};
     c.fd = open(path, O_RDONLY | O_CLOEXEC);

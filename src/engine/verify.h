@@ -22,8 +22,7 @@
 
 /* entries: the plan, in write order (their dtype is the output dtype).
  * C2S_ERR_INPUT with "verify: ..." on any difference. */
-c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries,
-                         size_t n, size_t header_len, const volatile sig_atomic_t *cancel,
-                         c2s_error *err);
+c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
+                         size_t header_len, const volatile sig_atomic_t *cancel, c2s_error *err);
 
 #endif /* VERIFY_H */

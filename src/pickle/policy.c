@@ -20,11 +20,8 @@ typedef struct pair {
 
 /* What the pickle VM interprets as plain containers (pvm.h). */
 static const pair VM_INTERPRETED[] = {
-    {"collections", "OrderedDict"},
-    {"_codecs", "encode"},
-    {"builtins", "set"},
-    {"builtins", "frozenset"},
-    {"builtins", "bytes"},
+    {"collections", "OrderedDict"}, {"_codecs", "encode"}, {"builtins", "set"},
+    {"builtins", "frozenset"},      {"builtins", "bytes"},
 };
 
 /* Plain data that real checkpoints carry. */
@@ -77,40 +74,144 @@ static const pair DATA[] = {
 
 /* Modules (and their sub-modules) whose every name is dangerous. */
 static const char *const DANGEROUS_MODULES[] = {
-    "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "sys", "runpy", "importlib",
-    "pickle", "_pickle", "pickletools", "marshal", "shelve", "dill", "cloudpickle", "joblib",
-    "types", "ctypes", "_ctypes", "cffi", "socket", "_socket", "ssl", "select", "selectors",
-    "operator", "_operator", "functools", "_functools", "itertools", "pty", "tty",
-    "webbrowser", "shutil", "tempfile", "io", "_io", "fileinput", "glob", "code", "codeop",
-    "pdb", "bdb", "trace", "timeit", "profile", "cProfile", "inspect", "multiprocessing",
-    "concurrent", "threading", "_thread", "asyncio", "signal", "resource", "gc",
-    "http", "urllib", "ftplib", "smtplib", "telnetlib", "xmlrpc", "requests", "httpx",
-    "zipimport", "pkgutil", "imp", "platform", "distutils", "setuptools", "pip",
-    "numpy.testing", "numpy.f2py", "numpy.distutils",
-    "torch.hub", "torch.jit", "torch.utils.cpp_extension", "torch._inductor",
-    "torch._dynamo", "torch.package", "torch.ops", "torch.classes", "torch._C",
-    "torch.distributed", "torch.multiprocessing", "torch.utils.data",
+    "os",
+    "posix",
+    "nt",
+    "posixpath",
+    "ntpath",
+    "subprocess",
+    "sys",
+    "runpy",
+    "importlib",
+    "pickle",
+    "_pickle",
+    "pickletools",
+    "marshal",
+    "shelve",
+    "dill",
+    "cloudpickle",
+    "joblib",
+    "types",
+    "ctypes",
+    "_ctypes",
+    "cffi",
+    "socket",
+    "_socket",
+    "ssl",
+    "select",
+    "selectors",
+    "operator",
+    "_operator",
+    "functools",
+    "_functools",
+    "itertools",
+    "pty",
+    "tty",
+    "webbrowser",
+    "shutil",
+    "tempfile",
+    "io",
+    "_io",
+    "fileinput",
+    "glob",
+    "code",
+    "codeop",
+    "pdb",
+    "bdb",
+    "trace",
+    "timeit",
+    "profile",
+    "cProfile",
+    "inspect",
+    "multiprocessing",
+    "concurrent",
+    "threading",
+    "_thread",
+    "asyncio",
+    "signal",
+    "resource",
+    "gc",
+    "http",
+    "urllib",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "xmlrpc",
+    "requests",
+    "httpx",
+    "zipimport",
+    "pkgutil",
+    "imp",
+    "platform",
+    "distutils",
+    "setuptools",
+    "pip",
+    "numpy.testing",
+    "numpy.f2py",
+    "numpy.distutils",
+    "torch.hub",
+    "torch.jit",
+    "torch.utils.cpp_extension",
+    "torch._inductor",
+    "torch._dynamo",
+    "torch.package",
+    "torch.ops",
+    "torch.classes",
+    "torch._C",
+    "torch.distributed",
+    "torch.multiprocessing",
+    "torch.utils.data",
 };
 
 /* Single dangerous names in otherwise mixed modules. */
 static const pair DANGEROUS_PAIRS[] = {
-    {"builtins", "eval"}, {"builtins", "exec"}, {"builtins", "compile"},
-    {"builtins", "open"}, {"builtins", "getattr"}, {"builtins", "setattr"},
-    {"builtins", "delattr"}, {"builtins", "__import__"}, {"builtins", "globals"},
-    {"builtins", "locals"}, {"builtins", "vars"}, {"builtins", "input"},
-    {"builtins", "breakpoint"}, {"builtins", "exit"}, {"builtins", "quit"},
-    {"builtins", "help"}, {"builtins", "memoryview"}, {"builtins", "apply"},
-    {"builtins", "execfile"}, {"builtins", "file"}, {"builtins", "reload"},
-    {"builtins", "__builtins__"}, {"builtins", "type"}, {"builtins", "super"},
-    {"builtins", "classmethod"}, {"builtins", "staticmethod"}, {"builtins", "property"},
-    {"builtins", "map"}, {"builtins", "filter"}, {"builtins", "print"},
-    {"copyreg", "_reconstructor"}, {"copyreg", "__newobj__"}, {"copyreg", "__newobj_ex__"},
-    {"torch", "load"}, {"torch.serialization", "load"}, {"torch.serialization", "_load"},
+    {"builtins", "eval"},
+    {"builtins", "exec"},
+    {"builtins", "compile"},
+    {"builtins", "open"},
+    {"builtins", "getattr"},
+    {"builtins", "setattr"},
+    {"builtins", "delattr"},
+    {"builtins", "__import__"},
+    {"builtins", "globals"},
+    {"builtins", "locals"},
+    {"builtins", "vars"},
+    {"builtins", "input"},
+    {"builtins", "breakpoint"},
+    {"builtins", "exit"},
+    {"builtins", "quit"},
+    {"builtins", "help"},
+    {"builtins", "memoryview"},
+    {"builtins", "apply"},
+    {"builtins", "execfile"},
+    {"builtins", "file"},
+    {"builtins", "reload"},
+    {"builtins", "__builtins__"},
+    {"builtins", "type"},
+    {"builtins", "super"},
+    {"builtins", "classmethod"},
+    {"builtins", "staticmethod"},
+    {"builtins", "property"},
+    {"builtins", "map"},
+    {"builtins", "filter"},
+    {"builtins", "print"},
+    {"copyreg", "_reconstructor"},
+    {"copyreg", "__newobj__"},
+    {"copyreg", "__newobj_ex__"},
+    {"torch", "load"},
+    {"torch.serialization", "load"},
+    {"torch.serialization", "_load"},
     {"torch._utils", "_import_dotted_name"},
-    {"torch.serialization", "_legacy_load"}, {"torch", "from_file"},
-    {"torch", "save"}, {"torch.serialization", "save"},
-    {"numpy", "load"}, {"numpy", "loadtxt"}, {"numpy", "fromfile"}, {"numpy", "save"},
-    {"numpy.lib.npyio", "load"}, {"numpy", "memmap"},
+    {"torch.serialization", "_legacy_load"},
+    {"torch", "from_file"},
+    {"torch", "save"},
+    {"torch.serialization", "save"},
+    {"numpy", "load"},
+    {"numpy", "loadtxt"},
+    {"numpy", "fromfile"},
+    {"numpy", "save"},
+    {"numpy.lib.npyio", "load"},
+    {"numpy", "memmap"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -174,7 +275,7 @@ static int user_allowed(const char *module, const char *name, const policy_optio
 }
 
 c2s_global_class policy_classify(const char *module, const char *name, policy_known_fn known,
-                             const policy_options *opts)
+                                 const policy_options *opts)
 {
     if (is_dangerous(module, name))
         return C2S_GLOBAL_DANGEROUS;
@@ -194,8 +295,8 @@ static const char *const INERT_MODULES[] = {"torch", "numpy", "collections"};
 
 /* Names of builtins that are plain containers and scalars. */
 static const char *const INERT_BUILTINS[] = {
-    "set", "frozenset", "dict", "list", "tuple", "int", "float", "complex", "str", "bytes",
-    "bytearray", "bool", "slice", "range", "object",
+    "set", "frozenset", "dict",      "list", "tuple", "int",   "float",  "complex",
+    "str", "bytes",     "bytearray", "bool", "slice", "range", "object",
 };
 
 int policy_inert_reference(const char *module, const char *name)
@@ -220,10 +321,14 @@ int policy_refuses(c2s_global_class cls)
 const char *c2s_global_class_name(c2s_global_class cls)
 {
     switch (cls) {
-    case C2S_GLOBAL_ALLOWED: return "allowed";
-    case C2S_GLOBAL_DATA: return "data";
-    case C2S_GLOBAL_UNKNOWN: return "unknown";
-    case C2S_GLOBAL_DANGEROUS: return "dangerous";
+    case C2S_GLOBAL_ALLOWED:
+        return "allowed";
+    case C2S_GLOBAL_DATA:
+        return "data";
+    case C2S_GLOBAL_UNKNOWN:
+        return "unknown";
+    case C2S_GLOBAL_DANGEROUS:
+        return "dangerous";
     }
     return "?";
 }

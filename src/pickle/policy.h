@@ -43,11 +43,11 @@
  * c2s_global_class_name(). */
 
 typedef struct policy_options {
-    const char *const *allow;  /* "module.name" entries moved from unknown to data;
+    const char *const *allow; /* "module.name" entries moved from unknown to data;
                                   "module.*" moves every name of module and of its
                                   sub-modules ("models.*": models.yolo.Model, ...) */
     size_t nallow;
-    int permissive;            /* every unknown global counts as data */
+    int permissive; /* every unknown global counts as data */
 } policy_options;
 
 /* The caller's classifier: 1 when the caller itself interprets module.name
@@ -58,8 +58,8 @@ typedef int (*policy_known_fn)(const char *module, const char *name);
 /* Class of the global module.name (module already mapped to Python 3).
  * known may be NULL (the caller interprets nothing itself).  The options
  * only matter for unknown globals. */
-c2s_global_class policy_classify(const char *module, const char *name,
-                                 policy_known_fn known, const policy_options *opts);
+c2s_global_class policy_classify(const char *module, const char *name, policy_known_fn known,
+                                 const policy_options *opts);
 
 /* 1 when module.name, if only named (no REDUCE, NEWOBJ, INST, OBJ or BUILD
  * made use of it), is inert: it is not dangerous and its module is torch,

@@ -40,7 +40,7 @@
 #include "util/hex.h"
 
 #include <inttypes.h>
-#include <locale.h>  /* newlocale(), strtod_l(): floats read in the "C" locale */
+#include <locale.h> /* newlocale(), strtod_l(): floats read in the "C" locale */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -55,18 +55,17 @@
 #define NODES_PER_CHUNK 4096
 #define HIGHEST_PROTOCOL 5
 
-#define TRY(expr)                          \
-    do {                                   \
-        c2s_status try_status_ = (expr);   \
-        if (try_status_ != C2S_OK)         \
-            return try_status_;            \
+#define TRY(expr)                        \
+    do {                                 \
+        c2s_status try_status_ = (expr); \
+        if (try_status_ != C2S_OK)       \
+            return try_status_;          \
     } while (0)
 
 /* c2s_fail returns its status argument, but the compiler cannot see that
  * from here; naming the constant lets it prove error paths never fall
  * through to code that reads unset outputs. */
-#define FAIL(vm, ...) \
-    (c2s_fail((vm)->err, C2S_ERR_INPUT, __VA_ARGS__), C2S_ERR_INPUT)
+#define FAIL(vm, ...) (c2s_fail((vm)->err, C2S_ERR_INPUT, __VA_ARGS__), C2S_ERR_INPUT)
 #define FAIL_LIMIT(vm, rule, ...) \
     (c2s_fail_rule((vm)->err, C2S_ERR_INPUT, rule, __VA_ARGS__), C2S_ERR_INPUT)
 
@@ -74,58 +73,146 @@
 /* Opcodes                                                              */
 
 enum opcode {
-    OP_MARK = '(', OP_STOP = '.', OP_POP = '0', OP_POP_MARK = '1',
-    OP_DUP = '2', OP_FLOAT = 'F', OP_INT = 'I', OP_BININT = 'J',
-    OP_BININT1 = 'K', OP_LONG = 'L', OP_BININT2 = 'M', OP_NONE = 'N',
-    OP_PERSID = 'P', OP_BINPERSID = 'Q', OP_REDUCE = 'R', OP_STRING = 'S',
-    OP_BINSTRING = 'T', OP_SHORT_BINSTRING = 'U', OP_UNICODE = 'V',
-    OP_BINUNICODE = 'X', OP_APPEND = 'a', OP_BUILD = 'b', OP_GLOBAL = 'c',
-    OP_DICT = 'd', OP_EMPTY_DICT = '}', OP_APPENDS = 'e', OP_GET = 'g',
-    OP_BINGET = 'h', OP_INST = 'i', OP_LONG_BINGET = 'j', OP_LIST = 'l',
-    OP_EMPTY_LIST = ']', OP_OBJ = 'o', OP_PUT = 'p', OP_BINPUT = 'q',
-    OP_LONG_BINPUT = 'r', OP_SETITEM = 's', OP_TUPLE = 't',
-    OP_EMPTY_TUPLE = ')', OP_SETITEMS = 'u', OP_BINFLOAT = 'G',
-    OP_PROTO = 0x80, OP_NEWOBJ = 0x81, OP_EXT1 = 0x82, OP_EXT2 = 0x83,
-    OP_EXT4 = 0x84, OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87,
-    OP_NEWTRUE = 0x88, OP_NEWFALSE = 0x89, OP_LONG1 = 0x8a, OP_LONG4 = 0x8b,
-    OP_BINBYTES = 'B', OP_SHORT_BINBYTES = 'C', OP_SHORT_BINUNICODE = 0x8c,
-    OP_BINUNICODE8 = 0x8d, OP_BINBYTES8 = 0x8e, OP_EMPTY_SET = 0x8f,
-    OP_ADDITEMS = 0x90, OP_FROZENSET = 0x91, OP_NEWOBJ_EX = 0x92,
-    OP_STACK_GLOBAL = 0x93, OP_MEMOIZE = 0x94, OP_FRAME = 0x95,
-    OP_BYTEARRAY8 = 0x96, OP_NEXT_BUFFER = 0x97, OP_READONLY_BUFFER = 0x98
+    OP_MARK = '(',
+    OP_STOP = '.',
+    OP_POP = '0',
+    OP_POP_MARK = '1',
+    OP_DUP = '2',
+    OP_FLOAT = 'F',
+    OP_INT = 'I',
+    OP_BININT = 'J',
+    OP_BININT1 = 'K',
+    OP_LONG = 'L',
+    OP_BININT2 = 'M',
+    OP_NONE = 'N',
+    OP_PERSID = 'P',
+    OP_BINPERSID = 'Q',
+    OP_REDUCE = 'R',
+    OP_STRING = 'S',
+    OP_BINSTRING = 'T',
+    OP_SHORT_BINSTRING = 'U',
+    OP_UNICODE = 'V',
+    OP_BINUNICODE = 'X',
+    OP_APPEND = 'a',
+    OP_BUILD = 'b',
+    OP_GLOBAL = 'c',
+    OP_DICT = 'd',
+    OP_EMPTY_DICT = '}',
+    OP_APPENDS = 'e',
+    OP_GET = 'g',
+    OP_BINGET = 'h',
+    OP_INST = 'i',
+    OP_LONG_BINGET = 'j',
+    OP_LIST = 'l',
+    OP_EMPTY_LIST = ']',
+    OP_OBJ = 'o',
+    OP_PUT = 'p',
+    OP_BINPUT = 'q',
+    OP_LONG_BINPUT = 'r',
+    OP_SETITEM = 's',
+    OP_TUPLE = 't',
+    OP_EMPTY_TUPLE = ')',
+    OP_SETITEMS = 'u',
+    OP_BINFLOAT = 'G',
+    OP_PROTO = 0x80,
+    OP_NEWOBJ = 0x81,
+    OP_EXT1 = 0x82,
+    OP_EXT2 = 0x83,
+    OP_EXT4 = 0x84,
+    OP_TUPLE1 = 0x85,
+    OP_TUPLE2 = 0x86,
+    OP_TUPLE3 = 0x87,
+    OP_NEWTRUE = 0x88,
+    OP_NEWFALSE = 0x89,
+    OP_LONG1 = 0x8a,
+    OP_LONG4 = 0x8b,
+    OP_BINBYTES = 'B',
+    OP_SHORT_BINBYTES = 'C',
+    OP_SHORT_BINUNICODE = 0x8c,
+    OP_BINUNICODE8 = 0x8d,
+    OP_BINBYTES8 = 0x8e,
+    OP_EMPTY_SET = 0x8f,
+    OP_ADDITEMS = 0x90,
+    OP_FROZENSET = 0x91,
+    OP_NEWOBJ_EX = 0x92,
+    OP_STACK_GLOBAL = 0x93,
+    OP_MEMOIZE = 0x94,
+    OP_FRAME = 0x95,
+    OP_BYTEARRAY8 = 0x96,
+    OP_NEXT_BUFFER = 0x97,
+    OP_READONLY_BUFFER = 0x98
 };
 
 /* NULL marks a byte that is not an opcode. */
 static const char *const OPCODE_NAMES[256] = {
-    [OP_MARK] = "MARK", [OP_STOP] = "STOP", [OP_POP] = "POP",
-    [OP_POP_MARK] = "POP_MARK", [OP_DUP] = "DUP", [OP_FLOAT] = "FLOAT",
-    [OP_INT] = "INT", [OP_BININT] = "BININT", [OP_BININT1] = "BININT1",
-    [OP_LONG] = "LONG", [OP_BININT2] = "BININT2", [OP_NONE] = "NONE",
-    [OP_PERSID] = "PERSID", [OP_BINPERSID] = "BINPERSID",
-    [OP_REDUCE] = "REDUCE", [OP_STRING] = "STRING",
-    [OP_BINSTRING] = "BINSTRING", [OP_SHORT_BINSTRING] = "SHORT_BINSTRING",
-    [OP_UNICODE] = "UNICODE", [OP_BINUNICODE] = "BINUNICODE",
-    [OP_APPEND] = "APPEND", [OP_BUILD] = "BUILD", [OP_GLOBAL] = "GLOBAL",
-    [OP_DICT] = "DICT", [OP_EMPTY_DICT] = "EMPTY_DICT",
-    [OP_APPENDS] = "APPENDS", [OP_GET] = "GET", [OP_BINGET] = "BINGET",
-    [OP_INST] = "INST", [OP_LONG_BINGET] = "LONG_BINGET", [OP_LIST] = "LIST",
-    [OP_EMPTY_LIST] = "EMPTY_LIST", [OP_OBJ] = "OBJ", [OP_PUT] = "PUT",
-    [OP_BINPUT] = "BINPUT", [OP_LONG_BINPUT] = "LONG_BINPUT",
-    [OP_SETITEM] = "SETITEM", [OP_TUPLE] = "TUPLE",
-    [OP_EMPTY_TUPLE] = "EMPTY_TUPLE", [OP_SETITEMS] = "SETITEMS",
-    [OP_BINFLOAT] = "BINFLOAT", [OP_PROTO] = "PROTO", [OP_NEWOBJ] = "NEWOBJ",
-    [OP_EXT1] = "EXT1", [OP_EXT2] = "EXT2", [OP_EXT4] = "EXT4",
-    [OP_TUPLE1] = "TUPLE1", [OP_TUPLE2] = "TUPLE2", [OP_TUPLE3] = "TUPLE3",
-    [OP_NEWTRUE] = "NEWTRUE", [OP_NEWFALSE] = "NEWFALSE",
-    [OP_LONG1] = "LONG1", [OP_LONG4] = "LONG4", [OP_BINBYTES] = "BINBYTES",
+    [OP_MARK] = "MARK",
+    [OP_STOP] = "STOP",
+    [OP_POP] = "POP",
+    [OP_POP_MARK] = "POP_MARK",
+    [OP_DUP] = "DUP",
+    [OP_FLOAT] = "FLOAT",
+    [OP_INT] = "INT",
+    [OP_BININT] = "BININT",
+    [OP_BININT1] = "BININT1",
+    [OP_LONG] = "LONG",
+    [OP_BININT2] = "BININT2",
+    [OP_NONE] = "NONE",
+    [OP_PERSID] = "PERSID",
+    [OP_BINPERSID] = "BINPERSID",
+    [OP_REDUCE] = "REDUCE",
+    [OP_STRING] = "STRING",
+    [OP_BINSTRING] = "BINSTRING",
+    [OP_SHORT_BINSTRING] = "SHORT_BINSTRING",
+    [OP_UNICODE] = "UNICODE",
+    [OP_BINUNICODE] = "BINUNICODE",
+    [OP_APPEND] = "APPEND",
+    [OP_BUILD] = "BUILD",
+    [OP_GLOBAL] = "GLOBAL",
+    [OP_DICT] = "DICT",
+    [OP_EMPTY_DICT] = "EMPTY_DICT",
+    [OP_APPENDS] = "APPENDS",
+    [OP_GET] = "GET",
+    [OP_BINGET] = "BINGET",
+    [OP_INST] = "INST",
+    [OP_LONG_BINGET] = "LONG_BINGET",
+    [OP_LIST] = "LIST",
+    [OP_EMPTY_LIST] = "EMPTY_LIST",
+    [OP_OBJ] = "OBJ",
+    [OP_PUT] = "PUT",
+    [OP_BINPUT] = "BINPUT",
+    [OP_LONG_BINPUT] = "LONG_BINPUT",
+    [OP_SETITEM] = "SETITEM",
+    [OP_TUPLE] = "TUPLE",
+    [OP_EMPTY_TUPLE] = "EMPTY_TUPLE",
+    [OP_SETITEMS] = "SETITEMS",
+    [OP_BINFLOAT] = "BINFLOAT",
+    [OP_PROTO] = "PROTO",
+    [OP_NEWOBJ] = "NEWOBJ",
+    [OP_EXT1] = "EXT1",
+    [OP_EXT2] = "EXT2",
+    [OP_EXT4] = "EXT4",
+    [OP_TUPLE1] = "TUPLE1",
+    [OP_TUPLE2] = "TUPLE2",
+    [OP_TUPLE3] = "TUPLE3",
+    [OP_NEWTRUE] = "NEWTRUE",
+    [OP_NEWFALSE] = "NEWFALSE",
+    [OP_LONG1] = "LONG1",
+    [OP_LONG4] = "LONG4",
+    [OP_BINBYTES] = "BINBYTES",
     [OP_SHORT_BINBYTES] = "SHORT_BINBYTES",
     [OP_SHORT_BINUNICODE] = "SHORT_BINUNICODE",
-    [OP_BINUNICODE8] = "BINUNICODE8", [OP_BINBYTES8] = "BINBYTES8",
-    [OP_EMPTY_SET] = "EMPTY_SET", [OP_ADDITEMS] = "ADDITEMS",
-    [OP_FROZENSET] = "FROZENSET", [OP_NEWOBJ_EX] = "NEWOBJ_EX",
-    [OP_STACK_GLOBAL] = "STACK_GLOBAL", [OP_MEMOIZE] = "MEMOIZE",
-    [OP_FRAME] = "FRAME", [OP_BYTEARRAY8] = "BYTEARRAY8",
-    [OP_NEXT_BUFFER] = "NEXT_BUFFER", [OP_READONLY_BUFFER] = "READONLY_BUFFER",
+    [OP_BINUNICODE8] = "BINUNICODE8",
+    [OP_BINBYTES8] = "BINBYTES8",
+    [OP_EMPTY_SET] = "EMPTY_SET",
+    [OP_ADDITEMS] = "ADDITEMS",
+    [OP_FROZENSET] = "FROZENSET",
+    [OP_NEWOBJ_EX] = "NEWOBJ_EX",
+    [OP_STACK_GLOBAL] = "STACK_GLOBAL",
+    [OP_MEMOIZE] = "MEMOIZE",
+    [OP_FRAME] = "FRAME",
+    [OP_BYTEARRAY8] = "BYTEARRAY8",
+    [OP_NEXT_BUFFER] = "NEXT_BUFFER",
+    [OP_READONLY_BUFFER] = "READONLY_BUFFER",
 };
 
 /* ------------------------------------------------------------------ */
@@ -136,35 +223,61 @@ typedef struct module_rename {
 } module_rename;
 
 static const module_rename MODULE_RENAMES[] = {
-    {"__builtin__", "builtins"}, {"copy_reg", "copyreg"},
-    {"exceptions", "builtins"}, {"cPickle", "pickle"},
-    {"UserDict", "collections"}, {"UserList", "collections"},
-    {"UserString", "collections"}, {"Queue", "queue"},
-    {"SocketServer", "socketserver"}, {"ConfigParser", "configparser"},
-    {"repr", "reprlib"}, {"_winreg", "winreg"}, {"thread", "_thread"},
-    {"dummy_thread", "_dummy_thread"}, {"httplib", "http.client"},
-    {"commands", "subprocess"}, {"urllib2", "urllib.request"},
-    {"cStringIO", "io"}, {"StringIO", "io"}, {"whichdb", "dbm"},
-    {"anydbm", "dbm"}, {"dbhash", "dbm.bsd"}, {"dumbdbm", "dbm.dumb"},
-    {"dbm", "dbm.ndbm"}, {"gdbm", "dbm.gnu"}, {"xmlrpclib", "xmlrpc.client"},
+    {"__builtin__", "builtins"},
+    {"copy_reg", "copyreg"},
+    {"exceptions", "builtins"},
+    {"cPickle", "pickle"},
+    {"UserDict", "collections"},
+    {"UserList", "collections"},
+    {"UserString", "collections"},
+    {"Queue", "queue"},
+    {"SocketServer", "socketserver"},
+    {"ConfigParser", "configparser"},
+    {"repr", "reprlib"},
+    {"_winreg", "winreg"},
+    {"thread", "_thread"},
+    {"dummy_thread", "_dummy_thread"},
+    {"httplib", "http.client"},
+    {"commands", "subprocess"},
+    {"urllib2", "urllib.request"},
+    {"cStringIO", "io"},
+    {"StringIO", "io"},
+    {"whichdb", "dbm"},
+    {"anydbm", "dbm"},
+    {"dbhash", "dbm.bsd"},
+    {"dumbdbm", "dbm.dumb"},
+    {"dbm", "dbm.ndbm"},
+    {"gdbm", "dbm.gnu"},
+    {"xmlrpclib", "xmlrpc.client"},
     {"SimpleXMLRPCServer", "xmlrpc.server"},
-    {"DocXMLRPCServer", "xmlrpc.server"}, {"htmlentitydefs", "html.entities"},
-    {"HTMLParser", "html.parser"}, {"Cookie", "http.cookies"},
-    {"cookielib", "http.cookiejar"}, {"BaseHTTPServer", "http.server"},
-    {"SimpleHTTPServer", "http.server"}, {"CGIHTTPServer", "http.server"},
-    {"test.test_support", "test.support"}, {"urlparse", "urllib.parse"},
-    {"robotparser", "urllib.robotparser"}, {"_abcoll", "collections.abc"},
-    {"markupbase", "_markupbase"}, {"_elementtree", "xml.etree.ElementTree"},
-    {"Tkinter", "tkinter"}, {"tkFileDialog", "tkinter.filedialog"},
+    {"DocXMLRPCServer", "xmlrpc.server"},
+    {"htmlentitydefs", "html.entities"},
+    {"HTMLParser", "html.parser"},
+    {"Cookie", "http.cookies"},
+    {"cookielib", "http.cookiejar"},
+    {"BaseHTTPServer", "http.server"},
+    {"SimpleHTTPServer", "http.server"},
+    {"CGIHTTPServer", "http.server"},
+    {"test.test_support", "test.support"},
+    {"urlparse", "urllib.parse"},
+    {"robotparser", "urllib.robotparser"},
+    {"_abcoll", "collections.abc"},
+    {"markupbase", "_markupbase"},
+    {"_elementtree", "xml.etree.ElementTree"},
+    {"Tkinter", "tkinter"},
+    {"tkFileDialog", "tkinter.filedialog"},
     {"FileDialog", "tkinter.filedialog"},
     {"tkSimpleDialog", "tkinter.simpledialog"},
     {"SimpleDialog", "tkinter.simpledialog"},
     {"tkColorChooser", "tkinter.colorchooser"},
-    {"tkCommonDialog", "tkinter.commondialog"}, {"Dialog", "tkinter.dialog"},
-    {"Tkdnd", "tkinter.dnd"}, {"tkFont", "tkinter.font"},
+    {"tkCommonDialog", "tkinter.commondialog"},
+    {"Dialog", "tkinter.dialog"},
+    {"Tkdnd", "tkinter.dnd"},
+    {"tkFont", "tkinter.font"},
     {"tkMessageBox", "tkinter.messagebox"},
     {"ScrolledText", "tkinter.scrolledtext"},
-    {"Tkconstants", "tkinter.constants"}, {"Tix", "tkinter.tix"},
+    {"Tkconstants", "tkinter.constants"},
+    {"Tix", "tkinter.tix"},
     {"ttk", "tkinter.ttk"},
 };
 
@@ -192,12 +305,9 @@ static const name_rename NAME_RENAMES[] = {
     {"whichdb", "whichdb", "dbm", "whichdb"},
     {"_socket", "fromfd", "socket", "fromfd"},
     {"socket", "_socketobject", "socket", "SocketType"},
-    {"_multiprocessing", "Connection", "multiprocessing.connection",
-     "Connection"},
-    {"multiprocessing.process", "Process", "multiprocessing.context",
-     "Process"},
-    {"multiprocessing.forking", "Popen", "multiprocessing.popen_fork",
-     "Popen"},
+    {"_multiprocessing", "Connection", "multiprocessing.connection", "Connection"},
+    {"multiprocessing.process", "Process", "multiprocessing.context", "Process"},
+    {"multiprocessing.forking", "Popen", "multiprocessing.popen_fork", "Popen"},
     {"urllib", "ContentTooShortError", "urllib.error", "ContentTooShortError"},
     {"urllib", "getproxies", "urllib.request", "getproxies"},
     {"urllib", "pathname2url", "urllib.request", "pathname2url"},
@@ -212,14 +322,10 @@ static const name_rename NAME_RENAMES[] = {
     {"urllib", "urlretrieve", "urllib.request", "urlretrieve"},
     {"urllib2", "HTTPError", "urllib.error", "HTTPError"},
     {"urllib2", "URLError", "urllib.error", "URLError"},
-    {"multiprocessing", "AuthenticationError", "multiprocessing.context",
-     "AuthenticationError"},
-    {"multiprocessing", "BufferTooShort", "multiprocessing.context",
-     "BufferTooShort"},
-    {"multiprocessing", "ProcessError", "multiprocessing.context",
-     "ProcessError"},
-    {"multiprocessing", "TimeoutError", "multiprocessing.context",
-     "TimeoutError"},
+    {"multiprocessing", "AuthenticationError", "multiprocessing.context", "AuthenticationError"},
+    {"multiprocessing", "BufferTooShort", "multiprocessing.context", "BufferTooShort"},
+    {"multiprocessing", "ProcessError", "multiprocessing.context", "ProcessError"},
+    {"multiprocessing", "TimeoutError", "multiprocessing.context", "TimeoutError"},
 };
 
 /* ------------------------------------------------------------------ */
@@ -271,8 +377,8 @@ struct pvm {
     dict_slot *dict_slots;
     size_t dict_slot_cap, dict_slot_count;
 
-    int proto;          /* the last PROTO, as CPython's self->proto */
-    locale_t c_locale;  /* for strtod_l; made by the first FLOAT */
+    int proto;         /* the last PROTO, as CPython's self->proto */
+    locale_t c_locale; /* for strtod_l; made by the first FLOAT */
 };
 
 /* ------------------------------------------------------------------ */
@@ -412,64 +518,54 @@ static uint32_t next_code_point(const uint8_t *s, size_t *i)
     return cp;
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
 
 static c2s_status out_of_memory(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: out of memory in %s at offset %zu", vm->op_name,
-                vm->op_offset);
+    return FAIL(vm, "pickle: out of memory in %s at offset %zu", vm->op_name, vm->op_offset);
 }
 
 static c2s_status underflow(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: stack underflow in %s at offset %zu", vm->op_name,
-                vm->op_offset);
+    return FAIL(vm, "pickle: stack underflow in %s at offset %zu", vm->op_name, vm->op_offset);
 }
 
 static c2s_status truncated(pvm *vm, uint64_t need)
 {
-    return FAIL(vm,
-                "pickle: truncated: %s at offset %zu needs %" PRIu64
-                " bytes, %zu left",
+    return FAIL(vm, "pickle: truncated: %s at offset %zu needs %" PRIu64 " bytes, %zu left",
                 vm->op_name, vm->op_offset, need, vm->len - vm->pos);
 }
 
 static c2s_status bad_argument(pvm *vm)
 {
-    return FAIL(vm,
-                "pickle: bad %s argument at offset %zu", vm->op_name,
-                vm->op_offset);
+    return FAIL(vm, "pickle: bad %s argument at offset %zu", vm->op_name, vm->op_offset);
 }
 
 static c2s_status wrong_target(pvm *vm, const pvm_value *target)
 {
-    return FAIL(vm, "pickle: %s on a %s at offset %zu",
-                vm->op_name, pvm_kind_name(target->kind), vm->op_offset);
+    return FAIL(vm, "pickle: %s on a %s at offset %zu", vm->op_name, pvm_kind_name(target->kind),
+                vm->op_offset);
 }
 
 static c2s_status string_too_long(pvm *vm)
 {
     return FAIL_LIMIT(vm, C2S_RULE_MAX_STRING,
-                "pickle: limit exceeded: more than %zu bytes in one string",
-                vm->limits.max_string);
+                      "pickle: limit exceeded: more than %zu bytes in one string",
+                      vm->limits.max_string);
 }
 
 static c2s_status container_too_big(pvm *vm)
 {
     return FAIL_LIMIT(vm, C2S_RULE_MAX_CONTAINER,
-                "pickle: limit exceeded: more than %zu items in one container",
-                vm->limits.max_container);
+                      "pickle: limit exceeded: more than %zu items in one container",
+                      vm->limits.max_container);
 }
 
 static c2s_status too_many_objects(pvm *vm)
 {
-    return FAIL_LIMIT(vm, C2S_RULE_MAX_OBJECTS,
-                "pickle: limit exceeded: more than %zu objects",
-                vm->limits.max_objects);
+    return FAIL_LIMIT(vm, C2S_RULE_MAX_OBJECTS, "pickle: limit exceeded: more than %zu objects",
+                      vm->limits.max_objects);
 }
 
 /* ------------------------------------------------------------------ */
@@ -517,8 +613,7 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
         return too_many_objects(vm);
     size_t chunk = vm->node_count / NODES_PER_CHUNK;
     if (chunk == vm->chunk_count) {
-        pvm_value **chunks = grow_array(vm->chunks, &vm->chunk_cap,
-                                        chunk + 1, sizeof *chunks);
+        pvm_value **chunks = grow_array(vm->chunks, &vm->chunk_cap, chunk + 1, sizeof *chunks);
         if (chunks == NULL)
             return out_of_memory(vm);
         vm->chunks = chunks;
@@ -558,8 +653,7 @@ static c2s_status new_float(pvm *vm, double f, pvm_value **out)
 
 /* Make a string-like node owning buf (n bytes, buf[n] == 0); buf is freed
  * on failure, so callers need not clean up. */
-static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n,
-                               pvm_value **out)
+static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n, pvm_value **out)
 {
     if (n > vm->limits.max_string) {
         free(buf);
@@ -575,8 +669,7 @@ static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n,
     return C2S_OK;
 }
 
-static c2s_status new_string(pvm *vm, pvm_kind kind, const void *p, size_t n,
-                             pvm_value **out)
+static c2s_status new_string(pvm *vm, pvm_kind kind, const void *p, size_t n, pvm_value **out)
 {
     if (n > vm->limits.max_string)
         return string_too_long(vm);
@@ -589,8 +682,8 @@ static c2s_status new_string(pvm *vm, pvm_kind kind, const void *p, size_t n,
     return adopt_string(vm, kind, buf, n, out);
 }
 
-static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items,
-                          size_t n, pvm_value **out)
+static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_t n,
+                          pvm_value **out)
 {
     if (n > vm->limits.max_container)
         return container_too_big(vm);
@@ -617,8 +710,8 @@ static c2s_status seq_append(pvm *vm, pvm_value *seq, pvm_value *item)
 {
     if (seq->u.seq.len >= vm->limits.max_container)
         return container_too_big(vm);
-    pvm_value **items = grow_array(seq->u.seq.items, &seq->u.seq.cap,
-                                   seq->u.seq.len + 1, sizeof *items);
+    pvm_value **items = grow_array(seq->u.seq.items, &seq->u.seq.cap, seq->u.seq.len + 1,
+                                   sizeof *items);
     if (items == NULL)
         return out_of_memory(vm);
     seq->u.seq.items = items;
@@ -769,13 +862,11 @@ static c2s_status grow_dict_index(pvm *vm)
 static c2s_status grow_dict(pvm *vm, pvm_value *d)
 {
     size_t keys_cap = d->u.dict.cap, vals_cap = d->u.dict.cap;
-    pvm_value **keys = grow_array(d->u.dict.keys, &keys_cap, d->u.dict.len + 1,
-                                  sizeof *keys);
+    pvm_value **keys = grow_array(d->u.dict.keys, &keys_cap, d->u.dict.len + 1, sizeof *keys);
     if (keys == NULL)
         return out_of_memory(vm);
     d->u.dict.keys = keys;
-    pvm_value **vals = grow_array(d->u.dict.vals, &vals_cap, keys_cap,
-                                  sizeof *vals);
+    pvm_value **vals = grow_array(d->u.dict.vals, &vals_cap, keys_cap, sizeof *vals);
     if (vals == NULL)
         return out_of_memory(vm);
     d->u.dict.vals = vals;
@@ -795,11 +886,9 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
             TRY(grow_dict_index(vm));
         h ^= mix64(d->id + UINT64_C(0x9e3779b97f4a7c15));
         size_t mask = vm->dict_slot_cap - 1;
-        for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != NULL;
-             slot = (slot + 1) & mask) {
+        for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != NULL; slot = (slot + 1) & mask) {
             dict_slot *s = &vm->dict_slots[slot];
-            if (s->hash == h && s->dict == d &&
-                scalar_keys_equal(d->u.dict.keys[s->pos], k)) {
+            if (s->hash == h && s->dict == d && scalar_keys_equal(d->u.dict.keys[s->pos], k)) {
                 d->u.dict.vals[s->pos] = v;
                 return C2S_OK;
             }
@@ -827,10 +916,9 @@ static c2s_status push(pvm *vm, pvm_value *v)
 {
     if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_STACK,
-                    "pickle: limit exceeded: more than %zu stack entries",
-                    vm->limits.max_stack);
-    pvm_value **stack = grow_array(vm->stack, &vm->stack_cap,
-                                   vm->stack_len + 1, sizeof *stack);
+                          "pickle: limit exceeded: more than %zu stack entries",
+                          vm->limits.max_stack);
+    pvm_value **stack = grow_array(vm->stack, &vm->stack_cap, vm->stack_len + 1, sizeof *stack);
     if (stack == NULL)
         return out_of_memory(vm);
     vm->stack = stack;
@@ -870,9 +958,7 @@ static c2s_status peek(pvm *vm, pvm_value **out)
 static c2s_status pop_mark(pvm *vm, size_t *start)
 {
     if (vm->mark_count == 0)
-        return FAIL(vm,
-                    "pickle: no MARK for %s at offset %zu", vm->op_name,
-                    vm->op_offset);
+        return FAIL(vm, "pickle: no MARK for %s at offset %zu", vm->op_name, vm->op_offset);
     *start = vm->marks[--vm->mark_count];
     return C2S_OK;
 }
@@ -881,10 +967,9 @@ static c2s_status push_mark(pvm *vm)
 {
     if (vm->stack_len + vm->mark_count >= vm->limits.max_stack)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_STACK,
-                    "pickle: limit exceeded: more than %zu stack entries",
-                    vm->limits.max_stack);
-    size_t *marks = grow_array(vm->marks, &vm->mark_cap, vm->mark_count + 1,
-                               sizeof *marks);
+                          "pickle: limit exceeded: more than %zu stack entries",
+                          vm->limits.max_stack);
+    size_t *marks = grow_array(vm->marks, &vm->mark_cap, vm->mark_count + 1, sizeof *marks);
     if (marks == NULL)
         return out_of_memory(vm);
     vm->marks = marks;
@@ -900,8 +985,7 @@ static memo_slot *memo_find(const pvm *vm, uint64_t key)
     if (vm->memo_cap == 0)
         return NULL;
     size_t mask = vm->memo_cap - 1;
-    for (size_t i = (size_t)mix64(key) & mask; vm->memo[i].value != NULL;
-         i = (i + 1) & mask)
+    for (size_t i = (size_t)mix64(key) & mask; vm->memo[i].value != NULL; i = (i + 1) & mask)
         if (vm->memo[i].key == key)
             return &vm->memo[i];
     return NULL;
@@ -940,8 +1024,8 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
     }
     if (vm->memo_count >= vm->limits.max_memo)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_MEMO,
-                    "pickle: limit exceeded: more than %zu memo entries",
-                    vm->limits.max_memo);
+                          "pickle: limit exceeded: more than %zu memo entries",
+                          vm->limits.max_memo);
     if ((vm->memo_count + 1) * 2 > vm->memo_cap)
         TRY(memo_grow(vm));
     size_t mask = vm->memo_cap - 1;
@@ -957,10 +1041,8 @@ static c2s_status memo_get(pvm *vm, uint64_t key)
 {
     memo_slot *slot = memo_find(vm, key);
     if (slot == NULL)
-        return FAIL(vm,
-                    "pickle: memo index %" PRIu64
-                    " not defined (%s at offset %zu)",
-                    key, vm->op_name, vm->op_offset);
+        return FAIL(vm, "pickle: memo index %" PRIu64 " not defined (%s at offset %zu)", key,
+                    vm->op_name, vm->op_offset);
     return push(vm, slot->value);
 }
 
@@ -971,8 +1053,8 @@ static c2s_status memo_get(pvm *vm, uint64_t key)
  * complement, which is what CPython's encode_long writes for LONG1. */
 static size_t twos_complement_len(const uint8_t *p, size_t n)
 {
-    while (n > 1 && ((p[n - 1] == 0x00 && !(p[n - 2] & 0x80)) ||
-                     (p[n - 1] == 0xff && (p[n - 2] & 0x80))))
+    while (n > 1 &&
+           ((p[n - 1] == 0x00 && !(p[n - 2] & 0x80)) || (p[n - 1] == 0xff && (p[n - 2] & 0x80))))
         n--;
     return n;
 }
@@ -1053,8 +1135,7 @@ static bool c_strtol_whole(const uint8_t *p, size_t n, int64_t *x)
     unsigned base = 10;
     if (i < n && p[i] == '0') {
         base = 8;
-        if (n - i >= 3 && (p[i + 1] == 'x' || p[i + 1] == 'X') &&
-            hex_digit(p[i + 2]) >= 0) {
+        if (n - i >= 3 && (p[i + 1] == 'x' || p[i + 1] == 'X') && hex_digit(p[i + 2]) >= 0) {
             base = 16;
             i += 2;
         }
@@ -1090,8 +1171,7 @@ typedef struct py_int {
  * follow it), digits with single underscores between them, spaces.  With
  * base 0, a decimal starting with 0 must be all zeros ("010" is an
  * error).  Returns false on any syntax error. */
-static bool parse_py_long(const uint8_t *p, size_t n, unsigned base,
-                          py_int *out)
+static bool parse_py_long(const uint8_t *p, size_t n, unsigned base, py_int *out)
 {
     size_t i = 0;
     while (i < n && is_py_space(p[i]))
@@ -1145,8 +1225,7 @@ static bool parse_py_long(const uint8_t *p, size_t n, unsigned base,
 /* The magnitude of d as little-endian 32-bit limbs in *limbs (malloc'd,
  * *count of them, at least one).  Decimal is at most PY_MAX_STR_DIGITS
  * digits, so the quadratic conversion stays small. */
-static c2s_status py_int_limbs(pvm *vm, const py_int *d, uint32_t **limbs,
-                               size_t *count)
+static c2s_status py_int_limbs(pvm *vm, const py_int *d, uint32_t **limbs, size_t *count)
 {
     unsigned bits = d->base == 16 ? 4 : d->base == 8 ? 3 : d->base == 2 ? 1 : 4;
     if (d->ndigits > (SIZE_MAX - 64) / bits)
@@ -1284,8 +1363,7 @@ static size_t decimal_float_prefix(const uint8_t *p, size_t n)
     return i;
 }
 
-static bool match_nocase(const uint8_t *p, size_t n, size_t at,
-                         const char *word)
+static bool match_nocase(const uint8_t *p, size_t n, size_t at, const char *word)
 {
     size_t k = strlen(word);
     if (n - at < k)
@@ -1331,8 +1409,7 @@ static size_t inf_nan_prefix(const uint8_t *p, size_t n, double *f)
  * _Py_dg_strtod does, so the bits are the same; strtod_l with the "C"
  * locale object reads '.' whatever the process locale, without touching
  * global state (setlocale / localeconv are not thread-safe). */
-static c2s_status decimal_to_double(pvm *vm, const uint8_t *p, size_t n,
-                                    double *f)
+static c2s_status decimal_to_double(pvm *vm, const uint8_t *p, size_t n, double *f)
 {
     if (vm->c_locale == (locale_t)0) {
         vm->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
@@ -1382,8 +1459,7 @@ static c2s_status take_text_index(pvm *vm, uint64_t *index)
     size_t n;
     TRY(take_line(vm, &p, &n));
     py_int d;
-    if (n == 0 || !parse_py_long(p, text_len(p, n), 10, &d) ||
-        d.ndigits > PY_MAX_STR_DIGITS)
+    if (n == 0 || !parse_py_long(p, text_len(p, n), 10, &d) || d.ndigits > PY_MAX_STR_DIGITS)
         return bad_argument(vm);
     uint64_t v = 0;
     for (size_t i = 0; i < d.len; i++) {
@@ -1395,9 +1471,8 @@ static c2s_status take_text_index(pvm *vm, uint64_t *index)
         v = v * 10 + digit;
     }
     if (d.negative && v != 0)
-        return FAIL(vm,
-                    "pickle: negative memo index in %s at offset %zu",
-                    vm->op_name, vm->op_offset);
+        return FAIL(vm, "pickle: negative memo index in %s at offset %zu", vm->op_name,
+                    vm->op_offset);
     *index = v;
     return C2S_OK;
 }
@@ -1510,15 +1585,34 @@ static size_t unescape_py2(const uint8_t *s, size_t n, uint8_t *out)
             return SIZE_MAX;
         uint8_t c = s[i];
         switch (c) {
-        case '\n': break; /* line continuation */
-        case '\\': case '\'': case '"': out[at++] = c; break;
-        case 'a': out[at++] = '\a'; break;
-        case 'b': out[at++] = '\b'; break;
-        case 'f': out[at++] = '\f'; break;
-        case 'n': out[at++] = '\n'; break;
-        case 'r': out[at++] = '\r'; break;
-        case 't': out[at++] = '\t'; break;
-        case 'v': out[at++] = '\v'; break;
+        case '\n':
+            break; /* line continuation */
+        case '\\':
+        case '\'':
+        case '"':
+            out[at++] = c;
+            break;
+        case 'a':
+            out[at++] = '\a';
+            break;
+        case 'b':
+            out[at++] = '\b';
+            break;
+        case 'f':
+            out[at++] = '\f';
+            break;
+        case 'n':
+            out[at++] = '\n';
+            break;
+        case 'r':
+            out[at++] = '\r';
+            break;
+        case 't':
+            out[at++] = '\t';
+            break;
+        case 'v':
+            out[at++] = '\v';
+            break;
         case 'x': {
             if (n - i - 1 < 2)
                 return SIZE_MAX;
@@ -1532,8 +1626,7 @@ static size_t unescape_py2(const uint8_t *s, size_t n, uint8_t *out)
         default:
             if (c >= '0' && c <= '7') {
                 unsigned v = (unsigned)(c - '0');
-                for (int k = 0; k < 2 && i + 1 < n && s[i + 1] >= '0' &&
-                                s[i + 1] <= '7'; k++)
+                for (int k = 0; k < 2 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7'; k++)
                     v = v * 8 + (unsigned)(s[++i] - '0');
                 out[at++] = (uint8_t)(v & 0xff); /* as CPython stores it */
             } else {
@@ -1551,9 +1644,7 @@ static c2s_status op_string(pvm *vm)
     size_t n;
     TRY(take_line(vm, &p, &n));
     if (n < 2 || p[0] != p[n - 1] || (p[0] != '\'' && p[0] != '"'))
-        return FAIL(vm,
-                    "pickle: STRING argument at offset %zu is not quoted",
-                    vm->op_offset);
+        return FAIL(vm, "pickle: STRING argument at offset %zu is not quoted", vm->op_offset);
     if (n - 2 > vm->limits.max_string)
         return string_too_long(vm);
     uint8_t *buf = malloc(n - 1);
@@ -1562,9 +1653,7 @@ static c2s_status op_string(pvm *vm)
     size_t len = unescape_py2(p + 1, n - 2, buf);
     if (len == SIZE_MAX) {
         free(buf);
-        return FAIL(vm,
-                    "pickle: bad escape in STRING at offset %zu",
-                    vm->op_offset);
+        return FAIL(vm, "pickle: bad escape in STRING at offset %zu", vm->op_offset);
     }
     buf[len] = '\0';
     return push_py2_string(vm, (char *)buf, len);
@@ -1572,8 +1661,7 @@ static c2s_status op_string(pvm *vm)
 
 /* Parse \uXXXX or \UXXXXXXXX whose letter is at s[i]; *end gets the index
  * after it.  Returns the code point, or UINT32_MAX when malformed. */
-static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i,
-                                     size_t *end)
+static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i, size_t *end)
 {
     size_t digits = s[i] == 'u' ? 4 : 8;
     if (n - i - 1 < digits)
@@ -1594,8 +1682,7 @@ static uint32_t parse_unicode_escape(const uint8_t *s, size_t n, size_t i,
  * run of backslashes.  Every escape is one code point: two surrogate
  * escapes stay two lone surrogates, as in Python 3, each written as its
  * 3-byte form (see PVM_STR).  out holds 2 * n bytes. */
-static size_t decode_raw_unicode_escape(const uint8_t *s, size_t n,
-                                        uint8_t *out)
+static size_t decode_raw_unicode_escape(const uint8_t *s, size_t n, uint8_t *out)
 {
     size_t at = 0, i = 0;
     while (i < n) {
@@ -1637,9 +1724,7 @@ static c2s_status op_unicode(pvm *vm)
     size_t len = decode_raw_unicode_escape(p, n, buf);
     if (len == SIZE_MAX) {
         free(buf);
-        return FAIL(vm,
-                    "pickle: bad \\u escape in UNICODE at offset %zu",
-                    vm->op_offset);
+        return FAIL(vm, "pickle: bad \\u escape in UNICODE at offset %zu", vm->op_offset);
     }
     buf[len] = '\0';
     pvm_value *v;
@@ -1653,14 +1738,35 @@ static c2s_status op_counted_string(pvm *vm, uint8_t op)
     size_t width;
     pvm_kind kind = PVM_BYTES;
     switch (op) {
-    case OP_SHORT_BINSTRING: width = 1; kind = PVM_STR; break;
-    case OP_BINSTRING: width = 4; kind = PVM_STR; break;
-    case OP_SHORT_BINUNICODE: width = 1; kind = PVM_STR; break;
-    case OP_BINUNICODE: width = 4; kind = PVM_STR; break;
-    case OP_BINUNICODE8: width = 8; kind = PVM_STR; break;
-    case OP_SHORT_BINBYTES: width = 1; break;
-    case OP_BINBYTES: width = 4; break;
-    default: width = 8; break; /* BINBYTES8, BYTEARRAY8 */
+    case OP_SHORT_BINSTRING:
+        width = 1;
+        kind = PVM_STR;
+        break;
+    case OP_BINSTRING:
+        width = 4;
+        kind = PVM_STR;
+        break;
+    case OP_SHORT_BINUNICODE:
+        width = 1;
+        kind = PVM_STR;
+        break;
+    case OP_BINUNICODE:
+        width = 4;
+        kind = PVM_STR;
+        break;
+    case OP_BINUNICODE8:
+        width = 8;
+        kind = PVM_STR;
+        break;
+    case OP_SHORT_BINBYTES:
+        width = 1;
+        break;
+    case OP_BINBYTES:
+        width = 4;
+        break;
+    default:
+        width = 8;
+        break; /* BINBYTES8, BYTEARRAY8 */
     }
     uint64_t n;
     TRY(take_le(vm, width, &n));
@@ -1707,8 +1813,7 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
     case OP_EMPTY_TUPLE:
     case OP_EMPTY_LIST:
     case OP_EMPTY_SET: {
-        pvm_kind kind = op == OP_EMPTY_TUPLE ? PVM_TUPLE
-                        : op == OP_EMPTY_LIST ? PVM_LIST : PVM_SET;
+        pvm_kind kind = op == OP_EMPTY_TUPLE ? PVM_TUPLE : op == OP_EMPTY_LIST ? PVM_LIST : PVM_SET;
         TRY(new_seq(vm, kind, NULL, 0, &v));
         return push(vm, v);
     }
@@ -1739,8 +1844,7 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
         for (size_t i = 0; i < count; i += 2)
             TRY(dict_set(vm, v, items[i], items[i + 1]));
     } else {
-        pvm_kind kind = op == OP_LIST ? PVM_LIST
-                        : op == OP_FROZENSET ? PVM_FROZENSET : PVM_TUPLE;
+        pvm_kind kind = op == OP_LIST ? PVM_LIST : op == OP_FROZENSET ? PVM_FROZENSET : PVM_TUPLE;
         TRY(new_seq(vm, kind, items, count, &v));
     }
     vm->stack_len = start;
@@ -1759,17 +1863,14 @@ static c2s_status call_list(pvm *vm, pvm_value *call, pvm_value **list)
 
 /* list[key] = value as list.__setitem__ does it: an int (or bool) index,
  * negative counting from the end, inside the list. */
-static c2s_status list_set(pvm *vm, pvm_value *list, const pvm_value *key,
-                           pvm_value *value)
+static c2s_status list_set(pvm *vm, pvm_value *list, const pvm_value *key, pvm_value *value)
 {
     if (key->kind != PVM_INT && key->kind != PVM_BOOL && key->kind != PVM_BIGINT)
-        return FAIL(vm,
-                    "pickle: %s on a list with a %s index at offset %zu",
-                    vm->op_name, pvm_kind_name(key->kind), vm->op_offset);
+        return FAIL(vm, "pickle: %s on a list with a %s index at offset %zu", vm->op_name,
+                    pvm_kind_name(key->kind), vm->op_offset);
     size_t n = list->u.seq.len;
-    int64_t i = key->kind == PVM_INT ? key->u.i : key->kind == PVM_BOOL ? key->u.b != 0
-                                                                         : INT64_MAX;
-    if (i < 0 && (uint64_t)-(i + 1) < n)
+    int64_t i = key->kind == PVM_INT ? key->u.i : key->kind == PVM_BOOL ? key->u.b != 0 : INT64_MAX;
+    if (i < 0 && (uint64_t) - (i + 1) < n)
         i += (int64_t)n;
     if (i < 0 || (uint64_t)i >= n)
         return FAIL(vm,
@@ -1791,8 +1892,8 @@ static bool byte_value(const pvm_value *v, uint8_t *b)
 }
 
 /* bytearray.extend(items) for APPEND(S), bytearray[i] = b for SETITEM(S). */
-static c2s_status bytearray_fill(pvm *vm, bool pairs, pvm_value *ba,
-                                 pvm_value *const *items, size_t count)
+static c2s_status bytearray_fill(pvm *vm, bool pairs, pvm_value *ba, pvm_value *const *items,
+                                 size_t count)
 {
     uint8_t b = 0;
     for (size_t i = pairs ? 1 : 0; i < count; i += pairs ? 2 : 1)
@@ -1800,22 +1901,20 @@ static c2s_status bytearray_fill(pvm *vm, bool pairs, pvm_value *ba,
             return FAIL(vm,
                         "pickle: %s on a bytearray with a %s that is not a "
                         "byte at offset %zu",
-                        vm->op_name, pvm_kind_name(items[i]->kind),
-                        vm->op_offset);
+                        vm->op_name, pvm_kind_name(items[i]->kind), vm->op_offset);
     size_t n = ba->u.str.len;
     if (pairs) {
         for (size_t i = 0; i < count; i += 2) {
             const pvm_value *key = items[i];
-            int64_t at = key->kind == PVM_INT ? key->u.i
-                         : key->kind == PVM_BOOL ? key->u.b != 0 : INT64_MAX;
-            if (key->kind != PVM_INT && key->kind != PVM_BOOL &&
-                key->kind != PVM_BIGINT)
+            int64_t at = key->kind == PVM_INT    ? key->u.i
+                         : key->kind == PVM_BOOL ? key->u.b != 0
+                                                 : INT64_MAX;
+            if (key->kind != PVM_INT && key->kind != PVM_BOOL && key->kind != PVM_BIGINT)
                 return FAIL(vm,
                             "pickle: %s on a bytearray with a %s index at "
                             "offset %zu",
-                            vm->op_name, pvm_kind_name(key->kind),
-                            vm->op_offset);
-            if (at < 0 && (uint64_t)-(at + 1) < n)
+                            vm->op_name, pvm_kind_name(key->kind), vm->op_offset);
+            if (at < 0 && (uint64_t) - (at + 1) < n)
                 at += (int64_t)n;
             if (at < 0 || (uint64_t)at >= n)
                 return FAIL(vm,
@@ -1888,12 +1987,11 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
             into = target->u.call.dictitems;
         else
             TRY(call_list(vm, target, &into));
-    } else if (target->kind == PVM_BYTES && target->u.str.bytearray &&
-               op != OP_ADDITEMS) {
+    } else if (target->kind == PVM_BYTES && target->u.str.bytearray && op != OP_ADDITEMS) {
         TRY(bytearray_fill(vm, pairs, target, items, count));
         opaque = true; /* done */
     } else if (!opaque) {
-        bool fits = pairs ? target->kind == PVM_DICT || target->kind == PVM_LIST
+        bool fits = pairs               ? target->kind == PVM_DICT || target->kind == PVM_LIST
                     : op == OP_ADDITEMS ? target->kind == PVM_SET
                                         : target->kind == PVM_LIST;
         if (!fits)
@@ -1916,35 +2014,28 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
 
 /* GLOBAL and INST names are text that CPython decodes as strict UTF-8;
  * STACK_GLOBAL takes two str values, which may hold lone surrogates. */
-static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n,
-                             const char *what)
+static c2s_status check_name(pvm *vm, const uint8_t *p, size_t n, const char *what)
 {
     bool from_str = vm->op_name == OPCODE_NAMES[OP_STACK_GLOBAL];
     if (n == 0)
-        return FAIL(vm,
-                    "pickle: empty %s in %s at offset %zu", what,
-                    vm->op_name, vm->op_offset);
+        return FAIL(vm, "pickle: empty %s in %s at offset %zu", what, vm->op_name, vm->op_offset);
     if (memchr(p, '\0', n) != NULL)
-        return FAIL(vm,
-                    "pickle: NUL byte in %s in %s at offset %zu", what,
-                    vm->op_name, vm->op_offset);
+        return FAIL(vm, "pickle: NUL byte in %s in %s at offset %zu", what, vm->op_name,
+                    vm->op_offset);
     if (utf8_invalid_at(p, n, from_str) != SIZE_MAX)
-        return FAIL(vm,
-                    "pickle: invalid UTF-8 in %s in %s at offset %zu",
-                    what, vm->op_name, vm->op_offset);
+        return FAIL(vm, "pickle: invalid UTF-8 in %s in %s at offset %zu", what, vm->op_name,
+                    vm->op_offset);
     if (n > vm->limits.max_string)
         return string_too_long(vm);
     return C2S_OK;
 }
 
 /* What CPython's find_class would look up for a Python 2 name. */
-void pvm_map_python2(const uint8_t **mod, size_t *mod_len,
-                     const uint8_t **name, size_t *name_len)
+void pvm_map_python2(const uint8_t **mod, size_t *mod_len, const uint8_t **name, size_t *name_len)
 {
     for (size_t i = 0; i < sizeof NAME_RENAMES / sizeof *NAME_RENAMES; i++) {
         const name_rename *r = &NAME_RENAMES[i];
-        if (span_is(*mod, *mod_len, r->py2_module) &&
-            span_is(*name, *name_len, r->py2_name)) {
+        if (span_is(*mod, *mod_len, r->py2_module) && span_is(*name, *name_len, r->py2_name)) {
             *mod = (const uint8_t *)r->py3_module;
             *mod_len = strlen(r->py3_module);
             *name = (const uint8_t *)r->py3_name;
@@ -1952,8 +2043,7 @@ void pvm_map_python2(const uint8_t **mod, size_t *mod_len,
             return;
         }
     }
-    for (size_t i = 0; i < sizeof MODULE_RENAMES / sizeof *MODULE_RENAMES;
-         i++) {
+    for (size_t i = 0; i < sizeof MODULE_RENAMES / sizeof *MODULE_RENAMES; i++) {
         if (span_is(*mod, *mod_len, MODULE_RENAMES[i].py2)) {
             *mod = (const uint8_t *)MODULE_RENAMES[i].py3;
             *mod_len = strlen(MODULE_RENAMES[i].py3);
@@ -1962,8 +2052,7 @@ void pvm_map_python2(const uint8_t **mod, size_t *mod_len,
     }
 }
 
-static uint64_t global_hash(const void *mod, size_t mod_len, const void *name,
-                            size_t name_len)
+static uint64_t global_hash(const void *mod, size_t mod_len, const void *name, size_t name_len)
 {
     return hash_bytes(name, name_len, hash_bytes(mod, mod_len, 3));
 }
@@ -1978,8 +2067,7 @@ static c2s_status grow_global_index(pvm *vm)
         return out_of_memory(vm);
     for (size_t g = 0; g < vm->global_count; g++) {
         const pvm_global *e = &vm->globals[g];
-        uint64_t h = global_hash(e->module, strlen(e->module), e->name,
-                                 strlen(e->name));
+        uint64_t h = global_hash(e->module, strlen(e->module), e->name, strlen(e->name));
         size_t j = (size_t)h & (cap - 1);
         while (slots[j] != 0)
             j = (j + 1) & (cap - 1);
@@ -1991,14 +2079,13 @@ static c2s_status grow_global_index(pvm *vm)
     return C2S_OK;
 }
 
-static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len,
-                             const uint8_t *mod, size_t mod_len,
-                             const uint8_t *name, size_t name_len)
+static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len, const uint8_t *mod,
+                             size_t mod_len, const uint8_t *name, size_t name_len)
 {
     if (vm->global_count >= vm->limits.max_objects)
         return too_many_objects(vm);
-    pvm_global *globals = grow_array(vm->globals, &vm->global_cap,
-                                     vm->global_count + 1, sizeof *globals);
+    pvm_global *globals = grow_array(vm->globals, &vm->global_cap, vm->global_count + 1,
+                                     sizeof *globals);
     if (globals == NULL)
         return out_of_memory(vm);
     vm->globals = globals;
@@ -2023,9 +2110,8 @@ static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len,
 }
 
 /* Record module.name in the globals table and make a PVM_GLOBAL for it. */
-static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len,
-                              const uint8_t *name, size_t name_len,
-                              pvm_value **out)
+static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len, const uint8_t *name,
+                              size_t name_len, pvm_value **out)
 {
     TRY(check_name(vm, raw_mod, raw_len, "module name"));
     TRY(check_name(vm, name, name_len, "name"));
@@ -2042,8 +2128,7 @@ static c2s_status make_global(pvm *vm, const uint8_t *raw_mod, size_t raw_len,
     size_t index = SIZE_MAX;
     for (; vm->global_slots[slot] != 0; slot = (slot + 1) & mask) {
         const pvm_global *e = &vm->globals[vm->global_slots[slot] - 1];
-        if (span_is(mod, mod_len, e->module) &&
-            span_is(name, name_len, e->name)) {
+        if (span_is(mod, mod_len, e->module) && span_is(name, name_len, e->name)) {
             index = vm->global_slots[slot] - 1;
             break;
         }
@@ -2080,8 +2165,7 @@ static c2s_status op_global(pvm *vm, uint8_t op)
         return FAIL(vm,
                     "pickle: STACK_GLOBAL needs two str, got %s and %s at "
                     "offset %zu",
-                    pvm_kind_name(mod->kind), pvm_kind_name(name->kind),
-                    vm->op_offset);
+                    pvm_kind_name(mod->kind), pvm_kind_name(name->kind), vm->op_offset);
     TRY(make_global(vm, (const uint8_t *)mod->u.str.data, mod->u.str.len,
                     (const uint8_t *)name->u.str.data, name->u.str.len, &g));
     return push(vm, g);
@@ -2092,8 +2176,8 @@ static c2s_status op_global(pvm *vm, uint8_t op)
 
 static bool is_seq(const pvm_value *v)
 {
-    return v->kind == PVM_LIST || v->kind == PVM_TUPLE ||
-           v->kind == PVM_SET || v->kind == PVM_FROZENSET;
+    return v->kind == PVM_LIST || v->kind == PVM_TUPLE || v->kind == PVM_SET ||
+           v->kind == PVM_FROZENSET;
 }
 
 /* Containers copied out of arguments share their items; count them so a
@@ -2106,8 +2190,7 @@ static c2s_status charge_copy(pvm *vm, size_t items)
     return C2S_OK;
 }
 
-static c2s_status dict_from_pairs(pvm *vm, const pvm_value *pairs,
-                                  pvm_value **out)
+static c2s_status dict_from_pairs(pvm *vm, const pvm_value *pairs, pvm_value **out)
 {
     size_t n = pairs->u.seq.len;
     for (size_t i = 0; i < n; i++) {
@@ -2136,8 +2219,7 @@ static c2s_status latin1_bytes(pvm *vm, const pvm_value *s, pvm_value **out)
         if (cp > 0xff) {
             free(buf);
             return FAIL(vm,
-                        "pickle: _codecs.encode: U+%04" PRIX32
-                        " is not latin-1 (%s at offset %zu)",
+                        "pickle: _codecs.encode: U+%04" PRIX32 " is not latin-1 (%s at offset %zu)",
                         cp, vm->op_name, vm->op_offset);
         }
         buf[at++] = (char)cp;
@@ -2151,8 +2233,7 @@ static c2s_status latin1_bytes(pvm *vm, const pvm_value *s, pvm_value **out)
  * __new__ alone, which leaves a set or OrderedDict empty whatever the
  * positional arguments (set_new, dict_new), while frozenset.__new__ uses
  * its iterable. */
-static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
-                                 const pvm_value *args,
+static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, const pvm_value *args,
                                  const pvm_value *kwargs, pvm_value **out)
 {
     *out = NULL;
@@ -2167,8 +2248,7 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
     if (pvm_is_global(fn, "collections", "OrderedDict")) {
         if (argc == 0 || !full_call) /* dict.__new__ ignores arguments */
             return new_node(vm, PVM_DICT, out);
-        if (argc == 1 && full_call &&
-            (argv[0]->kind == PVM_LIST || argv[0]->kind == PVM_TUPLE))
+        if (argc == 1 && full_call && (argv[0]->kind == PVM_LIST || argv[0]->kind == PVM_TUPLE))
             return dict_from_pairs(vm, argv[0], out);
         return C2S_OK;
     }
@@ -2180,14 +2260,12 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
             return new_seq(vm, kind, NULL, 0, out);
         if (argc == 1 && (full_call || frozen) && is_seq(argv[0])) {
             TRY(charge_copy(vm, argv[0]->u.seq.len));
-            return new_seq(vm, kind, argv[0]->u.seq.items,
-                           argv[0]->u.seq.len, out);
+            return new_seq(vm, kind, argv[0]->u.seq.items, argv[0]->u.seq.len, out);
         }
         return C2S_OK;
     }
     if (pvm_is_global(fn, "_codecs", "encode")) {
-        if (full_call && argc == 2 && argv[0]->kind == PVM_STR &&
-            argv[1]->kind == PVM_STR &&
+        if (full_call && argc == 2 && argv[0]->kind == PVM_STR && argv[1]->kind == PVM_STR &&
             (strcmp(argv[1]->u.str.data, "latin1") == 0 ||
              strcmp(argv[1]->u.str.data, "latin-1") == 0) &&
             strlen(argv[1]->u.str.data) == argv[1]->u.str.len)
@@ -2201,21 +2279,18 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn,
 }
 
 /* Push the result of calling fn: an interpreted container or a PVM_CALL. */
-static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn,
-                            pvm_value *args, pvm_value *kwargs)
+static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args, pvm_value *kwargs)
 {
     if (args->kind != PVM_TUPLE)
         return FAIL(vm,
                     "pickle: %s arguments are a %s, not a tuple, at "
                     "offset %zu",
-                    vm->op_name, pvm_kind_name(args->kind),
-                    vm->op_offset);
+                    vm->op_name, pvm_kind_name(args->kind), vm->op_offset);
     if (kwargs != NULL && kwargs->kind != PVM_DICT)
         return FAIL(vm,
                     "pickle: %s keyword arguments are a %s, not a dict, "
                     "at offset %zu",
-                    vm->op_name, pvm_kind_name(kwargs->kind),
-                    vm->op_offset);
+                    vm->op_name, pvm_kind_name(kwargs->kind), vm->op_offset);
     if (fn->kind == PVM_GLOBAL)
         vm->globals[fn->u.global.index].uses |= how;
     pvm_value *result;
@@ -2232,11 +2307,9 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn,
 
 /* Tuple of the values above the newest mark from index `from`, which are
  * then dropped along with the mark. */
-static c2s_status take_marked_args(pvm *vm, size_t start, size_t from,
-                                   pvm_value **args)
+static c2s_status take_marked_args(pvm *vm, size_t start, size_t from, pvm_value **args)
 {
-    TRY(new_seq(vm, PVM_TUPLE, vm->stack + from, vm->stack_len - from,
-                args));
+    TRY(new_seq(vm, PVM_TUPLE, vm->stack + from, vm->stack_len - from, args));
     vm->stack_len = start;
     return C2S_OK;
 }
@@ -2250,8 +2323,7 @@ static c2s_status op_call(pvm *vm, uint8_t op)
     case OP_NEWOBJ:
         TRY(pop(vm, &args));
         TRY(pop(vm, &fn));
-        return push_call(vm, op == OP_REDUCE ? PVM_USE_REDUCE : PVM_USE_NEWOBJ,
-                         fn, args, NULL);
+        return push_call(vm, op == OP_REDUCE ? PVM_USE_REDUCE : PVM_USE_NEWOBJ, fn, args, NULL);
     case OP_NEWOBJ_EX:
         TRY(pop(vm, &kwargs));
         TRY(pop(vm, &args));
@@ -2285,8 +2357,7 @@ static bool build_state_is_empty(const pvm_value *state)
     if (state->kind == PVM_NONE)
         return true;
     return state->kind == PVM_TUPLE && state->u.seq.len == 2 &&
-           state->u.seq.items[0]->kind == PVM_NONE &&
-           state->u.seq.items[1]->kind == PVM_DICT &&
+           state->u.seq.items[0]->kind == PVM_NONE && state->u.seq.items[1]->kind == PVM_DICT &&
            state->u.seq.items[1]->u.dict.len == 0;
 }
 
@@ -2413,10 +2484,8 @@ static c2s_status op_framing(pvm *vm, uint8_t op)
     case OP_PROTO: /* load_proto: may come anywhere, any number of times */
         TRY(take_le(vm, 1, &u));
         if (u > HIGHEST_PROTOCOL)
-            return FAIL(vm,
-                        "pickle: unsupported protocol %" PRIu64
-                        " (PROTO at offset %zu)",
-                        u, vm->op_offset);
+            return FAIL(vm, "pickle: unsupported protocol %" PRIu64 " (PROTO at offset %zu)", u,
+                        vm->op_offset);
         vm->proto = (int)u;
         return C2S_OK;
     case OP_FRAME:
@@ -2437,9 +2506,7 @@ static c2s_status op_framing(pvm *vm, uint8_t op)
         size_t width = op == OP_EXT1 ? 1 : op == OP_EXT2 ? 2 : 4;
         TRY(take_le(vm, width, &u));
         int64_t code = width == 4 ? int32_field(u) : (int64_t)u;
-        return FAIL(vm,
-                    "pickle: extension code %" PRId64
-                    " is not registered (%s at offset %zu)",
+        return FAIL(vm, "pickle: extension code %" PRId64 " is not registered (%s at offset %zu)",
                     code, vm->op_name, vm->op_offset);
     }
     }
@@ -2451,8 +2518,14 @@ static c2s_status op_framing(pvm *vm, uint8_t op)
 static c2s_status step(pvm *vm, uint8_t op)
 {
     switch (op) {
-    case OP_NONE: case OP_NEWTRUE: case OP_NEWFALSE: case OP_BININT:
-    case OP_BININT1: case OP_BININT2: case OP_BINFLOAT: case OP_LONG1:
+    case OP_NONE:
+    case OP_NEWTRUE:
+    case OP_NEWFALSE:
+    case OP_BININT:
+    case OP_BININT1:
+    case OP_BININT2:
+    case OP_BINFLOAT:
+    case OP_LONG1:
     case OP_LONG4:
         return op_binary_scalar(vm, op);
     case OP_INT:
@@ -2465,38 +2538,71 @@ static c2s_status step(pvm *vm, uint8_t op)
         return op_string(vm);
     case OP_UNICODE:
         return op_unicode(vm);
-    case OP_SHORT_BINSTRING: case OP_BINSTRING: case OP_SHORT_BINUNICODE:
-    case OP_BINUNICODE: case OP_BINUNICODE8: case OP_SHORT_BINBYTES:
-    case OP_BINBYTES: case OP_BINBYTES8: case OP_BYTEARRAY8:
+    case OP_SHORT_BINSTRING:
+    case OP_BINSTRING:
+    case OP_SHORT_BINUNICODE:
+    case OP_BINUNICODE:
+    case OP_BINUNICODE8:
+    case OP_SHORT_BINBYTES:
+    case OP_BINBYTES:
+    case OP_BINBYTES8:
+    case OP_BYTEARRAY8:
         return op_counted_string(vm, op);
-    case OP_EMPTY_TUPLE: case OP_EMPTY_LIST: case OP_EMPTY_SET:
-    case OP_EMPTY_DICT: case OP_TUPLE1: case OP_TUPLE2: case OP_TUPLE3:
-    case OP_TUPLE: case OP_LIST: case OP_FROZENSET: case OP_DICT:
+    case OP_EMPTY_TUPLE:
+    case OP_EMPTY_LIST:
+    case OP_EMPTY_SET:
+    case OP_EMPTY_DICT:
+    case OP_TUPLE1:
+    case OP_TUPLE2:
+    case OP_TUPLE3:
+    case OP_TUPLE:
+    case OP_LIST:
+    case OP_FROZENSET:
+    case OP_DICT:
         return op_build_container(vm, op);
-    case OP_APPEND: case OP_APPENDS: case OP_SETITEM: case OP_SETITEMS:
+    case OP_APPEND:
+    case OP_APPENDS:
+    case OP_SETITEM:
+    case OP_SETITEMS:
     case OP_ADDITEMS:
         return op_fill(vm, op);
-    case OP_GLOBAL: case OP_STACK_GLOBAL:
+    case OP_GLOBAL:
+    case OP_STACK_GLOBAL:
         return op_global(vm, op);
-    case OP_REDUCE: case OP_NEWOBJ: case OP_NEWOBJ_EX: case OP_INST:
+    case OP_REDUCE:
+    case OP_NEWOBJ:
+    case OP_NEWOBJ_EX:
+    case OP_INST:
     case OP_OBJ:
         return op_call(vm, op);
     case OP_BUILD:
         return op_build(vm);
-    case OP_MARK: case OP_POP: case OP_POP_MARK: case OP_DUP:
+    case OP_MARK:
+    case OP_POP:
+    case OP_POP_MARK:
+    case OP_DUP:
         return op_stack(vm, op);
-    case OP_PUT: case OP_BINPUT: case OP_LONG_BINPUT: case OP_MEMOIZE:
-    case OP_GET: case OP_BINGET: case OP_LONG_BINGET:
+    case OP_PUT:
+    case OP_BINPUT:
+    case OP_LONG_BINPUT:
+    case OP_MEMOIZE:
+    case OP_GET:
+    case OP_BINGET:
+    case OP_LONG_BINGET:
         return op_memo(vm, op);
-    case OP_PERSID: case OP_BINPERSID:
+    case OP_PERSID:
+    case OP_BINPERSID:
         return op_persid(vm, op);
-    case OP_PROTO: case OP_FRAME: case OP_NEXT_BUFFER: case OP_READONLY_BUFFER:
-    case OP_EXT1: case OP_EXT2: case OP_EXT4:
+    case OP_PROTO:
+    case OP_FRAME:
+    case OP_NEXT_BUFFER:
+    case OP_READONLY_BUFFER:
+    case OP_EXT1:
+    case OP_EXT2:
+    case OP_EXT4:
         return op_framing(vm, op);
     default:
-        return FAIL(vm,
-                    "pickle: unknown opcode 0x%02x at offset %zu", op,
-                    vm->op_offset);
+        return FAIL(vm, "pickle: unknown opcode 0x%02x at offset %zu", op, vm->op_offset);
     }
 }
 
@@ -2520,8 +2626,7 @@ pvm *pvm_new(const pvm_limits *limits)
     vm->limits.max_memo = limit_or(limits->max_memo, DEFAULT_MAX_MEMO);
     vm->limits.max_stack = limit_or(limits->max_stack, DEFAULT_MAX_STACK);
     vm->limits.max_string = limit_or(limits->max_string, DEFAULT_MAX_STRING);
-    vm->limits.max_container =
-        limit_or(limits->max_container, DEFAULT_MAX_CONTAINER);
+    vm->limits.max_container = limit_or(limits->max_container, DEFAULT_MAX_CONTAINER);
     /* ids are uint32_t */
     if (vm->limits.max_objects > UINT32_MAX)
         vm->limits.max_objects = UINT32_MAX;
@@ -2562,8 +2667,7 @@ void pvm_free(pvm *vm)
     if (vm == NULL)
         return;
     for (size_t i = 0; i < vm->node_count; i++)
-        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK]
-                                      [i % NODES_PER_CHUNK]);
+        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free(vm->chunks[c]);
     free(vm->chunks);
@@ -2580,12 +2684,11 @@ void pvm_free(pvm *vm)
     free(vm);
 }
 
-c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len,
-                   pvm_value **result, size_t *end, c2s_error *err)
+c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result, size_t *end,
+                   c2s_error *err)
 {
     if (vm->used)
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "pickle: internal error: machine already used");
+        return c2s_fail(err, C2S_ERR_INPUT, "pickle: internal error: machine already used");
     vm->used = true;
     vm->err = err;
     /* a non-NULL stack keeps "stack + start" defined for empty frames */
@@ -2630,8 +2733,7 @@ size_t pvm_object_count(const pvm *vm)
 
 int pvm_is_global(const pvm_value *v, const char *module, const char *name)
 {
-    return v != NULL && v->kind == PVM_GLOBAL &&
-           strcmp(v->u.global.module, module) == 0 &&
+    return v != NULL && v->kind == PVM_GLOBAL && strcmp(v->u.global.module, module) == 0 &&
            strcmp(v->u.global.name, name) == 0;
 }
 
@@ -2642,8 +2744,7 @@ pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
     size_t n = strlen(key);
     for (size_t i = 0; i < v->u.dict.len; i++) {
         const pvm_value *k = v->u.dict.keys[i];
-        if (k->kind == PVM_STR && k->u.str.len == n &&
-            memcmp(k->u.str.data, key, n) == 0)
+        if (k->kind == PVM_STR && k->u.str.len == n && memcmp(k->u.str.data, key, n) == 0)
             return v->u.dict.vals[i];
     }
     return NULL;
@@ -2652,21 +2753,36 @@ pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
 const char *pvm_kind_name(pvm_kind kind)
 {
     switch (kind) {
-    case PVM_NONE: return "None";
-    case PVM_BOOL: return "bool";
-    case PVM_INT: return "int";
-    case PVM_BIGINT: return "big int";
-    case PVM_FLOAT: return "float";
-    case PVM_STR: return "str";
-    case PVM_BYTES: return "bytes";
-    case PVM_TUPLE: return "tuple";
-    case PVM_LIST: return "list";
-    case PVM_SET: return "set";
-    case PVM_FROZENSET: return "frozenset";
-    case PVM_DICT: return "dict";
-    case PVM_GLOBAL: return "global";
-    case PVM_CALL: return "call";
-    case PVM_PERSID: return "persistent id";
+    case PVM_NONE:
+        return "None";
+    case PVM_BOOL:
+        return "bool";
+    case PVM_INT:
+        return "int";
+    case PVM_BIGINT:
+        return "big int";
+    case PVM_FLOAT:
+        return "float";
+    case PVM_STR:
+        return "str";
+    case PVM_BYTES:
+        return "bytes";
+    case PVM_TUPLE:
+        return "tuple";
+    case PVM_LIST:
+        return "list";
+    case PVM_SET:
+        return "set";
+    case PVM_FROZENSET:
+        return "frozenset";
+    case PVM_DICT:
+        return "dict";
+    case PVM_GLOBAL:
+        return "global";
+    case PVM_CALL:
+        return "call";
+    case PVM_PERSID:
+        return "persistent id";
     }
     return "unknown";
 }

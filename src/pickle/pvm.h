@@ -75,12 +75,12 @@ typedef enum pvm_kind {
 /* How a PVM_CALL node was made (also used as bits in pvm_global.uses).  The
  * bits are the public C2S_USE_* of c2s.h (asserted below). */
 typedef enum pvm_use {
-    PVM_USE_REF = 1u << 0,       /* the global was named at all */
-    PVM_USE_REDUCE = 1u << 1,    /* called by REDUCE */
-    PVM_USE_NEWOBJ = 1u << 2,    /* instantiated by NEWOBJ or NEWOBJ_EX */
-    PVM_USE_BUILD = 1u << 3,     /* an object made from it received BUILD */
-    PVM_USE_INST = 1u << 4,      /* instantiated by INST */
-    PVM_USE_OBJ = 1u << 5        /* instantiated by OBJ */
+    PVM_USE_REF = 1u << 0,    /* the global was named at all */
+    PVM_USE_REDUCE = 1u << 1, /* called by REDUCE */
+    PVM_USE_NEWOBJ = 1u << 2, /* instantiated by NEWOBJ or NEWOBJ_EX */
+    PVM_USE_BUILD = 1u << 3,  /* an object made from it received BUILD */
+    PVM_USE_INST = 1u << 4,   /* instantiated by INST */
+    PVM_USE_OBJ = 1u << 5     /* instantiated by OBJ */
 } pvm_use;
 
 _Static_assert(PVM_USE_REF == C2S_USE_REF && PVM_USE_REDUCE == C2S_USE_REDUCE &&
@@ -103,7 +103,10 @@ struct pvm_value {
             int bytearray; /* PVM_BYTES from BYTEARRAY8: APPEND(S) and
                               SETITEM(S) change it, as in Python */
         } str;
-        struct { pvm_value **items; size_t len, cap; } seq;
+        struct {
+            pvm_value **items;
+            size_t len, cap;
+        } seq;
         struct {
             pvm_value **keys, **vals;
             size_t len, cap;
@@ -112,38 +115,40 @@ struct pvm_value {
         struct {
             const char *module; /* after Python-2 name mapping */
             const char *name;
-            size_t index;       /* into the globals table */
+            size_t index; /* into the globals table */
         } global;
         struct {
-            pvm_value *callable; /* usually a PVM_GLOBAL; may be any value */
-            pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
-            pvm_value *kwargs;   /* NEWOBJ_EX keyword dict, else NULL */
-            pvm_value *state;    /* last BUILD state, else NULL */
-            pvm_value *listitems;/* PVM_LIST of APPEND(S) and ADDITEMS
+            pvm_value *callable;  /* usually a PVM_GLOBAL; may be any value */
+            pvm_value *args;      /* PVM_TUPLE (empty tuple when none) */
+            pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
+            pvm_value *state;     /* last BUILD state, else NULL */
+            pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS
                                     items in order, else NULL */
-            pvm_value *dictitems;/* PVM_DICT of SETITEM(S) items, else NULL */
-            pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+            pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
+            pvm_use how;          /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
-        struct { pvm_value *pid; } persid;
+        struct {
+            pvm_value *pid;
+        } persid;
     } u;
 };
 
 /* One global named by the pickle. */
 typedef struct pvm_global {
-    const char *module;  /* after mapping (__builtin__ -> builtins, ...) */
+    const char *module; /* after mapping (__builtin__ -> builtins, ...) */
     const char *name;
     const char *raw_module; /* as written in the pickle */
-    unsigned uses;       /* pvm_use bits */
-    size_t first_offset; /* byte offset of the opcode that first named it */
+    unsigned uses;          /* pvm_use bits */
+    size_t first_offset;    /* byte offset of the opcode that first named it */
 } pvm_global;
 
 /* Resource limits; every field 0 means "use the default". */
 typedef struct pvm_limits {
-    size_t max_objects;  /* nodes created (default 50,000,000) */
-    size_t max_memo;     /* memo entries (default 10,000,000) */
-    size_t max_stack;    /* values on the stack plus marks (default 1,000,000) */
-    size_t max_string;   /* bytes in one str/bytes/bigint (default 256 MiB) */
-    size_t max_container;/* items in one container (default 100,000,000) */
+    size_t max_objects;   /* nodes created (default 50,000,000) */
+    size_t max_memo;      /* memo entries (default 10,000,000) */
+    size_t max_stack;     /* values on the stack plus marks (default 1,000,000) */
+    size_t max_string;    /* bytes in one str/bytes/bigint (default 256 MiB) */
+    size_t max_container; /* items in one container (default 100,000,000) */
 } pvm_limits;
 
 typedef struct pvm pvm;
@@ -165,8 +170,8 @@ void pvm_free(pvm *vm);
  * 5 left", "pickle: no STOP opcode", "pickle: limit exceeded: ...".
  * A machine is used for one run only.
  */
-c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len,
-                   pvm_value **result, size_t *end, c2s_error *err);
+c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result, size_t *end,
+                   c2s_error *err);
 
 /* The globals table, in order of first occurrence. */
 size_t pvm_global_count(const pvm *vm);
@@ -184,8 +189,8 @@ const pvm_value *pvm_node_at(const pvm *vm, size_t i);
  * while the protocol is below 3 (the tables of Lib/_compat_pickle.py): the
  * pointers are replaced by static strings when the pair is renamed, and
  * left alone otherwise.  For names found outside the machine (sweep.h). */
-void pvm_map_python2(const uint8_t **module, size_t *module_len,
-                     const uint8_t **name, size_t *name_len);
+void pvm_map_python2(const uint8_t **module, size_t *module_len, const uint8_t **name,
+                     size_t *name_len);
 
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);

@@ -26,31 +26,46 @@
 #define MAX_PLAUSIBLE_NAME 256 /* resync only: longer lines are not names */
 
 enum {
-    OP_STRING = 'S', OP_BINSTRING = 'T', OP_SHORT_BINSTRING = 'U',
-    OP_UNICODE = 'V', OP_BINUNICODE = 'X', OP_SHORT_BINUNICODE = 0x8c,
-    OP_BINUNICODE8 = 0x8d, OP_GLOBAL = 'c', OP_INST = 'i',
-    OP_STACK_GLOBAL = 0x93, OP_STOP = '.', OP_PROTO = 0x80, OP_FRAME = 0x95,
-    OP_MEMOIZE = 0x94, OP_PUT = 'p', OP_BINPUT = 'q', OP_LONG_BINPUT = 'r',
-    OP_GET = 'g', OP_BINGET = 'h', OP_LONG_BINGET = 'j', OP_DUP = '2'
+    OP_STRING = 'S',
+    OP_BINSTRING = 'T',
+    OP_SHORT_BINSTRING = 'U',
+    OP_UNICODE = 'V',
+    OP_BINUNICODE = 'X',
+    OP_SHORT_BINUNICODE = 0x8c,
+    OP_BINUNICODE8 = 0x8d,
+    OP_GLOBAL = 'c',
+    OP_INST = 'i',
+    OP_STACK_GLOBAL = 0x93,
+    OP_STOP = '.',
+    OP_PROTO = 0x80,
+    OP_FRAME = 0x95,
+    OP_MEMOIZE = 0x94,
+    OP_PUT = 'p',
+    OP_BINPUT = 'q',
+    OP_LONG_BINPUT = 'r',
+    OP_GET = 'g',
+    OP_BINGET = 'h',
+    OP_LONG_BINGET = 'j',
+    OP_DUP = '2'
 };
 
 /* How an opcode's argument is laid out. */
 typedef enum arg_kind {
-    ARG_UNKNOWN,  /* not an opcode */
+    ARG_UNKNOWN, /* not an opcode */
     ARG_NONE,
-    ARG_FIXED,    /* fixed bytes: arg_size */
-    ARG_LINE,     /* up to and including '\n' */
-    ARG_LINE2,    /* two lines (GLOBAL, INST) */
-    ARG_COUNTED,  /* little-endian length of arg_size bytes, then the bytes */
+    ARG_FIXED,         /* fixed bytes: arg_size */
+    ARG_LINE,          /* up to and including '\n' */
+    ARG_LINE2,         /* two lines (GLOBAL, INST) */
+    ARG_COUNTED,       /* little-endian length of arg_size bytes, then the bytes */
     ARG_COUNTED_SIGNED /* the same with a signed 4-byte length */
 } arg_kind;
 
 /* What the opcode does to the top of the stack, for the history. */
 typedef enum effect {
-    PUSHES,       /* pushes one value (maybe after popping some) */
-    PUSHES_STR,   /* pushes a str given by its argument */
-    KEEPS,        /* leaves the pushes as they were (PROTO, FRAME, PUT, ...) */
-    POPS          /* pops without pushing */
+    PUSHES,     /* pushes one value (maybe after popping some) */
+    PUSHES_STR, /* pushes a str given by its argument */
+    KEEPS,      /* leaves the pushes as they were (PROTO, FRAME, PUT, ...) */
+    POPS        /* pops without pushing */
 } effect;
 
 typedef struct opinfo {
@@ -62,27 +77,58 @@ typedef struct opinfo {
 static opinfo op_info(uint8_t op)
 {
     switch (op) {
-    case '(': case '1': case '0': case 'a': case 'e': case 's': case 'u':
-    case 0x90: case 'b':
+    case '(':
+    case '1':
+    case '0':
+    case 'a':
+    case 'e':
+    case 's':
+    case 'u':
+    case 0x90:
+    case 'b':
         return (opinfo){ARG_NONE, 0, op == '(' ? KEEPS : POPS};
     case '.':
         return (opinfo){ARG_NONE, 0, POPS};
-    case '2': case 'N': case 0x88: case 0x89: case 'R': case 'd': case '}':
-    case 'l': case ']': case 't': case ')': case 0x85: case 0x86: case 0x87:
-    case 'o': case 'Q': case 0x8f: case 0x91: case 0x81: case 0x92: case 0x93:
+    case '2':
+    case 'N':
+    case 0x88:
+    case 0x89:
+    case 'R':
+    case 'd':
+    case '}':
+    case 'l':
+    case ']':
+    case 't':
+    case ')':
+    case 0x85:
+    case 0x86:
+    case 0x87:
+    case 'o':
+    case 'Q':
+    case 0x8f:
+    case 0x91:
+    case 0x81:
+    case 0x92:
+    case 0x93:
     case 0x97:
         return (opinfo){ARG_NONE, 0, PUSHES};
-    case 0x94: case 0x98:
+    case 0x94:
+    case 0x98:
         return (opinfo){ARG_NONE, 0, KEEPS};
-    case 'K': case 'h':
+    case 'K':
+    case 'h':
         return (opinfo){ARG_FIXED, 1, PUSHES};
-    case 'q': case 0x80:
+    case 'q':
+    case 0x80:
         return (opinfo){ARG_FIXED, 1, KEEPS};
     case 0x82:
         return (opinfo){ARG_FIXED, 1, PUSHES};
-    case 'M': case 0x83:
+    case 'M':
+    case 0x83:
         return (opinfo){ARG_FIXED, 2, PUSHES};
-    case 'J': case 'j': case 0x84:
+    case 'J':
+    case 'j':
+    case 0x84:
         return (opinfo){ARG_FIXED, 4, PUSHES};
     case 'r':
         return (opinfo){ARG_FIXED, 4, KEEPS};
@@ -90,17 +136,25 @@ static opinfo op_info(uint8_t op)
         return (opinfo){ARG_FIXED, 8, PUSHES};
     case 0x95:
         return (opinfo){ARG_FIXED, 8, KEEPS}; /* the frame's opcodes follow */
-    case 'I': case 'L': case 'F': case 'g': case 'P':
+    case 'I':
+    case 'L':
+    case 'F':
+    case 'g':
+    case 'P':
         return (opinfo){ARG_LINE, 0, PUSHES};
-    case 'S': case 'V':
+    case 'S':
+    case 'V':
         return (opinfo){ARG_LINE, 0, PUSHES_STR};
     case 'p':
         return (opinfo){ARG_LINE, 0, KEEPS};
-    case 'c': case 'i':
+    case 'c':
+    case 'i':
         return (opinfo){ARG_LINE2, 0, PUSHES};
-    case 0x8a: case 'C':
+    case 0x8a:
+    case 'C':
         return (opinfo){ARG_COUNTED, 1, PUSHES};
-    case 'U': case 0x8c:
+    case 'U':
+    case 0x8c:
         return (opinfo){ARG_COUNTED, 1, PUSHES_STR};
     case 'B':
         return (opinfo){ARG_COUNTED, 4, PUSHES};
@@ -110,7 +164,8 @@ static opinfo op_info(uint8_t op)
         return (opinfo){ARG_COUNTED_SIGNED, 4, PUSHES};
     case 'T':
         return (opinfo){ARG_COUNTED_SIGNED, 4, PUSHES_STR};
-    case 0x8e: case 0x96:
+    case 0x8e:
+    case 0x96:
         return (opinfo){ARG_COUNTED, 8, PUSHES};
     case 0x8d:
         return (opinfo){ARG_COUNTED, 8, PUSHES_STR};
@@ -139,9 +194,9 @@ typedef struct walk {
     c2s_error *err;
     int proto;
     bool resynced;
-    pushed hist[2];   /* hist[1] is the last push */
+    pushed hist[2]; /* hist[1] is the last push */
     size_t nhist;
-    pushed strs[2];   /* strs[1] is the last str push */
+    pushed strs[2]; /* strs[1] is the last str push */
     size_t nstrs;
     memo_entry *memo;
     size_t memo_cap, memo_count;
@@ -261,8 +316,14 @@ static c2s_status report(walk *w, sweep_op op, size_t offset, pushed mod, pushed
         r->cap = cap;
     }
     r->globals[r->count++] = (sweep_global){
-        .op = op, .offset = offset, .module = mod.p, .module_len = mod.n,
-        .name = name.p, .name_len = name.n, .adjacent = adjacent, .proto = w->proto,
+        .op = op,
+        .offset = offset,
+        .module = mod.p,
+        .module_len = mod.n,
+        .name = name.p,
+        .name_len = name.n,
+        .adjacent = adjacent,
+        .proto = w->proto,
         .after_resync = w->resynced,
     };
     return C2S_OK;
@@ -282,8 +343,8 @@ static c2s_status stack_global(walk *w, size_t offset)
 
 static bool name_char(uint8_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.';
 }
 
 /* Length of a plausible name at p[0..n) ended by '\n' (not counted), or 0. */
@@ -448,8 +509,8 @@ static c2s_status step(walk *w, uint8_t op, size_t offset, opinfo info, const ui
         const uint8_t *nl = memchr(arg, '\n', w->data + w->pos - arg);
         pushed mod = {arg, (size_t)(nl - arg)};
         pushed name = {nl + 1, (size_t)(w->data + w->pos - 1 - (nl + 1))};
-        c2s_status st = report(w, op == OP_GLOBAL ? SWEEP_GLOBAL : SWEEP_INST, offset, mod,
-                               name, false);
+        c2s_status st = report(w, op == OP_GLOBAL ? SWEEP_GLOBAL : SWEEP_INST, offset, mod, name,
+                               false);
         if (st != C2S_OK)
             return st;
         w->nhist = 0; /* INST pops to its MARK */
@@ -467,11 +528,16 @@ static c2s_status step(walk *w, uint8_t op, size_t offset, opinfo info, const ui
     case OP_PROTO:
         w->proto = arg[0];
         return C2S_OK;
-    case OP_PUT: case OP_BINPUT: case OP_LONG_BINPUT: case OP_MEMOIZE: {
+    case OP_PUT:
+    case OP_BINPUT:
+    case OP_LONG_BINPUT:
+    case OP_MEMOIZE: {
         uint64_t key = memo_index(op, arg, n, w);
         return key == UINT64_MAX ? C2S_OK : memo_put(w, key, top(w));
     }
-    case OP_GET: case OP_BINGET: case OP_LONG_BINGET: {
+    case OP_GET:
+    case OP_BINGET:
+    case OP_LONG_BINGET: {
         uint64_t key = memo_index(op, arg, n, w);
         push(w, key == UINT64_MAX ? (pushed){NULL, 0} : memo_get(w, key));
         return C2S_OK;
@@ -484,7 +550,7 @@ static c2s_status step(walk *w, uint8_t op, size_t offset, opinfo info, const ui
     }
     switch (info.fx) {
     case PUSHES_STR:
-        push(w, op == OP_STRING || op == OP_UNICODE ? text_str(op, arg, n)
+        push(w, op == OP_STRING || op == OP_UNICODE              ? text_str(op, arg, n)
                 : op == OP_SHORT_BINSTRING || op == OP_BINSTRING ? ascii_str(arg, n)
                                                                  : (pushed){arg, n});
         break;
@@ -500,8 +566,8 @@ static c2s_status step(walk *w, uint8_t op, size_t offset, opinfo info, const ui
     return C2S_OK;
 }
 
-c2s_status sweep_pickle(const uint8_t *data, size_t len, size_t start,
-                        const sweep_options *opts, sweep_report *out, c2s_error *err)
+c2s_status sweep_pickle(const uint8_t *data, size_t len, size_t start, const sweep_options *opts,
+                        sweep_report *out, c2s_error *err)
 {
     memset(out, 0, sizeof *out);
     walk w = {.data = data, .len = data == NULL ? 0 : len, .out = out, .err = err};

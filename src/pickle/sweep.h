@@ -34,36 +34,32 @@
 
 #include "util/c2s_error.h"
 
-typedef enum sweep_op {
-    SWEEP_GLOBAL,
-    SWEEP_INST,
-    SWEEP_STACK_GLOBAL
-} sweep_op;
+typedef enum sweep_op { SWEEP_GLOBAL, SWEEP_INST, SWEEP_STACK_GLOBAL } sweep_op;
 
 typedef struct sweep_global {
     sweep_op op;
-    size_t offset;          /* of the opcode */
-    const uint8_t *module;  /* into data; NULL when not determinable */
+    size_t offset;         /* of the opcode */
+    const uint8_t *module; /* into data; NULL when not determinable */
     size_t module_len;
-    const uint8_t *name;    /* into data; NULL when not determinable */
+    const uint8_t *name; /* into data; NULL when not determinable */
     size_t name_len;
-    int adjacent;           /* STACK_GLOBAL: operands were the last two pushes */
-    int proto;              /* the last PROTO before it, 0 when none */
-    int after_resync;       /* found after skipping unknown bytes */
+    int adjacent;     /* STACK_GLOBAL: operands were the last two pushes */
+    int proto;        /* the last PROTO before it, 0 when none */
+    int after_resync; /* found after skipping unknown bytes */
 } sweep_global;
 
 typedef struct sweep_options {
-    int past_stop;          /* walk on after STOP (default: stop there) */
-    size_t max_globals;     /* default 1,000,000 */
+    int past_stop;      /* walk on after STOP (default: stop there) */
+    size_t max_globals; /* default 1,000,000 */
 } sweep_options;
 
 typedef struct sweep_report {
     sweep_global *globals;
     size_t count, cap;
-    size_t resyncs;         /* unknown opcode bytes skipped over */
-    size_t end;             /* just past the STOP that ended the walk, or len */
-    int truncated;          /* an argument ran past the end of the data */
-    int limited;            /* max_globals reached: the walk stopped there */
+    size_t resyncs; /* unknown opcode bytes skipped over */
+    size_t end;     /* just past the STOP that ended the walk, or len */
+    int truncated;  /* an argument ran past the end of the data */
+    int limited;    /* max_globals reached: the walk stopped there */
 } sweep_report;
 
 /*
@@ -71,9 +67,8 @@ typedef struct sweep_report {
  * first, or reuse one freed by sweep_report_free).  Fails only when out of
  * memory (C2S_ERR_INPUT); malformed bytes are never an error.
  */
-c2s_status sweep_pickle(const uint8_t *data, size_t len, size_t start,
-                        const sweep_options *opts, sweep_report *out,
-                        c2s_error *err);
+c2s_status sweep_pickle(const uint8_t *data, size_t len, size_t start, const sweep_options *opts,
+                        sweep_report *out, c2s_error *err);
 
 void sweep_report_free(sweep_report *r);
 

@@ -39,7 +39,8 @@ static policy_known_fn classifier_for(const char *module, const char *name, unsi
 static c2s_global_class classify(const char *module, const char *name, unsigned uses,
                                  const policy_options *policy)
 {
-    c2s_global_class cls = policy_classify(module, name, classifier_for(module, name, uses), policy);
+    c2s_global_class cls = policy_classify(module, name, classifier_for(module, name, uses),
+                                           policy);
     if (cls == C2S_GLOBAL_UNKNOWN && uses == C2S_USE_REF && policy_inert_reference(module, name))
         return C2S_GLOBAL_DATA;
     return cls;
@@ -68,8 +69,7 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
     size_t n = pvm_global_count(vm);
     for (size_t i = 0; i < n; i++) {
         const pvm_global *pg = pvm_global_at(vm, i);
-        if (!add_global(r, pg->module, pg->name, where, pg->uses, base + pg->first_offset,
-                        policy))
+        if (!add_global(r, pg->module, pg->name, where, pg->uses, base + pg->first_offset, policy))
             return 0;
     }
     return 1;
@@ -128,9 +128,8 @@ static int seen_init(seen_set *s, const c2s_report *r, const char *where, size_t
  * UTF-8, or a NUL in them): it fails before it imports anything. */
 static int undecodable(const sweep_global *g)
 {
-    return (g->module != NULL &&
-            (utf8_valid_prefix(g->module, g->module_len) != g->module_len ||
-             memchr(g->module, '\0', g->module_len) != NULL)) ||
+    return (g->module != NULL && (utf8_valid_prefix(g->module, g->module_len) != g->module_len ||
+                                  memchr(g->module, '\0', g->module_len) != NULL)) ||
            (g->name != NULL && (utf8_valid_prefix(g->name, g->name_len) != g->name_len ||
                                 memchr(g->name, '\0', g->name_len) != NULL));
 }
@@ -148,9 +147,9 @@ static int swept_names(const sweep_global *g, char **module, char **name)
     return *module != NULL && *name != NULL;
 }
 
-c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t start,
-                       int past_stop, const char *where, uint64_t base,
-                       const policy_options *policy, c2s_error *err)
+c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t start, int past_stop,
+                       const char *where, uint64_t base, const policy_options *policy,
+                       c2s_error *err)
 {
     sweep_options so = {.past_stop = past_stop, .max_globals = 0};
     sweep_report sr = {0};
@@ -184,9 +183,12 @@ c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t st
 
 const char *c2s_uses_text(unsigned uses, char *buf, size_t cap)
 {
-    static const struct { unsigned bit; const char *name; } NAMES[] = {
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } NAMES[] = {
         {PVM_USE_REDUCE, "REDUCE"}, {PVM_USE_NEWOBJ, "NEWOBJ"}, {PVM_USE_INST, "INST"},
-        {PVM_USE_OBJ, "OBJ"}, {PVM_USE_BUILD, "BUILD"}, {C2S_USE_SWEEP, "sweep"},
+        {PVM_USE_OBJ, "OBJ"},       {PVM_USE_BUILD, "BUILD"},   {C2S_USE_SWEEP, "sweep"},
     };
     size_t at = 0;
     buf[0] = '\0';
@@ -225,7 +227,8 @@ static c2s_status refusal(const c2s_report *r, c2s_error *err)
             continue;
         if (items++ < REFUSAL_ITEMS && at < sizeof msg) {
             char uses[64];
-            at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s global %s.%s (%s) in %s at offset %llu",
+            at += (size_t)snprintf(msg + at, sizeof msg - at,
+                                   "%s%s global %s.%s (%s) in %s at offset %llu",
                                    items > 1 ? "; " : "", c2s_global_class_name(g->cls), g->module,
                                    g->name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
                                    (unsigned long long)g->offset);
@@ -292,10 +295,14 @@ c2s_status judge_verdict(c2s_report *r, c2s_status read_status, c2s_error *err)
 const char *c2s_verdict_name(c2s_verdict v)
 {
     switch (v) {
-    case C2S_VERDICT_SAFE: return "safe";
-    case C2S_VERDICT_UNSAFE: return "unsafe";
-    case C2S_VERDICT_UNREADABLE: return "unreadable";
-    case C2S_VERDICT_CORRUPT: return "corrupt";
+    case C2S_VERDICT_SAFE:
+        return "safe";
+    case C2S_VERDICT_UNSAFE:
+        return "unsafe";
+    case C2S_VERDICT_UNREADABLE:
+        return "unreadable";
+    case C2S_VERDICT_CORRUPT:
+        return "corrupt";
     }
     return "?";
 }

@@ -32,9 +32,9 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
  * a pickle no machine runs.  Names that are not UTF-8 are left out: the
  * unpickler fails to decode them before it imports anything.  Fails only
  * when out of memory. */
-c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t start,
-                       int past_stop, const char *where, uint64_t base,
-                       const policy_options *policy, c2s_error *err);
+c2s_status judge_sweep(c2s_report *r, const uint8_t *data, size_t len, size_t start, int past_stop,
+                       const char *where, uint64_t base, const policy_options *policy,
+                       c2s_error *err);
 
 /* Set r->verdict from what was seen and how reading ended (read_status,
  * with its message in err).  Unsafe: C2S_ERR_REFUSED and a one-line

@@ -56,8 +56,8 @@ static int header_span(const rd_input *in, uint64_t *start, uint64_t *len)
     } else {
         if (in->nhead < 12)
             return 0;
-        *len = (uint64_t)in->head[8] | (uint64_t)in->head[9] << 8 |
-               (uint64_t)in->head[10] << 16 | (uint64_t)in->head[11] << 24;
+        *len = (uint64_t)in->head[8] | (uint64_t)in->head[9] << 8 | (uint64_t)in->head[10] << 16 |
+               (uint64_t)in->head[11] << 24;
         *start = 12;
     }
     return *start + *len <= in->size;

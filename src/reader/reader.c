@@ -81,8 +81,7 @@ c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err)
     if (in->fd < 0 && errno == ENOENT && *path != '\0') {
         in->fd = open_index_of(in, path);
         if (in->fd < 0 && errno != ENOENT)
-            return c2s_fail(err, C2S_ERR_INPUT, "cannot open %s.index: %s", path,
-                            strerror(errno));
+            return c2s_fail(err, C2S_ERR_INPUT, "cannot open %s.index: %s", path, strerror(errno));
         if (in->fd < 0)
             errno = ENOENT;
     }
@@ -142,7 +141,10 @@ c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_rep
     return r->ops->open(in, o, &r->impl, rep, top, err);
 }
 
-const char *rd_default_format(void) { return rd_legacy_ops.format; }
+const char *rd_default_format(void)
+{
+    return rd_legacy_ops.format;
+}
 
 void rd_close(rd *r)
 {
@@ -156,7 +158,10 @@ c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err)
     return r->ops->verify_all(r->impl, f, err);
 }
 
-int rd_has_map(const rd *r) { return r->ops->map != NULL; }
+int rd_has_map(const rd *r)
+{
+    return r->ops->map != NULL;
+}
 
 c2s_status rd_map(rd *r, const c2s_open_options *o, tmap *m, c2s_error *err)
 {
@@ -168,9 +173,15 @@ c2s_status rd_check_storages(rd *r, const tmap *m, c2s_error *err)
     return r->ops->check_storages(r->impl, m, err);
 }
 
-int rd_big_endian(const rd *r) { return r->ops->big_endian(r->impl); }
+int rd_big_endian(const rd *r)
+{
+    return r->ops->big_endian(r->impl);
+}
 
-uint64_t rd_object_count(const rd *r) { return r->ops->object_count(r->impl); }
+uint64_t rd_object_count(const rd *r)
+{
+    return r->ops->object_count(r->impl);
+}
 
 const char *const *rd_notes(const rd *r, size_t *n)
 {
@@ -196,7 +207,10 @@ int rd_stream_file_range(const rd_stream *s, int *fd, uint64_t *offset)
     return s->ops->file_range(s, fd, offset);
 }
 
-int rd_stream_crc_done(const rd_stream *s) { return s->ops->crc_done(s); }
+int rd_stream_crc_done(const rd_stream *s)
+{
+    return s->ops->crc_done(s);
+}
 
 c2s_status rd_stream_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
 {
@@ -236,7 +250,10 @@ static c2s_status range_verify(rd_stream *s, void *scratch, size_t len, c2s_erro
     return C2S_OK;
 }
 
-static void range_close(rd_stream *s) { (void)s; }
+static void range_close(rd_stream *s)
+{
+    (void)s;
+}
 
 static const rd_stream_ops RANGE_STREAM = {range_read, range_file_range, range_crc_done,
                                            range_verify, range_close};

@@ -44,11 +44,11 @@
 typedef struct rd_input {
     int fd;
     uint64_t size;
-    dev_t dev;                        /* identity, to refuse writing over it */
+    dev_t dev; /* identity, to refuse writing over it */
     ino_t ino;
-    const char *path;                 /* for messages only; never opened again */
-    int index_added;                  /* path did not exist: path + ".index" is open */
-    unsigned char head[RD_HEAD_LEN];  /* the first bytes */
+    const char *path;                /* for messages only; never opened again */
+    int index_added;                 /* path did not exist: path + ".index" is open */
+    unsigned char head[RD_HEAD_LEN]; /* the first bytes */
     size_t nhead;
 } rd_input;
 
@@ -65,15 +65,15 @@ typedef struct rd_stream rd_stream;
 
 /* What a format reader provides.  impl is the reader's own state. */
 typedef struct rd_ops {
-    const char *format;  /* the report's word for the format ("zip") */
-    int legacy_ids;      /* storages named by legacy persistent ids (tmap.h) */
+    const char *format; /* the report's word for the format ("zip") */
+    int legacy_ids;     /* storages named by legacy persistent ids (tmap.h) */
     /* 1 when the input is this reader's format (from in->head). */
     int (*sniff)(const rd_input *in);
     /* Judge: interpret every pickle the loader would run, adding globals and
      * findings to r (which is filled even when this fails); on success
      * *top is the object to map (or NULL when the format has no pickle). */
-    c2s_status (*open)(const rd_input *in, const c2s_open_options *o, void **impl,
-                       c2s_report *r, const pvm_value **top, c2s_error *err);
+    c2s_status (*open)(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                       const pvm_value **top, c2s_error *err);
     /* The scan's integrity pass: check every record (CRCs); each mismatch
      * is added to f (the report's damage). */
     c2s_status (*verify_all)(void *impl, findings *f, c2s_error *err);
@@ -151,9 +151,9 @@ struct rd_stream {
             uint64_t base; /* file offset of the first byte */
         } range;
         struct {
-            int fd;             /* the data shard */
-            uint64_t base;      /* offset of the tensor's first byte in it */
-            uint32_t crc;       /* running CRC-32C of bytes [0, crc_pos) */
+            int fd;        /* the data shard */
+            uint64_t base; /* offset of the tensor's first byte in it */
+            uint32_t crc;  /* running CRC-32C of bytes [0, crc_pos) */
             uint64_t crc_pos;
             uint32_t crc_masked; /* what the index records (masked) */
         } tf;
@@ -162,8 +162,7 @@ struct rd_stream {
 
 /* Open s on the bytes [base, base + size) of fd, stored as they are and with
  * no checksum of their own (a legacy stream's storages). */
-void rd_range_stream_open(rd_stream *s, int fd, uint64_t base, uint64_t size,
-                          const char *name);
+void rd_range_stream_open(rd_stream *s, int fd, uint64_t base, uint64_t size, const char *name);
 
 c2s_status rd_stream_open(rd *r, const char *key, rd_stream *s, c2s_error *err);
 

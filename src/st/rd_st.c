@@ -23,8 +23,8 @@ static int st_sniff(const rd_input *in)
     return len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
-static c2s_status st_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                          c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status st_open(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                          const pvm_value **top, c2s_error *err)
 {
     (void)o, (void)r;
     *impl = NULL;
@@ -70,7 +70,10 @@ static uint64_t st_object_count(const void *impl)
     return 0;
 }
 
-static void st_close(void *impl) { (void)impl; }
+static void st_close(void *impl)
+{
+    (void)impl;
+}
 
 const rd_ops rd_st_ops = {
     .format = "safetensors",

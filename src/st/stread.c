@@ -46,12 +46,11 @@ typedef struct st_dtype {
 
 /* The reference's Dtype enum, in its order. */
 static const st_dtype DTYPES[] = {
-    {"BOOL", 8},         {"F4", 4},           {"F6_E2M3", 6},      {"F6_E3M2", 6},
-    {"U8", 8},           {"I8", 8},           {"F8_E5M2", 8},      {"F8_E4M3", 8},
-    {"F8_E8M0", 8},      {"F8_E4M3FNUZ", 8},  {"F8_E5M2FNUZ", 8},  {"I16", 16},
-    {"U16", 16},         {"F16", 16},         {"BF16", 16},        {"I32", 32},
-    {"U32", 32},         {"F32", 32},         {"C64", 64},         {"F64", 64},
-    {"I64", 64},         {"U64", 64},
+    {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+    {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+    {"I64", 64},        {"U64", 64},
 };
 
 static const st_dtype *find_dtype(const char *name)
@@ -180,12 +179,11 @@ static c2s_status syntax(scanner *sc, size_t pos, const char *what)
 
 static size_t skip_ws(const scanner *sc, size_t i)
 {
-    while (i < sc->len && (sc->s[i] == ' ' || sc->s[i] == '\t' || sc->s[i] == '\n' ||
-                           sc->s[i] == '\r'))
+    while (i < sc->len &&
+           (sc->s[i] == ' ' || sc->s[i] == '\t' || sc->s[i] == '\n' || sc->s[i] == '\r'))
         i++;
     return i;
 }
-
 
 /* The 4 hex digits after "\u" at i (i indexes the backslash); -1 if invalid. */
 static long hex4(const scanner *sc, size_t i)
@@ -222,7 +220,14 @@ static c2s_status scan_string(scanner *sc, size_t *pos)
         }
         char e = i + 1 < sc->len ? sc->s[i + 1] : '\0';
         switch (e) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
             i += 2;
             continue;
         case 'u':
@@ -236,7 +241,8 @@ static c2s_status scan_string(scanner *sc, size_t *pos)
         if (cp == 0)
             return c2s_fail(sc->err, C2S_ERR_INPUT,
                             "safetensors: header has a \\u0000 escape at offset %zu, "
-                            "which this reader does not support", 8 + i);
+                            "which this reader does not support",
+                            8 + i);
         if (cp >= 0xDC00 && cp <= 0xDFFF)
             return syntax(sc, i, "lone surrogate in a \\u escape");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -283,7 +289,8 @@ static c2s_status scan_number(scanner *sc, size_t *pos)
     if (i - start > NUM_TEXT_MAX)
         return c2s_fail(sc->err, C2S_ERR_INPUT,
                         "safetensors: header has a number longer than %d characters at offset "
-                        "%zu, which this reader does not support", NUM_TEXT_MAX, 8 + start);
+                        "%zu, which this reader does not support",
+                        NUM_TEXT_MAX, 8 + start);
     if (!grow_in_place((void **)&sc->nums, &sc->cap, sc->nnums + 1, sizeof *sc->nums))
         return oom(sc->err);
     sc->nums[sc->nnums++] = (numtext){start, i - start};
@@ -318,7 +325,8 @@ static c2s_status scan_json(scanner *sc, size_t *end)
                 if (depth == ST_MAX_DEPTH)
                     return c2s_fail(sc->err, C2S_ERR_INPUT,
                                     "safetensors: header nests more than %d arrays and objects "
-                                    "at offset %zu", ST_MAX_DEPTH, 8 + i);
+                                    "at offset %zu",
+                                    ST_MAX_DEPTH, 8 + i);
                 stack[depth++] = sc->s[i];
                 i = skip_ws(sc, i + 1);
                 if (i < sc->len && sc->s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
@@ -382,7 +390,8 @@ static c2s_status scan_json(scanner *sc, size_t *end)
                 i++;
             } else {
                 return syntax(sc, i,
-                              stack[depth - 1] == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+                              stack[depth - 1] == '{' ? "expected ',' or '}'"
+                                                      : "expected ',' or ']'");
             }
             continue;
         }
@@ -442,8 +451,8 @@ typedef struct reader {
 } reader;
 
 /* The value of a JSON number item that must be an integer in [0, 2^64-1]. */
-static c2s_status read_u64(const reader *r, const char *tname, const cJSON *item,
-                           const char *field, size_t idx, uint64_t *out)
+static c2s_status read_u64(const reader *r, const char *tname, const cJSON *item, const char *field,
+                           size_t idx, uint64_t *out)
 {
     if (!cJSON_IsNumber(item))
         return tfail(r->err, tname, "%s[%zu] is %s, not a non-negative integer", field, idx,
@@ -453,11 +462,11 @@ static c2s_status read_u64(const reader *r, const char *tname, const cJSON *item
     uint64_t v = 0;
     for (size_t i = 0; i < t->len; i++) {
         if (p[i] < '0' || p[i] > '9')
-            return tfail(r->err, tname, "%s[%zu] is %.*s, not a non-negative integer", field,
-                         idx, (int)t->len, p);
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, p[i] - '0', &v))
-            return tfail(r->err, tname, "%s[%zu] is %.*s, above 2^64-1", field, idx,
+            return tfail(r->err, tname, "%s[%zu] is %.*s, not a non-negative integer", field, idx,
                          (int)t->len, p);
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, p[i] - '0', &v))
+            return tfail(r->err, tname, "%s[%zu] is %.*s, above 2^64-1", field, idx, (int)t->len,
+                         p);
     }
     *out = v;
     return C2S_OK;
@@ -707,8 +716,7 @@ static c2s_status read_root(const reader *r, const cJSON *root)
         c2s_status st;
         if (strcmp(m->string, "__metadata__") == 0) {
             if (seen_meta)
-                return c2s_fail(r->err, C2S_ERR_INPUT,
-                                "safetensors: __metadata__ given twice");
+                return c2s_fail(r->err, C2S_ERR_INPUT, "safetensors: __metadata__ given twice");
             seen_meta = true;
             st = read_metadata(r, m);
         } else {
@@ -731,8 +739,8 @@ static c2s_status parse_header(char *json, size_t n, uint64_t data_len, st_file 
 {
     size_t bad = utf8_valid_prefix((const unsigned char *)json, n);
     if (bad != n)
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "safetensors: header is not valid UTF-8 at offset %zu", 8 + bad);
+        return c2s_fail(err, C2S_ERR_INPUT, "safetensors: header is not valid UTF-8 at offset %zu",
+                        8 + bad);
 
     scanner sc = {json, n, NULL, 0, 0, err};
     size_t end = 0;
@@ -804,8 +812,8 @@ c2s_status st_read_fd(int fd, st_file *out, c2s_error *err)
                         ST_MAX_HEADER);
     if (n > size - 8)
         return c2s_fail(err, C2S_ERR_INPUT,
-                        "safetensors: header length %" PRIu64
-                        " is larger than the %" PRIu64 " bytes after it",
+                        "safetensors: header length %" PRIu64 " is larger than the %" PRIu64
+                        " bytes after it",
                         n, size - 8);
     char *json = malloc((size_t)n + 1);
     if (json == NULL)

@@ -48,26 +48,26 @@
 #include "util/limits.h"
 
 #define ST_MAX_HEADER C2S_ST_MAX_HEADER
-#define ST_MAX_DEPTH 127         /* serde_json's recursion limit (128, exclusive) */
+#define ST_MAX_DEPTH 127 /* serde_json's recursion limit (128, exclusive) */
 
 typedef struct st_tensor {
     char *name;
-    const char *dtype;   /* "F32", ...: a static string, never freed */
-    unsigned bits;       /* element size in bits: 4 (F4), 6 (F6_*), 8, 16, 32, 64 */
+    const char *dtype; /* "F32", ...: a static string, never freed */
+    unsigned bits;     /* element size in bits: 4 (F4), 6 (F6_*), 8, 16, 32, 64 */
     size_t ndim;
     uint64_t *shape;     /* ndim entries (NULL when ndim is 0) */
     uint64_t begin, end; /* data_offsets, relative to the data buffer */
 } st_tensor;
 
 typedef struct st_file {
-    st_tensor *tensors;   /* in header order */
+    st_tensor *tensors; /* in header order */
     size_t ntensors;
-    char **meta_keys;     /* __metadata__, in header order */
+    char **meta_keys; /* __metadata__, in header order */
     char **meta_values;
     size_t nmeta;
-    uint64_t header_len;  /* N */
-    uint64_t data_start;  /* 8 + N */
-    uint64_t data_len;    /* file size - data_start */
+    uint64_t header_len; /* N */
+    uint64_t data_start; /* 8 + N */
+    uint64_t data_len;   /* file size - data_start */
 } st_file;
 
 /* Validate the safetensors file open on fd (a regular file).  Reads the

@@ -61,8 +61,7 @@ static cJSON *tensor_json(const stw_entry *e)
     return t;
 }
 
-static cJSON *header_json(const stw_entry *entries, size_t n, const stw_kv *meta,
-                          size_t nmeta)
+static cJSON *header_json(const stw_entry *entries, size_t n, const stw_kv *meta, size_t nmeta)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *md = cJSON_AddObjectToObject(root, "__metadata__");
@@ -84,8 +83,7 @@ fail:
 }
 
 c2s_status stw_plan(stw_entry *entries, size_t n, const stw_kv *meta, size_t nmeta,
-                    unsigned char **header, size_t *header_len, uint64_t *data_len,
-                    c2s_error *err)
+                    unsigned char **header, size_t *header_len, uint64_t *data_len, c2s_error *err)
 {
     *header = NULL;
     qsort(entries, n, sizeof *entries, write_order);

@@ -25,9 +25,9 @@ typedef struct stw_entry {
     c2s_dtype dtype;
     size_t ndim;
     const int64_t *shape;
-    uint64_t nbytes;   /* product(shape) * element size */
-    uint64_t begin;    /* set by stw_plan */
-    size_t src;        /* caller's index, carried through the sort */
+    uint64_t nbytes; /* product(shape) * element size */
+    uint64_t begin;  /* set by stw_plan */
+    size_t src;      /* caller's index, carried through the sort */
 } stw_entry;
 
 typedef struct stw_kv {
@@ -42,7 +42,6 @@ typedef struct stw_kv {
  * the data buffer.  Fails on a header above STW_MAX_HEADER or out of memory.
  */
 c2s_status stw_plan(stw_entry *entries, size_t n, const stw_kv *meta, size_t nmeta,
-                    unsigned char **header, size_t *header_len, uint64_t *data_len,
-                    c2s_error *err);
+                    unsigned char **header, size_t *header_len, uint64_t *data_len, c2s_error *err);
 
 #endif /* STW_H */

@@ -28,7 +28,10 @@ typedef struct tf_reader {
     tfb_bundle b;
 } tf_reader;
 
-static c2s_status oom(c2s_error *err) { return c2s_fail(err, C2S_ERR_INPUT, "out of memory"); }
+static c2s_status oom(c2s_error *err)
+{
+    return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+}
 
 /* ---- recognising and opening ------------------------------------------------------ */
 
@@ -85,8 +88,8 @@ static void drop_index_path(const char *prefix, c2s_error *err)
         memmove(err->msg, err->msg + n + k + 2, strlen(err->msg + n + k + 2) + 1);
 }
 
-static c2s_status tf_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                          c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status tf_open(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                          const pvm_value **top, c2s_error *err)
 {
     (void)o, (void)r; /* no pickle: no globals, and the checks are errors */
     *top = NULL;
@@ -227,8 +230,7 @@ static int by_full_name(const void *a, const void *b)
 }
 
 /* Mark (in unique[]) the entries of es whose full name no other has. */
-static c2s_status unique_full_names(const tfb_entry **es, size_t n, char *unique,
-                                    c2s_error *err)
+static c2s_status unique_full_names(const tfb_entry **es, size_t n, char *unique, c2s_error *err)
 {
     const tfb_entry **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL)
@@ -361,8 +363,8 @@ static c2s_status tf_check_storages(void *impl, const tmap *m, c2s_error *err)
         const tmap_storage *s = &m->storages[i];
         const tfb_entry *e = tfb_find(&t->b, s->key);
         if (e == NULL || !e->supported || e->nslices > 0 || e->size != s->nbytes)
-            return c2s_fail(err, C2S_ERR_INPUT, "no tensor '%s' of %llu bytes in the index",
-                            s->key, (unsigned long long)s->nbytes);
+            return c2s_fail(err, C2S_ERR_INPUT, "no tensor '%s' of %llu bytes in the index", s->key,
+                            (unsigned long long)s->nbytes);
     }
     return C2S_OK;
 }
@@ -393,7 +395,10 @@ static int ts_file_range(const rd_stream *s, int *fd, uint64_t *offset)
     return 0; /* the engine's fast path checks CRC-32: read through the stream */
 }
 
-static int ts_crc_done(const rd_stream *s) { return s->u.tf.crc_pos == s->size; }
+static int ts_crc_done(const rd_stream *s)
+{
+    return s->u.tf.crc_pos == s->size;
+}
 
 static c2s_status ts_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
 {
@@ -408,16 +413,18 @@ static c2s_status ts_verify(rd_stream *s, void *scratch, size_t len, c2s_error *
     uint32_t got = c2s_crc32c_mask(s->u.tf.crc);
     if (got != s->u.tf.crc_masked)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                        "%s: CRC-32C mismatch (index says 0x%08x, data gives 0x%08x): "
-                        "the file was altered or damaged",
-                        s->name, s->u.tf.crc_masked, got);
+                             "%s: CRC-32C mismatch (index says 0x%08x, data gives 0x%08x): "
+                             "the file was altered or damaged",
+                             s->name, s->u.tf.crc_masked, got);
     return C2S_OK;
 }
 
-static void ts_close(rd_stream *s) { (void)s; }
+static void ts_close(rd_stream *s)
+{
+    (void)s;
+}
 
-static const rd_stream_ops TF_STREAM = {ts_read, ts_file_range, ts_crc_done, ts_verify,
-                                        ts_close};
+static const rd_stream_ops TF_STREAM = {ts_read, ts_file_range, ts_crc_done, ts_verify, ts_close};
 
 static c2s_status tf_stream_open(void *impl, const char *key, rd_stream *s, c2s_error *err)
 {

@@ -121,7 +121,7 @@ static int keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 typedef struct blk {
     const uint8_t *data;
     size_t size;
-    uint8_t *owned; /* decompressed copy, or NULL */
+    uint8_t *owned;  /* decompressed copy, or NULL */
     uint64_t offset; /* in the file, for messages */
     const char *what;
 } blk;
@@ -134,16 +134,15 @@ static c2s_status decompress_snappy(blk *b, const uint8_t *src, size_t n, c2s_er
                         b->what, (unsigned long long)b->offset);
     if (ulen / SST_MAX_EXPANSION > n)
         return c2s_fail(err, C2S_ERR_INPUT,
-                        "%s block at offset %llu: Snappy data claims %zu bytes from %zu",
-                        b->what, (unsigned long long)b->offset, ulen, n);
+                        "%s block at offset %llu: Snappy data claims %zu bytes from %zu", b->what,
+                        (unsigned long long)b->offset, ulen, n);
     b->owned = malloc(ulen ? ulen : 1);
     if (b->owned == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory for a %zu-byte block", ulen);
     size_t got = ulen;
-    if (snappy_uncompress((const char *)src, n, (char *)b->owned, &got) != SNAPPY_OK ||
-        got != ulen)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s block at offset %llu: corrupt Snappy data",
-                        b->what, (unsigned long long)b->offset);
+    if (snappy_uncompress((const char *)src, n, (char *)b->owned, &got) != SNAPPY_OK || got != ulen)
+        return c2s_fail(err, C2S_ERR_INPUT, "%s block at offset %llu: corrupt Snappy data", b->what,
+                        (unsigned long long)b->offset);
     b->data = b->owned;
     b->size = ulen;
     return C2S_OK;
@@ -233,8 +232,8 @@ static c2s_status biter_init(biter *it, const blk *b, c2s_error *err)
         if (i > 0 && r <= prev)
             return BFAIL(it, "restart point %u (offset %u) does not follow %u", i, r, prev);
         if (r >= it->limit && !(it->limit == 0 && nr == 1))
-            return BFAIL(it, "restart point %u (offset %u) is past the entries (%zu bytes)", i,
-                         r, it->limit);
+            return BFAIL(it, "restart point %u (offset %u) is past the entries (%zu bytes)", i, r,
+                         it->limit);
         prev = r;
     }
     return C2S_OK;
@@ -270,13 +269,12 @@ static c2s_status biter_next(biter *it, int *got, c2s_error *err)
         return BFAIL(it, "entry at offset %zu: truncated or overlong length", start);
     if (at_restart && shared != 0)
         return BFAIL(it, "entry at offset %zu is a restart point but shares %u key bytes", start,
-                      shared);
+                     shared);
     if (shared > it->key.len)
         return BFAIL(it, "entry at offset %zu shares %u bytes of a %zu-byte key", start, shared,
                      it->key.len);
     if (nonshared > it->limit - pos || vlen > it->limit - pos - nonshared)
-        return BFAIL(it, "entry at offset %zu runs past the entries (%zu bytes)", start,
-                     it->limit);
+        return BFAIL(it, "entry at offset %zu runs past the entries (%zu bytes)", start, it->limit);
     if (kbuf_reserve(&it->key, (size_t)shared + nonshared, err) != C2S_OK)
         return C2S_ERR_INPUT;
     if (nonshared > 0)
@@ -303,9 +301,7 @@ typedef struct handle {
 
 static int decode_handle(const uint8_t *p, size_t n, size_t *pos, handle *h)
 {
-    return sst_varint64(p, n, pos, &h->off) == 0 && sst_varint64(p, n, pos, &h->size) == 0
-               ? 0
-               : -1;
+    return sst_varint64(p, n, pos, &h->off) == 0 && sst_varint64(p, n, pos, &h->size) == 0 ? 0 : -1;
 }
 
 /* End of a block with its trailer (handles already bounded by read_block). */
@@ -318,10 +314,10 @@ typedef struct walk {
     const uint8_t *file;
     size_t size, limit; /* limit: start of the footer */
     handle meta, index;
-    kbuf last;          /* last key visited */
-    int any;            /* whether any key was visited */
-    kbuf sep_prev;      /* separator of the previous data block */
-    uint64_t next_off;  /* data blocks start at or after this */
+    kbuf last;         /* last key visited */
+    int any;           /* whether any key was visited */
+    kbuf sep_prev;     /* separator of the previous data block */
+    uint64_t next_off; /* data blocks start at or after this */
     sst_visit_fn visit;
     void *ctx;
     unsigned flags;
@@ -330,8 +326,8 @@ typedef struct walk {
 /* Every entry of data block nb, in order, against the separators around it:
  * keys strictly increasing across the table, above the previous block's
  * separator, at or below this block's. */
-static c2s_status walk_data_block(walk *w, size_t nb, handle h, const uint8_t *sep,
-                                  size_t seplen, c2s_error *err)
+static c2s_status walk_data_block(walk *w, size_t nb, handle h, const uint8_t *sep, size_t seplen,
+                                  c2s_error *err)
 {
     if (h.off < w->next_off)
         return c2s_fail(err, C2S_ERR_INPUT,
@@ -366,8 +362,8 @@ static c2s_status walk_data_block(walk *w, size_t nb, handle h, const uint8_t *s
                           nb, count);
         else if (nb > 0 && keycmp(k, kl, w->sep_prev.p, w->sep_prev.len) <= 0)
             st = c2s_fail(err, C2S_ERR_INPUT,
-                          "data block %zu: key %zu is not after the index key of block %zu",
-                          nb, count, nb - 1);
+                          "data block %zu: key %zu is not after the index key of block %zu", nb,
+                          count, nb - 1);
         else if (keycmp(k, kl, sep, seplen) > 0)
             st = c2s_fail(err, C2S_ERR_INPUT,
                           "data block %zu: key %zu is after the block's index key", nb, count);
@@ -407,8 +403,7 @@ static c2s_status walk_index(walk *w, const blk *ib, c2s_error *err)
         handle h;
         size_t pos = 0;
         if (decode_handle(it.val, it.vlen, &pos, &h) != 0 || pos != it.vlen) {
-            st = c2s_fail(err, C2S_ERR_INPUT, "index block: entry %zu is not a block handle",
-                          nb);
+            st = c2s_fail(err, C2S_ERR_INPUT, "index block: entry %zu is not a block handle", nb);
             break;
         }
         st = kbuf_set(&sep, it.key.p, it.key.len, err);
@@ -449,8 +444,8 @@ static c2s_status read_footer(walk *w, c2s_error *err)
     return C2S_OK;
 }
 
-c2s_status sst_walk(const uint8_t *file, size_t size, unsigned flags, sst_visit_fn visit,
-                    void *ctx, c2s_error *err)
+c2s_status sst_walk(const uint8_t *file, size_t size, unsigned flags, sst_visit_fn visit, void *ctx,
+                    c2s_error *err)
 {
     walk w = {.file = file, .size = size, .visit = visit, .ctx = ctx, .flags = flags};
     blk mb = {.what = "metaindex"}, ib = {.what = "index"};

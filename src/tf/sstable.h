@@ -40,8 +40,8 @@
 
 /* Called for each entry in key order; key and value point into buffers that
  * live only for the call.  A non-OK status stops the walk and is returned. */
-typedef c2s_status (*sst_visit_fn)(void *ctx, const uint8_t *key, size_t klen,
-                                   const uint8_t *val, size_t vlen, c2s_error *err);
+typedef c2s_status (*sst_visit_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                                   size_t vlen, c2s_error *err);
 
 /* sst_walk flag: do not compare block checksums.  Only for fuzzing, where
  * a mutated block would otherwise never get past its CRC. */
@@ -49,8 +49,8 @@ typedef c2s_status (*sst_visit_fn)(void *ctx, const uint8_t *key, size_t klen,
 
 /* Walk the table file[0..size).  Fails (C2S_ERR_INPUT) on the first problem.
  * flags: 0, or SST_NO_BLOCK_CRC. */
-c2s_status sst_walk(const uint8_t *file, size_t size, unsigned flags, sst_visit_fn visit,
-                    void *ctx, c2s_error *err);
+c2s_status sst_walk(const uint8_t *file, size_t size, unsigned flags, sst_visit_fn visit, void *ctx,
+                    c2s_error *err);
 
 /* Whether file[0..size) ends with the table magic (a quick sniff). */
 int sst_has_magic(const uint8_t *file, size_t size);

@@ -31,22 +31,38 @@ typedef struct tf_dtype_info {
 
 /* Indexed by types.proto DataType. */
 static const tf_dtype_info tf_dtypes[] = {
-    [1] = {"float", C2S_F32},          [2] = {"double", C2S_F64},
-    [3] = {"int32", C2S_I32},          [4] = {"uint8", C2S_U8},
-    [5] = {"int16", C2S_I16},          [6] = {"int8", C2S_I8},
-    [7] = {"string", -1},              [8] = {"complex64", C2S_C64},
-    [9] = {"int64", C2S_I64},          [10] = {"bool", C2S_BOOL},
-    [11] = {"qint8", -1},              [12] = {"quint8", -1},
-    [13] = {"qint32", -1},             [14] = {"bfloat16", C2S_BF16},
-    [15] = {"qint16", -1},             [16] = {"quint16", -1},
-    [17] = {"uint16", C2S_U16},        [18] = {"complex128", -1},
-    [19] = {"half", C2S_F16},          [20] = {"resource", -1},
-    [21] = {"variant", -1},            [22] = {"uint32", C2S_U32},
-    [23] = {"uint64", C2S_U64},        [24] = {"float8_e5m2", C2S_F8_E5M2},
-    [25] = {"float8_e4m3fn", C2S_F8_E4M3}, [26] = {"float8_e4m3fnuz", C2S_F8_E4M3FNUZ},
-    [27] = {"float8_e4m3b11fnuz", -1}, [28] = {"float8_e5m2fnuz", C2S_F8_E5M2FNUZ},
-    [29] = {"int4", -1},               [30] = {"uint4", -1},
-    [31] = {"int2", -1},               [32] = {"uint2", -1},
+    [1] = {"float", C2S_F32},
+    [2] = {"double", C2S_F64},
+    [3] = {"int32", C2S_I32},
+    [4] = {"uint8", C2S_U8},
+    [5] = {"int16", C2S_I16},
+    [6] = {"int8", C2S_I8},
+    [7] = {"string", -1},
+    [8] = {"complex64", C2S_C64},
+    [9] = {"int64", C2S_I64},
+    [10] = {"bool", C2S_BOOL},
+    [11] = {"qint8", -1},
+    [12] = {"quint8", -1},
+    [13] = {"qint32", -1},
+    [14] = {"bfloat16", C2S_BF16},
+    [15] = {"qint16", -1},
+    [16] = {"quint16", -1},
+    [17] = {"uint16", C2S_U16},
+    [18] = {"complex128", -1},
+    [19] = {"half", C2S_F16},
+    [20] = {"resource", -1},
+    [21] = {"variant", -1},
+    [22] = {"uint32", C2S_U32},
+    [23] = {"uint64", C2S_U64},
+    [24] = {"float8_e5m2", C2S_F8_E5M2},
+    [25] = {"float8_e4m3fn", C2S_F8_E4M3},
+    [26] = {"float8_e4m3fnuz", C2S_F8_E4M3FNUZ},
+    [27] = {"float8_e4m3b11fnuz", -1},
+    [28] = {"float8_e5m2fnuz", C2S_F8_E5M2FNUZ},
+    [29] = {"int4", -1},
+    [30] = {"uint4", -1},
+    [31] = {"int2", -1},
+    [32] = {"uint2", -1},
 };
 
 #define N_TF_DTYPES (sizeof tf_dtypes / sizeof tf_dtypes[0])
@@ -122,8 +138,8 @@ static c2s_status take_header(tfb_index *ix, const uint8_t *val, size_t vlen, c2
 static c2s_status check_extent(const tfb_index *ix, const tfp_entry *pe, c2s_error *err)
 {
     if (pe->shard_id < 0 || pe->shard_id >= ix->header.num_shards)
-        return c2s_fail(err, C2S_ERR_INPUT, "shard_id %d is not below num_shards %d",
-                        pe->shard_id, ix->header.num_shards);
+        return c2s_fail(err, C2S_ERR_INPUT, "shard_id %d is not below num_shards %d", pe->shard_id,
+                        ix->header.num_shards);
     if (pe->offset < 0 || pe->size < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "negative offset %lld or size %lld",
                         (long long)pe->offset, (long long)pe->size);
@@ -178,8 +194,7 @@ static c2s_status check_size(const tfb_entry *e, c2s_error *err)
 static c2s_status add_part(tfb_index *ix, const uint8_t *val, size_t vlen, c2s_error *err)
 {
     tfp_entry pe;
-    if (tfp_entry_decode(val, vlen, &pe, err) != C2S_OK ||
-        check_extent(ix, &pe, err) != C2S_OK) {
+    if (tfp_entry_decode(val, vlen, &pe, err) != C2S_OK || check_extent(ix, &pe, err) != C2S_OK) {
         c2s_error_prefix(err, "slice record %zu", ix->nparts);
         return C2S_ERR_INPUT;
     }
@@ -191,8 +206,8 @@ static c2s_status add_part(tfb_index *ix, const uint8_t *val, size_t vlen, c2s_e
         ix->parts = p;
         ix->part_cap = cap;
     }
-    ix->parts[ix->nparts++] =
-        (tfb_part){(uint32_t)pe.shard_id, (uint64_t)pe.offset, (uint64_t)pe.size};
+    ix->parts[ix->nparts++] = (tfb_part){(uint32_t)pe.shard_id, (uint64_t)pe.offset,
+                                         (uint64_t)pe.size};
     return C2S_OK;
 }
 
@@ -225,8 +240,8 @@ static c2s_status new_entry(tfb_index *ix, const uint8_t *key, size_t klen, tfb_
     return C2S_OK;
 }
 
-static c2s_status take_entry(tfb_index *ix, const uint8_t *key, size_t klen,
-                             const uint8_t *val, size_t vlen, c2s_error *err)
+static c2s_status take_entry(tfb_index *ix, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen, c2s_error *err)
 {
     tfb_entry *e = NULL;
     if (new_entry(ix, key, klen, &e, err) != C2S_OK)
@@ -258,8 +273,8 @@ static c2s_status take_entry(tfb_index *ix, const uint8_t *key, size_t klen,
     return st;
 }
 
-static c2s_status visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
-                        size_t vlen, c2s_error *err)
+static c2s_status visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                        c2s_error *err)
 {
     tfb_index *ix = ctx;
     int have_header = ix->header.num_shards > 0;
@@ -448,8 +463,8 @@ void tfb_close(tfb_bundle *b)
 
 /* ---- tensor bytes ----------------------------------------------------------- */
 
-c2s_status tfb_read(const tfb_bundle *b, const tfb_entry *e, uint64_t off, void *buf,
-                    size_t len, c2s_error *err)
+c2s_status tfb_read(const tfb_bundle *b, const tfb_entry *e, uint64_t off, void *buf, size_t len,
+                    c2s_error *err)
 {
     if (off > e->size || len > e->size - off)
         return c2s_fail(err, C2S_ERR_INPUT, "'%s': read of %zu bytes at %llu past its %llu bytes",
@@ -485,8 +500,7 @@ void tfb_crc_add(tfb_crc *c, const void *p, size_t n)
     c->nbytes += n;
 }
 
-c2s_status tfb_crc_check(const tfb_bundle *b, const tfb_entry *e, const tfb_crc *c,
-                         c2s_error *err)
+c2s_status tfb_crc_check(const tfb_bundle *b, const tfb_entry *e, const tfb_crc *c, c2s_error *err)
 {
     if (c->nbytes != e->size)
         return c2s_fail(err, C2S_ERR_INPUT, "'%s': checksum over %llu of its %llu bytes", e->name,
@@ -507,8 +521,8 @@ typedef struct breader {
     const tfb_bundle *b;
     const tfb_entry *e;
     uint8_t *buf;
-    size_t len, pos;  /* bytes in buf, next one */
-    uint64_t next;    /* tensor offset of the byte after buf */
+    size_t len, pos; /* bytes in buf, next one */
+    uint64_t next;   /* tensor offset of the byte after buf */
 } breader;
 
 enum { CHUNK = 1 << 18 };
@@ -581,9 +595,8 @@ static c2s_status verify_string(breader *r, tfb_crc *c, c2s_error *err)
     tfb_crc_add(c, ck, 4);
     uint64_t used = r->next - (r->len - r->pos);
     if (total != r->e->size - used)
-        return c2s_fail(err, C2S_ERR_INPUT, "'%s': strings of %llu bytes in %llu",
-                        r->e->name, (unsigned long long)total,
-                        (unsigned long long)(r->e->size - used));
+        return c2s_fail(err, C2S_ERR_INPUT, "'%s': strings of %llu bytes in %llu", r->e->name,
+                        (unsigned long long)total, (unsigned long long)(r->e->size - used));
     tfb_crc_add(c, r->buf + r->pos, r->len - r->pos);
     while (r->next < r->e->size) {
         if (br_fill(r, err) != C2S_OK)
@@ -617,9 +630,8 @@ c2s_status tfb_verify(const tfb_bundle *b, const tfb_entry *e, c2s_error *err)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     tfb_crc c;
     tfb_crc_start(&c);
-    c2s_status st = e->tf_dtype == TFB_DT_STRING && e->nslices == 0
-                        ? verify_string(&r, &c, err)
-                        : verify_plain(&r, &c, err);
+    c2s_status st = e->tf_dtype == TFB_DT_STRING && e->nslices == 0 ? verify_string(&r, &c, err)
+                                                                    : verify_plain(&r, &c, err);
     free(r.buf);
     if (st == C2S_OK)
         st = tfb_crc_check(b, e, &c, err);
@@ -707,8 +719,7 @@ c2s_status tfb_resolve(const char *arg, char **prefix_out, c2s_error *err)
         if (have)
             return resolved(prefix, prefix_out, err);
         free(prefix);
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: a checkpoint shard without its .index file",
-                        arg);
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: a checkpoint shard without its .index file", arg);
     }
     if (is_table_file(arg))
         return c2s_fail(err, C2S_ERR_INPUT,
@@ -737,8 +748,8 @@ tfb_entry *tfb_find(const tfb_bundle *b, const char *name)
     return NULL;
 }
 
-static c2s_status set_full_name(void *ctx, const uint8_t *key, size_t klen,
-                                const uint8_t *full, size_t flen, c2s_error *err)
+static c2s_status set_full_name(void *ctx, const uint8_t *key, size_t klen, const uint8_t *full,
+                                size_t flen, c2s_error *err)
 {
     tfb_bundle *b = ctx;
     if (memchr(key, 0, klen) != NULL)

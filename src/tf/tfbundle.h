@@ -43,19 +43,19 @@
 #define TFB_DT_VARIANT 21
 
 typedef struct tfb_entry {
-    char *name;        /* the index key: a tensor name or TF2 object path */
-    int32_t tf_dtype;  /* TensorFlow DataType (types.proto) */
-    int supported;     /* 1: dtype is set and the bytes are plain elements */
+    char *name;       /* the index key: a tensor name or TF2 object path */
+    int32_t tf_dtype; /* TensorFlow DataType (types.proto) */
+    int supported;    /* 1: dtype is set and the bytes are plain elements */
     c2s_dtype dtype;
-    const char *why;   /* when !supported: "string", "complex128", ... (static) */
+    const char *why; /* when !supported: "string", "complex128", ... (static) */
     size_t ndim;
-    int64_t *shape;    /* ndim sizes, each >= 0 */
-    uint64_t numel;    /* product of shape (1 for a scalar) */
+    int64_t *shape; /* ndim sizes, each >= 0 */
+    uint64_t numel; /* product of shape (1 for a scalar) */
     uint32_t shard;
     uint64_t offset, size;
-    uint32_t crc32c;   /* masked CRC-32C of the bytes, as stored */
-    size_t nslices;    /* > 0: a partitioned variable (unsupported), no bytes here */
-    char *full_name;   /* TF2: the variable's name from the object graph
+    uint32_t crc32c; /* masked CRC-32C of the bytes, as stored */
+    size_t nslices;  /* > 0: a partitioned variable (unsupported), no bytes here */
+    char *full_name; /* TF2: the variable's name from the object graph
                           (tfb_load_full_names), or NULL */
 } tfb_entry;
 
@@ -80,7 +80,7 @@ typedef struct tfb_bundle {
     char *prefix;
     char *index_path; /* prefix + ".index", for messages */
     tfb_index ix;
-    int *fds;              /* ix.header.num_shards shard files */
+    int *fds; /* ix.header.num_shards shard files */
     uint64_t *shard_sizes;
 } tfb_bundle;
 
@@ -102,8 +102,8 @@ void tfb_close(tfb_bundle *b);
 char *tfb_shard_path(const char *prefix, uint32_t i, uint32_t n);
 
 /* Read len bytes of e's tensor from byte off of it (off + len <= e->size). */
-c2s_status tfb_read(const tfb_bundle *b, const tfb_entry *e, uint64_t off, void *buf,
-                    size_t len, c2s_error *err);
+c2s_status tfb_read(const tfb_bundle *b, const tfb_entry *e, uint64_t off, void *buf, size_t len,
+                    c2s_error *err);
 
 /* A running CRC over a tensor's bytes, fed in order. */
 typedef struct tfb_crc {
@@ -114,8 +114,7 @@ typedef struct tfb_crc {
 void tfb_crc_start(tfb_crc *c);
 void tfb_crc_add(tfb_crc *c, const void *p, size_t n);
 /* Whether all e->size bytes went through c and match e->crc32c. */
-c2s_status tfb_crc_check(const tfb_bundle *b, const tfb_entry *e, const tfb_crc *c,
-                         c2s_error *err);
+c2s_status tfb_crc_check(const tfb_bundle *b, const tfb_entry *e, const tfb_crc *c, c2s_error *err);
 /* Read e's bytes in chunks and check them (tfb_read + tfb_crc_*).  String
  * tensors are checked the way TensorFlow sums them (lengths as integers,
  * then the lengths' own checksum, then the strings); variant tensors are

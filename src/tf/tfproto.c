@@ -25,8 +25,7 @@ typedef struct pbf {
 } pbf;
 
 /* The next field of p[*pos..n) into *f; *got = 0 at the end. */
-static c2s_status pb_next(const uint8_t *p, size_t n, size_t *pos, pbf *f, int *got,
-                          c2s_error *err)
+static c2s_status pb_next(const uint8_t *p, size_t n, size_t *pos, pbf *f, int *got, c2s_error *err)
 {
     *got = 0;
     if (*pos >= n)
@@ -306,8 +305,7 @@ static c2s_status attribute_decode(const uint8_t *p, size_t n, tfp_attr_fn fn, v
     return st;
 }
 
-static c2s_status node_decode(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
-                              c2s_error *err)
+static c2s_status node_decode(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx, c2s_error *err)
 {
     size_t pos = 0;
     pbf f;

@@ -62,8 +62,8 @@ c2s_status tfp_entry_decode(const uint8_t *p, size_t n, tfp_entry *e, c2s_error 
  * string checkpoint_key = 3; } } }.  fn is called for every attribute, in
  * order, with its checkpoint_key (an index key) and full_name (the
  * variable's name in the program that saved it; may be empty). */
-typedef c2s_status (*tfp_attr_fn)(void *ctx, const uint8_t *key, size_t klen,
-                                  const uint8_t *full, size_t flen, c2s_error *err);
+typedef c2s_status (*tfp_attr_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *full,
+                                  size_t flen, c2s_error *err);
 c2s_status tfp_object_graph_walk(const uint8_t *p, size_t n, tfp_attr_fn fn, void *ctx,
                                  c2s_error *err);
 

@@ -220,16 +220,16 @@ typedef struct draft {
     tool_job job;
     dev_t dev;
     ino_t ino;
-    int known;            /* dev/ino valid */
+    int known; /* dev/ino valid */
 } draft;
 
 typedef struct planner {
     const tool_config *cfg;
     draft *d;
     size_t n, cap;
-    char **links;         /* symbolic links a walk did not follow */
+    char **links; /* symbolic links a walk did not follow */
     size_t nlinks, links_cap;
-    const char *out_dir;  /* batch: -o DIR; NULL: next to each input */
+    const char *out_dir; /* batch: -o DIR; NULL: next to each input */
     int oom;
 } planner;
 
@@ -461,8 +461,14 @@ static draft **sorted_index(planner *p, int (*keep)(const draft *),
     return ix;
 }
 
-static int has_inode(const draft *d) { return d->known; }
-static int writes_file(const draft *d) { return d->job.output != NULL && d->job.problem == NULL; }
+static int has_inode(const draft *d)
+{
+    return d->known;
+}
+static int writes_file(const draft *d)
+{
+    return d->job.output != NULL && d->job.problem == NULL;
+}
 
 /* A file reached twice (two -r roots, a symlink, an INPUT also under -r)
  * is converted once, under the first of its paths. */
@@ -500,8 +506,7 @@ static void mark_conflicts(planner *p)
             continue;
         }
         char msg[1024];
-        snprintf(msg, sizeof msg, "same output as %s: %s", ix[owner]->job.input,
-                 ix[i]->job.output);
+        snprintf(msg, sizeof msg, "same output as %s: %s", ix[owner]->job.input, ix[i]->job.output);
         ix[i]->job.problem = strdup(msg);
         if (ix[i]->job.problem == NULL)
             p->oom = 1;
@@ -598,8 +603,9 @@ int tool_batch_warn(const tool_config *cfg, const tool_batch *b)
         for (size_t i = 0; i < b->nlinks && i < 3 && at < sizeof shown; i++)
             at += (size_t)snprintf(shown + at, sizeof shown - at, "%s%s", i ? ", " : "",
                                    b->links[i]);
-        tool_warn(NULL, cfg, NULL, "skipped %zu symbolic link%s (%s%s); --follow-symlinks follows them",
-                  b->nlinks, tool_plural(b->nlinks), shown, b->nlinks > 3 ? ", ..." : "");
+        tool_warn(NULL, cfg, NULL,
+                  "skipped %zu symbolic link%s (%s%s); --follow-symlinks follows them", b->nlinks,
+                  tool_plural(b->nlinks), shown, b->nlinks > 3 ? ", ..." : "");
     }
     return b->nempty > 0;
 }

@@ -33,11 +33,11 @@
 #include "tool_cfg.h"
 
 typedef struct tool_job {
-    char *input;          /* as given, or root/relative path as found */
-    char *output;         /* NULL: standard output */
-    int make_dirs;        /* create the output's missing parent directories */
-    uint64_t in_size;     /* bytes, for the progress bar (0 when unknown) */
-    char *problem;        /* non-NULL: the job fails with this message */
+    char *input;      /* as given, or root/relative path as found */
+    char *output;     /* NULL: standard output */
+    int make_dirs;    /* create the output's missing parent directories */
+    uint64_t in_size; /* bytes, for the progress bar (0 when unknown) */
+    char *problem;    /* non-NULL: the job fails with this message */
 } tool_job;
 
 typedef struct tool_batch {

@@ -12,13 +12,13 @@
 #include "c2s.h"
 
 typedef struct tool_config {
-    const char *input;       /* the first INPUT */
-    const char **inputs;     /* all of them */
+    const char *input;   /* the first INPUT */
+    const char **inputs; /* all of them */
     size_t ninputs;
-    const char **roots;      /* -r DIR, repeatable */
+    const char **roots; /* -r DIR, repeatable */
     size_t nroots;
-    int follow_symlinks;     /* --follow-symlinks */
-    const char **allow;      /* --allow-global MODULE.NAME, repeatable */
+    int follow_symlinks; /* --follow-symlinks */
+    const char **allow;  /* --allow-global MODULE.NAME, repeatable */
     size_t nallow;
     int permissive;          /* --permissive */
     int scan;                /* --scan */
@@ -35,22 +35,22 @@ typedef struct tool_config {
     unsigned jobs;           /* -j; 0: number of online CPUs */
     unsigned shard_index;    /* --shard I/N, I 1-based; 0: no sharding */
     unsigned shard_count;
-    int convert_dtype;       /* --dtype given */
+    int convert_dtype; /* --dtype given */
     c2s_dtype dtype;
-    const char **include;    /* --include GLOB, repeatable */
+    const char **include; /* --include GLOB, repeatable */
     size_t ninclude;
-    const char **exclude;    /* --exclude GLOB, repeatable */
+    const char **exclude; /* --exclude GLOB, repeatable */
     size_t nexclude;
-    c2s_kv *metadata;        /* --metadata KEY=VALUE; keys are owned copies */
+    c2s_kv *metadata; /* --metadata KEY=VALUE; keys are owned copies */
     size_t nmetadata;
     int training_metadata;   /* --training-metadata */
     int verify;              /* --verify */
     c2s_direct_io direct_io; /* --direct-io WHEN */
     int direct_io_given;
-    int quiet;               /* -q */
-    int verbose;             /* -v */
-    int help, version;       /* -h, -V: print and exit 0 */
-    c2s_limits limits;       /* --max-pickle-size, --max-depth, --max-objects, ...;
+    int quiet;         /* -q */
+    int verbose;       /* -v */
+    int help, version; /* -h, -V: print and exit 0 */
+    c2s_limits limits; /* --max-pickle-size, --max-depth, --max-objects, ...;
                                 0: the library's defaults */
 } tool_config;
 

@@ -13,9 +13,13 @@
 
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
-    return (c2s_open_options){.key = cfg->key, .limits = cfg->limits, .allow = cfg->allow,
-                              .nallow = cfg->nallow, .permissive = cfg->permissive,
-                              .tf_names = cfg->tf_names, .tensor_name = cfg->tensor_name,
+    return (c2s_open_options){.key = cfg->key,
+                              .limits = cfg->limits,
+                              .allow = cfg->allow,
+                              .nallow = cfg->nallow,
+                              .permissive = cfg->permissive,
+                              .tf_names = cfg->tf_names,
+                              .tensor_name = cfg->tensor_name,
                               .quantized = cfg->quantized};
 }
 
@@ -39,8 +43,8 @@ static void fail(tool_msgbuf *mb, const tool_job *job, tool_outcome *out, tool_s
     tool_error(mb, job->input, "%s", msg);
 }
 
-int tool_check_existing(const tool_config *cfg, const char *in, const char *out,
-                        tool_msgbuf *mb, tool_outcome *o)
+int tool_check_existing(const tool_config *cfg, const char *in, const char *out, tool_msgbuf *mb,
+                        tool_outcome *o)
 {
     if (cfg->force || out == NULL)
         return 0;
@@ -94,8 +98,7 @@ static void report_open(const tool_config *cfg, const char *input, const c2s_che
     }
 }
 
-static c2s_write_options write_options(const tool_config *cfg,
-                                       const volatile sig_atomic_t *cancel,
+static c2s_write_options write_options(const tool_config *cfg, const volatile sig_atomic_t *cancel,
                                        tool_progress_slot *slot, unsigned sharing)
 {
     return (c2s_write_options){
@@ -121,8 +124,8 @@ static c2s_write_options write_options(const tool_config *cfg,
     };
 }
 
-static void report_written(const tool_config *cfg, const tool_job *job,
-                           const c2s_write_result *res, double secs, tool_msgbuf *mb)
+static void report_written(const tool_config *cfg, const tool_job *job, const c2s_write_result *res,
+                           double secs, tool_msgbuf *mb)
 {
     char size[32];
     tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
@@ -142,8 +145,8 @@ static void report_written(const tool_config *cfg, const tool_job *job,
 }
 
 static void convert(const tool_config *cfg, const tool_job *job,
-                    const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
-                    unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
+                    const volatile sig_atomic_t *cancel, tool_progress_slot *slot, unsigned sharing,
+                    tool_msgbuf *mb, tool_outcome *out)
 {
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
@@ -152,9 +155,11 @@ static void convert(const tool_config *cfg, const tool_job *job,
     c2s_error_clear(&err);
     c2s_status st = c2s_open(job->input, &oo, &ck, &err);
     if (st != C2S_OK) {
-        out->verdict = st == C2S_ERR_REFUSED ? "unsafe"
-                       : err.rule == C2S_RULE_CORRUPT ? "corrupt" : "unreadable";
-        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
+        out->verdict = st == C2S_ERR_REFUSED          ? "unsafe"
+                       : err.rule == C2S_RULE_CORRUPT ? "corrupt"
+                                                      : "unreadable";
+        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED,
+             tool_error_text(&err, why, sizeof why));
         return;
     }
     out->verdict = "safe";
@@ -169,7 +174,8 @@ static void convert(const tool_config *cfg, const tool_job *job,
     if (st != C2S_OK && err.rule == C2S_RULE_CORRUPT) /* storage bytes that fail their CRC */
         out->verdict = "corrupt";
     if (st != C2S_OK) {
-        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED, tool_error_text(&err, why, sizeof why));
+        fail(mb, job, out, st == C2S_ERR_REFUSED ? TOOL_REFUSED : TOOL_FAILED,
+             tool_error_text(&err, why, sizeof why));
         return;
     }
     out->status = TOOL_CONVERTED;

@@ -33,8 +33,8 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
 /* Without -f, an existing output decides: at least as new as in, the file
  * is skipped ("IN -> OUT: skipped (up to date)"); older, it fails.  Then 1
  * with o and mb filled; 0 to go on.  out NULL (standard output): 0. */
-int tool_check_existing(const tool_config *cfg, const char *in, const char *out,
-                        tool_msgbuf *mb, tool_outcome *o);
+int tool_check_existing(const tool_config *cfg, const char *in, const char *out, tool_msgbuf *mb,
+                        tool_outcome *o);
 
 /* 1 when the regular file out exists and is at least as new as in (a
  * TensorFlow prefix: as its index, tool_stat_input); 0 when

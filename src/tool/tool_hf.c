@@ -19,8 +19,8 @@
 
 /* A job filed under its input and output directories. */
 typedef struct member {
-    char *src, *out;       /* directories of the input and of the output */
-    const char *base;      /* file name of the input */
+    char *src, *out;  /* directories of the input and of the output */
+    const char *base; /* file name of the input */
     const tool_outcome *outcome;
 } member;
 
@@ -28,7 +28,7 @@ typedef struct hf_run {
     const tool_config *cfg;
     tool_hf_report_fn report;
     void *ctx;
-    const member *m;       /* the jobs of one (src, out) pair, sorted by base */
+    const member *m; /* the jobs of one (src, out) pair, sorted by base */
     size_t n;
 } hf_run;
 
@@ -68,8 +68,10 @@ int tool_hf_plain_name(const char *s)
  * engine's own rule. */
 static int kept(const tool_config *cfg, const char *name)
 {
-    c2s_write_options o = {.include = cfg->include, .ninclude = cfg->ninclude,
-                           .exclude = cfg->exclude, .nexclude = cfg->nexclude};
+    c2s_write_options o = {.include = cfg->include,
+                           .ninclude = cfg->ninclude,
+                           .exclude = cfg->exclude,
+                           .nexclude = cfg->nexclude};
     return c2s_selected(&o, name);
 }
 
@@ -91,8 +93,8 @@ static void done(const hf_run *r, index_job *j, int has_outcome)
     tool_msgbuf_free(&j->mb);
 }
 
-__attribute__((format(printf, 3, 4)))
-static void failed(const hf_run *r, index_job *j, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void failed(const hf_run *r, index_job *j,
+                                                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -136,20 +138,19 @@ static cJSON *weight_map(const cJSON *root, const char **bad)
     if (!cJSON_IsObject(wm))
         return NULL;
     const cJSON *e;
-    cJSON_ArrayForEach(e, wm)
-        if (!cJSON_IsString(e) || !tool_hf_plain_name(e->valuestring)) {
-            *bad = e->string;
-            return NULL;
-        }
+    cJSON_ArrayForEach(e, wm) if (!cJSON_IsString(e) || !tool_hf_plain_name(e->valuestring))
+    {
+        *bad = e->string;
+        return NULL;
+    }
     return wm;
 }
 
 static int names_a_member(const hf_run *r, const cJSON *wm)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, wm)
-        if (bsearch(e->valuestring, r->m, r->n, sizeof *r->m, by_base) != NULL)
-            return 1;
+    cJSON_ArrayForEach(e, wm) if (bsearch(e->valuestring, r->m, r->n, sizeof *r->m, by_base) !=
+                                  NULL) return 1;
     return 0;
 }
 
@@ -165,8 +166,7 @@ static int total_size(const hf_run *r, const cJSON *wm, uint64_t *sum, char *msg
         return -1;
     }
     const cJSON *e;
-    cJSON_ArrayForEach(e, wm)
-        names[k++] = e->valuestring;
+    cJSON_ArrayForEach(e, wm) names[k++] = e->valuestring;
     qsort(names, k, sizeof *names, by_string);
     int rc = 0;
     *sum = 0;
@@ -179,7 +179,8 @@ static int total_size(const hf_run *r, const cJSON *wm, uint64_t *sum, char *msg
         char why[TOOL_ERROR_TEXT_MAX];
         c2s_error_clear(&err);
         if (path == NULL || c2s_safetensors_open(path, &st, &err) != C2S_OK) {
-            snprintf(msg, cap, "%s", path ? tool_error_text(&err, why, sizeof why) : "out of memory");
+            snprintf(msg, cap, "%s",
+                     path ? tool_error_text(&err, why, sizeof why) : "out of memory");
             rc = -1;
         } else {
             *sum += c2s_safetensors_data_bytes(st);
@@ -192,12 +193,11 @@ static int total_size(const hf_run *r, const cJSON *wm, uint64_t *sum, char *msg
 }
 
 /* Rename the shards, drop filtered tensors, update total_size. */
-static int rewrite(const hf_run *r, cJSON *root, cJSON *wm, size_t *ntensors, char *msg,
-                   size_t cap)
+static int rewrite(const hf_run *r, cJSON *root, cJSON *wm, size_t *ntensors, char *msg, size_t cap)
 {
     uint64_t sum = 0;
-    cJSON *ts = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "metadata"), "total_size");
+    cJSON *ts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metadata"),
+                                                 "total_size");
     if (cJSON_IsNumber(ts) && total_size(r, wm, &sum, msg, cap) != 0)
         return -1;
     cJSON *e = wm->child;
@@ -276,11 +276,11 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
 {
     const cJSON *e;
     const char *why;
-    cJSON_ArrayForEach(e, wm)
-        if (!shard_ready(r, e->valuestring, &why)) {
-            not_rewritten(r, j, e->valuestring, why);
-            return;
-        }
+    cJSON_ArrayForEach(e, wm) if (!shard_ready(r, e->valuestring, &why))
+    {
+        not_rewritten(r, j, e->valuestring, why);
+        return;
+    }
     if (r->cfg->key != NULL) {
         not_rewritten(r, j, "--key", "renames the tensors");
         return;
@@ -400,8 +400,8 @@ void tool_hf_rewrite_indexes(const tool_config *cfg, const tool_batch *b,
     if (!oom) {
         qsort(m, n, sizeof *m, by_dirs_and_base);
         for (size_t i = 0, k; i < n; i = k) {
-            for (k = i + 1; k < n && strcmp(m[k].src, m[i].src) == 0 &&
-                            strcmp(m[k].out, m[i].out) == 0; k++)
+            for (k = i + 1;
+                 k < n && strcmp(m[k].src, m[i].src) == 0 && strcmp(m[k].out, m[i].out) == 0; k++)
                 ;
             hf_run r = {cfg, report, ctx, &m[i], k - i};
             process_dir(&r);

@@ -40,8 +40,7 @@ static void print_row(FILE *out, size_t width, const c2s_tensor_info *t)
     format_shape(t->ndim, t->shape, shape, sizeof shape);
     /* a safetensors dtype with no c2s_dtype (F4, ...) is named by why */
     const char *dtype = t->supported ? c2s_dtype_name(t->dtype) : t->why;
-    fprintf(out, "%-*s  %-11s  %-20s  %" PRIu64 "\n", (int)width, t->name, dtype, shape,
-            t->nbytes);
+    fprintf(out, "%-*s  %-11s  %-20s  %" PRIu64 "\n", (int)width, t->name, dtype, shape, t->nbytes);
 }
 
 /* "4 tensors, 212 bytes (212 B)" without the newline. */

@@ -36,7 +36,10 @@
 static volatile sig_atomic_t g_signal;
 
 /* An atomic store: worker threads read the flag (tool_cancelled). */
-static void on_signal(int signo) { __atomic_store_n(&g_signal, signo, __ATOMIC_RELAXED); }
+static void on_signal(int signo)
+{
+    __atomic_store_n(&g_signal, signo, __ATOMIC_RELAXED);
+}
 
 static void install_signals(void)
 {
@@ -94,10 +97,10 @@ static int scan_all(const tool_config *cfg)
             worst = st;
     }
     if (b.njobs > 1 || cfg->nroots > 0)
-        tool_info(NULL, cfg, "scanned %zu file%s: %zu safe, %zu unsafe, %zu corrupt, %zu unreadable",
-                  b.njobs, tool_plural(b.njobs), count[C2S_VERDICT_SAFE],
-                  count[C2S_VERDICT_UNSAFE], count[C2S_VERDICT_CORRUPT],
-                  count[C2S_VERDICT_UNREADABLE]);
+        tool_info(NULL, cfg,
+                  "scanned %zu file%s: %zu safe, %zu unsafe, %zu corrupt, %zu unreadable", b.njobs,
+                  tool_plural(b.njobs), count[C2S_VERDICT_SAFE], count[C2S_VERDICT_UNSAFE],
+                  count[C2S_VERDICT_CORRUPT], count[C2S_VERDICT_UNREADABLE]);
     tool_batch_free(&b);
     if (worst == C2S_OK && nothing)
         worst = C2S_ERR_INPUT;

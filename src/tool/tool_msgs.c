@@ -29,14 +29,12 @@ static void buffer_line(tool_msgbuf *mb, const char *line, size_t n)
     mb->text[mb->len] = '\0';
 }
 
-__attribute__((format(printf, 4, 0)))
-static void emit(tool_msgbuf *to, const char *kind, const char *file, const char *fmt,
-                 va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+emit(tool_msgbuf *to, const char *kind, const char *file, const char *fmt, va_list ap)
 {
     char line[4096];
-    size_t at = (size_t)snprintf(line, sizeof line, "%s: %s%s%s%s", TOOL_NAME,
-                                 kind ? kind : "", kind ? ": " : "", file ? file : "",
-                                 file ? ": " : "");
+    size_t at = (size_t)snprintf(line, sizeof line, "%s: %s%s%s%s", TOOL_NAME, kind ? kind : "",
+                                 kind ? ": " : "", file ? file : "", file ? ": " : "");
     if (at < sizeof line)
         at += (size_t)vsnprintf(line + at, sizeof line - at, fmt, ap);
     if (at >= sizeof line - 1)
@@ -157,8 +155,8 @@ void tool_console_status(tool_console *c, const char *line)
 int tool_console_stdout(tool_console *c, const char *line)
 {
     pthread_mutex_lock(&c->lock);
-    int rc = (fputs(line, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-                 ? -1 : 0;
+    int rc = (fputs(line, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) ? -1
+                                                                                            : 0;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -196,14 +194,22 @@ c2s_status tool_fail(c2s_error *err, c2s_status status, const char *fmt, ...)
 static const char *limit_flag(c2s_rule rule)
 {
     switch (rule) {
-    case C2S_RULE_MAX_PICKLE: return "--max-pickle-size";
-    case C2S_RULE_MAX_STRING: return "--max-string";
-    case C2S_RULE_MAX_CONTAINER: return "--max-container";
-    case C2S_RULE_MAX_OBJECTS: return "--max-objects";
-    case C2S_RULE_MAX_STACK: return "--max-stack";
-    case C2S_RULE_MAX_MEMO: return "--max-memo";
-    case C2S_RULE_MAX_DEPTH: return "--max-depth";
-    default: return NULL;
+    case C2S_RULE_MAX_PICKLE:
+        return "--max-pickle-size";
+    case C2S_RULE_MAX_STRING:
+        return "--max-string";
+    case C2S_RULE_MAX_CONTAINER:
+        return "--max-container";
+    case C2S_RULE_MAX_OBJECTS:
+        return "--max-objects";
+    case C2S_RULE_MAX_STACK:
+        return "--max-stack";
+    case C2S_RULE_MAX_MEMO:
+        return "--max-memo";
+    case C2S_RULE_MAX_DEPTH:
+        return "--max-depth";
+    default:
+        return NULL;
     }
 }
 
@@ -214,8 +220,9 @@ static void policy_advice(const c2s_error *e, char *buf, size_t cap)
     if (e->more > 0 && at < cap)
         at += (size_t)snprintf(buf + at, cap - at, " (--scan lists all)");
     if (strcmp(e->subject, "*") == 0 && at < cap)
-        snprintf(buf + at, cap - at,
-                 "; to accept unknown globals as data: --allow-global MODULE.NAME, or --permissive");
+        snprintf(
+            buf + at, cap - at,
+            "; to accept unknown globals as data: --allow-global MODULE.NAME, or --permissive");
     else if (e->subject[0] != '\0' && at < cap)
         snprintf(buf + at, cap - at, "; to accept it as data: --allow-global %s", e->subject);
 }
@@ -243,8 +250,10 @@ const char *tool_error_text(const c2s_error *e, char *buf, size_t cap)
     else if (e->rule == C2S_RULE_UNSUPPORTED)
         snprintf(buf, cap, "%s (--skip-unsupported drops such tensors)", e->msg);
     else if (e->rule == C2S_RULE_QUANTIZED)
-        snprintf(buf, cap, "%s (--quantized dequantize or --quantized raw; "
-                           "--skip-unsupported drops such tensors)", e->msg);
+        snprintf(buf, cap,
+                 "%s (--quantized dequantize or --quantized raw; "
+                 "--skip-unsupported drops such tensors)",
+                 e->msg);
     else if (e->rule == C2S_RULE_ALL_FILTERED)
         snprintf(buf, cap, "%s (--include/--exclude)", e->msg);
     else if (e->rule == C2S_RULE_EXISTS)

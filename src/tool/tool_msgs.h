@@ -32,8 +32,8 @@ void tool_msgbuf_free(tool_msgbuf *mb);
 /* stderr and stdout, shared by the worker threads. */
 typedef struct tool_console {
     pthread_mutex_t lock;
-    char status[512];        /* the progress line on screen; "" when none */
-    size_t status_width;     /* columns it covers */
+    char status[512];    /* the progress line on screen; "" when none */
+    size_t status_width; /* columns it covers */
 } tool_console;
 
 void tool_console_init(tool_console *c);

@@ -83,153 +83,152 @@ static const struct option LONG_OPTIONS[] = {
 
 void tool_print_help(FILE *out)
 {
-    fputs(
-"Usage: ckpt2safetensors [OPTIONS] INPUT...\n"
-"       ckpt2safetensors [OPTIONS] -r DIR [-o OUTDIR]\n"
-"       ckpt2safetensors --list FILE\n"
-"       ckpt2safetensors --scan [--json] FILE...\n"
-"Convert PyTorch checkpoints (.ckpt .pt .pth .bin, as written by torch.save)\n"
-"and TensorFlow checkpoints (NAME.index and its NAME.data-* shards) to\n"
-".safetensors files, without running the pickle inside them.  Files that\n"
-"would run code when loaded with torch.load are refused.\n"
-"\n"
-"By default INPUT's extension (.ckpt .pt .pth .bin) is replaced by\n"
-".safetensors, in the same directory; pytorch_model*.bin becomes\n"
-"model*.safetensors, and a NAME.bin.index.json beside converted shards is\n"
-"rewritten for the new names; a TensorFlow NAME.index becomes NAME.safetensors\n"
-"(NAME without .ckpt).  Each file is written without a name\n"
-"(O_TMPFILE; elsewhere a hidden temporary name) and linked in at the end,\n"
-"so it appears complete or not at all, also on errors, Ctrl-C and kill -9\n"
-"(with O_TMPFILE).  An output at least as new as its input is skipped;\n"
-"an older one is an error unless -f.  One failure does not stop the others.\n"
-"\n"
-"Options:\n"
-"  -o, --output FILE       write FILE (one INPUT only); '-' streams to standard\n"
-"                          output; a directory: write into it\n"
-"  -o, --output DIR        with several inputs or -r: write into DIR (created\n"
-"                          if missing), mirroring the tree under each -r DIR\n"
-"  -r, --recursive DIR     convert every .ckpt .pt .pth .bin file (any case),\n"
-"                          extension-less zip or pickle file, and TensorFlow\n"
-"                          checkpoint (its NAME.index) under DIR; with --scan,\n"
-"                          judge every file a loader could read (repeatable)\n"
-"      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
-"  -f, --force             replace outputs that exist, even up-to-date ones\n"
-"  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
-"      --direct-io WHEN    write around the page cache (O_DIRECT): auto (the\n"
-"                          default: when the output is larger than what the\n"
-"                          kernel keeps dirty before it starts writing back;\n"
-"                          it would throttle a buffered write), always, never\n"
-"      --shard I/N         convert only slice I of N (1 <= I <= N): the files\n"
-"                          at index I-1, I-1+N, ... of the input list (INPUTs\n"
-"                          as given, then each -r DIR's files sorted by path)\n"
-"      --key PATH          convert only the sub-tree at PATH, a dotted path of\n"
-"                          keys and list indices, e.g. 'model' or\n"
-"                          'optimizer_states.0.state'\n"
-"      --name NAME         the name of a root that is one tensor\n"
-"                          (torch.save(tensor)); default 'tensor'\n"
-"      --quantized HOW     quantized tensors (qint8, quint8, qint32): dequantize\n"
-"                          (F32 values, as torch's .dequantize() gives them)\n"
-"                          or raw (the integers, plus NAME.scale and\n"
-"                          NAME.zero_point); default: an error\n"
-"      --list              print the tensors (name, dtype, shape, bytes) of a\n"
-"                          checkpoint or .safetensors file; write nothing\n"
-"      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
-"                          quantized, sparse, meta) with a warning, instead of\n"
-"                          failing\n"
-"      --tf-names          TensorFlow 2 checkpoints: name tensors by their\n"
-"                          variable names in the object graph ('dense/kernel')\n"
-"                          instead of their keys\n"
-"\n"
-"Transforming:\n"
-"      --dtype TYPE        convert floating tensors (F64 F32 F16 BF16) to TYPE:\n"
-"                          f16, bf16 or f32\n"
-"      --include GLOB      keep only tensors whose name matches GLOB\n"
-"                          (repeatable; '*' also matches '.')\n"
-"      --exclude GLOB      drop tensors whose name matches GLOB (repeatable)\n"
-"      --metadata KEY=VALUE\n"
-"                          add KEY to __metadata__ (repeatable; not 'format')\n"
-"      --training-metadata also copy the scalars outside the root (epoch,\n"
-"                          global_step, hyper-parameters) into __metadata__\n"
-"      --verify            re-read each output and compare every tensor with\n"
-"                          the checkpoint before putting it in place\n"
-"\n"
-"Safety (see 'Safety policy' below):\n"
-"      --scan              judge each FILE, print the verdict and every global\n"
-"                          it names; write nothing\n"
-"      --allow-global MODULE.NAME\n"
-"                          accept this unknown global as inert data\n"
-"                          (repeatable), e.g. __main__.MyTensor; MODULE.*\n"
-"                          accepts every name in MODULE and its sub-modules,\n"
-"                          e.g. 'models.*' for a YOLOv5 torch.save(model)\n"
-"      --permissive        accept every unknown global as inert data;\n"
-"                          dangerous ones are still refused\n"
-"\n"
-"Limits against hostile files (N may end in K, M or G, powers of 1024):\n"
-"      --max-pickle-size N bytes of data.pkl (default 1G)\n"
-"      --max-objects N     objects the pickle may create (default 50000000)\n"
-"      --max-memo N        pickle memo entries (default 10000000)\n"
-"      --max-stack N       pickle stack entries and marks (default 1000000)\n"
-"      --max-string N      bytes in one pickled string (default 256M)\n"
-"      --max-container N   items in one list, dict, set or tuple (default\n"
-"                          100000000)\n"
-"      --max-depth N       nesting of containers around a tensor (default 1000)\n"
-"\n"
-"Output:\n"
-"      --json              one JSON object per file on stdout (input, output,\n"
-"                          status, verdict, tensors, bytes, seconds, sha256,\n"
-"                          error); with --scan: the scan report as JSON\n"
-"  -q, --quiet             print errors only (no progress bar, no summary)\n"
-"  -v, --verbose           print details (root, tensors written, storages)\n"
-"  -h, --help              show this help and exit\n"
-"  -V, --version           show the version and exit\n"
-"A progress bar is drawn on stderr when it is a terminal.  With several\n"
-"inputs or -r, a summary ends the run: 'converted N, skipped N, refused N,\n"
-"failed N; SIZE in S s'.\n"
-"\n"
-"Tensor names: the path of keys from the root joined with '.', list and\n"
-"tuple items by index, e.g. 'model.layers.0.weight'.  The root is the\n"
-"'state_dict' entry when the checkpoint is a dict that has one (Lightning,\n"
-"Stable Diffusion), otherwise the whole object; --key chooses another.\n"
-"Tensors outside the root are reported as 'left out'.  A whole module\n"
-"(torch.save(model)) is named as model.state_dict() names it, under the\n"
-"path of keys that leads to it; tensors that are plain attributes of a\n"
-"module are left out, as state_dict() leaves them out.  torch.nn's own\n"
-"module classes are allowed; a project's classes (models.yolo.Model)\n"
-"need --allow-global or --permissive.\n"
-"\n"
-"TensorFlow checkpoints (tf.train.Saver, tf.train.Checkpoint, Keras\n"
-"SavedModel variables/): give NAME.index, or NAME as TensorFlow names them\n"
-"(bert_model.ckpt -> bert_model.safetensors).  Tensors keep their keys as\n"
-"names ('bert/encoder/layer_0/output/dense/kernel'; TF2:\n"
-"'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE', or with --tf-names\n"
-"'dense/kernel').  Strings, complex128 and other types safetensors cannot\n"
-"hold, partitioned variables and the TF2 object graph are left out.  Every\n"
-"tensor's CRC-32C is checked; --key does not apply.\n"
-"\n"
-"Safety policy: every global the pickle names is classified.  Allowed: what\n"
-"the converter interprets (tensor rebuild functions, storage classes,\n"
-"dtypes, OrderedDict, ...).  Data: plain values real checkpoints carry\n"
-"(numpy scalars, argparse.Namespace, Lightning AttributeDict, omegaconf,\n"
-"pathlib, ...).  Dangerous: anything that runs code or touches files\n"
-"(os, subprocess, builtins.eval, pickle, torch.load, ...).  Unknown: the\n"
-"rest.  A file naming a dangerous or unknown global, or with structural\n"
-"tricks (bytes after the pickle's STOP, extra pickles, zip entries that\n"
-"overlap, hide data or disagree, CRC mismatches), is refused.\n"
-"\n"
-"Exit status (the worst over all files):\n"
-"  0  every file converted, up to date or listed; --scan: every file safe\n"
-"  1  some input could not be converted: corrupt, unsupported, I/O error,\n"
-"     output older than its input without -f (--scan: some file\n"
-"     unreadable, none unsafe)\n"
-"  2  usage error\n"
-"  3  some input refused by the safety policy (--scan: some file unsafe)\n"
-"  On SIGINT/SIGTERM/SIGHUP/SIGPIPE no new file is started, unfinished\n"
-"  outputs are dropped and the program dies of that signal.\n"
-"\n"
-"Nothing in the checkpoint is ever executed: a restricted pickle\n"
-"interpreter rebuilds only the map of tensor storages.\n"
-"See ckpt2safetensors(1) for details.\n",
-        out);
+    fputs("Usage: ckpt2safetensors [OPTIONS] INPUT...\n"
+          "       ckpt2safetensors [OPTIONS] -r DIR [-o OUTDIR]\n"
+          "       ckpt2safetensors --list FILE\n"
+          "       ckpt2safetensors --scan [--json] FILE...\n"
+          "Convert PyTorch checkpoints (.ckpt .pt .pth .bin, as written by torch.save)\n"
+          "and TensorFlow checkpoints (NAME.index and its NAME.data-* shards) to\n"
+          ".safetensors files, without running the pickle inside them.  Files that\n"
+          "would run code when loaded with torch.load are refused.\n"
+          "\n"
+          "By default INPUT's extension (.ckpt .pt .pth .bin) is replaced by\n"
+          ".safetensors, in the same directory; pytorch_model*.bin becomes\n"
+          "model*.safetensors, and a NAME.bin.index.json beside converted shards is\n"
+          "rewritten for the new names; a TensorFlow NAME.index becomes NAME.safetensors\n"
+          "(NAME without .ckpt).  Each file is written without a name\n"
+          "(O_TMPFILE; elsewhere a hidden temporary name) and linked in at the end,\n"
+          "so it appears complete or not at all, also on errors, Ctrl-C and kill -9\n"
+          "(with O_TMPFILE).  An output at least as new as its input is skipped;\n"
+          "an older one is an error unless -f.  One failure does not stop the others.\n"
+          "\n"
+          "Options:\n"
+          "  -o, --output FILE       write FILE (one INPUT only); '-' streams to standard\n"
+          "                          output; a directory: write into it\n"
+          "  -o, --output DIR        with several inputs or -r: write into DIR (created\n"
+          "                          if missing), mirroring the tree under each -r DIR\n"
+          "  -r, --recursive DIR     convert every .ckpt .pt .pth .bin file (any case),\n"
+          "                          extension-less zip or pickle file, and TensorFlow\n"
+          "                          checkpoint (its NAME.index) under DIR; with --scan,\n"
+          "                          judge every file a loader could read (repeatable)\n"
+          "      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
+          "  -f, --force             replace outputs that exist, even up-to-date ones\n"
+          "  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
+          "      --direct-io WHEN    write around the page cache (O_DIRECT): auto (the\n"
+          "                          default: when the output is larger than what the\n"
+          "                          kernel keeps dirty before it starts writing back;\n"
+          "                          it would throttle a buffered write), always, never\n"
+          "      --shard I/N         convert only slice I of N (1 <= I <= N): the files\n"
+          "                          at index I-1, I-1+N, ... of the input list (INPUTs\n"
+          "                          as given, then each -r DIR's files sorted by path)\n"
+          "      --key PATH          convert only the sub-tree at PATH, a dotted path of\n"
+          "                          keys and list indices, e.g. 'model' or\n"
+          "                          'optimizer_states.0.state'\n"
+          "      --name NAME         the name of a root that is one tensor\n"
+          "                          (torch.save(tensor)); default 'tensor'\n"
+          "      --quantized HOW     quantized tensors (qint8, quint8, qint32): dequantize\n"
+          "                          (F32 values, as torch's .dequantize() gives them)\n"
+          "                          or raw (the integers, plus NAME.scale and\n"
+          "                          NAME.zero_point); default: an error\n"
+          "      --list              print the tensors (name, dtype, shape, bytes) of a\n"
+          "                          checkpoint or .safetensors file; write nothing\n"
+          "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
+          "                          quantized, sparse, meta) with a warning, instead of\n"
+          "                          failing\n"
+          "      --tf-names          TensorFlow 2 checkpoints: name tensors by their\n"
+          "                          variable names in the object graph ('dense/kernel')\n"
+          "                          instead of their keys\n"
+          "\n"
+          "Transforming:\n"
+          "      --dtype TYPE        convert floating tensors (F64 F32 F16 BF16) to TYPE:\n"
+          "                          f16, bf16 or f32\n"
+          "      --include GLOB      keep only tensors whose name matches GLOB\n"
+          "                          (repeatable; '*' also matches '.')\n"
+          "      --exclude GLOB      drop tensors whose name matches GLOB (repeatable)\n"
+          "      --metadata KEY=VALUE\n"
+          "                          add KEY to __metadata__ (repeatable; not 'format')\n"
+          "      --training-metadata also copy the scalars outside the root (epoch,\n"
+          "                          global_step, hyper-parameters) into __metadata__\n"
+          "      --verify            re-read each output and compare every tensor with\n"
+          "                          the checkpoint before putting it in place\n"
+          "\n"
+          "Safety (see 'Safety policy' below):\n"
+          "      --scan              judge each FILE, print the verdict and every global\n"
+          "                          it names; write nothing\n"
+          "      --allow-global MODULE.NAME\n"
+          "                          accept this unknown global as inert data\n"
+          "                          (repeatable), e.g. __main__.MyTensor; MODULE.*\n"
+          "                          accepts every name in MODULE and its sub-modules,\n"
+          "                          e.g. 'models.*' for a YOLOv5 torch.save(model)\n"
+          "      --permissive        accept every unknown global as inert data;\n"
+          "                          dangerous ones are still refused\n"
+          "\n"
+          "Limits against hostile files (N may end in K, M or G, powers of 1024):\n"
+          "      --max-pickle-size N bytes of data.pkl (default 1G)\n"
+          "      --max-objects N     objects the pickle may create (default 50000000)\n"
+          "      --max-memo N        pickle memo entries (default 10000000)\n"
+          "      --max-stack N       pickle stack entries and marks (default 1000000)\n"
+          "      --max-string N      bytes in one pickled string (default 256M)\n"
+          "      --max-container N   items in one list, dict, set or tuple (default\n"
+          "                          100000000)\n"
+          "      --max-depth N       nesting of containers around a tensor (default 1000)\n"
+          "\n"
+          "Output:\n"
+          "      --json              one JSON object per file on stdout (input, output,\n"
+          "                          status, verdict, tensors, bytes, seconds, sha256,\n"
+          "                          error); with --scan: the scan report as JSON\n"
+          "  -q, --quiet             print errors only (no progress bar, no summary)\n"
+          "  -v, --verbose           print details (root, tensors written, storages)\n"
+          "  -h, --help              show this help and exit\n"
+          "  -V, --version           show the version and exit\n"
+          "A progress bar is drawn on stderr when it is a terminal.  With several\n"
+          "inputs or -r, a summary ends the run: 'converted N, skipped N, refused N,\n"
+          "failed N; SIZE in S s'.\n"
+          "\n"
+          "Tensor names: the path of keys from the root joined with '.', list and\n"
+          "tuple items by index, e.g. 'model.layers.0.weight'.  The root is the\n"
+          "'state_dict' entry when the checkpoint is a dict that has one (Lightning,\n"
+          "Stable Diffusion), otherwise the whole object; --key chooses another.\n"
+          "Tensors outside the root are reported as 'left out'.  A whole module\n"
+          "(torch.save(model)) is named as model.state_dict() names it, under the\n"
+          "path of keys that leads to it; tensors that are plain attributes of a\n"
+          "module are left out, as state_dict() leaves them out.  torch.nn's own\n"
+          "module classes are allowed; a project's classes (models.yolo.Model)\n"
+          "need --allow-global or --permissive.\n"
+          "\n"
+          "TensorFlow checkpoints (tf.train.Saver, tf.train.Checkpoint, Keras\n"
+          "SavedModel variables/): give NAME.index, or NAME as TensorFlow names them\n"
+          "(bert_model.ckpt -> bert_model.safetensors).  Tensors keep their keys as\n"
+          "names ('bert/encoder/layer_0/output/dense/kernel'; TF2:\n"
+          "'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE', or with --tf-names\n"
+          "'dense/kernel').  Strings, complex128 and other types safetensors cannot\n"
+          "hold, partitioned variables and the TF2 object graph are left out.  Every\n"
+          "tensor's CRC-32C is checked; --key does not apply.\n"
+          "\n"
+          "Safety policy: every global the pickle names is classified.  Allowed: what\n"
+          "the converter interprets (tensor rebuild functions, storage classes,\n"
+          "dtypes, OrderedDict, ...).  Data: plain values real checkpoints carry\n"
+          "(numpy scalars, argparse.Namespace, Lightning AttributeDict, omegaconf,\n"
+          "pathlib, ...).  Dangerous: anything that runs code or touches files\n"
+          "(os, subprocess, builtins.eval, pickle, torch.load, ...).  Unknown: the\n"
+          "rest.  A file naming a dangerous or unknown global, or with structural\n"
+          "tricks (bytes after the pickle's STOP, extra pickles, zip entries that\n"
+          "overlap, hide data or disagree, CRC mismatches), is refused.\n"
+          "\n"
+          "Exit status (the worst over all files):\n"
+          "  0  every file converted, up to date or listed; --scan: every file safe\n"
+          "  1  some input could not be converted: corrupt, unsupported, I/O error,\n"
+          "     output older than its input without -f (--scan: some file\n"
+          "     unreadable, none unsafe)\n"
+          "  2  usage error\n"
+          "  3  some input refused by the safety policy (--scan: some file unsafe)\n"
+          "  On SIGINT/SIGTERM/SIGHUP/SIGPIPE no new file is started, unfinished\n"
+          "  outputs are dropped and the program dies of that signal.\n"
+          "\n"
+          "Nothing in the checkpoint is ever executed: a restricted pickle\n"
+          "interpreter rebuilds only the map of tensor storages.\n"
+          "See ckpt2safetensors(1) for details.\n",
+          out);
 }
 
 void tool_print_version(FILE *out)
@@ -246,11 +245,25 @@ int tool_parse_size(const char *s, uint64_t *out)
         return 0;
     unsigned shift = 0;
     switch (*end) {
-    case '\0': break;
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    default: return 0;
+    case '\0':
+        break;
+    case 'K':
+    case 'k':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return 0;
     }
     if (*end != '\0' || v == 0 || v > (UINT64_MAX >> shift))
         return 0;
@@ -304,8 +317,13 @@ static c2s_status parse_shard(const char *arg, tool_config *cfg, c2s_error *err)
 
 static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
 {
-    static const struct { const char *name; c2s_dtype dt; } TYPES[] = {
-        {"f16", C2S_F16}, {"bf16", C2S_BF16}, {"f32", C2S_F32},
+    static const struct {
+        const char *name;
+        c2s_dtype dt;
+    } TYPES[] = {
+        {"f16", C2S_F16},
+        {"bf16", C2S_BF16},
+        {"f32", C2S_F32},
     };
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
         if (strcmp(arg, TYPES[i].name) == 0) {
@@ -318,8 +336,13 @@ static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
 
 static c2s_status parse_direct_io(const char *arg, tool_config *cfg, c2s_error *err)
 {
-    static const struct { const char *name; c2s_direct_io mode; } MODES[] = {
-        {"auto", C2S_DIRECT_AUTO}, {"always", C2S_DIRECT_ALWAYS}, {"never", C2S_DIRECT_NEVER},
+    static const struct {
+        const char *name;
+        c2s_direct_io mode;
+    } MODES[] = {
+        {"auto", C2S_DIRECT_AUTO},
+        {"always", C2S_DIRECT_ALWAYS},
+        {"never", C2S_DIRECT_NEVER},
     };
     for (size_t i = 0; i < sizeof MODES / sizeof MODES[0]; i++)
         if (strcmp(arg, MODES[i].name) == 0) {
@@ -369,59 +392,106 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         cfg->output = arg;
         cfg->to_stdout = strcmp(arg, "-") == 0;
         break;
-    case 'r': cfg->roots[cfg->nroots++] = arg; break;
-    case 'f': cfg->force = 1; break;
+    case 'r':
+        cfg->roots[cfg->nroots++] = arg;
+        break;
+    case 'f':
+        cfg->force = 1;
+        break;
     case 'j':
         if (!parse_count(arg, TOOL_MAX_JOBS, &cfg->jobs))
             return tool_fail(err, C2S_ERR_USAGE, "-j takes a number of jobs from 1 to %d, not '%s'",
                              TOOL_MAX_JOBS, arg);
         break;
-    case 'q': cfg->quiet = 1; break;
-    case 'v': cfg->verbose = 1; break;
-    case 'h': cfg->help = 1; break;
-    case 'V': cfg->version = 1; break;
-    case OPT_KEY: cfg->key = arg; break;
-    case OPT_LIST: cfg->list = 1; break;
-    case OPT_SKIP_UNSUPPORTED: cfg->skip_unsupported = 1; break;
+    case 'q':
+        cfg->quiet = 1;
+        break;
+    case 'v':
+        cfg->verbose = 1;
+        break;
+    case 'h':
+        cfg->help = 1;
+        break;
+    case 'V':
+        cfg->version = 1;
+        break;
+    case OPT_KEY:
+        cfg->key = arg;
+        break;
+    case OPT_LIST:
+        cfg->list = 1;
+        break;
+    case OPT_SKIP_UNSUPPORTED:
+        cfg->skip_unsupported = 1;
+        break;
     case OPT_MAX_PICKLE_SIZE:
         if (!tool_parse_size(arg, &cfg->limits.max_pickle))
             return tool_fail(err, C2S_ERR_USAGE,
                              "--max-pickle-size takes a positive size such as 512M, not '%s'", arg);
         break;
-    case OPT_MAX_OBJECTS: return set_limit("--max-objects", arg, &cfg->limits.max_objects, err);
-    case OPT_MAX_MEMO: return set_limit("--max-memo", arg, &cfg->limits.max_memo, err);
-    case OPT_MAX_STACK: return set_limit("--max-stack", arg, &cfg->limits.max_stack, err);
-    case OPT_MAX_STRING: return set_limit("--max-string", arg, &cfg->limits.max_string, err);
+    case OPT_MAX_OBJECTS:
+        return set_limit("--max-objects", arg, &cfg->limits.max_objects, err);
+    case OPT_MAX_MEMO:
+        return set_limit("--max-memo", arg, &cfg->limits.max_memo, err);
+    case OPT_MAX_STACK:
+        return set_limit("--max-stack", arg, &cfg->limits.max_stack, err);
+    case OPT_MAX_STRING:
+        return set_limit("--max-string", arg, &cfg->limits.max_string, err);
     case OPT_MAX_CONTAINER:
         return set_limit("--max-container", arg, &cfg->limits.max_container, err);
-    case OPT_MAX_DEPTH: return set_limit("--max-depth", arg, &cfg->limits.max_depth, err);
+    case OPT_MAX_DEPTH:
+        return set_limit("--max-depth", arg, &cfg->limits.max_depth, err);
     case OPT_ALLOW_GLOBAL: {
         const char *dot = strrchr(arg, '.');
         if (dot == NULL || dot == arg || dot[1] == '\0')
             return tool_fail(err, C2S_ERR_USAGE,
-                             "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'", arg);
+                             "--allow-global takes MODULE.NAME (e.g. __main__.MyTensor), not '%s'",
+                             arg);
         cfg->allow[cfg->nallow++] = arg;
         break;
     }
-    case OPT_PERMISSIVE: cfg->permissive = 1; break;
-    case OPT_SCAN: cfg->scan = 1; break;
-    case OPT_JSON: cfg->json = 1; break;
-    case OPT_FOLLOW_SYMLINKS: cfg->follow_symlinks = 1; break;
-    case OPT_SHARD: return parse_shard(arg, cfg, err);
-    case OPT_DTYPE: return parse_dtype(arg, cfg, err);
-    case OPT_INCLUDE: cfg->include[cfg->ninclude++] = arg; break;
-    case OPT_EXCLUDE: cfg->exclude[cfg->nexclude++] = arg; break;
-    case OPT_METADATA: return add_metadata(arg, cfg, err);
-    case OPT_TRAINING_METADATA: cfg->training_metadata = 1; break;
-    case OPT_VERIFY: cfg->verify = 1; break;
-    case OPT_DIRECT_IO: return parse_direct_io(arg, cfg, err);
-    case OPT_TF_NAMES: cfg->tf_names = 1; break;
+    case OPT_PERMISSIVE:
+        cfg->permissive = 1;
+        break;
+    case OPT_SCAN:
+        cfg->scan = 1;
+        break;
+    case OPT_JSON:
+        cfg->json = 1;
+        break;
+    case OPT_FOLLOW_SYMLINKS:
+        cfg->follow_symlinks = 1;
+        break;
+    case OPT_SHARD:
+        return parse_shard(arg, cfg, err);
+    case OPT_DTYPE:
+        return parse_dtype(arg, cfg, err);
+    case OPT_INCLUDE:
+        cfg->include[cfg->ninclude++] = arg;
+        break;
+    case OPT_EXCLUDE:
+        cfg->exclude[cfg->nexclude++] = arg;
+        break;
+    case OPT_METADATA:
+        return add_metadata(arg, cfg, err);
+    case OPT_TRAINING_METADATA:
+        cfg->training_metadata = 1;
+        break;
+    case OPT_VERIFY:
+        cfg->verify = 1;
+        break;
+    case OPT_DIRECT_IO:
+        return parse_direct_io(arg, cfg, err);
+    case OPT_TF_NAMES:
+        cfg->tf_names = 1;
+        break;
     case OPT_NAME:
         if (*arg == '\0')
             return tool_fail(err, C2S_ERR_USAGE, "--name takes a non-empty tensor name");
         cfg->tensor_name = arg;
         break;
-    case OPT_QUANTIZED: return parse_quantized(arg, cfg, err);
+    case OPT_QUANTIZED:
+        return parse_quantized(arg, cfg, err);
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -432,19 +502,29 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
  * NULL: none. */
 static const char *writing_option(const tool_config *cfg)
 {
-    return cfg->output ? "-o" : cfg->convert_dtype ? "--dtype" : cfg->ninclude ? "--include"
-         : cfg->nexclude ? "--exclude" : cfg->nmetadata ? "--metadata"
-         : cfg->training_metadata ? "--training-metadata" : cfg->verify ? "--verify"
-         : cfg->jobs ? "-j" : cfg->direct_io_given ? "--direct-io" : NULL;
+    return cfg->output              ? "-o"
+           : cfg->convert_dtype     ? "--dtype"
+           : cfg->ninclude          ? "--include"
+           : cfg->nexclude          ? "--exclude"
+           : cfg->nmetadata         ? "--metadata"
+           : cfg->training_metadata ? "--training-metadata"
+           : cfg->verify            ? "--verify"
+           : cfg->jobs              ? "-j"
+           : cfg->direct_io_given   ? "--direct-io"
+                                    : NULL;
 }
 
 static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
 {
     const char *bad = writing_option(cfg);
     if (bad == NULL)
-        bad = cfg->list ? "--list" : cfg->force ? "-f" : cfg->key ? "--key"
-            : cfg->skip_unsupported ? "--skip-unsupported" : cfg->tensor_name ? "--name"
-            : cfg->quantized ? "--quantized" : NULL;
+        bad = cfg->list               ? "--list"
+              : cfg->force            ? "-f"
+              : cfg->key              ? "--key"
+              : cfg->skip_unsupported ? "--skip-unsupported"
+              : cfg->tensor_name      ? "--name"
+              : cfg->quantized        ? "--quantized"
+                                      : NULL;
     if (bad != NULL)
         return tool_fail(err, C2S_ERR_USAGE, "--scan writes nothing, so %s makes no sense with it",
                          bad);
@@ -483,8 +563,7 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     if (cfg->to_stdout && tool_is_batch(cfg))
         return tool_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
     if (cfg->to_stdout && cfg->json)
-        return tool_fail(err, C2S_ERR_USAGE,
-                         "-o - and --json would both write to standard output");
+        return tool_fail(err, C2S_ERR_USAGE, "-o - and --json would both write to standard output");
     if (cfg->to_stdout && cfg->verify)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--verify reads the output file back, so it cannot go with -o -");

@@ -118,8 +118,8 @@ static void draw(tool_progress *p, int force)
                     sizeof rate);
     if (f > 0 && f < 1)
         format_duration(elapsed * (1 - f) / f, eta, sizeof eta);
-    int n = snprintf(line, sizeof line, "%3d%% [%s] %s  %s/s  ETA %s  %zu/%zu", (int)(f * 100),
-                     bar, size, rate, eta, p->finished, p->nfiles);
+    int n = snprintf(line, sizeof line, "%3d%% [%s] %s  %s/s  ETA %s  %zu/%zu", (int)(f * 100), bar,
+                     size, rate, eta, p->finished, p->nfiles);
     size_t others;
     const tool_progress_slot *s = oldest(p, &others);
     if (s != NULL && n > 0 && (size_t)n < sizeof line) {

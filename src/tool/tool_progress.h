@@ -27,7 +27,7 @@ typedef struct tool_progress tool_progress;
 /* One worker's file: the engine's progress callback gets a slot as ctx. */
 typedef struct tool_progress_slot {
     tool_progress *p;
-    const char *name;     /* NULL: idle */
+    const char *name; /* NULL: idle */
     uint64_t in_size;
     uint64_t done, total; /* output bytes, from the engine */
     uint64_t seq;         /* start order, to show the oldest running file */
@@ -43,7 +43,7 @@ struct tool_progress {
     uint64_t total_in, finished_in; /* input bytes: of all files, of finished ones */
     uint64_t written;               /* output bytes, all files */
     uint64_t seq;
-    double start, last_draw;        /* seconds, monotonic */
+    double start, last_draw; /* seconds, monotonic */
 };
 
 /* nslots workers, nfiles files of total_in input bytes.  -1 on out of memory. */

@@ -7,7 +7,10 @@
 #include <cjson/cJSON.h>
 
 static const char *const STATUS_NAMES[TOOL_NSTATUS] = {
-    "converted", "skipped", "refused", "failed",
+    "converted",
+    "skipped",
+    "refused",
+    "failed",
 };
 
 static void add_string_or_null(cJSON *o, const char *key, const char *value)

@@ -28,16 +28,20 @@
 #include "tool_msgs.h"
 
 typedef enum tool_status {
-    TOOL_CONVERTED, TOOL_SKIPPED, TOOL_REFUSED, TOOL_FAILED, TOOL_NSTATUS
+    TOOL_CONVERTED,
+    TOOL_SKIPPED,
+    TOOL_REFUSED,
+    TOOL_FAILED,
+    TOOL_NSTATUS
 } tool_status;
 
 typedef struct tool_outcome {
     tool_status status;
-    const char *verdict;      /* "safe", "unsafe", "unreadable"; NULL: not judged */
+    const char *verdict; /* "safe", "unsafe", "unreadable"; NULL: not judged */
     size_t tensors;
-    uint64_t bytes;           /* size of the output written */
+    uint64_t bytes; /* size of the output written */
     double seconds;
-    char sha256[65];          /* "" when not computed */
+    char sha256[65];               /* "" when not computed */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */
 } tool_outcome;
 
@@ -48,7 +52,7 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
 
 typedef struct tool_tally {
     size_t count[TOOL_NSTATUS];
-    uint64_t bytes;           /* output bytes of the converted files */
+    uint64_t bytes; /* output bytes of the converted files */
 } tool_tally;
 
 void tool_tally_add(tool_tally *t, const tool_outcome *o);

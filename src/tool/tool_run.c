@@ -23,9 +23,9 @@ typedef struct run_state {
     tool_outcome *results;
     tool_console con;
     tool_progress progress;
-    pthread_mutex_t lock;     /* guards next, tally, stdout_failed */
+    pthread_mutex_t lock; /* guards next, tally, stdout_failed */
     size_t next;
-    size_t workers;           /* conversions running at once */
+    size_t workers; /* conversions running at once */
     tool_tally tally;
     int stdout_failed;
 } run_state;

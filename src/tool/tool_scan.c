@@ -27,8 +27,8 @@ static void summary(const c2s_report *r, char *buf, size_t cap)
                                    n[shown[k]], c2s_global_class_name(shown[k]),
                                    n[shown[k]] == 1 ? "" : "s");
     if (r->findings.n && at < cap)
-        at += (size_t)snprintf(buf + at, cap - at, "%s%zu finding%s", at ? ", " : "",
-                               r->findings.n, r->findings.n == 1 ? "" : "s");
+        at += (size_t)snprintf(buf + at, cap - at, "%s%zu finding%s", at ? ", " : "", r->findings.n,
+                               r->findings.n == 1 ? "" : "s");
     if (at == 0)
         snprintf(buf, cap, "%zu global%s, none refused", r->nglobals, r->nglobals == 1 ? "" : "s");
 }
@@ -76,9 +76,12 @@ static cJSON *global_json(const c2s_global_use *g)
     cJSON_AddStringToObject(o, "name", g->name);
     cJSON_AddStringToObject(o, "class", c2s_global_class_name(g->cls));
     cJSON *uses = cJSON_AddArrayToObject(o, "uses");
-    static const struct { unsigned bit; const char *name; } NAMES[] = {
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } NAMES[] = {
         {C2S_USE_REDUCE, "REDUCE"}, {C2S_USE_NEWOBJ, "NEWOBJ"}, {C2S_USE_INST, "INST"},
-        {C2S_USE_OBJ, "OBJ"}, {C2S_USE_BUILD, "BUILD"},
+        {C2S_USE_OBJ, "OBJ"},       {C2S_USE_BUILD, "BUILD"},
     };
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (g->uses & NAMES[i].bit)
@@ -118,8 +121,7 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
     cJSON_Delete(o);
 }
 
-void tool_print_scan(FILE *out, const tool_config *cfg, const char *file,
-                     const c2s_report *rep)
+void tool_print_scan(FILE *out, const tool_config *cfg, const char *file, const c2s_report *rep)
 {
     if (cfg->json)
         print_json(out, file, rep);

@@ -10,7 +10,6 @@
 #include "tool_cfg.h"
 
 /* Print one file's report. */
-void tool_print_scan(FILE *out, const tool_config *cfg, const char *file,
-                     const c2s_report *rep);
+void tool_print_scan(FILE *out, const tool_config *cfg, const char *file, const c2s_report *rep);
 
 #endif /* TOOL_SCAN_H */

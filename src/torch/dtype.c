@@ -46,17 +46,31 @@ static const dtype_info DTYPES[C2S_DTYPE_COUNT] = {
     [C2S_F8_E8M0] = {"F8_E8M0", 1, 1, 5},
 };
 
-static int known(c2s_dtype dt) { return (unsigned)dt < C2S_DTYPE_COUNT; }
+static int known(c2s_dtype dt)
+{
+    return (unsigned)dt < C2S_DTYPE_COUNT;
+}
 
-const char *c2s_dtype_name(c2s_dtype dt) { return known(dt) ? DTYPES[dt].st_name : "?"; }
-size_t c2s_dtype_size(c2s_dtype dt) { return known(dt) ? DTYPES[dt].size : 0; }
-size_t c2s_dtype_swap_unit(c2s_dtype dt) { return DTYPES[dt].swap_unit; }
-int c2s_dtype_rank(c2s_dtype dt) { return DTYPES[dt].rank; }
+const char *c2s_dtype_name(c2s_dtype dt)
+{
+    return known(dt) ? DTYPES[dt].st_name : "?";
+}
+size_t c2s_dtype_size(c2s_dtype dt)
+{
+    return known(dt) ? DTYPES[dt].size : 0;
+}
+size_t c2s_dtype_swap_unit(c2s_dtype dt)
+{
+    return DTYPES[dt].swap_unit;
+}
+int c2s_dtype_rank(c2s_dtype dt)
+{
+    return DTYPES[dt].rank;
+}
 
 /* The table row torch.<name> when it has the given role (storage class or
  * dtype object). */
-static c2s_dtype_lookup lookup(torch_role role, const char *name, c2s_dtype *out,
-                               const char **why)
+static c2s_dtype_lookup lookup(torch_role role, const char *name, c2s_dtype *out, const char **why)
 {
     const torch_global *g = torchtab_find("torch", name);
     if (g == NULL || g->role != role)
@@ -70,16 +84,20 @@ static c2s_dtype_lookup lookup(torch_role role, const char *name, c2s_dtype *out
     return C2S_DTYPE_FOUND;
 }
 
-c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,
-                                              const char **why)
+c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out, const char **why)
 {
     return lookup(TORCH_STORAGE, name, out, why);
 }
 
 int c2s_dtype_from_quantized_storage(const char *name, c2s_dtype *out)
 {
-    static const struct { const char *name; c2s_dtype dt; } Q[] = {
-        {"QInt8Storage", C2S_I8}, {"QUInt8Storage", C2S_U8}, {"QInt32Storage", C2S_I32},
+    static const struct {
+        const char *name;
+        c2s_dtype dt;
+    } Q[] = {
+        {"QInt8Storage", C2S_I8},
+        {"QUInt8Storage", C2S_U8},
+        {"QInt32Storage", C2S_I32},
     };
     for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
         if (strcmp(name, Q[i].name) == 0) {
@@ -89,8 +107,7 @@ int c2s_dtype_from_quantized_storage(const char *name, c2s_dtype *out)
     return 0;
 }
 
-c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out,
-                                           const char **why)
+c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out, const char **why)
 {
     return lookup(TORCH_DTYPE, name, out, why);
 }

@@ -35,8 +35,7 @@ void c2s_byteswap(void *p, size_t n, size_t unit);
 
 /* Storage class name without module ("FloatStorage"). "UntypedStorage" and
  * "ByteStorage" both give U8 (untyped storages count bytes). */
-c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,
-                                              const char **why);
+c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out, const char **why);
 /* The integer type a quantized storage class holds: QInt8Storage I8,
  * QUInt8Storage U8, QInt32Storage I32 (what torch.save writes a quantized
  * tensor's storage as).  1 when found, 0 for any other name (the sub-byte
@@ -44,7 +43,6 @@ c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out,
 int c2s_dtype_from_quantized_storage(const char *name, c2s_dtype *out);
 
 /* torch dtype attribute name ("float8_e4m3fn"). */
-c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out,
-                                           const char **why);
+c2s_dtype_lookup c2s_dtype_from_torch_name(const char *name, c2s_dtype *out, const char **why);
 
 #endif /* C2S_DTYPE_H */

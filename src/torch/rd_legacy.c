@@ -45,19 +45,19 @@ static const unsigned char MAGIC_PICKLE[] = {0x80, 0x02, 0x8a, 0x0a};
 /* One storage: the first persistent id naming its key decides the rest. */
 typedef struct legacy_storage {
     char *key;
-    int known;          /* its class gave a dtype */
-    int is_view;        /* the key names a view of another storage */
+    int known;   /* its class gave a dtype */
+    int is_view; /* the key names a view of another storage */
     c2s_dtype dtype;
     uint64_t nbytes;
-    int has_data;       /* listed in the keys pickle, bytes found */
-    uint64_t data_off;  /* of its first byte, in the file */
+    int has_data;      /* listed in the keys pickle, bytes found */
+    uint64_t data_off; /* of its first byte, in the file */
 } legacy_storage;
 
 typedef struct legacy_reader {
     int fd;
     uint64_t size;
-    uint8_t *pickle;    /* the object's pickle (its values may point into it) */
-    pvm *vm;            /* the object's machine: owns the object */
+    uint8_t *pickle; /* the object's pickle (its values may point into it) */
+    pvm *vm;         /* the object's machine: owns the object */
     legacy_storage *st;
     size_t nst, cap;
 } legacy_reader;
@@ -67,7 +67,7 @@ typedef struct pickle_run {
     pvm *vm;
     uint8_t *buf;
     pvm_value *value;
-    size_t end;         /* bytes of the pickle, STOP included */
+    size_t end; /* bytes of the pickle, STOP included */
 } pickle_run;
 
 static void pickle_run_free(pickle_run *p)
@@ -79,8 +79,8 @@ static void pickle_run_free(pickle_run *p)
 
 /* ---- running one pickle ------------------------------------------------------------- */
 
-static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w,
-                             const c2s_open_options *o, pickle_run *p, c2s_error *err)
+static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w, const c2s_open_options *o,
+                             pickle_run *p, c2s_error *err)
 {
     pvm_limits limits = rd_pvm_limits(o);
     if ((p->buf = malloc(w)) == NULL || (p->vm = pvm_new(&limits)) == NULL)
@@ -93,8 +93,8 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w,
 
 /* Interpret the pickle at pos; its globals go to the report in any case
  * (where "file", offsets from the start of the file). */
-static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o,
-                         c2s_report *r, pickle_run *p, c2s_error *err)
+static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o, c2s_report *r,
+                         pickle_run *p, c2s_error *err)
 {
     uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
     uint64_t room = in->size - pos < max ? in->size - pos : max;
@@ -103,8 +103,7 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
     memset(p, 0, sizeof *p);
     if (room == 0)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                             "truncated: no pickle at offset %llu",
-                        (unsigned long long)pos);
+                             "truncated: no pickle at offset %llu", (unsigned long long)pos);
     for (;;) {
         memset(p, 0, sizeof *p);
         st = run_window(in, pos, w, o, p, err);
@@ -225,7 +224,8 @@ static void find_hidden_zip(const rd_input *in, c2s_report *r)
         for (size_t i = 0; i < zl.n; i++)
             if (zl.entries[i].local_offset < first)
                 first = zl.entries[i].local_offset;
-        findings_add(&r->findings, "%llu bytes in front of a zip archive: torch.load "
+        findings_add(&r->findings,
+                     "%llu bytes in front of a zip archive: torch.load "
                      "reads the file as a legacy pickle, zip tools as the archive",
                      (unsigned long long)first);
         ziplayout_free(&zl);
@@ -255,7 +255,10 @@ static legacy_storage *add_storage(legacy_reader *L, const char *key)
     return s;
 }
 
-static const pvm_value *item(const pvm_value *t, size_t i) { return t->u.seq.items[i]; }
+static const pvm_value *item(const pvm_value *t, size_t i)
+{
+    return t->u.seq.items[i];
+}
 
 /* The first ('storage', class, key, location, numel, view) naming a key. */
 static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error *err)
@@ -338,8 +341,8 @@ static c2s_status locate_one(legacy_reader *L, const char *key, uint64_t *pos, c
     *pos += 8;
     if (L->size - *pos < s->nbytes)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                             "truncated: storage '%s' needs %llu bytes, %llu left",
-                        key, (unsigned long long)s->nbytes, (unsigned long long)(L->size - *pos));
+                             "truncated: storage '%s' needs %llu bytes, %llu left", key,
+                             (unsigned long long)s->nbytes, (unsigned long long)(L->size - *pos));
     s->has_data = 1;
     s->data_off = *pos; /* a key listed again is read again: the last read wins */
     *pos += s->nbytes;
@@ -412,8 +415,7 @@ static c2s_status read_preamble(const rd_input *in, const c2s_open_options *o, c
 
 /* Pickles 4 and 5: the object (kept), the storage keys; then the storages. */
 static c2s_status read_object(legacy_reader *L, const rd_input *in, const c2s_open_options *o,
-                              c2s_report *r, uint64_t pos, const pvm_value **top,
-                              c2s_error *err)
+                              c2s_report *r, uint64_t pos, const pvm_value **top, c2s_error *err)
 {
     pickle_run obj, keys;
     c2s_status st = run_at(in, pos, o, r, &obj, err);

@@ -35,22 +35,25 @@
 
 typedef struct script_reader {
     zipsrc *zip;
-    pvm *vm;                 /* data.pkl */
-    pvm *cvm;                /* constants.pkl */
+    pvm *vm;  /* data.pkl */
+    pvm *cvm; /* constants.pkl */
     uint8_t *data, *consts;
     size_t data_len, consts_len;
     ts_classes classes;
-    char **qualifiers;       /* whose code/ record was looked for */
+    char **qualifiers; /* whose code/ record was looked for */
     size_t nqualifiers;
-    ts_nodes nodes;          /* the tree given to tmap */
-    int model_json;          /* a torch 1.0-1.2 archive (tsjson.h) */
-    tsjson_out json;         /* its storage records */
+    ts_nodes nodes;  /* the tree given to tmap */
+    int model_json;  /* a torch 1.0-1.2 archive (tsjson.h) */
+    tsjson_out json; /* its storage records */
     char **notes;
     size_t nnotes;
     uint64_t visits, max_visits;
 } script_reader;
 
-static c2s_status oom(c2s_error *err) { return c2s_fail(err, C2S_ERR_INPUT, "out of memory"); }
+static c2s_status oom(c2s_error *err)
+{
+    return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+}
 
 static int push_str(char ***list, size_t *n, const char *s)
 {
@@ -135,8 +138,8 @@ static c2s_status judge_record(script_reader *s, const char *record, const c2s_o
 
 /* The source-range pickles torch.jit.load may read (lazily, for messages
  * about the code): judged like the others; their objects are not kept. */
-static c2s_status judge_debug_pickles(script_reader *s, const c2s_open_options *o,
-                                      c2s_report *r, c2s_error *err)
+static c2s_status judge_debug_pickles(script_reader *s, const c2s_open_options *o, c2s_report *r,
+                                      c2s_error *err)
 {
     for (size_t i = 0; i < zipsrc_entry_count(s->zip); i++) {
         if (!is_debug_pickle(s->zip, i))
@@ -219,8 +222,7 @@ static int script_unpickler_builtin(const char *module, const char *name)
 /* Class the globals from index first on as TorchScript's unpickler sees them.
  * A code record that cannot be read stops the reading (its classes, and
  * those not read yet, stay unknown) and is the error returned. */
-static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r,
-                                c2s_error *err)
+static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r, c2s_error *err)
 {
     c2s_status st = C2S_OK;
     for (size_t i = first; i < r->nglobals && st == C2S_OK; i++) {
@@ -282,8 +284,10 @@ static c2s_status add_declared(script_reader *s, const pvm_value *state, char *c
         join(name, sizeof name, path, names[i]);
         const pvm_value *v = pvm_dict_get_str(state, names[i]);
         if (v == NULL)
-            return c2s_fail(err, C2S_ERR_INPUT, "%s '%s' is declared but data.pkl does not "
-                            "set it", what, name);
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "%s '%s' is declared but data.pkl does not "
+                            "set it",
+                            what, name);
         if (v->kind == PVM_NONE)
             continue; /* state_dict() skips a None parameter or buffer */
         if (!is_tensor(v))
@@ -295,8 +299,8 @@ static c2s_status add_declared(script_reader *s, const pvm_value *state, char *c
     return C2S_OK;
 }
 
-static c2s_status map_module(script_reader *s, const pvm_value *obj, const char *path,
-                             int depth, pvm_value **out, c2s_error *err);
+static c2s_status map_module(script_reader *s, const pvm_value *obj, const char *path, int depth,
+                             pvm_value **out, c2s_error *err);
 
 /* The attributes that are neither parameters nor buffers: sub-modules are
  * mapped, tensors noted as left out. */
@@ -306,8 +310,8 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
     for (size_t i = 0; i < state->u.dict.len; i++) {
         const pvm_value *key = state->u.dict.keys[i], *v = state->u.dict.vals[i];
         if (key->kind != PVM_STR)
-            return c2s_fail(err, C2S_ERR_INPUT, "module '%s': an attribute name is a %s",
-                            path, pvm_kind_name(key->kind));
+            return c2s_fail(err, C2S_ERR_INPUT, "module '%s': an attribute name is a %s", path,
+                            pvm_kind_name(key->kind));
         const char *attr = key->u.str.data;
         if (tscode_has(k->params, k->nparams, attr) || tscode_has(k->buffers, k->nbuffers, attr))
             continue;
@@ -323,8 +327,10 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
                 return oom(err);
         } else if (is_tensor(v)) {
             char note[PATH_MAX_LEN + 80];
-            snprintf(note, sizeof note, "left out: %s (a tensor attribute, neither parameter "
-                     "nor buffer)", name);
+            snprintf(note, sizeof note,
+                     "left out: %s (a tensor attribute, neither parameter "
+                     "nor buffer)",
+                     name);
             if (!push_str(&s->notes, &s->nnotes, note))
                 return oom(err);
         }
@@ -333,24 +339,30 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
 }
 
 /* One module object: its parameters, buffers and sub-modules as a dict. */
-static c2s_status map_module(script_reader *s, const pvm_value *obj, const char *path,
-                             int depth, pvm_value **out, c2s_error *err)
+static c2s_status map_module(script_reader *s, const pvm_value *obj, const char *path, int depth,
+                             pvm_value **out, c2s_error *err)
 {
     const char *what = *path ? path : "the top-level module";
     if (depth > MAX_MODULE_DEPTH)
         return c2s_fail(err, C2S_ERR_INPUT, "modules nested more than %d deep at '%s'",
                         MAX_MODULE_DEPTH, path);
     if (++s->visits > s->max_visits)
-        return c2s_fail(err, C2S_ERR_INPUT, "more than %llu module visits: shared sub-modules "
-                        "too many times over", (unsigned long long)s->max_visits);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "more than %llu module visits: shared sub-modules "
+                        "too many times over",
+                        (unsigned long long)s->max_visits);
     const ts_class *k = object_class(s, obj);
     if (k == NULL || !k->is_module)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s is not an object of a module class declared "
-                        "in code/", what);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s is not an object of a module class declared "
+                        "in code/",
+                        what);
     const pvm_value *state = obj->u.call.state;
     if (k->has_setstate)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s (%s) is built by its class's own __setstate__, "
-                        "which the converter does not run", what, k->qualname);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s (%s) is built by its class's own __setstate__, "
+                        "which the converter does not run",
+                        what, k->qualname);
     if (state == NULL || state->kind != PVM_DICT)
         return c2s_fail(err, C2S_ERR_INPUT, "%s (%s) has no attribute dict", what, k->qualname);
     pvm_value *dict = tsn_new(&s->nodes, PVM_DICT);
@@ -409,8 +421,7 @@ static c2s_status judge_pickles(script_reader *s, const c2s_open_options *o, c2s
 {
     c2s_status st = zipsrc_read_pickle(s->zip, &s->data, &s->data_len, err);
     if (st == C2S_OK)
-        st = run_pickle(&s->vm, s->data, s->data_len, zipsrc_pickle_name(s->zip), o, r, top,
-                        err);
+        st = run_pickle(&s->vm, s->data, s->data_len, zipsrc_pickle_name(s->zip), o, r, top, err);
     *constants_name = zipsrc_record_name(s->zip, "constants.pkl");
     if (st != C2S_OK || *constants_name == NULL)
         return st;
@@ -432,11 +443,11 @@ static c2s_status open_model_json(script_reader *s, const c2s_open_options *o, c
     s->model_json = 1;
     c2s_status st = zipsrc_read_record(s->zip, "model.json", &text, &len, err);
     if (st == C2S_OK)
-        st = tsjson_build(s->zip, zipsrc_record_name(s->zip, "model.json"), text, len,
-                          &s->nodes, &s->json, &r->findings, err);
+        st = tsjson_build(s->zip, zipsrc_record_name(s->zip, "model.json"), text, len, &s->nodes,
+                          &s->json, &r->findings, err);
     free(text);
-    if (st == C2S_OK && (s->json.proto_version >= 2 ||
-                         zipsrc_record_name(s->zip, "attributes.pkl") != NULL))
+    if (st == C2S_OK &&
+        (s->json.proto_version >= 2 || zipsrc_record_name(s->zip, "attributes.pkl") != NULL))
         st = judge_record(s, "attributes.pkl", o, r, err);
     for (size_t i = 0; st == C2S_OK && i < s->json.npickles; i++)
         st = judge_record(s, s->json.pickles[i], o, r, err);
@@ -461,9 +472,11 @@ static c2s_status script_open(const rd_input *in, const c2s_open_options *o, voi
     if (zipsrc_is_model_json(s->zip))
         return open_model_json(s, o, r, top, err);
     if (!zipsrc_torch_load_sees_script(s->zip))
-        findings_add(&r->findings, "torch.load would read this archive as a plain checkpoint, "
+        findings_add(&r->findings,
+                     "torch.load would read this archive as a plain checkpoint, "
                      "torch.jit.load as TorchScript: no record is named exactly "
-                     "'%s/constants.pkl'", zipsrc_prefix(s->zip));
+                     "'%s/constants.pkl'",
+                     zipsrc_prefix(s->zip));
     size_t first = r->nglobals;
     pvm_value *obj = NULL;
     const char *constants = NULL;
@@ -474,7 +487,8 @@ static c2s_status script_open(const rd_input *in, const c2s_open_options *o, voi
     if (st != C2S_OK || cs != C2S_OK)
         return st != C2S_OK ? st : cs;
     if (constants == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "no constants.pkl record: torch.jit.load refuses "
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "no constants.pkl record: torch.jit.load refuses "
                         "the archive");
     s->max_visits = 100000 + 4 * (uint64_t)pvm_object_count(s->vm);
     s->nodes.first_id = pvm_object_count(s->vm);
@@ -514,9 +528,11 @@ static c2s_status json_check_storages(script_reader *s, const tmap *m, c2s_error
         if (st != C2S_OK)
             return st;
         if (size < t->nbytes)
-            return c2s_fail(err, C2S_ERR_INPUT, "record %s/%s has %llu bytes, the tensors "
-                            "need %llu", zipsrc_prefix(s->zip), record,
-                            (unsigned long long)size, (unsigned long long)t->nbytes);
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "record %s/%s has %llu bytes, the tensors "
+                            "need %llu",
+                            zipsrc_prefix(s->zip), record, (unsigned long long)size,
+                            (unsigned long long)t->nbytes);
     }
     return C2S_OK;
 }
@@ -524,12 +540,10 @@ static c2s_status json_check_storages(script_reader *s, const tmap *m, c2s_error
 static c2s_status script_check_storages(void *impl, const tmap *m, c2s_error *err)
 {
     script_reader *s = impl;
-    return s->model_json ? json_check_storages(s, m, err)
-                         : rd_zip_check_storages(s->zip, m, err);
+    return s->model_json ? json_check_storages(s, m, err) : rd_zip_check_storages(s->zip, m, err);
 }
 
-static c2s_status script_stream_open(void *impl, const char *key, rd_stream *st,
-                                     c2s_error *err)
+static c2s_status script_stream_open(void *impl, const char *key, rd_stream *st, c2s_error *err)
 {
     script_reader *s = impl;
     if (!s->model_json)

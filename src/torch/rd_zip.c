@@ -248,17 +248,22 @@ static int zs_file_range(const rd_stream *s, int *fd, uint64_t *offset)
     return zipsrc_stream_file_range(&s->u.zip, fd, offset);
 }
 
-static int zs_crc_done(const rd_stream *s) { return zipsrc_stream_crc_done(&s->u.zip); }
+static int zs_crc_done(const rd_stream *s)
+{
+    return zipsrc_stream_crc_done(&s->u.zip);
+}
 
 static c2s_status zs_verify(rd_stream *s, void *scratch, size_t len, c2s_error *err)
 {
     return zipsrc_stream_verify(&s->u.zip, scratch, len, err);
 }
 
-static void zs_close(rd_stream *s) { zipsrc_stream_close(&s->u.zip); }
+static void zs_close(rd_stream *s)
+{
+    zipsrc_stream_close(&s->u.zip);
+}
 
-static const rd_stream_ops ZIP_STREAM = {zs_read, zs_file_range, zs_crc_done, zs_verify,
-                                         zs_close};
+static const rd_stream_ops ZIP_STREAM = {zs_read, zs_file_range, zs_crc_done, zs_verify, zs_close};
 
 static c2s_status zip_stream_open(void *impl, const char *key, rd_stream *s, c2s_error *err)
 {

@@ -33,16 +33,16 @@ enum walk_mode { NAMED, COUNTED };
 
 typedef struct frame {
     const pvm_value *v;
-    size_t name_len;   /* length of ctx->path for this node */
-    size_t next;       /* next child to visit */
+    size_t name_len; /* length of ctx->path for this node */
+    size_t next;     /* next child to visit */
     enum walk_mode mode;
-    size_t counter;    /* COUNTED: index into ctx->counts */
+    size_t counter; /* COUNTED: index into ctx->counts */
 } frame;
 
 typedef struct tensor_counter {
-    char *what;        /* the path the note is about */
-    const char *why;   /* text after the count: "", ", inside a ..." */
-    char *why_buf;     /* owned storage for why, or NULL */
+    char *what;      /* the path the note is about */
+    const char *why; /* text after the count: "", ", inside a ..." */
+    char *why_buf;   /* owned storage for why, or NULL */
     uint64_t n;
 } tensor_counter;
 
@@ -51,7 +51,7 @@ typedef struct walk_ctx {
     size_t max_depth;
     uint64_t max_visits, visits;
     tmap *map;
-    unsigned char *onpath;  /* by node id */
+    unsigned char *onpath; /* by node id */
     size_t nobjects;
     char *path;
     size_t path_cap;
@@ -60,7 +60,7 @@ typedef struct walk_ctx {
     tensor_counter *counts;
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap;
-    size_t *storage_slots;  /* open-addressing hash of storage keys */
+    size_t *storage_slots; /* open-addressing hash of storage keys */
     size_t nslots;
     c2s_error *err;
 } walk_ctx;
@@ -121,8 +121,8 @@ static const pvm_value *size_items(const pvm_value *v)
         return NULL;
     const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = v->u.call.kwargs;
     const torch_global *g = torchtab_find(fn->u.global.module, fn->u.global.name);
-    if (g == NULL || g->role != TORCH_SIZE || (kw != NULL && kw->u.dict.len != 0) ||
-        args == NULL || args->kind != PVM_TUPLE || args->u.seq.len != 1)
+    if (g == NULL || g->role != TORCH_SIZE || (kw != NULL && kw->u.dict.len != 0) || args == NULL ||
+        args->kind != PVM_TUPLE || args->u.seq.len != 1)
         return NULL;
     const pvm_value *seq = args->u.seq.items[0];
     return seq->kind == PVM_TUPLE || seq->kind == PVM_LIST ? seq : NULL;
@@ -166,8 +166,7 @@ static const pvm_value *item(const pvm_value *tuple, size_t i)
 
 static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
 {
-    return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt,
-                    detail ? detail : "");
+    return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt, detail ? detail : "");
 }
 
 static size_t hash_key(const char *key)
@@ -179,8 +178,8 @@ static size_t hash_key(const char *key)
 }
 
 /* Find or add the storage for key; checks that every use agrees. */
-static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt,
-                                uint64_t nbytes, size_t *out)
+static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
+                                size_t *out)
 {
     tmap *m = c->map;
     if (m->nstorages * 2 >= c->nslots) {
@@ -206,13 +205,15 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt,
         if (strcmp(s->key, key) == 0) {
             if (s->nbytes != nbytes || s->dtype != dt)
                 return c2s_fail(c->err, C2S_ERR_INPUT,
-                                "storage '%s' is declared twice with different types or sizes", key);
+                                "storage '%s' is declared twice with different types or sizes",
+                                key);
             *out = c->storage_slots[i];
             return C2S_OK;
         }
         i = (i + 1) & (c->nslots - 1);
     }
-    if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1, sizeof *m->storages))
+    if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1,
+                       sizeof *m->storages))
         return oom(c);
     char *k = strdup(key);
     if (k == NULL)
@@ -245,21 +246,21 @@ static c2s_status parse_view(walk_ctx *c, const pvm_value *v, storage_view *view
 
 /* ('storage', torch.XStorage, key, location, numel), and in the legacy
  * format a sixth item, the view (parse_view). */
-static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t,
-                                int quantized, c2s_dtype *storage_dt, storage_view *view)
+static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t, int quantized,
+                                c2s_dtype *storage_dt, storage_view *view)
 {
     if (persid == NULL || persid->kind != PVM_PERSID)
         return bad_tensor(c, "its storage is not a persistent id", NULL);
     const pvm_value *pid = persid->u.persid.pid;
     size_t want = c->opts && c->opts->legacy_ids ? 6 : 5;
-    if (pid->kind != PVM_TUPLE || pid->u.seq.len != want ||
-        item(pid, 0)->kind != PVM_STR || strcmp(item(pid, 0)->u.str.data, "storage") != 0 ||
-        item(pid, 1)->kind != PVM_GLOBAL || item(pid, 2)->kind != PVM_STR ||
-        item(pid, 4)->kind != PVM_INT)
-        return bad_tensor(c, want == 6 ? "bad persistent id (expected ('storage', class, key, "
-                                         "location, numel, view))"
-                                       : "bad persistent id (expected ('storage', class, key, "
-                                         "location, numel))",
+    if (pid->kind != PVM_TUPLE || pid->u.seq.len != want || item(pid, 0)->kind != PVM_STR ||
+        strcmp(item(pid, 0)->u.str.data, "storage") != 0 || item(pid, 1)->kind != PVM_GLOBAL ||
+        item(pid, 2)->kind != PVM_STR || item(pid, 4)->kind != PVM_INT)
+        return bad_tensor(c,
+                          want == 6 ? "bad persistent id (expected ('storage', class, key, "
+                                      "location, numel, view))"
+                                    : "bad persistent id (expected ('storage', class, key, "
+                                      "location, numel))",
                           NULL);
     if (want == 6) {
         c2s_status st = parse_view(c, item(pid, 5), view);
@@ -284,12 +285,12 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
         t->why = why;
         return C2S_OK;
     case C2S_DTYPE_UNKNOWN:
-        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': unknown storage class %s.%s",
-                        c->path, cls->u.global.module, cls->u.global.name);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': unknown storage class %s.%s", c->path,
+                        cls->u.global.module, cls->u.global.name);
     }
     const char *key = item(pid, 2)->u.str.data;
-    if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') || strcmp(key, ".") == 0 ||
-        strcmp(key, "..") == 0)
+    if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') ||
+        strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
         return bad_tensor(c, "invalid storage key in persistent id", NULL);
     int64_t numel = item(pid, 4)->u.i;
     uint64_t nbytes;
@@ -298,25 +299,24 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     return storage_index(c, key, *storage_dt, nbytes, &t->storage);
 }
 
-static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what,
-                                  int64_t *out, size_t *n)
+static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what, int64_t *out,
+                                  size_t *n)
 {
     if (v != NULL && size_items(v) != NULL)
         v = size_items(v);
     if (v == NULL || (v->kind != PVM_TUPLE && v->kind != PVM_LIST))
         return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s is not a tuple", c->path, what);
     if (v->u.seq.len > TMAP_MAX_NDIM)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': more than %d dimensions",
-                        c->path, TMAP_MAX_NDIM);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': more than %d dimensions", c->path,
+                        TMAP_MAX_NDIM);
     for (size_t i = 0; i < v->u.seq.len; i++) {
         const pvm_value *x = v->u.seq.items[i];
         if (x->kind != PVM_INT)
-            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s holds a non-integer",
-                            c->path, what);
+            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s holds a non-integer", c->path,
+                            what);
         if (x->u.i < 0)
-            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': negative %s %lld",
-                            c->path, strcmp(what, "size") == 0 ? "size" : "stride",
-                            (long long)x->u.i);
+            return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': negative %s %lld", c->path,
+                            strcmp(what, "size") == 0 ? "size" : "stride", (long long)x->u.i);
         out[i] = x->u.i;
     }
     *n = v->u.seq.len;
@@ -337,8 +337,8 @@ static c2s_status check_view(walk_ctx *c, tmap_tensor *t, uint64_t limit)
             contiguous = 0;
         if (!mul_u64(expect, n, &expect))
             expect = UINT64_MAX;
-        if (n > 0 && (!mul_u64(n - 1, (uint64_t)t->stride[i], &step) ||
-                      !add_u64(last, step, &last)))
+        if (n > 0 &&
+            (!mul_u64(n - 1, (uint64_t)t->stride[i], &step) || !add_u64(last, step, &last)))
             return bad_tensor(c, "view extent overflows", NULL);
     }
     size_t es = c2s_dtype_size(t->dtype);
@@ -458,8 +458,8 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
 {
     if (v->kind != PVM_CALL || !is_tensor_call(v))
         return c2s_fail(c->err, C2S_ERR_INPUT,
-                        "tensor '%s': per-channel quantization: the %s are not a tensor",
-                        c->path, what);
+                        "tensor '%s': per-channel quantization: the %s are not a tensor", c->path,
+                        what);
     c2s_status st = parse_tensor(c, v, out, NULL, NULL);
     if (st == C2S_OK && out->supported && out->ndim == 1 &&
         (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == t->q.channels)
@@ -470,8 +470,8 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
         return st;
     return c2s_fail(c->err, C2S_ERR_INPUT,
                     "tensor '%s': per-channel quantization: the %s are not a 1-d %s or %s "
-                    "tensor of one value per channel", c->path, what, c2s_dtype_name(dt1),
-                    c2s_dtype_name(dt2));
+                    "tensor of one value per channel",
+                    c->path, what, c2s_dtype_name(dt1), c2s_dtype_name(dt2));
 }
 
 static c2s_status qparams_fail(walk_ctx *c, const char *detail)
@@ -519,8 +519,7 @@ static c2s_status parse_qparams(walk_ctx *c, const pvm_value *qp, tmap_tensor *t
         t->q.inner *= (uint64_t)t->shape[d]; /* no overflow: numel was checked */
     if (t->q.inner == 0)
         t->q.inner = 1;
-    c2s_status st = parse_channel_tensor(c, item(qp, 1), "scales", t, C2S_F64, C2S_F32,
-                                         &params[0]);
+    c2s_status st = parse_channel_tensor(c, item(qp, 1), "scales", t, C2S_F64, C2S_F32, &params[0]);
     if (st != C2S_OK)
         return st;
     *nparams = 1;
@@ -538,8 +537,7 @@ static c2s_status parse_qtensor(walk_ctx *c, const pvm_value *args, tmap_tensor 
     c2s_quantized mode = c->opts ? c->opts->quantized : C2S_QUANTIZED_REFUSE;
     if (mode == C2S_QUANTIZED_REFUSE || params == NULL) {
         t->supported = 0;
-        t->why = params == NULL ? "quantized tensor of quantizer parameters"
-                                : "quantized tensor";
+        t->why = params == NULL ? "quantized tensor of quantizer parameters" : "quantized tensor";
         return C2S_OK;
     }
     c2s_status st = parse_dense(c, TORCH_RB_QTENSOR, args, t);
@@ -570,7 +568,9 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
         if (args == NULL || args->kind != PVM_TUPLE)
             return bad_tensor(c, "rebuild call without an argument tuple", NULL);
         switch (kind) {
-        case TORCH_RB_V1: case TORCH_RB_V2: case TORCH_RB_V3:
+        case TORCH_RB_V1:
+        case TORCH_RB_V2:
+        case TORCH_RB_V3:
             return parse_dense(c, kind, args, t);
         case TORCH_RB_QTENSOR:
             return parse_qtensor(c, args, t, params, nparams);
@@ -639,7 +639,8 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
     if (t->q.dequantize && t->q.scheme == TMAP_Q_PER_TENSOR)
         return C2S_OK;
     if (t->q.dequantize) {
-        if (!grow_in_place((void **)&m->qparams, &c->qparams_cap, m->nqparams + 2, sizeof *m->qparams))
+        if (!grow_in_place((void **)&m->qparams, &c->qparams_cap, m->nqparams + 2,
+                           sizeof *m->qparams))
             return oom(c);
         t->q.scales = m->nqparams;
         t->q.zero_points = m->nqparams + 1;
@@ -660,7 +661,8 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
     }
     static const char *const SUFFIX[] = {".scale", ".zero_point"};
     for (size_t i = 0; i < n; i++) {
-        if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+        if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1,
+                           sizeof *m->tensors))
             return oom(c);
         if ((params[i].name = path_with(c, SUFFIX[i])) == NULL)
             return oom(c);
@@ -676,8 +678,9 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     if (*c->path == '\0') {
         const char *name = c->opts && c->opts->tensor_name ? c->opts->tensor_name : "tensor";
         c2s_status st = *name ? path_set(c, 0, name)
-                              : c2s_fail(c->err, C2S_ERR_INPUT, "the name for the root tensor "
-                                                                "is empty");
+                              : c2s_fail(c->err, C2S_ERR_INPUT,
+                                         "the name for the root tensor "
+                                         "is empty");
         if (st != C2S_OK)
             return st;
     }
@@ -752,16 +755,20 @@ static c2s_status new_counter(walk_ctx *c, const char *what, const char *why, si
 static int is_container(const pvm_value *v)
 {
     switch (v->kind) {
-    case PVM_DICT: case PVM_LIST: case PVM_TUPLE: case PVM_SET:
-    case PVM_FROZENSET: case PVM_CALL:
+    case PVM_DICT:
+    case PVM_LIST:
+    case PVM_TUPLE:
+    case PVM_SET:
+    case PVM_FROZENSET:
+    case PVM_CALL:
         return 1;
     default:
         return 0;
     }
 }
 
-static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
-                        enum walk_mode mode, size_t counter)
+static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum walk_mode mode,
+                        size_t counter)
 {
     if (++c->visits > c->max_visits)
         return c2s_fail(c->err, C2S_ERR_INPUT,
@@ -779,9 +786,8 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
         return C2S_OK; /* a leaf, or an edge back into the current path */
     if (c->depth >= c->max_depth)
         return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_MAX_DEPTH,
-                             "nesting deeper than %zu levels at '%.*s%s'",
-                        c->max_depth, PATH_SHOWN, display_path(c->path),
-                        strlen(c->path) > PATH_SHOWN ? "..." : "");
+                             "nesting deeper than %zu levels at '%.*s%s'", c->max_depth, PATH_SHOWN,
+                             display_path(c->path), strlen(c->path) > PATH_SHOWN ? "..." : "");
     if (!grow_in_place((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
         return oom(c);
     c->stack[c->depth++] = (frame){v, name_len, 0, mode, counter};
@@ -791,9 +797,9 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len,
 
 typedef struct child {
     const pvm_value *v;
-    const pvm_value *key;   /* dict entries */
-    size_t index;           /* sequence items */
-    int attribute;          /* an object's args or state: never named */
+    const pvm_value *key; /* dict entries */
+    size_t index;         /* sequence items */
+    int attribute;        /* an object's args or state: never named */
 } child;
 
 /* ---- modules: torch.save(model) ------------------------------------------- */
@@ -822,8 +828,7 @@ static const pvm_value *module_state(const pvm_value *v)
 static int non_persistent(const pvm_value *state, const pvm_value *key)
 {
     const pvm_value *set = pvm_dict_get_str(state, "_non_persistent_buffers_set");
-    if (set == NULL || (set->kind != PVM_SET && set->kind != PVM_FROZENSET) ||
-        key->kind != PVM_STR)
+    if (set == NULL || (set->kind != PVM_SET && set->kind != PVM_FROZENSET) || key->kind != PVM_STR)
         return 0;
     for (size_t i = 0; i < set->u.seq.len; i++) {
         const pvm_value *x = set->u.seq.items[i];
@@ -835,9 +840,9 @@ static int non_persistent(const pvm_value *state, const pvm_value *key)
 
 static int is_module_slot(const pvm_value *key)
 {
-    return key->kind == PVM_STR && (strcmp(key->u.str.data, "_parameters") == 0 ||
-                                    strcmp(key->u.str.data, "_buffers") == 0 ||
-                                    strcmp(key->u.str.data, "_modules") == 0);
+    return key->kind == PVM_STR &&
+           (strcmp(key->u.str.data, "_parameters") == 0 ||
+            strcmp(key->u.str.data, "_buffers") == 0 || strcmp(key->u.str.data, "_modules") == 0);
 }
 
 /* The i-th child of a module (state: its __dict__), in state_dict() order:
@@ -885,7 +890,10 @@ static int child_at(const pvm_value *v, size_t i, child *out)
         out->key = v->u.dict.keys[i];
         out->v = v->u.dict.vals[i];
         return 1;
-    case PVM_LIST: case PVM_TUPLE: case PVM_SET: case PVM_FROZENSET:
+    case PVM_LIST:
+    case PVM_TUPLE:
+    case PVM_SET:
+    case PVM_FROZENSET:
         if (i >= v->u.seq.len)
             return 0;
         out->v = v->u.seq.items[i];
@@ -994,8 +1002,7 @@ static c2s_status step(walk_ctx *c)
     return visit(c, ch.v, mode == NAMED ? strlen(c->path) : base, mode, counter);
 }
 
-static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode,
-                       size_t counter)
+static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, size_t counter)
 {
     if (!grow_in_place((void **)&c->path, &c->path_cap, 1, 1))
         return oom(c);
@@ -1043,12 +1050,11 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
         }
         if (next == NULL && rest == key)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
-                                 "'%s': no such entry in the top-level %s", key,
-                            kind_name(v));
+                                 "'%s': no such entry in the top-level %s", key, kind_name(v));
         if (next == NULL)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
-                                 "'%s': no entry '%s' in the %s at '%.*s'",
-                            key, rest, kind_name(v), (int)(rest - key - 1), key);
+                                 "'%s': no entry '%s' in the %s at '%.*s'", key, rest, kind_name(v),
+                                 (int)(rest - key - 1), key);
         v = next;
         rest += best;
         if (*rest == '.')
@@ -1141,8 +1147,8 @@ static c2s_status no_tensors(walk_ctx *c)
     if (m->nnotes == 0)
         return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS,
                              "no tensors found under %s", root);
-    return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS, "no tensors found under %s (%s)",
-                    root, m->notes[0]);
+    return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_NO_TENSORS,
+                         "no tensors found under %s (%s)", root, m->notes[0]);
 }
 
 static c2s_status build(walk_ctx *c, const pvm_value *top)
@@ -1164,8 +1170,8 @@ static c2s_status build(walk_ctx *c, const pvm_value *top)
     return check_names(c);
 }
 
-c2s_status tmap_build(const pvm_value *top, size_t nobjects,
-                      const tmap_options *opts, tmap *map, c2s_error *err)
+c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options *opts, tmap *map,
+                      c2s_error *err)
 {
     memset(map, 0, sizeof *map);
     walk_ctx c = {0};

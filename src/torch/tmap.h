@@ -58,9 +58,9 @@
 #define TMAP_MAX_NDIM 64
 
 typedef struct tmap_storage {
-    char *key;          /* record name under <prefix>/data/ */
-    c2s_dtype dtype;    /* element type of the storage (U8 for untyped) */
-    uint64_t nbytes;    /* size declared by the pickle, in bytes */
+    char *key;       /* record name under <prefix>/data/ */
+    c2s_dtype dtype; /* element type of the storage (U8 for untyped) */
+    uint64_t nbytes; /* size declared by the pickle, in bytes */
 } tmap_storage;
 
 /* A quantized tensor (torch._utils._rebuild_qtensor): how its integers
@@ -73,29 +73,29 @@ typedef enum tmap_qscheme { TMAP_Q_NONE, TMAP_Q_PER_TENSOR, TMAP_Q_PER_CHANNEL }
 
 typedef struct tmap_quant {
     tmap_qscheme scheme;
-    int dequantize;          /* 1: written as F32 values; 0: the integers as stored */
-    const char *qdtype;      /* "qint8", "quint8", "qint32" */
-    double scale;            /* per tensor */
+    int dequantize;     /* 1: written as F32 values; 0: the integers as stored */
+    const char *qdtype; /* "qint8", "quint8", "qint32" */
+    double scale;       /* per tensor */
     int64_t zero_point;
     size_t scales, zero_points; /* per channel: indices into tmap.qparams */
     size_t axis;
-    uint64_t inner, channels;   /* elements after the axis; shape[axis] */
+    uint64_t inner, channels; /* elements after the axis; shape[axis] */
 } tmap_quant;
 
 typedef struct tmap_tensor {
     char *name;
-    int supported;          /* 0: see why */
-    const char *why;        /* "complex128", "sparse tensor", ... */
+    int supported;   /* 0: see why */
+    const char *why; /* "complex128", "sparse tensor", ... */
     c2s_dtype dtype;
     size_t ndim;
-    int64_t *shape;                  /* ndim sizes; one malloc'd block */
-    int64_t *stride;                 /* with these ndim strides, in elements */
-    uint64_t offset;                 /* in elements of dtype */
-    size_t storage;                  /* index into tmap.storages */
+    int64_t *shape;  /* ndim sizes; one malloc'd block */
+    int64_t *stride; /* with these ndim strides, in elements */
+    uint64_t offset; /* in elements of dtype */
+    size_t storage;  /* index into tmap.storages */
     uint64_t numel;
-    uint64_t nbytes;                 /* numel * element size */
-    int contiguous;                  /* C order, no gaps */
-    tmap_quant q;                    /* q.scheme TMAP_Q_NONE: not quantized */
+    uint64_t nbytes; /* numel * element size */
+    int contiguous;  /* C order, no gaps */
+    tmap_quant q;    /* q.scheme TMAP_Q_NONE: not quantized */
     /* A value that is no storage's (the scale and zero point of a tensor
      * quantized per tensor, written raw): storage is TMAP_NO_STORAGE and
      * the element's little-endian bytes are here. */
@@ -116,18 +116,18 @@ typedef struct tmap {
     size_t ntensors;
     tmap_storage *storages;
     size_t nstorages;
-    tmap_tensor *qparams;   /* per-channel scales and zero points of dequantized
+    tmap_tensor *qparams; /* per-channel scales and zero points of dequantized
                                tensors (not written themselves) */
     size_t nqparams;
-    char **notes;           /* "left out: optimizer_states (24 tensors)" */
+    char **notes; /* "left out: optimizer_states (24 tensors)" */
     size_t nnotes;
-    char *root;             /* the key path used as root ("" for the top) */
+    char *root; /* the key path used as root ("" for the top) */
 } tmap;
 
 typedef struct tmap_options {
-    const char *key;        /* NULL: the default root */
-    size_t max_depth;       /* 0: default 1000 */
-    uint64_t max_visits;    /* 0: default 100,000 + 4 per pickle object */
+    const char *key;     /* NULL: the default root */
+    size_t max_depth;    /* 0: default 1000 */
+    uint64_t max_visits; /* 0: default 100,000 + 4 per pickle object */
     /* The legacy (pre-1.6) stream's persistent ids: ('storage', class, key,
      * location, numel, view) where view is None or (view_key, offset,
      * numel), a slice of the storage in elements.  0: the zip format's
@@ -142,8 +142,8 @@ typedef struct tmap_options {
  * on two tensors with one name, on a tensor named __metadata__, on a key
  * path that does not exist, and when no tensor is found.  On failure *map
  * is emptied. */
-c2s_status tmap_build(const pvm_value *top, size_t nobjects,
-                      const tmap_options *opts, tmap *map, c2s_error *err);
+c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options *opts, tmap *map,
+                      c2s_error *err);
 
 void tmap_free(tmap *map);
 

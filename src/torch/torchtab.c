@@ -16,14 +16,26 @@
 
 #include "torch/dtype.h"
 
-#define ALLOW 1  /* the safety policy accepts the name */
-#define KNOWN 0  /* recognised, but a file naming it is refused unless allowed */
+#define ALLOW 1   /* the safety policy accepts the name */
+#define KNOWN 0   /* recognised, but a file naming it is refused unless allowed */
 #define NONE (-1) /* no c2s_dtype: safetensors cannot hold it (or not a type) */
 
-#define REBUILD(m, n, allow, kind, why) {m, n, TORCH_REBUILD, allow, kind, NONE, why}
-#define STORAGE(n, dt, why) {"torch", n, TORCH_STORAGE, ALLOW, TORCH_RB_NONE, dt, why}
-#define DTYPE(n, allow, dt, why) {"torch", n, TORCH_DTYPE, allow, TORCH_RB_NONE, dt, why}
-#define NAMED(m, n, role) {m, n, role, ALLOW, TORCH_RB_NONE, NONE, NULL}
+#define REBUILD(m, n, allow, kind, why)             \
+    {                                               \
+        m, n, TORCH_REBUILD, allow, kind, NONE, why \
+    }
+#define STORAGE(n, dt, why)                                      \
+    {                                                            \
+        "torch", n, TORCH_STORAGE, ALLOW, TORCH_RB_NONE, dt, why \
+    }
+#define DTYPE(n, allow, dt, why)                               \
+    {                                                          \
+        "torch", n, TORCH_DTYPE, allow, TORCH_RB_NONE, dt, why \
+    }
+#define NAMED(m, n, role)                            \
+    {                                                \
+        m, n, role, ALLOW, TORCH_RB_NONE, NONE, NULL \
+    }
 #define MODULE(m, n) NAMED(m, n, TORCH_MODULE)
 
 /* Sorted by (module, name): capitals before lower case, "torch" before
@@ -118,25 +130,25 @@ static const torch_global ROWS[] = {
     DTYPE("uint8", ALLOW, C2S_U8, NULL),
     REBUILD("torch._tensor", "_rebuild_from_type", ALLOW, TORCH_RB_FROM_TYPE, NULL),
     REBUILD("torch._tensor", "_rebuild_from_type_v2", ALLOW, TORCH_RB_FROM_TYPE, NULL),
-    REBUILD("torch._utils", "_rebuild_device_tensor_from_cpu_tensor",
-            KNOWN, TORCH_RB_UNSUPPORTED, "device tensor"),
-    REBUILD("torch._utils", "_rebuild_device_tensor_from_numpy",
-            KNOWN, TORCH_RB_UNSUPPORTED, "device tensor"),
-    REBUILD("torch._utils", "_rebuild_meta_tensor_no_storage",
-            ALLOW, TORCH_RB_UNSUPPORTED, "meta tensor (no data)"),
+    REBUILD("torch._utils", "_rebuild_device_tensor_from_cpu_tensor", KNOWN, TORCH_RB_UNSUPPORTED,
+            "device tensor"),
+    REBUILD("torch._utils", "_rebuild_device_tensor_from_numpy", KNOWN, TORCH_RB_UNSUPPORTED,
+            "device tensor"),
+    REBUILD("torch._utils", "_rebuild_meta_tensor_no_storage", ALLOW, TORCH_RB_UNSUPPORTED,
+            "meta tensor (no data)"),
     REBUILD("torch._utils", "_rebuild_mlc_tensor", KNOWN, TORCH_RB_UNSUPPORTED, "device tensor"),
     REBUILD("torch._utils", "_rebuild_nested_tensor", ALLOW, TORCH_RB_UNSUPPORTED, "nested tensor"),
     REBUILD("torch._utils", "_rebuild_parameter", ALLOW, TORCH_RB_PARAM, NULL),
     REBUILD("torch._utils", "_rebuild_parameter_with_state", ALLOW, TORCH_RB_PARAM, NULL),
     REBUILD("torch._utils", "_rebuild_qtensor", ALLOW, TORCH_RB_QTENSOR, NULL),
-    REBUILD("torch._utils", "_rebuild_sparse_csr_tensor",
-            ALLOW, TORCH_RB_UNSUPPORTED, "sparse tensor"),
+    REBUILD("torch._utils", "_rebuild_sparse_csr_tensor", ALLOW, TORCH_RB_UNSUPPORTED,
+            "sparse tensor"),
     REBUILD("torch._utils", "_rebuild_sparse_tensor", ALLOW, TORCH_RB_UNSUPPORTED, "sparse tensor"),
     REBUILD("torch._utils", "_rebuild_tensor", ALLOW, TORCH_RB_V1, NULL),
     REBUILD("torch._utils", "_rebuild_tensor_v2", ALLOW, TORCH_RB_V2, NULL),
     REBUILD("torch._utils", "_rebuild_tensor_v3", ALLOW, TORCH_RB_V3, NULL),
-    REBUILD("torch._utils", "_rebuild_wrapper_subclass",
-            KNOWN, TORCH_RB_UNSUPPORTED, "wrapper tensor subclass"),
+    REBUILD("torch._utils", "_rebuild_wrapper_subclass", KNOWN, TORCH_RB_UNSUPPORTED,
+            "wrapper tensor subclass"),
     REBUILD("torch._utils", "_rebuild_xla_tensor", KNOWN, TORCH_RB_UNSUPPORTED, "device tensor"),
     /* torch.nn.Module classes: the public nn.Module subclasses of torch 1.13's
      * torch.nn.modules.* (fixtures/make_modules.py lists them).  torch.save
@@ -330,21 +342,35 @@ int torchtab_allowed(const char *module, const char *name)
     return g != NULL && g->allowed;
 }
 
-size_t torchtab_count(void) { return NROWS; }
+size_t torchtab_count(void)
+{
+    return NROWS;
+}
 
-const torch_global *torchtab_row(size_t i) { return i < NROWS ? &ROWS[i] : NULL; }
+const torch_global *torchtab_row(size_t i)
+{
+    return i < NROWS ? &ROWS[i] : NULL;
+}
 
 const char *torchtab_role_name(torch_role role)
 {
     switch (role) {
-    case TORCH_REBUILD: return "rebuild";
-    case TORCH_STORAGE: return "storage";
-    case TORCH_DTYPE: return "dtype";
-    case TORCH_LAYOUT: return "layout";
-    case TORCH_QSCHEME: return "qscheme";
-    case TORCH_SIZE: return "size";
-    case TORCH_INERT: return "inert";
-    case TORCH_MODULE: return "module";
+    case TORCH_REBUILD:
+        return "rebuild";
+    case TORCH_STORAGE:
+        return "storage";
+    case TORCH_DTYPE:
+        return "dtype";
+    case TORCH_LAYOUT:
+        return "layout";
+    case TORCH_QSCHEME:
+        return "qscheme";
+    case TORCH_SIZE:
+        return "size";
+    case TORCH_INERT:
+        return "inert";
+    case TORCH_MODULE:
+        return "module";
     }
     return "?";
 }

@@ -56,23 +56,23 @@ typedef enum torch_role {
 
 /* How the tensor map reads a call of a TORCH_REBUILD row. */
 typedef enum torch_rebuild {
-    TORCH_RB_NONE,        /* not a rebuild function */
-    TORCH_RB_V1,          /* _rebuild_tensor(storage, offset, size, stride) */
-    TORCH_RB_V2,          /* _rebuild_tensor_v2(storage, offset, size, stride, ...) */
-    TORCH_RB_V3,          /* _rebuild_tensor_v3(..., dtype) over an untyped storage */
-    TORCH_RB_PARAM,       /* _rebuild_parameter(tensor, ...): unwrap argument 0 */
-    TORCH_RB_FROM_TYPE,   /* _rebuild_from_type(func, type, args, ...): unwrap func(args) */
-    TORCH_RB_QTENSOR,     /* _rebuild_qtensor(storage, offset, size, stride, qparams, ...) */
-    TORCH_RB_UNSUPPORTED  /* a tensor the converter cannot hold; .why says which */
+    TORCH_RB_NONE,       /* not a rebuild function */
+    TORCH_RB_V1,         /* _rebuild_tensor(storage, offset, size, stride) */
+    TORCH_RB_V2,         /* _rebuild_tensor_v2(storage, offset, size, stride, ...) */
+    TORCH_RB_V3,         /* _rebuild_tensor_v3(..., dtype) over an untyped storage */
+    TORCH_RB_PARAM,      /* _rebuild_parameter(tensor, ...): unwrap argument 0 */
+    TORCH_RB_FROM_TYPE,  /* _rebuild_from_type(func, type, args, ...): unwrap func(args) */
+    TORCH_RB_QTENSOR,    /* _rebuild_qtensor(storage, offset, size, stride, qparams, ...) */
+    TORCH_RB_UNSUPPORTED /* a tensor the converter cannot hold; .why says which */
 } torch_rebuild;
 
 typedef struct torch_global {
     const char *module, *name;
     torch_role role;
-    int allowed;            /* 1: the safety policy accepts it */
-    torch_rebuild rebuild;  /* TORCH_REBUILD rows; TORCH_RB_NONE otherwise */
-    int dtype;              /* STORAGE and DTYPE rows: a c2s_dtype, or -1 */
-    const char *why;        /* what cannot be converted, or NULL */
+    int allowed;           /* 1: the safety policy accepts it */
+    torch_rebuild rebuild; /* TORCH_REBUILD rows; TORCH_RB_NONE otherwise */
+    int dtype;             /* STORAGE and DTYPE rows: a c2s_dtype, or -1 */
+    const char *why;       /* what cannot be converted, or NULL */
 } torch_global;
 
 /* The row for module.name, or NULL. */

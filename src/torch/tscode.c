@@ -20,7 +20,7 @@
 typedef struct line {
     const char *p;
     size_t len;
-    size_t no;      /* 1-based line number, for messages */
+    size_t no; /* 1-based line number, for messages */
 } line;
 
 static int starts(const line *l, const char *prefix)
@@ -31,11 +31,13 @@ static int starts(const line *l, const char *prefix)
 
 static int is_ident_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static c2s_status oom(c2s_error *err) { return c2s_fail(err, C2S_ERR_INPUT, "out of memory"); }
+static c2s_status oom(c2s_error *err)
+{
+    return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+}
 
 static int push_name(char ***list, size_t *n, const char *s, size_t len)
 {
@@ -52,13 +54,12 @@ static int push_name(char ***list, size_t *n, const char *s, size_t len)
 }
 
 /* "[" ( '"' name '"' ", " )* "]" and nothing after it. */
-static c2s_status read_list(const line *l, size_t at, char ***list, size_t *n,
-                            const char *what, const char *where, c2s_error *err)
+static c2s_status read_list(const line *l, size_t at, char ***list, size_t *n, const char *what,
+                            const char *where, c2s_error *err)
 {
     const char *p = l->p + at, *end = l->p + l->len;
     if (*list != NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: a second %s list", where, l->no,
-                        what);
+        return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: a second %s list", where, l->no, what);
     if (p >= end || *p++ != '[')
         goto bad;
     while (p < end && *p == '"') {
@@ -80,8 +81,7 @@ static c2s_status read_list(const line *l, size_t at, char ***list, size_t *n,
         return oom(err);
     return C2S_OK;
 bad:
-    return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the %s list", where, l->no,
-                    what);
+    return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the %s list", where, l->no, what);
 }
 
 static void class_free(ts_class *k)
@@ -138,8 +138,7 @@ static c2s_status open_class(const line *l, const char *qualifier, const char *w
     *cls = k;
     return C2S_OK;
 bad:
-    return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the class header", where,
-                    l->no);
+    return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the class header", where, l->no);
 }
 
 /* One line of a class body.  Statements of the class itself sit at an
@@ -153,42 +152,47 @@ static c2s_status body_line(const line *l, ts_class *k, int *started, const char
     size_t indent = 0;
     while (indent < l->len && (l->p[indent] == ' ' || l->p[indent] == '\t')) {
         if (l->p[indent] == '\t')
-            return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: a tab in the indentation",
-                            where, l->no);
+            return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: a tab in the indentation", where,
+                            l->no);
         indent++;
     }
     if (indent == l->len || l->p[indent] == '#')
         return C2S_OK; /* blank, or a comment */
     /* the first statement sets the body's indent for Python */
     if (indent < 2 || (!*started && indent != 2))
-        return c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: class body not indented by two "
-                        "spaces", where, l->no);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s line %zu: class body not indented by two "
+                        "spaces",
+                        where, l->no);
     *started = 1;
     if (indent != 2)
         return C2S_OK; /* inside a method */
     if (starts(l, PARAMS))
         return starts(l, "  __parameters__ = ")
-                   ? read_list(l, sizeof PARAMS + 2, &k->params, &k->nparams,
-                               "__parameters__", where, err)
-                   : c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the "
-                              "__parameters__ list", where, l->no);
-    if (starts(l, BUFFERS))
-        return starts(l, "  __buffers__ = ")
-                   ? read_list(l, sizeof BUFFERS + 2, &k->buffers, &k->nbuffers, "__buffers__",
+                   ? read_list(l, sizeof PARAMS + 2, &k->params, &k->nparams, "__parameters__",
                                where, err)
-                   : c2s_fail(err, C2S_ERR_INPUT, "%s line %zu: cannot read the __buffers__ "
-                              "list", where, l->no);
+                   : c2s_fail(err, C2S_ERR_INPUT,
+                              "%s line %zu: cannot read the "
+                              "__parameters__ list",
+                              where, l->no);
+    if (starts(l, BUFFERS))
+        return starts(l, "  __buffers__ = ") ? read_list(l, sizeof BUFFERS + 2, &k->buffers,
+                                                         &k->nbuffers, "__buffers__", where, err)
+                                             : c2s_fail(err, C2S_ERR_INPUT,
+                                                        "%s line %zu: cannot read the __buffers__ "
+                                                        "list",
+                                                        where, l->no);
     return C2S_OK;
 }
 
-c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text,
-                        size_t len, ts_classes *out, c2s_error *err)
+c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text, size_t len,
+                        ts_classes *out, c2s_error *err)
 {
     if (strlen(qualifier) > NAME_MAX_LEN)
         return c2s_fail(err, C2S_ERR_INPUT, "%s: qualifier too long", where);
     const char *s = (const char *)text, *end = s + len;
     ts_class *cls = NULL;
-    int started = 0;          /* a statement of the class body was seen */
+    int started = 0; /* a statement of the class body was seen */
     size_t first = out->n;
     line l = {s, 0, 0};
     while (l.p < end) {

@@ -36,12 +36,12 @@
 #include "util/c2s_error.h"
 
 typedef struct ts_class {
-    char *qualname;      /* "__torch__.a.b.Linear" */
-    int is_module;       /* declared "class NAME(Module):" */
-    int has_setstate;    /* defines __setstate__ */
-    char **params;       /* __parameters__, in list order */
+    char *qualname;   /* "__torch__.a.b.Linear" */
+    int is_module;    /* declared "class NAME(Module):" */
+    int has_setstate; /* defines __setstate__ */
+    char **params;    /* __parameters__, in list order */
     size_t nparams;
-    char **buffers;      /* __buffers__, in list order */
+    char **buffers; /* __buffers__, in list order */
     size_t nbuffers;
 } ts_class;
 
@@ -53,8 +53,8 @@ typedef struct ts_classes {
 /* Add the classes the source text (the record called where) declares for
  * qualifier to out (none when it fails).  Fails with C2S_ERR_INPUT: "<where> line N: cannot read
  * the __parameters__ list", "<where> declares class X twice". */
-c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text,
-                        size_t len, ts_classes *out, c2s_error *err);
+c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text, size_t len,
+                        ts_classes *out, c2s_error *err);
 
 /* The class called qualname; NULL when none was read. */
 const ts_class *tscode_find(const ts_classes *c, const char *qualname);

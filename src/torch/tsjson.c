@@ -22,17 +22,17 @@
 #define PATH_MAX_LEN 4096
 
 typedef struct storage_type {
-    const char *name;     /* caffe2.TensorProto.DataType */
+    const char *name; /* caffe2.TensorProto.DataType */
     int number;
-    const char *storage;  /* torch.<storage> */
+    const char *storage; /* torch.<storage> */
     unsigned size;
 } storage_type;
 
 static const storage_type TYPES[] = {
-    {"FLOAT", 1, "FloatStorage", 4},  {"INT32", 2, "IntStorage", 4},
-    {"BYTE", 3, "ByteStorage", 1},    {"BOOL", 5, "BoolStorage", 1},
-    {"UINT8", 6, "ByteStorage", 1},   {"INT8", 7, "CharStorage", 1},
-    {"INT16", 9, "ShortStorage", 2},  {"INT64", 10, "LongStorage", 8},
+    {"FLOAT", 1, "FloatStorage", 4},   {"INT32", 2, "IntStorage", 4},
+    {"BYTE", 3, "ByteStorage", 1},     {"BOOL", 5, "BoolStorage", 1},
+    {"UINT8", 6, "ByteStorage", 1},    {"INT8", 7, "CharStorage", 1},
+    {"INT16", 9, "ShortStorage", 2},   {"INT64", 10, "LongStorage", 8},
     {"FLOAT16", 12, "HalfStorage", 2}, {"DOUBLE", 13, "DoubleStorage", 8},
 };
 
@@ -44,11 +44,14 @@ typedef struct ctx {
     findings *f;
     c2s_error *err;
     const cJSON *tensors;
-    pvm_value **made;     /* the call made for each tensor of the table */
+    pvm_value **made; /* the call made for each tensor of the table */
     size_t ntensors;
 } ctx;
 
-static c2s_status oom(ctx *c) { return c2s_fail(c->err, C2S_ERR_INPUT, "out of memory"); }
+static c2s_status oom(ctx *c)
+{
+    return c2s_fail(c->err, C2S_ERR_INPUT, "out of memory");
+}
 
 /* The member called camel or snake; NULL when absent, *st set when it is
  * given more than once. */
@@ -116,8 +119,8 @@ static c2s_status get_bool(ctx *c, const cJSON *obj, const char *camel, const ch
     if (st != C2S_OK || v == NULL)
         return st;
     if (!cJSON_IsBool(v))
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s: %s is not true or false", c->where,
-                        what, camel);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s: %s is not true or false", c->where, what,
+                        camel);
     *out = cJSON_IsTrue(v);
     return C2S_OK;
 }
@@ -147,8 +150,7 @@ static c2s_status get_array(ctx *c, const cJSON *obj, const char *camel, const c
     c2s_status st = C2S_OK;
     *out = field(c, obj, camel, snake, &st);
     if (st == C2S_OK && *out != NULL && !cJSON_IsArray(*out))
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s: %s is not a list", c->where, what,
-                        camel);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s: %s is not a list", c->where, what, camel);
     return st;
 }
 
@@ -216,8 +218,8 @@ static c2s_status storage_key(ctx *c, const char *record, char *key, size_t cap)
 }
 
 /* ('storage', torch.<X>Storage, key, 'cpu', numel) over the whole record. */
-static c2s_status make_persid(ctx *c, const storage_type *ty, const char *record,
-                              const char *what, pvm_value **out)
+static c2s_status make_persid(ctx *c, const storage_type *ty, const char *record, const char *what,
+                              pvm_value **out)
 {
     uint64_t size = 0;
     char key[32];
@@ -249,8 +251,10 @@ static c2s_status make_persid(ctx *c, const storage_type *ty, const char *record
 static c2s_status tensor_call(ctx *c, int64_t id, const char *name, pvm_value **out)
 {
     if (id < 0 || (uint64_t)id >= c->ntensors)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: '%s' names tensor %" PRId64 " of a table "
-                        "of %zu", c->where, name, id, c->ntensors);
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "%s: '%s' names tensor %" PRId64 " of a table "
+                        "of %zu",
+                        c->where, name, id, c->ntensors);
     if ((*out = c->made[id]) != NULL)
         return C2S_OK;
     const cJSON *t = cJSON_GetArrayItem(c->tensors, (int)id);
@@ -281,8 +285,10 @@ static c2s_status tensor_call(ctx *c, int64_t id, const char *name, pvm_value **
     if (st != C2S_OK)
         return st;
     if (quantized)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s ('%s') is a quantized tensor, which "
-                        "safetensors cannot store", c->where, what, name);
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "%s: %s ('%s') is a quantized tensor, which "
+                        "safetensors cannot store",
+                        c->where, what, name);
     if (*device == '\0')
         return c2s_fail(c->err, C2S_ERR_INPUT, "%s: %s: device is empty", c->where, what);
     pvm_value *call = tsn_new(c->nodes, PVM_CALL), *args = tsn_tuple(c->nodes, 6);
@@ -359,20 +365,20 @@ static c2s_status module_extras(ctx *c, const cJSON *m, const char *path)
         c->out->npickles++;
     }
     if (field(c, m, "getStateAttributeId", "get_state_attribute_id", &st) != NULL)
-        findings_add(c->f, "%s: module '%s' has a __setstate__: torch.jit.load runs the "
-                     "archive's code while loading it", c->where, *path ? path : "(main)");
+        findings_add(c->f,
+                     "%s: module '%s' has a __setstate__: torch.jit.load runs the "
+                     "archive's code while loading it",
+                     c->where, *path ? path : "(main)");
     return st;
 }
 
-static c2s_status module_tree(ctx *c, const cJSON *m, const char *path, int depth,
-                              pvm_value **out)
+static c2s_status module_tree(ctx *c, const cJSON *m, const char *path, int depth, pvm_value **out)
 {
     if (depth > MAX_DEPTH)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: modules nested more than %d deep",
-                        c->where, MAX_DEPTH);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: modules nested more than %d deep", c->where,
+                        MAX_DEPTH);
     if (!cJSON_IsObject(m))
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: module '%s' is not an object", c->where,
-                        path);
+        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: module '%s' is not an object", c->where, path);
     const cJSON *params = NULL, *subs = NULL;
     c2s_status st = get_array(c, m, "parameters", "parameters", path, &params);
     if (st == C2S_OK)
@@ -393,8 +399,8 @@ static c2s_status module_tree(ctx *c, const cJSON *m, const char *path, int dept
         if ((st = get_str(c, s, "name", "name", "a submodule", 1, &name)) != C2S_OK)
             break;
         join(full, sizeof full, path, name);
-        if ((st = module_tree(c, s, full, depth + 1, &child)) == C2S_OK &&
-            child->u.dict.len > 0 && !tsn_dict_add(c->nodes, dict, name, child))
+        if ((st = module_tree(c, s, full, depth + 1, &child)) == C2S_OK && child->u.dict.len > 0 &&
+            !tsn_dict_add(c->nodes, dict, name, child))
             st = oom(c);
     }
     *out = dict;
@@ -412,8 +418,10 @@ static c2s_status build(ctx *c, const cJSON *root)
     if (st != C2S_OK)
         return st;
     if (c->out->proto_version >= 6)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "%s: proto version %" PRId64 " (torch reads "
-                        "versions below 6)", c->where, c->out->proto_version);
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "%s: proto version %" PRId64 " (torch reads "
+                        "versions below 6)",
+                        c->where, c->out->proto_version);
     c->ntensors = (size_t)cJSON_GetArraySize(c->tensors);
     if ((c->made = calloc(c->ntensors ? c->ntensors : 1, sizeof *c->made)) == NULL)
         return oom(c);

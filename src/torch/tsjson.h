@@ -34,10 +34,10 @@
 #include "zip/zipsrc.h"
 
 typedef struct tsjson_out {
-    pvm_value *tree;        /* the state_dict tree */
-    char **records;         /* storage key i -> record name */
+    pvm_value *tree; /* the state_dict tree */
+    char **records;  /* storage key i -> record name */
     size_t nrecords;
-    char **pickles;         /* other records torch unpickles, to judge */
+    char **pickles; /* other records torch unpickles, to judge */
     size_t npickles;
     int64_t proto_version;
 } tsjson_out;

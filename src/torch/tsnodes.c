@@ -86,7 +86,10 @@ int tsn_dict_add(ts_nodes *t, pvm_value *dict, const char *key, pvm_value *val)
     return 1;
 }
 
-size_t tsn_count(const ts_nodes *t) { return t->n; }
+size_t tsn_count(const ts_nodes *t)
+{
+    return t->n;
+}
 
 void tsn_free(ts_nodes *t)
 {

@@ -20,7 +20,7 @@
 typedef struct ts_nodes {
     pvm_value **made;
     size_t n, cap;
-    size_t first_id;    /* the id of the first node made */
+    size_t first_id; /* the id of the first node made */
 } ts_nodes;
 
 /* A new node of kind (zeroed); NULL when out of memory. */

@@ -27,7 +27,6 @@ c2s_status c2s_fail_rule(c2s_error *err, c2s_status status, c2s_rule rule, const
 
 /* Prepend "<context>: " to the message already in err (status unchanged).
  * Used to add the archive entry or tensor name on the way up. */
-void c2s_error_prefix(c2s_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void c2s_error_prefix(c2s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif /* C2S_ERROR_H */

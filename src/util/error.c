@@ -30,9 +30,8 @@ static void mark_truncation(char *buf, size_t size, int written)
         memcpy(buf + size - 4, "...", 4);
 }
 
-__attribute__((format(printf, 4, 0)))
-static c2s_status vfail(c2s_error *err, c2s_status status, c2s_rule rule, const char *fmt,
-                        va_list ap)
+__attribute__((format(printf, 4, 0))) static c2s_status
+vfail(c2s_error *err, c2s_status status, c2s_rule rule, const char *fmt, va_list ap)
 {
     int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     mark_truncation(err->msg, sizeof err->msg, n);

@@ -23,8 +23,7 @@ ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-c2s_status pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *what,
-                       c2s_error *err)
+c2s_status pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *what, c2s_error *err)
 {
     ssize_t got = pread_full(fd, buf, n, off);
     if (got < 0)

@@ -21,7 +21,6 @@ ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off);
 
 /* Read exactly n bytes at off, or fail (C2S_ERR_INPUT) with "<what>: read
  * failed: <reason>" or "<what>: truncated record". */
-c2s_status pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *what,
-                       c2s_error *err);
+c2s_status pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *what, c2s_error *err);
 
 #endif /* UTIL_IO_H */

@@ -45,31 +45,30 @@ static void store_be32(unsigned char *p, uint32_t v)
 }
 
 /* W[t] for t >= 16, computed in place in the 16-word ring. */
-#define SCHED(t)                                                                  \
-    (W[(t) & 15] += SSIG1(W[((t) - 2) & 15]) + W[((t) - 7) & 15] + SSIG0(W[((t) - 15) & 15]))
+#define SCHED(t) (W[(t)&15] += SSIG1(W[((t)-2) & 15]) + W[((t)-7) & 15] + SSIG0(W[((t)-15) & 15]))
 
 /* One round with the working variables named a..h for this step: the
  * rotation of names replaces the shifting of 6.2.2 step 3. */
-#define ROUND(a, b, c, d, e, f, g, h, t, w)                                       \
-    do {                                                                          \
-        uint32_t t1 = (h) + BSIG1(e) + CH(e, f, g) + K[t] + (w);                  \
-        (d) += t1;                                                                \
-        (h) = t1 + BSIG0(a) + MAJ(a, b, c);                                       \
+#define ROUND(a, b, c, d, e, f, g, h, t, w)                      \
+    do {                                                         \
+        uint32_t t1 = (h) + BSIG1(e) + CH(e, f, g) + K[t] + (w); \
+        (d) += t1;                                               \
+        (h) = t1 + BSIG0(a) + MAJ(a, b, c);                      \
     } while (0)
 
-#define EIGHT(t, w)                                                               \
-    do {                                                                          \
-        ROUND(a, b, c, d, e, f, g, h, (t) + 0, w((t) + 0));                       \
-        ROUND(h, a, b, c, d, e, f, g, (t) + 1, w((t) + 1));                       \
-        ROUND(g, h, a, b, c, d, e, f, (t) + 2, w((t) + 2));                       \
-        ROUND(f, g, h, a, b, c, d, e, (t) + 3, w((t) + 3));                       \
-        ROUND(e, f, g, h, a, b, c, d, (t) + 4, w((t) + 4));                       \
-        ROUND(d, e, f, g, h, a, b, c, (t) + 5, w((t) + 5));                       \
-        ROUND(c, d, e, f, g, h, a, b, (t) + 6, w((t) + 6));                       \
-        ROUND(b, c, d, e, f, g, h, a, (t) + 7, w((t) + 7));                       \
+#define EIGHT(t, w)                                         \
+    do {                                                    \
+        ROUND(a, b, c, d, e, f, g, h, (t) + 0, w((t) + 0)); \
+        ROUND(h, a, b, c, d, e, f, g, (t) + 1, w((t) + 1)); \
+        ROUND(g, h, a, b, c, d, e, f, (t) + 2, w((t) + 2)); \
+        ROUND(f, g, h, a, b, c, d, e, (t) + 3, w((t) + 3)); \
+        ROUND(e, f, g, h, a, b, c, d, (t) + 4, w((t) + 4)); \
+        ROUND(d, e, f, g, h, a, b, c, (t) + 5, w((t) + 5)); \
+        ROUND(c, d, e, f, g, h, a, b, (t) + 6, w((t) + 6)); \
+        ROUND(b, c, d, e, f, g, h, a, (t) + 7, w((t) + 7)); \
     } while (0)
 
-#define WLOAD(t) W[(t) & 15]
+#define WLOAD(t) W[(t)&15]
 
 static void compress(uint32_t H[8], const unsigned char *block, size_t nblocks)
 {

@@ -18,10 +18,10 @@
 #define SHA256_HEX_LEN 64
 
 typedef struct sha256_ctx {
-    uint32_t h[8];          /* chaining value */
-    uint64_t len;           /* message bytes so far */
-    unsigned char buf[64];  /* partial block */
-    size_t fill;            /* bytes in buf */
+    uint32_t h[8];         /* chaining value */
+    uint64_t len;          /* message bytes so far */
+    unsigned char buf[64]; /* partial block */
+    size_t fill;           /* bytes in buf */
 } sha256_ctx;
 
 void sha256_init(sha256_ctx *c);

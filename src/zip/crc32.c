@@ -14,8 +14,7 @@
 #define HAVE_CLMUL_CRC 1
 
 /* x's two halves multiplied (carry-less) by k's, plus y: one folding step. */
-__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, __m128i k,
-                                                                    __m128i y)
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, __m128i k, __m128i y)
 {
     __m128i lo = _mm_clmulepi64_si128(x, k, 0x00), hi = _mm_clmulepi64_si128(x, k, 0x11);
     return _mm_xor_si128(_mm_xor_si128(lo, hi), y);
@@ -27,8 +26,7 @@ __attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, _
  * Using PCLMULQDQ Instruction", Gopal et al., Intel 2009; the constants are
  * its bit-reflected ones for the zlib polynomial. */
 __attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t crc,
-                                                                   const unsigned char *p,
-                                                                   size_t n)
+                                                                   const unsigned char *p, size_t n)
 {
     const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
     const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
@@ -78,4 +76,3 @@ uint32_t c2s_crc32(uint32_t crc, const void *data, size_t n)
     }
     return crc;
 }
-

@@ -193,9 +193,9 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
     }
     if (crc != r->expected)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                        "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
-                        "the file was altered or damaged",
-                        r->name, r->expected, crc);
+                             "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
+                             "the file was altered or damaged",
+                             r->name, r->expected, crc);
     return C2S_OK;
 }
 
@@ -277,8 +277,9 @@ static void caller_wait(crcpipe *p)
 uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
                         const crcpipe_range *ranges, size_t nranges)
 {
-    crcpipe_job job = {r, fd, base, nranges == 1 ? NULL : ranges, nranges,
-                       nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
+    crcpipe_job job = {r,       fd,
+                       base,    nranges == 1 ? NULL : ranges,
+                       nranges, nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
     if (!p->threaded) {
         if (p->status == C2S_OK)
             p->status = run_job(&job, &p->err);

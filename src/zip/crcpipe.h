@@ -56,13 +56,13 @@ typedef struct crcpipe_piece {
 } crcpipe_piece;
 
 typedef struct crcpipe_record {
-    char name[300];         /* for messages: "<prefix>/data/<key>" */
+    char name[300]; /* for messages: "<prefix>/data/<key>" */
     uint32_t expected;
-    int recorded;           /* 0: the archive holds no CRC to compare */
+    int recorded; /* 0: the archive holds no CRC to compare */
     uint64_t size;
-    crcpipe_piece *pieces;  /* sorted by offset, disjoint */
+    crcpipe_piece *pieces; /* sorted by offset, disjoint */
     size_t npieces, cap;
-    size_t refuse;          /* new pieces to refuse before compacting again */
+    size_t refuse; /* new pieces to refuse before compacting again */
 } crcpipe_record;
 
 /* Bytes [off, off + len) of a record, at data. */
@@ -74,23 +74,23 @@ typedef struct crcpipe_range {
 
 typedef struct crcpipe_job {
     crcpipe_record *record;
-    int fd;                        /* read from fd at base + off; -1: already read */
+    int fd; /* read from fd at base + off; -1: already read */
     uint64_t base;
-    const crcpipe_range *ranges;   /* NULL: the one range is `one` */
+    const crcpipe_range *ranges; /* NULL: the one range is `one` */
     size_t nranges;
     crcpipe_range one;
 } crcpipe_job;
 
 typedef struct crcpipe {
     pthread_mutex_t mu;
-    pthread_cond_t work;    /* the thread waits here for jobs */
-    pthread_cond_t idle;    /* the caller waits here for tickets and room */
+    pthread_cond_t work; /* the thread waits here for jobs */
+    pthread_cond_t idle; /* the caller waits here for tickets and room */
     crcpipe_job ring[CRCPIPE_RING];
     size_t head, count;
     uint64_t submitted, done;
     int closing, threaded, running, thread_waits, caller_waits;
     pthread_t thread;
-    c2s_status status;      /* the first failed read */
+    c2s_status status; /* the first failed read */
     c2s_error err;
 } crcpipe;
 
@@ -127,8 +127,7 @@ void crcpipe_finish(crcpipe *p);
 void crcpipe_record_add(crcpipe_record *r, uint64_t off, const void *data, size_t len);
 
 /* Reads n bytes at off of the record into buf. */
-typedef c2s_status (*crcpipe_read_fn)(void *ctx, uint64_t off, void *buf, size_t n,
-                                      c2s_error *err);
+typedef c2s_status (*crcpipe_read_fn)(void *ctx, uint64_t off, void *buf, size_t n, c2s_error *err);
 
 /* Bytes of r not covered by its pieces. */
 uint64_t crcpipe_record_missing(const crcpipe_record *r);

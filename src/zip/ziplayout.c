@@ -35,12 +35,18 @@
 #define MAX_CD_SIZE (256u << 20)
 #define MAX_ENTRIES 2000000u
 
-static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint64_t le64(const unsigned char *p)
+{
+    return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 static c2s_status corrupt(c2s_error *err, const char *what)
 {
@@ -61,11 +67,11 @@ static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *
 
 typedef struct end_info {
     uint64_t entries, cd_size, cd_offset;
-    uint64_t cd_end;      /* where the central directory must end */
+    uint64_t cd_end; /* where the central directory must end */
 } end_info;
 
-static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e,
-                              findings *f, c2s_error *err)
+static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e, findings *f,
+                              c2s_error *err)
 {
     unsigned char loc[20], rec[56];
     if (eocd < sizeof loc)
@@ -83,8 +89,10 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
         return st;
     if (le32(rec) != SIG_EOCD64) {
         /* miniz then uses the plain end record: keep *e as it is */
-        findings_add(f, "the ZIP64 end record at offset %llu has a bad signature (PyTorch "
-                     "ignores it and reads the plain end record)", (unsigned long long)off);
+        findings_add(f,
+                     "the ZIP64 end record at offset %llu has a bad signature (PyTorch "
+                     "ignores it and reads the plain end record)",
+                     (unsigned long long)off);
         return C2S_OK;
     }
     if (le32(rec + 16) != 0 || le32(rec + 20) != 0)
@@ -102,8 +110,7 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
     return C2S_OK;
 }
 
-static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
-                           c2s_error *err)
+static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f, c2s_error *err)
 {
     if (file_size < EOCD_LEN)
         return corrupt(err, "too short for a zip archive");
@@ -158,13 +165,12 @@ static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
 /* ---- central directory ---------------------------------------------------- */
 
 /* Apply the ZIP64 extra field (id 1) to the saturated 32-bit fields. */
-static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size,
-                       uint64_t *csize, uint64_t *offset)
+static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size, uint64_t *csize,
+                       uint64_t *offset)
 {
     /* Like miniz, parse the extra field only when it is needed: an extra
      * field that does not parse is not an error otherwise. */
-    if (*size != 0xffffffffu && *csize != 0xffffffffu &&
-        (offset == NULL || *offset != 0xffffffffu))
+    if (*size != 0xffffffffu && *csize != 0xffffffffu && (offset == NULL || *offset != 0xffffffffu))
         return 1;
     while (len >= 4) {
         uint16_t id = le16(extra), n = le16(extra + 2);
@@ -225,8 +231,10 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
         /* what miniz refuses when it reads the central directory */
         if (((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0)) &&
             (e->flags & 1)) /* an encrypted entry's header: not damage, but unreadable */
-            return c2s_fail(err, C2S_ERR_INPUT, "zip entry '%s' is encrypted: PyTorch cannot "
-                            "read it", e->name);
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "zip entry '%s' is encrypted: PyTorch cannot "
+                            "read it",
+                            e->name);
         if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
             return corrupt(err, "an entry's sizes contradict its method");
         at += CENTRAL_LEN + nlen + xlen + clen;
@@ -234,8 +242,10 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
     if (at < cd_size)
-        findings_add(f, "%zu bytes of the central directory after the %llu records its end "
-                     "record counts", cd_size - at, (unsigned long long)count);
+        findings_add(f,
+                     "%zu bytes of the central directory after the %llu records its end "
+                     "record counts",
+                     cd_size - at, (unsigned long long)count);
     return C2S_OK;
 }
 
@@ -251,8 +261,7 @@ static void local_unreadable(zl_entry *e, findings *f, const char *why)
     findings_add(f, "zip entry '%s' has no valid local header (%s)", e->name, why);
 }
 
-static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f,
-                              c2s_error *err)
+static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f, c2s_error *err)
 {
     unsigned char h[LOCAL_LEN];
     /* miniz refuses the archive when an entry cannot fit in the file */
@@ -288,12 +297,16 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
         findings_add(f, "zip entry '%s': its local header names it '%.*s'", e->name,
                      (int)(nlen > 200 ? 200 : nlen), (const char *)var);
     else if (le16(h + 8) != e->method)
-        findings_add(f, "zip entry '%s': its local header disagrees with the central "
-                     "directory on the method", e->name);
-    else if (!(flags & 8) && (le32(h + 14) != e->crc || !sizes_ok || size != e->size ||
-                              csize != e->comp_size))
-        findings_add(f, "zip entry '%s': its local header disagrees with the central "
-                     "directory on CRC or sizes", e->name);
+        findings_add(f,
+                     "zip entry '%s': its local header disagrees with the central "
+                     "directory on the method",
+                     e->name);
+    else if (!(flags & 8) &&
+             (le32(h + 14) != e->crc || !sizes_ok || size != e->size || csize != e->comp_size))
+        findings_add(f,
+                     "zip entry '%s': its local header disagrees with the central "
+                     "directory on CRC or sizes",
+                     e->name);
     if ((flags | e->flags) & 1)
         findings_add(f, "zip entry '%s' is encrypted", e->name);
     free(var);
@@ -341,8 +354,10 @@ static void report_same_names(const zl_entry **order, size_t n, findings *f)
         if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0)
             findings_add(f, "two zip entries are named '%s'", b->name);
         else
-            findings_add(f, "zip entries '%s' and '%s' have the same name without regard to "
-                         "case (PyTorch finds records that way)", a->name, b->name);
+            findings_add(f,
+                         "zip entries '%s' and '%s' have the same name without regard to "
+                         "case (PyTorch finds records that way)",
+                         a->name, b->name);
     }
 }
 
@@ -394,17 +409,15 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
     return C2S_OK;
 }
 
-c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f,
-                          c2s_error *err)
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
     c2s_status st = read_end(fd, file_size, &e, f, err);
     if (st != C2S_OK)
         return st;
-    if (e.cd_size > MAX_CD_SIZE || e.entries > MAX_ENTRIES ||
-        e.entries > e.cd_size / CENTRAL_LEN || e.cd_offset > e.cd_end ||
-        e.cd_size > e.cd_end - e.cd_offset)
+    if (e.cd_size > MAX_CD_SIZE || e.entries > MAX_ENTRIES || e.entries > e.cd_size / CENTRAL_LEN ||
+        e.cd_offset > e.cd_end || e.cd_size > e.cd_end - e.cd_offset)
         return corrupt(err, "central directory out of bounds");
     if (e.cd_offset + e.cd_size != e.cd_end)
         findings_add(f, "%llu bytes between the central directory and its end record",

@@ -36,18 +36,18 @@
 #include "util/findings.h"
 
 typedef struct zl_entry {
-    char *name;             /* as in the central directory, NUL-terminated */
-    size_t name_len;        /* its length (the name itself may hold a NUL) */
-    uint64_t local_offset;  /* of the local header */
-    uint64_t data_offset;   /* first byte of the (compressed) data */
+    char *name;            /* as in the central directory, NUL-terminated */
+    size_t name_len;       /* its length (the name itself may hold a NUL) */
+    uint64_t local_offset; /* of the local header */
+    uint64_t data_offset;  /* first byte of the (compressed) data */
     uint64_t comp_size, size;
     uint32_t crc;
     uint16_t method, flags;
-    int local_ok;           /* the local header was found: data_offset is valid */
+    int local_ok; /* the local header was found: data_offset is valid */
 } zl_entry;
 
 typedef struct ziplayout {
-    zl_entry *entries;      /* central directory order */
+    zl_entry *entries; /* central directory order */
     size_t n;
     uint64_t cd_offset, cd_size;
 } ziplayout;
@@ -55,8 +55,7 @@ typedef struct ziplayout {
 /* Read the layout of the zip in fd (file_size bytes).  Structural problems
  * are appended to f; the return value is an error only when the archive
  * cannot be read at all. */
-c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f,
-                          c2s_error *err);
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
 
 void ziplayout_free(ziplayout *zl);
 

@@ -40,14 +40,14 @@
 #include <zlib.h>
 
 #define INFLATE_CHUNK (64u << 10)
-#define KEY_MAX 1024  /* longest record name we look up */
+#define KEY_MAX 1024 /* longest record name we look up */
 
 struct zipsrc {
-    int fd;               /* our dup of the caller's descriptor */
+    int fd; /* our dup of the caller's descriptor */
     ziplayout layout;
-    uint32_t *sorted;     /* entry indices in miniz's sorted order */
-    char prefix[256];     /* the archive name (may be empty) */
-    size_t prefix_len;    /* its length; it may hold a NUL, as torch allows */
+    uint32_t *sorted;       /* entry indices in miniz's sorted order */
+    char prefix[256];       /* the archive name (may be empty) */
+    size_t prefix_len;      /* its length; it may hold a NUL, as torch allows */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
     int big_endian;
     uint64_t max_pickle;
@@ -56,7 +56,7 @@ struct zipsrc {
 /* The inflater of a DEFLATE stream (zipsrc_stream.zf). */
 typedef struct inflater {
     z_stream zs;
-    uint64_t in_off;      /* compressed bytes handed to zlib so far */
+    uint64_t in_off; /* compressed bytes handed to zlib so far */
     unsigned char in[INFLATE_CHUNK];
 } inflater;
 
@@ -168,17 +168,19 @@ static const zl_entry *find_record(const zipsrc *z, const char *record)
 static c2s_status choose_prefix(zipsrc *z, c2s_error *err)
 {
     if (z->layout.n == 0)
-        return c2s_fail(err, C2S_ERR_INPUT, "the zip archive has no entries: "
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "the zip archive has no entries: "
                         "not a PyTorch checkpoint");
     const zl_entry *first = &z->layout.entries[0];
     const char *slash = memchr(first->name, '/', first->name_len);
     if (slash == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "the first zip entry '%s' is not in a directory: "
-                        "not a PyTorch checkpoint (PyTorch refuses it)", first->name);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "the first zip entry '%s' is not in a directory: "
+                        "not a PyTorch checkpoint (PyTorch refuses it)",
+                        first->name);
     size_t len = (size_t)(slash - first->name);
     if (len >= sizeof z->prefix)
-        return c2s_fail(err, C2S_ERR_INPUT, "archive directory name of %zu bytes is too long",
-                        len);
+        return c2s_fail(err, C2S_ERR_INPUT, "archive directory name of %zu bytes is too long", len);
     memcpy(z->prefix, first->name, len);
     z->prefix[len] = '\0';
     z->prefix_len = len;
@@ -204,8 +206,7 @@ static int under_prefix(const zipsrc *z, const zl_entry *e)
 static int ends_with_nocase(const zl_entry *e, const char *suffix)
 {
     size_t k = strlen(suffix);
-    return e->name_len >= k &&
-           ziplayout_name_cmp(e->name + e->name_len - k, k, suffix, k) == 0;
+    return e->name_len >= k && ziplayout_name_cmp(e->name + e->name_len - k, k, suffix, k) == 0;
 }
 
 /* Equal names without regard to case: reported by ziplayout.c already. */
@@ -252,8 +253,10 @@ static c2s_status check_entries(zipsrc *z, const zl_entry *pickle, findings *f, 
             findings_add(f, "extra pickle record '%s'", e->name);
     }
     if (outside != NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "zip entry '%s' is outside the archive directory "
-                        "'%s/': PyTorch refuses such a file", outside->name, z->prefix);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "zip entry '%s' is outside the archive directory "
+                        "'%s/': PyTorch refuses such a file",
+                        outside->name, z->prefix);
     return C2S_OK;
 }
 
@@ -276,8 +279,7 @@ static c2s_status find_pickle(zipsrc *z, findings *f, c2s_error *err)
     return st;
 }
 
-static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s,
-                                    c2s_error *err);
+static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s, c2s_error *err);
 
 /* The byteorder record (torch >= 2.1) says how storages are laid out. */
 static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
@@ -307,15 +309,15 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
     else if (strcmp(buf, "big") == 0)
         z->big_endian = 1;
     else
-        return c2s_fail(err, C2S_ERR_INPUT,
-                        "byteorder record says '%s', not 'little' or 'big'", buf);
+        return c2s_fail(err, C2S_ERR_INPUT, "byteorder record says '%s', not 'little' or 'big'",
+                        buf);
     return C2S_OK;
 }
 
 /* ---- opening ---------------------------------------------------------- */
 
-c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
-                          findings *f, c2s_error *err)
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
+                          c2s_error *err)
 {
     *out = NULL;
     c2s_status st = sniff(fd, err);
@@ -328,8 +330,7 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
     z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (z->fd < 0) {
         free(z);
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s",
-                        strerror(errno));
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s", strerror(errno));
     }
     st = ziplayout_read(z->fd, size, &z->layout, f, err);
     if (st == C2S_OK)
@@ -358,8 +359,7 @@ c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsr
     z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (z->fd < 0) {
         free(z);
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s",
-                        strerror(errno));
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s", strerror(errno));
     }
     findings ignored = {0}; /* zipsrc_open_fd reported them already */
     c2s_status st = ziplayout_read(z->fd, size, &z->layout, &ignored, err);
@@ -393,8 +393,7 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, find
     return s;
 }
 
-c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
-                             c2s_error *err)
+c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f, c2s_error *err)
 {
     for (size_t i = 0; i < z->layout.n; i++) {
         const zl_entry *e = &z->layout.entries[i];
@@ -425,9 +424,18 @@ void zipsrc_close(zipsrc *z)
     free(z);
 }
 
-const char *zipsrc_prefix(const zipsrc *z) { return z->prefix; }
-const char *zipsrc_pickle_name(const zipsrc *z) { return z->pickle ? z->pickle->name : NULL; }
-int zipsrc_big_endian(const zipsrc *z) { return z->big_endian; }
+const char *zipsrc_prefix(const zipsrc *z)
+{
+    return z->prefix;
+}
+const char *zipsrc_pickle_name(const zipsrc *z)
+{
+    return z->pickle ? z->pickle->name : NULL;
+}
+int zipsrc_big_endian(const zipsrc *z)
+{
+    return z->big_endian;
+}
 
 /* ---- streams ------------------------------------------------------------ */
 
@@ -458,8 +466,7 @@ static c2s_status stream_reopen(zipsrc_stream *s, c2s_error *err)
  * own layout reading found (and checked against the local header); DEFLATE
  * ones through zlib.  An entry without a valid local header cannot be read,
  * as in miniz ("invalid header or archive is corrupted"). */
-static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s,
-                                    c2s_error *err)
+static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream *s, c2s_error *err)
 {
     memset(s, 0, sizeof *s);
     s->z = z;
@@ -468,8 +475,8 @@ static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream 
         return c2s_fail(err, C2S_ERR_INPUT, "%s: no valid local header: the archive is corrupt",
                         s->name);
     if (e->method != 0 && e->method != 8)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: compression method %u is not supported",
-                        s->name, (unsigned)e->method);
+        return c2s_fail(err, C2S_ERR_INPUT, "%s: compression method %u is not supported", s->name,
+                        (unsigned)e->method);
     s->index = (uint64_t)(e - z->layout.entries);
     s->size = e->size;
     s->comp_size = e->comp_size;
@@ -482,21 +489,18 @@ static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream 
 }
 
 /* The storage record for key, found as torch finds "data/<key>". */
-static c2s_status storage_entry(zipsrc *z, const char *key, const zl_entry **e,
-                                c2s_error *err)
+static c2s_status storage_entry(zipsrc *z, const char *key, const zl_entry **e, c2s_error *err)
 {
     if (strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') != NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
     char record[64];
     snprintf(record, sizeof record, "data/%s", key);
     if ((*e = find_record(z, record)) == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s/%s is missing", z->prefix,
-                        record);
+        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s/%s is missing", z->prefix, record);
     return C2S_OK;
 }
 
-c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
-                              c2s_error *err)
+c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s, c2s_error *err)
 {
     const zl_entry *e = NULL;
     memset(s, 0, sizeof *s);
@@ -504,8 +508,7 @@ c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
     return st != C2S_OK ? st : stream_open_entry(z, e, s, err);
 }
 
-c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
-                               c2s_error *err)
+c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size, c2s_error *err)
 {
     const zl_entry *e = NULL;
     c2s_status st = storage_entry(z, key, &e, err);
@@ -569,8 +572,7 @@ static c2s_status read_inflated(zipsrc_stream *s, unsigned char *buf, size_t n, 
 }
 
 /* Read exactly n bytes at the current position into buf. */
-static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
-                              c2s_error *err)
+static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n, c2s_error *err)
 {
     c2s_status st = s->raw ? read_raw(s, buf, n, err) : read_inflated(s, buf, n, err);
     if (st != C2S_OK)
@@ -584,8 +586,8 @@ static c2s_status stream_fill(zipsrc_stream *s, unsigned char *buf, size_t n,
 }
 
 /* Move to off, by seeking (raw entries) or by reading forward. */
-static c2s_status stream_seek(zipsrc_stream *s, uint64_t off, unsigned char *buf,
-                              size_t cap, c2s_error *err)
+static c2s_status stream_seek(zipsrc_stream *s, uint64_t off, unsigned char *buf, size_t cap,
+                              c2s_error *err)
 {
     if (off == s->pos)
         return C2S_OK;
@@ -609,12 +611,12 @@ static c2s_status stream_seek(zipsrc_stream *s, uint64_t off, unsigned char *buf
     return C2S_OK;
 }
 
-c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
-                              size_t n, c2s_error *err)
+c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err)
 {
     if (off > s->size || n > s->size - off)
-        return c2s_fail(err, C2S_ERR_INPUT, "%s: read of %zu bytes at %llu is past its end (%llu bytes)",
-                        s->name, n, (unsigned long long)off, (unsigned long long)s->size);
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "%s: read of %zu bytes at %llu is past its end (%llu bytes)", s->name, n,
+                        (unsigned long long)off, (unsigned long long)s->size);
     if (n == 0)
         return C2S_OK;
     c2s_status st = stream_seek(s, off, buf, n, err);
@@ -628,8 +630,7 @@ int zipsrc_stream_crc_done(const zipsrc_stream *s)
     return s->crc_pos == s->size;
 }
 
-c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
-                                c2s_error *err)
+c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len, c2s_error *err)
 {
     if (s->crc_pos != s->size) {
         if (scratch == NULL || len == 0)
@@ -651,9 +652,9 @@ c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
     }
     if (s->crc_recorded && s->crc != s->crc_expected)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                        "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
-                        "the file was altered or damaged",
-                        s->name, s->crc_expected, s->crc);
+                             "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
+                             "the file was altered or damaged",
+                             s->name, s->crc_expected, s->crc);
     return C2S_OK;
 }
 
@@ -696,7 +697,6 @@ int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i)
     return ok && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
 }
 
-
 /* Read entry e whole (at most max_pickle bytes), CRC-checked.  A CRC
  * mismatch fails (rule C2S_RULE_CORRUPT) with the bytes still in *data. */
 static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len,
@@ -714,8 +714,8 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
         if (s.size == 0)
             return c2s_fail(err, C2S_ERR_INPUT, "%s is empty", name);
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_MAX_PICKLE,
-                             "%s is %llu bytes, more than the limit of %llu",
-                        name, (unsigned long long)s.size, (unsigned long long)z->max_pickle);
+                             "%s is %llu bytes, more than the limit of %llu", name,
+                             (unsigned long long)s.size, (unsigned long long)z->max_pickle);
     }
     uint8_t *buf = malloc((size_t)s.size);
     if (buf == NULL) {
@@ -746,7 +746,10 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
     return read_whole(z, z->pickle, data, len, err);
 }
 
-int zipsrc_is_model_json(const zipsrc *z) { return z->pickle == NULL; }
+int zipsrc_is_model_json(const zipsrc *z)
+{
+    return z->pickle == NULL;
+}
 
 static c2s_status named_entry(const zipsrc *z, const char *record, const zl_entry **e,
                               c2s_error *err)
@@ -796,7 +799,10 @@ c2s_status zipsrc_read_record(zipsrc *z, const char *record, uint8_t **data, siz
     return read_whole(z, e, data, len, err);
 }
 
-size_t zipsrc_entry_count(const zipsrc *z) { return z->layout.n; }
+size_t zipsrc_entry_count(const zipsrc *z)
+{
+    return z->layout.n;
+}
 
 const char *zipsrc_entry_name(const zipsrc *z, size_t i)
 {

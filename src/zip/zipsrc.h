@@ -19,8 +19,8 @@
  * pread(2) at the data offset found by our own layout reading (thread-safe);
  * DEFLATE entries through zlib, restarted when a read goes backwards.  The
  * stream keeps a running CRC-32 of the bytes read in order from offset 0,
- * so that reading an entry front to back verifies it at no extra cost; zipsrc_stream_verify() finishes the check for entries
- * read only in part.  A recorded CRC of 0 on a STORED entry means "not
+ * so that reading an entry front to back verifies it at no extra cost;
+ * zipsrc_stream_verify() finishes the check for entries read only in part.  A recorded CRC of 0 on a STORED entry means "not
  * recorded" (torch.save with CRC computation switched off writes 0).
  */
 #ifndef ZIPSRC_H
@@ -44,8 +44,8 @@ typedef struct zipsrc zipsrc;
  * a file".  Findings may have been added even when it fails.  max_pickle
  * bounds the size of data.pkl (0: default 1 GiB).
  */
-c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
-                          findings *f, c2s_error *err);
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
+                          c2s_error *err);
 
 /* The archive's records only, for an archive torch does not open as a
  * checkpoint (no data.pkl, no archive directory, ...): its pickle records
@@ -55,14 +55,12 @@ c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsr
                                c2s_error *err);
 
 /* open + fstat + zipsrc_open_fd + close ("is a directory" for a directory). */
-c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out,
-                       findings *f, c2s_error *err);
-
+c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
+                       c2s_error *err);
 
 /* CRC-check every entry of the archive; mismatches are added to f (the
  * report's list of damage). */
-c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f,
-                             c2s_error *err);
+c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f, c2s_error *err);
 
 /* Close; NULL is a no-op. */
 void zipsrc_close(zipsrc *z);
@@ -81,8 +79,7 @@ int zipsrc_big_endian(const zipsrc *z);
 /* Read data.pkl whole (CRC-checked).  *data is malloc'd, caller frees; on a
  * CRC mismatch (C2S_ERR_INPUT, rule C2S_RULE_CORRUPT) *data still holds the
  * bytes read, so that they can be judged. */
-c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len,
-                              c2s_error *err);
+c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err);
 
 /* Read the record "<archive>/<record>" whole (CRC-checked), found as torch
  * finds records (without regard to ASCII case), bounded like data.pkl by
@@ -100,8 +97,7 @@ const char *zipsrc_record_name(const zipsrc *z, const char *record);
  * rule C2S_RULE_CORRUPT, the bytes are kept in *data to be judged). */
 size_t zipsrc_entry_count(const zipsrc *z);
 const char *zipsrc_entry_name(const zipsrc *z, size_t i);
-c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len,
-                             c2s_error *err);
+c2s_status zipsrc_read_entry(zipsrc *z, size_t i, uint8_t **data, size_t *len, c2s_error *err);
 
 /* 1 for a TorchScript archive of torch 1.0-1.2: no data.pkl, a model.json
  * (the only archive without data.pkl that opens). */
@@ -128,28 +124,26 @@ int zipsrc_entry_is_other_pickle(const zipsrc *z, size_t i);
 int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i);
 
 /* Uncompressed size of the storage record for key; fails when it is missing. */
-c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size,
-                               c2s_error *err);
+c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size, c2s_error *err);
 
 /* A reader of one storage record.  Callers own the struct (no allocation). */
 typedef struct zipsrc_stream {
     zipsrc *z;
-    void *zf;            /* the inflater of a DEFLATE entry */
-    uint64_t index;      /* entry index */
-    uint64_t size;       /* uncompressed size */
-    uint64_t comp_size;  /* compressed size */
-    uint64_t pos;        /* position of the next sequential read */
-    uint32_t crc;        /* running CRC of bytes [0, crc_pos) */
+    void *zf;           /* the inflater of a DEFLATE entry */
+    uint64_t index;     /* entry index */
+    uint64_t size;      /* uncompressed size */
+    uint64_t comp_size; /* compressed size */
+    uint64_t pos;       /* position of the next sequential read */
+    uint32_t crc;       /* running CRC of bytes [0, crc_pos) */
     uint64_t crc_pos;
     uint32_t crc_expected;
     int crc_recorded;
-    int raw;             /* STORED: read with pread at data_offset */
+    int raw; /* STORED: read with pread at data_offset */
     uint64_t data_offset;
-    char name[300];      /* entry name, for messages */
+    char name[300]; /* entry name, for messages */
 } zipsrc_stream;
 
-c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s,
-                              c2s_error *err);
+c2s_status zipsrc_stream_open(zipsrc *z, const char *key, zipsrc_stream *s, c2s_error *err);
 
 /* Size of, and a stream over, the record "<archive>/<record>" found as
  * zipsrc_read_record finds it ("record ... is missing" otherwise). */
@@ -158,8 +152,7 @@ c2s_status zipsrc_record_stream_open(zipsrc *z, const char *record, zipsrc_strea
                                      c2s_error *err);
 
 /* Read exactly n bytes at offset off (off + n <= size). */
-c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf,
-                              size_t n, c2s_error *err);
+c2s_status zipsrc_stream_read(zipsrc_stream *s, uint64_t off, void *buf, size_t n, c2s_error *err);
 
 /* For a STORED entry: the descriptor and file offset of its first byte, so
  * that callers may copy ranges without reading them (copy_file_range).
@@ -173,8 +166,7 @@ int zipsrc_stream_crc_done(const zipsrc_stream *s);
  * then compares with the recorded CRC.  A mismatch means the bytes are not
  * the ones the archive was written with: C2S_ERR_INPUT, rule
  * C2S_RULE_CORRUPT, "CRC-32 mismatch". */
-c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len,
-                                c2s_error *err);
+c2s_status zipsrc_stream_verify(zipsrc_stream *s, void *scratch, size_t len, c2s_error *err);
 
 void zipsrc_stream_close(zipsrc_stream *s);
 

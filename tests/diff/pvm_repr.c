@@ -50,7 +50,10 @@ static void put(buf *b, const char *s, size_t n)
     b->s[b->len] = '\0';
 }
 
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
+static void puts_(buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
 
 static void put_hex(buf *b, const char *p, size_t n)
 {
@@ -68,8 +71,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void repr(buf *b, const pvm_value *v, unsigned char *onpath, int depth);
 
-static void repr_seq(buf *b, pvm_value *const *items, size_t n, unsigned char *onpath,
-                     int depth, const char *open, const char *close, int sorted)
+static void repr_seq(buf *b, pvm_value *const *items, size_t n, unsigned char *onpath, int depth,
+                     const char *open, const char *close, int sorted)
 {
     puts_(b, open);
     if (!sorted) {
@@ -88,8 +91,7 @@ static void repr_seq(buf *b, pvm_value *const *items, size_t n, unsigned char *o
                 snprintf(num, sizeof num, "i%d", it->u.b != 0);
                 puts_(&one, num);
             } else if (it->kind == PVM_FLOAT && it->u.f >= -9223372036854775808.0 &&
-                       it->u.f < 9223372036854775808.0 &&
-                       it->u.f == (double)(long long)it->u.f) {
+                       it->u.f < 9223372036854775808.0 && it->u.f == (double)(long long)it->u.f) {
                 snprintf(num, sizeof num, "i%lld", (long long)it->u.f);
                 puts_(&one, num);
             } else {
@@ -139,13 +141,20 @@ static void repr(buf *b, const pvm_value *v, unsigned char *onpath, int depth)
     }
     onpath[v->id] = 1;
     switch (v->kind) {
-    case PVM_NONE: puts_(b, "N"); break;
-    case PVM_BOOL: puts_(b, v->u.b ? "T" : "F"); break;
+    case PVM_NONE:
+        puts_(b, "N");
+        break;
+    case PVM_BOOL:
+        puts_(b, v->u.b ? "T" : "F");
+        break;
     case PVM_INT:
         snprintf(tmp, sizeof tmp, "i%lld", (long long)v->u.i);
         puts_(b, tmp);
         break;
-    case PVM_BIGINT: puts_(b, "L"); put_hex(b, v->u.str.data, v->u.str.len); break;
+    case PVM_BIGINT:
+        puts_(b, "L");
+        put_hex(b, v->u.str.data, v->u.str.len);
+        break;
     case PVM_FLOAT: {
         unsigned long long bits;
         memcpy(&bits, &v->u.f, sizeof bits);
@@ -153,15 +162,29 @@ static void repr(buf *b, const pvm_value *v, unsigned char *onpath, int depth)
         puts_(b, tmp);
         break;
     }
-    case PVM_STR: puts_(b, "s"); put_hex(b, v->u.str.data, v->u.str.len); break;
-    case PVM_BYTES: puts_(b, "b"); put_hex(b, v->u.str.data, v->u.str.len); break;
-    case PVM_TUPLE: repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "(", ")", 0); break;
-    case PVM_LIST: repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "[", "]", 0); break;
-    case PVM_SET: repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "S{", "}", 1); break;
+    case PVM_STR:
+        puts_(b, "s");
+        put_hex(b, v->u.str.data, v->u.str.len);
+        break;
+    case PVM_BYTES:
+        puts_(b, "b");
+        put_hex(b, v->u.str.data, v->u.str.len);
+        break;
+    case PVM_TUPLE:
+        repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "(", ")", 0);
+        break;
+    case PVM_LIST:
+        repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "[", "]", 0);
+        break;
+    case PVM_SET:
+        repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "S{", "}", 1);
+        break;
     case PVM_FROZENSET:
         repr_seq(b, v->u.seq.items, v->u.seq.len, onpath, depth, "Z{", "}", 1);
         break;
-    case PVM_DICT: repr_dict(b, v, onpath, depth); break;
+    case PVM_DICT:
+        repr_dict(b, v, onpath, depth);
+        break;
     case PVM_GLOBAL:
         puts_(b, "g");
         puts_(b, v->u.global.module);

@@ -44,7 +44,8 @@ static void check_quant(const tmap *m, const tmap_tensor *t)
     if (t->q.scheme != TMAP_Q_PER_CHANNEL || !t->q.dequantize)
         return;
     FUZZ_CHECK(t->q.axis < t->ndim && (uint64_t)t->shape[t->q.axis] == t->q.channels &&
-                   t->q.inner > 0, "'%s': bad axis", t->name);
+                   t->q.inner > 0,
+               "'%s': bad axis", t->name);
     FUZZ_CHECK(t->q.scales < m->nqparams && t->q.zero_points < m->nqparams,
                "'%s': parameters out of range", t->name);
     const tmap_tensor *p[2] = {&m->qparams[t->q.scales], &m->qparams[t->q.zero_points]};
@@ -116,8 +117,7 @@ static void check_view(const tmap *m, const tmap_tensor *t)
     FUZZ_CHECK(t->storage < m->nstorages, "'%s': storage index %zu", t->name, t->storage);
     unsigned __int128 numel = 1, last = t->offset;
     for (size_t d = 0; d < t->ndim; d++) {
-        FUZZ_CHECK(t->shape[d] >= 0 && t->stride[d] >= 0, "'%s': negative size or stride",
-                   t->name);
+        FUZZ_CHECK(t->shape[d] >= 0 && t->stride[d] >= 0, "'%s': negative size or stride", t->name);
         numel *= (uint64_t)t->shape[d];
         if (t->shape[d] > 0)
             last += (unsigned __int128)(uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];

@@ -26,8 +26,7 @@ static void check_entry(const tfb_index *ix, const tfb_entry *e)
 {
     FUZZ_CHECK(e->name != NULL && e->name[0] != '\0', "entry without a name");
     FUZZ_CHECK(e->shard < (uint32_t)ix->header.num_shards, "'%s': shard %u", e->name, e->shard);
-    FUZZ_CHECK(e->offset <= INT64_MAX && e->size <= INT64_MAX - e->offset, "'%s': extent",
-               e->name);
+    FUZZ_CHECK(e->offset <= INT64_MAX && e->size <= INT64_MAX - e->offset, "'%s': extent", e->name);
     FUZZ_CHECK(e->ndim <= TFP_MAX_NDIM, "'%s': ndim %zu", e->name, e->ndim);
     unsigned __int128 numel = 1;
     for (size_t d = 0; d < e->ndim; d++) {
@@ -83,8 +82,8 @@ static void fuzz_index(const uint8_t *data, size_t size, unsigned flags)
         tfb_index_free(&ix);
         return;
     }
-    FUZZ_CHECK(ix.header.num_shards >= 1 && ix.header.num_shards <= TFB_MAX_SHARDS,
-               "num_shards %d", ix.header.num_shards);
+    FUZZ_CHECK(ix.header.num_shards >= 1 && ix.header.num_shards <= TFB_MAX_SHARDS, "num_shards %d",
+               ix.header.num_shards);
     FUZZ_CHECK(ix.header.endianness == 0, "endianness %d", ix.header.endianness);
     for (size_t i = 0; i < ix.nentries; i++) {
         check_entry(&ix, &ix.entries[i]);

@@ -56,7 +56,10 @@ static void say_current(const char *what)
     (void)r;
 }
 
-static void on_death(void) { say_current("crashed on "); }
+static void on_death(void)
+{
+    say_current("crashed on ");
+}
 
 static void on_signal(int sig)
 {

@@ -21,7 +21,9 @@ static void expect_owned_str(char *got, const char *want, const char *what)
 
 Test(names, output_name_of_each_kind_of_input)
 {
-    static const struct { const char *in, *out; } CASES[] = {
+    static const struct {
+        const char *in, *out;
+    } CASES[] = {
         /* the four extensions are replaced */
         {"model.ckpt", "model.safetensors"},
         {"model.pt", "model.safetensors"},
@@ -92,10 +94,9 @@ Test(names, dirname_of_paths)
 
 Test(names, weight_map_values_must_be_plain_file_names)
 {
-    static const char *const GOOD[] = {"pytorch_model-00001-of-00002.bin", "x", "...", ".x",
-                                       "a b", "a\\b"};
-    static const char *const BAD[] = {"", ".", "..", "../x.bin", "/etc/passwd", "sub/x.bin",
-                                      "x/"};
+    static const char *const GOOD[] =
+        {"pytorch_model-00001-of-00002.bin", "x", "...", ".x", "a b", "a\\b"};
+    static const char *const BAD[] = {"", ".", "..", "../x.bin", "/etc/passwd", "sub/x.bin", "x/"};
     for (size_t i = 0; i < sizeof GOOD / sizeof GOOD[0]; i++)
         cr_expect_eq(tool_hf_plain_name(GOOD[i]), 1, "'%s'", GOOD[i]);
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
@@ -104,7 +105,10 @@ Test(names, weight_map_values_must_be_plain_file_names)
 
 Test(names, human_sizes)
 {
-    static const struct { unsigned long long bytes; const char *text; } CASES[] = {
+    static const struct {
+        unsigned long long bytes;
+        const char *text;
+    } CASES[] = {
         {0, "0 B"},
         {1023, "1023 B"},
         {1024, "1.0 KiB"},

@@ -66,8 +66,8 @@ static void done(cmd *c)
 Test(opts, inputs_and_flags)
 {
     cmd c;
-    PARSE(&c, "a.pt", "-f", "b.ckpt", "-r", "d1", "--recursive", "d2", "-q", "-v", "--key",
-          "model", "--skip-unsupported", "--follow-symlinks", "--permissive", "c.bin");
+    PARSE(&c, "a.pt", "-f", "b.ckpt", "-r", "d1", "--recursive", "d2", "-q", "-v", "--key", "model",
+          "--skip-unsupported", "--follow-symlinks", "--permissive", "c.bin");
     expect_ok(&c, "parse");
     cr_expect_eq(c.cfg.ninputs, 3);
     cr_expect_str_eq(c.cfg.input, "a.pt");
@@ -159,8 +159,10 @@ Test(opts, transforming_options)
     cr_expect_str_eq(c.cfg.metadata[1].value, "=c");
     cr_expect(c.cfg.training_metadata && c.cfg.verify);
     done(&c);
-    static const struct { const char *arg; c2s_dtype dt; } DTYPES[] = {
-        {"f16", C2S_F16}, {"bf16", C2S_BF16}, {"f32", C2S_F32}};
+    static const struct {
+        const char *arg;
+        c2s_dtype dt;
+    } DTYPES[] = {{"f16", C2S_F16}, {"bf16", C2S_BF16}, {"f32", C2S_F32}};
     for (size_t i = 0; i < 3; i++) {
         PARSE(&c, "--dtype", DTYPES[i].arg, "m.pt");
         expect_ok(&c, DTYPES[i].arg);
@@ -175,8 +177,12 @@ Test(opts, transforming_options)
 
 Test(opts, direct_io_and_safety_options)
 {
-    static const struct { const char *arg; c2s_direct_io mode; } MODES[] = {
-        {"auto", C2S_DIRECT_AUTO}, {"always", C2S_DIRECT_ALWAYS}, {"never", C2S_DIRECT_NEVER}};
+    static const struct {
+        const char *arg;
+        c2s_direct_io mode;
+    } MODES[] = {{"auto", C2S_DIRECT_AUTO},
+                 {"always", C2S_DIRECT_ALWAYS},
+                 {"never", C2S_DIRECT_NEVER}};
     cmd c;
     PARSE(&c, "m.pt");
     expect_ok(&c, "no option");
@@ -221,7 +227,10 @@ Test(opts, help_and_version_need_no_input)
 
 Test(opts, shard_values)
 {
-    static const struct { const char *arg; unsigned i, n; } GOOD[] = {
+    static const struct {
+        const char *arg;
+        unsigned i, n;
+    } GOOD[] = {
         {"1/1", 1, 1},
         {"2/8", 2, 8},
         {"8/8", 8, 8},
@@ -247,8 +256,25 @@ Test(opts, shard_values)
 Test(opts, shard_refusals)
 {
     static const char *const BAD[] = {
-        "0/2", "3/2", "2", "/2", "2/", "/", "", "2/0", "0/0", "-1/2", "1/-2", "+1/2", "1/+2",
-        "1/2x", "x/2", "1/2/3", "1.0/2", "4294967296/4294967296", "1/4294967296",
+        "0/2",
+        "3/2",
+        "2",
+        "/2",
+        "2/",
+        "/",
+        "",
+        "2/0",
+        "0/0",
+        "-1/2",
+        "1/-2",
+        "+1/2",
+        "1/+2",
+        "1/2x",
+        "x/2",
+        "1/2/3",
+        "1.0/2",
+        "4294967296/4294967296",
+        "1/4294967296",
         "00000000000000000000000000000001/2", /* 32 characters before '/' */
     };
     cmd c;
@@ -266,7 +292,10 @@ Test(opts, shard_refusals)
 
 Test(opts, size_values)
 {
-    static const struct { const char *s; uint64_t v; } GOOD[] = {
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } GOOD[] = {
         {"1", 1},
         {"123", 123},
         {"64K", 64u << 10},
@@ -278,8 +307,19 @@ Test(opts, size_values)
         {"17179869183G", 17179869183ull << 30},
         {"18446744073709551615", UINT64_MAX},
     };
-    static const char *const BAD[] = {"", "0", "0K", "-1", "-1K", "K", "1T", "1KB", "1 K", "1.5M",
-                                      "x", "17179869184G", "18446744073709551616"};
+    static const char *const BAD[] = {"",
+                                      "0",
+                                      "0K",
+                                      "-1",
+                                      "-1K",
+                                      "K",
+                                      "1T",
+                                      "1KB",
+                                      "1 K",
+                                      "1.5M",
+                                      "x",
+                                      "17179869184G",
+                                      "18446744073709551616"};
     for (size_t i = 0; i < sizeof GOOD / sizeof GOOD[0]; i++) {
         uint64_t v = 0;
         cr_expect_eq(tool_parse_size(GOOD[i].s, &v), 1, "'%s'", GOOD[i].s);
@@ -308,8 +348,8 @@ Test(opts, limits_take_sizes)
     cr_expect_eq(c.cfg.limits.max_depth, 7);
     done(&c);
 
-    static const char *const LIMITS[] = {"--max-objects", "--max-memo", "--max-stack",
-                                         "--max-string", "--max-container", "--max-depth"};
+    static const char *const LIMITS[] = {"--max-objects", "--max-memo",      "--max-stack",
+                                         "--max-string",  "--max-container", "--max-depth"};
     for (size_t i = 0; i < sizeof LIMITS / sizeof LIMITS[0]; i++) {
         char want[160];
         snprintf(want, sizeof want, "%s takes a positive number such as 64M, not '0'", LIMITS[i]);
@@ -352,7 +392,10 @@ Test(opts, jobs_from_1_to_1024)
 
 Test(opts, scan_refuses_what_writes)
 {
-    static const struct { const char *args[2]; const char *name; } CASES[] = {
+    static const struct {
+        const char *args[2];
+        const char *name;
+    } CASES[] = {
         {{"-o", "x"}, "-o"},
         {{"--dtype", "f16"}, "--dtype"},
         {{"--include", "a"}, "--include"},
@@ -414,7 +457,10 @@ Test(opts, list_takes_one_input_and_writes_nothing)
 
 Test(opts, conversion_combinations)
 {
-    static const struct { const char *args[5]; const char *msg; } CASES[] = {
+    static const struct {
+        const char *args[5];
+        const char *msg;
+    } CASES[] = {
         {{NULL}, "no INPUT given (see --help)"},
         {{"-f", "-q"}, "no INPUT given (see --help)"},
         {{"--key", "", "a.pt"}, "--key needs a non-empty path"},
@@ -443,7 +489,10 @@ Test(opts, conversion_combinations)
 
 Test(opts, bad_values_and_unknown_options)
 {
-    static const struct { const char *args[4]; const char *msg; } CASES[] = {
+    static const struct {
+        const char *args[4];
+        const char *msg;
+    } CASES[] = {
         {{"--dtype", "f8", "a.pt"}, "--dtype takes f16, bf16 or f32, not 'f8'"},
         {{"--dtype", "F16", "a.pt"}, "--dtype takes f16, bf16 or f32, not 'F16'"},
         {{"--direct-io", "sometimes", "a.pt"},
@@ -500,8 +549,11 @@ static const char *error_text(c2s_rule rule, const char *subject, size_t more, c
 
 Test(opts, error_text_names_the_option)
 {
-    static const struct { c2s_rule rule; const char *flag; } LIMITS[] = {
-        {C2S_RULE_MAX_PICKLE, "--max-pickle-size"}, {C2S_RULE_MAX_STRING, "--max-string"},
+    static const struct {
+        c2s_rule rule;
+        const char *flag;
+    } LIMITS[] = {
+        {C2S_RULE_MAX_PICKLE, "--max-pickle-size"},  {C2S_RULE_MAX_STRING, "--max-string"},
         {C2S_RULE_MAX_CONTAINER, "--max-container"}, {C2S_RULE_MAX_OBJECTS, "--max-objects"},
         {C2S_RULE_MAX_STACK, "--max-stack"},         {C2S_RULE_MAX_MEMO, "--max-memo"},
         {C2S_RULE_MAX_DEPTH, "--max-depth"},
@@ -509,8 +561,7 @@ Test(opts, error_text_names_the_option)
     for (size_t i = 0; i < sizeof LIMITS / sizeof LIMITS[0]; i++) {
         char want[128];
         snprintf(want, sizeof want, "too big (raise with %s)", LIMITS[i].flag);
-        cr_expect_str_eq(error_text(LIMITS[i].rule, "", 0, "too big"), want, "%s",
-                         LIMITS[i].flag);
+        cr_expect_str_eq(error_text(LIMITS[i].rule, "", 0, "too big"), want, "%s", LIMITS[i].flag);
     }
     cr_expect_str_eq(error_text(C2S_RULE_NONE, "", 0, "bad zip"), "bad zip");
     cr_expect_str_eq(error_text(C2S_RULE_KEY, "", 0, "'x' not found"), "--key 'x' not found");
@@ -525,7 +576,8 @@ Test(opts, error_text_names_the_option)
                      "--skip-unsupported drops such tensors)");
     cr_expect_str_eq(error_text(C2S_RULE_ALL_FILTERED, "", 0, "no tensor left"),
                      "no tensor left (--include/--exclude)");
-    cr_expect_str_eq(error_text(C2S_RULE_POLICY, "", 0, "refused: os.system"), "refused: os.system");
+    cr_expect_str_eq(error_text(C2S_RULE_POLICY, "", 0, "refused: os.system"),
+                     "refused: os.system");
     cr_expect_str_eq(error_text(C2S_RULE_POLICY, "m.A", 0, "refused: m.A"),
                      "refused: m.A; to accept it as data: --allow-global m.A");
     cr_expect_str_eq(error_text(C2S_RULE_POLICY, "*", 2, "refused: a.B, c.D"),
@@ -535,12 +587,15 @@ Test(opts, error_text_names_the_option)
 
 Test(opts, exit_code_is_the_worst_outcome)
 {
-    static const struct { size_t converted, skipped, refused, failed; int code; } CASES[] = {
+    static const struct {
+        size_t converted, skipped, refused, failed;
+        int code;
+    } CASES[] = {
         {0, 0, 0, 0, 0}, {3, 1, 0, 0, 0}, {3, 0, 0, 1, 1}, {0, 0, 1, 0, 3}, {1, 1, 1, 1, 3},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        tool_tally t = {{CASES[i].converted, CASES[i].skipped, CASES[i].refused,
-                         CASES[i].failed}, 0};
+        tool_tally t = {{CASES[i].converted, CASES[i].skipped, CASES[i].refused, CASES[i].failed},
+                        0};
         cr_expect_eq(tool_tally_exit_code(&t), CASES[i].code, "case %zu", i);
     }
     tool_tally t = {{0}, 0};
