@@ -34,6 +34,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DTCONV_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -410,14 +411,22 @@ static const loop_fn VECTOR[2][4][4] = {
      {NULL, avx512_bf16_f32, avx512_bf16_f16, NULL}},
 };
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+ * does not know the name "f16c". */
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+
 static int cpu_has(dtconv_path p)
 {
     __builtin_cpu_init(); /* idempotent; needed if called before constructors ran */
     if (p == DTCONV_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && cpu_has_f16c();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("f16c");
+           cpu_has_f16c();
 }
 
 /* The MXCSR bits the vector loops need clear: rounding control (13-14),
