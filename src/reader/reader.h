@@ -19,11 +19,12 @@
  *      format's integrity check (CRC) finished by rd_stream_verify.
  *
  * rd_open() picks the reader by content (sniff), never by file name, in
- * the order torch.load itself decides: a zip archive first, then anything
- * else down the legacy load path.  A TensorFlow bundle's index (a table
- * ending in its magic number, src/tf/rd_tf.h) is recognised between the
- * two; it holds no pickle to judge.  The engine (src/engine) sees only this
- * interface; adding a format is one rd_ops and one line in reader.c.
+ * the order torch.load itself decides: zip archives first (a TorchScript
+ * archive, then a torch.save one), then the formats that are no pickle
+ * (a TensorFlow index, a safetensors file, a NumPy array), and last,
+ * accepting anything, the legacy load path (reader.c lists them).  The
+ * engine (src/engine) sees only this interface; adding a format is one
+ * rd_ops and one line in reader.c.
  */
 #ifndef READER_H
 #define READER_H
