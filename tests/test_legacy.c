@@ -107,7 +107,7 @@ Test(legacy, every_bad_fixture_fails_with_its_message)
         rows++;
     }
     fclose(f);
-    cr_expect_eq(rows, 5);
+    cr_expect_eq(rows, 7);
 }
 
 /* Real files written by other programs (tracel-ai/burn's test data). */
@@ -164,4 +164,22 @@ Test(legacy, verify_dtype_and_filters_work)
                             "metadata: format=pt\n");
     tr_free(&r);
     free(out);
+}
+
+/* torch.load tries the pre-0.4 tar format first and unpickles its members:
+ * we do not convert it, but every member is swept, so a payload in one is
+ * unsafe (exit 3), not merely unreadable. */
+Test(legacy, tar_members_are_judged)
+{
+    tr_result r = RUN("--scan", "fixtures/legacy/bad/legacy_tar_payload.pt");
+    cr_expect_eq(r.code, 3);
+    cr_expect(strstr(r.out, "  dangerous  posix.system  sweep         tar member pickle offset "
+                            "2562\n") != NULL,
+              "%s", r.out);
+    tr_free(&r);
+    r = RUN("--scan", "fixtures/legacy/bad/legacy_tar.pt");
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.out, "fixtures/legacy/bad/legacy_tar.pt: unreadable: PyTorch legacy tar "
+                            "format (before 0.4) is not supported\n");
+    tr_free(&r);
 }

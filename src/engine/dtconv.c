@@ -425,8 +425,7 @@ static int cpu_has(dtconv_path p)
     if (p == DTCONV_AVX2)
         return __builtin_cpu_supports("avx2") && cpu_has_f16c();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-           cpu_has_f16c();
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") && cpu_has_f16c();
 }
 
 /* The MXCSR bits the vector loops need clear: rounding control (13-14),
