@@ -2148,3 +2148,22 @@ Test(tmap, refuse_name_that_is_not_utf8)
               "tensor name 'a...' is not valid UTF-8 after 1 bytes (a lone surrogate?): "
               "safetensors names must be UTF-8");
 }
+
+/* BUILD on a rebuilt tensor: torch.load would hand the state to
+ * Tensor.__setstate__, which can replace the data, so the map refuses it
+ * rather than convert what the rebuild arguments alone say. */
+Test(tmap, refuse_build_on_a_rebuilt_tensor)
+{
+    pb p = {0};
+    int64_t size[1] = {2}, stride[1] = {1};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    pb_tensor_v2(&p, "FloatStorage", "0", 2, 0, 1, size, stride);
+    pb_empty_dict(&p);
+    pb_build(&p);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "tensor 'w': its rebuild call was changed afterwards (BUILD, APPEND or SETITEM), "
+              "which torch.load would apply");
+}

@@ -556,12 +556,27 @@ static c2s_status parse_qtensor(walk_ctx *c, const pvm_value *args, tmap_tensor 
  * quantized tensor's per-channel scales and zero points go to params (at
  * most 2; *nparams says how many); params NULL: a quantized tensor is not
  * expected here. */
+/* 1 when the pickle did more to a rebuilt value than torch.save does:
+ * BUILD (torch.load would hand the state to Tensor.__setstate__, which can
+ * replace the data) or APPEND/SETITEM.  Such a tensor is not what the
+ * rebuild arguments say, so it is refused, never converted differently. */
+static int changed_after_rebuild(const pvm_value *call)
+{
+    return call->u.call.state != NULL || call->u.call.listitems != NULL ||
+           call->u.call.dictitems != NULL;
+}
+
 static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t,
                                tmap_tensor *params, size_t *nparams)
 {
     const pvm_value *callable = call->u.call.callable;
     const pvm_value *args = call->u.call.args;
     t->supported = 1;
+    if (changed_after_rebuild(call))
+        return bad_tensor(c,
+                          "its rebuild call was changed afterwards (BUILD, APPEND or SETITEM), "
+                          "which torch.load would apply",
+                          NULL);
     for (int depth = 0; depth < MAX_WRAPPERS; depth++) {
         const char *why = NULL;
         torch_rebuild kind = rebuild_of(callable, &why);
@@ -582,6 +597,11 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
             const pvm_value *inner = item(args, 0);
             if (inner == NULL || inner->kind != PVM_CALL)
                 return bad_tensor(c, "parameter does not wrap a tensor", NULL);
+            if (changed_after_rebuild(inner))
+                return bad_tensor(c,
+                                  "its rebuild call was changed afterwards (BUILD, APPEND or "
+                                  "SETITEM), which torch.load would apply",
+                                  NULL);
             callable = inner->u.call.callable;
             args = inner->u.call.args;
             break;
