@@ -1389,3 +1389,34 @@ Test(convert, replaced_input_still_writes_the_judged_file)
     free(other);
     free(out);
 }
+
+/* torch.load types a storage by the first persistent id naming its key,
+ * even one outside the root: a root tensor that reads the same key as
+ * another type would get other values from torch, so it is refused. */
+Test(convert, storage_typed_by_its_first_persistent_id)
+{
+    pb p = {0};
+    int64_t size[1] = {1}, stride[1] = {1};
+    begin_dict(&p);
+    pb_str(&p, "first");
+    pb_tensor_v2(&p, "FloatStorage", "0", 1, 0, 1, size, stride);
+    pb_str(&p, "state_dict");
+    pb_empty_dict(&p);
+    pb_mark(&p);
+    pb_str(&p, "w");
+    pb_tensor_v2(&p, "IntStorage", "0", 1, 0, 1, size, stride);
+    pb_setitems(&p);
+    end_dict(&p);
+    char *in = tu_path(dir, "in.pt");
+    const char *keys[] = {"0"};
+    const void *data[] = {"\1\0\0\0"};
+    size_t lens[] = {4};
+    cr_assert_eq(zb_checkpoint(in, p.buf, p.len, 1, keys, data, lens), 0);
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "storage '0' is first named as a F32 storage, which torch.load "
+                              "keeps, but its tensors read it as I32");
+    free(in);
+    free(p.buf);
+}

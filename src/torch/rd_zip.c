@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "reader/judge.h"
+#include "torch/dtype.h"
 #include "reader/rd_npy.h"
 
 #define VERIFY_BUFFER (1u << 20)
@@ -213,10 +214,75 @@ static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
     return rd_zip_verify_all(z->zip, f, err);
 }
 
+/* Storage indices of m ordered by key, for looking keys up. */
+static int by_key(const void *a, const void *b, void *m)
+{
+    const tmap *map = m;
+    return strcmp(map->storages[*(const size_t *)a].key, map->storages[*(const size_t *)b].key);
+}
+
+static const size_t *find_key(const size_t *order, const tmap *m, const char *key)
+{
+    size_t lo = 0, hi = m->nstorages;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->storages[order[mid]].key, key);
+        if (c == 0)
+            return &order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* torch.load types a storage by the first persistent id that names its key
+ * (loaded_storages), wherever it stands, even outside the root or never
+ * used by a tensor.  The map typed each storage from the tensors it maps:
+ * when the first id says otherwise, torch reads other values, so refuse. */
+static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_error *err)
+{
+    size_t n = m->nstorages, nodes = z->vm ? pvm_object_count(z->vm) : 0;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    c2s_status st = order && seen ? C2S_OK : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    for (size_t i = 0; i < n && st == C2S_OK; i++)
+        order[i] = i;
+    if (st == C2S_OK)
+        qsort_r(order, n, sizeof *order, by_key, (void *)m);
+    for (size_t i = 0; i < nodes && st == C2S_OK; i++) {
+        const pvm_value *v = pvm_node_at(z->vm, i), *pid;
+        if (v->kind != PVM_PERSID || (pid = v->u.persid.pid)->kind != PVM_TUPLE ||
+            pid->u.seq.len != 5 || pid->u.seq.items[1]->kind != PVM_GLOBAL ||
+            pid->u.seq.items[2]->kind != PVM_STR)
+            continue;
+        const size_t *at = find_key(order, m, pid->u.seq.items[2]->u.str.data);
+        if (at == NULL || seen[*at])
+            continue;
+        seen[*at] = 1;
+        const pvm_value *cls = pid->u.seq.items[1];
+        c2s_dtype dt = C2S_U8;
+        const char *why = NULL;
+        const tmap_storage *s = &m->storages[*at];
+        if (strcmp(cls->u.global.module, "torch") == 0 &&
+            c2s_dtype_from_storage_class(cls->u.global.name, &dt, &why) == C2S_DTYPE_FOUND &&
+            dt != s->dtype)
+            st = c2s_fail(err, C2S_ERR_INPUT,
+                          "storage '%s' is first named as a %s storage, which torch.load keeps, "
+                          "but its tensors read it as %s",
+                          s->key, c2s_dtype_name(dt), c2s_dtype_name(s->dtype));
+    }
+    free(order);
+    free(seen);
+    return st;
+}
+
 static c2s_status zip_check_storages(void *impl, const tmap *m, c2s_error *err)
 {
     zip_reader *z = impl;
-    return rd_zip_check_storages(z->zip, m, err);
+    c2s_status st = check_first_types(z, m, err);
+    return st == C2S_OK ? rd_zip_check_storages(z->zip, m, err) : st;
 }
 
 c2s_status rd_zip_check_storages(zipsrc *zip, const tmap *m, c2s_error *err)
