@@ -2167,3 +2167,24 @@ Test(tmap, refuse_build_on_a_rebuilt_tensor)
               "tensor 'w': its rebuild call was changed afterwards (BUILD, APPEND or SETITEM), "
               "which torch.load would apply");
 }
+
+/* torch.Tensor([...]) under the root: torch.load builds a tensor from the
+ * values; the map does not rebuild it and says so rather than drop it. */
+Test(tmap, refuse_tensor_built_from_python_values)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    vec(&p, "0", 2);
+    pb_str(&p, "t");
+    call_begin(&p, "torch", "Tensor");
+    list_begin(&p);
+    pb_int(&p, 1);
+    list_end(&p);
+    call_end(&p);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "tensor 't': built by torch.Tensor(...) from Python values, which this tool does "
+              "not rebuild");
+}

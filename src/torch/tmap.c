@@ -159,6 +159,15 @@ static int is_tensor_call(const pvm_value *v)
     return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != TORCH_RB_NONE;
 }
 
+/* torch.Tensor(values): torch.load builds a tensor from Python values.
+ * The map does not rebuild it, and must not leave it out silently. */
+static int is_python_built_tensor(const pvm_value *v)
+{
+    const pvm_value *f = v->kind == PVM_CALL ? v->u.call.callable : NULL;
+    return f != NULL && f->kind == PVM_GLOBAL && strcmp(f->u.global.module, "torch") == 0 &&
+           strcmp(f->u.global.name, "Tensor") == 0;
+}
+
 static const pvm_value *item(const pvm_value *tuple, size_t i)
 {
     return i < tuple->u.seq.len ? tuple->u.seq.items[i] : NULL;
@@ -795,6 +804,11 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
                         "object graph too large: more than %llu nodes visited "
                         "(deeply shared sub-structures?)",
                         (unsigned long long)c->max_visits);
+    if (mode != COUNTED && is_python_built_tensor(v))
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': built by torch.Tensor(...) from Python values, which "
+                        "this tool does not rebuild",
+                        c->path);
     if (v->kind == PVM_CALL && is_tensor_call(v)) {
         if (mode == COUNTED) {
             c->counts[counter].n++;
