@@ -1091,7 +1091,9 @@ Test(batch, usage_errors_exit_2)
         const char *args[6];
         const char *message;
     } CASES[] = {
-        {{"--dtype", "f8", "x.pt"}, "--dtype takes f16, bf16 or f32, not 'f8'"},
+        {{"--dtype", "f8", "x.pt"},
+         "--dtype takes f16, bf16 or f32 (also F16, fp16, float16, half, bfloat16, float32), "
+         "not 'f8'"},
         {{"--metadata", "novalue", "x.pt"}, "--metadata takes KEY=VALUE, not 'novalue'"},
         {{"--metadata", "=v", "x.pt"}, "--metadata takes KEY=VALUE, not '=v'"},
         {{"--metadata", "format=x", "x.pt"},

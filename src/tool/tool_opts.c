@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "c2s.h"
 #include "tool_msgs.h"
@@ -141,7 +142,8 @@ void tool_print_help(FILE *out)
           "\n"
           "Transforming:\n"
           "      --dtype TYPE        convert floating tensors (F64 F32 F16 BF16) to TYPE:\n"
-          "                          f16, bf16 or f32\n"
+          "                          f16, bf16 or f32, in any case (also fp16,\n"
+          "                          float16, half, bfloat16, fp32, float32)\n"
           "      --include GLOB      keep only tensors whose name matches GLOB\n"
           "                          (repeatable; '*' also matches '.')\n"
           "      --exclude GLOB      drop tensors whose name matches GLOB (repeatable)\n"
@@ -321,17 +323,22 @@ static c2s_status parse_dtype(const char *arg, tool_config *cfg, c2s_error *err)
         const char *name;
         c2s_dtype dt;
     } TYPES[] = {
-        {"f16", C2S_F16},
-        {"bf16", C2S_BF16},
-        {"f32", C2S_F32},
+        /* the safetensors names --list prints, and the usual other spellings
+         * (PyTorch's and NumPy's), in any case */
+        {"f16", C2S_F16},     {"fp16", C2S_F16},      {"float16", C2S_F16}, {"half", C2S_F16},
+        {"bf16", C2S_BF16},   {"bfloat16", C2S_BF16}, {"f32", C2S_F32},     {"fp32", C2S_F32},
+        {"float32", C2S_F32}, {"float", C2S_F32},
     };
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
-        if (strcmp(arg, TYPES[i].name) == 0) {
+        if (strcasecmp(arg, TYPES[i].name) == 0) {
             cfg->convert_dtype = 1;
             cfg->dtype = TYPES[i].dt;
             return C2S_OK;
         }
-    return tool_fail(err, C2S_ERR_USAGE, "--dtype takes f16, bf16 or f32, not '%s'", arg);
+    return tool_fail(err, C2S_ERR_USAGE,
+                     "--dtype takes f16, bf16 or f32 (also F16, fp16, float16, half, bfloat16, "
+                     "float32), not '%s'",
+                     arg);
 }
 
 static c2s_status parse_direct_io(const char *arg, tool_config *cfg, c2s_error *err)

@@ -162,8 +162,11 @@ Test(opts, transforming_options)
     static const struct {
         const char *arg;
         c2s_dtype dt;
-    } DTYPES[] = {{"f16", C2S_F16}, {"bf16", C2S_BF16}, {"f32", C2S_F32}};
-    for (size_t i = 0; i < 3; i++) {
+    } DTYPES[] = {{"f16", C2S_F16},   {"bf16", C2S_BF16},     {"f32", C2S_F32},
+                  {"F16", C2S_F16},   {"fp16", C2S_F16},      {"float16", C2S_F16},
+                  {"half", C2S_F16},  {"BFloat16", C2S_BF16}, {"FLOAT32", C2S_F32},
+                  {"float", C2S_F32}, {"fp32", C2S_F32}};
+    for (size_t i = 0; i < sizeof DTYPES / sizeof DTYPES[0]; i++) {
         PARSE(&c, "--dtype", DTYPES[i].arg, "m.pt");
         expect_ok(&c, DTYPES[i].arg);
         cr_expect_eq(c.cfg.dtype, DTYPES[i].dt, "%s", DTYPES[i].arg);
@@ -493,8 +496,12 @@ Test(opts, bad_values_and_unknown_options)
         const char *args[4];
         const char *msg;
     } CASES[] = {
-        {{"--dtype", "f8", "a.pt"}, "--dtype takes f16, bf16 or f32, not 'f8'"},
-        {{"--dtype", "F16", "a.pt"}, "--dtype takes f16, bf16 or f32, not 'F16'"},
+        {{"--dtype", "f8", "a.pt"},
+         "--dtype takes f16, bf16 or f32 (also F16, fp16, float16, half, bfloat16, float32), "
+         "not 'f8'"},
+        {{"--dtype", "f64", "a.pt"},
+         "--dtype takes f16, bf16 or f32 (also F16, fp16, float16, half, bfloat16, float32), "
+         "not 'f64'"},
         {{"--direct-io", "sometimes", "a.pt"},
          "--direct-io takes auto, always or never, not 'sometimes'"},
         {{"--metadata", "novalue", "a.pt"}, "--metadata takes KEY=VALUE, not 'novalue'"},
