@@ -316,13 +316,11 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
 
 /* ---- opening ---------------------------------------------------------- */
 
-c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
-                          c2s_error *err)
+/* A zipsrc over its own duplicate of fd, with the layout read (its
+ * structural findings into f) and the entries sorted as miniz sorts them. */
+static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findings *f, zipsrc **out,
+                              c2s_error *err)
 {
-    *out = NULL;
-    c2s_status st = sniff(fd, err);
-    if (st != C2S_OK)
-        return st;
     zipsrc *z = calloc(1, sizeof *z);
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -332,11 +330,28 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
         free(z);
         return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s", strerror(errno));
     }
-    st = ziplayout_read(z->fd, size, &z->layout, f, err);
+    c2s_status st = ziplayout_read(z->fd, size, &z->layout, f, err);
     if (st == C2S_OK)
         st = sort_like_miniz(z, err);
+    if (st != C2S_OK) {
+        zipsrc_close(z);
+        return st;
+    }
+    *out = z;
+    return C2S_OK;
+}
+
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
+                          c2s_error *err)
+{
+    *out = NULL;
+    zipsrc *z = NULL;
+    c2s_status st = sniff(fd, err);
     if (st == C2S_OK)
-        st = find_pickle(z, f, err);
+        st = open_layout(fd, size, max_pickle, f, &z, err);
+    if (st != C2S_OK)
+        return st;
+    st = find_pickle(z, f, err);
     if (st == C2S_OK)
         st = read_byteorder(z, err);
     if (st != C2S_OK) {
@@ -352,26 +367,10 @@ c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsr
                                c2s_error *err)
 {
     *out = NULL;
-    zipsrc *z = calloc(1, sizeof *z);
-    if (z == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    z->max_pickle = max_pickle ? max_pickle : C2S_DEFAULT_MAX_PICKLE;
-    z->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (z->fd < 0) {
-        free(z);
-        return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s", strerror(errno));
-    }
     findings ignored = {0}; /* zipsrc_open_fd reported them already */
-    c2s_status st = ziplayout_read(z->fd, size, &z->layout, &ignored, err);
+    c2s_status st = open_layout(fd, size, max_pickle, &ignored, out, err);
     findings_free(&ignored);
-    if (st == C2S_OK)
-        st = sort_like_miniz(z, err);
-    if (st != C2S_OK) {
-        zipsrc_close(z);
-        return st;
-    }
-    *out = z;
-    return C2S_OK;
+    return st;
 }
 
 c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, findings *f,
