@@ -11,6 +11,7 @@
  * Everywhere here `out` is the ring (ring.h) the bytes go to.
  */
 #include "engine/gather.h"
+#include "util/copy.h"
 #include "util/io.h"
 
 #include <errno.h>
@@ -375,23 +376,6 @@ static c2s_status read_band(gatherer *gr, gather_source *src, const view *v, con
 
 /* ---- gathers: copying a band ---------------------------------------------------------- */
 
-static inline void copy_run(unsigned char *d, const unsigned char *s, size_t n)
-{
-    switch (n) { /* constant sizes: single moves */
-    case 2:
-        memcpy(d, s, 2);
-        break;
-    case 4:
-        memcpy(d, s, 4);
-        break;
-    case 8:
-        memcpy(d, s, 8);
-        break;
-    default:
-        memcpy(d, s, n);
-    }
-}
-
 /* One tile of a band matrix: nr rows by nc columns of runs of rb bytes,
  * run (t, c) at segp[c] + off + t * rstep, written at out + t * row + c * rb.
  * The tile is first copied column by column into tmp (each segment read
@@ -607,7 +591,7 @@ static c2s_status gather_any(ring *out, const unsigned char *const *segp, const 
         for (uint64_t i = 0; i < ext[last]; i++, si += seg_step, eo += byte_step) {
             const unsigned char *s = segp[si] + eo;
             if (out->ocap - out->ofill >= rb) {
-                copy_run(out->obuf + out->ofill, s, rb);
+                copy_small(out->obuf + out->ofill, s, rb);
                 out->ofill += rb;
             } else {
                 c2s_status st = ring_obuf_put(out, s, rb);

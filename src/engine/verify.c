@@ -27,6 +27,7 @@
  * tensor plus SPAN_SLACK, else read element by element.
  */
 #include "engine/verify.h"
+#include "util/copy.h"
 #include "util/io.h"
 
 #include "engine/cancel.h"
@@ -189,24 +190,6 @@ static inline void walk_next(walk *w, const tmap_tensor *t, size_t nd)
     }
 }
 
-/* es bytes (an element) from s to d, with constant-size copies. */
-static inline void copy_elem(unsigned char *d, const unsigned char *s, size_t es)
-{
-    switch (es) {
-    case 2:
-        memcpy(d, s, 2);
-        break;
-    case 4:
-        memcpy(d, s, 4);
-        break;
-    case 8:
-        memcpy(d, s, 8);
-        break;
-    default:
-        memcpy(d, s, es);
-    }
-}
-
 /* ---- strided views of a STORED record: the line cache -------------------------------- */
 
 /* The largest prime <= n (n >= 2). */
@@ -281,7 +264,7 @@ static inline c2s_status cache_get(line_cache *lc, uint64_t off, unsigned char *
             return st;
     }
     /* within the line: off and lines are es-aligned */
-    copy_elem(dst, lc->data + slot * lc->line + (off & (lc->line - 1)), es);
+    copy_small(dst, lc->data + slot * lc->line + (off & (lc->line - 1)), es);
     return C2S_OK;
 }
 
@@ -294,7 +277,7 @@ get_element(check *c, const tmap_tensor *t, size_t es, rd_stream *s, int cached,
     if (cached)
         return cache_get(&c->lc, at * es, dst, es, s->name, c->err);
     if (mem != NULL) {
-        copy_elem(dst, mem + (at - t->offset) * es, es);
+        copy_small(dst, mem + (at - t->offset) * es, es);
         return C2S_OK;
     }
     return rd_stream_read(s, at * es, dst, es, c->err);
