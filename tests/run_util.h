@@ -292,4 +292,40 @@ static inline void tr_free(tr_result *r)
     r->out = r->err = NULL;
 }
 
+/* Every row of folder/MANIFEST ("name<TAB>exit<TAB>what torch does<TAB>
+ * message"; '#' lines are comments): converting folder/name into dir must
+ * exit with that code, print exactly "ckpt2safetensors: error: INPUT:
+ * message" and leave dir empty.  Returns the number of rows. */
+static inline int tr_expect_manifest_failures(const char *folder, const char *dir)
+{
+    char path[512], line[1024];
+    snprintf(path, sizeof path, "%s/MANIFEST", folder);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    int rows = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (line[0] == '#')
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        char *name = strtok(line, "\t"), *code = strtok(NULL, "\t");
+        char *torch = strtok(NULL, "\t"), *msg = strtok(NULL, "");
+        cr_assert(name && code && torch && msg, "bad MANIFEST row in %s", path);
+        char input[512], want[1200];
+        snprintf(input, sizeof input, "%s/%s", folder, name);
+        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: %s\n", input, msg);
+        char *out = tu_path(dir, "out.safetensors");
+        tr_result r = tr_finish(tr_start(tr_bin(), dir, NULL,
+                                         (const char *const[]){"-o", out, input, NULL}),
+                                dir);
+        cr_expect_eq(r.code, atoi(code), "%s: exit %d", name, r.code);
+        cr_expect_str_eq(r.err, want);
+        cr_expect_eq(tu_count_entries(dir), 0, "%s left a file behind", name);
+        free(out);
+        tr_free(&r);
+        rows++;
+    }
+    fclose(f);
+    return rows;
+}
+
 #endif /* RUN_UTIL_H */

@@ -83,31 +83,7 @@ Test(legacy, every_good_fixture_converts_to_its_expected_bytes)
 
 Test(legacy, every_bad_fixture_fails_with_its_message)
 {
-    FILE *f = fopen("fixtures/legacy/bad/MANIFEST", "r");
-    cr_assert_not_null(f);
-    char line[1024];
-    int rows = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (line[0] == '#')
-            continue;
-        line[strcspn(line, "\n")] = '\0';
-        char *name = strtok(line, "\t"), *code = strtok(NULL, "\t");
-        char *torch = strtok(NULL, "\t"), *msg = strtok(NULL, "");
-        cr_assert(name && code && torch && msg, "bad MANIFEST row");
-        char input[512], want[1200];
-        snprintf(input, sizeof input, "fixtures/legacy/bad/%s", name);
-        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: %s\n", input, msg);
-        char *out = tu_path(dir, "out.safetensors");
-        tr_result r = RUN("-o", out, input);
-        cr_expect_eq(r.code, atoi(code), "%s: exit %d", name, r.code);
-        cr_expect_str_eq(r.err, want);
-        cr_expect_eq(tu_count_entries(dir), 0, "%s left a file behind", name);
-        free(out);
-        tr_free(&r);
-        rows++;
-    }
-    fclose(f);
-    cr_expect_eq(rows, 7);
+    cr_expect_eq(tr_expect_manifest_failures("fixtures/legacy/bad", dir), 7);
 }
 
 /* Real files written by other programs (tracel-ai/burn's test data). */

@@ -118,31 +118,7 @@ Test(script, tensors_come_in_state_dict_order)
 
 Test(script, every_bad_fixture_fails_with_its_message)
 {
-    FILE *f = fopen("fixtures/script/bad/MANIFEST", "r");
-    cr_assert_not_null(f);
-    char line[1024];
-    int rows = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (line[0] == '#')
-            continue;
-        line[strcspn(line, "\n")] = '\0';
-        char *name = strtok(line, "\t"), *code = strtok(NULL, "\t");
-        char *torch = strtok(NULL, "\t"), *msg = strtok(NULL, "");
-        cr_assert(name && code && torch && msg, "bad MANIFEST row");
-        char input[512], want[1200];
-        snprintf(input, sizeof input, "fixtures/script/bad/%s", name);
-        snprintf(want, sizeof want, "ckpt2safetensors: error: %s: %s\n", input, msg);
-        char *out = tu_path(dir, "out.safetensors");
-        tr_result r = RUN("-o", out, input);
-        cr_expect_eq(r.code, atoi(code), "%s: exit %d", name, r.code);
-        cr_expect_str_eq(r.err, want);
-        cr_expect_eq(tu_count_entries(dir), 0, "%s left a file behind", name);
-        free(out);
-        tr_free(&r);
-        rows++;
-    }
-    fclose(f);
-    cr_expect_eq(rows, 10);
+    cr_expect_eq(tr_expect_manifest_failures("fixtures/script/bad", dir), 10);
 }
 
 static const char *realdata_dir(void)
