@@ -64,7 +64,7 @@ SOVERSION  = $(firstword $(subst ., ,$(VERSION)))
 SONAME     = libc2s.so.$(SOVERSION)
 SHLIB      = libc2s.so.$(VERSION)
 
-.PHONY: check-structure test-example format check-format all lib demo test test-plain test-asan test-install install uninstall clean deps
+.PHONY: check-structure test-example test-readme format check-format all lib demo test test-plain test-asan test-install install uninstall clean deps
 
 all: ckpt2safetensors lib
 
@@ -144,11 +144,15 @@ test-asan: $(B)/asan/ckpt2safetensors $(B)/asan/tests $(B)/asan/tool-tests
 test-install: all
 	sh tests/install/run.sh '$(MAKE)' $(VERSION)
 
-test: check-structure test-plain test-asan test-install test-example
+test: check-structure test-plain test-asan test-install test-example test-readme
 
 # The README's example program, built against the library and run.
 test-example: $(B)/libc2s.a
 	sh tests/install/readme_example.sh $(B) "$(LDLIBS)"
+
+# Every ckpt2safetensors example of the README, run in a sandbox of fixtures.
+test-readme: ckpt2safetensors
+	sh tests/readme/run_examples.sh ./ckpt2safetensors README.md $(B)/readme
 
 # The sources as .clang-format (clang-format 14) lays them out: `make format`
 # rewrites them, `make check-format` fails on any difference.
