@@ -170,7 +170,17 @@ typedef enum c2s_quantized {
 #define C2S_DEFAULT_TENSOR_NAME "tensor"
 
 typedef struct c2s_open_options {
-    const char *key; /* root key path, NULL for the default root */
+    /* Root key path, NULL for the default root (the top level's "state_dict"
+     * dict when it has one, else the top level).  A dotted path of dict keys
+     * and list indices, looked up from the top level; when its first
+     * component names nothing there and the top level has a "state_dict"
+     * dict, it is looked up in that dict instead.  At each level the longest
+     * key matching the start of the rest of the path wins (keys may hold
+     * dots).  Where no key matches but keys begin with the rest of the path
+     * followed by '.' (flat keys, as in Stable Diffusion:
+     * "model.diffusion_model.out.2.weight"), the root is those entries only,
+     * named without that part ("out.2.weight").  Otherwise: C2S_RULE_KEY. */
+    const char *key;
     c2s_limits limits;
     /* "module.name" globals to accept although unknown; "module.*" accepts
      * every name of module and of its sub-modules (never a dangerous one) */
