@@ -293,8 +293,8 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
             continue;
         c2s_dtype dt = output_dtype(o, t);
         res->converted += dt != tmap_value_dtype(t);
-        (*entries)[(*n)++] = (stw_entry){(*names)[i], dt, t->ndim, t->shape,
-                                         t->numel * c2s_dtype_size(dt), 0, i};
+        (*entries)[(*n)++] =
+            (stw_entry){(*names)[i], dt, t->ndim, t->shape, t->numel * c2s_dtype_size(dt), 0, i};
     }
     if (*n == 0)
         return c2s_fail(err, C2S_ERR_INPUT,

@@ -1286,8 +1286,7 @@ static c2s_status build(walk_ctx *c, const pvm_value *top)
 {
     const pvm_value *root = NULL;
     const char *key = c->opts ? c->opts->key : NULL;
-    c2s_status st = key ? key_root(c, top, key, &root, &c->map->root)
-                        : default_root(c, top, &root);
+    c2s_status st = key ? key_root(c, top, key, &root, &c->map->root) : default_root(c, top, &root);
     if (st != C2S_OK)
         return st;
     if (key == NULL && (c->map->root = strdup(root != top ? "state_dict" : "")) == NULL)
