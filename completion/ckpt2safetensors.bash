@@ -20,7 +20,7 @@ _ckpt2safetensors()
 
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
---include --exclude --metadata
+--include --exclude --rename --metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
@@ -55,7 +55,7 @@ _ckpt2safetensors()
         -o | --output)
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0 ;;
-        -j | --jobs | --shard | --key | --name | --include | --exclude | --metadata | \
+        -j | --jobs | --shard | --key | --name | --include | --exclude | --rename | --metadata | \
         --allow-global | --max-pickle-size | --max-objects | --max-memo | \
         --max-stack | --max-string | --max-container | --max-depth)
             return 0 ;; # a value only the user knows

@@ -95,9 +95,11 @@ typedef enum c2s_rule {
                                  more: offenders left out of the message */
     C2S_RULE_QUANTIZED,    /* a quantized tensor, and c2s_open_options.quantized
                                  did not say how to write it (or skip_unsupported) */
-    C2S_RULE_CORRUPT       /* the file is damaged: a CRC-32 mismatch, an archive or
+    C2S_RULE_CORRUPT,      /* the file is damaged: a CRC-32 mismatch, an archive or
                                  a stream that ends early, a safetensors header that
                                  breaks a rule (the verdict "corrupt") */
+    C2S_RULE_RENAME        /* the renames give two written tensors one name, or a
+                                 tensor an empty or reserved name */
 } c2s_rule;
 
 typedef struct c2s_error {
@@ -170,7 +172,17 @@ typedef enum c2s_quantized {
 #define C2S_DEFAULT_TENSOR_NAME "tensor"
 
 typedef struct c2s_open_options {
-    const char *key; /* root key path, NULL for the default root */
+    /* Root key path, NULL for the default root (the top level's "state_dict"
+     * dict when it has one, else the top level).  A dotted path of dict keys
+     * and list indices, looked up from the top level; when its first
+     * component names nothing there and the top level has a "state_dict"
+     * dict, it is looked up in that dict instead.  At each level the longest
+     * key matching the start of the rest of the path wins (keys may hold
+     * dots).  Where no key matches but keys begin with the rest of the path
+     * followed by '.' (flat keys, as in Stable Diffusion:
+     * "model.diffusion_model.out.2.weight"), the root is those entries only,
+     * named without that part ("out.2.weight").  Otherwise: C2S_RULE_KEY. */
+    const char *key;
     c2s_limits limits;
     /* "module.name" globals to accept although unknown; "module.*" accepts
      * every name of module and of its sub-modules (never a dangerous one) */
@@ -332,6 +344,11 @@ typedef struct c2s_kv {
     const char *key, *value;
 } c2s_kv;
 
+/* A prefix rewrite of tensor names (c2s_write_options.rename). */
+typedef struct c2s_rename {
+    const char *from, *to;
+} c2s_rename;
+
 /* Direct I/O for the output file (the sources' src/engine/outfile.h explains). */
 typedef enum c2s_direct_io {
     C2S_DIRECT_AUTO,   /* through the page cache when the whole file fits what the kernel
@@ -355,11 +372,22 @@ typedef struct c2s_write_options {
 
     /* Which tensors: a name is kept when it matches some include glob (or
      * there are none) and no exclude glob (fnmatch(3), no flags: '*' also
-     * matches '.').  Dropping every tensor is an error. */
+     * matches '.').  The globs match the name written, after the renames
+     * below.  Dropping every tensor is an error (C2S_RULE_ALL_FILTERED). */
     const char *const *include;
     size_t ninclude;
     const char *const *exclude;
     size_t nexclude;
+
+    /* Renames: the first rename, in order, whose from is a prefix of a
+     * tensor's name (plain text, no glob; "" is a prefix of every name)
+     * replaces that prefix with its to; the others are not tried, so renames
+     * never chain.  A tensor's name is the one the checkpoint gives it (after
+     * the open options' key).  Two written tensors renamed to one name, or a
+     * tensor renamed to "" or "__metadata__", fail with C2S_RULE_RENAME
+     * naming them. */
+    const c2s_rename *rename;
+    size_t nrename;
 
     /* convert_dtype: floating tensors (F64 F32 F16 BF16) are converted to
      * dtype, bit-exact with PyTorch's .to() (dtconv.h); others are kept. */
@@ -404,9 +432,37 @@ typedef struct c2s_write_result {
     char sha256[65];       /* hex, when requested; "" otherwise */
 } c2s_write_result;
 
-/* Whether the include/exclude globs of o keep a tensor called name (the
- * rule above; o NULL keeps everything). */
+/* Whether the include/exclude globs of o keep a tensor written as name
+ * (the rule above; o NULL keeps everything). */
 int c2s_selected(const c2s_write_options *o, const char *name);
+
+/* Whether glob matches name, as include/exclude globs match (fnmatch(3), no
+ * flags). */
+int c2s_glob_match(const char *glob, const char *name);
+
+/* The name a tensor called name is written under with o's renames (o NULL:
+ * name), NUL-terminated into buf; returns its length.  As snprintf: a
+ * length >= cap means buf was too small (it then holds as much as fits). */
+size_t c2s_output_name(const c2s_write_options *o, const char *name, char *buf, size_t cap);
+
+/* The index of the rename of o that applies to name; o->nrename when none
+ * does (o NULL: 0). */
+size_t c2s_rename_index(const c2s_write_options *o, const char *name);
+
+/* What c2s_write with options o writes for the tensor t (of a checkpoint or
+ * a safetensors file): *out is t with its output name (into buf, as
+ * c2s_output_name) and, for a floating tensor o converts, the output dtype
+ * and byte size.  Returns 1 when the tensor is written (supported and kept
+ * by the globs), 0 when it is not. */
+int c2s_output_tensor(const c2s_write_options *o, const c2s_tensor_info *t, char *buf, size_t cap,
+                      c2s_tensor_info *out);
+
+/* The checks c2s_write makes on the names of what it would write, without
+ * writing: fails with C2S_RULE_ALL_FILTERED when o keeps no tensor, and
+ * with C2S_RULE_RENAME when the renames give two written tensors one name
+ * ("tensors 'a.x' and 'b.x' would both be written as 'x'") or a tensor an
+ * empty or reserved name.  o may be NULL. */
+c2s_status c2s_check_names(const c2s_checkpoint *ck, const c2s_write_options *o, c2s_error *err);
 
 /*
  * Write the safetensors file to out_path (or, out_path NULL, to

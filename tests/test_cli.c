@@ -450,7 +450,7 @@ Test(cli, usage_errors_exit_2)
         {{NULL}, "no INPUT given (see --help)"},
         {{"--bogus", "x.pt", NULL}, "unknown option '--bogus' (see --help)"},
         {{"-z", "x.pt", NULL}, "unknown option '-z' (see --help)"},
-        {{"--list", "a.pt", "b.pt", NULL}, "--list takes one INPUT"},
+        {{"--list", "-r", "d", NULL}, "--list takes FILEs, not -r"},
         {{"--list", "-o", "y", "x.pt"}, "--list writes nothing, so -o makes no sense with it"},
         {{"x.pt", "-o", NULL}, "option '-o' needs a value"},
         {{"--max-pickle-size", "lots", "x.pt", NULL},

@@ -537,6 +537,92 @@ Test(tmap, key_missing_at_top)
     map_fails(&p, &o, "'nope': no such entry in the top-level dict");
 }
 
+/* {"state_dict": {"m.a.w": T0, "m.a.": T1, "m.b": T2, "m_x.w": T3}, "step": 5}:
+ * flat dotted keys, as Stable Diffusion keeps them */
+static void flat_pickle(pb *p)
+{
+    pb_proto(p, 2);
+    dict_begin(p);
+    pb_str(p, "state_dict");
+    dict_begin(p);
+    pb_str(p, "m.a.w");
+    vec(p, "0", 1);
+    pb_str(p, "m.a.");
+    vec(p, "1", 2);
+    pb_str(p, "m.b");
+    vec(p, "2", 3);
+    pb_str(p, "m_x.w");
+    vec(p, "3", 4);
+    dict_end(p);
+    pb_str(p, "step");
+    pb_int(p, 5);
+    dict_end(p);
+}
+
+Test(tmap, key_prefix_of_flat_keys_in_state_dict)
+{
+    pb p = {0};
+    flat_pickle(&p);
+    tmap_options o = {.key = "m.a"};
+    map_ok(&p, &o);
+    cr_assert_str_eq(g_map.root, "state_dict.m.a");
+    /* "m.a." would leave an empty name: not selected */
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+    assert_storage(0, "0", C2S_F32, 4);
+    cr_assert_eq(g_map.nnotes, 0);
+}
+
+Test(tmap, key_prefix_stops_at_a_dot)
+{
+    pb p = {0};
+    flat_pickle(&p);
+    tmap_options o = {.key = "m"};
+    map_ok(&p, &o);
+    cr_assert_str_eq(g_map.root, "state_dict.m");
+    static const char *const names[] = {"a.w", "a.", "b"}; /* not m_x.w */
+    assert_names(3, names);
+}
+
+Test(tmap, key_prefix_after_an_explicit_path)
+{
+    pb p = {0};
+    flat_pickle(&p);
+    tmap_options o = {.key = "state_dict.m_x"};
+    map_ok(&p, &o);
+    cr_assert_str_eq(g_map.root, "state_dict.m_x");
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+    assert_storage(0, "3", C2S_F32, 16);
+}
+
+Test(tmap, key_missing_at_top_and_in_state_dict)
+{
+    pb p = {0};
+    flat_pickle(&p);
+    tmap_options o = {.key = "m.c"};
+    map_fails(&p, &o, "'m.c': no such entry in the top-level dict, nor in its state_dict");
+}
+
+Test(tmap, key_prefix_at_the_top_level)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "enc.w");
+    vec(&p, "0", 1);
+    pb_str(&p, "dec.w");
+    vec(&p, "1", 2);
+    pb_str(&p, "enc.b");
+    vec(&p, "2", 3);
+    dict_end(&p);
+    tmap_options o = {.key = "enc"};
+    map_ok(&p, &o);
+    cr_assert_str_eq(g_map.root, "enc");
+    static const char *const names[] = {"w", "b"};
+    assert_names(2, names);
+}
+
 Test(tmap, key_missing_deeper)
 {
     pb p = {0};

@@ -10,6 +10,7 @@
  * created.
  */
 #include "engine/checkpoint.h"
+#include "engine/names.h"
 #include "util/grow.h"
 
 #include <stdio.h>
@@ -219,16 +220,20 @@ static int quant_metadata(const tmap *m, const c2s_write_options *sel, meta_list
     int ok = 1;
     for (size_t i = 0; i < m->ntensors && ok; i++) {
         const tmap_tensor *t = &m->tensors[i];
-        if (!t->supported || t->q.scheme == TMAP_Q_NONE || t->q.dequantize ||
-            !c2s_selected(sel, t->name))
+        if (!t->supported || t->q.scheme == TMAP_Q_NONE || t->q.dequantize)
             continue;
+        char *name = names_output(sel, t->name); /* as written: renamed */
+        if (name == NULL)
+            return 0;
         int pc = t->q.scheme == TMAP_Q_PER_CHANNEL;
         char axis[32];
         snprintf(axis, sizeof axis, "%zu", t->q.axis);
-        ok = meta_add_quant(l, t->name, ".qscheme",
-                            pc ? "per_channel_affine" : "per_tensor_affine") &&
-             meta_add_quant(l, t->name, ".qdtype", t->q.qdtype) &&
-             (!pc || meta_add_quant(l, t->name, ".axis", axis));
+        ok = !c2s_selected(sel, name) ||
+             (meta_add_quant(l, name, ".qscheme",
+                             pc ? "per_channel_affine" : "per_tensor_affine") &&
+              meta_add_quant(l, name, ".qdtype", t->q.qdtype) &&
+              (!pc || meta_add_quant(l, name, ".axis", axis)));
+        free(name);
     }
     return ok;
 }

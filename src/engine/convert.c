@@ -41,6 +41,7 @@
 #include "engine/checkpoint.h"
 #include "engine/dtconv.h"
 #include "engine/gather.h"
+#include "engine/names.h"
 #include "engine/outfile.h"
 #include "engine/qconv.h"
 #include "engine/ring.h"
@@ -49,7 +50,6 @@
 #include "util/sha256.h"
 #include "zip/crcpipe.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -267,39 +267,35 @@ int c2s_selected(const c2s_write_options *o, const char *name)
         return 1;
     int in = o->ninclude == 0;
     for (size_t i = 0; i < o->ninclude && !in; i++)
-        in = fnmatch(o->include[i], name, 0) == 0;
+        in = c2s_glob_match(o->include[i], name);
     for (size_t i = 0; i < o->nexclude && in; i++)
-        in = fnmatch(o->exclude[i], name, 0) != 0;
+        in = !c2s_glob_match(o->exclude[i], name);
     return in;
 }
 
-/* Entries for the tensors to write, in write order, with their output dtype
- * and size. */
+/* Entries for the tensors to write, in write order, with their output name
+ * (names.h: *names owns them), dtype and size. */
 static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_entry **entries,
-                               size_t *n, c2s_write_result *res, c2s_error *err)
+                               size_t *n, char ***names, c2s_write_result *res, c2s_error *err)
 {
+    size_t written;
+    c2s_status st = names_plan(m, o, names, &written, &res->filtered, err);
+    if (st != C2S_OK)
+        return st;
     *entries = malloc((m->ntensors ? m->ntensors : 1) * sizeof **entries);
     if (*entries == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     *n = 0;
     for (size_t i = 0; i < m->ntensors; i++) {
         const tmap_tensor *t = &m->tensors[i];
-        if (!t->supported) {
-            res->skipped++;
+        res->skipped += !t->supported;
+        if ((*names)[i] == NULL)
             continue;
-        }
-        if (!c2s_selected(o, t->name)) {
-            res->filtered++;
-            continue;
-        }
         c2s_dtype dt = output_dtype(o, t);
         res->converted += dt != tmap_value_dtype(t);
         (*entries)[(*n)++] =
-            (stw_entry){t->name, dt, t->ndim, t->shape, t->numel * c2s_dtype_size(dt), 0, i};
+            (stw_entry){(*names)[i], dt, t->ndim, t->shape, t->numel * c2s_dtype_size(dt), 0, i};
     }
-    if (*n == 0 && res->filtered > 0)
-        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_ALL_FILTERED,
-                             "no tensor left to write after the include/exclude filters");
     if (*n == 0)
         return c2s_fail(err, C2S_ERR_INPUT,
                         "no tensor left to write after skipping unsupported ones");
@@ -329,6 +325,8 @@ static c2s_status plan_metadata(c2s_checkpoint *ck, const c2s_write_options *o, 
 typedef struct plan {
     stw_entry *entries;
     size_t n;
+    char **names; /* output names, one per tensor of the map (names.h) */
+    size_t nnames;
     stw_kv *meta;
     size_t nmeta;
     unsigned char *header;
@@ -339,6 +337,7 @@ typedef struct plan {
 static void plan_free(plan *p)
 {
     free(p->entries);
+    names_free(p->names, p->nnames);
     ckpt_metadata_free(p->meta, p->nmeta);
     free(p->header);
 }
@@ -380,7 +379,8 @@ static c2s_status write_all(writer *w, const plan *p)
 static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan *p,
                             c2s_write_result *res, c2s_error *err)
 {
-    c2s_status st = plan_entries(&ck->map, o, &p->entries, &p->n, res, err);
+    p->nnames = ck->map.ntensors;
+    c2s_status st = plan_entries(&ck->map, o, &p->entries, &p->n, &p->names, res, err);
     if (st == C2S_OK)
         st = plan_metadata(ck, o, &p->meta, &p->nmeta, err);
     if (st == C2S_OK)

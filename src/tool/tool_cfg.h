@@ -41,6 +41,8 @@ typedef struct tool_config {
     size_t ninclude;
     const char **exclude; /* --exclude GLOB, repeatable */
     size_t nexclude;
+    c2s_rename *renames; /* --rename FROM=TO, repeatable; FROM is an owned copy */
+    size_t nrenames;
     c2s_kv *metadata; /* --metadata KEY=VALUE; keys are owned copies */
     size_t nmetadata;
     int training_metadata;   /* --training-metadata */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_select.h"
+
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
     return (c2s_open_options){.key = cfg->key,
@@ -111,6 +113,8 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
         .ninclude = cfg->ninclude,
         .exclude = cfg->exclude,
         .nexclude = cfg->nexclude,
+        .rename = cfg->renames,
+        .nrename = cfg->nrenames,
         .convert_dtype = cfg->convert_dtype,
         .dtype = cfg->dtype,
         .metadata = cfg->metadata,
@@ -164,6 +168,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
     }
     out->verdict = "safe";
     report_open(cfg, job->input, ck, mb);
+    tool_warn_unmatched(cfg, job->input, &(tool_tensors){ck, NULL}, mb);
     c2s_write_options wo = write_options(cfg, cancel, slot, sharing);
     c2s_write_result res;
     memset(&res, 0, sizeof res);

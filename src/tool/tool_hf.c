@@ -281,8 +281,8 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
         not_rewritten(r, j, e->valuestring, why);
         return;
     }
-    if (r->cfg->key != NULL) {
-        not_rewritten(r, j, "--key", "renames the tensors");
+    if (r->cfg->key != NULL || r->cfg->nrenames > 0) {
+        not_rewritten(r, j, r->cfg->key != NULL ? "--key" : "--rename", "renames the tensors");
         return;
     }
     if (tool_check_existing(r->cfg, j->in, j->out, &j->mb, &j->o)) {

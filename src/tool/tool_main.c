@@ -32,6 +32,7 @@
 #include "tool_opts.h"
 #include "tool_run.h"
 #include "tool_scan.h"
+#include "tool_select.h"
 
 static volatile sig_atomic_t g_signal;
 
@@ -107,50 +108,85 @@ static int scan_all(const tool_config *cfg)
     return fflush(stdout) == 0 ? worst : C2S_ERR_INPUT;
 }
 
+/* A file --list could not read: the message on stderr, and with --json
+ * its own JSON line. */
+static int list_failed(const tool_config *cfg, const char *file, const c2s_error *err)
+{
+    char why[TOOL_ERROR_TEXT_MAX];
+    tool_error_text(err, why, sizeof why);
+    tool_error(NULL, file, "%s", why);
+    if (cfg->json)
+        tool_print_list_error(stdout, file, why);
+    return err->status;
+}
+
 /* --list of a .safetensors file: its header, validated; no data read. */
-static int list_safetensors(const tool_config *cfg)
+static int list_safetensors(const tool_config *cfg, const char *file)
 {
     c2s_error err;
-    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
-    int fd = open(cfg->input, O_RDONLY | O_CLOEXEC);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        tool_error(NULL, cfg->input, "cannot open: %s", strerror(errno));
-        return C2S_ERR_INPUT;
+        tool_fail(&err, C2S_ERR_INPUT, "cannot open: %s", strerror(errno));
+        return list_failed(cfg, file, &err);
     }
     c2s_safetensors *f = NULL;
     c2s_status st = c2s_safetensors_open_fd(fd, &f, &err);
     close(fd);
-    if (st != C2S_OK) {
-        tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
-        return st;
-    }
-    tool_print_list_st(stdout, f);
+    if (st != C2S_OK)
+        return list_failed(cfg, file, &err);
+    tool_warn_unmatched(cfg, file, &(tool_tensors){NULL, f}, NULL);
+    int rc = tool_print_list_st(stdout, cfg, file, f);
     c2s_safetensors_close(f);
-    return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
+    if (rc != 0)
+        tool_error(NULL, file, "out of memory");
+    return rc == 0 ? C2S_OK : C2S_ERR_INPUT;
 }
 
-static int list(const tool_config *cfg)
+static int list_checkpoint(const tool_config *cfg, const char *file)
 {
-    if (tool_has_suffix(cfg->input, ".safetensors"))
-        return list_safetensors(cfg);
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
     c2s_error err;
-    char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
-    c2s_status st = c2s_open(cfg->input, &oo, &ck, &err);
+    c2s_status st = c2s_open(file, &oo, &ck, &err);
     if (g_signal) {
         c2s_close(ck);
         die_of_signal();
     }
-    if (st != C2S_OK) {
-        tool_error(NULL, cfg->input, "%s", tool_error_text(&err, why, sizeof why));
-        return st;
+    c2s_write_options wo = tool_select_options(cfg);
+    if (st == C2S_OK) {
+        tool_warn_unmatched(cfg, file, &(tool_tensors){ck, NULL}, NULL);
+        st = c2s_check_names(ck, &wo, &err);
     }
-    tool_print_list(stdout, ck);
+    if (st != C2S_OK) {
+        c2s_close(ck);
+        return list_failed(cfg, file, &err);
+    }
+    int rc = tool_print_list(stdout, cfg, file, ck);
     c2s_close(ck);
-    return fflush(stdout) == 0 ? C2S_OK : C2S_ERR_INPUT;
+    if (rc != 0)
+        tool_error(NULL, file, "out of memory");
+    return rc == 0 ? C2S_OK : C2S_ERR_INPUT;
+}
+
+/* --list FILE...: each file in turn, under a "==> FILE <==" line when
+ * there are several (as head(1) does), blank lines between; the worst
+ * status wins, as for conversions. */
+static int list(const tool_config *cfg)
+{
+    int worst = C2S_OK;
+    for (size_t i = 0; i < cfg->ninputs; i++) {
+        const char *file = cfg->inputs[i];
+        if (cfg->ninputs > 1 && !cfg->json)
+            printf("%s==> %s <==\n", i > 0 ? "\n" : "", file);
+        fflush(stdout); /* before any message about the file on stderr */
+        int rc = tool_has_suffix(file, ".safetensors") ? list_safetensors(cfg, file)
+                                                       : list_checkpoint(cfg, file);
+        if (rc == C2S_ERR_REFUSED || (rc != C2S_OK && worst == C2S_OK))
+            worst = rc;
+    }
+    return fflush(stdout) == 0 ? worst : C2S_ERR_INPUT;
 }
 
 int main(int argc, char **argv)

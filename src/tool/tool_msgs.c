@@ -256,6 +256,8 @@ const char *tool_error_text(const c2s_error *e, char *buf, size_t cap)
                  e->msg);
     else if (e->rule == C2S_RULE_ALL_FILTERED)
         snprintf(buf, cap, "%s (--include/--exclude)", e->msg);
+    else if (e->rule == C2S_RULE_RENAME)
+        snprintf(buf, cap, "%s (--rename)", e->msg);
     else if (e->rule == C2S_RULE_EXISTS)
         snprintf(buf, cap, "%s (use -f to overwrite)", e->msg);
     else

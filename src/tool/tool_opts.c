@@ -14,6 +14,7 @@
 
 #include "c2s.h"
 #include "tool_msgs.h"
+#include "tool_select.h"
 
 enum long_only {
     OPT_KEY = 256,
@@ -42,6 +43,7 @@ enum long_only {
     OPT_TF_NAMES,
     OPT_NAME,
     OPT_QUANTIZED,
+    OPT_RENAME,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -71,6 +73,7 @@ static const struct option LONG_OPTIONS[] = {
     {"quantized", required_argument, NULL, OPT_QUANTIZED},
     {"quiet", no_argument, NULL, 'q'},
     {"recursive", required_argument, NULL, 'r'},
+    {"rename", required_argument, NULL, OPT_RENAME},
     {"scan", no_argument, NULL, OPT_SCAN},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
@@ -86,7 +89,7 @@ void tool_print_help(FILE *out)
 {
     fputs("Usage: ckpt2safetensors [OPTIONS] INPUT...\n"
           "       ckpt2safetensors [OPTIONS] -r DIR [-o OUTDIR]\n"
-          "       ckpt2safetensors --list FILE\n"
+          "       ckpt2safetensors --list [--json] FILE...\n"
           "       ckpt2safetensors --scan [--json] FILE...\n"
           "Convert PyTorch checkpoints (.ckpt .pt .pth .bin, as written by torch.save)\n"
           "and TensorFlow checkpoints (NAME.index and its NAME.data-* shards) to\n"
@@ -124,15 +127,20 @@ void tool_print_help(FILE *out)
           "                          as given, then each -r DIR's files sorted by path)\n"
           "      --key PATH          convert only the sub-tree at PATH, a dotted path of\n"
           "                          keys and list indices, e.g. 'model' or\n"
-          "                          'optimizer_states.0.state'\n"
+          "                          'optimizer_states.0.state'; with flat dotted keys\n"
+          "                          (Stable Diffusion), the keys that begin with PATH.\n"
+          "                          named without it: 'model.diffusion_model'\n"
           "      --name NAME         the name of a root that is one tensor\n"
           "                          (torch.save(tensor)); default 'tensor'\n"
           "      --quantized HOW     quantized tensors (qint8, quint8, qint32): dequantize\n"
           "                          (F32 values, as torch's .dequantize() gives them)\n"
           "                          or raw (the integers, plus NAME.scale and\n"
           "                          NAME.zero_point); default: an error\n"
-          "      --list              print the tensors (name, dtype, shape, bytes) of a\n"
-          "                          checkpoint or .safetensors file; write nothing\n"
+          "      --list              print the tensors (name, dtype, shape, bytes) of\n"
+          "                          each checkpoint or .safetensors FILE as they would\n"
+          "                          be written (after --key, --rename, --include,\n"
+          "                          --exclude, --dtype); write nothing; with --json:\n"
+          "                          one JSON object per file\n"
           "      --skip-unsupported  drop tensors safetensors cannot hold (complex128,\n"
           "                          quantized, sparse, meta) with a warning, instead of\n"
           "                          failing\n"
@@ -146,7 +154,14 @@ void tool_print_help(FILE *out)
           "                          float16, half, bfloat16, fp32, float32)\n"
           "      --include GLOB      keep only tensors whose name matches GLOB\n"
           "                          (repeatable; '*' also matches '.')\n"
-          "      --exclude GLOB      drop tensors whose name matches GLOB (repeatable)\n"
+          "      --exclude GLOB      drop tensors whose name matches GLOB (repeatable);\n"
+          "                          globs match the name written (after --rename), and\n"
+          "                          a GLOB that matches no tensor of a file is warned\n"
+          "                          about\n"
+          "      --rename FROM=TO    write tensors whose name begins with FROM as TO\n"
+          "                          followed by the rest (repeatable; the first FROM\n"
+          "                          that matches wins; FROM may be empty), e.g.\n"
+          "                          'model.diffusion_model.=unet.'\n"
           "      --metadata KEY=VALUE\n"
           "                          add KEY to __metadata__ (repeatable; not 'format')\n"
           "      --training-metadata also copy the scalars outside the root (epoch,\n"
@@ -499,20 +514,20 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         break;
     case OPT_QUANTIZED:
         return parse_quantized(arg, cfg, err);
+    case OPT_RENAME:
+        return tool_add_rename(arg, cfg, err);
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
     return C2S_OK;
 }
 
-/* The first option given that only a conversion uses, for messages;
+/* The first option given that only a conversion uses (--list previews the
+ * tensors: it takes the ones that choose and name them), for messages;
  * NULL: none. */
 static const char *writing_option(const tool_config *cfg)
 {
     return cfg->output              ? "-o"
-           : cfg->convert_dtype     ? "--dtype"
-           : cfg->ninclude          ? "--include"
-           : cfg->nexclude          ? "--exclude"
            : cfg->nmetadata         ? "--metadata"
            : cfg->training_metadata ? "--training-metadata"
            : cfg->verify            ? "--verify"
@@ -525,7 +540,11 @@ static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
 {
     const char *bad = writing_option(cfg);
     if (bad == NULL)
-        bad = cfg->list               ? "--list"
+        bad = cfg->convert_dtype      ? "--dtype"
+              : cfg->ninclude         ? "--include"
+              : cfg->nexclude         ? "--exclude"
+              : cfg->nrenames         ? "--rename"
+              : cfg->list             ? "--list"
               : cfg->force            ? "-f"
               : cfg->key              ? "--key"
               : cfg->skip_unsupported ? "--skip-unsupported"
@@ -540,10 +559,10 @@ static c2s_status check_scan_combination(const tool_config *cfg, c2s_error *err)
 
 static c2s_status check_list_combination(const tool_config *cfg, c2s_error *err)
 {
-    if (cfg->ninputs > 1 || cfg->nroots > 0)
-        return tool_fail(err, C2S_ERR_USAGE, "--list takes one INPUT");
-    if (cfg->json)
-        return tool_fail(err, C2S_ERR_USAGE, "--json goes with --scan or a conversion, not --list");
+    if (cfg->nroots > 0)
+        return tool_fail(err, C2S_ERR_USAGE, "--list takes FILEs, not -r");
+    if (cfg->key != NULL && *cfg->key == '\0')
+        return tool_fail(err, C2S_ERR_USAGE, "--key needs a non-empty path");
     const char *bad = writing_option(cfg);
     if (bad == NULL && cfg->shard_count)
         bad = "--shard";
@@ -596,6 +615,9 @@ void tool_config_free(tool_config *cfg)
     free(cfg->allow);
     free(cfg->include);
     free(cfg->exclude);
+    for (size_t i = 0; i < cfg->nrenames; i++)
+        free((char *)cfg->renames[i].from);
+    free(cfg->renames);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -609,8 +631,9 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     cfg->include = calloc(cap, sizeof *cfg->include);
     cfg->exclude = calloc(cap, sizeof *cfg->exclude);
     cfg->metadata = calloc(cap, sizeof *cfg->metadata);
+    cfg->renames = calloc(cap, sizeof *cfg->renames);
     if (!cfg->inputs || !cfg->roots || !cfg->allow || !cfg->include || !cfg->exclude ||
-        !cfg->metadata)
+        !cfg->metadata || !cfg->renames)
         return tool_fail(err, C2S_ERR_USAGE, "out of memory");
     opterr = 0; /* our own messages */
     optind = 1;

@@ -62,6 +62,12 @@ typedef struct walk_ctx {
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap;
     size_t *storage_slots; /* open-addressing hash of storage keys */
     size_t nslots;
+    /* A root chosen by name prefix (flat dotted keys): only the entries of
+     * prefix_dict whose label begins with prefix + "." are named, without
+     * that part; NULL: every child of the root is. */
+    const pvm_value *prefix_dict;
+    const char *prefix;
+    size_t prefix_len;
     c2s_error *err;
 } walk_ctx;
 
@@ -995,6 +1001,13 @@ static c2s_status unnamed_counter(walk_ctx *c, frame *f, const child *ch, size_t
     return new_counter(c, display_path(c->path), why, out);
 }
 
+/* Whether label is prefix + "." + something: an entry the prefix selects. */
+static int under_prefix(const walk_ctx *c, const char *label)
+{
+    return strncmp(label, c->prefix, c->prefix_len) == 0 && label[c->prefix_len] == '.' &&
+           label[c->prefix_len + 1] != '\0';
+}
+
 static c2s_status step(walk_ctx *c)
 {
     frame *f = &c->stack[c->depth - 1];
@@ -1015,6 +1028,11 @@ static c2s_status step(walk_ctx *c)
     else if (named) {
         snprintf(buf, sizeof buf, "%zu", ch.index);
         label = buf;
+    }
+    if (c->depth == 1 && f->v == c->prefix_dict) {
+        if (!named || !under_prefix(c, label))
+            return C2S_OK; /* outside the selected names: not part of the root */
+        label += c->prefix_len + 1;
     }
     if (!named) {
         size_t counter;
@@ -1049,32 +1067,66 @@ static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, 
 
 /* ---- choosing the root ----------------------------------------------------- */
 
-/* Follow a dotted key path; dict keys may themselves contain dots, so the
- * longest key matching a prefix of the rest of the path wins. */
-static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key,
-                              const pvm_value **out)
+/* The label of the i-th child of v that is named (the next one from i
+ * on); 0 when there is none.  *at is set to the index after it. */
+static int named_child(const pvm_value *v, size_t *at, child *ch, char *buf, size_t cap,
+                       const char **label)
 {
-    const pvm_value *v = top;
+    for (size_t i = *at;;) {
+        int used = child_at(v, i, ch);
+        if (used == 0)
+            return 0;
+        i += (size_t)used;
+        *at = i;
+        if (ch->attribute)
+            continue;
+        if (ch->key == NULL) {
+            snprintf(buf, cap, "%zu", ch->index);
+            *label = buf;
+            return 1;
+        }
+        if (key_label(ch->key, buf, cap, label))
+            return 1;
+    }
+}
+
+/* Whether some named child of v has a label rest + "." + something. */
+static int has_prefixed_child(walk_ctx *c, const pvm_value *v, const char *rest)
+{
+    const char *saved = c->prefix;
+    size_t saved_len = c->prefix_len;
+    c->prefix = rest;
+    c->prefix_len = strlen(rest);
+    child ch;
+    char buf[32];
+    const char *label;
+    int found = 0;
+    for (size_t i = 0; !found && named_child(v, &i, &ch, buf, sizeof buf, &label);)
+        found = under_prefix(c, label);
+    c->prefix = saved;
+    c->prefix_len = saved_len;
+    return found;
+}
+
+/* Follow a dotted key path from start; dict keys may themselves contain
+ * dots, so the longest key matching a prefix of the rest of the path wins.
+ * Where no key matches but some keys begin with the rest of the path and a
+ * '.' (flat keys: "model.diffusion_model.out.0.weight"), the root is that
+ * container with only those entries, named without the prefix.  *first:
+ * 1 when the first component already named nothing. */
+static c2s_status resolve_key(walk_ctx *c, const pvm_value *start, const char *key,
+                              const pvm_value **out, int *first)
+{
+    const pvm_value *v = start;
     const char *rest = key;
+    *first = 0;
     while (*rest) {
         const pvm_value *next = NULL;
         size_t best = 0;
-        for (size_t i = 0;; i++) {
-            child ch;
-            int used = child_at(v, i, &ch);
-            if (used == 0)
-                break;
-            i += (size_t)used - 1;
-            if (ch.attribute)
-                continue;
-            char buf[32];
-            const char *label = buf;
-            if (ch.key != NULL) {
-                if (!key_label(ch.key, buf, sizeof buf, &label))
-                    continue;
-            } else {
-                snprintf(buf, sizeof buf, "%zu", ch.index);
-            }
+        child ch;
+        char buf[32];
+        const char *label;
+        for (size_t i = 0; named_child(v, &i, &ch, buf, sizeof buf, &label);) {
             size_t ll = strlen(label);
             if (ll > best && strncmp(rest, label, ll) == 0 &&
                 (rest[ll] == '\0' || rest[ll] == '.')) {
@@ -1082,6 +1134,13 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
                 next = ch.v;
             }
         }
+        if (next == NULL && has_prefixed_child(c, v, rest)) {
+            c->prefix_dict = v;
+            c->prefix = rest;
+            c->prefix_len = strlen(rest);
+            break;
+        }
+        *first = next == NULL && rest == key;
         if (next == NULL && rest == key)
             return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
                                  "'%s': no such entry in the top-level %s", key, kind_name(v));
@@ -1098,11 +1157,49 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *top, const char *key
     return C2S_OK;
 }
 
+/* top["state_dict"] when it is a dict (the default root), else NULL. */
+static const pvm_value *state_dict_of(const pvm_value *top)
+{
+    const pvm_value *sd = pvm_dict_get_str(top, "state_dict");
+    return sd != NULL && sd->kind == PVM_DICT ? sd : NULL;
+}
+
+/* The root a key path names: looked up from the top level; when its first
+ * component names nothing there and the top level has a state_dict dict,
+ * looked up in that dict instead (Lightning and Stable Diffusion keep their
+ * tensors there).  *root_path: the path from the top level. */
+static c2s_status key_root(walk_ctx *c, const pvm_value *top, const char *key,
+                           const pvm_value **root, char **root_path)
+{
+    int first;
+    c2s_status st = resolve_key(c, top, key, root, &first);
+    const pvm_value *sd = top->kind == PVM_DICT ? state_dict_of(top) : NULL;
+    if (st != C2S_OK && first && sd != NULL) {
+        c->prefix_dict = NULL;
+        st = resolve_key(c, sd, key, root, &first);
+        if (st != C2S_OK && first)
+            return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_KEY,
+                                 "'%s': no such entry in the top-level dict, nor in its "
+                                 "state_dict",
+                                 key);
+        if (st == C2S_OK) {
+            size_t n = strlen("state_dict.") + strlen(key) + 1;
+            if ((*root_path = malloc(n)) == NULL)
+                return oom(c);
+            snprintf(*root_path, n, "state_dict.%s", key);
+            return C2S_OK;
+        }
+    }
+    if (st == C2S_OK && (*root_path = strdup(key)) == NULL)
+        return oom(c);
+    return st;
+}
+
 /* Default root: top["state_dict"] when it is a dict; the rest is counted. */
 static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_value **root)
 {
-    const pvm_value *sd = pvm_dict_get_str(top, "state_dict");
-    if (sd == NULL || sd->kind != PVM_DICT) {
+    const pvm_value *sd = state_dict_of(top);
+    if (sd == NULL) {
         *root = top;
         return C2S_OK;
     }
@@ -1189,11 +1286,10 @@ static c2s_status build(walk_ctx *c, const pvm_value *top)
 {
     const pvm_value *root = NULL;
     const char *key = c->opts ? c->opts->key : NULL;
-    c2s_status st = key ? resolve_key(c, top, key, &root) : default_root(c, top, &root);
+    c2s_status st = key ? key_root(c, top, key, &root, &c->map->root) : default_root(c, top, &root);
     if (st != C2S_OK)
         return st;
-    c->map->root = strdup(key ? key : (root != top ? "state_dict" : ""));
-    if (c->map->root == NULL)
+    if (key == NULL && (c->map->root = strdup(root != top ? "state_dict" : "")) == NULL)
         return oom(c);
     if ((st = walk(c, root, NAMED, SIZE_MAX)) != C2S_OK)
         return st;

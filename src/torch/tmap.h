@@ -10,7 +10,12 @@
  * with '.'; list and tuple items by index; integer dict keys in decimal.
  * Default root: when the top level is a dict whose "state_dict" entry is a
  * dict, that entry (Lightning, Stable Diffusion); otherwise the top level.
- * A key path ("model.diffusion_model") selects any other sub-tree.  The
+ * A key path selects any other sub-tree: "model.encoder" (nested dicts), or
+ * "model.diffusion_model" where the keys are flat dotted strings (the
+ * entries beginning with "model.diffusion_model.", named without it); a
+ * path whose first component is not at the top level is looked up in the
+ * top level's "state_dict" dict (c2s.h, c2s_open_options.key, has the
+ * exact rule).  The
  * top-level entries the default root leaves out, and objects whose tensors
  * cannot be named, are reported as notes.
  *

@@ -17,6 +17,7 @@
 #include "tool/tool_msgs.h"
 #include "tool/tool_opts.h"
 #include "tool/tool_report.h"
+#include "tool/tool_select.h"
 
 #define MAX_WORDS 16
 
@@ -432,17 +433,26 @@ Test(opts, scan_refuses_what_writes)
     done(&c);
 }
 
-Test(opts, list_takes_one_input_and_writes_nothing)
+Test(opts, list_takes_files_and_writes_nothing)
 {
     cmd c;
-    PARSE(&c, "--list", "a.pt", "b.pt");
-    expect_usage(&c, "--list takes one INPUT", "two inputs");
+    PARSE(&c, "--list", "--json", "a.pt", "b.pt");
+    expect_ok(&c, "two inputs, --json");
+    cr_expect(c.cfg.list && c.cfg.json);
+    cr_expect_eq(c.cfg.ninputs, 2);
     done(&c);
     PARSE(&c, "--list", "-r", "d");
-    expect_usage(&c, "--list takes one INPUT", "-r");
+    expect_usage(&c, "--list takes FILEs, not -r", "-r");
     done(&c);
-    PARSE(&c, "--list", "--json", "a.pt");
-    expect_usage(&c, "--json goes with --scan or a conversion, not --list", "--json");
+    PARSE(&c, "--list", "--key", "", "a.pt");
+    expect_usage(&c, "--key needs a non-empty path", "--key ''");
+    done(&c);
+    PARSE(&c, "--list", "--include", "a*", "--exclude", "b*", "--rename", "a.=b.", "--dtype", "f16",
+          "a.pt");
+    expect_ok(&c, "the options that choose and name tensors");
+    done(&c);
+    PARSE(&c, "--list", "--metadata", "k=v", "a.pt");
+    expect_usage(&c, "--list writes nothing, so --metadata makes no sense with it", "--metadata");
     done(&c);
     PARSE(&c, "--list", "--shard", "1/2", "a.pt");
     expect_usage(&c, "--list writes nothing, so --shard makes no sense with it", "--shard");
@@ -455,6 +465,34 @@ Test(opts, list_takes_one_input_and_writes_nothing)
     done(&c);
     PARSE(&c, "--list", "--key", "model", "-q", "a.pt");
     expect_ok(&c, "--list --key");
+    done(&c);
+}
+
+Test(opts, renames_are_kept_in_order_and_go_to_the_write_options)
+{
+    cmd c;
+    PARSE(&c, "a.pt", "--rename", "model.diffusion_model.=unet.", "--rename", "=p.", "--rename",
+          "a=b=c");
+    expect_ok(&c, "parse");
+    cr_assert_eq(c.cfg.nrenames, 3);
+    cr_expect_str_eq(c.cfg.renames[0].from, "model.diffusion_model.");
+    cr_expect_str_eq(c.cfg.renames[0].to, "unet.");
+    cr_expect_str_eq(c.cfg.renames[1].from, "");
+    cr_expect_str_eq(c.cfg.renames[1].to, "p.");
+    cr_expect_str_eq(c.cfg.renames[2].from, "a"); /* the first '=' ends FROM */
+    cr_expect_str_eq(c.cfg.renames[2].to, "b=c");
+    c2s_write_options o = tool_select_options(&c.cfg);
+    cr_expect_eq(o.nrename, 3);
+    cr_expect_eq(o.rename, c.cfg.renames);
+    done(&c);
+    PARSE(&c, "a.pt", "--rename", "nothing");
+    expect_usage(&c,
+                 "--rename takes FROM=TO (a name prefix and its replacement; FROM may be empty), "
+                 "not 'nothing'",
+                 "no '='");
+    done(&c);
+    PARSE(&c, "--scan", "--rename", "a=b", "a.pt");
+    expect_usage(&c, "--scan writes nothing, so --rename makes no sense with it", "--scan");
     done(&c);
 }
 
@@ -572,6 +610,8 @@ Test(opts, error_text_names_the_option)
     }
     cr_expect_str_eq(error_text(C2S_RULE_NONE, "", 0, "bad zip"), "bad zip");
     cr_expect_str_eq(error_text(C2S_RULE_KEY, "", 0, "'x' not found"), "--key 'x' not found");
+    cr_expect_str_eq(error_text(C2S_RULE_RENAME, "", 0, "tensors 'a' and 'b' would both be x"),
+                     "tensors 'a' and 'b' would both be x (--rename)");
     cr_expect_str_eq(error_text(C2S_RULE_NO_TENSORS, "", 0, "no tensors found under 'a' (a list)"),
                      "no tensors found under 'a' (a list; choose a root with --key)");
     cr_expect_str_eq(error_text(C2S_RULE_NO_TENSORS, "", 0, "no tensors found"),
