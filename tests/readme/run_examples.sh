@@ -72,7 +72,7 @@ put() { mkdir -p "$(dirname "$2")" && cp "$F/$1" "$2"; }
 setup_sandbox() {
     d=$1
     mkdir -p "$d" && cd "$d" || exit 1
-    ln -s "$F" fixtures
+    cp -R "$F" fixtures    # a copy: an example may write beside its input
     put sample.ckpt model.ckpt
     put sample.ckpt downloads/a.ckpt
     put good/lightning.ckpt downloads/b.ckpt
@@ -81,7 +81,7 @@ setup_sandbox() {
     put modules/yolo_like.pt yolov5s.pt
     put modules/quantized.pt int8_model.pth
     put script/good/nested.pt model.pt
-    if [ -f "$F/sd/sd_v1_like.ckpt" ]; then put sd/sd_v1_like.ckpt sd.ckpt; fi
+    put sd/sd_v1.ckpt sd.ckpt
     for m in models checkpoints data/ckpts; do
         put sample.ckpt $m/a.ckpt
         put good/views.pt $m/b.pt
