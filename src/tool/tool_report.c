@@ -5,6 +5,9 @@
 #include "tool_report.h"
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "tool_json.h"
 
 static const char *const STATUS_NAMES[TOOL_NSTATUS] = {
     "converted",
@@ -45,7 +48,9 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     add_string_or_null(j, "error", o->error);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    int rc = text != NULL ? tool_console_stdout(con, text) : -1;
+    char *fixed = text ? tool_json_fix_utf8(text) : NULL; /* names that are not UTF-8 */
+    int rc = fixed != NULL ? tool_console_stdout(con, fixed) : -1;
+    free(fixed);
     cJSON_free(text);
     return rc;
 }
