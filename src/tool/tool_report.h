@@ -42,6 +42,8 @@ typedef struct tool_outcome {
     uint64_t bytes; /* size of the output written */
     double seconds;
     char sha256[65];               /* "" when not computed */
+    int sharded;                   /* written as shards: the output is their index
+                                      (tool_shard.h), bytes all the files */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */
 } tool_outcome;
 
