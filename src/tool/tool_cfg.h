@@ -35,7 +35,6 @@ typedef struct tool_config {
     unsigned jobs;           /* -j; 0: number of online CPUs */
     unsigned shard_index;    /* --shard I/N, I 1-based; 0: no sharding */
     unsigned shard_count;
-    uint64_t max_shard_size; /* --max-shard-size, bytes; 0: one file */
     int convert_dtype; /* --dtype given */
     c2s_dtype dtype;
     const char **include; /* --include GLOB, repeatable */
@@ -47,6 +46,7 @@ typedef struct tool_config {
     int training_metadata;   /* --training-metadata */
     int verify;              /* --verify */
     c2s_direct_io direct_io; /* --direct-io WHEN */
+    uint64_t max_shard_size; /* --max-shard-size, bytes; 0: one file */
     int direct_io_given;
     int quiet;         /* -q */
     int verbose;       /* -v */

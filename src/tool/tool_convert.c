@@ -231,8 +231,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
     else if (job->output == NULL && isatty(STDOUT_FILENO))
         fail(mb, job, out, TOOL_FAILED,
              "standard output is a terminal: redirect it, or use -o FILE");
-    else if (!check_existing(cfg, job, mb, out) &&
-             make_parent(job, mb, out) == 0)
+    else if (!check_existing(cfg, job, mb, out) && make_parent(job, mb, out) == 0)
         convert(cfg, job, cancel, slot, sharing, mb, out);
     out->seconds = tool_seconds_since(&t0);
 }

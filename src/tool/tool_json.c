@@ -1,6 +1,6 @@
 /*
- * tool_json.c - JSON strings escaped as Python escapes them, and invalid
- * UTF-8 as surrogate escapes (see tool_json.h).
+ * tool_json.c - JSON strings escaped as Python escapes them, and names
+ * that are not UTF-8 (see tool_json.h).
  *
  * How it works.  utf8_length() says how long the valid UTF-8 sequence at a
  * position is (RFC 3629: no overlong forms, no surrogates, nothing above
@@ -93,9 +93,8 @@ static void put_u(tool_text *t, uint32_t unit)
 /* One code point the way Python's ensure_ascii writes it. */
 static void put_code_point(tool_text *t, uint32_t cp)
 {
-    static const char SHORT[][3] = {['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b",
-                                    ['\f'] = "\\f", ['\n'] = "\\n",  ['\r'] = "\\r",
-                                    ['\t'] = "\\t"};
+    static const char SHORT[][3] = {['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+                                    ['\n'] = "\\n", ['\r'] = "\\r",  ['\t'] = "\\t"};
     if (cp < sizeof SHORT / sizeof SHORT[0] && SHORT[cp][0] != '\0') {
         tool_text_put(t, SHORT[cp], 2);
     } else if (cp >= ' ' && cp <= '~') {
@@ -117,7 +116,7 @@ void tool_json_string(tool_text *t, const char *s)
         uint32_t cp;
         size_t n = utf8_length(p, &cp);
         if (n == 0) {
-            put_u(t, 0xdc00 + *p);
+            put_u(t, 0xfffd);
             p++;
         } else {
             put_code_point(t, cp);
@@ -140,7 +139,7 @@ char *tool_json_fix_utf8(const char *json)
             continue;
         }
         tool_text_put(&t, (const char *)run, (size_t)(p - run));
-        put_u(&t, 0xdc00 + *p);
+        tool_text_puts(&t, "\xef\xbf\xbd"); /* U+FFFD */
         run = ++p;
     }
     tool_text_put(&t, (const char *)run, (size_t)(p - run));
@@ -149,4 +148,25 @@ char *tool_json_fix_utf8(const char *json)
         return NULL;
     }
     return t.s;
+}
+
+int tool_json_is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    size_t n;
+    while (*p && (n = utf8_length(p, &cp)) > 0)
+        p += n;
+    return *p == '\0';
+}
+
+char *tool_json_hex(const char *s)
+{
+    size_t n = strlen(s);
+    char *hex = malloc(2 * n + 1);
+    for (size_t i = 0; hex != NULL && i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    if (hex != NULL)
+        hex[2 * n] = '\0';
+    return hex;
 }

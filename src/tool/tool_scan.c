@@ -99,6 +99,11 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", file);
+    if (!tool_json_is_utf8(file)) { /* its bytes, as tool_json.h says */
+        char *hex = tool_json_hex(file);
+        cJSON_AddStringToObject(o, "file_hex", hex ? hex : "");
+        free(hex);
+    }
     cJSON_AddStringToObject(o, "verdict", c2s_verdict_name(r->verdict));
     cJSON_AddStringToObject(o, "format", r->format ? r->format : "");
     char why[TOOL_ERROR_TEXT_MAX];

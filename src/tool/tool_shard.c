@@ -35,16 +35,23 @@ int tool_parse_shard_size(const char *s, uint64_t *out)
         const char *unit;
         uint64_t mult;
     } UNITS[] = {
-        {"KiB", 1ull << 10}, {"MiB", 1ull << 20},        {"GiB", 1ull << 30},
-        {"KB", 1000ull},     {"MB", 1000ull * 1000ull}, {"GB", 1000ull * 1000ull * 1000ull},
+        {"KiB", 1ull << 10},
+        {"MiB", 1ull << 20},
+        {"GiB", 1ull << 30},
+        {"KB", 1000ull},
+        {"MB", 1000ull * 1000ull},
+        {"GB", 1000ull * 1000ull * 1000ull},
         {"", 1},
     };
     const char *end = s;
     while (*end >= '0' && *end <= '9')
         end++;
-    if (end == s || end - s > 19)
+    if (end == s)
         return 0;
-    uint64_t v = strtoull(s, NULL, 10);
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE)
+        return 0;
     size_t ulen = strlen(end);
     /* a final lower-case b means bits to transformers: refused */
     if (ulen >= 2 && end[ulen - 1] == 'b' && (end[ulen - 2] != 'i' && end[ulen - 2] != 'I'))
