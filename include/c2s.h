@@ -396,10 +396,9 @@ typedef struct c2s_write_options {
      * c2s_tensor_count(ck) bytes, and tensor i (as c2s_tensor_at counts)
      * is written only when only[i] is non-zero, and only if the rules above
      * keep it too.  A tensor left out here is in no count of
-     * c2s_write_result, and none may be unsupported (only[i] 0 lets
-     * c2s_write pass over an unsupported tensor without skip_unsupported).
-     * Leaving every tensor out is an error.  For writing one shard of a
-     * c2s_shard_plan. */
+     * c2s_write_result, and an unsupported one does not fail the write.
+     * Leaving every tensor out fails with C2S_ERR_USAGE ("no tensor chosen
+     * to write").  For writing one shard of a c2s_shard_plan. */
     const unsigned char *only;
 } c2s_write_options;
 

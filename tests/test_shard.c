@@ -492,6 +492,40 @@ Test(shard, cli_batch)
     }
 }
 
+/* Hugging Face shards converted with --max-shard-size are split again, so
+ * their NAME.bin.index.json is not rewritten: a note says why. */
+Test(shard, cli_hf_index_steps_aside)
+{
+    char *sub = in_dir("hf");
+    cr_assert_eq(mkdir(sub, 0777), 0);
+    free(sub);
+    put_sample("hf/pytorch_model-00001-of-00002.bin");
+    put_sample("hf/pytorch_model-00002-of-00002.bin");
+    static const char INDEX[] = "{\"weight_map\": {\"features.0.weight\": "
+                                "\"pytorch_model-00001-of-00002.bin\", \"x\": "
+                                "\"pytorch_model-00002-of-00002.bin\"}}";
+    char *p = in_dir("hf/pytorch_model.bin.index.json");
+    cr_assert_eq(tu_write(p, INDEX, sizeof INDEX - 1), 0);
+    free(p);
+    tr_result r = RUN("--max-shard-size", "1000", "-j", "1", "-r", "hf");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "ckpt2safetensors: hf/pytorch_model.bin.index.json: not "
+                                     "rewritten: --max-shard-size splits the files again\n"),
+                       "%s", r.err);
+    tr_free(&r);
+    const char *written[] = {"hf/model-00001-of-00002-00003-of-00003.safetensors",
+                             "hf/model-00001-of-00002.safetensors.index.json",
+                             "hf/model-00002-of-00002.safetensors.index.json"};
+    for (size_t i = 0; i < 3; i++) {
+        char *w = in_dir(written[i]);
+        cr_expect(tu_exists(w), "no %s", written[i]);
+        free(w);
+    }
+    char *old = in_dir("hf/model.safetensors.index.json");
+    cr_expect(!tu_exists(old));
+    free(old);
+}
+
 /* ---- --json and file names that are not UTF-8 ----------------------------------- */
 
 Test(shard, json_escapes_names_that_are_not_utf8)
