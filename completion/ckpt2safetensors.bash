@@ -5,7 +5,7 @@
 # To try it without installing:  source completion/ckpt2safetensors.bash
 #
 # Completes the options (the same list as --help), the values of --dtype,
-# --direct-io and --quantized,
+# --direct-io and --quantized, usual sizes for --max-shard-size,
 # directories after -r and -o, and otherwise checkpoint files (.ckpt .pt
 # .pth .bin, TensorFlow .index), .safetensors files (for --list) and
 # directories.
@@ -21,6 +21,7 @@ _ckpt2safetensors()
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --rename --metadata
+--max-shard-size
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
@@ -34,6 +35,10 @@ _ckpt2safetensors()
         COMPREPLY=($(compgen -W $'dequantize\nraw' -- "${cur#--quantized=}"))
         return 0
     fi
+    if [[ $cur == --max-shard-size=* ]]; then
+        COMPREPLY=($(compgen -W $'10GB\n5GB\n2GB\n1GB\n500MB' -- "${cur#--max-shard-size=}"))
+        return 0
+    fi
     if [[ $cur == --direct-io=* ]]; then
         COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "${cur#--direct-io=}"))
         return 0
@@ -45,6 +50,9 @@ _ckpt2safetensors()
             return 0 ;;
         --direct-io)
             COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "$cur"))
+            return 0 ;;
+        --max-shard-size) # the usual sizes; any other is typed
+            COMPREPLY=($(compgen -W $'10GB\n5GB\n2GB\n1GB\n500MB' -- "$cur"))
             return 0 ;;
         --quantized)
             COMPREPLY=($(compgen -W $'dequantize\nraw' -- "$cur"))

@@ -419,6 +419,15 @@ typedef struct c2s_write_options {
      * once (0 counts as 1): AUTO shares the page cache's room among them. */
     c2s_direct_io direct_io;
     unsigned jobs;
+
+    /* Write only some tensors: NULL writes every one; otherwise an array of
+     * c2s_tensor_count(ck) bytes, and tensor i (as c2s_tensor_at counts)
+     * is written only when only[i] is non-zero, and only if the rules above
+     * keep it too.  A tensor left out here is in no count of
+     * c2s_write_result, and an unsupported one does not fail the write.
+     * Leaving every tensor out fails with C2S_ERR_USAGE ("no tensor chosen
+     * to write").  For writing one shard of a c2s_shard_plan. */
+    const unsigned char *only;
 } c2s_write_options;
 
 typedef struct c2s_write_result {
@@ -480,6 +489,49 @@ c2s_status c2s_write(c2s_checkpoint *ck, const char *out_path, const c2s_write_o
 
 /* NULL is a no-op. */
 void c2s_close(c2s_checkpoint *ck);
+
+/* ---- shards -------------------------------------------------------------------- */
+
+/* c2s_shard_plan.shard_of for a tensor that is not written. */
+#define C2S_NO_SHARD SIZE_MAX
+
+/*
+ * Which tensors go to which file when an output is split into files of at
+ * most max_bytes of tensor data, by the rule of Hugging Face's
+ * split_torch_state_dict_into_shards (huggingface_hub; what transformers'
+ * save_pretrained(max_shard_size=...) uses): the tensors c2s_write would
+ * write with opts are taken in the order of the file (c2s_tensor_at), each
+ * counted with its size in the output (after dtype conversion); a tensor
+ * larger than max_bytes gets a shard of its own, appended to the list of
+ * shards at once; any other tensor joins the open shard, which is first
+ * appended to the list and replaced by an empty one when the tensor would
+ * take it above max_bytes; the open shard is appended last.  Shards are
+ * numbered in the order they were appended, so a large tensor's shard can
+ * come before the shard of a tensor written before it.  A tensor is never
+ * split, and every tensor counts its own bytes (each is a separate copy in
+ * safetensors, even when the checkpoint shares one storage).
+ *
+ * The same errors as c2s_write for unsupported tensors and for filters
+ * that keep nothing; C2S_ERR_USAGE when max_bytes is 0.  opts->only is
+ * ignored.  plan is filled on success and must then be freed.
+ */
+typedef struct c2s_shard_plan {
+    size_t nshards;        /* at least 1 */
+    size_t *shard_of;      /* per tensor (c2s_tensor_count): its shard, 0-based,
+                              or C2S_NO_SHARD when it is not written */
+    uint64_t *shard_bytes; /* per shard: tensor data bytes (no header) */
+    uint64_t total_bytes;  /* the sum of shard_bytes: Hugging Face's
+                              metadata.total_size */
+    size_t tensors;        /* written, in all shards */
+    size_t filtered;       /* dropped by include/exclude */
+    size_t skipped;        /* unsupported tensors dropped */
+} c2s_shard_plan;
+
+c2s_status c2s_plan_shards(const c2s_checkpoint *ck, const c2s_write_options *opts,
+                           uint64_t max_bytes, c2s_shard_plan *plan, c2s_error *err);
+
+/* NULL, or a plan never filled (zeroed), is a no-op. */
+void c2s_shard_plan_free(c2s_shard_plan *plan);
 
 /* ---- safetensors files --------------------------------------------------------- */
 

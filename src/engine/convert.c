@@ -39,6 +39,7 @@
  * read on the caller's thread only (cancel.h explains how, and why).
  */
 #include "engine/checkpoint.h"
+#include "engine/convert.h"
 #include "engine/dtconv.h"
 #include "engine/gather.h"
 #include "engine/names.h"
@@ -237,10 +238,19 @@ static c2s_status check_target(const c2s_checkpoint *ck, const char *out_path, c
     return C2S_OK;
 }
 
-static c2s_status check_unsupported(const tmap *m, int skip, c2s_error *err)
+/* Whether opts->only lets tensor i be written. */
+static int in_only(const c2s_write_options *o, size_t i)
 {
+    return o == NULL || o->only == NULL || o->only[i] != 0;
+}
+
+static c2s_status check_unsupported(const tmap *m, const c2s_write_options *o, c2s_error *err)
+{
+    int skip = o && o->skip_unsupported;
     for (size_t i = 0; i < m->ntensors && !skip; i++)
-        if (!m->tensors[i].supported && strcmp(m->tensors[i].why, "quantized tensor") == 0)
+        if (!in_only(o, i))
+            continue;
+        else if (!m->tensors[i].supported && strcmp(m->tensors[i].why, "quantized tensor") == 0)
             return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_QUANTIZED,
                                  "tensor '%s' is a quantized tensor, which safetensors cannot "
                                  "store as such: it can be dequantized to F32 values, or written "
@@ -273,21 +283,26 @@ int c2s_selected(const c2s_write_options *o, const char *name)
     return in;
 }
 
-/* Entries for the tensors to write, in write order, with their output name
- * (names.h: *names owns them), dtype and size. */
-static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_entry **entries,
-                               size_t *n, char ***names, c2s_write_result *res, c2s_error *err)
+/* Entries for the tensors to write, in the order of the map, with their
+ * output name (names.h: *names owns them), dtype and size (convert.h). */
+c2s_status convert_entries(const tmap *m, const c2s_write_options *o, stw_entry **entries,
+                           size_t *n, char ***names, c2s_write_result *res, c2s_error *err)
 {
     size_t written;
-    c2s_status st = names_plan(m, o, names, &written, &res->filtered, err);
-    if (st != C2S_OK)
-        return st;
+    *names = NULL;
+    *n = 0;
     *entries = malloc((m->ntensors ? m->ntensors : 1) * sizeof **entries);
     if (*entries == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    *n = 0;
+    c2s_status st = check_unsupported(m, o, err);
+    if (st == C2S_OK)
+        st = names_plan(m, o, names, &written, &res->filtered, err);
+    if (st != C2S_OK)
+        return st;
     for (size_t i = 0; i < m->ntensors; i++) {
         const tmap_tensor *t = &m->tensors[i];
+        if (!in_only(o, i))
+            continue;
         res->skipped += !t->supported;
         if ((*names)[i] == NULL)
             continue;
@@ -296,6 +311,8 @@ static c2s_status plan_entries(const tmap *m, const c2s_write_options *o, stw_en
         (*entries)[(*n)++] =
             (stw_entry){(*names)[i], dt, t->ndim, t->shape, t->numel * c2s_dtype_size(dt), 0, i};
     }
+    if (*n == 0 && res->skipped == 0 && o && o->only)
+        return c2s_fail(err, C2S_ERR_USAGE, "no tensor chosen to write");
     if (*n == 0)
         return c2s_fail(err, C2S_ERR_INPUT,
                         "no tensor left to write after skipping unsupported ones");
@@ -380,7 +397,7 @@ static c2s_status make_plan(c2s_checkpoint *ck, const c2s_write_options *o, plan
                             c2s_write_result *res, c2s_error *err)
 {
     p->nnames = ck->map.ntensors;
-    c2s_status st = plan_entries(&ck->map, o, &p->entries, &p->n, &p->names, res, err);
+    c2s_status st = convert_entries(&ck->map, o, &p->entries, &p->n, &p->names, res, err);
     if (st == C2S_OK)
         st = plan_metadata(ck, o, &p->meta, &p->nmeta, err);
     if (st == C2S_OK)
@@ -455,7 +472,7 @@ static c2s_status check_request(const c2s_checkpoint *ck, const char *out_path,
     if (st == C2S_OK && out_path != NULL)
         st = check_target(ck, out_path, err);
     if (st == C2S_OK)
-        st = check_unsupported(&ck->map, o && o->skip_unsupported, err);
+        st = check_unsupported(&ck->map, o, err);
     return st;
 }
 

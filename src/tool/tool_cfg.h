@@ -48,6 +48,7 @@ typedef struct tool_config {
     int training_metadata;   /* --training-metadata */
     int verify;              /* --verify */
     c2s_direct_io direct_io; /* --direct-io WHEN */
+    uint64_t max_shard_size; /* --max-shard-size, bytes; 0: one file */
     int direct_io_given;
     int quiet;         /* -q */
     int verbose;       /* -v */

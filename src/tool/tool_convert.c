@@ -2,6 +2,7 @@
  * tool_convert.c - convert one file (see tool_convert.h).
  */
 #include "tool_convert.h"
+#include "tool_shard.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,12 +130,20 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
 }
 
 static void report_written(const tool_config *cfg, const tool_job *job, const c2s_write_result *res,
-                           double secs, tool_msgbuf *mb)
+                           size_t nshards, double secs, tool_msgbuf *mb)
 {
     char size[32];
-    tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
-              job->output ? job->output : "(standard output)", res->tensors,
-              tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size), secs);
+    char *index = nshards > 1 ? tool_shard_index_name(job->output) : NULL;
+    if (index != NULL)
+        tool_info(mb, cfg, "%s -> %s: %zu tensor%s in %zu shards, %s in %.2f s", job->input, index,
+                  res->tensors, tool_plural(res->tensors), nshards,
+                  tool_human_size(res->file_bytes, size, sizeof size), secs);
+    else
+        tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
+                  job->output ? job->output : "(standard output)", res->tensors,
+                  tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size),
+                  secs);
+    free(index);
     if (res->filtered)
         tool_verbose(mb, cfg, "%s: %zu tensor%s left out by --include/--exclude", job->input,
                      res->filtered, tool_plural(res->filtered));
@@ -146,6 +155,25 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
     if (res->direct_bytes)
         tool_verbose(mb, cfg, "%s: %s of it written around the page cache (--direct-io)",
                      job->input, tool_human_size(res->direct_bytes, size, sizeof size));
+}
+
+/* tool_check_existing on the output; with --max-shard-size, on the index
+ * of its shards when the output itself does not exist (an earlier run
+ * wrote shards). */
+static int check_existing(const tool_config *cfg, const tool_job *job, tool_msgbuf *mb,
+                          tool_outcome *out)
+{
+    struct stat st;
+    char *index = NULL;
+    if (cfg->max_shard_size && job->output != NULL && lstat(job->output, &st) != 0)
+        index = tool_shard_index_name(job->output);
+    if (index != NULL && lstat(index, &st) != 0) {
+        free(index);
+        index = NULL;
+    }
+    int done = tool_check_existing(cfg, job->input, index ? index : job->output, mb, out);
+    free(index);
+    return done;
 }
 
 static void convert(const tool_config *cfg, const tool_job *job,
@@ -170,11 +198,16 @@ static void convert(const tool_config *cfg, const tool_job *job,
     report_open(cfg, job->input, ck, mb);
     tool_warn_unmatched(cfg, job->input, &(tool_tensors){ck, NULL}, mb);
     c2s_write_options wo = write_options(cfg, cancel, slot, sharing);
+    tool_shard_result sres;
+    memset(&sres, 0, sizeof sres);
     c2s_write_result res;
-    memset(&res, 0, sizeof res);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = c2s_write(ck, job->output, &wo, &res, &err);
+    if (cfg->max_shard_size && job->output != NULL)
+        st = tool_write_sharded(cfg, ck, job->input, job->output, &wo, &sres, mb, &err);
+    else
+        st = c2s_write(ck, job->output, &wo, &sres.w, &err);
+    res = sres.w;
     c2s_close(ck);
     if (st != C2S_OK && err.rule == C2S_RULE_CORRUPT) /* storage bytes that fail their CRC */
         out->verdict = "corrupt";
@@ -184,10 +217,11 @@ static void convert(const tool_config *cfg, const tool_job *job,
         return;
     }
     out->status = TOOL_CONVERTED;
+    out->sharded = sres.nshards > 1;
     out->tensors = res.tensors;
     out->bytes = res.file_bytes;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
-    report_written(cfg, job, &res, tool_seconds_since(&t0), mb);
+    report_written(cfg, job, &res, sres.nshards, tool_seconds_since(&t0), mb);
 }
 
 void tool_convert_one(const tool_config *cfg, const tool_job *job,
@@ -202,8 +236,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
     else if (job->output == NULL && isatty(STDOUT_FILENO))
         fail(mb, job, out, TOOL_FAILED,
              "standard output is a terminal: redirect it, or use -o FILE");
-    else if (!tool_check_existing(cfg, job->input, job->output, mb, out) &&
-             make_parent(job, mb, out) == 0)
+    else if (!check_existing(cfg, job, mb, out) && make_parent(job, mb, out) == 0)
         convert(cfg, job, cancel, slot, sharing, mb, out);
     out->seconds = tool_seconds_since(&t0);
 }

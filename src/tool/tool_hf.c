@@ -285,6 +285,10 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
         not_rewritten(r, j, r->cfg->key != NULL ? "--key" : "--rename", "renames the tensors");
         return;
     }
+    if (r->cfg->max_shard_size) {
+        not_rewritten(r, j, "--max-shard-size", "splits the files again");
+        return;
+    }
     if (tool_check_existing(r->cfg, j->in, j->out, &j->mb, &j->o)) {
         done(r, j, 1);
         return;

@@ -15,6 +15,7 @@
 #include "c2s.h"
 #include "tool_msgs.h"
 #include "tool_select.h"
+#include "tool_shard.h"
 
 enum long_only {
     OPT_KEY = 256,
@@ -44,6 +45,7 @@ enum long_only {
     OPT_NAME,
     OPT_QUANTIZED,
     OPT_RENAME,
+    OPT_MAX_SHARD_SIZE,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -64,6 +66,7 @@ static const struct option LONG_OPTIONS[] = {
     {"max-memo", required_argument, NULL, OPT_MAX_MEMO},
     {"max-objects", required_argument, NULL, OPT_MAX_OBJECTS},
     {"max-pickle-size", required_argument, NULL, OPT_MAX_PICKLE_SIZE},
+    {"max-shard-size", required_argument, NULL, OPT_MAX_SHARD_SIZE},
     {"max-stack", required_argument, NULL, OPT_MAX_STACK},
     {"max-string", required_argument, NULL, OPT_MAX_STRING},
     {"metadata", required_argument, NULL, OPT_METADATA},
@@ -168,6 +171,12 @@ void tool_print_help(FILE *out)
           "                          global_step, hyper-parameters) into __metadata__\n"
           "      --verify            re-read each output and compare every tensor with\n"
           "                          the checkpoint before putting it in place\n"
+          "      --max-shard-size SIZE\n"
+          "                          split an output above SIZE bytes of tensors into\n"
+          "                          Hugging Face shards, NAME-00001-of-0000N.safetensors\n"
+          "                          ..., plus NAME.safetensors.index.json; SIZE as\n"
+          "                          transformers reads it: 5GB (5*10^9), 500MB, 10GiB\n"
+          "                          (10*2^30), 100KiB, or plain bytes\n"
           "\n"
           "Safety (see 'Safety policy' below):\n"
           "      --scan              judge each FILE, print the verdict and every global\n"
@@ -516,6 +525,14 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         return parse_quantized(arg, cfg, err);
     case OPT_RENAME:
         return tool_add_rename(arg, cfg, err);
+    case OPT_MAX_SHARD_SIZE:
+        if (!tool_parse_shard_size(arg, &cfg->max_shard_size))
+            return tool_fail(err, C2S_ERR_USAGE,
+                             "--max-shard-size takes a size such as 5GB, 500MB, 10GiB or a number "
+                             "of bytes (KB MB GB KiB MiB GiB in any case, but a final lower-case "
+                             "b would mean bits), not '%s'",
+                             arg);
+        break;
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -533,6 +550,7 @@ static const char *writing_option(const tool_config *cfg)
            : cfg->verify            ? "--verify"
            : cfg->jobs              ? "-j"
            : cfg->direct_io_given   ? "--direct-io"
+           : cfg->max_shard_size    ? "--max-shard-size"
                                     : NULL;
 }
 
@@ -590,6 +608,9 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
         return tool_fail(err, C2S_ERR_USAGE, "-o - (standard output) takes a single INPUT");
     if (cfg->to_stdout && cfg->json)
         return tool_fail(err, C2S_ERR_USAGE, "-o - and --json would both write to standard output");
+    if (cfg->to_stdout && cfg->max_shard_size)
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--max-shard-size writes several files, so it cannot go with -o -");
     if (cfg->to_stdout && cfg->verify)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--verify reads the output file back, so it cannot go with -o -");

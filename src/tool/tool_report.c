@@ -5,6 +5,10 @@
 #include "tool_report.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tool_json.h"
 
 static const char *const STATUS_NAMES[TOOL_NSTATUS] = {
     "converted",
@@ -21,6 +25,18 @@ static void add_string_or_null(cJSON *o, const char *key, const char *value)
         cJSON_AddNullToObject(o, key);
 }
 
+/* A file name, and when it is not UTF-8 its bytes as KEY_hex (tool_json.h). */
+static void add_name(cJSON *o, const char *key, const char *name)
+{
+    add_string_or_null(o, key, name);
+    if (name == NULL || tool_json_is_utf8(name))
+        return;
+    char hex_key[32], *hex = tool_json_hex(name);
+    snprintf(hex_key, sizeof hex_key, "%s_hex", key);
+    add_string_or_null(o, hex_key, hex);
+    free(hex);
+}
+
 int tool_report_json(tool_console *con, const char *input, const char *output,
                      const tool_outcome *o)
 {
@@ -28,8 +44,8 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     if (j == NULL)
         return -1;
     int converted = o->status == TOOL_CONVERTED;
-    cJSON_AddStringToObject(j, "input", input);
-    add_string_or_null(j, "output", output);
+    add_name(j, "input", input);
+    add_name(j, "output", output);
     cJSON_AddStringToObject(j, "status", STATUS_NAMES[o->status]);
     add_string_or_null(j, "verdict", o->verdict);
     if (converted) {
@@ -45,7 +61,9 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     add_string_or_null(j, "error", o->error);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    int rc = text != NULL ? tool_console_stdout(con, text) : -1;
+    char *fixed = text ? tool_json_fix_utf8(text) : NULL; /* names that are not UTF-8 */
+    int rc = fixed != NULL ? tool_console_stdout(con, fixed) : -1;
+    free(fixed);
     cJSON_free(text);
     return rc;
 }

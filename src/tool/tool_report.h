@@ -11,7 +11,11 @@
  * status: converted, skipped (up to date), refused (by the safety policy) or
  * failed; verdict: safe, unsafe, unreadable, or null when the file was not
  * judged (skipped, or failed before it was read); output: null for
- * standard output; tensors, bytes (of the output file) and sha256: null
+ * standard output; a name that is not UTF-8 has its bad bytes as U+FFFD
+ * and is followed by input_hex / output_hex, its bytes in hex
+ * (tool_json.h); a sharded output (--max-shard-size) is its index, bytes
+ * count all its files and sha256 is the index's; tensors, bytes (of the
+ * output file) and sha256: null
  * unless converted; error: the message printed on stderr, or null.
  *
  * A tool_tally adds outcomes up for the summary line and the exit code.
@@ -42,6 +46,8 @@ typedef struct tool_outcome {
     uint64_t bytes; /* size of the output written */
     double seconds;
     char sha256[65];               /* "" when not computed */
+    int sharded;                   /* written as shards: the output is their index
+                                      (tool_shard.h), bytes all the files */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */
 } tool_outcome;
 

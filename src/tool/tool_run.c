@@ -15,6 +15,7 @@
 #include "tool_msgs.h"
 #include "tool_progress.h"
 #include "tool_report.h"
+#include "tool_shard.h"
 
 typedef struct run_state {
     const tool_config *cfg;
@@ -78,7 +79,9 @@ static void *work(void *arg)
         tool_status st = rs->results[i].status;
         if (tool_cancelled(rs->cancel) && st != TOOL_CONVERTED && st != TOOL_SKIPPED)
             break; /* its error is "interrupted": say nothing */
-        record(rs, job->input, job->output, &rs->results[i], &mb);
+        char *index = rs->results[i].sharded ? tool_shard_index_name(job->output) : NULL;
+        record(rs, job->input, index ? index : job->output, &rs->results[i], &mb);
+        free(index);
     }
     tool_msgbuf_free(&mb);
     return NULL;

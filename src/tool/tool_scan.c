@@ -11,7 +11,10 @@
 #include "tool_msgs.h"
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "tool_json.h"
 
 /* "1 dangerous global, 2 unknown globals, 1 finding" */
 static void summary(const c2s_report *r, char *buf, size_t cap)
@@ -96,6 +99,11 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", file);
+    if (!tool_json_is_utf8(file)) { /* its bytes, as tool_json.h says */
+        char *hex = tool_json_hex(file);
+        cJSON_AddStringToObject(o, "file_hex", hex ? hex : "");
+        free(hex);
+    }
     cJSON_AddStringToObject(o, "verdict", c2s_verdict_name(r->verdict));
     cJSON_AddStringToObject(o, "format", r->format ? r->format : "");
     char why[TOOL_ERROR_TEXT_MAX];
@@ -113,10 +121,12 @@ static void print_json(FILE *out, const char *file, const c2s_report *r)
     for (size_t i = 0; i < r->damage.n; i++)
         cJSON_AddItemToArray(damage, cJSON_CreateString(r->damage.items[i]));
     char *text = cJSON_PrintUnformatted(o);
-    if (text != NULL)
-        fprintf(out, "%s\n", text);
+    char *fixed = text ? tool_json_fix_utf8(text) : NULL; /* names that are not UTF-8 */
+    if (fixed != NULL)
+        fprintf(out, "%s\n", fixed);
     else
         fprintf(out, "{\"file\":null,\"verdict\":\"unreadable\",\"error\":\"out of memory\"}\n");
+    free(fixed);
     cJSON_free(text);
     cJSON_Delete(o);
 }
