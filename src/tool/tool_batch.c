@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tool_msgs.h"
+#include "tool_spool.h"
 
 static const char *const EXTS[] = {".ckpt", ".pt", ".pth", ".bin"};
 #define NEXTS (sizeof EXTS / sizeof EXTS[0])
@@ -389,23 +390,36 @@ static void walk(planner *p, const char *dir, const char *rel, const ancestry *u
     closedir(d);
 }
 
-static void add_input(planner *p, const char *input)
+/* A single INPUT with -o FILE or -o -: that is its output. */
+static void single_output(planner *p)
 {
-    struct stat st;
-    int found = tool_stat_input(input, &st) == 0;
-    if (found && S_ISDIR(st.st_mode)) {
-        add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
-        return;
-    }
-    add_file(p, input, "", found ? &st : NULL);
     if (p->out_dir == NULL && p->n > 0 && p->cfg->output != NULL && !p->oom) {
-        /* a single INPUT with -o FILE or -o - */
         tool_job *j = &p->d[p->n - 1].job;
         free(j->output);
         j->output = p->cfg->to_stdout ? NULL : strdup(p->cfg->output);
         if (!p->cfg->to_stdout && j->output == NULL)
             p->oom = 1;
     }
+}
+
+static void add_input(planner *p, const char *input)
+{
+    struct stat st;
+    if (tool_needs_spool(input)) { /* a pipe: no name to derive from, no inode to dedupe */
+        if (p->out_dir != NULL && !p->cfg->scan) {
+            add_problem(p, input, "a pipe has no name to derive the output's from: use -o FILE");
+            return;
+        }
+        add_file(p, input, "", NULL);
+    } else if (tool_stat_input(input, &st) != 0) {
+        add_file(p, input, "", NULL); /* the library says why it cannot be opened */
+    } else if (S_ISDIR(st.st_mode)) {
+        add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
+        return;
+    } else {
+        add_file(p, input, "", &st);
+    }
+    single_output(p);
 }
 
 static int by_string(const void *a, const void *b)

@@ -32,6 +32,7 @@
 #include "tool_opts.h"
 #include "tool_run.h"
 #include "tool_scan.h"
+#include "tool_spool.h"
 
 static volatile sig_atomic_t g_signal;
 
@@ -87,7 +88,7 @@ static int scan_all(const tool_config *cfg)
             rep.verdict = C2S_VERDICT_UNREADABLE;
             tool_fail(&rep.error, C2S_ERR_INPUT, "%s", job->problem);
         } else {
-            st = c2s_scan(job->input, &oo, &rep);
+            st = tool_scan_input(job->input, &oo, &g_signal, &rep);
         }
         tool_print_scan(stdout, cfg, job->input, &rep);
         if ((size_t)rep.verdict < sizeof count / sizeof count[0])
@@ -132,14 +133,14 @@ static int list_safetensors(const tool_config *cfg)
 
 static int list(const tool_config *cfg)
 {
-    if (tool_has_suffix(cfg->input, ".safetensors"))
+    if (tool_has_suffix(cfg->input, ".safetensors") && !tool_needs_spool(cfg->input))
         return list_safetensors(cfg);
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
     c2s_error err;
     char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
-    c2s_status st = c2s_open(cfg->input, &oo, &ck, &err);
+    c2s_status st = tool_open_input(cfg->input, &oo, &g_signal, &ck, &err);
     if (g_signal) {
         c2s_close(ck);
         die_of_signal();
