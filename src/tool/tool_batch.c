@@ -774,6 +774,8 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
     }
     if (p.nlinks > 1)
         qsort(p.links, p.nlinks, sizeof *p.links, by_string);
+    if (p.nleft_out > 1)
+        qsort(p.left_out, p.nleft_out, sizeof *p.left_out, by_string);
     b->links = p.links;
     b->nlinks = p.nlinks;
     if (!p.oom) {

@@ -70,7 +70,7 @@ typedef struct tool_batch {
     size_t njobs, cap;
     tool_copy *copies; /* sorted by dst */
     size_t ncopies;
-    char **left_out; /* files --include-file / --exclude-file left out, in walk order */
+    char **left_out; /* files --include-file / --exclude-file left out, sorted */
     size_t nleft_out;
     /* What a -r walk passed over that the user should hear about: roots
      * that held no file to take ("DIR"), symbolic links not followed. */
