@@ -18,7 +18,8 @@ _ckpt2safetensors()
     local IFS=$'\n'
     COMPREPLY=()
 
-    local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
+    local opts="-o --output -r --recursive --follow-symlinks --include-file --exclude-file
+--copy-other -f --force -j --jobs
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size
@@ -56,6 +57,7 @@ _ckpt2safetensors()
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0 ;;
         -j | --jobs | --shard | --key | --name | --include | --exclude | --metadata | \
+        --include-file | --exclude-file | \
         --allow-global | --max-pickle-size | --max-objects | --max-memo | \
         --max-stack | --max-string | --max-container | --max-depth)
             return 0 ;; # a value only the user knows
