@@ -565,3 +565,21 @@ Test(dirs, the_old_index_is_rewritten_not_copied)
     free(p);
     tr_free(&r);
 }
+
+Test(dirs, json_line_of_a_copy)
+{
+    put("m/pytorch_model.bin", "fixtures/good/parameters.pt");
+    put_text("m/config.json", "{}\n");
+    tr_result r = RUN("-q", "--json", "-r", "m", "-o", "o", "--copy-other");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    const char *line = strstr(r.out, "{\"input\":\"m/config.json\"");
+    cr_assert_not_null(line, "%s", r.out);
+    const char *want = "{\"input\":\"m/config.json\",\"output\":\"o/config.json\",\"status\":"
+                       "\"copied\",\"verdict\":null,\"tensors\":null,\"bytes\":3,\"seconds\":";
+    cr_expect(strncmp(line, want, strlen(want)) == 0, "%s", line);
+    const char *tail = ",\"sha256\":null,\"error\":null}\n";
+    cr_expect(strlen(line) > strlen(tail) && strcmp(line + strlen(line) - strlen(tail), tail) == 0,
+              "%s", line);
+    cr_expect_eq(strchr(r.out, '\n') < line, 1, "the copy comes after the conversion");
+    tr_free(&r);
+}
