@@ -315,7 +315,7 @@ c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoi
                     c2s_error *err);
 
 /* The same for a regular file open on fd, as c2s_scan_fd takes it (fd is
- * duplicated and never read past through its position; name only for
+ * duplicated, read with pread only, and stays the caller's; name only for
  * messages; no TensorFlow bundle). */
 c2s_status c2s_open_fd(int fd, const char *name, const c2s_open_options *opts, c2s_checkpoint **out,
                        c2s_error *err);

@@ -409,6 +409,8 @@ Test(dirs, trainer_directory_converted_and_copied)
         "ckpt2safetensors: run/checkpoint-2/optimizer.pt: left out (--include-file/--exclude-file)\n"
         "ckpt2safetensors: run/checkpoint-2/scheduler.pt: left out (--include-file/--exclude-file)\n"
         "ckpt2safetensors: run/training_args.bin: left out (--include-file/--exclude-file)\n"
+        "ckpt2safetensors: run/rng_state.pkl: not copied: a zip, pickle, tar or NumPy file that "
+        "is no checkpoint (--copy-other copies nothing a loader would run unjudged)\n"
         "ckpt2safetensors: run/checkpoint-2/pytorch_model.bin: root (top level), 3 tensors in 3 "
         "storages\n"
         "ckpt2safetensors: run/checkpoint-2/pytorch_model.bin -> out/checkpoint-2/"

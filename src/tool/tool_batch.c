@@ -238,6 +238,8 @@ typedef struct planner {
     size_t nreserved, reserved_cap;
     char **left_out; /* by --include-file / --exclude-file */
     size_t nleft_out, left_out_cap;
+    char **not_copied; /* --copy-other: loadable files that are no checkpoint names */
+    size_t nnot_copied, not_copied_cap;
     int oom;
 } planner;
 
@@ -487,6 +489,9 @@ static void consider_file(planner *p, const char *path, const char *rel, const c
         add_file(p, path, rel, st);
     else if (copying && is_other_file(path, sub, name))
         add_copy(p, path, sub);
+    else if (copying && !hidden(sub) && sniff_content(path) == CONTENT_LOADABLE &&
+             !keep_string(&p->not_copied, &p->nnot_copied, &p->not_copied_cap, path))
+        p->oom = 1;
     if (copying && tool_has_suffix(name, HF_BIN_INDEX))
         reserve_index(p, rel, name);
 }
@@ -776,6 +781,8 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
         qsort(p.links, p.nlinks, sizeof *p.links, by_string);
     if (p.nleft_out > 1)
         qsort(p.left_out, p.nleft_out, sizeof *p.left_out, by_string);
+    if (p.nnot_copied > 1)
+        qsort(p.not_copied, p.nnot_copied, sizeof *p.not_copied, by_string);
     b->links = p.links;
     b->nlinks = p.nlinks;
     if (!p.oom) {
@@ -794,6 +801,8 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
     b->ncopies = p.ncopies;
     b->left_out = p.left_out;
     b->nleft_out = p.nleft_out;
+    b->not_copied = p.not_copied;
+    b->nnot_copied = p.nnot_copied;
     b->jobs = malloc((p.n ? p.n : 1) * sizeof *b->jobs);
     if (b->jobs == NULL)
         p.oom = 1;
@@ -827,6 +836,11 @@ int tool_batch_warn(const tool_config *cfg, const tool_batch *b)
     }
     for (size_t i = 0; i < b->nleft_out; i++)
         tool_verbose(NULL, cfg, "%s: left out (--include-file/--exclude-file)", b->left_out[i]);
+    for (size_t i = 0; i < b->nnot_copied; i++)
+        tool_verbose(NULL, cfg,
+                     "%s: not copied: a zip, pickle, tar or NumPy file that is no checkpoint "
+                     "(--copy-other copies nothing a loader would run unjudged)",
+                     b->not_copied[i]);
     return b->nempty > 0;
 }
 
@@ -847,5 +861,8 @@ void tool_batch_free(tool_batch *b)
     for (size_t i = 0; i < b->nleft_out; i++)
         free(b->left_out[i]);
     free(b->left_out);
+    for (size_t i = 0; i < b->nnot_copied; i++)
+        free(b->not_copied[i]);
+    free(b->not_copied);
     memset(b, 0, sizeof *b);
 }

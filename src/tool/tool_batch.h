@@ -72,6 +72,8 @@ typedef struct tool_batch {
     size_t ncopies;
     char **left_out; /* files --include-file / --exclude-file left out, sorted */
     size_t nleft_out;
+    char **not_copied; /* --copy-other passed over as loadable (a pickle ...), sorted */
+    size_t nnot_copied;
     /* What a -r walk passed over that the user should hear about: roots
      * that held no file to take ("DIR"), symbolic links not followed. */
     char **empty_roots;
@@ -81,7 +83,8 @@ typedef struct tool_batch {
 } tool_batch;
 
 /* Print the batch's warnings (empty roots, skipped links) and, with -v,
- * the files left out by --include-file / --exclude-file; 1 when a root
+ * the files left out by --include-file / --exclude-file and the loadable
+ * files --copy-other did not copy; 1 when a root
  * held nothing, which makes the run's exit status non-zero. */
 int tool_batch_warn(const tool_config *cfg, const tool_batch *b);
 
