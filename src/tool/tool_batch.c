@@ -722,6 +722,8 @@ static char **taken_places(planner *p, size_t *n)
  * (two -r roots into one -o DIR); only the first --shard slice copies. */
 static void settle_copies(planner *p)
 {
+    if (p->ncopies == 0)
+        return; /* (qsort may not be given the NULL list) */
     size_t ntaken, w = 0;
     char **taken = taken_places(p, &ntaken);
     qsort(p->copies, p->ncopies, sizeof *p->copies, by_dst);
