@@ -18,7 +18,8 @@ _ckpt2safetensors()
     local IFS=$'\n'
     COMPREPLY=()
 
-    local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
+    local opts="-o --output -r --recursive --follow-symlinks --include-file --exclude-file
+--copy-other -f --force -j --jobs
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --rename --metadata
 --max-shard-size
@@ -64,6 +65,7 @@ _ckpt2safetensors()
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0 ;;
         -j | --jobs | --shard | --key | --name | --include | --exclude | --rename | --metadata | \
+        --include-file | --exclude-file | \
         --allow-global | --max-pickle-size | --max-objects | --max-memo | \
         --max-stack | --max-string | --max-container | --max-depth)
             return 0 ;; # a value only the user knows

@@ -285,6 +285,14 @@ typedef struct c2s_report {
  */
 c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *rep);
 
+/* The same for a regular file the caller has open on fd (a spooled pipe,
+ * a file opened with its own flags): fd is duplicated, so it stays open
+ * and the caller's; it is read with pread only (its position is left
+ * alone).  name is used in messages only (NULL: "<descriptor>"); no other
+ * file is opened, so a TensorFlow bundle, whose data shards are other
+ * files, is unreadable this way. */
+c2s_status c2s_scan_fd(int fd, const char *name, const c2s_open_options *opts, c2s_report *rep);
+
 void c2s_report_free(c2s_report *rep);
 
 /* Names of the uses in bits, comma-separated ("REDUCE,BUILD"), or
@@ -317,6 +325,12 @@ typedef struct c2s_checkpoint c2s_checkpoint;
  * message listing what makes it unsafe.  opts may be NULL. */
 c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoint **out,
                     c2s_error *err);
+
+/* The same for a regular file open on fd, as c2s_scan_fd takes it (fd is
+ * duplicated, read with pread only, and stays the caller's; name only for
+ * messages; no TensorFlow bundle). */
+c2s_status c2s_open_fd(int fd, const char *name, const c2s_open_options *opts, c2s_checkpoint **out,
+                       c2s_error *err);
 
 /* The tensors found, in the order of the file.  An i out of range gives an
  * info whose name is NULL. */
@@ -579,6 +593,13 @@ void c2s_sha256_hex(const void *data, size_t len, char out[65]);
  * and is never replaced, even if it appears meanwhile. */
 c2s_status c2s_write_file_atomic(const char *path, const void *data, size_t len, int force,
                                  c2s_error *err);
+
+/* Copy every byte of src_fd, read(2) from its position to its end, to
+ * path the same way, with the permission bits mode & 0777 (not minus the
+ * umask).  *cancel (may be NULL) is checked between blocks of 1 MiB: set,
+ * the copy fails ("interrupted") and nothing is left. */
+c2s_status c2s_copy_file_atomic(int src_fd, const char *path, unsigned mode, int force,
+                                const volatile sig_atomic_t *cancel, c2s_error *err);
 
 #ifdef __cplusplus
 }

@@ -336,3 +336,113 @@ Test(api, write_file_atomic_replaces_only_with_force)
     free(path);
     free(dir);
 }
+
+Test(api, copy_file_atomic_streams_with_mode_and_force)
+{
+    char *dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+    char *src = tu_path(dir, "src.json"), *dst = tu_path(dir, "dst.json");
+    cr_assert_eq(tu_write(src, "{\"a\": 1}\n", 9), 0);
+    int fd = open(src, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(lseek(fd, 1, SEEK_SET), 1); /* copied from the descriptor's position */
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(c2s_copy_file_atomic(fd, dst, 0640, 0, NULL, &err), C2S_OK, "%s", err.msg);
+    expect_content(dst, "\"a\": 1}\n");
+    struct stat st;
+    cr_assert_eq(stat(dst, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0640, "mode %o", (unsigned)(st.st_mode & 07777));
+
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    cr_assert_eq(c2s_copy_file_atomic(fd, dst, 0644, 0, NULL, &err), C2S_ERR_INPUT);
+    char want[700];
+    snprintf(want, sizeof want, "output exists: %s", dst);
+    cr_assert_str_eq(err.msg, want);
+    expect_content(dst, "\"a\": 1}\n");
+
+    volatile sig_atomic_t stop = 1;
+    cr_assert_eq(c2s_copy_file_atomic(fd, dst, 0644, 1, &stop, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "interrupted");
+    expect_content(dst, "\"a\": 1}\n");
+    cr_assert_eq(entries(dir), 2, "a temporary file was left behind");
+
+    cr_assert_eq(c2s_copy_file_atomic(fd, dst, 0755, 1, NULL, &err), C2S_OK, "%s", err.msg);
+    expect_content(dst, "{\"a\": 1}\n");
+    cr_assert_eq(stat(dst, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0755);
+    cr_assert_eq(entries(dir), 2);
+    close(fd);
+    unlink(src);
+    unlink(dst);
+    rmdir(dir);
+    free(src);
+    free(dst);
+    free(dir);
+}
+
+/* ---- descriptors ------------------------------------------------------------------ */
+
+Test(api, open_and_scan_a_descriptor_as_its_path)
+{
+    int fd = open(SAMPLE, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(c2s_open_fd(fd, "-", NULL, &ck, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(c2s_tensor_count(ck), 11);
+    cr_assert_str_eq(c2s_tensor_at(ck, 10).name, "classifier.bias");
+    c2s_close(ck);
+    cr_assert_eq(fcntl(fd, F_GETFD), FD_CLOEXEC, "the caller's descriptor was closed");
+    cr_assert_eq(lseek(fd, 0, SEEK_CUR), 0, "the position moved");
+
+    c2s_report r;
+    cr_assert_eq(c2s_scan_fd(fd, NULL, NULL, &r), C2S_OK, "%s", r.error.msg);
+    cr_assert_eq(r.verdict, C2S_VERDICT_SAFE);
+    cr_assert_str_eq(r.format, "zip");
+    c2s_report_free(&r);
+    close(fd);
+
+    fd = open("fixtures/hostile/build_unknown_state.pt", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(c2s_scan_fd(fd, "-", NULL, &r), C2S_ERR_REFUSED);
+    cr_assert_eq(r.verdict, C2S_VERDICT_UNSAFE);
+    cr_assert_eq(r.nglobals, 4);
+    c2s_report_free(&r);
+    cr_assert_eq(c2s_open_fd(fd, "-", NULL, &ck, &err), C2S_ERR_REFUSED);
+    cr_assert_null(ck);
+    close(fd);
+}
+
+Test(api, descriptor_failures)
+{
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(c2s_open_fd(-1, "-", NULL, &ck, &err), C2S_ERR_INPUT);
+    char want[200];
+    snprintf(want, sizeof want, "cannot use descriptor -1: %s", strerror(EBADF));
+    cr_assert_str_eq(err.msg, want);
+
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(c2s_open_fd(p[0], "-", NULL, &ck, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "not a regular file");
+    close(p[0]);
+    close(p[1]);
+
+    /* a TensorFlow index alone: its shards cannot be found from a descriptor */
+    int fd = open("fixtures/tf/good/multi.index", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(c2s_open_fd(fd, "-", NULL, &ck, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "a TensorFlow checkpoint index read from a descriptor (a pipe, "
+                              "standard input): its data shards (PREFIX.data-00000-of-NNNNN) "
+                              "are other files, which only its path can find");
+    c2s_report r;
+    cr_assert_eq(c2s_scan_fd(fd, "-", NULL, &r), C2S_ERR_INPUT);
+    cr_assert_eq(r.verdict, C2S_VERDICT_UNREADABLE);
+    cr_assert_str_eq(r.format, "TensorFlow bundle");
+    c2s_report_free(&r);
+    close(fd);
+}

@@ -21,15 +21,27 @@
 #include "reader/rd_npy.h"
 #include "st/rd_st.h"
 
-c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
-                        c2s_error *err)
+/* The reader's judgement of the input opened (s: how the opening went). */
+static c2s_status inspect_opened(c2s_checkpoint *ck, c2s_status s, const c2s_open_options *o,
+                                 c2s_error *err)
 {
-    c2s_status s = rd_input_open(&ck->in, path, err);
     if (s != C2S_OK) {
         ck->report.format = rd_default_format();
         return s;
     }
     return rd_open(&ck->rd, &ck->in, o, &ck->report, &ck->top, err);
+}
+
+c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
+                        c2s_error *err)
+{
+    return inspect_opened(ck, rd_input_open(&ck->in, path, err), o, err);
+}
+
+c2s_status ckpt_inspect_fd(c2s_checkpoint *ck, int fd, const char *name, const c2s_open_options *o,
+                           c2s_error *err)
+{
+    return inspect_opened(ck, rd_input_open_fd(&ck->in, fd, name, err), o, err);
 }
 
 /* Append the reader's notes to the map's (a reader that gave tmap a tree of
@@ -83,28 +95,43 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     return rd_check_storages(&ck->rd, &ck->map, err);
 }
 
-static c2s_status load(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
-                       c2s_error *err)
+/* Open path, or (path NULL) fd named name: judge, then map. */
+static c2s_status load(c2s_checkpoint *ck, const char *path, int fd, const char *name,
+                       const c2s_open_options *o, c2s_error *err)
 {
-    c2s_status s = judge_verdict(&ck->report, ckpt_inspect(ck, path, o, err), err);
+    c2s_status s = path != NULL ? ckpt_inspect(ck, path, o, err)
+                                : ckpt_inspect_fd(ck, fd, name, o, err);
+    s = judge_verdict(&ck->report, s, err);
     return s == C2S_OK ? ckpt_map(ck, o, err) : s;
 }
 
-c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoint **out,
-                    c2s_error *err)
+static c2s_status open_either(const char *path, int fd, const char *name,
+                              const c2s_open_options *opts, c2s_checkpoint **out, c2s_error *err)
 {
     *out = NULL;
     c2s_checkpoint *ck = calloc(1, sizeof *ck);
     if (ck == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     ck->in.fd = -1;
-    c2s_status st = load(ck, path, opts, err);
+    c2s_status st = load(ck, path, fd, name, opts, err);
     if (st != C2S_OK) {
         c2s_close(ck);
         return st;
     }
     *out = ck;
     return C2S_OK;
+}
+
+c2s_status c2s_open(const char *path, const c2s_open_options *opts, c2s_checkpoint **out,
+                    c2s_error *err)
+{
+    return open_either(path, -1, NULL, opts, out, err);
+}
+
+c2s_status c2s_open_fd(int fd, const char *name, const c2s_open_options *opts, c2s_checkpoint **out,
+                       c2s_error *err)
+{
+    return open_either(NULL, fd, name, opts, out, err);
 }
 
 /* ---- metadata ----------------------------------------------------------------- */

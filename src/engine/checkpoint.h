@@ -23,6 +23,9 @@ struct c2s_checkpoint {
  * unsafe global or finding does not stop it, only a file it cannot read. */
 c2s_status ckpt_inspect(c2s_checkpoint *ck, const char *path, const c2s_open_options *o,
                         c2s_error *err);
+/* The same for a descriptor (rd_input_open_fd: duplicated, name for messages). */
+c2s_status ckpt_inspect_fd(c2s_checkpoint *ck, int fd, const char *name, const c2s_open_options *o,
+                           c2s_error *err);
 
 /* Map the tensors of a safe file and check their storage records. */
 c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *err);

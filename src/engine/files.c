@@ -8,12 +8,17 @@
  * looked up by its safetensors name); c2s_sha256_hex runs sha256.c once;
  * c2s_write_file_atomic writes one buffer through outfile.c, which gives
  * the unnamed (or hidden temporary) file, the refusal to replace without
- * force and the clean up on failure.
+ * force and the clean up on failure; c2s_copy_file_atomic streams a
+ * descriptor through the same, one fixed buffer at a time.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "c2s.h"
+#include "engine/cancel.h"
 #include "engine/outfile.h"
 #include "st/stread.h"
 #include "util/c2s_error.h"
@@ -132,5 +137,49 @@ c2s_status c2s_write_file_atomic(const char *path, const void *data, size_t len,
     if (st == C2S_OK)
         st = outfile_commit(&of, err);
     outfile_abort(&of); /* frees, and removes the temporary file after a failure */
+    return st;
+}
+
+#define COPY_BUFFER (1u << 20)
+
+/* Every byte of src from its position to its end, into of. */
+static c2s_status copy_stream(int src, outfile *of, const volatile sig_atomic_t *cancel,
+                              c2s_error *err)
+{
+    char *buf = malloc(COPY_BUFFER);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status st = C2S_OK;
+    for (;;) {
+        if (cancel_requested(cancel)) {
+            st = c2s_fail(err, C2S_ERR_INPUT, "interrupted");
+            break;
+        }
+        ssize_t n = read(src, buf, COPY_BUFFER);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            st = c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
+        if (n <= 0)
+            break;
+        if ((st = outfile_write(of, buf, (size_t)n, err)) != C2S_OK)
+            break;
+    }
+    free(buf);
+    return st;
+}
+
+c2s_status c2s_copy_file_atomic(int src_fd, const char *path, unsigned mode, int force,
+                                const volatile sig_atomic_t *cancel, c2s_error *err)
+{
+    outfile of;
+    c2s_status st = outfile_open(&of, path, force, err);
+    if (st == C2S_OK)
+        st = copy_stream(src_fd, &of, cancel, err);
+    if (st == C2S_OK && fchmod(of.fd, (mode_t)(mode & 0777)) != 0)
+        st = c2s_fail(err, C2S_ERR_INPUT, "cannot set the mode of %s: %s", path, strerror(errno));
+    if (st == C2S_OK)
+        st = outfile_commit(&of, err);
+    outfile_abort(&of);
     return st;
 }

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *rep)
+/* Judge path, or (path NULL) fd named name. */
+static c2s_status scan_either(const char *path, int fd, const char *name,
+                              const c2s_open_options *opts, c2s_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     c2s_checkpoint *ck = calloc(1, sizeof *ck);
@@ -29,7 +31,8 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
         return C2S_ERR_INPUT;
     }
     ck->in.fd = -1;
-    c2s_status st = ckpt_inspect(ck, path, opts, &err);
+    c2s_status st = path != NULL ? ckpt_inspect(ck, path, opts, &err)
+                                 : ckpt_inspect_fd(ck, fd, name, opts, &err);
     if (st == C2S_OK)
         st = rd_verify_all(&ck->rd, &ck->report.damage, &err);
     st = judge_verdict(&ck->report, st, &err);
@@ -49,6 +52,16 @@ c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *
     memset(&ck->report, 0, sizeof ck->report);
     c2s_close(ck);
     return st;
+}
+
+c2s_status c2s_scan(const char *path, const c2s_open_options *opts, c2s_report *rep)
+{
+    return scan_either(path, -1, NULL, opts, rep);
+}
+
+c2s_status c2s_scan_fd(int fd, const char *name, const c2s_open_options *opts, c2s_report *rep)
+{
+    return scan_either(NULL, fd, name, opts, rep);
 }
 
 void c2s_report_free(c2s_report *rep)

@@ -93,6 +93,20 @@ c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err)
     return st;
 }
 
+c2s_status rd_input_open_fd(rd_input *in, int fd, const char *name, c2s_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->path = name != NULL ? name : RD_FD_NAME;
+    in->from_fd = 1;
+    in->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (in->fd < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot use descriptor %d: %s", fd, strerror(errno));
+    c2s_status st = input_check(in, err);
+    if (st != C2S_OK)
+        rd_input_close(in);
+    return st;
+}
+
 void rd_input_close(rd_input *in)
 {
     if (in->fd >= 0)

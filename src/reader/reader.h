@@ -49,6 +49,7 @@ typedef struct rd_input {
     ino_t ino;
     const char *path;                /* for messages only; never opened again */
     int index_added;                 /* path did not exist: path + ".index" is open */
+    int from_fd;                     /* opened from a descriptor: path is only a name */
     unsigned char head[RD_HEAD_LEN]; /* the first bytes */
     size_t nhead;
 } rd_input;
@@ -60,6 +61,13 @@ typedef struct rd_input {
  * instead, once, and index_added says so.  Fails with C2S_ERR_INPUT:
  * "cannot open: ...", "is a directory", "file is empty", ... */
 c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err);
+
+/* The same for a descriptor the caller opened (rd_input_open_fd duplicates
+ * it: the caller's stays open and its own).  name is for messages only
+ * (NULL: RD_FD_NAME); no other file is ever opened by it, so a format
+ * whose data lies in other files (a TensorFlow bundle) cannot be read. */
+#define RD_FD_NAME "<descriptor>"
+c2s_status rd_input_open_fd(rd_input *in, int fd, const char *name, c2s_error *err);
 void rd_input_close(rd_input *in);
 
 typedef struct rd_stream rd_stream;

@@ -97,6 +97,11 @@ static c2s_status tf_open(const rd_input *in, const c2s_open_options *o, void **
     if (t == NULL)
         return oom(err);
     *impl = t;
+    if (in->from_fd)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "a TensorFlow checkpoint index read from a descriptor (a pipe, standard "
+                        "input): its data shards (PREFIX.data-00000-of-NNNNN) are other files, "
+                        "which only its path can find");
     if (!in->index_added && !named_index(in->path))
         return unnamed_table(in, err);
     char *prefix = in->index_added ? strdup(in->path)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "tool_msgs.h"
+#include "tool_spool.h"
 
 static const char *const EXTS[] = {".ckpt", ".pt", ".pth", ".bin"};
 #define NEXTS (sizeof EXTS / sizeof EXTS[0])
@@ -230,6 +232,14 @@ typedef struct planner {
     char **links; /* symbolic links a walk did not follow */
     size_t nlinks, links_cap;
     const char *out_dir; /* batch: -o DIR; NULL: next to each input */
+    tool_copy *copies;   /* --copy-other */
+    size_t ncopies, copies_cap;
+    char **reserved; /* outputs of rewritten HF indexes: never the place of a copy */
+    size_t nreserved, reserved_cap;
+    char **left_out; /* by --include-file / --exclude-file */
+    size_t nleft_out, left_out_cap;
+    char **not_copied; /* --copy-other: loadable files that are no checkpoint names */
+    size_t nnot_copied, not_copied_cap;
     int oom;
 } planner;
 
@@ -276,6 +286,15 @@ static char *output_in(const char *out_dir, const char *rel_dir, const char *bas
     free(name);
     free(sub);
     return out;
+}
+
+/* out_dir/rel_dir/name; rel_dir may be "". */
+static char *output_in_dir(const char *out_dir, const char *rel_dir, const char *name)
+{
+    char *sub = *rel_dir ? tool_join(rel_dir, name) : NULL;
+    char *out = tool_join(out_dir, *rel_dir ? sub : name);
+    free(sub);
+    return *rel_dir && sub == NULL ? (free(out), NULL) : out;
 }
 
 /* The output beside input: its directory part as written, then the name. */
@@ -350,6 +369,133 @@ static void note_link(planner *p, const char *path)
         p->oom = 1;
 }
 
+/* ---- choosing files, and the other files to copy ----------------------------- */
+
+/* --include-file / --exclude-file: a GLOB with '/' against the path under
+ * the -r DIR, else against the name. */
+static int glob_matches(const char *glob, const char *sub, const char *name)
+{
+    return strchr(glob, '/') != NULL ? fnmatch(glob, sub, FNM_PATHNAME) == 0
+                                     : fnmatch(glob, name, 0) == 0;
+}
+
+static int chosen(const tool_config *cfg, const char *sub, const char *name)
+{
+    int in = cfg->ninclude_files == 0;
+    for (size_t i = 0; i < cfg->ninclude_files && !in; i++)
+        in = glob_matches(cfg->include_files[i], sub, name);
+    for (size_t i = 0; i < cfg->nexclude_files && in; i++)
+        in = !glob_matches(cfg->exclude_files[i], sub, name);
+    return in;
+}
+
+/* A component of the path under the -r DIR starts with '.'. */
+static int hidden(const char *sub)
+{
+    if (*sub == '.')
+        return 1;
+    for (const char *c = strchr(sub, '/'); c != NULL; c = strchr(c + 1, '/'))
+        if (c[1] == '.')
+            return 1;
+    return 0;
+}
+
+static int digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* NAME.data-NNNNN-of-NNNNN: a TensorFlow data shard. */
+static int is_tf_shard(const char *name)
+{
+    const char *d = strstr(name, ".data-");
+    return d != NULL && strlen(d) == strlen(".data-00000-of-00000") && digits(d + 6, 5) &&
+           memcmp(d + 11, "-of-", 4) == 0 && digits(d + 15, 5);
+}
+
+#define HF_BIN_INDEX ".bin.index.json"
+
+/* A file --copy-other copies (tool_batch.h says which). */
+static int is_other_file(const char *path, const char *sub, const char *name)
+{
+    return !hidden(sub) && !is_checkpoint_name_nocase(name) && !is_tf_shard(name) &&
+           !tool_has_suffix(name, HF_BIN_INDEX) && sniff_content(path) != CONTENT_LOADABLE;
+}
+
+static void note_left_out(planner *p, const char *path)
+{
+    if (!keep_string(&p->left_out, &p->nleft_out, &p->left_out_cap, path))
+        p->oom = 1;
+}
+
+static void add_copy(planner *p, const char *path, const char *sub)
+{
+    if (p->ncopies == p->copies_cap) {
+        size_t cap = p->copies_cap ? p->copies_cap * 2 : 16;
+        tool_copy *c = realloc(p->copies, cap * sizeof *c);
+        if (c == NULL) {
+            p->oom = 1;
+            return;
+        }
+        p->copies = c;
+        p->copies_cap = cap;
+    }
+    tool_copy *c = &p->copies[p->ncopies];
+    c->src = strdup(path);
+    c->dst = tool_join(p->out_dir, sub);
+    if (c->src == NULL || c->dst == NULL) {
+        free(c->src);
+        free(c->dst);
+        p->oom = 1;
+        return;
+    }
+    p->ncopies++;
+}
+
+/* NAME.bin.index.json under rel: where tool_hf.c writes its rewrite. */
+static void reserve_index(planner *p, const char *rel, const char *name)
+{
+    char *stem = strndup(name, strlen(name) - strlen(".index.json")); /* NAME.bin */
+    char *out = stem ? tool_output_name(stem) : NULL;
+    char *index = out ? malloc(strlen(out) + sizeof ".index.json") : NULL;
+    if (index != NULL)
+        sprintf(index, "%s.index.json", out);
+    char *dst = index ? output_in_dir(p->out_dir, rel, index) : NULL;
+    if (dst == NULL || !keep_string(&p->reserved, &p->nreserved, &p->reserved_cap, dst))
+        p->oom = 1;
+    free(stem);
+    free(out);
+    free(index);
+    free(dst);
+}
+
+/* A regular file found by the walk: left out, converted (scanned), or
+ * copied. */
+static void consider_file(planner *p, const char *path, const char *rel, const char *sub,
+                          const char *name, const struct stat *st)
+{
+    const tool_config *cfg = p->cfg;
+    int copying = cfg->copy_other && p->out_dir != NULL && !cfg->scan;
+    int take = takes_file(cfg, path, name);
+    if (!chosen(cfg, sub, name)) {
+        if (take || (copying && is_other_file(path, sub, name)))
+            note_left_out(p, path);
+        return;
+    }
+    if (take)
+        add_file(p, path, rel, st);
+    else if (copying && is_other_file(path, sub, name))
+        add_copy(p, path, sub);
+    else if (copying && !hidden(sub) && sniff_content(path) == CONTENT_LOADABLE &&
+             !keep_string(&p->not_copied, &p->nnot_copied, &p->not_copied_cap, path))
+        p->oom = 1;
+    if (copying && tool_has_suffix(name, HF_BIN_INDEX))
+        reserve_index(p, rel, name);
+}
+
 static void walk(planner *p, const char *dir, const char *rel, const ancestry *up)
 {
     DIR *d = opendir(dir);
@@ -381,31 +527,44 @@ static void walk(planner *p, const char *dir, const char *rel, const ancestry *u
             p->oom = 1;
         else if (ok && S_ISDIR(st.st_mode) && !on_path(&here, &st))
             walk(p, path, sub, &here);
-        else if (ok && S_ISREG(st.st_mode) && takes_file(p->cfg, path, e->d_name))
-            add_file(p, path, rel, &st);
+        else if (ok && S_ISREG(st.st_mode))
+            consider_file(p, path, rel, sub, e->d_name, &st);
         free(path);
         free(sub);
     }
     closedir(d);
 }
 
-static void add_input(planner *p, const char *input)
+/* A single INPUT with -o FILE or -o -: that is its output. */
+static void single_output(planner *p)
 {
-    struct stat st;
-    int found = tool_stat_input(input, &st) == 0;
-    if (found && S_ISDIR(st.st_mode)) {
-        add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
-        return;
-    }
-    add_file(p, input, "", found ? &st : NULL);
     if (p->out_dir == NULL && p->n > 0 && p->cfg->output != NULL && !p->oom) {
-        /* a single INPUT with -o FILE or -o - */
         tool_job *j = &p->d[p->n - 1].job;
         free(j->output);
         j->output = p->cfg->to_stdout ? NULL : strdup(p->cfg->output);
         if (!p->cfg->to_stdout && j->output == NULL)
             p->oom = 1;
     }
+}
+
+static void add_input(planner *p, const char *input)
+{
+    struct stat st;
+    if (tool_needs_spool(input)) { /* a pipe: no name to derive from, no inode to dedupe */
+        if (p->out_dir != NULL && !p->cfg->scan) {
+            add_problem(p, input, "a pipe has no name to derive the output's from: use -o FILE");
+            return;
+        }
+        add_file(p, input, "", NULL);
+    } else if (tool_stat_input(input, &st) != 0) {
+        add_file(p, input, "", NULL); /* the library says why it cannot be opened */
+    } else if (S_ISDIR(st.st_mode)) {
+        add_problem(p, input, "is a directory (use -r to convert the checkpoints under it)");
+        return;
+    } else {
+        add_file(p, input, "", &st);
+    }
+    single_output(p);
 }
 
 static int by_string(const void *a, const void *b)
@@ -527,6 +686,61 @@ static void shard(planner *p)
     p->n = w;
 }
 
+/* ---- the copies ---------------------------------------------------------------- */
+
+static int by_dst(const void *a, const void *b)
+{
+    return strcmp(((const tool_copy *)a)->dst, ((const tool_copy *)b)->dst);
+}
+
+static void free_copy(tool_copy *c)
+{
+    free(c->src);
+    free(c->dst);
+}
+
+/* Outputs of the jobs and of the rewritten indexes, sorted; NULL on OOM. */
+static char **taken_places(planner *p, size_t *n)
+{
+    char **t = malloc((p->n + p->nreserved + 1) * sizeof *t);
+    *n = 0;
+    if (t == NULL) {
+        p->oom = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (p->d[i].job.output != NULL)
+            t[(*n)++] = p->d[i].job.output;
+    for (size_t i = 0; i < p->nreserved; i++)
+        t[(*n)++] = p->reserved[i];
+    qsort(t, *n, sizeof *t, by_string);
+    return t;
+}
+
+/* Sort the copies by destination; drop those whose place a conversion or
+ * an index takes, and all but the first of copies with one destination
+ * (two -r roots into one -o DIR); only the first --shard slice copies. */
+static void settle_copies(planner *p)
+{
+    if (p->ncopies == 0)
+        return; /* (qsort may not be given the NULL list) */
+    size_t ntaken, w = 0;
+    char **taken = taken_places(p, &ntaken);
+    qsort(p->copies, p->ncopies, sizeof *p->copies, by_dst);
+    for (size_t i = 0; i < p->ncopies; i++) {
+        tool_copy *c = &p->copies[i];
+        int keep = taken != NULL && p->cfg->shard_index <= 1 &&
+                   bsearch(&c->dst, taken, ntaken, sizeof *taken, by_string) == NULL &&
+                   (w == 0 || strcmp(p->copies[w - 1].dst, c->dst) != 0);
+        if (keep)
+            p->copies[w++] = *c;
+        else
+            free_copy(c);
+    }
+    p->ncopies = w;
+    free(taken);
+}
+
 /* Batch: -o must be a directory or not exist yet (it is then created). */
 static c2s_status check_out_dir(const tool_config *cfg, const char **out_dir, c2s_error *err)
 {
@@ -567,6 +781,10 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
     }
     if (p.nlinks > 1)
         qsort(p.links, p.nlinks, sizeof *p.links, by_string);
+    if (p.nleft_out > 1)
+        qsort(p.left_out, p.nleft_out, sizeof *p.left_out, by_string);
+    if (p.nnot_copied > 1)
+        qsort(p.not_copied, p.nnot_copied, sizeof *p.not_copied, by_string);
     b->links = p.links;
     b->nlinks = p.nlinks;
     if (!p.oom) {
@@ -574,8 +792,19 @@ c2s_status tool_batch_plan(const tool_config *cfg, tool_batch *b, c2s_error *err
         if (!cfg->scan) /* --scan writes nothing */
             mark_conflicts(&p);
     }
+    if (!p.oom)
+        settle_copies(&p); /* before shard(): a copy never takes another slice's output */
     if (!p.oom && cfg->shard_count)
         shard(&p);
+    for (size_t i = 0; i < p.nreserved; i++)
+        free(p.reserved[i]);
+    free(p.reserved);
+    b->copies = p.copies;
+    b->ncopies = p.ncopies;
+    b->left_out = p.left_out;
+    b->nleft_out = p.nleft_out;
+    b->not_copied = p.not_copied;
+    b->nnot_copied = p.nnot_copied;
     b->jobs = malloc((p.n ? p.n : 1) * sizeof *b->jobs);
     if (b->jobs == NULL)
         p.oom = 1;
@@ -607,6 +836,13 @@ int tool_batch_warn(const tool_config *cfg, const tool_batch *b)
                   "skipped %zu symbolic link%s (%s%s); --follow-symlinks follows them", b->nlinks,
                   tool_plural(b->nlinks), shown, b->nlinks > 3 ? ", ..." : "");
     }
+    for (size_t i = 0; i < b->nleft_out; i++)
+        tool_verbose(NULL, cfg, "%s: left out (--include-file/--exclude-file)", b->left_out[i]);
+    for (size_t i = 0; i < b->nnot_copied; i++)
+        tool_verbose(NULL, cfg,
+                     "%s: not copied: a zip, pickle, tar or NumPy file that is no checkpoint "
+                     "(--copy-other copies nothing a loader would run unjudged)",
+                     b->not_copied[i]);
     return b->nempty > 0;
 }
 
@@ -621,5 +857,14 @@ void tool_batch_free(tool_batch *b)
     for (size_t i = 0; i < b->nlinks; i++)
         free(b->links[i]);
     free(b->links);
+    for (size_t i = 0; i < b->ncopies; i++)
+        free_copy(&b->copies[i]);
+    free(b->copies);
+    for (size_t i = 0; i < b->nleft_out; i++)
+        free(b->left_out[i]);
+    free(b->left_out);
+    for (size_t i = 0; i < b->nnot_copied; i++)
+        free(b->not_copied[i]);
+    free(b->not_copied);
     memset(b, 0, sizeof *b);
 }

@@ -18,6 +18,26 @@
  *   - two jobs that would write the same output: the later one fails;
  *   - with --shard I/N only the jobs at index I-1, I-1+N, ... are kept.
  *
+ * Choosing and copying files under -r (tool_others.c does the copying):
+ *
+ *   - --include-file / --exclude-file GLOB (fnmatch(3)): a GLOB without '/'
+ *     is matched against a file's name, one with '/' against its path
+ *     relative to its -r DIR (FNM_PATHNAME: '*' stops at '/').  A file is
+ *     taken when it matches some --include-file (or there is none) and no
+ *     --exclude-file; a file left out is neither converted, nor scanned,
+ *     nor copied, nor counted, and -v names it.  Plain INPUTs are always
+ *     taken: the filters choose among what a walk finds.
+ *   - --copy-other (with -o DIR): every regular file a walk takes but does
+ *     not convert becomes a copy to its mirrored place under -o DIR, except
+ *     hidden files and anything under a hidden directory (.git, .cache),
+ *     files with a checkpoint extension (.ckpt .pt .pth .bin, any case),
+ *     files a loader would read (zip, pickle, tar, NumPy: their pickles
+ *     would go into the output unjudged), TensorFlow data shards
+ *     (NAME.data-NNNNN-of-NNNNN), NAME.bin.index.json (tool_hf.c writes its
+ *     rewritten .safetensors index instead), and any file whose place a
+ *     conversion or a rewritten index takes.  Copies are planned by the
+ *     first --shard slice only, so that N slices do not race for them.
+ *
  * Problems found while walking (an unreadable directory, a plain INPUT that
  * is a directory) become jobs that fail with that message, so they are
  * reported and counted like any other failure.
@@ -40,9 +60,20 @@ typedef struct tool_job {
     char *problem;    /* non-NULL: the job fails with this message */
 } tool_job;
 
+/* A file --copy-other copies. */
+typedef struct tool_copy {
+    char *src, *dst;
+} tool_copy;
+
 typedef struct tool_batch {
     tool_job *jobs;
     size_t njobs, cap;
+    tool_copy *copies; /* sorted by dst */
+    size_t ncopies;
+    char **left_out; /* files --include-file / --exclude-file left out, sorted */
+    size_t nleft_out;
+    char **not_copied; /* --copy-other passed over as loadable (a pickle ...), sorted */
+    size_t nnot_copied;
     /* What a -r walk passed over that the user should hear about: roots
      * that held no file to take ("DIR"), symbolic links not followed. */
     char **empty_roots;
@@ -51,7 +82,9 @@ typedef struct tool_batch {
     size_t nlinks;
 } tool_batch;
 
-/* Print the batch's warnings (empty roots, skipped links); 1 when a root
+/* Print the batch's warnings (empty roots, skipped links) and, with -v,
+ * the files left out by --include-file / --exclude-file and the loadable
+ * files --copy-other did not copy; 1 when a root
  * held nothing, which makes the run's exit status non-zero. */
 int tool_batch_warn(const tool_config *cfg, const tool_batch *b);
 

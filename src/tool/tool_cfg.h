@@ -17,8 +17,13 @@ typedef struct tool_config {
     size_t ninputs;
     const char **roots; /* -r DIR, repeatable */
     size_t nroots;
-    int follow_symlinks; /* --follow-symlinks */
-    const char **allow;  /* --allow-global MODULE.NAME, repeatable */
+    int follow_symlinks;        /* --follow-symlinks */
+    const char **include_files; /* --include-file GLOB, repeatable (tool_batch.h) */
+    size_t ninclude_files;
+    const char **exclude_files; /* --exclude-file GLOB, repeatable */
+    size_t nexclude_files;
+    int copy_other;     /* --copy-other: copy the other files of -r DIR into -o DIR */
+    const char **allow; /* --allow-global MODULE.NAME, repeatable */
     size_t nallow;
     int permissive;          /* --permissive */
     int scan;                /* --scan */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tool_select.h"
+#include "tool_spool.h"
 
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
@@ -51,6 +52,13 @@ int tool_check_existing(const tool_config *cfg, const char *in, const char *out,
 {
     if (cfg->force || out == NULL)
         return 0;
+    struct stat st;
+    if (tool_needs_spool(in) && lstat(out, &st) == 0) { /* a pipe has no time: never up to date */
+        o->status = TOOL_FAILED;
+        snprintf(o->error, sizeof o->error, "output exists: %s (use -f to overwrite)", out);
+        tool_error(mb, in, "%s", o->error);
+        return 1;
+    }
     int fresh = tool_up_to_date(in, out);
     if (fresh > 0) {
         o->status = TOOL_SKIPPED;
@@ -185,7 +193,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
     c2s_error err;
     char why[TOOL_ERROR_TEXT_MAX];
     c2s_error_clear(&err);
-    c2s_status st = c2s_open(job->input, &oo, &ck, &err);
+    c2s_status st = tool_open_input(job->input, &oo, cancel, &ck, &err);
     if (st != C2S_OK) {
         out->verdict = st == C2S_ERR_REFUSED          ? "unsafe"
                        : err.rule == C2S_RULE_CORRUPT ? "corrupt"

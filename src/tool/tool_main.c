@@ -33,6 +33,7 @@
 #include "tool_run.h"
 #include "tool_scan.h"
 #include "tool_select.h"
+#include "tool_spool.h"
 
 static volatile sig_atomic_t g_signal;
 
@@ -88,7 +89,7 @@ static int scan_all(const tool_config *cfg)
             rep.verdict = C2S_VERDICT_UNREADABLE;
             tool_fail(&rep.error, C2S_ERR_INPUT, "%s", job->problem);
         } else {
-            st = c2s_scan(job->input, &oo, &rep);
+            st = tool_scan_input(job->input, &oo, &g_signal, &rep);
         }
         tool_print_scan(stdout, cfg, job->input, &rep);
         if ((size_t)rep.verdict < sizeof count / sizeof count[0])
@@ -149,7 +150,7 @@ static int list_checkpoint(const tool_config *cfg, const char *file)
     c2s_checkpoint *ck = NULL;
     c2s_error err;
     c2s_error_clear(&err);
-    c2s_status st = c2s_open(file, &oo, &ck, &err);
+    c2s_status st = tool_open_input(file, &oo, &g_signal, &ck, &err);
     if (g_signal) {
         c2s_close(ck);
         die_of_signal();
@@ -181,8 +182,9 @@ static int list(const tool_config *cfg)
         if (cfg->ninputs > 1 && !cfg->json)
             printf("%s==> %s <==\n", i > 0 ? "\n" : "", file);
         fflush(stdout); /* before any message about the file on stderr */
-        int rc = tool_has_suffix(file, ".safetensors") ? list_safetensors(cfg, file)
-                                                       : list_checkpoint(cfg, file);
+        int rc = tool_has_suffix(file, ".safetensors") && !tool_needs_spool(file)
+                     ? list_safetensors(cfg, file)
+                     : list_checkpoint(cfg, file);
         if (rc == C2S_ERR_REFUSED || (rc != C2S_OK && worst == C2S_OK))
             worst = rc;
     }

@@ -46,17 +46,23 @@ enum long_only {
     OPT_QUANTIZED,
     OPT_RENAME,
     OPT_MAX_SHARD_SIZE,
+    OPT_COPY_OTHER,
+    OPT_INCLUDE_FILE,
+    OPT_EXCLUDE_FILE,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
+    {"copy-other", no_argument, NULL, OPT_COPY_OTHER},
     {"direct-io", required_argument, NULL, OPT_DIRECT_IO},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
     {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {"include", required_argument, NULL, OPT_INCLUDE},
+    {"include-file", required_argument, NULL, OPT_INCLUDE_FILE},
     {"jobs", required_argument, NULL, 'j'},
     {"json", no_argument, NULL, OPT_JSON},
     {"key", required_argument, NULL, OPT_KEY},
@@ -109,6 +115,12 @@ void tool_print_help(FILE *out)
           "(with O_TMPFILE).  An output at least as new as its input is skipped;\n"
           "an older one is an error unless -f.  One failure does not stop the others.\n"
           "\n"
+          "INPUT '-' is standard input (curl -L URL | ckpt2safetensors --scan -).  It,\n"
+          "and any INPUT that is a pipe, is first copied whole into an unnamed file in\n"
+          "$TMPDIR (default /tmp), gone when the program ends, since a zip is read\n"
+          "from its end: that takes the input's size there.  Converting it needs\n"
+          "-o FILE (or -o -); messages name it '-'.\n"
+          "\n"
           "Options:\n"
           "  -o, --output FILE       write FILE (one INPUT only); '-' streams to standard\n"
           "                          output; a directory: write into it\n"
@@ -119,6 +131,15 @@ void tool_print_help(FILE *out)
           "                          checkpoint (its NAME.index) under DIR; with --scan,\n"
           "                          judge every file a loader could read (repeatable)\n"
           "      --follow-symlinks   with -r: follow symbolic links (default: skip them)\n"
+          "      --include-file GLOB with -r: take only files whose name (GLOB without\n"
+          "                          '/') or path under DIR (GLOB with '/') matches\n"
+          "                          (repeatable)\n"
+          "      --exclude-file GLOB with -r: leave out files that match, e.g.\n"
+          "                          'optimizer.pt' (repeatable); -v names them\n"
+          "      --copy-other        with -r DIR -o OUTDIR: also copy the files that are\n"
+          "                          not checkpoints (config.json, tokenizer files,\n"
+          "                          README.md, ...; not hidden ones, nor pickles) so\n"
+          "                          that OUTDIR loads as a model\n"
           "  -f, --force             replace outputs that exist, even up-to-date ones\n"
           "  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
           "      --direct-io WHEN    write around the page cache (O_DIRECT): auto (the\n"
@@ -533,6 +554,15 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
                              "b would mean bits), not '%s'",
                              arg);
         break;
+    case OPT_COPY_OTHER:
+        cfg->copy_other = 1;
+        break;
+    case OPT_INCLUDE_FILE:
+        cfg->include_files[cfg->ninclude_files++] = arg;
+        break;
+    case OPT_EXCLUDE_FILE:
+        cfg->exclude_files[cfg->nexclude_files++] = arg;
+        break;
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -551,6 +581,7 @@ static const char *writing_option(const tool_config *cfg)
            : cfg->jobs              ? "-j"
            : cfg->direct_io_given   ? "--direct-io"
            : cfg->max_shard_size    ? "--max-shard-size"
+           : cfg->copy_other        ? "--copy-other"
                                     : NULL;
 }
 
@@ -590,12 +621,40 @@ static c2s_status check_list_combination(const tool_config *cfg, c2s_error *err)
     return C2S_OK;
 }
 
+/* Standard input ('-'): read once, and a conversion needs -o FILE (or -o
+ * -) to name its output; the file filters and --copy-other need -r. */
+static c2s_status check_inputs(const tool_config *cfg, c2s_error *err)
+{
+    size_t dashes = 0;
+    for (size_t i = 0; i < cfg->ninputs; i++)
+        dashes += strcmp(cfg->inputs[i], "-") == 0;
+    if (dashes > 1)
+        return tool_fail(err, C2S_ERR_USAGE, "standard input ('-') can be read only once");
+    if (dashes && !cfg->scan && !cfg->list && (tool_is_batch(cfg) || cfg->output == NULL))
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "-: standard input has no name to derive the output's from: give it "
+                         "alone, with -o FILE (or -o -)");
+    const char *filter = cfg->ninclude_files   ? "--include-file"
+                         : cfg->nexclude_files ? "--exclude-file"
+                                               : NULL;
+    if (filter != NULL && cfg->nroots == 0)
+        return tool_fail(err, C2S_ERR_USAGE, "%s chooses among the files found under -r DIR",
+                         filter);
+    if (cfg->copy_other && !cfg->scan && !cfg->list && (cfg->nroots == 0 || cfg->output == NULL))
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--copy-other copies the other files of -r DIR into -o OUTDIR: give both");
+    return C2S_OK;
+}
+
 static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
 {
     if (cfg->help || cfg->version)
         return C2S_OK;
     if (cfg->ninputs == 0 && cfg->nroots == 0)
         return tool_fail(err, C2S_ERR_USAGE, "no INPUT given (see --help)");
+    c2s_status st = check_inputs(cfg, err);
+    if (st != C2S_OK)
+        return st;
     if (cfg->scan)
         return check_scan_combination(cfg, err);
     if (cfg->list)
@@ -639,6 +698,8 @@ void tool_config_free(tool_config *cfg)
     for (size_t i = 0; i < cfg->nrenames; i++)
         free((char *)cfg->renames[i].from);
     free(cfg->renames);
+    free(cfg->include_files);
+    free(cfg->exclude_files);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -653,8 +714,10 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     cfg->exclude = calloc(cap, sizeof *cfg->exclude);
     cfg->metadata = calloc(cap, sizeof *cfg->metadata);
     cfg->renames = calloc(cap, sizeof *cfg->renames);
+    cfg->include_files = calloc(cap, sizeof *cfg->include_files);
+    cfg->exclude_files = calloc(cap, sizeof *cfg->exclude_files);
     if (!cfg->inputs || !cfg->roots || !cfg->allow || !cfg->include || !cfg->exclude ||
-        !cfg->metadata || !cfg->renames)
+        !cfg->metadata || !cfg->renames || !cfg->include_files || !cfg->exclude_files)
         return tool_fail(err, C2S_ERR_USAGE, "out of memory");
     opterr = 0; /* our own messages */
     optind = 1;

@@ -11,10 +11,7 @@
 #include "tool_json.h"
 
 static const char *const STATUS_NAMES[TOOL_NSTATUS] = {
-    "converted",
-    "skipped",
-    "refused",
-    "failed",
+    "converted", "skipped", "refused", "failed", "copied",
 };
 
 static void add_string_or_null(cJSON *o, const char *key, const char *value)
@@ -53,7 +50,10 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
         cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
     } else {
         cJSON_AddNullToObject(j, "tensors");
-        cJSON_AddNullToObject(j, "bytes");
+        if (o->status == TOOL_COPIED)
+            cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
+        else
+            cJSON_AddNullToObject(j, "bytes");
     }
     /* milliseconds are enough, and keep the line short */
     cJSON_AddNumberToObject(j, "seconds", (double)(long long)(o->seconds * 1000 + 0.5) / 1000);
@@ -94,7 +94,10 @@ double tool_seconds_since(const struct timespec *t0)
 void tool_report_summary(const tool_config *cfg, const tool_tally *t, double seconds)
 {
     char size[32];
-    tool_info(NULL, cfg, "converted %zu, skipped %zu, refused %zu, failed %zu; %s in %.2f s",
+    char copied[48] = "";
+    if (t->count[TOOL_COPIED])
+        snprintf(copied, sizeof copied, ", copied %zu", t->count[TOOL_COPIED]);
+    tool_info(NULL, cfg, "converted %zu, skipped %zu, refused %zu, failed %zu%s; %s in %.2f s",
               t->count[TOOL_CONVERTED], t->count[TOOL_SKIPPED], t->count[TOOL_REFUSED],
-              t->count[TOOL_FAILED], tool_human_size(t->bytes, size, sizeof size), seconds);
+              t->count[TOOL_FAILED], copied, tool_human_size(t->bytes, size, sizeof size), seconds);
 }

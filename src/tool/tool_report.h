@@ -8,8 +8,9 @@
  *    "verdict":"safe","tensors":4,"bytes":512,"seconds":0.01,
  *    "sha256":"9f86...","error":null}
  *
- * status: converted, skipped (up to date), refused (by the safety policy) or
- * failed; verdict: safe, unsafe, unreadable, or null when the file was not
+ * status: converted, skipped (up to date), refused (by the safety policy),
+ * failed, or copied (--copy-other: a file that is no checkpoint; its
+ * bytes are set, tensors and sha256 null); verdict: safe, unsafe, unreadable, or null when the file was not
  * judged (skipped, or failed before it was read); output: null for
  * standard output; a name that is not UTF-8 has its bad bytes as U+FFFD
  * and is followed by input_hex / output_hex, its bytes in hex
@@ -36,6 +37,7 @@ typedef enum tool_status {
     TOOL_SKIPPED,
     TOOL_REFUSED,
     TOOL_FAILED,
+    TOOL_COPIED, /* --copy-other */
     TOOL_NSTATUS
 } tool_status;
 
@@ -69,7 +71,8 @@ int tool_tally_exit_code(const tool_tally *t);
 /* Seconds from t0 (CLOCK_MONOTONIC) to now. */
 double tool_seconds_since(const struct timespec *t0);
 
-/* "converted 3, skipped 1, refused 1, failed 2; 1.5 GiB in 12.30 s" (unless -q). */
+/* "converted 3, skipped 1, refused 1, failed 2; 1.5 GiB in 12.30 s" (unless -q);
+ * after "failed N", ", copied N" when files were copied (--copy-other). */
 void tool_report_summary(const tool_config *cfg, const tool_tally *t, double seconds);
 
 #endif /* TOOL_REPORT_H */

@@ -13,6 +13,7 @@
 #include "tool_convert.h"
 #include "tool_hf.h"
 #include "tool_msgs.h"
+#include "tool_others.h"
 #include "tool_progress.h"
 #include "tool_report.h"
 #include "tool_shard.h"
@@ -133,6 +134,8 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     run_workers(rs, n);
     if (!tool_cancelled(rs->cancel))
         tool_hf_rewrite_indexes(cfg, b, rs->results, record, rs);
+    if (!tool_cancelled(rs->cancel))
+        tool_copy_others(cfg, b, rs->cancel, record, rs);
     tool_progress_end(&rs->progress);
     tool_progress_destroy(&rs->progress);
     if (tool_cancelled(rs->cancel))

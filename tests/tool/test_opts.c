@@ -655,3 +655,56 @@ Test(opts, exit_code_is_the_worst_outcome)
     cr_expect_eq(t.bytes, 100);
     cr_expect_eq(tool_tally_exit_code(&t), 0);
 }
+
+Test(opts, standard_input_and_directory_options)
+{
+    cmd c;
+    PARSE(&c, "-r", "run", "-o", "out", "--copy-other", "--include-file", "*.bin", "--exclude-file",
+          "optimizer.pt", "--exclude-file", "a/*.pt");
+    expect_ok(&c, "directory options");
+    cr_expect_eq(c.cfg.copy_other, 1);
+    cr_expect_eq(c.cfg.ninclude_files, 1);
+    cr_expect_str_eq(c.cfg.include_files[0], "*.bin");
+    cr_expect_eq(c.cfg.nexclude_files, 2);
+    cr_expect_str_eq(c.cfg.exclude_files[0], "optimizer.pt");
+    cr_expect_str_eq(c.cfg.exclude_files[1], "a/*.pt");
+    done(&c);
+
+    PARSE(&c, "-", "-o", "m.safetensors");
+    expect_ok(&c, "- -o FILE");
+    cr_expect_str_eq(c.cfg.input, "-");
+    done(&c);
+    PARSE(&c, "--scan", "a.pt", "-");
+    expect_ok(&c, "--scan a.pt -");
+    done(&c);
+    PARSE(&c, "--list", "-");
+    expect_ok(&c, "--list -");
+    done(&c);
+
+    static const struct {
+        const char *args[5];
+        const char *msg;
+    } CASES[] = {
+        {{"-"},
+         "-: standard input has no name to derive the output's from: give it alone, "
+         "with -o FILE (or -o -)"},
+        {{"-", "a.pt", "-o", "out"},
+         "-: standard input has no name to derive the output's from: give it alone, with -o "
+         "FILE (or -o -)"},
+        {{"--scan", "-", "-"}, "standard input ('-') can be read only once"},
+        {{"--include-file", "*.bin", "a.pt"},
+         "--include-file chooses among the files found under -r DIR"},
+        {{"--copy-other", "a.pt", "-o", "out"},
+         "--copy-other copies the other files of -r DIR into -o OUTDIR: give both"},
+        {{"--copy-other", "-r", "run"},
+         "--copy-other copies the other files of -r DIR into -o OUTDIR: give both"},
+        {{"--list", "--copy-other", "a.pt"},
+         "--list writes nothing, so --copy-other makes no sense with it"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const char *const *a = CASES[i].args;
+        PARSE(&c, a[0], a[1], a[2], a[3], a[4]); /* stops at the first NULL */
+        expect_usage(&c, CASES[i].msg, CASES[i].msg);
+        done(&c);
+    }
+}
