@@ -6,7 +6,8 @@
 # README's examples are of two kinds, and both are run here:
 #
 #  - ```sh blocks: every line that runs ckpt2safetensors (first word, or
-#    after a pipe; a line ending in '\' continues on the next) is run with
+#    after a pipe; a line ending in '\' continues on the next), and every
+#    mkdir that prepares for one, is run with
 #    sh, in order, in a fresh copy of a sandbox that holds files under the
 #    names the examples use (model.ckpt, sd.ckpt, models/, llama-7b/, ...;
 #    see setup_sandbox).  It must exit 0, or with the status given for its
@@ -104,6 +105,7 @@ setup_sandbox() {
         put tf/good/multi.data-0000$s-of-00003 checkpoints/tf/model.ckpt.data-0000$s-of-00003
     done
     setup_hf llama-7b
+    setup_trainer trainer-out
     setup_hub
     mkdir -p log dist
     cd "$TOP" || exit 1
@@ -123,6 +125,17 @@ setup_hf() {
         printf '  "p": "%s", "frozen": "%s", "plain": "%s"}}\n' "$s2" "$s2" "$s2"
     } > "$1/pytorch_model.bin.index.json"
     printf '{"model_type": "llama"}\n' > "$1/config.json"
+}
+
+# A Hugging Face Trainer's output directory.
+setup_trainer() {
+    put good/tied.bin "$1/pytorch_model.bin"
+    for f in training_args.bin optimizer.pt scheduler.pt rng_state_0.pth; do
+        put sample.ckpt "$1/$f"
+    done
+    printf '{"model_type": "bert"}\n' > "$1/config.json"
+    printf '{"version": "1.0"}\n' > "$1/tokenizer.json"
+    printf '{"global_step": 10}\n' > "$1/trainer_state.json"
 }
 
 # The Hugging Face cache: snapshots whose files are links to blobs.
@@ -164,7 +177,7 @@ extract() {
         if (cont) { text = text "\001" $0; cont = ($0 ~ /\\$/); if (!cont) flush(); next }
         if ($0 ~ /^[ \t]*(#|$)/) next
         if ($0 ~ /^ckpt2safetensors / || $0 ~ /\| *ckpt2safetensors / || \
-            $0 ~ /^parallel .*ckpt2safetensors /) {
+            $0 ~ /^parallel .*ckpt2safetensors / || $0 ~ /^mkdir /) {
             kind = "sh"; start = NR; text = $0; cont = ($0 ~ /\\$/)
             if (!cont) flush()
         }
