@@ -11,6 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_preview.h"
+#include "tool_rerun.h"
+#include "tool_rm.h"
+
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
     return (c2s_open_options){.key = cfg->key,
@@ -116,8 +120,8 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
         .metadata = cfg->metadata,
         .nmetadata = cfg->nmetadata,
         .training_metadata = cfg->training_metadata,
-        .verify = cfg->verify,
-        .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
+        .verify = cfg->verify || cfg->rm, /* --rm removes only a checked input */
+        .out_fd = STDOUT_FILENO,          /* used only when the output is NULL */
         .sha256 = cfg->json,
         .direct_io = cfg->direct_io,
         .jobs = sharing,
@@ -137,16 +141,49 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
     if (cfg->convert_dtype)
         tool_verbose(mb, cfg, "%s: %zu tensor%s converted to %s", job->input, res->converted,
                      tool_plural(res->converted), c2s_dtype_name(cfg->dtype));
-    if (cfg->verify)
+    if (cfg->verify || cfg->rm)
         tool_verbose(mb, cfg, "%s: verified against the checkpoint", job->input);
     if (res->direct_bytes)
         tool_verbose(mb, cfg, "%s: %s of it written around the page cache (--direct-io)",
                      job->input, tool_human_size(res->direct_bytes, size, sizeof size));
 }
 
-static void convert(const tool_config *cfg, const tool_job *job,
-                    const volatile sig_atomic_t *cancel, tool_progress_slot *slot, unsigned sharing,
-                    tool_msgbuf *mb, tool_outcome *out)
+/* The command line's metadata, then the options record (when not ""):
+ * malloc'd, NULL on out of memory. */
+static c2s_kv *metadata_with_record(const tool_config *cfg, const char *record, size_t *n)
+{
+    c2s_kv *kv = malloc((cfg->nmetadata + 1) * sizeof *kv);
+    if (kv == NULL)
+        return NULL;
+    memcpy(kv, cfg->metadata, cfg->nmetadata * sizeof *kv);
+    *n = cfg->nmetadata;
+    if (*record)
+        kv[(*n)++] = (c2s_kv){TOOL_RECORD_KEY, record};
+    return kv;
+}
+
+/* --dry-run: the checks c2s_write would make, nothing written. */
+static void preview(const tool_config *cfg, const tool_job *job, const c2s_checkpoint *ck,
+                    const c2s_write_options *wo, tool_msgbuf *mb, tool_outcome *out)
+{
+    c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
+    c2s_error_clear(&err);
+    size_t n = 0;
+    if (tool_preview_check(cfg, ck, wo, job, &n, &err) != C2S_OK) {
+        fail(mb, job, out, TOOL_FAILED, tool_error_text(&err, why, sizeof why));
+        return;
+    }
+    out->status = TOOL_CONVERTED;
+    out->tensors = n;
+    tool_info(mb, cfg, "%s -> %s: would convert %zu tensor%s%s", job->input,
+              job->output ? job->output : "(standard output)", n, tool_plural(n),
+              cfg->rm ? ", then remove the input" : "");
+}
+
+static void convert(const tool_config *cfg, const tool_job *job, const char *record,
+                    const struct stat *before, const volatile sig_atomic_t *cancel,
+                    tool_progress_slot *slot, unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
@@ -165,12 +202,26 @@ static void convert(const tool_config *cfg, const tool_job *job,
     out->verdict = "safe";
     report_open(cfg, job->input, ck, mb);
     c2s_write_options wo = write_options(cfg, cancel, slot, sharing);
+    c2s_kv *meta = metadata_with_record(cfg, record, &wo.nmetadata);
+    wo.metadata = meta;
+    if (meta == NULL) {
+        c2s_close(ck);
+        fail(mb, job, out, TOOL_FAILED, "out of memory");
+        return;
+    }
+    if (cfg->dry_run) {
+        preview(cfg, job, ck, &wo, mb, out);
+        c2s_close(ck);
+        free(meta);
+        return;
+    }
     c2s_write_result res;
     memset(&res, 0, sizeof res);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = c2s_write(ck, job->output, &wo, &res, &err);
     c2s_close(ck);
+    free(meta);
     if (st != C2S_OK && err.rule == C2S_RULE_CORRUPT) /* storage bytes that fail their CRC */
         out->verdict = "corrupt";
     if (st != C2S_OK) {
@@ -183,6 +234,24 @@ static void convert(const tool_config *cfg, const tool_job *job,
     out->bytes = res.file_bytes;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
     report_written(cfg, job, &res, tool_seconds_since(&t0), mb);
+    tool_rm_input(cfg, job, before, mb, out);
+}
+
+/* The existing output, --rm's conditions, the output's directory, then
+ * the conversion. */
+static void check_and_convert(const tool_config *cfg, const tool_job *job,
+                              const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
+                              unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
+{
+    char *record = tool_options_record(cfg);
+    struct stat before;
+    if (record == NULL)
+        fail(mb, job, out, TOOL_FAILED, "out of memory");
+    else if (!tool_rm_check(cfg, job->input, &before, mb, out) &&
+             !tool_rerun_check(cfg, job->input, job->output, record, mb, out) &&
+             (cfg->dry_run || make_parent(job, mb, out) == 0))
+        convert(cfg, job, record, &before, cancel, slot, sharing, mb, out);
+    free(record);
 }
 
 void tool_convert_one(const tool_config *cfg, const tool_job *job,
@@ -190,6 +259,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
                       unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    out->dry_run = cfg->dry_run;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (job->problem != NULL)
@@ -197,8 +267,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
     else if (job->output == NULL && isatty(STDOUT_FILENO))
         fail(mb, job, out, TOOL_FAILED,
              "standard output is a terminal: redirect it, or use -o FILE");
-    else if (!tool_check_existing(cfg, job->input, job->output, mb, out) &&
-             make_parent(job, mb, out) == 0)
-        convert(cfg, job, cancel, slot, sharing, mb, out);
+    else
+        check_and_convert(cfg, job, cancel, slot, sharing, mb, out);
     out->seconds = tool_seconds_since(&t0);
 }

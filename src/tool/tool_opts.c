@@ -14,6 +14,7 @@
 
 #include "c2s.h"
 #include "tool_msgs.h"
+#include "tool_rerun.h"
 
 enum long_only {
     OPT_KEY = 256,
@@ -42,11 +43,14 @@ enum long_only {
     OPT_TF_NAMES,
     OPT_NAME,
     OPT_QUANTIZED,
+    OPT_DRY_RUN,
+    OPT_RM,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
     {"direct-io", required_argument, NULL, OPT_DIRECT_IO},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
@@ -71,6 +75,7 @@ static const struct option LONG_OPTIONS[] = {
     {"quantized", required_argument, NULL, OPT_QUANTIZED},
     {"quiet", no_argument, NULL, 'q'},
     {"recursive", required_argument, NULL, 'r'},
+    {"rm", no_argument, NULL, OPT_RM},
     {"scan", no_argument, NULL, OPT_SCAN},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
@@ -370,6 +375,10 @@ static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err
     if (klen == strlen("format") && memcmp(arg, "format", klen) == 0)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--metadata: the key 'format' is reserved (it is always \"pt\")");
+    if (klen == strlen(TOOL_RECORD_KEY) && memcmp(arg, TOOL_RECORD_KEY, klen) == 0)
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--metadata: the key '" TOOL_RECORD_KEY "' is reserved (it records the "
+                         "options an output was made with)");
     for (size_t i = 0; i < cfg->nmetadata; i++)
         if (strlen(cfg->metadata[i].key) == klen && memcmp(cfg->metadata[i].key, arg, klen) == 0)
             return tool_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
@@ -499,6 +508,12 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         break;
     case OPT_QUANTIZED:
         return parse_quantized(arg, cfg, err);
+    case OPT_DRY_RUN:
+        cfg->dry_run = 1;
+        break;
+    case OPT_RM:
+        cfg->rm = 1;
+        break;
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -518,6 +533,8 @@ static const char *writing_option(const tool_config *cfg)
            : cfg->verify            ? "--verify"
            : cfg->jobs              ? "-j"
            : cfg->direct_io_given   ? "--direct-io"
+           : cfg->dry_run           ? "--dry-run"
+           : cfg->rm                ? "--rm"
                                     : NULL;
 }
 
@@ -574,6 +591,10 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     if (cfg->to_stdout && cfg->verify)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--verify reads the output file back, so it cannot go with -o -");
+    if (cfg->to_stdout && cfg->rm)
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--rm removes the input only after checking the output file, so it "
+                         "cannot go with -o -");
     return C2S_OK;
 }
 

@@ -43,6 +43,8 @@ typedef struct tool_outcome {
     double seconds;
     char sha256[65];               /* "" when not computed */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */
+    int dry_run;                   /* --dry-run: converted/skipped mean "would be" */
+    int removed;                   /* --rm removed the input */
 } tool_outcome;
 
 /* Print the --json line for one file on stdout, through the console.
