@@ -19,6 +19,7 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks -f --force -j --jobs
+--dry-run --rm
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --metadata
 --training-metadata --verify --scan --allow-global --permissive --max-pickle-size

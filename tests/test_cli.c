@@ -509,6 +509,9 @@ Test(cli, help_and_version)
                           "--metadata",
                           "--training-metadata",
                           "--verify",
+                          "--dry-run",
+                          "--rm",
+                          "ckpt2safetensors.options",
                           "Exit status"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         cr_expect(strstr(r.out, opts[i]) != NULL, "--help does not mention %s", opts[i]);

@@ -9,7 +9,8 @@
  *    "sha256":"9f86...","error":null}
  *
  * status: converted, skipped (up to date), refused (by the safety policy) or
- * failed; verdict: safe, unsafe, unreadable, or null when the file was not
+ * failed; with --dry-run would-convert and would-skip instead of the first
+ * two (tensors: how many would be written; bytes and sha256: null); verdict: safe, unsafe, unreadable, or null when the file was not
  * judged (skipped, or failed before it was read); output: null for
  * standard output; tensors, bytes (of the output file) and sha256: null
  * unless converted; error: the message printed on stderr, or null.
