@@ -244,9 +244,19 @@ Test(rerun, other_options_are_an_error_without_f_and_redone_with_it)
     tr_free(&r);
     unsigned char *after = read_rel("p.safetensors", &n1);
     cr_expect(n0 == n1 && memcmp(before, after, n0) == 0, "the output was touched");
-    free(before);
     free(after);
 
+    r = RUN("-v", "-f", "--dry-run", "p.pt"); /* says so, changes nothing */
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: p.safetensors: would be redone: -f replaces the "
+                            "existing output\n"
+                            "ckpt2safetensors: p.pt: root (top level), 3 tensors in 3 storages\n"
+                            "ckpt2safetensors: p.pt -> p.safetensors: would convert 3 tensors\n");
+    tr_free(&r);
+    unsigned char *still = read_rel("p.safetensors", &n1);
+    cr_expect(n0 == n1 && memcmp(before, still, n0) == 0, "--dry-run touched the output");
+    free(still);
+    free(before);
     r = RUN("-v", "-f", "p.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
     const char *redone = "ckpt2safetensors: p.safetensors: redone: -f replaces the existing "

@@ -155,7 +155,8 @@ static c2s_kv *metadata_with_record(const tool_config *cfg, const char *record, 
     c2s_kv *kv = malloc((cfg->nmetadata + 1) * sizeof *kv);
     if (kv == NULL)
         return NULL;
-    memcpy(kv, cfg->metadata, cfg->nmetadata * sizeof *kv);
+    if (cfg->nmetadata > 0)
+        memcpy(kv, cfg->metadata, cfg->nmetadata * sizeof *kv);
     *n = cfg->nmetadata;
     if (*record)
         kv[(*n)++] = (c2s_kv){TOOL_RECORD_KEY, record};

@@ -185,7 +185,8 @@ int tool_rerun_check(const tool_config *cfg, const char *in, const char *out, co
     int fresh = tool_up_to_date(in, out);
     if (cfg->force) {
         if (fresh != 0)
-            tool_verbose(mb, cfg, "%s: redone: -f replaces the existing output", out);
+            tool_verbose(mb, cfg, "%s: %s: -f replaces the existing output", out,
+                         cfg->dry_run ? "would be redone" : "redone");
         return 0;
     }
     if (fresh == 0)
