@@ -19,7 +19,7 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks --include-file --exclude-file
---copy-other -f --force -j --jobs
+--copy-other -f --force -j --jobs --dry-run --rm
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --rename --metadata
 --max-shard-size

@@ -925,7 +925,8 @@ Test(batch, dtype_converts_floating_tensors)
                             "net.2.bias    F16          [3]                   6\n"
                             "net.2.weight  F16          [3, 5]                30\n"
                             "4 tensors, 106 bytes\n"
-                            "metadata: format=pt\n");
+                            "metadata: format=pt\n"
+                            "metadata: ckpt2safetensors.options=--dtype=F16\n");
     run_free(&r);
 }
 
@@ -943,7 +944,9 @@ Test(batch, include_and_exclude_select_tensors)
     cr_expect_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
                             "net.0.weight  F32          [5, 6]                120\n"
                             "1 tensor, 120 bytes\n"
-                            "metadata: format=pt\n");
+                            "metadata: format=pt\n"
+                            "metadata: ckpt2safetensors.options=--include=net.0.* "
+                            "--include=net.2.bias --exclude=*.bias\n");
     run_free(&r);
 }
 
@@ -959,6 +962,8 @@ Test(batch, metadata_and_training_metadata)
                        "metadata: format=pt\n"
                        "metadata: author=me\n"
                        "metadata: run=a=b\n"
+                       "metadata: ckpt2safetensors.options=--metadata=author=me "
+                       "--metadata=run=a=b --training-metadata\n"
                        "metadata: epoch=3\n"
                        "metadata: global_step=120\n"
                        "metadata: pytorch-lightning_version=1.9.0\n";

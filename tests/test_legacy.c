@@ -137,7 +137,8 @@ Test(legacy, verify_dtype_and_filters_work)
     cr_expect_str_eq(r.out, "NAME          DTYPE        SHAPE                 BYTES\n"
                             "layer.weight  F16          [2, 3]                12\n"
                             "1 tensor, 12 bytes\n"
-                            "metadata: format=pt\n");
+                            "metadata: format=pt\n"
+                            "metadata: ckpt2safetensors.options=--exclude=*.bias --dtype=F16\n");
     tr_free(&r);
     free(out);
 }

@@ -45,10 +45,11 @@ TestSuite(modules, .init = setup, .fini = teardown, .timeout = 60);
     tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
 #define MAX_ARGS 16
 
+/* a (without its options record, if any) is b byte for byte. */
 static int same_file(const char *a, const char *b)
 {
     size_t na = 0, nb = 0;
-    unsigned char *x = tu_read(a, &na), *y = tu_read(b, &nb);
+    unsigned char *x = tu_read_output(a, &na), *y = tu_read(b, &nb);
     int same = x != NULL && y != NULL && na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);

@@ -194,7 +194,9 @@ Test(script, verify_dtype_key_and_filters_work)
                             "scratch     F16          [2]                   4\n"
                             "shared      F16          [2, 2]                8\n"
                             "4 tensors, 32 bytes\n"
-                            "metadata: format=pt\n");
+                            "metadata: format=pt\n"
+                            "metadata: ckpt2safetensors.options=--key=a --exclude=*.bias "
+                            "--dtype=F16\n");
     tr_free(&r);
     free(out);
 }
@@ -216,7 +218,8 @@ Test(script, model_json_archives_are_judged_and_listed)
                             "bias  F32          [2]                   8\n"
                             "view  F32          [2, 2]                16\n"
                             "2 tensors, 24 bytes\n"
-                            "metadata: format=pt\n");
+                            "metadata: format=pt\n"
+                            "metadata: ckpt2safetensors.options=--key=tied\n");
     tr_free(&r);
     free(out);
 }

@@ -68,7 +68,7 @@ static size_t case_args(const char *name, const char **args, size_t cap, char **
 static void expect_same_file(const char *got, const char *want)
 {
     size_t ng, nw;
-    unsigned char *g = tu_read(got, &ng), *w = tu_read(want, &nw);
+    unsigned char *g = tu_read_output(got, &ng), *w = tu_read(want, &nw);
     cr_assert_not_null(g, "no output %s", got);
     cr_assert_not_null(w);
     cr_expect(ng == nw && memcmp(g, w, nw) == 0, "%s differs from %s", got, want);

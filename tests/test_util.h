@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,58 @@ static inline unsigned char *tu_read(const char *path, size_t *len)
     }
     fclose(f);
     *len = n;
+    return buf;
+}
+
+/*
+ * The options record ckpt2safetensors writes into __metadata__ when
+ * content-shaping options are given ("ckpt2safetensors.options", see
+ * src/tool/tool_rerun.h) taken out of a safetensors file in buf: the entry
+ * is removed from the header, which is padded with spaces to a multiple
+ * of 8 again, as the writer pads it.  What is left is the file the same
+ * conversion wrote before the record existed, i.e. what the reference
+ * writers (safetensors' save_file) write.  buf is left alone when it holds
+ * no record.  The record itself is tested in tests/test_rerun.c.
+ */
+static inline void tu_strip_options_record(unsigned char *buf, size_t *len)
+{
+    static const char KEY[] = ",\"ckpt2safetensors.options\":\"";
+    if (*len < 8)
+        return;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | buf[i];
+    if (hlen > *len - 8)
+        return;
+    char *h = (char *)buf + 8;
+    char *at = memmem(h, (size_t)hlen, KEY, sizeof KEY - 1);
+    char *end = at ? memchr(at + sizeof KEY - 1, '"', (size_t)(h + hlen - (at + sizeof KEY - 1)))
+                   : NULL;
+    if (end == NULL)
+        return;
+    size_t cut = (size_t)(end + 1 - at), text = (size_t)hlen;
+    while (text > 0 && h[text - 1] == ' ')
+        text--;
+    if (h + text <= end)
+        return;
+    text -= cut;
+    size_t padded = (text + 7) / 8 * 8;
+    if (padded > hlen)
+        return;
+    memmove(at, end + 1, (size_t)(h + hlen - (end + 1)));
+    memset(h + text, ' ', padded - text);
+    memmove(h + padded, h + hlen, *len - 8 - (size_t)hlen);
+    *len = *len - (size_t)hlen + padded;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(padded >> (8 * i));
+}
+
+/* tu_read, then tu_strip_options_record. */
+static inline unsigned char *tu_read_output(const char *path, size_t *len)
+{
+    unsigned char *buf = tu_read(path, len);
+    if (buf != NULL)
+        tu_strip_options_record(buf, len);
     return buf;
 }
 

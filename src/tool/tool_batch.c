@@ -196,6 +196,16 @@ int tool_stat_input(const char *input, struct stat *st)
     return rc;
 }
 
+int tool_is_tf_input(const char *input)
+{
+    struct stat st;
+    if (tool_has_suffix(input, TF_INDEX)) {
+        const char *slash = strrchr(input, '/');
+        return is_tf_index(input, slash ? slash + 1 : input);
+    }
+    return stat(input, &st) != 0 && errno == ENOENT && tool_stat_input(input, &st) == 0;
+}
+
 int tool_mkdirs(const char *dir)
 {
     struct stat st;
@@ -749,9 +759,15 @@ static c2s_status check_out_dir(const tool_config *cfg, const char **out_dir, c2
     if (cfg->output == NULL)
         return C2S_OK;
     if (tool_is_batch(cfg)) {
-        if (stat(cfg->output, &st) == 0 && !S_ISDIR(st.st_mode))
+        int exists = stat(cfg->output, &st) == 0;
+        if (exists && !S_ISDIR(st.st_mode))
             return tool_fail(err, C2S_ERR_USAGE,
                              "-o %s: with several inputs or -r, -o names a directory", cfg->output);
+        if (!exists && tool_has_suffix(cfg->output, ".safetensors"))
+            return tool_fail(err, C2S_ERR_USAGE,
+                             "-o %s: with several inputs or -r, -o names a directory, not a "
+                             ".safetensors file (end it with '/' to create such a directory)",
+                             cfg->output);
         *out_dir = cfg->output;
     } else if (!cfg->to_stdout &&
                ((stat(cfg->output, &st) == 0 && S_ISDIR(st.st_mode)) ||

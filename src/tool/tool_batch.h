@@ -120,6 +120,9 @@ char *tool_dirname(const char *path);
  * 0, or -1 with errno. */
 int tool_stat_input(const char *input, struct stat *st);
 
+/* 1 when INPUT is a TensorFlow bundle: a NAME.index ending in the table
+ * magic, or a prefix whose NAME.index exists. */
+int tool_is_tf_input(const char *input);
 /* Create dir and its missing parents (mode 0777 minus umask). 0 or -1 with errno. */
 int tool_mkdirs(const char *dir);
 

@@ -33,6 +33,8 @@ typedef struct tool_config {
     const char *key;         /* --key; NULL: default root */
     int tf_names;            /* --tf-names */
     int force;               /* -f */
+    int dry_run;             /* --dry-run */
+    int rm;                  /* --rm */
     int list;                /* --list */
     int skip_unsupported;    /* --skip-unsupported */
     const char *tensor_name; /* --name; NULL: the library's default */

@@ -14,6 +14,9 @@
 
 #include "tool_select.h"
 #include "tool_spool.h"
+#include "tool_preview.h"
+#include "tool_rerun.h"
+#include "tool_rm.h"
 
 c2s_open_options tool_open_options(const tool_config *cfg)
 {
@@ -129,8 +132,8 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
         .metadata = cfg->metadata,
         .nmetadata = cfg->nmetadata,
         .training_metadata = cfg->training_metadata,
-        .verify = cfg->verify,
-        .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
+        .verify = cfg->verify || cfg->rm, /* --rm removes only a checked input */
+        .out_fd = STDOUT_FILENO,          /* used only when the output is NULL */
         .sha256 = cfg->json,
         .direct_io = cfg->direct_io,
         .jobs = sharing,
@@ -158,35 +161,50 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
     if (cfg->convert_dtype)
         tool_verbose(mb, cfg, "%s: %zu tensor%s converted to %s", job->input, res->converted,
                      tool_plural(res->converted), c2s_dtype_name(cfg->dtype));
-    if (cfg->verify)
+    if (cfg->verify || cfg->rm)
         tool_verbose(mb, cfg, "%s: verified against the checkpoint", job->input);
     if (res->direct_bytes)
         tool_verbose(mb, cfg, "%s: %s of it written around the page cache (--direct-io)",
                      job->input, tool_human_size(res->direct_bytes, size, sizeof size));
 }
 
-/* tool_check_existing on the output; with --max-shard-size, on the index
- * of its shards when the output itself does not exist (an earlier run
- * wrote shards). */
-static int check_existing(const tool_config *cfg, const tool_job *job, tool_msgbuf *mb,
-                          tool_outcome *out)
+/* The command line's metadata, then the options record (when not ""):
+ * malloc'd, NULL on out of memory. */
+static c2s_kv *metadata_with_record(const tool_config *cfg, const char *record, size_t *n)
 {
-    struct stat st;
-    char *index = NULL;
-    if (cfg->max_shard_size && job->output != NULL && lstat(job->output, &st) != 0)
-        index = tool_shard_index_name(job->output);
-    if (index != NULL && lstat(index, &st) != 0) {
-        free(index);
-        index = NULL;
-    }
-    int done = tool_check_existing(cfg, job->input, index ? index : job->output, mb, out);
-    free(index);
-    return done;
+    c2s_kv *kv = malloc((cfg->nmetadata + 1) * sizeof *kv);
+    if (kv == NULL)
+        return NULL;
+    if (cfg->nmetadata > 0)
+        memcpy(kv, cfg->metadata, cfg->nmetadata * sizeof *kv);
+    *n = cfg->nmetadata;
+    if (*record)
+        kv[(*n)++] = (c2s_kv){TOOL_RECORD_KEY, record};
+    return kv;
 }
 
-static void convert(const tool_config *cfg, const tool_job *job,
-                    const volatile sig_atomic_t *cancel, tool_progress_slot *slot, unsigned sharing,
-                    tool_msgbuf *mb, tool_outcome *out)
+/* --dry-run: the checks c2s_write would make, nothing written. */
+static void preview(const tool_config *cfg, const tool_job *job, const c2s_checkpoint *ck,
+                    const c2s_write_options *wo, tool_msgbuf *mb, tool_outcome *out)
+{
+    c2s_error err;
+    char why[TOOL_ERROR_TEXT_MAX];
+    c2s_error_clear(&err);
+    size_t n = 0;
+    if (tool_preview_check(cfg, ck, wo, job, &n, &err) != C2S_OK) {
+        fail(mb, job, out, TOOL_FAILED, tool_error_text(&err, why, sizeof why));
+        return;
+    }
+    out->status = TOOL_CONVERTED;
+    out->tensors = n;
+    tool_info(mb, cfg, "%s -> %s: would convert %zu tensor%s%s", job->input,
+              job->output ? job->output : "(standard output)", n, tool_plural(n),
+              cfg->rm ? ", then remove the input" : "");
+}
+
+static void convert(const tool_config *cfg, const tool_job *job, const char *record,
+                    const struct stat *before, const volatile sig_atomic_t *cancel,
+                    tool_progress_slot *slot, unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     c2s_open_options oo = tool_open_options(cfg);
     c2s_checkpoint *ck = NULL;
@@ -208,6 +226,19 @@ static void convert(const tool_config *cfg, const tool_job *job,
     c2s_write_options wo = write_options(cfg, cancel, slot, sharing);
     tool_shard_result sres;
     memset(&sres, 0, sizeof sres);
+    c2s_kv *meta = metadata_with_record(cfg, record, &wo.nmetadata);
+    wo.metadata = meta;
+    if (meta == NULL) {
+        c2s_close(ck);
+        fail(mb, job, out, TOOL_FAILED, "out of memory");
+        return;
+    }
+    if (cfg->dry_run) {
+        preview(cfg, job, ck, &wo, mb, out);
+        c2s_close(ck);
+        free(meta);
+        return;
+    }
     c2s_write_result res;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -217,6 +248,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
         st = c2s_write(ck, job->output, &wo, &sres.w, &err);
     res = sres.w;
     c2s_close(ck);
+    free(meta);
     if (st != C2S_OK && err.rule == C2S_RULE_CORRUPT) /* storage bytes that fail their CRC */
         out->verdict = "corrupt";
     if (st != C2S_OK) {
@@ -230,6 +262,41 @@ static void convert(const tool_config *cfg, const tool_job *job,
     out->bytes = res.file_bytes;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
     report_written(cfg, job, &res, sres.nshards, tool_seconds_since(&t0), mb);
+    tool_rm_input(cfg, job, before, mb, out);
+}
+
+/* The file that stands for the existing output: the output itself, or
+ * with --max-shard-size, when it does not exist, the index of the shards
+ * an earlier run wrote (if there is one).  malloc'd, or NULL with errno. */
+static char *existing_output(const tool_config *cfg, const char *output)
+{
+    struct stat st;
+    if (cfg->max_shard_size && lstat(output, &st) != 0) {
+        char *index = tool_shard_index_name(output);
+        if (index == NULL || lstat(index, &st) == 0)
+            return index;
+        free(index);
+    }
+    return strdup(output);
+}
+
+/* The existing output, --rm's conditions, the output's directory, then
+ * the conversion. */
+static void check_and_convert(const tool_config *cfg, const tool_job *job,
+                              const volatile sig_atomic_t *cancel, tool_progress_slot *slot,
+                              unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
+{
+    char *record = tool_options_record(cfg);
+    char *existing = job->output ? existing_output(cfg, job->output) : NULL;
+    struct stat before;
+    if (record == NULL || (job->output != NULL && existing == NULL))
+        fail(mb, job, out, TOOL_FAILED, "out of memory");
+    else if (!tool_rm_check(cfg, job->input, &before, mb, out) &&
+             !tool_rerun_check(cfg, job->input, existing, record, mb, out) &&
+             (cfg->dry_run || make_parent(job, mb, out) == 0))
+        convert(cfg, job, record, &before, cancel, slot, sharing, mb, out);
+    free(existing);
+    free(record);
 }
 
 void tool_convert_one(const tool_config *cfg, const tool_job *job,
@@ -237,6 +304,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
                       unsigned sharing, tool_msgbuf *mb, tool_outcome *out)
 {
     memset(out, 0, sizeof *out);
+    out->dry_run = cfg->dry_run;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (job->problem != NULL)
@@ -244,7 +312,7 @@ void tool_convert_one(const tool_config *cfg, const tool_job *job,
     else if (job->output == NULL && isatty(STDOUT_FILENO))
         fail(mb, job, out, TOOL_FAILED,
              "standard output is a terminal: redirect it, or use -o FILE");
-    else if (!check_existing(cfg, job, mb, out) && make_parent(job, mb, out) == 0)
-        convert(cfg, job, cancel, slot, sharing, mb, out);
+    else
+        check_and_convert(cfg, job, cancel, slot, sharing, mb, out);
     out->seconds = tool_seconds_since(&t0);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include "tool_convert.h"
 
@@ -124,7 +126,10 @@ static int shard_ready(const hf_run *r, const char *shard, const char **why)
     }
     *why = "has no up-to-date output";
     char *in = tool_join(r->m->src, shard), *out = shard_output(r, shard);
-    int ok = in && out && tool_up_to_date(in, out) > 0;
+    struct stat st;
+    int ok = in && out &&
+             (tool_up_to_date(in, out) > 0 ||
+              (r->cfg->rm && lstat(in, &st) != 0 && stat(out, &st) == 0)); /* removed by --rm */
     free(in);
     free(out);
     return ok;
@@ -271,6 +276,35 @@ static char *read_small(const char *path, size_t *len, const char **why)
     return buf;
 }
 
+/* --rm: whether none of the shards the old index names is left (then the
+ * old index goes once the new one is written). */
+static int no_shard_left(const hf_run *r, const cJSON *wm)
+{
+    const cJSON *e;
+    struct stat st;
+    cJSON_ArrayForEach(e, wm)
+    {
+        char *in = tool_join(r->m->src, e->valuestring);
+        int left = in == NULL || lstat(in, &st) == 0;
+        free(in);
+        if (left)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when removing the old index failed (reported). */
+static int remove_old_index(const hf_run *r, index_job *j)
+{
+    if (unlink(j->in) != 0) {
+        failed(r, j, "index rewritten, but cannot remove it (--rm): %s", strerror(errno));
+        return 1;
+    }
+    j->o.removed = 1;
+    tool_verbose(&j->mb, r->cfg, "%s: removed (--rm)", j->in);
+    return 0;
+}
+
 /* The outcome of one index, reported whatever happens. */
 static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
 {
@@ -293,6 +327,7 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
         done(r, j, 1);
         return;
     }
+    int remove_old = r->cfg->rm && no_shard_left(r, wm); /* before wm is renamed */
     char msg[C2S_ERROR_MSG_MAX] = "out of memory";
     size_t ntensors = 0;
     char *text = NULL;
@@ -307,7 +342,8 @@ static void convert_index(const hf_run *r, index_job *j, cJSON *root, cJSON *wm)
     j->o.tensors = ntensors;
     tool_info(&j->mb, r->cfg, "%s -> %s: index of %zu tensor%s", j->in, j->out, ntensors,
               tool_plural(ntensors));
-    done(r, j, 1);
+    if (!remove_old || remove_old_index(r, j) == 0)
+        done(r, j, 1);
 }
 
 static void process_index(const hf_run *r, const char *name)

@@ -18,7 +18,12 @@
  * set to the sum of the shard outputs' data sizes; the rest is kept.  It is
  * written atomically (temporary file, rename), and skipped or refused like
  * any output that exists (-f replaces it).  Not done with --key, which
- * renames tensors.
+ * renames tensors, nor with --dry-run.
+ *
+ * With --rm, a shard outside the run whose input is gone but whose output
+ * exists counts as converted (an earlier --rm run removed it), and the old
+ * NAME.bin.index.json is removed after the new index is written when none
+ * of the shards it names is left.
  */
 #ifndef TOOL_HF_H
 #define TOOL_HF_H

@@ -16,6 +16,7 @@
 #include "tool_msgs.h"
 #include "tool_select.h"
 #include "tool_shard.h"
+#include "tool_rerun.h"
 
 enum long_only {
     OPT_KEY = 256,
@@ -49,12 +50,15 @@ enum long_only {
     OPT_COPY_OTHER,
     OPT_INCLUDE_FILE,
     OPT_EXCLUDE_FILE,
+    OPT_DRY_RUN,
+    OPT_RM,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
     {"copy-other", no_argument, NULL, OPT_COPY_OTHER},
     {"direct-io", required_argument, NULL, OPT_DIRECT_IO},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"dtype", required_argument, NULL, OPT_DTYPE},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
@@ -83,6 +87,7 @@ static const struct option LONG_OPTIONS[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"recursive", required_argument, NULL, 'r'},
     {"rename", required_argument, NULL, OPT_RENAME},
+    {"rm", no_argument, NULL, OPT_RM},
     {"scan", no_argument, NULL, OPT_SCAN},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"skip-unsupported", no_argument, NULL, OPT_SKIP_UNSUPPORTED},
@@ -112,8 +117,11 @@ void tool_print_help(FILE *out)
           "(NAME without .ckpt).  Each file is written without a name\n"
           "(O_TMPFILE; elsewhere a hidden temporary name) and linked in at the end,\n"
           "so it appears complete or not at all, also on errors, Ctrl-C and kill -9\n"
-          "(with O_TMPFILE).  An output at least as new as its input is skipped;\n"
-          "an older one is an error unless -f.  One failure does not stop the others.\n"
+          "(with O_TMPFILE).  An output at least as new as its input and made with\n"
+          "the same options (those that shape its content, recorded in its\n"
+          "__metadata__ as ckpt2safetensors.options) is skipped; an older one, or\n"
+          "one made with other options, is an error unless -f.  One failure does not\n"
+          "stop the others.\n"
           "\n"
           "INPUT '-' is standard input (curl -L URL | ckpt2safetensors --scan -).  It,\n"
           "and any INPUT that is a pipe, is first copied whole into an unnamed file in\n"
@@ -141,6 +149,12 @@ void tool_print_help(FILE *out)
           "                          README.md, ...; not hidden ones, nor pickles) so\n"
           "                          that OUTDIR loads as a model\n"
           "  -f, --force             replace outputs that exist, even up-to-date ones\n"
+          "      --dry-run           say what would be converted, skipped (and why with\n"
+          "                          -v), refused or failed, judging every file; write,\n"
+          "                          create and remove nothing; same exit status\n"
+          "      --rm                remove each input after its conversion succeeded and\n"
+          "                          was verified (implies --verify); never a skipped,\n"
+          "                          refused or failed one; not a TensorFlow bundle\n"
           "  -j, --jobs N            convert N files at a time (default: online CPUs)\n"
           "      --direct-io WHEN    write around the page cache (O_DIRECT): auto (the\n"
           "                          default: when the output is larger than what the\n"
@@ -223,7 +237,8 @@ void tool_print_help(FILE *out)
           "Output:\n"
           "      --json              one JSON object per file on stdout (input, output,\n"
           "                          status, verdict, tensors, bytes, seconds, sha256,\n"
-          "                          error); with --scan: the scan report as JSON\n"
+          "                          error); with --scan: the scan report as JSON;\n"
+          "                          with --dry-run status would-convert or would-skip\n"
           "  -q, --quiet             print errors only (no progress bar, no summary)\n"
           "  -v, --verbose           print details (root, tensors written, storages)\n"
           "  -h, --help              show this help and exit\n"
@@ -265,8 +280,8 @@ void tool_print_help(FILE *out)
           "Exit status (the worst over all files):\n"
           "  0  every file converted, up to date or listed; --scan: every file safe\n"
           "  1  some input could not be converted: corrupt, unsupported, I/O error,\n"
-          "     output older than its input without -f (--scan: some file\n"
-          "     unreadable, none unsafe)\n"
+          "     output older than its input or made with other options without -f\n"
+          "     (--scan: some file unreadable, none unsafe)\n"
           "  2  usage error\n"
           "  3  some input refused by the safety policy (--scan: some file unsafe)\n"
           "  On SIGINT/SIGTERM/SIGHUP/SIGPIPE no new file is started, unfinished\n"
@@ -415,6 +430,10 @@ static c2s_status add_metadata(const char *arg, tool_config *cfg, c2s_error *err
     if (klen == strlen("format") && memcmp(arg, "format", klen) == 0)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--metadata: the key 'format' is reserved (it is always \"pt\")");
+    if (klen == strlen(TOOL_RECORD_KEY) && memcmp(arg, TOOL_RECORD_KEY, klen) == 0)
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--metadata: the key '" TOOL_RECORD_KEY "' is reserved (it records the "
+                         "options an output was made with)");
     for (size_t i = 0; i < cfg->nmetadata; i++)
         if (strlen(cfg->metadata[i].key) == klen && memcmp(cfg->metadata[i].key, arg, klen) == 0)
             return tool_fail(err, C2S_ERR_USAGE, "--metadata: the key '%s' is given twice",
@@ -563,6 +582,12 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
     case OPT_EXCLUDE_FILE:
         cfg->exclude_files[cfg->nexclude_files++] = arg;
         break;
+    case OPT_DRY_RUN:
+        cfg->dry_run = 1;
+        break;
+    case OPT_RM:
+        cfg->rm = 1;
+        break;
     default:
         return tool_fail(err, C2S_ERR_USAGE, "unknown option (see --help)");
     }
@@ -582,6 +607,8 @@ static const char *writing_option(const tool_config *cfg)
            : cfg->direct_io_given   ? "--direct-io"
            : cfg->max_shard_size    ? "--max-shard-size"
            : cfg->copy_other        ? "--copy-other"
+           : cfg->dry_run           ? "--dry-run"
+           : cfg->rm                ? "--rm"
                                     : NULL;
 }
 
@@ -673,6 +700,10 @@ static c2s_status check_combination(const tool_config *cfg, c2s_error *err)
     if (cfg->to_stdout && cfg->verify)
         return tool_fail(err, C2S_ERR_USAGE,
                          "--verify reads the output file back, so it cannot go with -o -");
+    if (cfg->to_stdout && cfg->rm)
+        return tool_fail(err, C2S_ERR_USAGE,
+                         "--rm removes the input only after checking the output file, so it "
+                         "cannot go with -o -");
     return C2S_OK;
 }
 

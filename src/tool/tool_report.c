@@ -43,11 +43,19 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     int converted = o->status == TOOL_CONVERTED;
     add_name(j, "input", input);
     add_name(j, "output", output);
-    cJSON_AddStringToObject(j, "status", STATUS_NAMES[o->status]);
+    const char *status = STATUS_NAMES[o->status];
+    if (o->dry_run && o->status == TOOL_CONVERTED)
+        status = "would-convert";
+    else if (o->dry_run && o->status == TOOL_SKIPPED)
+        status = "would-skip";
+    cJSON_AddStringToObject(j, "status", status);
     add_string_or_null(j, "verdict", o->verdict);
     if (converted) {
         cJSON_AddNumberToObject(j, "tensors", (double)o->tensors);
-        cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
+        if (o->dry_run)
+            cJSON_AddNullToObject(j, "bytes");
+        else
+            cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
     } else {
         cJSON_AddNullToObject(j, "tensors");
         if (o->status == TOOL_COPIED)
@@ -97,6 +105,12 @@ void tool_report_summary(const tool_config *cfg, const tool_tally *t, double sec
     char copied[48] = "";
     if (t->count[TOOL_COPIED])
         snprintf(copied, sizeof copied, ", copied %zu", t->count[TOOL_COPIED]);
+    if (cfg->dry_run) {
+        tool_info(NULL, cfg, "would convert %zu, would skip %zu, refused %zu, failed %zu (dry run)",
+                  t->count[TOOL_CONVERTED], t->count[TOOL_SKIPPED], t->count[TOOL_REFUSED],
+                  t->count[TOOL_FAILED]);
+        return;
+    }
     tool_info(NULL, cfg, "converted %zu, skipped %zu, refused %zu, failed %zu%s; %s in %.2f s",
               t->count[TOOL_CONVERTED], t->count[TOOL_SKIPPED], t->count[TOOL_REFUSED],
               t->count[TOOL_FAILED], copied, tool_human_size(t->bytes, size, sizeof size), seconds);

@@ -10,7 +10,9 @@
  *
  * status: converted, skipped (up to date), refused (by the safety policy),
  * failed, or copied (--copy-other: a file that is no checkpoint; its
- * bytes are set, tensors and sha256 null); verdict: safe, unsafe, unreadable, or null when the file was not
+ * bytes are set, tensors and sha256 null); with --dry-run would-convert
+ * and would-skip instead of the first two (tensors: how many would be
+ * written; bytes and sha256: null); verdict: safe, unsafe, unreadable, or null when the file was not
  * judged (skipped, or failed before it was read); output: null for
  * standard output; a name that is not UTF-8 has its bad bytes as U+FFFD
  * and is followed by input_hex / output_hex, its bytes in hex
@@ -51,6 +53,8 @@ typedef struct tool_outcome {
     int sharded;                   /* written as shards: the output is their index
                                       (tool_shard.h), bytes all the files */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */
+    int dry_run;                   /* --dry-run: converted/skipped mean "would be" */
+    int removed;                   /* --rm removed the input */
 } tool_outcome;
 
 /* Print the --json line for one file on stdout, through the console.

@@ -132,7 +132,7 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     }
     rs->workers = n;
     run_workers(rs, n);
-    if (!tool_cancelled(rs->cancel))
+    if (!tool_cancelled(rs->cancel) && !cfg->dry_run) /* --dry-run: indexes not previewed */
         tool_hf_rewrite_indexes(cfg, b, rs->results, record, rs);
     if (!tool_cancelled(rs->cancel))
         tool_copy_others(cfg, b, rs->cancel, record, rs);

@@ -23,6 +23,7 @@
 
 #include "tool_batch.h"
 #include "tool_json.h"
+#include "tool_rerun.h"
 
 #define SUFFIX ".safetensors"
 #define INDEX_SUFFIX ".safetensors.index.json"
@@ -107,6 +108,7 @@ static const char *base_name(const char *path)
 typedef struct shard_set {
     const tool_config *cfg;
     c2s_checkpoint *ck;
+    const c2s_write_options *wo; /* the names (--rename) and the metadata */
     const char *input, *output;
     c2s_shard_plan plan;
     char **names; /* plan.nshards shard paths */
@@ -192,21 +194,68 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const map_entry *)a)->name, ((const map_entry *)b)->name);
 }
 
-/* The index, as json.dumps(index, indent=2, sort_keys=True) + "\n". */
+/* The options record among the metadata of o (tool_rerun.h), or NULL. */
+static const char *options_record(const c2s_write_options *o)
+{
+    for (size_t i = 0; i < o->nmetadata; i++)
+        if (strcmp(o->metadata[i].key, TOOL_RECORD_KEY) == 0)
+            return o->metadata[i].value;
+    return NULL;
+}
+
+static void free_map(map_entry *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((char *)m[i].name);
+    free(m);
+}
+
+/* The written tensors with their output names (after --rename), sorted
+ * by name; NULL on out of memory. */
+static map_entry *weight_map(const shard_set *s, size_t *n)
+{
+    size_t ntensors = c2s_tensor_count(s->ck);
+    map_entry *m = malloc((ntensors ? ntensors : 1) * sizeof *m);
+    *n = 0;
+    for (size_t i = 0; m != NULL && i < ntensors; i++) {
+        if (s->plan.shard_of[i] == C2S_NO_SHARD)
+            continue;
+        const char *name = c2s_tensor_at(s->ck, i).name;
+        size_t len = c2s_output_name(s->wo, name, NULL, 0);
+        char *out = malloc(len + 1);
+        if (out == NULL) {
+            free_map(m, *n);
+            return NULL;
+        }
+        c2s_output_name(s->wo, name, out, len + 1);
+        m[(*n)++] = (map_entry){out, s->plan.shard_of[i]};
+    }
+    if (m != NULL)
+        qsort(m, *n, sizeof *m, by_name);
+    return m;
+}
+
+/* The index, as json.dumps(index, indent=2, sort_keys=True) + "\n"; the
+ * options record, when there is one, in its "metadata" beside total_size
+ * (before it: the keys are sorted). */
 static char *render_index(const shard_set *s)
 {
-    size_t ntensors = c2s_tensor_count(s->ck), n = 0;
-    map_entry *m = malloc((ntensors ? ntensors : 1) * sizeof *m);
+    size_t n;
+    map_entry *m = weight_map(s, &n);
     if (m == NULL)
         return NULL;
-    for (size_t i = 0; i < ntensors; i++)
-        if (s->plan.shard_of[i] != C2S_NO_SHARD)
-            m[n++] = (map_entry){c2s_tensor_at(s->ck, i).name, s->plan.shard_of[i]};
-    qsort(m, n, sizeof *m, by_name);
     tool_text t = {0};
     char total[64];
     snprintf(total, sizeof total, "%llu", (unsigned long long)s->plan.total_bytes);
-    tool_text_puts(&t, "{\n  \"metadata\": {\n    \"total_size\": ");
+    tool_text_puts(&t, "{\n  \"metadata\": {\n    ");
+    const char *record = options_record(s->wo);
+    if (record != NULL) {
+        tool_json_string(&t, TOOL_RECORD_KEY);
+        tool_text_puts(&t, ": ");
+        tool_json_string(&t, record);
+        tool_text_puts(&t, ",\n    ");
+    }
+    tool_text_puts(&t, "\"total_size\": ");
     tool_text_puts(&t, total);
     tool_text_puts(&t, "\n  },\n  \"weight_map\": {");
     for (size_t i = 0; i < n; i++) {
@@ -216,7 +265,7 @@ static char *render_index(const shard_set *s)
         tool_json_string(&t, base_name(s->names[m[i].shard]));
     }
     tool_text_puts(&t, "\n  }\n}\n");
-    free(m);
+    free_map(m, n);
     if (t.oom)
         tool_text_free(&t);
     return t.s;
@@ -289,6 +338,7 @@ c2s_status tool_write_sharded(const tool_config *cfg, c2s_checkpoint *ck, const 
     memset(res, 0, sizeof *res);
     shard_set s = {.cfg = cfg,
                    .ck = ck,
+                   .wo = wo,
                    .input = input,
                    .output = output,
                    .progress = wo->progress,

@@ -7,10 +7,12 @@
 #
 #  - ```sh blocks: every line that runs ckpt2safetensors (first word, or
 #    after a pipe; a line ending in '\' continues on the next), and every
-#    mkdir that prepares for one, is run with
-#    sh, in order, in a fresh copy of a sandbox that holds files under the
-#    names the examples use (model.ckpt, sd.ckpt, models/, llama-7b/, ...;
-#    see setup_sandbox).  It must exit 0, or with the status given for its
+#    mkdir, cp or touch that prepares for one, is run with sh in a fresh
+#    copy of a sandbox that holds files under the names the examples use
+#    (model.ckpt, sd.ckpt, models/, llama-7b/, ...; see setup_sandbox).
+#    Each line gets its own copy (the lines of a block are alternatives),
+#    except in a block that prepares files: its lines are a sequence and
+#    share one.  It must exit 0, or with the status given for its
 #    exact text in tests/readme/expect.tsv.  Lines of other programs (make,
 #    cc, python, scripts/...) are left to the targets that test them
 #    (make demo, test-install, test-example); they are not run here.
@@ -177,8 +179,9 @@ extract() {
         if (cont) { text = text "\001" $0; cont = ($0 ~ /\\$/); if (!cont) flush(); next }
         if ($0 ~ /^[ \t]*(#|$)/) next
         if ($0 ~ /^ckpt2safetensors / || $0 ~ /\| *ckpt2safetensors / || \
-            $0 ~ /^parallel .*ckpt2safetensors / || $0 ~ /^mkdir /) {
-            kind = "sh"; start = NR; text = $0; cont = ($0 ~ /\\$/)
+            $0 ~ /^parallel .*ckpt2safetensors / || $0 ~ /^(mkdir|cp|touch) /) {
+            kind = ($0 ~ /^(mkdir|cp|touch) /) ? "setup" : "sh"
+            start = NR; text = $0; cont = ($0 ~ /\\$/)
             if (!cont) flush()
         }
         next
@@ -246,21 +249,30 @@ run_out() {
 }
 
 extract > "$WORK/examples.tsv"
-# A fresh sandbox for each README code block; the lines of one block share it.
+block_of() { # the line of the ``` that opens the block holding README line $1
+    awk -v n="$1" 'NR <= n && /^```/ { b = NR } END { print b }' "$README"
+}
+# The blocks whose lines are a sequence: those that prepare files.
+seq_blocks=" "
+for l in $(awk -F '\t' '$1 == "setup" { print $2 }' "$WORK/examples.tsv"); do
+    seq_blocks="$seq_blocks$(block_of "$l") "
+done
+fresh_sandbox() {
+    SANDBOX=$WORK/sandbox
+    rm -rf "$SANDBOX"
+    cp -a "$WORK/template" "$SANDBOX"
+}
 prev_block=
 while IFS="$(printf '\t')" read -r kind line text; do
-    block=$kind
-    [ "$kind" = sh ] && block=$(awk -v n="$line" 'NR <= n && /^```/ { b = NR } END { print b }' \
-        "$README")
-    [ "$kind" = out ] && block=out$line
-    if [ "$block" != "$prev_block" ]; then
-        SANDBOX=$WORK/sandbox
-        rm -rf "$SANDBOX"
-        cp -a "$WORK/template" "$SANDBOX"
-        prev_block=$block
-    fi
+    block=out$line
+    [ "$kind" != out ] && block=$(block_of "$line")
+    case $seq_blocks in
+    *" $block "*) [ "$block" != "$prev_block" ] && fresh_sandbox ;;
+    *) fresh_sandbox ;;
+    esac
+    prev_block=$block
     case $kind in
-    sh) run_sh "$line" "$text" ;;
+    sh | setup) run_sh "$line" "$text" ;;
     out) run_out "$line" "$text" ;;
     esac
 done < "$WORK/examples.tsv"
