@@ -76,7 +76,8 @@ static pid_t start(const char *const *args)
     return tr_start(bin, dir, dir, args);
 }
 
-/* " in 0.01 s" -> " in T s": the only part of a message that varies. */
+/* " in 0.01 s" -> " in T s" (at the end of a line, or before ", verified"):
+ * the only part of a message that varies. */
 static void mask_times(char *s)
 {
     char *p = s;
@@ -88,7 +89,7 @@ static void mask_times(char *s)
         }
         while ((*q >= '0' && *q <= '9') || *q == '.')
             q++;
-        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0')) {
+        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0' && q[2] != ',')) {
             p = q;
             continue;
         }
@@ -107,62 +108,10 @@ static run_result finish(pid_t pid)
 
 #define RUN(...) finish(start((const char *const[]){__VA_ARGS__, NULL}))
 
-/* Run with stderr (and stdout when both) on a pseudo-terminal; what the
- * terminal received is returned in err (stdout, when not on it, in out). */
+/* Run with stderr (and stdout when both) on a pseudo-terminal. */
 static run_result run_pty(int both, const char *const *args)
 {
-    const char *argv[48];
-    size_t n = 0;
-    argv[n++] = bin;
-    for (; *args && n < 47; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    int m = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "no pseudo-terminal");
-    char *slave = strdup(ptsname(m));
-    char *o = at(".stdout");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        setsid();
-        int s = open(slave, O_RDWR);
-        int f = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int z = open("/dev/null", O_RDONLY);
-        if (s < 0 || f < 0 || z < 0 || chdir(dir) != 0)
-            _exit(127);
-        dup2(z, 0);
-        dup2(both ? s : f, 1);
-        dup2(s, 2);
-        close(m);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    free(slave);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-        ssize_t got = read(m, buf + len, 4096);
-        if (got > 0)
-            len += (size_t)got;
-        else if (got < 0 && errno == EINTR)
-            continue;
-        else
-            break; /* EIO: the child closed the terminal */
-    }
-    buf[len] = '\0';
-    close(m);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, tr_slurp(o), buf};
-    unlink(o);
-    free(o);
-    return r;
+    return tr_run_pty(bin, dir, both, NULL, args);
 }
 
 #define RUN_PTY(both, ...) run_pty(both, (const char *const[]){__VA_ARGS__, NULL})
@@ -538,7 +487,7 @@ static void sha256_of(const char *rel, char hex[65])
 static void expect_keys_in_order(const cJSON *o)
 {
     static const char *const KEYS[] = {"input", "output",  "status", "verdict", "tensors",
-                                       "bytes", "seconds", "sha256", "error"};
+                                       "bytes", "seconds", "sha256", "error",   "verified"};
     const cJSON *e = o->child;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++, e = e->next)
         cr_expect(e != NULL && strcmp(e->string, KEYS[i]) == 0, "key %zu is not %s", i, KEYS[i]);
@@ -568,6 +517,7 @@ Test(batch, json_one_line_per_file_and_nothing_else)
     sha256_of("t/good/a.safetensors", hex);
     cr_expect_str_eq(str_of(a, "sha256"), hex);
     cr_expect(is_null(a, "error"));
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(a, "verified")));
 
     const cJSON *b = line_for(items, n, "t/good/sub/b.pt");
     cr_expect_str_eq(str_of(b, "status"), "skipped");
@@ -974,6 +924,22 @@ Test(batch, verify_passes_on_a_good_conversion)
     cr_expect(strstr(r.err, "ckpt2safetensors: v.pt: verified against the checkpoint\n") != NULL,
               "%s", r.err);
     expect_same("v.safetensors", "fixtures/good/views.expected.safetensors");
+    run_free(&r);
+    /* the file's line says so, and --json too */
+    r = RUN("-f", "--verify", "--json", "v.pt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: v.pt -> v.safetensors: 9 tensors, 926 B in T s, "
+                            "verified\n");
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert_not_null(j, "%s", r.out);
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "verified")), "%s", r.out);
+    cJSON_Delete(j);
+    run_free(&r);
+    r = RUN("-f", "--json", "-q", "v.pt");
+    j = cJSON_Parse(r.out);
+    cr_assert_not_null(j, "%s", r.out);
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "verified")), "%s", r.out);
+    cJSON_Delete(j);
     run_free(&r);
 }
 

@@ -117,6 +117,7 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
         .nmetadata = cfg->nmetadata,
         .training_metadata = cfg->training_metadata,
         .verify = cfg->verify,
+        .verify_progress = slot ? tool_progress_verify : NULL,
         .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
         .sha256 = cfg->json,
         .direct_io = cfg->direct_io,
@@ -128,9 +129,10 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
                            double secs, tool_msgbuf *mb)
 {
     char size[32];
-    tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
+    tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s%s", job->input,
               job->output ? job->output : "(standard output)", res->tensors,
-              tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size), secs);
+              tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size), secs,
+              cfg->verify ? ", verified" : "");
     if (res->filtered)
         tool_verbose(mb, cfg, "%s: %zu tensor%s left out by --include/--exclude", job->input,
                      res->filtered, tool_plural(res->filtered));
@@ -181,6 +183,7 @@ static void convert(const tool_config *cfg, const tool_job *job,
     out->status = TOOL_CONVERTED;
     out->tensors = res.tensors;
     out->bytes = res.file_bytes;
+    out->verified = cfg->verify;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
     report_written(cfg, job, &res, tool_seconds_since(&t0), mb);
 }

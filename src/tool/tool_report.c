@@ -43,6 +43,7 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     cJSON_AddNumberToObject(j, "seconds", (double)(long long)(o->seconds * 1000 + 0.5) / 1000);
     add_string_or_null(j, "sha256", converted ? o->sha256 : NULL);
     add_string_or_null(j, "error", o->error);
+    cJSON_AddBoolToObject(j, "verified", converted && o->verified);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     int rc = text != NULL ? tool_console_stdout(con, text) : -1;

@@ -6,13 +6,15 @@
  *
  *   {"input":"a/m.ckpt","output":"out/m.safetensors","status":"converted",
  *    "verdict":"safe","tensors":4,"bytes":512,"seconds":0.01,
- *    "sha256":"9f86...","error":null}
+ *    "sha256":"9f86...","error":null,"verified":false}
  *
  * status: converted, skipped (up to date), refused (by the safety policy) or
  * failed; verdict: safe, unsafe, unreadable, or null when the file was not
  * judged (skipped, or failed before it was read); output: null for
  * standard output; tensors, bytes (of the output file) and sha256: null
- * unless converted; error: the message printed on stderr, or null.
+ * unless converted; error: the message printed on stderr, or null;
+ * verified: true when the output was re-read and compared (--verify),
+ * else false.
  *
  * A tool_tally adds outcomes up for the summary line and the exit code.
  */
@@ -40,6 +42,7 @@ typedef struct tool_outcome {
     const char *verdict; /* "safe", "unsafe", "unreadable"; NULL: not judged */
     size_t tensors;
     uint64_t bytes; /* size of the output written */
+    int verified;   /* --verify compared it with the source */
     double seconds;
     char sha256[65];               /* "" when not computed */
     char error[C2S_ERROR_MSG_MAX]; /* "" when none */

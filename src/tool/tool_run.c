@@ -122,7 +122,7 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     for (size_t i = 0; i < b->njobs; i++)
         total_in += b->jobs[i].in_size;
     int bar = !cfg->quiet && isatty(STDERR_FILENO);
-    if (tool_progress_init(&rs->progress, &rs->con, bar, n, b->njobs, total_in) != 0) {
+    if (tool_progress_init(&rs->progress, &rs->con, bar, cfg->verify, n, b->njobs, total_in) != 0) {
         tool_error(NULL, NULL, "out of memory");
         return C2S_ERR_INPUT;
     }
