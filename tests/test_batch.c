@@ -214,6 +214,12 @@ static void mixed_tree(void)
 #define E_EVIL                                                                   \
     "ckpt2safetensors: error: t/hostile/evil.pt: refused by the safety policy: " \
     "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\n"
+/* their rows under the summary line, by path */
+#define R_BOTH                                                                             \
+    "  failed   t/bad/broken.pt: corrupt zip archive: no end of central directory record " \
+    "(truncated?)\n"                                                                       \
+    "  refused  t/hostile/evil.pt: refused by the safety policy: dangerous global "        \
+    "posix.system (REDUCE) in archive/data.pkl at offset 154\n"
 
 /* ---- many inputs ------------------------------------------------------------------ */
 
@@ -227,7 +233,7 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
         "ckpt2safetensors: t/good/a.ckpt: left out: optimizer_states (12 tensors)\n"
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: 4 tensors, 524 B in T s\n"
         "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: 3 tensors, 260 B in T s\n" E_EVIL
-        "ckpt2safetensors: converted 2, skipped 0, refused 1, failed 1; 784 B in T s\n");
+        "ckpt2safetensors: converted 2, skipped 0, refused 1, failed 1; 784 B in T s\n" R_BOTH);
     cr_expect_str_empty(r.out);
     expect_same("t/good/a.safetensors", "fixtures/good/lightning.expected.safetensors");
     expect_same("t/good/sub/b.safetensors", "fixtures/good/parameters.expected.safetensors");
@@ -243,7 +249,7 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
         r.err, E_BROKEN
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: skipped (up to date)\n"
         "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: skipped (up to date)\n" E_EVIL
-        "ckpt2safetensors: converted 0, skipped 2, refused 1, failed 1; 0 B in T s\n");
+        "ckpt2safetensors: converted 0, skipped 2, refused 1, failed 1; 0 B in T s\n" R_BOTH);
     run_free(&r);
 
     /* -q: errors only, no summary */
@@ -369,10 +375,11 @@ Test(batch, two_inputs_with_one_output_the_second_fails)
     put("c/m.pth", "fixtures/good/tied.bin");
     run_result r = RUN("-j", "1", "c/m.pt", "c/m.pth");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(
-        r.err, "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
-               "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
-               "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n");
+    cr_expect_str_eq(r.err,
+                     "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
+                     "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
+                     "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n"
+                     "  failed   c/m.pth: same output as c/m.pt: c/m.safetensors\n");
     expect_same("c/m.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_free(&r);
 }
@@ -413,7 +420,9 @@ Test(batch, up_to_date_outputs_are_skipped_older_ones_fail)
         r.err, "ckpt2safetensors: u/new.pt -> u/new.safetensors: skipped (up to date)\n"
                "ckpt2safetensors: error: u/old.pt: output exists and is older than the input: "
                "u/old.safetensors (use -f to overwrite)\n"
-               "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n");
+               "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n"
+               "  failed   u/old.pt: output exists and is older than the input: "
+               "u/old.safetensors (use -f to overwrite)\n");
     run_free(&r);
     r = RUN("-r", "u", "-f", "-q");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -494,7 +503,7 @@ static void expect_keys_in_order(const cJSON *o)
     cr_expect_null(e, "extra keys");
 }
 
-Test(batch, json_one_line_per_file_and_nothing_else)
+Test(batch, json_one_line_per_file_then_the_summary)
 {
     mixed_tree();
     put_text("t/good/sub/b.safetensors", "up to date");
@@ -502,7 +511,25 @@ Test(batch, json_one_line_per_file_and_nothing_else)
     cr_expect_eq(r.code, 3);
     cJSON *items[8];
     size_t n = json_lines(r.out, items, 8);
-    cr_assert_eq(n, 4, "%zu lines:\n%s", n, r.out);
+    cr_assert_eq(n, 5, "%zu lines:\n%s", n, r.out);
+    /* the last line: the summary, its failures sorted by path */
+    cJSON *sum = cJSON_DetachItemFromObjectCaseSensitive(items[--n], "summary");
+    cr_assert_not_null(sum, "%s", r.out);
+    cr_expect_null(items[n]->child, "more than the summary in its line");
+    cJSON_Delete(items[n]);
+    cJSON *secs = cJSON_DetachItemFromObjectCaseSensitive(sum, "seconds");
+    cr_expect(cJSON_IsNumber(secs) && secs->valuedouble >= 0);
+    cJSON_Delete(secs);
+    char *text = cJSON_PrintUnformatted(sum);
+    cr_expect_str_eq(text,
+                     "{\"files\":4,\"converted\":1,\"skipped\":1,\"refused\":1,\"failed\":1,"
+                     "\"bytes\":524,\"failures\":[{\"input\":\"t/bad/broken.pt\",\"status\":"
+                     "\"failed\",\"error\":\"corrupt zip archive: no end of central directory "
+                     "record (truncated?)\"},{\"input\":\"t/hostile/evil.pt\",\"status\":"
+                     "\"refused\",\"error\":\"refused by the safety policy: dangerous global "
+                     "posix.system (REDUCE) in archive/data.pkl at offset 154\"}]}");
+    cJSON_free(text);
+    cJSON_Delete(sum);
     for (size_t i = 0; i < n; i++)
         expect_keys_in_order(items[i]);
 
@@ -564,6 +591,8 @@ static void converted_inputs(const char *out, char *buf, size_t cap)
 {
     cJSON *items[16];
     size_t n = json_lines(out, items, 16);
+    cr_assert(n > 0 && cJSON_HasObjectItem(items[n - 1], "summary"), "no summary: %s", out);
+    cJSON_Delete(items[--n]);
     const char *names[16];
     for (size_t i = 0; i < n; i++)
         names[i] = str_of(items[i], "input");
@@ -961,8 +990,8 @@ Test(batch, output_to_standard_output)
     /* never binary onto a terminal */
     r = RUN_PTY(1, "-o", "-", "p.pt");
     cr_expect_eq(r.code, 1);
-    cr_expect(strstr(r.err, "ckpt2safetensors: error: p.pt: standard output is a terminal: "
-                            "redirect it, or use -o FILE") != NULL,
+    cr_expect(strstr(r.err, "ckpt2safetensors: \033[1;31merror\033[0m: p.pt: standard output is "
+                            "a terminal: redirect it, or use -o FILE") != NULL,
               "%s", r.err);
     run_free(&r);
 }

@@ -154,3 +154,132 @@ Test(terminal, no_progress_line_with_quiet)
     cr_expect_str_empty(r.err);
     tr_free(&r);
 }
+
+/* ---- colour ------------------------------------------------------------------------ */
+
+#define RED "\033[1;31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define END "\033[0m"
+
+/* What --scan prints for evil.pt (-q: the verdict line only) on a
+ * terminal (stdout on it too: "\r\n"). */
+#define SCAN_EVIL_TTY "evil.pt: " RED "unsafe" END " (zip): 1 dangerous global\r\n"
+#define SCAN_GOOD_TTY "good.pt: " GREEN "safe" END " (zip): 5 globals, none refused\r\n"
+
+Test(terminal, verdicts_in_colour_on_a_terminal)
+{
+    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    put("good.pt", "fixtures/good/parameters.pt");
+    put("broken.pt", "fixtures/bad/truncated_zip.pt");
+    tr_result r = tr_run_pty(bin, dir, 1, NULL,
+                             (const char *const[]){"--scan", "-q", "evil.pt", "good.pt", NULL});
+    cr_expect_eq(r.code, 3);
+    cr_expect_str_eq(r.err, SCAN_EVIL_TTY SCAN_GOOD_TTY);
+    tr_free(&r);
+    r = tr_run_pty(bin, dir, 1, NULL, (const char *const[]){"--scan", "-q", "broken.pt", NULL});
+    cr_expect_str_eq(r.err, "broken.pt: " YELLOW "corrupt" END ": corrupt zip archive: no end of "
+                            "central directory record (truncated?)\r\n");
+    tr_free(&r);
+    /* the globals' classes: dangerous in red */
+    r = tr_run_pty(bin, dir, 1, NULL, (const char *const[]){"--scan", "evil.pt", NULL});
+    cr_expect(strstr(r.err, "\r\n  " RED "dangerous" END "  posix.system ") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "\r\n  allowed    torch.FloatStorage ") != NULL, "%s", r.err);
+    tr_free(&r);
+}
+
+/* A batch on a terminal: errors, warnings and the failure rows coloured;
+ * the progress line is wiped before each message. */
+Test(terminal, errors_warnings_and_summary_rows_in_colour)
+{
+    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    put("broken.pt", "fixtures/bad/truncated_zip.pt");
+    char *empty = tu_path(dir, "empty");
+    cr_assert_eq(mkdir(empty, 0755), 0);
+    tr_result r = PTY(NULL, "-j", "1", "evil.pt", "broken.pt", "-r", "empty");
+    cr_expect_eq(r.code, 3);
+    const char *want[] =
+        {"ckpt2safetensors: " YELLOW "warning" END ": empty: no file to convert under it\r\n",
+         "ckpt2safetensors: " RED "error" END ": evil.pt: refused by the safety policy: dangerous "
+         "global posix.system (REDUCE) in archive/data.pkl at offset 154\r\n",
+         "ckpt2safetensors: " RED "error" END ": broken.pt: corrupt zip archive: no end of central "
+         "directory record (truncated?)\r\n",
+         "\r\n  " RED "failed" END "   broken.pt: corrupt zip archive: no end of central directory "
+         "record (truncated?)\r\n  " RED "refused" END "  evil.pt: refused by the safety policy: "
+         "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\r\n"};
+    const char *at = r.err;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *hit = strstr(at, want[i]);
+        cr_expect_not_null(hit, "missing, or out of order: %s\nterminal got: %s", want[i], r.err);
+        at = hit ? hit + strlen(want[i]) : at;
+    }
+    cr_expect_str_eq(at, "", "after the rows: %s", at);
+    tr_free(&r);
+    rmdir(empty);
+    free(empty);
+}
+
+/* No escape code at all: count ESC bytes. */
+static size_t escapes(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\033';
+    return n;
+}
+
+Test(terminal, no_color_and_color_never_turn_it_off)
+{
+    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    put("good.pt", "fixtures/good/parameters.pt");
+    const char *const no_color[] = {"NO_COLOR=1", NULL};
+    tr_result r = tr_run_pty(bin, dir, 1, no_color,
+                             (const char *const[]){"--scan", "evil.pt", "good.pt", NULL});
+    cr_expect_eq(r.code, 3);
+    cr_expect_eq(escapes(r.err), 0, "%s", r.err);
+    cr_expect(strstr(r.err, "evil.pt: unsafe (zip): 1 dangerous global\r\n") != NULL, "%s", r.err);
+    tr_free(&r);
+    r = PTY(no_color, "-j", "1", "evil.pt", "good.pt");
+    cr_expect_eq(escapes(r.err), 0, "%s", r.err);
+    cr_expect(strstr(r.err, "ckpt2safetensors: error: evil.pt: ") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "\r\n  refused  evil.pt: ") != NULL, "%s", r.err);
+    tr_free(&r);
+    /* NO_COLOR set but empty: as if unset */
+    const char *const empty[] = {"NO_COLOR=", NULL};
+    r = tr_run_pty(bin, dir, 1, empty, (const char *const[]){"--scan", "-q", "evil.pt", NULL});
+    cr_expect_str_eq(r.err, SCAN_EVIL_TTY);
+    tr_free(&r);
+    /* --color=never on a terminal; --color=always wins over NO_COLOR */
+    r = tr_run_pty(bin, dir, 1, NULL,
+                   (const char *const[]){"--color=never", "--scan", "-q", "evil.pt", NULL});
+    cr_expect_str_eq(r.err, "evil.pt: unsafe (zip): 1 dangerous global\r\n");
+    tr_free(&r);
+    r = tr_run_pty(bin, dir, 1, no_color,
+                   (const char *const[]){"--color", "always", "--scan", "-q", "evil.pt", NULL});
+    cr_expect_str_eq(r.err, SCAN_EVIL_TTY);
+    tr_free(&r);
+}
+
+Test(terminal, not_a_terminal_gets_no_escape_codes_unless_always)
+{
+    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    const char *const args[] = {"--scan", "-q", "evil.pt", NULL};
+    tr_result r = tr_finish(tr_start(bin, dir, dir, args), dir);
+    cr_expect_str_eq(r.out, "evil.pt: unsafe (zip): 1 dangerous global\n");
+    tr_free(&r);
+    r = tr_finish(tr_start(bin, dir, dir, (const char *const[]){"-j", "1", "evil.pt", NULL}), dir);
+    cr_expect_eq(r.code, 3);
+    cr_expect_eq(escapes(r.err), 0, "%s", r.err);
+    tr_free(&r);
+    r = tr_finish(tr_start(bin, dir, dir,
+                           (const char *const[]){"--color=always", "--scan", "-q", "evil.pt",
+                                                 NULL}),
+                  dir);
+    cr_expect_str_eq(r.out, "evil.pt: " RED "unsafe" END " (zip): 1 dangerous global\n");
+    tr_free(&r);
+    r = tr_finish(tr_start(bin, dir, dir, (const char *const[]){"--color=sometimes", NULL}), dir);
+    cr_expect_eq(r.code, 2);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: error: --color takes auto, always or never, not "
+                            "'sometimes'\n");
+    tr_free(&r);
+}
