@@ -71,10 +71,25 @@ static double fraction(uint64_t done, uint64_t total)
     return done >= total ? 1 : (double)done / (double)total;
 }
 
+/* How far a slot is in its phase, 0 to 1: writing with no total yet has
+ * not begun; verifying with none has nothing to compare. */
+static double phase_fraction(const tool_progress_slot *s)
+{
+    if (s->total == 0)
+        return s->phase == TOOL_PHASE_VERIFYING ? 1 : 0;
+    return fraction(s->done, s->total);
+}
+
+/* Whether the slot's file is still being opened (nothing written yet). */
+static int opening(const tool_progress_slot *s)
+{
+    return s->phase == TOOL_PHASE_WRITING && s->total == 0;
+}
+
 /* Share of its file a slot has done, 0 to 1. */
 static double slot_share(const tool_progress *p, const tool_progress_slot *s)
 {
-    double f = fraction(s->done, s->total);
+    double f = phase_fraction(s);
     if (!p->verify)
         return s->phase == TOOL_PHASE_WRITING ? f : 1;
     return s->phase == TOOL_PHASE_WRITING ? f / 2 : 0.5 + f / 2;
@@ -195,13 +210,13 @@ static void format_single(const tool_progress *p, const tool_progress_slot *s, d
     size_t at = 0;
     char el[32], part[256];
     if (s == NULL && p->finished > 0)
-        return;                       /* done: no line, the file's message follows */
-    if (s == NULL || s->total == 0) { /* opening and judging the checkpoint */
+        return;                    /* done: no line, the file's message follows */
+    if (s == NULL || opening(s)) { /* reading and judging the checkpoint */
         format_duration(t - p->start, el, sizeof el);
         add(buf, cap, &at, "opening    %s", el);
         return;
     }
-    double f = fraction(s->done, s->total);
+    double f = phase_fraction(s);
     format_bar(f, bar, part, sizeof part);
     add(buf, cap, &at, "%-9s %s ", phase_name(s), part);
     format_numbers((double)s->done, (double)s->total, t - s->phase_start, t - p->start, f, part,
@@ -244,10 +259,10 @@ static void format_file(const tool_progress *p, size_t room, char *buf, size_t c
         add(buf, cap, &at, "  ...%s ", name + len - (room - 3));
     else
         add(buf, cap, &at, "  %s ", name);
-    if (s->total == 0)
+    if (opening(s))
         add(buf, cap, &at, "opening");
     else
-        add(buf, cap, &at, "%s %d%%", phase_name(s), (int)(fraction(s->done, s->total) * 100));
+        add(buf, cap, &at, "%s %d%%", phase_name(s), (int)(phase_fraction(s) * 100));
     if (others)
         add(buf, cap, &at, " (+%zu)", others);
 }
@@ -277,7 +292,7 @@ static void format_batch(const tool_progress *p, double t, size_t width, char *b
     size_t used = strlen(run);
     format_file(p, SIZE_MAX, file, sizeof file);
     size_t n = used + strlen(file);
-    if (width > 0 && n >= width) { /* shorten the name, keeping its end */
+    if (width > 0 && n >= width && file[0] != '\0') { /* shorten the name, keeping its end */
         const tool_progress_slot *s = oldest(p, &(size_t){0});
         size_t name = strlen(strrchr(s->name, '/') ? strrchr(s->name, '/') + 1 : s->name);
         size_t excess = n - (width - 1);
@@ -291,7 +306,7 @@ static void format_single_fit(const tool_progress *p, double t, size_t width, ch
     const tool_progress_slot *s = p->slots[0].name ? &p->slots[0] : NULL;
     format_single(p, s, t, 0, buf, cap);
     size_t fixed = strlen(buf);
-    if (s != NULL && s->total > 0)
+    if (s != NULL && !opening(s))
         format_single(p, s, t, bar_for(fixed, width), buf, cap);
 }
 
@@ -354,7 +369,7 @@ static void report(tool_progress_slot *s, tool_phase phase, uint64_t done, uint6
 {
     tool_progress *p = s->p;
     pthread_mutex_lock(&p->lock);
-    int begins = s->phase != phase || s->total == 0;
+    int begins = s->phase != phase || (phase == TOOL_PHASE_WRITING && s->total == 0);
     if (begins)
         s->phase_start = p->clock(p->clock_ctx);
     s->phase = phase;

@@ -4,8 +4,8 @@
  * The line is made by tool_progress_format() from the state the engine's
  * callbacks leave and a time; the tests drive the callbacks as a
  * conversion would, on a clock they set (no terminal: drawing is
- * disabled), and compare the whole line.  The pty tests (test_progress.c
- * of the CLI suite) check that it reaches a terminal.
+ * disabled), and compare the whole line.  The pty tests
+ * (tests/test_terminal.c) check that it reaches a terminal.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -81,6 +81,15 @@ Test(progress, verifying_is_a_phase_of_its_own)
     expect_line(&p, t, 200,
                 "verifying  50% [##########          ] 3.0 MiB/6.0 MiB  1.5 MiB/s  0:06  ETA 0:02");
     tool_progress_destroy(&p);
+
+    /* nothing to compare (every tensor empty): verifying, done at once */
+    setup_progress(&p, &t, 1, 1, 1, 100);
+    s = &p.slots[0];
+    tool_progress_start(s, "empty.pt", 100);
+    tool_progress_update(s, 80, 80);
+    tool_progress_verify(s, 0, 0);
+    expect_line(&p, t, 200, "verifying 100% [####################] 0 B/0 B  0 B/s  0:00  ETA 0:00");
+    tool_progress_destroy(&p);
 }
 
 Test(progress, batch_line_is_by_input_bytes_then_the_oldest_file)
@@ -149,5 +158,9 @@ Test(progress, batch_line_on_a_narrow_terminal)
     /* 80: no bar, the name at its shortest, the rest cut */
     expect_line(&p, t, 80,
                 " 25% 512.0 MiB/2.0 GiB  64.0 MiB/s  0:08  ETA 0:24  0/2  ...2.bin writing 75% (");
+    /* no file running, on a terminal narrower than the run's part */
+    tool_progress_finish(a);
+    tool_progress_finish(b);
+    expect_line(&p, t, 30, "100% 2.0 GiB/2.0 GiB  256.0 M");
     tool_progress_destroy(&p);
 }
