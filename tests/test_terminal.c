@@ -53,7 +53,8 @@ static void put(const char *name, const char *fixture)
 
 #define SIZE "[0-9.]+ (B|KiB|MiB|GiB)"
 #define TIME "[0-9]+:[0-9]{2}"
-#define NUMBERS SIZE "/" SIZE "  " SIZE "/s  " TIME "  ETA (" TIME "|-:--)"
+/* done and the rate right-aligned in 10 columns; the rate "--" at first */
+#define NUMBERS " {0,7}" SIZE "/" SIZE "  ( {0,7}" SIZE "| {8}--)/s  " TIME "  ETA (" TIME "|-:--)"
 #define BAR " *[0-9]+% \\[[# ]{20}\\]"
 
 static int matches(const char *pattern, const char *s)

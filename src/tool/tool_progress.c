@@ -19,6 +19,8 @@
 
 #define REDRAW_INTERVAL 0.1 /* seconds */
 #define BAR_WIDTH 20
+#define MIN_PACE 0.5 /* seconds of a phase before its rate and time left mean anything */
+#define SIZE_COLS 10 /* "1023.9 MiB": the widest size tool_human_size gives */
 
 static double monotonic(void *ctx)
 {
@@ -127,13 +129,13 @@ static void format_duration(double secs, char *buf, size_t cap)
         snprintf(buf, cap, "%lu:%02lu", s / 60, s % 60);
 }
 
-/* Time left at the pace so far: "-:--" until something is done; rounded
- * up, so that "0:00" means done. */
+/* Time left at the pace so far: "-:--" until something is done over
+ * MIN_PACE seconds; rounded up, so that "0:00" means done. */
 static void format_eta(double elapsed, double f, char *buf, size_t cap)
 {
     if (f >= 1)
         snprintf(buf, cap, "0:00");
-    else if (f <= 0 || elapsed <= 0)
+    else if (f <= 0 || elapsed < MIN_PACE)
         snprintf(buf, cap, "-:--");
     else
         format_duration(elapsed * (1 - f) / f + 0.999, buf, cap);
@@ -153,18 +155,23 @@ static int format_bar(double f, int width, char *buf, size_t cap)
     return snprintf(buf, cap, "%3d%% [%s]", (int)(f * 100), bar);
 }
 
-/* "1.2 GiB/2.6 GiB  350.2 MiB/s  0:03  ETA 0:04": done of total bytes over
- * secs (the rate), elapsed since the start, f of the work done in secs. */
+/* "   1.2 GiB/2.6 GiB   350.2 MiB/s  0:03  ETA 0:04": done of total bytes
+ * over secs (the rate; "--" before MIN_PACE seconds), elapsed since the
+ * start, f of the work done in secs.  Done and the rate are right-aligned
+ * in the widest a size gets, so that the line keeps its length (and the
+ * bar its width) while they change. */
 static int format_numbers(double done, double total, double secs, double elapsed, double f,
                           char *buf, size_t cap)
 {
-    char d[32], t[32], rate[32], el[32], eta[32];
+    char d[32], t[32], rate[32] = "--", el[32], eta[32];
     tool_human_size((unsigned long long)done, d, sizeof d);
     tool_human_size((unsigned long long)total, t, sizeof t);
-    tool_human_size(secs > 0 ? (unsigned long long)(done / secs) : 0, rate, sizeof rate);
+    if (secs >= MIN_PACE)
+        tool_human_size((unsigned long long)(done / secs), rate, sizeof rate);
     format_duration(elapsed, el, sizeof el);
     format_eta(secs, f, eta, sizeof eta);
-    return snprintf(buf, cap, "%s/%s  %s/s  %s  ETA %s", d, t, rate, el, eta);
+    return snprintf(buf, cap, "%*s/%s  %*s/s  %s  ETA %s", SIZE_COLS, d, t, SIZE_COLS, rate, el,
+                    eta);
 }
 
 static const char *phase_name(const tool_progress_slot *s)

@@ -9,21 +9,26 @@
  * and that phase's own progress, so --verify's second pass is seen as
  * such instead of a bar stuck near its end:
  *
- *    writing    45% [#########           ] 1.2 GiB/2.6 GiB  350.2 MiB/s  0:03  ETA 0:04
- *    verifying  10% [##                  ] 266.0 MiB/2.6 GiB  1.1 GiB/s  0:08  ETA 0:02
+ *    writing    45% [#########           ]    1.2 GiB/2.6 GiB   350.2 MiB/s  0:03  ETA 0:04
+ *    verifying  10% [##                  ]  266.0 MiB/2.6 GiB     1.1 GiB/s  0:08  ETA 0:02
  *
  * bytes done of the phase's total (output bytes written, then tensor bytes
  * compared), the phase's rate, time since the start, and the phase's time
- * left.  Before the first byte is written (the checkpoint is being opened
- * and judged) only "opening    0:01"; once the file is done, no line (its
- * message says what became of it).
+ * left (rate and time left "--" and "-:--" for the first half second).
+ * Bytes done and the rate are right-aligned in a fixed width, so the line
+ * keeps its length and the bar its width.  Before the first byte is
+ * written (the checkpoint is being opened and judged) only
+ * "opening    0:01"; once the file is done, no line (its message says
+ * what became of it).
  *
  * Several files: the whole run, then the file being worked on (the oldest
  * one running, "(+N)" for the others) with its phase and that phase's
  * percentage:
  *
- *     45% [#########           ] 1.2 GiB/2.6 GiB  350.2 MiB/s  0:03  ETA 0:04  3/10  m.bin verifying 67% (+1)
+ *     45% [#########           ]    1.2 GiB/2.6 GiB   350.2 MiB/s  0:03  ETA 0:04  3/10
+ *     m.bin verifying 67% (+1)
  *
+ * (one line, wrapped here). *
  * Here bytes are input bytes: a file's share of the run is its input size,
  * split evenly between writing and verifying under --verify; a finished
  * file (converted, skipped or failed) counts whole.  The rate is those
@@ -106,7 +111,8 @@ void tool_progress_end(tool_progress *p);
  * buf[cap].  On a narrow terminal the bar narrows, then goes (chosen from
  * the run's part and a fixed room for the file's, so that it keeps its
  * width while files change); then the file's name loses its beginning
- * ("...0002.bin", 8 columns at least); then the line is cut.  Call with the lock held, or when no worker runs. */
+ * ("...0002.bin", 8 columns at least); then the line is cut.  Call with
+ * the lock held, or when no worker runs. */
 void tool_progress_format(const tool_progress *p, double t, size_t width, char *buf, size_t cap);
 
 #endif /* TOOL_PROGRESS_H */
