@@ -864,7 +864,7 @@ Test(batch, progress_bar_only_on_a_terminal)
     run_result r = RUN_PTY(0, "-r", "t/good", "-j", "1");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(strchr(r.err, '\r') != NULL, "no bar drawn: %s", r.err);
-    cr_expect(strstr(r.err, "% [") != NULL && strstr(r.err, "B/s") != NULL &&
+    cr_expect(strstr(r.err, "% [") != NULL && strstr(r.err, "/s  ") != NULL &&
                   strstr(r.err, "ETA") != NULL,
               "terminal got: %s", r.err);
     /* the bar is wiped before each message: every message starts a line */
