@@ -5,10 +5,39 @@
 # To try it without installing:  source completion/ckpt2safetensors.bash
 #
 # Completes the options (the same list as --help), the values of --dtype,
-# --direct-io and --quantized, usual sizes for --max-shard-size,
-# directories after -r and -o, and otherwise checkpoint files (.ckpt .pt
-# .pth .bin, TensorFlow .index), .safetensors files (for --list) and
-# directories.
+# --direct-io, --quantized and --color, usual sizes for --max-shard-size,
+# directories after -r, files after -o, and otherwise checkpoint files (.ckpt .pt .pth .bin, TensorFlow
+# .index), .safetensors files (for --list) and directories.  A value is
+# completed after the option as its own word or after '=' (--dtype=b).
+
+# COMPREPLY for the value of option $1 of which $2 is typed; status 1 when
+# $1 takes no value.
+_ckpt2safetensors_value()
+{
+    local IFS=$'\n'
+    case $1 in
+        --dtype)
+            COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "$2")) ;;
+        --direct-io | --color)
+            COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "$2")) ;;
+        --quantized)
+            COMPREPLY=($(compgen -W $'dequantize\nraw' -- "$2")) ;;
+        --max-shard-size) # the usual sizes; any other is typed
+            COMPREPLY=($(compgen -W $'10GB\n5GB\n2GB\n1GB\n500MB' -- "$2")) ;;
+        -r | --recursive)
+            COMPREPLY=($(compgen -d -- "$2")) ;;
+        -o | --output)
+            COMPREPLY=($(compgen -f -- "$2")) ;;
+        -j | --jobs | --shard | --key | --name | --include | --exclude | --rename | --metadata | \
+        --include-file | --exclude-file | \
+        --allow-global | --max-pickle-size | --max-objects | --max-memo | \
+        --max-stack | --max-string | --max-container | --max-depth)
+            COMPREPLY=() ;; # a value only the user knows
+        *)
+            return 1 ;;
+    esac
+    return 0
+}
 
 _ckpt2safetensors()
 {
@@ -19,7 +48,7 @@ _ckpt2safetensors()
     COMPREPLY=()
 
     local opts="-o --output -r --recursive --follow-symlinks --include-file --exclude-file
---copy-other -f --force -j --jobs --dry-run --rm
+--copy-other -f --force -j --jobs --dry-run --rm --color
 --direct-io --shard --key --name --quantized --list --skip-unsupported --tf-names --dtype
 --include --exclude --rename --metadata
 --max-shard-size
@@ -27,49 +56,29 @@ _ckpt2safetensors()
 --max-objects --max-memo --max-stack --max-string --max-container --max-depth
 --json -q --quiet -v --verbose -h --help -V --version"
 
-    # --opt=value
-    if [[ $cur == --dtype=* ]]; then
-        COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "${cur#--dtype=}"))
+    # The option whose value is being completed, and what of it is typed.
+    # bash splits "--dtype=b" at '=' (in COMP_WORDBREAKS by default) into
+    # the words "--dtype" "=" "b", or "--dtype" "=" while nothing follows
+    # the '='; without '=' in COMP_WORDBREAKS it stays one word, and the
+    # replies must then carry the "--dtype=" themselves.
+    local opt= val= prefix=
+    if [[ $cur == --*=* ]]; then
+        opt=${cur%%=*} val=${cur#*=} prefix=$opt=
+    elif [[ $cur == = && $prev == --* ]]; then
+        opt=$prev
+    elif [[ $prev == = ]] && ((COMP_CWORD > 1)) && [[ ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then
+        opt=${COMP_WORDS[COMP_CWORD - 2]} val=$cur
+    fi
+    if [[ -n $opt ]]; then
+        _ckpt2safetensors_value "$opt" "$val"
+        if [[ -n $prefix ]]; then
+            COMPREPLY=("${COMPREPLY[@]/#/$prefix}")
+        fi
+        return 0 # an option that takes no value: nothing to offer after its '='
+    fi
+    if _ckpt2safetensors_value "$prev" "$cur"; then
         return 0
     fi
-    if [[ $cur == --quantized=* ]]; then
-        COMPREPLY=($(compgen -W $'dequantize\nraw' -- "${cur#--quantized=}"))
-        return 0
-    fi
-    if [[ $cur == --max-shard-size=* ]]; then
-        COMPREPLY=($(compgen -W $'10GB\n5GB\n2GB\n1GB\n500MB' -- "${cur#--max-shard-size=}"))
-        return 0
-    fi
-    if [[ $cur == --direct-io=* ]]; then
-        COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "${cur#--direct-io=}"))
-        return 0
-    fi
-
-    case $prev in
-        --dtype)
-            COMPREPLY=($(compgen -W $'f16\nbf16\nf32' -- "$cur"))
-            return 0 ;;
-        --direct-io)
-            COMPREPLY=($(compgen -W $'auto\nalways\nnever' -- "$cur"))
-            return 0 ;;
-        --max-shard-size) # the usual sizes; any other is typed
-            COMPREPLY=($(compgen -W $'10GB\n5GB\n2GB\n1GB\n500MB' -- "$cur"))
-            return 0 ;;
-        --quantized)
-            COMPREPLY=($(compgen -W $'dequantize\nraw' -- "$cur"))
-            return 0 ;;
-        -r | --recursive)
-            COMPREPLY=($(compgen -d -- "$cur"))
-            return 0 ;;
-        -o | --output)
-            COMPREPLY=($(compgen -f -- "$cur"))
-            return 0 ;;
-        -j | --jobs | --shard | --key | --name | --include | --exclude | --rename | --metadata | \
-        --include-file | --exclude-file | \
-        --allow-global | --max-pickle-size | --max-objects | --max-memo | \
-        --max-stack | --max-string | --max-container | --max-depth)
-            return 0 ;; # a value only the user knows
-    esac
 
     if [[ $cur == -* ]]; then
         IFS=$' \n'

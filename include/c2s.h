@@ -351,6 +351,9 @@ const char *c2s_note_at(const c2s_checkpoint *ck, size_t i);
 /* 1 when storages are big-endian in the archive (they are swapped on output). */
 int c2s_big_endian(const c2s_checkpoint *ck);
 
+/* Progress of one phase of c2s_write: done of total bytes, called from
+ * the thread that called c2s_write after each block (often: the callee
+ * decides how often to draw). */
 typedef void (*c2s_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* An extra __metadata__ entry. */
@@ -378,8 +381,8 @@ typedef struct c2s_write_options {
     const volatile sig_atomic_t *cancel; /* checked between blocks, on the thread that
                                             calls c2s_write; may be NULL */
     c2s_progress_fn progress;            /* may be NULL; done/total in output bytes */
-    void *progress_ctx;
-    size_t buffer_size; /* memory unit, 0: default 8 MiB: 32 slots of
+    void *progress_ctx;                  /* passed to progress and to verify_progress */
+    size_t buffer_size;                  /* memory unit, 0: default 8 MiB: 32 slots of
                                buffer_size / 8 (4 of them the output ring)
                                and an output buffer of buffer_size / 8
                                (see src/engine/ring.h) */
@@ -420,6 +423,10 @@ typedef struct c2s_write_options {
      * safetensors and compare every tensor's bytes with the source, re-derived
      * element by element.  A mismatch fails the conversion. */
     int verify;
+    /* The verify pass's progress, a phase of its own after progress has
+     * reached total: done/total in bytes of tensor data compared (total:
+     * the output's tensor data).  May be NULL; called with progress_ctx. */
+    c2s_progress_fn verify_progress;
 
     /* With out_path NULL: stream the file to this descriptor (e.g. 1 for
      * stdout); no temporary file, so nothing can be taken back on failure.

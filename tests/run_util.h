@@ -14,7 +14,9 @@
  * are seccomp filters (tr_refuse_calls) that make exactly those calls
  * fail with the errno the kernel gives there; they hold across execve.
  * tr_output_kind() tells from /proc/PID/fd which kind of unfinished
- * output the process holds open in a directory.
+ * output the process holds open in a directory.  tr_run_pty() runs it
+ * with its stderr on a pseudo-terminal, for what only a terminal gets
+ * (the progress line, colour).
  */
 #ifndef RUN_UTIL_H
 #define RUN_UTIL_H
@@ -31,6 +33,7 @@
 #include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -113,6 +116,78 @@ static inline tr_result tr_finish(pid_t pid, const char *dir)
     unlink(e);
     free(o);
     free(e);
+    return r;
+}
+
+/* Run bin with args (NULL-terminated) in directory cwd with stderr (and
+ * stdout when both) on a pseudo-terminal TR_PTY_COLS columns wide, as a
+ * session leader; env: "NAME=VALUE" to set, "NAME" to unset in the child
+ * (NULL: none).  What the terminal received is returned in err; stdout,
+ * when not on it, in out (through cwd's .stdout). */
+#define TR_PTY_COLS 160
+static inline tr_result tr_run_pty(const char *bin, const char *cwd, int both,
+                                   const char *const *env, const char *const *args)
+{
+    const char *argv[TR_MAX_ARGS + 2];
+    size_t n = 0;
+    argv[n++] = bin;
+    for (; *args; args++) {
+        cr_assert_lt(n, TR_MAX_ARGS + 1, "too many arguments for tr_run_pty");
+        argv[n++] = *args;
+    }
+    argv[n] = NULL;
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "no pseudo-terminal");
+    struct winsize ws = {.ws_row = 24, .ws_col = TR_PTY_COLS};
+    ioctl(m, TIOCSWINSZ, &ws);
+    char *slave = strdup(ptsname(m));
+    char *o = tu_path(cwd, ".stdout");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        int s = open(slave, O_RDWR);
+        int f = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int z = open("/dev/null", O_RDONLY);
+        if (s < 0 || f < 0 || z < 0 || chdir(cwd) != 0)
+            _exit(127);
+        for (; env != NULL && *env != NULL; env++)
+            if (strchr(*env, '=') != NULL)
+                putenv((char *)*env);
+            else
+                unsetenv(*env);
+        dup2(z, 0);
+        dup2(both ? s : f, 1);
+        dup2(s, 2);
+        close(m);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    free(slave);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+        ssize_t got = read(m, buf + len, 4096);
+        if (got > 0)
+            len += (size_t)got;
+        else if (got < 0 && errno == EINTR)
+            continue;
+        else
+            break; /* EIO: the child closed the terminal */
+    }
+    buf[len] = '\0';
+    close(m);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    tr_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                   WIFSIGNALED(status) ? WTERMSIG(status) : 0, tr_slurp(o), buf};
+    unlink(o);
+    free(o);
     return r;
 }
 

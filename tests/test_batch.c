@@ -76,7 +76,8 @@ static pid_t start(const char *const *args)
     return tr_start(bin, dir, dir, args);
 }
 
-/* " in 0.01 s" -> " in T s": the only part of a message that varies. */
+/* " in 0.01 s" -> " in T s" (at the end of a line, or before ", verified"):
+ * the only part of a message that varies. */
 static void mask_times(char *s)
 {
     char *p = s;
@@ -88,7 +89,7 @@ static void mask_times(char *s)
         }
         while ((*q >= '0' && *q <= '9') || *q == '.')
             q++;
-        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0')) {
+        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0' && q[2] != ',')) {
             p = q;
             continue;
         }
@@ -107,62 +108,10 @@ static run_result finish(pid_t pid)
 
 #define RUN(...) finish(start((const char *const[]){__VA_ARGS__, NULL}))
 
-/* Run with stderr (and stdout when both) on a pseudo-terminal; what the
- * terminal received is returned in err (stdout, when not on it, in out). */
+/* Run with stderr (and stdout when both) on a pseudo-terminal. */
 static run_result run_pty(int both, const char *const *args)
 {
-    const char *argv[48];
-    size_t n = 0;
-    argv[n++] = bin;
-    for (; *args && n < 47; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    int m = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "no pseudo-terminal");
-    char *slave = strdup(ptsname(m));
-    char *o = at(".stdout");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        setsid();
-        int s = open(slave, O_RDWR);
-        int f = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int z = open("/dev/null", O_RDONLY);
-        if (s < 0 || f < 0 || z < 0 || chdir(dir) != 0)
-            _exit(127);
-        dup2(z, 0);
-        dup2(both ? s : f, 1);
-        dup2(s, 2);
-        close(m);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    free(slave);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-        ssize_t got = read(m, buf + len, 4096);
-        if (got > 0)
-            len += (size_t)got;
-        else if (got < 0 && errno == EINTR)
-            continue;
-        else
-            break; /* EIO: the child closed the terminal */
-    }
-    buf[len] = '\0';
-    close(m);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, tr_slurp(o), buf};
-    unlink(o);
-    free(o);
-    return r;
+    return tr_run_pty(bin, dir, both, NULL, args);
 }
 
 #define RUN_PTY(both, ...) run_pty(both, (const char *const[]){__VA_ARGS__, NULL})
@@ -265,6 +214,12 @@ static void mixed_tree(void)
 #define E_EVIL                                                                   \
     "ckpt2safetensors: error: t/hostile/evil.pt: refused by the safety policy: " \
     "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\n"
+/* their rows under the summary line, by path */
+#define R_BOTH                                                                             \
+    "  failed   t/bad/broken.pt: corrupt zip archive: no end of central directory record " \
+    "(truncated?)\n"                                                                       \
+    "  refused  t/hostile/evil.pt: refused by the safety policy: dangerous global "        \
+    "posix.system (REDUCE) in archive/data.pkl at offset 154\n"
 
 /* ---- many inputs ------------------------------------------------------------------ */
 
@@ -278,7 +233,7 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
         "ckpt2safetensors: t/good/a.ckpt: left out: optimizer_states (12 tensors)\n"
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: 4 tensors, 524 B in T s\n"
         "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: 3 tensors, 260 B in T s\n" E_EVIL
-        "ckpt2safetensors: converted 2, skipped 0, refused 1, failed 1; 784 B in T s\n");
+        "ckpt2safetensors: converted 2, skipped 0, refused 1, failed 1; 784 B in T s\n" R_BOTH);
     cr_expect_str_empty(r.out);
     expect_same("t/good/a.safetensors", "fixtures/good/lightning.expected.safetensors");
     expect_same("t/good/sub/b.safetensors", "fixtures/good/parameters.expected.safetensors");
@@ -294,7 +249,7 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
         r.err, E_BROKEN
         "ckpt2safetensors: t/good/a.ckpt -> t/good/a.safetensors: skipped (up to date)\n"
         "ckpt2safetensors: t/good/sub/b.pt -> t/good/sub/b.safetensors: skipped (up to date)\n" E_EVIL
-        "ckpt2safetensors: converted 0, skipped 2, refused 1, failed 1; 0 B in T s\n");
+        "ckpt2safetensors: converted 0, skipped 2, refused 1, failed 1; 0 B in T s\n" R_BOTH);
     run_free(&r);
 
     /* -q: errors only, no summary */
@@ -420,10 +375,11 @@ Test(batch, two_inputs_with_one_output_the_second_fails)
     put("c/m.pth", "fixtures/good/tied.bin");
     run_result r = RUN("-j", "1", "c/m.pt", "c/m.pth");
     cr_expect_eq(r.code, 1);
-    cr_expect_str_eq(
-        r.err, "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
-               "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
-               "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n");
+    cr_expect_str_eq(r.err,
+                     "ckpt2safetensors: c/m.pt -> c/m.safetensors: 3 tensors, 260 B in T s\n"
+                     "ckpt2safetensors: error: c/m.pth: same output as c/m.pt: c/m.safetensors\n"
+                     "ckpt2safetensors: converted 1, skipped 0, refused 0, failed 1; 260 B in T s\n"
+                     "  failed   c/m.pth: same output as c/m.pt: c/m.safetensors\n");
     expect_same("c/m.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_free(&r);
 }
@@ -464,7 +420,9 @@ Test(batch, up_to_date_outputs_are_skipped_older_ones_fail)
         r.err, "ckpt2safetensors: u/new.pt -> u/new.safetensors: skipped (up to date)\n"
                "ckpt2safetensors: error: u/old.pt: output exists and is older than the input: "
                "u/old.safetensors (use -f to overwrite)\n"
-               "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n");
+               "ckpt2safetensors: converted 0, skipped 1, refused 0, failed 1; 0 B in T s\n"
+               "  failed   u/old.pt: output exists and is older than the input: "
+               "u/old.safetensors (use -f to overwrite)\n");
     run_free(&r);
     r = RUN("-r", "u", "-f", "-q");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -538,14 +496,14 @@ static void sha256_of(const char *rel, char hex[65])
 static void expect_keys_in_order(const cJSON *o)
 {
     static const char *const KEYS[] = {"input", "output",  "status", "verdict", "tensors",
-                                       "bytes", "seconds", "sha256", "error"};
+                                       "bytes", "seconds", "sha256", "error",   "verified"};
     const cJSON *e = o->child;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++, e = e->next)
         cr_expect(e != NULL && strcmp(e->string, KEYS[i]) == 0, "key %zu is not %s", i, KEYS[i]);
     cr_expect_null(e, "extra keys");
 }
 
-Test(batch, json_one_line_per_file_and_nothing_else)
+Test(batch, json_one_line_per_file_then_the_summary)
 {
     mixed_tree();
     put_text("t/good/sub/b.safetensors", "up to date");
@@ -553,7 +511,25 @@ Test(batch, json_one_line_per_file_and_nothing_else)
     cr_expect_eq(r.code, 3);
     cJSON *items[8];
     size_t n = json_lines(r.out, items, 8);
-    cr_assert_eq(n, 4, "%zu lines:\n%s", n, r.out);
+    cr_assert_eq(n, 5, "%zu lines:\n%s", n, r.out);
+    /* the last line: the summary, its failures sorted by path */
+    cJSON *sum = cJSON_DetachItemFromObjectCaseSensitive(items[--n], "summary");
+    cr_assert_not_null(sum, "%s", r.out);
+    cr_expect_null(items[n]->child, "more than the summary in its line");
+    cJSON_Delete(items[n]);
+    cJSON *secs = cJSON_DetachItemFromObjectCaseSensitive(sum, "seconds");
+    cr_expect(cJSON_IsNumber(secs) && secs->valuedouble >= 0);
+    cJSON_Delete(secs);
+    char *text = cJSON_PrintUnformatted(sum);
+    cr_expect_str_eq(
+        text, "{\"files\":4,\"converted\":1,\"skipped\":1,\"refused\":1,\"failed\":1,"
+              "\"copied\":0,\"bytes\":524,\"failures\":[{\"input\":\"t/bad/broken.pt\",\"status\":"
+              "\"failed\",\"error\":\"corrupt zip archive: no end of central directory "
+              "record (truncated?)\"},{\"input\":\"t/hostile/evil.pt\",\"status\":"
+              "\"refused\",\"error\":\"refused by the safety policy: dangerous global "
+              "posix.system (REDUCE) in archive/data.pkl at offset 154\"}]}");
+    cJSON_free(text);
+    cJSON_Delete(sum);
     for (size_t i = 0; i < n; i++)
         expect_keys_in_order(items[i]);
 
@@ -568,6 +544,7 @@ Test(batch, json_one_line_per_file_and_nothing_else)
     sha256_of("t/good/a.safetensors", hex);
     cr_expect_str_eq(str_of(a, "sha256"), hex);
     cr_expect(is_null(a, "error"));
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(a, "verified")));
 
     const cJSON *b = line_for(items, n, "t/good/sub/b.pt");
     cr_expect_str_eq(str_of(b, "status"), "skipped");
@@ -614,6 +591,8 @@ static void converted_inputs(const char *out, char *buf, size_t cap)
 {
     cJSON *items[16];
     size_t n = json_lines(out, items, 16);
+    cr_assert(n > 0 && cJSON_HasObjectItem(items[n - 1], "summary"), "no summary: %s", out);
+    cJSON_Delete(items[--n]);
     const char *names[16];
     for (size_t i = 0; i < n; i++)
         names[i] = str_of(items[i], "input");
@@ -885,7 +864,7 @@ Test(batch, progress_bar_only_on_a_terminal)
     run_result r = RUN_PTY(0, "-r", "t/good", "-j", "1");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(strchr(r.err, '\r') != NULL, "no bar drawn: %s", r.err);
-    cr_expect(strstr(r.err, "% [") != NULL && strstr(r.err, "B/s") != NULL &&
+    cr_expect(strstr(r.err, "% [") != NULL && strstr(r.err, "/s  ") != NULL &&
                   strstr(r.err, "ETA") != NULL,
               "terminal got: %s", r.err);
     /* the bar is wiped before each message: every message starts a line */
@@ -980,6 +959,22 @@ Test(batch, verify_passes_on_a_good_conversion)
               "%s", r.err);
     expect_same("v.safetensors", "fixtures/good/views.expected.safetensors");
     run_free(&r);
+    /* the file's line says so, and --json too */
+    r = RUN("-f", "--verify", "--json", "v.pt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: v.pt -> v.safetensors: 9 tensors, 926 B in T s, "
+                            "verified\n");
+    cJSON *j = cJSON_Parse(r.out);
+    cr_assert_not_null(j, "%s", r.out);
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "verified")), "%s", r.out);
+    cJSON_Delete(j);
+    run_free(&r);
+    r = RUN("-f", "--json", "-q", "v.pt");
+    j = cJSON_Parse(r.out);
+    cr_assert_not_null(j, "%s", r.out);
+    cr_expect(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "verified")), "%s", r.out);
+    cJSON_Delete(j);
+    run_free(&r);
 }
 
 /* ---- -o - ------------------------------------------------------------------------------- */
@@ -1000,8 +995,8 @@ Test(batch, output_to_standard_output)
     /* never binary onto a terminal */
     r = RUN_PTY(1, "-o", "-", "p.pt");
     cr_expect_eq(r.code, 1);
-    cr_expect(strstr(r.err, "ckpt2safetensors: error: p.pt: standard output is a terminal: "
-                            "redirect it, or use -o FILE") != NULL,
+    cr_expect(strstr(r.err, "ckpt2safetensors: \033[1;31merror\033[0m: p.pt: standard output is "
+                            "a terminal: redirect it, or use -o FILE") != NULL,
               "%s", r.err);
     run_free(&r);
 }

@@ -549,6 +549,65 @@ Test(convert, verify_passes_on_views_and_big_endian)
     free(in);
 }
 
+/* The two phases' callbacks, in the order they were called. */
+typedef struct phases {
+    uint64_t write_done, write_total, verify_done, verify_total;
+    size_t write_calls, verify_calls, verify_starts, out_of_order;
+} phases;
+
+static void on_write(void *ctx, uint64_t done, uint64_t total)
+{
+    phases *p = ctx;
+    p->out_of_order += p->verify_calls > 0 || done < p->write_done || done > total;
+    p->write_done = done;
+    p->write_total = total;
+    p->write_calls++;
+}
+
+static void on_verify(void *ctx, uint64_t done, uint64_t total)
+{
+    phases *p = ctx;
+    p->out_of_order += p->write_done != p->write_total || done < p->verify_done || done > total;
+    p->verify_starts += done == 0;
+    p->verify_done = done;
+    p->verify_total = total;
+    p->verify_calls++;
+}
+
+/* Writing reaches its total first; then verifying goes from 0 to the
+ * tensor bytes, small blocks (buffer_size 16) giving many calls. */
+Test(convert, verify_reports_its_own_progress_after_writing)
+{
+    char *in = mixed_checkpoint();
+    phases p = {0};
+    c2s_write_options o = {.verify = 1,
+                           .buffer_size = 16,
+                           .progress = on_write,
+                           .verify_progress = on_verify,
+                           .progress_ctx = &p};
+    st_file f;
+    c2s_write_result res;
+    c2s_error err;
+    cr_assert_eq(convert_with(in, &o, &f, &res, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(p.out_of_order, 0);
+    cr_expect_eq(p.write_done, res.file_bytes);
+    cr_expect_eq(p.write_total, res.file_bytes);
+    cr_expect_eq(p.verify_starts, 1);
+    cr_expect_eq(p.verify_done, res.data_bytes);
+    cr_expect_eq(p.verify_total, res.data_bytes);
+    cr_expect_gt(p.verify_calls, 2, "%zu calls", p.verify_calls);
+    st_file_free(&f);
+
+    /* without verify_progress, or without verify, nothing of the phase */
+    phases q = {0};
+    o.verify_progress = NULL;
+    o.progress_ctx = &q;
+    cr_assert_eq(convert_with(in, &o, &f, &res, &err), C2S_OK, "%s", err.msg);
+    cr_expect(q.verify_calls == 0 && q.write_done == res.file_bytes);
+    st_file_free(&f);
+    free(in);
+}
+
 Test(convert, stream_to_a_descriptor_with_sha256)
 {
     char *in = mixed_checkpoint();

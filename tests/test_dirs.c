@@ -579,9 +579,15 @@ Test(dirs, json_line_of_a_copy)
     const char *want = "{\"input\":\"m/config.json\",\"output\":\"o/config.json\",\"status\":"
                        "\"copied\",\"verdict\":null,\"tensors\":null,\"bytes\":3,\"seconds\":";
     cr_expect(strncmp(line, want, strlen(want)) == 0, "%s", line);
-    const char *tail = ",\"sha256\":null,\"error\":null}\n";
-    cr_expect(strlen(line) > strlen(tail) && strcmp(line + strlen(line) - strlen(tail), tail) == 0,
-              "%s", line);
+    const char *tail = ",\"sha256\":null,\"error\":null,\"verified\":false}\n";
+    const char *end = strchr(line, '\n');
+    cr_assert_not_null(end);
+    size_t len = (size_t)(end + 1 - line);
+    cr_expect(len > strlen(tail) && strncmp(end + 1 - strlen(tail), tail, strlen(tail)) == 0, "%s",
+              line);
+    cr_expect(strstr(end + 1, "{\"summary\":{\"files\":2,\"converted\":1,\"skipped\":0,"
+                              "\"refused\":0,\"failed\":0,\"copied\":1,") == end + 1,
+              "the summary counts the copy: %s", end + 1);
     cr_expect_eq(strchr(r.out, '\n') < line, 1, "the copy comes after the conversion");
     tr_free(&r);
 }

@@ -46,7 +46,7 @@ TestSuite(rerun, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-/* " in 0.01 s" -> " in T s". */
+/* " in 0.01 s" -> " in T s" (at the end of a line or before ", verified"). */
 static void mask_times(char *s)
 {
     char *p = s;
@@ -58,7 +58,7 @@ static void mask_times(char *s)
         }
         while ((*q >= '0' && *q <= '9') || *q == '.')
             q++;
-        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0')) {
+        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0' && q[2] != ',')) {
             p = q;
             continue;
         }
@@ -366,6 +366,13 @@ static void mixed_tree(void)
 #define E_EVIL                                                           \
     "ckpt2safetensors: error: t/evil.pt: refused by the safety policy: " \
     "dangerous global posix.system (REDUCE) in archive/data.pkl at offset 154\n"
+/* the batch summary's rows (tool_summary.h) */
+#define ROW_EVIL                                                            \
+    "  refused  t/evil.pt: refused by the safety policy: dangerous global " \
+    "posix.system (REDUCE) in archive/data.pkl at offset 154\n"
+#define ROW_OLD                                                        \
+    "  failed   t/old.pt: output exists and is older than the input: " \
+    "t/old.safetensors (use -f to overwrite)\n"
 #define E_OLD                                                                        \
     "ckpt2safetensors: error: t/old.pt: output exists and is older than the input: " \
     "t/old.safetensors (use -f to overwrite)\n"
@@ -384,7 +391,7 @@ Test(rerun, dry_run_judges_everything_and_writes_nothing)
                             "ckpt2safetensors: t/up.pt -> out/up.safetensors: would convert 3 "
                             "tensors\n"
                             "ckpt2safetensors: would convert 4, would skip 0, refused 1, failed "
-                            "0 (dry run)\n");
+                            "0 (dry run)\n" ROW_EVIL);
     cr_expect(!exists("out"), "--dry-run created the output directory");
     tr_free(&r);
 
@@ -397,7 +404,7 @@ Test(rerun, dry_run_judges_everything_and_writes_nothing)
                             "ckpt2safetensors: t/up.pt -> t/up.safetensors: would skip (up to "
                             "date)\n"
                             "ckpt2safetensors: would convert 2, would skip 1, refused 1, failed "
-                            "1 (dry run)\n");
+                            "1 (dry run)\n" ROW_EVIL ROW_OLD);
     cr_expect(!exists("t/a.safetensors") && !exists("t/b.safetensors"));
     tr_free(&r);
 }
@@ -434,7 +441,12 @@ Test(rerun, dry_run_json_says_would)
         cJSON_Delete(j);
         line = nl + 1;
     }
-    cr_expect_str_empty(line);
+    /* then the summary, which says the counts are a dry run's */
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *sum = cJSON_GetObjectItem(j, "summary");
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(sum, "dry_run")), "%s", line);
+    cr_expect_eq(cJSON_GetObjectItem(sum, "converted")->valuedouble, 2, "%s", line);
+    cJSON_Delete(j);
     tr_free(&r);
 }
 
@@ -506,13 +518,13 @@ Test(rerun, rm_keeps_inputs_that_were_not_converted)
     r = RUN("-j", "1", "--rm", "-r", "t");
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.err, "ckpt2safetensors: t/a.pt -> t/a.safetensors: 3 tensors, 260 B in T "
-                            "s\n"
+                            "s, verified\n"
                             "ckpt2safetensors: t/b.pt -> t/b.safetensors: 3 tensors, 260 B in T "
-                            "s\n" E_EVIL E_OLD
+                            "s, verified\n" E_EVIL E_OLD
                             "ckpt2safetensors: t/up.pt -> t/up.safetensors: skipped (up to "
                             "date)\n"
                             "ckpt2safetensors: converted 2, skipped 1, refused 1, failed 1; 520 "
-                            "B in T s\n");
+                            "B in T s\n" ROW_EVIL ROW_OLD);
     cr_expect(!exists("t/a.pt") && !exists("t/b.pt"));
     cr_expect(exists("t/evil.pt") && exists("t/old.pt") && exists("t/up.pt"));
     tr_free(&r);

@@ -408,7 +408,8 @@ Test(tfcli, recursive_writes_one_file_per_bundle)
     size_t lines = 0;
     for (const char *p = r.out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
-    cr_expect_eq(lines, 2, "%s", r.out);
+    cr_expect_eq(lines, 3, "%s", r.out); /* and the summary */
+    cr_expect(strstr(r.out, "\n{\"summary\":{\"files\":2,\"converted\":2,") != NULL, "%s", r.out);
     tr_free(&r);
     char *a = tu_path(dir, "t/bert/bert_model.safetensors");
     char *b = tu_path(dir, "t/saved/variables/variables.safetensors");

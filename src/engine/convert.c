@@ -387,7 +387,7 @@ static c2s_status write_all(writer *w, const plan *p)
         st = check_records(w);
     if (st == C2S_OK && w->opts && w->opts->verify)
         st = verify_output(w->ck, outfile_read_path(&w->ring.out), p->entries, p->n, p->header_len,
-                           w->opts->cancel, w->err);
+                           w->opts, w->err);
     if (st == C2S_OK)
         st = outfile_commit(&w->ring.out, w->err);
     return st;

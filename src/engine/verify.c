@@ -71,7 +71,18 @@ typedef struct check {
     line_cache lc;
     qconv *deq; /* the tensor's dequantizer, or NULL */
     c2s_error *err;
+    c2s_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+    uint64_t done, total; /* output bytes compared, of all */
 } check;
+
+/* len more output bytes compared: tell the caller. */
+static void advance(check *c, uint64_t len)
+{
+    c->done += len;
+    if (c->progress)
+        c->progress(c->progress_ctx, c->done, c->total);
+}
 
 /* ---- the header --------------------------------------------------------------- */
 
@@ -167,6 +178,8 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
     }
     if (mapped)
         unmap_window(&w);
+    if (st == C2S_OK)
+        advance(c, len);
     return st;
 }
 
@@ -366,6 +379,7 @@ static c2s_status check_inline(check *c, const tmap_tensor *t, const stw_entry *
     if (memcmp(c->file, t->inline_bytes, (size_t)t->nbytes) != 0)
         return c2s_fail(c->err, C2S_ERR_INPUT,
                         "verify: tensor '%s': written bytes differ from the source", t->name);
+    advance(c, t->nbytes);
     return C2S_OK;
 }
 
@@ -386,9 +400,16 @@ static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e
 }
 
 c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
-                         size_t header_len, const volatile sig_atomic_t *cancel, c2s_error *err)
+                         size_t header_len, const c2s_write_options *o, c2s_error *err)
 {
-    check c = {.ck = ck, .cancel = cancel, .err = err};
+    check c = {.ck = ck, .err = err};
+    if (o != NULL) {
+        c.cancel = o->cancel;
+        c.progress = o->verify_progress;
+        c.progress_ctx = o->progress_ctx;
+    }
+    for (size_t i = 0; i < n; i++)
+        c.total += entries[i].nbytes;
     c.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (c.fd < 0)
         return c2s_fail(err, C2S_ERR_INPUT, "verify: cannot reopen the written file: %s",
@@ -410,6 +431,8 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     if (st == C2S_OK &&
         (c.src == NULL || c.cvt == NULL || c.file == NULL || c.lc.data == NULL || c.lc.tag == NULL))
         st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (st == C2S_OK && c.progress) /* the phase begins: 0 of total */
+        c.progress(c.progress_ctx, 0, c.total);
     for (size_t i = 0; st == C2S_OK && i < n; i++)
         st = check_entry(&c, &ck->map.tensors[entries[i].src], &entries[i]);
     free(c.src);

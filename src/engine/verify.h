@@ -21,8 +21,11 @@
 #include "st/stw.h"
 
 /* entries: the plan, in write order (their dtype is the output dtype).
+ * From o (may be NULL): cancel, checked between blocks, and
+ * verify_progress, called with progress_ctx: 0 of the total tensor bytes
+ * once the header passed, then after each block compared.
  * C2S_ERR_INPUT with "verify: ..." on any difference. */
 c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
-                         size_t header_len, const volatile sig_atomic_t *cancel, c2s_error *err);
+                         size_t header_len, const c2s_write_options *o, c2s_error *err);
 
 #endif /* VERIFY_H */

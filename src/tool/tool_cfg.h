@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "c2s.h"
+#include "tool_color.h"
 
 typedef struct tool_config {
     const char *input;   /* the first INPUT */
@@ -62,6 +63,11 @@ typedef struct tool_config {
     int help, version; /* -h, -V: print and exit 0 */
     c2s_limits limits; /* --max-pickle-size, --max-depth, --max-objects, ...;
                                 0: the library's defaults */
+
+    /* --color WHEN, and whether stderr and stdout get colour (from it,
+     * NO_COLOR and isatty; tool_color.h) */
+    tool_color_mode color;
+    int color_stderr, color_stdout;
 } tool_config;
 
 /* A batch: several inputs or any -r (a summary line ends it). */

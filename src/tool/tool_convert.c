@@ -133,7 +133,8 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
         .nmetadata = cfg->nmetadata,
         .training_metadata = cfg->training_metadata,
         .verify = cfg->verify || cfg->rm, /* --rm removes only a checked input */
-        .out_fd = STDOUT_FILENO,          /* used only when the output is NULL */
+        .verify_progress = slot ? tool_progress_verify : NULL,
+        .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
         .sha256 = cfg->json,
         .direct_io = cfg->direct_io,
         .jobs = sharing,
@@ -144,16 +145,18 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
                            size_t nshards, double secs, tool_msgbuf *mb)
 {
     char size[32];
+    int verified = cfg->verify || cfg->rm;
     char *index = nshards > 1 ? tool_shard_index_name(job->output) : NULL;
     if (index != NULL)
-        tool_info(mb, cfg, "%s -> %s: %zu tensor%s in %zu shards, %s in %.2f s", job->input, index,
-                  res->tensors, tool_plural(res->tensors), nshards,
-                  tool_human_size(res->file_bytes, size, sizeof size), secs);
+        tool_info(mb, cfg, "%s -> %s: %zu tensor%s in %zu shards, %s in %.2f s%s", job->input,
+                  index, res->tensors, tool_plural(res->tensors), nshards,
+                  tool_human_size(res->file_bytes, size, sizeof size), secs,
+                  verified ? ", verified" : "");
     else
-        tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s", job->input,
+        tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s%s", job->input,
                   job->output ? job->output : "(standard output)", res->tensors,
                   tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size),
-                  secs);
+                  secs, verified ? ", verified" : "");
     free(index);
     if (res->filtered)
         tool_verbose(mb, cfg, "%s: %zu tensor%s left out by --include/--exclude", job->input,
@@ -260,6 +263,7 @@ static void convert(const tool_config *cfg, const tool_job *job, const char *rec
     out->sharded = sres.nshards > 1;
     out->tensors = res.tensors;
     out->bytes = res.file_bytes;
+    out->verified = cfg->verify || cfg->rm;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
     report_written(cfg, job, &res, sres.nshards, tool_seconds_since(&t0), mb);
     tool_rm_input(cfg, job, before, mb, out);

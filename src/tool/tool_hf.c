@@ -355,7 +355,7 @@ static void process_index(const hf_run *r, const char *name)
         sprintf(renamed, "%s%s", out_name, INDEX_SUFFIX);
     char *in = tool_join(r->m->src, name);
     char *out = renamed ? tool_join(r->m->out, renamed) : NULL;
-    index_job j = {.in = in, .out = out};
+    index_job j = {.in = in, .out = out, .mb.color = r->cfg->color_stderr};
     clock_gettime(CLOCK_MONOTONIC, &j.t0);
     size_t len = 0;
     const char *why = "out of memory", *bad = NULL;

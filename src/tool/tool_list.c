@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tool_json.h"
 #include "tool_msgs.h"
 #include "tool_select.h"
 
@@ -153,6 +154,12 @@ static cJSON *listing_json(const char *file, const listing *l)
         return NULL;
     }
     cJSON_AddStringToObject(j, "input", file);
+    if (!tool_json_is_utf8(file)) { /* as in the conversion lines (tool_report.h) */
+        char *hex = tool_json_hex(file);
+        if (hex != NULL)
+            cJSON_AddStringToObject(j, "input_hex", hex);
+        free(hex);
+    }
     for (size_t i = 0; i < l->n; i++) {
         const c2s_tensor_info *t = &l->rows[i].info;
         cJSON *o = cJSON_CreateObject(), *shape = cJSON_CreateArray();
@@ -182,15 +189,18 @@ static cJSON *listing_json(const char *file, const listing *l)
     return j;
 }
 
-/* Print j on one line and free it; -1 when it could not be built. */
+/* Print j on one line (bytes that are not UTF-8 as U+FFFD, tool_json.h)
+ * and free it; -1 when it could not be built. */
 static int print_json(FILE *out, cJSON *j)
 {
     char *text = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    if (text == NULL)
-        return -1;
-    fprintf(out, "%s\n", text);
+    char *fixed = text != NULL ? tool_json_fix_utf8(text) : NULL;
     cJSON_free(text);
+    if (fixed == NULL)
+        return -1;
+    fprintf(out, "%s\n", fixed);
+    free(fixed);
     return 0;
 }
 

@@ -29,12 +29,16 @@ static void buffer_line(tool_msgbuf *mb, const char *line, size_t n)
     mb->text[mb->len] = '\0';
 }
 
-__attribute__((format(printf, 4, 0))) static void
-emit(tool_msgbuf *to, const char *kind, const char *file, const char *fmt, va_list ap)
+/* hue: the kind's colour when color is on. */
+__attribute__((format(printf, 6, 0))) static void emit(tool_msgbuf *to, int color, tool_hue hue,
+                                                       const char *kind, const char *file,
+                                                       const char *fmt, va_list ap)
 {
     char line[4096];
-    size_t at = (size_t)snprintf(line, sizeof line, "%s: %s%s%s%s", TOOL_NAME, kind ? kind : "",
-                                 kind ? ": " : "", file ? file : "", file ? ": " : "");
+    size_t at = (size_t)snprintf(line, sizeof line, "%s: %s%s%s%s%s%s", TOOL_NAME,
+                                 kind ? tool_color(color, hue) : "", kind ? kind : "",
+                                 kind ? tool_color_end(color) : "", kind ? ": " : "",
+                                 file ? file : "", file ? ": " : "");
     if (at < sizeof line)
         at += (size_t)vsnprintf(line + at, sizeof line - at, fmt, ap);
     if (at >= sizeof line - 1)
@@ -51,7 +55,7 @@ void tool_error(tool_msgbuf *to, const char *file, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit(to, "error", file, fmt, ap);
+    emit(to, to != NULL && to->color, TOOL_HUE_BAD, "error", file, fmt, ap);
     va_end(ap);
 }
 
@@ -61,7 +65,7 @@ void tool_warn(tool_msgbuf *to, const tool_config *cfg, const char *file, const 
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit(to, "warning", file, fmt, ap);
+    emit(to, cfg->color_stderr, TOOL_HUE_WARN, "warning", file, fmt, ap);
     va_end(ap);
 }
 
@@ -71,7 +75,7 @@ void tool_info(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit(to, NULL, NULL, fmt, ap);
+    emit(to, 0, TOOL_HUE_GOOD, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -81,7 +85,7 @@ void tool_verbose(tool_msgbuf *to, const tool_config *cfg, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    emit(to, NULL, NULL, fmt, ap);
+    emit(to, 0, TOOL_HUE_GOOD, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 

@@ -20,11 +20,13 @@
 
 #define TOOL_NAME "ckpt2safetensors"
 
-/* One file's messages, in order.  Zero-initialise; tool_console_flush
- * empties it, tool_msgbuf_free releases it. */
+/* One file's messages, in order.  Zero-initialise (then set color, to
+ * colour the "error" and "warning" of its lines: tool_config.color_stderr);
+ * tool_console_flush empties it, tool_msgbuf_free releases it. */
 typedef struct tool_msgbuf {
     char *text;
     size_t len, cap;
+    int color;
 } tool_msgbuf;
 
 void tool_msgbuf_free(tool_msgbuf *mb);
@@ -50,10 +52,11 @@ void tool_console_status(tool_console *c, const char *line);
 /* One line (line has no '\n') on stdout, flushed; -1 on a write error. */
 int tool_console_stdout(tool_console *c, const char *line);
 
-/* Always printed. file may be NULL. */
+/* Always printed. file may be NULL.  "error" is coloured when to->color
+ * (never when to is NULL: such errors come before the options are known). */
 void tool_error(tool_msgbuf *to, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Printed unless -q. */
+/* Printed unless -q; "warning" coloured when cfg->color_stderr. */
 void tool_warn(tool_msgbuf *to, const tool_config *cfg, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Informational lines: unless -q. */

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "c2s.h"
+#include "tool_color.h"
 #include "tool_msgs.h"
 #include "tool_select.h"
 #include "tool_shard.h"
@@ -52,10 +54,12 @@ enum long_only {
     OPT_EXCLUDE_FILE,
     OPT_DRY_RUN,
     OPT_RM,
+    OPT_COLOR,
 };
 
 static const struct option LONG_OPTIONS[] = {
     {"allow-global", required_argument, NULL, OPT_ALLOW_GLOBAL},
+    {"color", required_argument, NULL, OPT_COLOR},
     {"copy-other", no_argument, NULL, OPT_COPY_OTHER},
     {"direct-io", required_argument, NULL, OPT_DIRECT_IO},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
@@ -237,15 +241,22 @@ void tool_print_help(FILE *out)
           "Output:\n"
           "      --json              one JSON object per file on stdout (input, output,\n"
           "                          status, verdict, tensors, bytes, seconds, sha256,\n"
-          "                          error); with --scan: the scan report as JSON;\n"
+          "                          error, verified), then with several inputs or -r\n"
+          "                          a summary object; with --scan: the scan report;\n"
           "                          with --dry-run status would-convert or would-skip\n"
+          "      --color WHEN        colour verdicts, errors and warnings: auto (the\n"
+          "                          default: on a terminal, unless NO_COLOR is set),\n"
+          "                          always, never\n"
           "  -q, --quiet             print errors only (no progress bar, no summary)\n"
           "  -v, --verbose           print details (root, tensors written, storages)\n"
           "  -h, --help              show this help and exit\n"
           "  -V, --version           show the version and exit\n"
-          "A progress bar is drawn on stderr when it is a terminal.  With several\n"
+          "A progress line is drawn on stderr when it is a terminal: the phase\n"
+          "(writing, verifying), bytes, rate, elapsed time and time left; with\n"
+          "several files, the whole run and the file being converted.  With several\n"
           "inputs or -r, a summary ends the run: 'converted N, skipped N, refused N,\n"
-          "failed N; SIZE in S s'.\n"
+          "failed N; SIZE in S s', then one line per refused or failed file with\n"
+          "its reason.\n"
           "\n"
           "Tensor names: the path of keys from the root joined with '.', list and\n"
           "tuple items by index, e.g. 'model.layers.0.weight'.  The root is the\n"
@@ -553,6 +564,11 @@ static c2s_status apply_option(int c, const char *arg, tool_config *cfg, c2s_err
         break;
     case OPT_DIRECT_IO:
         return parse_direct_io(arg, cfg, err);
+    case OPT_COLOR:
+        if (tool_color_parse(arg, &cfg->color) != 0)
+            return tool_fail(err, C2S_ERR_USAGE, "--color takes auto, always or never, not '%s'",
+                             arg);
+        break;
     case OPT_TF_NAMES:
         cfg->tf_names = 1;
         break;
@@ -774,5 +790,7 @@ c2s_status tool_parse_args(int argc, char **argv, tool_config *cfg, c2s_error *e
     while (optind < argc)
         cfg->inputs[cfg->ninputs++] = argv[optind++];
     cfg->input = cfg->inputs[0];
+    cfg->color_stderr = tool_color_wanted(cfg->color, STDERR_FILENO, getenv("NO_COLOR"));
+    cfg->color_stdout = tool_color_wanted(cfg->color, STDOUT_FILENO, getenv("NO_COLOR"));
     return check_combination(cfg, err);
 }

@@ -6,7 +6,7 @@
  *
  *   {"input":"a/m.ckpt","output":"out/m.safetensors","status":"converted",
  *    "verdict":"safe","tensors":4,"bytes":512,"seconds":0.01,
- *    "sha256":"9f86...","error":null}
+ *    "sha256":"9f86...","error":null,"verified":false}
  *
  * status: converted, skipped (up to date), refused (by the safety policy),
  * failed, or copied (--copy-other: a file that is no checkpoint; its
@@ -19,7 +19,9 @@
  * (tool_json.h); a sharded output (--max-shard-size) is its index, bytes
  * count all its files and sha256 is the index's; tensors, bytes (of the
  * output file) and sha256: null
- * unless converted; error: the message printed on stderr, or null.
+ * unless converted; error: the message printed on stderr, or null;
+ * verified: true when the output was re-read and compared (--verify),
+ * else false.
  *
  * A tool_tally adds outcomes up for the summary line and the exit code.
  */
@@ -48,6 +50,7 @@ typedef struct tool_outcome {
     const char *verdict; /* "safe", "unsafe", "unreadable"; NULL: not judged */
     size_t tensors;
     uint64_t bytes; /* size of the output written */
+    int verified;   /* --verify compared it with the source */
     double seconds;
     char sha256[65];               /* "" when not computed */
     int sharded;                   /* written as shards: the output is their index

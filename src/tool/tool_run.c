@@ -17,6 +17,7 @@
 #include "tool_progress.h"
 #include "tool_report.h"
 #include "tool_shard.h"
+#include "tool_summary.h"
 
 typedef struct run_state {
     const tool_config *cfg;
@@ -25,10 +26,10 @@ typedef struct run_state {
     tool_outcome *results;
     tool_console con;
     tool_progress progress;
-    pthread_mutex_t lock; /* guards next, tally, stdout_failed */
+    pthread_mutex_t lock; /* guards next, summary, stdout_failed */
     size_t next;
     size_t workers; /* conversions running at once */
-    tool_tally tally;
+    tool_summary summary;
     int stdout_failed;
 } run_state;
 
@@ -48,7 +49,7 @@ static void record(void *ctx, const char *input, const char *output, const tool_
         return;
     int bad = rs->cfg->json && tool_report_json(&rs->con, input, output, o) != 0;
     pthread_mutex_lock(&rs->lock);
-    tool_tally_add(&rs->tally, o);
+    tool_summary_add(&rs->summary, input, o);
     rs->stdout_failed |= bad;
     pthread_mutex_unlock(&rs->lock);
 }
@@ -68,7 +69,7 @@ static void *work(void *arg)
 {
     worker *w = arg;
     run_state *rs = w->rs;
-    tool_msgbuf mb = {0};
+    tool_msgbuf mb = {.color = rs->cfg->color_stderr};
     for (size_t i; (i = take(rs)) != SIZE_MAX;) {
         const tool_job *job = &rs->batch->jobs[i];
         if (w->slot)
@@ -126,7 +127,7 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     for (size_t i = 0; i < b->njobs; i++)
         total_in += b->jobs[i].in_size;
     int bar = !cfg->quiet && isatty(STDERR_FILENO);
-    if (tool_progress_init(&rs->progress, &rs->con, bar, n, b->njobs, total_in) != 0) {
+    if (tool_progress_init(&rs->progress, &rs->con, bar, cfg->verify, n, b->njobs, total_in) != 0) {
         tool_error(NULL, NULL, "out of memory");
         return C2S_ERR_INPUT;
     }
@@ -140,9 +141,13 @@ static int run_batch(run_state *rs, const struct timespec *t0)
     tool_progress_destroy(&rs->progress);
     if (tool_cancelled(rs->cancel))
         return C2S_ERR_INPUT; /* the caller dies of the signal */
-    if (tool_is_batch(cfg))
-        tool_report_summary(cfg, &rs->tally, tool_seconds_since(t0));
-    int rc = tool_tally_exit_code(&rs->tally);
+    if (tool_is_batch(cfg)) {
+        double secs = tool_seconds_since(t0);
+        tool_summary_print(cfg, &rs->summary, secs);
+        if (cfg->json && tool_summary_json(&rs->con, &rs->summary, cfg->dry_run, secs) != 0)
+            rs->stdout_failed = 1;
+    }
+    int rc = tool_tally_exit_code(&rs->summary.tally);
     if (rs->stdout_failed) {
         tool_error(NULL, NULL, "cannot write the --json lines to standard output");
         if (rc == C2S_OK)
@@ -175,6 +180,7 @@ int tool_run(const tool_config *cfg, const volatile sig_atomic_t *cancel)
         tool_console_init(&rs.con);
         pthread_mutex_init(&rs.lock, NULL);
         rc = run_batch(&rs, &t0);
+        tool_summary_free(&rs.summary);
         pthread_mutex_destroy(&rs.lock);
         tool_console_destroy(&rs.con);
     }

@@ -36,16 +36,38 @@ static void summary(const c2s_report *r, char *buf, size_t cap)
         snprintf(buf, cap, "%zu global%s, none refused", r->nglobals, r->nglobals == 1 ? "" : "s");
 }
 
+/* A verdict's colour: safe green, unsafe red, corrupt and unreadable yellow. */
+static tool_hue verdict_hue(c2s_verdict v)
+{
+    return v == C2S_VERDICT_SAFE     ? TOOL_HUE_GOOD
+           : v == C2S_VERDICT_UNSAFE ? TOOL_HUE_BAD
+                                     : TOOL_HUE_WARN;
+}
+
+/* A global's class, padded to 9 columns: dangerous red, unknown yellow. */
+static void print_class(FILE *out, int color, c2s_global_class cls)
+{
+    const char *name = c2s_global_class_name(cls);
+    size_t len = strlen(name);
+    int on = color && (cls == C2S_GLOBAL_DANGEROUS || cls == C2S_GLOBAL_UNKNOWN);
+    fprintf(out, "%s%s%s%*s",
+            tool_color(on, cls == C2S_GLOBAL_DANGEROUS ? TOOL_HUE_BAD : TOOL_HUE_WARN), name,
+            tool_color_end(on), (int)(len < 9 ? 9 - len : 0), "");
+}
+
 static void print_text(FILE *out, const tool_config *cfg, const char *file, const c2s_report *r)
 {
     char sum[256];
     summary(r, sum, sizeof sum);
     char why[TOOL_ERROR_TEXT_MAX];
     tool_error_text(&r->error, why, sizeof why);
+    int color = cfg->color_stdout;
+    const char *on = tool_color(color, verdict_hue(r->verdict)), *off = tool_color_end(color);
     if (r->verdict == C2S_VERDICT_UNREADABLE || r->verdict == C2S_VERDICT_CORRUPT)
-        fprintf(out, "%s: %s: %s\n", file, c2s_verdict_name(r->verdict), why);
+        fprintf(out, "%s: %s%s%s: %s\n", file, on, c2s_verdict_name(r->verdict), off, why);
     else
-        fprintf(out, "%s: %s (%s): %s\n", file, c2s_verdict_name(r->verdict), r->format, sum);
+        fprintf(out, "%s: %s%s%s (%s): %s\n", file, on, c2s_verdict_name(r->verdict), off,
+                r->format, sum);
     if (cfg->quiet)
         return;
     size_t width = 0;
@@ -58,8 +80,10 @@ static void print_text(FILE *out, const tool_config *cfg, const char *file, cons
         const c2s_global_use *g = &r->globals[i];
         char name[600], uses[64];
         snprintf(name, sizeof name, "%s.%s", g->module, g->name);
-        fprintf(out, "  %-9s  %-*s  %-12s  %s offset %llu\n", c2s_global_class_name(g->cls),
-                (int)width, name, c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
+        fputs("  ", out);
+        print_class(out, color, g->cls);
+        fprintf(out, "  %-*s  %-12s  %s offset %llu\n", (int)width, name,
+                c2s_uses_text(g->uses, uses, sizeof uses), g->pickle,
                 (unsigned long long)g->offset);
     }
     for (size_t i = 0; i < r->findings.n; i++)
