@@ -613,3 +613,28 @@ Test(shard, cli_index_names_renamed_tensors)
     cr_expect_null(strstr(index, "\"features."), "%s", index); /* (the record has it) */
     free(index);
 }
+
+Test(shard, cli_force_removes_the_shards_of_the_index_it_replaces)
+{
+    put_sample("model.ckpt");
+    tr_result r = RUN("-q", "--max-shard-size", "1000", "model.ckpt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    tr_free(&r);
+    char *other = in_dir("notes.txt");
+    cr_assert_eq(tu_write(other, "x", 1), 0);
+    /* 2000: two shards; the third of the old set goes, other files stay */
+    r = RUN("-v", "-f", "--max-shard-size", "2000", "model.ckpt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "model-00003-of-00003.safetensors: removed (a shard of the "
+                                     "index "),
+                       "%s", r.err);
+    tr_free(&r);
+    for (size_t k = 0; k < 3; k++) {
+        char *p = in_dir(SAMPLE_SHARDS[k]);
+        cr_expect(!tu_exists(p), "%s is left", SAMPLE_SHARDS[k]);
+        free(p);
+    }
+    cr_expect_eq(tu_count_entries(dir), 5, "model.ckpt, notes.txt, 2 shards and the index");
+    cr_expect(tu_exists(other));
+    free(other);
+}

@@ -254,7 +254,7 @@ static int write_index(const hf_run *r, index_job *j, const char *text, char *ms
     return 0;
 }
 
-static char *read_small(const char *path, size_t *len, const char **why)
+char *tool_hf_read_index(const char *path, size_t *len, const char **why)
 {
     FILE *f = fopen(path, "rb");
     *why = "cannot read the file";
@@ -359,7 +359,7 @@ static void process_index(const hf_run *r, const char *name)
     clock_gettime(CLOCK_MONOTONIC, &j.t0);
     size_t len = 0;
     const char *why = "out of memory", *bad = NULL;
-    char *text = in && out ? read_small(in, &len, &why) : NULL;
+    char *text = in && out ? tool_hf_read_index(in, &len, &why) : NULL;
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
     cJSON *wm = root ? weight_map(root, &bad) : NULL;
     if (in == NULL || out == NULL)

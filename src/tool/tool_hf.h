@@ -45,4 +45,9 @@ void tool_hf_rewrite_indexes(const tool_config *cfg, const tool_batch *b,
  * no '/', not "." or "..". */
 int tool_hf_plain_name(const char *s);
 
+/* The whole of a Hugging Face index file at path (at most 64 MiB, more is
+ * no index): malloc'd, *len bytes (not NUL-terminated); NULL with *why
+ * on failure. */
+char *tool_hf_read_index(const char *path, size_t *len, const char **why);
+
 #endif /* TOOL_HF_H */

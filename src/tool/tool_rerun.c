@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tool_convert.h"
+#include "tool_hf.h"
 
 typedef struct text_buf {
     char *buf;
@@ -156,26 +157,9 @@ char *tool_options_record(const tool_config *cfg)
  * NULL on out of memory. */
 static char *index_record(const char *path, const char **why)
 {
+    size_t len;
+    char *text = tool_hf_read_index(path, &len, why);
     *why = "not a readable index";
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return strdup("");
-    char *text = NULL;
-    size_t len = 0;
-    char buf[4096];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        char *t = realloc(text, len + got + 1);
-        if (t == NULL) {
-            free(text);
-            fclose(f);
-            return NULL;
-        }
-        text = t;
-        memcpy(text + len, buf, got);
-        len += got;
-    }
-    fclose(f);
     cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");

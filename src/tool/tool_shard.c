@@ -13,6 +13,7 @@
  */
 #include "tool_shard.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "tool_batch.h"
+#include "tool_hf.h"
 #include "tool_json.h"
 #include "tool_rerun.h"
 
@@ -101,6 +103,39 @@ static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
+}
+
+/* Whether name is PREFIX-NNNNN-of-NNNNN.safetensors (five digits or more
+ * each), the name of a shard of the output whose stem's file name is
+ * prefix. */
+static int is_shard_of(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0 || name[n] != '-')
+        return 0;
+    const char *p = name + n + 1;
+    for (int part = 0; part < 2; part++) {
+        size_t digits = strspn(p, "0123456789");
+        if (digits < 5)
+            return 0;
+        p += digits;
+        if (part == 0 && strncmp(p, "-of-", 4) != 0)
+            return 0;
+        p += part == 0 ? 4 : 0;
+    }
+    return strcmp(p, SUFFIX) == 0;
+}
+
+/* name in the directory of path; malloc'd, NULL on out of memory. */
+static char *sibling(const char *path, const char *name)
+{
+    size_t dir = (size_t)(base_name(path) - path);
+    char *out = malloc(dir + strlen(name) + 1);
+    if (out != NULL) {
+        memcpy(out, path, dir);
+        strcpy(out + dir, name);
+    }
+    return out;
 }
 
 /* ---- the set of files ----------------------------------------------------------- */
@@ -295,6 +330,63 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* With -f: the files the existing index names (its weight_map's values)
+ * that look like shards of this output (STEM-NNNNN-of-NNNNN.safetensors),
+ * as paths beside it, so that those the new set does not reuse can go
+ * once the new index is in place.  NULL-terminated, malloc'd; NULL when
+ * there is no such index (or no memory: then nothing is removed). */
+static char **old_shards(const shard_set *s)
+{
+    size_t len;
+    const char *why;
+    char *text = s->cfg->force ? tool_hf_read_index(s->index, &len, &why) : NULL;
+    cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "weight_map"), *v;
+    size_t n = 0, cap = (size_t)cJSON_GetArraySize(map) + 1;
+    char **old = map ? calloc(cap, sizeof *old) : NULL;
+    char *st = old ? stem(s->output) : NULL;
+    const char *prefix = st ? base_name(st) : NULL;
+    cJSON_ArrayForEach(v, map)
+    {
+        if (prefix == NULL || !cJSON_IsString(v) || !is_shard_of(v->valuestring, prefix))
+            continue;
+        char *path = sibling(s->index, v->valuestring);
+        int seen = path == NULL;
+        for (size_t i = 0; !seen && i < n; i++)
+            seen = strcmp(old[i], path) == 0;
+        if (seen)
+            free(path);
+        else
+            old[n++] = path;
+    }
+    free(st);
+    cJSON_Delete(j);
+    return old;
+}
+
+static void free_paths(char **paths)
+{
+    for (size_t i = 0; paths != NULL && paths[i] != NULL; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+/* After the new index is in place: the old index's shards the new set
+ * does not hold. */
+static void remove_old_shards(const shard_set *s, char **old, tool_msgbuf *mb)
+{
+    for (size_t i = 0; old != NULL && old[i] != NULL; i++) {
+        int reused = 0;
+        for (size_t k = 0; !reused && k < s->plan.nshards; k++)
+            reused = strcmp(old[i], s->names[k]) == 0;
+        if (!reused && unlink(old[i]) == 0)
+            tool_verbose(mb, s->cfg, "%s: removed (a shard of the index %s replaced)", old[i],
+                         s->index);
+    }
+    free_paths(old);
+}
+
 /* After a failure: the shards of this run that were put in place. */
 static void remove_placed(shard_set *s)
 {
@@ -308,6 +400,7 @@ static c2s_status write_set(shard_set *s, const c2s_write_options *wo, c2s_write
     c2s_status st = name_files(s, err);
     if (st == C2S_OK)
         st = check_targets(s, err);
+    char **old = st == C2S_OK ? old_shards(s) : NULL;
     unsigned char *only = st == C2S_OK ? malloc(c2s_tensor_count(s->ck) + 1) : NULL;
     if (st == C2S_OK && only == NULL)
         st = tool_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -323,8 +416,10 @@ static c2s_status write_set(shard_set *s, const c2s_write_options *wo, c2s_write
         st = write_index(s, sum, err);
     if (st != C2S_OK) {
         remove_placed(s);
+        free_paths(old);
         return st;
     }
+    remove_old_shards(s, old, mb);
     /* a single file of an earlier run would be loaded instead of the index */
     if (s->cfg->force && !same_file(s->input, s->output) && unlink(s->output) == 0)
         tool_verbose(mb, s->cfg, "%s: removed (replaced by %s)", s->output, s->index);
