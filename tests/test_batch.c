@@ -495,8 +495,9 @@ static void sha256_of(const char *rel, char hex[65])
 
 static void expect_keys_in_order(const cJSON *o)
 {
-    static const char *const KEYS[] = {"input", "output",  "status", "verdict", "tensors",
-                                       "bytes", "seconds", "sha256", "error",   "verified"};
+    static const char *const KEYS[] = {"input",   "output",   "status",  "verdict",
+                                       "tensors", "bytes",    "seconds", "sha256",
+                                       "error",   "verified", "removed"};
     const cJSON *e = o->child;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++, e = e->next)
         cr_expect(e != NULL && strcmp(e->string, KEYS[i]) == 0, "key %zu is not %s", i, KEYS[i]);

@@ -579,7 +579,7 @@ Test(dirs, json_line_of_a_copy)
     const char *want = "{\"input\":\"m/config.json\",\"output\":\"o/config.json\",\"status\":"
                        "\"copied\",\"verdict\":null,\"tensors\":null,\"bytes\":3,\"seconds\":";
     cr_expect(strncmp(line, want, strlen(want)) == 0, "%s", line);
-    const char *tail = ",\"sha256\":null,\"error\":null,\"verified\":false}\n";
+    const char *tail = ",\"sha256\":null,\"error\":null,\"verified\":false,\"removed\":false}\n";
     const char *end = strchr(line, '\n');
     cr_assert_not_null(end);
     size_t len = (size_t)(end + 1 - line);

@@ -505,6 +505,13 @@ Test(rerun, rm_removes_the_input_after_a_verified_conversion)
     cr_expect(!exists("p.pt"));
     cr_expect(same_bytes("p.safetensors", PARAMS_ST));
     tr_free(&r);
+    /* --json says so */
+    put("p.pt", PARAMS);
+    r = RUN("-f", "--rm", "--json", "p.pt");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, ",\"verified\":true,\"removed\":true}\n"), "%s", r.out);
+    cr_expect(!exists("p.pt"));
+    tr_free(&r);
 }
 
 Test(rerun, rm_keeps_inputs_that_were_not_converted)

@@ -68,6 +68,7 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
     add_string_or_null(j, "sha256", converted ? o->sha256 : NULL);
     add_string_or_null(j, "error", o->error);
     cJSON_AddBoolToObject(j, "verified", converted && o->verified);
+    cJSON_AddBoolToObject(j, "removed", o->removed);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char *fixed = text ? tool_json_fix_utf8(text) : NULL; /* names that are not UTF-8 */

@@ -6,7 +6,7 @@
  *
  *   {"input":"a/m.ckpt","output":"out/m.safetensors","status":"converted",
  *    "verdict":"safe","tensors":4,"bytes":512,"seconds":0.01,
- *    "sha256":"9f86...","error":null,"verified":false}
+ *    "sha256":"9f86...","error":null,"verified":false,"removed":false}
  *
  * status: converted, skipped (up to date), refused (by the safety policy),
  * failed, or copied (--copy-other: a file that is no checkpoint; its
@@ -21,7 +21,8 @@
  * output file) and sha256: null
  * unless converted; error: the message printed on stderr, or null;
  * verified: true when the output was re-read and compared (--verify),
- * else false.
+ * else false; removed: true when --rm removed the input (or, for a
+ * rewritten index, the old index), else false.
  *
  * A tool_tally adds outcomes up for the summary line and the exit code.
  */
