@@ -9,6 +9,14 @@
  * byte 0 to the central directory, expecting each entry to start exactly
  * where the previous one ended.
  *
+ * Local headers and data descriptor signatures are read through one window
+ * of WINDOW bytes: when the next header lies within a window of the one
+ * being read (archives of many small entries: a torch.save of 200,000 tiny
+ * tensors), one pread fills the window and the following headers are
+ * served from it, instead of two or three preads per entry.  A header far
+ * from the next one is read on its own, so a few huge entries cost no more
+ * than before.
+ *
  * The end records are found as miniz (PyTorch's zip reader) finds them: the
  * last end-of-central-directory signature in the tail, whatever its comment
  * length says; a ZIP64 locator whose record lacks its signature makes miniz
@@ -34,6 +42,7 @@
 #define MAX_COMMENT 65535
 #define MAX_CD_SIZE (256u << 20)
 #define MAX_ENTRIES 2000000u
+#define WINDOW (64u << 10)
 
 static uint16_t le16(const unsigned char *p)
 {
@@ -61,6 +70,48 @@ static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *
     if ((size_t)got < n)
         return corrupt(err, "a record reaches past the end of the file");
     return C2S_OK;
+}
+
+/* ---- the read window of local headers ---------------------------------- */
+
+typedef struct window {
+    int fd;
+    uint64_t file_size;
+    uint64_t start; /* file offset of buf[0] */
+    size_t len;     /* bytes of buf that hold the file from start */
+    unsigned char *buf; /* WINDOW bytes, or NULL (then every read is a pread) */
+} window;
+
+/* Read n bytes at off as read_at does, from the window when it holds them.
+ * ahead: the caller will read again within WINDOW bytes after off, so
+ * filling the whole window now saves the next preads. */
+static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahead,
+                           c2s_error *err)
+{
+    if (w->buf != NULL && off >= w->start && off - w->start <= w->len &&
+        n <= w->len - (size_t)(off - w->start)) {
+        memcpy(dst, w->buf + (off - w->start), n);
+        return C2S_OK;
+    }
+    if (w->buf == NULL || !ahead || n > WINDOW || off >= w->file_size)
+        return read_at(w->fd, dst, n, off, err);
+    uint64_t left = w->file_size - off;
+    size_t want = left < WINDOW ? (size_t)left : WINDOW;
+    ssize_t got = pread_full(w->fd, w->buf, want, off);
+    w->start = off;
+    w->len = got < 0 ? 0 : (size_t)got;
+    if (got < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
+    if ((size_t)got < n)
+        return corrupt(err, "a record reaches past the end of the file");
+    memcpy(dst, w->buf, n);
+    return C2S_OK;
+}
+
+/* Is b within a window's reach after a? */
+static int near_after(uint64_t a, uint64_t b)
+{
+    return b >= a && b - a < WINDOW;
 }
 
 /* ---- end records ------------------------------------------------------- */
@@ -261,15 +312,16 @@ static void local_unreadable(zl_entry *e, findings *f, const char *why)
     findings_add(f, "zip entry '%s' has no valid local header (%s)", e->name, why);
 }
 
-static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f, c2s_error *err)
+static c2s_status check_local(window *w, zl_entry *e, int ahead, findings *f, c2s_error *err)
 {
+    uint64_t file_size = w->file_size;
     unsigned char h[LOCAL_LEN];
     /* miniz refuses the archive when an entry cannot fit in the file */
     if (e->local_offset > file_size || file_size - e->local_offset < LOCAL_LEN)
         return corrupt(err, "local header past the end of the file");
     if (file_size - e->local_offset - LOCAL_LEN < e->comp_size)
         return corrupt(err, "entry data past the end of the file");
-    c2s_status st = read_at(fd, h, sizeof h, e->local_offset, err);
+    c2s_status st = win_read(w, h, sizeof h, e->local_offset, ahead, err);
     if (st != C2S_OK)
         return st;
     if (le32(h) != SIG_LOCAL) {
@@ -285,7 +337,7 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
     unsigned char *var = malloc(nlen + xlen + 1);
     if (var == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if ((st = read_at(fd, var, nlen + xlen, e->local_offset + LOCAL_LEN, err)) != C2S_OK) {
+    if ((st = win_read(w, var, nlen + xlen, e->local_offset + LOCAL_LEN, ahead, err)) != C2S_OK) {
         free(var);
         return st;
     }
@@ -362,18 +414,20 @@ static void report_same_names(const zl_entry **order, size_t n, findings *f)
 }
 
 /* Where an entry ends, data descriptor included when bit 3 says there is one. */
-static int entry_ends_at(int fd, const zl_entry *e, uint64_t next)
+static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
 {
     uint64_t end = e->data_offset + (e->local_ok ? e->comp_size : 0);
     if (!(e->flags & 8))
         return next == end;
     unsigned char sig[4];
-    int has_sig = pread(fd, sig, 4, (off_t)end) == 4 && le32(sig) == SIG_DESCRIPTOR;
+    c2s_error ignored;
+    int has_sig = win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
+                  le32(sig) == SIG_DESCRIPTOR;
     uint64_t base = end + (has_sig ? 4 : 0);
     return next == base + 12 || next == base + 20;
 }
 
-static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *err)
+static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
 {
     const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
     if (order == NULL)
@@ -387,7 +441,7 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
     for (size_t i = 0; i <= zl->n; i++) {
         uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
         const char *what = i < zl->n ? order[i]->name : "the central directory";
-        int tiles = i == 0 ? at == 0 : entry_ends_at(fd, order[i - 1], at);
+        int tiles = i == 0 ? at == 0 : entry_ends_at(w, order[i - 1], at);
         if (!tiles && i == 0 && zl->n > 0)
             findings_add(f, "%llu bytes in front of the first zip entry '%s'",
                          (unsigned long long)at, what);
@@ -431,10 +485,16 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
     if (st == C2S_OK)
         st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
     free(cd);
-    for (size_t i = 0; st == C2S_OK && i < zl->n; i++)
-        st = check_local(fd, file_size, &zl->entries[i], f, err);
+    /* no window (NULL buf) if it cannot be allocated: every read a pread */
+    window w = {fd, file_size, 0, 0, zl->n > 1 ? malloc(WINDOW) : NULL};
+    for (size_t i = 0; st == C2S_OK && i < zl->n; i++) {
+        zl_entry *z = &zl->entries[i];
+        int ahead = i + 1 < zl->n && near_after(z->local_offset, zl->entries[i + 1].local_offset);
+        st = check_local(&w, z, ahead, f, err);
+    }
     if (st == C2S_OK)
-        st = check_layout(fd, zl, f, err);
+        st = check_layout(&w, zl, f, err);
+    free(w.buf);
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
