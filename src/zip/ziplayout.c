@@ -397,12 +397,15 @@ static int by_name(const void *a, const void *b)
     return memcmp(x->name, y->name, x->name_len);
 }
 
-static void report_same_names(const zl_entry **order, size_t n, findings *f)
+/* Returns whether all names are distinct without regard to case. */
+static int report_same_names(const zl_entry **order, size_t n, findings *f)
 {
+    int distinct = 1;
     for (size_t i = 1; i < n; i++) {
         const zl_entry *a = order[i - 1], *b = order[i];
         if (ziplayout_name_cmp(a->name, a->name_len, b->name, b->name_len) != 0)
             continue;
+        distinct = 0;
         if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0)
             findings_add(f, "two zip entries are named '%s'", b->name);
         else
@@ -411,6 +414,7 @@ static void report_same_names(const zl_entry **order, size_t n, findings *f)
                          "case (PyTorch finds records that way)",
                          a->name, b->name);
     }
+    return distinct;
 }
 
 /* Where an entry ends, data descriptor included when bit 3 says there is one. */
@@ -435,7 +439,14 @@ static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error 
     for (size_t i = 0; i < zl->n; i++)
         order[i] = &zl->entries[i];
     qsort(order, zl->n, sizeof *order, by_name);
-    report_same_names(order, zl->n, f);
+    zl->names_distinct = report_same_names(order, zl->n, f);
+    zl->by_name = malloc((zl->n ? zl->n : 1) * sizeof *zl->by_name);
+    if (zl->by_name == NULL) {
+        free(order);
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    }
+    for (size_t i = 0; i < zl->n; i++)
+        zl->by_name[i] = (uint32_t)(order[i] - zl->entries);
     qsort(order, zl->n, sizeof *order, by_offset);
     uint64_t expect = 0;
     for (size_t i = 0; i <= zl->n; i++) {
@@ -463,7 +474,9 @@ static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error 
     return C2S_OK;
 }
 
-c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+/* The end record(s) and the central directory, parsed into zl. */
+static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
+                               c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
@@ -485,6 +498,24 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
     if (st == C2S_OK)
         st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
     free(cd);
+    if (st != C2S_OK)
+        ziplayout_free(zl);
+    return st;
+}
+
+c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *zl, c2s_error *err)
+{
+    findings ignored = {0};
+    c2s_status st = read_central(fd, file_size, zl, &ignored, err);
+    findings_free(&ignored);
+    return st;
+}
+
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+{
+    c2s_status st = read_central(fd, file_size, zl, f, err);
+    if (st != C2S_OK)
+        return st;
     /* no window (NULL buf) if it cannot be allocated: every read a pread */
     window w = {fd, file_size, 0, 0, zl->n > 1 ? malloc(WINDOW) : NULL};
     for (size_t i = 0; st == C2S_OK && i < zl->n; i++) {
@@ -507,5 +538,6 @@ void ziplayout_free(ziplayout *zl)
     for (size_t i = 0; i < zl->n; i++)
         free(zl->entries[i].name);
     free(zl->entries);
+    free(zl->by_name);
     memset(zl, 0, sizeof *zl);
 }

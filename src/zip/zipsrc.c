@@ -104,10 +104,16 @@ static void sift_down(zipsrc *z, size_t root, size_t end)
 
 /* The order miniz's reader puts the central directory in (a heap sort, so
  * not stable: which of two equal names comes first depends on this exact
- * sequence of swaps, and that decides which one torch reads). */
+ * sequence of swaps, and that decides which one torch reads).  Without two
+ * equal names every sort gives the same order: the layout's, sorted once. */
 static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
 {
     size_t n = z->layout.n;
+    if (z->layout.names_distinct && z->layout.by_name != NULL) {
+        z->sorted = z->layout.by_name;
+        z->layout.by_name = NULL; /* ours now */
+        return C2S_OK;
+    }
     z->sorted = malloc((n ? n : 1) * sizeof *z->sorted);
     if (z->sorted == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -832,6 +838,24 @@ static int has_exact_record(const zipsrc *z, const char *name)
 int zipsrc_torch_load_sees_script(const zipsrc *z)
 {
     return has_exact_record(z, "constants.pkl");
+}
+
+int zipsrc_may_be_torchscript(int fd, uint64_t size)
+{
+    ziplayout zl;
+    c2s_error err;
+    if (ziplayout_read_central(fd, size, &zl, &err) != C2S_OK)
+        return 1; /* the full opening will say what is wrong */
+    int may = 0;
+    for (size_t i = 0; i < zl.n && !may; i++) {
+        const zl_entry *e = &zl.entries[i];
+        /* a NUL may cut the archive name, and with it the record keys */
+        may = memchr(e->name, '\0', e->name_len) != NULL || ends_with_nocase(e, "constants.pkl") ||
+              ends_with_nocase(e, "attributes.pkl") || ends_with_nocase(e, "model.json") ||
+              memmem(e->name, e->name_len, "code/", 5) != NULL;
+    }
+    ziplayout_free(&zl);
+    return may;
 }
 
 int zipsrc_is_torchscript(const zipsrc *z)
