@@ -378,6 +378,8 @@ int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
     size_t n = alen < blen ? alen : blen;
     for (size_t i = 0; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x == y) /* most bytes: names share long prefixes ("archive/data/") */
+            continue;
         x = x >= 'A' && x <= 'Z' ? (unsigned char)(x - 'A' + 'a') : x;
         y = y >= 'A' && y <= 'Z' ? (unsigned char)(y - 'A' + 'a') : y;
         if (x != y)
