@@ -108,9 +108,12 @@ Test(many, layout_window_gives_every_data_offset)
      * window), then small ones again */
     static unsigned char big[200000];
     memset(big, 0x5a, sizeof big);
-    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/data/0", "abc", 3, 0},
-                    {"m/data/1", big, sizeof big, 0},   {"m/data/2", "defg", 4, 0},
-                    {"m/data/3", "h", 1, 0},            {"m/version", "3\n", 2, 0}};
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
+                    {"m/data/0", "abc", 3, 0},
+                    {"m/data/1", big, sizeof big, 0},
+                    {"m/data/2", "defg", 4, 0},
+                    {"m/data/3", "h", 1, 0},
+                    {"m/version", "3\n", 2, 0}};
     size_t n = sizeof e / sizeof e[0];
     char *p = tu_path(dir, "win.pt");
     cr_assert_eq(zb_write(p, e, n), 0);
@@ -157,7 +160,8 @@ static int may_be_script(const zb_entry *e, size_t n)
 
 Test(many, may_be_torchscript_from_names_alone)
 {
-    zb_entry plain[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/data/0", "abcd", 4, 0},
+    zb_entry plain[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
+                        {"m/data/0", "abcd", 4, 0},
                         {"m/version", "3\n", 2, 0}};
     cr_expect_eq(may_be_script(plain, 3), 0);
     zb_entry constants[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/Constants.PKL", "x", 1, 0}};

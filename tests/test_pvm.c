@@ -1266,11 +1266,11 @@ Test(pvm, memo_indexes_move_from_hash_to_array)
 {
     uint8_t p[4096];
     size_t n = 0;
-    p[n++] = '(';                                  /* MARK: the tuple's items */
-    p[n++] = 'K', p[n++] = 77;                     /* BININT1 77 */
-    p[n++] = 'r';                                  /* LONG_BINPUT 5000 */
+    p[n++] = '(';              /* MARK: the tuple's items */
+    p[n++] = 'K', p[n++] = 77; /* BININT1 77 */
+    p[n++] = 'r';              /* LONG_BINPUT 5000 */
     p[n++] = 5000 & 0xff, p[n++] = 5000 >> 8, p[n++] = 0, p[n++] = 0;
-    p[n++] = '0';                                  /* POP */
+    p[n++] = '0';                                                        /* POP */
     p[n++] = 'K', p[n++] = 88, p[n++] = 'q', p[n++] = 200, p[n++] = '0'; /* 88 BINPUT 200 POP */
     for (unsigned i = 0; i < 300; i++) {
         if (i == 200)
@@ -1280,7 +1280,7 @@ Test(pvm, memo_indexes_move_from_hash_to_array)
         p[n++] = (uint8_t)i, p[n++] = (uint8_t)(i >> 8), p[n++] = 0, p[n++] = 0;
         p[n++] = '0';
     }
-    p[n++] = 'K', p[n++] = 99, p[n++] = 0x94, p[n++] = '0'; /* 99 MEMOIZE POP */
+    p[n++] = 'K', p[n++] = 99, p[n++] = 0x94, p[n++] = '0';         /* 99 MEMOIZE POP */
     p[n++] = 'j', p[n++] = 200, p[n++] = 0, p[n++] = 0, p[n++] = 0; /* LONG_BINGET 200 */
     p[n++] = 'h', p[n++] = 0;                                       /* BINGET 0 */
     p[n++] = 'j', p[n++] = 299 & 0xff, p[n++] = 299 >> 8, p[n++] = 0, p[n++] = 0;

@@ -319,8 +319,8 @@ Test(stw, header_text_as_cjson_printed_it)
     static const int64_t shape[3] = {2, 3, INT64_C(4000000000)};
     for (int c = 1; c < 256; c++) {
         snprintf(names[c - 1], sizeof names[c - 1], "a%cz", c);
-        e[c - 1] = entry(names[c - 1], c % 2 ? C2S_F32 : C2S_BF16, (size_t)(c % 4),
-                         shape, 24, (size_t)c);
+        e[c - 1] = entry(names[c - 1], c % 2 ? C2S_F32 : C2S_BF16, (size_t)(c % 4), shape, 24,
+                         (size_t)c);
     }
     char allbytes[256];
     for (int c = 1; c < 256; c++)

@@ -374,7 +374,7 @@ struct pvm {
 
     pvm_value **memo_dense; /* index i < memo_dense_cap: memo_dense[i], NULL = unset */
     size_t memo_dense_cap;
-    memo_slot *memo; /* the other indexes */
+    memo_slot *memo;              /* the other indexes */
     size_t memo_cap, memo_hashed; /* slots, and entries in them */
     size_t memo_count;            /* entries in both */
 

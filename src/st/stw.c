@@ -93,13 +93,27 @@ static void put_string(jbuf *b, const char *s)
             break;
         char esc[8];
         switch (*p) {
-        case '"': PUT_LIT(b, "\\\""); break;
-        case '\\': PUT_LIT(b, "\\\\"); break;
-        case '\b': PUT_LIT(b, "\\b"); break;
-        case '\f': PUT_LIT(b, "\\f"); break;
-        case '\n': PUT_LIT(b, "\\n"); break;
-        case '\r': PUT_LIT(b, "\\r"); break;
-        case '\t': PUT_LIT(b, "\\t"); break;
+        case '"':
+            PUT_LIT(b, "\\\"");
+            break;
+        case '\\':
+            PUT_LIT(b, "\\\\");
+            break;
+        case '\b':
+            PUT_LIT(b, "\\b");
+            break;
+        case '\f':
+            PUT_LIT(b, "\\f");
+            break;
+        case '\n':
+            PUT_LIT(b, "\\n");
+            break;
+        case '\r':
+            PUT_LIT(b, "\\r");
+            break;
+        case '\t':
+            PUT_LIT(b, "\\t");
+            break;
         default:
             snprintf(esc, sizeof esc, "\\u%04x", *p);
             put(b, esc, 6);

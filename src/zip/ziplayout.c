@@ -77,16 +77,15 @@ static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *
 typedef struct window {
     int fd;
     uint64_t file_size;
-    uint64_t start; /* file offset of buf[0] */
-    size_t len;     /* bytes of buf that hold the file from start */
+    uint64_t start;     /* file offset of buf[0] */
+    size_t len;         /* bytes of buf that hold the file from start */
     unsigned char *buf; /* WINDOW bytes, or NULL (then every read is a pread) */
 } window;
 
 /* Read n bytes at off as read_at does, from the window when it holds them.
  * ahead: the caller will read again within WINDOW bytes after off, so
  * filling the whole window now saves the next preads. */
-static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahead,
-                           c2s_error *err)
+static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahead, c2s_error *err)
 {
     if (w->buf != NULL && off >= w->start && off - w->start <= w->len &&
         n <= w->len - (size_t)(off - w->start)) {
