@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "test_util.h"
 #include "zip_builder.h"
@@ -178,5 +179,59 @@ Test(many, may_be_torchscript_from_names_alone)
     int fd = open(p, O_RDONLY);
     cr_expect_eq(zipsrc_may_be_torchscript(fd, 5), 1);
     close(fd);
+    free(p);
+}
+
+/* --scan's CRC check of every entry: small STORED entries are checked from
+ * a window of the file; a damaged one among many must be reported exactly
+ * as the stream path reports it, and only it. */
+Test(many, verify_all_through_the_window)
+{
+    static zb_entry e[NMANY + 1];
+    size_t n = make_many(e);
+    char *p = tu_path(dir, "v.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    /* damage the first byte of a STORED entry in the middle: m/data/1000 (k % 11 != 0) */
+    const zl_entry *hit = NULL;
+    for (size_t i = 0; i < zl.n; i++)
+        if (strcmp(zl.entries[i].name, "m/data/1000") == 0)
+            hit = &zl.entries[i];
+    cr_assert_not_null(hit);
+    cr_assert_eq(hit->method, 0);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)hit->data_offset), 1);
+    b ^= 0xff;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)hit->data_offset), 1);
+    unsigned char data[8];
+    memcpy(data, bytes[1000], sizeof data);
+    uint32_t want = (uint32_t)crc32(0L, data, 1000 % 7 + 1);
+    data[0] ^= 0xff;
+    uint32_t got = (uint32_t)crc32(0L, data, 1000 % 7 + 1);
+    ziplayout_free(&zl);
+    findings_free(&f);
+    close(fd);
+
+    zipsrc *z = NULL;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    void *scratch = malloc(1 << 20);
+    findings damage = {0};
+    cr_assert_eq(zipsrc_verify_all(z, scratch, 1 << 20, &damage, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(damage.n, 1);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "m/data/1000: CRC-32 mismatch (archive says %08x, data gives %08x): the file was "
+             "altered or damaged",
+             want, got);
+    cr_expect_str_eq(damage.items[0], msg);
+    findings_free(&damage);
+    free(scratch);
+    zipsrc_close(z);
     free(p);
 }
