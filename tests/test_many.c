@@ -5,7 +5,8 @@
  *
  *   - record lookup after one sort: when no two names are equal without
  *     regard to case, zipsrc takes ziplayout's name order instead of
- *     sorting again as miniz does; every record must still be found;
+ *     sorting again as miniz does, and looks names up in a hash index of
+ *     the folded names; every record must still be found, in any case;
  *   - zipsrc_may_be_torchscript(), the first look of the TorchScript
  *     reader's sniffing at the central directory alone;
  *   - local headers read through ziplayout's window: the data offsets of
