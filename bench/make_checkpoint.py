@@ -2,6 +2,7 @@
 """Generate a realistic torch.save checkpoint of a given size for the benchmark.
 
     make_checkpoint.py SIZE OUTPUT [--layout model|contiguous|transposed] [--no-torch] [--quiet]
+    make_checkpoint.py OUTPUT --tensors N [--no-torch] [--quiet]
 
 SIZE is a byte count with an optional K/M/G suffix (binary: 1G = 2^30 bytes),
 e.g. 256M, 1G, 5G.  The sum of the storages comes within a few KiB of SIZE; the
@@ -27,6 +28,13 @@ of a contiguous storage (`base.t()`, strides (1, n): every tensor a strided
 view the converter must gather).  With torch both convert to byte-identical
 safetensors files; the fallback writer (no torch) gives the same storages
 and views, but its transposed file's values are then the transposes.
+
+--tensors N (the "many tensors" rows of bench/run.sh) writes instead N tiny
+tensors, each with its own storage, as a state_dict of small parameters saved
+with torch.save: F32 of shape (4,), (2, 2) or (8,) in turn (16 or 32 bytes),
+named "blocks.<i // 8>.<part>.weight".  200,000 of them make a file of about
+57 MiB whose data.pkl is about 19.6 MB: the cost there is the pickle and the
+per-entry work, not the bytes.  SIZE is not given then.
 
 With PyTorch the file is written by torch.save (STORED entries, data 64-byte
 aligned, ZIP64 above 4 GiB: exactly what users have).  Without PyTorch (or with
@@ -123,6 +131,18 @@ def make_square_plan(target, layout, count=64):
         stride = (side, 1) if layout == "contiguous" else (1, side)
         p.view(f"layers.{i}.weight", s, 0, (side, side), stride)
     return p, side
+
+
+TINY_SHAPES = [(4,), (2, 2), (8,)]
+TINY_PARTS = ["attn", "norm", "mlp", "gate", "proj", "ln", "bias", "scale"]
+
+
+def make_tiny_plan(count):
+    """count tiny F32 tensors, each with its own storage (the many-tensors case)."""
+    p = Plan()
+    for i in range(count):
+        p.plain(f"blocks.{i // 8}.{TINY_PARTS[i % 8]}.weight", "F32", TINY_SHAPES[i % 3])
+    return p
 
 
 def hidden_size(target):
@@ -236,6 +256,9 @@ def save_with_torch(plan, path, layout="model"):
     for s in plan.storages:
         if s.key in bases:
             continue
+        if s.numel <= 64:  # tiny (--tensors): one small tensor, no chunked copy
+            bases[s.key] = blocks[s.dtype][:s.numel].clone()
+            continue
         t = torch.empty(s.numel, dtype=tdt[s.dtype])
         src = blocks[s.dtype]
         for start in range(0, s.numel, chunk_elems):
@@ -341,8 +364,10 @@ def have_torch():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("size", type=parse_size, help="e.g. 256M, 1G, 5G")
+    ap.add_argument("size", type=parse_size, nargs="?", help="e.g. 256M, 1G, 5G")
     ap.add_argument("output")
+    ap.add_argument("--tensors", type=int, metavar="N",
+                    help="write N tiny tensors, each with its own storage, instead of SIZE bytes")
     ap.add_argument("--layout", choices=("model", "contiguous", "transposed"), default="model",
                     help="model: a transformer state_dict (default); contiguous/transposed: "
                          "64 square F32 matrices, stored contiguously or as transposed views")
@@ -351,7 +376,14 @@ def main():
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args()
 
-    if a.layout == "model":
+    if (a.tensors is None) == (a.size is None):
+        ap.error("give either SIZE or --tensors N")
+    if a.tensors is not None:
+        if a.tensors < 1 or a.layout != "model":
+            ap.error("--tensors takes N >= 1 and no --layout")
+        plan = make_tiny_plan(a.tensors)
+        shape = f"{a.tensors} tiny F32 tensors, each its own storage"
+    elif a.layout == "model":
         plan, d, layers, vocab = make_plan(a.size)
         shape = f"d={d}, {layers} layers, vocab {vocab}"
     else:

@@ -4,6 +4,10 @@
     report.py split-perf PERF_SCRIPT_OUTPUT WALL_SECONDS   > split.md
     report.py split-callgrind CALLGRIND_ANNOTATE_OUTPUT      > split.md
     report.py render WORKDIR                                 > results.md
+    report.py pickle-size CHECKPOINT                          data.pkl's size in bytes
+    report.py genops CHECKPOINT RUNS                          > genops.json
+      (pickletools.genops over the checkpoint's data.pkl, in memory, RUNS
+      times: {"bytes": N, "times": [seconds, ...]})
 
 Any Python 3.6+ will do; nothing here needs torch.
 """
@@ -12,6 +16,8 @@ import json
 import os
 import re
 import sys
+import time
+import zipfile
 
 MIB = 1 << 20
 
@@ -316,6 +322,132 @@ def render_cases(work):
     return o
 
 
+# ---------------------------------------------------------------------------
+# Many tensors (BENCH_TENSORS)
+# ---------------------------------------------------------------------------
+
+def data_pkl(path):
+    """The bytes of the checkpoint's data.pkl (the first entry <dir>/data.pkl)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            parts = info.filename.split("/")
+            if len(parts) == 2 and parts[1] == "data.pkl":
+                return z.read(info)
+    sys.exit(f"report.py: no data.pkl in {path}")
+
+
+def genops(path, runs):
+    import pickletools
+    data = data_pkl(path)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for _op in pickletools.genops(data):
+            pass
+        times.append(time.perf_counter() - t0)
+    return {"bytes": len(data), "times": times}
+
+
+# The targets of issue 13 for the many-tensors checkpoint (200,000 tensors)
+LIST_MAX_S, CONVERT_MAX_S, RSS_MAX_MIB, RSS_MAX_X_PICKLE = 1.0, 1.5, 256, 8
+LINEAR_MAX, SCAN_MIN_X = 1.25, 10
+
+
+def met(ok):
+    return "met" if ok else "NOT met"
+
+
+def render_tensors(work):
+    counts = [int(n) for n in (read(os.path.join(work, "tensors.txt"), "") or "").split()]
+    if not counts:
+        return []
+    o = ["", "### Many tensors (BENCH_TENSORS)", "",
+         "Checkpoints of N tiny F32 tensors, each its own storage "
+         "(`make_checkpoint.py OUT --tensors N`). --list: `ckpt2safetensors --list IN`; "
+         "convert: `ckpt2safetensors -q -f -o OUT IN`; hyperfine mean ± standard deviation "
+         "(s), µs per tensor, the peak RSS of one separate run, and that RSS over the size "
+         "of data.pkl.",
+         "",
+         "| tensors | file (MiB) | data.pkl (MB) | --list (s) | µs/tensor | convert (s) "
+         "| µs/tensor | RSS --list (MiB) | RSS convert (MiB) | RSS / data.pkl |",
+         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    verdicts, rows = [], {}
+    for n in counts:
+        key = f"tensors-{n}"
+        info = (read(os.path.join(work, f"ckpt-{key}.txt"), "") or "").split(maxsplit=2)
+        fbytes, pbytes = (int(info[0]), int(info[1])) if len(info) >= 2 else (0, 0)
+        tl, tc = hf(work, key, "list"), hf(work, key, "convert")
+        ml, mc = rss(work, key, "list"), rss(work, key, "convert")
+        rows[n] = (tl, tc)
+        peak = max([m["kib"] / 1024 for m in (ml, mc) if m] or [0])
+        x = peak * MIB / pbytes if pbytes and peak else None
+        us = lambda r: "-" if r is None else f"{r['mean'] / n * 1e6:.2f}"  # noqa: E731
+        o.append(f"| {n} | {fbytes / MIB:.1f} | {pbytes / 1e6:.1f} | {fmt_t(tl)} | {us(tl)} | "
+                 f"{fmt_t(tc)} | {us(tc)} | {fmt_m(ml)} | {fmt_m(mc)} | "
+                 f"{'-' if x is None else f'{x:.1f}x'} |")
+        rows[n] += (peak, x)
+        if len(info) == 3:
+            verdicts.append(f"- {n} tensors: checkpoint written {info[2]}")
+    top = counts[-1]
+    tl, tc, _, xtop = rows[top]
+    at = f"{top} tensors" + ("" if top == 200000 else " (the issue's targets are for 200000)")
+    if tl:
+        verdicts.append(f"- {at}: --list {tl['mean']:.2f} s (target ≤ {LIST_MAX_S} s): "
+                        f"{met(tl['mean'] <= LIST_MAX_S)}")
+    if tc:
+        verdicts.append(f"- {at}: convert {tc['mean']:.2f} s (target ≤ {CONVERT_MAX_S} s): "
+                        f"{met(tc['mean'] <= CONVERT_MAX_S)}")
+    mtop = [m for m in (rss(work, f"tensors-{top}", "list"), rss(work, f"tensors-{top}", "convert"))
+            if m]
+    if mtop:
+        peak = max(m["kib"] for m in mtop) / 1024
+        verdicts.append(f"- {at}: peak RSS {peak:.1f} MiB (target ≤ {RSS_MAX_MIB} MiB): "
+                        f"{met(peak <= RSS_MAX_MIB)}")
+    if xtop is not None:  # at small N the fixed buffers (32 MiB of ring) dominate: top N only
+        verdicts.append(f"- {at}: peak RSS = {xtop:.1f}x data.pkl (target ≤ {RSS_MAX_X_PICKLE}x): "
+                        f"{met(xtop <= RSS_MAX_X_PICKLE)}")
+    if len(counts) >= 2:
+        lo = counts[0]
+        for i, what in ((0, "--list"), (1, "convert")):
+            a, b = rows[lo][i], rows[top][i]
+            if a and b:
+                r = (b["mean"] / top) / (a["mean"] / lo)
+                verdicts.append(f"- linearity of {what}: the time per tensor at {top} is {r:.2f}x "
+                                f"that at {lo} (target ≤ {LINEAR_MAX}, linear = 1): "
+                                f"{met(r <= LINEAR_MAX)}")
+    o.extend(scan_rows(work, verdicts))
+    o.append("")
+    o.extend(verdicts or ["- nothing measured"])
+    return o
+
+
+def scan_rows(work, verdicts):
+    n = (read(os.path.join(work, "scan-tensors.txt"), "") or "").strip()
+    if not n:
+        return []
+    key = f"tensors-{n}"
+    scan = hf(work, key, "scan")
+    g = read(os.path.join(work, f"genops-{key}.json"))
+    g = json.loads(g) if g else None
+    o = ["", f"--scan against Python's `pickletools.genops` over the same data.pkl ({n} tensors): "
+         "ours is the whole `ckpt2safetensors --scan IN` command (start, zip layout, the "
+         "pickle VM, the policy; hyperfine mean), genops only walks the opcodes of the bytes "
+         "already in memory (mean of the runs).", "",
+         "| | data.pkl (MB) | time (s) | MB/s |", "| --- | ---: | ---: | ---: |"]
+    if g is None or scan is None:
+        verdicts.append(f"- --scan against genops: not measured")
+        return o
+    mb = g["bytes"] / 1e6
+    gt = sum(g["times"]) / len(g["times"])
+    ours, theirs = mb / scan["mean"], mb / gt
+    o.append(f"| ckpt2safetensors --scan | {mb:.1f} | {fmt_t(scan)} | {ours:.1f} |")
+    o.append(f"| pickletools.genops | {mb:.1f} | {gt:.2f} | {theirs:.1f} |")
+    verdicts.append(f"- --scan {ours:.1f} MB/s of pickle = {ours / theirs:.1f}x "
+                    f"pickletools.genops ({theirs:.1f} MB/s) (target ≥ {SCAN_MIN_X}x): "
+                    f"{met(ours / theirs >= SCAN_MIN_X)}")
+    return o
+
+
 def render(work):
     sizes = (read(os.path.join(work, "sizes.txt"), "") or "").split()
     machine = read(os.path.join(work, "machine.txt"), "")
@@ -398,6 +530,7 @@ def render(work):
     if modes:
         o.extend(render_modes(work, sizes, modes))
     o.extend(render_cases(work))
+    o.extend(render_tensors(work))
     if notes:
         o.append("")
         o.append("### Notes")
@@ -420,6 +553,10 @@ def main():
         print(split_callgrind(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "render":
         print(render(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "pickle-size":
+        print(len(data_pkl(sys.argv[2])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "genops":
+        print(json.dumps(genops(sys.argv[2], int(sys.argv[3]))))
     else:
         sys.exit(__doc__)
 

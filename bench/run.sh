@@ -2,6 +2,8 @@
 # bench/run.sh - performance benchmark of ckpt2safetensors (see bench/README.md)
 #
 #   bench/run.sh [SIZES...]        default: 1G 5G
+#   bench/run.sh none              no model checkpoint (and no CPU split): only
+#                                  the BENCH_CASES and BENCH_TENSORS rows
 #
 # Environment:
 #   BENCH_DIR           scratch directory (default /tmp/ckpt2safetensors-bench);
@@ -25,6 +27,11 @@
 #                       square F32 matrices (ckpt-<SIZE>-contiguous.pt and
 #                       ckpt-<SIZE>-transposed.pt), each against the plain
 #                       conversion of the contiguous file (default: none)
+#   BENCH_TENSORS       tensor counts of the "many tensors" rows (default
+#                       "50000 100000 200000"; "none" skips them): --list,
+#                       conversion and peak RSS on checkpoints of N tiny
+#                       tensors (ckpt-tensors-<N>.pt), and on the largest,
+#                       --scan throughput beside pickletools.genops
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,10 +43,13 @@ RUNS=${BENCH_RUNS:-3}
 MODES=${BENCH_MODES:-}
 CASES=${BENCH_CASES:-}
 WARMUP=${BENCH_WARMUP:-1}
+TENSORS=${BENCH_TENSORS-50000 100000 200000}
+[ "$TENSORS" = none ] && TENSORS=""
 PROFILER=${BENCH_PROFILER:-auto}
 if [ $# -eq 0 ]; then set -- 1G 5G; fi
 SIZES=("$@")
-PROFILE_SIZE=${BENCH_PROFILE_SIZE:-${SIZES[0]}}
+[ "$*" = none ] && SIZES=()
+PROFILE_SIZE=${BENCH_PROFILE_SIZE:-${SIZES[0]:-}}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -51,6 +61,10 @@ done
 for c in $CASES; do
     case $c in f16|bf16|verify|transposed) ;;
         *) die "BENCH_CASES takes f16, bf16, verify or transposed, not '$c'" ;; esac
+done
+
+for n in $TENSORS; do
+    case $n in ''|*[!0-9]*|0*) die "BENCH_TENSORS takes tensor counts like \"50000 200000\" or none, not '$n'" ;; esac
 done
 
 # ---- tools -----------------------------------------------------------------
@@ -92,7 +106,7 @@ except Exception as e:
     sys.exit(str(e))
 EOF
 }
-for s in "${SIZES[@]}" "$PROFILE_SIZE"; do
+for s in ${SIZES[@]+"${SIZES[@]}"} $PROFILE_SIZE; do
     bytes_of "$s" >/dev/null 2>&1 || die "bad size '$s' (use e.g. 256M, 1G, 5G)"
 done
 
@@ -232,7 +246,7 @@ run_rss() { # run_rss SIZE NAME OUTPUT COMMAND... (leaves OUTPUT in place; its s
 }
 
 measured=()
-for size in "${SIZES[@]}"; do
+for size in ${SIZES[@]+"${SIZES[@]}"}; do
     ensure_ckpt "$size" 3.2 "checkpoint, our output and the Python output side by side, + margin" || continue
     in=$(ckpt_for "$size")
     say "$size: warming the page cache (cat $in > /dev/null)"
@@ -268,7 +282,7 @@ for size in "${SIZES[@]}"; do
     fi
     rm -f "$OUT_OURS"
 done
-printf '%s\n' "${measured[@]}" >"$WORK/sizes.txt"
+printf '%s\n' ${measured[@]+"${measured[@]}"} >"$WORK/sizes.txt"
 printf '%s\n' $MODES >"$WORK/modes.txt"
 
 # ---- cases (BENCH_CASES) ---------------------------------------------------------
@@ -295,7 +309,7 @@ run_case() { # run_case SIZE CASE
     rm -f "$OUT_OURS"
 }
 if [ -n "$CASES" ]; then
-    for size in "${SIZES[@]}"; do
+    for size in ${SIZES[@]+"${SIZES[@]}"}; do
         ensure_ckpt "$size" 2.2 "BENCH_CASES" contiguous || continue
         ok=1
         for c in $CASES; do
@@ -311,6 +325,61 @@ if [ -n "$CASES" ]; then
 fi
 printf '%s\n' ${case_sizes[@]+"${case_sizes[@]}"} >"$WORK/case-sizes.txt"
 printf '%s\n' $CASES >"$WORK/cases.txt"
+
+# ---- many tensors (BENCH_TENSORS) ------------------------------------------------
+# Checkpoints of N tiny tensors, each its own storage (make_checkpoint.py
+# --tensors N): --list, conversion and their peak RSS at every N; --scan and
+# Python's pickletools.genops over the same data.pkl at the largest N.
+
+NONE_OUT=$BENCH_DIR/no-output # run_hf removes its output before each run: never /dev/null
+ensure_tensors_ckpt() { # ensure_tensors_ckpt N: generate (or reuse) ckpt-tensors-N.pt
+    local n=$1 ckpt key=tensors-$1
+    ckpt=$(ckpt_for "$key")
+    if [ -f "$ckpt" ]; then
+        say "$key: reusing cached $ckpt"
+    else
+        # about 300 bytes of file per tensor; with our output and a margin
+        local need=$((n * 300 * 3)) have; have=$(free_bytes)
+        if [ "$have" -lt "$need" ]; then
+            note "skipped $n tensors: needs $(gib "$need") free in $BENCH_DIR, has $(gib "$have")"
+            return 1
+        fi
+        say "$key: generating $ckpt"
+        local gen_py=${TORCH_PY:-$PY}
+        "$gen_py" bench/make_checkpoint.py "$ckpt" --tensors "$n" 2>"$WORK/gen-$key.txt" || {
+            cat "$WORK/gen-$key.txt" >&2; die "could not generate $ckpt"; }
+        cat "$WORK/gen-$key.txt" >&2
+        grep -o 'with .*' "$WORK/gen-$key.txt" | head -1 >"$BENCH_DIR/ckpt-$key.how" || true
+    fi
+    local pkl; pkl=$("$PY" bench/report.py pickle-size "$ckpt") || die "cannot read data.pkl of $ckpt"
+    echo "$(stat -c %s "$ckpt") $pkl $(cat "$BENCH_DIR/ckpt-$key.how" 2>/dev/null || echo "")" \
+        >"$WORK/ckpt-$key.txt"
+}
+
+tensor_counts=()
+for n in $TENSORS; do
+    ensure_tensors_ckpt "$n" || continue
+    key=tensors-$n
+    in=$(ckpt_for "$key")
+    cat "$in" >/dev/null
+    tensor_counts+=("$n")
+    run_hf "$key" list "$NONE_OUT" "$BIN" --list "$in"
+    run_rss "$key" list "$NONE_OUT" "$BIN" --list "$in"
+    run_hf "$key" convert "$OUT_OURS" "$BIN" -q -f -o "$OUT_OURS" "$in"
+    run_rss "$key" convert "$OUT_OURS" "$BIN" -q -f -o "$OUT_OURS" "$in"
+    rm -f "$OUT_OURS" "$NONE_OUT"
+done
+printf '%s\n' ${tensor_counts[@]+"${tensor_counts[@]}"} >"$WORK/tensors.txt"
+if [ ${#tensor_counts[@]} -gt 0 ]; then
+    n=${tensor_counts[${#tensor_counts[@]}-1]}
+    key=tensors-$n
+    in=$(ckpt_for "$key")
+    run_hf "$key" scan "$NONE_OUT" "$BIN" --scan "$in"
+    say "$key: pickletools.genops over its data.pkl ($RUNS runs)"
+    "$PY" bench/report.py genops "$in" "$RUNS" >"$WORK/genops-$key.json" ||
+        note "pickletools.genops failed on $in"
+    echo "$n" >"$WORK/scan-tensors.txt"
+fi
 
 # ---- CPU split ----------------------------------------------------------------------------
 
@@ -350,8 +419,10 @@ split_callgrind() {
     echo "Method: \`valgrind --tool=callgrind\` of one conversion of a 64M checkpoint, \`callgrind_annotate --inclusive=yes\`, inclusive instruction counts of the reading, CRC and writing functions (used when perf is not usable here, or with BENCH_PROFILER=callgrind)." >"$WORK/split-how.txt"
 }
 
+[ -n "$PROFILE_SIZE" ] || PROFILER=none-no-size
 case $PROFILER in
     none) note "CPU split skipped (BENCH_PROFILER=none)" ;;
+    none-no-size) note "CPU split skipped (no size to profile)" ;;
     perf|auto)
         if perf_works; then
             if ensure_ckpt "$PROFILE_SIZE" 2.2 "CPU split"; then

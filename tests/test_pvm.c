@@ -1256,6 +1256,46 @@ Test(pvm, huge_memo_index_needs_no_huge_table)
     expect_int(t[1], 7);
 }
 
+/* Memo indexes move from the hash map to the dense array as the memo fills:
+ * LONG_BINPUT 5000 and BINPUT 200 (sparse while the memo is nearly empty),
+ * then the entries 0..299 but 200, which make the array cover 200; then
+ * GET of indexes 200, 0 and 299 and a LONG_BINGET of index 5000 set before
+ * it all (stays sparse); MEMOIZE then numbers its entry 301 (the count of
+ * entries in both). */
+Test(pvm, memo_indexes_move_from_hash_to_array)
+{
+    uint8_t p[4096];
+    size_t n = 0;
+    p[n++] = '(';              /* MARK: the tuple's items */
+    p[n++] = 'K', p[n++] = 77; /* BININT1 77 */
+    p[n++] = 'r';              /* LONG_BINPUT 5000 */
+    p[n++] = 5000 & 0xff, p[n++] = 5000 >> 8, p[n++] = 0, p[n++] = 0;
+    p[n++] = '0';                                                        /* POP */
+    p[n++] = 'K', p[n++] = 88, p[n++] = 'q', p[n++] = 200, p[n++] = '0'; /* 88 BINPUT 200 POP */
+    for (unsigned i = 0; i < 300; i++) {
+        if (i == 200)
+            continue;
+        p[n++] = 'M', p[n++] = (uint8_t)i, p[n++] = (uint8_t)(i >> 8); /* BININT2 i */
+        p[n++] = 'r';
+        p[n++] = (uint8_t)i, p[n++] = (uint8_t)(i >> 8), p[n++] = 0, p[n++] = 0;
+        p[n++] = '0';
+    }
+    p[n++] = 'K', p[n++] = 99, p[n++] = 0x94, p[n++] = '0';         /* 99 MEMOIZE POP */
+    p[n++] = 'j', p[n++] = 200, p[n++] = 0, p[n++] = 0, p[n++] = 0; /* LONG_BINGET 200 */
+    p[n++] = 'h', p[n++] = 0;                                       /* BINGET 0 */
+    p[n++] = 'j', p[n++] = 299 & 0xff, p[n++] = 299 >> 8, p[n++] = 0, p[n++] = 0;
+    p[n++] = 'j', p[n++] = 5000 & 0xff, p[n++] = 5000 >> 8, p[n++] = 0, p[n++] = 0;
+    p[n++] = 'j', p[n++] = 301 & 0xff, p[n++] = 301 >> 8, p[n++] = 0, p[n++] = 0;
+    p[n++] = 't', p[n++] = '.';
+    cr_assert_lt(n, sizeof p);
+    pvm_value **t = expect_seq(load_ok(p, n), PVM_TUPLE, 5);
+    expect_int(t[0], 88); /* moved into the array, still there */
+    expect_int(t[1], 0);
+    expect_int(t[2], 299);
+    expect_int(t[3], 77);
+    expect_int(t[4], 99);
+}
+
 Test(pvm, truncated_lengths)
 {
     FAILS("X\377\377\377\377abc.",

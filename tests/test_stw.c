@@ -3,10 +3,12 @@
  * offsets, exact header bytes, metadata, escaping and large integers.
  */
 #include <criterion/criterion.h>
+#include <cjson/cJSON.h>
 
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/c2s_error.h"
@@ -275,5 +277,69 @@ Test(stw, every_dtype_name_in_header)
                  "]}",
                  e[i].name, e[i].name, e[i].begin, e[i].begin + e[i].nbytes);
         cr_assert_not_null(strstr(json, pat), "missing %s", pat);
+    }
+}
+
+/* The header is written without cJSON now; it must be exactly what
+ * cJSON_PrintUnformatted printed: every byte value 1..255 in a tensor name
+ * and in metadata, several dimensions, large integers, no tensors. */
+static char *cjson_header(const stw_entry *e, size_t n, const stw_kv *meta, size_t nmeta)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *md = cJSON_AddObjectToObject(root, "__metadata__");
+    cJSON_AddStringToObject(md, "format", "pt");
+    for (size_t i = 0; i < nmeta; i++)
+        cJSON_AddStringToObject(md, meta[i].key, meta[i].value);
+    for (size_t i = 0; i < n; i++) {
+        char num[24];
+        cJSON *t = cJSON_CreateObject(), *shape = cJSON_CreateArray();
+        cJSON *offs = cJSON_CreateArray();
+        for (size_t d = 0; d < e[i].ndim; d++) {
+            snprintf(num, sizeof num, "%" PRId64, e[i].shape[d]);
+            cJSON_AddItemToArray(shape, cJSON_CreateRaw(num));
+        }
+        snprintf(num, sizeof num, "%" PRIu64, e[i].begin);
+        cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+        snprintf(num, sizeof num, "%" PRIu64, e[i].begin + e[i].nbytes);
+        cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+        cJSON_AddStringToObject(t, "dtype", c2s_dtype_name(e[i].dtype));
+        cJSON_AddItemToObject(t, "shape", shape);
+        cJSON_AddItemToObject(t, "data_offsets", offs);
+        cJSON_AddItemToObject(root, e[i].name, t);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+Test(stw, header_text_as_cjson_printed_it)
+{
+    static char names[255][8];
+    static stw_entry e[255];
+    static const int64_t shape[3] = {2, 3, INT64_C(4000000000)};
+    for (int c = 1; c < 256; c++) {
+        snprintf(names[c - 1], sizeof names[c - 1], "a%cz", c);
+        e[c - 1] = entry(names[c - 1], c % 2 ? C2S_F32 : C2S_BF16, (size_t)(c % 4), shape, 24,
+                         (size_t)c);
+    }
+    char allbytes[256];
+    for (int c = 1; c < 256; c++)
+        allbytes[c - 1] = (char)c;
+    allbytes[255] = '\0';
+    stw_kv meta[] = {{"k\"\\\n", allbytes}, {"", ""}, {"\x7f\x80\xc3\xa9", "\x1f\x01"}};
+    for (int round = 0; round < 3; round++) {
+        size_t n = round == 0 ? 255 : round == 1 ? 0 : 1;
+        size_t nmeta = round == 1 ? 0 : 3;
+        size_t hlen = 0;
+        uint64_t dlen = 0;
+        c2s_error err;
+        c2s_error_clear(&err);
+        cr_assert_eq(stw_plan(e, n, meta, nmeta, &g_header, &hlen, &dlen, &err), C2S_OK);
+        char *want = cjson_header(e, n, meta, nmeta); /* after the plan: offsets set */
+        cr_assert_not_null(want);
+        assert_header(g_header, hlen, want);
+        cJSON_free(want);
+        free(g_header);
+        g_header = NULL;
     }
 }

@@ -16,8 +16,14 @@
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
- *   - the memo is an open-addressing hash map from uint64 index to node, so a
- *     pickle writing LONG_BINPUT 4000000000 costs one slot, not 32 GiB.
+ *   - the memo is a dense array for the indexes pickles really use (0, 1,
+ *     2, ...: what pickle.dump writes) plus an open-addressing hash map for
+ *     the others, so a pickle writing LONG_BINPUT 4000000000 costs one hash
+ *     slot, not 32 GiB.  The array only grows to cover an index below twice
+ *     the number of memo entries (plus a little), so it stays proportional to
+ *     the entries whatever the indexes; a lookup of a dense index is one
+ *     load, where hashing a million keys into a table of 16-byte slots cost
+ *     a cache miss per lookup.
  *   - the globals table is an array in order of first use plus a hash index
  *     on (module, name), so a million distinct globals stay linear.
  *   - dict keys that are scalars (str, bytes, int, bool, None) go into one
@@ -366,8 +372,11 @@ struct pvm {
     size_t *marks;
     size_t mark_count, mark_cap;
 
-    memo_slot *memo;
-    size_t memo_cap, memo_count;
+    pvm_value **memo_dense; /* index i < memo_dense_cap: memo_dense[i], NULL = unset */
+    size_t memo_dense_cap;
+    memo_slot *memo;              /* the other indexes */
+    size_t memo_cap, memo_hashed; /* slots, and entries in them */
+    size_t memo_count;            /* entries in both */
 
     pvm_global *globals;
     size_t global_count, global_cap;
@@ -991,21 +1000,38 @@ static memo_slot *memo_find(const pvm *vm, uint64_t key)
     return NULL;
 }
 
-static c2s_status memo_grow(pvm *vm)
+/* Where the value of index key lives (dense array or hash slot), or NULL. */
+static pvm_value **memo_ref(const pvm *vm, uint64_t key)
 {
-    size_t cap = vm->memo_cap ? vm->memo_cap * 2 : 64;
+    if (key < vm->memo_dense_cap)
+        return vm->memo_dense[key] != NULL ? &vm->memo_dense[key] : NULL;
+    memo_slot *slot = memo_find(vm, key);
+    return slot != NULL ? &slot->value : NULL;
+}
+
+/* Rebuild the hash map with cap slots, leaving out the indexes that now
+ * belong to the dense array (they are moved there). */
+static c2s_status memo_rehash(pvm *vm, size_t cap)
+{
     if (cap > SIZE_MAX / sizeof(memo_slot))
         return out_of_memory(vm);
     memo_slot *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
         return out_of_memory(vm);
+    vm->memo_hashed = 0;
     for (size_t i = 0; i < vm->memo_cap; i++) {
-        if (vm->memo[i].value == NULL)
+        memo_slot old = vm->memo[i];
+        if (old.value == NULL)
             continue;
-        size_t j = (size_t)mix64(vm->memo[i].key) & (cap - 1);
+        if (old.key < vm->memo_dense_cap) {
+            vm->memo_dense[old.key] = old.value;
+            continue;
+        }
+        size_t j = (size_t)mix64(old.key) & (cap - 1);
         while (slots[j].value != NULL)
             j = (j + 1) & (cap - 1);
-        slots[j] = vm->memo[i];
+        slots[j] = old;
+        vm->memo_hashed++;
     }
     free(vm->memo);
     vm->memo = slots;
@@ -1013,37 +1039,69 @@ static c2s_status memo_grow(pvm *vm)
     return C2S_OK;
 }
 
+/* Grow the dense array to cover key when key is below twice the entries
+ * (+64): then the array stays within a few pointers per memo entry.
+ * Returns whether key is now dense. */
+static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
+{
+    *dense = key < vm->memo_dense_cap;
+    if (*dense || key >= 2 * (uint64_t)vm->memo_count + 64)
+        return C2S_OK;
+    size_t cap = vm->memo_dense_cap ? vm->memo_dense_cap : 64;
+    while (cap <= key)
+        cap *= 2;
+    if (cap > SIZE_MAX / sizeof(pvm_value *))
+        return out_of_memory(vm);
+    pvm_value **grown = realloc(vm->memo_dense, cap * sizeof *grown);
+    if (grown == NULL)
+        return out_of_memory(vm);
+    memset(grown + vm->memo_dense_cap, 0, (cap - vm->memo_dense_cap) * sizeof *grown);
+    vm->memo_dense = grown;
+    vm->memo_dense_cap = cap;
+    *dense = true;
+    /* hash entries now below the dense bound move into the array */
+    return vm->memo_cap ? memo_rehash(vm, vm->memo_cap) : C2S_OK;
+}
+
 static c2s_status memo_put(pvm *vm, uint64_t key)
 {
     pvm_value *top;
     TRY(peek(vm, &top));
-    memo_slot *slot = memo_find(vm, key);
-    if (slot != NULL) {
-        slot->value = top;
+    pvm_value **ref = memo_ref(vm, key);
+    if (ref != NULL) {
+        *ref = top;
         return C2S_OK;
     }
     if (vm->memo_count >= vm->limits.max_memo)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_MEMO,
                           "pickle: limit exceeded: more than %zu memo entries",
                           vm->limits.max_memo);
-    if ((vm->memo_count + 1) * 2 > vm->memo_cap)
-        TRY(memo_grow(vm));
+    bool dense;
+    TRY(memo_dense_cover(vm, key, &dense));
+    if (dense) {
+        vm->memo_dense[key] = top;
+        vm->memo_count++;
+        return C2S_OK;
+    }
+    if ((vm->memo_hashed + 1) * 2 > vm->memo_cap)
+        TRY(memo_rehash(vm, vm->memo_cap ? vm->memo_cap * 2 : 64));
     size_t mask = vm->memo_cap - 1;
     size_t i = (size_t)mix64(key) & mask;
     while (vm->memo[i].value != NULL)
         i = (i + 1) & mask;
     vm->memo[i] = (memo_slot){key, top};
+    vm->memo_hashed++;
     vm->memo_count++;
     return C2S_OK;
 }
 
 static c2s_status memo_get(pvm *vm, uint64_t key)
 {
-    memo_slot *slot = memo_find(vm, key);
-    if (slot == NULL)
+    pvm_value **ref = memo_ref(vm, key);
+    if (ref == NULL)
         return FAIL(vm, "pickle: memo index %" PRIu64 " not defined (%s at offset %zu)", key,
                     vm->op_name, vm->op_offset);
-    return push(vm, slot->value);
+    return push(vm, *ref);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2677,6 +2735,7 @@ void pvm_free(pvm *vm)
     free(vm->global_slots);
     free(vm->dict_slots);
     free(vm->memo);
+    free(vm->memo_dense);
     free(vm->stack);
     free(vm->marks);
     if (vm->c_locale != (locale_t)0)

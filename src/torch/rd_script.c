@@ -73,6 +73,8 @@ static int script_sniff(const rd_input *in)
 {
     if (in->nhead < 4 || memcmp(in->head, "PK\x03\x04", 4) != 0)
         return 0;
+    if (!zipsrc_may_be_torchscript(in->fd, in->size))
+        return 0;
     findings f = {0};
     c2s_error err = {0};
     zipsrc *z = NULL;

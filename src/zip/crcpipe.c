@@ -138,7 +138,7 @@ void crcpipe_record_init(crcpipe_record *r, const char *name, uint32_t expected,
                          uint64_t size)
 {
     crcpipe_record_free(r);
-    snprintf(r->name, sizeof r->name, "%s", name);
+    r->name = strndup(name, 299);
     r->expected = expected;
     r->recorded = recorded;
     r->size = size;
@@ -147,7 +147,9 @@ void crcpipe_record_init(crcpipe_record *r, const char *name, uint32_t expected,
 void crcpipe_record_free(crcpipe_record *r)
 {
     free(r->pieces);
+    free(r->name);
     r->pieces = NULL;
+    r->name = NULL;
     r->npieces = r->cap = r->refuse = 0;
 }
 
@@ -195,7 +197,7 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
                              "%s: CRC-32 mismatch (archive says %08x, data gives %08x): "
                              "the file was altered or damaged",
-                             r->name, r->expected, crc);
+                             r->name ? r->name : "?", r->expected, crc);
     return C2S_OK;
 }
 
@@ -203,7 +205,8 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
 
 static c2s_status read_range(const crcpipe_job *job, const crcpipe_range *rg, c2s_error *err)
 {
-    return pread_exact(job->fd, rg->data, rg->len, job->base + rg->off, job->record->name, err);
+    return pread_exact(job->fd, rg->data, rg->len, job->base + rg->off,
+                       job->record->name ? job->record->name : "?", err);
 }
 
 /* Read (unless fd is -1) and CRC each range. */

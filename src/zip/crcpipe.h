@@ -56,7 +56,9 @@ typedef struct crcpipe_piece {
 } crcpipe_piece;
 
 typedef struct crcpipe_record {
-    char name[300]; /* for messages: "<prefix>/data/<key>" */
+    char *name; /* for messages: "<prefix>/data/<key>" (at most 299 bytes); NULL if
+                   out of memory.  Allocated: a record per storage, 200,000 of them
+                   for some checkpoints, and most names are short. */
     uint32_t expected;
     int recorded; /* 0: the archive holds no CRC to compare */
     uint64_t size;
@@ -101,8 +103,8 @@ void crcpipe_start(crcpipe *p);
 void crcpipe_record_init(crcpipe_record *r, const char *name, uint32_t expected, int recorded,
                          uint64_t size);
 
-/* Free the pieces (the record may be initialised again); zeroed memory and
- * a record never initialised are fine. */
+/* Free the pieces and the name (the record may be initialised again);
+ * zeroed memory and a record never initialised are fine. */
 void crcpipe_record_free(crcpipe_record *r);
 
 /* Queue a job: read nranges ranges of record r (offsets checked by the

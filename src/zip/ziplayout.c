@@ -9,6 +9,14 @@
  * byte 0 to the central directory, expecting each entry to start exactly
  * where the previous one ended.
  *
+ * Local headers and data descriptor signatures are read through one window
+ * of WINDOW bytes: when the next header lies within a window of the one
+ * being read (archives of many small entries: a torch.save of 200,000 tiny
+ * tensors), one pread fills the window and the following headers are
+ * served from it, instead of two or three preads per entry.  A header far
+ * from the next one is read on its own, so a few huge entries cost no more
+ * than before.
+ *
  * The end records are found as miniz (PyTorch's zip reader) finds them: the
  * last end-of-central-directory signature in the tail, whatever its comment
  * length says; a ZIP64 locator whose record lacks its signature makes miniz
@@ -34,6 +42,7 @@
 #define MAX_COMMENT 65535
 #define MAX_CD_SIZE (256u << 20)
 #define MAX_ENTRIES 2000000u
+#define WINDOW (64u << 10)
 
 static uint16_t le16(const unsigned char *p)
 {
@@ -61,6 +70,47 @@ static c2s_status read_at(int fd, void *buf, size_t n, uint64_t off, c2s_error *
     if ((size_t)got < n)
         return corrupt(err, "a record reaches past the end of the file");
     return C2S_OK;
+}
+
+/* ---- the read window of local headers ---------------------------------- */
+
+typedef struct window {
+    int fd;
+    uint64_t file_size;
+    uint64_t start;     /* file offset of buf[0] */
+    size_t len;         /* bytes of buf that hold the file from start */
+    unsigned char *buf; /* WINDOW bytes, or NULL (then every read is a pread) */
+} window;
+
+/* Read n bytes at off as read_at does, from the window when it holds them.
+ * ahead: the caller will read again within WINDOW bytes after off, so
+ * filling the whole window now saves the next preads. */
+static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahead, c2s_error *err)
+{
+    if (w->buf != NULL && off >= w->start && off - w->start <= w->len &&
+        n <= w->len - (size_t)(off - w->start)) {
+        memcpy(dst, w->buf + (off - w->start), n);
+        return C2S_OK;
+    }
+    if (w->buf == NULL || !ahead || n > WINDOW || off >= w->file_size)
+        return read_at(w->fd, dst, n, off, err);
+    uint64_t left = w->file_size - off;
+    size_t want = left < WINDOW ? (size_t)left : WINDOW;
+    ssize_t got = pread_full(w->fd, w->buf, want, off);
+    w->start = off;
+    w->len = got < 0 ? 0 : (size_t)got;
+    if (got < 0)
+        return c2s_fail(err, C2S_ERR_INPUT, "cannot read: %s", strerror(errno));
+    if ((size_t)got < n)
+        return corrupt(err, "a record reaches past the end of the file");
+    memcpy(dst, w->buf, n);
+    return C2S_OK;
+}
+
+/* Is b within a window's reach after a? */
+static int near_after(uint64_t a, uint64_t b)
+{
+    return b >= a && b - a < WINDOW;
 }
 
 /* ---- end records ------------------------------------------------------- */
@@ -261,15 +311,16 @@ static void local_unreadable(zl_entry *e, findings *f, const char *why)
     findings_add(f, "zip entry '%s' has no valid local header (%s)", e->name, why);
 }
 
-static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings *f, c2s_error *err)
+static c2s_status check_local(window *w, zl_entry *e, int ahead, findings *f, c2s_error *err)
 {
+    uint64_t file_size = w->file_size;
     unsigned char h[LOCAL_LEN];
     /* miniz refuses the archive when an entry cannot fit in the file */
     if (e->local_offset > file_size || file_size - e->local_offset < LOCAL_LEN)
         return corrupt(err, "local header past the end of the file");
     if (file_size - e->local_offset - LOCAL_LEN < e->comp_size)
         return corrupt(err, "entry data past the end of the file");
-    c2s_status st = read_at(fd, h, sizeof h, e->local_offset, err);
+    c2s_status st = win_read(w, h, sizeof h, e->local_offset, ahead, err);
     if (st != C2S_OK)
         return st;
     if (le32(h) != SIG_LOCAL) {
@@ -285,7 +336,7 @@ static c2s_status check_local(int fd, uint64_t file_size, zl_entry *e, findings 
     unsigned char *var = malloc(nlen + xlen + 1);
     if (var == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if ((st = read_at(fd, var, nlen + xlen, e->local_offset + LOCAL_LEN, err)) != C2S_OK) {
+    if ((st = win_read(w, var, nlen + xlen, e->local_offset + LOCAL_LEN, ahead, err)) != C2S_OK) {
         free(var);
         return st;
     }
@@ -326,6 +377,8 @@ int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
     size_t n = alen < blen ? alen : blen;
     for (size_t i = 0; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x == y) /* most bytes: names share long prefixes ("archive/data/") */
+            continue;
         x = x >= 'A' && x <= 'Z' ? (unsigned char)(x - 'A' + 'a') : x;
         y = y >= 'A' && y <= 'Z' ? (unsigned char)(y - 'A' + 'a') : y;
         if (x != y)
@@ -345,12 +398,15 @@ static int by_name(const void *a, const void *b)
     return memcmp(x->name, y->name, x->name_len);
 }
 
-static void report_same_names(const zl_entry **order, size_t n, findings *f)
+/* Returns whether all names are distinct without regard to case. */
+static int report_same_names(const zl_entry **order, size_t n, findings *f)
 {
+    int distinct = 1;
     for (size_t i = 1; i < n; i++) {
         const zl_entry *a = order[i - 1], *b = order[i];
         if (ziplayout_name_cmp(a->name, a->name_len, b->name, b->name_len) != 0)
             continue;
+        distinct = 0;
         if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0)
             findings_add(f, "two zip entries are named '%s'", b->name);
         else
@@ -359,21 +415,24 @@ static void report_same_names(const zl_entry **order, size_t n, findings *f)
                          "case (PyTorch finds records that way)",
                          a->name, b->name);
     }
+    return distinct;
 }
 
 /* Where an entry ends, data descriptor included when bit 3 says there is one. */
-static int entry_ends_at(int fd, const zl_entry *e, uint64_t next)
+static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
 {
     uint64_t end = e->data_offset + (e->local_ok ? e->comp_size : 0);
     if (!(e->flags & 8))
         return next == end;
     unsigned char sig[4];
-    int has_sig = pread(fd, sig, 4, (off_t)end) == 4 && le32(sig) == SIG_DESCRIPTOR;
+    c2s_error ignored;
+    int has_sig = win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
+                  le32(sig) == SIG_DESCRIPTOR;
     uint64_t base = end + (has_sig ? 4 : 0);
     return next == base + 12 || next == base + 20;
 }
 
-static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *err)
+static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
 {
     const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
     if (order == NULL)
@@ -381,13 +440,20 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
     for (size_t i = 0; i < zl->n; i++)
         order[i] = &zl->entries[i];
     qsort(order, zl->n, sizeof *order, by_name);
-    report_same_names(order, zl->n, f);
+    zl->names_distinct = report_same_names(order, zl->n, f);
+    zl->by_name = malloc((zl->n ? zl->n : 1) * sizeof *zl->by_name);
+    if (zl->by_name == NULL) {
+        free(order);
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    }
+    for (size_t i = 0; i < zl->n; i++)
+        zl->by_name[i] = (uint32_t)(order[i] - zl->entries);
     qsort(order, zl->n, sizeof *order, by_offset);
     uint64_t expect = 0;
     for (size_t i = 0; i <= zl->n; i++) {
         uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
         const char *what = i < zl->n ? order[i]->name : "the central directory";
-        int tiles = i == 0 ? at == 0 : entry_ends_at(fd, order[i - 1], at);
+        int tiles = i == 0 ? at == 0 : entry_ends_at(w, order[i - 1], at);
         if (!tiles && i == 0 && zl->n > 0)
             findings_add(f, "%llu bytes in front of the first zip entry '%s'",
                          (unsigned long long)at, what);
@@ -409,7 +475,9 @@ static c2s_status check_layout(int fd, ziplayout *zl, findings *f, c2s_error *er
     return C2S_OK;
 }
 
-c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+/* The end record(s) and the central directory, parsed into zl. */
+static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
+                               c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
@@ -431,10 +499,34 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
     if (st == C2S_OK)
         st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
     free(cd);
-    for (size_t i = 0; st == C2S_OK && i < zl->n; i++)
-        st = check_local(fd, file_size, &zl->entries[i], f, err);
+    if (st != C2S_OK)
+        ziplayout_free(zl);
+    return st;
+}
+
+c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *zl, c2s_error *err)
+{
+    findings ignored = {0};
+    c2s_status st = read_central(fd, file_size, zl, &ignored, err);
+    findings_free(&ignored);
+    return st;
+}
+
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+{
+    c2s_status st = read_central(fd, file_size, zl, f, err);
+    if (st != C2S_OK)
+        return st;
+    /* no window (NULL buf) if it cannot be allocated: every read a pread */
+    window w = {fd, file_size, 0, 0, zl->n > 1 ? malloc(WINDOW) : NULL};
+    for (size_t i = 0; st == C2S_OK && i < zl->n; i++) {
+        zl_entry *z = &zl->entries[i];
+        int ahead = i + 1 < zl->n && near_after(z->local_offset, zl->entries[i + 1].local_offset);
+        st = check_local(&w, z, ahead, f, err);
+    }
     if (st == C2S_OK)
-        st = check_layout(fd, zl, f, err);
+        st = check_layout(&w, zl, f, err);
+    free(w.buf);
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
@@ -447,5 +539,6 @@ void ziplayout_free(ziplayout *zl)
     for (size_t i = 0; i < zl->n; i++)
         free(zl->entries[i].name);
     free(zl->entries);
+    free(zl->by_name);
     memset(zl, 0, sizeof *zl);
 }

@@ -50,12 +50,22 @@ typedef struct ziplayout {
     zl_entry *entries; /* central directory order */
     size_t n;
     uint64_t cd_offset, cd_size;
+    /* Entry indices sorted by ziplayout_name_cmp (exact bytes breaking
+     * ties), and whether no two names compare equal that way: then this is
+     * the one order of any sort by ziplayout_name_cmp, miniz's included. */
+    uint32_t *by_name;
+    int names_distinct;
 } ziplayout;
 
 /* Read the layout of the zip in fd (file_size bytes).  Structural problems
  * are appended to f; the return value is an error only when the archive
  * cannot be read at all. */
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
+
+/* Only the end record(s) and the central directory: the entries' names,
+ * sizes and offsets, no local header read (local_ok 0, by_name NULL), no
+ * findings.  For a quick look at the names before the full reading. */
+c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *out, c2s_error *err);
 
 void ziplayout_free(ziplayout *zl);
 

@@ -46,6 +46,8 @@ struct zipsrc {
     int fd; /* our dup of the caller's descriptor */
     ziplayout layout;
     uint32_t *sorted;       /* entry indices in miniz's sorted order */
+    uint32_t *by_hash;      /* names without two equal: index + 1 by folded name, 0 empty */
+    size_t hash_cap;        /* a power of two, or 0: no hash index (binary search) */
     char prefix[256];       /* the archive name (may be empty) */
     size_t prefix_len;      /* its length; it may hold a NUL, as torch allows */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
@@ -104,10 +106,16 @@ static void sift_down(zipsrc *z, size_t root, size_t end)
 
 /* The order miniz's reader puts the central directory in (a heap sort, so
  * not stable: which of two equal names comes first depends on this exact
- * sequence of swaps, and that decides which one torch reads). */
+ * sequence of swaps, and that decides which one torch reads).  Without two
+ * equal names every sort gives the same order: the layout's, sorted once. */
 static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
 {
     size_t n = z->layout.n;
+    if (z->layout.names_distinct && z->layout.by_name != NULL) {
+        z->sorted = z->layout.by_name;
+        z->layout.by_name = NULL; /* ours now */
+        return C2S_OK;
+    }
     z->sorted = malloc((n ? n : 1) * sizeof *z->sorted);
     if (z->sorted == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -126,9 +134,62 @@ static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
     return C2S_OK;
 }
 
+/* FNV-1a of the name with A-Z mapped to a-z: equal for names that
+ * ziplayout_name_cmp finds equal. */
+static uint64_t folded_hash(const char *name, size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        h ^= c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+/* When no two names are equal without regard to case, a lookup has one
+ * answer whichever way it is found: a hash index of the folded names finds
+ * it in one probe or so, where the binary search compared names 18 times
+ * for 200,000 entries (a checkpoint of tiny tensors looks each storage up
+ * three times).  With such names miniz's search decides which one torch
+ * reads, so there is no index and locate() searches as miniz does. */
+static void build_hash(zipsrc *z)
+{
+    size_t n = z->layout.n, cap = 16;
+    if (!z->layout.names_distinct || n < 64)
+        return;
+    while (cap < 2 * n)
+        cap *= 2;
+    z->by_hash = calloc(cap, sizeof *z->by_hash);
+    if (z->by_hash == NULL)
+        return; /* the binary search does the same work, slower */
+    z->hash_cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        const zl_entry *e = &z->layout.entries[i];
+        size_t at = (size_t)folded_hash(e->name, e->name_len) & (cap - 1);
+        while (z->by_hash[at] != 0)
+            at = (at + 1) & (cap - 1);
+        z->by_hash[at] = (uint32_t)i + 1;
+    }
+}
+
+static const zl_entry *locate_hashed(const zipsrc *z, const char *name, size_t len)
+{
+    size_t mask = z->hash_cap - 1;
+    for (size_t at = (size_t)folded_hash(name, len) & mask; z->by_hash[at] != 0;
+         at = (at + 1) & mask) {
+        const zl_entry *e = &z->layout.entries[z->by_hash[at] - 1];
+        if (ziplayout_name_cmp(e->name, e->name_len, name, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
 /* miniz's binary search: the first probe whose name compares equal wins. */
 static const zl_entry *locate(const zipsrc *z, const char *name, size_t len)
 {
+    if (z->hash_cap != 0)
+        return locate_hashed(z, name, len);
     size_t lo = 0, hi = z->layout.n;
     while (lo < hi) {
         size_t mid = lo + (hi - 1 - lo) / 2;
@@ -333,6 +394,8 @@ static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findin
     c2s_status st = ziplayout_read(z->fd, size, &z->layout, f, err);
     if (st == C2S_OK)
         st = sort_like_miniz(z, err);
+    if (st == C2S_OK)
+        build_hash(z);
     if (st != C2S_OK) {
         zipsrc_close(z);
         return st;
@@ -392,12 +455,54 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, find
     return s;
 }
 
+/* Small STORED entries are checked from a window of the file in the
+ * scratch buffer: one pread for the many entries of a checkpoint of tiny
+ * tensors (200,000 of them: 200,000 preads before).  An entry outside the
+ * window refills it from the entry's data, the whole window when the next
+ * entry starts within it, else this entry only. */
+#define VERIFY_SMALL (64u << 10)
+
+typedef struct verify_window {
+    unsigned char *buf;
+    size_t cap, len;
+    uint64_t start;
+} verify_window;
+
+/* 1 when e's CRC was computed from the window and matches (or the archive
+ * records none); 0 when the stream path must check it (large, DEFLATE, a
+ * short read, a mismatch: the stream path gives the exact message). */
+static int verified_in_window(zipsrc *z, const zl_entry *e, const zl_entry *next, verify_window *w)
+{
+    if (e->method != 0 || e->size != e->comp_size || e->size > VERIFY_SMALL ||
+        w->cap < 2 * (size_t)VERIFY_SMALL)
+        return 0;
+    uint64_t off = e->data_offset, n = e->size;
+    if (off < w->start || off - w->start > w->len || n > w->len - (off - w->start)) {
+        size_t want = (size_t)n;
+        if (next != NULL && next->data_offset >= off && next->data_offset - off < w->cap)
+            want = w->cap;
+        ssize_t got = pread_full(z->fd, w->buf, want, off);
+        w->start = off;
+        w->len = got < 0 ? 0 : (size_t)got;
+        if (w->len < n)
+            return 0;
+    }
+    uint32_t crc = c2s_crc32((uint32_t)crc32(0L, Z_NULL, 0), w->buf + (off - w->start), (size_t)n);
+    int recorded = !(e->crc == 0 && e->size != 0);
+    return !recorded || crc == e->crc;
+}
+
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f, c2s_error *err)
 {
+    verify_window w = {scratch, scratch != NULL ? len : 0, 0, 0};
     for (size_t i = 0; i < z->layout.n; i++) {
         const zl_entry *e = &z->layout.entries[i];
         if ((e->name_len > 0 && e->name[e->name_len - 1] == '/') || !e->local_ok)
             continue; /* directory entries have no data; bad headers are findings */
+        const zl_entry *next = i + 1 < z->layout.n ? &z->layout.entries[i + 1] : NULL;
+        if (verified_in_window(z, e, next, &w))
+            continue;
+        w.len = 0; /* the stream path below uses the scratch buffer */
         zipsrc_stream s;
         c2s_status st = stream_open_entry(z, e, &s, err);
         if (st == C2S_OK)
@@ -418,6 +523,7 @@ void zipsrc_close(zipsrc *z)
         return;
     ziplayout_free(&z->layout);
     free(z->sorted);
+    free(z->by_hash);
     if (z->fd >= 0)
         close(z->fd);
     free(z);
@@ -832,6 +938,24 @@ static int has_exact_record(const zipsrc *z, const char *name)
 int zipsrc_torch_load_sees_script(const zipsrc *z)
 {
     return has_exact_record(z, "constants.pkl");
+}
+
+int zipsrc_may_be_torchscript(int fd, uint64_t size)
+{
+    ziplayout zl;
+    c2s_error err;
+    if (ziplayout_read_central(fd, size, &zl, &err) != C2S_OK)
+        return 1; /* the full opening will say what is wrong */
+    int may = 0;
+    for (size_t i = 0; i < zl.n && !may; i++) {
+        const zl_entry *e = &zl.entries[i];
+        /* a NUL may cut the archive name, and with it the record keys */
+        may = memchr(e->name, '\0', e->name_len) != NULL || ends_with_nocase(e, "constants.pkl") ||
+              ends_with_nocase(e, "attributes.pkl") || ends_with_nocase(e, "model.json") ||
+              memmem(e->name, e->name_len, "code/", 5) != NULL;
+    }
+    ziplayout_free(&zl);
+    return may;
 }
 
 int zipsrc_is_torchscript(const zipsrc *z)

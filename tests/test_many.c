@@ -1,0 +1,238 @@
+/*
+ * test_many.c - archives of many entries, the case of issue 13's checkpoint
+ * of 200,000 tiny tensors: the shortcuts taken for it must give exactly
+ * what the general paths give.
+ *
+ *   - record lookup after one sort: when no two names are equal without
+ *     regard to case, zipsrc takes ziplayout's name order instead of
+ *     sorting again as miniz does, and looks names up in a hash index of
+ *     the folded names; every record must still be found, in any case;
+ *   - zipsrc_may_be_torchscript(), the first look of the TorchScript
+ *     reader's sniffing at the central directory alone;
+ *   - local headers read through ziplayout's window: the data offsets of
+ *     entries of every size, packed or far apart.
+ *
+ * Archives are built with libzip (zip_builder.h), a few thousand entries at
+ * most, so that the suite stays fast.
+ */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "test_util.h"
+#include "zip_builder.h"
+#include "zip/ziplayout.h"
+#include "zip/zipsrc.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    cr_assert_not_null(dir);
+}
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    dir = NULL;
+}
+
+TestSuite(many, .init = setup, .fini = teardown);
+
+#define NMANY 3000
+
+/* NMANY entries "m/data/<k>" plus m/data.pkl, in a shuffled order, with
+ * upper-case letters in some names; entry k holds k % 7 + 1 bytes of k. */
+static char names[NMANY + 1][32];
+static unsigned char bytes[NMANY][8];
+
+static size_t make_many(zb_entry *e)
+{
+    e[0] = (zb_entry){"m/data.pkl", "\x80\x02}.", 4, 0};
+    size_t perm[NMANY];
+    for (size_t k = 0; k < NMANY; k++)
+        perm[k] = k;
+    unsigned long r = 12345;
+    for (size_t k = NMANY - 1; k > 0; k--) { /* a fixed shuffle */
+        r = r * 1103515245 + 12345;
+        size_t j = (r >> 8) % (k + 1), t = perm[k];
+        perm[k] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < NMANY; i++) {
+        size_t k = perm[i];
+        snprintf(names[i + 1], sizeof names[i + 1], k % 3 ? "m/data/%zu" : "m/data/K%zu", k);
+        memset(bytes[k], (int)(k & 0xff), sizeof bytes[k]);
+        e[i + 1] = (zb_entry){names[i + 1], bytes[k], k % 7 + 1, (int)(k % 11 == 0)};
+    }
+    return NMANY + 1;
+}
+
+Test(many, every_record_found_after_one_sort)
+{
+    static zb_entry e[NMANY + 1];
+    size_t n = make_many(e);
+    char *p = tu_path(dir, "many.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    for (size_t k = 0; k < NMANY; k++) {
+        char key[32], want[40];
+        /* looked up in lower case: found without regard to case */
+        snprintf(key, sizeof key, k % 3 ? "data/%zu" : "data/k%zu", k);
+        snprintf(want, sizeof want, k % 3 ? "m/data/%zu" : "m/data/K%zu", k);
+        const char *got = zipsrc_record_name(z, key);
+        cr_assert_not_null(got, "record %s not found", key);
+        cr_assert_str_eq(got, want);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        char rec[32];
+        snprintf(rec, sizeof rec, "data/%s%zu", k % 3 ? "" : "K", k);
+        cr_assert_eq(zipsrc_read_record(z, rec, &data, &len, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(len, k % 7 + 1);
+        cr_assert_eq(memcmp(data, bytes[k], len), 0, "record %s: wrong bytes", rec);
+        free(data);
+    }
+    cr_assert_null(zipsrc_record_name(z, "data/3000"));
+    zipsrc_close(z);
+    free(p);
+}
+
+Test(many, layout_window_gives_every_data_offset)
+{
+    /* small entries packed, then a big one (the next header beyond the
+     * window), then small ones again */
+    static unsigned char big[200000];
+    memset(big, 0x5a, sizeof big);
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
+                    {"m/data/0", "abc", 3, 0},
+                    {"m/data/1", big, sizeof big, 0},
+                    {"m/data/2", "defg", 4, 0},
+                    {"m/data/3", "h", 1, 0},
+                    {"m/version", "3\n", 2, 0}};
+    size_t n = sizeof e / sizeof e[0];
+    char *p = tu_path(dir, "win.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(f.n, 0, "unexpected finding: %s", f.n ? f.items[0] : "");
+    cr_assert_eq(zl.n, n);
+    cr_expect_eq(zl.names_distinct, 1);
+    for (size_t i = 0; i < n; i++) {
+        const zl_entry *z = &zl.entries[i];
+        cr_assert_eq(z->local_ok, 1);
+        /* a local header of libzip: 30 bytes, the name, no extra field */
+        cr_expect_eq(z->data_offset, z->local_offset + 30 + strlen(e[i].name), "entry %zu", i);
+        unsigned char got[8];
+        size_t k = e[i].len < sizeof got ? e[i].len : sizeof got;
+        cr_assert_eq(pread(fd, got, k, (off_t)z->data_offset), (ssize_t)k);
+        cr_expect_eq(memcmp(got, e[i].data, k), 0, "entry %zu: data not at data_offset", i);
+    }
+    for (size_t i = 1; i < n; i++) /* the name order */
+        cr_expect_lt(strcmp(zl.entries[zl.by_name[i - 1]].name, zl.entries[zl.by_name[i]].name), 0);
+    ziplayout_free(&zl);
+    findings_free(&f);
+    close(fd);
+    free(p);
+}
+
+static int may_be_script(const zb_entry *e, size_t n)
+{
+    char *p = tu_path(dir, "s.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    int may = zipsrc_may_be_torchscript(fd, (uint64_t)size);
+    close(fd);
+    free(p);
+    return may;
+}
+
+Test(many, may_be_torchscript_from_names_alone)
+{
+    zb_entry plain[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
+                        {"m/data/0", "abcd", 4, 0},
+                        {"m/version", "3\n", 2, 0}};
+    cr_expect_eq(may_be_script(plain, 3), 0);
+    zb_entry constants[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/Constants.PKL", "x", 1, 0}};
+    cr_expect_eq(may_be_script(constants, 2), 1);
+    zb_entry code[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/code/m.py", "x", 1, 0}};
+    cr_expect_eq(may_be_script(code, 2), 1);
+    zb_entry attrs[] = {{"m/attributes.pkl", "\x80\x02}.", 4, 0}, {"m/model.json", "{}", 2, 0}};
+    cr_expect_eq(may_be_script(attrs, 2), 1);
+    zb_entry json[] = {{"m/MODEL.JSON", "{}", 2, 0}};
+    cr_expect_eq(may_be_script(json, 1), 1);
+    /* not a zip at all: the full opening says why */
+    char *p = tu_path(dir, "t.txt");
+    cr_assert_eq(tu_write(p, "hello", 5), 0);
+    int fd = open(p, O_RDONLY);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, 5), 1);
+    close(fd);
+    free(p);
+}
+
+/* --scan's CRC check of every entry: small STORED entries are checked from
+ * a window of the file; a damaged one among many must be reported exactly
+ * as the stream path reports it, and only it. */
+Test(many, verify_all_through_the_window)
+{
+    static zb_entry e[NMANY + 1];
+    size_t n = make_many(e);
+    char *p = tu_path(dir, "v.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDWR);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    /* damage the first byte of a STORED entry in the middle: m/data/1000 (k % 11 != 0) */
+    const zl_entry *hit = NULL;
+    for (size_t i = 0; i < zl.n; i++)
+        if (strcmp(zl.entries[i].name, "m/data/1000") == 0)
+            hit = &zl.entries[i];
+    cr_assert_not_null(hit);
+    cr_assert_eq(hit->method, 0);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)hit->data_offset), 1);
+    b ^= 0xff;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)hit->data_offset), 1);
+    unsigned char data[8];
+    memcpy(data, bytes[1000], sizeof data);
+    uint32_t want = (uint32_t)crc32(0L, data, 1000 % 7 + 1);
+    data[0] ^= 0xff;
+    uint32_t got = (uint32_t)crc32(0L, data, 1000 % 7 + 1);
+    ziplayout_free(&zl);
+    findings_free(&f);
+    close(fd);
+
+    zipsrc *z = NULL;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    void *scratch = malloc(1 << 20);
+    findings damage = {0};
+    cr_assert_eq(zipsrc_verify_all(z, scratch, 1 << 20, &damage, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(damage.n, 1);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "m/data/1000: CRC-32 mismatch (archive says %08x, data gives %08x): the file was "
+             "altered or damaged",
+             want, got);
+    cr_expect_str_eq(damage.items[0], msg);
+    findings_free(&damage);
+    free(scratch);
+    zipsrc_close(z);
+    free(p);
+}
