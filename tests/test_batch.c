@@ -24,36 +24,13 @@
 #include <time.h>
 
 #include "pickle_builder.h"
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "util/sha256.h"
 #include "test_util.h"
 #include "zip_builder.h"
 
-static char *dir; /* the test's working directory */
-static char bin[PATH_MAX];
-
-static void setup(void)
-{
-    const char *b = getenv("C2S_BIN");
-    cr_assert_not_null(realpath(b && *b ? b : "./ckpt2safetensors", bin), "no binary");
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(batch, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(batch, .init = cs_setup, .fini = cs_teardown, .timeout = 60);
 
 /* ---- running the program ---------------------------------------------------- */
 
@@ -64,45 +41,16 @@ static void run_free(run_result *r)
     tr_free(r);
 }
 
-/* Path of name under the working directory; malloc'd. */
-static char *at(const char *name)
-{
-    return tu_path(dir, name);
-}
-
-/* Start the program in dir with args (NULL-terminated). */
+/* Start the program in cs_dir with args (NULL-terminated). */
 static pid_t start(const char *const *args)
 {
-    return tr_start(bin, dir, dir, args);
-}
-
-/* " in 0.01 s" -> " in T s" (at the end of a line, or before ", verified"):
- * the only part of a message that varies. */
-static void mask_times(char *s)
-{
-    char *p = s;
-    while ((p = strstr(p, " in ")) != NULL) {
-        char *q = p + 4;
-        if (*q < '0' || *q > '9') {
-            p = q;
-            continue;
-        }
-        while ((*q >= '0' && *q <= '9') || *q == '.')
-            q++;
-        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0' && q[2] != ',')) {
-            p = q;
-            continue;
-        }
-        p[4] = 'T';
-        memmove(p + 5, q, strlen(q) + 1);
-        p += 5;
-    }
+    return tr_start(cs_bin, cs_dir, cs_dir, args);
 }
 
 static run_result finish(pid_t pid)
 {
-    run_result r = tr_finish(pid, dir);
-    mask_times(r.err);
+    run_result r = tr_finish(pid, cs_dir);
+    cs_mask_times(r.err);
     return r;
 }
 
@@ -111,56 +59,16 @@ static run_result finish(pid_t pid)
 /* Run with stderr (and stdout when both) on a pseudo-terminal. */
 static run_result run_pty(int both, const char *const *args)
 {
-    return tr_run_pty(bin, dir, both, NULL, args);
+    return tr_run_pty(cs_bin, cs_dir, both, NULL, args);
 }
 
 #define RUN_PTY(both, ...) run_pty(both, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- building trees ------------------------------------------------------------ */
 
-/* mkdir -p for the directories of rel (a path under dir). */
-static void make_parents(const char *rel)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/%s", dir, rel);
-    for (char *p = buf + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        cr_assert(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s", buf);
-        *p = '/';
-    }
-}
-
-static void put(const char *rel, const char *fixture)
-{
-    make_parents(rel);
-    size_t n;
-    unsigned char *b = tu_read(fixture, &n);
-    cr_assert_not_null(b, "run from the repository root (%s)", fixture);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, b, n), 0);
-    free(b);
-    free(p);
-}
-
-static void put_text(const char *rel, const char *text)
-{
-    make_parents(rel);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, text, strlen(text)), 0);
-    free(p);
-}
-
-static int exists(const char *rel)
-{
-    char *p = at(rel);
-    int e = tu_exists(p);
-    free(p);
-    return e;
-}
-
 static void set_mtime(const char *rel, time_t t)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     struct timespec ts[2] = {{t, 0}, {t, 0}};
     cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "utimensat %s", p);
     free(p);
@@ -168,7 +76,7 @@ static void set_mtime(const char *rel, time_t t)
 
 static void expect_same(const char *rel, const char *fixture)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     size_t na, nb;
     unsigned char *x = tu_read(p, &na), *y = tu_read(fixture, &nb);
     cr_expect(x && y && na == nb && memcmp(x, y, na) == 0, "%s differs from %s", rel, fixture);
@@ -188,11 +96,11 @@ static int find_temp(const char *path, const struct stat *st, int flag, struct F
     return 0;
 }
 
-/* 1 when a temporary file is left anywhere under dir. */
+/* 1 when a temporary file is left anywhere under cs_dir. */
 static int temp_left(void)
 {
     temp_found = 0;
-    nftw(dir, find_temp, 16, FTW_PHYS);
+    nftw(cs_dir, find_temp, 16, FTW_PHYS);
     return temp_found;
 }
 
@@ -200,12 +108,12 @@ static int temp_left(void)
  * that are not checkpoints. */
 static void mixed_tree(void)
 {
-    put("t/good/a.ckpt", "fixtures/good/lightning.ckpt");
-    put("t/good/sub/b.pt", "fixtures/good/parameters.pt");
-    put("t/hostile/evil.pt", "fixtures/hostile/reduce_posix_system.pt");
-    put("t/bad/broken.pt", "fixtures/bad/truncated_zip.pt");
-    put_text("t/notes.txt", "not a checkpoint\n");
-    put("t/good/old.safetensors", "fixtures/good/tied.expected.safetensors");
+    cs_put("t/good/a.ckpt", "fixtures/good/lightning.ckpt");
+    cs_put("t/good/sub/b.pt", "fixtures/good/parameters.pt");
+    cs_put("t/hostile/evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("t/bad/broken.pt", "fixtures/bad/truncated_zip.pt");
+    cs_put_text("t/notes.txt", "not a checkpoint\n");
+    cs_put("t/good/old.safetensors", "fixtures/good/tied.expected.safetensors");
 }
 
 #define E_BROKEN                                                                \
@@ -237,8 +145,9 @@ Test(batch, mixed_tree_converts_the_good_reports_the_rest)
     cr_expect_str_empty(r.out);
     expect_same("t/good/a.safetensors", "fixtures/good/lightning.expected.safetensors");
     expect_same("t/good/sub/b.safetensors", "fixtures/good/parameters.expected.safetensors");
-    cr_expect(!exists("t/hostile/evil.safetensors") && !exists("t/bad/broken.safetensors"));
-    cr_expect(!exists("t/notes.safetensors") && !exists("t/good/old.safetensors.safetensors"));
+    cr_expect(!cs_exists("t/hostile/evil.safetensors") && !cs_exists("t/bad/broken.safetensors"));
+    cr_expect(!cs_exists("t/notes.safetensors") &&
+              !cs_exists("t/good/old.safetensors.safetensors"));
     cr_expect(!temp_left());
     run_free(&r);
 
@@ -265,7 +174,7 @@ Test(batch, a_failure_without_refusal_exits_1)
     run_result r = RUN("-q", "t/good/a.ckpt", "t/bad/broken.pt");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, E_BROKEN);
-    cr_expect(exists("t/good/a.safetensors"));
+    cr_expect(cs_exists("t/good/a.safetensors"));
     run_free(&r);
     r = RUN("t/good/a.ckpt", "t/good/sub/b.pt", "-f", "-q");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -274,12 +183,12 @@ Test(batch, a_failure_without_refusal_exits_1)
 
 Test(batch, inputs_keep_their_order_then_each_tree_sorted)
 {
-    put("z.pt", "fixtures/good/parameters.pt");
-    put("a.pt", "fixtures/good/parameters.pt");
-    put("r2/b.pt", "fixtures/good/parameters.pt");
-    put("r2/a.pt", "fixtures/good/parameters.pt");
-    put("r1/y/c.pt", "fixtures/good/parameters.pt");
-    put("r1/x.pt", "fixtures/good/parameters.pt");
+    cs_put("z.pt", "fixtures/good/parameters.pt");
+    cs_put("a.pt", "fixtures/good/parameters.pt");
+    cs_put("r2/b.pt", "fixtures/good/parameters.pt");
+    cs_put("r2/a.pt", "fixtures/good/parameters.pt");
+    cs_put("r1/y/c.pt", "fixtures/good/parameters.pt");
+    cs_put("r1/x.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-j", "1", "z.pt", "a.pt", "-r", "r2", "-r", "r1");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(
@@ -296,13 +205,13 @@ Test(batch, inputs_keep_their_order_then_each_tree_sorted)
 Test(batch, output_directory_mirrors_each_tree)
 {
     mixed_tree();
-    put("plain/p.pt", "fixtures/good/parameters.pt");
+    cs_put("plain/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-q", "-r", "t/good", "plain/p.pt", "-o", "out/new");
     cr_assert_eq(r.code, 0, "%s", r.err);
     expect_same("out/new/a.safetensors", "fixtures/good/lightning.expected.safetensors");
     expect_same("out/new/sub/b.safetensors", "fixtures/good/parameters.expected.safetensors");
     expect_same("out/new/p.safetensors", "fixtures/good/parameters.expected.safetensors");
-    cr_expect(!exists("t/good/a.safetensors") && !exists("plain/p.safetensors"));
+    cr_expect(!cs_exists("t/good/a.safetensors") && !cs_exists("plain/p.safetensors"));
     run_free(&r);
     /* a single INPUT and -o DIR/ (not there yet) */
     r = RUN("-q", "plain/p.pt", "-o", "single/");
@@ -314,12 +223,12 @@ Test(batch, output_directory_mirrors_each_tree)
 Test(batch, output_must_be_a_directory_with_several_inputs)
 {
     mixed_tree();
-    put_text("file.txt", "x");
+    cs_put_text("file.txt", "x");
     run_result r = RUN("t/good/a.ckpt", "t/good/sub/b.pt", "-o", "file.txt");
     cr_expect_eq(r.code, 2);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: -o file.txt: with several inputs or -r, "
                             "-o names a directory\n");
-    cr_expect(!exists("t/good/a.safetensors"));
+    cr_expect(!cs_exists("t/good/a.safetensors"));
     run_free(&r);
     r = RUN("-r", "t/good", "-o", "file.txt");
     cr_expect_eq(r.code, 2);
@@ -328,9 +237,9 @@ Test(batch, output_must_be_a_directory_with_several_inputs)
 
 Test(batch, symlinks_are_skipped_unless_followed)
 {
-    put("outside/x.pt", "fixtures/good/parameters.pt");
-    put("tree/real.pt", "fixtures/good/parameters.pt");
-    char *link = at("tree/link.pt"), *dlink = at("tree/dirlink"), *loop = at("tree/loop");
+    cs_put("outside/x.pt", "fixtures/good/parameters.pt");
+    cs_put("tree/real.pt", "fixtures/good/parameters.pt");
+    char *link = cs_at("tree/link.pt"), *dlink = cs_at("tree/dirlink"), *loop = cs_at("tree/loop");
     cr_assert_eq(symlink("../outside/x.pt", link), 0);
     cr_assert_eq(symlink("../outside", dlink), 0);
     cr_assert_eq(symlink(".", loop), 0);
@@ -351,7 +260,7 @@ Test(batch, symlinks_are_skipped_unless_followed)
         "ckpt2safetensors: tree/dirlink/x.pt -> tree/dirlink/x.safetensors: 3 tensors, 260 B in T s\n"
         "ckpt2safetensors: tree/real.pt -> tree/real.safetensors: skipped (up to date)\n"
         "ckpt2safetensors: converted 1, skipped 1, refused 0, failed 0; 260 B in T s\n");
-    cr_expect(exists("outside/x.safetensors") && !exists("tree/link.safetensors"));
+    cr_expect(cs_exists("outside/x.safetensors") && !cs_exists("tree/link.safetensors"));
     run_free(&r);
     free(link);
     free(dlink);
@@ -360,7 +269,7 @@ Test(batch, symlinks_are_skipped_unless_followed)
 
 Test(batch, one_file_named_twice_is_converted_once)
 {
-    put("d/p.pt", "fixtures/good/parameters.pt");
+    cs_put("d/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("d/p.pt", "d/p.pt", "-r", "d");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(
@@ -371,8 +280,8 @@ Test(batch, one_file_named_twice_is_converted_once)
 
 Test(batch, two_inputs_with_one_output_the_second_fails)
 {
-    put("c/m.pt", "fixtures/good/parameters.pt");
-    put("c/m.pth", "fixtures/good/tied.bin");
+    cs_put("c/m.pt", "fixtures/good/parameters.pt");
+    cs_put("c/m.pth", "fixtures/good/tied.bin");
     run_result r = RUN("-j", "1", "c/m.pt", "c/m.pth");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err,
@@ -386,7 +295,7 @@ Test(batch, two_inputs_with_one_output_the_second_fails)
 
 Test(batch, directories_and_missing_trees_are_failures)
 {
-    put("d/p.pt", "fixtures/good/parameters.pt");
+    cs_put("d/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-q", "d", "-r", "nowhere");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(
@@ -395,7 +304,7 @@ Test(batch, directories_and_missing_trees_are_failures)
         "ckpt2safetensors: error: nowhere: cannot read directory: No such file or directory\n");
     run_free(&r);
     /* an empty tree: nothing done, said, and not a success */
-    char *empty = at("empty");
+    char *empty = cs_at("empty");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("-r", "empty");
     cr_expect_eq(r.code, 1);
@@ -408,10 +317,10 @@ Test(batch, directories_and_missing_trees_are_failures)
 
 Test(batch, up_to_date_outputs_are_skipped_older_ones_fail)
 {
-    put("u/new.pt", "fixtures/good/parameters.pt");
-    put("u/old.pt", "fixtures/good/parameters.pt");
-    put_text("u/new.safetensors", "newer");
-    put_text("u/old.safetensors", "older");
+    cs_put("u/new.pt", "fixtures/good/parameters.pt");
+    cs_put("u/old.pt", "fixtures/good/parameters.pt");
+    cs_put_text("u/new.safetensors", "newer");
+    cs_put_text("u/old.safetensors", "older");
     set_mtime("u/new.pt", 1000000000);
     set_mtime("u/old.safetensors", 1000000000);
     run_result r = RUN("-r", "u", "-j", "1");
@@ -480,7 +389,7 @@ static double num_of(const cJSON *o, const char *key)
 
 static void sha256_of(const char *rel, char hex[65])
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     size_t n;
     unsigned char *b = tu_read(p, &n), digest[32];
     cr_assert_not_null(b);
@@ -507,7 +416,7 @@ static void expect_keys_in_order(const cJSON *o)
 Test(batch, json_one_line_per_file_then_the_summary)
 {
     mixed_tree();
-    put_text("t/good/sub/b.safetensors", "up to date");
+    cs_put_text("t/good/sub/b.safetensors", "up to date");
     run_result r = RUN("--json", "-r", "t", "-j", "2");
     cr_expect_eq(r.code, 3);
     cJSON *items[8];
@@ -572,7 +481,7 @@ Test(batch, json_one_line_per_file_then_the_summary)
 
 Test(batch, json_null_output_for_planning_failures)
 {
-    put("d/p.pt", "fixtures/good/parameters.pt");
+    cs_put("d/p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("--json", "-q", "d");
     cr_expect_eq(r.code, 1);
     cJSON *items[2];
@@ -609,7 +518,7 @@ Test(batch, shard_takes_every_nth_file_of_the_list)
 {
     const char *files[] = {"s/f0.pt", "s/f1.pt", "s/f2.pt", "s/f3.pt", "s/f4.pt"};
     for (size_t i = 0; i < 5; i++)
-        put(files[i], "fixtures/good/parameters.pt");
+        cs_put(files[i], "fixtures/good/parameters.pt");
     static const struct {
         const char *shard, *want;
     } CASES[] = {
@@ -631,7 +540,7 @@ Test(batch, shard_takes_every_nth_file_of_the_list)
     for (size_t i = 0; i < 5; i++) {
         char out[32];
         snprintf(out, sizeof out, "s/f%zu.safetensors", i);
-        cr_expect(exists(out), "%s missing", out);
+        cr_expect(cs_exists(out), "%s missing", out);
     }
 }
 
@@ -645,8 +554,8 @@ static const char *const SHARD2_TENSORS[] = {"p", "frozen", "plain"};
 /* hf/: two shards (tied.bin's 9 tensors, parameters.pt's 3) and their index. */
 static void hf_tree(void)
 {
-    put("hf/pytorch_model-00001-of-00002.bin", "fixtures/good/tied.bin");
-    put("hf/pytorch_model-00002-of-00002.bin", "fixtures/good/parameters.pt");
+    cs_put("hf/pytorch_model-00001-of-00002.bin", "fixtures/good/tied.bin");
+    cs_put("hf/pytorch_model-00002-of-00002.bin", "fixtures/good/parameters.pt");
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "metadata");
     cJSON_AddNumberToObject(meta, "total_size", 1);
@@ -658,14 +567,14 @@ static void hf_tree(void)
         cJSON_AddStringToObject(wm, SHARD2_TENSORS[i], "pytorch_model-00002-of-00002.bin");
     cJSON_AddItemToObject(root, "extra", cJSON_CreateIntArray((const int[]){1, 2, 3}, 3));
     char *text = cJSON_Print(root);
-    put_text("hf/pytorch_model.bin.index.json", text);
+    cs_put_text("hf/pytorch_model.bin.index.json", text);
     cJSON_free(text);
     cJSON_Delete(root);
 }
 
 static cJSON *read_json(const char *rel)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     char *text = tr_slurp(p);
     cJSON *j = cJSON_Parse(text);
     cr_assert_not_null(j, "%s is not JSON", rel);
@@ -741,7 +650,7 @@ Test(batch, index_waits_for_every_shard)
               "%s", r.err);
     cr_expect(strstr(r.err, "converted 1, skipped 0, refused 0, failed 0; 980 B in T s\n") != NULL,
               "%s", r.err);
-    cr_expect(!exists("out/model.safetensors.index.json"));
+    cr_expect(!cs_exists("out/model.safetensors.index.json"));
     run_free(&r);
     /* slice 2 of 2 finds shard 1's output and writes the index */
     r = RUN("-q", "-r", "hf", "-o", "out", "--shard", "2/2");
@@ -753,28 +662,28 @@ Test(batch, index_waits_for_every_shard)
 Test(batch, index_not_rewritten_when_a_shard_fails)
 {
     hf_tree();
-    put("hf/pytorch_model-00002-of-00002.bin", "fixtures/bad/truncated_zip.pt");
+    cs_put("hf/pytorch_model-00002-of-00002.bin", "fixtures/bad/truncated_zip.pt");
     run_result r = RUN("-r", "hf", "-j", "1");
     cr_expect_eq(r.code, 1);
     cr_expect(strstr(r.err, "ckpt2safetensors: hf/pytorch_model.bin.index.json: not rewritten: "
                             "pytorch_model-00002-of-00002.bin was not converted\n") != NULL,
               "%s", r.err);
     cr_expect(strstr(r.err, "converted 1, skipped 0, refused 0, failed 1; ") != NULL);
-    cr_expect(!exists("hf/model.safetensors.index.json"));
+    cr_expect(!cs_exists("hf/model.safetensors.index.json"));
     run_free(&r);
 }
 
 Test(batch, broken_index_is_a_failure)
 {
-    put("hf/pytorch_model.bin", "fixtures/good/parameters.pt");
-    put_text("hf/pytorch_model.bin.index.json", "{\"weight_map\": {\"p\": \"../evil.bin\"}}");
+    cs_put("hf/pytorch_model.bin", "fixtures/good/parameters.pt");
+    cs_put_text("hf/pytorch_model.bin.index.json", "{\"weight_map\": {\"p\": \"../evil.bin\"}}");
     run_result r = RUN("-q", "-r", "hf");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: hf/pytorch_model.bin.index.json: "
                             "weight_map: the value of 'p' is not a file name beside the index\n");
     expect_same("hf/model.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_free(&r);
-    put_text("hf/pytorch_model.bin.index.json", "{\"weight_map\": ");
+    cs_put_text("hf/pytorch_model.bin.index.json", "{\"weight_map\": ");
     r = RUN("-q", "-r", "hf");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: hf/pytorch_model.bin.index.json: "
@@ -784,16 +693,16 @@ Test(batch, broken_index_is_a_failure)
 
 Test(batch, output_names)
 {
-    put("n/pytorch_model.bin", "fixtures/good/parameters.pt");
-    put("n/diffusion_pytorch_model.bin", "fixtures/good/parameters.pt");
-    put("n/pytorch_model.pt", "fixtures/good/parameters.pt");
-    put("n/x.pth", "fixtures/good/parameters.pt");
+    cs_put("n/pytorch_model.bin", "fixtures/good/parameters.pt");
+    cs_put("n/diffusion_pytorch_model.bin", "fixtures/good/parameters.pt");
+    cs_put("n/pytorch_model.pt", "fixtures/good/parameters.pt");
+    cs_put("n/x.pth", "fixtures/good/parameters.pt");
     run_result r = RUN("-q", "-r", "n");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect(exists("n/model.safetensors"));
-    cr_expect(exists("n/diffusion_pytorch_model.safetensors"));
-    cr_expect(exists("n/pytorch_model.safetensors")); /* only .bin files get the HF name */
-    cr_expect(exists("n/x.safetensors"));
+    cr_expect(cs_exists("n/model.safetensors"));
+    cr_expect(cs_exists("n/diffusion_pytorch_model.safetensors"));
+    cr_expect(cs_exists("n/pytorch_model.safetensors")); /* only .bin files get the HF name */
+    cr_expect(cs_exists("n/x.safetensors"));
     run_free(&r);
 }
 
@@ -826,8 +735,8 @@ Test(batch, jobs_1_and_jobs_2_give_the_same_files_and_messages)
 {
     mixed_tree();
     hf_tree();
-    put("t/good/c.pth", "fixtures/good/views.pt");
-    put("t/good/d.pt", "fixtures/good/dtypes.pt");
+    cs_put("t/good/c.pth", "fixtures/good/views.pt");
+    cs_put("t/good/d.pt", "fixtures/good/dtypes.pt");
     run_result r1 = RUN("-r", "t", "-r", "hf", "-o", "o", "-j", "1");
     cr_assert_eq(r1.code, 3, "%s", r1.err);
     /* the same run into o2: messages name o2 instead of o */
@@ -846,9 +755,9 @@ Test(batch, jobs_1_and_jobs_2_give_the_same_files_and_messages)
                           "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         char a[128], b[128];
-        snprintf(a, sizeof a, "%s/o/%s", dir, outs[i]);
+        snprintf(a, sizeof a, "%s/o/%s", cs_dir, outs[i]);
         snprintf(b, sizeof b, "o2/%s", outs[i]);
-        cr_expect(exists(b), "%s missing", b);
+        cr_expect(cs_exists(b), "%s missing", b);
         expect_same(b, a);
     }
     free(s1);
@@ -893,7 +802,7 @@ static run_result list_of(const char *rel)
 
 Test(batch, dtype_converts_floating_tensors)
 {
-    put("l.ckpt", "fixtures/good/lightning.ckpt");
+    cs_put("l.ckpt", "fixtures/good/lightning.ckpt");
     run_result r = RUN("-q", "--dtype", "f16", "l.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     run_free(&r);
@@ -912,7 +821,7 @@ Test(batch, dtype_converts_floating_tensors)
 
 Test(batch, include_and_exclude_select_tensors)
 {
-    put("l.ckpt", "fixtures/good/lightning.ckpt");
+    cs_put("l.ckpt", "fixtures/good/lightning.ckpt");
     run_result r = RUN("-v", "--include", "net.0.*", "--include", "net.2.bias", "--exclude",
                        "*.bias", "l.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
@@ -932,7 +841,7 @@ Test(batch, include_and_exclude_select_tensors)
 
 Test(batch, metadata_and_training_metadata)
 {
-    put("l.ckpt", "fixtures/good/lightning.ckpt");
+    cs_put("l.ckpt", "fixtures/good/lightning.ckpt");
     run_result r = RUN("-q", "--metadata", "author=me", "--metadata", "run=a=b",
                        "--training-metadata", "l.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
@@ -953,7 +862,7 @@ Test(batch, metadata_and_training_metadata)
 
 Test(batch, verify_passes_on_a_good_conversion)
 {
-    put("v.pt", "fixtures/good/views.pt");
+    cs_put("v.pt", "fixtures/good/views.pt");
     run_result r = RUN("-v", "--verify", "v.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect(strstr(r.err, "ckpt2safetensors: v.pt: verified against the checkpoint\n") != NULL,
@@ -982,7 +891,7 @@ Test(batch, verify_passes_on_a_good_conversion)
 
 Test(batch, output_to_standard_output)
 {
-    put("p.pt", "fixtures/good/parameters.pt");
+    cs_put("p.pt", "fixtures/good/parameters.pt");
     run_result r = RUN("-o", "-", "p.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(r.err,
@@ -991,7 +900,7 @@ Test(batch, output_to_standard_output)
     unsigned char *want = tu_read("fixtures/good/parameters.expected.safetensors", &n);
     cr_expect(want && memcmp(r.out, want, n) == 0 && r.out[n] == '\0', "stdout differs");
     free(want);
-    cr_expect(!exists("p.safetensors") && !exists("-"));
+    cr_expect(!cs_exists("p.safetensors") && !cs_exists("-"));
     run_free(&r);
     /* never binary onto a terminal */
     r = RUN_PTY(1, "-o", "-", "p.pt");
@@ -1006,7 +915,7 @@ Test(batch, output_to_standard_output)
 
 Test(batch, list_reads_safetensors_headers)
 {
-    put("m.safetensors", "fixtures/good/parameters.expected.safetensors");
+    cs_put("m.safetensors", "fixtures/good/parameters.expected.safetensors");
     run_result r = list_of("m.safetensors");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(r.out, "NAME    DTYPE        SHAPE                 BYTES\n"
@@ -1017,7 +926,7 @@ Test(batch, list_reads_safetensors_headers)
                             "metadata: format=pt\n");
     run_free(&r);
     /* a header that claims more than the file holds */
-    put_text("bad.safetensors", "\x40\x00\x00\x00\x00\x00\x00\x00{}");
+    cs_put_text("bad.safetensors", "\x40\x00\x00\x00\x00\x00\x00\x00{}");
     r = list_of("bad.safetensors");
     cr_expect_eq(r.code, 1);
     cr_expect(strncmp(r.err, "ckpt2safetensors: error: bad.safetensors: safetensors: ", 55) == 0,
@@ -1151,7 +1060,7 @@ static void big_checkpoint(const char *rel)
     pb_vec_f32(&p, "0", (int64_t)n);
     pb_setitem(&p);
     pb_stop(&p);
-    char *path = at(rel);
+    char *path = cs_at(rel);
     const char *keys[] = {"0"};
     const void *d[] = {data};
     size_t lens[] = {n * sizeof *data};
@@ -1164,16 +1073,16 @@ static void big_checkpoint(const char *rel)
 Test(batch, sigint_stops_the_batch_and_leaves_no_temporary_file)
 {
     big_checkpoint("a_big.pt");
-    put("b_small.pt", "fixtures/good/parameters.pt");
+    cs_put("b_small.pt", "fixtures/good/parameters.pt");
     pid_t pid = start((const char *const[]){"-j", "1", "a_big.pt", "b_small.pt", NULL});
-    cr_assert_neq(tr_stop_mid_write(pid, dir), TR_NONE, "the output was never opened");
+    cr_assert_neq(tr_stop_mid_write(pid, cs_dir), TR_NONE, "the output was never opened");
     kill(pid, SIGINT);
     kill(pid, SIGCONT);
     run_result r = finish(pid);
     cr_expect_eq(r.signo, SIGINT, "exit %d sig %d: %s", r.code, r.signo, r.err);
     cr_expect(!temp_left(), "temporary file left behind");
-    cr_expect(!exists("a_big.safetensors"), "partial output left behind");
-    cr_expect(!exists("b_small.safetensors"), "a file was started after the signal");
+    cr_expect(!cs_exists("a_big.safetensors"), "partial output left behind");
+    cr_expect(!cs_exists("b_small.safetensors"), "a file was started after the signal");
     run_free(&r);
 }
 
@@ -1181,26 +1090,26 @@ Test(batch, sigint_stops_the_batch_and_leaves_no_temporary_file)
  * the batch stops, no temporary file stays, the program dies of it. */
 Test(batch, closed_standard_output_stops_the_batch)
 {
-    put("p/a.pt", "fixtures/good/parameters.pt");
-    put("p/b.pt", "fixtures/good/parameters.pt");
-    put("p/c.pt", "fixtures/good/parameters.pt");
+    cs_put("p/a.pt", "fixtures/good/parameters.pt");
+    cs_put("p/b.pt", "fixtures/good/parameters.pt");
+    cs_put("p/c.pt", "fixtures/good/parameters.pt");
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     close(fds[0]); /* nobody will ever read */
-    const char *argv[] = {bin, "--json", "-q", "-j", "1", "-r", "p", NULL};
+    const char *argv[] = {cs_bin, "--json", "-q", "-j", "1", "-r", "p", NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addchdir_np(&fa, cs_dir);
     pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ), 0);
+    cr_assert_eq(posix_spawn(&pid, cs_bin, &fa, NULL, (char *const *)argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE, "status %x", status);
-    cr_expect(exists("p/a.safetensors"), "the first file was finished before its line");
-    cr_expect(!exists("p/b.safetensors") && !exists("p/c.safetensors"));
+    cr_expect(cs_exists("p/a.safetensors"), "the first file was finished before its line");
+    cr_expect(!cs_exists("p/b.safetensors") && !cs_exists("p/c.safetensors"));
     cr_expect(!temp_left());
 }
 
@@ -1210,11 +1119,11 @@ Test(batch, closed_standard_output_stops_the_batch)
  * not a pass. */
 Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
 {
-    put("t/EVIL.PTH", "fixtures/good/parameters.pt");
-    put("t/blobs/5f0c9a", "fixtures/hostile/ctypes_cdll.pt");
-    put("t/state.pkl", "fixtures/hostile/bare_pickle_os_system.bin");
-    put_text("t/notes.txt", "not a checkpoint\n");
-    cr_assert_eq(symlink("EVIL.PTH", at("t/link.pt")), 0);
+    cs_put("t/EVIL.PTH", "fixtures/good/parameters.pt");
+    cs_put("t/blobs/5f0c9a", "fixtures/hostile/ctypes_cdll.pt");
+    cs_put("t/state.pkl", "fixtures/hostile/bare_pickle_os_system.bin");
+    cs_put_text("t/notes.txt", "not a checkpoint\n");
+    cr_assert_eq(symlink("EVIL.PTH", cs_at("t/link.pt")), 0);
     run_result r = RUN("--scan", "-r", "t");
     cr_expect_eq(r.code, 3);
     cr_expect(strstr(r.out, "t/EVIL.PTH: safe (zip)") != NULL, "%s", r.out);
@@ -1227,7 +1136,7 @@ Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
                "--follow-symlinks follows them\n"
                "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n");
     run_free(&r);
-    char *empty = at("e");
+    char *empty = cs_at("e");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("--scan", "-r", "e");
     cr_expect_eq(r.code, 1);

@@ -17,134 +17,59 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "test_util.h"
 
-static char *dir;   /* the test's working directory */
-static char *spool; /* dir/spool: $TMPDIR of the program */
-static char bin[PATH_MAX];
+static char *spool; /* cs_dir/spool: $TMPDIR of the program */
 
 static void setup(void)
 {
-    const char *b = getenv("C2S_BIN");
-    cr_assert_not_null(realpath(b && *b ? b : "./ckpt2safetensors", bin), "no binary");
     char root[PATH_MAX];
     cr_assert_not_null(getcwd(root, sizeof root));
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-    spool = tu_path(dir, "spool");
+    cs_setup();
+    spool = tu_path(cs_dir, "spool");
     cr_assert_eq(mkdir(spool, 0700), 0);
     cr_assert_eq(setenv("TMPDIR", spool, 1), 0); /* this test's process and its children */
     cr_assert_eq(setenv("C2S_ROOT", root, 1), 0);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cs_teardown();
     free(spool);
-    dir = spool = NULL;
+    spool = NULL;
 }
 
 TestSuite(dirs, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- running the program ------------------------------------------------------ */
 
-/* " in 0.01 s" -> " in T s". */
-static void mask_times(char *s)
-{
-    char *p = s;
-    while ((p = strstr(p, " in ")) != NULL) {
-        char *q = p + 4;
-        while ((*q >= '0' && *q <= '9') || *q == '.')
-            q++;
-        if (q == p + 4 || strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0')) {
-            p = q;
-            continue;
-        }
-        p[4] = 'T';
-        memmove(p + 5, q, strlen(q) + 1);
-        p += 5;
-    }
-}
-
 static tr_result finish(pid_t pid)
 {
-    tr_result r = tr_finish(pid, dir);
-    mask_times(r.err);
+    tr_result r = tr_finish(pid, cs_dir);
+    cs_mask_times(r.err);
     return r;
 }
 
-#define RUN(...) finish(tr_start(bin, dir, dir, (const char *const[]){__VA_ARGS__, NULL}))
+#define RUN(...) finish(tr_start(cs_bin, cs_dir, cs_dir, (const char *const[]){__VA_ARGS__, NULL}))
 
-/* sh -c script in dir, with $BIN the program and $ROOT the repository. */
+/* sh -c script in cs_dir, with $BIN the program and $ROOT the repository. */
 static tr_result sh(const char *script)
 {
-    cr_assert_eq(setenv("BIN", bin, 1), 0);
-    return finish(tr_start("/bin/sh", dir, dir, (const char *const[]){"-c", script, NULL}));
-}
-
-static char *at(const char *rel)
-{
-    return tu_path(dir, rel);
-}
-
-static void make_parents(const char *rel)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/%s", dir, rel);
-    for (char *p = buf + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        cr_assert(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s", buf);
-        *p = '/';
-    }
-}
-
-static void put(const char *rel, const char *fixture)
-{
-    make_parents(rel);
-    size_t n;
-    unsigned char *b = tu_read(fixture, &n);
-    cr_assert_not_null(b, "run from the repository root (%s)", fixture);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, b, n), 0);
-    free(b);
-    free(p);
-}
-
-static void put_text(const char *rel, const char *text)
-{
-    make_parents(rel);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, text, strlen(text)), 0);
-    free(p);
-}
-
-static int exists(const char *rel)
-{
-    char *p = at(rel);
-    struct stat st;
-    int e = lstat(p, &st) == 0;
-    free(p);
-    return e;
+    cr_assert_eq(setenv("BIN", cs_bin, 1), 0);
+    return finish(tr_start("/bin/sh", cs_dir, cs_dir, (const char *const[]){"-c", script, NULL}));
 }
 
 static void expect_same(const char *rel, const char *fixture)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     size_t na, nb;
     unsigned char *x = tu_read(p, &na), *y = tu_read(fixture, &nb);
     cr_expect(x && y && na == nb && memcmp(x, y, na) == 0, "%s differs from %s", rel, fixture);
@@ -155,7 +80,7 @@ static void expect_same(const char *rel, const char *fixture)
 
 static void expect_text(const char *rel, const char *text)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     char *got = tr_slurp(p);
     cr_expect_str_eq(got, text, "%s", rel);
     free(got);
@@ -164,7 +89,7 @@ static void expect_text(const char *rel, const char *text)
 
 static unsigned mode_of(const char *rel)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     struct stat st;
     cr_assert_eq(stat(p, &st), 0, "%s", rel);
     free(p);
@@ -244,7 +169,7 @@ Test(dirs, convert_from_a_pipe_with_o)
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: -: refused by the safety policy: dangerous "
                             "global posix.system (REDUCE) in archive/data.pkl at offset 154\n");
-    cr_expect(!exists("evil.safetensors"));
+    cr_expect(!cs_exists("evil.safetensors"));
     tr_free(&r);
     expect_spool_empty();
 }
@@ -283,7 +208,7 @@ Test(dirs, a_tensorflow_bundle_cannot_come_through_a_pipe)
                             "from a descriptor (a pipe, standard input): its data shards "
                             "(PREFIX.data-00000-of-NNNNN) are other files, which only its path "
                             "can find\n");
-    cr_expect(!exists("m.safetensors"));
+    cr_expect(!cs_exists("m.safetensors"));
     tr_free(&r);
     expect_spool_empty();
 }
@@ -297,7 +222,7 @@ static void feed(const char *rel, const char *fixture, size_t len)
     size_t n;
     unsigned char *b = tu_read(fixture, &n);
     cr_assert_not_null(b);
-    char *p = at(rel);
+    char *p = cs_at(rel);
     int fd = open(p, O_WRONLY | O_CLOEXEC); /* waits for the program to open it */
     cr_assert_geq(fd, 0, "open %s: %s", p, strerror(errno));
     size_t want = len ? len : n;
@@ -310,7 +235,7 @@ static void feed(const char *rel, const char *fixture, size_t len)
 
 static void make_fifo(const char *rel)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     cr_assert_eq(mkfifo(p, 0600), 0);
     free(p);
 }
@@ -318,7 +243,7 @@ static void make_fifo(const char *rel)
 Test(dirs, ctrl_c_while_spooling_leaves_nothing)
 {
     make_fifo("in.fifo");
-    pid_t pid = tr_start(bin, dir, dir,
+    pid_t pid = tr_start(cs_bin, cs_dir, cs_dir,
                          (const char *const[]){"in.fifo", "-o", "m.safetensors", NULL});
     feed("in.fifo", "fixtures/sample.ckpt", 4096); /* half of it; the writer stays open */
     int kind = TR_NONE;
@@ -331,7 +256,7 @@ Test(dirs, ctrl_c_while_spooling_leaves_nothing)
     cr_expect_eq(r.signo, SIGINT, "exit %d: %s", r.code, r.err);
     cr_expect_str_empty(r.err);
     expect_spool_empty();
-    cr_expect(!exists("m.safetensors"));
+    cr_expect(!cs_exists("m.safetensors"));
     tr_free(&r);
 }
 
@@ -341,7 +266,7 @@ Test(dirs, without_o_tmpfile_the_spool_is_unlinked_at_once)
         cr_skip_test("no seccomp here");
     make_fifo("in.fifo");
     tr_limits lim = {.no_tmpfile = 1};
-    pid_t pid = tr_start_limited(bin, dir, dir,
+    pid_t pid = tr_start_limited(cs_bin, cs_dir, cs_dir,
                                  (const char *const[]){"in.fifo", "-o", "m.safetensors", NULL},
                                  &lim);
     feed("in.fifo", "fixtures/sample.ckpt", 0);
@@ -359,8 +284,8 @@ Test(dirs, no_room_in_tmpdir_is_a_clear_error)
 {
     make_fifo("in.fifo");
     tr_limits lim = {.fsize = 1000}; /* the spool may not grow past 1000 bytes */
-    pid_t pid = tr_start_limited(bin, dir, dir, (const char *const[]){"--scan", "in.fifo", NULL},
-                                 &lim);
+    pid_t pid = tr_start_limited(cs_bin, cs_dir, cs_dir,
+                                 (const char *const[]){"--scan", "in.fifo", NULL}, &lim);
     feed("in.fifo", "fixtures/sample.ckpt", 0);
     tr_result r = finish(pid);
     cr_expect_eq(r.code, 1);
@@ -378,21 +303,21 @@ Test(dirs, no_room_in_tmpdir_is_a_clear_error)
 /* A Hugging Face Trainer's output directory. */
 static void trainer_tree(void)
 {
-    put("run/pytorch_model.bin", "fixtures/sample.ckpt");
-    put("run/training_args.bin", "fixtures/hostile/build_unknown_state.pt");
-    put_text("run/config.json", "{\"model_type\": \"test\"}\n");
-    put_text("run/tokenizer.json", "{\"version\": \"1.0\"}\n");
-    char *p = at("run/tokenizer.json");
+    cs_put("run/pytorch_model.bin", "fixtures/sample.ckpt");
+    cs_put("run/training_args.bin", "fixtures/hostile/build_unknown_state.pt");
+    cs_put_text("run/config.json", "{\"model_type\": \"test\"}\n");
+    cs_put_text("run/tokenizer.json", "{\"version\": \"1.0\"}\n");
+    char *p = cs_at("run/tokenizer.json");
     cr_assert_eq(chmod(p, 0640), 0);
     free(p);
-    put_text("run/README.md", "# a model\n");
-    put_text("run/.gitattributes", "*.bin filter=lfs\n");
-    put_text("run/.cache/x.json", "{}\n");
-    put_text("run/rng_state.pkl", "\x80\x02}q\x00.");
-    put("run/checkpoint-2/pytorch_model.bin", "fixtures/good/parameters.pt");
-    put("run/checkpoint-2/optimizer.pt", "fixtures/good/lightning_optimizer.ckpt");
-    put("run/checkpoint-2/scheduler.pt", "fixtures/good/parameters.pt");
-    put_text("run/checkpoint-2/trainer_state.json", "{\"global_step\": 2}\n");
+    cs_put_text("run/README.md", "# a model\n");
+    cs_put_text("run/.gitattributes", "*.bin filter=lfs\n");
+    cs_put_text("run/.cache/x.json", "{}\n");
+    cs_put_text("run/rng_state.pkl", "\x80\x02}q\x00.");
+    cs_put("run/checkpoint-2/pytorch_model.bin", "fixtures/good/parameters.pt");
+    cs_put("run/checkpoint-2/optimizer.pt", "fixtures/good/lightning_optimizer.ckpt");
+    cs_put("run/checkpoint-2/scheduler.pt", "fixtures/good/parameters.pt");
+    cs_put_text("run/checkpoint-2/trainer_state.json", "{\"global_step\": 2}\n");
 }
 
 #define EXCLUDES                                                                               \
@@ -446,7 +371,7 @@ Test(dirs, trainer_directory_converted_and_copied)
                             "out/rng_state.pkl",
                             "out/pytorch_model.bin"};
     for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
-        cr_expect(!exists(absent[i]), "%s exists", absent[i]);
+        cr_expect(!cs_exists(absent[i]), "%s exists", absent[i]);
     tr_free(&r);
 
     /* again: everything up to date */
@@ -466,8 +391,8 @@ Test(dirs, trainer_directory_converted_and_copied)
     tr_free(&r);
 
     /* a newer source: its copy is older, which fails unless -f */
-    put_text("run/config.json", "{\"model_type\": \"new\"}\n");
-    char *p = at("run/config.json");
+    cs_put_text("run/config.json", "{\"model_type\": \"new\"}\n");
+    char *p = cs_at("run/config.json");
     struct timespec later[2] = {{time(NULL) + 100, 0}, {time(NULL) + 100, 0}};
     cr_assert_eq(utimensat(AT_FDCWD, p, later, 0), 0);
     free(p);
@@ -490,8 +415,8 @@ Test(dirs, without_exclusions_the_trainer_files_are_judged)
     cr_expect_eq(r.code, 3); /* training_args.bin names an unknown class */
     cr_expect(strstr(r.err, "run/training_args.bin: refused by the safety policy") != NULL, "%s",
               r.err);
-    cr_expect(exists("out/checkpoint-2/optimizer.safetensors"));
-    cr_expect(!exists("out/config.json"), "copied without --copy-other");
+    cr_expect(cs_exists("out/checkpoint-2/optimizer.safetensors"));
+    cr_expect(!cs_exists("out/config.json"), "copied without --copy-other");
     tr_free(&r);
 }
 
@@ -501,9 +426,10 @@ Test(dirs, include_file_by_name_or_by_path)
     tr_result r = RUN("-q", "-r", "run", "-o", "out", "--include-file", "checkpoint-*/*.bin",
                       "--copy-other");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect(exists("out/checkpoint-2/model.safetensors"));
-    cr_expect(!exists("out/model.safetensors"), "'checkpoint-*/*.bin' matched pytorch_model.bin");
-    cr_expect(!exists("out/config.json"), "--include-file applies to copies too");
+    cr_expect(cs_exists("out/checkpoint-2/model.safetensors"));
+    cr_expect(!cs_exists("out/model.safetensors"),
+              "'checkpoint-*/*.bin' matched pytorch_model.bin");
+    cr_expect(!cs_exists("out/config.json"), "--include-file applies to copies too");
     tr_free(&r);
 
     r = RUN("--scan", "-q", "-r", "run", "--include-file", "*.bin", "--exclude-file",
@@ -536,14 +462,14 @@ Test(dirs, option_combinations)
 
 Test(dirs, the_old_index_is_rewritten_not_copied)
 {
-    put("hf/pytorch_model-00001-of-00001.bin", "fixtures/good/parameters.pt");
-    put_text("hf/pytorch_model.bin.index.json",
-             "{\"weight_map\": {\"p\": \"pytorch_model-00001-of-00001.bin\"}}");
+    cs_put("hf/pytorch_model-00001-of-00001.bin", "fixtures/good/parameters.pt");
+    cs_put_text("hf/pytorch_model.bin.index.json",
+                "{\"weight_map\": {\"p\": \"pytorch_model-00001-of-00001.bin\"}}");
     /* a stale index in the source, at the place of the rewritten one */
-    put_text("hf/model.safetensors.index.json", "{\"stale\": true}");
-    put("hf/model-00001-of-00001.safetensors", "fixtures/sample.expected.safetensors");
-    put("hf/extra.safetensors", "fixtures/sample.expected.safetensors");
-    put_text("hf/config.json", "{}\n");
+    cs_put_text("hf/model.safetensors.index.json", "{\"stale\": true}");
+    cs_put("hf/model-00001-of-00001.safetensors", "fixtures/sample.expected.safetensors");
+    cs_put("hf/extra.safetensors", "fixtures/sample.expected.safetensors");
+    cs_put_text("hf/config.json", "{}\n");
     tr_result r = RUN("-r", "hf", "-o", "out", "--copy-other", "-j", "1");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect_str_eq(r.err, "ckpt2safetensors: hf/pytorch_model-00001-of-00001.bin -> "
@@ -558,8 +484,8 @@ Test(dirs, the_old_index_is_rewritten_not_copied)
     expect_same("out/model-00001-of-00001.safetensors",
                 "fixtures/good/parameters.expected.safetensors");
     expect_same("out/extra.safetensors", "fixtures/sample.expected.safetensors");
-    cr_expect(!exists("out/pytorch_model.bin.index.json"));
-    char *p = at("out/model.safetensors.index.json");
+    cr_expect(!cs_exists("out/pytorch_model.bin.index.json"));
+    char *p = cs_at("out/model.safetensors.index.json");
     char *text = tr_slurp(p);
     cr_expect(strstr(text, "model-00001-of-00001.safetensors") != NULL, "%s", text);
     cr_expect(strstr(text, "stale") == NULL, "%s", text);
@@ -570,8 +496,8 @@ Test(dirs, the_old_index_is_rewritten_not_copied)
 
 Test(dirs, json_line_of_a_copy)
 {
-    put("m/pytorch_model.bin", "fixtures/good/parameters.pt");
-    put_text("m/config.json", "{}\n");
+    cs_put("m/pytorch_model.bin", "fixtures/good/parameters.pt");
+    cs_put_text("m/config.json", "{}\n");
     tr_result r = RUN("-q", "--json", "-r", "m", "-o", "o", "--copy-other");
     cr_expect_eq(r.code, 0, "%s", r.err);
     const char *line = strstr(r.out, "{\"input\":\"m/config.json\"");

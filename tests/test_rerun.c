@@ -11,120 +11,29 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <time.h>
 
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "test_util.h"
 
-static char *dir;
-static char bin[PATH_MAX];
-
-static void setup(void)
-{
-    const char *b = getenv("C2S_BIN");
-    cr_assert_not_null(realpath(b && *b ? b : "./ckpt2safetensors", bin), "no binary");
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(rerun, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(rerun, .init = cs_setup, .fini = cs_teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-/* " in 0.01 s" -> " in T s" (at the end of a line or before ", verified"). */
-static void mask_times(char *s)
-{
-    char *p = s;
-    while ((p = strstr(p, " in ")) != NULL) {
-        char *q = p + 4;
-        if (*q < '0' || *q > '9') {
-            p = q;
-            continue;
-        }
-        while ((*q >= '0' && *q <= '9') || *q == '.')
-            q++;
-        if (strncmp(q, " s", 2) != 0 || (q[2] != '\n' && q[2] != '\0' && q[2] != ',')) {
-            p = q;
-            continue;
-        }
-        p[4] = 'T';
-        memmove(p + 5, q, strlen(q) + 1);
-        p += 5;
-    }
-}
-
 static tr_result run(const char *const *args)
 {
-    tr_result r = tr_finish(tr_start(bin, dir, dir, args), dir);
-    mask_times(r.err);
+    tr_result r = tr_finish(tr_start(cs_bin, cs_dir, cs_dir, args), cs_dir);
+    cs_mask_times(r.err);
     return r;
 }
 
 #define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
 
-static char *at(const char *rel)
-{
-    return tu_path(dir, rel);
-}
-
-static void make_parents(const char *rel)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/%s", dir, rel);
-    for (char *p = buf + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        cr_assert(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s", buf);
-        *p = '/';
-    }
-}
-
-static void put(const char *rel, const char *fixture)
-{
-    make_parents(rel);
-    size_t n;
-    unsigned char *b = tu_read(fixture, &n);
-    cr_assert_not_null(b, "run from the repository root (%s)", fixture);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, b, n), 0);
-    free(b);
-    free(p);
-}
-
-static void put_text(const char *rel, const char *text)
-{
-    make_parents(rel);
-    char *p = at(rel);
-    cr_assert_eq(tu_write(p, text, strlen(text)), 0);
-    free(p);
-}
-
-static int exists(const char *rel)
-{
-    char *p = at(rel);
-    struct stat st;
-    int e = lstat(p, &st) == 0;
-    free(p);
-    return e;
-}
-
 static void set_mtime(const char *rel, time_t t)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     struct timespec ts[2] = {{t, 0}, {t, 0}};
     cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "utimensat %s", p);
     free(p);
@@ -133,7 +42,7 @@ static void set_mtime(const char *rel, time_t t)
 /* rel is exactly the fixture, byte for byte (no record taken out). */
 static int same_bytes(const char *rel, const char *fixture)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     size_t na, nb;
     unsigned char *x = tu_read(p, &na), *y = tu_read(fixture, &nb);
     int same = x && y && na == nb && memcmp(x, y, na) == 0;
@@ -145,7 +54,7 @@ static int same_bytes(const char *rel, const char *fixture)
 
 static unsigned char *read_rel(const char *rel, size_t *n)
 {
-    char *p = at(rel);
+    char *p = cs_at(rel);
     unsigned char *b = tu_read(p, n);
     free(p);
     cr_assert_not_null(b, "%s missing", rel);
@@ -170,7 +79,7 @@ static char *metadata_of(const char *rel)
 
 Test(rerun, default_conversion_writes_no_record)
 {
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     tr_result r = RUN("-q", "p.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(same_bytes("p.safetensors", PARAMS_ST), "not the reference bytes");
@@ -179,7 +88,7 @@ Test(rerun, default_conversion_writes_no_record)
 
 Test(rerun, record_is_canonical_escaped_and_in_a_fixed_order)
 {
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     /* given in another order and spelling than the record lists them */
     tr_result r = RUN("-q", "--metadata", "note=x y%\"", "--dtype", "half", "--exclude", "plain",
                       "--include", "*", "--skip-unsupported", "p.pt");
@@ -195,7 +104,7 @@ Test(rerun, record_is_canonical_escaped_and_in_a_fixed_order)
 
 Test(rerun, record_names_key_name_quantized_tf_names_and_training_metadata)
 {
-    put("l.ckpt", "fixtures/good/lightning.ckpt");
+    cs_put("l.ckpt", "fixtures/good/lightning.ckpt");
     tr_result r = RUN("-q", "--training-metadata", "--key", "state_dict", "--name", "t",
                       "--quantized", "raw", "--tf-names", "l.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
@@ -209,7 +118,7 @@ Test(rerun, record_names_key_name_quantized_tf_names_and_training_metadata)
 
 Test(rerun, same_options_skip_and_v_says_why)
 {
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     tr_result r = RUN("-q", "--dtype", "f16", "p.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
@@ -223,7 +132,7 @@ Test(rerun, same_options_skip_and_v_says_why)
 
 Test(rerun, other_options_are_an_error_without_f_and_redone_with_it)
 {
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     tr_result r = RUN("-q", "--dtype", "f16", "p.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
@@ -268,8 +177,8 @@ Test(rerun, other_options_are_an_error_without_f_and_redone_with_it)
 
 Test(rerun, an_output_without_record_counts_as_made_with_the_defaults)
 {
-    put("p.pt", PARAMS);
-    put("p.safetensors", PARAMS_ST); /* as safetensors' save_file writes it */
+    cs_put("p.pt", PARAMS);
+    cs_put("p.safetensors", PARAMS_ST); /* as safetensors' save_file writes it */
     set_mtime("p.pt", 1000000000);
     tr_result r = RUN("-v", "p.pt");
     cr_expect_eq(r.code, 0);
@@ -286,7 +195,7 @@ Test(rerun, an_output_without_record_counts_as_made_with_the_defaults)
                             "options record); this run: --dtype=BF16\n");
     tr_free(&r);
     /* a file that is not safetensors at all, newer than the input */
-    put_text("p.safetensors", "not safetensors");
+    cs_put_text("p.safetensors", "not safetensors");
     r = RUN("-v", "--dtype", "bf16", "p.pt");
     cr_expect_eq(r.code, 1);
     cr_expect(strstr(r.err, "made with the default options (not a readable safetensors file); "
@@ -297,8 +206,8 @@ Test(rerun, an_output_without_record_counts_as_made_with_the_defaults)
 
 Test(rerun, an_older_output_is_still_an_error_whatever_its_record)
 {
-    put("p.pt", PARAMS);
-    put("p.safetensors", PARAMS_ST);
+    cs_put("p.pt", PARAMS);
+    cs_put("p.safetensors", PARAMS_ST);
     set_mtime("p.safetensors", 1000000000);
     tr_result r = RUN("p.pt");
     cr_expect_eq(r.code, 1);
@@ -321,9 +230,9 @@ Test(rerun, the_record_key_is_reserved_for_metadata)
 
 Test(rerun, o_with_a_safetensors_name_is_refused_for_several_inputs)
 {
-    put("a.pt", PARAMS);
-    put("b.pt", PARAMS);
-    put("t/c.pt", PARAMS);
+    cs_put("a.pt", PARAMS);
+    cs_put("b.pt", PARAMS);
+    cs_put("t/c.pt", PARAMS);
     const char *want = "ckpt2safetensors: error: -o new.safetensors: with several inputs or -r, "
                        "-o names a directory, not a .safetensors file (end it with '/' to "
                        "create such a directory)\n";
@@ -335,7 +244,7 @@ Test(rerun, o_with_a_safetensors_name_is_refused_for_several_inputs)
     cr_expect_eq(r.code, 2);
     cr_expect_str_eq(r.err, want);
     tr_free(&r);
-    cr_expect(!exists("new.safetensors"));
+    cr_expect(!cs_exists("new.safetensors"));
 
     /* a trailing '/' asks for the directory; an existing one is used */
     r = RUN("-q", "-o", "new.safetensors/", "a.pt", "b.pt");
@@ -352,14 +261,14 @@ Test(rerun, o_with_a_safetensors_name_is_refused_for_several_inputs)
 
 static void mixed_tree(void)
 {
-    put("t/a.pt", PARAMS);
-    put("t/b.pt", PARAMS);
-    put("t/up.pt", PARAMS);
-    put("t/up.safetensors", PARAMS_ST);
+    cs_put("t/a.pt", PARAMS);
+    cs_put("t/b.pt", PARAMS);
+    cs_put("t/up.pt", PARAMS);
+    cs_put("t/up.safetensors", PARAMS_ST);
     set_mtime("t/up.pt", 1000000000);
-    put("t/evil.pt", "fixtures/hostile/reduce_posix_system.pt");
-    put("t/old.pt", PARAMS);
-    put("t/old.safetensors", PARAMS_ST);
+    cs_put("t/evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("t/old.pt", PARAMS);
+    cs_put("t/old.safetensors", PARAMS_ST);
     set_mtime("t/old.safetensors", 1000000000);
 }
 
@@ -392,7 +301,7 @@ Test(rerun, dry_run_judges_everything_and_writes_nothing)
                             "tensors\n"
                             "ckpt2safetensors: would convert 4, would skip 0, refused 1, failed "
                             "0 (dry run)\n" ROW_EVIL);
-    cr_expect(!exists("out"), "--dry-run created the output directory");
+    cr_expect(!cs_exists("out"), "--dry-run created the output directory");
     tr_free(&r);
 
     r = RUN("--dry-run", "-j", "1", "-r", "t");
@@ -405,7 +314,7 @@ Test(rerun, dry_run_judges_everything_and_writes_nothing)
                             "date)\n"
                             "ckpt2safetensors: would convert 2, would skip 1, refused 1, failed "
                             "1 (dry run)\n" ROW_EVIL ROW_OLD);
-    cr_expect(!exists("t/a.safetensors") && !exists("t/b.safetensors"));
+    cr_expect(!cs_exists("t/a.safetensors") && !cs_exists("t/b.safetensors"));
     tr_free(&r);
 }
 
@@ -453,8 +362,8 @@ Test(rerun, dry_run_json_says_would)
 /* A dry run fails where the real run would, with the same message. */
 Test(rerun, dry_run_reports_the_errors_of_the_real_run)
 {
-    put("p.pt", PARAMS);
-    put("c.pt", "fixtures/good/complex128_skip.pt");
+    cs_put("p.pt", PARAMS);
+    cs_put("c.pt", "fixtures/good/complex128_skip.pt");
     const char *const cases[][4] = {
         {"--include", "nothing*", "p.pt", NULL},
         {"c.pt", NULL},
@@ -472,7 +381,7 @@ Test(rerun, dry_run_reports_the_errors_of_the_real_run)
         cr_expect_eq(dry.code, 1, "case %zu: %s", i, dry.err);
         cr_expect_eq(dry.code, real.code, "case %zu", i);
         cr_expect_str_eq(dry.err, real.err, "case %zu", i);
-        cr_expect(!exists("p.safetensors") && !exists("c.safetensors"));
+        cr_expect(!cs_exists("p.safetensors") && !cs_exists("c.safetensors"));
         tr_free(&dry);
         tr_free(&real);
     }
@@ -496,21 +405,21 @@ Test(rerun, dry_run_and_list_or_scan_do_not_go_together)
 
 Test(rerun, rm_removes_the_input_after_a_verified_conversion)
 {
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     tr_result r = RUN("-v", "--rm", "p.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(strstr(r.err, "ckpt2safetensors: p.pt: verified against the checkpoint\n"
                             "ckpt2safetensors: p.pt: removed (--rm)\n") != NULL,
               "%s", r.err);
-    cr_expect(!exists("p.pt"));
+    cr_expect(!cs_exists("p.pt"));
     cr_expect(same_bytes("p.safetensors", PARAMS_ST));
     tr_free(&r);
     /* --json says so */
-    put("p.pt", PARAMS);
+    cs_put("p.pt", PARAMS);
     r = RUN("-f", "--rm", "--json", "p.pt");
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect_not_null(strstr(r.out, ",\"verified\":true,\"removed\":true}\n"), "%s", r.out);
-    cr_expect(!exists("p.pt"));
+    cr_expect(!cs_exists("p.pt"));
     tr_free(&r);
 }
 
@@ -520,7 +429,7 @@ Test(rerun, rm_keeps_inputs_that_were_not_converted)
     tr_result r = RUN("-q", "--rm", "--dry-run", "-r", "t");
     cr_expect_eq(r.code, 3);
     tr_free(&r);
-    cr_expect(exists("t/a.pt") && exists("t/b.pt"), "--dry-run removed an input");
+    cr_expect(cs_exists("t/a.pt") && cs_exists("t/b.pt"), "--dry-run removed an input");
 
     r = RUN("-j", "1", "--rm", "-r", "t");
     cr_expect_eq(r.code, 3);
@@ -532,8 +441,8 @@ Test(rerun, rm_keeps_inputs_that_were_not_converted)
                             "date)\n"
                             "ckpt2safetensors: converted 2, skipped 1, refused 1, failed 1; 520 "
                             "B in T s\n" ROW_EVIL ROW_OLD);
-    cr_expect(!exists("t/a.pt") && !exists("t/b.pt"));
-    cr_expect(exists("t/evil.pt") && exists("t/old.pt") && exists("t/up.pt"));
+    cr_expect(!cs_exists("t/a.pt") && !cs_exists("t/b.pt"));
+    cr_expect(cs_exists("t/evil.pt") && cs_exists("t/old.pt") && cs_exists("t/up.pt"));
     tr_free(&r);
 }
 
@@ -545,10 +454,10 @@ Test(rerun, rm_refuses_a_stream_and_a_tensorflow_bundle)
                             "checking the output file, so it cannot go with -o -\n");
     tr_free(&r);
 
-    put("tf/m.index", "fixtures/tf/good/multi.index");
-    put("tf/m.data-00000-of-00003", "fixtures/tf/good/multi.data-00000-of-00003");
-    put("tf/m.data-00001-of-00003", "fixtures/tf/good/multi.data-00001-of-00003");
-    put("tf/m.data-00002-of-00003", "fixtures/tf/good/multi.data-00002-of-00003");
+    cs_put("tf/m.index", "fixtures/tf/good/multi.index");
+    cs_put("tf/m.data-00000-of-00003", "fixtures/tf/good/multi.data-00000-of-00003");
+    cs_put("tf/m.data-00001-of-00003", "fixtures/tf/good/multi.data-00001-of-00003");
+    cs_put("tf/m.data-00002-of-00003", "fixtures/tf/good/multi.data-00002-of-00003");
 #define E_TF                                                                             \
     "ckpt2safetensors: error: %s: --rm does not remove a TensorFlow bundle (NAME.index " \
     "and its data files): convert it without --rm\n"
@@ -561,8 +470,8 @@ Test(rerun, rm_refuses_a_stream_and_a_tensorflow_bundle)
         cr_expect_str_eq(r.err, msg);
         tr_free(&r);
     }
-    cr_expect(exists("tf/m.index") && exists("tf/m.data-00002-of-00003"));
-    cr_expect(!exists("tf/m.safetensors"));
+    cr_expect(cs_exists("tf/m.index") && cs_exists("tf/m.data-00002-of-00003"));
+    cr_expect(!cs_exists("tf/m.safetensors"));
 }
 
 static const char *const SHARD1[] = {"hi",     "lo",     "decoder.out", "encoder.embed", "w",
@@ -571,8 +480,8 @@ static const char *const SHARD2[] = {"p", "frozen", "plain"};
 
 static void hf_tree(void)
 {
-    put("hf/pytorch_model-00001-of-00002.bin", "fixtures/good/tied.bin");
-    put("hf/pytorch_model-00002-of-00002.bin", PARAMS);
+    cs_put("hf/pytorch_model-00001-of-00002.bin", "fixtures/good/tied.bin");
+    cs_put("hf/pytorch_model-00002-of-00002.bin", PARAMS);
     cJSON *root = cJSON_CreateObject();
     cJSON *wm = cJSON_AddObjectToObject(root, "weight_map");
     for (size_t i = 0; i < 9; i++)
@@ -580,7 +489,7 @@ static void hf_tree(void)
     for (size_t i = 0; i < 3; i++)
         cJSON_AddStringToObject(wm, SHARD2[i], "pytorch_model-00002-of-00002.bin");
     char *text = cJSON_Print(root);
-    put_text("hf/pytorch_model.bin.index.json", text);
+    cs_put_text("hf/pytorch_model.bin.index.json", text);
     cJSON_free(text);
     cJSON_Delete(root);
 }
@@ -595,10 +504,10 @@ Test(rerun, rm_removes_the_old_hugging_face_index_with_its_shards)
                      "hf/model.safetensors.index.json: index of 12 tensors\n"
                      "ckpt2safetensors: hf/pytorch_model.bin.index.json: removed (--rm)\n") != NULL,
               "%s", r.err);
-    cr_expect(!exists("hf/pytorch_model-00001-of-00002.bin"));
-    cr_expect(!exists("hf/pytorch_model-00002-of-00002.bin"));
-    cr_expect(!exists("hf/pytorch_model.bin.index.json"));
-    cr_expect(exists("hf/model.safetensors.index.json"));
+    cr_expect(!cs_exists("hf/pytorch_model-00001-of-00002.bin"));
+    cr_expect(!cs_exists("hf/pytorch_model-00002-of-00002.bin"));
+    cr_expect(!cs_exists("hf/pytorch_model.bin.index.json"));
+    cr_expect(cs_exists("hf/model.safetensors.index.json"));
     cr_expect(same_bytes("hf/model-00002-of-00002.safetensors", PARAMS_ST));
     tr_free(&r);
 }
@@ -606,23 +515,23 @@ Test(rerun, rm_removes_the_old_hugging_face_index_with_its_shards)
 Test(rerun, rm_keeps_the_old_index_while_a_shard_is_left)
 {
     hf_tree();
-    put("hf/model-00002-of-00002.safetensors", PARAMS_ST);
+    cs_put("hf/model-00002-of-00002.safetensors", PARAMS_ST);
     set_mtime("hf/model-00002-of-00002.safetensors", 1000000000); /* older: an error */
     tr_result r = RUN("-j", "1", "--rm", "-r", "hf");
     cr_expect_eq(r.code, 1, "%s", r.err);
     cr_expect(strstr(r.err, "ckpt2safetensors: hf/pytorch_model.bin.index.json: not rewritten: "
                             "pytorch_model-00002-of-00002.bin was not converted\n") != NULL,
               "%s", r.err);
-    cr_expect(!exists("hf/pytorch_model-00001-of-00002.bin"));
-    cr_expect(exists("hf/pytorch_model-00002-of-00002.bin"));
-    cr_expect(exists("hf/pytorch_model.bin.index.json"));
-    cr_expect(!exists("hf/model.safetensors.index.json"));
+    cr_expect(!cs_exists("hf/pytorch_model-00001-of-00002.bin"));
+    cr_expect(cs_exists("hf/pytorch_model-00002-of-00002.bin"));
+    cr_expect(cs_exists("hf/pytorch_model.bin.index.json"));
+    cr_expect(!cs_exists("hf/model.safetensors.index.json"));
     tr_free(&r);
     /* once the last shard is converted, the index is rewritten and the old one goes */
     r = RUN("-q", "-f", "--rm", "hf/pytorch_model-00002-of-00002.bin");
     cr_expect_eq(r.code, 0, "%s", r.err);
-    cr_expect(!exists("hf/pytorch_model-00002-of-00002.bin"));
-    cr_expect(exists("hf/model.safetensors.index.json"));
-    cr_expect(!exists("hf/pytorch_model.bin.index.json"));
+    cr_expect(!cs_exists("hf/pytorch_model-00002-of-00002.bin"));
+    cr_expect(cs_exists("hf/model.safetensors.index.json"));
+    cr_expect(!cs_exists("hf/pytorch_model.bin.index.json"));
     tr_free(&r);
 }

@@ -8,13 +8,13 @@
  * fresh directory; the library tests call c2s_output_name and friends.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "c2s.h"
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "test_util.h"
 
@@ -22,31 +22,10 @@
 #define ERR "ckpt2safetensors: error: "
 #define WARN "ckpt2safetensors: warning: "
 
-static char *dir; /* outputs and the runs' stdout/stderr */
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(select, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(select, .init = cs_setup, .fini = cs_teardown, .timeout = 60);
 
 #define RUN(...) \
-    tr_finish(tr_start(tr_bin(), dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), dir)
+    tr_finish(tr_start(tr_bin(), cs_dir, NULL, (const char *const[]){__VA_ARGS__, NULL}), cs_dir)
 
 /* The options of fixtures/sd/sd_v1.CASE.args, one a line, into args
  * (NULL-terminated); the strings live in *text. */
@@ -85,13 +64,13 @@ Test(select, every_sd_case_writes_its_expected_file)
         const char *argv[TR_MAX_ARGS + 1];
         char *text;
         size_t n = case_args(CASES[i], argv, TR_MAX_ARGS - 4, &text);
-        char *out = tu_path(dir, CASES[i]), expected[256];
+        char *out = tu_path(cs_dir, CASES[i]), expected[256];
         argv[n++] = "-q";
         argv[n++] = "-o";
         argv[n++] = out;
         argv[n++] = SD;
         argv[n] = NULL;
-        tr_result r = tr_finish(tr_start(tr_bin(), dir, NULL, argv), dir);
+        tr_result r = tr_finish(tr_start(tr_bin(), cs_dir, NULL, argv), cs_dir);
         cr_expect_eq(r.code, 0, "%s: exit %d: %s", CASES[i], r.code, r.err);
         cr_expect_str_eq(r.err, "", "%s", CASES[i]);
         snprintf(expected, sizeof expected, "fixtures/sd/sd_v1.%s.expected.safetensors", CASES[i]);
@@ -154,7 +133,7 @@ Test(select, key_that_names_nothing_says_where_it_looked)
 
 Test(select, renames_that_collide_name_both_tensors_and_write_nothing)
 {
-    char *out = tu_path(dir, "vae.safetensors");
+    char *out = tu_path(cs_dir, "vae.safetensors");
     tr_result r = RUN("--key", "first_stage_model", "--rename", "encoder.=vae.", "--rename",
                       "decoder.=vae.", "-o", out, SD);
     cr_expect_eq(r.code, 1);
@@ -182,7 +161,7 @@ Test(select, renames_that_collide_name_both_tensors_and_write_nothing)
 
 Test(select, rename_to_an_empty_or_reserved_name_fails)
 {
-    char *out = tu_path(dir, "x.safetensors");
+    char *out = tu_path(cs_dir, "x.safetensors");
     tr_result r = RUN("--rename", "betas=", "-o", out, SD);
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err,
@@ -224,7 +203,7 @@ Test(select, the_first_matching_rename_wins_and_renames_do_not_chain)
 
 Test(select, an_exclude_that_matches_nothing_is_warned_about)
 {
-    char *out = tu_path(dir, "sd.safetensors");
+    char *out = tu_path(cs_dir, "sd.safetensors");
     tr_result r = RUN("--exclude", "ema.*", "-o", out, SD);
     cr_expect_eq(r.code, 0);
     char want[1024];
@@ -245,7 +224,7 @@ Test(select, an_exclude_that_matches_nothing_is_warned_about)
 
 Test(select, unmatched_patterns_are_warned_about_per_file_in_a_batch)
 {
-    char *out = tu_path(dir, "out");
+    char *out = tu_path(cs_dir, "out");
     tr_result r = RUN("-q", "--include", "*", "--exclude", "model_ema.*", "-o", out, SD,
                       "fixtures/sample.ckpt");
     cr_expect_eq(r.code, 0);

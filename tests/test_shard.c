@@ -15,41 +15,17 @@
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <limits.h>
 
 #include "c2s.h"
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "st/stread.h"
 #include "test_util.h"
 
 #define SAMPLE "fixtures/sample.ckpt"
 
-static char *dir; /* the CLI tests' working directory */
-static char bin[PATH_MAX];
-
-static void setup(void)
-{
-    const char *b = getenv("C2S_BIN");
-    cr_assert_not_null(realpath(b && *b ? b : "./ckpt2safetensors", bin), "no binary");
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(shard, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(shard, .init = cs_setup, .fini = cs_teardown, .timeout = 60);
 
 /* ---- the library: planning ------------------------------------------------------ */
 
@@ -144,7 +120,7 @@ Test(shard, plan_counts_sizes_after_dtype_and_filters)
 Test(shard, write_only_the_chosen_tensors)
 {
     c2s_checkpoint *ck = open_sample();
-    char *out = tu_path(dir, "two.safetensors");
+    char *out = tu_path(cs_dir, "two.safetensors");
     unsigned char only[11] = {0};
     only[1] = only[10] = 1;
     c2s_write_options o = {.out_fd = -1, .only = only};
@@ -164,7 +140,7 @@ Test(shard, write_only_the_chosen_tensors)
     st_file_free(&f);
 
     memset(only, 0, sizeof only);
-    char *none = tu_path(dir, "none.safetensors");
+    char *none = tu_path(cs_dir, "none.safetensors");
     cr_assert_eq(c2s_write(ck, none, &o, &res, &err), C2S_ERR_USAGE);
     cr_expect_str_eq(err.msg, "no tensor chosen to write");
     cr_expect(!tu_exists(none));
@@ -180,14 +156,8 @@ static int starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-#define RUN(...) tr_finish(tr_start(bin, dir, dir, (const char *const[]){__VA_ARGS__, NULL}), dir)
-
-static char *in_dir(const char *name)
-{
-    char *p = tu_path(dir, name);
-    cr_assert_not_null(p);
-    return p;
-}
+#define RUN(...) \
+    tr_finish(tr_start(cs_bin, cs_dir, cs_dir, (const char *const[]){__VA_ARGS__, NULL}), cs_dir)
 
 /* The fixture copied into the directory as name. */
 static void put_sample(const char *name)
@@ -195,7 +165,7 @@ static void put_sample(const char *name)
     size_t n;
     unsigned char *b = tu_read(SAMPLE, &n);
     cr_assert_not_null(b);
-    char *p = in_dir(name);
+    char *p = cs_at(name);
     cr_assert_eq(tu_write(p, b, n), 0);
     free(p);
     free(b);
@@ -203,7 +173,7 @@ static void put_sample(const char *name)
 
 static char *slurp_in_dir(const char *name)
 {
-    char *p = in_dir(name);
+    char *p = cs_at(name);
     char *s = tr_slurp(p);
     free(p);
     return s;
@@ -223,7 +193,7 @@ static size_t nmeta_but_record(const st_file *f)
 
 static void expect_same_tensors(const char *whole, const char *const *shards, size_t nshards)
 {
-    char *wp = in_dir(whole);
+    char *wp = cs_at(whole);
     st_file w;
     c2s_error err;
     size_t wlen;
@@ -232,7 +202,7 @@ static void expect_same_tensors(const char *whole, const char *const *shards, si
     cr_assert_eq(st_read_path(wp, &w, &err), C2S_OK, "%s", err.msg);
     size_t found = 0;
     for (size_t k = 0; k < nshards; k++) {
-        char *sp = in_dir(shards[k]);
+        char *sp = cs_at(shards[k]);
         st_file s;
         size_t slen;
         unsigned char *sb = tu_read(sp, &slen);
@@ -304,7 +274,7 @@ Test(shard, cli_writes_shards_and_the_index)
     cr_expect_str_eq(index, SAMPLE_INDEX);
     free(index);
     expect_same_tensors("whole.safetensors", SAMPLE_SHARDS, 3);
-    char *single = in_dir("model.safetensors");
+    char *single = cs_at("model.safetensors");
     cr_expect(!tu_exists(single), "no single file beside the shards");
     free(single);
     /* up to date: the index stands for the output */
@@ -363,13 +333,13 @@ Test(shard, cli_one_shard_is_the_usual_file)
     cr_expect(starts_with(r.out, "{\"input\":\"model.ckpt\",\"output\":\"model.safetensors\","),
               "%s", r.out);
     tr_free(&r);
-    cr_expect_eq(tu_count_entries(dir), 2, "model.ckpt and model.safetensors only");
+    cr_expect_eq(tu_count_entries(cs_dir), 2, "model.ckpt and model.safetensors only");
     put_sample("copy.ckpt");
     r = RUN("-q", "copy.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
     /* the same bytes, but for the options record (--max-shard-size=5000000000) */
-    char *pa = in_dir("model.safetensors"), *pb = in_dir("copy.safetensors");
+    char *pa = cs_at("model.safetensors"), *pb = cs_at("copy.safetensors");
     size_t na, nb;
     unsigned char *a = tu_read_output(pa, &na), *b = tu_read_output(pb, &nb);
     cr_assert(a != NULL && b != NULL);
@@ -391,7 +361,7 @@ Test(shard, cli_json_names_the_index)
     cr_expect_eq(cJSON_GetObjectItem(j, "tensors")->valuedouble, 11);
     uint64_t sum = sizeof SAMPLE_INDEX - 1;
     for (size_t k = 0; k < 3; k++) {
-        char *p = in_dir(SAMPLE_SHARDS[k]);
+        char *p = cs_at(SAMPLE_SHARDS[k]);
         struct stat st;
         cr_assert_eq(stat(p, &st), 0);
         sum += (uint64_t)st.st_size;
@@ -408,16 +378,16 @@ Test(shard, cli_json_names_the_index)
 Test(shard, cli_refuses_an_existing_shard_without_force)
 {
     put_sample("model.ckpt");
-    char *p = in_dir(SAMPLE_SHARDS[1]);
+    char *p = cs_at(SAMPLE_SHARDS[1]);
     cr_assert_eq(tu_write(p, "old", 3), 0);
     tr_result r = RUN("-q", "--max-shard-size", "1000", "model.ckpt");
     cr_expect_eq(r.code, 1);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: model.ckpt: output exists: "
                             "model-00002-of-00003.safetensors (use -f to overwrite)\n");
     tr_free(&r);
-    cr_expect_eq(tu_count_entries(dir), 2, "nothing new");
+    cr_expect_eq(tu_count_entries(cs_dir), 2, "nothing new");
     /* -f replaces it, and removes a single file of an earlier run */
-    char *single = in_dir("model.safetensors");
+    char *single = cs_at("model.safetensors");
     cr_assert_eq(tu_write(single, "old", 3), 0);
     r = RUN("-q", "-f", "--max-shard-size", "1000", "model.ckpt");
     cr_expect_eq(r.code, 0, "%s", r.err);
@@ -434,7 +404,7 @@ Test(shard, cli_refuses_an_existing_shard_without_force)
 Test(shard, cli_failure_removes_the_placed_shards)
 {
     put_sample("model.ckpt");
-    char *blocker = in_dir(SAMPLE_SHARDS[2]), *inner = tu_path(blocker, "x");
+    char *blocker = cs_at(SAMPLE_SHARDS[2]), *inner = tu_path(blocker, "x");
     cr_assert_eq(mkdir(blocker, 0777), 0);
     cr_assert_eq(mkdir(inner, 0777), 0);
     tr_result r = RUN("-q", "-f", "--max-shard-size", "1000", "model.ckpt");
@@ -443,11 +413,11 @@ Test(shard, cli_failure_removes_the_placed_shards)
                             "model-00003-of-00003.safetensors\n");
     tr_free(&r);
     for (size_t k = 0; k < 2; k++) {
-        char *s = in_dir(SAMPLE_SHARDS[k]);
+        char *s = cs_at(SAMPLE_SHARDS[k]);
         cr_expect(!tu_exists(s), "%s left behind", SAMPLE_SHARDS[k]);
         free(s);
     }
-    char *index = in_dir("model.safetensors.index.json");
+    char *index = cs_at("model.safetensors.index.json");
     cr_expect(!tu_exists(index));
     free(index);
     free(inner);
@@ -481,13 +451,13 @@ Test(shard, cli_usage_errors)
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: --scan writes nothing, so "
                             "--max-shard-size makes no sense with it\n");
     tr_free(&r);
-    cr_expect_eq(tu_count_entries(dir), 1, "nothing written beside model.ckpt");
+    cr_expect_eq(tu_count_entries(cs_dir), 1, "nothing written beside model.ckpt");
 }
 
 /* In a batch, every output is split on its own. */
 Test(shard, cli_batch)
 {
-    char *sub = in_dir("in");
+    char *sub = cs_at("in");
     cr_assert_eq(mkdir(sub, 0777), 0);
     free(sub);
     put_sample("in/a.ckpt");
@@ -516,7 +486,7 @@ Test(shard, cli_batch)
  * their NAME.bin.index.json is not rewritten: a note says why. */
 Test(shard, cli_hf_index_steps_aside)
 {
-    char *sub = in_dir("hf");
+    char *sub = cs_at("hf");
     cr_assert_eq(mkdir(sub, 0777), 0);
     free(sub);
     put_sample("hf/pytorch_model-00001-of-00002.bin");
@@ -524,7 +494,7 @@ Test(shard, cli_hf_index_steps_aside)
     static const char INDEX[] = "{\"weight_map\": {\"features.0.weight\": "
                                 "\"pytorch_model-00001-of-00002.bin\", \"x\": "
                                 "\"pytorch_model-00002-of-00002.bin\"}}";
-    char *p = in_dir("hf/pytorch_model.bin.index.json");
+    char *p = cs_at("hf/pytorch_model.bin.index.json");
     cr_assert_eq(tu_write(p, INDEX, sizeof INDEX - 1), 0);
     free(p);
     tr_result r = RUN("--max-shard-size", "1000", "-j", "1", "-r", "hf");
@@ -537,11 +507,11 @@ Test(shard, cli_hf_index_steps_aside)
                              "hf/model-00001-of-00002.safetensors.index.json",
                              "hf/model-00002-of-00002.safetensors.index.json"};
     for (size_t i = 0; i < 3; i++) {
-        char *w = in_dir(written[i]);
+        char *w = cs_at(written[i]);
         cr_expect(tu_exists(w), "no %s", written[i]);
         free(w);
     }
-    char *old = in_dir("hf/model.safetensors.index.json");
+    char *old = cs_at("hf/model.safetensors.index.json");
     cr_expect(!tu_exists(old));
     free(old);
 }
@@ -620,7 +590,7 @@ Test(shard, cli_force_removes_the_shards_of_the_index_it_replaces)
     tr_result r = RUN("-q", "--max-shard-size", "1000", "model.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     tr_free(&r);
-    char *other = in_dir("notes.txt");
+    char *other = cs_at("notes.txt");
     cr_assert_eq(tu_write(other, "x", 1), 0);
     /* 2000: two shards; the third of the old set goes, other files stay */
     r = RUN("-v", "-f", "--max-shard-size", "2000", "model.ckpt");
@@ -630,11 +600,11 @@ Test(shard, cli_force_removes_the_shards_of_the_index_it_replaces)
                        "%s", r.err);
     tr_free(&r);
     for (size_t k = 0; k < 3; k++) {
-        char *p = in_dir(SAMPLE_SHARDS[k]);
+        char *p = cs_at(SAMPLE_SHARDS[k]);
         cr_expect(!tu_exists(p), "%s is left", SAMPLE_SHARDS[k]);
         free(p);
     }
-    cr_expect_eq(tu_count_entries(dir), 5, "model.ckpt, notes.txt, 2 shards and the index");
+    cr_expect_eq(tu_count_entries(cs_dir), 5, "model.ckpt, notes.txt, 2 shards and the index");
     cr_expect(tu_exists(other));
     free(other);
 }

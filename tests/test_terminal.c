@@ -13,41 +13,13 @@
 #include <limits.h>
 #include <regex.h>
 
+#include "cli_sandbox.h"
 #include "run_util.h"
 #include "test_util.h"
 
-static char *dir;
-static char bin[PATH_MAX];
+TestSuite(terminal, .init = cs_setup, .fini = cs_teardown, .timeout = 60);
 
-static void setup(void)
-{
-    const char *b = getenv("C2S_BIN");
-    cr_assert_not_null(realpath(b && *b ? b : "./ckpt2safetensors", bin), "no binary");
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(terminal, .init = setup, .fini = teardown, .timeout = 60);
-
-/* Copy a fixture into the test's directory as name. */
-static void put(const char *name, const char *fixture)
-{
-    size_t n;
-    unsigned char *b = tu_read(fixture, &n);
-    cr_assert_not_null(b, "no %s", fixture);
-    char *p = tu_path(dir, name);
-    cr_assert_eq(tu_write(p, b, n), 0);
-    free(p);
-    free(b);
-}
-
-#define PTY(env, ...) tr_run_pty(bin, dir, 0, env, (const char *const[]){__VA_ARGS__, NULL})
+#define PTY(env, ...) tr_run_pty(cs_bin, cs_dir, 0, env, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- the progress line ------------------------------------------------------------ */
 
@@ -90,7 +62,7 @@ static size_t progress_lines(const char *tty, char lines[][TR_PTY_COLS + 1], siz
 
 Test(terminal, one_file_shows_writing_then_verifying)
 {
-    put("m.ckpt", "fixtures/sample.ckpt");
+    cs_put("m.ckpt", "fixtures/sample.ckpt");
     tr_result r = PTY(NULL, "--verify", "m.ckpt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     static char lines[256][TR_PTY_COLS + 1];
@@ -126,9 +98,9 @@ Test(terminal, one_file_shows_writing_then_verifying)
 
 Test(terminal, batch_line_shows_the_run_and_the_current_file)
 {
-    put("a.ckpt", "fixtures/sample.ckpt");
-    put("b.pt", "fixtures/good/views.pt");
-    put("c.pt", "fixtures/good/dtypes.pt");
+    cs_put("a.ckpt", "fixtures/sample.ckpt");
+    cs_put("b.pt", "fixtures/good/views.pt");
+    cs_put("c.pt", "fixtures/good/dtypes.pt");
     tr_result r = PTY(NULL, "-j", "2", "--verify", "a.ckpt", "b.pt", "c.pt");
     cr_assert_eq(r.code, 0, "%s", r.err);
     static char lines[256][TR_PTY_COLS + 1];
@@ -149,7 +121,7 @@ Test(terminal, batch_line_shows_the_run_and_the_current_file)
 
 Test(terminal, no_progress_line_with_quiet)
 {
-    put("a.ckpt", "fixtures/sample.ckpt");
+    cs_put("a.ckpt", "fixtures/sample.ckpt");
     tr_result r = PTY(NULL, "-q", "--verify", "a.ckpt");
     cr_assert_eq(r.code, 0);
     cr_expect_str_empty(r.err);
@@ -170,20 +142,21 @@ Test(terminal, no_progress_line_with_quiet)
 
 Test(terminal, verdicts_in_colour_on_a_terminal)
 {
-    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
-    put("good.pt", "fixtures/good/parameters.pt");
-    put("broken.pt", "fixtures/bad/truncated_zip.pt");
-    tr_result r = tr_run_pty(bin, dir, 1, NULL,
+    cs_put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("good.pt", "fixtures/good/parameters.pt");
+    cs_put("broken.pt", "fixtures/bad/truncated_zip.pt");
+    tr_result r = tr_run_pty(cs_bin, cs_dir, 1, NULL,
                              (const char *const[]){"--scan", "-q", "evil.pt", "good.pt", NULL});
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.err, SCAN_EVIL_TTY SCAN_GOOD_TTY);
     tr_free(&r);
-    r = tr_run_pty(bin, dir, 1, NULL, (const char *const[]){"--scan", "-q", "broken.pt", NULL});
+    r = tr_run_pty(cs_bin, cs_dir, 1, NULL,
+                   (const char *const[]){"--scan", "-q", "broken.pt", NULL});
     cr_expect_str_eq(r.err, "broken.pt: " YELLOW "corrupt" END ": corrupt zip archive: no end of "
                             "central directory record (truncated?)\r\n");
     tr_free(&r);
     /* the globals' classes: dangerous in red */
-    r = tr_run_pty(bin, dir, 1, NULL, (const char *const[]){"--scan", "evil.pt", NULL});
+    r = tr_run_pty(cs_bin, cs_dir, 1, NULL, (const char *const[]){"--scan", "evil.pt", NULL});
     cr_expect(strstr(r.err, "\r\n  " RED "dangerous" END "  posix.system ") != NULL, "%s", r.err);
     cr_expect(strstr(r.err, "\r\n  allowed    torch.FloatStorage ") != NULL, "%s", r.err);
     tr_free(&r);
@@ -193,9 +166,9 @@ Test(terminal, verdicts_in_colour_on_a_terminal)
  * the progress line is wiped before each message. */
 Test(terminal, errors_warnings_and_summary_rows_in_colour)
 {
-    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
-    put("broken.pt", "fixtures/bad/truncated_zip.pt");
-    char *empty = tu_path(dir, "empty");
+    cs_put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("broken.pt", "fixtures/bad/truncated_zip.pt");
+    char *empty = tu_path(cs_dir, "empty");
     cr_assert_eq(mkdir(empty, 0755), 0);
     tr_result r = PTY(NULL, "-j", "1", "evil.pt", "broken.pt", "-r", "empty");
     cr_expect_eq(r.code, 3);
@@ -231,10 +204,10 @@ static size_t escapes(const char *s)
 
 Test(terminal, no_color_and_color_never_turn_it_off)
 {
-    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
-    put("good.pt", "fixtures/good/parameters.pt");
+    cs_put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("good.pt", "fixtures/good/parameters.pt");
     const char *const no_color[] = {"NO_COLOR=1", NULL};
-    tr_result r = tr_run_pty(bin, dir, 1, no_color,
+    tr_result r = tr_run_pty(cs_bin, cs_dir, 1, no_color,
                              (const char *const[]){"--scan", "evil.pt", "good.pt", NULL});
     cr_expect_eq(r.code, 3);
     cr_expect_eq(escapes(r.err), 0, "%s", r.err);
@@ -247,15 +220,16 @@ Test(terminal, no_color_and_color_never_turn_it_off)
     tr_free(&r);
     /* NO_COLOR set but empty: as if unset */
     const char *const empty[] = {"NO_COLOR=", NULL};
-    r = tr_run_pty(bin, dir, 1, empty, (const char *const[]){"--scan", "-q", "evil.pt", NULL});
+    r = tr_run_pty(cs_bin, cs_dir, 1, empty,
+                   (const char *const[]){"--scan", "-q", "evil.pt", NULL});
     cr_expect_str_eq(r.err, SCAN_EVIL_TTY);
     tr_free(&r);
     /* --color=never on a terminal; --color=always wins over NO_COLOR */
-    r = tr_run_pty(bin, dir, 1, NULL,
+    r = tr_run_pty(cs_bin, cs_dir, 1, NULL,
                    (const char *const[]){"--color=never", "--scan", "-q", "evil.pt", NULL});
     cr_expect_str_eq(r.err, "evil.pt: unsafe (zip): 1 dangerous global\r\n");
     tr_free(&r);
-    r = tr_run_pty(bin, dir, 1, no_color,
+    r = tr_run_pty(cs_bin, cs_dir, 1, no_color,
                    (const char *const[]){"--color", "always", "--scan", "-q", "evil.pt", NULL});
     cr_expect_str_eq(r.err, SCAN_EVIL_TTY);
     tr_free(&r);
@@ -263,22 +237,26 @@ Test(terminal, no_color_and_color_never_turn_it_off)
 
 Test(terminal, not_a_terminal_gets_no_escape_codes_unless_always)
 {
-    put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
+    cs_put("evil.pt", "fixtures/hostile/reduce_posix_system.pt");
     const char *const args[] = {"--scan", "-q", "evil.pt", NULL};
-    tr_result r = tr_finish(tr_start(bin, dir, dir, args), dir);
+    tr_result r = tr_finish(tr_start(cs_bin, cs_dir, cs_dir, args), cs_dir);
     cr_expect_str_eq(r.out, "evil.pt: unsafe (zip): 1 dangerous global\n");
     tr_free(&r);
-    r = tr_finish(tr_start(bin, dir, dir, (const char *const[]){"-j", "1", "evil.pt", NULL}), dir);
+    r = tr_finish(tr_start(cs_bin, cs_dir, cs_dir,
+                           (const char *const[]){"-j", "1", "evil.pt", NULL}),
+                  cs_dir);
     cr_expect_eq(r.code, 3);
     cr_expect_eq(escapes(r.err), 0, "%s", r.err);
     tr_free(&r);
-    r = tr_finish(tr_start(bin, dir, dir,
+    r = tr_finish(tr_start(cs_bin, cs_dir, cs_dir,
                            (const char *const[]){"--color=always", "--scan", "-q", "evil.pt",
                                                  NULL}),
-                  dir);
+                  cs_dir);
     cr_expect_str_eq(r.out, "evil.pt: " RED "unsafe" END " (zip): 1 dangerous global\n");
     tr_free(&r);
-    r = tr_finish(tr_start(bin, dir, dir, (const char *const[]){"--color=sometimes", NULL}), dir);
+    r = tr_finish(tr_start(cs_bin, cs_dir, cs_dir,
+                           (const char *const[]){"--color=sometimes", NULL}),
+                  cs_dir);
     cr_expect_eq(r.code, 2);
     cr_expect_str_eq(r.err, "ckpt2safetensors: error: --color takes auto, always or never, not "
                             "'sometimes'\n");
