@@ -295,7 +295,8 @@ valgrind: ckpt2safetensors
 # ---- benchmark ---------------------------------------------------------------
 # bench/README.md explains.  Needs hyperfine and GNU time; disk: ~3.2x the size.
 BENCH_SIZES ?= 1G 5G
+BENCH_CASES ?= f16 bf16 verify transposed
 
 .PHONY: bench
 bench:
-	bash bench/run.sh $(BENCH_SIZES)
+	BENCH_CASES="$(BENCH_CASES)" bash bench/run.sh $(BENCH_SIZES)

@@ -26,7 +26,10 @@
 #                       speed", any of "f16 bf16 verify transposed", on 64
 #                       square F32 matrices (ckpt-<SIZE>-contiguous.pt and
 #                       ckpt-<SIZE>-transposed.pt), each against the plain
-#                       conversion of the contiguous file (default: none)
+#                       conversion of the contiguous file (default: none;
+#                       make bench: all four)
+#   BENCH_CASE_SIZES    the sizes of those checkpoints (default 512M, the
+#                       issue's table)
 #   BENCH_TENSORS       tensor counts of the "many tensors" rows (default
 #                       "50000 100000 200000"; "none" skips them): --list,
 #                       conversion and peak RSS on checkpoints of N tiny
@@ -308,8 +311,9 @@ run_case() { # run_case SIZE CASE
     run_rss "$key" "case-$c" "$OUT_OURS" "$BIN" -q -f ${opts[@]+"${opts[@]}"} -o "$OUT_OURS" "$in"
     rm -f "$OUT_OURS"
 }
+CASE_SIZES=(${BENCH_CASE_SIZES:-512M})
 if [ -n "$CASES" ]; then
-    for size in ${SIZES[@]+"${SIZES[@]}"}; do
+    for size in "${CASE_SIZES[@]}"; do
         ensure_ckpt "$size" 2.2 "BENCH_CASES" contiguous || continue
         ok=1
         for c in $CASES; do
