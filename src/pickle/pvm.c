@@ -2743,6 +2743,29 @@ void pvm_free(pvm *vm)
     free(vm);
 }
 
+/* Free what only the running machine needs (the stack, the marks, the memo
+ * and the dict-key index): once STOP has popped the result, the graph and
+ * the globals table are all that is read, and on a pickle of many small
+ * objects these arrays are a sizeable part of the memory. */
+static void release_run_state(pvm *vm)
+{
+    free(vm->stack);
+    vm->stack = NULL;
+    vm->stack_len = vm->stack_cap = 0;
+    free(vm->marks);
+    vm->marks = NULL;
+    vm->mark_count = vm->mark_cap = 0;
+    free(vm->memo);
+    vm->memo = NULL;
+    vm->memo_cap = vm->memo_hashed = 0;
+    free(vm->memo_dense);
+    vm->memo_dense = NULL;
+    vm->memo_dense_cap = vm->memo_count = 0;
+    free(vm->dict_slots);
+    vm->dict_slots = NULL;
+    vm->dict_slot_cap = vm->dict_slot_count = 0;
+}
+
 c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result, size_t *end,
                    c2s_error *err)
 {
@@ -2768,6 +2791,7 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
             *result = top;
             if (end != NULL)
                 *end = vm->pos;
+            release_run_state(vm);
             return C2S_OK;
         }
         TRY(step(vm, op));

@@ -126,6 +126,9 @@ static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_repor
     c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, where, o, r, &v, err);
     c2s_error e;
     c2s_error_clear(&e);
+    /* the machine copied what it keeps: the pickle's bytes are not read again */
+    free(z->pickle);
+    z->pickle = NULL;
     if (judge_other_pickles(z, o, r, 0, &e) != C2S_OK) {
         *err = e;
         return C2S_ERR_INPUT;
