@@ -171,6 +171,15 @@ static void zip_close(void *impl)
     free(z);
 }
 
+/* The tensor map is built: the object graph is no longer read (storages
+ * are streamed from the archive by key). */
+static void zip_release(void *impl)
+{
+    zip_reader *z = impl;
+    pvm_free(z->vm);
+    z->vm = NULL;
+}
+
 static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void **impl,
                            c2s_report *r, const pvm_value **top, c2s_error *err)
 {
@@ -379,4 +388,5 @@ const rd_ops rd_zip_ops = {
     .big_endian = zip_big_endian,
     .object_count = zip_object_count,
     .close = zip_close,
+    .release = zip_release,
 };
