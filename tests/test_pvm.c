@@ -634,6 +634,34 @@ Test(pvm, stack_opcodes)
     FAILS("\230.", "pickle: stack underflow in READONLY_BUFFER at offset 0");
 }
 
+/* As in CPython, None, True, False, the empty tuple and the ints -5..256 are
+ * one object each; other ints, and non-empty tuples, are not. */
+Test(pvm, singletons_are_shared)
+{
+    /* (1, 1, None, None, True, True, False, False, (), (), -5, -5, 256, 256) */
+    pvm_value **t = expect_seq(LOAD("(K\001K\001NN\210\210\211\211))J\373\377\377\377"
+                                    "J\373\377\377\377M\000\001M\000\001t."),
+                               PVM_TUPLE, 14);
+    for (size_t i = 0; i < 14; i += 2)
+        cr_assert_eq(t[i], t[i + 1], "items %zu and %zu", i, i + 1);
+    expect_int(t[0], 1);
+    expect_kind(t[2], PVM_NONE);
+    cr_assert_eq(t[4]->u.b, 1);
+    cr_assert_eq(t[6]->u.b, 0);
+    expect_seq(t[8], PVM_TUPLE, 0);
+    expect_int(t[10], -5);
+    expect_int(t[12], 256);
+    cr_assert_eq(pvm_object_count(vm), 8); /* seven shared values and the tuple */
+    cr_assert_eq(pvm_value_count(vm), 15);
+    /* (257, 257, -6, -6, (None,), (None,)) */
+    t = expect_seq(LOAD("(M\001\001M\001\001J\372\377\377\377J\372\377\377\377N\205N\205t."),
+                   PVM_TUPLE, 6);
+    for (size_t i = 0; i < 6; i += 2)
+        cr_assert_neq(t[i], t[i + 1], "items %zu and %zu", i, i + 1);
+    expect_int(t[0], 257);
+    expect_int(t[2], -6);
+}
+
 Test(pvm, object_ids_are_creation_order)
 {
     pvm_value **l = expect_seq(LOAD("](]]e."), PVM_LIST, 2);
@@ -1372,6 +1400,21 @@ Test(pvm, object_limit)
     /* items copied by set(list) count too */
     FAILS_LIMITED("cbuiltins\012set\012(K\001K\002K\003l\205R.", &lim,
                   "pickle: limit exceeded: more than 3 objects");
+}
+
+/* Reuses of a shared node (None, True, False, (), ints -5..256) count as
+ * objects too: the limit means what it meant when each was a node. */
+Test(pvm, object_limit_counts_shared_values)
+{
+    pvm_limits lim = {.max_objects = 3};
+    FAILS_LIMITED("K\001K\001K\001K\001.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("NNNN.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("\210\210\210\210.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("))))).", &lim, "pickle: limit exceeded: more than 3 objects");
+    pvm_value *v;
+    cr_assert_eq(run("K\001K\001K\001.", 7, &lim, &v), C2S_OK, "%s", err.msg);
+    cr_assert_eq(pvm_object_count(vm), 1);
+    cr_assert_eq(pvm_value_count(vm), 3);
 }
 
 Test(pvm, string_limit)

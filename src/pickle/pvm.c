@@ -59,6 +59,10 @@
 #define DEFAULT_MAX_CONTAINER ((size_t)100000000)
 
 #define NODES_PER_CHUNK 4096
+/* CPython's cache of small ints (Objects/longobject.c, _PY_NSMALLNEGINTS and
+ * _PY_NSMALLPOSINTS): these values are one object each */
+#define SMALL_INT_MIN (-5)
+#define SMALL_INT_MAX 256
 #define HIGHEST_PROTOCOL 5
 
 #define TRY(expr)                        \
@@ -366,6 +370,11 @@ struct pvm {
     size_t chunk_count, chunk_cap;
     size_t node_count;
     size_t copied_items; /* items copied by interpreted calls */
+    size_t shared_uses;  /* values that reused a singleton (below) */
+
+    /* CPython's singletons, made on first use (NULL until then) */
+    pvm_value *none, *bools[2], *empty_tuple;
+    pvm_value *small_ints[SMALL_INT_MAX - SMALL_INT_MIN + 1];
 
     pvm_value **stack;
     size_t stack_len, stack_cap;
@@ -618,7 +627,7 @@ static c2s_status take_line(pvm *vm, const uint8_t **p, size_t *n)
 
 static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
 {
-    if (vm->node_count + vm->copied_items >= vm->limits.max_objects)
+    if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
         return too_many_objects(vm);
     size_t chunk = vm->node_count / NODES_PER_CHUNK;
     if (chunk == vm->chunk_count) {
@@ -639,17 +648,44 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
     return C2S_OK;
 }
 
+/* The singleton *slot (None, True, False, (), a small int): made by its
+ * first use (*made 1), reused after (*made 0).  Every use counts against
+ * max_objects as a node of its own would, so the limit keeps its meaning;
+ * nothing ever changes these kinds of node once made, so sharing them is
+ * safe, and it is what CPython does. */
+static c2s_status shared_node(pvm *vm, pvm_value **slot, pvm_kind kind, pvm_value **out,
+                              int *made)
+{
+    *made = *slot == NULL;
+    if (*made) {
+        TRY(new_node(vm, kind, slot));
+    } else {
+        if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
+            return too_many_objects(vm);
+        vm->shared_uses++;
+    }
+    *out = *slot;
+    return C2S_OK;
+}
+
 static c2s_status new_int(pvm *vm, int64_t i, pvm_value **out)
 {
-    TRY(new_node(vm, PVM_INT, out));
-    (*out)->u.i = i;
+    int made = 1;
+    if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+        TRY(shared_node(vm, &vm->small_ints[i - SMALL_INT_MIN], PVM_INT, out, &made));
+    else
+        TRY(new_node(vm, PVM_INT, out));
+    if (made)
+        (*out)->u.i = i;
     return C2S_OK;
 }
 
 static c2s_status new_bool(pvm *vm, bool b, pvm_value **out)
 {
-    TRY(new_node(vm, PVM_BOOL, out));
-    (*out)->u.b = b;
+    int made;
+    TRY(shared_node(vm, &vm->bools[b], PVM_BOOL, out, &made));
+    if (made)
+        (*out)->u.b = b;
     return C2S_OK;
 }
 
@@ -696,6 +732,10 @@ static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_
 {
     if (n > vm->limits.max_container)
         return container_too_big(vm);
+    if (kind == PVM_TUPLE && n == 0) {
+        int made;
+        return shared_node(vm, &vm->empty_tuple, PVM_TUPLE, out, &made);
+    }
     pvm_value **copy = NULL;
     if (n > 0) {
         if (n > SIZE_MAX / sizeof *copy)
@@ -1544,9 +1584,11 @@ static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
     uint64_t u;
     const uint8_t *p;
     switch (op) {
-    case OP_NONE:
-        TRY(new_node(vm, PVM_NONE, &v));
+    case OP_NONE: {
+        int made;
+        TRY(shared_node(vm, &vm->none, PVM_NONE, &v, &made));
         break;
+    }
     case OP_NEWTRUE:
     case OP_NEWFALSE:
         TRY(new_bool(vm, op == OP_NEWTRUE, &v));
@@ -2242,7 +2284,7 @@ static bool is_seq(const pvm_value *v)
  * short pickle cannot copy one huge list many times. */
 static c2s_status charge_copy(pvm *vm, size_t items)
 {
-    if (items > vm->limits.max_objects - vm->node_count - vm->copied_items)
+    if (items > vm->limits.max_objects - vm->node_count - vm->copied_items - vm->shared_uses)
         return too_many_objects(vm);
     vm->copied_items += items;
     return C2S_OK;
@@ -2812,6 +2854,11 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i)
 size_t pvm_object_count(const pvm *vm)
 {
     return vm->node_count;
+}
+
+size_t pvm_value_count(const pvm *vm)
+{
+    return vm->node_count + vm->shared_uses;
 }
 
 int pvm_is_global(const pvm_value *v, const char *module, const char *name)

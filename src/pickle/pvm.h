@@ -30,9 +30,12 @@
  * its first occurrence: the safety policy reads that table.
  *
  * Memory: every node is owned by the pvm and freed by pvm_free() in one
- * linear pass (no recursion).  Every length read from the pickle is checked
- * against the bytes that remain and against the limits before anything is
- * allocated, so memory stays proportional to the size of the pickle.
+ * linear pass (no recursion).  None, True, False, the empty tuple and the
+ * ints -5..256 are made once and shared, as CPython shares them; nothing
+ * changes such a node after it is made.  Every length read from the pickle
+ * is checked against the bytes that remain and against the limits before
+ * anything is allocated, so memory stays proportional to the size of the
+ * pickle.
  * The graph may contain cycles and shared sub-graphs (memo, DUP); walkers
  * must be iterative and must track visited nodes.
  */
@@ -179,6 +182,12 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i);
 
 /* Number of nodes created so far (ids are 0..count-1). */
 size_t pvm_object_count(const pvm *vm);
+
+/* Number of values the pickle made: the nodes plus every reuse of a shared
+ * one (None, True, False, the empty tuple and the ints -5..256 are one node
+ * each, as they are one object each in CPython).  What budgets proportional
+ * to the pickle (tmap's visits) are based on; at least pvm_object_count. */
+size_t pvm_value_count(const pvm *vm);
 
 /* The node with id i (i < pvm_object_count): nodes in the order the
  * opcodes that made them ran, e.g. persistent ids in the order Python's

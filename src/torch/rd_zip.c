@@ -375,7 +375,7 @@ static int zip_big_endian(const void *impl)
 static uint64_t zip_object_count(const void *impl)
 {
     const zip_reader *z = impl;
-    return z->vm ? pvm_object_count(z->vm) : 0;
+    return z->vm ? pvm_value_count(z->vm) : 0;
 }
 
 const rd_ops rd_zip_ops = {
