@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "reader/judge.h"
 #include "reader/rd_npy.h"
@@ -97,6 +100,16 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
 
 static c2s_status keep_scalars(c2s_checkpoint *ck, c2s_error *err);
 
+/* Hand the pages the freed graph held back to the system: glibc keeps freed
+ * small blocks in its heap, where they would still count in the resident
+ * size under the buffers the conversion allocates next. */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Open path, or (path NULL) fd named name: judge, then map.  The object
  * graph is then freed (the map copied what it needs), keeping only the
  * scalars ckpt_metadata may want: on a pickle of many small tensors the
@@ -109,10 +122,10 @@ static c2s_status load(c2s_checkpoint *ck, const char *path, int fd, const char 
     s = judge_verdict(&ck->report, s, err);
     if (s == C2S_OK)
         s = ckpt_map(ck, o, err);
-    if (s == C2S_OK && (s = keep_scalars(ck, err)) == C2S_OK) {
+    if (s == C2S_OK && (s = keep_scalars(ck, err)) == C2S_OK && ck->rd.ops->release != NULL) {
         rd_release(&ck->rd);
-        if (ck->rd.ops->release != NULL)
-            ck->top = NULL;
+        ck->top = NULL;
+        give_back_memory();
     }
     return s;
 }
