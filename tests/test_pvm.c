@@ -662,6 +662,47 @@ Test(pvm, singletons_are_shared)
     expect_int(t[2], -6);
 }
 
+/* Tuple item arrays come from an arena (util/arena.h): many small tuples
+ * span several of its blocks, and a tuple bigger than a block gets its own. */
+Test(pvm, many_tuples_and_a_big_one)
+{
+    enum { SMALL = 6000, BIG = 20000 };
+    size_t cap = 2 + SMALL * 7 + 2 + BIG * 3 + 3, n = 0;
+    unsigned char *p = malloc(cap);
+    cr_assert_not_null(p);
+    p[n++] = '(';
+    for (size_t i = 0; i < SMALL; i++) { /* (i & 0xff, 257 + i % 1000) */
+        p[n++] = 'K';
+        p[n++] = (unsigned char)(i & 0xff);
+        p[n++] = 'M';
+        p[n++] = (unsigned char)((257 + i % 1000) & 0xff);
+        p[n++] = (unsigned char)((257 + i % 1000) >> 8);
+        p[n++] = 0x86; /* TUPLE2 */
+    }
+    p[n++] = '(';
+    for (size_t i = 0; i < BIG; i++) {
+        p[n++] = 'M';
+        p[n++] = (unsigned char)(i & 0xff);
+        p[n++] = (unsigned char)(i >> 8);
+    }
+    p[n++] = 't';
+    p[n++] = 'l';
+    p[n++] = '.';
+    cr_assert_leq(n, cap);
+    pvm_value *v;
+    cr_assert_eq(run(p, n, NULL, &v), C2S_OK, "%s", err.msg);
+    free(p);
+    pvm_value **l = expect_seq(v, PVM_LIST, SMALL + 1);
+    for (size_t i = 0; i < SMALL; i++) {
+        pvm_value **t = expect_seq(l[i], PVM_TUPLE, 2);
+        expect_int(t[0], (int64_t)(i & 0xff));
+        expect_int(t[1], (int64_t)(257 + i % 1000));
+    }
+    pvm_value **big = expect_seq(l[SMALL], PVM_TUPLE, BIG);
+    for (size_t i = 0; i < BIG; i++)
+        expect_int(big[i], (int64_t)i);
+}
+
 Test(pvm, object_ids_are_creation_order)
 {
     pvm_value **l = expect_seq(LOAD("](]]e."), PVM_LIST, 2);

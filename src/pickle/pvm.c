@@ -13,6 +13,8 @@
  *   - nodes live in fixed-size chunks, so a node never moves and ids are
  *     simply the creation index; pvm_free() walks the chunks linearly, which
  *     is why cycles (a list appended to itself) cost nothing to free.
+ *   - the item arrays of tuples, which never change, come from an arena
+ *     (util/arena.h): no malloc header on each of millions of small arrays.
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
@@ -42,6 +44,7 @@
  * always C2S_ERR_INPUT.
  */
 #include "pickle/pvm.h"
+#include "util/arena.h"
 #include "util/grow.h"
 #include "util/hex.h"
 
@@ -371,6 +374,8 @@ struct pvm {
     size_t node_count;
     size_t copied_items; /* items copied by interpreted calls */
     size_t shared_uses;  /* values that reused a singleton (below) */
+
+    arena tuple_items; /* the item arrays of tuples, which never change */
 
     /* CPython's singletons, made on first use (NULL until then) */
     pvm_value *none, *bools[2], *empty_tuple;
@@ -740,14 +745,16 @@ static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_
     if (n > 0) {
         if (n > SIZE_MAX / sizeof *copy)
             return out_of_memory(vm);
-        copy = malloc(n * sizeof *copy);
+        copy = kind == PVM_TUPLE ? arena_alloc(&vm->tuple_items, n * sizeof *copy)
+                                 : malloc(n * sizeof *copy);
         if (copy == NULL)
             return out_of_memory(vm);
         memcpy(copy, items, n * sizeof *copy);
     }
     c2s_status st = new_node(vm, kind, out);
     if (st != C2S_OK) {
-        free(copy);
+        if (kind != PVM_TUPLE)
+            free(copy);
         return st;
     }
     (*out)->u.seq.items = copy;
@@ -2742,7 +2749,6 @@ static void free_node_contents(pvm_value *v)
     case PVM_BYTES:
         free(v->u.str.data);
         break;
-    case PVM_TUPLE:
     case PVM_LIST:
     case PVM_SET:
     case PVM_FROZENSET:
@@ -2770,6 +2776,7 @@ void pvm_free(pvm *vm)
         free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free(vm->chunks[c]);
+    arena_free(&vm->tuple_items);
     free(vm->chunks);
     for (size_t g = 0; g < vm->global_count; g++)
         free((char *)vm->globals[g].module); /* one block per global */
