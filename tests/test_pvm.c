@@ -848,10 +848,10 @@ Test(pvm, reduce_makes_call_with_exact_args)
     expect_int(a[0], 1);
     expect_str(a[1], "a");
     expect_kind(a[2], PVM_NONE);
-    cr_assert_null(c->u.call.kwargs);
+    cr_assert_null(pvm_call_kwargs(c));
     cr_assert_null(c->u.call.state);
-    cr_assert_null(c->u.call.listitems);
-    cr_assert_null(c->u.call.dictitems);
+    cr_assert_null(pvm_call_listitems(c));
+    cr_assert_null(pvm_call_dictitems(c));
     cr_assert_eq(c->u.call.how, PVM_USE_REDUCE);
     expect_table_entry(0, "mod", "fn", "mod", PVM_USE_REF | PVM_USE_REDUCE, 0);
 
@@ -874,8 +874,8 @@ Test(pvm, newobj_ex_and_inst_and_obj)
     pvm_value *c = LOAD("cmod\012C\012)}K\001K\002s\222.");
     expect_kind(c, PVM_CALL);
     cr_assert_eq(c->u.call.how, PVM_USE_NEWOBJ);
-    expect_kind(c->u.call.kwargs, PVM_DICT);
-    cr_assert_eq(c->u.call.kwargs->u.dict.len, 1);
+    expect_kind(pvm_call_kwargs(c), PVM_DICT);
+    cr_assert_eq(pvm_call_kwargs(c)->u.dict.len, 1);
     FAILS("cmod\012C\012)]\222.", "pickle: NEWOBJ_EX keyword arguments are a list, not a dict, at "
                                   "offset 9");
 
@@ -897,13 +897,13 @@ Test(pvm, fill_opcodes_on_a_call_are_recorded)
 {
     pvm_value *c = LOAD("cmod\012C\012)RK\001a(K\002K\003eK\004K\005s.");
     expect_kind(c, PVM_CALL);
-    pvm_value **l = expect_seq(c->u.call.listitems, PVM_LIST, 3);
+    pvm_value **l = expect_seq(pvm_call_listitems(c), PVM_LIST, 3);
     expect_int(l[0], 1);
     expect_int(l[2], 3);
-    expect_kind(c->u.call.dictitems, PVM_DICT);
-    cr_assert_eq(c->u.call.dictitems->u.dict.len, 1);
-    expect_int(c->u.call.dictitems->u.dict.keys[0], 4);
-    expect_int(c->u.call.dictitems->u.dict.vals[0], 5);
+    expect_kind(pvm_call_dictitems(c), PVM_DICT);
+    cr_assert_eq(pvm_call_dictitems(c)->u.dict.len, 1);
+    expect_int(pvm_call_dictitems(c)->u.dict.keys[0], 4);
+    expect_int(pvm_call_dictitems(c)->u.dict.vals[0], 5);
 }
 
 /* do_setitems calls __setitem__ on whatever is below: a list takes int
@@ -949,7 +949,7 @@ Test(pvm, empty_fill_is_a_no_op_on_anything)
 Test(pvm, fill_opaque_objects)
 {
     pvm_value *c = LOAD("cmod\012C\012)R(K\001K\002\220K\003a.");
-    pvm_value **l = expect_seq(c->u.call.listitems, PVM_LIST, 3);
+    pvm_value **l = expect_seq(pvm_call_listitems(c), PVM_LIST, 3);
     expect_int(l[0], 1);
     expect_int(l[2], 3);
     expect_global(LOAD("cmod\012C\012K\001a(K\002K\003uK\004K\005s(K\006\220."), "mod", "C");
@@ -1136,7 +1136,7 @@ Test(pvm, tuple_subclass_call_stays_a_call)
     pvm_value *v = LOAD("ctorch\012Size\012K\002K\003\206\205R.");
     cr_assert(pvm_is_call_of(v, "torch", "Size"));
     cr_assert_eq(v->u.call.how, PVM_USE_REDUCE);
-    cr_assert_null(v->u.call.kwargs);
+    cr_assert_null(pvm_call_kwargs(v));
     cr_assert_null(v->u.call.state);
     pvm_value **a = expect_seq(v->u.call.args, PVM_TUPLE, 1);
     pvm_value **t = expect_seq(a[0], PVM_TUPLE, 2);

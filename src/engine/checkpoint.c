@@ -223,8 +223,8 @@ static const pvm_value *as_dict(const pvm_value *v)
 {
     if (v->kind == PVM_DICT)
         return v;
-    if (v->kind == PVM_CALL && v->u.call.dictitems != NULL)
-        return v->u.call.dictitems;
+    if (v->kind == PVM_CALL && pvm_call_dictitems(v) != NULL)
+        return pvm_call_dictitems(v);
     return NULL;
 }
 

@@ -13,8 +13,9 @@
  *   - nodes live in fixed-size chunks, so a node never moves and ids are
  *     simply the creation index; pvm_free() walks the chunks linearly, which
  *     is why cycles (a list appended to itself) cost nothing to free.
- *   - the item arrays of tuples, which never change, come from an arena
- *     (util/arena.h): no malloc header on each of millions of small arrays.
+ *   - the item arrays of tuples, which never change, and the rare extras
+ *     of calls (pvm_call_more) come from an arena (util/arena.h): no malloc
+ *     header on each of millions of small arrays.
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
@@ -375,7 +376,8 @@ struct pvm {
     size_t copied_items; /* items copied by interpreted calls */
     size_t shared_uses;  /* values that reused a singleton (below) */
 
-    arena tuple_items; /* the item arrays of tuples, which never change */
+    arena fixed; /* pieces that never change size: tuple item arrays and
+                    calls' pvm_call_more */
 
     /* CPython's singletons, made on first use (NULL until then) */
     pvm_value *none, *bools[2], *empty_tuple;
@@ -745,7 +747,7 @@ static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_
     if (n > 0) {
         if (n > SIZE_MAX / sizeof *copy)
             return out_of_memory(vm);
-        copy = kind == PVM_TUPLE ? arena_alloc(&vm->tuple_items, n * sizeof *copy)
+        copy = kind == PVM_TUPLE ? arena_alloc(&vm->fixed, n * sizeof *copy)
                                  : malloc(n * sizeof *copy);
         if (copy == NULL)
             return out_of_memory(vm);
@@ -1958,13 +1960,29 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
     return push(vm, v);
 }
 
+/* The call's pvm_call_more, made (all NULL) on first need. */
+static c2s_status call_more(pvm *vm, pvm_value *call, pvm_call_more **more)
+{
+    if (call->u.call.more == NULL) {
+        pvm_call_more *m = arena_alloc(&vm->fixed, sizeof *m);
+        if (m == NULL)
+            return out_of_memory(vm);
+        *m = (pvm_call_more){NULL, NULL, NULL};
+        call->u.call.more = m;
+    }
+    *more = call->u.call.more;
+    return C2S_OK;
+}
+
 /* Where APPEND(S) and ADDITEMS items go when the target is a PVM_CALL:
  * CPython calls its extend / append / add, which we record in order. */
 static c2s_status call_list(pvm *vm, pvm_value *call, pvm_value **list)
 {
-    if (call->u.call.listitems == NULL)
-        TRY(new_seq(vm, PVM_LIST, NULL, 0, &call->u.call.listitems));
-    *list = call->u.call.listitems;
+    pvm_call_more *m = NULL;
+    TRY(call_more(vm, call, &m));
+    if (m->listitems == NULL)
+        TRY(new_seq(vm, PVM_LIST, NULL, 0, &m->listitems));
+    *list = m->listitems;
     return C2S_OK;
 }
 
@@ -2088,12 +2106,15 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
     bool opaque = target->kind == PVM_GLOBAL || target->kind == PVM_PERSID;
     pvm_value *into = target;
     if (target->kind == PVM_CALL) {
-        if (pairs && target->u.call.dictitems == NULL)
-            TRY(new_node(vm, PVM_DICT, &target->u.call.dictitems));
-        if (pairs)
-            into = target->u.call.dictitems;
-        else
+        if (pairs) {
+            pvm_call_more *m = NULL;
+            TRY(call_more(vm, target, &m));
+            if (m->dictitems == NULL)
+                TRY(new_node(vm, PVM_DICT, &m->dictitems));
+            into = m->dictitems;
+        } else {
             TRY(call_list(vm, target, &into));
+        }
     } else if (target->kind == PVM_BYTES && target->u.str.bytearray && op != OP_ADDITEMS) {
         TRY(bytearray_fill(vm, pairs, target, items, count));
         opaque = true; /* done */
@@ -2406,8 +2427,12 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
         TRY(new_node(vm, PVM_CALL, &result));
         result->u.call.callable = fn;
         result->u.call.args = args;
-        result->u.call.kwargs = kwargs;
         result->u.call.how = how;
+        if (kwargs != NULL) {
+            pvm_call_more *m = NULL;
+            TRY(call_more(vm, result, &m));
+            m->kwargs = kwargs;
+        }
     }
     return push(vm, result);
 }
@@ -2776,7 +2801,7 @@ void pvm_free(pvm *vm)
         free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free(vm->chunks[c]);
-    arena_free(&vm->tuple_items);
+    arena_free(&vm->fixed);
     free(vm->chunks);
     for (size_t g = 0; g < vm->global_count; g++)
         free((char *)vm->globals[g].module); /* one block per global */

@@ -93,6 +93,16 @@ _Static_assert(PVM_USE_REF == C2S_USE_REF && PVM_USE_REDUCE == C2S_USE_REDUCE &&
 
 typedef struct pvm_value pvm_value;
 
+/* What a PVM_CALL received besides its arguments and BUILD state; rare (a
+ * state dict's tensors have none of it), so kept out of the node, which it
+ * would make 16 bytes bigger: read it with pvm_call_kwargs() and friends. */
+typedef struct pvm_call_more {
+    pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
+    pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS items in
+                             order, else NULL */
+    pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
+} pvm_call_more;
+
 struct pvm_value {
     pvm_kind kind;
     uint32_t id; /* 0..pvm_object_count()-1, unique: index for visited marks */
@@ -121,20 +131,36 @@ struct pvm_value {
             size_t index; /* into the globals table */
         } global;
         struct {
-            pvm_value *callable;  /* usually a PVM_GLOBAL; may be any value */
-            pvm_value *args;      /* PVM_TUPLE (empty tuple when none) */
-            pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
-            pvm_value *state;     /* last BUILD state, else NULL */
-            pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS
-                                    items in order, else NULL */
-            pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
-            pvm_use how;          /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+            pvm_value *callable; /* usually a PVM_GLOBAL; may be any value */
+            pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
+            pvm_value *state;    /* last BUILD state, else NULL */
+            pvm_call_more *more; /* kwargs, listitems, dictitems; NULL: none */
+            pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
         struct {
             pvm_value *pid;
         } persid;
     } u;
 };
+
+/* A million-tensor pickle makes millions of nodes: keep them small. */
+_Static_assert(sizeof(pvm_value) <= 48, "pvm_value is 48 bytes on 64-bit targets");
+
+/* The parts of a PVM_CALL's pvm_call_more (NULL when it has none). */
+static inline pvm_value *pvm_call_kwargs(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->kwargs : NULL;
+}
+
+static inline pvm_value *pvm_call_listitems(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->listitems : NULL;
+}
+
+static inline pvm_value *pvm_call_dictitems(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->dictitems : NULL;
+}
 
 /* One global named by the pickle. */
 typedef struct pvm_global {
