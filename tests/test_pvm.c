@@ -634,6 +634,75 @@ Test(pvm, stack_opcodes)
     FAILS("\230.", "pickle: stack underflow in READONLY_BUFFER at offset 0");
 }
 
+/* As in CPython, None, True, False, the empty tuple and the ints -5..256 are
+ * one object each; other ints, and non-empty tuples, are not. */
+Test(pvm, singletons_are_shared)
+{
+    /* (1, 1, None, None, True, True, False, False, (), (), -5, -5, 256, 256) */
+    pvm_value **t = expect_seq(LOAD("(K\001K\001NN\210\210\211\211))J\373\377\377\377"
+                                    "J\373\377\377\377M\000\001M\000\001t."),
+                               PVM_TUPLE, 14);
+    for (size_t i = 0; i < 14; i += 2)
+        cr_assert_eq(t[i], t[i + 1], "items %zu and %zu", i, i + 1);
+    expect_int(t[0], 1);
+    expect_kind(t[2], PVM_NONE);
+    cr_assert_eq(t[4]->u.b, 1);
+    cr_assert_eq(t[6]->u.b, 0);
+    expect_seq(t[8], PVM_TUPLE, 0);
+    expect_int(t[10], -5);
+    expect_int(t[12], 256);
+    cr_assert_eq(pvm_object_count(vm), 8); /* seven shared values and the tuple */
+    cr_assert_eq(pvm_value_count(vm), 15);
+    /* (257, 257, -6, -6, (None,), (None,)) */
+    t = expect_seq(LOAD("(M\001\001M\001\001J\372\377\377\377J\372\377\377\377N\205N\205t."),
+                   PVM_TUPLE, 6);
+    for (size_t i = 0; i < 6; i += 2)
+        cr_assert_neq(t[i], t[i + 1], "items %zu and %zu", i, i + 1);
+    expect_int(t[0], 257);
+    expect_int(t[2], -6);
+}
+
+/* Tuple item arrays come from an arena (util/arena.h): many small tuples
+ * span several of its blocks, and a tuple bigger than a block gets its own. */
+Test(pvm, many_tuples_and_a_big_one)
+{
+    enum { SMALL = 6000, BIG = 20000 };
+    size_t cap = 2 + SMALL * 7 + 2 + BIG * 3 + 3, n = 0;
+    unsigned char *p = malloc(cap);
+    cr_assert_not_null(p);
+    p[n++] = '(';
+    for (size_t i = 0; i < SMALL; i++) { /* (i & 0xff, 257 + i % 1000) */
+        p[n++] = 'K';
+        p[n++] = (unsigned char)(i & 0xff);
+        p[n++] = 'M';
+        p[n++] = (unsigned char)((257 + i % 1000) & 0xff);
+        p[n++] = (unsigned char)((257 + i % 1000) >> 8);
+        p[n++] = 0x86; /* TUPLE2 */
+    }
+    p[n++] = '(';
+    for (size_t i = 0; i < BIG; i++) {
+        p[n++] = 'M';
+        p[n++] = (unsigned char)(i & 0xff);
+        p[n++] = (unsigned char)(i >> 8);
+    }
+    p[n++] = 't';
+    p[n++] = 'l';
+    p[n++] = '.';
+    cr_assert_leq(n, cap);
+    pvm_value *v;
+    cr_assert_eq(run(p, n, NULL, &v), C2S_OK, "%s", err.msg);
+    free(p);
+    pvm_value **l = expect_seq(v, PVM_LIST, SMALL + 1);
+    for (size_t i = 0; i < SMALL; i++) {
+        pvm_value **t = expect_seq(l[i], PVM_TUPLE, 2);
+        expect_int(t[0], (int64_t)(i & 0xff));
+        expect_int(t[1], (int64_t)(257 + i % 1000));
+    }
+    pvm_value **big = expect_seq(l[SMALL], PVM_TUPLE, BIG);
+    for (size_t i = 0; i < BIG; i++)
+        expect_int(big[i], (int64_t)i);
+}
+
 Test(pvm, object_ids_are_creation_order)
 {
     pvm_value **l = expect_seq(LOAD("](]]e."), PVM_LIST, 2);
@@ -779,10 +848,10 @@ Test(pvm, reduce_makes_call_with_exact_args)
     expect_int(a[0], 1);
     expect_str(a[1], "a");
     expect_kind(a[2], PVM_NONE);
-    cr_assert_null(c->u.call.kwargs);
+    cr_assert_null(pvm_call_kwargs(c));
     cr_assert_null(c->u.call.state);
-    cr_assert_null(c->u.call.listitems);
-    cr_assert_null(c->u.call.dictitems);
+    cr_assert_null(pvm_call_listitems(c));
+    cr_assert_null(pvm_call_dictitems(c));
     cr_assert_eq(c->u.call.how, PVM_USE_REDUCE);
     expect_table_entry(0, "mod", "fn", "mod", PVM_USE_REF | PVM_USE_REDUCE, 0);
 
@@ -805,8 +874,8 @@ Test(pvm, newobj_ex_and_inst_and_obj)
     pvm_value *c = LOAD("cmod\012C\012)}K\001K\002s\222.");
     expect_kind(c, PVM_CALL);
     cr_assert_eq(c->u.call.how, PVM_USE_NEWOBJ);
-    expect_kind(c->u.call.kwargs, PVM_DICT);
-    cr_assert_eq(c->u.call.kwargs->u.dict.len, 1);
+    expect_kind(pvm_call_kwargs(c), PVM_DICT);
+    cr_assert_eq(pvm_call_kwargs(c)->u.dict.len, 1);
     FAILS("cmod\012C\012)]\222.", "pickle: NEWOBJ_EX keyword arguments are a list, not a dict, at "
                                   "offset 9");
 
@@ -828,13 +897,13 @@ Test(pvm, fill_opcodes_on_a_call_are_recorded)
 {
     pvm_value *c = LOAD("cmod\012C\012)RK\001a(K\002K\003eK\004K\005s.");
     expect_kind(c, PVM_CALL);
-    pvm_value **l = expect_seq(c->u.call.listitems, PVM_LIST, 3);
+    pvm_value **l = expect_seq(pvm_call_listitems(c), PVM_LIST, 3);
     expect_int(l[0], 1);
     expect_int(l[2], 3);
-    expect_kind(c->u.call.dictitems, PVM_DICT);
-    cr_assert_eq(c->u.call.dictitems->u.dict.len, 1);
-    expect_int(c->u.call.dictitems->u.dict.keys[0], 4);
-    expect_int(c->u.call.dictitems->u.dict.vals[0], 5);
+    expect_kind(pvm_call_dictitems(c), PVM_DICT);
+    cr_assert_eq(pvm_call_dictitems(c)->u.dict.len, 1);
+    expect_int(pvm_call_dictitems(c)->u.dict.keys[0], 4);
+    expect_int(pvm_call_dictitems(c)->u.dict.vals[0], 5);
 }
 
 /* do_setitems calls __setitem__ on whatever is below: a list takes int
@@ -880,7 +949,7 @@ Test(pvm, empty_fill_is_a_no_op_on_anything)
 Test(pvm, fill_opaque_objects)
 {
     pvm_value *c = LOAD("cmod\012C\012)R(K\001K\002\220K\003a.");
-    pvm_value **l = expect_seq(c->u.call.listitems, PVM_LIST, 3);
+    pvm_value **l = expect_seq(pvm_call_listitems(c), PVM_LIST, 3);
     expect_int(l[0], 1);
     expect_int(l[2], 3);
     expect_global(LOAD("cmod\012C\012K\001a(K\002K\003uK\004K\005s(K\006\220."), "mod", "C");
@@ -1067,7 +1136,7 @@ Test(pvm, tuple_subclass_call_stays_a_call)
     pvm_value *v = LOAD("ctorch\012Size\012K\002K\003\206\205R.");
     cr_assert(pvm_is_call_of(v, "torch", "Size"));
     cr_assert_eq(v->u.call.how, PVM_USE_REDUCE);
-    cr_assert_null(v->u.call.kwargs);
+    cr_assert_null(pvm_call_kwargs(v));
     cr_assert_null(v->u.call.state);
     pvm_value **a = expect_seq(v->u.call.args, PVM_TUPLE, 1);
     pvm_value **t = expect_seq(a[0], PVM_TUPLE, 2);
@@ -1372,6 +1441,21 @@ Test(pvm, object_limit)
     /* items copied by set(list) count too */
     FAILS_LIMITED("cbuiltins\012set\012(K\001K\002K\003l\205R.", &lim,
                   "pickle: limit exceeded: more than 3 objects");
+}
+
+/* Reuses of a shared node (None, True, False, (), ints -5..256) count as
+ * objects too: the limit means what it meant when each was a node. */
+Test(pvm, object_limit_counts_shared_values)
+{
+    pvm_limits lim = {.max_objects = 3};
+    FAILS_LIMITED("K\001K\001K\001K\001.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("NNNN.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("\210\210\210\210.", &lim, "pickle: limit exceeded: more than 3 objects");
+    FAILS_LIMITED("))))).", &lim, "pickle: limit exceeded: more than 3 objects");
+    pvm_value *v;
+    cr_assert_eq(run("K\001K\001K\001.", 7, &lim, &v), C2S_OK, "%s", err.msg);
+    cr_assert_eq(pvm_object_count(vm), 1);
+    cr_assert_eq(pvm_value_count(vm), 3);
 }
 
 Test(pvm, string_limit)

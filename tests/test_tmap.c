@@ -49,7 +49,7 @@ static c2s_status map_pickle(pb *p, const tmap_options *opts)
     cr_assert_eq(st, C2S_OK, "pvm_run failed: %s", perr.msg);
     cr_assert_not_null(top);
     c2s_error_clear(&g_err);
-    return tmap_build(top, pvm_object_count(g_vm), opts, &g_map, &g_err);
+    return tmap_build(top, pvm_value_count(g_vm), opts, &g_map, &g_err);
 }
 
 static void map_ok(pb *p, const tmap_options *opts)
@@ -1543,7 +1543,7 @@ Test(tmap, shared_structure_default_limit_ends_fast, .timeout = 60)
     snprintf(want, sizeof want,
              "object graph too large: more than %llu nodes visited (deeply shared "
              "sub-structures?)",
-             100000ull + 4ull * (unsigned long long)pvm_object_count(g_vm));
+             100000ull + 4ull * (unsigned long long)pvm_value_count(g_vm));
     cr_assert_str_eq(g_err.msg, want);
     cr_assert_eq(g_map.ntensors, 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "reader/judge.h"
 #include "reader/rd_npy.h"
@@ -95,14 +98,36 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
     return rd_check_storages(&ck->rd, &ck->map, err);
 }
 
-/* Open path, or (path NULL) fd named name: judge, then map. */
+static c2s_status keep_scalars(c2s_checkpoint *ck, c2s_error *err);
+
+/* Hand the pages the freed graph held back to the system: glibc keeps freed
+ * small blocks in its heap, where they would still count in the resident
+ * size under the buffers the conversion allocates next. */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* Open path, or (path NULL) fd named name: judge, then map.  The object
+ * graph is then freed (the map copied what it needs), keeping only the
+ * scalars ckpt_metadata may want: on a pickle of many small tensors the
+ * graph is most of the memory. */
 static c2s_status load(c2s_checkpoint *ck, const char *path, int fd, const char *name,
                        const c2s_open_options *o, c2s_error *err)
 {
     c2s_status s = path != NULL ? ckpt_inspect(ck, path, o, err)
                                 : ckpt_inspect_fd(ck, fd, name, o, err);
     s = judge_verdict(&ck->report, s, err);
-    return s == C2S_OK ? ckpt_map(ck, o, err) : s;
+    if (s == C2S_OK)
+        s = ckpt_map(ck, o, err);
+    if (s == C2S_OK && (s = keep_scalars(ck, err)) == C2S_OK && ck->rd.ops->release != NULL) {
+        rd_release(&ck->rd);
+        ck->top = NULL;
+        give_back_memory();
+    }
+    return s;
 }
 
 static c2s_status open_either(const char *path, int fd, const char *name,
@@ -198,8 +223,8 @@ static const pvm_value *as_dict(const pvm_value *v)
 {
     if (v->kind == PVM_DICT)
         return v;
-    if (v->kind == PVM_CALL && v->u.call.dictitems != NULL)
-        return v->u.call.dictitems;
+    if (v->kind == PVM_CALL && pvm_call_dictitems(v) != NULL)
+        return pvm_call_dictitems(v);
     return NULL;
 }
 
@@ -265,6 +290,33 @@ static int quant_metadata(const tmap *m, const c2s_write_options *sel, meta_list
     return ok;
 }
 
+/* Collect the scalar leaves of ck->top into ck->scalars: the first
+ * META_MAX distinct paths in walk order, enough for ckpt_metadata whatever
+ * keys precede them there. */
+static c2s_status keep_scalars(c2s_checkpoint *ck, c2s_error *err)
+{
+    meta_list l = {0};
+    char path[META_VALUE_MAX] = "";
+    if (ck->top != NULL && !collect_scalars(ck->top, path, 0, 0, &l)) {
+        ckpt_metadata_free(l.kv, l.n);
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    }
+    ck->scalars = l.kv;
+    ck->nscalars = l.n;
+    return C2S_OK;
+}
+
+/* Append the kept scalars to l as collect_scalars would have: those whose
+ * key l lacks, in order, while l holds fewer than META_MAX. */
+static int add_scalars(const c2s_checkpoint *ck, meta_list *l)
+{
+    for (size_t i = 0; i < ck->nscalars && l->n < META_MAX; i++)
+        if (!meta_has(l, ck->scalars[i].key) &&
+            !meta_add(l, ck->scalars[i].key, ck->scalars[i].value))
+            return 0;
+    return 1;
+}
+
 c2s_status ckpt_metadata(c2s_checkpoint *ck, const c2s_kv *user, size_t nuser, int training,
                          const c2s_write_options *sel, stw_kv **out, size_t *n, c2s_error *err)
 {
@@ -274,9 +326,8 @@ c2s_status ckpt_metadata(c2s_checkpoint *ck, const c2s_kv *user, size_t nuser, i
         ok = meta_add(&l, user[i].key, user[i].value);
     if (ok)
         ok = quant_metadata(&ck->map, sel, &l);
-    char path[META_VALUE_MAX] = "";
-    if (ok && training && ck->top != NULL)
-        ok = collect_scalars(ck->top, path, 0, 0, &l);
+    if (ok && training)
+        ok = add_scalars(ck, &l);
     if (!ok) {
         ckpt_metadata_free(l.kv, l.n);
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -306,6 +357,7 @@ void c2s_close(c2s_checkpoint *ck)
         return;
     c2s_report_free(&ck->report);
     tmap_free(&ck->map);
+    ckpt_metadata_free(ck->scalars, ck->nscalars);
     rd_close(&ck->rd);
     rd_input_close(&ck->in);
     free(ck);

@@ -14,8 +14,12 @@ struct c2s_checkpoint {
     c2s_report report;    /* the verdict's material */
     rd_input in;          /* the input, opened once */
     rd rd;                /* its format reader */
-    const pvm_value *top; /* the unpickled object, or NULL */
+    const pvm_value *top; /* the unpickled object; NULL once c2s_open is done */
     tmap map;
+    /* The scalar leaves of top's dicts (ckpt_metadata's training keys),
+     * kept when c2s_open frees the object graph. */
+    stw_kv *scalars;
+    size_t nscalars;
 };
 
 /* The reading stages shared by c2s_open and c2s_scan: open the input once

@@ -13,6 +13,9 @@
  *   - nodes live in fixed-size chunks, so a node never moves and ids are
  *     simply the creation index; pvm_free() walks the chunks linearly, which
  *     is why cycles (a list appended to itself) cost nothing to free.
+ *   - the item arrays of tuples, which never change, and the rare extras
+ *     of calls (pvm_call_more) come from an arena (util/arena.h): no malloc
+ *     header on each of millions of small arrays.
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
@@ -42,6 +45,7 @@
  * always C2S_ERR_INPUT.
  */
 #include "pickle/pvm.h"
+#include "util/arena.h"
 #include "util/grow.h"
 #include "util/hex.h"
 
@@ -59,6 +63,10 @@
 #define DEFAULT_MAX_CONTAINER ((size_t)100000000)
 
 #define NODES_PER_CHUNK 4096
+/* CPython's cache of small ints (Objects/longobject.c, _PY_NSMALLNEGINTS and
+ * _PY_NSMALLPOSINTS): these values are one object each */
+#define SMALL_INT_MIN (-5)
+#define SMALL_INT_MAX 256
 #define HIGHEST_PROTOCOL 5
 
 #define TRY(expr)                        \
@@ -366,6 +374,14 @@ struct pvm {
     size_t chunk_count, chunk_cap;
     size_t node_count;
     size_t copied_items; /* items copied by interpreted calls */
+    size_t shared_uses;  /* values that reused a singleton (below) */
+
+    arena fixed; /* pieces that never change size: tuple item arrays and
+                    calls' pvm_call_more */
+
+    /* CPython's singletons, made on first use (NULL until then) */
+    pvm_value *none, *bools[2], *empty_tuple;
+    pvm_value *small_ints[SMALL_INT_MAX - SMALL_INT_MIN + 1];
 
     pvm_value **stack;
     size_t stack_len, stack_cap;
@@ -618,7 +634,7 @@ static c2s_status take_line(pvm *vm, const uint8_t **p, size_t *n)
 
 static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
 {
-    if (vm->node_count + vm->copied_items >= vm->limits.max_objects)
+    if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
         return too_many_objects(vm);
     size_t chunk = vm->node_count / NODES_PER_CHUNK;
     if (chunk == vm->chunk_count) {
@@ -639,17 +655,44 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
     return C2S_OK;
 }
 
+/* The singleton *slot (None, True, False, (), a small int): made by its
+ * first use (*made 1), reused after (*made 0).  Every use counts against
+ * max_objects as a node of its own would, so the limit keeps its meaning;
+ * nothing ever changes these kinds of node once made, so sharing them is
+ * safe, and it is what CPython does. */
+static c2s_status shared_node(pvm *vm, pvm_value **slot, pvm_kind kind, pvm_value **out,
+                              int *made)
+{
+    *made = *slot == NULL;
+    if (*made) {
+        TRY(new_node(vm, kind, slot));
+    } else {
+        if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
+            return too_many_objects(vm);
+        vm->shared_uses++;
+    }
+    *out = *slot;
+    return C2S_OK;
+}
+
 static c2s_status new_int(pvm *vm, int64_t i, pvm_value **out)
 {
-    TRY(new_node(vm, PVM_INT, out));
-    (*out)->u.i = i;
+    int made = 1;
+    if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+        TRY(shared_node(vm, &vm->small_ints[i - SMALL_INT_MIN], PVM_INT, out, &made));
+    else
+        TRY(new_node(vm, PVM_INT, out));
+    if (made)
+        (*out)->u.i = i;
     return C2S_OK;
 }
 
 static c2s_status new_bool(pvm *vm, bool b, pvm_value **out)
 {
-    TRY(new_node(vm, PVM_BOOL, out));
-    (*out)->u.b = b;
+    int made;
+    TRY(shared_node(vm, &vm->bools[b], PVM_BOOL, out, &made));
+    if (made)
+        (*out)->u.b = b;
     return C2S_OK;
 }
 
@@ -696,18 +739,24 @@ static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_
 {
     if (n > vm->limits.max_container)
         return container_too_big(vm);
+    if (kind == PVM_TUPLE && n == 0) {
+        int made;
+        return shared_node(vm, &vm->empty_tuple, PVM_TUPLE, out, &made);
+    }
     pvm_value **copy = NULL;
     if (n > 0) {
         if (n > SIZE_MAX / sizeof *copy)
             return out_of_memory(vm);
-        copy = malloc(n * sizeof *copy);
+        copy = kind == PVM_TUPLE ? arena_alloc(&vm->fixed, n * sizeof *copy)
+                                 : malloc(n * sizeof *copy);
         if (copy == NULL)
             return out_of_memory(vm);
         memcpy(copy, items, n * sizeof *copy);
     }
     c2s_status st = new_node(vm, kind, out);
     if (st != C2S_OK) {
-        free(copy);
+        if (kind != PVM_TUPLE)
+            free(copy);
         return st;
     }
     (*out)->u.seq.items = copy;
@@ -1544,9 +1593,11 @@ static c2s_status op_binary_scalar(pvm *vm, uint8_t op)
     uint64_t u;
     const uint8_t *p;
     switch (op) {
-    case OP_NONE:
-        TRY(new_node(vm, PVM_NONE, &v));
+    case OP_NONE: {
+        int made;
+        TRY(shared_node(vm, &vm->none, PVM_NONE, &v, &made));
         break;
+    }
     case OP_NEWTRUE:
     case OP_NEWFALSE:
         TRY(new_bool(vm, op == OP_NEWTRUE, &v));
@@ -1909,13 +1960,29 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
     return push(vm, v);
 }
 
+/* The call's pvm_call_more, made (all NULL) on first need. */
+static c2s_status call_more(pvm *vm, pvm_value *call, pvm_call_more **more)
+{
+    if (call->u.call.more == NULL) {
+        pvm_call_more *m = arena_alloc(&vm->fixed, sizeof *m);
+        if (m == NULL)
+            return out_of_memory(vm);
+        *m = (pvm_call_more){NULL, NULL, NULL};
+        call->u.call.more = m;
+    }
+    *more = call->u.call.more;
+    return C2S_OK;
+}
+
 /* Where APPEND(S) and ADDITEMS items go when the target is a PVM_CALL:
  * CPython calls its extend / append / add, which we record in order. */
 static c2s_status call_list(pvm *vm, pvm_value *call, pvm_value **list)
 {
-    if (call->u.call.listitems == NULL)
-        TRY(new_seq(vm, PVM_LIST, NULL, 0, &call->u.call.listitems));
-    *list = call->u.call.listitems;
+    pvm_call_more *m = NULL;
+    TRY(call_more(vm, call, &m));
+    if (m->listitems == NULL)
+        TRY(new_seq(vm, PVM_LIST, NULL, 0, &m->listitems));
+    *list = m->listitems;
     return C2S_OK;
 }
 
@@ -2039,12 +2106,15 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
     bool opaque = target->kind == PVM_GLOBAL || target->kind == PVM_PERSID;
     pvm_value *into = target;
     if (target->kind == PVM_CALL) {
-        if (pairs && target->u.call.dictitems == NULL)
-            TRY(new_node(vm, PVM_DICT, &target->u.call.dictitems));
-        if (pairs)
-            into = target->u.call.dictitems;
-        else
+        if (pairs) {
+            pvm_call_more *m = NULL;
+            TRY(call_more(vm, target, &m));
+            if (m->dictitems == NULL)
+                TRY(new_node(vm, PVM_DICT, &m->dictitems));
+            into = m->dictitems;
+        } else {
             TRY(call_list(vm, target, &into));
+        }
     } else if (target->kind == PVM_BYTES && target->u.str.bytearray && op != OP_ADDITEMS) {
         TRY(bytearray_fill(vm, pairs, target, items, count));
         opaque = true; /* done */
@@ -2242,7 +2312,7 @@ static bool is_seq(const pvm_value *v)
  * short pickle cannot copy one huge list many times. */
 static c2s_status charge_copy(pvm *vm, size_t items)
 {
-    if (items > vm->limits.max_objects - vm->node_count - vm->copied_items)
+    if (items > vm->limits.max_objects - vm->node_count - vm->copied_items - vm->shared_uses)
         return too_many_objects(vm);
     vm->copied_items += items;
     return C2S_OK;
@@ -2357,8 +2427,12 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
         TRY(new_node(vm, PVM_CALL, &result));
         result->u.call.callable = fn;
         result->u.call.args = args;
-        result->u.call.kwargs = kwargs;
         result->u.call.how = how;
+        if (kwargs != NULL) {
+            pvm_call_more *m = NULL;
+            TRY(call_more(vm, result, &m));
+            m->kwargs = kwargs;
+        }
     }
     return push(vm, result);
 }
@@ -2700,7 +2774,6 @@ static void free_node_contents(pvm_value *v)
     case PVM_BYTES:
         free(v->u.str.data);
         break;
-    case PVM_TUPLE:
     case PVM_LIST:
     case PVM_SET:
     case PVM_FROZENSET:
@@ -2728,6 +2801,7 @@ void pvm_free(pvm *vm)
         free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free(vm->chunks[c]);
+    arena_free(&vm->fixed);
     free(vm->chunks);
     for (size_t g = 0; g < vm->global_count; g++)
         free((char *)vm->globals[g].module); /* one block per global */
@@ -2741,6 +2815,29 @@ void pvm_free(pvm *vm)
     if (vm->c_locale != (locale_t)0)
         freelocale(vm->c_locale);
     free(vm);
+}
+
+/* Free what only the running machine needs (the stack, the marks, the memo
+ * and the dict-key index): once STOP has popped the result, the graph and
+ * the globals table are all that is read, and on a pickle of many small
+ * objects these arrays are a sizeable part of the memory. */
+static void release_run_state(pvm *vm)
+{
+    free(vm->stack);
+    vm->stack = NULL;
+    vm->stack_len = vm->stack_cap = 0;
+    free(vm->marks);
+    vm->marks = NULL;
+    vm->mark_count = vm->mark_cap = 0;
+    free(vm->memo);
+    vm->memo = NULL;
+    vm->memo_cap = vm->memo_hashed = 0;
+    free(vm->memo_dense);
+    vm->memo_dense = NULL;
+    vm->memo_dense_cap = vm->memo_count = 0;
+    free(vm->dict_slots);
+    vm->dict_slots = NULL;
+    vm->dict_slot_cap = vm->dict_slot_count = 0;
 }
 
 c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result, size_t *end,
@@ -2768,6 +2865,7 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
             *result = top;
             if (end != NULL)
                 *end = vm->pos;
+            release_run_state(vm);
             return C2S_OK;
         }
         TRY(step(vm, op));
@@ -2788,6 +2886,11 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i)
 size_t pvm_object_count(const pvm *vm)
 {
     return vm->node_count;
+}
+
+size_t pvm_value_count(const pvm *vm)
+{
+    return vm->node_count + vm->shared_uses;
 }
 
 int pvm_is_global(const pvm_value *v, const char *module, const char *name)

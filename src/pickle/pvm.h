@@ -30,9 +30,12 @@
  * its first occurrence: the safety policy reads that table.
  *
  * Memory: every node is owned by the pvm and freed by pvm_free() in one
- * linear pass (no recursion).  Every length read from the pickle is checked
- * against the bytes that remain and against the limits before anything is
- * allocated, so memory stays proportional to the size of the pickle.
+ * linear pass (no recursion).  None, True, False, the empty tuple and the
+ * ints -5..256 are made once and shared, as CPython shares them; nothing
+ * changes such a node after it is made.  Every length read from the pickle
+ * is checked against the bytes that remain and against the limits before
+ * anything is allocated, so memory stays proportional to the size of the
+ * pickle.
  * The graph may contain cycles and shared sub-graphs (memo, DUP); walkers
  * must be iterative and must track visited nodes.
  */
@@ -90,6 +93,16 @@ _Static_assert(PVM_USE_REF == C2S_USE_REF && PVM_USE_REDUCE == C2S_USE_REDUCE &&
 
 typedef struct pvm_value pvm_value;
 
+/* What a PVM_CALL received besides its arguments and BUILD state; rare (a
+ * state dict's tensors have none of it), so kept out of the node, which it
+ * would make 16 bytes bigger: read it with pvm_call_kwargs() and friends. */
+typedef struct pvm_call_more {
+    pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
+    pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS items in
+                             order, else NULL */
+    pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
+} pvm_call_more;
+
 struct pvm_value {
     pvm_kind kind;
     uint32_t id; /* 0..pvm_object_count()-1, unique: index for visited marks */
@@ -118,20 +131,36 @@ struct pvm_value {
             size_t index; /* into the globals table */
         } global;
         struct {
-            pvm_value *callable;  /* usually a PVM_GLOBAL; may be any value */
-            pvm_value *args;      /* PVM_TUPLE (empty tuple when none) */
-            pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
-            pvm_value *state;     /* last BUILD state, else NULL */
-            pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS
-                                    items in order, else NULL */
-            pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
-            pvm_use how;          /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+            pvm_value *callable; /* usually a PVM_GLOBAL; may be any value */
+            pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
+            pvm_value *state;    /* last BUILD state, else NULL */
+            pvm_call_more *more; /* kwargs, listitems, dictitems; NULL: none */
+            pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
         struct {
             pvm_value *pid;
         } persid;
     } u;
 };
+
+/* A million-tensor pickle makes millions of nodes: keep them small. */
+_Static_assert(sizeof(pvm_value) <= 48, "pvm_value is 48 bytes on 64-bit targets");
+
+/* The parts of a PVM_CALL's pvm_call_more (NULL when it has none). */
+static inline pvm_value *pvm_call_kwargs(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->kwargs : NULL;
+}
+
+static inline pvm_value *pvm_call_listitems(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->listitems : NULL;
+}
+
+static inline pvm_value *pvm_call_dictitems(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->dictitems : NULL;
+}
 
 /* One global named by the pickle. */
 typedef struct pvm_global {
@@ -179,6 +208,12 @@ const pvm_global *pvm_global_at(const pvm *vm, size_t i);
 
 /* Number of nodes created so far (ids are 0..count-1). */
 size_t pvm_object_count(const pvm *vm);
+
+/* Number of values the pickle made: the nodes plus every reuse of a shared
+ * one (None, True, False, the empty tuple and the ints -5..256 are one node
+ * each, as they are one object each in CPython).  What budgets proportional
+ * to the pickle (tmap's visits) are based on; at least pvm_object_count. */
+size_t pvm_value_count(const pvm *vm);
 
 /* The node with id i (i < pvm_object_count): nodes in the order the
  * opcodes that made them ran, e.g. persistent ids in the order Python's

@@ -173,7 +173,7 @@ static int npy_big_endian(const void *impl)
 static uint64_t npy_object_count(const void *impl)
 {
     const npy_reader *n = impl;
-    return n->vm ? pvm_object_count(n->vm) : 0;
+    return n->vm ? pvm_value_count(n->vm) : 0;
 }
 
 static void npy_close(void *impl)

@@ -167,6 +167,12 @@ void rd_close(rd *r)
     r->impl = NULL;
 }
 
+void rd_release(rd *r)
+{
+    if (r->ops != NULL && r->impl != NULL && r->ops->release != NULL)
+        r->ops->release(r->impl);
+}
+
 c2s_status rd_verify_all(rd *r, findings *f, c2s_error *err)
 {
     return r->ops->verify_all(r->impl, f, err);

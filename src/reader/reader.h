@@ -101,6 +101,10 @@ typedef struct rd_ops {
     /* Optional (NULL: none): lines the reader adds to the tensor map's notes,
      * about what it left out of the object it gave to map. */
     const char *const *(*notes)(const void *impl, size_t *n);
+    /* Optional (NULL: keep everything): free the object graph open gave
+     * (*top) once the tensor map is built and its storages checked; the
+     * streams, big_endian and verify_all still work after it. */
+    void (*release)(void *impl);
 } rd_ops;
 
 /* An open reader. */
@@ -132,6 +136,9 @@ uint64_t rd_object_count(const rd *r);
 
 /* The reader's own notes (none when it has no notes hook). */
 const char *const *rd_notes(const rd *r, size_t *n);
+/* Free the object graph if the reader can (rd_ops.release); the top object
+ * open gave must not be used after it. */
+void rd_release(rd *r);
 
 /*
  * A reader of one storage's bytes.  Callers own the struct (no

@@ -562,7 +562,7 @@ static int legacy_big_endian(const void *impl)
 static uint64_t legacy_object_count(const void *impl)
 {
     const legacy_reader *L = impl;
-    return L->vm ? pvm_object_count(L->vm) : 0;
+    return L->vm ? pvm_value_count(L->vm) : 0;
 }
 
 const rd_ops rd_legacy_ops = {

@@ -492,7 +492,7 @@ static c2s_status script_open(const rd_input *in, const c2s_open_options *o, voi
         return c2s_fail(err, C2S_ERR_INPUT,
                         "no constants.pkl record: torch.jit.load refuses "
                         "the archive");
-    s->max_visits = 100000 + 4 * (uint64_t)pvm_object_count(s->vm);
+    s->max_visits = 100000 + 4 * (uint64_t)pvm_value_count(s->vm);
     s->nodes.first_id = pvm_object_count(s->vm);
     pvm_value *tree = NULL;
     if ((st = map_module(s, obj, "", 0, &tree, err)) != C2S_OK)
@@ -568,7 +568,7 @@ static int script_big_endian(const void *impl)
 static uint64_t script_object_count(const void *impl)
 {
     const script_reader *s = impl;
-    return (s->vm ? pvm_object_count(s->vm) : 0) + tsn_count(&s->nodes);
+    return (s->vm ? pvm_value_count(s->vm) : 0) + tsn_count(&s->nodes);
 }
 
 static const char *const *script_notes(const void *impl, size_t *n)

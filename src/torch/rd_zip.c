@@ -126,6 +126,9 @@ static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_repor
     c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, where, o, r, &v, err);
     c2s_error e;
     c2s_error_clear(&e);
+    /* the machine copied what it keeps: the pickle's bytes are not read again */
+    free(z->pickle);
+    z->pickle = NULL;
     if (judge_other_pickles(z, o, r, 0, &e) != C2S_OK) {
         *err = e;
         return C2S_ERR_INPUT;
@@ -166,6 +169,15 @@ static void zip_close(void *impl)
     free(z->pickle);
     zipsrc_close(z->zip);
     free(z);
+}
+
+/* The tensor map is built: the object graph is no longer read (storages
+ * are streamed from the archive by key). */
+static void zip_release(void *impl)
+{
+    zip_reader *z = impl;
+    pvm_free(z->vm);
+    z->vm = NULL;
 }
 
 static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void **impl,
@@ -363,7 +375,7 @@ static int zip_big_endian(const void *impl)
 static uint64_t zip_object_count(const void *impl)
 {
     const zip_reader *z = impl;
-    return z->vm ? pvm_object_count(z->vm) : 0;
+    return z->vm ? pvm_value_count(z->vm) : 0;
 }
 
 const rd_ops rd_zip_ops = {
@@ -376,4 +388,5 @@ const rd_ops rd_zip_ops = {
     .big_endian = zip_big_endian,
     .object_count = zip_object_count,
     .close = zip_close,
+    .release = zip_release,
 };

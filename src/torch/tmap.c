@@ -123,9 +123,9 @@ static const pvm_value *size_items(const pvm_value *v)
 {
     if (v->kind != PVM_CALL || v->u.call.callable == NULL ||
         v->u.call.callable->kind != PVM_GLOBAL || v->u.call.state != NULL ||
-        v->u.call.listitems != NULL || v->u.call.dictitems != NULL)
+        pvm_call_listitems(v) != NULL || pvm_call_dictitems(v) != NULL)
         return NULL;
-    const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = v->u.call.kwargs;
+    const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = pvm_call_kwargs(v);
     const torch_global *g = torchtab_find(fn->u.global.module, fn->u.global.name);
     if (g == NULL || g->role != TORCH_SIZE || (kw != NULL && kw->u.dict.len != 0) || args == NULL ||
         args->kind != PVM_TUPLE || args->u.seq.len != 1)
@@ -577,8 +577,8 @@ static c2s_status parse_qtensor(walk_ctx *c, const pvm_value *args, tmap_tensor 
  * rebuild arguments say, so it is refused, never converted differently. */
 static int changed_after_rebuild(const pvm_value *call)
 {
-    return call->u.call.state != NULL || call->u.call.listitems != NULL ||
-           call->u.call.dictitems != NULL;
+    return call->u.call.state != NULL || pvm_call_listitems(call) != NULL ||
+           pvm_call_dictitems(call) != NULL;
 }
 
 static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *t,
@@ -943,13 +943,13 @@ static int child_at(const pvm_value *v, size_t i, child *out)
         if (size_items(v) != NULL)
             return child_at(size_items(v), i, out);
         /* A dict or list subclass keeps its items; attributes are not named. */
-        const pvm_value *d = v->u.call.dictitems, *l = v->u.call.listitems;
+        const pvm_value *d = pvm_call_dictitems(v), *l = pvm_call_listitems(v);
         size_t nd = d ? d->u.dict.len : 0, nl = l ? l->u.seq.len : 0;
         if (i < nd)
             return child_at(d, i, out);
         if (i < nd + nl)
             return child_at(l, i - nd, out);
-        const pvm_value *attrs[] = {v->u.call.args, v->u.call.kwargs, v->u.call.state};
+        const pvm_value *attrs[] = {v->u.call.args, pvm_call_kwargs(v), v->u.call.state};
         for (size_t k = i - nd - nl; k < 3; k++) {
             if (attrs[k] != NULL) {
                 out->v = attrs[k];

@@ -87,11 +87,14 @@ typedef struct tmap_quant {
     uint64_t inner, channels; /* elements after the axis; shape[axis] */
 } tmap_quant;
 
+/* (The int-sized fields are together: a map of many tensors is an array of
+ * these, and padding after each would cost 24 bytes a tensor.) */
 typedef struct tmap_tensor {
     char *name;
-    int supported;   /* 0: see why */
     const char *why; /* "complex128", "sparse tensor", ... */
+    int supported;   /* 0: see why */
     c2s_dtype dtype;
+    int contiguous; /* C order, no gaps */
     size_t ndim;
     int64_t *shape;  /* ndim sizes; one malloc'd block */
     int64_t *stride; /* with these ndim strides, in elements */
@@ -99,7 +102,6 @@ typedef struct tmap_tensor {
     size_t storage;  /* index into tmap.storages */
     uint64_t numel;
     uint64_t nbytes; /* numel * element size */
-    int contiguous;  /* C order, no gaps */
     tmap_quant q;    /* q.scheme TMAP_Q_NONE: not quantized */
     /* A value that is no storage's (the scale and zero point of a tensor
      * quantized per tensor, written raw): storage is TMAP_NO_STORAGE and

@@ -195,10 +195,10 @@ static void repr(buf *b, const pvm_value *v, unsigned char *onpath, int depth)
         puts_(b, "c");
         repr(b, v->u.call.callable, onpath, depth + 1);
         repr(b, v->u.call.args, onpath, depth + 1);
-        if (v->u.call.listitems)
-            repr(b, v->u.call.listitems, onpath, depth + 1);
-        if (v->u.call.dictitems)
-            repr(b, v->u.call.dictitems, onpath, depth + 1);
+        if (pvm_call_listitems(v))
+            repr(b, pvm_call_listitems(v), onpath, depth + 1);
+        if (pvm_call_dictitems(v))
+            repr(b, pvm_call_dictitems(v), onpath, depth + 1);
         break;
     case PVM_PERSID:
         puts_(b, "p");

@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&map, 0, sizeof map);
         tmap_options to = {.max_depth = FUZZ_MAX_DEPTH, .quantized = MODES[k]};
         c2s_error_clear(&err);
-        st = tmap_build(top, pvm_object_count(vm), &to, &map, &err);
+        st = tmap_build(top, pvm_value_count(vm), &to, &map, &err);
         if (st == C2S_OK)
             check_map(&map);
         else
