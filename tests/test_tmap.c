@@ -2016,7 +2016,7 @@ Test(tmap, quantized_per_tensor_raw_adds_inline_scale_and_zero_point)
     cr_assert_eq(w->dtype, C2S_I8);
     cr_assert_eq(tmap_value_dtype(w), C2S_I8);
     cr_assert_eq(w->q.scheme, TMAP_Q_PER_TENSOR);
-    cr_assert_str_eq(w->q.qdtype, "qint8");
+    cr_assert_str_eq(tmap_quant_of(&g_map, w)->qdtype, "qint8");
     assert_storage(0, "q", C2S_I8, 24);
     static const unsigned char half[8] = {0, 0, 0, 0, 0, 0, 0xE0, 0x3F};
     static const unsigned char minus3[8] = {0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
@@ -2041,9 +2041,9 @@ Test(tmap, quantized_per_tensor_dequantized_is_one_f32_tensor)
     const tmap_tensor *w = &g_map.tensors[0];
     cr_assert_eq(w->dtype, C2S_U8);
     cr_assert_eq(tmap_value_dtype(w), C2S_F32);
-    cr_assert_eq(w->q.scale, 0.5);
-    cr_assert_eq(w->q.zero_point, -3);
-    cr_assert_str_eq(w->q.qdtype, "quint8");
+    cr_assert_eq(tmap_quant_of(&g_map, w)->scale, 0.5);
+    cr_assert_eq(tmap_quant_of(&g_map, w)->zero_point, -3);
+    cr_assert_str_eq(tmap_quant_of(&g_map, w)->qdtype, "quint8");
     cr_assert_eq(g_map.nqparams, 0);
 }
 
@@ -2057,9 +2057,9 @@ Test(tmap, quantized_per_channel_dequantized_keeps_its_parameters_aside)
     assert_names(1, names);
     const tmap_tensor *w = &g_map.tensors[0];
     cr_assert_eq(w->q.scheme, TMAP_Q_PER_CHANNEL);
-    cr_assert_eq(w->q.axis, 1);
-    cr_assert_eq(w->q.channels, 3);
-    cr_assert_eq(w->q.inner, 4);
+    cr_assert_eq(tmap_quant_of(&g_map, w)->axis, 1);
+    cr_assert_eq(tmap_quant_of(&g_map, w)->channels, 3);
+    cr_assert_eq(tmap_quant_of(&g_map, w)->inner, 4);
     cr_assert_eq(g_map.nqparams, 2);
     cr_assert_eq(g_map.qparams[w->q.scales].dtype, C2S_F64);
     cr_assert_eq(g_map.qparams[w->q.zero_points].dtype, C2S_I64);

@@ -279,11 +279,11 @@ static int quant_metadata(const tmap *m, const c2s_write_options *sel, meta_list
             return 0;
         int pc = t->q.scheme == TMAP_Q_PER_CHANNEL;
         char axis[32];
-        snprintf(axis, sizeof axis, "%zu", t->q.axis);
+        snprintf(axis, sizeof axis, "%zu", tmap_quant_of(m, t)->axis);
         ok = !c2s_selected(sel, name) ||
              (meta_add_quant(l, name, ".qscheme",
                              pc ? "per_channel_affine" : "per_tensor_affine") &&
-              meta_add_quant(l, name, ".qdtype", t->q.qdtype) &&
+              meta_add_quant(l, name, ".qdtype", tmap_quant_of(m, t)->qdtype) &&
               (!pc || meta_add_quant(l, name, ".axis", axis)));
         free(name);
     }

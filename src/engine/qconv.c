@@ -58,7 +58,7 @@ static c2s_status load_channels(c2s_checkpoint *ck, qconv *qc, c2s_error *err)
 {
     const tmap_tensor *sc = &ck->map.qparams[qc->q->scales];
     const tmap_tensor *zp = &ck->map.qparams[qc->q->zero_points];
-    size_t n = (size_t)qc->q->channels;
+    size_t n = (size_t)qc->qi->channels;
     qc->scales = malloc((n ? n : 1) * sizeof *qc->scales);
     qc->zero_points = malloc((n ? n : 1) * sizeof *qc->zero_points);
     unsigned char *sbuf = NULL, *zbuf = NULL;
@@ -84,10 +84,11 @@ c2s_status qconv_load(c2s_checkpoint *ck, const tmap_tensor *t, qconv *qc, c2s_e
 {
     memset(qc, 0, sizeof *qc);
     qc->q = &t->q;
+    qc->qi = tmap_quant_of(&ck->map, t);
     qc->from = t->dtype;
     if (t->q.scheme == TMAP_Q_PER_TENSOR) {
-        qc->scale = (float)t->q.scale;
-        qc->zero_point = (int32_t)(uint32_t)(uint64_t)t->q.zero_point;
+        qc->scale = (float)qc->qi->scale;
+        qc->zero_point = (int32_t)(uint32_t)(uint64_t)qc->qi->zero_point;
         return C2S_OK;
     }
     return load_channels(ck, qc, err);
@@ -119,7 +120,7 @@ void qconv_run(const qconv *qc, const void *src, unsigned char *dst, size_t n, u
             int32_t d = (int32_t)((uint32_t)q - (uint32_t)qc->zero_point);
             store_f32(dst + 4 * i, (float)d * qc->scale);
         } else {
-            size_t c = (size_t)(((first + i) / qc->q->inner) % qc->q->channels);
+            size_t c = (size_t)(((first + i) / qc->qi->inner) % qc->qi->channels);
             store_f32(dst + 4 * i, (float)(((float)q - qc->zero_points[c]) * qc->scales[c]));
         }
     }

@@ -32,9 +32,10 @@
 #include "engine/checkpoint.h"
 
 typedef struct qconv {
-    const tmap_quant *q;
-    c2s_dtype from; /* I8, U8 or I32 */
-    float scale;    /* per tensor */
+    const tmap_qref *q;
+    const tmap_quant *qi; /* its parameters */
+    c2s_dtype from;       /* I8, U8 or I32 */
+    float scale;          /* per tensor */
     int32_t zero_point;
     double *scales; /* per channel: q->channels of each */
     float *zero_points;

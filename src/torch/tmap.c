@@ -14,6 +14,7 @@
  */
 #include "torch/tmap.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ typedef struct walk_ctx {
     size_t depth, stack_cap;
     tensor_counter *counts;
     size_t ncounts, counts_cap;
-    size_t tensors_cap, storages_cap, notes_cap, qparams_cap;
+    size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
     size_t *storage_slots; /* open-addressing hash of storage keys */
     size_t nslots;
     /* A root chosen by name prefix (flat dotted keys): only the entries of
@@ -468,7 +469,7 @@ static const char *qdtype_name(c2s_dtype dt)
  * quantized along axis: a dense tensor of channels elements of one of the
  * types dt1, dt2. */
 static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const char *what,
-                                       const tmap_tensor *t, c2s_dtype dt1, c2s_dtype dt2,
+                                       uint64_t channels, c2s_dtype dt1, c2s_dtype dt2,
                                        tmap_tensor *out)
 {
     if (v->kind != PVM_CALL || !is_tensor_call(v))
@@ -477,7 +478,7 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
                         what);
     c2s_status st = parse_tensor(c, v, out, NULL, NULL);
     if (st == C2S_OK && out->supported && out->ndim == 1 &&
-        (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == t->q.channels)
+        (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == channels)
         return C2S_OK;
     free(out->shape); /* the caller keeps only what succeeded */
     out->shape = NULL;
@@ -494,6 +495,22 @@ static c2s_status qparams_fail(walk_ctx *c, const char *detail)
     return bad_tensor(c, "quantizer parameters: ", detail);
 }
 
+/* A new zeroed entry of map->quants for quantized tensor t (t->q.info says
+ * which); *out is valid until the array grows. */
+static c2s_status quant_new(walk_ctx *c, tmap_tensor *t, tmap_quant **out)
+{
+    tmap *m = c->map;
+    if (m->nquants >= UINT32_MAX)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "more than %" PRIu32 " quantized tensors",
+                        UINT32_MAX);
+    if (!grow_in_place((void **)&m->quants, &c->quants_cap, m->nquants + 1, sizeof *m->quants))
+        return oom(c);
+    t->q.info = (uint32_t)m->nquants;
+    *out = &m->quants[m->nquants++];
+    memset(*out, 0, sizeof **out);
+    return C2S_OK;
+}
+
 /* (torch.per_tensor_affine, scale, zero_point) or (torch.per_channel_affine,
  * scales, zero_points, axis), the fifth argument of _rebuild_qtensor. */
 static c2s_status parse_qparams(walk_ctx *c, const pvm_value *qp, tmap_tensor *t,
@@ -504,22 +521,27 @@ static c2s_status parse_qparams(walk_ctx *c, const pvm_value *qp, tmap_tensor *t
         strcmp(scheme->u.global.module, "torch") != 0)
         return qparams_fail(c, "not a tuple starting with a torch quantization scheme");
     const char *name = scheme->u.global.name;
-    t->q.qdtype = qdtype_name(t->dtype);
-    if (strcmp(name, "per_tensor_affine") == 0) {
+    int per_tensor = strcmp(name, "per_tensor_affine") == 0;
+    if (!per_tensor && strcmp(name, "per_channel_affine") != 0) {
+        t->supported = 0;
+        t->why = strcmp(name, "per_channel_affine_float_qparams") == 0
+                     ? "quantized tensor (per_channel_affine_float_qparams)"
+                     : "quantized tensor (unknown scheme)";
+        return C2S_OK;
+    }
+    tmap_quant *q = NULL;
+    c2s_status st = quant_new(c, t, &q);
+    if (st != C2S_OK)
+        return st;
+    q->qdtype = qdtype_name(t->dtype);
+    if (per_tensor) {
         const pvm_value *scale = item(qp, 1), *zp = item(qp, 2);
         if (qp->u.seq.len != 3 || (scale->kind != PVM_FLOAT && scale->kind != PVM_INT) ||
             zp->kind != PVM_INT)
             return qparams_fail(c, "expected (per_tensor_affine, scale, zero_point)");
         t->q.scheme = TMAP_Q_PER_TENSOR;
-        t->q.scale = scale->kind == PVM_FLOAT ? scale->u.f : (double)scale->u.i;
-        t->q.zero_point = zp->u.i;
-        return C2S_OK;
-    }
-    if (strcmp(name, "per_channel_affine") != 0) {
-        t->supported = 0;
-        t->why = strcmp(name, "per_channel_affine_float_qparams") == 0
-                     ? "quantized tensor (per_channel_affine_float_qparams)"
-                     : "quantized tensor (unknown scheme)";
+        q->scale = scale->kind == PVM_FLOAT ? scale->u.f : (double)scale->u.i;
+        q->zero_point = zp->u.i;
         return C2S_OK;
     }
     const pvm_value *axis = qp->u.seq.len == 4 ? item(qp, 3) : NULL;
@@ -527,18 +549,20 @@ static c2s_status parse_qparams(walk_ctx *c, const pvm_value *qp, tmap_tensor *t
         return qparams_fail(c, "expected (per_channel_affine, scales, zero_points, axis) "
                                "with an axis of the tensor");
     t->q.scheme = TMAP_Q_PER_CHANNEL;
-    t->q.axis = (size_t)axis->u.i;
-    t->q.channels = (uint64_t)t->shape[t->q.axis];
-    t->q.inner = 1;
-    for (size_t d = t->q.axis + 1; d < t->ndim; d++)
-        t->q.inner *= (uint64_t)t->shape[d]; /* no overflow: numel was checked */
-    if (t->q.inner == 0)
-        t->q.inner = 1;
-    c2s_status st = parse_channel_tensor(c, item(qp, 1), "scales", t, C2S_F64, C2S_F32, &params[0]);
+    q->axis = (size_t)axis->u.i;
+    q->channels = (uint64_t)t->shape[q->axis];
+    q->inner = 1;
+    for (size_t d = q->axis + 1; d < t->ndim; d++)
+        q->inner *= (uint64_t)t->shape[d]; /* no overflow: numel was checked */
+    if (q->inner == 0)
+        q->inner = 1;
+    uint64_t channels = q->channels; /* q moves if the array grows */
+    st = parse_channel_tensor(c, item(qp, 1), "scales", channels, C2S_F64, C2S_F32, &params[0]);
     if (st != C2S_OK)
         return st;
     *nparams = 1;
-    st = parse_channel_tensor(c, item(qp, 2), "zero points", t, C2S_I64, C2S_I32, &params[1]);
+    st = parse_channel_tensor(c, item(qp, 2), "zero points", channels, C2S_I64, C2S_I32,
+                              &params[1]);
     if (st == C2S_OK)
         *nparams = 2;
     return st;
@@ -685,11 +709,13 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
         return C2S_OK;
     }
     if (t->q.scheme == TMAP_Q_PER_TENSOR) {
+        const tmap_quant *q = tmap_quant_of(m, t);
         uint64_t scale_bits;
-        memcpy(&scale_bits, &t->q.scale, 8);
+        memcpy(&scale_bits, &q->scale, 8);
+        uint64_t zero_point = (uint64_t)q->zero_point; /* q moves if the array grows */
         c2s_status st = inline_scalar(c, C2S_F64, scale_bits, &params[0]);
         if (st == C2S_OK)
-            st = inline_scalar(c, C2S_I64, (uint64_t)t->q.zero_point, &params[1]);
+            st = inline_scalar(c, C2S_I64, zero_point, &params[1]);
         if (st != C2S_OK)
             return st;
         n = 2;
@@ -1339,6 +1365,7 @@ void tmap_free(tmap *map)
     for (size_t i = 0; i < map->nqparams; i++)
         free(map->qparams[i].shape);
     free(map->qparams);
+    free(map->quants);
     for (size_t i = 0; i < map->nstorages; i++)
         free(map->storages[i].key);
     for (size_t i = 0; i < map->nnotes; i++)

@@ -76,16 +76,24 @@ typedef struct tmap_storage {
  * torch rounds. */
 typedef enum tmap_qscheme { TMAP_Q_NONE, TMAP_Q_PER_TENSOR, TMAP_Q_PER_CHANNEL } tmap_qscheme;
 
+/* The parameters of a quantized tensor most code does not read, kept in
+ * tmap.quants (one entry a quantized tensor) so that a map of many plain
+ * tensors does not carry them: tmap_quant_of() finds a tensor's. */
 typedef struct tmap_quant {
-    tmap_qscheme scheme;
-    int dequantize;     /* 1: written as F32 values; 0: the integers as stored */
     const char *qdtype; /* "qint8", "quint8", "qint32" */
     double scale;       /* per tensor */
     int64_t zero_point;
-    size_t scales, zero_points; /* per channel: indices into tmap.qparams */
-    size_t axis;
+    size_t axis;              /* per channel */
     uint64_t inner, channels; /* elements after the axis; shape[axis] */
 } tmap_quant;
+
+/* What every tensor carries about quantization (24 bytes). */
+typedef struct tmap_qref {
+    size_t scales, zero_points; /* per channel, dequantized: indices into tmap.qparams */
+    uint32_t info;              /* index into tmap.quants (scheme not TMAP_Q_NONE) */
+    unsigned char scheme;       /* a tmap_qscheme */
+    unsigned char dequantize;   /* 1: written as F32 values; 0: the integers as stored */
+} tmap_qref;
 
 /* (The int-sized fields are together: a map of many tensors is an array of
  * these, and padding after each would cost 24 bytes a tensor.) */
@@ -102,7 +110,7 @@ typedef struct tmap_tensor {
     size_t storage;  /* index into tmap.storages */
     uint64_t numel;
     uint64_t nbytes; /* numel * element size */
-    tmap_quant q;    /* q.scheme TMAP_Q_NONE: not quantized */
+    tmap_qref q;     /* q.scheme TMAP_Q_NONE: not quantized */
     /* A value that is no storage's (the scale and zero point of a tensor
      * quantized per tensor, written raw): storage is TMAP_NO_STORAGE and
      * the element's little-endian bytes are here. */
@@ -126,10 +134,19 @@ typedef struct tmap {
     tmap_tensor *qparams; /* per-channel scales and zero points of dequantized
                                tensors (not written themselves) */
     size_t nqparams;
+    tmap_quant *quants; /* tmap_qref.info of each quantized tensor indexes this */
+    size_t nquants;
     char **notes; /* "left out: optimizer_states (24 tensors)" */
     size_t nnotes;
     char *root; /* the key path used as root ("" for the top) */
 } tmap;
+
+/* The quantization parameters of quantized tensor t of m (t->q.scheme is
+ * not TMAP_Q_NONE). */
+static inline const tmap_quant *tmap_quant_of(const tmap *m, const tmap_tensor *t)
+{
+    return &m->quants[t->q.info];
+}
 
 typedef struct tmap_options {
     const char *key;     /* NULL: the default root */

@@ -43,14 +43,15 @@ static void check_quant(const tmap *m, const tmap_tensor *t)
     }
     if (t->q.scheme != TMAP_Q_PER_CHANNEL || !t->q.dequantize)
         return;
-    FUZZ_CHECK(t->q.axis < t->ndim && (uint64_t)t->shape[t->q.axis] == t->q.channels &&
-                   t->q.inner > 0,
+    FUZZ_CHECK(t->q.info < m->nquants, "'%s': quantization parameters out of range", t->name);
+    const tmap_quant *q = tmap_quant_of(m, t);
+    FUZZ_CHECK(q->axis < t->ndim && (uint64_t)t->shape[q->axis] == q->channels && q->inner > 0,
                "'%s': bad axis", t->name);
     FUZZ_CHECK(t->q.scales < m->nqparams && t->q.zero_points < m->nqparams,
                "'%s': parameters out of range", t->name);
     const tmap_tensor *p[2] = {&m->qparams[t->q.scales], &m->qparams[t->q.zero_points]};
     for (int i = 0; i < 2; i++) {
-        FUZZ_CHECK(p[i]->ndim == 1 && (uint64_t)p[i]->shape[0] == t->q.channels,
+        FUZZ_CHECK(p[i]->ndim == 1 && (uint64_t)p[i]->shape[0] == q->channels,
                    "'%s': parameter is not one value per channel", t->name);
         check_view(m, p[i]);
     }
