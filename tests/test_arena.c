@@ -98,3 +98,42 @@ Test(arena, usable_again_after_free)
     cr_assert_eq(p[ARENA_BLOCK / 4 - 1], 0xab);
     arena_free(&a);
 }
+
+Test(arena, byte_pieces_cost_their_size_and_keep_later_pieces_aligned)
+{
+    arena a = {0};
+    unsigned char *p = arena_alloc_bytes(&a, 3);
+    unsigned char *q = arena_alloc_bytes(&a, 5);
+    cr_assert_not_null(p);
+    cr_assert_eq(q, p + 3, "an unaligned piece follows the last one directly");
+    memcpy(p, "abc", 3);
+    memcpy(q, "defgh", 5);
+    unsigned char *r = arena_alloc(&a, 1);
+    cr_assert_eq((uintptr_t)r % 8, 0, "an aligned piece after byte pieces is 8-aligned");
+    cr_assert_eq(r, p + 8);
+    unsigned char *s = arena_alloc_bytes(&a, 1);
+    cr_assert_eq(s, r + 8, "the aligned piece still costs 8 bytes");
+    cr_assert_arr_eq(p, "abcdefgh", 8);
+    cr_assert_null(arena_alloc_bytes(&a, 0));
+    cr_assert_null(arena_alloc_bytes(&a, SIZE_MAX));
+    arena_free(&a);
+}
+
+Test(arena, byte_pieces_span_blocks_intact)
+{
+    arena a = {0};
+    enum { COUNT = 30000 };
+    static piece pcs[COUNT];
+    size_t total = 0;
+    for (size_t i = 0; i < COUNT; i++) {
+        pcs[i].n = 1 + i % 13;
+        pcs[i].p = arena_alloc_bytes(&a, pcs[i].n);
+        cr_assert_not_null(pcs[i].p, "piece %zu", i);
+        fill(&pcs[i], i);
+        total += pcs[i].n;
+    }
+    cr_assert_gt(total, 2 * ARENA_BLOCK, "the test must span several blocks");
+    for (size_t i = 0; i < COUNT; i++)
+        check_filled(&pcs[i], i);
+    arena_free(&a);
+}

@@ -15,7 +15,10 @@
  *     is why cycles (a list appended to itself) cost nothing to free.
  *   - the item arrays of tuples, which never change, and the rare extras
  *     of calls (pvm_call_more) come from an arena (util/arena.h): no malloc
- *     header on each of millions of small arrays.
+ *     header on each of millions of small arrays.  The bytes of str and
+ *     int nodes made from a length-prefixed opcode, which never change
+ *     either, come unaligned from another (a key of 6 bytes costs 7, not
+ *     32).
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
@@ -378,6 +381,7 @@ struct pvm {
 
     arena fixed; /* pieces that never change size: tuple item arrays and
                     calls' pvm_call_more */
+    arena text;  /* the bytes of PVM_STR and PVM_BIGINT nodes (unaligned) */
 
     /* CPython's singletons, made on first use (NULL until then) */
     pvm_value *none, *bools[2], *empty_tuple;
@@ -660,8 +664,7 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
  * max_objects as a node of its own would, so the limit keeps its meaning;
  * nothing ever changes these kinds of node once made, so sharing them is
  * safe, and it is what CPython does. */
-static c2s_status shared_node(pvm *vm, pvm_value **slot, pvm_kind kind, pvm_value **out,
-                              int *made)
+static c2s_status shared_node(pvm *vm, pvm_value **slot, pvm_kind kind, pvm_value **out, int *made)
 {
     *made = *slot == NULL;
     if (*made) {
@@ -721,17 +724,35 @@ static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n, pvm_
     return C2S_OK;
 }
 
+/* A string-like node holding a copy of p[0..n) and a NUL.  PVM_STR and
+ * PVM_BIGINT bytes never change, so they come from the text arena; PVM_BYTES
+ * may be a bytearray that grows, so it gets a block of its own. */
 static c2s_status new_string(pvm *vm, pvm_kind kind, const void *p, size_t n, pvm_value **out)
 {
     if (n > vm->limits.max_string)
         return string_too_long(vm);
-    char *buf = malloc(n + 1);
+    if (n == SIZE_MAX)
+        return out_of_memory(vm);
+    if (kind == PVM_BYTES) {
+        char *buf = malloc(n + 1);
+        if (buf == NULL)
+            return out_of_memory(vm);
+        if (n > 0)
+            memcpy(buf, p, n);
+        buf[n] = '\0';
+        return adopt_string(vm, kind, buf, n, out);
+    }
+    char *buf = arena_alloc_bytes(&vm->text, n + 1);
     if (buf == NULL)
         return out_of_memory(vm);
     if (n > 0)
         memcpy(buf, p, n);
     buf[n] = '\0';
-    return adopt_string(vm, kind, buf, n, out);
+    TRY(new_node(vm, kind, out));
+    (*out)->u.str.data = buf;
+    (*out)->u.str.len = n;
+    (*out)->u.str.in_arena = 1;
+    return C2S_OK;
 }
 
 static c2s_status new_seq(pvm *vm, pvm_kind kind, pvm_value *const *items, size_t n,
@@ -2772,7 +2793,8 @@ static void free_node_contents(pvm_value *v)
     case PVM_BIGINT:
     case PVM_STR:
     case PVM_BYTES:
-        free(v->u.str.data);
+        if (!v->u.str.in_arena)
+            free(v->u.str.data);
         break;
     case PVM_LIST:
     case PVM_SET:
@@ -2802,6 +2824,7 @@ void pvm_free(pvm *vm)
     for (size_t c = 0; c < vm->chunk_count; c++)
         free(vm->chunks[c]);
     arena_free(&vm->fixed);
+    arena_free(&vm->text);
     free(vm->chunks);
     for (size_t g = 0; g < vm->global_count; g++)
         free((char *)vm->globals[g].module); /* one block per global */

@@ -115,6 +115,7 @@ struct pvm_value {
             size_t len;
             int bytearray; /* PVM_BYTES from BYTEARRAY8: APPEND(S) and
                               SETITEM(S) change it, as in Python */
+            int in_arena;  /* data is the VM's (never freed alone), not malloc'd */
         } str;
         struct {
             pvm_value **items;

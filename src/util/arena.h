@@ -11,6 +11,9 @@
  * Blocks are ARENA_BLOCK bytes; a piece bigger than a quarter of that gets a
  * block of its own, so a big piece wastes nothing and the unused tail of a
  * block stays below a quarter of it.
+ *
+ * arena_alloc_bytes() cuts a piece with no alignment, for bytes that are
+ * read as bytes only (the VM's strings): it costs exactly its size.
  */
 #ifndef UTIL_ARENA_H
 #define UTIL_ARENA_H
@@ -28,6 +31,10 @@ typedef struct arena {
 /* A piece of n bytes (n > 0), aligned for any pointer or 8-byte integer;
  * NULL on overflow or out of memory.  Valid until arena_free(a). */
 void *arena_alloc(arena *a, size_t n);
+
+/* A piece of n bytes (n > 0) with no alignment; NULL on overflow or out of
+ * memory.  Valid until arena_free(a). */
+void *arena_alloc_bytes(arena *a, size_t n);
 
 /* Free every piece; the arena is empty (and usable) again. */
 void arena_free(arena *a);
