@@ -245,13 +245,30 @@ static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size, u
     return 1;
 }
 
+/* Move the names into a block of the used bytes exactly (zl->names was
+ * sized for the worst case); when that cannot be had, keep the big one. */
+static void fit_names(ziplayout *zl, size_t used)
+{
+    char *fit = malloc(used ? used : 1);
+    if (fit == NULL)
+        return;
+    memcpy(fit, zl->names, used);
+    for (size_t i = 0; i < zl->n; i++)
+        zl->entries[i].name = fit + (zl->entries[i].name - zl->names);
+    free(zl->names);
+    zl->names = fit;
+}
+
 static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
                                 ziplayout *zl, findings *f, c2s_error *err)
 {
     zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
-    if (zl->entries == NULL)
+    /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
+     * cd_size bytes hold them all; the block is cut to size below. */
+    zl->names = malloc(cd_size ? cd_size : 1);
+    if (zl->entries == NULL || zl->names == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    size_t at = 0;
+    size_t at = 0, used = 0;
     for (uint64_t i = 0; i < count; i++) {
         if (cd_size - at < CENTRAL_LEN || le32(cd + at) != SIG_CENTRAL)
             return corrupt(err, "bad central directory record");
@@ -268,11 +285,11 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
         e->local_offset = le32(r + 42);
         if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
             return corrupt(err, "bad ZIP64 extra field");
-        if ((e->name = malloc(nlen + 1)) == NULL)
-            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+        e->name = zl->names + used;
         memcpy(e->name, r + CENTRAL_LEN, nlen);
         e->name[nlen] = '\0';
-        e->name_len = nlen;
+        e->name_len = (uint32_t)nlen;
+        used += nlen + 1;
         zl->n++;
         /* miniz compares names with their lengths; a reader that stops at
          * the NUL would see another name. */
@@ -296,6 +313,7 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
                      "%zu bytes of the central directory after the %llu records its end "
                      "record counts",
                      cd_size - at, (unsigned long long)count);
+    fit_names(zl, used);
     return C2S_OK;
 }
 
@@ -536,8 +554,7 @@ void ziplayout_free(ziplayout *zl)
 {
     if (zl == NULL)
         return;
-    for (size_t i = 0; i < zl->n; i++)
-        free(zl->entries[i].name);
+    free(zl->names);
     free(zl->entries);
     free(zl->by_name);
     memset(zl, 0, sizeof *zl);

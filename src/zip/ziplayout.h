@@ -35,20 +35,22 @@
 #include "util/c2s_error.h"
 #include "util/findings.h"
 
+/* (56 bytes: an archive of 200,000 tensors has 200,000 of these.) */
 typedef struct zl_entry {
-    char *name;            /* as in the central directory, NUL-terminated */
-    size_t name_len;       /* its length (the name itself may hold a NUL) */
+    char *name;            /* as in the central directory, NUL-terminated; in ziplayout.names */
     uint64_t local_offset; /* of the local header */
     uint64_t data_offset;  /* first byte of the (compressed) data */
     uint64_t comp_size, size;
     uint32_t crc;
     uint16_t method, flags;
-    int local_ok; /* the local header was found: data_offset is valid */
+    uint32_t name_len; /* its length, at most 65535 (the name itself may hold a NUL) */
+    int local_ok;      /* the local header was found: data_offset is valid */
 } zl_entry;
 
 typedef struct ziplayout {
     zl_entry *entries; /* central directory order */
     size_t n;
+    char *names; /* every entry's name and its NUL, one after another */
     uint64_t cd_offset, cd_size;
     /* Entry indices sorted by ziplayout_name_cmp (exact bytes breaking
      * ties), and whether no two names compare equal that way: then this is
