@@ -193,6 +193,18 @@ static size_t hash_key(const char *key)
     return h;
 }
 
+/* a + b (n bytes of a, then the string b) as a piece of the map's text. */
+static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
+{
+    size_t nb = strlen(b);
+    char *s = arena_alloc_bytes(&c->map->text, n + nb + 1);
+    if (s != NULL) {
+        memcpy(s, a, n);
+        memcpy(s + n, b, nb + 1);
+    }
+    return s;
+}
+
 /* Find or add the storage for key; checks that every use agrees. */
 static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
                                 size_t *out)
@@ -231,7 +243,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1,
                        sizeof *m->storages))
         return oom(c);
-    char *k = strdup(key);
+    char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
     m->storages[m->nstorages] = (tmap_storage){k, dt, nbytes};
@@ -444,7 +456,7 @@ static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *
         return st;
     if (nstride != t->ndim)
         return bad_tensor(c, "size and stride have different lengths", NULL);
-    t->shape = malloc((2 * t->ndim + 1) * sizeof *t->shape);
+    t->shape = arena_alloc(&c->map->text, (2 * t->ndim + 1) * sizeof *t->shape);
     if (t->shape == NULL)
         return oom(c);
     t->stride = t->shape + t->ndim;
@@ -480,8 +492,7 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
     if (st == C2S_OK && out->supported && out->ndim == 1 &&
         (out->dtype == dt1 || out->dtype == dt2) && (uint64_t)out->shape[0] == channels)
         return C2S_OK;
-    free(out->shape); /* the caller keeps only what succeeded */
-    out->shape = NULL;
+    out->shape = NULL; /* the caller keeps only what succeeded (the piece stays in the text) */
     if (st != C2S_OK)
         return st;
     return c2s_fail(c->err, C2S_ERR_INPUT,
@@ -661,15 +672,9 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
 static c2s_status path_set(walk_ctx *c, size_t base, const char *label);
 
 /* A copy of c->path + suffix, or NULL when out of memory. */
-static char *path_with(const walk_ctx *c, const char *suffix)
+static char *path_with(walk_ctx *c, const char *suffix)
 {
-    size_t a = strlen(c->path), b = strlen(suffix);
-    char *s = malloc(a + b + 1);
-    if (s != NULL) {
-        memcpy(s, c->path, a);
-        memcpy(s + a, suffix, b + 1);
-    }
-    return s;
+    return map_strdup(c, c->path, strlen(c->path), suffix);
 }
 
 /* A scalar that is no storage's: the raw scale (F64) or zero point (I64)
@@ -685,7 +690,7 @@ static c2s_status inline_scalar(walk_ctx *c, c2s_dtype dt, uint64_t bits, tmap_t
     t->contiguous = 1;
     for (int i = 0; i < 8; i++)
         t->inline_bytes[i] = (unsigned char)(bits >> (8 * i));
-    t->shape = malloc(sizeof *t->shape);
+    t->shape = arena_alloc(&c->map->text, sizeof *t->shape);
     return t->shape ? C2S_OK : oom(c);
 }
 
@@ -759,14 +764,10 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
                       "tensor name '%.*s...' is not valid UTF-8 after %zu bytes (a lone "
                       "surrogate?): safetensors names must be UTF-8",
                       (int)good, c->path, good);
-    if (st == C2S_OK && (t->name = strdup(c->path)) == NULL)
+    if (st == C2S_OK && (t->name = map_strdup(c, c->path, n, "")) == NULL)
         st = oom(c);
-    if (st != C2S_OK) {
-        free(t->shape);
-        for (size_t i = 0; i < nparams; i++)
-            free(params[i].shape);
-        return st;
-    }
+    if (st != C2S_OK)
+        return st; /* (what t and params hold is in the map's text) */
     m->ntensors++;
     if (!t->supported || t->q.scheme == TMAP_Q_NONE)
         return C2S_OK;
@@ -774,8 +775,6 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     tmap_tensor main_copy = *t; /* t moves when the array grows */
     st = add_qparams(c, &main_copy, params, nparams);
     m->tensors[at].q = main_copy.q;
-    for (size_t i = 0; i < 2; i++)
-        free(params[i].shape);
     return st;
 }
 
@@ -1330,6 +1329,7 @@ c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options 
                       c2s_error *err)
 {
     memset(map, 0, sizeof *map);
+    map->in_arena = 1;
     walk_ctx c = {0};
     c.opts = opts;
     c.map = map;
@@ -1358,16 +1358,17 @@ void tmap_free(tmap *map)
 {
     if (map == NULL)
         return;
-    for (size_t i = 0; i < map->ntensors; i++) {
+    for (size_t i = 0; i < map->ntensors && !map->in_arena; i++) {
         free(map->tensors[i].name);
         free(map->tensors[i].shape);
     }
-    for (size_t i = 0; i < map->nqparams; i++)
+    for (size_t i = 0; i < map->nqparams && !map->in_arena; i++)
         free(map->qparams[i].shape);
     free(map->qparams);
     free(map->quants);
-    for (size_t i = 0; i < map->nstorages; i++)
+    for (size_t i = 0; i < map->nstorages && !map->in_arena; i++)
         free(map->storages[i].key);
+    arena_free(&map->text);
     for (size_t i = 0; i < map->nnotes; i++)
         free(map->notes[i]);
     free(map->tensors);
