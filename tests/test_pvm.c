@@ -806,13 +806,13 @@ Test(pvm, globals_table_dedups_and_records_uses)
     expect_table_entry(4, "foo", "Ref", "foo", PVM_USE_REF, 58);
 
     cr_assert(pvm_is_call_of(t[0], "foo", "Bar"));
-    cr_assert_eq(t[0]->u.call.how, PVM_USE_REDUCE);
+    cr_assert_eq(t[0]->how, PVM_USE_REDUCE);
     cr_assert_null(t[0]->u.call.state);
     cr_assert(pvm_is_call_of(t[1], "foo", "Bar"));
     expect_kind(t[1]->u.call.state, PVM_DICT);
-    cr_assert_eq(t[2]->u.call.how, PVM_USE_NEWOBJ);
-    cr_assert_eq(t[3]->u.call.how, PVM_USE_INST);
-    cr_assert_eq(t[4]->u.call.how, PVM_USE_OBJ);
+    cr_assert_eq(t[2]->how, PVM_USE_NEWOBJ);
+    cr_assert_eq(t[3]->how, PVM_USE_INST);
+    cr_assert_eq(t[4]->how, PVM_USE_OBJ);
     cr_assert(!pvm_is_call_of(t[5], "foo", "Ref"));
     cr_assert(!pvm_is_call_of(t[0], "foo", "Baz"));
 }
@@ -852,7 +852,7 @@ Test(pvm, reduce_makes_call_with_exact_args)
     cr_assert_null(c->u.call.state);
     cr_assert_null(pvm_call_listitems(c));
     cr_assert_null(pvm_call_dictitems(c));
-    cr_assert_eq(c->u.call.how, PVM_USE_REDUCE);
+    cr_assert_eq(c->how, PVM_USE_REDUCE);
     expect_table_entry(0, "mod", "fn", "mod", PVM_USE_REF | PVM_USE_REDUCE, 0);
 
     FAILS("cmod\012fn\012R.", "pickle: stack underflow in REDUCE at offset 8");
@@ -873,7 +873,7 @@ Test(pvm, newobj_ex_and_inst_and_obj)
 {
     pvm_value *c = LOAD("cmod\012C\012)}K\001K\002s\222.");
     expect_kind(c, PVM_CALL);
-    cr_assert_eq(c->u.call.how, PVM_USE_NEWOBJ);
+    cr_assert_eq(c->how, PVM_USE_NEWOBJ);
     expect_kind(pvm_call_kwargs(c), PVM_DICT);
     cr_assert_eq(pvm_call_kwargs(c)->u.dict.len, 1);
     FAILS("cmod\012C\012)]\222.", "pickle: NEWOBJ_EX keyword arguments are a list, not a dict, at "
@@ -881,14 +881,14 @@ Test(pvm, newobj_ex_and_inst_and_obj)
 
     c = LOAD("(K\001imod\012Cls\012.");
     cr_assert(pvm_is_call_of(c, "mod", "Cls"));
-    cr_assert_eq(c->u.call.how, PVM_USE_INST);
+    cr_assert_eq(c->how, PVM_USE_INST);
     expect_int(expect_seq(c->u.call.args, PVM_TUPLE, 1)[0], 1);
     expect_table_entry(0, "mod", "Cls", "mod", PVM_USE_REF | PVM_USE_INST, 3);
     FAILS("imod\012Cls\012.", "pickle: no MARK for INST at offset 0");
 
     c = LOAD("(cmod\012Cls\012K\001K\002o.");
     cr_assert(pvm_is_call_of(c, "mod", "Cls"));
-    cr_assert_eq(c->u.call.how, PVM_USE_OBJ);
+    cr_assert_eq(c->how, PVM_USE_OBJ);
     expect_seq(c->u.call.args, PVM_TUPLE, 2);
     FAILS("(o.", "pickle: stack underflow in OBJ at offset 1");
 }
@@ -1135,7 +1135,7 @@ Test(pvm, tuple_subclass_call_stays_a_call)
 {
     pvm_value *v = LOAD("ctorch\012Size\012K\002K\003\206\205R.");
     cr_assert(pvm_is_call_of(v, "torch", "Size"));
-    cr_assert_eq(v->u.call.how, PVM_USE_REDUCE);
+    cr_assert_eq(v->how, PVM_USE_REDUCE);
     cr_assert_null(pvm_call_kwargs(v));
     cr_assert_null(v->u.call.state);
     pvm_value **a = expect_seq(v->u.call.args, PVM_TUPLE, 1);
@@ -1174,7 +1174,7 @@ Test(pvm, torch_tensor_protocol2)
 
     pvm_value *t = pvm_dict_get_str(sd, "w");
     cr_assert(pvm_is_call_of(t, "torch._utils", "_rebuild_tensor_v2"));
-    cr_assert_eq(t->u.call.how, PVM_USE_REDUCE);
+    cr_assert_eq(t->how, PVM_USE_REDUCE);
     pvm_value **a = expect_seq(t->u.call.args, PVM_TUPLE, 6);
 
     expect_kind(a[0], PVM_PERSID);

@@ -949,7 +949,8 @@ static c2s_status grow_dict(pvm *vm, pvm_value *d)
     if (vals == NULL)
         return out_of_memory(vm);
     d->u.dict.vals = vals;
-    d->u.dict.cap = keys_cap < vals_cap ? keys_cap : vals_cap;
+    size_t cap = keys_cap < vals_cap ? keys_cap : vals_cap;
+    d->u.dict.cap = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX; /* len stays below */
     return C2S_OK;
 }
 
@@ -974,13 +975,13 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
         }
     }
     size_t n = d->u.dict.len;
-    if (n >= vm->limits.max_container)
+    if (n >= vm->limits.max_container || n >= UINT32_MAX - 1) /* len is 32 bits */
         return container_too_big(vm);
     if (n == d->u.dict.cap)
         TRY(grow_dict(vm, d));
     d->u.dict.keys[n] = k;
     d->u.dict.vals[n] = v;
-    d->u.dict.len = n + 1;
+    d->u.dict.len = (uint32_t)n + 1;
     if (indexed) {
         vm->dict_slots[slot] = (dict_slot){h, d, n};
         vm->dict_slot_count++;
@@ -2448,7 +2449,7 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
         TRY(new_node(vm, PVM_CALL, &result));
         result->u.call.callable = fn;
         result->u.call.args = args;
-        result->u.call.how = how;
+        result->how = how;
         if (kwargs != NULL) {
             pvm_call_more *m = NULL;
             TRY(call_more(vm, result, &m));

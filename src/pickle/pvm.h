@@ -104,8 +104,9 @@ typedef struct pvm_call_more {
 } pvm_call_more;
 
 struct pvm_value {
-    pvm_kind kind;
-    uint32_t id; /* 0..pvm_object_count()-1, unique: index for visited marks */
+    unsigned char kind; /* a pvm_kind (one byte: see the assertion below) */
+    unsigned char how;  /* PVM_CALL: PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+    uint32_t id;        /* 0..pvm_object_count()-1, unique: index for visited marks */
     union {
         int b;
         int64_t i;
@@ -123,8 +124,8 @@ struct pvm_value {
         } seq;
         struct {
             pvm_value **keys, **vals;
-            size_t len, cap;
-            pvm_value *state; /* BUILD state (OrderedDict's _metadata), or NULL */
+            uint32_t len, cap; /* (max_container is below 2^32 for dicts: pvm.c) */
+            pvm_value *state;  /* BUILD state (OrderedDict's _metadata), or NULL */
         } dict;
         struct {
             const char *module; /* after Python-2 name mapping */
@@ -136,7 +137,6 @@ struct pvm_value {
             pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
             pvm_value *state;    /* last BUILD state, else NULL */
             pvm_call_more *more; /* kwargs, listitems, dictitems; NULL: none */
-            pvm_use how;         /* PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
         } call;
         struct {
             pvm_value *pid;
@@ -144,8 +144,12 @@ struct pvm_value {
     } u;
 };
 
-/* A million-tensor pickle makes millions of nodes: keep them small. */
-_Static_assert(sizeof(pvm_value) <= 48, "pvm_value is 48 bytes on 64-bit targets");
+/* A million-tensor pickle makes millions of nodes: keep them small (kind
+ * and how in a byte each, a dict's length and capacity 32 bits, so that
+ * no member of the union is over 32 bytes). */
+_Static_assert(sizeof(pvm_value) <= 40, "pvm_value is 40 bytes on 64-bit targets");
+_Static_assert(PVM_USE_OBJ <= 255, "a pvm_use fits pvm_value.how");
+_Static_assert(PVM_PERSID <= 255, "a pvm_kind fits pvm_value.kind");
 
 /* The parts of a PVM_CALL's pvm_call_more (NULL when it has none). */
 static inline pvm_value *pvm_call_kwargs(const pvm_value *call)

@@ -307,7 +307,7 @@ static c2s_status tensor_call(ctx *c, int64_t id, const char *name, pvm_value **
         return oom(c);
     a[4]->u.b = grad;
     call->u.call.args = args;
-    call->u.call.how = PVM_USE_REDUCE;
+    call->how = PVM_USE_REDUCE;
     *out = c->made[id] = call;
     return C2S_OK;
 }

@@ -70,6 +70,8 @@ int tsn_dict_add(ts_nodes *t, pvm_value *dict, const char *key, pvm_value *val)
     if (k == NULL)
         return 0;
     if (dict->u.dict.len == dict->u.dict.cap) {
+        if (dict->u.dict.cap > UINT32_MAX / 2) /* len and cap are 32 bits */
+            return 0;
         size_t cap = dict->u.dict.cap ? dict->u.dict.cap * 2 : 8;
         pvm_value **keys = realloc(dict->u.dict.keys, cap * sizeof *keys);
         if (keys == NULL)
@@ -79,7 +81,7 @@ int tsn_dict_add(ts_nodes *t, pvm_value *dict, const char *key, pvm_value *val)
         if (vals == NULL)
             return 0;
         dict->u.dict.vals = vals;
-        dict->u.dict.cap = cap;
+        dict->u.dict.cap = (uint32_t)cap;
     }
     dict->u.dict.keys[dict->u.dict.len] = k;
     dict->u.dict.vals[dict->u.dict.len++] = val;
