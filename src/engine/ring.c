@@ -69,7 +69,8 @@ c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err)
     r->slots_len = RING_NSLOTS * r->slot_size;
     r->slots = alloc_slots(r->slots_len);
     r->obuf = malloc(r->ocap);
-    if (r->slots == NULL || r->obuf == NULL)
+    r->batch = malloc(RING_NBATCH * RING_BATCH * sizeof *r->batch);
+    if (r->slots == NULL || r->obuf == NULL || r->batch == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     return C2S_OK;
 }
@@ -78,6 +79,7 @@ void ring_free(ring *r)
 {
     free(r->slots);
     free(r->obuf);
+    free(r->batch);
 }
 
 /* ---- the pipe ---------------------------------------------------------------------- */
@@ -162,6 +164,51 @@ void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint6
     r->ticket[r->cur] = crcpipe_submit(&r->pipe, rec, fd, base, &range, 1);
     r->used += len;
     r->olen[r->cur] += len;
+}
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+c2s_status ring_batch_start(ring *r, ring_batch *b)
+{
+    size_t which = r->batch_next++ % RING_NBATCH;
+    *b = (ring_batch){r->batch + which * RING_BATCH, 0, 0, 0, -1, which};
+    c2s_status st = ring_wait(r, r->batch_ticket[which]);
+    return st == C2S_OK ? ring_room(r, &b->room) : st;
+}
+
+int ring_batch_fits(const ring_batch *b, int fd, size_t len)
+{
+    return b->n < RING_BATCH && len <= b->room - b->bytes && (b->n == 0 || fd == b->fd);
+}
+
+void ring_batch_add(ring *r, ring_batch *b, crcpipe_record *rec, int fd, uint64_t base,
+                    uint64_t off, size_t len)
+{
+    unsigned char *dest = ring_slot(r, r->cur) + r->used + b->bytes;
+    b->parts[b->n++] = (crcpipe_part){rec, off, base + off, dest, len};
+    b->bytes += len;
+    b->fd = fd;
+}
+
+/* By file offset; equal offsets (a record read twice) by destination, so
+ * that the order does not depend on qsort. */
+static int by_file_offset(const void *a, const void *b)
+{
+    const crcpipe_part *x = a, *y = b;
+    if (x->file_off != y->file_off)
+        return x->file_off < y->file_off ? -1 : 1;
+    return x->data < y->data ? -1 : x->data > y->data;
+}
+
+void ring_batch_submit(ring *r, ring_batch *b)
+{
+    if (b->n == 0)
+        return;
+    qsort(b->parts, b->n, sizeof *b->parts, by_file_offset);
+    r->ticket[r->cur] = r->batch_ticket[b->which] =
+        crcpipe_submit_batch(&r->pipe, b->fd, b->parts, b->n);
+    r->used += b->bytes;
+    r->olen[r->cur] += b->bytes;
 }
 
 c2s_status ring_put(ring *r, const unsigned char *p, size_t n)
