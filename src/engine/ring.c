@@ -205,8 +205,8 @@ void ring_batch_submit(ring *r, ring_batch *b)
     if (b->n == 0)
         return;
     qsort(b->parts, b->n, sizeof *b->parts, by_file_offset);
-    r->ticket[r->cur] = r->batch_ticket[b->which] =
-        crcpipe_submit_batch(&r->pipe, b->fd, b->parts, b->n);
+    r->ticket[r->cur] = r->batch_ticket[b->which] = crcpipe_submit_batch(&r->pipe, b->fd, b->parts,
+                                                                         b->n);
     r->used += b->bytes;
     r->olen[r->cur] += b->bytes;
 }

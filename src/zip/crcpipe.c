@@ -401,20 +401,18 @@ static uint64_t submit_job(crcpipe *p, const crcpipe_job *job)
 uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
                         const crcpipe_range *ranges, size_t nranges)
 {
-    crcpipe_job job = {NULL,
-                       0,
-                       r,
-                       fd,
-                       base,
-                       nranges == 1 ? NULL : ranges,
-                       nranges,
-                       nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
+    crcpipe_job job = {.record = r,
+                       .fd = fd,
+                       .base = base,
+                       .ranges = nranges == 1 ? NULL : ranges,
+                       .nranges = nranges,
+                       .one = nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
     return submit_job(p, &job);
 }
 
 uint64_t crcpipe_submit_batch(crcpipe *p, int fd, const crcpipe_part *parts, size_t nparts)
 {
-    crcpipe_job job = {parts, nparts, NULL, fd, 0, NULL, 0, {0, NULL, 0}};
+    crcpipe_job job = {.parts = parts, .nparts = nparts, .fd = fd};
     return submit_job(p, &job);
 }
 

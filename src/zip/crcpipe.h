@@ -80,7 +80,7 @@ typedef struct crcpipe_record {
     size_t npieces, cap;
     crcpipe_piece one; /* the first piece: most records need no other (no malloc);
                           so a record is not moved once it holds pieces */
-    size_t refuse; /* new pieces to refuse before compacting again */
+    size_t refuse;     /* new pieces to refuse before compacting again */
 } crcpipe_record;
 
 /* Bytes [off, off + len) of a record, at data. */
