@@ -10,6 +10,7 @@
  *   - records followed by data descriptors (as torch's writer makes them):
  *     the gaps of one preadv then hold a descriptor too;
  *   - DEFLATE records among STORED ones: a batch ends at each;
+ *   - conversion to F16: batches read into the read slots, then converted;
  *   - a CRC mismatch in a record in the middle of a batch names that record
  *     with the message every other path gives;
  *   - cancellation between batches: "interrupted", nothing left behind.
@@ -26,6 +27,7 @@
 #include <zlib.h>
 
 #include "c2s.h"
+#include "engine/dtconv.h"
 #include "pickle_builder.h"
 #include "test_util.h"
 #include "zip_builder.h"
@@ -226,20 +228,30 @@ static void write_zip_dd(const char *path, const zb_entry *e, size_t n)
 
 /* ---- converting --------------------------------------------------------------------- */
 
-/* Convert in with buffer_size; the output bytes, or NULL with err. */
-static unsigned char *convert(const char *in, size_t buffer_size, size_t *len, c2s_error *err)
+/* Convert in with buffer_size (to F16 when f16); the output bytes, or
+ * NULL with err. */
+static unsigned char *convert_to(const char *in, size_t buffer_size, int f16, size_t *len,
+                                 c2s_error *err)
 {
     char *out = tu_path(dir, "out.safetensors");
     unsigned char *bytes = NULL;
     c2s_checkpoint *ck = NULL;
     if (c2s_open(in, NULL, &ck, err) == C2S_OK) {
-        c2s_write_options wo = {.buffer_size = buffer_size, .force = 1};
+        c2s_write_options wo = {.buffer_size = buffer_size,
+                                .force = 1,
+                                .convert_dtype = f16,
+                                .dtype = C2S_F16};
         if (c2s_write(ck, out, &wo, NULL, err) == C2S_OK)
             bytes = tu_read(out, len);
         c2s_close(ck);
     }
     free(out);
     return bytes;
+}
+
+static unsigned char *convert(const char *in, size_t buffer_size, size_t *len, c2s_error *err)
+{
+    return convert_to(in, buffer_size, 0, len, err);
 }
 
 static const unsigned char *data_section(const unsigned char *file, size_t len, size_t *n)
@@ -252,17 +264,46 @@ static const unsigned char *data_section(const unsigned char *file, size_t len, 
     return file + 8 + h;
 }
 
+/* The data section of the conversion to F16: every tensor F16, so all in
+ * name order; the F32 values converted one by one by the scalar path
+ * (tested against torch in test_dtconv.c). */
+static unsigned char *expected_f16(size_t *len)
+{
+    unsigned char *out = malloc(NTENS * MAXF * 2), *o = out;
+    for (size_t t = 0; t < NTENS; t++) {
+        tspec s = spec_any(t);
+        const float *r = rec_data[s.rec];
+        float v[MAXF];
+        size_t n = s.n;
+        if (s.kind == 'h') {
+            memcpy(o, r, 4);
+            o += 4;
+            continue;
+        }
+        if (s.kind == 't') {
+            float tv[4] = {r[0], r[2], r[1], r[3]};
+            memcpy(v, tv, sizeof tv);
+        } else {
+            memcpy(v, r + s.first, n * 4);
+        }
+        cr_assert_eq(dtconv_run_path(DTCONV_SCALAR, C2S_F32, C2S_F16, v, o, n), 0);
+        o += n * 2;
+    }
+    *len = (size_t)(o - out);
+    return out;
+}
+
 /* The file at in converts, with each buffer size, to exactly the
- * expected data section. */
-static void expect_exact(const char *in)
+ * expected data section (to F16 when f16). */
+static void expect_exact_as(const char *in, int f16)
 {
     size_t want_len;
-    unsigned char *want = expected_data(&want_len);
+    unsigned char *want = f16 ? expected_f16(&want_len) : expected_data(&want_len);
     size_t sizes[] = {0, 8 * 64, 8 * 1000}; /* default; slots of 64 and 1000 bytes */
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         c2s_error err;
         size_t len, n;
-        unsigned char *f = convert(in, sizes[i], &len, &err);
+        unsigned char *f = convert_to(in, sizes[i], f16, &len, &err);
         cr_assert_not_null(f, "buffer %zu: %s", sizes[i], err.msg);
         const unsigned char *d = data_section(f, len, &n);
         cr_assert_eq(n, want_len, "buffer %zu", sizes[i]);
@@ -275,6 +316,11 @@ static void expect_exact(const char *in)
     free(want);
 }
 
+static void expect_exact(const char *in)
+{
+    expect_exact_as(in, 0);
+}
+
 Test(coalesce, many_small_records_exact_bytes)
 {
     fill_records();
@@ -285,6 +331,23 @@ Test(coalesce, many_small_records_exact_bytes)
     char *in = tu_path(dir, "in.pt");
     cr_assert_eq(zb_write(in, e, NREC + 1), 0);
     expect_exact(in);
+    free(in);
+    free(e);
+    free(names);
+    pb_free(&p);
+}
+
+/* Converted tensors are batched into the read slots, then converted. */
+Test(coalesce, many_small_records_to_f16_exact_bytes)
+{
+    fill_records();
+    pb p = {0};
+    build_pickle(&p);
+    char(*names)[32] = calloc(NREC, 32);
+    zb_entry *e = entries(&p, names, 7); /* DEFLATE ones among them */
+    char *in = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    expect_exact_as(in, 1);
     free(in);
     free(e);
     free(names);

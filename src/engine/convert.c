@@ -212,20 +212,25 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out, ga
  * read per tensor costs little beside its bytes). */
 #define BATCH_TENSOR_MAX (64u << 10)
 
-/* Whether the map lets tensor t, written with dtype out, go in a batch: its
- * bytes as they are, one range of its storage.  (Its record must also be
- * STORED: known once it is open.) */
-static int batchable(const writer *w, const tmap_tensor *t, c2s_dtype out)
+/* Whether the map lets tensor t go in a batch: one range of its storage,
+ * small, not quantized.  (Its record must also be STORED: known once it
+ * is open.) */
+static int batchable(const tmap_tensor *t)
 {
     return t->storage != TMAP_NO_STORAGE && (t->contiguous || t->numel == 0) &&
-           t->q.scheme == TMAP_Q_NONE && out == t->dtype && !needs_swap(w, t) &&
-           t->nbytes <= BATCH_TENSOR_MAX;
+           t->q.scheme == TMAP_Q_NONE && t->nbytes <= BATCH_TENSOR_MAX;
+}
+
+/* Whether tensor t, written with dtype out, goes out as it is read. */
+static int as_is(const writer *w, const tmap_tensor *t, c2s_dtype out)
+{
+    return out == t->dtype && !needs_swap(w, t);
 }
 
 /* Add tensor t, its record opened in src, to batch b; 0 when it does not
  * fit or its range is not in the record (the usual path then copies it,
  * and reports what is wrong under its name). */
-static int add_to_batch(writer *w, ring_batch *b, const tmap_tensor *t, const gather_source *src)
+static int add_to_batch(ring_batch *b, const tmap_tensor *t, const gather_source *src)
 {
     if (t->numel == 0)
         return 1; /* nothing to read (gather_tensor reads nothing either) */
@@ -233,25 +238,83 @@ static int add_to_batch(writer *w, ring_batch *b, const tmap_tensor *t, const ga
     if (!src->raw || off > src->s.size || n > src->s.size - off ||
         !ring_batch_fits(b, src->fd, (size_t)n))
         return 0;
-    ring_batch_add(&w->ring, b, src->rec, src->fd, src->base, off, (size_t)n);
+    ring_batch_add(b, src->rec, src->fd, src->base, off, (size_t)n);
     return 1;
 }
 
-/* Copy tensors i, i + 1, ... of entries (n of them) as one batch (ring.h) while they
- * are small, written as they are, and from STORED records; *count: how
- * many (0: tensor i takes the usual path).  Tensor i's record is first,
- * opened already when *opened; when it was not used here it is left open
- * (*opened) for the usual path. */
+/* A failure while tensor t is copied names it, as copy_tensor does. */
+static c2s_status name_failure(writer *w, const tmap_tensor *t, c2s_status st)
+{
+    if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
+        c2s_error_prefix(w->err, "tensor '%s'", t->name);
+    return st;
+}
+
+/* Tensors i, i + 1, ... into batch b while they can go in it (into the
+ * ring: only tensors going out as they are); tensor i's record is first,
+ * opened.  Returns how many. */
+static size_t fill_batch(writer *w, const stw_entry *entries, size_t n, size_t i,
+                         const gather_source *first, ring_batch *b)
+{
+    const tmap *m = &w->ck->map;
+    size_t count = 0;
+    for (size_t j = i; j < n; j++, count++) {
+        const tmap_tensor *t = &m->tensors[entries[j].src];
+        if (j == i) {
+            if (!add_to_batch(b, t, first))
+                break;
+            continue;
+        }
+        if (!batchable(t) || (!b->reading && !as_is(w, t, entries[j].dtype)))
+            break;
+        gather_source src;
+        memset(&src, 0, sizeof src);
+        int added = open_source(w, t->storage, &src) == C2S_OK && add_to_batch(b, t, &src);
+        rd_stream_close(&src.s);
+        if (!added)
+            break;
+    }
+    return count;
+}
+
+/* Swap or convert count batched tensors from entries[i] on, read one
+ * after the other from b->base, into the ring, as copy_opened does. */
+static c2s_status put_batched(writer *w, const stw_entry *entries, size_t i, size_t count,
+                              const ring_batch *b)
+{
+    const tmap *m = &w->ck->map;
+    size_t at = 0;
+    c2s_status st = C2S_OK;
+    for (size_t j = i; j < i + count && st == C2S_OK; j++) {
+        const tmap_tensor *t = &m->tensors[entries[j].src];
+        if (t->numel == 0)
+            continue;
+        c2s_dtype out = entries[j].dtype;
+        ring_obuf_elements(&w->ring, needs_swap(w, t) ? c2s_dtype_swap_unit(t->dtype) : 1, t->dtype,
+                           out);
+        st = name_failure(w, t, ring_put_elements(&w->ring, b->base + at, (size_t)t->nbytes));
+        ring_obuf_elements(&w->ring, 1, out, out);
+        at += (size_t)t->nbytes;
+    }
+    return st;
+}
+
+/* Copy tensors i, i + 1, ... of entries (n of them) as one batch (ring.h)
+ * while they are small and from STORED records: straight into the ring
+ * when tensor i goes out as it is (and then only such tensors), else
+ * through the read slots; *count: how many (0: tensor i takes the usual
+ * path).  Tensor i's record is opened already when *opened; when it was
+ * not used here it is left open (*opened) for the usual path. */
 static c2s_status copy_batch(writer *w, const stw_entry *entries, size_t n, size_t i,
                              gather_source *first, int *opened, size_t *count)
 {
-    const tmap *m = &w->ck->map;
+    const tmap_tensor *t = &w->ck->map.tensors[entries[i].src];
     *count = 0;
-    if (!batchable(w, &m->tensors[entries[i].src], entries[i].dtype))
+    if (!batchable(t))
         return C2S_OK;
     if (!*opened) {
         memset(first, 0, sizeof *first);
-        if (open_source(w, m->tensors[entries[i].src].storage, first) != C2S_OK) {
+        if (open_source(w, t->storage, first) != C2S_OK) {
             rd_stream_close(&first->s); /* the usual path meets the error again */
             return C2S_OK;
         }
@@ -259,34 +322,23 @@ static c2s_status copy_batch(writer *w, const stw_entry *entries, size_t n, size
     }
     if (!first->raw)
         return C2S_OK;
+    int into_ring = as_is(w, t, entries[i].dtype);
     ring_batch b;
     c2s_status st = ring_obuf_flush(&w->ring); /* it holds earlier output */
     if (st == C2S_OK)
-        st = ring_batch_start(&w->ring, &b);
-    for (size_t j = i; st == C2S_OK && j < n; j++) {
-        const tmap_tensor *t = &m->tensors[entries[j].src];
-        gather_source src, *s = j == i ? first : &src;
-        if (j > i) {
-            if (!batchable(w, t, entries[j].dtype))
-                break;
-            memset(&src, 0, sizeof src);
-            if (open_source(w, t->storage, &src) != C2S_OK) {
-                rd_stream_close(&src.s);
-                break;
-            }
-        }
-        int added = add_to_batch(w, &b, t, s);
-        if (j > i)
-            rd_stream_close(&src.s);
-        if (!added)
-            break;
-        (*count)++;
-    }
-    if (st == C2S_OK)
-        ring_batch_submit(&w->ring, &b);
+        st = into_ring ? ring_batch_start(&w->ring, &b) : ring_batch_start_read(&w->ring, &b);
+    if (st != C2S_OK)
+        return name_failure(w, t, st);
+    *count = fill_batch(w, entries, n, i, first, &b);
+    uint64_t ticket = ring_batch_submit(&w->ring, &b);
     if (*count > 0) {
         rd_stream_close(&first->s);
         *opened = 0;
+    }
+    if (!into_ring && *count > 0) {
+        st = ring_wait(&w->ring, ticket);
+        if (st == C2S_OK)
+            st = put_batched(w, entries, i, *count, &b);
     }
     return st;
 }

@@ -69,7 +69,8 @@ typedef struct check {
     const volatile sig_atomic_t *cancel;
     unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
     line_cache lc;
-    qconv *deq; /* the tensor's dequantizer, or NULL */
+    qconv *deq;       /* the tensor's dequantizer, or NULL */
+    dtconv_path path; /* dtconv_best_path(), asked once */
     c2s_error *err;
     c2s_progress_fn progress; /* may be NULL */
     void *progress_ctx;
@@ -155,10 +156,10 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
     if (c->deq != NULL) {
         qconv_run(c->deq, src, c->cvt, elems, first);
         if (out != C2S_F32)
-            dtconv_run(C2S_F32, out, c->cvt, c->cvt, elems);
+            dtconv_run_on(c->path, C2S_F32, out, c->cvt, c->cvt, elems);
         want = c->cvt;
     } else if (out != t->dtype) {
-        dtconv_run(t->dtype, out, src, c->cvt, elems);
+        dtconv_run_on(c->path, t->dtype, out, src, c->cvt, elems);
         want = c->cvt;
     }
     size_t len = elems * out_es;
@@ -402,7 +403,7 @@ static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e
 c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
                          size_t header_len, const c2s_write_options *o, c2s_error *err)
 {
-    check c = {.ck = ck, .err = err};
+    check c = {.ck = ck, .path = dtconv_best_path(), .err = err};
     if (o != NULL) {
         c.cancel = o->cancel;
         c.progress = o->verify_progress;
