@@ -18,12 +18,13 @@
  *
  * How it works.  The header is planned first (stw_plan), so the order of
  * the tensors is known; then the header goes into the ring and the tensors
- * follow in that order (write_all).  Runs of small tensors whose bytes go
- * out as they are, from STORED records, are copied as batches (copy_batch):
- * all their records' ranges read by the CRC pipe straight into the ring in
- * one job, records lying one after the other in the file read with one
- * preadv (ring.h, crcpipe.h), so a checkpoint of 200,000 tiny tensors
- * costs hundreds of reads and hand-offs rather than 200,000 of each.
+ * follow in that order (write_all).  Runs of small contiguous tensors from
+ * STORED records are copied as batches (copy_batch): all their records'
+ * ranges read by the CRC pipe in one job, records lying one after the
+ * other in the file with one preadv (ring.h, crcpipe.h), straight into the
+ * ring when the bytes go out as they are, else into the read slots and
+ * then swapped or converted into the ring; so a checkpoint of 200,000 tiny
+ * tensors costs hundreds of reads and hand-offs rather than 200,000 of each.
  * Every other tensor is copied on its own (copy_tensor): this file
  * opens the storage record (open_source), tells the ring how the output
  * buffer's elements are to be swapped or converted, and has gather.c copy
