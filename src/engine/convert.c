@@ -18,7 +18,14 @@
  *
  * How it works.  The header is planned first (stw_plan), so the order of
  * the tensors is known; then the header goes into the ring and the tensors
- * follow in that order (write_all).  Per tensor (copy_tensor), this file
+ * follow in that order (write_all).  Runs of small contiguous tensors from
+ * STORED records are copied as batches (copy_batch): all their records'
+ * ranges read by the CRC pipe in one job, records lying one after the
+ * other in the file with one preadv (ring.h, crcpipe.h), straight into the
+ * ring when the bytes go out as they are, else into the read slots and
+ * then swapped or converted into the ring; so a checkpoint of 200,000 tiny
+ * tensors costs hundreds of reads and hand-offs rather than 200,000 of each.
+ * Every other tensor is copied on its own (copy_tensor): this file
  * opens the storage record (open_source), tells the ring how the output
  * buffer's elements are to be swapped or converted, and has gather.c copy
  * the bytes; the byte order and the output dtype decide whether the bytes
@@ -31,7 +38,8 @@
  * several tensors (q/k/v slices, tied weights, offset views) are read once
  * and their CRC is computed off this thread.  A DEFLATE record's stream
  * checks the CRC when it was read front to back; otherwise check_records
- * reads it again.  A mismatch fails with C2S_ERR_INPUT, rule
+ * reads it again.  (A STORED record read whole is checked from its one
+ * piece, without opening it again.)  A mismatch fails with C2S_ERR_INPUT, rule
  * C2S_RULE_CORRUPT (the file is damaged), before the file is put in place.
  *
  * Threads.  c2s_write runs on the caller's thread; the CRC pipe's thread
@@ -199,6 +207,188 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out, ga
     return st;
 }
 
+/* ---- many small tensors ------------------------------------------------------------ */
+
+/* Tensors up to this size may be batched; a larger one is read alone (one
+ * read per tensor costs little beside its bytes). */
+#define BATCH_TENSOR_MAX (64u << 10)
+
+/* Whether the map lets tensor t go in a batch: one range of its storage,
+ * small, not quantized.  (Its record must also be STORED: known once it
+ * is open.) */
+static int batchable(const tmap_tensor *t)
+{
+    return t->storage != TMAP_NO_STORAGE && (t->contiguous || t->numel == 0) &&
+           t->q.scheme == TMAP_Q_NONE && t->nbytes <= BATCH_TENSOR_MAX;
+}
+
+/* Whether tensor t, written with dtype out, goes out as it is read. */
+static int as_is(const writer *w, const tmap_tensor *t, c2s_dtype out)
+{
+    return out == t->dtype && !needs_swap(w, t);
+}
+
+/* Add tensor t, its record opened in src, to batch b; 0 when it does not
+ * fit or its range is not in the record (the usual path then copies it,
+ * and reports what is wrong under its name). */
+static int add_to_batch(ring_batch *b, const tmap_tensor *t, const gather_source *src)
+{
+    if (t->numel == 0)
+        return 1; /* nothing to read (gather_tensor reads nothing either) */
+    uint64_t off = t->offset * c2s_dtype_size(t->dtype), n = t->nbytes;
+    if (!src->raw || off > src->s.size || n > src->s.size - off ||
+        !ring_batch_fits(b, src->fd, (size_t)n))
+        return 0;
+    ring_batch_add(b, src->rec, src->fd, src->base, off, (size_t)n);
+    return 1;
+}
+
+/* A failure while tensor t is copied names it, as copy_tensor does. */
+static c2s_status name_failure(writer *w, const tmap_tensor *t, c2s_status st)
+{
+    if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
+        c2s_error_prefix(w->err, "tensor '%s'", t->name);
+    return st;
+}
+
+/* Tensors i, i + 1, ... into batch b while they can go in it (into the
+ * ring: only tensors going out as they are); tensor i's record is first,
+ * opened.  Returns how many. */
+static size_t fill_batch(writer *w, const stw_entry *entries, size_t n, size_t i,
+                         const gather_source *first, ring_batch *b)
+{
+    const tmap *m = &w->ck->map;
+    size_t count = 0;
+    for (size_t j = i; j < n; j++, count++) {
+        const tmap_tensor *t = &m->tensors[entries[j].src];
+        if (j == i) {
+            if (!add_to_batch(b, t, first))
+                break;
+            continue;
+        }
+        if (!batchable(t) || (!b->reading && !as_is(w, t, entries[j].dtype)))
+            break;
+        gather_source src;
+        memset(&src, 0, sizeof src);
+        int added = open_source(w, t->storage, &src) == C2S_OK && add_to_batch(b, t, &src);
+        rd_stream_close(&src.s);
+        if (!added)
+            break;
+    }
+    return count;
+}
+
+/* Swap or convert count batched tensors from entries[i] on, read one
+ * after the other from b->base, into the ring, as copy_opened does. */
+static c2s_status put_batched(writer *w, const stw_entry *entries, size_t i, size_t count,
+                              const ring_batch *b)
+{
+    const tmap *m = &w->ck->map;
+    size_t at = 0;
+    c2s_status st = C2S_OK;
+    for (size_t j = i; j < i + count && st == C2S_OK; j++) {
+        const tmap_tensor *t = &m->tensors[entries[j].src];
+        if (t->numel == 0)
+            continue;
+        c2s_dtype out = entries[j].dtype;
+        ring_obuf_elements(&w->ring, needs_swap(w, t) ? c2s_dtype_swap_unit(t->dtype) : 1, t->dtype,
+                           out);
+        st = name_failure(w, t, ring_put_elements(&w->ring, b->base + at, (size_t)t->nbytes));
+        ring_obuf_elements(&w->ring, 1, out, out);
+        at += (size_t)t->nbytes;
+    }
+    return st;
+}
+
+/* Copy tensors i, i + 1, ... of entries (n of them) as one batch (ring.h)
+ * while they are small and from STORED records: straight into the ring
+ * when tensor i goes out as it is (and then only such tensors), else
+ * through the read slots; *count: how many (0: tensor i takes the usual
+ * path).  Tensor i's record is opened already when *opened; when it was
+ * not used here it is left open (*opened) for the usual path. */
+static c2s_status copy_batch(writer *w, const stw_entry *entries, size_t n, size_t i,
+                             gather_source *first, int *opened, size_t *count)
+{
+    const tmap_tensor *t = &w->ck->map.tensors[entries[i].src];
+    *count = 0;
+    if (!batchable(t))
+        return C2S_OK;
+    if (!*opened) {
+        memset(first, 0, sizeof *first);
+        if (open_source(w, t->storage, first) != C2S_OK) {
+            rd_stream_close(&first->s); /* the usual path meets the error again */
+            return C2S_OK;
+        }
+        *opened = 1;
+    }
+    if (!first->raw)
+        return C2S_OK;
+    int into_ring = as_is(w, t, entries[i].dtype);
+    ring_batch b;
+    c2s_status st = ring_obuf_flush(&w->ring); /* it holds earlier output */
+    if (st == C2S_OK)
+        st = into_ring ? ring_batch_start(&w->ring, &b) : ring_batch_start_read(&w->ring, &b);
+    if (st != C2S_OK)
+        return name_failure(w, t, st);
+    *count = fill_batch(w, entries, n, i, first, &b);
+    uint64_t ticket = ring_batch_submit(&w->ring, &b);
+    if (*count > 0) {
+        rd_stream_close(&first->s);
+        *opened = 0;
+    }
+    if (!into_ring && *count > 0) {
+        st = ring_wait(&w->ring, ticket);
+        if (st == C2S_OK)
+            st = put_batched(w, entries, i, *count, &b);
+    }
+    return st;
+}
+
+/* ---- the checks ------------------------------------------------------------------- */
+
+/* A STORED record whose gaps are read only if it has any: most records
+ * were read whole, and their check needs no open. */
+typedef struct lazy_source {
+    writer *w;
+    size_t i;
+    gather_source src;
+    int opened;
+} lazy_source;
+
+static c2s_status read_gap_lazily(void *ctx, uint64_t off, void *buf, size_t n, c2s_error *err)
+{
+    lazy_source *l = ctx;
+    if (!l->opened) {
+        memset(&l->src, 0, sizeof l->src);
+        l->opened = 1;
+        c2s_status st = open_source(l->w, l->i, &l->src);
+        if (st != C2S_OK)
+            return st;
+    }
+    return gather_read_gap(&l->src, off, buf, n, err);
+}
+
+static c2s_status check_stored(writer *w, size_t i)
+{
+    lazy_source l = {.w = w, .i = i, .opened = 0};
+    c2s_status st = crcpipe_record_check(&w->records[i], read_gap_lazily, &l, w->ring.slots,
+                                         w->ring.slots_len, w->err);
+    if (l.opened)
+        rd_stream_close(&l.src.s);
+    return st;
+}
+
+static c2s_status check_deflate(writer *w, size_t i)
+{
+    gather_source src;
+    memset(&src, 0, sizeof src);
+    c2s_status st = open_source(w, i, &src);
+    if (st == C2S_OK)
+        st = rd_stream_verify(&src.s, w->ring.slots, w->ring.slots_len, w->err);
+    rd_stream_close(&src.s);
+    return st;
+}
+
 /* After the copy: the CRC of every record used, from its pieces and its
  * gaps (STORED), or by reading it again (DEFLATE not read in order). */
 static c2s_status check_records(writer *w)
@@ -208,15 +398,7 @@ static c2s_status check_records(writer *w)
             continue;
         if (ring_cancelled(&w->ring))
             return C2S_ERR_INPUT;
-        gather_source src;
-        memset(&src, 0, sizeof src);
-        c2s_status st = open_source(w, i, &src);
-        if (st == C2S_OK && src.raw)
-            st = crcpipe_record_check(&w->records[i], gather_read_gap, &src, w->ring.slots,
-                                      w->ring.slots_len, w->err);
-        else if (st == C2S_OK)
-            st = rd_stream_verify(&src.s, w->ring.slots, w->ring.slots_len, w->err);
-        rd_stream_close(&src.s);
+        c2s_status st = w->state[i] == SRC_STORED ? check_stored(w, i) : check_deflate(w, i);
         if (st != C2S_OK)
             return st;
     }
@@ -368,10 +550,17 @@ static c2s_status write_all(writer *w, const plan *p)
     gather_source src[2]; /* tensor i's record in src[i % 2], the next one's in the other */
     int opened = 0;
     size_t i = 0;
-    for (; i < p->n && st == C2S_OK; i++) {
+    while (i < p->n && st == C2S_OK) {
+        size_t batched = 0;
+        st = copy_batch(w, p->entries, p->n, i, &src[i % 2], &opened, &batched);
+        if (st != C2S_OK || batched > 0) {
+            i += batched;
+            continue;
+        }
         const tmap_tensor *tn = i + 1 < p->n ? &w->ck->map.tensors[p->entries[i + 1].src] : NULL;
         st = copy_tensor(w, &w->ck->map.tensors[p->entries[i].src], p->entries[i].dtype,
                          &src[i % 2], opened, tn, &src[(i + 1) % 2], &opened);
+        i++;
     }
     if (opened) /* stopped before the tensor opened for reading ahead: src[i % 2] */
         rd_stream_close(&src[i % 2].s);

@@ -482,20 +482,26 @@ int dtconv_supported(c2s_dtype from, c2s_dtype to)
     return float_index(from) >= 0 && float_index(to) >= 0;
 }
 
-int dtconv_run_path(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
-                    size_t n)
+void dtconv_run_on(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
+                   size_t n)
 {
     int f = float_index(from), t = float_index(to);
-    if (f < 0 || t < 0 || !dtconv_path_usable(p))
-        return -1;
-    if (n == 0)
-        return 0;
+    if (f < 0 || t < 0 || n == 0)
+        return;
     if (f == t) {
         memmove(dst, src, n * ELEM_SIZE[f]);
-        return 0;
+        return;
     }
     loop_fn v = vector_loop(p, f, t);
     (v != NULL ? v : SCALAR[f][t])(src, dst, n);
+}
+
+int dtconv_run_path(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
+                    size_t n)
+{
+    if (float_index(from) < 0 || float_index(to) < 0 || !dtconv_path_usable(p))
+        return -1;
+    dtconv_run_on(p, from, to, src, dst, n);
     return 0;
 }
 

@@ -80,6 +80,14 @@ int dtconv_path_usable(dtconv_path p);
 /* The fastest usable path: what dtconv_run uses. */
 dtconv_path dtconv_best_path(void);
 
+/* dtconv_run through path p, a path dtconv_best_path() gave, without
+ * asking the CPU again (CPUID, a VM exit each time: for a checkpoint of
+ * 200,000 tiny tensors converted one by one with dtconv_run, 3/4 of the
+ * time).  Callers ask dtconv_best_path() once per file.  from -> to as
+ * dtconv_supported() allows (nothing is done otherwise). */
+void dtconv_run_on(dtconv_path p, c2s_dtype from, c2s_dtype to, const void *src, void *dst,
+                   size_t n);
+
 /* dtconv_run through path p (for tests and benchmarks): -1 without touching
  * dst when the pair is unsupported or !dtconv_path_usable(p).  Pairs that
  * p has no vector loop for, and the elements after the last whole vector,

@@ -62,6 +62,7 @@ c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err)
 {
     r->err = err;
     r->swap_unit = 1;
+    r->conv_path = dtconv_best_path();
     r->cancel = o ? o->cancel : NULL;
     r->progress = o ? o->progress : NULL;
     r->progress_ctx = o ? o->progress_ctx : NULL;
@@ -69,7 +70,8 @@ c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err)
     r->slots_len = RING_NSLOTS * r->slot_size;
     r->slots = alloc_slots(r->slots_len);
     r->obuf = malloc(r->ocap);
-    if (r->slots == NULL || r->obuf == NULL)
+    r->batch = malloc(RING_NBATCH * RING_BATCH * sizeof *r->batch);
+    if (r->slots == NULL || r->obuf == NULL || r->batch == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     return C2S_OK;
 }
@@ -78,6 +80,7 @@ void ring_free(ring *r)
 {
     free(r->slots);
     free(r->obuf);
+    free(r->batch);
 }
 
 /* ---- the pipe ---------------------------------------------------------------------- */
@@ -164,6 +167,75 @@ void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint6
     r->olen[r->cur] += len;
 }
 
+/* ---- batches ------------------------------------------------------------------------- */
+
+/* An empty batch, once the pipe is done with its array. */
+static c2s_status batch_init(ring *r, ring_batch *b, int reading)
+{
+    size_t which = r->batch_next++ % RING_NBATCH;
+    *b = (ring_batch){.parts = r->batch + which * RING_BATCH,
+                      .fd = -1,
+                      .reading = reading,
+                      .which = which};
+    return ring_wait(r, r->batch_ticket[which]);
+}
+
+c2s_status ring_batch_start(ring *r, ring_batch *b)
+{
+    c2s_status st = batch_init(r, b, 0);
+    if (st == C2S_OK)
+        st = ring_room(r, &b->room);
+    b->base = ring_slot(r, r->cur) + r->used;
+    return st;
+}
+
+c2s_status ring_batch_start_read(ring *r, ring_batch *b)
+{
+    c2s_status st = batch_init(r, b, 1);
+    b->base = ring_slot(r, RING_READ0);
+    b->room = RING_NREAD * r->slot_size;
+    return st;
+}
+
+int ring_batch_fits(const ring_batch *b, int fd, size_t len)
+{
+    return b->n < RING_BATCH && len <= b->room - b->bytes && (b->n == 0 || fd == b->fd);
+}
+
+void ring_batch_add(ring_batch *b, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
+                    size_t len)
+{
+    unsigned char *dest = b->base + b->bytes;
+    b->parts[b->n++] = (crcpipe_part){rec, off, base + off, dest, len};
+    b->bytes += len;
+    b->fd = fd;
+}
+
+/* By file offset; equal offsets (a record read twice) by destination, so
+ * that the order does not depend on qsort. */
+static int by_file_offset(const void *a, const void *b)
+{
+    const crcpipe_part *x = a, *y = b;
+    if (x->file_off != y->file_off)
+        return x->file_off < y->file_off ? -1 : 1;
+    return x->data < y->data ? -1 : x->data > y->data;
+}
+
+uint64_t ring_batch_submit(ring *r, ring_batch *b)
+{
+    if (b->n == 0)
+        return 0;
+    qsort(b->parts, b->n, sizeof *b->parts, by_file_offset);
+    uint64_t ticket = crcpipe_submit_batch(&r->pipe, b->fd, b->parts, b->n);
+    r->batch_ticket[b->which] = ticket;
+    if (!b->reading) {
+        r->ticket[r->cur] = ticket;
+        r->used += b->bytes;
+        r->olen[r->cur] += b->bytes;
+    }
+    return ticket;
+}
+
 c2s_status ring_put(ring *r, const unsigned char *p, size_t n)
 {
     while (n > 0) {
@@ -217,12 +289,13 @@ static c2s_status put_converted(ring *r, const unsigned char *p, size_t elems)
         size_t k = room / ds < elems ? room / ds : elems;
         if (k == 0) {
             unsigned char one[8];
-            dtconv_run(r->conv_from, r->conv_to, p, one, 1);
+            dtconv_run_on(r->conv_path, r->conv_from, r->conv_to, p, one, 1);
             if ((st = ring_put(r, one, ds)) != C2S_OK)
                 return st;
             k = 1;
         } else {
-            dtconv_run(r->conv_from, r->conv_to, p, ring_slot(r, r->cur) + r->used, k);
+            dtconv_run_on(r->conv_path, r->conv_from, r->conv_to, p, ring_slot(r, r->cur) + r->used,
+                          k);
             r->used += k * ds;
             r->olen[r->cur] += k * ds;
         }
@@ -251,7 +324,7 @@ static c2s_status put_dequantized(ring *r, const unsigned char *p, size_t elems)
         qconv_run(r->deq, p + done * es, v, k, r->deq_next);
         r->deq_next += k;
         if (r->conv_to != C2S_F32)
-            dtconv_run(C2S_F32, r->conv_to, v, v, k); /* narrowing: in place */
+            dtconv_run_on(r->conv_path, C2S_F32, r->conv_to, v, v, k); /* narrowing: in place */
         st = ring_put(r, v, k * ds);
         done += k;
     }

@@ -29,6 +29,15 @@
  * 4 KiB: what direct I/O needs (outfile.h); where it starts is the
  * caller's choice (outfile_direct_from on `out`).
  *
+ * Batches.  Many small ranges of STORED records (tiny tensors, each its
+ * own record) are read by the pipe straight into the ring as one batch
+ * job (ring_batch_*; crcpipe.h says how its parts are read): one hand-off
+ * and, for records lying one after the other in the file, one read for
+ * many tensors.  A batch fills part of one ring slot, in output order.
+ * Tensors to be swapped or converted are batched the same way into the
+ * read slots instead (ring_batch_start_read), and the caller waits for
+ * the batch before putting them into the ring (ring_put_elements).
+ *
  * Before each write the caller's cancel flag is read (cancel.h); a set flag
  * fails with "interrupted" wherever it happens.  After each write the
  * progress callback sees the bytes written so far.
@@ -41,6 +50,7 @@
 #include <stdint.h>
 
 #include "c2s.h"
+#include "engine/dtconv.h"
 #include "engine/outfile.h"
 #include "torch/dtype.h"
 #include "zip/crcpipe.h"
@@ -49,6 +59,8 @@
 #define RING_SLOTS 4                          /* the output ring: slots 0 .. RING_SLOTS - 1 */
 #define RING_READ0 RING_SLOTS                 /* the first read slot */
 #define RING_NREAD (RING_NSLOTS - RING_SLOTS) /* read slots */
+#define RING_BATCH CRCPIPE_RUN_MAX            /* parts per batch */
+#define RING_NBATCH 8                         /* batches in the pipe at once */
 
 typedef struct ring {
     outfile out; /* opened, committed and removed by the caller */
@@ -59,12 +71,17 @@ typedef struct ring {
     uint64_t ticket[RING_NSLOTS]; /* the last pipe job on each slot */
     size_t olen[RING_SLOTS];      /* output bytes in each ring slot, not yet written */
     size_t cur, used;             /* the ring slot being filled, bytes placed in it */
+    /* batches: RING_NBATCH arrays of RING_BATCH parts, each the pipe's until its ticket */
+    crcpipe_part *batch;
+    uint64_t batch_ticket[RING_NBATCH];
+    size_t batch_next;
     /* output buffer: gather.c appends to obuf directly in its inner loops */
     unsigned char *obuf;
     size_t ocap, ofill;
     size_t swap_unit; /* of the elements in obuf; 1: no swap */
     int converting;
     c2s_dtype conv_from, conv_to;
+    dtconv_path conv_path;   /* dtconv_best_path(), asked once */
     const struct qconv *deq; /* dequantize obuf's elements first (qconv.h), or NULL */
     uint64_t deq_next;       /* the tensor's index of the next element to dequantize */
     /* the caller's */
@@ -108,6 +125,41 @@ c2s_status ring_room(ring *r, size_t *room);
  * base in fd) into the ring's free bytes; len <= what ring_room gave. */
 void ring_read_stored(ring *r, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
                       size_t len);
+
+/* A batch being filled: its parts, and the bytes they take. */
+typedef struct ring_batch {
+    crcpipe_part *parts;
+    size_t n;            /* parts */
+    unsigned char *base; /* where the first part goes */
+    size_t bytes;        /* placed from base on, in the order added */
+    size_t room;         /* free bytes from base on */
+    int fd;              /* every part is read from it */
+    int reading;         /* into the read slots (else into the ring) */
+    size_t which;        /* the array: r->batch + which * RING_BATCH */
+} ring_batch;
+
+/* Start a batch in the ring slot with free bytes (moving on when the slot
+ * is full), once the pipe is done with its array. */
+c2s_status ring_batch_start(ring *r, ring_batch *b);
+
+/* Start a batch into the read slots (all of them), for bytes to be
+ * swapped or converted once read. */
+c2s_status ring_batch_start_read(ring *r, ring_batch *b);
+
+/* Whether bytes of a record read from fd can be added to b: a part is
+ * free, len more bytes fit, fd is the batch's. */
+int ring_batch_fits(const ring_batch *b, int fd, size_t len);
+
+/* Add bytes [off, off + len) of a STORED record (rec, at base in fd), to
+ * be read at b->base + b->bytes, to b (ring_batch_fits said so). */
+void ring_batch_add(ring_batch *b, crcpipe_record *rec, int fd, uint64_t base, uint64_t off,
+                    size_t len);
+
+/* Queue b (nothing when it is empty): its parts sorted by file offset, one
+ * pipe job; a batch into the ring moves it past its bytes.  Returns the
+ * job's ticket (0: none), to wait for before using a reading batch's
+ * bytes. */
+uint64_t ring_batch_submit(ring *r, ring_batch *b);
 
 /* Append n bytes to the ring. */
 c2s_status ring_put(ring *r, const unsigned char *p, size_t n);

@@ -12,7 +12,10 @@
  * be swapped) of the source, so the page cache's bytes are not copied
  * first; each mapping is made only after fstat says the file holds the
  * range (else the bytes are read as before), and unmapped at once, so
- * memory stays bounded by the block size.
+ * memory stays bounded by the block size.  Blocks under MAP_MIN bytes are
+ * read instead: a mapping costs an fstat, an mmap and a munmap (with its
+ * TLB shootdown), 400,000 of each for a checkpoint of 200,000 tiny
+ * tensors, where one pread copies a few bytes.
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -50,6 +53,7 @@
 #define MIN_LINE 64u
 #define MAX_LINE (64u << 10)
 #define HUGE_PAGE (2u << 20)
+#define MAP_MIN (64u << 10) /* smaller blocks are read, not mapped */
 
 /* Lines of one STORED record (see the top of this file). */
 typedef struct line_cache {
@@ -69,7 +73,8 @@ typedef struct check {
     const volatile sig_atomic_t *cancel;
     unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
     line_cache lc;
-    qconv *deq; /* the tensor's dequantizer, or NULL */
+    qconv *deq;       /* the tensor's dequantizer, or NULL */
+    dtconv_path path; /* dtconv_best_path(), asked once */
     c2s_error *err;
     c2s_progress_fn progress; /* may be NULL */
     void *progress_ctx;
@@ -121,12 +126,13 @@ typedef struct window {
     const unsigned char *p;
 } window;
 
-/* Map the range when the file (fstat now) holds it; 0 on success. */
+/* Map the range when it is MAP_MIN bytes or more and the file (fstat
+ * now) holds it; 0 on success. */
 static int map_window(window *w, int fd, uint64_t off, size_t len)
 {
     struct stat sb;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
-    if (len == 0 || fstat(fd, &sb) != 0 || sb.st_size < 0 || off > (uint64_t)sb.st_size ||
+    if (len < MAP_MIN || fstat(fd, &sb) != 0 || sb.st_size < 0 || off > (uint64_t)sb.st_size ||
         len > (uint64_t)sb.st_size - off)
         return -1;
     w->maplen = len + (size_t)(off - start);
@@ -155,10 +161,10 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
     if (c->deq != NULL) {
         qconv_run(c->deq, src, c->cvt, elems, first);
         if (out != C2S_F32)
-            dtconv_run(C2S_F32, out, c->cvt, c->cvt, elems);
+            dtconv_run_on(c->path, C2S_F32, out, c->cvt, c->cvt, elems);
         want = c->cvt;
     } else if (out != t->dtype) {
-        dtconv_run(t->dtype, out, src, c->cvt, elems);
+        dtconv_run_on(c->path, t->dtype, out, src, c->cvt, elems);
         want = c->cvt;
     }
     size_t len = elems * out_es;
@@ -402,7 +408,7 @@ static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e
 c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
                          size_t header_len, const c2s_write_options *o, c2s_error *err)
 {
-    check c = {.ck = ck, .err = err};
+    check c = {.ck = ck, .path = dtconv_best_path(), .err = err};
     if (o != NULL) {
         c.cancel = o->cancel;
         c.progress = o->verify_progress;

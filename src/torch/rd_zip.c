@@ -355,7 +355,9 @@ void rd_zip_stream_wrap(rd_stream *s)
     s->size = s->u.zip.size;
     s->crc_expected = s->u.zip.crc_expected;
     s->crc_recorded = s->u.zip.crc_recorded;
-    snprintf(s->name, sizeof s->name, "%s", s->u.zip.name);
+    size_t n = strnlen(s->u.zip.name, sizeof s->name - 1); /* once per tensor: no snprintf */
+    memcpy(s->name, s->u.zip.name, n);
+    s->name[n] = '\0';
 }
 
 c2s_status rd_zip_stream_open(zipsrc *zip, const char *key, rd_stream *s, c2s_error *err)

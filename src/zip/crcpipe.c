@@ -13,7 +13,13 @@
  * cut against it: covered parts are skipped, each uncovered part either
  * extends the piece ending exactly where it starts (crc32 continues from
  * that piece's CRC) or becomes a new piece.  Adjacent pieces are joined
- * only when the array is full (crc32_combine), and at check time.
+ * only when the array is full (crc32_combine), and at check time.  The
+ * first piece is kept in the record itself: a record read whole, as tiny
+ * storages are, costs no allocation.
+ *
+ * Batches: the parts come sorted by file offset; runs of them are read
+ * with preadv (the gaps between them into the pipe's gap buffer), then
+ * every part is folded into its record, as a range would be.
  */
 #include "zip/crcpipe.h"
 #include "zip/crc32.h"
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -77,10 +84,18 @@ static int room_for_piece(crcpipe_record *r)
 {
     if (r->npieces < r->cap)
         return 1;
+    if (r->cap == 0) { /* the first piece lives in the record */
+        r->pieces = &r->one;
+        r->cap = 1;
+        return 1;
+    }
     if (r->cap < CRCPIPE_MAX_PIECES) {
-        size_t cap = r->cap ? 2 * r->cap : 4;
-        crcpipe_piece *grown = realloc(r->pieces, cap * sizeof *grown);
+        int inline_one = r->pieces == &r->one;
+        size_t cap = inline_one ? 4 : 2 * r->cap;
+        crcpipe_piece *grown = realloc(inline_one ? NULL : r->pieces, cap * sizeof *grown);
         if (grown != NULL) {
+            if (inline_one)
+                grown[0] = r->one;
             r->pieces = grown;
             r->cap = cap;
             return 1;
@@ -146,7 +161,8 @@ void crcpipe_record_init(crcpipe_record *r, const char *name, uint32_t expected,
 
 void crcpipe_record_free(crcpipe_record *r)
 {
-    free(r->pieces);
+    if (r->pieces != &r->one)
+        free(r->pieces);
     free(r->name);
     r->pieces = NULL;
     r->name = NULL;
@@ -189,7 +205,9 @@ c2s_status crcpipe_record_check(const crcpipe_record *r, crcpipe_read_fn read, v
         if (st != C2S_OK)
             return st;
         if (i < r->npieces) {
-            crc = crc_join(crc, r->pieces[i].crc, r->pieces[i].len);
+            /* the CRC of nothing followed by B is B's */
+            crc = pos == 0 && next == 0 ? r->pieces[i].crc
+                                        : crc_join(crc, r->pieces[i].crc, r->pieces[i].len);
             pos = piece_end(&r->pieces[i]);
         }
     }
@@ -209,9 +227,92 @@ static c2s_status read_range(const crcpipe_job *job, const crcpipe_range *rg, c2
                        job->record->name ? job->record->name : "?", err);
 }
 
-/* Read (unless fd is -1) and CRC each range. */
-static c2s_status run_job(const crcpipe_job *job, c2s_error *err)
+/* ---- batches ---------------------------------------------------------------------- */
+
+static const char *part_name(const crcpipe_part *q)
 {
+    return q->record->name ? q->record->name : "?";
+}
+
+/* The parts from parts[0] on that one preadv reads: each starts at most
+ * CRCPIPE_GAP_MAX bytes after the one before ends (never before it). */
+static size_t run_length(const crcpipe_part *parts, size_t n)
+{
+    size_t k = 1;
+    while (k < n && k < CRCPIPE_RUN_MAX) {
+        uint64_t end = parts[k - 1].file_off + parts[k - 1].len;
+        if (parts[k].file_off < end || parts[k].file_off - end > CRCPIPE_GAP_MAX)
+            break;
+        k++;
+    }
+    return k;
+}
+
+/* Read a run of n parts with one preadv, the gaps into gap; 0 when it did
+ * not read every byte (an error, the end of the file, a short read). */
+static int read_run_at_once(int fd, const crcpipe_part *parts, size_t n, unsigned char *gap)
+{
+    struct iovec iov[2 * CRCPIPE_RUN_MAX];
+    size_t niov = 0, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            size_t g = (size_t)(parts[i].file_off - (parts[i - 1].file_off + parts[i - 1].len));
+            if (g > 0)
+                iov[niov++] = (struct iovec){gap, g};
+            total += g;
+        }
+        if (parts[i].len > 0)
+            iov[niov++] = (struct iovec){parts[i].data, parts[i].len};
+        total += parts[i].len;
+    }
+    if (niov == 0)
+        return 1;
+    ssize_t got;
+    do
+        got = preadv(fd, iov, (int)niov, (off_t)parts[0].file_off);
+    while (got < 0 && errno == EINTR);
+    return got >= 0 && (size_t)got == total;
+}
+
+/* Read a run; when one preadv does not do it, part by part, so that an
+ * error is the one a read of that record alone gives. */
+static c2s_status read_run(int fd, const crcpipe_part *parts, size_t n, unsigned char *gap,
+                           c2s_error *err)
+{
+    if (read_run_at_once(fd, parts, n, gap))
+        return C2S_OK;
+    for (size_t i = 0; i < n; i++) {
+        c2s_status st = pread_exact(fd, parts[i].data, parts[i].len, parts[i].file_off,
+                                    part_name(&parts[i]), err);
+        if (st != C2S_OK)
+            return st;
+    }
+    return C2S_OK;
+}
+
+/* Read every run of a batch, then fold each part into its record. */
+static c2s_status run_batch(const crcpipe_job *job, unsigned char *gap, c2s_error *err)
+{
+    for (size_t i = 0; i < job->nparts;) {
+        size_t k = run_length(job->parts + i, job->nparts - i);
+        c2s_status st = read_run(job->fd, job->parts + i, k, gap, err);
+        if (st != C2S_OK)
+            return st;
+        i += k;
+    }
+    for (size_t i = 0; i < job->nparts; i++) {
+        const crcpipe_part *q = &job->parts[i];
+        if (q->record->recorded)
+            crcpipe_record_add(q->record, q->off, q->data, q->len);
+    }
+    return C2S_OK;
+}
+
+/* Read (unless fd is -1) and CRC each range. */
+static c2s_status run_job(const crcpipe_job *job, unsigned char *gap, c2s_error *err)
+{
+    if (job->parts != NULL)
+        return run_batch(job, gap, err);
     const crcpipe_range *rg = job->ranges ? job->ranges : &job->one;
     for (size_t i = 0; i < job->nranges; i++) {
         if (job->fd >= 0) {
@@ -242,7 +343,7 @@ static void *crcpipe_main(void *arg)
             break; /* closing and drained */
         const crcpipe_job *job = &p->ring[p->head];
         pthread_mutex_unlock(&p->mu);
-        int failed = st == C2S_OK && (st = run_job(job, &err)) != C2S_OK;
+        int failed = st == C2S_OK && (st = run_job(job, p->gap, &err)) != C2S_OK;
         pthread_mutex_lock(&p->mu); /* the entry was not reused: count had not dropped */
         if (failed) {
             p->status = st;
@@ -277,27 +378,42 @@ static void caller_wait(crcpipe *p)
     p->caller_waits = 0;
 }
 
-uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
-                        const crcpipe_range *ranges, size_t nranges)
+/* Run the job inline (no thread) or queue it for the thread. */
+static uint64_t submit_job(crcpipe *p, const crcpipe_job *job)
 {
-    crcpipe_job job = {r,       fd,
-                       base,    nranges == 1 ? NULL : ranges,
-                       nranges, nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
     if (!p->threaded) {
         if (p->status == C2S_OK)
-            p->status = run_job(&job, &p->err);
+            p->status = run_job(job, p->gap, &p->err);
         return ++p->submitted;
     }
     pthread_mutex_lock(&p->mu);
     while (p->count == CRCPIPE_RING)
         caller_wait(p);
-    p->ring[(p->head + p->count) % CRCPIPE_RING] = job;
+    p->ring[(p->head + p->count) % CRCPIPE_RING] = *job;
     p->count++;
     uint64_t ticket = ++p->submitted;
     if (p->thread_waits)
         pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     return ticket;
+}
+
+uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
+                        const crcpipe_range *ranges, size_t nranges)
+{
+    crcpipe_job job = {.record = r,
+                       .fd = fd,
+                       .base = base,
+                       .ranges = nranges == 1 ? NULL : ranges,
+                       .nranges = nranges,
+                       .one = nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
+    return submit_job(p, &job);
+}
+
+uint64_t crcpipe_submit_batch(crcpipe *p, int fd, const crcpipe_part *parts, size_t nparts)
+{
+    crcpipe_job job = {.parts = parts, .nparts = nparts, .fd = fd};
+    return submit_job(p, &job);
 }
 
 c2s_status crcpipe_wait(crcpipe *p, uint64_t ticket)

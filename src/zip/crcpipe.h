@@ -28,6 +28,18 @@
  * the pipe: later jobs are skipped and crcpipe_wait returns the error
  * (message in p->err).
  *
+ * Batches.  A checkpoint of many tiny tensors has as many tiny records,
+ * lying one after the other in the file, separated only by their local
+ * headers.  A batch job (crcpipe_submit_batch) carries many parts, each a
+ * range of its own record bound for its own buffer, sorted by file
+ * offset: the thread reads each run of parts that follow each other in the
+ * file (gaps of at most CRCPIPE_GAP_MAX bytes between them, read into a
+ * scratch buffer and dropped) with one preadv, then folds every part into
+ * its own record's pieces.  So a run of records costs one read and the
+ * batch one hand-off, and every record's CRC is still its own.  A failed
+ * or short preadv reads the run again part by part, so an error names the
+ * record exactly as a single read would.
+ *
  * Bounds: a ring of CRCPIPE_RING jobs; per record at most CRCPIPE_MAX_PIECES
  * pieces (beyond that adjacent pieces are merged, and when none are a new
  * range is not kept), and a new piece is not kept either when it would
@@ -49,6 +61,8 @@
 #define CRCPIPE_RING 256
 #define CRCPIPE_MAX_PIECES 65536
 #define CRCPIPE_MAX_MOVE 256
+#define CRCPIPE_GAP_MAX 4096 /* bytes between two parts read with one preadv */
+#define CRCPIPE_RUN_MAX 512  /* parts per preadv (with their gaps: < IOV_MAX iovecs) */
 
 typedef struct crcpipe_piece {
     uint64_t off, len;
@@ -62,9 +76,11 @@ typedef struct crcpipe_record {
     uint32_t expected;
     int recorded; /* 0: the archive holds no CRC to compare */
     uint64_t size;
-    crcpipe_piece *pieces; /* sorted by offset, disjoint */
+    crcpipe_piece *pieces; /* sorted by offset, disjoint; &one or allocated */
     size_t npieces, cap;
-    size_t refuse; /* new pieces to refuse before compacting again */
+    crcpipe_piece one; /* the first piece: most records need no other (no malloc);
+                          so a record is not moved once it holds pieces */
+    size_t refuse;     /* new pieces to refuse before compacting again */
 } crcpipe_record;
 
 /* Bytes [off, off + len) of a record, at data. */
@@ -74,7 +90,18 @@ typedef struct crcpipe_range {
     size_t len;
 } crcpipe_range;
 
+/* One part of a batch: bytes [off, off + len) of record, which lie at
+ * file_off in the file, read into data. */
+typedef struct crcpipe_part {
+    crcpipe_record *record;
+    uint64_t off, file_off;
+    unsigned char *data;
+    size_t len;
+} crcpipe_part;
+
 typedef struct crcpipe_job {
+    const crcpipe_part *parts; /* a batch (record unused), or NULL */
+    size_t nparts;
     crcpipe_record *record;
     int fd; /* read from fd at base + off; -1: already read */
     uint64_t base;
@@ -94,6 +121,7 @@ typedef struct crcpipe {
     pthread_t thread;
     c2s_status status; /* the first failed read */
     c2s_error err;
+    unsigned char gap[CRCPIPE_GAP_MAX]; /* the thread's: bytes between parts, dropped */
 } crcpipe;
 
 /* Start the thread (or, failing that, run jobs inline). */
@@ -115,6 +143,12 @@ void crcpipe_record_free(crcpipe_record *r);
  * full.  Returns the job's ticket. */
 uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
                         const crcpipe_range *ranges, size_t nranges);
+
+/* Queue a batch: nparts parts (at least one, sorted by file_off), read
+ * from fd and each folded into its own record's CRC when it has one (see
+ * Batches above).  The array and the records' buffers belong to the pipe
+ * until the job is done.  Returns the job's ticket. */
+uint64_t crcpipe_submit_batch(crcpipe *p, int fd, const crcpipe_part *parts, size_t nparts);
 
 /* Return once job `ticket` and every earlier one are done (0: none); the
  * pipe's status (a failed read: C2S_ERR_INPUT, message in p->err). */
