@@ -226,27 +226,50 @@ static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
     return rd_zip_verify_all(z->zip, f, err);
 }
 
-/* Storage indices of m ordered by key, for looking keys up. */
-static int by_key(const void *a, const void *b, void *m)
+/* An open-addressing index of the map's storage keys (FNV-1a, linear
+ * probing; SIZE_MAX marks an empty slot), for check_first_types. */
+typedef struct key_index {
+    size_t *slots;
+    size_t mask;
+} key_index;
+
+static uint64_t key_hash(const char *s)
 {
-    const tmap *map = m;
-    return strcmp(map->storages[*(const size_t *)a].key, map->storages[*(const size_t *)b].key);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
 }
 
-static const size_t *find_key(const size_t *order, const tmap *m, const char *key)
+static int key_index_build(key_index *ix, const tmap *m)
 {
-    size_t lo = 0, hi = m->nstorages;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->storages[order[mid]].key, key);
-        if (c == 0)
-            return &order[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t cap = 16;
+    while (cap < 2 * m->nstorages)
+        cap *= 2;
+    ix->slots = malloc(cap * sizeof *ix->slots);
+    ix->mask = cap - 1;
+    if (ix->slots == NULL)
+        return -1;
+    memset(ix->slots, 0xff, cap * sizeof *ix->slots);
+    for (size_t i = 0; i < m->nstorages; i++) {
+        size_t at = (size_t)key_hash(m->storages[i].key) & ix->mask;
+        while (ix->slots[at] != SIZE_MAX)
+            at = (at + 1) & ix->mask;
+        ix->slots[at] = i;
     }
-    return NULL;
+    return 0;
+}
+
+/* The index of the storage whose key is key, or SIZE_MAX. */
+static size_t find_key(const key_index *ix, const tmap *m, const char *key)
+{
+    for (size_t at = (size_t)key_hash(key) & ix->mask; ix->slots[at] != SIZE_MAX;
+         at = (at + 1) & ix->mask)
+        if (strcmp(m->storages[ix->slots[at]].key, key) == 0)
+            return ix->slots[at];
+    return SIZE_MAX;
 }
 
 /* torch.load types a storage by the first persistent id that names its key
@@ -256,27 +279,25 @@ static const size_t *find_key(const size_t *order, const tmap *m, const char *ke
 static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_error *err)
 {
     size_t n = m->nstorages, nodes = z->vm ? pvm_object_count(z->vm) : 0;
-    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    key_index ix = {NULL, 0};
     unsigned char *seen = calloc(n ? n : 1, 1);
-    c2s_status st = order && seen ? C2S_OK : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    for (size_t i = 0; i < n && st == C2S_OK; i++)
-        order[i] = i;
-    if (st == C2S_OK)
-        qsort_r(order, n, sizeof *order, by_key, (void *)m);
+    c2s_status st = seen && key_index_build(&ix, m) == 0
+                        ? C2S_OK
+                        : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     for (size_t i = 0; i < nodes && st == C2S_OK; i++) {
         const pvm_value *v = pvm_node_at(z->vm, i), *pid;
         if (v->kind != PVM_PERSID || (pid = v->u.persid.pid)->kind != PVM_TUPLE ||
             pid->u.seq.len != 5 || pid->u.seq.items[1]->kind != PVM_GLOBAL ||
             pid->u.seq.items[2]->kind != PVM_STR)
             continue;
-        const size_t *at = find_key(order, m, pid->u.seq.items[2]->u.str.data);
-        if (at == NULL || seen[*at])
+        size_t at = find_key(&ix, m, pid->u.seq.items[2]->u.str.data);
+        if (at == SIZE_MAX || seen[at])
             continue;
-        seen[*at] = 1;
+        seen[at] = 1;
         const pvm_value *cls = pid->u.seq.items[1];
         c2s_dtype dt = C2S_U8;
         const char *why = NULL;
-        const tmap_storage *s = &m->storages[*at];
+        const tmap_storage *s = &m->storages[at];
         if (strcmp(cls->u.global.module, "torch") == 0 &&
             c2s_dtype_from_storage_class(cls->u.global.name, &dt, &why) == C2S_DTYPE_FOUND &&
             dt != s->dtype)
@@ -285,7 +306,7 @@ static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_erro
                           "but its tensors read it as %s",
                           s->key, c2s_dtype_name(dt), c2s_dtype_name(s->dtype));
     }
-    free(order);
+    free(ix.slots);
     free(seen);
     return st;
 }

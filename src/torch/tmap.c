@@ -1247,12 +1247,19 @@ static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_valu
 
 /* ---- finishing -------------------------------------------------------------- */
 
-static int by_name(const void *a, const void *b)
+/* FNV-1a of a NUL-terminated name. */
+static uint64_t name_hash(const char *s)
 {
-    const tmap_tensor *const *x = a, *const *y = b;
-    return strcmp((*x)->name, (*y)->name);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
 }
 
+/* No name twice (checked with a hash set of the names, in file order: the
+ * first name seen again is the one reported), none "__metadata__". */
 static c2s_status check_names(walk_ctx *c)
 {
     tmap *m = c->map;
@@ -1262,18 +1269,23 @@ static c2s_status check_names(walk_ctx *c)
                             "a tensor is named '__metadata__', a name safetensors reserves");
     if (m->ntensors < 2)
         return C2S_OK;
-    const tmap_tensor **sorted = malloc(m->ntensors * sizeof *sorted);
-    if (sorted == NULL)
+    size_t cap = 16;
+    while (cap < 2 * m->ntensors)
+        cap *= 2;
+    size_t *slots = malloc(cap * sizeof *slots);
+    if (slots == NULL)
         return oom(c);
-    for (size_t i = 0; i < m->ntensors; i++)
-        sorted[i] = &m->tensors[i];
-    qsort(sorted, m->ntensors, sizeof *sorted, by_name);
+    memset(slots, 0xff, cap * sizeof *slots); /* SIZE_MAX: empty */
     c2s_status st = C2S_OK;
-    for (size_t i = 1; i < m->ntensors && st == C2S_OK; i++)
-        if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
-            st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'",
-                          sorted[i]->name);
-    free(sorted);
+    for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
+        const char *name = m->tensors[i].name;
+        size_t at = (size_t)name_hash(name) & (cap - 1);
+        for (; slots[at] != SIZE_MAX && st == C2S_OK; at = (at + 1) & (cap - 1))
+            if (strcmp(m->tensors[slots[at]].name, name) == 0)
+                st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'", name);
+        slots[at] = i;
+    }
+    free(slots);
     return st;
 }
 

@@ -392,10 +392,17 @@ static int by_offset(const void *a, const void *b)
 
 int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; i++) {
+    size_t n = alen < blen ? alen : blen, i = 0;
+    /* names share long prefixes ("archive/data/"): skip equal words first */
+    for (uint64_t x, y; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
+    for (; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x == y) /* most bytes: names share long prefixes ("archive/data/") */
+        if (x == y)
             continue;
         x = x >= 'A' && x <= 'Z' ? (unsigned char)(x - 'A' + 'a') : x;
         y = y >= 'A' && y <= 'Z' ? (unsigned char)(y - 'A' + 'a') : y;
