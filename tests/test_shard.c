@@ -139,6 +139,19 @@ Test(shard, write_only_the_chosen_tensors)
               strcmp(f.tensors[1].name, "features.0.bias") == 0);
     st_file_free(&f);
 
+    /* the globs' count is of the chosen tensors only: 2 of the 8 features.* */
+    const char *const exclude[] = {"features.*"};
+    memset(only, 0, sizeof only);
+    only[0] = only[1] = only[10] = 1;
+    o.exclude = exclude;
+    o.nexclude = 1;
+    o.force = 1;
+    cr_assert_eq(c2s_write(ck, out, &o, &res, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(res.tensors, 1);
+    cr_expect_eq(res.filtered, 2);
+    o.exclude = NULL;
+    o.nexclude = 0;
+
     memset(only, 0, sizeof only);
     char *none = tu_path(cs_dir, "none.safetensors");
     cr_assert_eq(c2s_write(ck, none, &o, &res, &err), C2S_ERR_USAGE);

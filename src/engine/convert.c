@@ -470,7 +470,7 @@ int c2s_selected(const c2s_write_options *o, const char *name)
 c2s_status convert_entries(const tmap *m, const c2s_write_options *o, stw_entry **entries,
                            size_t *n, char ***names, c2s_write_result *res, c2s_error *err)
 {
-    size_t written;
+    size_t written, filtered;
     *names = NULL;
     *n = 0;
     *entries = malloc((m->ntensors ? m->ntensors : 1) * sizeof **entries);
@@ -478,7 +478,7 @@ c2s_status convert_entries(const tmap *m, const c2s_write_options *o, stw_entry 
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     c2s_status st = check_unsupported(m, o, err);
     if (st == C2S_OK)
-        st = names_plan(m, o, names, &written, &res->filtered, err);
+        st = names_plan(m, o, names, &written, &filtered, err);
     if (st != C2S_OK)
         return st;
     for (size_t i = 0; i < m->ntensors; i++) {
@@ -486,6 +486,7 @@ c2s_status convert_entries(const tmap *m, const c2s_write_options *o, stw_entry 
         if (!in_only(o, i))
             continue;
         res->skipped += !t->supported;
+        res->filtered += t->supported && (*names)[i] == NULL; /* dropped by the globs */
         if ((*names)[i] == NULL)
             continue;
         c2s_dtype dt = output_dtype(o, t);
