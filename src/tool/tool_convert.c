@@ -115,30 +115,22 @@ static void report_open(const tool_config *cfg, const char *input, const c2s_che
 static c2s_write_options write_options(const tool_config *cfg, const volatile sig_atomic_t *cancel,
                                        tool_progress_slot *slot, unsigned sharing)
 {
-    return (c2s_write_options){
-        .force = cfg->force,
-        .skip_unsupported = cfg->skip_unsupported,
-        .cancel = cancel,
-        .progress = slot ? tool_progress_update : NULL,
-        .progress_ctx = slot,
-        .include = cfg->include,
-        .ninclude = cfg->ninclude,
-        .exclude = cfg->exclude,
-        .nexclude = cfg->nexclude,
-        .rename = cfg->renames,
-        .nrename = cfg->nrenames,
-        .convert_dtype = cfg->convert_dtype,
-        .dtype = cfg->dtype,
-        .metadata = cfg->metadata,
-        .nmetadata = cfg->nmetadata,
-        .training_metadata = cfg->training_metadata,
-        .verify = cfg->verify || cfg->rm, /* --rm removes only a checked input */
-        .verify_progress = slot ? tool_progress_verify : NULL,
-        .out_fd = STDOUT_FILENO, /* used only when the output is NULL */
-        .sha256 = cfg->json,
-        .direct_io = cfg->direct_io,
-        .jobs = sharing,
-    };
+    c2s_write_options o = tool_select_options(cfg); /* which tensors, their names and dtype */
+    o.force = cfg->force;
+    o.skip_unsupported = cfg->skip_unsupported;
+    o.cancel = cancel;
+    o.progress = slot ? tool_progress_update : NULL;
+    o.progress_ctx = slot;
+    o.metadata = cfg->metadata;
+    o.nmetadata = cfg->nmetadata;
+    o.training_metadata = cfg->training_metadata;
+    o.verify = cfg->verify || cfg->rm; /* --rm removes only a checked input */
+    o.verify_progress = slot ? tool_progress_verify : NULL;
+    o.out_fd = STDOUT_FILENO; /* used only when the output is NULL */
+    o.sha256 = cfg->json;
+    o.direct_io = cfg->direct_io;
+    o.jobs = sharing;
+    return o;
 }
 
 static void report_written(const tool_config *cfg, const tool_job *job, const c2s_write_result *res,

@@ -2,7 +2,7 @@
  * tool_rerun.c - the options record and the re-run decision (see
  * tool_rerun.h).
  *
- * The record is built by appending tokens to a growing string; the
+ * The record is built by appending tokens to a growing string (tool_text); the
  * existing output's record is read from its header with
  * c2s_safetensors_open (no tensor data is read) and compared as text.
  */
@@ -16,33 +16,7 @@
 
 #include "tool_convert.h"
 #include "tool_hf.h"
-
-typedef struct text_buf {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} text_buf;
-
-static void append(text_buf *r, const char *s, size_t n)
-{
-    if (r->oom)
-        return;
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 64;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->buf, cap);
-        if (b == NULL) {
-            r->oom = 1;
-            return;
-        }
-        r->buf = b;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, s, n);
-    r->len += n;
-    r->buf[r->len] = '\0';
-}
+#include "tool_json.h"
 
 /* A value byte that is written %XX. */
 static int escaped(unsigned char c)
@@ -50,71 +24,51 @@ static int escaped(unsigned char c)
     return c <= ' ' || c >= 0x7f || c == '%' || c == '"' || c == '\\';
 }
 
-static void append_value(text_buf *r, const char *v)
+static void append_value(tool_text *r, const char *v)
 {
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         char hex[4];
         if (escaped(*p)) {
             snprintf(hex, sizeof hex, "%%%02X", *p);
-            append(r, hex, 3);
+            tool_text_put(r, hex, 3);
         } else {
-            append(r, (const char *)p, 1);
+            tool_text_put(r, (const char *)p, 1);
         }
     }
 }
 
-/* " --name=value" (value NULL: the option is not given). */
-static void put(text_buf *r, const char *name, const char *value)
+/* " --name", then "=value" and "=value2" for those that are not NULL
+ * (--metadata=KEY=VALUE, --rename=FROM=TO). */
+static void put_option(tool_text *r, const char *name, const char *value, const char *value2)
 {
-    if (value == NULL)
-        return;
     if (r->len > 0)
-        append(r, " ", 1);
-    append(r, "--", 2);
-    append(r, name, strlen(name));
-    append(r, "=", 1);
-    append_value(r, value);
+        tool_text_puts(r, " ");
+    tool_text_puts(r, "--");
+    tool_text_puts(r, name);
+    for (const char *const *v = (const char *const[]){value, value2, NULL}; *v != NULL; v++) {
+        tool_text_puts(r, "=");
+        append_value(r, *v);
+    }
+}
+
+/* " --name=value" (value NULL: the option is not given). */
+static void put(tool_text *r, const char *name, const char *value)
+{
+    if (value != NULL)
+        put_option(r, name, value, NULL);
 }
 
 /* " --name" when on. */
-static void put_flag(text_buf *r, const char *name, int on)
+static void put_flag(tool_text *r, const char *name, int on)
 {
-    if (!on)
-        return;
-    if (r->len > 0)
-        append(r, " ", 1);
-    append(r, "--", 2);
-    append(r, name, strlen(name));
+    if (on)
+        put_option(r, name, NULL, NULL);
 }
 
-static void put_list(text_buf *r, const char *name, const char *const *values, size_t n)
+static void put_list(tool_text *r, const char *name, const char *const *values, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         put(r, name, values[i]);
-}
-
-static void put_metadata(text_buf *r, const c2s_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (r->len > 0)
-            append(r, " ", 1);
-        append(r, "--metadata=", strlen("--metadata="));
-        append_value(r, kv[i].key);
-        append(r, "=", 1);
-        append_value(r, kv[i].value);
-    }
-}
-
-static void put_renames(text_buf *r, const c2s_rename *rn, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (r->len > 0)
-            append(r, " ", 1);
-        append(r, "--rename=", strlen("--rename="));
-        append_value(r, rn[i].from);
-        append(r, "=", 1);
-        append_value(r, rn[i].to);
-    }
 }
 
 static const char *quantized_name(c2s_quantized q)
@@ -124,8 +78,8 @@ static const char *quantized_name(c2s_quantized q)
 
 char *tool_options_record(const tool_config *cfg)
 {
-    text_buf r = {0};
-    append(&r, "", 0); /* "" rather than NULL for the defaults */
+    tool_text r = {0};
+    tool_text_put(&r, "", 0); /* "" rather than NULL for the defaults */
     /* The options that shape what is written, one line each, in the order
      * the conversion applies them.  An option that changes the output's
      * content is added here and nowhere else. */
@@ -136,20 +90,20 @@ char *tool_options_record(const tool_config *cfg)
     put_flag(&r, "skip-unsupported", cfg->skip_unsupported);
     put_list(&r, "include", cfg->include, cfg->ninclude);
     put_list(&r, "exclude", cfg->exclude, cfg->nexclude);
-    put_renames(&r, cfg->renames, cfg->nrenames);
+    for (size_t i = 0; i < cfg->nrenames; i++)
+        put_option(&r, "rename", cfg->renames[i].from, cfg->renames[i].to);
     put(&r, "dtype", cfg->convert_dtype ? c2s_dtype_name(cfg->dtype) : NULL);
-    put_metadata(&r, cfg->metadata, cfg->nmetadata);
+    for (size_t i = 0; i < cfg->nmetadata; i++)
+        put_option(&r, "metadata", cfg->metadata[i].key, cfg->metadata[i].value);
     put_flag(&r, "training-metadata", cfg->training_metadata);
     if (cfg->max_shard_size) {
         char size[32];
         snprintf(size, sizeof size, "%llu", (unsigned long long)cfg->max_shard_size);
         put(&r, "max-shard-size", size);
     }
-    if (r.oom) {
-        free(r.buf);
-        return NULL;
-    }
-    return r.buf;
+    if (r.oom)
+        tool_text_free(&r);
+    return r.s;
 }
 
 /* The record in the "metadata" of the Hugging Face index at path (a

@@ -26,6 +26,7 @@
 #include "tool_hf.h"
 #include "tool_json.h"
 #include "tool_rerun.h"
+#include "tool_select.h"
 
 #define SUFFIX ".safetensors"
 #define INDEX_SUFFIX ".safetensors.index.json"
@@ -255,14 +256,11 @@ static map_entry *weight_map(const shard_set *s, size_t *n)
     for (size_t i = 0; m != NULL && i < ntensors; i++) {
         if (s->plan.shard_of[i] == C2S_NO_SHARD)
             continue;
-        const char *name = c2s_tensor_at(s->ck, i).name;
-        size_t len = c2s_output_name(s->wo, name, NULL, 0);
-        char *out = malloc(len + 1);
+        char *out = tool_renamed(s->wo, c2s_tensor_at(s->ck, i).name);
         if (out == NULL) {
             free_map(m, *n);
             return NULL;
         }
-        c2s_output_name(s->wo, name, out, len + 1);
         m[(*n)++] = (map_entry){out, s->plan.shard_of[i]};
     }
     if (m != NULL)
