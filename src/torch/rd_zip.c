@@ -24,6 +24,7 @@
 #include "reader/judge.h"
 #include "torch/dtype.h"
 #include "reader/rd_npy.h"
+#include "util/strhash.h"
 
 #define VERIFY_BUFFER (1u << 20)
 
@@ -226,22 +227,12 @@ static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
     return rd_zip_verify_all(z->zip, f, err);
 }
 
-/* An open-addressing index of the map's storage keys (FNV-1a, linear
+/* An open-addressing index of the map's storage keys (util/strhash.h, linear
  * probing; SIZE_MAX marks an empty slot), for check_first_types. */
 typedef struct key_index {
     size_t *slots;
     size_t mask;
 } key_index;
-
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
 
 static int key_index_build(key_index *ix, const tmap *m)
 {
@@ -254,7 +245,7 @@ static int key_index_build(key_index *ix, const tmap *m)
         return -1;
     memset(ix->slots, 0xff, cap * sizeof *ix->slots);
     for (size_t i = 0; i < m->nstorages; i++) {
-        size_t at = (size_t)key_hash(m->storages[i].key) & ix->mask;
+        size_t at = (size_t)strhash(m->storages[i].key) & ix->mask;
         while (ix->slots[at] != SIZE_MAX)
             at = (at + 1) & ix->mask;
         ix->slots[at] = i;
@@ -265,7 +256,7 @@ static int key_index_build(key_index *ix, const tmap *m)
 /* The index of the storage whose key is key, or SIZE_MAX. */
 static size_t find_key(const key_index *ix, const tmap *m, const char *key)
 {
-    for (size_t at = (size_t)key_hash(key) & ix->mask; ix->slots[at] != SIZE_MAX;
+    for (size_t at = (size_t)strhash(key) & ix->mask; ix->slots[at] != SIZE_MAX;
          at = (at + 1) & ix->mask)
         if (strcmp(m->storages[ix->slots[at]].key, key) == 0)
             return ix->slots[at];

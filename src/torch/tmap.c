@@ -22,6 +22,7 @@
 #include "torch/torchtab.h"
 #include "util/grow.h"
 #include "util/limits.h"
+#include "util/strhash.h"
 #include "util/utf8.h"
 
 #define DEFAULT_MAX_DEPTH 1000
@@ -185,14 +186,6 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
     return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt, detail ? detail : "");
 }
 
-static size_t hash_key(const char *key)
-{
-    size_t h = 5381;
-    for (const char *p = key; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    return h;
-}
-
 /* a + b (n bytes of a, then the string b) as a piece of the map's text. */
 static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
 {
@@ -218,7 +211,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
         for (size_t i = 0; i < nslots; i++)
             slots[i] = SIZE_MAX;
         for (size_t s = 0; s < m->nstorages; s++) {
-            size_t i = hash_key(m->storages[s].key) & (nslots - 1);
+            size_t i = (size_t)strhash(m->storages[s].key) & (nslots - 1);
             while (slots[i] != SIZE_MAX)
                 i = (i + 1) & (nslots - 1);
             slots[i] = s;
@@ -227,7 +220,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
         c->storage_slots = slots;
         c->nslots = nslots;
     }
-    size_t i = hash_key(key) & (c->nslots - 1);
+    size_t i = (size_t)strhash(key) & (c->nslots - 1);
     while (c->storage_slots[i] != SIZE_MAX) {
         tmap_storage *s = &m->storages[c->storage_slots[i]];
         if (strcmp(s->key, key) == 0) {
@@ -1247,17 +1240,6 @@ static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_valu
 
 /* ---- finishing -------------------------------------------------------------- */
 
-/* FNV-1a of a NUL-terminated name. */
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 /* No name twice (checked with a hash set of the names, in file order: the
  * first name seen again is the one reported), none "__metadata__". */
 static c2s_status check_names(walk_ctx *c)
@@ -1279,7 +1261,7 @@ static c2s_status check_names(walk_ctx *c)
     c2s_status st = C2S_OK;
     for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
         const char *name = m->tensors[i].name;
-        size_t at = (size_t)name_hash(name) & (cap - 1);
+        size_t at = (size_t)strhash(name) & (cap - 1);
         for (; slots[at] != SIZE_MAX && st == C2S_OK; at = (at + 1) & (cap - 1))
             if (strcmp(m->tensors[slots[at]].name, name) == 0)
                 st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'", name);
