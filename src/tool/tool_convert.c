@@ -134,21 +134,19 @@ static c2s_write_options write_options(const tool_config *cfg, const volatile si
 }
 
 static void report_written(const tool_config *cfg, const tool_job *job, const c2s_write_result *res,
-                           size_t nshards, double secs, tool_msgbuf *mb)
+                           size_t nshards, int verified, double secs, tool_msgbuf *mb)
 {
-    char size[32];
-    int verified = cfg->verify || cfg->rm;
+    char size[32], shards[48] = "";
     char *index = nshards > 1 ? tool_shard_index_name(job->output) : NULL;
     if (index != NULL)
-        tool_info(mb, cfg, "%s -> %s: %zu tensor%s in %zu shards, %s in %.2f s%s", job->input,
-                  index, res->tensors, tool_plural(res->tensors), nshards,
-                  tool_human_size(res->file_bytes, size, sizeof size), secs,
-                  verified ? ", verified" : "");
-    else
-        tool_info(mb, cfg, "%s -> %s: %zu tensor%s, %s in %.2f s%s", job->input,
-                  job->output ? job->output : "(standard output)", res->tensors,
-                  tool_plural(res->tensors), tool_human_size(res->file_bytes, size, sizeof size),
-                  secs, verified ? ", verified" : "");
+        snprintf(shards, sizeof shards, " in %zu shards", nshards);
+    tool_info(mb, cfg, "%s -> %s: %zu tensor%s%s, %s in %.2f s%s", job->input,
+              index                 ? index
+              : job->output != NULL ? job->output
+                                    : "(standard output)",
+              res->tensors, tool_plural(res->tensors), shards,
+              tool_human_size(res->file_bytes, size, sizeof size), secs,
+              verified ? ", verified" : "");
     free(index);
     if (res->filtered)
         tool_verbose(mb, cfg, "%s: %zu tensor%s left out by --include/--exclude", job->input,
@@ -156,7 +154,7 @@ static void report_written(const tool_config *cfg, const tool_job *job, const c2
     if (cfg->convert_dtype)
         tool_verbose(mb, cfg, "%s: %zu tensor%s converted to %s", job->input, res->converted,
                      tool_plural(res->converted), c2s_dtype_name(cfg->dtype));
-    if (cfg->verify || cfg->rm)
+    if (verified)
         tool_verbose(mb, cfg, "%s: verified against the checkpoint", job->input);
     if (res->direct_bytes)
         tool_verbose(mb, cfg, "%s: %s of it written around the page cache (--direct-io)",
@@ -255,9 +253,9 @@ static void convert(const tool_config *cfg, const tool_job *job, const char *rec
     out->sharded = sres.nshards > 1;
     out->tensors = res.tensors;
     out->bytes = res.file_bytes;
-    out->verified = cfg->verify || cfg->rm;
+    out->verified = wo.verify;
     memcpy(out->sha256, res.sha256, sizeof out->sha256);
-    report_written(cfg, job, &res, sres.nshards, tool_seconds_since(&t0), mb);
+    report_written(cfg, job, &res, sres.nshards, out->verified, tool_seconds_since(&t0), mb);
     tool_rm_input(cfg, job, before, mb, out);
 }
 
