@@ -7,15 +7,12 @@
  * one is caught by the other.  Contiguous tensors are read in blocks; a
  * block is compared with memcmp, and only a block that differs is searched
  * for the first differing byte.  Conversions use dtconv's fastest path.
- * Blocks are compared where they lie, through read-only mappings of a block
- * of the written file and (a contiguous tensor of a STORED record, not to
- * be swapped) of the source, so the page cache's bytes are not copied
- * first; each mapping is made only after fstat says the file holds the
- * range (else the bytes are read as before), and unmapped at once, so
- * memory stays bounded by the block size.  Blocks under MAP_MIN bytes are
- * read instead: a mapping costs an fstat, an mmap and a munmap (with its
- * TLB shootdown), 400,000 of each for a checkpoint of 200,000 tiny
- * tensors, where one pread copies a few bytes.
+ * Both sides of a block are read with pread into buffers of the block's
+ * size, which stay in the CPU's caches for the memcmp.  (Mapping the two
+ * files' blocks instead, so that the page cache's bytes are compared where
+ * they lie, was tried and measured: on a 512 MiB checkpoint the mappings'
+ * page-table work and munmaps cost about twice the copies; see
+ * bench/results/2026-12-02-verify.md.)
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -42,7 +39,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,7 +49,6 @@
 #define MIN_LINE 64u
 #define MAX_LINE (64u << 10)
 #define HUGE_PAGE (2u << 20)
-#define MAP_MIN (64u << 10) /* smaller blocks are read, not mapped */
 
 /* Lines of one STORED record (see the top of this file). */
 typedef struct line_cache {
@@ -119,35 +114,6 @@ static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
     return got >= 0 && (size_t)got == len ? 0 : -1;
 }
 
-/* A read-only mapping of bytes [off, off + len) of a file (len > 0). */
-typedef struct window {
-    void *map;
-    size_t maplen;
-    const unsigned char *p;
-} window;
-
-/* Map the range when it is MAP_MIN bytes or more and the file (fstat
- * now) holds it; 0 on success. */
-static int map_window(window *w, int fd, uint64_t off, size_t len)
-{
-    struct stat sb;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
-    if (len < MAP_MIN || fstat(fd, &sb) != 0 || sb.st_size < 0 || off > (uint64_t)sb.st_size ||
-        len > (uint64_t)sb.st_size - off)
-        return -1;
-    w->maplen = len + (size_t)(off - start);
-    w->map = mmap(NULL, w->maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
-    if (w->map == MAP_FAILED)
-        return -1;
-    w->p = (const unsigned char *)w->map + (off - start);
-    return 0;
-}
-
-static void unmap_window(window *w)
-{
-    munmap(w->map, w->maplen);
-}
-
 /* Compare `elems` source elements at src (c->src when they are to be
  * swapped), the tensor's elements from first on, with the file at out_off. */
 static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
@@ -168,10 +134,8 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
         want = c->cvt;
     }
     size_t len = elems * out_es;
-    window w;
-    int mapped = map_window(&w, c->fd, c->data_start + out_off, len) == 0;
-    const unsigned char *file = mapped ? w.p : c->file;
-    if (!mapped && read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
+    const unsigned char *file = c->file;
+    if (read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
     c2s_status st = C2S_OK;
     if (memcmp(want, file, len) != 0) {
@@ -182,8 +146,6 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
                       "verify: tensor '%s': written byte %llu differs from the source", t->name,
                       (unsigned long long)(out_off + i));
     }
-    if (mapped)
-        unmap_window(&w);
     if (st == C2S_OK)
         advance(c, len);
     return st;
@@ -325,6 +287,23 @@ static unsigned char *alloc_cache(void)
     return p;
 }
 
+/* len bytes at off of a contiguous tensor's record into c->src: a STORED
+ * record (fd >= 0, its bytes at base) with one pread, since the stream's
+ * own reads would compute the record's CRC again (the write checked it);
+ * else through the stream. */
+static c2s_status read_source(check *c, rd_stream *s, int fd, uint64_t base, uint64_t off,
+                              size_t len)
+{
+    if (fd < 0)
+        return rd_stream_read(s, off, c->src, len, c->err);
+    if (off > s->size || len > s->size - off)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "verify: %s: read of %zu bytes at %llu is past its end",
+                        s->name, len, (unsigned long long)off);
+    if (read_at(fd, c->src, len, base + off) != 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT, "verify: %s: read failed", s->name);
+    return C2S_OK;
+}
+
 /* ---- one tensor ------------------------------------------------------------------------ */
 
 static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *e)
@@ -341,8 +320,6 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
     uint64_t base = 0;
     int raw = st == C2S_OK && rd_stream_file_range(&s, &fd, &base);
     int cached = raw && !t->contiguous;
-    /* contiguous, STORED, not to be swapped: compared where it lies */
-    int direct = raw && t->contiguous && !rd_big_endian(&c->ck->rd);
     if (cached)
         cache_start(&c->lc, t, fd, base, s.size);
     else if (st == C2S_OK && !t->contiguous && span <= 2 * t->nbytes + SPAN_SLACK) {
@@ -356,16 +333,8 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
         uint64_t out_off = e->begin + i * c2s_dtype_size(e->dtype), in_off = (t->offset + i) * es;
-        window win;
-        if (st == C2S_OK && direct && in_off + elems * es <= s.size &&
-            map_window(&win, fd, base + in_off, elems * es) == 0) {
-            st = compare_block(c, t, e->dtype, win.p, elems, i, out_off);
-            unmap_window(&win);
-            i += elems;
-            continue;
-        }
         if (st == C2S_OK && t->contiguous)
-            st = rd_stream_read(&s, in_off, c->src, elems * es, c->err);
+            st = read_source(c, &s, raw ? fd : -1, base, in_off, elems * es);
         else if (st == C2S_OK)
             st = gather_elements(c, t, &s, cached, mem, &w, elems);
         if (st == C2S_OK)
