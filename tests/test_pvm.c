@@ -518,22 +518,22 @@ Test(pvm, dicts)
     pvm_value *d = LOAD("}(X\001\000\000\000aK\001X\001\000\000\000bK\002u.");
     expect_kind(d, PVM_DICT);
     cr_assert_eq(d->u.dict.len, 2);
-    expect_str(d->u.dict.keys[0], "a");
-    expect_int(d->u.dict.vals[0], 1);
-    expect_str(d->u.dict.keys[1], "b");
-    expect_int(d->u.dict.vals[1], 2);
+    expect_str(d->u.dict.pairs[0].key, "a");
+    expect_int(d->u.dict.pairs[0].val, 1);
+    expect_str(d->u.dict.pairs[1].key, "b");
+    expect_int(d->u.dict.pairs[1].val, 2);
     cr_assert_null(d->u.dict.state);
     expect_int(pvm_dict_get_str(d, "b"), 2);
     cr_assert_null(pvm_dict_get_str(d, "c"));
 
     d = LOAD("(K\001K\002d.");
     cr_assert_eq(d->u.dict.len, 1);
-    expect_int(d->u.dict.keys[0], 1);
-    expect_int(d->u.dict.vals[0], 2);
+    expect_int(d->u.dict.pairs[0].key, 1);
+    expect_int(d->u.dict.pairs[0].val, 2);
 
     d = LOAD("}K\007K\010s.");
     cr_assert_eq(d->u.dict.len, 1);
-    expect_int(d->u.dict.vals[0], 8);
+    expect_int(d->u.dict.pairs[0].val, 8);
     FAILS("(K\001d.", "pickle: odd number of items for DICT at offset 3");
 }
 
@@ -543,27 +543,27 @@ Test(pvm, dict_equal_scalar_key_replaces_in_place)
     pvm_value *d = LOAD("}(X\001\000\000\000aK\001X\001\000\000\000bK\002u"
                         "X\001\000\000\000aK\003s.");
     cr_assert_eq(d->u.dict.len, 2);
-    expect_str(d->u.dict.keys[0], "a");
-    expect_int(d->u.dict.vals[0], 3);
-    expect_int(d->u.dict.vals[1], 2);
+    expect_str(d->u.dict.pairs[0].key, "a");
+    expect_int(d->u.dict.pairs[0].val, 3);
+    expect_int(d->u.dict.pairs[1].val, 2);
 
     /* True == 1 in Python; None, bytes and str keys match by value */
     d = LOAD("}(K\001K\012\210K\013NK\001NK\002C\001aK\003C\001aK\004"
              "\214\001aK\005u.");
     cr_assert_eq(d->u.dict.len, 4);
-    expect_int(d->u.dict.keys[0], 1);
-    expect_int(d->u.dict.vals[0], 11);
-    expect_kind(d->u.dict.keys[1], PVM_NONE);
-    expect_int(d->u.dict.vals[1], 2);
-    EXPECT_BYTES(d->u.dict.keys[2], "a");
-    expect_int(d->u.dict.vals[2], 4);
-    expect_str(d->u.dict.keys[3], "a");
-    expect_int(d->u.dict.vals[3], 5);
+    expect_int(d->u.dict.pairs[0].key, 1);
+    expect_int(d->u.dict.pairs[0].val, 11);
+    expect_kind(d->u.dict.pairs[1].key, PVM_NONE);
+    expect_int(d->u.dict.pairs[1].val, 2);
+    EXPECT_BYTES(d->u.dict.pairs[2].key, "a");
+    expect_int(d->u.dict.pairs[2].val, 4);
+    expect_str(d->u.dict.pairs[3].key, "a");
+    expect_int(d->u.dict.pairs[3].val, 5);
 
     /* tuple keys compare by value too: CPython gives {(): 2} */
     d = LOAD("}()K\001)K\002u.");
     cr_assert_eq(d->u.dict.len, 1);
-    expect_int(d->u.dict.vals[0], 2);
+    expect_int(d->u.dict.pairs[0].val, 2);
     /* a list in a tuple is unhashable (TypeError in CPython): kept apart */
     d = LOAD("}(]\205K\001]\205K\002u.");
     cr_assert_eq(d->u.dict.len, 2);
@@ -585,16 +585,16 @@ Test(pvm, dict_keys_equal_as_in_python)
         "G?\370\000\000\000\000\000\000K\017sG?\370\000\000\000\000\000\000K\020s.");
     expect_kind(d, PVM_DICT);
     cr_assert_eq(d->u.dict.len, 4);
-    expect_int(d->u.dict.keys[0], 1);
-    expect_int(d->u.dict.vals[0], 12);
-    expect_int(d->u.dict.vals[1], 13);
-    expect_int(d->u.dict.vals[2], 14);
-    expect_kind(d->u.dict.keys[3], PVM_FLOAT);
-    expect_int(d->u.dict.vals[3], 16);
+    expect_int(d->u.dict.pairs[0].key, 1);
+    expect_int(d->u.dict.pairs[0].val, 12);
+    expect_int(d->u.dict.pairs[1].val, 13);
+    expect_int(d->u.dict.pairs[2].val, 14);
+    expect_kind(d->u.dict.pairs[3].key, PVM_FLOAT);
+    expect_int(d->u.dict.pairs[3].val, 16);
     /* the same global named twice is one key: {<class mod.B>: 2} */
     d = LOAD("}cmod\012B\012K\001scmod\012B\012K\002s.");
     cr_assert_eq(d->u.dict.len, 1);
-    expect_int(d->u.dict.vals[0], 2);
+    expect_int(d->u.dict.pairs[0].val, 2);
 }
 
 Test(pvm, sets_and_frozensets)
@@ -807,9 +807,9 @@ Test(pvm, globals_table_dedups_and_records_uses)
 
     cr_assert(pvm_is_call_of(t[0], "foo", "Bar"));
     cr_assert_eq(t[0]->how, PVM_USE_REDUCE);
-    cr_assert_null(t[0]->u.call.state);
+    cr_assert_null(pvm_call_state(t[0]));
     cr_assert(pvm_is_call_of(t[1], "foo", "Bar"));
-    expect_kind(t[1]->u.call.state, PVM_DICT);
+    expect_kind(pvm_call_state(t[1]), PVM_DICT);
     cr_assert_eq(t[2]->how, PVM_USE_NEWOBJ);
     cr_assert_eq(t[3]->how, PVM_USE_INST);
     cr_assert_eq(t[4]->how, PVM_USE_OBJ);
@@ -849,7 +849,7 @@ Test(pvm, reduce_makes_call_with_exact_args)
     expect_str(a[1], "a");
     expect_kind(a[2], PVM_NONE);
     cr_assert_null(pvm_call_kwargs(c));
-    cr_assert_null(c->u.call.state);
+    cr_assert_null(pvm_call_state(c));
     cr_assert_null(pvm_call_listitems(c));
     cr_assert_null(pvm_call_dictitems(c));
     cr_assert_eq(c->how, PVM_USE_REDUCE);
@@ -902,8 +902,8 @@ Test(pvm, fill_opcodes_on_a_call_are_recorded)
     expect_int(l[2], 3);
     expect_kind(pvm_call_dictitems(c), PVM_DICT);
     cr_assert_eq(pvm_call_dictitems(c)->u.dict.len, 1);
-    expect_int(pvm_call_dictitems(c)->u.dict.keys[0], 4);
-    expect_int(pvm_call_dictitems(c)->u.dict.vals[0], 5);
+    expect_int(pvm_call_dictitems(c)->u.dict.pairs[0].key, 4);
+    expect_int(pvm_call_dictitems(c)->u.dict.pairs[0].val, 5);
 }
 
 /* do_setitems calls __setitem__ on whatever is below: a list takes int
@@ -1010,7 +1010,7 @@ Test(pvm, build_targets)
 
     /* a second BUILD replaces the state */
     pvm_value *c = LOAD("cmod\012C\012)RK\001bK\002b.");
-    expect_int(c->u.call.state, 2);
+    expect_int(pvm_call_state(c), 2);
 
     FAILS("Nb.", "pickle: stack underflow in BUILD at offset 1");
 }
@@ -1069,8 +1069,8 @@ Test(pvm, ordered_dict_from_pairs)
                         "\206X\001\000\000\000aK\003\206e\205R.");
     expect_kind(d, PVM_DICT);
     cr_assert_eq(d->u.dict.len, 2);
-    expect_str(d->u.dict.keys[0], "a");
-    expect_int(d->u.dict.vals[0], 3);
+    expect_str(d->u.dict.pairs[0].key, "a");
+    expect_int(d->u.dict.pairs[0].val, 3);
     expect_int(pvm_dict_get_str(d, "b"), 2);
 
     /* shapes that are not interpreted stay calls */
@@ -1137,7 +1137,7 @@ Test(pvm, tuple_subclass_call_stays_a_call)
     cr_assert(pvm_is_call_of(v, "torch", "Size"));
     cr_assert_eq(v->how, PVM_USE_REDUCE);
     cr_assert_null(pvm_call_kwargs(v));
-    cr_assert_null(v->u.call.state);
+    cr_assert_null(pvm_call_state(v));
     pvm_value **a = expect_seq(v->u.call.args, PVM_TUPLE, 1);
     pvm_value **t = expect_seq(a[0], PVM_TUPLE, 2);
     expect_int(t[0], 2);
@@ -1217,10 +1217,10 @@ Test(pvm, protocol4_frame_memoize_short_binunicode)
                         "\000\000\000\000\000\000N\206\224u.");
     expect_kind(d, PVM_DICT);
     cr_assert_eq(d->u.dict.len, 2);
-    expect_str(d->u.dict.keys[0], "abc");
-    pvm_value **l = expect_seq(d->u.dict.vals[0], PVM_LIST, 2);
+    expect_str(d->u.dict.pairs[0].key, "abc");
+    pvm_value **l = expect_seq(d->u.dict.pairs[0].val, PVM_LIST, 2);
     expect_int(l[0], 1);
-    cr_assert_eq(l[1], d->u.dict.keys[0]); /* MEMOIZE 1 / BINGET 1 */
+    cr_assert_eq(l[1], d->u.dict.pairs[0].key); /* MEMOIZE 1 / BINGET 1 */
     pvm_value **t = expect_seq(pvm_dict_get_str(d, "k"), PVM_TUPLE, 2);
     cr_assert_eq(t[0]->u.f, 1.5);
     expect_kind(t[1], PVM_NONE);
@@ -1417,7 +1417,7 @@ Test(pvm, cycles_do_not_hang)
     l = LOAD("]q\000h\000a}q\001h\001h\001s0.");
     cr_assert_eq(expect_seq(l, PVM_LIST, 1)[0], l);
     pvm_value *d = LOAD("}q\001K\001h\001s.");
-    cr_assert_eq(d->u.dict.vals[0], d);
+    cr_assert_eq(d->u.dict.pairs[0].val, d);
 }
 
 Test(pvm, machine_runs_once)
@@ -1509,8 +1509,8 @@ Test(pvm, large_dict_with_replacements)
     pvm_value *d = load_ok(buf, len);
     free(buf);
     cr_assert_eq(d->u.dict.len, N);
-    expect_int(d->u.dict.keys[N - 1], N - 1);
-    expect_int(d->u.dict.vals[N - 1], N);
+    expect_int(d->u.dict.pairs[N - 1].key, N - 1);
+    expect_int(d->u.dict.pairs[N - 1].val, N);
 }
 
 Test(pvm, kind_names)

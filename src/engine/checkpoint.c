@@ -233,7 +233,7 @@ static int collect_scalars(const pvm_value *v, char *path, size_t len, int depth
 {
     const pvm_value *d = as_dict(v);
     for (size_t i = 0; d != NULL && i < d->u.dict.len && l->n < META_MAX; i++) {
-        const pvm_value *k = d->u.dict.keys[i], *val = d->u.dict.vals[i];
+        const pvm_value *k = d->u.dict.pairs[i].key, *val = d->u.dict.pairs[i].val;
         char ktext[128], vtext[META_VALUE_MAX];
         if (k->kind != PVM_STR || k->u.str.len >= sizeof ktext ||
             len + 1 + k->u.str.len >= META_VALUE_MAX)

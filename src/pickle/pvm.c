@@ -358,7 +358,7 @@ typedef struct memo_slot {
 typedef struct dict_slot {
     uint64_t hash;
     pvm_value *dict;
-    size_t pos; /* index into dict->u.dict.keys */
+    size_t pos; /* index into dict->u.dict.pairs */
 } dict_slot;
 
 struct pvm {
@@ -937,19 +937,14 @@ static c2s_status grow_dict_index(pvm *vm)
     return C2S_OK;
 }
 
-/* Keys and values grow together; cap only changes once both have room. */
+/* Room for one more pair. */
 static c2s_status grow_dict(pvm *vm, pvm_value *d)
 {
-    size_t keys_cap = d->u.dict.cap, vals_cap = d->u.dict.cap;
-    pvm_value **keys = grow_array(d->u.dict.keys, &keys_cap, d->u.dict.len + 1, sizeof *keys);
-    if (keys == NULL)
+    size_t cap = d->u.dict.cap;
+    pvm_pair *pairs = grow_array(d->u.dict.pairs, &cap, d->u.dict.len + 1, sizeof *pairs);
+    if (pairs == NULL)
         return out_of_memory(vm);
-    d->u.dict.keys = keys;
-    pvm_value **vals = grow_array(d->u.dict.vals, &vals_cap, keys_cap, sizeof *vals);
-    if (vals == NULL)
-        return out_of_memory(vm);
-    d->u.dict.vals = vals;
-    size_t cap = keys_cap < vals_cap ? keys_cap : vals_cap;
+    d->u.dict.pairs = pairs;
     d->u.dict.cap = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX; /* len stays below */
     return C2S_OK;
 }
@@ -968,8 +963,8 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
         size_t mask = vm->dict_slot_cap - 1;
         for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != NULL; slot = (slot + 1) & mask) {
             dict_slot *s = &vm->dict_slots[slot];
-            if (s->hash == h && s->dict == d && scalar_keys_equal(d->u.dict.keys[s->pos], k)) {
-                d->u.dict.vals[s->pos] = v;
+            if (s->hash == h && s->dict == d && scalar_keys_equal(d->u.dict.pairs[s->pos].key, k)) {
+                d->u.dict.pairs[s->pos].val = v;
                 return C2S_OK;
             }
         }
@@ -979,8 +974,8 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
         return container_too_big(vm);
     if (n == d->u.dict.cap)
         TRY(grow_dict(vm, d));
-    d->u.dict.keys[n] = k;
-    d->u.dict.vals[n] = v;
+    d->u.dict.pairs[n].key = k;
+    d->u.dict.pairs[n].val = v;
     d->u.dict.len = (uint32_t)n + 1;
     if (indexed) {
         vm->dict_slots[slot] = (dict_slot){h, d, n};
@@ -1989,7 +1984,7 @@ static c2s_status call_more(pvm *vm, pvm_value *call, pvm_call_more **more)
         pvm_call_more *m = arena_alloc(&vm->fixed, sizeof *m);
         if (m == NULL)
             return out_of_memory(vm);
-        *m = (pvm_call_more){NULL, NULL, NULL};
+        *m = (pvm_call_more){NULL, NULL, NULL, NULL};
         call->u.call.more = m;
     }
     *more = call->u.call.more;
@@ -2530,7 +2525,9 @@ static c2s_status op_build(pvm *vm)
     TRY(peek(vm, &target));
     switch (target->kind) {
     case PVM_CALL: {
-        target->u.call.state = state;
+        pvm_call_more *m = NULL;
+        TRY(call_more(vm, target, &m));
+        m->state = state;
         const pvm_value *fn = target->u.call.callable;
         if (fn->kind == PVM_GLOBAL)
             vm->globals[fn->u.global.index].uses |= PVM_USE_BUILD;
@@ -2803,8 +2800,7 @@ static void free_node_contents(pvm_value *v)
         free(v->u.seq.items);
         break;
     case PVM_DICT:
-        free(v->u.dict.keys);
-        free(v->u.dict.vals);
+        free(v->u.dict.pairs);
         break;
     default:
         break;
@@ -2929,9 +2925,9 @@ pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
         return NULL;
     size_t n = strlen(key);
     for (size_t i = 0; i < v->u.dict.len; i++) {
-        const pvm_value *k = v->u.dict.keys[i];
+        const pvm_value *k = v->u.dict.pairs[i].key;
         if (k->kind == PVM_STR && k->u.str.len == n && memcmp(k->u.str.data, key, n) == 0)
-            return v->u.dict.vals[i];
+            return v->u.dict.pairs[i].val;
     }
     return NULL;
 }

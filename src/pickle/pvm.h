@@ -93,10 +93,17 @@ _Static_assert(PVM_USE_REF == C2S_USE_REF && PVM_USE_REDUCE == C2S_USE_REDUCE &&
 
 typedef struct pvm_value pvm_value;
 
-/* What a PVM_CALL received besides its arguments and BUILD state; rare (a
+/* One entry of a PVM_DICT. */
+typedef struct pvm_pair {
+    pvm_value *key, *val;
+} pvm_pair;
+
+/* What a PVM_CALL received besides its callable and arguments; rare (a
  * state dict's tensors have none of it), so kept out of the node, which it
- * would make 16 bytes bigger: read it with pvm_call_kwargs() and friends. */
+ * would make bigger: read it with pvm_call_state(), pvm_call_kwargs() and
+ * friends. */
 typedef struct pvm_call_more {
+    pvm_value *state;     /* last BUILD state, else NULL */
     pvm_value *kwargs;    /* NEWOBJ_EX keyword dict, else NULL */
     pvm_value *listitems; /* PVM_LIST of APPEND(S) and ADDITEMS items in
                              order, else NULL */
@@ -123,7 +130,7 @@ struct pvm_value {
             size_t len, cap;
         } seq;
         struct {
-            pvm_value **keys, **vals;
+            pvm_pair *pairs;   /* len of cap in use, in insertion order */
             uint32_t len, cap; /* (max_container is below 2^32 for dicts: pvm.c) */
             pvm_value *state;  /* BUILD state (OrderedDict's _metadata), or NULL */
         } dict;
@@ -135,8 +142,7 @@ struct pvm_value {
         struct {
             pvm_value *callable; /* usually a PVM_GLOBAL; may be any value */
             pvm_value *args;     /* PVM_TUPLE (empty tuple when none) */
-            pvm_value *state;    /* last BUILD state, else NULL */
-            pvm_call_more *more; /* kwargs, listitems, dictitems; NULL: none */
+            pvm_call_more *more; /* state, kwargs, listitems, dictitems; NULL: none */
         } call;
         struct {
             pvm_value *pid;
@@ -145,13 +151,19 @@ struct pvm_value {
 };
 
 /* A million-tensor pickle makes millions of nodes: keep them small (kind
- * and how in a byte each, a dict's length and capacity 32 bits, so that
- * no member of the union is over 32 bytes). */
-_Static_assert(sizeof(pvm_value) <= 40, "pvm_value is 40 bytes on 64-bit targets");
+ * and how in a byte each; a dict's keys and values in one array of pairs,
+ * its length and capacity 32 bits; a call's rarer parts behind `more`; so
+ * that no member of the union is over 24 bytes). */
+_Static_assert(sizeof(pvm_value) <= 32, "pvm_value is 32 bytes on 64-bit targets");
 _Static_assert(PVM_USE_OBJ <= 255, "a pvm_use fits pvm_value.how");
 _Static_assert(PVM_PERSID <= 255, "a pvm_kind fits pvm_value.kind");
 
 /* The parts of a PVM_CALL's pvm_call_more (NULL when it has none). */
+static inline pvm_value *pvm_call_state(const pvm_value *call)
+{
+    return call->u.call.more != NULL ? call->u.call.more->state : NULL;
+}
+
 static inline pvm_value *pvm_call_kwargs(const pvm_value *call)
 {
     return call->u.call.more != NULL ? call->u.call.more->kwargs : NULL;

@@ -310,7 +310,7 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
                                const char *path, int depth, pvm_value *dict, c2s_error *err)
 {
     for (size_t i = 0; i < state->u.dict.len; i++) {
-        const pvm_value *key = state->u.dict.keys[i], *v = state->u.dict.vals[i];
+        const pvm_value *key = state->u.dict.pairs[i].key, *v = state->u.dict.pairs[i].val;
         if (key->kind != PVM_STR)
             return c2s_fail(err, C2S_ERR_INPUT, "module '%s': an attribute name is a %s", path,
                             pvm_kind_name(key->kind));
@@ -359,7 +359,7 @@ static c2s_status map_module(script_reader *s, const pvm_value *obj, const char 
                         "%s is not an object of a module class declared "
                         "in code/",
                         what);
-    const pvm_value *state = obj->u.call.state;
+    const pvm_value *state = pvm_call_state(obj);
     if (k->has_setstate)
         return c2s_fail(err, C2S_ERR_INPUT,
                         "%s (%s) is built by its class's own __setstate__, "

@@ -228,17 +228,22 @@ static c2s_status zip_verify_all(void *impl, findings *f, c2s_error *err)
 }
 
 /* An open-addressing index of the map's storage keys (util/strhash.h, linear
- * probing; SIZE_MAX marks an empty slot), for check_first_types. */
+ * probing; 32-bit storage indexes, NO_KEY marks an empty slot), for
+ * check_first_types. */
 typedef struct key_index {
-    size_t *slots;
+    uint32_t *slots;
     size_t mask;
 } key_index;
+
+#define NO_KEY UINT32_MAX
 
 static int key_index_build(key_index *ix, const tmap *m)
 {
     size_t cap = 16;
     while (cap < 2 * m->nstorages)
         cap *= 2;
+    if (m->nstorages >= NO_KEY)
+        return -1; /* never: each storage is a pickle node, and node ids are 32 bits */
     ix->slots = malloc(cap * sizeof *ix->slots);
     ix->mask = cap - 1;
     if (ix->slots == NULL)
@@ -246,9 +251,9 @@ static int key_index_build(key_index *ix, const tmap *m)
     memset(ix->slots, 0xff, cap * sizeof *ix->slots);
     for (size_t i = 0; i < m->nstorages; i++) {
         size_t at = (size_t)strhash(m->storages[i].key) & ix->mask;
-        while (ix->slots[at] != SIZE_MAX)
+        while (ix->slots[at] != NO_KEY)
             at = (at + 1) & ix->mask;
-        ix->slots[at] = i;
+        ix->slots[at] = (uint32_t)i;
     }
     return 0;
 }
@@ -256,7 +261,7 @@ static int key_index_build(key_index *ix, const tmap *m)
 /* The index of the storage whose key is key, or SIZE_MAX. */
 static size_t find_key(const key_index *ix, const tmap *m, const char *key)
 {
-    for (size_t at = (size_t)strhash(key) & ix->mask; ix->slots[at] != SIZE_MAX;
+    for (size_t at = (size_t)strhash(key) & ix->mask; ix->slots[at] != NO_KEY;
          at = (at + 1) & ix->mask)
         if (strcmp(m->storages[ix->slots[at]].key, key) == 0)
             return ix->slots[at];

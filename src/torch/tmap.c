@@ -53,7 +53,7 @@ typedef struct walk_ctx {
     size_t max_depth;
     uint64_t max_visits, visits;
     tmap *map;
-    unsigned char *onpath; /* by node id */
+    unsigned char *onpath; /* a bit by node id: on the walk's current path */
     size_t nobjects;
     char *path;
     size_t path_cap;
@@ -62,7 +62,7 @@ typedef struct walk_ctx {
     tensor_counter *counts;
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
-    size_t *storage_slots; /* open-addressing hash of storage keys */
+    uint32_t *storage_slots; /* open-addressing hash of storage keys: indexes, or EMPTY */
     size_t nslots;
     /* A root chosen by name prefix (flat dotted keys): only the entries of
      * prefix_dict whose label begins with prefix + "." are named, without
@@ -72,6 +72,23 @@ typedef struct walk_ctx {
     size_t prefix_len;
     c2s_error *err;
 } walk_ctx;
+
+#define EMPTY UINT32_MAX /* an empty slot of the storage and name hashes */
+
+/* Whether v is on the walk's current path (an edge back to it is a cycle). */
+static int on_path(const walk_ctx *c, const pvm_value *v)
+{
+    return (c->onpath[v->id / 8] >> (v->id % 8)) & 1;
+}
+
+static void set_on_path(walk_ctx *c, const pvm_value *v, int on)
+{
+    unsigned char bit = (unsigned char)(1u << (v->id % 8));
+    if (on)
+        c->onpath[v->id / 8] |= bit;
+    else
+        c->onpath[v->id / 8] &= (unsigned char)~bit;
+}
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -124,7 +141,7 @@ static int key_label(const pvm_value *k, char *buf, size_t cap, const char **out
 static const pvm_value *size_items(const pvm_value *v)
 {
     if (v->kind != PVM_CALL || v->u.call.callable == NULL ||
-        v->u.call.callable->kind != PVM_GLOBAL || v->u.call.state != NULL ||
+        v->u.call.callable->kind != PVM_GLOBAL || pvm_call_state(v) != NULL ||
         pvm_call_listitems(v) != NULL || pvm_call_dictitems(v) != NULL)
         return NULL;
     const pvm_value *fn = v->u.call.callable, *args = v->u.call.args, *kw = pvm_call_kwargs(v);
@@ -205,23 +222,24 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     tmap *m = c->map;
     if (m->nstorages * 2 >= c->nslots) {
         size_t nslots = c->nslots ? c->nslots * 2 : 64;
-        size_t *slots = malloc(nslots * sizeof *slots);
+        if (m->nstorages >= EMPTY)
+            return oom(c); /* never: each storage is a node, and node ids are 32 bits */
+        uint32_t *slots = malloc(nslots * sizeof *slots);
         if (slots == NULL)
             return oom(c);
-        for (size_t i = 0; i < nslots; i++)
-            slots[i] = SIZE_MAX;
+        memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
         for (size_t s = 0; s < m->nstorages; s++) {
             size_t i = (size_t)strhash(m->storages[s].key) & (nslots - 1);
-            while (slots[i] != SIZE_MAX)
+            while (slots[i] != EMPTY)
                 i = (i + 1) & (nslots - 1);
-            slots[i] = s;
+            slots[i] = (uint32_t)s;
         }
         free(c->storage_slots);
         c->storage_slots = slots;
         c->nslots = nslots;
     }
     size_t i = (size_t)strhash(key) & (c->nslots - 1);
-    while (c->storage_slots[i] != SIZE_MAX) {
+    while (c->storage_slots[i] != EMPTY) {
         tmap_storage *s = &m->storages[c->storage_slots[i]];
         if (strcmp(s->key, key) == 0) {
             if (s->nbytes != nbytes || s->dtype != dt)
@@ -240,7 +258,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     if (k == NULL)
         return oom(c);
     m->storages[m->nstorages] = (tmap_storage){k, dt, nbytes};
-    c->storage_slots[i] = m->nstorages;
+    c->storage_slots[i] = (uint32_t)m->nstorages;
     *out = m->nstorages++;
     return C2S_OK;
 }
@@ -605,7 +623,7 @@ static c2s_status parse_qtensor(walk_ctx *c, const pvm_value *args, tmap_tensor 
  * rebuild arguments say, so it is refused, never converted differently. */
 static int changed_after_rebuild(const pvm_value *call)
 {
-    return call->u.call.state != NULL || pvm_call_listitems(call) != NULL ||
+    return pvm_call_state(call) != NULL || pvm_call_listitems(call) != NULL ||
            pvm_call_dictitems(call) != NULL;
 }
 
@@ -840,7 +858,7 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
         }
         return add_tensor(c, v);
     }
-    if (!is_container(v) || c->onpath[v->id])
+    if (!is_container(v) || on_path(c, v))
         return C2S_OK; /* a leaf, or an edge back into the current path */
     if (c->depth >= c->max_depth)
         return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_MAX_DEPTH,
@@ -849,7 +867,7 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
     if (!grow_in_place((void **)&c->stack, &c->stack_cap, c->depth + 1, sizeof *c->stack))
         return oom(c);
     c->stack[c->depth++] = (frame){v, name_len, 0, mode, counter};
-    c->onpath[v->id] = 1;
+    set_on_path(c, v, 1);
     return C2S_OK;
 }
 
@@ -873,9 +891,9 @@ static const pvm_value *dict_entry(const pvm_value *d, const char *key, pvm_kind
  * such an object; else NULL. */
 static const pvm_value *module_state(const pvm_value *v)
 {
-    if (v->kind != PVM_CALL || v->u.call.state == NULL || v->u.call.state->kind != PVM_DICT)
+    if (v->kind != PVM_CALL || pvm_call_state(v) == NULL || pvm_call_state(v)->kind != PVM_DICT)
         return NULL;
-    const pvm_value *s = v->u.call.state;
+    const pvm_value *s = pvm_call_state(v);
     return dict_entry(s, "_parameters", PVM_DICT) && dict_entry(s, "_buffers", PVM_DICT) &&
                    dict_entry(s, "_modules", PVM_DICT)
                ? s
@@ -915,18 +933,18 @@ static int module_child(const pvm_value *state, size_t i, child *out)
     for (size_t p = 0; p < 3; p++) {
         const pvm_value *d = parts[p];
         if (i < d->u.dict.len) {
-            out->key = d->u.dict.keys[i];
-            out->v = d->u.dict.vals[i];
+            out->key = d->u.dict.pairs[i].key;
+            out->v = d->u.dict.pairs[i].val;
             out->attribute = p == 1 && non_persistent(state, out->key);
             return 1;
         }
         i -= d->u.dict.len;
     }
     for (size_t k = i; k < state->u.dict.len; k++) {
-        if (is_module_slot(state->u.dict.keys[k]))
+        if (is_module_slot(state->u.dict.pairs[k].key))
             continue;
-        out->key = state->u.dict.keys[k];
-        out->v = state->u.dict.vals[k];
+        out->key = state->u.dict.pairs[k].key;
+        out->v = state->u.dict.pairs[k].val;
         out->attribute = 1;
         return 1 + (int)(k - i);
     }
@@ -945,8 +963,8 @@ static int child_at(const pvm_value *v, size_t i, child *out)
     case PVM_DICT:
         if (i >= v->u.dict.len)
             return 0;
-        out->key = v->u.dict.keys[i];
-        out->v = v->u.dict.vals[i];
+        out->key = v->u.dict.pairs[i].key;
+        out->v = v->u.dict.pairs[i].val;
         return 1;
     case PVM_LIST:
     case PVM_TUPLE:
@@ -967,7 +985,7 @@ static int child_at(const pvm_value *v, size_t i, child *out)
             return child_at(d, i, out);
         if (i < nd + nl)
             return child_at(l, i - nd, out);
-        const pvm_value *attrs[] = {v->u.call.args, pvm_call_kwargs(v), v->u.call.state};
+        const pvm_value *attrs[] = {v->u.call.args, pvm_call_kwargs(v), pvm_call_state(v)};
         for (size_t k = i - nd - nl; k < 3; k++) {
             if (attrs[k] != NULL) {
                 out->v = attrs[k];
@@ -1032,7 +1050,7 @@ static c2s_status step(walk_ctx *c)
     child ch;
     int used = child_at(f->v, f->next, &ch);
     if (used == 0) {
-        c->onpath[f->v->id] = 0;
+        set_on_path(c, f->v, 0);
         c->depth--;
         return C2S_OK;
     }
@@ -1225,13 +1243,13 @@ static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_valu
     for (size_t i = 0; i < top->u.dict.len; i++) {
         char buf[32];
         const char *label;
-        const pvm_value *k = top->u.dict.keys[i];
+        const pvm_value *k = top->u.dict.pairs[i].key;
         if (!key_label(k, buf, sizeof buf, &label) || strcmp(label, "state_dict") == 0)
             continue;
         size_t counter;
         c2s_status st = new_counter(c, label, "", &counter);
         if (st == C2S_OK)
-            st = walk(c, top->u.dict.vals[i], COUNTED, counter);
+            st = walk(c, top->u.dict.pairs[i].val, COUNTED, counter);
         if (st != C2S_OK)
             return st;
     }
@@ -1254,18 +1272,20 @@ static c2s_status check_names(walk_ctx *c)
     size_t cap = 16;
     while (cap < 2 * m->ntensors)
         cap *= 2;
-    size_t *slots = malloc(cap * sizeof *slots);
+    if (m->ntensors >= EMPTY)
+        return oom(c); /* never: each tensor is a node, and node ids are 32 bits */
+    uint32_t *slots = malloc(cap * sizeof *slots);
     if (slots == NULL)
         return oom(c);
-    memset(slots, 0xff, cap * sizeof *slots); /* SIZE_MAX: empty */
+    memset(slots, 0xff, cap * sizeof *slots); /* EMPTY */
     c2s_status st = C2S_OK;
     for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
         const char *name = m->tensors[i].name;
         size_t at = (size_t)strhash(name) & (cap - 1);
-        for (; slots[at] != SIZE_MAX && st == C2S_OK; at = (at + 1) & (cap - 1))
+        for (; slots[at] != EMPTY && st == C2S_OK; at = (at + 1) & (cap - 1))
             if (strcmp(m->tensors[slots[at]].name, name) == 0)
                 st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'", name);
-        slots[at] = i;
+        slots[at] = (uint32_t)i;
     }
     free(slots);
     return st;
@@ -1332,7 +1352,7 @@ c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options 
     c.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     c.max_visits = opts && opts->max_visits ? opts->max_visits
                                             : VISITS_BASE + VISITS_PER_OBJECT * (uint64_t)nobjects;
-    c.onpath = calloc(nobjects ? nobjects : 1, 1);
+    c.onpath = calloc(nobjects / 8 + 1, 1);
     c2s_status st = c.onpath ? build(&c, top) : oom(&c);
     free(c.onpath);
     free(c.path);

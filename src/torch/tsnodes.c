@@ -73,18 +73,13 @@ int tsn_dict_add(ts_nodes *t, pvm_value *dict, const char *key, pvm_value *val)
         if (dict->u.dict.cap > UINT32_MAX / 2) /* len and cap are 32 bits */
             return 0;
         size_t cap = dict->u.dict.cap ? dict->u.dict.cap * 2 : 8;
-        pvm_value **keys = realloc(dict->u.dict.keys, cap * sizeof *keys);
-        if (keys == NULL)
+        pvm_pair *pairs = realloc(dict->u.dict.pairs, cap * sizeof *pairs);
+        if (pairs == NULL)
             return 0;
-        dict->u.dict.keys = keys;
-        pvm_value **vals = realloc(dict->u.dict.vals, cap * sizeof *vals);
-        if (vals == NULL)
-            return 0;
-        dict->u.dict.vals = vals;
+        dict->u.dict.pairs = pairs;
         dict->u.dict.cap = (uint32_t)cap;
     }
-    dict->u.dict.keys[dict->u.dict.len] = k;
-    dict->u.dict.vals[dict->u.dict.len++] = val;
+    dict->u.dict.pairs[dict->u.dict.len++] = (pvm_pair){k, val};
     return 1;
 }
 
@@ -98,8 +93,7 @@ void tsn_free(ts_nodes *t)
     for (size_t i = 0; i < t->n; i++) {
         pvm_value *v = t->made[i];
         if (v->kind == PVM_DICT) {
-            free(v->u.dict.keys);
-            free(v->u.dict.vals);
+            free(v->u.dict.pairs);
         } else if (v->kind == PVM_STR) {
             free(v->u.str.data);
         } else if (v->kind == PVM_TUPLE) {

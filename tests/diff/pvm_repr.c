@@ -121,9 +121,9 @@ static void repr_dict(buf *b, const pvm_value *d, unsigned char *onpath, int dep
     for (size_t i = 0; i < d->u.dict.len; i++) {
         if (i)
             puts_(b, ",");
-        repr(b, d->u.dict.keys[i], onpath, depth + 1);
+        repr(b, d->u.dict.pairs[i].key, onpath, depth + 1);
         puts_(b, ":");
-        repr(b, d->u.dict.vals[i], onpath, depth + 1);
+        repr(b, d->u.dict.pairs[i].val, onpath, depth + 1);
     }
     puts_(b, "}");
 }
