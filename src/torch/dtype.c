@@ -72,7 +72,12 @@ int c2s_dtype_rank(c2s_dtype dt)
  * dtype object). */
 static c2s_dtype_lookup lookup(torch_role role, const char *name, c2s_dtype *out, const char **why)
 {
-    const torch_global *g = torchtab_find("torch", name);
+    return c2s_dtype_from_row(torchtab_find("torch", name), role, out, why);
+}
+
+c2s_dtype_lookup c2s_dtype_from_row(const torch_global *g, torch_role role, c2s_dtype *out,
+                                    const char **why)
+{
     if (g == NULL || g->role != role)
         return C2S_DTYPE_UNKNOWN;
     if (g->dtype < 0) {

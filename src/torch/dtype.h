@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "c2s.h"
+#include "torch/torchtab.h"
 
 /* Result of looking a PyTorch name up. */
 typedef enum c2s_dtype_lookup {
@@ -36,6 +37,11 @@ void c2s_byteswap(void *p, size_t n, size_t unit);
 /* Storage class name without module ("FloatStorage"). "UntypedStorage" and
  * "ByteStorage" both give U8 (untyped storages count bytes). */
 c2s_dtype_lookup c2s_dtype_from_storage_class(const char *name, c2s_dtype *out, const char **why);
+
+/* The same answer from a torchtab row already found (g may be NULL): the
+ * row's dtype when it has the given role, a storage class or a dtype. */
+c2s_dtype_lookup c2s_dtype_from_row(const torch_global *g, torch_role role, c2s_dtype *out,
+                                    const char **why);
 /* The integer type a quantized storage class holds: QInt8Storage I8,
  * QUInt8Storage U8, QInt32Storage I32 (what torch.save writes a quantized
  * tensor's storage as).  1 when found, 0 for any other name (the sub-byte

@@ -48,8 +48,17 @@ typedef struct tensor_counter {
     uint64_t n;
 } tensor_counter;
 
+/* torchtab's answers for the globals a walk meets, by node (see
+ * global_row). */
+#define ROW_CACHE 64
+typedef struct row_memo {
+    const pvm_value *global; /* NULL: empty */
+    const torch_global *row; /* torchtab_find's answer (may be NULL) */
+} row_memo;
+
 typedef struct walk_ctx {
     const tmap_options *opts;
+    row_memo rows[ROW_CACHE];
     size_t max_depth;
     uint64_t max_visits, visits;
     tmap *map;
@@ -166,22 +175,38 @@ static const char *kind_name(const pvm_value *v)
 
 /* ---- recognising tensors --------------------------------------------------- */
 
+/* torchtab_find() for a PVM_GLOBAL node, remembered by node in a small
+ * direct-mapped cache: a pickle names its rebuild function and storage
+ * classes once and then reuses the node (memo GET), so the 200,000 tensors
+ * of a big state dict cost a handful of table searches instead of a
+ * million.  A node's module and name never change, so the answer is
+ * exact; a pickle that repeats GLOBAL instead only misses the cache. */
+static const torch_global *global_row(walk_ctx *c, const pvm_value *g)
+{
+    row_memo *m = &c->rows[((uintptr_t)g / sizeof *g) % ROW_CACHE];
+    if (m->global != g) {
+        m->global = g;
+        m->row = torchtab_find(g->u.global.module, g->u.global.name);
+    }
+    return m->row;
+}
+
 /* The rebuild function a call's callable names (TORCH_RB_NONE: not one). */
-static torch_rebuild rebuild_of(const pvm_value *callable, const char **why)
+static torch_rebuild rebuild_of(walk_ctx *c, const pvm_value *callable, const char **why)
 {
     if (callable == NULL || callable->kind != PVM_GLOBAL)
         return TORCH_RB_NONE;
-    const torch_global *g = torchtab_find(callable->u.global.module, callable->u.global.name);
+    const torch_global *g = global_row(c, callable);
     if (g == NULL || g->role != TORCH_REBUILD)
         return TORCH_RB_NONE;
     *why = g->why;
     return g->rebuild;
 }
 
-static int is_tensor_call(const pvm_value *v)
+static int is_tensor_call(walk_ctx *c, const pvm_value *v)
 {
     const char *why;
-    return v->kind == PVM_CALL && rebuild_of(v->u.call.callable, &why) != TORCH_RB_NONE;
+    return v->kind == PVM_CALL && rebuild_of(c, v->u.call.callable, &why) != TORCH_RB_NONE;
 }
 
 /* torch.Tensor(values): torch.load builds a tensor from Python values.
@@ -285,6 +310,24 @@ static c2s_status parse_view(walk_ctx *c, const pvm_value *v, storage_view *view
 
 /* ('storage', torch.XStorage, key, location, numel), and in the legacy
  * format a sixth item, the view (parse_view). */
+/* The element type of a storage class (a PVM_GLOBAL): torch.<Name>Storage
+ * or torch.cuda.<Name>Storage as torch.<Name>Storage is, the quantized
+ * ones (QInt8Storage, ...) only when quantized.  A torch.X row comes from
+ * the walk's cache (global_row). */
+static c2s_dtype_lookup storage_class(walk_ctx *c, const pvm_value *cls, int quantized,
+                                      c2s_dtype *dt, const char **why)
+{
+    const char *module = cls->u.global.module, *name = cls->u.global.name;
+    int torch = strcmp(module, "torch") == 0;
+    if (!torch && strcmp(module, "torch.cuda") != 0)
+        return C2S_DTYPE_UNKNOWN;
+    if (quantized && c2s_dtype_from_quantized_storage(name, dt))
+        return C2S_DTYPE_FOUND;
+    if (!torch) /* torch.cuda.X: read as torch.X */
+        return c2s_dtype_from_storage_class(name, dt, why);
+    return c2s_dtype_from_row(global_row(c, cls), TORCH_STORAGE, dt, why);
+}
+
 static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tensor *t, int quantized,
                                 c2s_dtype *storage_dt, storage_view *view)
 {
@@ -308,14 +351,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     }
     const pvm_value *cls = item(pid, 1);
     const char *why = NULL;
-    int torch_module = strcmp(cls->u.global.module, "torch") == 0 ||
-                       strcmp(cls->u.global.module, "torch.cuda") == 0;
-    c2s_dtype_lookup found = C2S_DTYPE_UNKNOWN;
-    if (torch_module && quantized &&
-        c2s_dtype_from_quantized_storage(cls->u.global.name, storage_dt))
-        found = C2S_DTYPE_FOUND;
-    else if (torch_module)
-        found = c2s_dtype_from_storage_class(cls->u.global.name, storage_dt, &why);
+    c2s_dtype_lookup found = storage_class(c, cls, quantized, storage_dt, &why);
     switch (found) {
     case C2S_DTYPE_FOUND:
         break;
@@ -495,7 +531,7 @@ static c2s_status parse_channel_tensor(walk_ctx *c, const pvm_value *v, const ch
                                        uint64_t channels, c2s_dtype dt1, c2s_dtype dt2,
                                        tmap_tensor *out)
 {
-    if (v->kind != PVM_CALL || !is_tensor_call(v))
+    if (v->kind != PVM_CALL || !is_tensor_call(c, v))
         return c2s_fail(c->err, C2S_ERR_INPUT,
                         "tensor '%s': per-channel quantization: the %s are not a tensor", c->path,
                         what);
@@ -640,7 +676,7 @@ static c2s_status parse_tensor(walk_ctx *c, const pvm_value *call, tmap_tensor *
                           NULL);
     for (int depth = 0; depth < MAX_WRAPPERS; depth++) {
         const char *why = NULL;
-        torch_rebuild kind = rebuild_of(callable, &why);
+        torch_rebuild kind = rebuild_of(c, callable, &why);
         if (args == NULL || args->kind != PVM_TUPLE)
             return bad_tensor(c, "rebuild call without an argument tuple", NULL);
         switch (kind) {
@@ -851,7 +887,7 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
                         "tensor '%s': built by torch.Tensor(...) from Python values, which "
                         "this tool does not rebuild",
                         c->path);
-    if (v->kind == PVM_CALL && is_tensor_call(v)) {
+    if (v->kind == PVM_CALL && is_tensor_call(c, v)) {
         if (mode == COUNTED) {
             c->counts[counter].n++;
             return C2S_OK;
