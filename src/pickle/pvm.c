@@ -354,11 +354,15 @@ typedef struct memo_slot {
     pvm_value *value;
 } memo_slot;
 
-/* Slot of the scalar-key index of all dicts; dict NULL means empty. */
+/* Slot of the scalar-key index of all dicts: 12 bytes, as a big state
+ * dict's SETITEMS land on random slots (a cache and TLB miss each), so the
+ * smaller the table the better.  dict is the dict's node id + 1 (ids are
+ * 32 bits), 0 for an empty slot; hash is the low 32 bits of the key's hash
+ * (the slot count stays below 2^32, so they place the slot). */
 typedef struct dict_slot {
-    uint64_t hash;
-    pvm_value *dict;
-    size_t pos; /* index into dict->u.dict.pairs */
+    uint32_t hash;
+    uint32_t dict;
+    uint32_t pos; /* index into dict->u.dict.pairs (len is 32 bits) */
 } dict_slot;
 
 struct pvm {
@@ -917,17 +921,17 @@ static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
 static c2s_status grow_dict_index(pvm *vm)
 {
     size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : 64;
-    if (cap > SIZE_MAX / sizeof(dict_slot))
+    if (cap > UINT32_MAX || cap > SIZE_MAX / sizeof(dict_slot))
         return out_of_memory(vm);
     dict_slot *slots = calloc(cap, sizeof *slots);
     if (slots == NULL)
         return out_of_memory(vm);
     for (size_t i = 0; i < vm->dict_slot_cap; i++) {
         dict_slot s = vm->dict_slots[i];
-        if (s.dict == NULL)
+        if (s.dict == 0)
             continue;
         size_t j = (size_t)s.hash & (cap - 1);
-        while (slots[j].dict != NULL)
+        while (slots[j].dict != 0)
             j = (j + 1) & (cap - 1);
         slots[j] = s;
     }
@@ -961,9 +965,10 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
             TRY(grow_dict_index(vm));
         h ^= mix64(d->id + UINT64_C(0x9e3779b97f4a7c15));
         size_t mask = vm->dict_slot_cap - 1;
-        for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != NULL; slot = (slot + 1) & mask) {
+        for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != 0; slot = (slot + 1) & mask) {
             dict_slot *s = &vm->dict_slots[slot];
-            if (s->hash == h && s->dict == d && scalar_keys_equal(d->u.dict.pairs[s->pos].key, k)) {
+            if (s->hash == (uint32_t)h && s->dict == d->id + 1 &&
+                scalar_keys_equal(d->u.dict.pairs[s->pos].key, k)) {
                 d->u.dict.pairs[s->pos].val = v;
                 return C2S_OK;
             }
@@ -978,7 +983,7 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
     d->u.dict.pairs[n].val = v;
     d->u.dict.len = (uint32_t)n + 1;
     if (indexed) {
-        vm->dict_slots[slot] = (dict_slot){h, d, n};
+        vm->dict_slots[slot] = (dict_slot){(uint32_t)h, d->id + 1, (uint32_t)n};
         vm->dict_slot_count++;
     }
     return C2S_OK;
@@ -993,11 +998,13 @@ static c2s_status push(pvm *vm, pvm_value *v)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_STACK,
                           "pickle: limit exceeded: more than %zu stack entries",
                           vm->limits.max_stack);
-    pvm_value **stack = grow_array(vm->stack, &vm->stack_cap, vm->stack_len + 1, sizeof *stack);
-    if (stack == NULL)
-        return out_of_memory(vm);
-    vm->stack = stack;
-    stack[vm->stack_len++] = v;
+    if (vm->stack_len == vm->stack_cap) {
+        pvm_value **stack = grow_array(vm->stack, &vm->stack_cap, vm->stack_len + 1, sizeof *stack);
+        if (stack == NULL)
+            return out_of_memory(vm);
+        vm->stack = stack;
+    }
+    vm->stack[vm->stack_len++] = v;
     return C2S_OK;
 }
 
