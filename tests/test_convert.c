@@ -938,13 +938,15 @@ Test(convert, gathers_swap_and_convert_like_contiguous_tensors)
     const char *orders[] = {NULL, "big"};
     for (int o = 0; o < 2; o++) {
         char *in = views_checkpoint("s.pt", sto, 2, vv, 2, 0, orders[o]);
-        c2s_write_options opts[] = {{.buffer_size = 256},
-                                    {.buffer_size = 256, .convert_dtype = 1, .dtype = C2S_F16},
-                                    {.buffer_size = 0, .convert_dtype = 1, .dtype = C2S_BF16}};
+        c2s_write_options opts[] =
+            {{.buffer_size = 256, .verify = 1},
+             {.buffer_size = 256, .convert_dtype = 1, .dtype = C2S_F16, .verify = 1},
+             {.buffer_size = 0, .convert_dtype = 1, .dtype = C2S_BF16, .verify = 1}};
         for (size_t k = 0; k < 3; k++) {
             st_file f;
             c2s_error err;
-            cr_assert_eq(convert_with(in, &opts[k], &f, NULL, &err), C2S_OK, "%s", err.msg);
+            cr_assert_eq(convert_with(in, &opts[k], &f, NULL, &err), C2S_OK,
+                         "order %d, options %zu: %s", o, k, err.msg);
             size_t n = (size_t)(find_tensor(&f, "t")->end - find_tensor(&f, "t")->begin);
             unsigned char *a = malloc(n), *b = malloc(n);
             read_tensor(&f, "t", a, n);

@@ -12,7 +12,11 @@
  * files' blocks instead, so that the page cache's bytes are compared where
  * they lie, was tried and measured: on a 512 MiB checkpoint the mappings'
  * page-table work and munmaps cost about twice the copies; see
- * bench/results/2026-12-02-verify.md.)
+ * bench/results/2026-12-02-verify.md.)  Reads of up to WINDOWED bytes (a
+ * checkpoint of many small tensors) go through a window of each file
+ * instead: WINDOW bytes read at once, later reads served from it while
+ * they fall inside, so 200,000 tiny tensors cost tens of preads, not
+ * 400,000 (the records and the written tensors lie one after another).
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -48,6 +52,8 @@
 #define CACHE_BYTES (8u << 20)
 #define MIN_LINE 64u
 #define MAX_LINE (64u << 10)
+#define WINDOW (1u << 20)
+#define WINDOWED (64u << 10) /* reads of up to this many bytes use a window */
 #define HUGE_PAGE (2u << 20)
 
 /* Lines of one STORED record (see the top of this file). */
@@ -61,6 +67,14 @@ typedef struct line_cache {
     uint64_t base, size; /* the record: at base in fd, size bytes */
 } line_cache;
 
+/* WINDOW bytes of a file from off (len of them there: fewer at its end). */
+typedef struct window {
+    int fd;
+    unsigned char *buf; /* WINDOW bytes */
+    uint64_t off;
+    size_t len;
+} window;
+
 typedef struct check {
     c2s_checkpoint *ck;
     int fd;
@@ -68,6 +82,7 @@ typedef struct check {
     const volatile sig_atomic_t *cancel;
     unsigned char *src, *cvt, *file; /* BLOCK_ELEMS elements each (8 bytes max) */
     line_cache lc;
+    window in, out;   /* of the input (STORED records) and of the written file */
     qconv *deq;       /* the tensor's dequantizer, or NULL */
     dtconv_path path; /* dtconv_best_path(), asked once */
     c2s_error *err;
@@ -114,6 +129,28 @@ static int read_at(int fd, unsigned char *buf, size_t len, uint64_t off)
     return got >= 0 && (size_t)got == len ? 0 : -1;
 }
 
+/* Bytes [off, off + len) of w's file (len <= WINDOWED): where they lie in
+ * the window, which is read again from off when it does not hold them;
+ * NULL when the file ends before them or cannot be read. */
+static const unsigned char *window_at(window *w, uint64_t off, size_t len)
+{
+    if (off >= w->off && off - w->off <= w->len && len <= w->len - (size_t)(off - w->off))
+        return w->buf + (off - w->off);
+    ssize_t got = pread_full(w->fd, w->buf, WINDOW, off);
+    w->off = off;
+    w->len = got > 0 ? (size_t)got : 0;
+    return w->len >= len ? w->buf : NULL;
+}
+
+/* len bytes of the written file at off: from its window when small, else
+ * read into c->file. */
+static const unsigned char *read_written(check *c, uint64_t off, size_t len)
+{
+    if (len <= WINDOWED)
+        return window_at(&c->out, off, len);
+    return read_at(c->fd, c->file, len, off) == 0 ? c->file : NULL;
+}
+
 /* Compare `elems` source elements at src (c->src when they are to be
  * swapped), the tensor's elements from first on, with the file at out_off. */
 static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
@@ -134,8 +171,8 @@ static c2s_status compare_block(check *c, const tmap_tensor *t, c2s_dtype out,
         want = c->cvt;
     }
     size_t len = elems * out_es;
-    const unsigned char *file = c->file;
-    if (read_at(c->fd, c->file, len, c->data_start + out_off) != 0)
+    const unsigned char *file = read_written(c, c->data_start + out_off, len);
+    if (file == NULL)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
     c2s_status st = C2S_OK;
     if (memcmp(want, file, len) != 0) {
@@ -287,20 +324,38 @@ static unsigned char *alloc_cache(void)
     return p;
 }
 
-/* len bytes at off of a contiguous tensor's record into c->src: a STORED
- * record (fd >= 0, its bytes at base) with one pread, since the stream's
- * own reads would compute the record's CRC again (the write checked it);
- * else through the stream. */
+/* len bytes at off of a contiguous tensor's record, at *src: a STORED
+ * record (fd >= 0, its bytes at base) with pread, or from the input's
+ * window when small, since the stream's own reads would compute the
+ * record's CRC again (the write checked it); else through the stream into
+ * c->src.  Bytes to be swapped are always copied to c->src (compare_block
+ * swaps them there). */
 static c2s_status read_source(check *c, rd_stream *s, int fd, uint64_t base, uint64_t off,
-                              size_t len)
+                              size_t len, const unsigned char **src)
 {
+    *src = c->src;
     if (fd < 0)
         return rd_stream_read(s, off, c->src, len, c->err);
     if (off > s->size || len > s->size - off)
-        return c2s_fail(c->err, C2S_ERR_INPUT, "verify: %s: read of %zu bytes at %llu is past its end",
-                        s->name, len, (unsigned long long)off);
-    if (read_at(fd, c->src, len, base + off) != 0)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "verify: %s: read of %zu bytes at %llu is past its end", s->name, len,
+                        (unsigned long long)off);
+    const unsigned char *at = NULL;
+    if (len <= WINDOWED) {
+        if (c->in.fd != fd) { /* another file (a TensorFlow bundle's shards) */
+            c->in.fd = fd;
+            c->in.len = 0;
+        }
+        at = window_at(&c->in, base + off, len);
+    } else if (read_at(fd, c->src, len, base + off) == 0) {
+        at = c->src;
+    }
+    if (at == NULL)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: %s: read failed", s->name);
+    if (at != c->src && rd_big_endian(&c->ck->rd))
+        memcpy(c->src, at, len);
+    else
+        *src = at;
     return C2S_OK;
 }
 
@@ -333,12 +388,13 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
             st = c2s_fail(c->err, C2S_ERR_INPUT, "interrupted");
         size_t elems = t->numel - i < BLOCK_ELEMS ? (size_t)(t->numel - i) : BLOCK_ELEMS;
         uint64_t out_off = e->begin + i * c2s_dtype_size(e->dtype), in_off = (t->offset + i) * es;
+        const unsigned char *src = c->src;
         if (st == C2S_OK && t->contiguous)
-            st = read_source(c, &s, raw ? fd : -1, base, in_off, elems * es);
+            st = read_source(c, &s, raw ? fd : -1, base, in_off, elems * es, &src);
         else if (st == C2S_OK)
             st = gather_elements(c, t, &s, cached, mem, &w, elems);
         if (st == C2S_OK)
-            st = compare_block(c, t, e->dtype, c->src, elems, i, out_off);
+            st = compare_block(c, t, e->dtype, src, elems, i, out_off);
         i += elems;
     }
     free(mem);
@@ -349,9 +405,10 @@ static c2s_status check_tensor(check *c, const tmap_tensor *t, const stw_entry *
 /* A value that is no storage's: its bytes. */
 static c2s_status check_inline(check *c, const tmap_tensor *t, const stw_entry *e)
 {
-    if (read_at(c->fd, c->file, (size_t)t->nbytes, c->data_start + e->begin) != 0)
+    const unsigned char *file = read_written(c, c->data_start + e->begin, (size_t)t->nbytes);
+    if (file == NULL)
         return c2s_fail(c->err, C2S_ERR_INPUT, "verify: cannot read the written file back");
-    if (memcmp(c->file, t->inline_bytes, (size_t)t->nbytes) != 0)
+    if (memcmp(file, t->inline_bytes, (size_t)t->nbytes) != 0)
         return c2s_fail(c->err, C2S_ERR_INPUT,
                         "verify: tensor '%s': written bytes differ from the source", t->name);
     advance(c, t->nbytes);
@@ -401,10 +458,12 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     c.src = malloc(BLOCK_ELEMS * 8);
     c.cvt = malloc(BLOCK_ELEMS * 8);
     c.file = malloc(BLOCK_ELEMS * 8);
+    c.in = (window){.fd = -1, .buf = malloc(WINDOW)};
+    c.out = (window){.fd = c.fd, .buf = malloc(WINDOW)};
     c.lc.data = alloc_cache();
     c.lc.tag = malloc(CACHE_BYTES / MIN_LINE * sizeof *c.lc.tag);
-    if (st == C2S_OK &&
-        (c.src == NULL || c.cvt == NULL || c.file == NULL || c.lc.data == NULL || c.lc.tag == NULL))
+    if (st == C2S_OK && (c.src == NULL || c.cvt == NULL || c.file == NULL || c.in.buf == NULL ||
+                         c.out.buf == NULL || c.lc.data == NULL || c.lc.tag == NULL))
         st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if (st == C2S_OK && c.progress) /* the phase begins: 0 of total */
         c.progress(c.progress_ctx, 0, c.total);
@@ -413,6 +472,8 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     free(c.src);
     free(c.cvt);
     free(c.file);
+    free(c.in.buf);
+    free(c.out.buf);
     free(c.lc.data);
     free(c.lc.tag);
     st_file_free(&f);
