@@ -3,10 +3,11 @@
  * of 200,000 tiny tensors: the shortcuts taken for it must give exactly
  * what the general paths give.
  *
- *   - record lookup after one sort: when no two names are equal without
- *     regard to case, zipsrc takes ziplayout's name order instead of
- *     sorting again as miniz does, and looks names up in a hash index of
- *     the folded names; every record must still be found, in any case;
+ *   - record lookup without a sort: ziplayout checks that no two names
+ *     are equal without regard to case with a hash index of the folded
+ *     names (its hash must fold exactly A-Z), and zipsrc looks names up in
+ *     that index instead of sorting as miniz does; every record must still
+ *     be found, in any case, and a case-equal pair reported as before;
  *   - zipsrc_may_be_torchscript(), the first look of the TorchScript
  *     reader's sniffing at the central directory alone;
  *   - local headers read through ziplayout's window: the data offsets of
@@ -139,8 +140,11 @@ Test(many, layout_window_gives_every_data_offset)
         cr_assert_eq(pread(fd, got, k, (off_t)z->data_offset), (ssize_t)k);
         cr_expect_eq(memcmp(got, e[i].data, k), 0, "entry %zu: data not at data_offset", i);
     }
-    for (size_t i = 1; i < n; i++) /* the name order */
-        cr_expect_lt(strcmp(zl.entries[zl.by_name[i - 1]].name, zl.entries[zl.by_name[i]].name), 0);
+    /* distinct names: indexed by hash, not sorted */
+    cr_expect_null(zl.by_name);
+    cr_assert_not_null(zl.by_hash);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(ziplayout_find_hashed(&zl, e[i].name, strlen(e[i].name)), &zl.entries[i]);
     ziplayout_free(&zl);
     findings_free(&f);
     close(fd);
@@ -233,6 +237,75 @@ Test(many, verify_all_through_the_window)
     cr_expect_str_eq(damage.items[0], msg);
     findings_free(&damage);
     free(scratch);
+    zipsrc_close(z);
+    free(p);
+}
+
+/* ziplayout_name_hash folds A-Z to a-z eight bytes at a time: every byte
+ * value, at every place of a word and of the last partial word, must hash
+ * as its folded self (or case-equal names could escape the duplicate
+ * check), and bytes that differ from a letter by 0x20 without being one
+ * ('@' '`', '[' '{', 0xc1 0xe1, ...) must not be folded. */
+Test(many, name_hash_folds_exactly_a_to_z)
+{
+    char a[19], b[19];
+    for (size_t len = 1; len <= sizeof a; len++)
+        for (size_t at = 0; at < len; at++)
+            for (int c = 0; c < 256; c++) {
+                memset(a, 'q', sizeof a);
+                memcpy(b, a, sizeof b);
+                a[at] = (char)c;
+                /* c ^ 0x20 is a letter when c is one: its other case */
+                int letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+                b[at] = (char)(c ^ 0x20);
+                uint64_t ha = ziplayout_name_hash(a, len), hb = ziplayout_name_hash(b, len);
+                if (letter)
+                    cr_assert_eq(ha, hb, "byte %#x at %zu of %zu", c, at, len);
+                else
+                    cr_assert_neq(ha, hb, "byte %#x at %zu of %zu", c, at, len);
+                cr_assert_eq(ziplayout_name_cmp(a, len, b, len) == 0, letter);
+            }
+    /* the length counts: a NUL byte at the end is part of the name */
+    cr_expect_neq(ziplayout_name_hash("ab\0", 3), ziplayout_name_hash("ab", 2));
+}
+
+/* Two names equal without regard to case among thousands: the hash index
+ * finds the pair, ziplayout reports it and sorts, and zipsrc finds records
+ * by miniz's search (no hash index). */
+Test(many, case_equal_pair_among_many_is_reported)
+{
+    static zb_entry e[NMANY + 2];
+    size_t n = make_many(e);
+    e[n++] = (zb_entry){"m/DATA/1", "zzzzz", 5, 0}; /* m/data/1 is among them */
+    char *p = tu_path(dir, "dup.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_expect_str_eq(f.items[0], "zip entries 'm/DATA/1' and 'm/data/1' have the same name "
+                                 "without regard to case (PyTorch finds records that way)");
+    cr_expect_eq(zl.names_distinct, 0);
+    cr_expect_null(zl.by_hash);
+    cr_assert_not_null(zl.by_name);
+    for (size_t i = 1; i < n; i++) /* the name order, exact bytes breaking ties */
+        cr_expect_leq(ziplayout_name_cmp(zl.entries[zl.by_name[i - 1]].name,
+                                         zl.entries[zl.by_name[i - 1]].name_len,
+                                         zl.entries[zl.by_name[i]].name,
+                                         zl.entries[zl.by_name[i]].name_len),
+                      0);
+    ziplayout_free(&zl);
+    findings_free(&f);
+    close(fd);
+    zipsrc *z = NULL;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    uint64_t s1 = 0;
+    cr_assert_eq(zipsrc_storage_size(z, "1", &s1, &err), C2S_OK, "%s", err.msg);
+    cr_expect_str_eq(zipsrc_record_name(z, "data/1"), s1 == 5 ? "m/DATA/1" : "m/data/1");
     zipsrc_close(z);
     free(p);
 }

@@ -412,6 +412,91 @@ int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
+/* Each byte of x in A-Z mapped to a-z, the others unchanged (eight at a
+ * time: for each byte whose top bit is clear, bit 7 of low + 0x3f is set
+ * when it is >= 'A', bit 7 of low + 0x25 when it is > 'Z'; no sum carries
+ * into the next byte). */
+static uint64_t fold_word(uint64_t x)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t low = x & ~high;
+    uint64_t ge_a = low + ones * (0x80 - 'A'), gt_z = low + ones * (0x7f - 'Z');
+    uint64_t upper = ge_a & ~gt_z & ~x & high;
+    return x | upper >> 2;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= UINT64_C(0xd6e8feb86659fd93);
+    h ^= h >> 32;
+    return h;
+}
+
+/* Eight bytes at a time (the last word padded with zeros) after folding,
+ * the length mixed in, so names equal by ziplayout_name_cmp hash equal. */
+uint64_t ziplayout_name_hash(const char *name, size_t len)
+{
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len;
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, name + i, 8);
+        h = (h ^ fold_word(w)) * UINT64_C(0xbf58476d1ce4e5b9);
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        for (size_t k = 0; i + k < len; k++)
+            w |= (uint64_t)(unsigned char)name[i + k] << (8 * k);
+        h = (h ^ fold_word(w)) * UINT64_C(0xbf58476d1ce4e5b9);
+    }
+    return mix(h);
+}
+
+static int same_folded(const zl_entry *e, const char *name, size_t len)
+{
+    return e->name_len == len && ziplayout_name_cmp(e->name, len, name, len) == 0;
+}
+
+const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, size_t len)
+{
+    size_t mask = zl->hash_cap - 1;
+    for (size_t at = (size_t)ziplayout_name_hash(name, len) & mask; zl->by_hash[at] != 0;
+         at = (at + 1) & mask) {
+        const zl_entry *e = &zl->entries[zl->by_hash[at] - 1];
+        if (same_folded(e, name, len))
+            return e;
+    }
+    return NULL;
+}
+
+/* Index every name by its folded hash while no two names are equal without
+ * regard to case: 1 when they are all distinct (zl->by_hash then holds
+ * them), 0 when two are equal, -1 without memory (by_hash NULL for both).
+ * Names equal that way meet in one run of slots, so the probe finds them. */
+static int index_names(ziplayout *zl)
+{
+    size_t cap = 16;
+    while (cap < 2 * zl->n)
+        cap *= 2;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < zl->n; i++) {
+        const zl_entry *e = &zl->entries[i];
+        size_t at = (size_t)ziplayout_name_hash(e->name, e->name_len) & (cap - 1);
+        for (; slots[at] != 0; at = (at + 1) & (cap - 1))
+            if (same_folded(&zl->entries[slots[at] - 1], e->name, e->name_len)) {
+                free(slots);
+                return 0;
+            }
+        slots[at] = (uint32_t)i + 1;
+    }
+    zl->by_hash = slots;
+    zl->hash_cap = cap;
+    return 1;
+}
+
 /* Case-insensitive order, exact bytes breaking ties: names equal without
  * regard to case end up next to each other, exact duplicates too. */
 static int by_name(const void *a, const void *b)
@@ -457,23 +542,48 @@ static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
     return next == base + 12 || next == base + 20;
 }
 
-static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
+/* Sort the entries by name (into zl->by_name) and report names equal
+ * without regard to case, in that order.  order: room for zl->n. */
+static c2s_status sort_names(ziplayout *zl, const zl_entry **order, findings *f, c2s_error *err)
 {
-    const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
-    if (order == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     for (size_t i = 0; i < zl->n; i++)
         order[i] = &zl->entries[i];
     qsort(order, zl->n, sizeof *order, by_name);
     zl->names_distinct = report_same_names(order, zl->n, f);
     zl->by_name = malloc((zl->n ? zl->n : 1) * sizeof *zl->by_name);
-    if (zl->by_name == NULL) {
-        free(order);
+    if (zl->by_name == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    }
     for (size_t i = 0; i < zl->n; i++)
         zl->by_name[i] = (uint32_t)(order[i] - zl->entries);
-    qsort(order, zl->n, sizeof *order, by_offset);
+    return C2S_OK;
+}
+
+/* The entries in the order of their local headers.  torch.save writes them
+ * in that order already: then any sort gives this one, no sort is needed. */
+static void sort_offsets(const ziplayout *zl, const zl_entry **order)
+{
+    int increasing = 1;
+    for (size_t i = 1; i < zl->n && increasing; i++)
+        increasing = zl->entries[i - 1].local_offset < zl->entries[i].local_offset;
+    for (size_t i = 0; i < zl->n; i++)
+        order[i] = &zl->entries[i];
+    if (!increasing)
+        qsort(order, zl->n, sizeof *order, by_offset);
+}
+
+static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
+{
+    const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
+    if (order == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* distinct names (the rule): no finding to make, no sort to do */
+    zl->names_distinct = index_names(zl) == 1;
+    c2s_status st = zl->names_distinct ? C2S_OK : sort_names(zl, order, f, err);
+    if (st != C2S_OK) {
+        free(order);
+        return st;
+    }
+    sort_offsets(zl, order);
     uint64_t expect = 0;
     for (size_t i = 0; i <= zl->n; i++) {
         uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
@@ -564,5 +674,6 @@ void ziplayout_free(ziplayout *zl)
     free(zl->names);
     free(zl->entries);
     free(zl->by_name);
+    free(zl->by_hash);
     memset(zl, 0, sizeof *zl);
 }

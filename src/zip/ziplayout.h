@@ -52,11 +52,19 @@ typedef struct ziplayout {
     size_t n;
     char *names; /* every entry's name and its NUL, one after another */
     uint64_t cd_offset, cd_size;
-    /* Entry indices sorted by ziplayout_name_cmp (exact bytes breaking
-     * ties), and whether no two names compare equal that way: then this is
-     * the one order of any sort by ziplayout_name_cmp, miniz's included. */
+    /* Whether no two names compare equal by ziplayout_name_cmp.  Then a
+     * record has one answer whichever way it is looked up: by_hash, an
+     * open-addressing index (linear probing, hash_cap slots, a power of
+     * two) of entry index + 1 (0: empty slot) by ziplayout_name_hash.
+     * Else (or when the index could not be allocated) by_hash is NULL and
+     * by_name holds the entry indices sorted by ziplayout_name_cmp, exact
+     * bytes breaking ties (NULL when the names are distinct and indexed:
+     * then every sort by ziplayout_name_cmp, miniz's included, gives one
+     * order, which nobody needs). */
     uint32_t *by_name;
     int names_distinct;
+    uint32_t *by_hash;
+    size_t hash_cap;
 } ziplayout;
 
 /* Read the layout of the zip in fd (file_size bytes).  Structural problems
@@ -65,8 +73,8 @@ typedef struct ziplayout {
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
 
 /* Only the end record(s) and the central directory: the entries' names,
- * sizes and offsets, no local header read (local_ok 0, by_name NULL), no
- * findings.  For a quick look at the names before the full reading. */
+ * sizes and offsets, no local header read (local_ok 0, by_name and by_hash
+ * NULL), no findings.  For a quick look at the names before the full reading. */
 c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *out, c2s_error *err);
 
 void ziplayout_free(ziplayout *zl);
@@ -74,5 +82,13 @@ void ziplayout_free(ziplayout *zl);
 /* Compare two names as miniz does: byte by byte after mapping A-Z to a-z,
  * then by length.  Negative, 0 or positive. */
 int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* A hash of the name with A-Z mapped to a-z: equal for names that
+ * ziplayout_name_cmp finds equal. */
+uint64_t ziplayout_name_hash(const char *name, size_t len);
+
+/* The entry named name (compared by ziplayout_name_cmp) through by_hash;
+ * NULL when there is none.  Only when zl->by_hash is not NULL. */
+const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, size_t len);
 
 #endif /* ZIPLAYOUT_H */

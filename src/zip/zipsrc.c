@@ -45,9 +45,7 @@
 struct zipsrc {
     int fd; /* our dup of the caller's descriptor */
     ziplayout layout;
-    uint32_t *sorted;       /* entry indices in miniz's sorted order */
-    uint32_t *by_hash;      /* names without two equal: index + 1 by folded name, 0 empty */
-    size_t hash_cap;        /* a power of two, or 0: no hash index (binary search) */
+    uint32_t *sorted;       /* entry indices in miniz's sorted order (NULL: hashed) */
     char prefix[256];       /* the archive name (may be empty) */
     size_t prefix_len;      /* its length; it may hold a NUL, as torch allows */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
@@ -111,6 +109,13 @@ static void sift_down(zipsrc *z, size_t root, size_t end)
 static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
 {
     size_t n = z->layout.n;
+    /* When no two names are equal without regard to case, a lookup has one
+     * answer whichever way it is found: ziplayout's hash index finds it in
+     * one probe or so, where the binary search compared names 18 times for
+     * 200,000 entries.  With such names miniz's search decides which one
+     * torch reads, so there is no index and locate() searches as miniz does. */
+    if (z->layout.by_hash != NULL)
+        return C2S_OK;
     if (z->layout.names_distinct && z->layout.by_name != NULL) {
         z->sorted = z->layout.by_name;
         z->layout.by_name = NULL; /* ours now */
@@ -134,62 +139,11 @@ static c2s_status sort_like_miniz(zipsrc *z, c2s_error *err)
     return C2S_OK;
 }
 
-/* FNV-1a of the name with A-Z mapped to a-z: equal for names that
- * ziplayout_name_cmp finds equal. */
-static uint64_t folded_hash(const char *name, size_t len)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        h ^= c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
-/* When no two names are equal without regard to case, a lookup has one
- * answer whichever way it is found: a hash index of the folded names finds
- * it in one probe or so, where the binary search compared names 18 times
- * for 200,000 entries (a checkpoint of tiny tensors looks each storage up
- * three times).  With such names miniz's search decides which one torch
- * reads, so there is no index and locate() searches as miniz does. */
-static void build_hash(zipsrc *z)
-{
-    size_t n = z->layout.n, cap = 16;
-    if (!z->layout.names_distinct || n < 64)
-        return;
-    while (cap < 2 * n)
-        cap *= 2;
-    z->by_hash = calloc(cap, sizeof *z->by_hash);
-    if (z->by_hash == NULL)
-        return; /* the binary search does the same work, slower */
-    z->hash_cap = cap;
-    for (size_t i = 0; i < n; i++) {
-        const zl_entry *e = &z->layout.entries[i];
-        size_t at = (size_t)folded_hash(e->name, e->name_len) & (cap - 1);
-        while (z->by_hash[at] != 0)
-            at = (at + 1) & (cap - 1);
-        z->by_hash[at] = (uint32_t)i + 1;
-    }
-}
-
-static const zl_entry *locate_hashed(const zipsrc *z, const char *name, size_t len)
-{
-    size_t mask = z->hash_cap - 1;
-    for (size_t at = (size_t)folded_hash(name, len) & mask; z->by_hash[at] != 0;
-         at = (at + 1) & mask) {
-        const zl_entry *e = &z->layout.entries[z->by_hash[at] - 1];
-        if (ziplayout_name_cmp(e->name, e->name_len, name, len) == 0)
-            return e;
-    }
-    return NULL;
-}
-
 /* miniz's binary search: the first probe whose name compares equal wins. */
 static const zl_entry *locate(const zipsrc *z, const char *name, size_t len)
 {
-    if (z->hash_cap != 0)
-        return locate_hashed(z, name, len);
+    if (z->layout.by_hash != NULL)
+        return ziplayout_find_hashed(&z->layout, name, len);
     size_t lo = 0, hi = z->layout.n;
     while (lo < hi) {
         size_t mid = lo + (hi - 1 - lo) / 2;
@@ -394,8 +348,6 @@ static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findin
     c2s_status st = ziplayout_read(z->fd, size, &z->layout, f, err);
     if (st == C2S_OK)
         st = sort_like_miniz(z, err);
-    if (st == C2S_OK)
-        build_hash(z);
     if (st != C2S_OK) {
         zipsrc_close(z);
         return st;
@@ -523,7 +475,6 @@ void zipsrc_close(zipsrc *z)
         return;
     ziplayout_free(&z->layout);
     free(z->sorted);
-    free(z->by_hash);
     if (z->fd >= 0)
         close(z->fd);
     free(z);
