@@ -303,9 +303,53 @@ Test(many, case_equal_pair_among_many_is_reported)
     close(fd);
     zipsrc *z = NULL;
     cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
-    uint64_t s1 = 0;
+    uint64_t s1 = 0, s2 = 0;
+    size_t hint = 0;
     cr_assert_eq(zipsrc_storage_size(z, "1", &s1, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(zipsrc_storage_size_near(z, "1", &hint, &s2, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(s1, s2); /* whichever miniz's search meets first, both the same */
     cr_expect_str_eq(zipsrc_record_name(z, "data/1"), s1 == 5 ? "m/DATA/1" : "m/data/1");
+    zipsrc_close(z);
+    free(p);
+}
+
+/* zipsrc_storage_size_near finds what zipsrc_storage_size finds whatever
+ * the hint: in the archive's order, shuffled, in another case, missing,
+ * invalid, with a hint past the end. */
+Test(many, storage_lookup_with_a_hint_finds_the_same)
+{
+    static zb_entry e[NMANY + 1];
+    size_t n = make_many(e);
+    char *p = tu_path(dir, "near.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    size_t hint = 0;
+    for (size_t i = 1; i < n; i++) { /* the archive's order: each the next entry */
+        const char *key = e[i].name + strlen("m/data/");
+        uint64_t size = 0;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &size, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(size, e[i].len);
+        cr_assert_eq(hint, i + 1);
+    }
+    for (size_t k = 0; k < NMANY; k++) { /* key order, lower case: found as without hint */
+        char key[32];
+        snprintf(key, sizeof key, k % 3 ? "%zu" : "k%zu", k);
+        uint64_t near = 0, plain = 0;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &near, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(zipsrc_storage_size(z, key, &plain, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(near, k % 7 + 1);
+        cr_assert_eq(plain, near);
+    }
+    uint64_t size = 0;
+    hint = (size_t)-1;
+    cr_expect_eq(zipsrc_storage_size_near(z, "7", &hint, &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 7 % 7 + 1);
+    cr_expect_eq(zipsrc_storage_size_near(z, "K1", &hint, &size, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "storage record m/data/K1 is missing");
+    cr_expect_eq(zipsrc_storage_size_near(z, "a/b", &hint, &size, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "invalid storage key 'a/b'");
     zipsrc_close(z);
     free(p);
 }

@@ -311,6 +311,34 @@ Test(zipsrc, nul_in_archive_name_cuts_every_key)
     free(p);
 }
 
+/* The same cut for storage keys: with a NUL in the archive name every
+ * "data/<key>" is looked up as "arch", with a hint or without. */
+Test(zipsrc, nul_in_archive_name_cuts_storage_keys)
+{
+    zb_entry e[] = {{"archXve/version", "3\n", 2, 0}, {"arch", "little", 6, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "archXve/", 8));)
+        at[4] = '\0';
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    uint64_t size = 0;
+    size_t hint = 0;
+    cr_expect_eq(zipsrc_storage_size(z, "0", &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 6);
+    size = 0;
+    cr_expect_eq(zipsrc_storage_size_near(z, "1", &hint, &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 6);
+    zipsrc_close(z);
+    free(buf);
+    free(p);
+}
+
 /* The descriptor is the caller's: the zipsrc keeps working after it is closed. */
 Test(zipsrc, open_fd_keeps_its_own_descriptor)
 {

@@ -311,10 +311,11 @@ static c2s_status zip_check_storages(void *impl, const tmap *m, c2s_error *err)
 
 c2s_status rd_zip_check_storages(zipsrc *zip, const tmap *m, c2s_error *err)
 {
+    size_t hint = 0; /* storages come in the order of their records, usually */
     for (size_t i = 0; i < m->nstorages; i++) {
         const tmap_storage *s = &m->storages[i];
         uint64_t size;
-        c2s_status st = zipsrc_storage_size(zip, s->key, &size, err);
+        c2s_status st = zipsrc_storage_size_near(zip, s->key, &hint, &size, err);
         if (st != C2S_OK)
             return st;
         if (size < s->nbytes)
