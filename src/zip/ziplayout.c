@@ -259,6 +259,39 @@ static void fit_names(ziplayout *zl, size_t used)
     zl->names = fit;
 }
 
+/* What is wrong with the central directory record at r (avail bytes of the
+ * directory from r on), or NULL: then e holds its fields but the name
+ * (e->name_len is set; the name is at r + CENTRAL_LEN) and *len its length. */
+static const char *decode_central(const unsigned char *r, size_t avail, zl_entry *e, size_t *len)
+{
+    if (avail < CENTRAL_LEN || le32(r) != SIG_CENTRAL)
+        return "bad central directory record";
+    size_t nlen = le16(r + 28), xlen = le16(r + 30), clen = le16(r + 32);
+    if (avail - CENTRAL_LEN < nlen + xlen + clen)
+        return "central directory record past its end";
+    e->flags = le16(r + 8);
+    e->method = le16(r + 10);
+    e->crc = le32(r + 16);
+    e->comp_size = le32(r + 20);
+    e->size = le32(r + 24);
+    e->local_offset = le32(r + 42);
+    if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
+        return "bad ZIP64 extra field";
+    e->name_len = (uint32_t)nlen;
+    *len = CENTRAL_LEN + nlen + xlen + clen;
+    return NULL;
+}
+
+/* What miniz refuses when it reads the central directory: sizes that
+ * contradict the method (0: none).  An encrypted entry's header (2) is not
+ * damage, but unreadable. */
+static int sizes_refused(const zl_entry *e)
+{
+    if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
+        return (e->flags & 1) ? 2 : 1;
+    return 0;
+}
+
 static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
                                 ziplayout *zl, findings *f, c2s_error *err)
 {
@@ -270,41 +303,30 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     size_t at = 0, used = 0;
     for (uint64_t i = 0; i < count; i++) {
-        if (cd_size - at < CENTRAL_LEN || le32(cd + at) != SIG_CENTRAL)
-            return corrupt(err, "bad central directory record");
-        const unsigned char *r = cd + at;
-        size_t nlen = le16(r + 28), xlen = le16(r + 30), clen = le16(r + 32);
-        if (cd_size - at - CENTRAL_LEN < nlen + xlen + clen)
-            return corrupt(err, "central directory record past its end");
         zl_entry *e = &zl->entries[zl->n];
-        e->flags = le16(r + 8);
-        e->method = le16(r + 10);
-        e->crc = le32(r + 16);
-        e->comp_size = le32(r + 20);
-        e->size = le32(r + 24);
-        e->local_offset = le32(r + 42);
-        if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
-            return corrupt(err, "bad ZIP64 extra field");
+        size_t len = 0;
+        const char *bad = decode_central(cd + at, cd_size - at, e, &len);
+        if (bad != NULL)
+            return corrupt(err, bad);
+        size_t nlen = e->name_len;
         e->name = zl->names + used;
-        memcpy(e->name, r + CENTRAL_LEN, nlen);
+        memcpy(e->name, cd + at + CENTRAL_LEN, nlen);
         e->name[nlen] = '\0';
-        e->name_len = (uint32_t)nlen;
         used += nlen + 1;
         zl->n++;
         /* miniz compares names with their lengths; a reader that stops at
          * the NUL would see another name. */
         if (memchr(e->name, '\0', nlen) != NULL)
             findings_add(f, "zip entry name '%s...' holds a NUL byte", e->name);
-        /* what miniz refuses when it reads the central directory */
-        if (((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0)) &&
-            (e->flags & 1)) /* an encrypted entry's header: not damage, but unreadable */
+        int refused = sizes_refused(e);
+        if (refused == 2)
             return c2s_fail(err, C2S_ERR_INPUT,
                             "zip entry '%s' is encrypted: PyTorch cannot "
                             "read it",
                             e->name);
-        if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
+        if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
-        at += CENTRAL_LEN + nlen + xlen + clen;
+        at += len;
     }
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
@@ -610,40 +632,76 @@ static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error 
     return C2S_OK;
 }
 
+/* The end record(s) checked and the central directory's bytes read:
+ * *cd (malloc'd, e->cd_size bytes). */
+static c2s_status load_central(int fd, uint64_t file_size, end_info *e, unsigned char **cd,
+                               findings *f, c2s_error *err)
+{
+    *cd = NULL;
+    c2s_status st = read_end(fd, file_size, e, f, err);
+    if (st != C2S_OK)
+        return st;
+    if (e->cd_size > MAX_CD_SIZE || e->entries > MAX_ENTRIES ||
+        e->entries > e->cd_size / CENTRAL_LEN || e->cd_offset > e->cd_end ||
+        e->cd_size > e->cd_end - e->cd_offset)
+        return corrupt(err, "central directory out of bounds");
+    if (e->cd_offset + e->cd_size != e->cd_end)
+        findings_add(f, "%llu bytes between the central directory and its end record",
+                     (unsigned long long)(e->cd_end - e->cd_offset - e->cd_size));
+    *cd = malloc(e->cd_size ? (size_t)e->cd_size : 1);
+    if (*cd == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    st = read_at(fd, *cd, (size_t)e->cd_size, e->cd_offset, err);
+    if (st != C2S_OK) {
+        free(*cd);
+        *cd = NULL;
+    }
+    return st;
+}
+
 /* The end record(s) and the central directory, parsed into zl. */
 static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
                                c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
-    c2s_status st = read_end(fd, file_size, &e, f, err);
+    unsigned char *cd = NULL;
+    c2s_status st = load_central(fd, file_size, &e, &cd, f, err);
     if (st != C2S_OK)
         return st;
-    if (e.cd_size > MAX_CD_SIZE || e.entries > MAX_ENTRIES || e.entries > e.cd_size / CENTRAL_LEN ||
-        e.cd_offset > e.cd_end || e.cd_size > e.cd_end - e.cd_offset)
-        return corrupt(err, "central directory out of bounds");
-    if (e.cd_offset + e.cd_size != e.cd_end)
-        findings_add(f, "%llu bytes between the central directory and its end record",
-                     (unsigned long long)(e.cd_end - e.cd_offset - e.cd_size));
     zl->cd_offset = e.cd_offset;
     zl->cd_size = e.cd_size;
-    unsigned char *cd = malloc(e.cd_size ? (size_t)e.cd_size : 1);
-    if (cd == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    st = read_at(fd, cd, (size_t)e.cd_size, e.cd_offset, err);
-    if (st == C2S_OK)
-        st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
+    st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
     free(cd);
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
 }
 
-c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *zl, c2s_error *err)
+/* Every record decoded as parse_central decodes it, and failing where it
+ * fails, but nothing kept: the names are handed to fn where they lie in the
+ * directory's bytes. */
+c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
+                               c2s_error *err)
 {
     findings ignored = {0};
-    c2s_status st = read_central(fd, file_size, zl, &ignored, err);
+    end_info e = {0};
+    unsigned char *cd = NULL;
+    c2s_status st = load_central(fd, file_size, &e, &cd, &ignored, err);
     findings_free(&ignored);
+    size_t at = 0;
+    for (uint64_t i = 0; st == C2S_OK && i < e.entries; i++) {
+        zl_entry z = {0};
+        size_t len = 0;
+        const char *bad = decode_central(cd + at, (size_t)e.cd_size - at, &z, &len);
+        int refused = bad == NULL ? sizes_refused(&z) : 0;
+        if (bad != NULL || refused)
+            st = corrupt(err, bad != NULL ? bad : "an entry refused by PyTorch");
+        else if (fn((const char *)cd + at + CENTRAL_LEN, z.name_len, arg) != 0)
+            break;
+        at += len;
+    }
+    free(cd);
     return st;
 }
 
