@@ -202,11 +202,21 @@ Test(many, may_be_torchscript_name_edges)
         const char *name;
         int may;
     } cases[] = {
-        {"m/xcode/y", 1},      {"m/code/", 1},         {"code/x", 1},
-        {"m/Code/x", 0},       {"m/code", 0},          {"m/cod/e", 0},
-        {"m/c", 0},            {"m/x.CONSTANTS.PKL", 1}, {"m/constants.pklx", 0},
-        {"m/attributes.pkL", 1}, {"m/ttributes.pkl", 0}, {"m/model.jsoN", 1},
-        {"m/model.jso", 0},    {"l", 0},               {"n", 0},
+        {"m/xcode/y", 1},
+        {"m/code/", 1},
+        {"code/x", 1},
+        {"m/Code/x", 0},
+        {"m/code", 0},
+        {"m/cod/e", 0},
+        {"m/c", 0},
+        {"m/x.CONSTANTS.PKL", 1},
+        {"m/constants.pklx", 0},
+        {"m/attributes.pkL", 1},
+        {"m/ttributes.pkl", 0},
+        {"m/model.jsoN", 1},
+        {"m/model.jso", 0},
+        {"l", 0},
+        {"n", 0},
         {"m/data/0", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -480,17 +480,37 @@ static int same_folded(const zl_entry *e, const char *name, size_t len)
     return e->name_len == len && ziplayout_name_cmp(e->name, len, name, len) == 0;
 }
 
+/* A slot of by_hash: the high half of the name's hash beside index + 1, so
+ * that names of other hashes are passed over without reading their entry. */
+static uint64_t slot_of(uint64_t hash, size_t i)
+{
+    return (hash & ~(uint64_t)UINT32_MAX) | ((uint64_t)i + 1);
+}
+
+static int slot_may_hold(uint64_t slot, uint64_t hash)
+{
+    return (slot >> 32) == (hash >> 32);
+}
+
+static const zl_entry *slot_entry(const ziplayout *zl, uint64_t slot)
+{
+    return &zl->entries[(uint32_t)slot - 1];
+}
+
 const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, size_t len)
 {
     size_t mask = zl->hash_cap - 1;
-    for (size_t at = (size_t)ziplayout_name_hash(name, len) & mask; zl->by_hash[at] != 0;
-         at = (at + 1) & mask) {
-        const zl_entry *e = &zl->entries[zl->by_hash[at] - 1];
-        if (same_folded(e, name, len))
-            return e;
-    }
+    uint64_t h = ziplayout_name_hash(name, len);
+    for (size_t at = (size_t)h & mask; zl->by_hash[at] != 0; at = (at + 1) & mask)
+        if (slot_may_hold(zl->by_hash[at], h) &&
+            same_folded(slot_entry(zl, zl->by_hash[at]), name, len))
+            return slot_entry(zl, zl->by_hash[at]);
     return NULL;
 }
+
+/* Names hashed this many entries ahead of their insertion, their slots
+ * prefetched: the table is megabytes, each first probe a cache miss. */
+#define HASH_AHEAD 8
 
 /* Index every name by its folded hash while no two names are equal without
  * regard to case: 1 when they are all distinct (zl->by_hash then holds
@@ -498,21 +518,32 @@ const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, siz
  * Names equal that way meet in one run of slots, so the probe finds them. */
 static int index_names(ziplayout *zl)
 {
-    size_t cap = 16;
-    while (cap < 2 * zl->n)
+    size_t cap = 16, n = zl->n;
+    while (cap < 2 * n)
         cap *= 2;
-    uint32_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *slots = calloc(cap, sizeof *slots), ahead[HASH_AHEAD];
     if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < zl->n; i++) {
+    for (size_t i = 0; i < n && i < HASH_AHEAD; i++) {
+        ahead[i] = ziplayout_name_hash(zl->entries[i].name, zl->entries[i].name_len);
+        __builtin_prefetch(&slots[ahead[i] & (cap - 1)], 1);
+    }
+    for (size_t i = 0; i < n; i++) {
         const zl_entry *e = &zl->entries[i];
-        size_t at = (size_t)ziplayout_name_hash(e->name, e->name_len) & (cap - 1);
+        uint64_t h = ahead[i % HASH_AHEAD];
+        if (i + HASH_AHEAD < n) {
+            const zl_entry *later = &zl->entries[i + HASH_AHEAD];
+            ahead[i % HASH_AHEAD] = ziplayout_name_hash(later->name, later->name_len);
+            __builtin_prefetch(&slots[ahead[i % HASH_AHEAD] & (cap - 1)], 1);
+        }
+        size_t at = (size_t)h & (cap - 1);
         for (; slots[at] != 0; at = (at + 1) & (cap - 1))
-            if (same_folded(&zl->entries[slots[at] - 1], e->name, e->name_len)) {
+            if (slot_may_hold(slots[at], h) &&
+                same_folded(slot_entry(zl, slots[at]), e->name, e->name_len)) {
                 free(slots);
                 return 0;
             }
-        slots[at] = (uint32_t)i + 1;
+        slots[at] = slot_of(h, i);
     }
     zl->by_hash = slots;
     zl->hash_cap = cap;

@@ -55,7 +55,8 @@ typedef struct ziplayout {
     /* Whether no two names compare equal by ziplayout_name_cmp.  Then a
      * record has one answer whichever way it is looked up: by_hash, an
      * open-addressing index (linear probing, hash_cap slots, a power of
-     * two) of entry index + 1 (0: empty slot) by ziplayout_name_hash.
+     * two) by ziplayout_name_hash; a slot holds the hash's high 32 bits
+     * above entry index + 1 (0: empty slot).
      * Else (or when the index could not be allocated) by_hash is NULL and
      * by_name holds the entry indices sorted by ziplayout_name_cmp, exact
      * bytes breaking ties (NULL when the names are distinct and indexed:
@@ -63,7 +64,7 @@ typedef struct ziplayout {
      * order, which nobody needs). */
     uint32_t *by_name;
     int names_distinct;
-    uint32_t *by_hash;
+    uint64_t *by_hash;
     size_t hash_cap;
 } ziplayout;
 

@@ -586,8 +586,7 @@ static c2s_status storage_entry(zipsrc *z, const char *key, size_t *hint, const 
     if (klen > C2S_STORAGE_KEY_MAX || memchr(key, '/', klen) != NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "invalid storage key '%.48s'", key);
     if ((*e = find_storage(z, key, klen, hint)) == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s/data/%s is missing", z->prefix,
-                        key);
+        return c2s_fail(err, C2S_ERR_INPUT, "storage record %s/data/%s is missing", z->prefix, key);
     return C2S_OK;
 }
 
@@ -945,7 +944,8 @@ static int name_ends_with_nocase(const char *name, size_t len, const char *suffi
 static int name_may_be_script(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (name[i] == '\0' || (name[i] == 'c' && len - i >= 5 && memcmp(name + i, "code/", 5) == 0))
+        if (name[i] == '\0' ||
+            (name[i] == 'c' && len - i >= 5 && memcmp(name + i, "code/", 5) == 0))
             return 1;
     char last = len > 0 ? name[len - 1] : '\0';
     if (last == 'l' || last == 'L')
