@@ -429,3 +429,61 @@ Test(many, storage_lookup_with_a_hint_finds_the_same)
     zipsrc_close(z);
     free(p);
 }
+
+/* A central directory of more than the 1 MiB ziplayout reads it by: records
+ * of ~460 bytes straddle the window's edges.  Every entry must come out
+ * whole and in order, and the first look must walk to the last name. */
+#define NLONG 2600
+
+static char long_names[NLONG + 1][480];
+
+static size_t make_long(zb_entry *e, const char *last)
+{
+    char pad[420];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (size_t k = 0; k < NLONG; k++) {
+        /* names of lengths 430 to 436, so records fall across the edges */
+        snprintf(long_names[k], sizeof long_names[k], "m/%s/%zu%.*s", pad, k, (int)(k % 7),
+                 "qqqqqqq");
+        e[k] = (zb_entry){long_names[k], "ab", 2, 0};
+    }
+    snprintf(long_names[NLONG], sizeof long_names[NLONG], "%s", last);
+    e[NLONG] = (zb_entry){long_names[NLONG], "cd", 2, 0};
+    return NLONG + 1;
+}
+
+Test(many, central_directory_larger_than_the_window)
+{
+    static zb_entry e[NLONG + 1];
+    size_t n = make_long(e, "m/constants.pkl");
+    char *p = tu_path(dir, "long.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(f.n, 0, "unexpected finding: %s", f.n ? f.items[0] : "");
+    cr_assert_gt(zl.cd_size, 1u << 20);
+    cr_assert_eq(zl.n, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(zl.entries[i].name, e[i].name);
+        cr_assert_eq(zl.entries[i].size, 2);
+        cr_assert_eq(zl.entries[i].local_ok, 1);
+    }
+    ziplayout_free(&zl);
+    findings_free(&f);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 1);
+    close(fd);
+    n = make_long(e, "m/data/0");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    size = lseek(fd, 0, SEEK_END);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 0);
+    close(fd);
+    free(p);
+}

@@ -292,25 +292,69 @@ static int sizes_refused(const zl_entry *e)
     return 0;
 }
 
-static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
-                                ziplayout *zl, findings *f, c2s_error *err)
+/* ---- reading the central directory a window at a time -------------------- */
+
+/* The directory of 200,000 entries is 16 MB: it is read through a window
+ * of CD_WINDOW bytes (a whole directory no larger than that in one pread,
+ * as before), so that it is not held, and faulted in, whole.  The window
+ * always holds the next record whole: no record is longer than RECORD_MAX. */
+#define RECORD_MAX (CENTRAL_LEN + 3 * 65535)
+#define CD_WINDOW (1u << 20)
+
+typedef struct cd_walk {
+    int fd;
+    uint64_t cd_offset;
+    size_t cd_size;
+    size_t at;          /* directory position of the next record */
+    size_t start, len;  /* buf holds the directory's bytes [start, start + len) */
+    unsigned char *buf; /* cap bytes */
+    size_t cap;
+} cd_walk;
+
+/* The next record: *r, and *avail bytes from it that decode_central may
+ * read.  *avail is the rest of the directory when the window holds it, else
+ * at least RECORD_MAX: decode_central then decides as it would with the
+ * rest of the directory (no record reaches further than RECORD_MAX). */
+static c2s_status cd_next(cd_walk *w, const unsigned char **r, size_t *avail, c2s_error *err)
+{
+    size_t left = w->cd_size - w->at;
+    size_t want = left < RECORD_MAX ? left : RECORD_MAX;
+    if (w->at - w->start + want > w->len) {
+        size_t n = left < w->cap ? left : w->cap;
+        c2s_status st = read_at(w->fd, w->buf, n, w->cd_offset + w->at, err);
+        if (st != C2S_OK)
+            return st;
+        w->start = w->at;
+        w->len = n;
+    }
+    *r = w->buf + (w->at - w->start);
+    *avail = w->len - (w->at - w->start);
+    return C2S_OK;
+}
+
+static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
+                                c2s_error *err)
 {
     zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
     /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
      * cd_size bytes hold them all; the block is cut to size below. */
-    zl->names = malloc(cd_size ? cd_size : 1);
+    zl->names = malloc(w->cd_size ? w->cd_size : 1);
     if (zl->entries == NULL || zl->names == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    size_t at = 0, used = 0;
+    size_t used = 0;
     for (uint64_t i = 0; i < count; i++) {
         zl_entry *e = &zl->entries[zl->n];
-        size_t len = 0;
-        const char *bad = decode_central(cd + at, cd_size - at, e, &len);
+        const unsigned char *r = NULL;
+        size_t len = 0, avail = 0;
+        c2s_status st = cd_next(w, &r, &avail, err);
+        if (st != C2S_OK)
+            return st;
+        const char *bad = decode_central(r, avail, e, &len);
         if (bad != NULL)
             return corrupt(err, bad);
         size_t nlen = e->name_len;
         e->name = zl->names + used;
-        memcpy(e->name, cd + at + CENTRAL_LEN, nlen);
+        memcpy(e->name, r + CENTRAL_LEN, nlen);
         e->name[nlen] = '\0';
         used += nlen + 1;
         zl->n++;
@@ -326,15 +370,15 @@ static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_
                             e->name);
         if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
-        at += len;
+        w->at += len;
     }
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
-    if (at < cd_size)
+    if (w->at < w->cd_size)
         findings_add(f,
                      "%zu bytes of the central directory after the %llu records its end "
                      "record counts",
-                     cd_size - at, (unsigned long long)count);
+                     w->cd_size - w->at, (unsigned long long)count);
     fit_names(zl, used);
     return C2S_OK;
 }
@@ -663,12 +707,12 @@ static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error 
     return C2S_OK;
 }
 
-/* The end record(s) checked and the central directory's bytes read:
- * *cd (malloc'd, e->cd_size bytes). */
-static c2s_status load_central(int fd, uint64_t file_size, end_info *e, unsigned char **cd,
-                               findings *f, c2s_error *err)
+/* The end record(s) checked, and w ready to walk the central directory
+ * (w->buf malloc'd; *count records). */
+static c2s_status load_central(int fd, uint64_t file_size, end_info *e, cd_walk *w, findings *f,
+                               c2s_error *err)
 {
-    *cd = NULL;
+    memset(w, 0, sizeof *w);
     c2s_status st = read_end(fd, file_size, e, f, err);
     if (st != C2S_OK)
         return st;
@@ -679,15 +723,14 @@ static c2s_status load_central(int fd, uint64_t file_size, end_info *e, unsigned
     if (e->cd_offset + e->cd_size != e->cd_end)
         findings_add(f, "%llu bytes between the central directory and its end record",
                      (unsigned long long)(e->cd_end - e->cd_offset - e->cd_size));
-    *cd = malloc(e->cd_size ? (size_t)e->cd_size : 1);
-    if (*cd == NULL)
+    w->fd = fd;
+    w->cd_offset = e->cd_offset;
+    w->cd_size = (size_t)e->cd_size;
+    w->cap = w->cd_size < CD_WINDOW ? w->cd_size : CD_WINDOW;
+    w->buf = malloc(w->cap ? w->cap : 1);
+    if (w->buf == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    st = read_at(fd, *cd, (size_t)e->cd_size, e->cd_offset, err);
-    if (st != C2S_OK) {
-        free(*cd);
-        *cd = NULL;
-    }
-    return st;
+    return C2S_OK;
 }
 
 /* The end record(s) and the central directory, parsed into zl. */
@@ -696,14 +739,13 @@ static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findin
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
-    unsigned char *cd = NULL;
-    c2s_status st = load_central(fd, file_size, &e, &cd, f, err);
-    if (st != C2S_OK)
-        return st;
+    cd_walk w;
+    c2s_status st = load_central(fd, file_size, &e, &w, f, err);
     zl->cd_offset = e.cd_offset;
     zl->cd_size = e.cd_size;
-    st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
-    free(cd);
+    if (st == C2S_OK)
+        st = parse_central(&w, e.entries, zl, f, err);
+    free(w.buf);
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
@@ -711,28 +753,30 @@ static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findin
 
 /* Every record decoded as parse_central decodes it, and failing where it
  * fails, but nothing kept: the names are handed to fn where they lie in the
- * directory's bytes. */
+ * window over the directory. */
 c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
                                c2s_error *err)
 {
     findings ignored = {0};
     end_info e = {0};
-    unsigned char *cd = NULL;
-    c2s_status st = load_central(fd, file_size, &e, &cd, &ignored, err);
+    cd_walk w;
+    c2s_status st = load_central(fd, file_size, &e, &w, &ignored, err);
     findings_free(&ignored);
-    size_t at = 0;
     for (uint64_t i = 0; st == C2S_OK && i < e.entries; i++) {
         zl_entry z = {0};
-        size_t len = 0;
-        const char *bad = decode_central(cd + at, (size_t)e.cd_size - at, &z, &len);
+        const unsigned char *r = NULL;
+        size_t len = 0, avail = 0;
+        if ((st = cd_next(&w, &r, &avail, err)) != C2S_OK)
+            break;
+        const char *bad = decode_central(r, avail, &z, &len);
         int refused = bad == NULL ? sizes_refused(&z) : 0;
         if (bad != NULL || refused)
             st = corrupt(err, bad != NULL ? bad : "an entry refused by PyTorch");
-        else if (fn((const char *)cd + at + CENTRAL_LEN, z.name_len, arg) != 0)
+        else if (fn((const char *)r + CENTRAL_LEN, z.name_len, arg) != 0)
             break;
-        at += len;
+        w.at += len;
     }
-    free(cd);
+    free(w.buf);
     return st;
 }
 
