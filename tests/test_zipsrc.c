@@ -176,6 +176,17 @@ Test(zipsrc, archive_name_from_first_entry)
     expect_zip_error(g, 2,
                      "zip entry 'ARCHIVE/x' is outside the archive directory "
                      "'archive/': PyTorch refuses such a file");
+    /* the directory's name alone, longer, shorter: all outside */
+    const char *outside[] = {"archive", "archivex/y", "archiv/y", "archive\\x"};
+    for (size_t i = 0; i < 4; i++) {
+        zb_entry h[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {outside[i], "hi", 2, 0}};
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "zip entry '%s' is outside the archive directory 'archive/': PyTorch refuses "
+                 "such a file",
+                 outside[i]);
+        expect_zip_error(h, 2, msg);
+    }
 }
 
 /* "/data.pkl": an empty archive name, which torch accepts. */

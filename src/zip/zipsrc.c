@@ -48,6 +48,7 @@ struct zipsrc {
     uint32_t *sorted;       /* entry indices in miniz's sorted order (NULL: hashed) */
     char prefix[256];       /* the archive name (may be empty) */
     size_t prefix_len;      /* its length; it may hold a NUL, as torch allows */
+    int prefix_nul;         /* it does */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
     int big_endian;
     uint64_t max_pickle;
@@ -199,6 +200,7 @@ static c2s_status choose_prefix(zipsrc *z, c2s_error *err)
     memcpy(z->prefix, first->name, len);
     z->prefix[len] = '\0';
     z->prefix_len = len;
+    z->prefix_nul = memchr(z->prefix, '\0', len) != NULL;
     return C2S_OK;
 }
 
@@ -206,6 +208,10 @@ static c2s_status choose_prefix(zipsrc *z, c2s_error *err)
  * entry name and the prefix both end at their first NUL)? */
 static int under_prefix(const zipsrc *z, const zl_entry *e)
 {
+    /* without a NUL in the prefix, strncmp compares all its bytes and '/' */
+    if (!z->prefix_nul)
+        return e->name_len > z->prefix_len && e->name[z->prefix_len] == '/' &&
+               memcmp(e->name, z->prefix, z->prefix_len) == 0;
     size_t n = z->prefix_len + 1;
     for (size_t i = 0; i < n; i++) {
         char a = i < e->name_len ? e->name[i] : '\0';
@@ -554,7 +560,7 @@ static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream 
  * storages are usually looked up in the order the archive holds them. */
 static const zl_entry *find_storage(const zipsrc *z, const char *key, size_t klen, size_t *hint)
 {
-    if (memchr(z->prefix, '\0', z->prefix_len) != NULL) {
+    if (z->prefix_nul) {
         char record[64];
         snprintf(record, sizeof record, "data/%s", key);
         return find_record(z, record);
