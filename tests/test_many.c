@@ -418,6 +418,15 @@ Test(many, storage_lookup_with_a_hint_finds_the_same)
         cr_assert_eq(near, k % 7 + 1);
         cr_assert_eq(plain, near);
     }
+    /* a few entries on, within the entries tried first, and further on */
+    for (size_t on = 1; on < 40; on++) {
+        const char *key = e[1 + on].name + strlen("m/data/");
+        uint64_t size = 0;
+        hint = 1;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &size, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(size, e[1 + on].len);
+        cr_assert_eq(hint, 2 + on);
+    }
     uint64_t size = 0;
     hint = (size_t)-1;
     cr_expect_eq(zipsrc_storage_size_near(z, "7", &hint, &size, &err), C2S_OK, "%s", err.msg);

@@ -554,10 +554,18 @@ static c2s_status stream_open_entry(zipsrc *z, const zl_entry *e, zipsrc_stream 
  * find_record finds it.  Without a NUL in the archive name the lookup key is
  * those bytes exactly, put together here without snprintf (a checkpoint of
  * 200,000 tensors looks up 200,000 of them).  *hint, when not NULL: the
- * index of the entry to try first; set past the entry found.  With all names
- * distinct without regard to case, the entry whose name equals the key is
- * the one any search finds, so a hint that names it is as good as a search;
- * storages are usually looked up in the order the archive holds them. */
+ * index of the first of HINT_SCAN entries to try first; set past the entry
+ * found.  With all names distinct without regard to case, the entry whose
+ * name equals the key is the one any search finds, so an entry found among
+ * them is what the search would find.  Storages are looked up in the order
+ * of their keys, 0, 1, 2, ..., and torch.save writes the records sorted by
+ * key as text, so the next key is often a few entries on: "100010" two after
+ * "100009" ("10001" between), "20001" eleven after "20000" ("200000" to
+ * "200009" between, in an archive of 200,010 storages).  The hash index
+ * (cache misses) is searched only when the entry lies further: for 1% of
+ * a checkpoint of 50,000 storages (19% with only the next entry tried). */
+#define HINT_SCAN 16
+
 static const zl_entry *find_storage(const zipsrc *z, const char *key, size_t klen, size_t *hint)
 {
     if (z->prefix_nul) {
@@ -573,9 +581,12 @@ static const zl_entry *find_storage(const zipsrc *z, const char *key, size_t kle
     len += 6 + klen;
     const zl_entry *e = NULL;
     if (hint != NULL && z->layout.by_hash != NULL && *hint < z->layout.n) {
-        const zl_entry *guess = &z->layout.entries[*hint];
-        if (guess->name_len == len && ziplayout_name_cmp(guess->name, len, name, len) == 0)
-            e = guess;
+        size_t end = z->layout.n - *hint > HINT_SCAN ? *hint + HINT_SCAN : z->layout.n;
+        for (size_t i = *hint; i < end && e == NULL; i++) {
+            const zl_entry *guess = &z->layout.entries[i];
+            if (guess->name_len == len && ziplayout_name_cmp(guess->name, len, name, len) == 0)
+                e = guess;
+        }
     }
     if (e == NULL)
         e = locate(z, name, len);
