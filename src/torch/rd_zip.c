@@ -271,13 +271,14 @@ static size_t find_key(const key_index *ix, const tmap *m, const char *key)
 static size_t first_id_storage(key_index *ix, const tmap *m, const char *key, size_t *next,
                                int *oom)
 {
-    size_t at;
-    if (*next < m->nstorages && strcmp(m->storages[*next].key, key) == 0)
-        at = *next;
-    else if (ix->slots == NULL && key_index_build(ix, m) != 0)
-        return *oom = 1, SIZE_MAX;
-    else
+    size_t at = *next;
+    if (at >= m->nstorages || strcmp(m->storages[at].key, key) != 0) {
+        if (ix->slots == NULL && key_index_build(ix, m) != 0) {
+            *oom = 1;
+            return SIZE_MAX;
+        }
         at = find_key(ix, m, key);
+    }
     if (at != SIZE_MAX && at >= *next)
         *next = at + 1;
     return at;
