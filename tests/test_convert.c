@@ -1481,3 +1481,42 @@ Test(convert, storage_typed_by_its_first_persistent_id)
     free(in);
     free(p.buf);
 }
+
+/* The same check over several ids: one for a key the map does not hold,
+ * one that agrees, then the first id of storage "2", out of the map's order
+ * (the map met "1", "0", "2"), naming another type: refused by its key. */
+Test(convert, storage_first_ids_out_of_the_maps_order)
+{
+    pb p = {0};
+    int64_t size[1] = {1}, stride[1] = {1};
+    begin_dict(&p);
+    pb_str(&p, "y");
+    pb_tensor_v2(&p, "FloatStorage", "5", 1, 0, 1, size, stride);
+    pb_str(&p, "z");
+    pb_tensor_v2(&p, "IntStorage", "1", 1, 0, 1, size, stride);
+    pb_str(&p, "x");
+    pb_tensor_v2(&p, "FloatStorage", "2", 1, 0, 1, size, stride);
+    pb_str(&p, "state_dict");
+    pb_empty_dict(&p);
+    pb_mark(&p);
+    pb_str(&p, "a");
+    pb_tensor_v2(&p, "IntStorage", "1", 1, 0, 1, size, stride);
+    pb_str(&p, "b");
+    pb_tensor_v2(&p, "FloatStorage", "0", 1, 0, 1, size, stride);
+    pb_str(&p, "c");
+    pb_tensor_v2(&p, "IntStorage", "2", 1, 0, 1, size, stride);
+    pb_setitems(&p);
+    end_dict(&p);
+    char *in = tu_path(dir, "in.pt");
+    const char *keys[] = {"0", "1", "2", "5"};
+    const void *data[] = {"\1\0\0\0", "\2\0\0\0", "\3\0\0\0", "\4\0\0\0"};
+    size_t lens[] = {4, 4, 4, 4};
+    cr_assert_eq(zb_checkpoint(in, p.buf, p.len, 4, keys, data, lens), 0);
+    c2s_checkpoint *ck = NULL;
+    c2s_error err;
+    cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_ERR_INPUT);
+    cr_assert_str_eq(err.msg, "storage '2' is first named as a F32 storage, which torch.load "
+                              "keeps, but its tensors read it as I32");
+    free(in);
+    free(p.buf);
+}

@@ -3,12 +3,17 @@
  * of 200,000 tiny tensors: the shortcuts taken for it must give exactly
  * what the general paths give.
  *
- *   - record lookup after one sort: when no two names are equal without
- *     regard to case, zipsrc takes ziplayout's name order instead of
- *     sorting again as miniz does, and looks names up in a hash index of
- *     the folded names; every record must still be found, in any case;
+ *   - record lookup without a sort: ziplayout checks that no two names
+ *     are equal without regard to case with a hash index of the folded
+ *     names (its hash must fold exactly A-Z), and zipsrc looks names up in
+ *     that index instead of sorting as miniz does; every record must still
+ *     be found, in any case, and a case-equal pair reported as before;
  *   - zipsrc_may_be_torchscript(), the first look of the TorchScript
- *     reader's sniffing at the central directory alone;
+ *     reader's sniffing at the central directory alone (its names read in
+ *     place, one pass each): the name rules' edges, and a directory the
+ *     full reading refuses;
+ *   - zipsrc_storage_size_near(), storage lookups that try the entry after
+ *     the last one found first;
  *   - local headers read through ziplayout's window: the data offsets of
  *     entries of every size, packed or far apart.
  *
@@ -139,8 +144,11 @@ Test(many, layout_window_gives_every_data_offset)
         cr_assert_eq(pread(fd, got, k, (off_t)z->data_offset), (ssize_t)k);
         cr_expect_eq(memcmp(got, e[i].data, k), 0, "entry %zu: data not at data_offset", i);
     }
-    for (size_t i = 1; i < n; i++) /* the name order */
-        cr_expect_lt(strcmp(zl.entries[zl.by_name[i - 1]].name, zl.entries[zl.by_name[i]].name), 0);
+    /* distinct names: indexed by hash, not sorted */
+    cr_expect_null(zl.by_name);
+    cr_assert_not_null(zl.by_hash);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(ziplayout_find_hashed(&zl, e[i].name, strlen(e[i].name)), &zl.entries[i]);
     ziplayout_free(&zl);
     findings_free(&f);
     close(fd);
@@ -180,6 +188,78 @@ Test(many, may_be_torchscript_from_names_alone)
     int fd = open(p, O_RDONLY);
     cr_expect_eq(zipsrc_may_be_torchscript(fd, 5), 1);
     close(fd);
+    free(p);
+}
+
+/* The one-pass look at each name gives what the name rules say: "code/"
+ * anywhere and exactly so, the three suffixes in any case and only at the
+ * end, a NUL anywhere; and 1 for a central directory the full reading
+ * refuses, whatever the names before. */
+Test(many, may_be_torchscript_name_edges)
+{
+    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {NULL, "x", 1, 0}};
+    static const struct {
+        const char *name;
+        int may;
+    } cases[] = {
+        {"m/xcode/y", 1},
+        {"m/code/", 1},
+        {"code/x", 1},
+        {"m/Code/x", 0},
+        {"m/code", 0},
+        {"m/cod/e", 0},
+        {"m/c", 0},
+        {"m/x.CONSTANTS.PKL", 1},
+        {"m/constants.pklx", 0},
+        {"m/attributes.pkL", 1},
+        {"m/ttributes.pkl", 0},
+        {"m/model.jsoN", 1},
+        {"m/model.jso", 0},
+        {"l", 0},
+        {"n", 0},
+        {"m/data/0", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        e[1].name = cases[i].name;
+        cr_expect_eq(may_be_script(e, 2), cases[i].may, "%s", cases[i].name);
+    }
+    /* a NUL in a name: patched into "m/aXb" (local and central names) */
+    e[1].name = "m/aXb";
+    char *p = tu_path(dir, "nul.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "m/aXb", 5));)
+        at[3] = '\0';
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, len), 1);
+    close(fd);
+    /* the second entry's central record says STORED with sizes that differ:
+     * refused by the full reading, so "may be" (it will say why) */
+    e[1].name = "m/data/0";
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    free(buf);
+    buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    unsigned char *cd = buf;
+    for (int k = 0; k < 2; k++) /* the second central record */
+        cd = memmem(cd + (k ? 4 : 0), len - (size_t)(cd - buf) - (k ? 4 : 0), "PK\x01\x02", 4);
+    cr_assert_not_null(cd);
+    cr_assert_eq(memcmp(cd + 46, "m/data/0", 8), 0);
+    cd[24] ^= 1; /* the uncompressed size */
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, len), 1);
+    close(fd);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_expect_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "corrupt zip archive: an entry's sizes contradict its method");
+    free(buf);
     free(p);
 }
 
@@ -234,5 +314,185 @@ Test(many, verify_all_through_the_window)
     findings_free(&damage);
     free(scratch);
     zipsrc_close(z);
+    free(p);
+}
+
+/* ziplayout_name_hash folds A-Z to a-z eight bytes at a time: every byte
+ * value, at every place of a word and of the last partial word, must hash
+ * as its folded self (or case-equal names could escape the duplicate
+ * check), and bytes that differ from a letter by 0x20 without being one
+ * ('@' '`', '[' '{', 0xc1 0xe1, ...) must not be folded. */
+Test(many, name_hash_folds_exactly_a_to_z)
+{
+    char a[19], b[19];
+    for (size_t len = 1; len <= sizeof a; len++)
+        for (size_t at = 0; at < len; at++)
+            for (int c = 0; c < 256; c++) {
+                memset(a, 'q', sizeof a);
+                memcpy(b, a, sizeof b);
+                a[at] = (char)c;
+                /* c ^ 0x20 is a letter when c is one: its other case */
+                int letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+                b[at] = (char)(c ^ 0x20);
+                uint64_t ha = ziplayout_name_hash(a, len), hb = ziplayout_name_hash(b, len);
+                if (letter)
+                    cr_assert_eq(ha, hb, "byte %#x at %zu of %zu", c, at, len);
+                else
+                    cr_assert_neq(ha, hb, "byte %#x at %zu of %zu", c, at, len);
+                cr_assert_eq(ziplayout_name_cmp(a, len, b, len) == 0, letter);
+            }
+    /* the length counts: a NUL byte at the end is part of the name */
+    cr_expect_neq(ziplayout_name_hash("ab\0", 3), ziplayout_name_hash("ab", 2));
+}
+
+/* Two names equal without regard to case among thousands: the hash index
+ * finds the pair, ziplayout reports it and sorts, and zipsrc finds records
+ * by miniz's search (no hash index). */
+Test(many, case_equal_pair_among_many_is_reported)
+{
+    static zb_entry e[NMANY + 2];
+    size_t n = make_many(e);
+    e[n++] = (zb_entry){"m/DATA/1", "zzzzz", 5, 0}; /* m/data/1 is among them */
+    char *p = tu_path(dir, "dup.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_expect_str_eq(f.items[0], "zip entries 'm/DATA/1' and 'm/data/1' have the same name "
+                                 "without regard to case (PyTorch finds records that way)");
+    cr_expect_eq(zl.names_distinct, 0);
+    cr_expect_null(zl.by_hash);
+    cr_assert_not_null(zl.by_name);
+    for (size_t i = 1; i < n; i++) /* the name order, exact bytes breaking ties */
+        cr_expect_leq(ziplayout_name_cmp(zl.entries[zl.by_name[i - 1]].name,
+                                         zl.entries[zl.by_name[i - 1]].name_len,
+                                         zl.entries[zl.by_name[i]].name,
+                                         zl.entries[zl.by_name[i]].name_len),
+                      0);
+    ziplayout_free(&zl);
+    findings_free(&f);
+    close(fd);
+    zipsrc *z = NULL;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    uint64_t s1 = 0, s2 = 0;
+    size_t hint = 0;
+    cr_assert_eq(zipsrc_storage_size(z, "1", &s1, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(zipsrc_storage_size_near(z, "1", &hint, &s2, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(s1, s2); /* whichever miniz's search meets first, both the same */
+    cr_expect_str_eq(zipsrc_record_name(z, "data/1"), s1 == 5 ? "m/DATA/1" : "m/data/1");
+    zipsrc_close(z);
+    free(p);
+}
+
+/* zipsrc_storage_size_near finds what zipsrc_storage_size finds whatever
+ * the hint: in the archive's order, shuffled, in another case, missing,
+ * invalid, with a hint past the end. */
+Test(many, storage_lookup_with_a_hint_finds_the_same)
+{
+    static zb_entry e[NMANY + 1];
+    size_t n = make_many(e);
+    char *p = tu_path(dir, "near.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    zipsrc *z = NULL;
+    c2s_error err = {0};
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    size_t hint = 0;
+    for (size_t i = 1; i < n; i++) { /* the archive's order: each the next entry */
+        const char *key = e[i].name + strlen("m/data/");
+        uint64_t size = 0;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &size, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(size, e[i].len);
+        cr_assert_eq(hint, i + 1);
+    }
+    for (size_t k = 0; k < NMANY; k++) { /* key order, lower case: found as without hint */
+        char key[32];
+        snprintf(key, sizeof key, k % 3 ? "%zu" : "k%zu", k);
+        uint64_t near = 0, plain = 0;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &near, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(zipsrc_storage_size(z, key, &plain, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(near, k % 7 + 1);
+        cr_assert_eq(plain, near);
+    }
+    /* a few entries on, within the entries tried first, and further on */
+    for (size_t on = 1; on < 40; on++) {
+        const char *key = e[1 + on].name + strlen("m/data/");
+        uint64_t size = 0;
+        hint = 1;
+        cr_assert_eq(zipsrc_storage_size_near(z, key, &hint, &size, &err), C2S_OK, "%s", err.msg);
+        cr_assert_eq(size, e[1 + on].len);
+        cr_assert_eq(hint, 2 + on);
+    }
+    uint64_t size = 0;
+    hint = (size_t)-1;
+    cr_expect_eq(zipsrc_storage_size_near(z, "7", &hint, &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 7 % 7 + 1);
+    cr_expect_eq(zipsrc_storage_size_near(z, "K1", &hint, &size, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "storage record m/data/K1 is missing");
+    cr_expect_eq(zipsrc_storage_size_near(z, "a/b", &hint, &size, &err), C2S_ERR_INPUT);
+    cr_expect_str_eq(err.msg, "invalid storage key 'a/b'");
+    zipsrc_close(z);
+    free(p);
+}
+
+/* A central directory of more than the 1 MiB ziplayout reads it by: records
+ * of ~460 bytes straddle the window's edges.  Every entry must come out
+ * whole and in order, and the first look must walk to the last name. */
+#define NLONG 2600
+
+static char long_names[NLONG + 1][480];
+
+static size_t make_long(zb_entry *e, const char *last)
+{
+    char pad[420];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (size_t k = 0; k < NLONG; k++) {
+        /* names of lengths 430 to 436, so records fall across the edges */
+        snprintf(long_names[k], sizeof long_names[k], "m/%s/%zu%.*s", pad, k, (int)(k % 7),
+                 "qqqqqqq");
+        e[k] = (zb_entry){long_names[k], "ab", 2, 0};
+    }
+    snprintf(long_names[NLONG], sizeof long_names[NLONG], "%s", last);
+    e[NLONG] = (zb_entry){long_names[NLONG], "cd", 2, 0};
+    return NLONG + 1;
+}
+
+Test(many, central_directory_larger_than_the_window)
+{
+    static zb_entry e[NLONG + 1];
+    size_t n = make_long(e, "m/constants.pkl");
+    char *p = tu_path(dir, "long.pt");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    int fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    ziplayout zl;
+    findings f = {0};
+    c2s_error err = {0};
+    cr_assert_eq(ziplayout_read(fd, (uint64_t)size, &zl, &f, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(f.n, 0, "unexpected finding: %s", f.n ? f.items[0] : "");
+    cr_assert_gt(zl.cd_size, 1u << 20);
+    cr_assert_eq(zl.n, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(zl.entries[i].name, e[i].name);
+        cr_assert_eq(zl.entries[i].size, 2);
+        cr_assert_eq(zl.entries[i].local_ok, 1);
+    }
+    ziplayout_free(&zl);
+    findings_free(&f);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 1);
+    close(fd);
+    n = make_long(e, "m/data/0");
+    cr_assert_eq(zb_write(p, e, n), 0);
+    fd = open(p, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    size = lseek(fd, 0, SEEK_END);
+    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 0);
+    close(fd);
     free(p);
 }

@@ -176,6 +176,17 @@ Test(zipsrc, archive_name_from_first_entry)
     expect_zip_error(g, 2,
                      "zip entry 'ARCHIVE/x' is outside the archive directory "
                      "'archive/': PyTorch refuses such a file");
+    /* the directory's name alone, longer, shorter: all outside */
+    const char *outside[] = {"archive", "archivex/y", "archiv/y", "archive\\x"};
+    for (size_t i = 0; i < 4; i++) {
+        zb_entry h[] = {{"archive/data.pkl", "\x80\x02}.", 4, 0}, {outside[i], "hi", 2, 0}};
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "zip entry '%s' is outside the archive directory 'archive/': PyTorch refuses "
+                 "such a file",
+                 outside[i]);
+        expect_zip_error(h, 2, msg);
+    }
 }
 
 /* "/data.pkl": an empty archive name, which torch accepts. */
@@ -307,6 +318,34 @@ Test(zipsrc, nul_in_archive_name_cuts_every_key)
     cr_assert_str_eq(f.items[0], "zip entry name 'arch...' holds a NUL byte");
     cr_assert_str_eq(f.items[1], "the archive directory name 'arch...' holds a NUL byte");
     findings_free(&f);
+    free(buf);
+    free(p);
+}
+
+/* The same cut for storage keys: with a NUL in the archive name every
+ * "data/<key>" is looked up as "arch", with a hint or without. */
+Test(zipsrc, nul_in_archive_name_cuts_storage_keys)
+{
+    zb_entry e[] = {{"archXve/version", "3\n", 2, 0}, {"arch", "little", 6, 0}};
+    char *p = tu_path(dir, "in.pt");
+    cr_assert_eq(zb_write(p, e, 2), 0);
+    size_t len;
+    unsigned char *buf = tu_read(p, &len);
+    cr_assert_not_null(buf);
+    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "archXve/", 8));)
+        at[4] = '\0';
+    cr_assert_eq(tu_write(p, buf, len), 0);
+    zipsrc *z = NULL;
+    c2s_error err;
+    cr_assert_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    uint64_t size = 0;
+    size_t hint = 0;
+    cr_expect_eq(zipsrc_storage_size(z, "0", &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 6);
+    size = 0;
+    cr_expect_eq(zipsrc_storage_size_near(z, "1", &hint, &size, &err), C2S_OK, "%s", err.msg);
+    cr_expect_eq(size, 6);
+    zipsrc_close(z);
     free(buf);
     free(p);
 }

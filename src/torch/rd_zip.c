@@ -268,39 +268,71 @@ static size_t find_key(const key_index *ix, const tmap *m, const char *key)
     return SIZE_MAX;
 }
 
+/* The storage a persistent id's key names, or SIZE_MAX.  The keys of a
+ * map are unique (tmap finds or adds a storage by its key), and the first
+ * ids of the storages come in the order the map met them, usually: so
+ * storage *next is tried first, and the index is built only when that
+ * fails (ix->slots NULL until then). */
+static size_t first_id_storage(key_index *ix, const tmap *m, const char *key, size_t *next,
+                               int *oom)
+{
+    size_t at = *next;
+    if (at >= m->nstorages || strcmp(m->storages[at].key, key) != 0) {
+        if (ix->slots == NULL && key_index_build(ix, m) != 0) {
+            *oom = 1;
+            return SIZE_MAX;
+        }
+        at = find_key(ix, m, key);
+    }
+    if (at != SIZE_MAX && at >= *next)
+        *next = at + 1;
+    return at;
+}
+
 /* torch.load types a storage by the first persistent id that names its key
  * (loaded_storages), wherever it stands, even outside the root or never
  * used by a tensor.  The map typed each storage from the tensors it maps:
  * when the first id says otherwise, torch reads other values, so refuse. */
 static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_error *err)
 {
-    size_t n = m->nstorages, nodes = z->vm ? pvm_object_count(z->vm) : 0;
+    size_t n = m->nstorages, nodes = z->vm ? pvm_object_count(z->vm) : 0, next = 0;
     key_index ix = {NULL, 0};
+    int oom = 0;
     unsigned char *seen = calloc(n ? n : 1, 1);
-    c2s_status st = seen && key_index_build(&ix, m) == 0
-                        ? C2S_OK
-                        : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    c2s_status st = seen ? C2S_OK : c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* the class of the last id and what it says: ids share one GLOBAL node */
+    const pvm_value *last_cls = NULL;
+    c2s_dtype last_dt = C2S_U8;
+    int last_found = 0;
     for (size_t i = 0; i < nodes && st == C2S_OK; i++) {
         const pvm_value *v = pvm_node_at(z->vm, i), *pid;
         if (v->kind != PVM_PERSID || (pid = v->u.persid.pid)->kind != PVM_TUPLE ||
             pid->u.seq.len != 5 || pid->u.seq.items[1]->kind != PVM_GLOBAL ||
             pid->u.seq.items[2]->kind != PVM_STR)
             continue;
-        size_t at = find_key(&ix, m, pid->u.seq.items[2]->u.str.data);
+        size_t at = first_id_storage(&ix, m, pid->u.seq.items[2]->u.str.data, &next, &oom);
+        if (oom) {
+            st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+            break;
+        }
         if (at == SIZE_MAX || seen[at])
             continue;
         seen[at] = 1;
         const pvm_value *cls = pid->u.seq.items[1];
-        c2s_dtype dt = C2S_U8;
-        const char *why = NULL;
+        if (cls != last_cls) {
+            const char *why = NULL;
+            last_cls = cls;
+            last_dt = C2S_U8;
+            last_found = strcmp(cls->u.global.module, "torch") == 0 &&
+                         c2s_dtype_from_storage_class(cls->u.global.name, &last_dt, &why) ==
+                             C2S_DTYPE_FOUND;
+        }
         const tmap_storage *s = &m->storages[at];
-        if (strcmp(cls->u.global.module, "torch") == 0 &&
-            c2s_dtype_from_storage_class(cls->u.global.name, &dt, &why) == C2S_DTYPE_FOUND &&
-            dt != s->dtype)
+        if (last_found && last_dt != s->dtype)
             st = c2s_fail(err, C2S_ERR_INPUT,
                           "storage '%s' is first named as a %s storage, which torch.load keeps, "
                           "but its tensors read it as %s",
-                          s->key, c2s_dtype_name(dt), c2s_dtype_name(s->dtype));
+                          s->key, c2s_dtype_name(last_dt), c2s_dtype_name(s->dtype));
     }
     free(ix.slots);
     free(seen);
@@ -316,10 +348,11 @@ static c2s_status zip_check_storages(void *impl, const tmap *m, c2s_error *err)
 
 c2s_status rd_zip_check_storages(zipsrc *zip, const tmap *m, c2s_error *err)
 {
+    size_t hint = 0; /* storages come in the order of their records, usually */
     for (size_t i = 0; i < m->nstorages; i++) {
         const tmap_storage *s = &m->storages[i];
         uint64_t size;
-        c2s_status st = zipsrc_storage_size(zip, s->key, &size, err);
+        c2s_status st = zipsrc_storage_size_near(zip, s->key, &hint, &size, err);
         if (st != C2S_OK)
             return st;
         if (size < s->nbytes)

@@ -259,60 +259,126 @@ static void fit_names(ziplayout *zl, size_t used)
     zl->names = fit;
 }
 
-static c2s_status parse_central(const unsigned char *cd, size_t cd_size, uint64_t count,
-                                ziplayout *zl, findings *f, c2s_error *err)
+/* What is wrong with the central directory record at r (avail bytes of the
+ * directory from r on), or NULL: then e holds its fields but the name
+ * (e->name_len is set; the name is at r + CENTRAL_LEN) and *len its length. */
+static const char *decode_central(const unsigned char *r, size_t avail, zl_entry *e, size_t *len)
+{
+    if (avail < CENTRAL_LEN || le32(r) != SIG_CENTRAL)
+        return "bad central directory record";
+    size_t nlen = le16(r + 28), xlen = le16(r + 30), clen = le16(r + 32);
+    if (avail - CENTRAL_LEN < nlen + xlen + clen)
+        return "central directory record past its end";
+    e->flags = le16(r + 8);
+    e->method = le16(r + 10);
+    e->crc = le32(r + 16);
+    e->comp_size = le32(r + 20);
+    e->size = le32(r + 24);
+    e->local_offset = le32(r + 42);
+    if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
+        return "bad ZIP64 extra field";
+    e->name_len = (uint32_t)nlen;
+    *len = CENTRAL_LEN + nlen + xlen + clen;
+    return NULL;
+}
+
+/* What miniz refuses when it reads the central directory: sizes that
+ * contradict the method (0: none).  An encrypted entry's header (2) is not
+ * damage, but unreadable. */
+static int sizes_refused(const zl_entry *e)
+{
+    if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
+        return (e->flags & 1) ? 2 : 1;
+    return 0;
+}
+
+/* ---- reading the central directory a window at a time -------------------- */
+
+/* The directory of 200,000 entries is 16 MB: it is read through a window
+ * of CD_WINDOW bytes (a whole directory no larger than that in one pread,
+ * as before), so that it is not held, and faulted in, whole.  The window
+ * always holds the next record whole: no record is longer than RECORD_MAX. */
+#define RECORD_MAX (CENTRAL_LEN + 3 * 65535)
+#define CD_WINDOW (1u << 20)
+
+typedef struct cd_walk {
+    int fd;
+    uint64_t cd_offset;
+    size_t cd_size;
+    size_t at;          /* directory position of the next record */
+    size_t start, len;  /* buf holds the directory's bytes [start, start + len) */
+    unsigned char *buf; /* cap bytes */
+    size_t cap;
+} cd_walk;
+
+/* The next record: *r, and *avail bytes from it that decode_central may
+ * read.  *avail is the rest of the directory when the window holds it, else
+ * at least RECORD_MAX: decode_central then decides as it would with the
+ * rest of the directory (no record reaches further than RECORD_MAX). */
+static c2s_status cd_next(cd_walk *w, const unsigned char **r, size_t *avail, c2s_error *err)
+{
+    size_t left = w->cd_size - w->at;
+    size_t want = left < RECORD_MAX ? left : RECORD_MAX;
+    if (w->at - w->start + want > w->len) {
+        size_t n = left < w->cap ? left : w->cap;
+        c2s_status st = read_at(w->fd, w->buf, n, w->cd_offset + w->at, err);
+        if (st != C2S_OK)
+            return st;
+        w->start = w->at;
+        w->len = n;
+    }
+    *r = w->buf + (w->at - w->start);
+    *avail = w->len - (w->at - w->start);
+    return C2S_OK;
+}
+
+static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
+                                c2s_error *err)
 {
     zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
     /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
      * cd_size bytes hold them all; the block is cut to size below. */
-    zl->names = malloc(cd_size ? cd_size : 1);
+    zl->names = malloc(w->cd_size ? w->cd_size : 1);
     if (zl->entries == NULL || zl->names == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    size_t at = 0, used = 0;
+    size_t used = 0;
     for (uint64_t i = 0; i < count; i++) {
-        if (cd_size - at < CENTRAL_LEN || le32(cd + at) != SIG_CENTRAL)
-            return corrupt(err, "bad central directory record");
-        const unsigned char *r = cd + at;
-        size_t nlen = le16(r + 28), xlen = le16(r + 30), clen = le16(r + 32);
-        if (cd_size - at - CENTRAL_LEN < nlen + xlen + clen)
-            return corrupt(err, "central directory record past its end");
         zl_entry *e = &zl->entries[zl->n];
-        e->flags = le16(r + 8);
-        e->method = le16(r + 10);
-        e->crc = le32(r + 16);
-        e->comp_size = le32(r + 20);
-        e->size = le32(r + 24);
-        e->local_offset = le32(r + 42);
-        if (!apply_zip64(r + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size, &e->local_offset))
-            return corrupt(err, "bad ZIP64 extra field");
+        const unsigned char *r = NULL;
+        size_t len = 0, avail = 0;
+        c2s_status st = cd_next(w, &r, &avail, err);
+        if (st != C2S_OK)
+            return st;
+        const char *bad = decode_central(r, avail, e, &len);
+        if (bad != NULL)
+            return corrupt(err, bad);
+        size_t nlen = e->name_len;
         e->name = zl->names + used;
         memcpy(e->name, r + CENTRAL_LEN, nlen);
         e->name[nlen] = '\0';
-        e->name_len = (uint32_t)nlen;
         used += nlen + 1;
         zl->n++;
         /* miniz compares names with their lengths; a reader that stops at
          * the NUL would see another name. */
         if (memchr(e->name, '\0', nlen) != NULL)
             findings_add(f, "zip entry name '%s...' holds a NUL byte", e->name);
-        /* what miniz refuses when it reads the central directory */
-        if (((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0)) &&
-            (e->flags & 1)) /* an encrypted entry's header: not damage, but unreadable */
+        int refused = sizes_refused(e);
+        if (refused == 2)
             return c2s_fail(err, C2S_ERR_INPUT,
                             "zip entry '%s' is encrypted: PyTorch cannot "
                             "read it",
                             e->name);
-        if ((e->method == 0 && e->size != e->comp_size) || (e->size != 0 && e->comp_size == 0))
+        if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
-        at += CENTRAL_LEN + nlen + xlen + clen;
+        w->at += len;
     }
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
-    if (at < cd_size)
+    if (w->at < w->cd_size)
         findings_add(f,
                      "%zu bytes of the central directory after the %llu records its end "
                      "record counts",
-                     cd_size - at, (unsigned long long)count);
+                     w->cd_size - w->at, (unsigned long long)count);
     fit_names(zl, used);
     return C2S_OK;
 }
@@ -412,6 +478,122 @@ int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
+/* Each byte of x in A-Z mapped to a-z, the others unchanged (eight at a
+ * time: for each byte whose top bit is clear, bit 7 of low + 0x3f is set
+ * when it is >= 'A', bit 7 of low + 0x25 when it is > 'Z'; no sum carries
+ * into the next byte). */
+static uint64_t fold_word(uint64_t x)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t low = x & ~high;
+    uint64_t ge_a = low + ones * (0x80 - 'A'), gt_z = low + ones * (0x7f - 'Z');
+    uint64_t upper = ge_a & ~gt_z & ~x & high;
+    return x | upper >> 2;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= UINT64_C(0xd6e8feb86659fd93);
+    h ^= h >> 32;
+    return h;
+}
+
+/* Eight bytes at a time (the last word padded with zeros) after folding,
+ * the length mixed in, so names equal by ziplayout_name_cmp hash equal. */
+uint64_t ziplayout_name_hash(const char *name, size_t len)
+{
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len;
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, name + i, 8);
+        h = (h ^ fold_word(w)) * UINT64_C(0xbf58476d1ce4e5b9);
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        for (size_t k = 0; i + k < len; k++)
+            w |= (uint64_t)(unsigned char)name[i + k] << (8 * k);
+        h = (h ^ fold_word(w)) * UINT64_C(0xbf58476d1ce4e5b9);
+    }
+    return mix(h);
+}
+
+static int same_folded(const zl_entry *e, const char *name, size_t len)
+{
+    return e->name_len == len && ziplayout_name_cmp(e->name, len, name, len) == 0;
+}
+
+/* A slot of by_hash: the high half of the name's hash beside index + 1, so
+ * that names of other hashes are passed over without reading their entry. */
+static uint64_t slot_of(uint64_t hash, size_t i)
+{
+    return (hash & ~(uint64_t)UINT32_MAX) | ((uint64_t)i + 1);
+}
+
+static int slot_may_hold(uint64_t slot, uint64_t hash)
+{
+    return (slot >> 32) == (hash >> 32);
+}
+
+static const zl_entry *slot_entry(const ziplayout *zl, uint64_t slot)
+{
+    return &zl->entries[(uint32_t)slot - 1];
+}
+
+const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, size_t len)
+{
+    size_t mask = zl->hash_cap - 1;
+    uint64_t h = ziplayout_name_hash(name, len);
+    for (size_t at = (size_t)h & mask; zl->by_hash[at] != 0; at = (at + 1) & mask)
+        if (slot_may_hold(zl->by_hash[at], h) &&
+            same_folded(slot_entry(zl, zl->by_hash[at]), name, len))
+            return slot_entry(zl, zl->by_hash[at]);
+    return NULL;
+}
+
+/* Names hashed this many entries ahead of their insertion, their slots
+ * prefetched: the table is megabytes, each first probe a cache miss. */
+#define HASH_AHEAD 8
+
+/* Index every name by its folded hash while no two names are equal without
+ * regard to case: 1 when they are all distinct (zl->by_hash then holds
+ * them), 0 when two are equal, -1 without memory (by_hash NULL for both).
+ * Names equal that way meet in one run of slots, so the probe finds them. */
+static int index_names(ziplayout *zl)
+{
+    size_t cap = 16, n = zl->n;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint64_t *slots = calloc(cap, sizeof *slots), ahead[HASH_AHEAD];
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < n && i < HASH_AHEAD; i++) {
+        ahead[i] = ziplayout_name_hash(zl->entries[i].name, zl->entries[i].name_len);
+        __builtin_prefetch(&slots[ahead[i] & (cap - 1)], 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const zl_entry *e = &zl->entries[i];
+        uint64_t h = ahead[i % HASH_AHEAD];
+        if (i + HASH_AHEAD < n) {
+            const zl_entry *later = &zl->entries[i + HASH_AHEAD];
+            ahead[i % HASH_AHEAD] = ziplayout_name_hash(later->name, later->name_len);
+            __builtin_prefetch(&slots[ahead[i % HASH_AHEAD] & (cap - 1)], 1);
+        }
+        size_t at = (size_t)h & (cap - 1);
+        for (; slots[at] != 0; at = (at + 1) & (cap - 1))
+            if (slot_may_hold(slots[at], h) &&
+                same_folded(slot_entry(zl, slots[at]), e->name, e->name_len)) {
+                free(slots);
+                return 0;
+            }
+        slots[at] = slot_of(h, i);
+    }
+    zl->by_hash = slots;
+    zl->hash_cap = cap;
+    return 1;
+}
+
 /* Case-insensitive order, exact bytes breaking ties: names equal without
  * regard to case end up next to each other, exact duplicates too. */
 static int by_name(const void *a, const void *b)
@@ -457,23 +639,48 @@ static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
     return next == base + 12 || next == base + 20;
 }
 
-static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
+/* Sort the entries by name (into zl->by_name) and report names equal
+ * without regard to case, in that order.  order: room for zl->n. */
+static c2s_status sort_names(ziplayout *zl, const zl_entry **order, findings *f, c2s_error *err)
 {
-    const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
-    if (order == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     for (size_t i = 0; i < zl->n; i++)
         order[i] = &zl->entries[i];
     qsort(order, zl->n, sizeof *order, by_name);
     zl->names_distinct = report_same_names(order, zl->n, f);
     zl->by_name = malloc((zl->n ? zl->n : 1) * sizeof *zl->by_name);
-    if (zl->by_name == NULL) {
-        free(order);
+    if (zl->by_name == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    }
     for (size_t i = 0; i < zl->n; i++)
         zl->by_name[i] = (uint32_t)(order[i] - zl->entries);
-    qsort(order, zl->n, sizeof *order, by_offset);
+    return C2S_OK;
+}
+
+/* The entries in the order of their local headers.  torch.save writes them
+ * in that order already: then any sort gives this one, no sort is needed. */
+static void sort_offsets(const ziplayout *zl, const zl_entry **order)
+{
+    int increasing = 1;
+    for (size_t i = 1; i < zl->n && increasing; i++)
+        increasing = zl->entries[i - 1].local_offset < zl->entries[i].local_offset;
+    for (size_t i = 0; i < zl->n; i++)
+        order[i] = &zl->entries[i];
+    if (!increasing)
+        qsort(order, zl->n, sizeof *order, by_offset);
+}
+
+static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error *err)
+{
+    const zl_entry **order = malloc((zl->n ? zl->n : 1) * sizeof *order);
+    if (order == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* distinct names (the rule): no finding to make, no sort to do */
+    zl->names_distinct = index_names(zl) == 1;
+    c2s_status st = zl->names_distinct ? C2S_OK : sort_names(zl, order, f, err);
+    if (st != C2S_OK) {
+        free(order);
+        return st;
+    }
+    sort_offsets(zl, order);
     uint64_t expect = 0;
     for (size_t i = 0; i <= zl->n; i++) {
         uint64_t at = i < zl->n ? order[i]->local_offset : zl->cd_offset;
@@ -500,40 +707,76 @@ static c2s_status check_layout(window *w, ziplayout *zl, findings *f, c2s_error 
     return C2S_OK;
 }
 
+/* The end record(s) checked, and w ready to walk the central directory
+ * (w->buf malloc'd; *count records). */
+static c2s_status load_central(int fd, uint64_t file_size, end_info *e, cd_walk *w, findings *f,
+                               c2s_error *err)
+{
+    memset(w, 0, sizeof *w);
+    c2s_status st = read_end(fd, file_size, e, f, err);
+    if (st != C2S_OK)
+        return st;
+    if (e->cd_size > MAX_CD_SIZE || e->entries > MAX_ENTRIES ||
+        e->entries > e->cd_size / CENTRAL_LEN || e->cd_offset > e->cd_end ||
+        e->cd_size > e->cd_end - e->cd_offset)
+        return corrupt(err, "central directory out of bounds");
+    if (e->cd_offset + e->cd_size != e->cd_end)
+        findings_add(f, "%llu bytes between the central directory and its end record",
+                     (unsigned long long)(e->cd_end - e->cd_offset - e->cd_size));
+    w->fd = fd;
+    w->cd_offset = e->cd_offset;
+    w->cd_size = (size_t)e->cd_size;
+    w->cap = w->cd_size < CD_WINDOW ? w->cd_size : CD_WINDOW;
+    w->buf = malloc(w->cap ? w->cap : 1);
+    if (w->buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    return C2S_OK;
+}
+
 /* The end record(s) and the central directory, parsed into zl. */
 static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
                                c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
-    c2s_status st = read_end(fd, file_size, &e, f, err);
-    if (st != C2S_OK)
-        return st;
-    if (e.cd_size > MAX_CD_SIZE || e.entries > MAX_ENTRIES || e.entries > e.cd_size / CENTRAL_LEN ||
-        e.cd_offset > e.cd_end || e.cd_size > e.cd_end - e.cd_offset)
-        return corrupt(err, "central directory out of bounds");
-    if (e.cd_offset + e.cd_size != e.cd_end)
-        findings_add(f, "%llu bytes between the central directory and its end record",
-                     (unsigned long long)(e.cd_end - e.cd_offset - e.cd_size));
+    cd_walk w;
+    c2s_status st = load_central(fd, file_size, &e, &w, f, err);
     zl->cd_offset = e.cd_offset;
     zl->cd_size = e.cd_size;
-    unsigned char *cd = malloc(e.cd_size ? (size_t)e.cd_size : 1);
-    if (cd == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    st = read_at(fd, cd, (size_t)e.cd_size, e.cd_offset, err);
     if (st == C2S_OK)
-        st = parse_central(cd, (size_t)e.cd_size, e.entries, zl, f, err);
-    free(cd);
+        st = parse_central(&w, e.entries, zl, f, err);
+    free(w.buf);
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
 }
 
-c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *zl, c2s_error *err)
+/* Every record decoded as parse_central decodes it, and failing where it
+ * fails, but nothing kept: the names are handed to fn where they lie in the
+ * window over the directory. */
+c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
+                               c2s_error *err)
 {
     findings ignored = {0};
-    c2s_status st = read_central(fd, file_size, zl, &ignored, err);
+    end_info e = {0};
+    cd_walk w;
+    c2s_status st = load_central(fd, file_size, &e, &w, &ignored, err);
     findings_free(&ignored);
+    for (uint64_t i = 0; st == C2S_OK && i < e.entries; i++) {
+        zl_entry z = {0};
+        const unsigned char *r = NULL;
+        size_t len = 0, avail = 0;
+        if ((st = cd_next(&w, &r, &avail, err)) != C2S_OK)
+            break;
+        const char *bad = decode_central(r, avail, &z, &len);
+        int refused = bad == NULL ? sizes_refused(&z) : 0;
+        if (bad != NULL || refused)
+            st = corrupt(err, bad != NULL ? bad : "an entry refused by PyTorch");
+        else if (fn((const char *)r + CENTRAL_LEN, z.name_len, arg) != 0)
+            break;
+        w.at += len;
+    }
+    free(w.buf);
     return st;
 }
 
@@ -564,5 +807,6 @@ void ziplayout_free(ziplayout *zl)
     free(zl->names);
     free(zl->entries);
     free(zl->by_name);
+    free(zl->by_hash);
     memset(zl, 0, sizeof *zl);
 }

@@ -52,11 +52,20 @@ typedef struct ziplayout {
     size_t n;
     char *names; /* every entry's name and its NUL, one after another */
     uint64_t cd_offset, cd_size;
-    /* Entry indices sorted by ziplayout_name_cmp (exact bytes breaking
-     * ties), and whether no two names compare equal that way: then this is
-     * the one order of any sort by ziplayout_name_cmp, miniz's included. */
+    /* Whether no two names compare equal by ziplayout_name_cmp.  Then a
+     * record has one answer whichever way it is looked up: by_hash, an
+     * open-addressing index (linear probing, hash_cap slots, a power of
+     * two) by ziplayout_name_hash; a slot holds the hash's high 32 bits
+     * above entry index + 1 (0: empty slot).
+     * Else (or when the index could not be allocated) by_hash is NULL and
+     * by_name holds the entry indices sorted by ziplayout_name_cmp, exact
+     * bytes breaking ties (NULL when the names are distinct and indexed:
+     * then every sort by ziplayout_name_cmp, miniz's included, gives one
+     * order, which nobody needs). */
     uint32_t *by_name;
     int names_distinct;
+    uint64_t *by_hash;
+    size_t hash_cap;
 } ziplayout;
 
 /* Read the layout of the zip in fd (file_size bytes).  Structural problems
@@ -64,15 +73,29 @@ typedef struct ziplayout {
  * cannot be read at all. */
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
 
-/* Only the end record(s) and the central directory: the entries' names,
- * sizes and offsets, no local header read (local_ok 0, by_name NULL), no
- * findings.  For a quick look at the names before the full reading. */
-c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *out, c2s_error *err);
+/* fn(name, len, arg) for the name of each entry of the central directory,
+ * in its order (name: len bytes, not NUL-terminated, valid during the call
+ * only), until fn returns nonzero.  Reads the end record(s) and the central
+ * directory as ziplayout_read does, and fails wherever that reading fails
+ * (with another message when an entry's sizes are refused), but builds no
+ * entries and reads no local header: for a quick look at the names of an
+ * archive of 200,000 entries before the full reading. */
+typedef int ziplayout_name_fn(const char *name, size_t len, void *arg);
+c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
+                               c2s_error *err);
 
 void ziplayout_free(ziplayout *zl);
 
 /* Compare two names as miniz does: byte by byte after mapping A-Z to a-z,
  * then by length.  Negative, 0 or positive. */
 int ziplayout_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* A hash of the name with A-Z mapped to a-z: equal for names that
+ * ziplayout_name_cmp finds equal. */
+uint64_t ziplayout_name_hash(const char *name, size_t len);
+
+/* The entry named name (compared by ziplayout_name_cmp) through by_hash;
+ * NULL when there is none.  Only when zl->by_hash is not NULL. */
+const zl_entry *ziplayout_find_hashed(const ziplayout *zl, const char *name, size_t len);
 
 #endif /* ZIPLAYOUT_H */

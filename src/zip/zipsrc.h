@@ -134,6 +134,13 @@ int zipsrc_entry_starts_like_pickle(zipsrc *z, size_t i);
 /* Uncompressed size of the storage record for key; fails when it is missing. */
 c2s_status zipsrc_storage_size(zipsrc *z, const char *key, uint64_t *size, c2s_error *err);
 
+/* The same, for many keys in a row: *hint (0 before the first call) remembers
+ * where the last record was found, so that keys looked up in the order of
+ * the archive's records cost one comparison each.  Finds what
+ * zipsrc_storage_size finds, whatever *hint holds. */
+c2s_status zipsrc_storage_size_near(zipsrc *z, const char *key, size_t *hint, uint64_t *size,
+                                    c2s_error *err);
+
 /* A reader of one storage record.  Callers own the struct (no allocation). */
 typedef struct zipsrc_stream {
     zipsrc *z;
