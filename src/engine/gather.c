@@ -448,14 +448,21 @@ AVX2 static inline void transpose8x8_4(unsigned char *out, size_t row,
     store8(out + 7 * row, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* A whole tile of 16 x 16 runs of 4 bytes, read where it lies (rstep 4),
- * as four 8 x 8 blocks: what transpose_tile gives, without tmp. */
+/* A tile of 16 segments by nr <= 16 runs of 4 bytes, read where it lies
+ * (rstep 4): 8 x 8 blocks while 8 runs are left, then the last runs one
+ * element of each segment at a time; what transpose_tile gives, without
+ * tmp.  (A band's rows rarely come in multiples of 16: a 1 MiB slot holds
+ * 186 rows of a 1408-column matrix, so every slot ends in a short tile.) */
 AVX2 static void transpose16_4(unsigned char *out, size_t row, const unsigned char *const *segp,
-                               size_t off)
+                               size_t off, size_t nr)
 {
-    for (size_t c0 = 0; c0 < 16; c0 += 8)
-        for (size_t t0 = 0; t0 < 16; t0 += 8)
+    size_t t0 = 0;
+    for (; t0 + 8 <= nr; t0 += 8)
+        for (size_t c0 = 0; c0 < 16; c0 += 8)
             transpose8x8_4(out + t0 * row + c0 * 4, row, segp + c0, off + t0 * 4);
+    for (; t0 < nr; t0++)
+        for (size_t c = 0; c < 16; c++)
+            memcpy(out + t0 * row + c * 4, segp[c] + off + t0 * 4, 4);
 }
 #else
 static int have_avx2(void)
@@ -464,15 +471,15 @@ static int have_avx2(void)
 }
 
 static void transpose16_4(unsigned char *out, size_t row, const unsigned char *const *segp,
-                          size_t off)
+                          size_t off, size_t nr)
 {
-    (void)out, (void)row, (void)segp, (void)off;
+    (void)out, (void)row, (void)segp, (void)off, (void)nr;
 }
 #endif
 
 /* m rows of the band matrix (cols runs each) from row r0 into out, in
- * tiles of TILE_BYTES / rb runs square; whole tiles of 4-byte runs read
- * where they lie go through AVX2 when avx2 (the CPU has it). */
+ * tiles of TILE_BYTES / rb runs square; tiles 16 segments wide of 4-byte
+ * runs read where they lie go through AVX2 when avx2 (the CPU has it). */
 static inline __attribute__((always_inline)) void transpose_rows(unsigned char *out,
                                                                  const unsigned char *const *segp,
                                                                  size_t cols, size_t m, size_t r0,
@@ -485,8 +492,8 @@ static inline __attribute__((always_inline)) void transpose_rows(unsigned char *
             for (size_t c = c0 + side; c < c0 + 2 * side && c < cols; c++)
                 __builtin_prefetch(segp[c] + (r0 + t0) * rstep);
             size_t nc = cols - c0 < side ? cols - c0 : side, nr = m - t0 < side ? m - t0 : side;
-            if (rb == 4 && avx2 && rstep == 4 && nc == 16 && nr == 16)
-                transpose16_4(out + t0 * row + c0 * rb, row, segp + c0, (r0 + t0) * rstep);
+            if (rb == 4 && avx2 && rstep == 4 && nc == 16)
+                transpose16_4(out + t0 * row + c0 * rb, row, segp + c0, (r0 + t0) * rstep, nr);
             else
                 transpose_tile(out + t0 * row + c0 * rb, row, segp + c0, nc, nr, (r0 + t0) * rstep,
                                rstep, rb, tmp);
