@@ -1418,6 +1418,80 @@ Test(convert, verify_catches_a_changed_byte_in_any_view)
     free_storages(sto, 2);
 }
 
+/* Big contiguous tensors are compared in blocks of 2^18 elements, shared
+ * between this thread and verify's helper thread: a byte changed in any
+ * block is reported exactly, whichever thread compared it, and with two
+ * changed the first in the file is, as one thread would report it; so with
+ * a --dtype conversion (each block converted on its thread's lane). */
+Test(convert, verify_in_two_lanes_reports_the_first_difference)
+{
+    vsto sto[] = {make_storage("FloatStorage", 4, 5 << 18, 41),
+                  make_storage("FloatStorage", 4, 3 << 18, 42)};
+    for (size_t i = 0; i < sto[0].numel; i++) /* finite: the F16 output is compared */
+        sto[0].bytes[i * 4 + 3] &= 0x3f;
+    for (size_t i = 0; i < sto[1].numel; i++)
+        sto[1].bytes[i * 4 + 3] &= 0x3f;
+    vview vv[] = {{"a", 0, 0, 1, {5 << 18}, {1}}, {"b", 1, 0, 1, {3 << 18}, {1}}};
+    char *in = views_checkpoint("lanes.pt", sto, 2, vv, 2, 0, NULL);
+    char *out = tu_path(dir, "lanes.safetensors");
+    for (int f16 = 0; f16 < 2; f16++) {
+        c2s_checkpoint *ck;
+        c2s_error err;
+        cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
+        c2s_write_options o = {.force = 1, .convert_dtype = f16, .dtype = C2S_F16};
+        cr_assert_eq(c2s_write(ck, out, &o, NULL, &err), C2S_OK, "%s", err.msg);
+        const tmap *m = &ck->map;
+        stw_entry e[2];
+        for (size_t i = 0; i < 2; i++)
+            e[i] = (stw_entry){m->tensors[i].name,
+                               f16 ? C2S_F16 : C2S_F32,
+                               m->tensors[i].ndim,
+                               m->tensors[i].shape,
+                               m->tensors[i].numel * (f16 ? 2 : 4),
+                               0,
+                               i};
+        unsigned char *header;
+        size_t header_len;
+        uint64_t data_len;
+        cr_assert_eq(stw_plan(e, 2, NULL, 0, &header, &header_len, &data_len, &err), C2S_OK);
+        free(header);
+        c2s_write_options vo = {.convert_dtype = f16, .dtype = C2S_F16};
+        cr_assert_eq(verify_output(ck, out, e, 2, header_len, &vo, &err), C2S_OK, "%s", err.msg);
+        uint64_t block = (uint64_t)1 << 18 << (f16 ? 1 : 2);   /* output bytes of a block */
+        for (uint64_t at = 1000; at < data_len; at += block) { /* one byte in each block */
+            flip_byte(out, header_len + at);
+            cr_assert_eq(verify_output(ck, out, e, 2, header_len, &vo, &err), C2S_ERR_INPUT,
+                         "a change at %llu went unnoticed", (unsigned long long)at);
+            const char *name = at < e[1].begin ? "a" : "b";
+            char want[200];
+            snprintf(want, sizeof want,
+                     "verify: tensor '%s': written byte %llu differs from the source", name,
+                     (unsigned long long)at);
+            cr_assert_str_eq(err.msg, want);
+            flip_byte(out, header_len + at);
+        }
+        /* two changes: the first in the file is reported, in every pair */
+        for (uint64_t a = 7; a < data_len; a += 3 * block)
+            for (uint64_t b = a + block; b < data_len; b += 2 * block) {
+                flip_byte(out, header_len + a);
+                flip_byte(out, header_len + b);
+                cr_assert_eq(verify_output(ck, out, e, 2, header_len, &vo, &err), C2S_ERR_INPUT);
+                char want[200];
+                snprintf(want, sizeof want,
+                         "verify: tensor '%s': written byte %llu differs from the source",
+                         a < e[1].begin ? "a" : "b", (unsigned long long)a);
+                cr_assert_str_eq(err.msg, want);
+                flip_byte(out, header_len + a);
+                flip_byte(out, header_len + b);
+            }
+        cr_assert_eq(verify_output(ck, out, e, 2, header_len, &vo, &err), C2S_OK, "%s", err.msg);
+        c2s_close(ck);
+    }
+    free(out);
+    free(in);
+    free_storages(sto, 2);
+}
+
 /* The input is opened once: replacing the path after c2s_open changes
  * nothing, the bytes written are those of the file that was judged. */
 Test(convert, replaced_input_still_writes_the_judged_file)
