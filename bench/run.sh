@@ -228,11 +228,11 @@ print(f"{n} tensors (" + ", ".join(f"{k} {v}" for k, v in dt.most_common()) + ")
 }
 
 # settle FILE: evict FILE's pages (clean after sync; GNU dd's iflag=nocache with count=0
-# drops the whole file's cache) and read it back, so the page cache holds it as a file read
-# from disk does (readahead's large folios), not as the program that wrote it left it.  A
-# checkpoint torch.save has just written sits in 4 KiB folios, and reading those costs about
-# four times as much (measured: 94 ms against 23 ms for 512 MiB with read(2)), for cp and for
-# us alike; that is the writer's doing, not the reader's.
+# drops the whole file's cache) and read it back, so that every input starts from the same
+# state, that of a file read from disk.  On the development VM the same cached 512 MiB
+# checkpoint read (1 MiB reads) in 94 ms at one time and in 23 ms after it was dropped and
+# read back, for cp and for us alike; we did not find out which state of the page cache made
+# the difference (a file torch.save had just written read fast from its second read on).
 settle() {
     sync
     dd if="$1" iflag=nocache count=0 status=none 2>/dev/null ||
