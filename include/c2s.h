@@ -589,6 +589,12 @@ uint64_t c2s_safetensors_data_bytes(const c2s_safetensors *st);
 /* NULL is a no-op. */
 void c2s_safetensors_close(c2s_safetensors *st);
 
+/* c2s_check_names for the tensors of a safetensors file listed under o's
+ * renames and globs (every tensor counts, whatever its dtype): the same
+ * rules, the same messages. */
+c2s_status c2s_safetensors_check_names(const c2s_safetensors *st, const c2s_write_options *o,
+                                       c2s_error *err);
+
 /* ---- small files ------------------------------------------------------------------ */
 
 /* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */

@@ -242,6 +242,38 @@ Test(select, unmatched_patterns_are_warned_about_per_file_in_a_batch)
 
 /* ---- --list as a preview ---------------------------------------------------------------- */
 
+/* --list of a safetensors file applies the same checks to its renamed names
+ * as to a checkpoint's: a collision, an empty name and nothing left are
+ * errors, with nothing listed. */
+Test(select, list_of_a_safetensors_file_checks_renamed_names)
+{
+#define ST "fixtures/sd/sd_v1.all.expected.safetensors"
+    tr_result r = RUN("--list", "--rename", "first_stage_model.encoder.=vae.", "--rename",
+                      "first_stage_model.decoder.=vae.", ST);
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.out, "");
+    cr_expect_str_eq(r.err, ERR ST ": tensors 'first_stage_model.decoder.conv_in.weight' and "
+                                   "'first_stage_model.encoder.conv_in.weight' would both be "
+                                   "written as 'vae.conv_in.weight' (--rename)\n");
+    tr_free(&r);
+    r = RUN("--list", "-q", "--rename", "first_stage_model.encoder.=vae.", "--rename",
+            "first_stage_model.decoder.=vae.", "--exclude", "vae.conv_in.weight", ST);
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    tr_free(&r);
+    r = RUN("--list", "--rename", "betas=", ST);
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.err,
+                     ERR ST ": renaming leaves tensor 'betas' with an empty name (--rename)\n");
+    tr_free(&r);
+    r = RUN("--list", "-q", "--include", "nothing.*", ST);
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.out, "");
+    cr_expect_str_eq(r.err, ERR ST ": no tensor left to write after the include/exclude filters "
+                                   "(--include/--exclude)\n");
+    tr_free(&r);
+#undef ST
+}
+
 Test(select, list_shows_renamed_names_converted_dtypes_and_only_kept_tensors)
 {
     tr_result r = RUN("--list", "--key", "first_stage_model", "--rename", "=vae.", "--include",

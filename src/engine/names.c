@@ -1,7 +1,7 @@
 /*
  * names.c - the names tensors are written under (names.h, and the public
- * c2s_output_name, c2s_rename_index, c2s_glob_match, c2s_output_tensor and
- * c2s_check_names of include/c2s.h).
+ * c2s_output_name, c2s_rename_index, c2s_glob_match, c2s_output_tensor,
+ * c2s_check_names and c2s_safetensors_check_names of include/c2s.h).
  *
  * A tensor's output name is its name in the map (after the key) with the
  * first matching rename applied: the renames are tried in order and the
@@ -100,22 +100,27 @@ static int by_name_then_index(const void *a, const void *b)
     return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
 }
 
+/* Where the original names come from: tensor i's name, or NULL for a
+ * tensor that is not written whatever the options (unsupported). */
+typedef const char *name_source(const void *from, size_t i);
+
 /* A renamed tensor's own faults: an empty or reserved output name. */
-static c2s_status check_one(const tmap *m, size_t i, const char *out, c2s_error *err)
+static c2s_status check_one(const char *orig, const char *out, c2s_error *err)
 {
     if (*out == '\0')
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_RENAME,
-                             "renaming leaves tensor '%s' with an empty name", m->tensors[i].name);
+                             "renaming leaves tensor '%s' with an empty name", orig);
     if (strcmp(out, "__metadata__") == 0)
         return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_RENAME,
                              "renaming makes tensor '%s' '__metadata__', a name safetensors "
                              "reserves",
-                             m->tensors[i].name);
+                             orig);
     return C2S_OK;
 }
 
 /* Two written tensors with one output name. */
-static c2s_status check_unique(const tmap *m, char **names, size_t n_written, c2s_error *err)
+static c2s_status check_unique(name_source *src, const void *from, size_t n, char **names,
+                               size_t n_written, c2s_error *err)
 {
     if (n_written < 2)
         return C2S_OK;
@@ -123,7 +128,7 @@ static c2s_status check_unique(const tmap *m, char **names, size_t n_written, c2
     if (v == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; i < m->ntensors; i++)
+    for (size_t i = 0; i < n; i++)
         if (names[i] != NULL)
             v[k++] = (named){names[i], i};
     qsort(v, k, sizeof *v, by_name_then_index);
@@ -132,24 +137,25 @@ static c2s_status check_unique(const tmap *m, char **names, size_t n_written, c2
         if (strcmp(v[i - 1].name, v[i].name) == 0)
             st = c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_RENAME,
                                "tensors '%s' and '%s' would both be written as '%s'",
-                               m->tensors[v[i - 1].index].name, m->tensors[v[i].index].name,
-                               v[i].name);
+                               src(from, v[i - 1].index), src(from, v[i].index), v[i].name);
     free(v);
     return st;
 }
 
-c2s_status names_plan(const tmap *m, const c2s_write_options *o, char ***names, size_t *n_written,
-                      size_t *n_filtered, c2s_error *err)
+/* names_plan over any n tensors named by src. */
+static c2s_status plan(name_source *src, const void *from, size_t n, const c2s_write_options *o,
+                       char ***names, size_t *n_written, size_t *n_filtered, c2s_error *err)
 {
-    *names = calloc(m->ntensors ? m->ntensors : 1, sizeof **names);
+    *names = calloc(n ? n : 1, sizeof **names);
     *n_written = *n_filtered = 0;
     if (*names == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     c2s_status st = C2S_OK;
-    for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
-        if (!m->tensors[i].supported)
+    for (size_t i = 0; i < n && st == C2S_OK; i++) {
+        const char *orig = src(from, i);
+        if (orig == NULL)
             continue;
-        char *out = names_output(o, m->tensors[i].name);
+        char *out = names_output(o, orig);
         if (out == NULL) {
             st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
         } else if (!c2s_selected(o, out)) {
@@ -158,19 +164,48 @@ c2s_status names_plan(const tmap *m, const c2s_write_options *o, char ***names, 
         } else {
             (*names)[i] = out;
             ++*n_written;
-            st = check_one(m, i, out, err);
+            st = check_one(orig, out, err);
         }
     }
     if (st == C2S_OK)
-        st = check_unique(m, *names, *n_written, err);
+        st = check_unique(src, from, n, *names, *n_written, err);
     if (st == C2S_OK && *n_written == 0 && *n_filtered > 0)
         st = c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_ALL_FILTERED,
                            "no tensor left to write after the include/exclude filters");
     if (st != C2S_OK) {
-        names_free(*names, m->ntensors);
+        names_free(*names, n);
         *names = NULL;
     }
     return st;
+}
+
+static const char *map_name(const void *from, size_t i)
+{
+    const tmap_tensor *t = &((const tmap *)from)->tensors[i];
+    return t->supported ? t->name : NULL;
+}
+
+c2s_status names_plan(const tmap *m, const c2s_write_options *o, char ***names, size_t *n_written,
+                      size_t *n_filtered, c2s_error *err)
+{
+    return plan(map_name, m, m->ntensors, o, names, n_written, n_filtered, err);
+}
+
+/* Every tensor of a safetensors file is listed under its output name,
+ * whatever its dtype. */
+static const char *file_name(const void *from, size_t i)
+{
+    return c2s_safetensors_tensor_at(from, i).name;
+}
+
+c2s_status c2s_safetensors_check_names(const c2s_safetensors *st, const c2s_write_options *o,
+                                       c2s_error *err)
+{
+    char **names;
+    size_t n = c2s_safetensors_count(st), written, filtered;
+    c2s_status s = plan(file_name, st, n, o, &names, &written, &filtered, err);
+    names_free(names, n);
+    return s;
 }
 
 c2s_status c2s_check_names(const c2s_checkpoint *ck, const c2s_write_options *o, c2s_error *err)

@@ -137,6 +137,11 @@ static int list_safetensors(const tool_config *cfg, const char *file)
     if (st != C2S_OK)
         return list_failed(cfg, file, &err);
     tool_warn_unmatched(cfg, file, &(tool_tensors){NULL, f}, NULL);
+    c2s_write_options wo = tool_select_options(cfg);
+    if ((st = c2s_safetensors_check_names(f, &wo, &err)) != C2S_OK) {
+        c2s_safetensors_close(f);
+        return list_failed(cfg, file, &err);
+    }
     int rc = tool_print_list_st(stdout, cfg, file, f);
     c2s_safetensors_close(f);
     if (rc != 0)
