@@ -236,10 +236,11 @@ static c2s_status compare_block(check *c, lane *l, const tmap_tensor *t, c2s_dty
  * memcmp on buffers of this lane's own: nothing shared is written.  So this
  * thread hands such blocks to a helper thread through a queue of NJOBS
  * (doing a block itself when the queue is full), and both read and compare
- * at once (--verify of the bench's 512 MiB checkpoint: median 162 -> 142 ms,
- * the conversion alone 107 ms).  Blocks are queued in file order and taken in that order, and a
- * failure's output offset is kept, so the failure reported is the one a
- * single thread would have met first (helper_finish).  The helper starts
+ * at once (--verify of the bench's 512 MiB checkpoint: median 162 -> 142
+ * ms, the conversion alone 107 ms).  Blocks are queued in file order and
+ * taken in that order, and a failure's output offset is kept, so the
+ * failure reported is the one a single thread would have met first
+ * (helper_finish).  The helper starts
  * with the first block it is offered, only on a machine with two or more
  * processors; it does not call the progress callback (advance adds what it
  * has done) and does not read the cancel flag (this thread does, and the
