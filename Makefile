@@ -297,6 +297,13 @@ valgrind: ckpt2safetensors
 BENCH_SIZES ?= 1G 5G
 BENCH_CASES ?= f16 bf16 verify transposed
 
-.PHONY: bench
+.PHONY: bench bench-crc
 bench:
 	BENCH_CASES="$(BENCH_CASES)" bash bench/run.sh $(BENCH_SIZES)
+
+# The CRC-32 paths this CPU has, in GB/s (bench/crc_speed.c).
+bench-crc: $(B)/crc_speed
+	$(B)/crc_speed
+
+$(B)/crc_speed: bench/crc_speed.c $(B)/libc2s.a | $(B)
+	$(CC) $(CFLAGS) $(INC) -o $@ bench/crc_speed.c $(B)/libc2s.a $(LDFLAGS) $(LDLIBS)
