@@ -575,9 +575,12 @@ static c2s_status write_all(writer *w, const plan *p)
         st = C2S_ERR_INPUT;
     if (st == C2S_OK)
         st = check_records(w);
-    if (st == C2S_OK && w->opts && w->opts->verify)
-        st = verify_output(w->ck, outfile_read_path(&w->ring.out), p->entries, p->n, p->header_len,
-                           w->opts, w->err);
+    if (st == C2S_OK && w->opts && w->opts->verify) {
+        const outfile *out = &w->ring.out;
+        verify_read how = {out->direct_bytes ? out->direct_from : UINT64_MAX, out->align};
+        st = verify_output(w->ck, outfile_read_path(out), p->entries, p->n, p->header_len, w->opts,
+                           &how, w->err);
+    }
     if (st == C2S_OK)
         st = outfile_commit(&w->ring.out, w->err);
     return st;

@@ -18,6 +18,8 @@
  * instead: WINDOW bytes read at once, later reads served from it while
  * they fall inside, so 200,000 tiny tensors cost tens of preads, not
  * 400,000 (the records and the written tensors lie one after another).
+ * The part of the file written around the page cache (direct I/O) is read
+ * back the same way, big reads with O_DIRECT (verify.h says why).
  *
  * Where a strided view's elements come from.  In a STORED record, through
  * a line cache of fixed size (CACHE_BYTES), which knows nothing of views:
@@ -115,6 +117,9 @@ typedef struct helper {
 typedef struct check {
     c2s_checkpoint *ck;
     int fd;
+    int dfd;              /* the written file opened with O_DIRECT, or -1 */
+    uint64_t direct_from; /* where it was written around the cache (verify_read) */
+    size_t align;         /* and the alignment of those writes */
     uint64_t data_start;
     const volatile sig_atomic_t *cancel;
     lane main; /* this thread's */
@@ -184,6 +189,28 @@ static const unsigned char *window_at(window *w, uint64_t off, size_t len)
     return w->len >= len ? w->buf : NULL;
 }
 
+/* A lane's buffer for the written file's bytes: a block, and room for the
+ * two partial blocks of an O_DIRECT read around it, on c->align. */
+static unsigned char *alloc_file_buffer(const check *c)
+{
+    size_t a = c->align ? c->align : 4096, size = BLOCK_ELEMS * 8 + 2 * a;
+    return aligned_alloc(a, (size + a - 1) / a * a);
+}
+
+/* len bytes of the written file at off read with O_DIRECT: the aligned
+ * blocks around them into l->file (which has room for two blocks more and
+ * is aligned), where they then lie; NULL when that fails (an alignment the
+ * file system refuses, ...): the caller reads them through the cache. */
+static const unsigned char *read_direct(check *c, lane *l, uint64_t off, size_t len)
+{
+    uint64_t a0 = off & ~(uint64_t)(c->align - 1);
+    uint64_t a1 = (off + len + c->align - 1) & ~(uint64_t)(c->align - 1);
+    ssize_t got = pread_full(c->dfd, l->file, (size_t)(a1 - a0), a0);
+    if (got < 0 || (uint64_t)got < off + len - a0)
+        return NULL;
+    return l->file + (off - a0);
+}
+
 /* len bytes of the written file at off: from the window when small and
  * on this thread's lane (the window is not the helper's), else read into
  * l->file. */
@@ -191,6 +218,11 @@ static const unsigned char *read_written(check *c, lane *l, uint64_t off, size_t
 {
     if (len <= WINDOWED && l == &c->main)
         return window_at(&c->out, off, len);
+    if (c->dfd >= 0 && off + len > c->direct_from) {
+        const unsigned char *p = read_direct(c, l, off, len);
+        if (p != NULL)
+            return p;
+    }
     return read_at(c->fd, l->file, len, off) == 0 ? l->file : NULL;
 }
 
@@ -299,7 +331,7 @@ static int helper_start(check *c)
     helper *h = &c->h;
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return 0;
-    h->l = (lane){malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8)};
+    h->l = (lane){malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8), alloc_file_buffer(c)};
     if (h->l.src == NULL || h->l.cvt == NULL || h->l.file == NULL)
         return 0;
     pthread_mutex_init(&h->mu, NULL);
@@ -624,9 +656,12 @@ static c2s_status check_entry(check *c, const tmap_tensor *t, const stw_entry *e
 }
 
 c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *entries, size_t n,
-                         size_t header_len, const c2s_write_options *o, c2s_error *err)
+                         size_t header_len, const c2s_write_options *o, const verify_read *how,
+                         c2s_error *err)
 {
-    check c = {.ck = ck, .path = dtconv_best_path(), .err = err};
+    check c = {.ck = ck, .path = dtconv_best_path(), .err = err, .dfd = -1};
+    c.direct_from = how ? how->direct_from : UINT64_MAX;
+    c.align = how ? how->align : 0;
     if (o != NULL) {
         c.cancel = o->cancel;
         c.progress = o->verify_progress;
@@ -647,7 +682,10 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     }
     c.data_start = f.data_start;
     st = check_header(&f, entries, n, header_len, err);
-    c.main = (lane){malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8)};
+    if (c.direct_from != UINT64_MAX && c.align >= 512 && c.align <= (1u << 20) &&
+        (c.align & (c.align - 1)) == 0) /* else read all through the cache */
+        c.dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    c.main = (lane){malloc(BLOCK_ELEMS * 8), malloc(BLOCK_ELEMS * 8), alloc_file_buffer(&c)};
     c.in = (window){.fd = -1, .buf = malloc(WINDOW)};
     c.out = (window){.fd = c.fd, .buf = malloc(WINDOW)};
     c.lc.data = alloc_cache();
@@ -671,6 +709,8 @@ c2s_status verify_output(c2s_checkpoint *ck, const char *path, const stw_entry *
     free(c.lc.data);
     free(c.lc.tag);
     st_file_free(&f);
+    if (c.dfd >= 0)
+        close(c.dfd);
     close(c.fd);
     return st;
 }
