@@ -2819,31 +2819,6 @@ const pvm_value *pvm_node_at(const pvm *vm, size_t i)
     return &vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK];
 }
 
-void pvm_free(pvm *vm)
-{
-    if (vm == NULL)
-        return;
-    for (size_t i = 0; i < vm->node_count; i++)
-        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
-    for (size_t c = 0; c < vm->chunk_count; c++)
-        free(vm->chunks[c]);
-    arena_free(&vm->fixed);
-    arena_free(&vm->text);
-    free(vm->chunks);
-    for (size_t g = 0; g < vm->global_count; g++)
-        free((char *)vm->globals[g].module); /* one block per global */
-    free(vm->globals);
-    free(vm->global_slots);
-    free(vm->dict_slots);
-    free(vm->memo);
-    free(vm->memo_dense);
-    free(vm->stack);
-    free(vm->marks);
-    if (vm->c_locale != (locale_t)0)
-        freelocale(vm->c_locale);
-    free(vm);
-}
-
 /* Free what only the running machine needs (the stack, the marks, the memo
  * and the dict-key index): once STOP has popped the result, the graph and
  * the globals table are all that is read, and on a pickle of many small
@@ -2865,6 +2840,27 @@ static void release_run_state(pvm *vm)
     free(vm->dict_slots);
     vm->dict_slots = NULL;
     vm->dict_slot_cap = vm->dict_slot_count = 0;
+}
+
+void pvm_free(pvm *vm)
+{
+    if (vm == NULL)
+        return;
+    for (size_t i = 0; i < vm->node_count; i++)
+        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
+    for (size_t c = 0; c < vm->chunk_count; c++)
+        free(vm->chunks[c]);
+    arena_free(&vm->fixed);
+    arena_free(&vm->text);
+    free(vm->chunks);
+    for (size_t g = 0; g < vm->global_count; g++)
+        free((char *)vm->globals[g].module); /* one block per global */
+    free(vm->globals);
+    free(vm->global_slots);
+    release_run_state(vm); /* (already done when the run reached STOP) */
+    if (vm->c_locale != (locale_t)0)
+        freelocale(vm->c_locale);
+    free(vm);
 }
 
 c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result, size_t *end,
