@@ -109,11 +109,11 @@ int crc32_path_count(void)
 #endif
 }
 
-uint32_t crc32_with_path(int path, uint32_t crc, const void *data, size_t n)
+/* c2s_crc32 on a path the CPU has (1, 2 or 3, as crc32_path_count). */
+static uint32_t crc_on(int path, uint32_t crc, const unsigned char *p, size_t n)
 {
-    const unsigned char *p = data;
 #ifdef HAVE_CLMUL_CRC
-    if (n >= 64 && path >= 2 && path <= crc32_path_count()) {
+    if (n >= 64 && path >= 2) {
         size_t m = n & ~(size_t)15;
         crc = ~(path == 3 ? crc_vclmul(~crc, p, m) : crc_clmul(~crc, p, m));
         p += m;
@@ -131,7 +131,12 @@ uint32_t crc32_with_path(int path, uint32_t crc, const void *data, size_t n)
     return crc;
 }
 
+uint32_t crc32_with_path(int path, uint32_t crc, const void *data, size_t n)
+{
+    return crc_on(path >= 1 && path <= crc32_path_count() ? path : 1, crc, data, n);
+}
+
 uint32_t c2s_crc32(uint32_t crc, const void *data, size_t n)
 {
-    return crc32_with_path(n >= 64 ? crc32_path_count() : 1, crc, data, n);
+    return crc_on(n >= 64 ? crc32_path_count() : 1, crc, data, n);
 }
