@@ -316,6 +316,28 @@ static void expect_exact_as(const char *in, int f16)
     free(want);
 }
 
+/* The archive of NREC records and their pickle, written to dir/in.pt:
+ * every deflate_every-th record DEFLATE (0: none), with data descriptors
+ * when dd.  Its path (free it). */
+static char *write_archive(size_t deflate_every, int dd)
+{
+    fill_records();
+    pb p = {0};
+    build_pickle(&p);
+    char(*names)[32] = calloc(NREC, 32);
+    cr_assert_not_null(names);
+    zb_entry *e = entries(&p, names, deflate_every);
+    char *in = tu_path(dir, "in.pt");
+    if (dd)
+        write_zip_dd(in, e, NREC + 1);
+    else
+        cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    free(e);
+    free(names);
+    pb_free(&p);
+    return in;
+}
+
 static void expect_exact(const char *in)
 {
     expect_exact_as(in, 0);
@@ -323,67 +345,31 @@ static void expect_exact(const char *in)
 
 Test(coalesce, many_small_records_exact_bytes)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 0);
-    char *in = tu_path(dir, "in.pt");
-    cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    char *in = write_archive(0, 0);
     expect_exact(in);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
 
 /* Converted tensors are batched into the read slots, then converted. */
 Test(coalesce, many_small_records_to_f16_exact_bytes)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 7); /* DEFLATE ones among them */
-    char *in = tu_path(dir, "in.pt");
-    cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    char *in = write_archive(7, 0); /* DEFLATE ones among them */
     expect_exact_as(in, 1);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
 
 Test(coalesce, data_descriptors_exact_bytes)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 0);
-    char *in = tu_path(dir, "in.pt");
-    write_zip_dd(in, e, NREC + 1);
+    char *in = write_archive(0, 1);
     expect_exact(in);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
 
 Test(coalesce, deflate_records_mixed_in_exact_bytes)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 7);
-    char *in = tu_path(dir, "in.pt");
-    cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    char *in = write_archive(7, 0);
     expect_exact(in);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
 
 /* Find the only occurrence of n bytes in buf. */
@@ -401,13 +387,7 @@ static size_t find_once(const unsigned char *buf, size_t len, const void *what, 
 
 Test(coalesce, crc_mismatch_mid_batch_names_the_record)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 0);
-    char *in = tu_path(dir, "in.pt");
-    write_zip_dd(in, e, NREC + 1);
+    char *in = write_archive(0, 1);
     /* record 1001 (2 floats, 1001 * 16 + j): one byte of its data changed */
     size_t k = 1001, len;
     unsigned char *file = tu_read(in, &len);
@@ -432,9 +412,6 @@ Test(coalesce, crc_mismatch_mid_batch_names_the_record)
     }
     free(file);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
 
 static void cancel_after_first_block(void *ctx, uint64_t done, uint64_t total)
@@ -446,13 +423,7 @@ static void cancel_after_first_block(void *ctx, uint64_t done, uint64_t total)
 
 Test(coalesce, cancel_between_batches)
 {
-    fill_records();
-    pb p = {0};
-    build_pickle(&p);
-    char(*names)[32] = calloc(NREC, 32);
-    zb_entry *e = entries(&p, names, 0);
-    char *in = tu_path(dir, "in.pt");
-    cr_assert_eq(zb_write(in, e, NREC + 1), 0);
+    char *in = write_archive(0, 0);
     c2s_checkpoint *ck;
     c2s_error err;
     cr_assert_eq(c2s_open(in, NULL, &ck, &err), C2S_OK, "%s", err.msg);
@@ -468,7 +439,4 @@ Test(coalesce, cancel_between_batches)
     c2s_close(ck);
     free(out);
     free(in);
-    free(e);
-    free(names);
-    pb_free(&p);
 }
