@@ -32,20 +32,7 @@
 #include "test_util.h"
 #include "zip_builder.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(coalesce, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(coalesce);
 
 #define NREC 1400 /* records: more than one batch (512 parts) */
 #define MAXF 8    /* floats per record at most */

@@ -16,20 +16,7 @@
 #include "test_util.h"
 #include "zip_builder.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(convert, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(convert);
 
 /* Finish a pickle whose top-level dict body (MARK k v ...) was written. */
 static void end_dict(pb *p)

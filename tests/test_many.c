@@ -34,20 +34,7 @@
 #include "zip/ziplayout.h"
 #include "zip/zipsrc.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(many, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(many);
 
 #define NMANY 3000
 

@@ -22,20 +22,7 @@
 #include "run_util.h"
 #include "test_util.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(outfile, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(outfile);
 
 #define BLK 4096
 

@@ -11,20 +11,7 @@
 #include "c2s.h"
 #include "test_util.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(reader, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(reader);
 
 static void expect_open_error(const void *data, size_t len, const char *msg)
 {

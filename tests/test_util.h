@@ -207,4 +207,21 @@ static inline const char *tu_realdata(const char *sub)
     return NULL;
 }
 
+/* The fixture most suites use: each test gets a fresh temporary directory
+ * in `dir`, removed with its plain files after the test.  Expands to the
+ * suite's declaration (the file includes criterion/criterion.h). */
+#define TU_SUITE_WITH_DIR(name)  \
+    static char *dir;            \
+    static void setup(void)      \
+    {                            \
+        dir = tu_tmpdir();       \
+        cr_assert_not_null(dir); \
+    }                            \
+    static void teardown(void)   \
+    {                            \
+        tu_rmdir(dir);           \
+        dir = NULL;              \
+    }                            \
+    TestSuite(name, .init = setup, .fini = teardown)
+
 #endif /* TEST_UTIL_H */

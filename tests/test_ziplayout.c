@@ -26,20 +26,7 @@
 #include "zip_builder.h"
 #include "zip/ziplayout.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(ziplayout, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(ziplayout);
 
 /* ---- a zip image in memory ------------------------------------------------ */
 

@@ -12,20 +12,7 @@
 #include "zip_builder.h"
 #include "zip/zipsrc.h"
 
-static char *dir;
-
-static void setup(void)
-{
-    dir = tu_tmpdir();
-    cr_assert_not_null(dir);
-}
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    dir = NULL;
-}
-
-TestSuite(zipsrc, .init = setup, .fini = teardown);
+TU_SUITE_WITH_DIR(zipsrc);
 
 /* Open a file holding data and expect exactly message. */
 static void expect_open_error(const void *data, size_t len, const char *message)
