@@ -672,34 +672,44 @@ Test(cli, sigkill_leaves_no_file)
 
 /* A write past the file size limit: with SIGXFSZ ignored, one line that
  * names the output and the limit, exit 1, nothing left; with O_TMPFILE or
- * the named file, through the cache or around it. */
+ * the named file, through the cache or around it; at the last write, and
+ * in the middle of a tensor (the message names no tensor: the failure is
+ * the output's, not the tensor's). */
 Test(cli, file_size_limit_is_a_clear_error)
 {
     int seccomp = tr_refusing_works();
-    char *in = f32_checkpoint("mid.pt", 64u << 10);
-    char *out = tu_path(dir, "mid.safetensors");
-    char want[800];
-    snprintf(want, sizeof want,
-             "ckpt2safetensors: error: %s: cannot write %s: File too large (the file size "
-             "limit, ulimit -f, is 65536 bytes)\n",
-             in, out);
+    const struct {
+        const char *name;
+        size_t floats;
+        unsigned long limit;
+    } cases[] = {{"mid.pt", 64u << 10, 65536}, {"long.pt", 4u << 20, 2u << 20}};
     const char *modes[] = {"--direct-io=never", "--direct-io=always"};
-    for (int named = 0; named <= seccomp; named++) {
-        for (size_t m = 0; m < 2; m++) {
-            tr_limits lim = {.no_tmpfile = named, .fsize = 65536};
-            pid_t pid = tr_start_limited(tr_bin(), dir, NULL,
-                                         (const char *const[]){"-o", out, modes[m], in, NULL},
-                                         &lim);
-            run_result r = finish(pid);
-            cr_expect_eq(r.code, 1, "named %d %s: exit %d sig %d", named, modes[m], r.code,
-                         r.signo);
-            cr_expect_str_eq(r.err, want, "named %d %s", named, modes[m]);
-            cr_expect_eq(files_left(), 1, "named %d %s: a file was left behind", named, modes[m]);
-            run_free(&r);
+    for (size_t c = 0; c < 2; c++) {
+        char *in = f32_checkpoint(cases[c].name, cases[c].floats);
+        char *out = tu_path(dir, "mid.safetensors");
+        char want[800];
+        snprintf(want, sizeof want,
+                 "ckpt2safetensors: error: %s: cannot write %s: File too large (the file size "
+                 "limit, ulimit -f, is %lu bytes)\n",
+                 in, out, cases[c].limit);
+        for (int named = 0; named <= seccomp; named++) {
+            for (size_t m = 0; m < 2; m++) {
+                tr_limits lim = {.no_tmpfile = named, .fsize = cases[c].limit};
+                pid_t pid = tr_start_limited(tr_bin(), dir, NULL,
+                                             (const char *const[]){"-o", out, modes[m], in, NULL},
+                                             &lim);
+                run_result r = finish(pid);
+                cr_expect_eq(r.code, 1, "%s named %d %s: exit %d sig %d", in, named, modes[m],
+                             r.code, r.signo);
+                cr_expect_str_eq(r.err, want, "%s named %d %s", in, named, modes[m]);
+                cr_expect_eq(files_left(), 1 + (int)c, "%s named %d %s: a file was left behind", in,
+                             named, modes[m]);
+                run_free(&r);
+            }
         }
+        free(in);
+        free(out);
     }
-    free(in);
-    free(out);
 }
 
 /* A user who may not link a descriptor itself (no CAP_DAC_READ_SEARCH):

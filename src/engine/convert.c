@@ -202,7 +202,7 @@ static c2s_status copy_tensor(writer *w, const tmap_tensor *t, c2s_dtype out, ga
     else if (st == C2S_OK)
         st = copy_opened(w, t, out, src, *nopened ? &next : NULL);
     rd_stream_close(&src->s);
-    if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
+    if (st != C2S_OK && !ring_failed_alone(&w->ring))
         c2s_error_prefix(w->err, "tensor '%s'", t->name);
     return st;
 }
@@ -246,7 +246,7 @@ static int add_to_batch(ring_batch *b, const tmap_tensor *t, const gather_source
 /* A failure while tensor t is copied names it, as copy_tensor does. */
 static c2s_status name_failure(writer *w, const tmap_tensor *t, c2s_status st)
 {
-    if (st != C2S_OK && !w->ring.interrupted && !w->ring.pipe_failed)
+    if (st != C2S_OK && !ring_failed_alone(&w->ring))
         c2s_error_prefix(w->err, "tensor '%s'", t->name);
     return st;
 }

@@ -123,8 +123,10 @@ static c2s_status write_out(ring *r, const unsigned char *p, size_t n)
     if (ring_cancelled(r))
         return C2S_ERR_INPUT;
     c2s_status st = outfile_write(&r->out, p, n, r->err);
-    if (st != C2S_OK)
+    if (st != C2S_OK) {
+        r->write_failed = 1;
         return st;
+    }
     r->done += n;
     if (r->progress)
         r->progress(r->progress_ctx, r->done, r->total);

@@ -88,8 +88,8 @@ typedef struct ring {
     const volatile sig_atomic_t *cancel;
     c2s_progress_fn progress;
     void *progress_ctx;
-    uint64_t done, total;         /* output bytes written, and to write */
-    int interrupted, pipe_failed; /* errors that name no tensor */
+    uint64_t done, total;                       /* output bytes written, and to write */
+    int interrupted, pipe_failed, write_failed; /* errors that name no tensor */
     c2s_error *err;
 } ring;
 
@@ -113,6 +113,14 @@ void ring_pipe_finish(ring *r);
 /* Wait for the pipe's jobs up to ticket; a failed read becomes our error
  * (it names the record: the tensor being copied may be a later one). */
 c2s_status ring_wait(ring *r, uint64_t ticket);
+
+/* Whether the last error is one that is no tensor's: the caller asked to
+ * stop, a read of the pipe failed (its message names the record), or a
+ * write of the output failed (it names the output). */
+static inline int ring_failed_alone(const ring *r)
+{
+    return r->interrupted || r->pipe_failed || r->write_failed;
+}
 
 /* Whether the caller asked to stop; if so, err says "interrupted". */
 int ring_cancelled(ring *r);
