@@ -1221,7 +1221,7 @@ Test(convert, crc_pipe_reads_on_its_thread)
     crcpipe_submit(&p, &r, fd, 0, &tail, 1);
     uint64_t t = crcpipe_submit(&p, &r, fd, 0, &more, 1);
     cr_assert_eq(crcpipe_wait(&p, t), C2S_ERR_INPUT);
-    cr_assert_str_eq(p.err.msg, "archive/data/5: truncated record");
+    cr_assert_str_eq(crcpipe_error(&p)->msg, "archive/data/5: truncated record");
     crcpipe_finish(&p);
     crcpipe_record_free(&r);
     close(fd);

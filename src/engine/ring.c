@@ -99,7 +99,7 @@ c2s_status ring_wait(ring *r, uint64_t ticket)
 {
     c2s_status st = crcpipe_wait(&r->pipe, ticket);
     if (st != C2S_OK) {
-        memcpy(r->err, &r->pipe.err, sizeof *r->err);
+        *r->err = *crcpipe_error(&r->pipe);
         r->pipe_failed = 1;
     }
     return st;

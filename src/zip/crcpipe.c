@@ -2,12 +2,9 @@
  * crcpipe.c - reads of STORED records and their CRC-32 from pieces, on a
  * second thread (see crcpipe.h).
  *
- * The queue is a ring of jobs under one mutex.  crcpipe_submit appends a job
- * and wakes the thread only when it sleeps; the thread takes the job at the
- * head, reads its ranges and folds them into the record's pieces outside
- * the lock, then counts it done and wakes the caller only when it waits.
- * Tickets are the running count of submitted jobs, so "job t is done" is
- * `done >= t`.
+ * The thread and its queue are a util/jobq.h queue of crcpipe_jobs: the
+ * thread takes each job in turn, reads its ranges and folds them into the
+ * record's pieces.
  *
  * Pieces: a sorted array of disjoint (offset, length, CRC).  A new range is
  * cut against it: covered parts are skipped, each uncovered part either
@@ -327,75 +324,17 @@ static c2s_status run_job(const crcpipe_job *job, unsigned char *gap, c2s_error 
 }
 
 /* The thread: jobs in order; after the first failure they are only counted. */
-static void *crcpipe_main(void *arg)
+/* A job, as the queue (util/jobq.h) runs it. */
+static c2s_status run_queued(void *ctx, const void *job, c2s_error *err)
 {
-    crcpipe *p = arg;
-    c2s_error err;
-    c2s_status st = C2S_OK;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->count == 0 && !p->closing) {
-            p->thread_waits = 1;
-            pthread_cond_wait(&p->work, &p->mu);
-            p->thread_waits = 0;
-        }
-        if (p->count == 0)
-            break; /* closing and drained */
-        const crcpipe_job *job = &p->ring[p->head];
-        pthread_mutex_unlock(&p->mu);
-        int failed = st == C2S_OK && (st = run_job(job, p->gap, &err)) != C2S_OK;
-        pthread_mutex_lock(&p->mu); /* the entry was not reused: count had not dropped */
-        if (failed) {
-            p->status = st;
-            p->err = err;
-        }
-        p->head = (p->head + 1) % CRCPIPE_RING;
-        p->count--;
-        p->done++;
-        if (p->caller_waits)
-            pthread_cond_broadcast(&p->idle);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    crcpipe *p = ctx;
+    return run_job(job, p->gap, err);
 }
 
 void crcpipe_start(crcpipe *p)
 {
     memset(p, 0, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->idle, NULL);
-    p->running = 1;
-    p->status = C2S_OK;
-    p->threaded = pthread_create(&p->thread, NULL, crcpipe_main, p) == 0;
-}
-
-/* Wait on the idle condition (mutex held). */
-static void caller_wait(crcpipe *p)
-{
-    p->caller_waits = 1;
-    pthread_cond_wait(&p->idle, &p->mu);
-    p->caller_waits = 0;
-}
-
-/* Run the job inline (no thread) or queue it for the thread. */
-static uint64_t submit_job(crcpipe *p, const crcpipe_job *job)
-{
-    if (!p->threaded) {
-        if (p->status == C2S_OK)
-            p->status = run_job(job, p->gap, &p->err);
-        return ++p->submitted;
-    }
-    pthread_mutex_lock(&p->mu);
-    while (p->count == CRCPIPE_RING)
-        caller_wait(p);
-    p->ring[(p->head + p->count) % CRCPIPE_RING] = *job;
-    p->count++;
-    uint64_t ticket = ++p->submitted;
-    if (p->thread_waits)
-        pthread_cond_signal(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    return ticket;
+    jobq_start(&p->q, p->ring, sizeof *p->ring, CRCPIPE_RING, run_queued, p);
 }
 
 uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
@@ -407,41 +346,26 @@ uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
                        .ranges = nranges == 1 ? NULL : ranges,
                        .nranges = nranges,
                        .one = nranges == 1 ? ranges[0] : (crcpipe_range){0, NULL, 0}};
-    return submit_job(p, &job);
+    return jobq_submit(&p->q, &job);
 }
 
 uint64_t crcpipe_submit_batch(crcpipe *p, int fd, const crcpipe_part *parts, size_t nparts)
 {
     crcpipe_job job = {.parts = parts, .nparts = nparts, .fd = fd};
-    return submit_job(p, &job);
+    return jobq_submit(&p->q, &job);
 }
 
 c2s_status crcpipe_wait(crcpipe *p, uint64_t ticket)
 {
-    if (!p->threaded)
-        return p->status;
-    pthread_mutex_lock(&p->mu);
-    while (p->done < ticket)
-        caller_wait(p);
-    c2s_status st = p->status; /* written by the thread before `done` moved */
-    pthread_mutex_unlock(&p->mu);
-    return st;
+    return jobq_wait(&p->q, ticket);
+}
+
+const c2s_error *crcpipe_error(const crcpipe *p)
+{
+    return jobq_error(&p->q);
 }
 
 void crcpipe_finish(crcpipe *p)
 {
-    if (!p->running)
-        return;
-    if (p->threaded) {
-        pthread_mutex_lock(&p->mu);
-        p->closing = 1;
-        pthread_cond_signal(&p->work);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->thread, NULL);
-        p->threaded = 0;
-    }
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->idle);
-    p->running = 0;
+    jobq_finish(&p->q);
 }

@@ -26,7 +26,7 @@
  * the pipe's thread from its first submit until crcpipe_finish() returns;
  * only then may the caller check or free it.  The first failed read stops
  * the pipe: later jobs are skipped and crcpipe_wait returns the error
- * (message in p->err).
+ * (message in crcpipe_error()).
  *
  * Batches.  A checkpoint of many tiny tensors has as many tiny records,
  * lying one after the other in the file, separated only by their local
@@ -52,11 +52,11 @@
 #ifndef CRCPIPE_H
 #define CRCPIPE_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "util/c2s_error.h"
+#include "util/jobq.h"
 
 #define CRCPIPE_RING 256
 #define CRCPIPE_MAX_PIECES 65536
@@ -111,16 +111,8 @@ typedef struct crcpipe_job {
 } crcpipe_job;
 
 typedef struct crcpipe {
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* the thread waits here for jobs */
-    pthread_cond_t idle; /* the caller waits here for tickets and room */
-    crcpipe_job ring[CRCPIPE_RING];
-    size_t head, count;
-    uint64_t submitted, done;
-    int closing, threaded, running, thread_waits, caller_waits;
-    pthread_t thread;
-    c2s_status status; /* the first failed read */
-    c2s_error err;
+    jobq q;                             /* runs the jobs below on the pipe's thread */
+    crcpipe_job ring[CRCPIPE_RING];     /* the queue's entries */
     unsigned char gap[CRCPIPE_GAP_MAX]; /* the thread's: bytes between parts, dropped */
 } crcpipe;
 
@@ -151,8 +143,11 @@ uint64_t crcpipe_submit(crcpipe *p, crcpipe_record *r, int fd, uint64_t base,
 uint64_t crcpipe_submit_batch(crcpipe *p, int fd, const crcpipe_part *parts, size_t nparts);
 
 /* Return once job `ticket` and every earlier one are done (0: none); the
- * pipe's status (a failed read: C2S_ERR_INPUT, message in p->err). */
+ * pipe's status (a failed read: C2S_ERR_INPUT, message in crcpipe_error()). */
 c2s_status crcpipe_wait(crcpipe *p, uint64_t ticket);
+
+/* The failed read's message. */
+const c2s_error *crcpipe_error(const crcpipe *p);
 
 /* Wait for every job and stop the thread.  Safe to call twice, and on a
  * pipe that was never started if it was zeroed. */
