@@ -2,10 +2,12 @@
  * ring.c - the output ring, the output buffer and the slot memory of
  * c2s_write (see ring.h for how they fit together).
  *
- * A ring slot's bytes are written when the ring comes back to it
- * (next_slot) or at the end (ring_flush), each time after waiting for the
- * pipe's last job on that slot, and every write goes through write_out,
- * which checks the cancel flag first and reports progress after.  The
+ * A ring slot's bytes are handed to the writer's thread RING_WRITE_LAG
+ * slots after it was filled (next_slot) or at the end (ring_flush), each
+ * time after waiting for the pipe's last job on that slot and checking the
+ * cancel flag (write_slot); before a slot is filled again, its write is
+ * waited for, and the bytes written so far go to the progress callback
+ * (slot_written).  The
  * output buffer is flushed into the ring after the swap (in place); a
  * conversion writes its elements straight into the ring's free bytes
  * (put_converted), so converted bytes are not copied once more.
@@ -85,14 +87,24 @@ void ring_free(ring *r)
 
 /* ---- the pipe ---------------------------------------------------------------------- */
 
+/* A slot's write, on the writer's thread. */
+static c2s_status run_write(void *ctx, const void *job, c2s_error *err)
+{
+    ring *r = ctx;
+    const ring_write *w = job;
+    return outfile_write(&r->out, w->p, w->n, err);
+}
+
 void ring_pipe_start(ring *r)
 {
     crcpipe_start(&r->pipe);
+    jobq_start(&r->writer, r->wjobs, sizeof *r->wjobs, RING_SLOTS, run_write, r);
 }
 
 void ring_pipe_finish(ring *r)
 {
     crcpipe_finish(&r->pipe);
+    jobq_finish(&r->writer);
 }
 
 c2s_status ring_wait(ring *r, uint64_t ticket)
@@ -105,7 +117,7 @@ c2s_status ring_wait(ring *r, uint64_t ticket)
     return st;
 }
 
-/* ---- output -------------------------------------------------------------------------- */
+/* ---- cancelling -------------------------------------------------------------------------- */
 
 /* Checked between blocks; the message is the same wherever it happens. */
 int ring_cancelled(ring *r)
@@ -118,39 +130,53 @@ int ring_cancelled(ring *r)
     return 0;
 }
 
-static c2s_status write_out(ring *r, const unsigned char *p, size_t n)
-{
-    if (ring_cancelled(r))
-        return C2S_ERR_INPUT;
-    c2s_status st = outfile_write(&r->out, p, n, r->err);
-    if (st != C2S_OK) {
-        r->write_failed = 1;
-        return st;
-    }
-    r->done += n;
-    if (r->progress)
-        r->progress(r->progress_ctx, r->done, r->total);
-    return C2S_OK;
-}
-
 /* ---- the output ring ------------------------------------------------------------------ */
 
-/* Write ring slot i's output once its reads are done. */
+/* Hand ring slot i's output to the writer once its reads are done. */
 static c2s_status write_slot(ring *r, size_t i)
 {
     size_t n = r->olen[i];
     r->olen[i] = 0;
     c2s_status st = ring_wait(r, r->ticket[i]);
-    return st == C2S_OK ? write_out(r, ring_slot(r, i), n) : st;
+    if (st != C2S_OK)
+        return st;
+    if (ring_cancelled(r))
+        return C2S_ERR_INPUT;
+    r->wticket[i] = jobq_submit(&r->writer, &(ring_write){ring_slot(r, i), n});
+    r->handed += n;
+    r->wend[i] = r->handed;
+    return C2S_OK;
 }
 
-/* Move to the next ring slot: write what it still holds, wait for the
- * jobs on it.  (The slot at `cur` with nothing placed is always free.) */
+/* Wait until the writer is done with ring slot i (and so with every slot
+ * handed before it); a failed write becomes our error. */
+static c2s_status slot_written(ring *r, size_t i)
+{
+    c2s_status st = jobq_wait(&r->writer, r->wticket[i]);
+    if (st != C2S_OK) {
+        *r->err = *jobq_error(&r->writer);
+        r->write_failed = 1;
+        return st;
+    }
+    if (r->wend[i] > r->done) {
+        r->done = r->wend[i];
+        if (r->progress)
+            r->progress(r->progress_ctx, r->done, r->total);
+    }
+    return C2S_OK;
+}
+
+/* Move to the next ring slot: hand the slot filled RING_WRITE_LAG slots
+ * ago to the writer, wait until the new one is written and its reads are
+ * done.  (The slot at `cur` with nothing placed is always free.) */
 static c2s_status next_slot(ring *r)
 {
     r->cur = (r->cur + 1) % RING_SLOTS;
     r->used = 0;
-    c2s_status st = r->olen[r->cur] ? write_slot(r, r->cur) : C2S_OK;
+    size_t lag = (r->cur + RING_SLOTS - RING_WRITE_LAG) % RING_SLOTS;
+    c2s_status st = r->olen[lag] ? write_slot(r, lag) : C2S_OK;
+    if (st == C2S_OK) /* (cur was handed when it was the lag slot, or by ring_flush) */
+        st = slot_written(r, r->cur);
     return st == C2S_OK ? ring_wait(r, r->ticket[r->cur]) : st;
 }
 
@@ -258,11 +284,13 @@ c2s_status ring_put(ring *r, const unsigned char *p, size_t n)
 c2s_status ring_flush(ring *r)
 {
     c2s_status st = C2S_OK;
-    for (size_t k = 1; k <= RING_SLOTS && st == C2S_OK; k++) {
+    for (size_t k = 1; k <= RING_SLOTS && st == C2S_OK; k++) { /* oldest first */
         size_t i = (r->cur + k) % RING_SLOTS;
         if (r->olen[i])
             st = write_slot(r, i);
     }
+    for (size_t k = 1; k <= RING_SLOTS && st == C2S_OK; k++)
+        st = slot_written(r, (r->cur + k) % RING_SLOTS);
     r->used = 0;
     return st;
 }

@@ -20,14 +20,19 @@
  *    flushed into the ring.
  *
  * The ring.  Every byte of the file, header included, passes through the
- * ring in file order: slot `cur` is filled at `used`, and a full slot is
- * written when the ring comes round to it (up to RING_SLOTS - 1 slots are
- * read ahead).  Bytes reach a ring slot either copied (ring_put) or read
- * straight into it by the pipe (ring_read_stored): the slot is then written
- * once its ticket is done.  So every write but the last is a whole slot at
- * a multiple of slot_size in the file, from memory aligned to at least
- * 4 KiB: what direct I/O needs (outfile.h); where it starts is the
- * caller's choice (outfile_direct_from on `out`).
+ * ring in file order: slot `cur` is filled at `used`.  Bytes reach a ring
+ * slot either copied (ring_put) or read straight into it by the pipe
+ * (ring_read_stored).  RING_WRITE_LAG slots after a slot was filled, once
+ * the pipe's reads into it are done, it is handed to the writer: a thread
+ * of its own (util/jobq.h) that writes the slots to `out` in the order
+ * handed.  A slot is filled again only once its write is done.  So the
+ * pipe reads up to RING_WRITE_LAG slots ahead, the writer writes up to
+ * RING_SLOTS - RING_WRITE_LAG slots behind, and the calling thread, which
+ * gathers, converts and swaps, waits for neither in the common case.
+ * Every write but the last is a whole slot at a multiple of slot_size in
+ * the file, from memory aligned to at least 4 KiB: what direct I/O needs
+ * (outfile.h); where it starts is the caller's choice
+ * (outfile_direct_from on `out`).
  *
  * Batches.  Many small ranges of STORED records (tiny tensors, each its
  * own record) are read by the pipe straight into the ring as one batch
@@ -38,9 +43,12 @@
  * read slots instead (ring_batch_start_read), and the caller waits for
  * the batch before putting them into the ring (ring_put_elements).
  *
- * Before each write the caller's cancel flag is read (cancel.h); a set flag
- * fails with "interrupted" wherever it happens.  After each write the
- * progress callback sees the bytes written so far.
+ * Before a slot is handed to the writer the caller's cancel flag is read
+ * (cancel.h); a set flag fails with "interrupted" wherever it happens.  A
+ * failed write stops the writer (the later slots are not written) and is
+ * the error of the next hand-off or wait.  Each time the calling thread
+ * sees a write done, the progress callback sees the bytes written so far
+ * (on the calling thread, never on the writer's).
  */
 #ifndef RING_H
 #define RING_H
@@ -53,18 +61,32 @@
 #include "engine/dtconv.h"
 #include "engine/outfile.h"
 #include "torch/dtype.h"
+#include "util/jobq.h"
 #include "zip/crcpipe.h"
 
 #define RING_NSLOTS 32                        /* slots in all */
 #define RING_SLOTS 4                          /* the output ring: slots 0 .. RING_SLOTS - 1 */
+#define RING_WRITE_LAG 2                      /* a slot is handed to the writer this many later */
 #define RING_READ0 RING_SLOTS                 /* the first read slot */
 #define RING_NREAD (RING_NSLOTS - RING_SLOTS) /* read slots */
 #define RING_BATCH CRCPIPE_RUN_MAX            /* parts per batch */
 #define RING_NBATCH 8                         /* batches in the pipe at once */
 
+/* A write of the output file, as the writer's queue runs it. */
+typedef struct ring_write {
+    const unsigned char *p;
+    size_t n;
+} ring_write;
+
 typedef struct ring {
-    outfile out; /* opened, committed and removed by the caller */
+    outfile out; /* opened, committed and removed by the caller; the writer's
+                    thread writes to it between ring_pipe_start and _finish */
     crcpipe pipe;
+    jobq writer;                  /* the output file's writes, on their own thread */
+    ring_write wjobs[RING_SLOTS]; /* the writer's entries */
+    uint64_t wticket[RING_SLOTS]; /* the last write of each ring slot */
+    uint64_t wend[RING_SLOTS];    /* output bytes written once that write is done */
+    uint64_t handed;              /* output bytes handed to the writer */
     /* slots */
     unsigned char *slots; /* RING_NSLOTS * slot_size */
     size_t slot_size, slots_len;
@@ -105,8 +127,9 @@ static inline unsigned char *ring_slot(const ring *r, size_t i)
     return r->slots + i * r->slot_size;
 }
 
-/* The pipe's thread: started before the first read, finished (joined)
- * before the records are checked, whatever happened in between. */
+/* The pipe's thread and the writer's: started before the first read,
+ * finished (joined) before the records are checked or the file is put in
+ * place, whatever happened in between. */
 void ring_pipe_start(ring *r);
 void ring_pipe_finish(ring *r);
 
