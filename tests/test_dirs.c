@@ -408,6 +408,35 @@ Test(dirs, trainer_directory_converted_and_copied)
     tr_free(&r);
 }
 
+/* Two -r roots into one -o DIR, each with a config.json: the copy found
+ * first keeps the place and the other fails, as two checkpoints with one
+ * output do, whichever root comes first on the command line. */
+Test(dirs, two_roots_copying_to_one_place)
+{
+    cs_put("a/m.ckpt", "fixtures/sample.ckpt");
+    cs_put_text("a/config.json", "A\n");
+    cs_put_text("b/config.json", "B\n");
+    cs_put_text("b/vocab.txt", "v\n");
+    tr_result r = RUN("-q", "-r", "a", "-r", "b", "-o", "out", "--copy-other");
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: error: b/config.json: same output as "
+                            "a/config.json: out/config.json\n");
+    expect_text("out/config.json", "A\n");
+    expect_text("out/vocab.txt", "v\n");
+    expect_same("out/m.safetensors", "fixtures/sample.expected.safetensors");
+    tr_free(&r);
+
+    r = RUN("-q", "-f", "-r", "b", "-r", "a", "-o", "out", "--copy-other", "--json");
+    cr_expect_eq(r.code, 1);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: error: a/config.json: same output as "
+                            "b/config.json: out/config.json\n");
+    cr_expect(strstr(r.out, "{\"input\":\"a/config.json\",\"output\":\"out/config.json\","
+                            "\"status\":\"failed\"") != NULL,
+              "%s", r.out);
+    expect_text("out/config.json", "B\n");
+    tr_free(&r);
+}
+
 Test(dirs, without_exclusions_the_trainer_files_are_judged)
 {
     trainer_tree();

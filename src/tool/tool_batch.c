@@ -454,6 +454,8 @@ static void add_copy(planner *p, const char *path, const char *sub)
         p->copies_cap = cap;
     }
     tool_copy *c = &p->copies[p->ncopies];
+    c->seq = p->ncopies;
+    c->problem = NULL;
     c->src = strdup(path);
     c->dst = tool_join(p->out_dir, sub);
     if (c->src == NULL || c->dst == NULL) {
@@ -698,15 +700,19 @@ static void shard(planner *p)
 
 /* ---- the copies ---------------------------------------------------------------- */
 
+/* By destination; one destination's copies in the order the walk found them. */
 static int by_dst(const void *a, const void *b)
 {
-    return strcmp(((const tool_copy *)a)->dst, ((const tool_copy *)b)->dst);
+    const tool_copy *x = a, *y = b;
+    int c = strcmp(x->dst, y->dst);
+    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static void free_copy(tool_copy *c)
 {
     free(c->src);
     free(c->dst);
+    free(c->problem);
 }
 
 /* Outputs of the jobs and of the rewritten indexes, sorted; NULL on OOM. */
@@ -728,8 +734,10 @@ static char **taken_places(planner *p, size_t *n)
 }
 
 /* Sort the copies by destination; drop those whose place a conversion or
- * an index takes, and all but the first of copies with one destination
- * (two -r roots into one -o DIR); only the first --shard slice copies. */
+ * an index takes; of copies with one destination (two -r roots into one
+ * -o DIR) the first found keeps it and the others fail, as conversions
+ * with one output do (mark_conflicts); only the first --shard slice
+ * copies. */
 static void settle_copies(planner *p)
 {
     if (p->ncopies == 0)
@@ -737,15 +745,23 @@ static void settle_copies(planner *p)
     size_t ntaken, w = 0;
     char **taken = taken_places(p, &ntaken);
     qsort(p->copies, p->ncopies, sizeof *p->copies, by_dst);
-    for (size_t i = 0; i < p->ncopies; i++) {
+    for (size_t i = 0, owner = 0; i < p->ncopies; i++) {
         tool_copy *c = &p->copies[i];
         int keep = taken != NULL && p->cfg->shard_index <= 1 &&
-                   bsearch(&c->dst, taken, ntaken, sizeof *taken, by_string) == NULL &&
-                   (w == 0 || strcmp(p->copies[w - 1].dst, c->dst) != 0);
-        if (keep)
-            p->copies[w++] = *c;
-        else
+                   bsearch(&c->dst, taken, ntaken, sizeof *taken, by_string) == NULL;
+        if (!keep) {
             free_copy(c);
+            continue;
+        }
+        if (w > 0 && strcmp(p->copies[owner].dst, c->dst) == 0) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "same output as %s: %s", p->copies[owner].src, c->dst);
+            if ((c->problem = strdup(msg)) == NULL)
+                p->oom = 1;
+        } else {
+            owner = w;
+        }
+        p->copies[w++] = *c;
     }
     p->ncopies = w;
     free(taken);

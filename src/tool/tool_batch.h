@@ -63,6 +63,8 @@ typedef struct tool_job {
 /* A file --copy-other copies. */
 typedef struct tool_copy {
     char *src, *dst;
+    size_t seq;    /* the order the walk found it in */
+    char *problem; /* why it fails without being tried ("same output as ..."), or NULL */
 } tool_copy;
 
 typedef struct tool_batch {

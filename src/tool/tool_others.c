@@ -76,7 +76,9 @@ void tool_copy_others(const tool_config *cfg, const tool_batch *b,
         memset(&o, 0, sizeof o);
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (!tool_check_existing(cfg, c->src, c->dst, &mb, &o))
+        if (c->problem != NULL)
+            copy_failed(&mb, c->src, &o, c->problem);
+        else if (!tool_check_existing(cfg, c->src, c->dst, &mb, &o))
             copy_one(cfg, c, cancel, &mb, &o);
         o.seconds = tool_seconds_since(&t0);
         if (tool_cancelled(cancel))
