@@ -543,11 +543,17 @@ static void plan_free(plan *p)
 }
 
 /* The header and every tensor through the ring, then the checks; the file
- * is put in place only when all passed. */
-static c2s_status write_all(writer *w, const plan *p)
+ * is put in place only when all passed.  What is not needed again is
+ * freed on the way, before --verify takes memory of its own: the header's
+ * bytes once they are in the ring, the ring's and the gathers' buffers
+ * once the records are checked (on a checkpoint of many tensors the
+ * header is megabytes; the ring is 33 MiB by default). */
+static c2s_status write_all(writer *w, plan *p)
 {
     ring_pipe_start(&w->ring);
     c2s_status st = ring_put(&w->ring, p->header, p->header_len);
+    free(p->header);
+    p->header = NULL;
     gather_source src[2]; /* tensor i's record in src[i % 2], the next one's in the other */
     int opened = 0;
     size_t i = 0;
@@ -575,6 +581,8 @@ static c2s_status write_all(writer *w, const plan *p)
         st = C2S_ERR_INPUT;
     if (st == C2S_OK)
         st = check_records(w);
+    ring_free(&w->ring);
+    gather_free(&w->gather);
     if (st == C2S_OK && w->opts && w->opts->verify) {
         const outfile *out = &w->ring.out;
         verify_read how = {out->direct_bytes ? out->direct_from : UINT64_MAX, out->align};

@@ -759,5 +759,7 @@ void gather_free(gatherer *gr)
     for (int h = 0; h < 2; h++) {
         free(gr->segp[h]);
         free(gr->reads[h]);
+        gr->segp[h] = NULL;
+        gr->reads[h] = NULL;
     }
 }

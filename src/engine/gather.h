@@ -90,7 +90,7 @@ typedef struct gather_next {
 } gather_next;
 
 /* Allocate gr's memory (fixed: it does not depend on the tensors) for
- * copies into r.  gather_free() in every case. */
+ * copies into r.  gather_free() in every case (it may be called again). */
 c2s_status gather_alloc(gatherer *gr, ring *r, c2s_error *err);
 void gather_free(gatherer *gr);
 

@@ -83,6 +83,9 @@ void ring_free(ring *r)
     free(r->slots);
     free(r->obuf);
     free(r->batch);
+    r->slots = r->obuf = NULL;
+    r->batch = NULL;
+    r->slots_len = r->ocap = 0;
 }
 
 /* ---- the pipe ---------------------------------------------------------------------- */

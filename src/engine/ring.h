@@ -118,7 +118,8 @@ typedef struct ring {
 /* Allocate the memory buffer_size sets (0: default 8 MiB, at most 64 MiB):
  * RING_NSLOTS slots of buffer_size / 8 and an output buffer of
  * buffer_size / 8.  cancel and progress from o (o may
- * be NULL); errors go to err from now on.  ring_free() in every case. */
+ * be NULL); errors go to err from now on.  ring_free() in every case; it
+ * frees that memory only (not `out`), and may be called again. */
 c2s_status ring_alloc(ring *r, const c2s_write_options *o, c2s_error *err);
 void ring_free(ring *r);
 
