@@ -437,6 +437,40 @@ Test(dirs, two_roots_copying_to_one_place)
     tr_free(&r);
 }
 
+/* --dry-run with --copy-other writes nothing, makes no directory: each
+ * copy is "would copy", "would skip" when up to date. */
+Test(dirs, dry_run_copies_nothing)
+{
+    cs_put("a/m.ckpt", "fixtures/sample.ckpt");
+    cs_put_text("a/config.json", "A\n");
+    tr_result r = RUN("-r", "a", "-o", "out", "--copy-other", "--dry-run");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: a/m.ckpt: left out: optimizer_states (24 tensors)\n"
+                            "ckpt2safetensors: a/m.ckpt -> out/m.safetensors: would convert 11 "
+                            "tensors\n"
+                            "ckpt2safetensors: a/config.json -> out/config.json: would copy\n"
+                            "ckpt2safetensors: would convert 1, would skip 0, refused 0, failed 0, "
+                            "would copy 1 (dry run)\n");
+    cr_expect(!cs_exists("out"), "--dry-run made the output directory");
+    tr_free(&r);
+
+    r = RUN("-q", "-r", "a", "-o", "out", "--copy-other");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    tr_free(&r);
+    cs_put_text("a/vocab.txt", "v\n");
+    r = RUN("-q", "-r", "a", "-o", "out", "--copy-other", "--dry-run", "--json");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "{\"input\":\"a/config.json\",\"output\":\"out/config.json\","
+                            "\"status\":\"would-skip\"") != NULL,
+              "%s", r.out);
+    cr_expect(strstr(r.out, "{\"input\":\"a/vocab.txt\",\"output\":\"out/vocab.txt\","
+                            "\"status\":\"would-copy\",\"verdict\":null,\"tensors\":null,"
+                            "\"bytes\":null,") != NULL,
+              "%s", r.out);
+    cr_expect(!cs_exists("out/vocab.txt"), "--dry-run copied");
+    tr_free(&r);
+}
+
 Test(dirs, without_exclusions_the_trainer_files_are_judged)
 {
     trainer_tree();

@@ -65,7 +65,8 @@ int tool_check_existing(const tool_config *cfg, const char *in, const char *out,
     int fresh = tool_up_to_date(in, out);
     if (fresh > 0) {
         o->status = TOOL_SKIPPED;
-        tool_info(mb, cfg, "%s -> %s: skipped (up to date)", in, out);
+        tool_info(mb, cfg, "%s -> %s: %s (up to date)", in, out,
+                  cfg->dry_run ? "would skip" : "skipped");
         return 1;
     }
     if (fresh < 0) {

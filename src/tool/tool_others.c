@@ -66,6 +66,23 @@ static void copy_one(const tool_config *cfg, const tool_copy *c,
     close(fd);
 }
 
+/* --dry-run: what a run would do with the copy; nothing is written and no
+ * directory made. */
+static void preview_copy(const tool_config *cfg, const tool_copy *c, tool_msgbuf *mb,
+                         tool_outcome *o)
+{
+    struct stat st;
+    int e = stat(c->src, &st) != 0 ? errno : 0;
+    if (e != 0 || !S_ISREG(st.st_mode)) {
+        char msg[C2S_ERROR_MSG_MAX + 64];
+        snprintf(msg, sizeof msg, "cannot copy: %s", e != 0 ? strerror(e) : "not a regular file");
+        copy_failed(mb, c->src, o, msg);
+        return;
+    }
+    o->status = TOOL_COPIED;
+    tool_info(mb, cfg, "%s -> %s: would copy", c->src, c->dst);
+}
+
 void tool_copy_others(const tool_config *cfg, const tool_batch *b,
                       const volatile sig_atomic_t *cancel, tool_hf_report_fn report, void *ctx)
 {
@@ -76,9 +93,14 @@ void tool_copy_others(const tool_config *cfg, const tool_batch *b,
         memset(&o, 0, sizeof o);
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        o.dry_run = cfg->dry_run;
         if (c->problem != NULL)
             copy_failed(&mb, c->src, &o, c->problem);
-        else if (!tool_check_existing(cfg, c->src, c->dst, &mb, &o))
+        else if (tool_check_existing(cfg, c->src, c->dst, &mb, &o))
+            ; /* up to date, or older: said */
+        else if (cfg->dry_run)
+            preview_copy(cfg, c, &mb, &o);
+        else
             copy_one(cfg, c, cancel, &mb, &o);
         o.seconds = tool_seconds_since(&t0);
         if (tool_cancelled(cancel))

@@ -9,7 +9,9 @@
  * (tool_check_existing); missing directories are created; the bytes go
  * through c2s_copy_file_atomic (an unnamed file linked in at the end, gone
  * on failure or Ctrl-C) with the source's permission bits.  Each file's
- * outcome (status "copied") goes to report, as the conversions' do.
+ * outcome (status "copied") goes to report, as the conversions' do.  With
+ * --dry-run nothing is written and no directory made: each copy is checked
+ * as a run would check it and reported as "would copy".
  */
 #ifndef TOOL_OTHERS_H
 #define TOOL_OTHERS_H

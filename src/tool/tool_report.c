@@ -48,6 +48,8 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
         status = "would-convert";
     else if (o->dry_run && o->status == TOOL_SKIPPED)
         status = "would-skip";
+    else if (o->dry_run && o->status == TOOL_COPIED)
+        status = "would-copy";
     cJSON_AddStringToObject(j, "status", status);
     add_string_or_null(j, "verdict", o->verdict);
     if (converted) {
@@ -58,7 +60,7 @@ int tool_report_json(tool_console *con, const char *input, const char *output,
             cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
     } else {
         cJSON_AddNullToObject(j, "tensors");
-        if (o->status == TOOL_COPIED)
+        if (o->status == TOOL_COPIED && !o->dry_run)
             cJSON_AddNumberToObject(j, "bytes", (double)o->bytes);
         else
             cJSON_AddNullToObject(j, "bytes");
@@ -108,9 +110,12 @@ void tool_report_summary(const tool_config *cfg, const tool_tally *t, double sec
     if (t->count[TOOL_COPIED])
         snprintf(copied, sizeof copied, ", copied %zu", t->count[TOOL_COPIED]);
     if (cfg->dry_run) {
-        tool_info(NULL, cfg, "would convert %zu, would skip %zu, refused %zu, failed %zu (dry run)",
+        if (t->count[TOOL_COPIED])
+            snprintf(copied, sizeof copied, ", would copy %zu", t->count[TOOL_COPIED]);
+        tool_info(NULL, cfg,
+                  "would convert %zu, would skip %zu, refused %zu, failed %zu%s (dry run)",
                   t->count[TOOL_CONVERTED], t->count[TOOL_SKIPPED], t->count[TOOL_REFUSED],
-                  t->count[TOOL_FAILED]);
+                  t->count[TOOL_FAILED], copied);
         return;
     }
     tool_info(NULL, cfg, "converted %zu, skipped %zu, refused %zu, failed %zu%s; %s in %.2f s",
