@@ -1115,8 +1115,8 @@ Test(batch, closed_standard_output_stops_the_batch)
 
 /* A scan of a tree judges every file a loader could read, whatever its
  * name (EVIL.PTH, an extension-less cache blob, a .pkl); says which links
- * it did not follow; ends with a tally; and a root with nothing in it is
- * not a pass. */
+ * it did not follow; ends with a tally and a row for each file not safe;
+ * and a root with nothing in it is not a pass. */
 Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
 {
     cs_put("t/EVIL.PTH", "fixtures/good/parameters.pt");
@@ -1134,7 +1134,24 @@ Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
     cr_expect_str_eq(
         r.err, "ckpt2safetensors: warning: skipped 1 symbolic link (t/link.pt); "
                "--follow-symlinks follows them\n"
-               "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n");
+               "ckpt2safetensors: scanned 3 files: 1 safe, 2 unsafe, 0 corrupt, 0 unreadable\n"
+               "  unsafe     t/blobs/5f0c9a: 1 dangerous global\n"
+               "  unsafe     t/state.pkl: 1 dangerous global\n");
+    run_free(&r);
+    /* the rows name every file that is not safe, whatever its verdict; -q: none */
+    cs_put("t/bad.pt", "fixtures/bad/truncated_zip.pt");
+    r = RUN("--scan", "t/bad.pt", "t/missing.pt", "t/EVIL.PTH", "t/state.pkl");
+    cr_expect_eq(r.code, 3);
+    cr_expect_str_eq(
+        r.err, "ckpt2safetensors: scanned 4 files: 1 safe, 1 unsafe, 1 corrupt, 1 unreadable\n"
+               "  corrupt    t/bad.pt: corrupt zip archive: no end of central directory record "
+               "(truncated?)\n"
+               "  unreadable t/missing.pt: cannot open: No such file or directory\n"
+               "  unsafe     t/state.pkl: 1 dangerous global\n");
+    run_free(&r);
+    r = RUN("--scan", "-q", "t/bad.pt", "t/state.pkl");
+    cr_expect_eq(r.code, 3);
+    cr_expect_str_eq(r.err, "");
     run_free(&r);
     char *empty = cs_at("e");
     cr_assert_eq(mkdir(empty, 0755), 0);

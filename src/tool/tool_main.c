@@ -80,6 +80,7 @@ static int scan_all(const tool_config *cfg)
     c2s_open_options oo = tool_open_options(cfg);
     int worst = C2S_OK;
     size_t count[C2S_VERDICT_CORRUPT + 1] = {0}; /* by verdict */
+    tool_scan_rows rows = {0};
     for (size_t i = 0; i < b.njobs && !g_signal; i++) {
         const tool_job *job = &b.jobs[i];
         c2s_report rep;
@@ -92,6 +93,7 @@ static int scan_all(const tool_config *cfg)
             st = tool_scan_input(job->input, &oo, &g_signal, &rep);
         }
         tool_print_scan(stdout, cfg, job->input, &rep);
+        tool_scan_rows_add(&rows, job->input, &rep);
         if ((size_t)rep.verdict < sizeof count / sizeof count[0])
             count[rep.verdict]++;
         c2s_report_free(&rep);
@@ -103,6 +105,9 @@ static int scan_all(const tool_config *cfg)
                   "scanned %zu file%s: %zu safe, %zu unsafe, %zu corrupt, %zu unreadable", b.njobs,
                   tool_plural(b.njobs), count[C2S_VERDICT_SAFE], count[C2S_VERDICT_UNSAFE],
                   count[C2S_VERDICT_CORRUPT], count[C2S_VERDICT_UNREADABLE]);
+    if (b.njobs > 1 || cfg->nroots > 0)
+        tool_scan_rows_print(cfg, &rows);
+    tool_scan_rows_free(&rows);
     tool_batch_free(&b);
     if (worst == C2S_OK && nothing)
         worst = C2S_ERR_INPUT;

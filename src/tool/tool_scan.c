@@ -5,7 +5,8 @@
  * (unless -q) one line per global: class, module.name, uses ("sweep" when
  * the sweep found it), and where it is first named; then one line per
  * finding, one per damage, and why reading stopped.  JSON (--json): one object per file on
- * one line, with the keys documented in the man page.
+ * one line, with the keys documented in the man page.  After the tally of
+ * a scan of several files, a row for each file that was not safe.
  */
 #include "tool_scan.h"
 #include "tool_msgs.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tool_summary.h"
 #include "tool_json.h"
 
 /* "1 dangerous global, 2 unknown globals, 1 finding" */
@@ -161,4 +163,63 @@ void tool_print_scan(FILE *out, const tool_config *cfg, const char *file, const 
         print_json(out, file, rep);
     else
         print_text(out, cfg, file, rep);
+}
+
+/* ---- the rows after the tally ------------------------------------------------------ */
+
+void tool_scan_rows_add(tool_scan_rows *s, const char *file, const c2s_report *rep)
+{
+    if (rep->verdict == C2S_VERDICT_SAFE)
+        return;
+    char why[TOOL_ERROR_TEXT_MAX];
+    if (rep->verdict == C2S_VERDICT_UNSAFE)
+        summary(rep, why, sizeof why);
+    else
+        tool_error_text(&rep->error, why, sizeof why);
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        tool_scan_row *r = realloc(s->rows, cap * sizeof *r);
+        if (r == NULL) {
+            s->lost++;
+            return;
+        }
+        s->rows = r;
+        s->cap = cap;
+    }
+    tool_scan_row r = {strdup(file), strdup(why), rep->verdict};
+    if (r.file == NULL || r.why == NULL) {
+        free(r.file);
+        free(r.why);
+        s->lost++;
+        return;
+    }
+    s->rows[s->n++] = r;
+}
+
+static int by_file(const void *a, const void *b)
+{
+    return strcmp(((const tool_scan_row *)a)->file, ((const tool_scan_row *)b)->file);
+}
+
+void tool_scan_rows_print(const tool_config *cfg, tool_scan_rows *s)
+{
+    if (cfg->quiet)
+        return;
+    if (s->n > 1)
+        qsort(s->rows, s->n, sizeof *s->rows, by_file);
+    for (size_t i = 0; i < s->n; i++)
+        tool_summary_row(cfg->color_stderr, verdict_hue(s->rows[i].verdict),
+                         c2s_verdict_name(s->rows[i].verdict), 11, s->rows[i].file, s->rows[i].why);
+    if (s->lost)
+        fprintf(stderr, "  (%zu more, not kept: out of memory)\n", s->lost);
+}
+
+void tool_scan_rows_free(tool_scan_rows *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->rows[i].file);
+        free(s->rows[i].why);
+    }
+    free(s->rows);
+    memset(s, 0, sizeof *s);
 }

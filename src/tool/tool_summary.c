@@ -62,22 +62,28 @@ static void print_visible(FILE *out, const char *text)
         fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
 }
 
+void tool_summary_row(int color, tool_hue hue, const char *word, int width, const char *path,
+                      const char *why)
+{
+    int pad = width - (int)strlen(word);
+    fprintf(stderr, "  %s%s%s%*s", tool_color(color, hue), word, tool_color_end(color),
+            pad > 0 ? pad : 1, "");
+    print_visible(stderr, path);
+    fputs(": ", stderr);
+    print_visible(stderr, why);
+    fputc('\n', stderr);
+}
+
 void tool_summary_print(const tool_config *cfg, tool_summary *s, double seconds)
 {
     if (cfg->quiet)
         return;
     tool_report_summary(cfg, &s->tally, seconds);
     sort_failures(s);
-    int color = cfg->color_stderr;
     for (size_t i = 0; i < s->nfailures; i++) {
         const tool_failure *f = &s->failures[i];
-        const char *word = STATUS_WORDS[f->status];
-        fprintf(stderr, "  %s%s%s%*s", tool_color(color, TOOL_HUE_BAD), word, tool_color_end(color),
-                (int)(9 - strlen(word)), "");
-        print_visible(stderr, f->input);
-        fputs(": ", stderr);
-        print_visible(stderr, f->error);
-        fputc('\n', stderr);
+        tool_summary_row(cfg->color_stderr, TOOL_HUE_BAD, STATUS_WORDS[f->status], 9, f->input,
+                         f->error);
     }
     if (s->lost)
         fprintf(stderr, "  (%zu more, not kept: out of memory)\n", s->lost);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "tool_cfg.h"
+#include "tool_color.h"
 #include "tool_msgs.h"
 #include "tool_report.h"
 
@@ -45,6 +46,12 @@ typedef struct tool_summary {
 
 /* Count o; keep input and its reason when refused or failed. */
 void tool_summary_add(tool_summary *s, const char *input, const tool_outcome *o);
+
+/* One row under a summary line, on stderr: "  WORD" (in hue when color)
+ * padded to width columns, then "PATH: WHY" with control characters as
+ * '?'.  (--scan's rows are printed with it too.) */
+void tool_summary_row(int color, tool_hue hue, const char *word, int width, const char *path,
+                      const char *why);
 
 /* The summary line and the failure rows on stderr, unless -q (sorts the
  * failures). */
