@@ -23,6 +23,7 @@
  * fall back on the plain end record, so we do the same and report it.
  */
 #include "zip/ziplayout.h"
+#include "util/huge.h"
 #include "util/io.h"
 
 #include <errno.h>
@@ -252,6 +253,7 @@ static void fit_names(ziplayout *zl, size_t used)
     char *fit = malloc(used ? used : 1);
     if (fit == NULL)
         return;
+    huge_advise(fit, used);
     memcpy(fit, zl->names, used);
     for (size_t i = 0; i < zl->n; i++)
         zl->entries[i].name = fit + (zl->entries[i].name - zl->names);
@@ -341,6 +343,9 @@ static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findi
     zl->names = malloc(w->cd_size ? w->cd_size : 1);
     if (zl->entries == NULL || zl->names == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* both filled in order; the names' block is cut to size at the end */
+    huge_advise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
+    huge_advise(zl->names, w->cd_size);
     size_t used = 0;
     for (uint64_t i = 0; i < count; i++) {
         zl_entry *e = &zl->entries[zl->n];
@@ -568,6 +573,7 @@ static int index_names(ziplayout *zl)
     uint64_t *slots = calloc(cap, sizeof *slots), ahead[HASH_AHEAD];
     if (slots == NULL)
         return -1;
+    huge_advise(slots, cap * sizeof *slots); /* a slot in every page, or nearly */
     for (size_t i = 0; i < n && i < HASH_AHEAD; i++) {
         ahead[i] = ziplayout_name_hash(zl->entries[i].name, zl->entries[i].name_len);
         __builtin_prefetch(&slots[ahead[i] & (cap - 1)], 1);

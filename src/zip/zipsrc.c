@@ -27,6 +27,7 @@
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
 #include "zip/crc32.h"
+#include "util/huge.h"
 #include "util/io.h"
 #include "util/limits.h"
 
@@ -835,6 +836,7 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
         zipsrc_stream_close(&s);
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory reading %s", name);
     }
+    huge_advise(buf, (size_t)s.size); /* filled whole */
     st = zipsrc_stream_read(&s, 0, buf, (size_t)s.size, err);
     int read_all = st == C2S_OK;
     if (st == C2S_OK)
