@@ -1357,6 +1357,15 @@ static c2s_status no_tensors(walk_ctx *c)
                          "no tensors found under %s (%s)", root, m->notes[0]);
 }
 
+/* The walk is over: its index of storage keys goes before check_names
+ * takes memory of its own (the peak of a map of many tensors). */
+static void free_storage_index(walk_ctx *c)
+{
+    free(c->storage_slots);
+    c->storage_slots = NULL;
+    c->nslots = 0;
+}
+
 static c2s_status build(walk_ctx *c, const pvm_value *top)
 {
     const pvm_value *root = NULL;
@@ -1368,6 +1377,7 @@ static c2s_status build(walk_ctx *c, const pvm_value *top)
         return oom(c);
     if ((st = walk(c, root, NAMED, SIZE_MAX)) != C2S_OK)
         return st;
+    free_storage_index(c);
     if ((st = make_notes(c)) != C2S_OK)
         return st;
     if (c->map->ntensors == 0)
