@@ -3,10 +3,11 @@
  * users: huge_alloc's alignment, zeroes, sizes and unmapping; huge_advise
  * advising exactly the whole 2 MiB pages inside a range; huge_release
  * zeroing exactly the whole small pages inside one; the big tables
- * (big_calloc, big_grow, big_free) below and past HUGE_MIN; an arena marked
- * big switching to slabs after HUGE_MIN bytes with its pieces intact (and
- * usable after arena_trim); and a pickle whose graph, memo and dict index
- * all pass HUGE_MIN, read back whole.
+ * (big_calloc, big_grow, big_realloc, big_free) below and past HUGE_MIN;
+ * an arena marked big switching to slabs after HUGE_MIN bytes with its
+ * pieces intact (and usable after arena_trim); a pickle whose graph, memo
+ * and dict index all pass HUGE_MIN, read back whole; and a tensor map whose
+ * tensors array passes HUGE_MIN.
  *
  * Whether a range is advised is read from /proc/self/smaps (the "hg" flag
  * of VmFlags).  A kernel without transparent huge pages refuses the advice:
@@ -24,6 +25,7 @@
 
 #include "pickle/pvm.h"
 #include "pickle_builder.h"
+#include "torch/tmap.h"
 #include "util/arena.h"
 #include "util/huge.h"
 
@@ -227,6 +229,30 @@ Test(huge, big_tables_grow_below_and_past_huge_min)
     big_free(NULL, HUGE_MIN);
 }
 
+Test(huge, big_realloc_keeps_the_bytes_below_and_past_huge_min)
+{
+    unsigned char *t = big_realloc(NULL, 0, 64);
+    cr_assert_not_null(t);
+    fill_pattern(t, 64, 3);
+    cr_assert_null(big_realloc(t, 64, 64));
+    size_t sizes[] = {HUGE_MIN / 2, HUGE_MIN, 2 * HUGE_MIN + 24};
+    size_t old = 64;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *g = big_realloc(t, old, n);
+        cr_assert_not_null(g, "to %zu", n);
+        check_pattern(g, old, (unsigned)k + 3);
+        cr_assert_eq((uintptr_t)g % HUGE_PAGE == 0, n >= HUGE_MIN, "to %zu", n);
+        if (old >= HUGE_MIN)
+            cr_assert_not(is_mapped(t), "the table it grew from is unmapped");
+        fill_pattern(g, n, (unsigned)k + 4);
+        t = g;
+        old = n;
+    }
+    big_free(t, old);
+    cr_assert_not(is_mapped(t));
+}
+
 /* Pieces of 24 bytes (a pvm tuple's items) until the arena is well past
  * HUGE_MIN: those cut after the switch lie in HUGE_PAGE slabs, every piece
  * keeps its bytes, and arena_trim leaves the arena usable. */
@@ -346,6 +372,54 @@ Test(huge, pickle_past_every_threshold_reads_back_whole)
     cr_assert_gt(nodes, 4 * 65536, "the graph must pass the malloc'd chunks");
     for (size_t i = 0; i < nodes; i++)
         cr_assert_eq(pvm_node_at(vm, i)->id, i, "node %zu", i);
+    pvm_free(vm);
+    pb_free(&p);
+}
+
+/* {'t0': tensor, 't1': tensor, ...}: 40,000 tensors make a tensors array
+ * of more than HUGE_MIN, a big table of tmap_build's, freed by tmap_free. */
+Test(huge, tensor_map_past_huge_min_is_whole)
+{
+    enum { N = 40000 };
+    pb p = {0};
+    pb_proto(&p, 2);
+    pb_empty_dict(&p);
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "t%d", i);
+        pb_str(&p, key);
+        snprintf(key, sizeof key, "%d", i);
+        pb_vec_f32(&p, key, 1 + i % 5);
+        pb_setitem(&p);
+    }
+    pb_stop(&p);
+    pvm *vm = pvm_new(NULL);
+    cr_assert_not_null(vm);
+    c2s_error err;
+    c2s_error_clear(&err);
+    pvm_value *top = NULL;
+    cr_assert_eq(pvm_run(vm, p.buf, p.len, &top, NULL, &err), C2S_OK, "%s", err.msg);
+    tmap map;
+    cr_assert_eq(tmap_build(top, pvm_value_count(vm), NULL, &map, &err), C2S_OK, "%s", err.msg);
+    cr_assert_eq(map.ntensors, N);
+    cr_assert_eq(map.nstorages, N);
+    cr_assert_geq(map.tensors_bytes, HUGE_MIN);
+    cr_assert_geq(map.tensors_bytes, N * sizeof *map.tensors);
+    cr_assert_eq((uintptr_t)map.tensors % HUGE_PAGE, 0, "a mapping of its own");
+    for (int i = 0; i < N; i++) {
+        const tmap_tensor *t = &map.tensors[i];
+        snprintf(key, sizeof key, "t%d", i);
+        cr_assert_str_eq(t->name, key);
+        cr_assert_eq(t->dtype, C2S_F32);
+        cr_assert_eq(t->ndim, 1);
+        cr_assert_eq(t->shape[0], 1 + i % 5);
+        cr_assert_eq(t->nbytes, (uint64_t)(4 * (1 + i % 5)));
+        snprintf(key, sizeof key, "%d", i);
+        cr_assert_str_eq(map.storages[t->storage].key, key);
+    }
+    tmap_free(&map);
+    cr_assert_null(map.tensors);
+    cr_assert_eq(map.tensors_bytes, 0);
     pvm_free(vm);
     pb_free(&p);
 }

@@ -21,6 +21,7 @@
 
 #include "torch/torchtab.h"
 #include "util/grow.h"
+#include "util/huge.h"
 #include "util/limits.h"
 #include "util/strhash.h"
 #include "util/utf8.h"
@@ -226,6 +227,27 @@ static const pvm_value *item(const pvm_value *tuple, size_t i)
 static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
 {
     return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt, detail ? detail : "");
+}
+
+/* Room for one more tensor: the array doubles as a big table (util/huge.h),
+ * so that past 4 MiB it is a mapping on huge pages, the one it grew from
+ * unmapped rather than left in malloc's heap.  0 when out of memory. */
+static int room_for_tensor(walk_ctx *c)
+{
+    tmap *m = c->map;
+    size_t cap = c->tensors_cap, size = sizeof *m->tensors;
+    if (m->ntensors < cap)
+        return 1;
+    size_t grown = cap ? 2 * cap : 8;
+    if (grown > SIZE_MAX / 2 / size)
+        return 0;
+    tmap_tensor *t = big_realloc(m->tensors, cap * size, grown * size);
+    if (t == NULL)
+        return 0;
+    m->tensors = t;
+    c->tensors_cap = grown;
+    m->tensors_bytes = grown * size;
+    return 1;
 }
 
 /* a + b (n bytes of a, then the string b) as a piece of the map's text. */
@@ -774,8 +796,7 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
     }
     static const char *const SUFFIX[] = {".scale", ".zero_point"};
     for (size_t i = 0; i < n; i++) {
-        if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1,
-                           sizeof *m->tensors))
+        if (!room_for_tensor(c))
             return oom(c);
         if ((params[i].name = path_with(c, SUFFIX[i])) == NULL)
             return oom(c);
@@ -797,7 +818,7 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
         if (st != C2S_OK)
             return st;
     }
-    if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+    if (!room_for_tensor(c))
         return oom(c);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
@@ -1431,7 +1452,10 @@ void tmap_free(tmap *map)
     arena_free(&map->text);
     for (size_t i = 0; i < map->nnotes; i++)
         free(map->notes[i]);
-    free(map->tensors);
+    if (map->tensors_bytes > 0)
+        big_free(map->tensors, map->tensors_bytes);
+    else
+        free(map->tensors);
     free(map->storages);
     free(map->notes);
     free(map->root);

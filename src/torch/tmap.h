@@ -146,6 +146,9 @@ typedef struct tmap {
      * rounding); 0 (maps other readers build): each is malloc'd. */
     int in_arena;
     arena text;
+    /* tmap_build: the bytes of the tensors array, a big table (util/huge.h:
+     * past 4 MiB a mapping of its own); 0: the array is malloc'd. */
+    size_t tensors_bytes;
 } tmap;
 
 /* The quantization parameters of quantized tensor t of m (t->q.scheme is

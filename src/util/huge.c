@@ -95,21 +95,25 @@ void *big_calloc(size_t n)
     return n < HUGE_MIN ? calloc(1, n) : huge_alloc(n); /* a new mapping reads as zeros */
 }
 
-void *big_grow(void *p, size_t old, size_t n)
+void *big_realloc(void *p, size_t old, size_t n)
 {
     if (n <= old)
         return NULL;
-    if (n < HUGE_MIN) {
-        unsigned char *q = realloc(p, n);
-        if (q != NULL)
-            memset(q + old, 0, n - old);
-        return q;
-    }
+    if (n < HUGE_MIN)
+        return realloc(p, n);
     unsigned char *q = huge_alloc(n);
     if (q != NULL && old > 0) {
         memcpy(q, p, old);
         big_free(p, old);
     }
+    return q;
+}
+
+void *big_grow(void *p, size_t old, size_t n)
+{
+    unsigned char *q = big_realloc(p, old, n);
+    if (q != NULL && n < HUGE_MIN) /* a new mapping reads as zeros */
+        memset(q + old, 0, n - old);
     return q;
 }
 

@@ -54,10 +54,13 @@ void huge_release(void *p, size_t n);
  * with big_free(p, n). */
 void *big_calloc(size_t n);
 
-/* Table p of old bytes (from big_calloc or big_grow; NULL when old is 0)
- * grown to n > old bytes: its bytes kept, the new ones zero.  NULL when out
- * of memory, p then untouched and still the caller's. */
+/* Table p of old bytes (from big_calloc, big_grow or big_realloc; NULL
+ * when old is 0) grown to n > old bytes: its bytes kept, the new ones zero.
+ * NULL when out of memory, p then untouched and still the caller's. */
 void *big_grow(void *p, size_t old, size_t n);
+
+/* The same, the new bytes left unset (an array filled as it grows). */
+void *big_realloc(void *p, size_t old, size_t n);
 
 /* Free table p of n bytes (NULL: nothing). */
 void big_free(void *p, size_t n);
