@@ -108,6 +108,16 @@ static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahe
     return C2S_OK;
 }
 
+/* The 4 bytes at off when the window holds them: 1, else 0 (no read). */
+static int win_peek4(const window *w, uint64_t off, unsigned char out[4])
+{
+    if (w->buf == NULL || off < w->start || off - w->start > w->len ||
+        w->len - (size_t)(off - w->start) < 4)
+        return 0;
+    memcpy(out, w->buf + (off - w->start), 4);
+    return 1;
+}
+
 /* Is b within a window's reach after a? */
 static int near_after(uint64_t a, uint64_t b)
 {
@@ -631,7 +641,8 @@ static int report_same_names(const zl_entry **order, size_t n, findings *f)
     return distinct;
 }
 
-/* Where an entry ends, data descriptor included when bit 3 says there is one. */
+/* Where an entry ends, data descriptor included when bit 3 says there is one
+ * (its signature read with the local header, when it was in the window). */
 static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
 {
     uint64_t end = e->data_offset + (e->local_ok ? e->comp_size : 0);
@@ -639,8 +650,10 @@ static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
         return next == end;
     unsigned char sig[4];
     c2s_error ignored;
-    int has_sig = win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
-                  le32(sig) == SIG_DESCRIPTOR;
+    int has_sig = e->descriptor_sig != ZL_SIG_UNREAD
+                      ? e->descriptor_sig == ZL_SIG_PRESENT
+                      : win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
+                            le32(sig) == SIG_DESCRIPTOR;
     uint64_t base = end + (has_sig ? 4 : 0);
     return next == base + 12 || next == base + 20;
 }
@@ -797,6 +810,10 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
         zl_entry *z = &zl->entries[i];
         int ahead = i + 1 < zl->n && near_after(z->local_offset, zl->entries[i + 1].local_offset);
         st = check_local(&w, z, ahead, f, err);
+        unsigned char sig[4]; /* check_layout's read of it, done while the window holds it */
+        if (st == C2S_OK && z->local_ok && (z->flags & 8) &&
+            win_peek4(&w, z->data_offset + z->comp_size, sig))
+            z->descriptor_sig = le32(sig) == SIG_DESCRIPTOR ? ZL_SIG_PRESENT : ZL_SIG_ABSENT;
     }
     if (st == C2S_OK)
         st = check_layout(&w, zl, f, err);
