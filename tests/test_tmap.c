@@ -1283,6 +1283,61 @@ Test(tmap, refuse_duplicate_names)
     map_fails(&p, NULL, "two tensors are both named 'a.b'");
 }
 
+/* Many tensors: each first name is found again only when its 32-bit hash
+ * and then its text agree (check_names); a storage named by many tensors is
+ * found by its key's hash and text (storage_index). */
+#define MANY_NAMES 3000
+
+Test(tmap, many_names_and_shared_storages)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    char name[32], key[32];
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "layer%d.w", i);
+        snprintf(key, sizeof key, "%d", i % 100);
+        pb_str(&p, name);
+        vec(&p, key, 4);
+    }
+    dict_end(&p);
+    map_ok(&p, NULL);
+    cr_assert_eq(g_map.ntensors, MANY_NAMES);
+    cr_assert_eq(g_map.nstorages, 100);
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "layer%d.w", i);
+        snprintf(key, sizeof key, "%d", i % 100);
+        cr_assert_str_eq(g_map.tensors[i].name, name);
+        cr_assert_eq(g_map.tensors[i].storage, (size_t)(i % 100));
+        cr_assert_str_eq(g_map.storages[i % 100].key, key);
+    }
+}
+
+/* The same name twice among thousands, far apart: the first name seen again
+ * is reported. */
+Test(tmap, refuse_duplicate_name_among_many)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    char name[32], key[32];
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        snprintf(key, sizeof key, "%d", i);
+        pb_str(&p, name);
+        vec(&p, key, 1);
+    }
+    pb_str(&p, "x");
+    dict_begin(&p);
+    pb_str(&p, "y");
+    vec(&p, "y", 1);
+    dict_end(&p);
+    pb_str(&p, "x.y");
+    vec(&p, "z", 1);
+    dict_end(&p);
+    map_fails(&p, NULL, "two tensors are both named 'x.y'");
+}
+
 Test(tmap, refuse_tensor_named_metadata)
 {
     pb p = {0};

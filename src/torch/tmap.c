@@ -262,7 +262,10 @@ static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
     return s;
 }
 
-/* Find or add the storage for key; checks that every use agrees. */
+/* Find or add the storage for key; checks that every use agrees.  The index
+ * (storage_slots) places a key by 32 bits of its strhash, which its storage
+ * keeps: a probe compares them before the keys, so that it reads another
+ * key only when the hashes agree. */
 static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
                                 size_t *out)
 {
@@ -276,7 +279,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
             return oom(c);
         memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
         for (size_t s = 0; s < m->nstorages; s++) {
-            size_t i = (size_t)strhash(m->storages[s].key) & (nslots - 1);
+            size_t i = (size_t)m->storages[s].key_hash & (nslots - 1);
             while (slots[i] != EMPTY)
                 i = (i + 1) & (nslots - 1);
             slots[i] = (uint32_t)s;
@@ -285,10 +288,11 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
         c->storage_slots = slots;
         c->nslots = nslots;
     }
-    size_t i = (size_t)strhash(key) & (c->nslots - 1);
+    uint32_t h = (uint32_t)strhash(key);
+    size_t i = (size_t)h & (c->nslots - 1);
     while (c->storage_slots[i] != EMPTY) {
         tmap_storage *s = &m->storages[c->storage_slots[i]];
-        if (strcmp(s->key, key) == 0) {
+        if (s->key_hash == h && strcmp(s->key, key) == 0) {
             if (s->nbytes != nbytes || s->dtype != dt)
                 return c2s_fail(c->err, C2S_ERR_INPUT,
                                 "storage '%s' is declared twice with different types or sizes",
@@ -304,7 +308,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
-    m->storages[m->nstorages] = (tmap_storage){k, dt, nbytes};
+    m->storages[m->nstorages] = (tmap_storage){.key = k, .dtype = dt, .key_hash = h, .nbytes = nbytes};
     c->storage_slots[i] = (uint32_t)m->nstorages;
     *out = m->nstorages++;
     return C2S_OK;
@@ -1315,8 +1319,14 @@ static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_valu
 
 /* ---- finishing -------------------------------------------------------------- */
 
+/* Names hashed this many tensors ahead of their insertion, their slots
+ * prefetched: the set is megabytes, each first probe a cache miss. */
+#define NAMES_AHEAD 8
+
 /* No name twice (checked with a hash set of the names, in file order: the
- * first name seen again is the one reported), none "__metadata__". */
+ * first name seen again is the one reported), none "__metadata__".  The set
+ * places a name by 32 bits of its strhash, kept for every tensor in hashes,
+ * which a probe compares before the names. */
 static c2s_status check_names(walk_ctx *c)
 {
     tmap *m = c->map;
@@ -1332,18 +1342,27 @@ static c2s_status check_names(walk_ctx *c)
     if (m->ntensors >= EMPTY)
         return oom(c); /* never: each tensor is a node, and node ids are 32 bits */
     uint32_t *slots = malloc(cap * sizeof *slots);
-    if (slots == NULL)
+    uint32_t *hashes = malloc(m->ntensors * sizeof *hashes);
+    if (slots == NULL || hashes == NULL) {
+        free(slots);
+        free(hashes);
         return oom(c);
+    }
     memset(slots, 0xff, cap * sizeof *slots); /* EMPTY */
+    for (size_t i = 0; i < m->ntensors; i++)
+        hashes[i] = (uint32_t)strhash(m->tensors[i].name);
     c2s_status st = C2S_OK;
     for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
         const char *name = m->tensors[i].name;
-        size_t at = (size_t)strhash(name) & (cap - 1);
+        if (i + NAMES_AHEAD < m->ntensors)
+            __builtin_prefetch(&slots[hashes[i + NAMES_AHEAD] & (cap - 1)], 1);
+        size_t at = (size_t)hashes[i] & (cap - 1);
         for (; slots[at] != EMPTY && st == C2S_OK; at = (at + 1) & (cap - 1))
-            if (strcmp(m->tensors[slots[at]].name, name) == 0)
+            if (hashes[slots[at]] == hashes[i] && strcmp(m->tensors[slots[at]].name, name) == 0)
                 st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'", name);
         slots[at] = (uint32_t)i;
     }
+    free(hashes);
     free(slots);
     return st;
 }
