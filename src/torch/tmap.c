@@ -72,6 +72,7 @@ typedef struct walk_ctx {
     tensor_counter *counts;
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
+    int keys_in_order;       /* every storage key so far is its index in decimal */
     uint32_t *storage_slots; /* open-addressing hash of storage keys: indexes, or EMPTY */
     size_t nslots;
     /* A root chosen by name prefix (flat dotted keys): only the entries of
@@ -262,45 +263,93 @@ static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
     return s;
 }
 
-/* Find or add the storage for key; checks that every use agrees.  The index
- * (storage_slots) places a key by 32 bits of its strhash, which its storage
- * keeps: a probe compares them before the keys, so that it reads another
- * key only when the hashes agree. */
+/* The storage index (storage_slots) rebuilt for m's storages at most half
+ * full: a key is placed by 32 bits of its strhash, which its storage keeps. */
+static c2s_status index_storages(walk_ctx *c)
+{
+    tmap *m = c->map;
+    if (m->nstorages >= EMPTY)
+        return oom(c); /* never: each storage is a node, and node ids are 32 bits */
+    size_t nslots = c->nslots ? c->nslots : 64;
+    while (m->nstorages * 2 >= nslots)
+        nslots *= 2;
+    uint32_t *slots = malloc(nslots * sizeof *slots);
+    if (slots == NULL)
+        return oom(c);
+    memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
+    for (size_t s = 0; s < m->nstorages; s++) {
+        size_t i = (size_t)m->storages[s].key_hash & (nslots - 1);
+        while (slots[i] != EMPTY)
+            i = (i + 1) & (nslots - 1);
+        slots[i] = (uint32_t)s;
+    }
+    free(c->storage_slots);
+    c->storage_slots = slots;
+    c->nslots = nslots;
+    return C2S_OK;
+}
+
+/* 1 and *n when key is a number in decimal as Python's str() writes it (no
+ * sign, no leading zero but in "0" itself), below 10^18. */
+static int decimal_key(const char *key, uint64_t *n)
+{
+    uint64_t v = 0;
+    size_t len = 0;
+    for (; key[len] >= '0' && key[len] <= '9'; len++) {
+        if (len == 18)
+            return 0;
+        v = v * 10 + (uint64_t)(key[len] - '0');
+    }
+    if (len == 0 || key[len] != '\0' || (key[0] == '0' && len > 1))
+        return 0;
+    *n = v;
+    return 1;
+}
+
+/* The storage *out found for key: it must agree with this use. */
+static c2s_status same_storage(walk_ctx *c, size_t at, const char *key, c2s_dtype dt,
+                               uint64_t nbytes, size_t *out)
+{
+    const tmap_storage *s = &c->map->storages[at];
+    if (s->nbytes != nbytes || s->dtype != dt)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "storage '%s' is declared twice with different types or sizes", key);
+    *out = at;
+    return C2S_OK;
+}
+
+/* Find or add the storage for key; checks that every use agrees.
+ *
+ * torch.save names the storages "0", "1", "2", ... in the order it meets
+ * them: while every key so far is its storage's index in decimal
+ * (keys_in_order), key n is storage n, or the next one when n is their
+ * count, with no lookup at all.  The first other key builds the index of
+ * all of them (index_storages), which then serves every lookup: a probe
+ * compares the 32 bits of strhash the storages keep before the keys, so
+ * that it reads another key only when the hashes agree. */
 static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
                                 size_t *out)
 {
     tmap *m = c->map;
-    if (m->nstorages * 2 >= c->nslots) {
-        size_t nslots = c->nslots ? c->nslots * 2 : 64;
-        if (m->nstorages >= EMPTY)
-            return oom(c); /* never: each storage is a node, and node ids are 32 bits */
-        uint32_t *slots = malloc(nslots * sizeof *slots);
-        if (slots == NULL)
-            return oom(c);
-        memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
-        for (size_t s = 0; s < m->nstorages; s++) {
-            size_t i = (size_t)m->storages[s].key_hash & (nslots - 1);
-            while (slots[i] != EMPTY)
-                i = (i + 1) & (nslots - 1);
-            slots[i] = (uint32_t)s;
-        }
-        free(c->storage_slots);
-        c->storage_slots = slots;
-        c->nslots = nslots;
-    }
     uint32_t h = (uint32_t)strhash(key);
-    size_t i = (size_t)h & (c->nslots - 1);
-    while (c->storage_slots[i] != EMPTY) {
-        tmap_storage *s = &m->storages[c->storage_slots[i]];
-        if (s->key_hash == h && strcmp(s->key, key) == 0) {
-            if (s->nbytes != nbytes || s->dtype != dt)
-                return c2s_fail(c->err, C2S_ERR_INPUT,
-                                "storage '%s' is declared twice with different types or sizes",
-                                key);
-            *out = c->storage_slots[i];
-            return C2S_OK;
+    size_t i = 0;
+    uint64_t n;
+    if (c->keys_in_order && decimal_key(key, &n) && n <= m->nstorages) {
+        if (n < m->nstorages)
+            return same_storage(c, (size_t)n, key, dt, nbytes, out);
+    } else {
+        c2s_status st = C2S_OK;
+        if (c->keys_in_order || m->nstorages * 2 >= c->nslots)
+            st = index_storages(c);
+        c->keys_in_order = 0;
+        if (st != C2S_OK)
+            return st;
+        for (i = (size_t)h & (c->nslots - 1); c->storage_slots[i] != EMPTY;
+             i = (i + 1) & (c->nslots - 1)) {
+            const tmap_storage *s = &m->storages[c->storage_slots[i]];
+            if (s->key_hash == h && strcmp(s->key, key) == 0)
+                return same_storage(c, c->storage_slots[i], key, dt, nbytes, out);
         }
-        i = (i + 1) & (c->nslots - 1);
     }
     if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1,
                        sizeof *m->storages))
@@ -308,8 +357,10 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
-    m->storages[m->nstorages] = (tmap_storage){.key = k, .dtype = dt, .key_hash = h, .nbytes = nbytes};
-    c->storage_slots[i] = (uint32_t)m->nstorages;
+    m->storages[m->nstorages] =
+        (tmap_storage){.key = k, .dtype = dt, .key_hash = h, .nbytes = nbytes};
+    if (!c->keys_in_order)
+        c->storage_slots[i] = (uint32_t)m->nstorages;
     *out = m->nstorages++;
     return C2S_OK;
 }
@@ -1435,6 +1486,7 @@ c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options 
     c.map = map;
     c.err = err;
     c.nobjects = nobjects;
+    c.keys_in_order = 1;
     c.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     c.max_visits = opts && opts->max_visits ? opts->max_visits
                                             : VISITS_BASE + VISITS_PER_OBJECT * (uint64_t)nobjects;
