@@ -13,9 +13,10 @@
  *
  * The big tables pick their allocator by their size alone (under HUGE_MIN:
  * malloc), so big_free and big_grow know where a table came from from the
- * size its owner keeps.  Growing past HUGE_MIN copies into a new mapping:
- * realloc could move a mapping without copying, but not one split by the
- * advice, and the copy is what realloc does in malloc's heap anyway.
+ * size its owner keeps.  A big table is mapped in whole huge pages
+ * (big_len), so that growing it is one mremap that moves its pages, huge
+ * ones whole, where a copy would have the kernel zero them all again first;
+ * growing one past HUGE_MIN copies it out of malloc's heap once.
  */
 #include "util/huge.h"
 
@@ -88,11 +89,18 @@ void huge_release(void *p, size_t n)
         (void)madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
+/* The length of the mapping of a big table of n >= HUGE_MIN bytes: whole
+ * huge pages, so that mremap moves it a huge page at a time. */
+static size_t big_len(size_t n)
+{
+    return n > SIZE_MAX - HUGE_PAGE ? SIZE_MAX : (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
 void *big_calloc(size_t n)
 {
     if (n == 0)
         return NULL;
-    return n < HUGE_MIN ? calloc(1, n) : huge_alloc(n); /* a new mapping reads as zeros */
+    return n < HUGE_MIN ? calloc(1, n) : huge_alloc(big_len(n)); /* a new mapping reads as zeros */
 }
 
 void *big_realloc(void *p, size_t old, size_t n)
@@ -101,7 +109,14 @@ void *big_realloc(void *p, size_t old, size_t n)
         return NULL;
     if (n < HUGE_MIN)
         return realloc(p, n);
-    unsigned char *q = huge_alloc(n);
+#ifdef MREMAP_MAYMOVE
+    if (old >= HUGE_MIN) { /* the kernel moves the pages: no copy, nothing zeroed again */
+        void *q = mremap(p, big_len(old), big_len(n), MREMAP_MAYMOVE);
+        if (q != MAP_FAILED)
+            return q;
+    }
+#endif
+    unsigned char *q = huge_alloc(big_len(n));
     if (q != NULL && old > 0) {
         memcpy(q, p, old);
         big_free(p, old);
@@ -122,5 +137,5 @@ void big_free(void *p, size_t n)
     if (n < HUGE_MIN)
         free(p);
     else
-        huge_free(p, n);
+        huge_free(p, big_len(n));
 }

@@ -31,8 +31,9 @@
  * it runs and are freed when it stops.  Taken from malloc, they leave
  * resident holes in its heap that the blocks made after them (the graph's
  * slabs) never fill.  big_calloc(n) and big_grow() take n bytes from malloc
- * under HUGE_MIN and from huge_alloc from there on; big_free() gives the
- * latter straight back to the system.  The caller keeps each table's size.
+ * under HUGE_MIN and from huge_alloc from there on (whole huge pages, which
+ * big_grow moves with mremap); big_free() gives the latter straight back to
+ * the system.  The caller keeps each table's size.
  */
 #ifndef UTIL_HUGE_H
 #define UTIL_HUGE_H
