@@ -21,7 +21,7 @@
 
 TU_SUITE_WITH_DIR(scan);
 
-#define CRC_MSG                                                                              \
+#define CRC_MSG                                                                               \
     "archive/data/0: CRC-32 mismatch (archive says 21c0b223, data gives a815b377): the file " \
     "was altered or damaged"
 

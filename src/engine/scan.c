@@ -49,8 +49,8 @@ typedef struct early_map {
 
 /* The integrity pass of ck's reader (its damage into the report), with the
  * tensor map made meanwhile into *early when the reader allows it. */
-static c2s_status verify_and_map(c2s_checkpoint *ck, const c2s_open_options *opts,
-                                 early_map *early, c2s_error *err)
+static c2s_status verify_and_map(c2s_checkpoint *ck, const c2s_open_options *opts, early_map *early,
+                                 c2s_error *err)
 {
     verify_job job = {&ck->rd, {0}, {0}, C2S_OK};
     c2s_error_clear(&job.err);

@@ -80,8 +80,7 @@
 #define CHUNK_BYTES (NODES_PER_CHUNK * sizeof(pvm_value))
 #define CHUNKS_PER_SLAB (HUGE_PAGE / CHUNK_BYTES)
 #define MALLOC_CHUNKS CHUNKS_PER_SLAB /* the first 2 MiB of nodes: malloc'd */
-_Static_assert(HUGE_PAGE % (NODES_PER_CHUNK * sizeof(pvm_value)) == 0,
-               "a slab holds whole chunks");
+_Static_assert(HUGE_PAGE % (NODES_PER_CHUNK * sizeof(pvm_value)) == 0, "a slab holds whole chunks");
 /* CPython's cache of small ints (Objects/longobject.c, _PY_NSMALLNEGINTS and
  * _PY_NSMALLPOSINTS): these values are one object each */
 #define SMALL_INT_MIN (-5)
@@ -1228,8 +1227,8 @@ static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
         cap *= 2;
     if (cap > SIZE_MAX / sizeof(pvm_value *))
         return out_of_memory(vm);
-    pvm_value **grown =
-        big_grow(vm->memo_dense, vm->memo_dense_cap * sizeof *grown, cap * sizeof *grown);
+    pvm_value **grown = big_grow(vm->memo_dense, vm->memo_dense_cap * sizeof *grown,
+                                 cap * sizeof *grown);
     if (grown == NULL)
         return out_of_memory(vm);
     vm->memo_dense = grown;

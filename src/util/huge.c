@@ -59,7 +59,8 @@ void *huge_alloc(size_t n)
     if (n == 0 || n > SIZE_MAX - 2 * HUGE_PAGE)
         return NULL;
     size_t len = (n + page - 1) & ~(page - 1), span = len + HUGE_PAGE - page;
-    unsigned char *map = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *map = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                              0);
     if (map == MAP_FAILED)
         return NULL;
     uintptr_t start = ((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);

@@ -43,7 +43,7 @@ typedef struct zl_entry {
     uint64_t comp_size, size;
     uint32_t crc;
     uint16_t method, flags;
-    uint32_t name_len; /* its length, at most 65535 (the name itself may hold a NUL) */
+    uint32_t name_len;      /* its length, at most 65535 (the name itself may hold a NUL) */
     unsigned char local_ok; /* the local header was found: data_offset is valid */
     /* Bit 3 of flags set (a data descriptor follows the data): whether the
      * descriptor's optional signature is there, as read with the local
