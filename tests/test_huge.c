@@ -1,7 +1,8 @@
 /*
  * test_huge.c - memory on transparent huge pages (src/util/huge.h) and its
  * users: huge_alloc's alignment, zeroes, sizes and unmapping; huge_advise
- * advising exactly the whole 2 MiB pages inside a range; huge_release
+ * advising exactly the whole 2 MiB pages inside a range, huge_unadvise
+ * marking the same ones "no huge pages"; huge_release
  * zeroing exactly the whole small pages inside one; the big tables
  * (big_calloc, big_grow, big_realloc, big_free) below and past HUGE_MIN;
  * an arena marked big switching to slabs after HUGE_MIN bytes with its
@@ -36,6 +37,28 @@ TestSuite(huge);
 static int thp_available(void)
 {
     return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
+/* The VmFlags line of the mapping that holds a ("" when none). */
+static void flags_of(const void *a, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    int found = 0;
+    out[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        unsigned long ls, le;
+        if (line[0] < 'A' || line[0] > 'Z') {
+            if (found)
+                break;
+            found = sscanf(line, "%lx-%lx", &ls, &le) == 2 && (uintptr_t)a >= ls &&
+                    (uintptr_t)a < le;
+        } else if (found && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, cap, "%s", line + 8);
+        }
+    }
+    fclose(f);
 }
 
 /* The mapping of /proc/self/smaps that holds address a: its bounds, and
@@ -157,6 +180,31 @@ Test(huge, advise_leaves_ranges_under_huge_min_alone)
     cr_assert_eq(is_advised(a), thp_available());
     cr_assert_eq(is_advised(a + HUGE_PAGE), thp_available());
     cr_assert_not(is_advised(a + 2 * HUGE_PAGE));
+    munmap(map, span);
+}
+
+/* Advised, filled, unadvised: the same pages marked "no huge pages" (nh),
+ * and their bytes kept. */
+Test(huge, unadvise_marks_the_same_pages_no_huge)
+{
+    unsigned char *map;
+    size_t span;
+    unsigned char *a = plain_aligned(&map, &span);
+    huge_advise(a + 100, 4 * HUGE_PAGE);
+    memset(a, 0x5a, 5 * HUGE_PAGE);
+    huge_unadvise(a + 100, 4 * HUGE_PAGE);
+    char flags[512];
+    flags_of(a + HUGE_PAGE, flags, sizeof flags);
+    cr_assert_null(strstr(flags, " hg"), "%s", flags);
+    if (thp_available())
+        cr_assert_not_null(strstr(flags, " nh"), "%s", flags);
+    flags_of(a, flags, sizeof flags);
+    cr_assert_null(strstr(flags, " nh"), "the partial page before is left alone: %s", flags);
+    for (size_t i = 0; i < 5 * HUGE_PAGE; i += 4096)
+        cr_assert_eq(a[i], 0x5a);
+    huge_unadvise(a, HUGE_MIN - 1); /* under HUGE_MIN: nothing */
+    flags_of(a, flags, sizeof flags);
+    cr_assert_null(strstr(flags, " nh"), "%s", flags);
     munmap(map, span);
 }
 

@@ -43,14 +43,35 @@ static void advise(void *p, size_t n)
 #endif
 }
 
-void huge_advise(void *p, size_t n)
+/* The whole huge pages inside [p, p + n) given to fn (none under HUGE_MIN). */
+static void inside(void *p, size_t n, void (*fn)(void *, size_t))
 {
     if (n < HUGE_MIN)
         return;
     uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
     uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
     if (end > start)
-        advise((void *)start, end - start);
+        fn((void *)start, end - start);
+}
+
+static void unadvise(void *p, size_t n)
+{
+#ifdef MADV_NOHUGEPAGE
+    (void)madvise(p, n, MADV_NOHUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+void huge_advise(void *p, size_t n)
+{
+    inside(p, n, advise);
+}
+
+void huge_unadvise(void *p, size_t n)
+{
+    inside(p, n, unadvise);
 }
 
 void *huge_alloc(size_t n)

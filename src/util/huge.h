@@ -19,6 +19,13 @@
  *   huge_advise(p, n)  advises the whole huge pages inside [p, p + n) of
  *                      memory the caller owns (say a malloc'd buffer about to
  *                      be filled); nothing when n < HUGE_MIN.
+ *   huge_unadvise(p, n) once that buffer is filled: the same pages advised
+ *                      MADV_NOHUGEPAGE.  Those filled stay huge pages; but
+ *                      the buffer may lie in malloc's heap, whose memory is
+ *                      used again after free(): advised, a later touch there
+ *                      would take a whole huge page, and khugepaged could
+ *                      turn sparse ranges into huge pages in a long-running
+ *                      program.
  *   huge_alloc(n)      n bytes of zeroed memory in a mapping of their own
  *                      that starts on a HUGE_PAGE boundary, advised; the
  *                      pickle VM cuts its node chunks from such slabs.
@@ -44,6 +51,8 @@
 #define HUGE_MIN ((size_t)4 << 20)
 
 void huge_advise(void *p, size_t n);
+
+void huge_unadvise(void *p, size_t n);
 
 void *huge_alloc(size_t n);
 

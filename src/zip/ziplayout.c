@@ -265,6 +265,7 @@ static void fit_names(ziplayout *zl, size_t used)
         return;
     huge_advise(fit, used);
     memcpy(fit, zl->names, used);
+    huge_unadvise(fit, used);
     for (size_t i = 0; i < zl->n; i++)
         zl->entries[i].name = fit + (zl->entries[i].name - zl->names);
     free(zl->names);
@@ -344,19 +345,12 @@ static c2s_status cd_next(cd_walk *w, const unsigned char **r, size_t *avail, c2
     return C2S_OK;
 }
 
-static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
-                                c2s_error *err)
+/* The count records of the directory decoded into zl's entries and names
+ * (*used bytes of names so far). */
+static c2s_status read_records(cd_walk *w, uint64_t count, ziplayout *zl, size_t *used_out,
+                               findings *f, c2s_error *err)
 {
-    zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
-    /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
-     * cd_size bytes hold them all; the block is cut to size below. */
-    zl->names = malloc(w->cd_size ? w->cd_size : 1);
-    if (zl->entries == NULL || zl->names == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    /* both filled in order; the names' block is cut to size at the end */
-    huge_advise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
-    huge_advise(zl->names, w->cd_size);
-    size_t used = 0;
+    size_t used = *used_out;
     for (uint64_t i = 0; i < count; i++) {
         zl_entry *e = &zl->entries[zl->n];
         const unsigned char *r = NULL;
@@ -387,6 +381,29 @@ static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findi
             return corrupt(err, "an entry's sizes contradict its method");
         w->at += len;
     }
+    *used_out = used;
+    return C2S_OK;
+}
+
+static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
+                                c2s_error *err)
+{
+    zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
+    /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
+     * cd_size bytes hold them all; the block is cut to size below. */
+    zl->names = malloc(w->cd_size ? w->cd_size : 1);
+    if (zl->entries == NULL || zl->names == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* both filled in order (util/huge.h); the names' block is cut to size
+     * at the end */
+    huge_advise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
+    huge_advise(zl->names, w->cd_size);
+    size_t used = 0;
+    c2s_status st = read_records(w, count, zl, &used, f, err);
+    huge_unadvise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
+    huge_unadvise(zl->names, w->cd_size);
+    if (st != C2S_OK)
+        return st;
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
     if (w->at < w->cd_size)
@@ -600,11 +617,13 @@ static int index_names(ziplayout *zl)
         for (; slots[at] != 0; at = (at + 1) & (cap - 1))
             if (slot_may_hold(slots[at], h) &&
                 same_folded(slot_entry(zl, slots[at]), e->name, e->name_len)) {
+                huge_unadvise(slots, cap * sizeof *slots);
                 free(slots);
                 return 0;
             }
         slots[at] = slot_of(h, i);
     }
+    huge_unadvise(slots, cap * sizeof *slots);
     zl->by_hash = slots;
     zl->hash_cap = cap;
     return 1;

@@ -841,6 +841,7 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
     }
     huge_advise(buf, (size_t)s.size); /* filled whole */
     st = zipsrc_stream_read(&s, 0, buf, (size_t)s.size, err);
+    huge_unadvise(buf, (size_t)s.size);
     int read_all = st == C2S_OK;
     if (st == C2S_OK)
         st = zipsrc_stream_verify(&s, NULL, 0, err);
