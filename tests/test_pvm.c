@@ -965,6 +965,36 @@ Test(pvm, many_pairs_with_repeated_keys)
     }
 }
 
+/* Keys of every length from 0 to 20 (whole words of 8 bytes and tails of
+ * each size), sharing their first bytes, each set twice: equal keys are
+ * found again whatever their length, different ones are kept apart.
+ *   d = {}; for r in range(2): for n in range(21): d["k" * n] = r * 100 + n */
+Test(pvm, str_keys_of_every_length_set_twice)
+{
+    unsigned char b[2048];
+    size_t n = 0;
+    b[n++] = '}';
+    b[n++] = '(';
+    for (int round = 0; round < 2; round++)
+        for (int len = 0; len <= 20; len++) {
+            b[n++] = 0x8c; /* SHORT_BINUNICODE */
+            b[n++] = (unsigned char)len;
+            memset(b + n, 'k', (size_t)len);
+            n += (size_t)len;
+            b[n++] = 'K';
+            b[n++] = (unsigned char)(round * 100 + len);
+        }
+    b[n++] = 'u';
+    b[n++] = '.';
+    const pvm_value *d = load_ok(b, n);
+    expect_kind(d, PVM_DICT);
+    cr_assert_eq(d->u.dict.len, 21);
+    for (int len = 0; len <= 20; len++) {
+        cr_assert_eq(d->u.dict.pairs[len].key->u.str.len, (size_t)len);
+        expect_int(d->u.dict.pairs[len].val, 100 + len);
+    }
+}
+
 /* An empty APPENDS / SETITEMS / ADDITEMS does nothing whatever the target
  * (do_append, do_setitems, load_additems: "nothing to do"); CPython 3.11
  * loads ")(e." as () and "K\x01(\x90." as 1. */
