@@ -10,11 +10,14 @@
  * fault per 2 MiB.  Elsewhere the advice is a no-op.
  *
  * The cost: a huge page is resident whole once any byte of it is touched,
- * where 4 KiB pages become resident one by one.  So only memory that is
- * filled up to its end gets the advice, and only whole 2 MiB pages inside
- * it (never the ends of a block shared with malloc's other blocks), and
- * only structures of several MB, so that small inputs use exactly the memory
- * they did.
+ * where 4 KiB pages become resident one by one.  So the advice only goes to
+ * structures of several MB that are filled from their start (a buffer read
+ * whole, an array or arena that grows): the most a structure can hold
+ * resident that 4 KiB pages would not is the one huge page it is filling,
+ * and the pickle VM gives back the untouched end of its last slabs after
+ * its run.  In memory malloc gave, only whole 2 MiB pages inside the block
+ * are advised (never the ends it shares with malloc's other blocks).
+ * Small inputs use exactly the memory they did.
  *
  *   huge_advise(p, n)  advises the whole huge pages inside [p, p + n) of
  *                      memory the caller owns (say a malloc'd buffer about to
@@ -35,9 +38,10 @@
  *                      read as zeros again when touched.
  *
  * Big tables: the pickle VM's memo and dict-key index are megabytes while
- * it runs and are freed when it stops.  Taken from malloc, they leave
- * resident holes in its heap that the blocks made after them (the graph's
- * slabs) never fill.  big_calloc(n) and big_grow() take n bytes from malloc
+ * it runs and are freed when it stops, and the tensor map's array of
+ * tensors doubles as it grows.  Taken from malloc, they leave resident holes
+ * in its heap that the blocks made after them (the graph's slabs) never
+ * fill.  big_calloc(n) and big_grow() take n bytes from malloc
  * under HUGE_MIN and from huge_alloc from there on (whole huge pages, which
  * big_grow moves with mremap); big_free() gives the latter straight back to
  * the system.  The caller keeps each table's size.
