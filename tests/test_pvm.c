@@ -931,6 +931,70 @@ Test(pvm, setitem_on_a_list_assigns_by_index)
     FAILS("]K\001a\214\001aK\005s.", "pickle: SETITEM on a list with a str index at offset 9");
 }
 
+/* SETITEMS and DICT with more pairs than the VM hashes ahead (dict_set_pairs):
+ * keys 0..6 again and again, then True, which is the key 1.  As CPython:
+ *   d = {}; for i in range(20): d[i % 7] = i
+ *   d[True] = 99  ->  {0: 14, 1: 99, 2: 16, 3: 17, 4: 18, 5: 19, 6: 13} */
+Test(pvm, many_pairs_with_repeated_keys)
+{
+    for (int dict_op = 0; dict_op < 2; dict_op++) {
+        unsigned char b[128];
+        size_t n = 0;
+        if (!dict_op)
+            b[n++] = '}';
+        b[n++] = '(';
+        for (int i = 0; i < 20; i++) {
+            b[n++] = 'K';
+            b[n++] = (unsigned char)(i % 7);
+            b[n++] = 'K';
+            b[n++] = (unsigned char)i;
+        }
+        b[n++] = 0x88; /* NEWTRUE */
+        b[n++] = 'K';
+        b[n++] = 99;
+        b[n++] = dict_op ? 'd' : 'u';
+        b[n++] = '.';
+        const pvm_value *d = load_ok(b, n);
+        expect_kind(d, PVM_DICT);
+        cr_assert_eq(d->u.dict.len, 7);
+        const int64_t want[7] = {14, 99, 16, 17, 18, 19, 13};
+        for (int k = 0; k < 7; k++) {
+            expect_int(d->u.dict.pairs[k].key, k);
+            expect_int(d->u.dict.pairs[k].val, want[k]);
+        }
+    }
+}
+
+/* Keys of every length from 0 to 20 (whole words of 8 bytes and tails of
+ * each size), sharing their first bytes, each set twice: equal keys are
+ * found again whatever their length, different ones are kept apart.
+ *   d = {}; for r in range(2): for n in range(21): d["k" * n] = r * 100 + n */
+Test(pvm, str_keys_of_every_length_set_twice)
+{
+    unsigned char b[2048];
+    size_t n = 0;
+    b[n++] = '}';
+    b[n++] = '(';
+    for (int round = 0; round < 2; round++)
+        for (int len = 0; len <= 20; len++) {
+            b[n++] = 0x8c; /* SHORT_BINUNICODE */
+            b[n++] = (unsigned char)len;
+            memset(b + n, 'k', (size_t)len);
+            n += (size_t)len;
+            b[n++] = 'K';
+            b[n++] = (unsigned char)(round * 100 + len);
+        }
+    b[n++] = 'u';
+    b[n++] = '.';
+    const pvm_value *d = load_ok(b, n);
+    expect_kind(d, PVM_DICT);
+    cr_assert_eq(d->u.dict.len, 21);
+    for (int len = 0; len <= 20; len++) {
+        cr_assert_eq(d->u.dict.pairs[len].key->u.str.len, (size_t)len);
+        expect_int(d->u.dict.pairs[len].val, 100 + len);
+    }
+}
+
 /* An empty APPENDS / SETITEMS / ADDITEMS does nothing whatever the target
  * (do_append, do_setitems, load_additems: "nothing to do"); CPython 3.11
  * loads ")(e." as () and "K\x01(\x90." as 1. */

@@ -1283,6 +1283,61 @@ Test(tmap, refuse_duplicate_names)
     map_fails(&p, NULL, "two tensors are both named 'a.b'");
 }
 
+/* Many tensors: each first name is found again only when its 32-bit hash
+ * and then its text agree (check_names); a storage named by many tensors is
+ * found by its key's hash and text (storage_index). */
+#define MANY_NAMES 3000
+
+Test(tmap, many_names_and_shared_storages)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    char name[32], key[32];
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "layer%d.w", i);
+        snprintf(key, sizeof key, "%d", i % 100);
+        pb_str(&p, name);
+        vec(&p, key, 4);
+    }
+    dict_end(&p);
+    map_ok(&p, NULL);
+    cr_assert_eq(g_map.ntensors, MANY_NAMES);
+    cr_assert_eq(g_map.nstorages, 100);
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "layer%d.w", i);
+        snprintf(key, sizeof key, "%d", i % 100);
+        cr_assert_str_eq(g_map.tensors[i].name, name);
+        cr_assert_eq(g_map.tensors[i].storage, (size_t)(i % 100));
+        cr_assert_str_eq(g_map.storages[i % 100].key, key);
+    }
+}
+
+/* The same name twice among thousands, far apart: the first name seen again
+ * is reported. */
+Test(tmap, refuse_duplicate_name_among_many)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    char name[32], key[32];
+    for (int i = 0; i < MANY_NAMES; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        snprintf(key, sizeof key, "%d", i);
+        pb_str(&p, name);
+        vec(&p, key, 1);
+    }
+    pb_str(&p, "x");
+    dict_begin(&p);
+    pb_str(&p, "y");
+    vec(&p, "y", 1);
+    dict_end(&p);
+    pb_str(&p, "x.y");
+    vec(&p, "z", 1);
+    dict_end(&p);
+    map_fails(&p, NULL, "two tensors are both named 'x.y'");
+}
+
 Test(tmap, refuse_tensor_named_metadata)
 {
     pb p = {0};
@@ -1393,6 +1448,68 @@ Test(tmap, root_tensor_name_must_not_be_empty)
     vec(&p, "0", 3);
     tmap_options o = {.tensor_name = ""};
     map_fails(&p, &o, "the name for the root tensor is empty");
+}
+
+/* Storage keys "0", "1", ... in order are found by their number; the first
+ * other key ("x") indexes them all, and lookups go through the index from
+ * then on: "01" is not "1", "1" is found again after the switch. */
+Test(tmap, storage_keys_in_order_then_others)
+{
+    static const char *const keys[] = {"0", "1", "0", "2", "x", "1", "01", "x", "3", "2"};
+    static const size_t want[] = {0, 1, 0, 2, 3, 1, 4, 3, 5, 2};
+    enum { N = sizeof keys / sizeof *keys };
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    for (size_t i = 0; i < N; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%zu", i);
+        pb_str(&p, name);
+        vec(&p, keys[i], 4);
+    }
+    dict_end(&p);
+    map_ok(&p, NULL);
+    cr_assert_eq(g_map.ntensors, N);
+    static const char *const stored[] = {"0", "1", "2", "x", "01", "3"};
+    cr_assert_eq(g_map.nstorages, 6);
+    for (size_t s = 0; s < 6; s++)
+        cr_assert_str_eq(g_map.storages[s].key, stored[s]);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(g_map.tensors[i].storage, want[i], "tensor %zu", i);
+}
+
+/* A key past the next number ("2" before "1") leaves the in-order path. */
+Test(tmap, storage_key_ahead_of_its_turn)
+{
+    static const char *const keys[] = {"0", "2", "1", "2"};
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    for (size_t i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%zu", i);
+        pb_str(&p, name);
+        vec(&p, keys[i], 4);
+    }
+    dict_end(&p);
+    map_ok(&p, NULL);
+    cr_assert_eq(g_map.nstorages, 3);
+    cr_assert_str_eq(g_map.storages[1].key, "2");
+    cr_assert_str_eq(g_map.storages[2].key, "1");
+    cr_assert_eq(g_map.tensors[3].storage, 1);
+}
+
+Test(tmap, refuse_storage_declared_twice_after_other_keys)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "a");
+    vec(&p, "k", 4);
+    pb_str(&p, "b");
+    vec(&p, "k", 8);
+    dict_end(&p);
+    map_fails(&p, NULL, "storage 'k' is declared twice with different types or sizes");
 }
 
 Test(tmap, refuse_storage_declared_twice_with_different_sizes)

@@ -701,6 +701,67 @@ Test(ziplayout, local_descriptor_flag_skips_crc_check)
     img_free(&z);
 }
 
+/* ---- data descriptors (bit 3 in the central flags) ----------------------------------- */
+
+/* Entry a of two_stored() followed by a data descriptor: its signature
+ * when sig, then CRC and sizes (12 bytes), then extra junk bytes; bit 3 set
+ * in both of a's flags. */
+static img with_descriptor(int sig, size_t junk)
+{
+    img z = two_stored();
+    unsigned char d[16 + 8];
+    size_t n = 0;
+    if (sig)
+        le32_to(d + (n += 4) - 4, 0x08074b50u);
+    le32_to(d + n, g32(&z, central_at(&z, 0) + 16));
+    le32_to(d + n + 4, 5);
+    le32_to(d + n + 8, 5);
+    n += 12;
+    cr_assert_leq(junk, 8);
+    memset(d + n, '#', junk);
+    n += junk;
+    insert(&z, 36, d, n);
+    shift_offsets(&z, 2, 36, (uint32_t)n);
+    p16(&z, 6, 8);
+    p16(&z, central_at(&z, 0) + 8, 8);
+    return z;
+}
+
+/* The descriptor's signature is read with the local header (the window
+ * holds it): recorded in the entry, and a's end is found from it. */
+Test(ziplayout, descriptor_with_signature_read_with_the_local_header)
+{
+    img z = with_descriptor(1, 0);
+    result r;
+    expect_findings(&z, &r, 0, NULL);
+    cr_assert_eq(r.zl.entries[0].descriptor_sig, ZL_SIG_PRESENT);
+    cr_assert_eq(r.zl.entries[1].descriptor_sig, ZL_SIG_UNREAD, "b has no descriptor");
+    cr_assert_eq(r.zl.entries[1].local_offset, 36 + 16);
+    result_free(&r);
+    img_free(&z);
+}
+
+Test(ziplayout, descriptor_without_signature)
+{
+    img z = with_descriptor(0, 0);
+    result r;
+    expect_findings(&z, &r, 0, NULL);
+    cr_assert_eq(r.zl.entries[0].descriptor_sig, ZL_SIG_ABSENT);
+    result_free(&r);
+    img_free(&z);
+}
+
+Test(ziplayout, bytes_after_a_descriptor)
+{
+    img z = with_descriptor(1, 3);
+    result r;
+    const char *texts[] = {"19 bytes that belong to no zip entry before entry 'b'"};
+    expect_findings(&z, &r, 1, texts);
+    cr_assert_eq(r.zl.entries[0].descriptor_sig, ZL_SIG_PRESENT);
+    result_free(&r);
+    img_free(&z);
+}
+
 /* ---- encryption -------------------------------------------------------------------- */
 
 Test(ziplayout, encrypted_local_flag)

@@ -12,10 +12,14 @@
  * Layout of the state:
  *   - nodes live in fixed-size chunks, so a node never moves and ids are
  *     simply the creation index; pvm_free() walks the chunks linearly, which
- *     is why cycles (a list appended to itself) cost nothing to free.
+ *     is why cycles (a list appended to itself) cost nothing to free.  The
+ *     first 2 MiB of chunks are malloc'd, the others cut from slabs of
+ *     2 MiB on transparent huge pages (util/huge.h, chunk_memory()): a graph
+ *     of millions of nodes costs a page fault per 2 MiB, not per 4 KiB.
  *   - the item arrays of tuples, which never change, and the rare extras
  *     of calls (pvm_call_more) come from an arena (util/arena.h): no malloc
- *     header on each of millions of small arrays.  The bytes of str and
+ *     header on each of millions of small arrays; the arena is marked big,
+ *     so past 4 MiB it grows in huge-page slabs too.  The bytes of str and
  *     int nodes made from a length-prefixed opcode, which never change
  *     either, come unaligned from another (a key of 6 bytes costs 7, not
  *     32).
@@ -35,6 +39,12 @@
  *   - dict keys that are scalars (str, bytes, int, bool, None) go into one
  *     machine-wide hash index keyed by (dict, key), so that SETITEM with an
  *     existing key replaces the value in place without quadratic scans.
+ *   - the memo's two tables and the dict-key index live only while the
+ *     machine runs: they are big tables (util/huge.h big_calloc), which past
+ *     4 MiB are mappings of their own, given straight back to the system
+ *     when the run ends rather than left as holes in malloc's heap under the
+ *     graph.  The end of the run also gives back the untouched ends of the
+ *     last node slab and arena slab (release_spare_memory()).
  *
  * Safety: every length read from the pickle is checked against the bytes
  * that remain before anything is allocated, then against pvm_limits; all
@@ -51,6 +61,7 @@
 #include "util/arena.h"
 #include "util/grow.h"
 #include "util/hex.h"
+#include "util/huge.h"
 
 #include <inttypes.h>
 #include <locale.h> /* newlocale(), strtod_l(): floats read in the "C" locale */
@@ -66,6 +77,10 @@
 #define DEFAULT_MAX_CONTAINER ((size_t)100000000)
 
 #define NODES_PER_CHUNK 4096
+#define CHUNK_BYTES (NODES_PER_CHUNK * sizeof(pvm_value))
+#define CHUNKS_PER_SLAB (HUGE_PAGE / CHUNK_BYTES)
+#define MALLOC_CHUNKS CHUNKS_PER_SLAB /* the first 2 MiB of nodes: malloc'd */
+_Static_assert(HUGE_PAGE % (NODES_PER_CHUNK * sizeof(pvm_value)) == 0, "a slab holds whole chunks");
 /* CPython's cache of small ints (Objects/longobject.c, _PY_NSMALLNEGINTS and
  * _PY_NSMALLPOSINTS): these values are one object each */
 #define SMALL_INT_MIN (-5)
@@ -429,15 +444,25 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* The bytes taken 8 at a time (the rotate-xor-multiply step of FxHash),
+ * the last 1..7 padded with zeros, then the length mixed in: a state dict's
+ * keys are tens of bytes, and a byte at a time cost a multiplication each.
+ * Only the tables' speed depends on it (equal keys hash alike). */
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *s = p;
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= UINT64_C(0x100000001b3);
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (((h << 5) | (h >> 59)) ^ w) * UINT64_C(0x517cc1b727220a95);
     }
-    return mix64(h);
+    if (i < n) {
+        w = 0;
+        memcpy(&w, s + i, n - i);
+        h = (((h << 5) | (h >> 59)) ^ w) * UINT64_C(0x517cc1b727220a95);
+    }
+    return mix64(h ^ n);
 }
 
 static uint64_t read_le(const uint8_t *p, size_t n)
@@ -640,6 +665,45 @@ static c2s_status take_line(pvm *vm, const uint8_t **p, size_t *n)
 /* ------------------------------------------------------------------ */
 /* Nodes                                                                */
 
+/* Memory for node chunk c (chunks[0..c-1] made): the first MALLOC_CHUNKS
+ * are malloc'd, the others cut in turn from slabs of HUGE_PAGE bytes
+ * (util/huge.h), CHUNKS_PER_SLAB chunks each, so that a graph of millions
+ * of nodes is mapped in huge pages and a small one costs what it did. */
+static pvm_value *chunk_memory(pvm_value **chunks, size_t c)
+{
+    if (c < MALLOC_CHUNKS)
+        return malloc(CHUNK_BYTES);
+    if ((c - MALLOC_CHUNKS) % CHUNKS_PER_SLAB == 0)
+        return huge_alloc(HUGE_PAGE);
+    return chunks[c - 1] + NODES_PER_CHUNK;
+}
+
+/* Free what chunk_memory gave for chunk c (a slab with its first chunk). */
+static void free_chunk(pvm_value **chunks, size_t c)
+{
+    if (c < MALLOC_CHUNKS)
+        free(chunks[c]);
+    else if ((c - MALLOC_CHUNKS) % CHUNKS_PER_SLAB == 0)
+        huge_free(chunks[c], HUGE_PAGE);
+}
+
+/* Give back the pages of the last node slab and of the arenas' last slabs
+ * that nothing will use (the machine makes no node after its run): a huge
+ * page is resident whole once touched, and the graph is read long after the
+ * run (the tensor map). */
+static void release_spare_memory(pvm *vm)
+{
+    arena_trim(&vm->fixed);
+    arena_trim(&vm->text);
+    size_t c = vm->chunk_count;
+    if (c <= MALLOC_CHUNKS)
+        return;
+    size_t slab_first = c - 1 - (c - 1 - MALLOC_CHUNKS) % CHUNKS_PER_SLAB;
+    pvm_value *slab = vm->chunks[slab_first];
+    size_t used = vm->node_count - slab_first * NODES_PER_CHUNK;
+    huge_release(slab + used, HUGE_PAGE - used * sizeof(pvm_value));
+}
+
 static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
 {
     if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
@@ -650,7 +714,7 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
         if (chunks == NULL)
             return out_of_memory(vm);
         vm->chunks = chunks;
-        chunks[chunk] = malloc(NODES_PER_CHUNK * sizeof(pvm_value));
+        chunks[chunk] = chunk_memory(chunks, chunk);
         if (chunks[chunk] == NULL)
             return out_of_memory(vm);
         vm->chunk_count++;
@@ -923,7 +987,7 @@ static c2s_status grow_dict_index(pvm *vm)
     size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : 64;
     if (cap > UINT32_MAX || cap > SIZE_MAX / sizeof(dict_slot))
         return out_of_memory(vm);
-    dict_slot *slots = calloc(cap, sizeof *slots);
+    dict_slot *slots = big_calloc(cap * sizeof *slots);
     if (slots == NULL)
         return out_of_memory(vm);
     for (size_t i = 0; i < vm->dict_slot_cap; i++) {
@@ -935,7 +999,7 @@ static c2s_status grow_dict_index(pvm *vm)
             j = (j + 1) & (cap - 1);
         slots[j] = s;
     }
-    free(vm->dict_slots);
+    big_free(vm->dict_slots, vm->dict_slot_cap * sizeof *slots);
     vm->dict_slots = slots;
     vm->dict_slot_cap = cap;
     return C2S_OK;
@@ -953,17 +1017,22 @@ static c2s_status grow_dict(pvm *vm, pvm_value *d)
     return C2S_OK;
 }
 
-/* d[k] = v with Python's rule for scalar keys: an equal key keeps its place
- * and gets the new value. */
-static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
+/* The hash of key k in dict d's part of the index (k's own hash h). */
+static uint64_t dict_key_hash(const pvm_value *d, uint64_t h)
 {
-    uint64_t h;
-    bool indexed = scalar_key_hash(k, &h);
+    return h ^ mix64(d->id + UINT64_C(0x9e3779b97f4a7c15));
+}
+
+/* d[k] = v with Python's rule for scalar keys: an equal key keeps its place
+ * and gets the new value.  indexed and h: scalar_key_hash(k). */
+static c2s_status dict_set_hashed(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v, bool indexed,
+                                  uint64_t h)
+{
     size_t slot = 0;
     if (indexed) {
         if ((vm->dict_slot_count + 1) * 2 > vm->dict_slot_cap)
             TRY(grow_dict_index(vm));
-        h ^= mix64(d->id + UINT64_C(0x9e3779b97f4a7c15));
+        h = dict_key_hash(d, h);
         size_t mask = vm->dict_slot_cap - 1;
         for (slot = (size_t)h & mask; vm->dict_slots[slot].dict != 0; slot = (slot + 1) & mask) {
             dict_slot *s = &vm->dict_slots[slot];
@@ -985,6 +1054,49 @@ static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
     if (indexed) {
         vm->dict_slots[slot] = (dict_slot){(uint32_t)h, d->id + 1, (uint32_t)n};
         vm->dict_slot_count++;
+    }
+    return C2S_OK;
+}
+
+static c2s_status dict_set(pvm *vm, pvm_value *d, pvm_value *k, pvm_value *v)
+{
+    uint64_t h = 0;
+    bool indexed = scalar_key_hash(k, &h);
+    return dict_set_hashed(vm, d, k, v, indexed, h);
+}
+
+/* Pairs of SETITEMS and DICT read ahead: a key is hashed DICT_AHEAD pairs
+ * before it is set and its first slot in the index prefetched, since in a
+ * big index (a state dict's 200,000 keys) each first probe is a cache miss.
+ * A prefetch made before the index grows is only wasted. */
+#define DICT_AHEAD 8
+
+typedef struct key_ahead {
+    uint64_t h;
+    bool indexed;
+} key_ahead;
+
+static key_ahead hash_ahead(const pvm *vm, const pvm_value *d, const pvm_value *k)
+{
+    key_ahead a = {0, false};
+    a.indexed = scalar_key_hash(k, &a.h);
+    if (a.indexed && vm->dict_slot_cap > 0)
+        __builtin_prefetch(&vm->dict_slots[dict_key_hash(d, a.h) & (vm->dict_slot_cap - 1)]);
+    return a;
+}
+
+/* d[items[0]] = items[1], d[items[2]] = items[3], ... (count even). */
+static c2s_status dict_set_pairs(pvm *vm, pvm_value *d, pvm_value *const *items, size_t count)
+{
+    key_ahead ahead[DICT_AHEAD];
+    size_t pairs = count / 2;
+    for (size_t j = 0; j < pairs && j < DICT_AHEAD; j++)
+        ahead[j] = hash_ahead(vm, d, items[2 * j]);
+    for (size_t j = 0; j < pairs; j++) {
+        key_ahead a = ahead[j % DICT_AHEAD];
+        if (j + DICT_AHEAD < pairs)
+            ahead[j % DICT_AHEAD] = hash_ahead(vm, d, items[2 * (j + DICT_AHEAD)]);
+        TRY(dict_set_hashed(vm, d, items[2 * j], items[2 * j + 1], a.indexed, a.h));
     }
     return C2S_OK;
 }
@@ -1088,7 +1200,7 @@ static c2s_status memo_rehash(pvm *vm, size_t cap)
 {
     if (cap > SIZE_MAX / sizeof(memo_slot))
         return out_of_memory(vm);
-    memo_slot *slots = calloc(cap, sizeof *slots);
+    memo_slot *slots = big_calloc(cap * sizeof *slots);
     if (slots == NULL)
         return out_of_memory(vm);
     vm->memo_hashed = 0;
@@ -1106,7 +1218,7 @@ static c2s_status memo_rehash(pvm *vm, size_t cap)
         slots[j] = old;
         vm->memo_hashed++;
     }
-    free(vm->memo);
+    big_free(vm->memo, vm->memo_cap * sizeof *slots);
     vm->memo = slots;
     vm->memo_cap = cap;
     return C2S_OK;
@@ -1125,10 +1237,10 @@ static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
         cap *= 2;
     if (cap > SIZE_MAX / sizeof(pvm_value *))
         return out_of_memory(vm);
-    pvm_value **grown = realloc(vm->memo_dense, cap * sizeof *grown);
+    pvm_value **grown = big_grow(vm->memo_dense, vm->memo_dense_cap * sizeof *grown,
+                                 cap * sizeof *grown);
     if (grown == NULL)
         return out_of_memory(vm);
-    memset(grown + vm->memo_dense_cap, 0, (cap - vm->memo_dense_cap) * sizeof *grown);
     vm->memo_dense = grown;
     vm->memo_dense_cap = cap;
     *dense = true;
@@ -1974,8 +2086,7 @@ static c2s_status op_build_container(pvm *vm, uint8_t op)
                         "%zu",
                         vm->op_offset);
         TRY(new_node(vm, PVM_DICT, &v));
-        for (size_t i = 0; i < count; i += 2)
-            TRY(dict_set(vm, v, items[i], items[i + 1]));
+        TRY(dict_set_pairs(vm, v, items, count));
     } else {
         pvm_kind kind = op == OP_LIST ? PVM_LIST : op == OP_FROZENSET ? PVM_FROZENSET : PVM_TUPLE;
         TRY(new_seq(vm, kind, items, count, &v));
@@ -2149,13 +2260,14 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
         if (!fits)
             return wrong_target(vm, target);
     }
-    for (size_t i = 0; !opaque && i < count; i += pairs ? 2 : 1) {
+    if (!opaque && pairs && into->kind == PVM_DICT)
+        TRY(dict_set_pairs(vm, into, items, count));
+    for (size_t i = 0; !opaque && !(pairs && into->kind == PVM_DICT) && i < count;
+         i += pairs ? 2 : 1) {
         if (!pairs)
             TRY(seq_append(vm, into, items[i]));
-        else if (into->kind == PVM_LIST)
-            TRY(list_set(vm, into, items[i], items[i + 1]));
         else
-            TRY(dict_set(vm, into, items[i], items[i + 1]));
+            TRY(list_set(vm, into, items[i], items[i + 1]));
     }
     vm->stack_len = start;
     return C2S_OK;
@@ -2789,6 +2901,11 @@ pvm *pvm_new(const pvm_limits *limits)
     if (vm->limits.max_objects > UINT32_MAX)
         vm->limits.max_objects = UINT32_MAX;
     vm->op_name = "start";
+    /* the tuples' item arrays: the biggest arena of a graph of many tensors
+     * (the text arena's small blocks fill the holes malloc's heap has by
+     * then: made of slabs too, it raised the peak by 1.5 MB on a pickle of
+     * 200,000 tensors) */
+    vm->fixed.big = 1;
     return vm;
 }
 
@@ -2831,13 +2948,13 @@ static void release_run_state(pvm *vm)
     free(vm->marks);
     vm->marks = NULL;
     vm->mark_count = vm->mark_cap = 0;
-    free(vm->memo);
+    big_free(vm->memo, vm->memo_cap * sizeof *vm->memo);
     vm->memo = NULL;
     vm->memo_cap = vm->memo_hashed = 0;
-    free(vm->memo_dense);
+    big_free(vm->memo_dense, vm->memo_dense_cap * sizeof *vm->memo_dense);
     vm->memo_dense = NULL;
     vm->memo_dense_cap = vm->memo_count = 0;
-    free(vm->dict_slots);
+    big_free(vm->dict_slots, vm->dict_slot_cap * sizeof *vm->dict_slots);
     vm->dict_slots = NULL;
     vm->dict_slot_cap = vm->dict_slot_count = 0;
 }
@@ -2849,7 +2966,7 @@ void pvm_free(pvm *vm)
     for (size_t i = 0; i < vm->node_count; i++)
         free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
     for (size_t c = 0; c < vm->chunk_count; c++)
-        free(vm->chunks[c]);
+        free_chunk(vm->chunks, c);
     arena_free(&vm->fixed);
     arena_free(&vm->text);
     free(vm->chunks);
@@ -2889,6 +3006,7 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
             if (end != NULL)
                 *end = vm->pos;
             release_run_state(vm);
+            release_spare_memory(vm);
             return C2S_OK;
         }
         TRY(step(vm, op));

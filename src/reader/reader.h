@@ -86,6 +86,10 @@ typedef struct rd_ops {
     /* The scan's integrity pass: check every record (CRCs); each mismatch
      * is added to f (the report's damage). */
     c2s_status (*verify_all)(void *impl, findings *f, c2s_error *err);
+    /* 1 when verify_all may run on another thread while map or tmap_build
+     * and check_storages run (it only reads what they read, and f is its
+     * own): c2s_scan then does both at once. */
+    int verify_beside_map;
     /* Optional: the format's own tensor map, for a format with no pickle
      * (open gave *top NULL).  When set, ckpt_map calls it instead of
      * tmap_build; m is empty on entry and the map it fills follows tmap.h

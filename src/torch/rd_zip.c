@@ -435,6 +435,7 @@ const rd_ops rd_zip_ops = {
     .sniff = zip_sniff,
     .open = zip_open,
     .verify_all = zip_verify_all,
+    .verify_beside_map = 1, /* zipsrc_verify_all only reads the layout and preads */
     .check_storages = zip_check_storages,
     .stream_open = zip_stream_open,
     .big_endian = zip_big_endian,

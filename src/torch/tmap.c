@@ -21,6 +21,7 @@
 
 #include "torch/torchtab.h"
 #include "util/grow.h"
+#include "util/huge.h"
 #include "util/limits.h"
 #include "util/strhash.h"
 #include "util/utf8.h"
@@ -71,6 +72,7 @@ typedef struct walk_ctx {
     tensor_counter *counts;
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
+    int keys_in_order;       /* every storage key so far is its index in decimal */
     uint32_t *storage_slots; /* open-addressing hash of storage keys: indexes, or EMPTY */
     size_t nslots;
     /* A root chosen by name prefix (flat dotted keys): only the entries of
@@ -228,6 +230,27 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
     return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt, detail ? detail : "");
 }
 
+/* Room for one more tensor: the array doubles as a big table (util/huge.h),
+ * so that past 4 MiB it is a mapping on huge pages, the one it grew from
+ * unmapped rather than left in malloc's heap.  0 when out of memory. */
+static int room_for_tensor(walk_ctx *c)
+{
+    tmap *m = c->map;
+    size_t cap = c->tensors_cap, size = sizeof *m->tensors;
+    if (m->ntensors < cap)
+        return 1;
+    size_t grown = cap ? 2 * cap : 8;
+    if (grown > SIZE_MAX / 2 / size)
+        return 0;
+    tmap_tensor *t = big_realloc(m->tensors, cap * size, grown * size);
+    if (t == NULL)
+        return 0;
+    m->tensors = t;
+    c->tensors_cap = grown;
+    m->tensors_bytes = grown * size;
+    return 1;
+}
+
 /* a + b (n bytes of a, then the string b) as a piece of the map's text. */
 static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
 {
@@ -240,41 +263,93 @@ static char *map_strdup(walk_ctx *c, const char *a, size_t n, const char *b)
     return s;
 }
 
-/* Find or add the storage for key; checks that every use agrees. */
+/* The storage index (storage_slots) rebuilt for m's storages at most half
+ * full: a key is placed by 32 bits of its strhash, which its storage keeps. */
+static c2s_status index_storages(walk_ctx *c)
+{
+    tmap *m = c->map;
+    if (m->nstorages >= EMPTY)
+        return oom(c); /* never: each storage is a node, and node ids are 32 bits */
+    size_t nslots = c->nslots ? c->nslots : 64;
+    while (m->nstorages * 2 >= nslots)
+        nslots *= 2;
+    uint32_t *slots = malloc(nslots * sizeof *slots);
+    if (slots == NULL)
+        return oom(c);
+    memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
+    for (size_t s = 0; s < m->nstorages; s++) {
+        size_t i = (size_t)m->storages[s].key_hash & (nslots - 1);
+        while (slots[i] != EMPTY)
+            i = (i + 1) & (nslots - 1);
+        slots[i] = (uint32_t)s;
+    }
+    free(c->storage_slots);
+    c->storage_slots = slots;
+    c->nslots = nslots;
+    return C2S_OK;
+}
+
+/* 1 and *n when key is a number in decimal as Python's str() writes it (no
+ * sign, no leading zero but in "0" itself), below 10^18. */
+static int decimal_key(const char *key, uint64_t *n)
+{
+    uint64_t v = 0;
+    size_t len = 0;
+    for (; key[len] >= '0' && key[len] <= '9'; len++) {
+        if (len == 18)
+            return 0;
+        v = v * 10 + (uint64_t)(key[len] - '0');
+    }
+    if (len == 0 || key[len] != '\0' || (key[0] == '0' && len > 1))
+        return 0;
+    *n = v;
+    return 1;
+}
+
+/* The storage *out found for key: it must agree with this use. */
+static c2s_status same_storage(walk_ctx *c, size_t at, const char *key, c2s_dtype dt,
+                               uint64_t nbytes, size_t *out)
+{
+    const tmap_storage *s = &c->map->storages[at];
+    if (s->nbytes != nbytes || s->dtype != dt)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "storage '%s' is declared twice with different types or sizes", key);
+    *out = at;
+    return C2S_OK;
+}
+
+/* Find or add the storage for key; checks that every use agrees.
+ *
+ * torch.save names the storages "0", "1", "2", ... in the order it meets
+ * them: while every key so far is its storage's index in decimal
+ * (keys_in_order), key n is storage n, or the next one when n is their
+ * count, with no lookup at all.  The first other key builds the index of
+ * all of them (index_storages), which then serves every lookup: a probe
+ * compares the 32 bits of strhash the storages keep before the keys, so
+ * that it reads another key only when the hashes agree. */
 static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
                                 size_t *out)
 {
     tmap *m = c->map;
-    if (m->nstorages * 2 >= c->nslots) {
-        size_t nslots = c->nslots ? c->nslots * 2 : 64;
-        if (m->nstorages >= EMPTY)
-            return oom(c); /* never: each storage is a node, and node ids are 32 bits */
-        uint32_t *slots = malloc(nslots * sizeof *slots);
-        if (slots == NULL)
-            return oom(c);
-        memset(slots, 0xff, nslots * sizeof *slots); /* EMPTY */
-        for (size_t s = 0; s < m->nstorages; s++) {
-            size_t i = (size_t)strhash(m->storages[s].key) & (nslots - 1);
-            while (slots[i] != EMPTY)
-                i = (i + 1) & (nslots - 1);
-            slots[i] = (uint32_t)s;
+    uint32_t h = (uint32_t)strhash(key);
+    size_t i = 0;
+    uint64_t n;
+    if (c->keys_in_order && decimal_key(key, &n) && n <= m->nstorages) {
+        if (n < m->nstorages)
+            return same_storage(c, (size_t)n, key, dt, nbytes, out);
+    } else {
+        c2s_status st = C2S_OK;
+        if (c->keys_in_order || m->nstorages * 2 >= c->nslots)
+            st = index_storages(c);
+        c->keys_in_order = 0;
+        if (st != C2S_OK)
+            return st;
+        for (i = (size_t)h & (c->nslots - 1); c->storage_slots[i] != EMPTY;
+             i = (i + 1) & (c->nslots - 1)) {
+            const tmap_storage *s = &m->storages[c->storage_slots[i]];
+            if (s->key_hash == h && strcmp(s->key, key) == 0)
+                return same_storage(c, c->storage_slots[i], key, dt, nbytes, out);
         }
-        free(c->storage_slots);
-        c->storage_slots = slots;
-        c->nslots = nslots;
-    }
-    size_t i = (size_t)strhash(key) & (c->nslots - 1);
-    while (c->storage_slots[i] != EMPTY) {
-        tmap_storage *s = &m->storages[c->storage_slots[i]];
-        if (strcmp(s->key, key) == 0) {
-            if (s->nbytes != nbytes || s->dtype != dt)
-                return c2s_fail(c->err, C2S_ERR_INPUT,
-                                "storage '%s' is declared twice with different types or sizes",
-                                key);
-            *out = c->storage_slots[i];
-            return C2S_OK;
-        }
-        i = (i + 1) & (c->nslots - 1);
     }
     if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1,
                        sizeof *m->storages))
@@ -282,8 +357,10 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
     char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
-    m->storages[m->nstorages] = (tmap_storage){k, dt, nbytes};
-    c->storage_slots[i] = (uint32_t)m->nstorages;
+    m->storages[m->nstorages] =
+        (tmap_storage){.key = k, .dtype = dt, .key_hash = h, .nbytes = nbytes};
+    if (!c->keys_in_order)
+        c->storage_slots[i] = (uint32_t)m->nstorages;
     *out = m->nstorages++;
     return C2S_OK;
 }
@@ -774,8 +851,7 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
     }
     static const char *const SUFFIX[] = {".scale", ".zero_point"};
     for (size_t i = 0; i < n; i++) {
-        if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1,
-                           sizeof *m->tensors))
+        if (!room_for_tensor(c))
             return oom(c);
         if ((params[i].name = path_with(c, SUFFIX[i])) == NULL)
             return oom(c);
@@ -797,7 +873,7 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
         if (st != C2S_OK)
             return st;
     }
-    if (!grow_in_place((void **)&m->tensors, &c->tensors_cap, m->ntensors + 1, sizeof *m->tensors))
+    if (!room_for_tensor(c))
         return oom(c);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
@@ -1294,8 +1370,14 @@ static c2s_status default_root(walk_ctx *c, const pvm_value *top, const pvm_valu
 
 /* ---- finishing -------------------------------------------------------------- */
 
+/* Names hashed this many tensors ahead of their insertion, their slots
+ * prefetched: the set is megabytes, each first probe a cache miss. */
+#define NAMES_AHEAD 8
+
 /* No name twice (checked with a hash set of the names, in file order: the
- * first name seen again is the one reported), none "__metadata__". */
+ * first name seen again is the one reported), none "__metadata__".  The set
+ * places a name by 32 bits of its strhash, kept for every tensor in hashes,
+ * which a probe compares before the names. */
 static c2s_status check_names(walk_ctx *c)
 {
     tmap *m = c->map;
@@ -1311,18 +1393,27 @@ static c2s_status check_names(walk_ctx *c)
     if (m->ntensors >= EMPTY)
         return oom(c); /* never: each tensor is a node, and node ids are 32 bits */
     uint32_t *slots = malloc(cap * sizeof *slots);
-    if (slots == NULL)
+    uint32_t *hashes = malloc(m->ntensors * sizeof *hashes);
+    if (slots == NULL || hashes == NULL) {
+        free(slots);
+        free(hashes);
         return oom(c);
+    }
     memset(slots, 0xff, cap * sizeof *slots); /* EMPTY */
+    for (size_t i = 0; i < m->ntensors; i++)
+        hashes[i] = (uint32_t)strhash(m->tensors[i].name);
     c2s_status st = C2S_OK;
     for (size_t i = 0; i < m->ntensors && st == C2S_OK; i++) {
         const char *name = m->tensors[i].name;
-        size_t at = (size_t)strhash(name) & (cap - 1);
+        if (i + NAMES_AHEAD < m->ntensors)
+            __builtin_prefetch(&slots[hashes[i + NAMES_AHEAD] & (cap - 1)], 1);
+        size_t at = (size_t)hashes[i] & (cap - 1);
         for (; slots[at] != EMPTY && st == C2S_OK; at = (at + 1) & (cap - 1))
-            if (strcmp(m->tensors[slots[at]].name, name) == 0)
+            if (hashes[slots[at]] == hashes[i] && strcmp(m->tensors[slots[at]].name, name) == 0)
                 st = c2s_fail(c->err, C2S_ERR_INPUT, "two tensors are both named '%s'", name);
         slots[at] = (uint32_t)i;
     }
+    free(hashes);
     free(slots);
     return st;
 }
@@ -1357,6 +1448,15 @@ static c2s_status no_tensors(walk_ctx *c)
                          "no tensors found under %s (%s)", root, m->notes[0]);
 }
 
+/* The walk is over: its index of storage keys goes before check_names
+ * takes memory of its own (the peak of a map of many tensors). */
+static void free_storage_index(walk_ctx *c)
+{
+    free(c->storage_slots);
+    c->storage_slots = NULL;
+    c->nslots = 0;
+}
+
 static c2s_status build(walk_ctx *c, const pvm_value *top)
 {
     const pvm_value *root = NULL;
@@ -1368,6 +1468,7 @@ static c2s_status build(walk_ctx *c, const pvm_value *top)
         return oom(c);
     if ((st = walk(c, root, NAMED, SIZE_MAX)) != C2S_OK)
         return st;
+    free_storage_index(c);
     if ((st = make_notes(c)) != C2S_OK)
         return st;
     if (c->map->ntensors == 0)
@@ -1385,6 +1486,7 @@ c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options 
     c.map = map;
     c.err = err;
     c.nobjects = nobjects;
+    c.keys_in_order = 1;
     c.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     c.max_visits = opts && opts->max_visits ? opts->max_visits
                                             : VISITS_BASE + VISITS_PER_OBJECT * (uint64_t)nobjects;
@@ -1421,7 +1523,10 @@ void tmap_free(tmap *map)
     arena_free(&map->text);
     for (size_t i = 0; i < map->nnotes; i++)
         free(map->notes[i]);
-    free(map->tensors);
+    if (map->tensors_bytes > 0)
+        big_free(map->tensors, map->tensors_bytes);
+    else
+        free(map->tensors);
     free(map->storages);
     free(map->notes);
     free(map->root);

@@ -64,9 +64,10 @@
 #define TMAP_MAX_NDIM 64
 
 typedef struct tmap_storage {
-    char *key;       /* record name under <prefix>/data/ */
-    c2s_dtype dtype; /* element type of the storage (U8 for untyped) */
-    uint64_t nbytes; /* size declared by the pickle, in bytes */
+    char *key;         /* record name under <prefix>/data/ */
+    c2s_dtype dtype;   /* element type of the storage (U8 for untyped) */
+    uint32_t key_hash; /* tmap_build: 32 bits of strhash(key), for its index of keys */
+    uint64_t nbytes;   /* size declared by the pickle, in bytes */
 } tmap_storage;
 
 /* A quantized tensor (torch._utils._rebuild_qtensor): how its integers
@@ -146,6 +147,9 @@ typedef struct tmap {
      * rounding); 0 (maps other readers build): each is malloc'd. */
     int in_arena;
     arena text;
+    /* tmap_build: the bytes of the tensors array, a big table (util/huge.h:
+     * past 4 MiB a mapping of its own); 0: the array is malloc'd. */
+    size_t tensors_bytes;
 } tmap;
 
 /* The quantization parameters of quantized tensor t of m (t->q.scheme is

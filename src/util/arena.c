@@ -8,29 +8,41 @@
  * its room for the small pieces that follow.  An aligned piece starts at
  * the head's next multiple of 8; an unaligned one right where the last
  * piece ended.
+ *
+ * Head blocks are malloc'd; in an arena marked big, once it holds HUGE_MIN
+ * bytes of them, each next one is a slab of HUGE_PAGE bytes from huge_alloc
+ * (util/huge.h) with the block's header at its start, so that an arena of
+ * many MB is mapped in huge pages.  arena_trim() gives back the untouched
+ * end of such a head: a huge page is resident whole once touched.
  */
 #include "util/arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "util/huge.h"
+
 #define ALIGN ((size_t)8)
 
 struct arena_block {
     arena_block *next;
     size_t used, cap; /* bytes of data */
+    int huge;         /* a HUGE_PAGE slab from huge_alloc, else malloc'd */
     _Alignas(8) unsigned char data[];
 };
 
-static arena_block *new_block(size_t cap)
+#define HUGE_CAP (HUGE_PAGE - sizeof(arena_block))
+
+static arena_block *new_block(size_t cap, int huge)
 {
     if (cap > SIZE_MAX - sizeof(arena_block))
         return NULL;
-    arena_block *b = malloc(sizeof(arena_block) + cap);
+    arena_block *b = huge ? huge_alloc(HUGE_PAGE) : malloc(sizeof(arena_block) + cap);
     if (b != NULL) {
         b->next = NULL;
         b->used = 0;
-        b->cap = cap;
+        b->cap = huge ? HUGE_CAP : cap;
+        b->huge = huge;
     }
     return b;
 }
@@ -42,7 +54,7 @@ static void *cut(arena *a, size_t n, size_t align)
     if (n == 0 || n > SIZE_MAX - (ALIGN - 1))
         return NULL;
     if (n > ARENA_BLOCK / 4) { /* a block of its own, behind the head */
-        arena_block *b = new_block(n);
+        arena_block *b = new_block(n, 0);
         if (b == NULL)
             return NULL;
         b->used = n;
@@ -57,8 +69,10 @@ static void *cut(arena *a, size_t n, size_t align)
     arena_block *h = a->head;
     size_t at = h == NULL ? 0 : (h->used + align - 1) & ~(align - 1);
     if (h == NULL || at > h->cap || h->cap - at < n) {
-        if ((h = new_block(ARENA_BLOCK)) == NULL)
+        int huge = a->big && a->head_bytes >= HUGE_MIN;
+        if ((h = new_block(ARENA_BLOCK, huge)) == NULL)
             return NULL;
+        a->head_bytes += huge ? HUGE_PAGE : ARENA_BLOCK;
         h->next = a->head;
         a->head = h;
         at = 0;
@@ -79,13 +93,24 @@ void *arena_alloc_bytes(arena *a, size_t n)
     return cut(a, n, 1);
 }
 
+void arena_trim(arena *a)
+{
+    arena_block *h = a->head;
+    if (h != NULL && h->huge)
+        huge_release(h->data + h->used, h->cap - h->used);
+}
+
 void arena_free(arena *a)
 {
     arena_block *b = a->head;
     while (b != NULL) {
         arena_block *next = b->next;
-        free(b);
+        if (b->huge)
+            huge_free(b, HUGE_PAGE);
+        else
+            free(b);
         b = next;
     }
     a->head = NULL;
+    a->head_bytes = 0;
 }

@@ -14,6 +14,15 @@
  *
  * arena_alloc_bytes() cuts a piece with no alignment, for bytes that are
  * read as bytes only (the VM's strings): it costs exactly its size.
+ *
+ * An arena whose owner sets `big` (the pickle VM's) makes its next head
+ * blocks HUGE_PAGE slabs on transparent huge pages (util/huge.h) once it
+ * holds HUGE_MIN bytes of blocks: a big arena costs a page fault per 2 MiB
+ * rather than per 4 KiB, a small one what it did.  An owner done adding
+ * pieces calls arena_trim() to give back the untouched end of the last
+ * slab.  Not for an arena made while malloc holds much freed memory (the
+ * tensor map's, made after the VM's run): malloc'd blocks reuse that memory,
+ * slabs would come on top of it.
  */
 #ifndef UTIL_ARENA_H
 #define UTIL_ARENA_H
@@ -26,6 +35,8 @@ typedef struct arena_block arena_block;
 
 typedef struct arena {
     arena_block *head; /* the block pieces come from; the others follow */
+    int big;           /* set by the owner: grows in huge slabs past HUGE_MIN */
+    size_t head_bytes; /* bytes of the blocks made to be heads (not big pieces') */
 } arena;
 
 /* A piece of n bytes (n > 0), aligned for any pointer or 8-byte integer;
@@ -35,6 +46,11 @@ void *arena_alloc(arena *a, size_t n);
 /* A piece of n bytes (n > 0) with no alignment; NULL on overflow or out of
  * memory.  Valid until arena_free(a). */
 void *arena_alloc_bytes(arena *a, size_t n);
+
+/* Give back the pages of the head block no piece has reached yet, when it
+ * is a huge slab: they read as zeros again when a later piece touches them,
+ * so the arena stays usable. */
+void arena_trim(arena *a);
 
 /* Free every piece; the arena is empty (and usable) again. */
 void arena_free(arena *a);

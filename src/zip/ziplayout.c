@@ -23,6 +23,7 @@
  * fall back on the plain end record, so we do the same and report it.
  */
 #include "zip/ziplayout.h"
+#include "util/huge.h"
 #include "util/io.h"
 
 #include <errno.h>
@@ -105,6 +106,16 @@ static c2s_status win_read(window *w, void *dst, size_t n, uint64_t off, int ahe
         return corrupt(err, "a record reaches past the end of the file");
     memcpy(dst, w->buf, n);
     return C2S_OK;
+}
+
+/* The 4 bytes at off when the window holds them: 1, else 0 (no read). */
+static int win_peek4(const window *w, uint64_t off, unsigned char out[4])
+{
+    if (w->buf == NULL || off < w->start || off - w->start > w->len ||
+        w->len - (size_t)(off - w->start) < 4)
+        return 0;
+    memcpy(out, w->buf + (off - w->start), 4);
+    return 1;
 }
 
 /* Is b within a window's reach after a? */
@@ -252,7 +263,9 @@ static void fit_names(ziplayout *zl, size_t used)
     char *fit = malloc(used ? used : 1);
     if (fit == NULL)
         return;
+    huge_advise(fit, used);
     memcpy(fit, zl->names, used);
+    huge_unadvise(fit, used);
     for (size_t i = 0; i < zl->n; i++)
         zl->entries[i].name = fit + (zl->entries[i].name - zl->names);
     free(zl->names);
@@ -332,16 +345,12 @@ static c2s_status cd_next(cd_walk *w, const unsigned char **r, size_t *avail, c2
     return C2S_OK;
 }
 
-static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
-                                c2s_error *err)
+/* The count records of the directory decoded into zl's entries and names
+ * (*used bytes of names so far). */
+static c2s_status read_records(cd_walk *w, uint64_t count, ziplayout *zl, size_t *used_out,
+                               findings *f, c2s_error *err)
 {
-    zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
-    /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
-     * cd_size bytes hold them all; the block is cut to size below. */
-    zl->names = malloc(w->cd_size ? w->cd_size : 1);
-    if (zl->entries == NULL || zl->names == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    size_t used = 0;
+    size_t used = *used_out;
     for (uint64_t i = 0; i < count; i++) {
         zl_entry *e = &zl->entries[zl->n];
         const unsigned char *r = NULL;
@@ -372,6 +381,29 @@ static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findi
             return corrupt(err, "an entry's sizes contradict its method");
         w->at += len;
     }
+    *used_out = used;
+    return C2S_OK;
+}
+
+static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findings *f,
+                                c2s_error *err)
+{
+    zl->entries = calloc(count ? count : 1, sizeof *zl->entries);
+    /* Each record takes CENTRAL_LEN bytes more than its name and NUL, so
+     * cd_size bytes hold them all; the block is cut to size below. */
+    zl->names = malloc(w->cd_size ? w->cd_size : 1);
+    if (zl->entries == NULL || zl->names == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    /* both filled in order (util/huge.h); the names' block is cut to size
+     * at the end */
+    huge_advise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
+    huge_advise(zl->names, w->cd_size);
+    size_t used = 0;
+    c2s_status st = read_records(w, count, zl, &used, f, err);
+    huge_unadvise(zl->entries, (count ? count : 1) * sizeof *zl->entries);
+    huge_unadvise(zl->names, w->cd_size);
+    if (st != C2S_OK)
+        return st;
     /* Readers that walk the directory by its size (Python's zipfile) would
      * see records that readers trusting the count (miniz, libzip) do not. */
     if (w->at < w->cd_size)
@@ -568,6 +600,7 @@ static int index_names(ziplayout *zl)
     uint64_t *slots = calloc(cap, sizeof *slots), ahead[HASH_AHEAD];
     if (slots == NULL)
         return -1;
+    huge_advise(slots, cap * sizeof *slots); /* a slot in every page, or nearly */
     for (size_t i = 0; i < n && i < HASH_AHEAD; i++) {
         ahead[i] = ziplayout_name_hash(zl->entries[i].name, zl->entries[i].name_len);
         __builtin_prefetch(&slots[ahead[i] & (cap - 1)], 1);
@@ -584,11 +617,13 @@ static int index_names(ziplayout *zl)
         for (; slots[at] != 0; at = (at + 1) & (cap - 1))
             if (slot_may_hold(slots[at], h) &&
                 same_folded(slot_entry(zl, slots[at]), e->name, e->name_len)) {
+                huge_unadvise(slots, cap * sizeof *slots);
                 free(slots);
                 return 0;
             }
         slots[at] = slot_of(h, i);
     }
+    huge_unadvise(slots, cap * sizeof *slots);
     zl->by_hash = slots;
     zl->hash_cap = cap;
     return 1;
@@ -625,7 +660,8 @@ static int report_same_names(const zl_entry **order, size_t n, findings *f)
     return distinct;
 }
 
-/* Where an entry ends, data descriptor included when bit 3 says there is one. */
+/* Where an entry ends, data descriptor included when bit 3 says there is one
+ * (its signature read with the local header, when it was in the window). */
 static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
 {
     uint64_t end = e->data_offset + (e->local_ok ? e->comp_size : 0);
@@ -633,8 +669,10 @@ static int entry_ends_at(window *w, const zl_entry *e, uint64_t next)
         return next == end;
     unsigned char sig[4];
     c2s_error ignored;
-    int has_sig = win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
-                  le32(sig) == SIG_DESCRIPTOR;
+    int has_sig = e->descriptor_sig != ZL_SIG_UNREAD
+                      ? e->descriptor_sig == ZL_SIG_PRESENT
+                      : win_read(w, sig, 4, end, near_after(end, next), &ignored) == C2S_OK &&
+                            le32(sig) == SIG_DESCRIPTOR;
     uint64_t base = end + (has_sig ? 4 : 0);
     return next == base + 12 || next == base + 20;
 }
@@ -791,6 +829,10 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
         zl_entry *z = &zl->entries[i];
         int ahead = i + 1 < zl->n && near_after(z->local_offset, zl->entries[i + 1].local_offset);
         st = check_local(&w, z, ahead, f, err);
+        unsigned char sig[4]; /* check_layout's read of it, done while the window holds it */
+        if (st == C2S_OK && z->local_ok && (z->flags & 8) &&
+            win_peek4(&w, z->data_offset + z->comp_size, sig))
+            z->descriptor_sig = le32(sig) == SIG_DESCRIPTOR ? ZL_SIG_PRESENT : ZL_SIG_ABSENT;
     }
     if (st == C2S_OK)
         st = check_layout(&w, zl, f, err);

@@ -43,9 +43,16 @@ typedef struct zl_entry {
     uint64_t comp_size, size;
     uint32_t crc;
     uint16_t method, flags;
-    uint32_t name_len; /* its length, at most 65535 (the name itself may hold a NUL) */
-    int local_ok;      /* the local header was found: data_offset is valid */
+    uint32_t name_len;      /* its length, at most 65535 (the name itself may hold a NUL) */
+    unsigned char local_ok; /* the local header was found: data_offset is valid */
+    /* Bit 3 of flags set (a data descriptor follows the data): whether the
+     * descriptor's optional signature is there, as read with the local
+     * header when the window held it (ZL_SIG_*); ZL_SIG_UNREAD: read it
+     * when the layout is checked. */
+    unsigned char descriptor_sig;
 } zl_entry;
+
+enum { ZL_SIG_UNREAD, ZL_SIG_PRESENT, ZL_SIG_ABSENT };
 
 typedef struct ziplayout {
     zl_entry *entries; /* central directory order */

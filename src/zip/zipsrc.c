@@ -27,6 +27,7 @@
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
 #include "zip/crc32.h"
+#include "util/huge.h"
 #include "util/io.h"
 #include "util/limits.h"
 
@@ -50,6 +51,7 @@ struct zipsrc {
     size_t prefix_len;      /* its length; it may hold a NUL, as torch allows */
     int prefix_nul;         /* it does */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
+    int pickle_crc_ok;      /* zipsrc_read_pickle read it whole and its CRC matched */
     int big_endian;
     uint64_t max_pickle;
 };
@@ -457,6 +459,8 @@ c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f, 
         const zl_entry *e = &z->layout.entries[i];
         if ((e->name_len > 0 && e->name[e->name_len - 1] == '/') || !e->local_ok)
             continue; /* directory entries have no data; bad headers are findings */
+        if (e == z->pickle && z->pickle_crc_ok)
+            continue; /* read whole and checked already: the same bytes would pass */
         const zl_entry *next = i + 1 < z->layout.n ? &z->layout.entries[i + 1] : NULL;
         if (verified_in_window(z, e, next, &w))
             continue;
@@ -835,7 +839,9 @@ static c2s_status read_whole(zipsrc *z, const zl_entry *e, uint8_t **data, size_
         zipsrc_stream_close(&s);
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory reading %s", name);
     }
+    huge_advise(buf, (size_t)s.size); /* filled whole */
     st = zipsrc_stream_read(&s, 0, buf, (size_t)s.size, err);
+    huge_unadvise(buf, (size_t)s.size);
     int read_all = st == C2S_OK;
     if (st == C2S_OK)
         st = zipsrc_stream_verify(&s, NULL, 0, err);
@@ -856,7 +862,9 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
         *len = 0;
         return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
     }
-    return read_whole(z, z->pickle, data, len, err);
+    c2s_status st = read_whole(z, z->pickle, data, len, err);
+    z->pickle_crc_ok = st == C2S_OK;
+    return st;
 }
 
 int zipsrc_is_model_json(const zipsrc *z)

@@ -59,7 +59,8 @@ c2s_status zipsrc_open(const char *path, uint64_t max_pickle, zipsrc **out, find
                        c2s_error *err);
 
 /* CRC-check every entry of the archive; mismatches are added to f (the
- * report's list of damage). */
+ * report's list of damage).  The pickle record, when zipsrc_read_pickle
+ * has read it whole with its CRC matching, is not read a second time. */
 c2s_status zipsrc_verify_all(zipsrc *z, void *scratch, size_t len, findings *f, c2s_error *err);
 
 /* Close; NULL is a no-op. */
