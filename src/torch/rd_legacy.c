@@ -26,13 +26,13 @@
 
 #include "reader/judge.h"
 #include "torch/dtype.h"
+#include "torch/legacy_tar.h"
 #include "util/io.h"
 #include "util/limits.h"
 #include "zip/ziplayout.h"
 
 #define FIRST_WINDOW (64u << 10)
 #define PROTOCOL_VERSION 1001
-#define TAR_BLOCK 512
 
 /* torch's legacy magic number 0x1950a86a20f9469cfc6c: its value in
  * little-endian bytes and in decimal, and the protocol-2 pickle of it that
@@ -186,73 +186,13 @@ static int looks_like_safetensors(const unsigned char *b, size_t n)
     return b[8] == '{' && len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
-/* A POSIX tar header: its checksum (bytes 148..155, octal) holds. */
+/* Does torch.load's tarfile.open take the file (legacy_tar.h)? */
 static int looks_like_tar(const rd_input *in)
 {
-    unsigned char h[TAR_BLOCK];
-    if (in->size < TAR_BLOCK || pread_full(in->fd, h, sizeof h, 0) != TAR_BLOCK)
+    unsigned char h[LEGACY_TAR_BLOCK];
+    if (in->size < LEGACY_TAR_BLOCK || pread_full(in->fd, h, sizeof h, 0) != LEGACY_TAR_BLOCK)
         return 0;
-    unsigned long want = 0, sum = 0;
-    int digits = 0;
-    for (int i = 148; i < 156 && h[i] >= '0' && h[i] <= '7'; i++, digits++)
-        want = want * 8 + (unsigned long)(h[i] - '0');
-    for (int i = 0; i < TAR_BLOCK; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : h[i];
-    return digits > 0 && sum == want;
-}
-
-/* A tar header's octal number field (NUL or space ended); UINT64_MAX when
- * it is not one (base-256 sizes are not read: the member is then skipped). */
-static uint64_t tar_number(const unsigned char *f, size_t n)
-{
-    uint64_t v = 0;
-    size_t i = 0;
-    while (i < n && f[i] == ' ')
-        i++;
-    if (i == n || f[i] < '0' || f[i] > '7')
-        return UINT64_MAX;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v > (UINT64_MAX >> 3))
-            return UINT64_MAX;
-        v = v * 8 + (uint64_t)(f[i] - '0');
-    }
-    return v;
-}
-
-/* torch.load's first try is a tar (torch < 0.4): it unpickles its members
- * "storages", "tensors" and "pickle".  We do not convert that format, but
- * judge it: every regular member's bytes are swept for the globals they
- * name (judge_sweep, past every STOP), so a payload in any member is seen
- * and the file is unsafe, never just unreadable. */
-static c2s_status judge_tar(const rd_input *in, const c2s_open_options *o, c2s_report *r,
-                            c2s_error *err)
-{
-    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
-    policy_options policy = rd_policy(o);
-    c2s_status st = C2S_OK;
-    for (uint64_t pos = 0; st == C2S_OK && in->size - pos >= TAR_BLOCK;) {
-        unsigned char h[TAR_BLOCK];
-        if (pread_full(in->fd, h, sizeof h, pos) != TAR_BLOCK || h[0] == '\0')
-            break; /* the end-of-archive block, or a short file */
-        uint64_t size = tar_number(h + 124, 12);
-        pos += TAR_BLOCK;
-        if (size == UINT64_MAX || size > in->size - pos)
-            break;
-        if ((h[156] == '0' || h[156] == '\0') && size > 0 && size <= max) {
-            unsigned char *buf = malloc((size_t)size);
-            if (buf == NULL)
-                return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-            char where[128];
-            snprintf(where, sizeof where, "tar member %.100s", (const char *)h);
-            if (pread_full(in->fd, buf, (size_t)size, pos) == (ssize_t)size)
-                st = judge_sweep(r, buf, (size_t)size, 0, 1, where, pos, &policy, err);
-            free(buf);
-        }
-        pos += (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-        if (pos > in->size)
-            break;
-    }
-    return st;
+    return legacy_tar_first_block(h);
 }
 
 /* Why a file that did not start as a legacy checkpoint does not convert. */
@@ -498,7 +438,7 @@ static c2s_status legacy_open(const rd_input *in, const c2s_open_options *o, voi
     L->size = in->size;
     find_hidden_zip(in, r);
     if (looks_like_tar(in)) {
-        c2s_status st = judge_tar(in, o, r, err);
+        c2s_status st = legacy_tar_judge(in, o, r, err);
         return st != C2S_OK ? st
                             : c2s_fail(err, C2S_ERR_INPUT,
                                        "PyTorch legacy tar format (before 0.4) is not supported");

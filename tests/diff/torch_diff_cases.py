@@ -1,0 +1,293 @@
+"""Cases for torch_diff.py: each function returns the bytes of one file.
+
+The payloads touch the marker file c2s-marker in the working directory
+(torch_diff.py runs torch.load in a fresh temporary directory), so whether
+torch ran one is a fact to check, not a guess.  The pickle helpers come from
+fixtures/make_hostile.py (opcode by opcode; nothing here unpickles).
+"""
+
+import io
+import struct
+import sys
+import tarfile
+import zipfile
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+import make_hostile as H  # noqa: E402
+
+G, U, I, TUP, CALL, P2, DICT = H.G, H.U, H.I, H.TUP, H.CALL, H.P2, H.DICT
+W, W9 = H.W, H.W9
+TOUCH = CALL(G("posix", "system"), U("touch c2s-marker"))
+PAYLOAD = P2(TOUCH)
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def storage(key=U("0"), numel=4, cls=None, loc=None, legacy=False):
+    """The persistent id of a storage (legacy: with its sixth item, view None)."""
+    return TUP(U("storage"), cls or G("torch", "FloatStorage"), key,
+               loc if loc is not None else U("cpu"), I(numel),
+               *([H.NONE] if legacy else [])) + b"Q"
+
+
+def tensor(st=None, size=(2, 2), stride=(2, 1)):
+    return CALL(G("torch._utils", "_rebuild_tensor_v2"), st or storage(), I(0),
+                TUP(*map(I, size)), TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+
+
+def ckpt(t=None):
+    return P2(DICT((U("weight"), t or tensor())))
+
+
+def zipped(records, method=zipfile.ZIP_STORED, attrs=None):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in records:
+            info = zipfile.ZipInfo(name, date_time=H.ZIP_EPOCH)
+            info.compress_type = method
+            info.external_attr = (attrs or {}).get(name, 0o644 << 16)
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def recs(pkl=None, version=b"3\n", extra=()):
+    r = [("archive/data.pkl", pkl or ckpt()), ("archive/data/0", W)]
+    if version is not None:
+        r.append(("archive/version", version))
+    return r + list(extra)
+
+
+# ---- the legacy tar path ------------------------------------------------------------
+
+def tar_header(name, size, chk="std"):
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108] = b"0000644\0"
+    h[108:116] = b"0000000\0"
+    h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % size
+    h[136:148] = b"00000000000\0"
+    h[156:157] = b"0"
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = b" " * 8
+    uns = sum(h)
+    sig = sum(b - 256 if b >= 128 else b for b in h)
+    if chk == "std":
+        h[148:156] = b"%06o\0 " % uns
+    elif chk == "space":
+        h[148:156] = b" %06o\0" % uns
+    elif chk == "signed":
+        assert sig != uns
+        h[148:156] = b"%06o\0 " % sig
+    return bytes(h)
+
+
+def tar_member(name, data, chk="std"):
+    return tar_header(name, len(data), chk) + data + b"\0" * (-len(data) % 512)
+
+
+def legacy_tar_polyglot(chk):
+    """A tar whose first header's name field starts a clean legacy stream.
+
+    torch.load tries tarfile first and unpickles the 'storages' member (the
+    payload); a reader that does not take the file for a tar reads the legacy
+    stream: magic, protocol, sys_info, then an object pickle whose first
+    BINBYTES swallows the rest of the header, and a uint8 tensor whose
+    storage bytes are the rest of the file (the other tar members)."""
+    head = H.MAGIC_PICKLE + P2(I(1001)) + P2(H.NONE) + b"\x80\x02B"
+    head += struct.pack("<I", 512 - len(head) - 4)
+    assert len(head) <= 100
+    members = tar_member(b"storages", PAYLOAD) + tar_member(b"tensors", P2(I(0))) + \
+        tar_member(b"pickle", P2(H.NONE)) + b"\0" * 1024
+
+    def first_data(numel):
+        obj = H.POP + DICT((U("weight"), tensor(storage(U("0"), numel, G("torch", "ByteStorage"), legacy=True),
+                                                 size=(numel,), stride=(1,)))) + b"."
+        return obj + P2(b"]" + U("0") + b"a") + struct.pack("<Q", numel)
+
+    numel = 0
+    for _ in range(4):  # the pickle's length depends on numel's encoding: settle it
+        data = first_data(numel)
+        numel = (-len(data) % 512) + len(members)
+    data = first_data(numel)
+    pad = b"\0" * (-len(data) % 512)
+    assert numel == len(pad) + len(members)
+    return tar_header(head, len(data), chk) + data + pad + members
+
+
+@case
+def tar_legacy_std_chksum():
+    return legacy_tar_polyglot("std")
+
+
+@case
+def tar_legacy_space_chksum():
+    return legacy_tar_polyglot("space")
+
+
+@case
+def tar_legacy_signed_chksum():
+    return legacy_tar_polyglot("signed")
+
+
+# ---- zips --------------------------------------------------------------------------
+
+@case
+def control_clean():
+    return zipped(recs())
+
+
+@case
+def control_payload():
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))))
+
+
+@case
+def version_missing():
+    return zipped(recs(version=None))
+
+
+@case
+def version_zero():
+    return zipped(recs(version=b"0\n"))
+
+
+@case
+def version_99():
+    return zipped(recs(version=b"99\n"))
+
+
+@case
+def version_text():
+    return zipped(recs(version=b"abc\n"))
+
+
+@case
+def version_3abc():
+    return zipped(recs(version=b"3abc"))
+
+
+@case
+def data_version_99():
+    return zipped(recs(extra=[("archive/.data/version", b"99\n")]))
+
+
+@case
+def deflate_all():
+    return zipped(recs(), method=zipfile.ZIP_DEFLATED)
+
+
+@case
+def dir_attr_storage():
+    return zipped(recs(), attrs={"archive/data/0": (0o644 << 16) | 0x10})
+
+
+@case
+def dir_attr_pickle():
+    return zipped(recs(), attrs={"archive/data.pkl": (0o644 << 16) | 0x10})
+
+
+@case
+def bzip2_storage():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in recs():
+            info = zipfile.ZipInfo(name, date_time=H.ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_BZIP2 if name.endswith("/0") else 0
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def patch_deflate(raw, name, newdata_fn):
+    """Rewrite one DEFLATE entry's compressed bytes (same length kept by padding)."""
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    info = z.getinfo(name)
+    off = info.header_offset
+    nlen, xlen = struct.unpack("<HH", raw[off + 26:off + 30])
+    start = off + 30 + nlen + xlen
+    comp = raw[start:start + info.compress_size]
+    new = newdata_fn(comp)
+    assert len(new) == len(comp)
+    return raw[:start] + new + raw[start + len(comp):]
+
+
+@case
+def deflate_pickle_trailing_junk():
+    """data.pkl's deflate stream ends early; the rest of its compressed size is junk."""
+    pkl = ckpt()
+    raw = zipped(recs(pkl + b"\0" * 40), method=zipfile.ZIP_DEFLATED)
+    # recompress: stream of pkl + zeros replaced by stream of pkl then a second pickle in junk
+    return raw
+
+
+@case
+def storage_key_bytes():
+    """The pid key is bytes b'0': torch looks up data/b'0'."""
+    key = b"C\x010"
+    return zipped(recs(ckpt(tensor(storage(key)))) + [("archive/data/b'0'", W9)])
+
+
+@case
+def storage_key_int():
+    return zipped(recs(ckpt(tensor(storage(I(0))))))
+
+
+@case
+def storage_class_foreign_module():
+    """GLOBAL 'os FloatStorage': torch's find_class returns the storage type for
+    any module whose name says Storage, without importing it."""
+    return zipped(recs(ckpt(tensor(storage(cls=G("os", "FloatStorage"))))))
+
+
+@case
+def storage_location_meta():
+    return zipped(recs(ckpt(tensor(storage(loc=U("meta"))))))
+
+
+@case
+def storage_location_cuda():
+    return zipped(recs(ckpt(tensor(storage(loc=U("cuda:0"))))))
+
+
+@case
+def byteorder_big():
+    return zipped(recs(extra=[("archive/byteorder", b"big")]))
+
+
+@case
+def byteorder_bogus():
+    return zipped(recs(extra=[("archive/byteorder", b"middle")]))
+
+
+@case
+def constants_pkl_upper():
+    """archive/CONSTANTS.PKL: torch.load's TorchScript test is case-sensitive."""
+    pkl = P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))
+    return zipped(recs(pkl, extra=[("archive/CONSTANTS.PKL", P2(TUP()))]))
+
+
+@case
+def code_dir_no_constants():
+    pkl = P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))
+    return zipped(recs(pkl, extra=[("archive/code/__torch__.py", b"")]))
+
+
+@case
+def first_entry_no_slash():
+    return zipped([("version", b"3\n")] + recs())
+
+
+@case
+def rebuild_module_tensor_alias():
+    """GLOBAL torch.tensor _rebuild_from_type_v2? torch maps module torch.tensor."""
+    t = CALL(G("torch.tensor", "_rebuild_from_type_v2"),
+             G("torch._utils", "_rebuild_tensor_v2"), G("torch", "Tensor"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))

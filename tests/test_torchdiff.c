@@ -1,0 +1,63 @@
+/*
+ * test_torchdiff.c - files the differential campaign against the real
+ * torch.load (tests/diff/torch_diff.py) found read differently by us and by
+ * PyTorch 1.13, each with the exact verdict, exit codes and message we now
+ * give.  The files are in fixtures/hostile/ (made by make_hostile.py, whose
+ * MANIFEST.tsv records what torch 1.13 did with each; test_hostile.c checks
+ * the offenders and findings of every row).
+ */
+#include <criterion/criterion.h>
+
+#include "run_util.h"
+#include "test_util.h"
+
+TU_SUITE_WITH_DIR(torchdiff);
+
+typedef struct outcome {
+    int code;
+    char *out, *err;
+} outcome;
+
+static outcome run(const char *const *args)
+{
+    tr_result r = tr_finish(tr_start(tr_bin(), dir, NULL, args), dir);
+    return (outcome){r.signo ? 128 + r.signo : r.code, r.out, r.err};
+}
+
+/* `--scan -q` says line (after "PATH: ") with exit code scan_code; a plain
+ * conversion to DIR/out.safetensors exits convert_code with the message
+ * error (after "PATH: "), leaving no output file. */
+static void expect(const char *file, int scan_code, const char *line, int convert_code,
+                   const char *error)
+{
+    char path[256], want[2048], out[512];
+    snprintf(path, sizeof path, "fixtures/hostile/%s", file);
+    outcome r = run((const char *const[]){"--scan", "-q", path, NULL});
+    cr_expect_eq(r.code, scan_code, "%s: scan exit %d", file, r.code);
+    snprintf(want, sizeof want, "%s: %s\n", path, line);
+    cr_expect_str_eq(r.out, want);
+    free(r.out);
+    free(r.err);
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
+    r = run((const char *const[]){"-o", out, path, NULL});
+    cr_expect_eq(r.code, convert_code, "%s: convert exit %d", file, r.code);
+    snprintf(want, sizeof want, "ckpt2safetensors: error: %s: %s\n", path, error);
+    cr_expect_str_eq(r.err, want);
+    cr_expect_eq(access(out, F_OK), -1, "%s: an output was left", file);
+    free(r.out);
+    free(r.err);
+}
+
+/* torch.load takes these for tars (Python's tarfile accepts a checksum
+ * written with a leading space, or the signed sum of the header's bytes)
+ * and unpickles the member "storages"; the name field starts a clean legacy
+ * stream that a reader not taking the file for a tar converts. */
+Test(torchdiff, tar_checksums_tarfile_accepts)
+{
+    const char *refusal = "refused by the safety policy: dangerous global builtins.print "
+                          "(sweep) in tar member storages at offset 1538";
+    expect("tar_signed_checksum.pth", 3,
+           "unsafe (not a zip (legacy load path)): 1 dangerous global", 3, refusal);
+    expect("tar_space_checksum.pth", 3, "unsafe (not a zip (legacy load path)): 1 dangerous global",
+           3, refusal);
+}
