@@ -61,3 +61,16 @@ Test(torchdiff, tar_checksums_tarfile_accepts)
     expect("tar_space_checksum.pth", 3, "unsafe (not a zip (legacy load path)): 1 dangerous global",
            3, refusal);
 }
+
+/* miniz "extracts" an entry whose DOS attributes say directory without
+ * reading a byte: torch's tensor (or pickle) is an uninitialised buffer,
+ * while zip tools and a plain reading see the record's bytes. */
+Test(torchdiff, dos_directory_attribute)
+{
+    expect("dir_attr_storage.pt", 3, "unsafe (zip): 1 finding", 3,
+           "refused by the safety policy: zip entry 'archive/data/0' is marked as a directory "
+           "yet holds 16 bytes (PyTorch reads none of them)");
+    expect("dir_attr_pickle.pt", 3, "unsafe (zip): 1 finding", 3,
+           "refused by the safety policy: zip entry 'archive/data.pkl' is marked as a directory "
+           "yet holds 144 bytes (PyTorch reads none of them)");
+}

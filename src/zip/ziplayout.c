@@ -36,6 +36,7 @@
 #define SIG_EOCD64 0x06064b50u
 #define SIG_LOCATOR64 0x07064b50u
 #define SIG_DESCRIPTOR 0x08074b50u
+#define DOS_DIRECTORY 0x10u
 #define EOCD_LEN 22
 #define CENTRAL_LEN 46
 #define LOCAL_LEN 30
@@ -370,6 +371,14 @@ static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findi
                             e->name);
         if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
+        /* miniz takes an entry whose DOS attributes (low byte of the external
+         * attributes) say directory for one, and "extracts" it without
+         * reading a byte: torch gets an uninitialised buffer of its size. */
+        if ((le32(r + 38) & DOS_DIRECTORY) != 0 && e->size != 0)
+            findings_add(f,
+                         "zip entry '%s' is marked as a directory yet holds %llu bytes "
+                         "(PyTorch reads none of them)",
+                         e->name, (unsigned long long)e->size);
         w->at += len;
     }
     /* Readers that walk the directory by its size (Python's zipfile) would
