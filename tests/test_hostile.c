@@ -72,6 +72,7 @@ static const char *finding_text(const char *kind)
         {"bad_local", "has no valid local header"},
         {"bad_zip64", "ZIP64 end record at offset"},
         {"dir_attr", "is marked as a directory yet holds"},
+        {"frame_overrun", "before the end of its FRAME"},
     };
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].kind, kind) == 0)

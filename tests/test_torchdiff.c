@@ -74,3 +74,17 @@ Test(torchdiff, dos_directory_attribute)
            "refused by the safety policy: zip entry 'archive/data.pkl' is marked as a directory "
            "yet holds 144 bytes (PyTorch reads none of them)");
 }
+
+/* A legacy pickle that stops inside its protocol-4 FRAME: CPython reads a
+ * frame longer than the file's buffer whole, so torch.load's next
+ * pickle.load starts at the frame's end (a sys_info payload here), not
+ * after the STOP (a clean checkpoint). */
+Test(torchdiff, legacy_pickle_stops_inside_its_frame)
+{
+    expect("legacy_frame_overrun.pth", 3,
+           "unsafe (not a zip (legacy load path)): 1 dangerous global, 1 finding", 3,
+           "refused by the safety policy: dangerous global builtins.print (sweep) in file at "
+           "offset 12019; the pickle at offset 0 stops 11987 bytes before the end of its FRAME "
+           "(torch.load reads on from the STOP or from the frame's end, as its read buffer "
+           "happens to be)");
+}

@@ -91,6 +91,30 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w, const c
     return pvm_run(p->vm, p->buf, w, &p->value, &p->end, err);
 }
 
+/* The bytes after a bare pickle: torch.load stops at the first, but a
+ * pipeline that calls pickle.load again runs the next; the sweep lists
+ * what the rest of the file (up to the limit on pickle size) names. */
+static c2s_status sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
+                             c2s_report *r, c2s_error *err)
+{
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
+    uint64_t room = in->size - pos < max ? in->size - pos : max;
+    if (room == 0)
+        return C2S_OK;
+    uint8_t *buf = malloc((size_t)room);
+    if (buf == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    policy_options policy = rd_policy(o);
+    c2s_status st = C2S_OK;
+    ssize_t got = pread_full(in->fd, buf, (size_t)room, pos);
+    if (got < 0 || (uint64_t)got != room)
+        st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
+    else
+        st = judge_sweep(r, buf, (size_t)room, 0, 1, "file", pos, &policy, err);
+    free(buf);
+    return st;
+}
+
 /* Interpret the pickle at pos; its globals go to the report in any case
  * (where "file", offsets from the start of the file). */
 static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o, c2s_report *r,
@@ -115,6 +139,18 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
     policy_options policy = rd_policy(o);
     if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (st == C2S_OK && pvm_frame_end(p->vm) > p->end) {
+        /* CPython's unpickler reads a frame longer than its file's buffer
+         * whole: the next pickle.load starts at the frame's end, not after
+         * the STOP.  Both readings are judged: what follows the frame too. */
+        findings_add(&r->findings,
+                     "the pickle at offset %llu stops %llu bytes before the end of its FRAME "
+                     "(torch.load reads on from the STOP or from the frame's end, as its read "
+                     "buffer happens to be)",
+                     (unsigned long long)pos, (unsigned long long)(pvm_frame_end(p->vm) - p->end));
+        if (sweep_rest(in, pos + pvm_frame_end(p->vm), o, r, err) != C2S_OK)
+            return C2S_ERR_INPUT;
+    }
     if (st != C2S_OK) {
         c2s_error prefixed = *err, swept;
         /* the file ends inside the pickle: damaged (or cut short on purpose) */
@@ -127,30 +163,6 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
             judge_sweep(r, p->buf, w, 0, 0, "file", pos, &policy, &swept) != C2S_OK)
             *err = swept;
     }
-    return st;
-}
-
-/* The bytes after a bare pickle: torch.load stops at the first, but a
- * pipeline that calls pickle.load again runs the next; the sweep lists
- * what the rest of the file (up to the limit on pickle size) names. */
-static c2s_status sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
-                             c2s_report *r, c2s_error *err)
-{
-    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
-    uint64_t room = in->size - pos < max ? in->size - pos : max;
-    if (room == 0)
-        return C2S_OK;
-    uint8_t *buf = malloc((size_t)room);
-    if (buf == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    policy_options policy = rd_policy(o);
-    c2s_status st = C2S_OK;
-    ssize_t got = pread_full(in->fd, buf, (size_t)room, pos);
-    if (got < 0 || (uint64_t)got != room)
-        st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
-    else
-        st = judge_sweep(r, buf, (size_t)room, 0, 1, "file", pos, &policy, err);
-    free(buf);
     return st;
 }
 

@@ -291,3 +291,20 @@ def rebuild_module_tensor_alias():
              TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
              b"}")
     return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+# ---- the legacy stream: where pickle.load leaves the file ---------------------------
+
+def legacy_frame_overrun(F):
+    """make_hostile.legacy_frame_overrun_bytes with the marker-touching payload."""
+    return H.legacy_frame_overrun_bytes(F, PAYLOAD)
+
+
+@case
+def legacy_frame_overrun_small():
+    return legacy_frame_overrun(300)
+
+
+@case
+def legacy_frame_overrun_large():
+    return legacy_frame_overrun(20000)
