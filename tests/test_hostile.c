@@ -73,6 +73,7 @@ static const char *finding_text(const char *kind)
         {"bad_zip64", "ZIP64 end record at offset"},
         {"dir_attr", "is marked as a directory yet holds"},
         {"frame_overrun", "before the end of its FRAME"},
+        {"torch_reads_other", "torch.load reads this"},
     };
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].kind, kind) == 0)

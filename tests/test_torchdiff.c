@@ -88,3 +88,39 @@ Test(torchdiff, legacy_pickle_stops_inside_its_frame)
            "(torch.load reads on from the STOP or from the frame's end, as its read buffer "
            "happens to be)");
 }
+
+/* torch.load knows no safetensors file or TensorFlow index: it reads them
+ * down its legacy path, a tar first, then pickles from byte 0.  A valid
+ * file of those formats can be a tar of payloads or a legacy stream too. */
+Test(torchdiff, other_formats_as_torch_load_reads_them)
+{
+    expect("safetensors_tar.safetensors", 3, "unsafe (safetensors): 1 dangerous global, 1 finding",
+           3,
+           "refused by the safety policy: dangerous global builtins.print (sweep) in tar member "
+           "storages at offset 1026; torch.load reads this safetensors file as a tar of pickles "
+           "(Python's tarfile takes its first 512 bytes)");
+    expect("tf_index_legacy.index", 3, "unsafe (TensorFlow bundle): 1 dangerous global, 1 finding",
+           3,
+           "refused by the safety policy: dangerous global builtins.print (sweep) in file at "
+           "offset 23; torch.load reads this TensorFlow bundle file as a pickle from its first "
+           "byte (its legacy path)");
+
+    /* with its data shard beside it, the bundle is whole: still unsafe */
+    char *index = tu_path(dir, "m.index"), *shard = tu_path(dir, "m.data-00000-of-00001");
+    size_t n = 0;
+    unsigned char *raw = tu_read("fixtures/hostile/tf_index_legacy.index", &n);
+    cr_assert_not_null(raw);
+    cr_assert_eq(tu_write(index, raw, n), 0);
+    cr_assert_eq(tu_write(shard, "", 0), 0);
+    free(raw);
+    outcome r = run((const char *const[]){"--scan", "-q", index, NULL});
+    cr_expect_eq(r.code, 3);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: unsafe (TensorFlow bundle): 1 dangerous global, 1 finding\n",
+             index);
+    cr_expect_str_eq(r.out, want);
+    free(r.out);
+    free(r.err);
+    free(index);
+    free(shard);
+}

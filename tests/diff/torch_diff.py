@@ -6,7 +6,8 @@ after `make`:
 
     /usr/bin/python3 tests/diff/torch_diff.py [CASE...]
 
-Each case (a function in tests/diff/torch_diff_cases.py) builds one file.
+Each case (a function in tests/diff/torch_diff_cases.py) builds one file
+(its bytes, or its bytes and the extension its name needs).
 For it we record what torch.load (weights_only=False, in a child process
 whose working directory is a fresh temporary directory) does: refuses,
 loads (the tensors it returns, named as the converter names them), and
@@ -134,9 +135,11 @@ def main(argv):
     names = argv or [n for n in cases.CASES]
     bad = 0
     for name in names:
-        raw = cases.CASES[name]()
+        raw, ext = cases.CASES[name](), ".pt"
+        if isinstance(raw, tuple):  # (bytes, file name extension)
+            raw, ext = raw
         with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / (name + ".pt")
+            path = Path(d) / (name + ext)
             path.write_bytes(raw)
             res, ran = run_torch(path, d)
             ours = run_ours(path, d)

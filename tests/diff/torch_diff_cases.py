@@ -308,3 +308,31 @@ def legacy_frame_overrun_small():
 @case
 def legacy_frame_overrun_large():
     return legacy_frame_overrun(20000)
+
+
+# ---- other formats we sniff that torch.load reads as a legacy stream or a tar -------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "tf"))
+
+
+def tf_index_after(prefix, entries):
+    return H.tf_index_after(prefix, entries)
+
+
+@case
+def tf_index_legacy_prefix():
+    """A legacy stream (magic, protocol, sys_info = payload) in front of a TF index."""
+    import make_tf as T
+    prefix = H.MAGIC_PICKLE + P2(I(1001)) + PAYLOAD
+    return tf_index_after(prefix, [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+@case
+def tf_index_plain():
+    import make_tf as T
+    return tf_index_after(b"", [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+@case
+def safetensors_tar_polyglot():
+    return H.safetensors_tar_bytes(PAYLOAD), ".safetensors"
