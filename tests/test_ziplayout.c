@@ -878,6 +878,38 @@ Test(ziplayout, multi_disk)
     img_free(&z);
 }
 
+/* miniz (torch 1.13 measured) also refuses an end record whose two entry
+ * counts differ and an entry that starts on a disk other than the end
+ * record's or 1; it accepts disks (1, 1). */
+Test(ziplayout, multi_disk_as_miniz_reads_it)
+{
+    img z = two_stored();
+    p16(&z, eocd_at(&z) + 8, 3);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 1) + 34, 2);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 34, 0xffff);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored(); /* disks (1, 1), entries on disk 1 and 0 (1 is always allowed) */
+    p16(&z, eocd_at(&z) + 4, 1);
+    p16(&z, eocd_at(&z) + 6, 1);
+    p16(&z, central_at(&z, 0) + 34, 1);
+    result r;
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_ERR_INPUT, "an entry on disk 0 of a disk-1 archive");
+    result_free(&r);
+    p16(&z, central_at(&z, 1) + 34, 1);
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_OK, "%s", r.err.msg);
+    result_free(&r);
+    img_free(&z);
+}
+
 Test(ziplayout, bad_central_signature)
 {
     img z = two_stored();

@@ -336,3 +336,151 @@ def tf_index_plain():
 @case
 def safetensors_tar_polyglot():
     return H.safetensors_tar_bytes(PAYLOAD), ".safetensors"
+
+
+# ---- pickle text as torch.load decodes it (encoding='utf-8') ------------------------
+
+def binstring(b):
+    return (b"U" + bytes([len(b)]) + b) if len(b) < 256 else b"T" + struct.pack("<I", len(b)) + b
+
+
+@case
+def binstring_utf8_key():
+    """A dict key as SHORT_BINSTRING holding UTF-8 bytes: torch.load passes
+    encoding='utf-8', so the key is the str 'café'."""
+    return zipped(recs(P2(b"}" + binstring("café".encode()) + tensor() + b"s")))
+
+
+@case
+def binstring_latin1_key():
+    """Bytes that are not UTF-8: torch.load's unpickler fails to decode them."""
+    return zipped(recs(P2(b"}" + binstring(b"caf\xe9") + tensor() + b"s")))
+
+
+@case
+def binstring_storage_key():
+    return zipped(recs(ckpt(tensor(storage(binstring(b"0"))))))
+
+
+@case
+def string_opcode_key():
+    """Protocol-0 STRING with an escape: 'w\\x65ight' is 'weight'."""
+    return zipped(recs(P2(b"}" + b"S'w\\x65ight'\n" + tensor() + b"s")))
+
+
+@case
+def unicode_opcode_key():
+    """Protocol-0 UNICODE (raw-unicode-escape): 'w\\u0065ight'."""
+    return zipped(recs(P2(b"}" + b"Vw\\u0065ight\n" + tensor() + b"s")))
+
+
+# ---- end records and central directory, as miniz reads them -------------------------
+
+def raw_ckpt(**kw):
+    return H.raw_zip(H.ckpt_entries(ckpt()), **kw)
+
+
+def patch_eocd(raw, fmt_off, fmt, value, comment_len=0):
+    b = bytearray(raw)
+    eocd = len(b) - 22 - comment_len
+    assert b[eocd:eocd + 4] == b"PK\x05\x06"
+    struct.pack_into(fmt, b, eocd + fmt_off, value)
+    return bytes(b)
+
+
+@case
+def eocd_disk_entries_differ():
+    return patch_eocd(raw_ckpt(), 8, "<H", 4)
+
+
+@case
+def eocd_cd_size_too_small():
+    return patch_eocd(raw_ckpt(), 12, "<I", 100)
+
+
+@case
+def eocd_cd_size_past_eof():
+    return patch_eocd(raw_ckpt(), 12, "<I", 100000)
+
+
+@case
+def cd_disk_start_two():
+    raw = bytearray(raw_ckpt())
+    at = raw.index(b"PK\x01\x02")
+    struct.pack_into("<H", raw, at + 34, 2)
+    return bytes(raw)
+
+
+@case
+def eocd_in_comment_clean_cd():
+    """The real end record's comment holds a second, complete central
+    directory and end record (payload data.pkl): miniz takes the last end
+    signature."""
+    pay = H.ckpt_entries(P2(DICT((U("weight"), tensor()), (U("p"), TOUCH))))
+    evil = H.raw_zip(pay)
+    clean = H.ckpt_entries(ckpt())
+    base = H.raw_zip(clean)
+    # the comment: evil's whole bytes, whose offsets must be shifted by where it lands
+    shift = len(base)  # comment starts right after the base end record
+    e = bytearray(evil)
+    cd = e.rindex(b"PK\x05\x06")
+    cd_off = struct.unpack_from("<I", e, cd + 16)[0]
+    struct.pack_into("<I", e, cd + 16, cd_off + shift)
+    p = cd_off
+    while e[p:p + 4] == b"PK\x01\x02":
+        lo = struct.unpack_from("<I", e, p + 42)[0]
+        struct.pack_into("<I", e, p + 42, lo + shift)
+        n, x, c = struct.unpack_from("<HHH", e, p + 28)
+        p += 46 + n + x + c
+    return H.raw_zip(clean, comment=bytes(e))
+
+
+@case
+def trailing_junk_66000():
+    return raw_ckpt() + b"\0" * 66000
+
+
+@case
+def trailing_junk_100():
+    return raw_ckpt() + b"\0" * 100
+
+
+def deflated_ckpt(patch):
+    """Every record DEFLATE; patch(name, comp) -> (comp, size) for each."""
+    out = bytearray()
+    central = bytearray()
+    n = 0
+    for name, data in recs():
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        comp = c.compress(data) + c.flush()
+        comp, size, crcdata = patch(name, comp, data)
+        crc = zlib.crc32(crcdata)
+        off = len(out)
+        nb = name.encode()
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(comp), size,
+                           len(nb), 0) + nb + comp
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x0314, 20, 0, 8, 0, 0x21, crc,
+                               len(comp), size, len(nb), 0, 0, 0, 0, 0o644 << 16, off) + nb
+        n += 1
+    cd = len(out)
+    out += central
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(central), cd, 0)
+    return bytes(out)
+
+
+@case
+def deflate_junk_after_stream():
+    return deflated_ckpt(lambda name, comp, data: (comp + b"JUNKJUNK", len(data), data))
+
+
+@case
+def deflate_longer_than_size():
+    """data/0 inflates to 16 bytes, the directory says 8."""
+    return deflated_ckpt(lambda name, comp, data: (comp, 8, data[:8]) if name.endswith("/0")
+                         else (comp, len(data), data))
+
+
+@case
+def deflate_shorter_than_size():
+    return deflated_ckpt(lambda name, comp, data: (comp, 24, data + b"\0" * 8)
+                         if name.endswith("/0") else (comp, len(data), data))
