@@ -910,6 +910,40 @@ Test(ziplayout, multi_disk_as_miniz_reads_it)
     img_free(&z);
 }
 
+/* General-purpose flags miniz does not read (torch 1.13 measured): 0x2000
+ * (masked central directory) anywhere refuses the archive; 0x20 (patch
+ * data) or 0x40 (strong encryption) on an entry make it unreadable to
+ * torch, a finding; 0x800 (UTF-8 names) changes nothing. */
+Test(ziplayout, flags_miniz_refuses)
+{
+    img z = two_stored();
+    p16(&z, central_at(&z, 1) + 8, 0x2000);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "zip entry '%s' says the central directory is encrypted: PyTorch cannot read the "
+             "archive",
+             "b");
+    expect_error(&z, msg);
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 8, 0x40);
+    snprintf(msg, sizeof msg,
+             "zip entry '%s' is patch data or strongly encrypted (general-purpose flags 0x0040): "
+             "PyTorch cannot read it",
+             "a");
+    expect_one(&z, msg);
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 8, 0x800);
+    p16(&z, local_at(&z, 0) + 6, 0x800);
+    result r;
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_OK, "%s", r.err.msg);
+    cr_expect_eq(r.f.n, 0);
+    result_free(&r);
+    img_free(&z);
+}
+
 Test(ziplayout, bad_central_signature)
 {
     img z = two_stored();

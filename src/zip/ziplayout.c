@@ -37,6 +37,9 @@
 #define SIG_LOCATOR64 0x07064b50u
 #define SIG_DESCRIPTOR 0x08074b50u
 #define DOS_DIRECTORY 0x10u
+#define FLAG_PATCH 0x20u             /* general-purpose flags miniz does not read */
+#define FLAG_STRONG_ENCRYPTION 0x40u
+#define FLAG_MASKED_DIRECTORY 0x2000u
 #define EOCD_LEN 22
 #define CENTRAL_LEN 46
 #define LOCAL_LEN 30
@@ -382,6 +385,16 @@ static c2s_status parse_central(cd_walk *w, uint64_t count, ziplayout *zl, findi
                             e->name);
         if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
+        if (e->flags & FLAG_MASKED_DIRECTORY) /* miniz refuses the archive */
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "zip entry '%s' says the central directory is encrypted: PyTorch "
+                            "cannot read the archive",
+                            e->name);
+        if (e->flags & (FLAG_PATCH | FLAG_STRONG_ENCRYPTION)) /* miniz refuses the entry */
+            findings_add(f,
+                         "zip entry '%s' is patch data or strongly encrypted (general-purpose "
+                         "flags 0x%04x): PyTorch cannot read it",
+                         e->name, (unsigned)e->flags);
         uint16_t disk = le16(r + 34); /* miniz: the end record's disk, or 1 */
         if (disk == 0xffff || (disk != w->this_disk && disk != 1))
             return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");

@@ -484,3 +484,176 @@ def deflate_longer_than_size():
 def deflate_shorter_than_size():
     return deflated_ckpt(lambda name, comp, data: (comp, 24, data + b"\0" * 8)
                          if name.endswith("/0") else (comp, len(data), data))
+
+
+@case
+def code_dir_clean_state_dict():
+    """A plain state dict plus a code/ record, no constants.pkl: torch.load
+    reads data.pkl as a checkpoint."""
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("epoch"), I(3)))),
+                       extra=[("archive/code/__torch__.py", b"")]))
+
+
+@case
+def constants_upper_clean_state_dict():
+    return zipped(recs(P2(DICT((U("weight"), tensor()))),
+                       extra=[("archive/CONSTANTS.PKL", P2(TUP()))]))
+
+
+@case
+def constants_exact_state_dict():
+    """constants.pkl present: torch.load hands the file to torch.jit.load."""
+    return zipped(recs(P2(DICT((U("weight"), tensor()))),
+                       extra=[("archive/constants.pkl", P2(TUP()))]))
+
+
+@case
+def nested_state_dict_in_list():
+    return zipped(recs(P2(DICT((U("state_dict"), DICT((U("a"), H.LIST(tensor()))))))))
+
+
+# ---- the legacy stream's first pickles -------------------------------------------------
+
+def legacy_stream(magic_pickle, proto_pickle=None):
+    """A legacy checkpoint {'weight': 2x2 float} after the given first pickles."""
+    st = TUP(U("storage"), G("torch", "FloatStorage"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), st, I(0), TUP(I(2), I(2)), TUP(I(2), I(1)),
+             H.FALSE, H.ORDERED_DICT())
+    return (magic_pickle + (proto_pickle or P2(I(1001))) + P2(DICT()) + P2(DICT((U("weight"), t))) +
+            P2(b"]" + U("0") + b"a") + struct.pack("<Q", 4) + W)
+
+
+@case
+def legacy_plain():
+    return legacy_stream(H.MAGIC_PICKLE)
+
+
+@case
+def legacy_magic_int_decimal():
+    return legacy_stream(b"I%d\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_magic_int_hex():
+    return legacy_stream(b"I0x%x\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_magic_int_underscores():
+    return legacy_stream(b"I119_547_037_146_038_801_333_356\n.")
+
+
+@case
+def legacy_magic_long_text():
+    return legacy_stream(b"L%dL\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_protocol_octal():
+    return legacy_stream(H.MAGIC_PICKLE, b"I01751\n.")
+
+
+@case
+def legacy_protocol_true_float():
+    return legacy_stream(H.MAGIC_PICKLE, b"F1001.0\n.")
+
+
+@case
+def legacy_magic_frame_exact():
+    """Protocol 4 with a FRAME that ends at its STOP (as pickle writes it)."""
+    inner = b"\x8a\x0a" + H.LEGACY_MAGIC.to_bytes(10, "little") + b"."
+    return legacy_stream(b"\x80\x04\x95" + struct.pack("<Q", len(inner)) + inner)
+
+
+# ---- tensor geometry as set_() checks it ----------------------------------------------
+
+def geom(offset, size, stride, numel=4):
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(numel=numel), I(offset),
+             TUP(*map(I, size)), TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def geom_empty_far_offset():
+    return geom(1000, (0,), (1,))
+
+
+@case
+def geom_empty_negative_stride():
+    return geom(0, (0, 3), (-1, 1))
+
+
+@case
+def geom_size1_negative_stride():
+    return geom(0, (1, 4), (-5, 1))
+
+
+@case
+def geom_size1_huge_stride():
+    return geom(0, (1, 4), (1 << 40, 1))
+
+
+@case
+def geom_negative_offset_empty():
+    return geom(-1, (0,), (1,))
+
+
+@case
+def geom_stride_zero_all():
+    return geom(3, (5, 2), (0, 0))
+
+
+@case
+def geom_overlapping_views():
+    return geom(0, (3, 2), (1, 1))
+
+
+@case
+def geom_size_as_list():
+    """size and stride as lists, not tuples: torch.Size accepts any sequence."""
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0),
+             H.LIST(I(2), I(2)), H.LIST(I(2), I(1)), H.FALSE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def geom_size_bools():
+    """size (True, 4): bools are ints to torch.Size."""
+    return zipped(recs(P2(DICT((U("weight"), CALL(
+        G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0), TUP(H.TRUE, I(4)),
+        TUP(I(4), I(1)), H.FALSE, H.ORDERED_DICT()))))))
+
+
+@case
+def geom_offset_float():
+    return zipped(recs(P2(DICT((U("weight"), CALL(
+        G("torch._utils", "_rebuild_tensor_v2"), storage(), H.F(0.0), TUP(I(2), I(2)),
+        TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()))))))
+
+
+# ---- general-purpose flags miniz refuses -------------------------------------------------
+
+def flagged(i, flags):
+    e = H.ckpt_entries(ckpt())
+    e[i] = dict(e[i], flags=flags)
+    return H.raw_zip(e)
+
+
+@case
+def flag_patch_storage():
+    return flagged(1, 0x20)
+
+
+@case
+def flag_strong_encryption_storage():
+    return flagged(1, 0x40)
+
+
+@case
+def flag_masked_directory_version():
+    return flagged(2, 0x2000)
+
+
+@case
+def flag_utf8_names():
+    return flagged(1, 0x800)
