@@ -47,6 +47,11 @@ typedef struct legacy_storage {
     char *key;
     int known;   /* its class gave a dtype */
     int is_view; /* the key names a view of another storage */
+    /* a view: the storage, offset and element count, and the class, of the
+     * first id naming it (torch keeps that view for every later id) */
+    size_t view_root;
+    int64_t view_off, view_len;
+    const pvm_value *view_cls;
     c2s_dtype dtype;
     uint64_t nbytes;
     int has_data;      /* listed in the keys pickle, bytes found */
@@ -266,6 +271,46 @@ static const pvm_value *item(const pvm_value *t, size_t i)
     return t->u.seq.items[i];
 }
 
+/* The view (view_key, offset, numel) of an id whose storage is root and
+ * class cls.  torch.load makes the view of the first id naming view_key and
+ * hands that one to every later id naming it, whatever their storage,
+ * offset, numel or class; a view key that names a storage gets that
+ * storage.  The tensor map reads each id's own view: refuse where the two
+ * readings differ. */
+static c2s_status register_view(legacy_reader *L, const legacy_storage *root,
+                                const pvm_value *cls, const pvm_value *view, c2s_error *err)
+{
+    if (view->kind != PVM_TUPLE || view->u.seq.len != 3 || item(view, 0)->kind != PVM_STR ||
+        item(view, 1)->kind != PVM_INT || item(view, 2)->kind != PVM_INT)
+        return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
+    const char *key = item(view, 0)->u.str.data;
+    size_t r = (size_t)(root - L->st);
+    int64_t off = item(view, 1)->u.i, len = item(view, 2)->u.i;
+    legacy_storage *v = find_storage(L, key);
+    if (v != NULL && !v->is_view)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "storage view '%s' has the key of a storage: torch.load would read "
+                        "that storage",
+                        key);
+    if (v != NULL) {
+        const pvm_value *c = v->view_cls;
+        if (v->view_root != r || v->view_off != off || v->view_len != len ||
+            strcmp(c->u.global.module, cls->u.global.module) != 0 ||
+            strcmp(c->u.global.name, cls->u.global.name) != 0)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "storage view '%s' is named again with another storage, offset, "
+                            "size or class (torch.load keeps the first)",
+                            key);
+        return C2S_OK;
+    }
+    size_t at = r; /* add_storage may move the array */
+    if ((v = add_storage(L, key)) == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    *v = (legacy_storage){.key = v->key, .is_view = 1, .view_root = at, .view_off = off,
+                          .view_len = len, .view_cls = cls};
+    return C2S_OK;
+}
+
 /* The first ('storage', class, key, location, numel, view) naming a key. */
 static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error *err)
 {
@@ -281,6 +326,11 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
         return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
     const char *key = item(pid, 2)->u.str.data;
     legacy_storage *s = find_storage(L, key);
+    if (s != NULL && s->is_view)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "storage '%s' was first named as a view: torch.load would read the "
+                        "view",
+                        key);
     if (s == NULL) {
         if ((s = add_storage(L, key)) == NULL)
             return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -297,15 +347,7 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
             return c2s_fail(err, C2S_ERR_INPUT, "storage '%s': size overflows", key);
         s->nbytes = s->known ? numel * c2s_dtype_size(s->dtype) : 0;
     }
-    const pvm_value *view = item(pid, 5);
-    if (view->kind == PVM_TUPLE && view->u.seq.len == 3 && item(view, 0)->kind == PVM_STR &&
-        find_storage(L, item(view, 0)->u.str.data) == NULL) {
-        legacy_storage *v = add_storage(L, item(view, 0)->u.str.data);
-        if (v == NULL)
-            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-        v->is_view = 1;
-    }
-    return C2S_OK;
+    return register_view(L, s, item(pid, 1), item(pid, 5), err);
 }
 
 /* Every persistent id, in the order the pickle made them. */

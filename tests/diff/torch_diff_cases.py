@@ -657,3 +657,67 @@ def flag_masked_directory_version():
 @case
 def flag_utf8_names():
     return flagged(1, 0x800)
+
+
+def legacy_with(obj, keys=("0",), storage_bytes=None):
+    data = b""
+    for k in keys:
+        data += struct.pack("<Q", 4) + (storage_bytes or W)
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"]" + b"".join(U(k) for k in keys) + b"e" if len(keys) > 1 else b"]" + U(keys[0]) + b"a") if False else
+            H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + b"".join(U(k) for k in keys) + b"e") + data)
+
+
+def lpid(cls, key, numel, view=None):
+    return TUP(U("storage"), G("torch", cls), U(key), U("cpu"), I(numel),
+               view if view is not None else H.NONE) + b"Q"
+
+
+def ltensor(pid, size, stride, offset=0):
+    return CALL(G("torch._utils", "_rebuild_tensor_v2"), pid, I(offset), TUP(*map(I, size)),
+                TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+
+
+@case
+def legacy_view_other_class():
+    """Root '0' FloatStorage (4); a view '1' of it typed IntStorage, offset 1, 2 elements."""
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))),
+               (U("b"), ltensor(lpid("IntStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_same_class():
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))),
+               (U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_before_root():
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_key_reused():
+    """The view key '1' named twice with other offsets: torch keeps the first."""
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("c"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(2), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_key_is_root():
+    """The view key is the root's own key: torch hands back the root."""
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("0"), I(1), I(2))), (2,), (1,))),)
+    return legacy_with(obj)
+
+
+@case
+def legacy_root_key_was_view():
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("c"), ltensor(lpid("FloatStorage", "1", 4), (2,), (1,))))
+    return legacy_with(obj)
