@@ -102,8 +102,8 @@ Test(torchdiff, other_formats_as_torch_load_reads_them)
     expect("tf_index_legacy.index", 3, "unsafe (TensorFlow bundle): 1 dangerous global, 1 finding",
            3,
            "refused by the safety policy: dangerous global builtins.print (sweep) in file at "
-           "offset 23; torch.load reads this TensorFlow bundle file as a pickle from its first "
-           "byte (its legacy path)");
+           "offset 23; torch.load reads this TensorFlow bundle file as a legacy checkpoint: it "
+           "starts with the legacy magic number");
 
     /* with its data shard beside it, the bundle is whole: still unsafe */
     char *index = tu_path(dir, "m.index"), *shard = tu_path(dir, "m.data-00000-of-00001");
@@ -123,4 +123,36 @@ Test(torchdiff, other_formats_as_torch_load_reads_them)
     free(r.err);
     free(index);
     free(shard);
+}
+
+/* A genuine safetensors file whose header length starts as a pickle: 0x2e4e
+ * is "N." (None, then STOP), which torch.load unpickles and then refuses
+ * for its wrong magic number; 0x0a63 is GLOBAL, whose module line (the
+ * length's other bytes and the JSON) no __import__ could find.  Both are
+ * safe. */
+Test(torchdiff, safetensors_whose_length_reads_as_a_pickle)
+{
+    static const uint64_t LENGTHS[] = {0x2e4e, 0x0a63};
+    for (size_t k = 0; k < 2; k++) {
+        const char *head = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        size_t n = (size_t)LENGTHS[k], total = 8 + n + 4;
+        unsigned char *b = malloc(total);
+        cr_assert_not_null(b);
+        for (int i = 0; i < 8; i++)
+            b[i] = (unsigned char)(LENGTHS[k] >> (8 * i));
+        memset(b + 8, ' ', n);
+        memcpy(b + 8, head, strlen(head));
+        memcpy(b + 8 + n, "\n\0\0\n", 4); /* the tensor's bytes: two newlines */
+        char *path = tu_path(dir, "m.safetensors");
+        cr_assert_eq(tu_write(path, b, total), 0);
+        free(b);
+        outcome r = run((const char *const[]){"--scan", "-q", path, NULL});
+        char want[1024];
+        snprintf(want, sizeof want, "%s: safe (safetensors): 0 globals, none refused\n", path);
+        cr_expect_eq(r.code, 0, "length 0x%llx", (unsigned long long)LENGTHS[k]);
+        cr_expect_str_eq(r.out, want);
+        free(r.out);
+        free(r.err);
+        free(path);
+    }
 }

@@ -16,6 +16,7 @@
 
 #include "reader/judge.h"
 #include "torch/legacy_tar.h"
+#include "torch/rd_legacy.h"
 #include "util/io.h"
 #include "util/limits.h"
 
@@ -54,34 +55,58 @@ static c2s_status sweep_from(const rd_input *in, uint64_t pos, const c2s_open_op
 }
 
 /* Run the pickle at byte 0 on vm over buf, a window of w bytes: 1 when it
- * stopped (*end set), 0 when it failed, -1 when it needs a larger window,
+ * stopped (*v and *end set), 0 when it failed, -1 when it needs a larger window,
  * -2 when the read fails. */
-static int run_window(const rd_input *in, pvm *vm, uint8_t *buf, size_t w, size_t *end,
-                      c2s_error *e)
+static int run_window(const rd_input *in, pvm *vm, uint8_t *buf, size_t w, pvm_value **v,
+                      size_t *end, c2s_error *e)
 {
     if (pread_full(in->fd, buf, w, 0) != (ssize_t)w)
         return -2;
-    pvm_value *v = NULL;
-    if (pvm_run(vm, buf, w, &v, end, e) == C2S_OK)
+    if (pvm_run(vm, buf, w, v, end, e) == C2S_OK)
         return 1;
     return cut_short(e) ? -1 : 0;
 }
 
-/* A finding, the globals, and the rest of the file swept, when the pickle
- * at byte 0 stopped (ran 1) or named a global. */
-static c2s_status note_pickle(const rd_input *in, const c2s_open_options *o, const char *format,
-                              const pvm *vm, int ran, size_t end, c2s_report *r, c2s_error *err)
+/* Could __import__ find a module of this name: dotted identifiers (bytes
+ * past ASCII count as letters)?  The first bytes of a genuine file can
+ * spell a GLOBAL by chance, never one whose module Python could import. */
+static int importable(const char *m)
 {
-    if (ran != 1 && pvm_global_count(vm) == 0)
+    int start = 1;
+    for (const unsigned char *p = (const unsigned char *)m;; p++) {
+        int letter = *p >= 0x80 || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        if (start && !letter)
+            return 0;
+        if (*p == '\0')
+            return 1;
+        start = *p == '.';
+        if (!start && !letter && !(*p >= '0' && *p <= '9'))
+            return 0;
+    }
+}
+
+/* What torch.load does with the pickle at byte 0 (ran 1: it stopped with
+ * value v at end): it imports and calls the globals the pickle names, and
+ * reads on only when the value is the legacy magic number.  Its globals
+ * are judged when one of them could be imported; a magic number is a
+ * finding, and the rest of the file is swept. */
+static c2s_status note_pickle(const rd_input *in, const c2s_open_options *o, const char *format,
+                              const pvm *vm, int ran, const pvm_value *v, size_t end,
+                              c2s_report *r, c2s_error *err)
+{
+    int imports = 0;
+    for (size_t i = 0; i < pvm_global_count(vm) && !imports; i++)
+        imports = importable(pvm_global_at(vm, i)->module);
+    policy_options policy = rd_policy(o);
+    if (imports && !judge_add_globals(r, vm, "file", 0, &policy))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (ran != 1 || !rd_legacy_is_magic(v))
         return C2S_OK;
     findings_add(&r->findings,
-                 "torch.load reads this %s file as a pickle from its first byte (its legacy "
-                 "path)%s",
-                 format, ran == 1 ? "" : ", which names a global before it fails");
-    policy_options policy = rd_policy(o);
-    if (!judge_add_globals(r, vm, "file", 0, &policy))
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    return ran == 1 ? sweep_from(in, end, o, r, err) : C2S_OK;
+                 "torch.load reads this %s file as a legacy checkpoint: it starts with the "
+                 "legacy magic number",
+                 format);
+    return sweep_from(in, end, o, r, err);
 }
 
 static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options *o,
@@ -96,7 +121,8 @@ static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options 
         c2s_error e;
         c2s_error_clear(&e);
         size_t end = 0;
-        int ran = vm && buf ? run_window(in, vm, buf, w, &end, &e) : -3;
+        pvm_value *v = NULL;
+        int ran = vm && buf ? run_window(in, vm, buf, w, &v, &end, &e) : -3;
         int grow = ran == -1 && w < room; /* cut short by the window: again, larger */
         c2s_status st = C2S_OK;
         if (ran == -3)
@@ -104,7 +130,7 @@ static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options 
         else if (ran == -2)
             st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
         else if (!grow)
-            st = note_pickle(in, o, format, vm, ran, end, r, err);
+            st = note_pickle(in, o, format, vm, ran, v, end, r, err);
         pvm_free(vm);
         free(buf);
         if (!grow)

@@ -12,11 +12,13 @@
  *
  * torchload_judge(): when Python's tarfile takes the first block, a finding
  * and the members' globals; else the first pickle from byte 0 is run (in a
- * window grown only while the pickle is cut short by it) and, when it
- * names a global or reaches its STOP (no genuine file of those formats
- * does either: their first bytes are not a pickle), a finding, its
- * globals, and a sweep of the rest of the file.  C2S_OK unless out of
- * memory or a read fails.
+ * window grown only while the pickle is cut short by it): its globals are
+ * judged when one has a module name Python could import, and when its
+ * value is the legacy magic number (torch then reads on), a finding and a
+ * sweep of the rest of the file.  The first bytes of a genuine file of
+ * those formats may happen to be a short pickle ("N." is None), never one
+ * that names an importable module or makes the magic number.  C2S_OK
+ * unless out of memory or a read fails.
  */
 #ifndef TORCHLOAD_H
 #define TORCHLOAD_H

@@ -174,7 +174,7 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
 /* ---- what the leading pickles say ---------------------------------------------------- */
 
 /* Python's value equality with the magic number, whatever the encoding. */
-static int is_magic(const pvm_value *v)
+int rd_legacy_is_magic(const pvm_value *v)
 {
     if (v->kind != PVM_BIGINT)
         return 0;
@@ -440,7 +440,7 @@ static c2s_status read_preamble(const rd_input *in, const c2s_open_options *o, c
     for (int k = 1; k <= 3; k++) {
         pickle_run p;
         c2s_status st = run_at(in, *pos, o, r, &p, err);
-        int ok = st == C2S_OK && (k != 1 || is_magic(p.value)) &&
+        int ok = st == C2S_OK && (k != 1 || rd_legacy_is_magic(p.value)) &&
                  (k != 2 || is_protocol_version(p.value));
         if (st == C2S_OK && !ok && k == 2)
             st = c2s_fail(err, C2S_ERR_INPUT, "invalid protocol version");

@@ -39,4 +39,7 @@
 
 extern const rd_ops rd_legacy_ops;
 
+/* Whether v equals torch's legacy magic number (as Python compares it). */
+int rd_legacy_is_magic(const pvm_value *v);
+
 #endif /* RD_LEGACY_H */

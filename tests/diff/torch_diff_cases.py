@@ -721,3 +721,95 @@ def legacy_root_key_was_view():
     obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
                (U("c"), ltensor(lpid("FloatStorage", "1", 4), (2,), (1,))))
     return legacy_with(obj)
+
+
+# ---- other rebuild functions ------------------------------------------------------------
+
+@case
+def rebuild_meta_no_storage():
+    t = CALL(G("torch._utils", "_rebuild_meta_tensor_no_storage"), G("torch", "float32"),
+             TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE)
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("meta"), t)))))
+
+
+@case
+def rebuild_tensor_v1():
+    t = CALL(G("torch._utils", "_rebuild_tensor"), storage(), I(0), TUP(I(2), I(2)),
+             TUP(I(2), I(1)))
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def rebuild_parameter_v1_nested():
+    p = CALL(G("torch._utils", "_rebuild_parameter"), tensor(), H.TRUE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), p)))))
+
+
+@case
+def rebuild_from_type_v2_tensor():
+    t = CALL(G("torch._tensor", "_rebuild_from_type_v2"), G("torch._utils", "_rebuild_tensor_v2"),
+             G("torch", "Tensor"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def rebuild_from_type_v2_parameter():
+    t = CALL(G("torch._tensor", "_rebuild_from_type_v2"), G("torch._utils", "_rebuild_tensor_v2"),
+             G("torch.nn.parameter", "Parameter"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def tensor_build_state():
+    """A BUILD on a rebuilt tensor (Tensor.__setstate__)."""
+    t = tensor() + TUP(H.NONE, H.FALSE, H.ORDERED_DICT(), H.NONE) + b"b"
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def torch_size_object():
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0),
+             CALL(G("torch", "Size"), TUP(TUP(I(2), I(2)))), TUP(I(2), I(1)), H.FALSE,
+             H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def deflate_storage_inflates_longer():
+    """data/0's stream inflates to 24 bytes; the directory says 16 (its CRC
+    over the first 16): miniz stops with output left and sets no error."""
+    def patch(name, comp, data):
+        if not name.endswith("/0"):
+            return comp, len(data), data
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data + W9[:8]) + c.flush(), len(data), data
+    return deflated_ckpt(patch)
+
+
+@case
+def deflate_pickle_inflates_longer():
+    """data.pkl inflates to its pickle plus a second pickle (payload); the
+    directory gives the first one's size."""
+    def patch(name, comp, data):
+        if not name.endswith("data.pkl"):
+            return comp, len(data), data
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data + PAYLOAD) + c.flush(), len(data), data
+    return deflated_ckpt(patch)
+
+
+@case
+def deflate_storage_corrupt_tail():
+    """data/0's stream is cut after its first bytes: tinfl fails, miniz sets
+    no error, torch reads a partly filled buffer."""
+    def patch(name, comp, data):
+        if not name.endswith("/0"):
+            return comp, len(data), data
+        c = zlib.compressobj(0, zlib.DEFLATED, -15)  # a stored block: bytes visible
+        s = c.compress(data) + c.flush()
+        return s[:-4] + b"\xff\xff\xff\xff", len(data), data
+    return deflated_ckpt(patch)
