@@ -156,3 +156,27 @@ Test(torchdiff, safetensors_whose_length_reads_as_a_pickle)
         free(path);
     }
 }
+
+/* A pickle at the start of a TensorFlow index that goes past one of the
+ * reader's limits (here lowered to 100 items): Python reads on and calls
+ * builtins.print; the reader sweeps the file and refuses it. */
+Test(torchdiff, first_pickle_past_a_limit)
+{
+    const char *path = "fixtures/hostile/tf_index_past_limit.index";
+    outcome r = run((const char *const[]){"--scan", "-q", "--max-container", "100", path, NULL});
+    cr_expect_eq(r.code, 3);
+    cr_expect_str_eq(r.out, "fixtures/hostile/tf_index_past_limit.index: unsafe (TensorFlow "
+                            "bundle): 1 dangerous global, 1 finding\n");
+    free(r.out);
+    free(r.err);
+    char out[512];
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
+    r = run((const char *const[]){"--max-container", "100", "-o", out, path, NULL});
+    cr_expect_eq(r.code, 3);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: error: fixtures/hostile/tf_index_past_limit.index: "
+                            "refused by the safety policy: dangerous global builtins.print "
+                            "(sweep) in file at offset 206; torch.load reads this file as a "
+                            "pickle from its first byte, one past the limits of this reader\n");
+    free(r.out);
+    free(r.err);
+}

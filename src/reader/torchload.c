@@ -109,6 +109,26 @@ static c2s_status note_pickle(const rd_input *in, const c2s_open_options *o, con
     return sweep_from(in, end, o, r, err);
 }
 
+/* The machine stopped at one of its own limits, where Python reads on. */
+static int over_limit(const c2s_error *e)
+{
+    return e->rule == C2S_RULE_MAX_STRING || e->rule == C2S_RULE_MAX_CONTAINER ||
+           e->rule == C2S_RULE_MAX_OBJECTS || e->rule == C2S_RULE_MAX_STACK ||
+           e->rule == C2S_RULE_MAX_MEMO;
+}
+
+/* A pickle past one of the machine's limits: Python goes on, so the file
+ * is swept for the globals it names, and it is unsafe (the first bytes of
+ * a genuine file do not reach a limit). */
+static c2s_status swept_past_limit(const rd_input *in, const c2s_open_options *o, c2s_report *r,
+                                   c2s_error *err)
+{
+    findings_add(&r->findings,
+                 "torch.load reads this file as a pickle from its first byte, one past the "
+                 "limits of this reader");
+    return sweep_from(in, 0, o, r, err);
+}
+
 static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options *o,
                                      const char *format, c2s_report *r, c2s_error *err)
 {
@@ -131,6 +151,8 @@ static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options 
             st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
         else if (!grow)
             st = note_pickle(in, o, format, vm, ran, v, end, r, err);
+        if (st == C2S_OK && ran == 0 && over_limit(&e))
+            st = swept_past_limit(in, o, r, err);
         pvm_free(vm);
         free(buf);
         if (!grow)

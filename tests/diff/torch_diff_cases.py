@@ -813,3 +813,13 @@ def deflate_storage_corrupt_tail():
         s = c.compress(data) + c.flush()
         return s[:-4] + b"\xff\xff\xff\xff", len(data), data
     return deflated_ckpt(patch)
+
+
+@case
+def tf_index_limit_then_payload():
+    """A pickle of 1,100,000 list items (past the reader's container limit,
+    nothing to Python) then the payload, in front of a TF index."""
+    import make_tf as T
+    n = 1_100_000
+    prefix = b"\x80\x02](" + b"N" * n + b"e0" + TOUCH + b"."
+    return tf_index_after(prefix, [(b"", T.header_proto(num_shards=1))]), ".index"
