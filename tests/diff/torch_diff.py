@@ -5,6 +5,7 @@ Run with the Debian Python that has PyTorch 1.13, from the repository root
 after `make`:
 
     /usr/bin/python3 tests/diff/torch_diff.py [CASE...]
+    /usr/bin/python3 tests/diff/torch_diff.py --files FILE...
 
 Each case (a function in tests/diff/torch_diff_cases.py) builds one file
 (its bytes, or its bytes and the extension its name needs).
@@ -64,6 +65,8 @@ def walk(v, name, seen):
             walk(x, (name + '.' if name else '') + str(i), seen)
 try:
     r = torch.load(sys.argv[1])
+    if isinstance(r, torch.nn.Module):  # TorchScript, or a pickled module: its state dict
+        r = r.state_dict()
     if isinstance(r, dict) and isinstance(r.get('state_dict'), dict):
         r = r['state_dict']
     walk(r, '', frozenset())
@@ -132,14 +135,20 @@ def judge(res, ran, ours):
 def main(argv):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import torch_diff_cases as cases
-    names = argv or [n for n in cases.CASES]
+    if argv[:1] == ["--files"]:  # existing files (a copy of each is loaded)
+        table = {Path(f).name: (lambda f=f: (Path(f).read_bytes(), "".join(Path(f).suffixes[-1:])))
+                 for f in argv[1:]}
+        argv = list(table)
+    else:
+        table = cases.CASES
+    names = argv or [n for n in table]
     bad = 0
     for name in names:
-        raw, ext = cases.CASES[name](), ".pt"
+        raw, ext = table[name](), ".pt"
         if isinstance(raw, tuple):  # (bytes, file name extension)
             raw, ext = raw
         with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / (name + ext)
+            path = Path(d) / (Path(name).stem + ext)
             path.write_bytes(raw)
             res, ran = run_torch(path, d)
             ours = run_ours(path, d)
