@@ -157,7 +157,9 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
                      (unsigned long long)off);
         return C2S_OK;
     }
-    if (!one_disk(le32(rec + 16), le32(rec + 20), le64(rec + 24), le64(rec + 32)))
+    /* miniz: the locator counts one disk in all, and the record's fields */
+    if (le32(loc + 16) != 1 ||
+        !one_disk(le32(rec + 16), le32(rec + 20), le64(rec + 24), le64(rec + 32)))
         return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
     e->this_disk = le32(rec + 16);
     e->entries = le64(rec + 32);

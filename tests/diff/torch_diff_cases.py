@@ -823,3 +823,96 @@ def tf_index_limit_then_payload():
     n = 1_100_000
     prefix = b"\x80\x02](" + b"N" * n + b"e0" + TOUCH + b"."
     return tf_index_after(prefix, [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+# ---- dict keys as Python compares them ----------------------------------------------------
+
+def t_at(key, numel=4):
+    return tensor(storage(U(key), numel))
+
+
+def two_storage_recs(pkl):
+    return zipped([("archive/data.pkl", pkl), ("archive/data/0", W), ("archive/data/1", W9),
+                   ("archive/version", b"3\n")])
+
+
+@case
+def key_true_then_one():
+    """{True: t0, 1: t1}: Python keeps the key True with the value t1."""
+    return two_storage_recs(P2(b"}(" + H.TRUE + t_at("0") + I(1) + t_at("1") + b"u"))
+
+
+@case
+def key_one_then_float():
+    return two_storage_recs(P2(b"}(" + I(1) + t_at("0") + H.F(1.0) + t_at("1") + b"u"))
+
+
+@case
+def key_str_twice():
+    return two_storage_recs(P2(b"}(" + U("a") + t_at("0") + U("a") + t_at("1") + b"u"))
+
+
+@case
+def key_bigint_equal_small():
+    """LONG1 encoding of 5 and BININT1 5: one key."""
+    return two_storage_recs(P2(b"}(" + b"\x8a\x01\x05" + t_at("0") + I(5) + t_at("1") + b"u"))
+
+
+@case
+def key_none_and_false():
+    return two_storage_recs(P2(b"}(" + H.NONE + t_at("0") + H.FALSE + t_at("1") + b"u"))
+
+
+@case
+def key_tuple():
+    return two_storage_recs(P2(b"}(" + TUP(I(1), I(2)) + t_at("0") + b"u"))
+
+
+@case
+def key_zero_and_negzero_float():
+    return two_storage_recs(P2(b"}(" + H.F(0.0) + t_at("0") + H.F(-0.0) + t_at("1") + b"u"))
+
+
+@case
+def key_nan_twice():
+    return two_storage_recs(P2(b"}(" + H.F(float("nan")) + t_at("0") + H.F(float("nan")) +
+                               t_at("1") + b"u"))
+
+
+@case
+def key_bytes_and_str():
+    return two_storage_recs(P2(b"}(" + b"C\x01a" + t_at("0") + U("a") + t_at("1") + b"u"))
+
+
+# ---- the ZIP64 end record and locator ----------------------------------------------------
+
+def zip64_patched(loc_off=None, loc_val=None, rec_off=None, rec_fmt=None, rec_val=None):
+    raw = bytearray(H.raw_zip(H.ckpt_entries(ckpt()), zip64_sig=0x06064B50))
+    eocd = len(raw) - 22
+    loc = eocd - 20
+    rec = struct.unpack_from("<Q", raw, loc + 8)[0]
+    if loc_off is not None:
+        struct.pack_into("<I", raw, loc + loc_off, loc_val)
+    if rec_off is not None:
+        struct.pack_into(rec_fmt, raw, rec + rec_off, rec_val)
+    return bytes(raw)
+
+
+@case
+def zip64_clean():
+    return zip64_patched()
+
+
+@case
+def zip64_locator_two_disks():
+    return zip64_patched(loc_off=16, loc_val=2)
+
+
+@case
+def zip64_record_size_small():
+    return zip64_patched(rec_off=4, rec_fmt="<Q", rec_val=20)
+
+
+@case
+def zip64_record_disk_entries_differ():
+    return zip64_patched(rec_off=24, rec_fmt="<Q", rec_val=5)
