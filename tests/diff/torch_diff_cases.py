@@ -9,7 +9,6 @@ fixtures/make_hostile.py (opcode by opcode; nothing here unpickles).
 import io
 import struct
 import sys
-import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +21,13 @@ W, W9 = H.W, H.W9
 TOUCH = CALL(G("posix", "system"), U("touch c2s-marker"))
 PAYLOAD = P2(TOUCH)
 CASES = {}
+
+# Divergences kept on purpose: case -> why (torch_diff.py prints them as
+# "known" and does not fail on them).
+KNOWN = {
+    "byteorder_big": "torch >= 2.1 reads the byteorder record and swaps; 1.13 ignores it",
+    "key_bytes_and_str": "a tensor under a bytes dict key is left out, and reported so",
+}
 
 
 def case(fn):
@@ -204,26 +210,10 @@ def bzip2_storage():
     return out.getvalue()
 
 
-def patch_deflate(raw, name, newdata_fn):
-    """Rewrite one DEFLATE entry's compressed bytes (same length kept by padding)."""
-    z = zipfile.ZipFile(io.BytesIO(raw))
-    info = z.getinfo(name)
-    off = info.header_offset
-    nlen, xlen = struct.unpack("<HH", raw[off + 26:off + 30])
-    start = off + 30 + nlen + xlen
-    comp = raw[start:start + info.compress_size]
-    new = newdata_fn(comp)
-    assert len(new) == len(comp)
-    return raw[:start] + new + raw[start + len(comp):]
-
-
 @case
-def deflate_pickle_trailing_junk():
-    """data.pkl's deflate stream ends early; the rest of its compressed size is junk."""
-    pkl = ckpt()
-    raw = zipped(recs(pkl + b"\0" * 40), method=zipfile.ZIP_DEFLATED)
-    # recompress: stream of pkl + zeros replaced by stream of pkl then a second pickle in junk
-    return raw
+def pickle_bytes_after_stop():
+    """data.pkl holds 40 zero bytes after its STOP (torch ignores them)."""
+    return zipped(recs(ckpt() + b"\0" * 40), method=zipfile.ZIP_DEFLATED)
 
 
 @case
@@ -659,13 +649,10 @@ def flag_utf8_names():
     return flagged(1, 0x800)
 
 
-def legacy_with(obj, keys=("0",), storage_bytes=None):
-    data = b""
-    for k in keys:
-        data += struct.pack("<Q", 4) + (storage_bytes or W)
+def legacy_with(obj, keys=("0",)):
+    """A legacy stream of obj whose storages (the keys listed) hold W each."""
+    data = b"".join(struct.pack("<Q", 4) + W for _ in keys)
     return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
-            P2(b"]" + b"".join(U(k) for k in keys) + b"e" if len(keys) > 1 else b"]" + U(keys[0]) + b"a") if False else
-            H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
             P2(b"](" + b"".join(U(k) for k in keys) + b"e") + data)
 
 
