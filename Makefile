@@ -16,6 +16,7 @@
 #                   (static and shared), include/c2s.h and c2s.pc under PREFIX
 #   make uninstall  remove what make install put there
 #   make pvm-diff   compare the pickle VM with CPython on generated pickles
+#   make torch-diff compare our reading of hostile files with the real torch.load
 #   make clean
 #
 # Dependencies (Debian: libzip-dev libcjson-dev libsnappy-dev libcriterion-dev pkg-config):
@@ -228,6 +229,18 @@ $(B)/pvm_repr: tests/diff/pvm_repr.c $(B)/libc2s.a
 
 pvm-diff: $(B)/pvm_repr
 	python3 tests/diff/pvm_diff.py $(B)/pvm_repr 3000 1
+
+# `make torch-diff` builds files torch.load and we may read differently
+# (tests/diff/torch_diff_cases.py), loads each with the real PyTorch 1.13
+# (/usr/bin/python3, in a child process and a temporary directory; the
+# payloads only touch a marker file there) and prints both readings; it
+# fails on a payload torch runs where we said safe or converted, or on
+# converted tensors that differ (tests/diff/torch_diff.py explains).
+
+.PHONY: torch-diff
+
+torch-diff: ckpt2safetensors
+	/usr/bin/python3 tests/diff/torch_diff.py
 
 # ---- fuzzing and valgrind --------------------------------------------------
 # tests/fuzz/README.md explains.  One harness per entry point,

@@ -71,6 +71,9 @@ static const char *finding_text(const char *kind)
         {"nul_name", "holds a NUL byte"},
         {"bad_local", "has no valid local header"},
         {"bad_zip64", "ZIP64 end record at offset"},
+        {"dir_attr", "is marked as a directory yet holds"},
+        {"frame_overrun", "before the end of its FRAME"},
+        {"torch_reads_other", "torch.load reads this"},
     };
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].kind, kind) == 0)

@@ -939,6 +939,72 @@ Test(ziplayout, multi_disk)
     img_free(&z);
 }
 
+/* miniz (torch 1.13 measured) also refuses an end record whose two entry
+ * counts differ and an entry that starts on a disk other than the end
+ * record's or 1; it accepts disks (1, 1). */
+Test(ziplayout, multi_disk_as_miniz_reads_it)
+{
+    img z = two_stored();
+    p16(&z, eocd_at(&z) + 8, 3);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 1) + 34, 2);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 34, 0xffff);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored(); /* disks (1, 1), entries on disk 1 and 0 (1 is always allowed) */
+    p16(&z, eocd_at(&z) + 4, 1);
+    p16(&z, eocd_at(&z) + 6, 1);
+    p16(&z, central_at(&z, 0) + 34, 1);
+    result r;
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_ERR_INPUT, "an entry on disk 0 of a disk-1 archive");
+    result_free(&r);
+    p16(&z, central_at(&z, 1) + 34, 1);
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_OK, "%s", r.err.msg);
+    result_free(&r);
+    img_free(&z);
+}
+
+/* General-purpose flags miniz does not read (torch 1.13 measured): 0x2000
+ * (masked central directory) anywhere refuses the archive; 0x20 (patch
+ * data) or 0x40 (strong encryption) on an entry make it unreadable to
+ * torch, a finding; 0x800 (UTF-8 names) changes nothing. */
+Test(ziplayout, flags_miniz_refuses)
+{
+    img z = two_stored();
+    p16(&z, central_at(&z, 1) + 8, 0x2000);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "zip entry '%s' says the central directory is encrypted: PyTorch cannot read the "
+             "archive",
+             "b");
+    expect_error(&z, msg);
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 8, 0x40);
+    snprintf(msg, sizeof msg,
+             "zip entry '%s' is patch data or strongly encrypted (general-purpose flags 0x0040): "
+             "PyTorch cannot read it",
+             "a");
+    expect_one(&z, msg);
+    img_free(&z);
+    z = two_stored();
+    p16(&z, central_at(&z, 0) + 8, 0x800);
+    p16(&z, local_at(&z, 0) + 6, 0x800);
+    result r;
+    run(&z, &r);
+    cr_expect_eq(r.st, C2S_OK, "%s", r.err.msg);
+    cr_expect_eq(r.f.n, 0);
+    result_free(&r);
+    img_free(&z);
+}
+
 Test(ziplayout, bad_central_signature)
 {
     img z = two_stored();
@@ -1069,6 +1135,22 @@ Test(ziplayout, zip64_consistent_records)
     cr_assert_eq(r.zl.cd_offset, 72);
     cr_assert_eq(r.zl.cd_size, 94);
     result_free(&r);
+    img_free(&z);
+}
+
+/* miniz refuses (torch 1.13 measured) a locator that counts other than one
+ * disk, and a ZIP64 record whose entry counts differ. */
+Test(ziplayout, zip64_disks_as_miniz_reads_them)
+{
+    img z = two_stored();
+    size_t rec = add_zip64(&z, UINT64_MAX, UINT64_MAX, UINT64_MAX, 0);
+    p32(&z, rec + 56 + 16, 2);
+    expect_error(&z, "multi-disk zip archives are not supported");
+    img_free(&z);
+    z = two_stored();
+    rec = add_zip64(&z, UINT64_MAX, UINT64_MAX, UINT64_MAX, 0);
+    p32(&z, rec + 24, 5);
+    expect_error(&z, "multi-disk zip archives are not supported");
     img_free(&z);
 }
 

@@ -390,6 +390,7 @@ struct pvm {
     size_t op_offset;
     const char *op_name;
     c2s_error *err;
+    size_t frame_end; /* where the last FRAME read ends (0: none) */
 
     /* every node, in creation order */
     pvm_value **chunks;
@@ -2764,6 +2765,7 @@ static c2s_status op_framing(pvm *vm, uint8_t op)
         TRY(take_le(vm, 8, &u));
         if (u > vm->len - vm->pos)
             return truncated(vm, u);
+        vm->frame_end = vm->pos + (size_t)u;
         return C2S_OK;
     case OP_NEXT_BUFFER:
         return FAIL(vm,
@@ -3022,6 +3024,11 @@ size_t pvm_global_count(const pvm *vm)
 const pvm_global *pvm_global_at(const pvm *vm, size_t i)
 {
     return i < vm->global_count ? &vm->globals[i] : NULL;
+}
+
+size_t pvm_frame_end(const pvm *vm)
+{
+    return vm->frame_end;
 }
 
 size_t pvm_object_count(const pvm *vm)

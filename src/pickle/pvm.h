@@ -223,6 +223,12 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
 size_t pvm_global_count(const pvm *vm);
 const pvm_global *pvm_global_at(const pvm *vm, size_t i);
 
+/* The offset just past the last FRAME the pickle opened (0: none).  After
+ * a run, a frame_end beyond the end (the byte after STOP) says the pickle
+ * stopped inside its frame: CPython's unpickler reading a file then leaves
+ * the file at the STOP or at the frame's end, depending on its read buffer. */
+size_t pvm_frame_end(const pvm *vm);
+
 /* Number of nodes created so far (ids are 0..count-1). */
 size_t pvm_object_count(const pvm *vm);
 

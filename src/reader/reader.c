@@ -6,7 +6,9 @@
  * archives (a zip with code/), torch.save zips, TensorFlow bundles (the
  * table magic at the end of the index), and last, accepting anything, the
  * legacy load path: what torch.load does with a file that is not a zip is
- * what we judge such a file by.
+ * what we judge such a file by.  A file another reader claims (safetensors,
+ * .npy, a TensorFlow index) is judged by that reading too (torchload.h):
+ * torch.load does not know those formats.
  */
 #include "reader/reader.h"
 
@@ -20,6 +22,7 @@
 
 #include "tf/rd_tf.h"
 #include "reader/rd_npy.h"
+#include "reader/torchload.h"
 #include "st/rd_st.h"
 #include "torch/rd_legacy.h"
 #include "torch/rd_script.h"
@@ -152,7 +155,18 @@ c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_rep
     r->impl = NULL;
     rep->format = r->ops->format;
     *top = NULL;
-    return r->ops->open(in, o, &r->impl, rep, top, err);
+    c2s_status st = r->ops->open(in, o, &r->impl, rep, top, err);
+    /* torch.load reads every file that is not a zip down its legacy path */
+    if (r->ops != &rd_script_ops && r->ops != &rd_zip_ops && r->ops != &rd_legacy_ops) {
+        c2s_error e;
+        c2s_error_clear(&e);
+        if (torchload_judge(in, o, rep, &e) != C2S_OK) {
+            *top = NULL;
+            *err = e;
+            return C2S_ERR_INPUT;
+        }
+    }
+    return st;
 }
 
 const char *rd_default_format(void)

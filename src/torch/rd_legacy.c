@@ -26,13 +26,13 @@
 
 #include "reader/judge.h"
 #include "torch/dtype.h"
+#include "torch/legacy_tar.h"
 #include "util/io.h"
 #include "util/limits.h"
 #include "zip/ziplayout.h"
 
 #define FIRST_WINDOW (64u << 10)
 #define PROTOCOL_VERSION 1001
-#define TAR_BLOCK 512
 
 /* torch's legacy magic number 0x1950a86a20f9469cfc6c: its value in
  * little-endian bytes and in decimal, and the protocol-2 pickle of it that
@@ -47,6 +47,11 @@ typedef struct legacy_storage {
     char *key;
     int known;   /* its class gave a dtype */
     int is_view; /* the key names a view of another storage */
+    /* a view: the storage, offset and element count, and the class, of the
+     * first id naming it (torch keeps that view for every later id) */
+    size_t view_root;
+    int64_t view_off, view_len;
+    const pvm_value *view_cls;
     c2s_dtype dtype;
     uint64_t nbytes;
     int has_data;      /* listed in the keys pickle, bytes found */
@@ -91,45 +96,6 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w, const c
     return pvm_run(p->vm, p->buf, w, &p->value, &p->end, err);
 }
 
-/* Interpret the pickle at pos; its globals go to the report in any case
- * (where "file", offsets from the start of the file). */
-static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o, c2s_report *r,
-                         pickle_run *p, c2s_error *err)
-{
-    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
-    uint64_t room = in->size - pos < max ? in->size - pos : max;
-    size_t w = room < FIRST_WINDOW ? (size_t)room : FIRST_WINDOW;
-    c2s_status st;
-    memset(p, 0, sizeof *p);
-    if (room == 0)
-        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
-                             "truncated: no pickle at offset %llu", (unsigned long long)pos);
-    for (;;) {
-        memset(p, 0, sizeof *p);
-        st = run_window(in, pos, w, o, p, err);
-        if (st == C2S_OK || w == room)
-            break;
-        pickle_run_free(p); /* perhaps cut short by the window: again, larger */
-        w = room / 4 < w ? (size_t)room : w * 4;
-    }
-    policy_options policy = rd_policy(o);
-    if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, &policy))
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    if (st != C2S_OK) {
-        c2s_error prefixed = *err, swept;
-        /* the file ends inside the pickle: damaged (or cut short on purpose) */
-        if (room == in->size - pos && (strncmp(err->msg, "pickle: truncated", 17) == 0 ||
-                                       strcmp(err->msg, "pickle: no STOP opcode") == 0))
-            prefixed.rule = C2S_RULE_CORRUPT;
-        c2s_error_prefix(&prefixed, "pickle at offset %llu", (unsigned long long)pos);
-        *err = prefixed;
-        if (p->buf != NULL &&
-            judge_sweep(r, p->buf, w, 0, 0, "file", pos, &policy, &swept) != C2S_OK)
-            *err = swept;
-    }
-    return st;
-}
-
 /* The bytes after a bare pickle: torch.load stops at the first, but a
  * pipeline that calls pickle.load again runs the next; the sweep lists
  * what the rest of the file (up to the limit on pickle size) names. */
@@ -154,10 +120,61 @@ static c2s_status sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_op
     return st;
 }
 
+/* Interpret the pickle at pos; its globals go to the report in any case
+ * (where "file", offsets from the start of the file). */
+static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_options *o, c2s_report *r,
+                         pickle_run *p, c2s_error *err)
+{
+    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
+    uint64_t room = in->size - pos < max ? in->size - pos : max;
+    size_t w = room < FIRST_WINDOW ? (size_t)room : FIRST_WINDOW;
+    c2s_status st;
+    memset(p, 0, sizeof *p);
+    if (room == 0)
+        return c2s_fail_rule(err, C2S_ERR_INPUT, C2S_RULE_CORRUPT,
+                             "truncated: no pickle at offset %llu", (unsigned long long)pos);
+    for (;;) {
+        memset(p, 0, sizeof *p);
+        st = run_window(in, pos, w, o, p, err);
+        if (st == C2S_OK || w == room)
+            break;
+        pickle_run_free(p); /* perhaps cut short by the window: again, larger */
+        w = room / 4 < w ? (size_t)room : w * 4;
+    }
+    policy_options policy = rd_policy(o);
+    if (p->vm != NULL && !judge_add_globals(r, p->vm, "file", pos, &policy))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    if (st == C2S_OK && pvm_frame_end(p->vm) > p->end) {
+        /* CPython's unpickler reads a frame longer than its file's buffer
+         * whole: the next pickle.load starts at the frame's end, not after
+         * the STOP.  Both readings are judged: what follows the frame too. */
+        findings_add(&r->findings,
+                     "the pickle at offset %llu stops %llu bytes before the end of its FRAME "
+                     "(torch.load reads on from the STOP or from the frame's end, as its read "
+                     "buffer happens to be)",
+                     (unsigned long long)pos, (unsigned long long)(pvm_frame_end(p->vm) - p->end));
+        if (sweep_rest(in, pos + pvm_frame_end(p->vm), o, r, err) != C2S_OK)
+            return C2S_ERR_INPUT;
+    }
+    if (st != C2S_OK) {
+        c2s_error prefixed = *err, swept;
+        /* the file ends inside the pickle: damaged (or cut short on purpose) */
+        if (room == in->size - pos && (strncmp(err->msg, "pickle: truncated", 17) == 0 ||
+                                       strcmp(err->msg, "pickle: no STOP opcode") == 0))
+            prefixed.rule = C2S_RULE_CORRUPT;
+        c2s_error_prefix(&prefixed, "pickle at offset %llu", (unsigned long long)pos);
+        *err = prefixed;
+        if (p->buf != NULL &&
+            judge_sweep(r, p->buf, w, 0, 0, "file", pos, &policy, &swept) != C2S_OK)
+            *err = swept;
+    }
+    return st;
+}
+
 /* ---- what the leading pickles say ---------------------------------------------------- */
 
 /* Python's value equality with the magic number, whatever the encoding. */
-static int is_magic(const pvm_value *v)
+int rd_legacy_is_magic(const pvm_value *v)
 {
     if (v->kind != PVM_BIGINT)
         return 0;
@@ -186,73 +203,13 @@ static int looks_like_safetensors(const unsigned char *b, size_t n)
     return b[8] == '{' && len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
-/* A POSIX tar header: its checksum (bytes 148..155, octal) holds. */
+/* Does torch.load's tarfile.open take the file (legacy_tar.h)? */
 static int looks_like_tar(const rd_input *in)
 {
-    unsigned char h[TAR_BLOCK];
-    if (in->size < TAR_BLOCK || pread_full(in->fd, h, sizeof h, 0) != TAR_BLOCK)
+    unsigned char h[LEGACY_TAR_BLOCK];
+    if (in->size < LEGACY_TAR_BLOCK || pread_full(in->fd, h, sizeof h, 0) != LEGACY_TAR_BLOCK)
         return 0;
-    unsigned long want = 0, sum = 0;
-    int digits = 0;
-    for (int i = 148; i < 156 && h[i] >= '0' && h[i] <= '7'; i++, digits++)
-        want = want * 8 + (unsigned long)(h[i] - '0');
-    for (int i = 0; i < TAR_BLOCK; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : h[i];
-    return digits > 0 && sum == want;
-}
-
-/* A tar header's octal number field (NUL or space ended); UINT64_MAX when
- * it is not one (base-256 sizes are not read: the member is then skipped). */
-static uint64_t tar_number(const unsigned char *f, size_t n)
-{
-    uint64_t v = 0;
-    size_t i = 0;
-    while (i < n && f[i] == ' ')
-        i++;
-    if (i == n || f[i] < '0' || f[i] > '7')
-        return UINT64_MAX;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v > (UINT64_MAX >> 3))
-            return UINT64_MAX;
-        v = v * 8 + (uint64_t)(f[i] - '0');
-    }
-    return v;
-}
-
-/* torch.load's first try is a tar (torch < 0.4): it unpickles its members
- * "storages", "tensors" and "pickle".  We do not convert that format, but
- * judge it: every regular member's bytes are swept for the globals they
- * name (judge_sweep, past every STOP), so a payload in any member is seen
- * and the file is unsafe, never just unreadable. */
-static c2s_status judge_tar(const rd_input *in, const c2s_open_options *o, c2s_report *r,
-                            c2s_error *err)
-{
-    uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
-    policy_options policy = rd_policy(o);
-    c2s_status st = C2S_OK;
-    for (uint64_t pos = 0; st == C2S_OK && in->size - pos >= TAR_BLOCK;) {
-        unsigned char h[TAR_BLOCK];
-        if (pread_full(in->fd, h, sizeof h, pos) != TAR_BLOCK || h[0] == '\0')
-            break; /* the end-of-archive block, or a short file */
-        uint64_t size = tar_number(h + 124, 12);
-        pos += TAR_BLOCK;
-        if (size == UINT64_MAX || size > in->size - pos)
-            break;
-        if ((h[156] == '0' || h[156] == '\0') && size > 0 && size <= max) {
-            unsigned char *buf = malloc((size_t)size);
-            if (buf == NULL)
-                return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-            char where[128];
-            snprintf(where, sizeof where, "tar member %.100s", (const char *)h);
-            if (pread_full(in->fd, buf, (size_t)size, pos) == (ssize_t)size)
-                st = judge_sweep(r, buf, (size_t)size, 0, 1, where, pos, &policy, err);
-            free(buf);
-        }
-        pos += (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-        if (pos > in->size)
-            break;
-    }
-    return st;
+    return legacy_tar_first_block(h);
 }
 
 /* Why a file that did not start as a legacy checkpoint does not convert. */
@@ -314,6 +271,46 @@ static const pvm_value *item(const pvm_value *t, size_t i)
     return t->u.seq.items[i];
 }
 
+/* The view (view_key, offset, numel) of an id whose storage is root and
+ * class cls.  torch.load makes the view of the first id naming view_key and
+ * hands that one to every later id naming it, whatever their storage,
+ * offset, numel or class; a view key that names a storage gets that
+ * storage.  The tensor map reads each id's own view: refuse where the two
+ * readings differ. */
+static c2s_status register_view(legacy_reader *L, const legacy_storage *root,
+                                const pvm_value *cls, const pvm_value *view, c2s_error *err)
+{
+    if (view->kind != PVM_TUPLE || view->u.seq.len != 3 || item(view, 0)->kind != PVM_STR ||
+        item(view, 1)->kind != PVM_INT || item(view, 2)->kind != PVM_INT)
+        return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
+    const char *key = item(view, 0)->u.str.data;
+    size_t r = (size_t)(root - L->st);
+    int64_t off = item(view, 1)->u.i, len = item(view, 2)->u.i;
+    legacy_storage *v = find_storage(L, key);
+    if (v != NULL && !v->is_view)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "storage view '%s' has the key of a storage: torch.load would read "
+                        "that storage",
+                        key);
+    if (v != NULL) {
+        const pvm_value *c = v->view_cls;
+        if (v->view_root != r || v->view_off != off || v->view_len != len ||
+            strcmp(c->u.global.module, cls->u.global.module) != 0 ||
+            strcmp(c->u.global.name, cls->u.global.name) != 0)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "storage view '%s' is named again with another storage, offset, "
+                            "size or class (torch.load keeps the first)",
+                            key);
+        return C2S_OK;
+    }
+    size_t at = r; /* add_storage may move the array */
+    if ((v = add_storage(L, key)) == NULL)
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    *v = (legacy_storage){.key = v->key, .is_view = 1, .view_root = at, .view_off = off,
+                          .view_len = len, .view_cls = cls};
+    return C2S_OK;
+}
+
 /* The first ('storage', class, key, location, numel, view) naming a key. */
 static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error *err)
 {
@@ -329,6 +326,11 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
         return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
     const char *key = item(pid, 2)->u.str.data;
     legacy_storage *s = find_storage(L, key);
+    if (s != NULL && s->is_view)
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "storage '%s' was first named as a view: torch.load would read the "
+                        "view",
+                        key);
     if (s == NULL) {
         if ((s = add_storage(L, key)) == NULL)
             return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
@@ -345,15 +347,7 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
             return c2s_fail(err, C2S_ERR_INPUT, "storage '%s': size overflows", key);
         s->nbytes = s->known ? numel * c2s_dtype_size(s->dtype) : 0;
     }
-    const pvm_value *view = item(pid, 5);
-    if (view->kind == PVM_TUPLE && view->u.seq.len == 3 && item(view, 0)->kind == PVM_STR &&
-        find_storage(L, item(view, 0)->u.str.data) == NULL) {
-        legacy_storage *v = add_storage(L, item(view, 0)->u.str.data);
-        if (v == NULL)
-            return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-        v->is_view = 1;
-    }
-    return C2S_OK;
+    return register_view(L, s, item(pid, 1), item(pid, 5), err);
 }
 
 /* Every persistent id, in the order the pickle made them. */
@@ -446,7 +440,7 @@ static c2s_status read_preamble(const rd_input *in, const c2s_open_options *o, c
     for (int k = 1; k <= 3; k++) {
         pickle_run p;
         c2s_status st = run_at(in, *pos, o, r, &p, err);
-        int ok = st == C2S_OK && (k != 1 || is_magic(p.value)) &&
+        int ok = st == C2S_OK && (k != 1 || rd_legacy_is_magic(p.value)) &&
                  (k != 2 || is_protocol_version(p.value));
         if (st == C2S_OK && !ok && k == 2)
             st = c2s_fail(err, C2S_ERR_INPUT, "invalid protocol version");
@@ -498,7 +492,7 @@ static c2s_status legacy_open(const rd_input *in, const c2s_open_options *o, voi
     L->size = in->size;
     find_hidden_zip(in, r);
     if (looks_like_tar(in)) {
-        c2s_status st = judge_tar(in, o, r, err);
+        c2s_status st = legacy_tar_judge(in, o, r, err);
         return st != C2S_OK ? st
                             : c2s_fail(err, C2S_ERR_INPUT,
                                        "PyTorch legacy tar format (before 0.4) is not supported");

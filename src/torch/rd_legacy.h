@@ -16,7 +16,10 @@
  * storage's bytes (always little-endian: torch swaps on big-endian hosts,
  * whatever the system info says).  The first persistent id naming a key
  * decides its type and size; a key listed twice is read twice, the second
- * read winning.
+ * read winning.  A view is made by the first id naming its view key, and
+ * every later id naming that key gets it, whatever its own storage, offset
+ * and size say (a view key naming a storage gets the storage): files where
+ * that differs from each id's own view are refused.
  *
  * This reader follows those steps with the restricted VM, never reading a
  * pickle Python would not reach.  Every pickle it runs is judged; a file
@@ -35,5 +38,8 @@
 #include "reader/reader.h"
 
 extern const rd_ops rd_legacy_ops;
+
+/* Whether v equals torch's legacy magic number (as Python compares it). */
+int rd_legacy_is_magic(const pvm_value *v);
 
 #endif /* RD_LEGACY_H */

@@ -37,6 +37,10 @@
 #define SIG_EOCD64 0x06064b50u
 #define SIG_LOCATOR64 0x07064b50u
 #define SIG_DESCRIPTOR 0x08074b50u
+#define DOS_DIRECTORY 0x10u
+#define FLAG_PATCH 0x20u             /* general-purpose flags miniz does not read */
+#define FLAG_STRONG_ENCRYPTION 0x40u
+#define FLAG_MASKED_DIRECTORY 0x2000u
 #define EOCD_LEN 22
 #define CENTRAL_LEN 46
 #define LOCAL_LEN 30
@@ -128,8 +132,16 @@ static int near_after(uint64_t a, uint64_t b)
 
 typedef struct end_info {
     uint64_t entries, cd_size, cd_offset;
-    uint64_t cd_end; /* where the central directory must end */
+    uint64_t cd_end;    /* where the central directory must end */
+    uint32_t this_disk; /* 0 or 1: the number miniz accepts entries' disks against */
 } end_info;
+
+/* miniz's rule for the disk fields of the end record (plain or ZIP64): the
+ * entry counts agree and the disks are (0, 0) or (1, 1). */
+static int one_disk(uint64_t this_disk, uint64_t cd_disk, uint64_t on_disk, uint64_t total)
+{
+    return on_disk == total && ((this_disk == 0 && cd_disk == 0) || (this_disk == 1 && cd_disk == 1));
+}
 
 static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e, findings *f,
                               c2s_error *err)
@@ -156,8 +168,11 @@ static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_inf
                      (unsigned long long)off);
         return C2S_OK;
     }
-    if (le32(rec + 16) != 0 || le32(rec + 20) != 0)
+    /* miniz: the locator counts one disk in all, and the record's fields */
+    if (le32(loc + 16) != 1 ||
+        !one_disk(le32(rec + 16), le32(rec + 20), le64(rec + 24), le64(rec + 32)))
         return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
+    e->this_disk = le32(rec + 16);
     e->entries = le64(rec + 32);
     e->cd_size = le64(rec + 40);
     e->cd_offset = le64(rec + 48);
@@ -196,7 +211,8 @@ static c2s_status read_end(int fd, uint64_t file_size, end_info *e, findings *f,
     if (end < file_size)
         findings_add(f, "%llu bytes after the end of the zip archive",
                      (unsigned long long)(file_size - end));
-    int disks = le16(r + 4) != 0 || le16(r + 6) != 0;
+    int disks = !one_disk(le16(r + 4), le16(r + 6), le16(r + 8), le16(r + 10));
+    e->this_disk = le16(r + 4);
     e->entries = le16(r + 10);
     e->cd_size = le32(r + 12);
     e->cd_offset = le32(r + 16);
@@ -322,6 +338,7 @@ typedef struct cd_walk {
     size_t start, len;  /* buf holds the directory's bytes [start, start + len) */
     unsigned char *buf; /* cap bytes */
     size_t cap;
+    uint32_t this_disk; /* the end record's */
 } cd_walk;
 
 /* The next record: *r, and *avail bytes from it that decode_central may
@@ -379,6 +396,27 @@ static c2s_status read_records(cd_walk *w, uint64_t count, ziplayout *zl, size_t
                             e->name);
         if (refused)
             return corrupt(err, "an entry's sizes contradict its method");
+        if (e->flags & FLAG_MASKED_DIRECTORY) /* miniz refuses the archive */
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "zip entry '%s' says the central directory is encrypted: PyTorch "
+                            "cannot read the archive",
+                            e->name);
+        if (e->flags & (FLAG_PATCH | FLAG_STRONG_ENCRYPTION)) /* miniz refuses the entry */
+            findings_add(f,
+                         "zip entry '%s' is patch data or strongly encrypted (general-purpose "
+                         "flags 0x%04x): PyTorch cannot read it",
+                         e->name, (unsigned)e->flags);
+        uint16_t disk = le16(r + 34); /* miniz: the end record's disk, or 1 */
+        if (disk == 0xffff || (disk != w->this_disk && disk != 1))
+            return c2s_fail(err, C2S_ERR_INPUT, "multi-disk zip archives are not supported");
+        /* miniz takes an entry whose DOS attributes (low byte of the external
+         * attributes) say directory for one, and "extracts" it without
+         * reading a byte: torch gets an uninitialised buffer of its size. */
+        if ((le32(r + 38) & DOS_DIRECTORY) != 0 && e->size != 0)
+            findings_add(f,
+                         "zip entry '%s' is marked as a directory yet holds %llu bytes "
+                         "(PyTorch reads none of them)",
+                         e->name, (unsigned long long)e->size);
         w->at += len;
     }
     *used_out = used;
@@ -762,6 +800,7 @@ static c2s_status load_central(int fd, uint64_t file_size, end_info *e, cd_walk 
         findings_add(f, "%llu bytes between the central directory and its end record",
                      (unsigned long long)(e->cd_end - e->cd_offset - e->cd_size));
     w->fd = fd;
+    w->this_disk = e->this_disk;
     w->cd_offset = e->cd_offset;
     w->cd_size = (size_t)e->cd_size;
     w->cap = w->cd_size < CD_WINDOW ? w->cd_size : CD_WINDOW;

@@ -1,0 +1,905 @@
+"""Cases for torch_diff.py: each function returns the bytes of one file.
+
+The payloads touch the marker file c2s-marker in the working directory
+(torch_diff.py runs torch.load in a fresh temporary directory), so whether
+torch ran one is a fact to check, not a guess.  The pickle helpers come from
+fixtures/make_hostile.py (opcode by opcode; nothing here unpickles).
+"""
+
+import io
+import struct
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+import make_hostile as H  # noqa: E402
+
+G, U, I, TUP, CALL, P2, DICT = H.G, H.U, H.I, H.TUP, H.CALL, H.P2, H.DICT
+W, W9 = H.W, H.W9
+TOUCH = CALL(G("posix", "system"), U("touch c2s-marker"))
+PAYLOAD = P2(TOUCH)
+CASES = {}
+
+# Divergences kept on purpose: case -> why (torch_diff.py prints them as
+# "known" and does not fail on them).
+KNOWN = {
+    "byteorder_big": "torch >= 2.1 reads the byteorder record and swaps; 1.13 ignores it",
+    "key_bytes_and_str": "a tensor under a bytes dict key is left out, and reported so",
+}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def storage(key=U("0"), numel=4, cls=None, loc=None, legacy=False):
+    """The persistent id of a storage (legacy: with its sixth item, view None)."""
+    return TUP(U("storage"), cls or G("torch", "FloatStorage"), key,
+               loc if loc is not None else U("cpu"), I(numel),
+               *([H.NONE] if legacy else [])) + b"Q"
+
+
+def tensor(st=None, size=(2, 2), stride=(2, 1)):
+    return CALL(G("torch._utils", "_rebuild_tensor_v2"), st or storage(), I(0),
+                TUP(*map(I, size)), TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+
+
+def ckpt(t=None):
+    return P2(DICT((U("weight"), t or tensor())))
+
+
+def zipped(records, method=zipfile.ZIP_STORED, attrs=None):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in records:
+            info = zipfile.ZipInfo(name, date_time=H.ZIP_EPOCH)
+            info.compress_type = method
+            info.external_attr = (attrs or {}).get(name, 0o644 << 16)
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def recs(pkl=None, version=b"3\n", extra=()):
+    r = [("archive/data.pkl", pkl or ckpt()), ("archive/data/0", W)]
+    if version is not None:
+        r.append(("archive/version", version))
+    return r + list(extra)
+
+
+# ---- the legacy tar path ------------------------------------------------------------
+
+def tar_header(name, size, chk="std"):
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108] = b"0000644\0"
+    h[108:116] = b"0000000\0"
+    h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % size
+    h[136:148] = b"00000000000\0"
+    h[156:157] = b"0"
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = b" " * 8
+    uns = sum(h)
+    sig = sum(b - 256 if b >= 128 else b for b in h)
+    if chk == "std":
+        h[148:156] = b"%06o\0 " % uns
+    elif chk == "space":
+        h[148:156] = b" %06o\0" % uns
+    elif chk == "signed":
+        assert sig != uns
+        h[148:156] = b"%06o\0 " % sig
+    return bytes(h)
+
+
+def tar_member(name, data, chk="std"):
+    return tar_header(name, len(data), chk) + data + b"\0" * (-len(data) % 512)
+
+
+def legacy_tar_polyglot(chk):
+    """A tar whose first header's name field starts a clean legacy stream.
+
+    torch.load tries tarfile first and unpickles the 'storages' member (the
+    payload); a reader that does not take the file for a tar reads the legacy
+    stream: magic, protocol, sys_info, then an object pickle whose first
+    BINBYTES swallows the rest of the header, and a uint8 tensor whose
+    storage bytes are the rest of the file (the other tar members)."""
+    head = H.MAGIC_PICKLE + P2(I(1001)) + P2(H.NONE) + b"\x80\x02B"
+    head += struct.pack("<I", 512 - len(head) - 4)
+    assert len(head) <= 100
+    members = tar_member(b"storages", PAYLOAD) + tar_member(b"tensors", P2(I(0))) + \
+        tar_member(b"pickle", P2(H.NONE)) + b"\0" * 1024
+
+    def first_data(numel):
+        obj = H.POP + DICT((U("weight"), tensor(storage(U("0"), numel, G("torch", "ByteStorage"), legacy=True),
+                                                 size=(numel,), stride=(1,)))) + b"."
+        return obj + P2(b"]" + U("0") + b"a") + struct.pack("<Q", numel)
+
+    numel = 0
+    for _ in range(4):  # the pickle's length depends on numel's encoding: settle it
+        data = first_data(numel)
+        numel = (-len(data) % 512) + len(members)
+    data = first_data(numel)
+    pad = b"\0" * (-len(data) % 512)
+    assert numel == len(pad) + len(members)
+    return tar_header(head, len(data), chk) + data + pad + members
+
+
+@case
+def tar_legacy_std_chksum():
+    return legacy_tar_polyglot("std")
+
+
+@case
+def tar_legacy_space_chksum():
+    return legacy_tar_polyglot("space")
+
+
+@case
+def tar_legacy_signed_chksum():
+    return legacy_tar_polyglot("signed")
+
+
+# ---- zips --------------------------------------------------------------------------
+
+@case
+def control_clean():
+    return zipped(recs())
+
+
+@case
+def control_payload():
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))))
+
+
+@case
+def version_missing():
+    return zipped(recs(version=None))
+
+
+@case
+def version_zero():
+    return zipped(recs(version=b"0\n"))
+
+
+@case
+def version_99():
+    return zipped(recs(version=b"99\n"))
+
+
+@case
+def version_text():
+    return zipped(recs(version=b"abc\n"))
+
+
+@case
+def version_3abc():
+    return zipped(recs(version=b"3abc"))
+
+
+@case
+def data_version_99():
+    return zipped(recs(extra=[("archive/.data/version", b"99\n")]))
+
+
+@case
+def deflate_all():
+    return zipped(recs(), method=zipfile.ZIP_DEFLATED)
+
+
+@case
+def dir_attr_storage():
+    return zipped(recs(), attrs={"archive/data/0": (0o644 << 16) | 0x10})
+
+
+@case
+def dir_attr_pickle():
+    return zipped(recs(), attrs={"archive/data.pkl": (0o644 << 16) | 0x10})
+
+
+@case
+def bzip2_storage():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in recs():
+            info = zipfile.ZipInfo(name, date_time=H.ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_BZIP2 if name.endswith("/0") else 0
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+@case
+def pickle_bytes_after_stop():
+    """data.pkl holds 40 zero bytes after its STOP (torch ignores them)."""
+    return zipped(recs(ckpt() + b"\0" * 40), method=zipfile.ZIP_DEFLATED)
+
+
+@case
+def storage_key_bytes():
+    """The pid key is bytes b'0': torch looks up data/b'0'."""
+    key = b"C\x010"
+    return zipped(recs(ckpt(tensor(storage(key)))) + [("archive/data/b'0'", W9)])
+
+
+@case
+def storage_key_int():
+    return zipped(recs(ckpt(tensor(storage(I(0))))))
+
+
+@case
+def storage_class_foreign_module():
+    """GLOBAL 'os FloatStorage': torch's find_class returns the storage type for
+    any module whose name says Storage, without importing it."""
+    return zipped(recs(ckpt(tensor(storage(cls=G("os", "FloatStorage"))))))
+
+
+@case
+def storage_location_meta():
+    return zipped(recs(ckpt(tensor(storage(loc=U("meta"))))))
+
+
+@case
+def storage_location_cuda():
+    return zipped(recs(ckpt(tensor(storage(loc=U("cuda:0"))))))
+
+
+@case
+def byteorder_big():
+    return zipped(recs(extra=[("archive/byteorder", b"big")]))
+
+
+@case
+def byteorder_bogus():
+    return zipped(recs(extra=[("archive/byteorder", b"middle")]))
+
+
+@case
+def constants_pkl_upper():
+    """archive/CONSTANTS.PKL: torch.load's TorchScript test is case-sensitive."""
+    pkl = P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))
+    return zipped(recs(pkl, extra=[("archive/CONSTANTS.PKL", P2(TUP()))]))
+
+
+@case
+def code_dir_no_constants():
+    pkl = P2(DICT((U("weight"), tensor()), (U("p"), TOUCH)))
+    return zipped(recs(pkl, extra=[("archive/code/__torch__.py", b"")]))
+
+
+@case
+def first_entry_no_slash():
+    return zipped([("version", b"3\n")] + recs())
+
+
+@case
+def rebuild_module_tensor_alias():
+    """GLOBAL torch.tensor _rebuild_from_type_v2? torch maps module torch.tensor."""
+    t = CALL(G("torch.tensor", "_rebuild_from_type_v2"),
+             G("torch._utils", "_rebuild_tensor_v2"), G("torch", "Tensor"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+# ---- the legacy stream: where pickle.load leaves the file ---------------------------
+
+def legacy_frame_overrun(F):
+    """make_hostile.legacy_frame_overrun_bytes with the marker-touching payload."""
+    return H.legacy_frame_overrun_bytes(F, PAYLOAD)
+
+
+@case
+def legacy_frame_overrun_small():
+    return legacy_frame_overrun(300)
+
+
+@case
+def legacy_frame_overrun_large():
+    return legacy_frame_overrun(20000)
+
+
+# ---- other formats we sniff that torch.load reads as a legacy stream or a tar -------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "tf"))
+
+
+def tf_index_after(prefix, entries):
+    return H.tf_index_after(prefix, entries)
+
+
+@case
+def tf_index_legacy_prefix():
+    """A legacy stream (magic, protocol, sys_info = payload) in front of a TF index."""
+    import make_tf as T
+    prefix = H.MAGIC_PICKLE + P2(I(1001)) + PAYLOAD
+    return tf_index_after(prefix, [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+@case
+def tf_index_plain():
+    import make_tf as T
+    return tf_index_after(b"", [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+@case
+def safetensors_tar_polyglot():
+    return H.safetensors_tar_bytes(PAYLOAD), ".safetensors"
+
+
+# ---- pickle text as torch.load decodes it (encoding='utf-8') ------------------------
+
+def binstring(b):
+    return (b"U" + bytes([len(b)]) + b) if len(b) < 256 else b"T" + struct.pack("<I", len(b)) + b
+
+
+@case
+def binstring_utf8_key():
+    """A dict key as SHORT_BINSTRING holding UTF-8 bytes: torch.load passes
+    encoding='utf-8', so the key is the str 'café'."""
+    return zipped(recs(P2(b"}" + binstring("café".encode()) + tensor() + b"s")))
+
+
+@case
+def binstring_latin1_key():
+    """Bytes that are not UTF-8: torch.load's unpickler fails to decode them."""
+    return zipped(recs(P2(b"}" + binstring(b"caf\xe9") + tensor() + b"s")))
+
+
+@case
+def binstring_storage_key():
+    return zipped(recs(ckpt(tensor(storage(binstring(b"0"))))))
+
+
+@case
+def string_opcode_key():
+    """Protocol-0 STRING with an escape: 'w\\x65ight' is 'weight'."""
+    return zipped(recs(P2(b"}" + b"S'w\\x65ight'\n" + tensor() + b"s")))
+
+
+@case
+def unicode_opcode_key():
+    """Protocol-0 UNICODE (raw-unicode-escape): 'w\\u0065ight'."""
+    return zipped(recs(P2(b"}" + b"Vw\\u0065ight\n" + tensor() + b"s")))
+
+
+# ---- end records and central directory, as miniz reads them -------------------------
+
+def raw_ckpt(**kw):
+    return H.raw_zip(H.ckpt_entries(ckpt()), **kw)
+
+
+def patch_eocd(raw, fmt_off, fmt, value, comment_len=0):
+    b = bytearray(raw)
+    eocd = len(b) - 22 - comment_len
+    assert b[eocd:eocd + 4] == b"PK\x05\x06"
+    struct.pack_into(fmt, b, eocd + fmt_off, value)
+    return bytes(b)
+
+
+@case
+def eocd_disk_entries_differ():
+    return patch_eocd(raw_ckpt(), 8, "<H", 4)
+
+
+@case
+def eocd_cd_size_too_small():
+    return patch_eocd(raw_ckpt(), 12, "<I", 100)
+
+
+@case
+def eocd_cd_size_past_eof():
+    return patch_eocd(raw_ckpt(), 12, "<I", 100000)
+
+
+@case
+def cd_disk_start_two():
+    raw = bytearray(raw_ckpt())
+    at = raw.index(b"PK\x01\x02")
+    struct.pack_into("<H", raw, at + 34, 2)
+    return bytes(raw)
+
+
+@case
+def eocd_in_comment_clean_cd():
+    """The real end record's comment holds a second, complete central
+    directory and end record (payload data.pkl): miniz takes the last end
+    signature."""
+    pay = H.ckpt_entries(P2(DICT((U("weight"), tensor()), (U("p"), TOUCH))))
+    evil = H.raw_zip(pay)
+    clean = H.ckpt_entries(ckpt())
+    base = H.raw_zip(clean)
+    # the comment: evil's whole bytes, whose offsets must be shifted by where it lands
+    shift = len(base)  # comment starts right after the base end record
+    e = bytearray(evil)
+    cd = e.rindex(b"PK\x05\x06")
+    cd_off = struct.unpack_from("<I", e, cd + 16)[0]
+    struct.pack_into("<I", e, cd + 16, cd_off + shift)
+    p = cd_off
+    while e[p:p + 4] == b"PK\x01\x02":
+        lo = struct.unpack_from("<I", e, p + 42)[0]
+        struct.pack_into("<I", e, p + 42, lo + shift)
+        n, x, c = struct.unpack_from("<HHH", e, p + 28)
+        p += 46 + n + x + c
+    return H.raw_zip(clean, comment=bytes(e))
+
+
+@case
+def trailing_junk_66000():
+    return raw_ckpt() + b"\0" * 66000
+
+
+@case
+def trailing_junk_100():
+    return raw_ckpt() + b"\0" * 100
+
+
+def deflated_ckpt(patch):
+    """Every record DEFLATE; patch(name, comp) -> (comp, size) for each."""
+    out = bytearray()
+    central = bytearray()
+    n = 0
+    for name, data in recs():
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        comp = c.compress(data) + c.flush()
+        comp, size, crcdata = patch(name, comp, data)
+        crc = zlib.crc32(crcdata)
+        off = len(out)
+        nb = name.encode()
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(comp), size,
+                           len(nb), 0) + nb + comp
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x0314, 20, 0, 8, 0, 0x21, crc,
+                               len(comp), size, len(nb), 0, 0, 0, 0, 0o644 << 16, off) + nb
+        n += 1
+    cd = len(out)
+    out += central
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(central), cd, 0)
+    return bytes(out)
+
+
+@case
+def deflate_junk_after_stream():
+    return deflated_ckpt(lambda name, comp, data: (comp + b"JUNKJUNK", len(data), data))
+
+
+@case
+def deflate_longer_than_size():
+    """data/0 inflates to 16 bytes, the directory says 8."""
+    return deflated_ckpt(lambda name, comp, data: (comp, 8, data[:8]) if name.endswith("/0")
+                         else (comp, len(data), data))
+
+
+@case
+def deflate_shorter_than_size():
+    return deflated_ckpt(lambda name, comp, data: (comp, 24, data + b"\0" * 8)
+                         if name.endswith("/0") else (comp, len(data), data))
+
+
+@case
+def code_dir_clean_state_dict():
+    """A plain state dict plus a code/ record, no constants.pkl: torch.load
+    reads data.pkl as a checkpoint."""
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("epoch"), I(3)))),
+                       extra=[("archive/code/__torch__.py", b"")]))
+
+
+@case
+def constants_upper_clean_state_dict():
+    return zipped(recs(P2(DICT((U("weight"), tensor()))),
+                       extra=[("archive/CONSTANTS.PKL", P2(TUP()))]))
+
+
+@case
+def constants_exact_state_dict():
+    """constants.pkl present: torch.load hands the file to torch.jit.load."""
+    return zipped(recs(P2(DICT((U("weight"), tensor()))),
+                       extra=[("archive/constants.pkl", P2(TUP()))]))
+
+
+@case
+def nested_state_dict_in_list():
+    return zipped(recs(P2(DICT((U("state_dict"), DICT((U("a"), H.LIST(tensor()))))))))
+
+
+# ---- the legacy stream's first pickles -------------------------------------------------
+
+def legacy_stream(magic_pickle, proto_pickle=None):
+    """A legacy checkpoint {'weight': 2x2 float} after the given first pickles."""
+    st = TUP(U("storage"), G("torch", "FloatStorage"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), st, I(0), TUP(I(2), I(2)), TUP(I(2), I(1)),
+             H.FALSE, H.ORDERED_DICT())
+    return (magic_pickle + (proto_pickle or P2(I(1001))) + P2(DICT()) + P2(DICT((U("weight"), t))) +
+            P2(b"]" + U("0") + b"a") + struct.pack("<Q", 4) + W)
+
+
+@case
+def legacy_plain():
+    return legacy_stream(H.MAGIC_PICKLE)
+
+
+@case
+def legacy_magic_int_decimal():
+    return legacy_stream(b"I%d\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_magic_int_hex():
+    return legacy_stream(b"I0x%x\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_magic_int_underscores():
+    return legacy_stream(b"I119_547_037_146_038_801_333_356\n.")
+
+
+@case
+def legacy_magic_long_text():
+    return legacy_stream(b"L%dL\n." % H.LEGACY_MAGIC)
+
+
+@case
+def legacy_protocol_octal():
+    return legacy_stream(H.MAGIC_PICKLE, b"I01751\n.")
+
+
+@case
+def legacy_protocol_true_float():
+    return legacy_stream(H.MAGIC_PICKLE, b"F1001.0\n.")
+
+
+@case
+def legacy_magic_frame_exact():
+    """Protocol 4 with a FRAME that ends at its STOP (as pickle writes it)."""
+    inner = b"\x8a\x0a" + H.LEGACY_MAGIC.to_bytes(10, "little") + b"."
+    return legacy_stream(b"\x80\x04\x95" + struct.pack("<Q", len(inner)) + inner)
+
+
+# ---- tensor geometry as set_() checks it ----------------------------------------------
+
+def geom(offset, size, stride, numel=4):
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(numel=numel), I(offset),
+             TUP(*map(I, size)), TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def geom_empty_far_offset():
+    return geom(1000, (0,), (1,))
+
+
+@case
+def geom_empty_negative_stride():
+    return geom(0, (0, 3), (-1, 1))
+
+
+@case
+def geom_size1_negative_stride():
+    return geom(0, (1, 4), (-5, 1))
+
+
+@case
+def geom_size1_huge_stride():
+    return geom(0, (1, 4), (1 << 40, 1))
+
+
+@case
+def geom_negative_offset_empty():
+    return geom(-1, (0,), (1,))
+
+
+@case
+def geom_stride_zero_all():
+    return geom(3, (5, 2), (0, 0))
+
+
+@case
+def geom_overlapping_views():
+    return geom(0, (3, 2), (1, 1))
+
+
+@case
+def geom_size_as_list():
+    """size and stride as lists, not tuples: torch.Size accepts any sequence."""
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0),
+             H.LIST(I(2), I(2)), H.LIST(I(2), I(1)), H.FALSE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def geom_size_bools():
+    """size (True, 4): bools are ints to torch.Size."""
+    return zipped(recs(P2(DICT((U("weight"), CALL(
+        G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0), TUP(H.TRUE, I(4)),
+        TUP(I(4), I(1)), H.FALSE, H.ORDERED_DICT()))))))
+
+
+@case
+def geom_offset_float():
+    return zipped(recs(P2(DICT((U("weight"), CALL(
+        G("torch._utils", "_rebuild_tensor_v2"), storage(), H.F(0.0), TUP(I(2), I(2)),
+        TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()))))))
+
+
+# ---- general-purpose flags miniz refuses -------------------------------------------------
+
+def flagged(i, flags):
+    e = H.ckpt_entries(ckpt())
+    e[i] = dict(e[i], flags=flags)
+    return H.raw_zip(e)
+
+
+@case
+def flag_patch_storage():
+    return flagged(1, 0x20)
+
+
+@case
+def flag_strong_encryption_storage():
+    return flagged(1, 0x40)
+
+
+@case
+def flag_masked_directory_version():
+    return flagged(2, 0x2000)
+
+
+@case
+def flag_utf8_names():
+    return flagged(1, 0x800)
+
+
+def legacy_with(obj, keys=("0",)):
+    """A legacy stream of obj whose storages (the keys listed) hold W each."""
+    data = b"".join(struct.pack("<Q", 4) + W for _ in keys)
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + b"".join(U(k) for k in keys) + b"e") + data)
+
+
+def lpid(cls, key, numel, view=None):
+    return TUP(U("storage"), G("torch", cls), U(key), U("cpu"), I(numel),
+               view if view is not None else H.NONE) + b"Q"
+
+
+def ltensor(pid, size, stride, offset=0):
+    return CALL(G("torch._utils", "_rebuild_tensor_v2"), pid, I(offset), TUP(*map(I, size)),
+                TUP(*map(I, stride)), H.FALSE, H.ORDERED_DICT())
+
+
+@case
+def legacy_view_other_class():
+    """Root '0' FloatStorage (4); a view '1' of it typed IntStorage, offset 1, 2 elements."""
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))),
+               (U("b"), ltensor(lpid("IntStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_same_class():
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))),
+               (U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_before_root():
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("a"), ltensor(lpid("FloatStorage", "0", 4), (4,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_key_reused():
+    """The view key '1' named twice with other offsets: torch keeps the first."""
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("c"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(2), I(2))), (2,), (1,))))
+    return legacy_with(obj)
+
+
+@case
+def legacy_view_key_is_root():
+    """The view key is the root's own key: torch hands back the root."""
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("0"), I(1), I(2))), (2,), (1,))),)
+    return legacy_with(obj)
+
+
+@case
+def legacy_root_key_was_view():
+    obj = DICT((U("b"), ltensor(lpid("FloatStorage", "0", 4, TUP(U("1"), I(1), I(2))), (2,), (1,))),
+               (U("c"), ltensor(lpid("FloatStorage", "1", 4), (2,), (1,))))
+    return legacy_with(obj)
+
+
+# ---- other rebuild functions ------------------------------------------------------------
+
+@case
+def rebuild_meta_no_storage():
+    t = CALL(G("torch._utils", "_rebuild_meta_tensor_no_storage"), G("torch", "float32"),
+             TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE)
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("meta"), t)))))
+
+
+@case
+def rebuild_tensor_v1():
+    t = CALL(G("torch._utils", "_rebuild_tensor"), storage(), I(0), TUP(I(2), I(2)),
+             TUP(I(2), I(1)))
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def rebuild_parameter_v1_nested():
+    p = CALL(G("torch._utils", "_rebuild_parameter"), tensor(), H.TRUE, H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), p)))))
+
+
+@case
+def rebuild_from_type_v2_tensor():
+    t = CALL(G("torch._tensor", "_rebuild_from_type_v2"), G("torch._utils", "_rebuild_tensor_v2"),
+             G("torch", "Tensor"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def rebuild_from_type_v2_parameter():
+    t = CALL(G("torch._tensor", "_rebuild_from_type_v2"), G("torch._utils", "_rebuild_tensor_v2"),
+             G("torch.nn.parameter", "Parameter"),
+             TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()),
+             b"}")
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def tensor_build_state():
+    """A BUILD on a rebuilt tensor (Tensor.__setstate__)."""
+    t = tensor() + TUP(H.NONE, H.FALSE, H.ORDERED_DICT(), H.NONE) + b"b"
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def torch_size_object():
+    t = CALL(G("torch._utils", "_rebuild_tensor_v2"), storage(), I(0),
+             CALL(G("torch", "Size"), TUP(TUP(I(2), I(2)))), TUP(I(2), I(1)), H.FALSE,
+             H.ORDERED_DICT())
+    return zipped(recs(P2(DICT((U("weight"), t)))))
+
+
+@case
+def deflate_storage_inflates_longer():
+    """data/0's stream inflates to 24 bytes; the directory says 16 (its CRC
+    over the first 16): miniz stops with output left and sets no error."""
+    def patch(name, comp, data):
+        if not name.endswith("/0"):
+            return comp, len(data), data
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data + W9[:8]) + c.flush(), len(data), data
+    return deflated_ckpt(patch)
+
+
+@case
+def deflate_pickle_inflates_longer():
+    """data.pkl inflates to its pickle plus a second pickle (payload); the
+    directory gives the first one's size."""
+    def patch(name, comp, data):
+        if not name.endswith("data.pkl"):
+            return comp, len(data), data
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return c.compress(data + PAYLOAD) + c.flush(), len(data), data
+    return deflated_ckpt(patch)
+
+
+@case
+def deflate_storage_corrupt_tail():
+    """data/0's stream is cut after its first bytes: tinfl fails, miniz sets
+    no error, torch reads a partly filled buffer."""
+    def patch(name, comp, data):
+        if not name.endswith("/0"):
+            return comp, len(data), data
+        c = zlib.compressobj(0, zlib.DEFLATED, -15)  # a stored block: bytes visible
+        s = c.compress(data) + c.flush()
+        return s[:-4] + b"\xff\xff\xff\xff", len(data), data
+    return deflated_ckpt(patch)
+
+
+@case
+def tf_index_limit_then_payload():
+    """A pickle of 1,100,000 list items (past the reader's container limit,
+    nothing to Python) then the payload, in front of a TF index."""
+    import make_tf as T
+    n = 1_100_000
+    prefix = b"\x80\x02](" + b"N" * n + b"e0" + TOUCH + b"."
+    return tf_index_after(prefix, [(b"", T.header_proto(num_shards=1))]), ".index"
+
+
+# ---- dict keys as Python compares them ----------------------------------------------------
+
+def t_at(key, numel=4):
+    return tensor(storage(U(key), numel))
+
+
+def two_storage_recs(pkl):
+    return zipped([("archive/data.pkl", pkl), ("archive/data/0", W), ("archive/data/1", W9),
+                   ("archive/version", b"3\n")])
+
+
+@case
+def key_true_then_one():
+    """{True: t0, 1: t1}: Python keeps the key True with the value t1."""
+    return two_storage_recs(P2(b"}(" + H.TRUE + t_at("0") + I(1) + t_at("1") + b"u"))
+
+
+@case
+def key_one_then_float():
+    return two_storage_recs(P2(b"}(" + I(1) + t_at("0") + H.F(1.0) + t_at("1") + b"u"))
+
+
+@case
+def key_str_twice():
+    return two_storage_recs(P2(b"}(" + U("a") + t_at("0") + U("a") + t_at("1") + b"u"))
+
+
+@case
+def key_bigint_equal_small():
+    """LONG1 encoding of 5 and BININT1 5: one key."""
+    return two_storage_recs(P2(b"}(" + b"\x8a\x01\x05" + t_at("0") + I(5) + t_at("1") + b"u"))
+
+
+@case
+def key_none_and_false():
+    return two_storage_recs(P2(b"}(" + H.NONE + t_at("0") + H.FALSE + t_at("1") + b"u"))
+
+
+@case
+def key_tuple():
+    return two_storage_recs(P2(b"}(" + TUP(I(1), I(2)) + t_at("0") + b"u"))
+
+
+@case
+def key_zero_and_negzero_float():
+    return two_storage_recs(P2(b"}(" + H.F(0.0) + t_at("0") + H.F(-0.0) + t_at("1") + b"u"))
+
+
+@case
+def key_nan_twice():
+    return two_storage_recs(P2(b"}(" + H.F(float("nan")) + t_at("0") + H.F(float("nan")) +
+                               t_at("1") + b"u"))
+
+
+@case
+def key_bytes_and_str():
+    return two_storage_recs(P2(b"}(" + b"C\x01a" + t_at("0") + U("a") + t_at("1") + b"u"))
+
+
+# ---- the ZIP64 end record and locator ----------------------------------------------------
+
+def zip64_patched(loc_off=None, loc_val=None, rec_off=None, rec_fmt=None, rec_val=None):
+    raw = bytearray(H.raw_zip(H.ckpt_entries(ckpt()), zip64_sig=0x06064B50))
+    eocd = len(raw) - 22
+    loc = eocd - 20
+    rec = struct.unpack_from("<Q", raw, loc + 8)[0]
+    if loc_off is not None:
+        struct.pack_into("<I", raw, loc + loc_off, loc_val)
+    if rec_off is not None:
+        struct.pack_into(rec_fmt, raw, rec + rec_off, rec_val)
+    return bytes(raw)
+
+
+@case
+def zip64_clean():
+    return zip64_patched()
+
+
+@case
+def zip64_locator_two_disks():
+    return zip64_patched(loc_off=16, loc_val=2)
+
+
+@case
+def zip64_record_size_small():
+    return zip64_patched(rec_off=4, rec_fmt="<Q", rec_val=20)
+
+
+@case
+def zip64_record_disk_entries_differ():
+    return zip64_patched(rec_off=24, rec_fmt="<Q", rec_val=5)
