@@ -74,7 +74,8 @@ static int importable(const char *m)
 {
     int start = 1;
     for (const unsigned char *p = (const unsigned char *)m;; p++) {
-        int letter = *p >= 0x80 || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        int letter = *p >= 0x80 || *p == '_' || (*p >= 'a' && *p <= 'z') ||
+                     (*p >= 'A' && *p <= 'Z');
         if (start && !letter)
             return 0;
         if (*p == '\0')
@@ -91,8 +92,8 @@ static int importable(const char *m)
  * are judged when one of them could be imported; a magic number is a
  * finding, and the rest of the file is swept. */
 static c2s_status note_pickle(const rd_input *in, const c2s_open_options *o, const char *format,
-                              const pvm *vm, int ran, const pvm_value *v, size_t end,
-                              c2s_report *r, c2s_error *err)
+                              const pvm *vm, int ran, const pvm_value *v, size_t end, c2s_report *r,
+                              c2s_error *err)
 {
     int imports = 0;
     for (size_t i = 0; i < pvm_global_count(vm) && !imports; i++)

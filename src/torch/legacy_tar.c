@@ -217,8 +217,7 @@ c2s_status legacy_tar_judge(const rd_input *in, const c2s_open_options *o, c2s_r
         if (special || legacy_tar_number(h + 124, 12, &size) != 0 || size < 0) {
             findings_add(&r->findings,
                          "tar header at offset %llu: %s, which this reader does not follow",
-                         (unsigned long long)pos,
-                         special ? "a PAX or sparse member" : "a size");
+                         (unsigned long long)pos, special ? "a PAX or sparse member" : "a size");
             break;
         }
         pos += LEGACY_TAR_BLOCK;

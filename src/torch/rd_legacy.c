@@ -277,8 +277,8 @@ static const pvm_value *item(const pvm_value *t, size_t i)
  * offset, numel or class; a view key that names a storage gets that
  * storage.  The tensor map reads each id's own view: refuse where the two
  * readings differ. */
-static c2s_status register_view(legacy_reader *L, const legacy_storage *root,
-                                const pvm_value *cls, const pvm_value *view, c2s_error *err)
+static c2s_status register_view(legacy_reader *L, const legacy_storage *root, const pvm_value *cls,
+                                const pvm_value *view, c2s_error *err)
 {
     if (view->kind != PVM_TUPLE || view->u.seq.len != 3 || item(view, 0)->kind != PVM_STR ||
         item(view, 1)->kind != PVM_INT || item(view, 2)->kind != PVM_INT)
@@ -306,8 +306,12 @@ static c2s_status register_view(legacy_reader *L, const legacy_storage *root,
     size_t at = r; /* add_storage may move the array */
     if ((v = add_storage(L, key)) == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    *v = (legacy_storage){.key = v->key, .is_view = 1, .view_root = at, .view_off = off,
-                          .view_len = len, .view_cls = cls};
+    *v = (legacy_storage){.key = v->key,
+                          .is_view = 1,
+                          .view_root = at,
+                          .view_off = off,
+                          .view_len = len,
+                          .view_cls = cls};
     return C2S_OK;
 }
 

@@ -38,7 +38,7 @@
 #define SIG_LOCATOR64 0x07064b50u
 #define SIG_DESCRIPTOR 0x08074b50u
 #define DOS_DIRECTORY 0x10u
-#define FLAG_PATCH 0x20u             /* general-purpose flags miniz does not read */
+#define FLAG_PATCH 0x20u /* general-purpose flags miniz does not read */
 #define FLAG_STRONG_ENCRYPTION 0x40u
 #define FLAG_MASKED_DIRECTORY 0x2000u
 #define EOCD_LEN 22
@@ -140,7 +140,8 @@ typedef struct end_info {
  * entry counts agree and the disks are (0, 0) or (1, 1). */
 static int one_disk(uint64_t this_disk, uint64_t cd_disk, uint64_t on_disk, uint64_t total)
 {
-    return on_disk == total && ((this_disk == 0 && cd_disk == 0) || (this_disk == 1 && cd_disk == 1));
+    return on_disk == total &&
+           ((this_disk == 0 && cd_disk == 0) || (this_disk == 1 && cd_disk == 1));
 }
 
 static c2s_status read_eocd64(int fd, uint64_t file_size, uint64_t eocd, end_info *e, findings *f,
