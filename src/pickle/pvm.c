@@ -2344,6 +2344,36 @@ static c2s_status grow_global_index(pvm *vm)
     return C2S_OK;
 }
 
+/* The calls interpret_call builds containers for (pvm.h lists them), by
+ * global: decided once per global, not by comparing names at every call. */
+enum interp {
+    INTERP_NONE,
+    INTERP_ORDERED_DICT,
+    INTERP_SET,
+    INTERP_FROZENSET,
+    INTERP_ENCODE,
+    INTERP_BYTES
+};
+
+static unsigned char interp_of(const uint8_t *mod, size_t mod_len, const uint8_t *name,
+                               size_t name_len)
+{
+    static const struct {
+        const char *module, *name;
+        enum interp kind;
+    } CALLS[] = {
+        {"collections", "OrderedDict", INTERP_ORDERED_DICT},
+        {"builtins", "set", INTERP_SET},
+        {"builtins", "frozenset", INTERP_FROZENSET},
+        {"_codecs", "encode", INTERP_ENCODE},
+        {"builtins", "bytes", INTERP_BYTES},
+    };
+    for (size_t i = 0; i < sizeof CALLS / sizeof *CALLS; i++)
+        if (span_is(mod, mod_len, CALLS[i].module) && span_is(name, name_len, CALLS[i].name))
+            return (unsigned char)CALLS[i].kind;
+    return INTERP_NONE;
+}
+
 static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len, const uint8_t *mod,
                              size_t mod_len, const uint8_t *name, size_t name_len)
 {
@@ -2370,6 +2400,7 @@ static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len, const 
         .raw_module = text + mod_len + name_len + 2,
         .uses = 0,
         .first_offset = vm->op_offset,
+        .interp = interp_of(mod, mod_len, name, name_len),
     };
     return C2S_OK;
 }
@@ -2506,19 +2537,22 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
         return C2S_OK;
     if (kwargs != NULL && kwargs->u.dict.len != 0)
         return C2S_OK;
+    enum interp call = (enum interp)vm->globals[fn->u.global.index].interp;
+    if (call == INTERP_NONE)
+        return C2S_OK;
     bool full_call = how != PVM_USE_NEWOBJ;
     size_t argc = args->u.seq.len;
     pvm_value *const *argv = args->u.seq.items;
 
-    if (pvm_is_global(fn, "collections", "OrderedDict")) {
+    if (call == INTERP_ORDERED_DICT) {
         if (argc == 0 || !full_call) /* dict.__new__ ignores arguments */
             return new_node(vm, PVM_DICT, out);
         if (argc == 1 && full_call && (argv[0]->kind == PVM_LIST || argv[0]->kind == PVM_TUPLE))
             return dict_from_pairs(vm, argv[0], out);
         return C2S_OK;
     }
-    bool set = pvm_is_global(fn, "builtins", "set");
-    bool frozen = pvm_is_global(fn, "builtins", "frozenset");
+    bool set = call == INTERP_SET;
+    bool frozen = call == INTERP_FROZENSET;
     if (set || frozen) {
         pvm_kind kind = set ? PVM_SET : PVM_FROZENSET;
         if (argc == 0 || (set && !full_call)) /* set.__new__ ignores them */
@@ -2529,7 +2563,7 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
         }
         return C2S_OK;
     }
-    if (pvm_is_global(fn, "_codecs", "encode")) {
+    if (call == INTERP_ENCODE) {
         if (full_call && argc == 2 && argv[0]->kind == PVM_STR && argv[1]->kind == PVM_STR &&
             (strcmp(argv[1]->u.str.data, "latin1") == 0 ||
              strcmp(argv[1]->u.str.data, "latin-1") == 0) &&
@@ -2538,7 +2572,7 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
         return C2S_OK;
     }
     /* protocols 0-2 write b'' as bytes() */
-    if (pvm_is_global(fn, "builtins", "bytes") && argc == 0)
+    if (call == INTERP_BYTES && argc == 0)
         return new_string(vm, PVM_BYTES, "", 0, out);
     return C2S_OK;
 }

@@ -186,6 +186,7 @@ typedef struct pvm_global {
     const char *raw_module; /* as written in the pickle */
     unsigned uses;          /* pvm_use bits */
     size_t first_offset;    /* byte offset of the opcode that first named it */
+    unsigned char interp;   /* the VM's own: which call it interprets, if any */
 } pvm_global;
 
 /* Resource limits; every field 0 means "use the default". */
