@@ -33,27 +33,6 @@ static int cut_short(const c2s_error *e)
            strcmp(e->msg, "pickle: no STOP opcode") == 0;
 }
 
-/* The rest of the file after a pickle torch would run: a legacy stream
- * goes on with more pickles. */
-static c2s_status sweep_from(const rd_input *in, uint64_t pos, const c2s_open_options *o,
-                             c2s_report *r, c2s_error *err)
-{
-    uint64_t room = in->size - pos < max_pickle(o) ? in->size - pos : max_pickle(o);
-    if (room == 0)
-        return C2S_OK;
-    uint8_t *buf = malloc((size_t)room);
-    if (buf == NULL)
-        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
-    policy_options policy = rd_policy(o);
-    c2s_status st;
-    if (pread_full(in->fd, buf, (size_t)room, pos) != (ssize_t)room)
-        st = c2s_fail(err, C2S_ERR_INPUT, "cannot read the file");
-    else
-        st = judge_sweep(r, buf, (size_t)room, 0, 1, "file", pos, &policy, err);
-    free(buf);
-    return st;
-}
-
 /* Run the pickle at byte 0 on vm over buf, a window of w bytes: 1 when it
  * stopped (*v and *end set), 0 when it failed, -1 when it needs a larger window,
  * -2 when the read fails. */
@@ -107,7 +86,7 @@ static c2s_status note_pickle(const rd_input *in, const c2s_open_options *o, con
                  "torch.load reads this %s file as a legacy checkpoint: it starts with the "
                  "legacy magic number",
                  format);
-    return sweep_from(in, end, o, r, err);
+    return rd_legacy_sweep_rest(in, end, o, r, err); /* a legacy stream goes on */
 }
 
 /* The machine stopped at one of its own limits, where Python reads on. */
@@ -127,7 +106,7 @@ static c2s_status swept_past_limit(const rd_input *in, const c2s_open_options *o
     findings_add(&r->findings,
                  "torch.load reads this file as a pickle from its first byte, one past the "
                  "limits of this reader");
-    return sweep_from(in, 0, o, r, err);
+    return rd_legacy_sweep_rest(in, 0, o, r, err);
 }
 
 static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options *o,

@@ -99,8 +99,8 @@ static c2s_status run_window(const rd_input *in, uint64_t pos, size_t w, const c
 /* The bytes after a bare pickle: torch.load stops at the first, but a
  * pipeline that calls pickle.load again runs the next; the sweep lists
  * what the rest of the file (up to the limit on pickle size) names. */
-static c2s_status sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
-                             c2s_report *r, c2s_error *err)
+c2s_status rd_legacy_sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
+                                c2s_report *r, c2s_error *err)
 {
     uint64_t max = o && o->limits.max_pickle ? o->limits.max_pickle : C2S_DEFAULT_MAX_PICKLE;
     uint64_t room = in->size - pos < max ? in->size - pos : max;
@@ -153,7 +153,7 @@ static c2s_status run_at(const rd_input *in, uint64_t pos, const c2s_open_option
                      "(torch.load reads on from the STOP or from the frame's end, as its read "
                      "buffer happens to be)",
                      (unsigned long long)pos, (unsigned long long)(pvm_frame_end(p->vm) - p->end));
-        if (sweep_rest(in, pos + pvm_frame_end(p->vm), o, r, err) != C2S_OK)
+        if (rd_legacy_sweep_rest(in, pos + pvm_frame_end(p->vm), o, r, err) != C2S_OK)
             return C2S_ERR_INPUT;
     }
     if (st != C2S_OK) {
@@ -451,7 +451,7 @@ static c2s_status read_preamble(const rd_input *in, const c2s_open_options *o, c
         *pos += p.end;
         pickle_run_free(&p);
         if (k == 1 && !ok && st == C2S_OK) { /* a whole pickle, not a checkpoint */
-            if (sweep_rest(in, *pos, o, r, err) != C2S_OK)
+            if (rd_legacy_sweep_rest(in, *pos, o, r, err) != C2S_OK)
                 return C2S_ERR_INPUT;
             what_it_is(in, err);
             err->rule = C2S_RULE_NO_TENSORS;

@@ -42,4 +42,10 @@ extern const rd_ops rd_legacy_ops;
 /* Whether v equals torch's legacy magic number (as Python compares it). */
 int rd_legacy_is_magic(const pvm_value *v);
 
+/* Sweep the file from pos (up to the limit on pickle size) for the globals
+ * a pipeline calling pickle.load again would meet; they go to r, named
+ * "file" with offsets from the start of the file. */
+c2s_status rd_legacy_sweep_rest(const rd_input *in, uint64_t pos, const c2s_open_options *o,
+                                c2s_report *r, c2s_error *err);
+
 #endif /* RD_LEGACY_H */
