@@ -13,6 +13,7 @@
  * (put_converted), so converted bytes are not copied once more.
  */
 #include "engine/ring.h"
+#include "util/huge.h"
 
 #define RING_DEQ_CHUNK 1024 /* values dequantized at a time */
 #include "engine/cancel.h"
@@ -25,7 +26,6 @@
 
 #define DEFAULT_BUFFER (8u << 20)
 #define MAX_BUFFER (64u << 20)
-#define HUGE_PAGE (2u << 20)
 
 /* ---- memory ---------------------------------------------------------------------- */
 

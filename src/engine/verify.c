@@ -36,6 +36,7 @@
 #include "engine/verify.h"
 #include "util/copy.h"
 #include "util/io.h"
+#include "util/huge.h"
 
 #include "engine/cancel.h"
 #include "engine/checkpoint.h"
@@ -59,7 +60,6 @@
 #define MAX_LINE (64u << 10)
 #define WINDOW (1u << 20)
 #define WINDOWED (64u << 10) /* reads of up to this many bytes use a window */
-#define HUGE_PAGE (2u << 20)
 
 /* Lines of one STORED record (see the top of this file). */
 typedef struct line_cache {
