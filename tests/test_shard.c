@@ -271,6 +271,24 @@ static const char *const SAMPLE_SHARDS[] = {"model-00001-of-00003.safetensors",
                                             "model-00002-of-00003.safetensors",
                                             "model-00003-of-00003.safetensors"};
 
+Test(shard, cli_dry_run_names_the_index_and_the_shards)
+{
+    put_sample("model.ckpt");
+    tr_result r = RUN("--dry-run", "--max-shard-size", "1000", "model.ckpt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "ckpt2safetensors: model.ckpt: left out: optimizer_states (24 "
+                            "tensors)\n"
+                            "ckpt2safetensors: model.ckpt -> model.safetensors.index.json: would "
+                            "convert 11 tensors in 3 shards\n");
+    tr_free(&r);
+    r = RUN("--dry-run", "--max-shard-size", "5GB", "model.ckpt");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "model.ckpt -> model.safetensors: would convert 11 tensors\n") != NULL,
+              "%s", r.err);
+    tr_free(&r);
+    cr_expect_eq(tu_count_entries(cs_dir), 1, "--dry-run wrote something");
+}
+
 Test(shard, cli_writes_shards_and_the_index)
 {
     put_sample("model.ckpt");

@@ -189,11 +189,30 @@ static void preview(const tool_config *cfg, const tool_job *job, const c2s_check
         fail(mb, job, out, TOOL_FAILED, tool_error_text(&err, why, sizeof why));
         return;
     }
+    /* split by --max-shard-size: named as the real run names it (report_written) */
+    size_t nshards = 1;
+    c2s_shard_plan plan;
+    memset(&plan, 0, sizeof plan);
+    if (cfg->max_shard_size && job->output != NULL) {
+        if (c2s_plan_shards(ck, wo, cfg->max_shard_size, &plan, &err) != C2S_OK) {
+            fail(mb, job, out, TOOL_FAILED, tool_error_text(&err, why, sizeof why));
+            return;
+        }
+        nshards = plan.nshards;
+        c2s_shard_plan_free(&plan);
+    }
+    char *index = nshards > 1 ? tool_shard_index_name(job->output) : NULL;
+    char shards[48] = "";
+    if (index != NULL)
+        snprintf(shards, sizeof shards, " in %zu shards", nshards);
     out->status = TOOL_CONVERTED;
     out->tensors = n;
-    tool_info(mb, cfg, "%s -> %s: would convert %zu tensor%s%s", job->input,
-              job->output ? job->output : "(standard output)", n, tool_plural(n),
-              cfg->rm ? ", then remove the input" : "");
+    tool_info(mb, cfg, "%s -> %s: would convert %zu tensor%s%s%s", job->input,
+              index                 ? index
+              : job->output != NULL ? job->output
+                                    : "(standard output)",
+              n, tool_plural(n), shards, cfg->rm ? ", then remove the input" : "");
+    free(index);
 }
 
 static void convert(const tool_config *cfg, const tool_job *job, const char *record,
