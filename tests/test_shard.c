@@ -286,6 +286,12 @@ Test(shard, cli_dry_run_names_the_index_and_the_shards)
     cr_expect(strstr(r.err, "model.ckpt -> model.safetensors: would convert 11 tensors\n") != NULL,
               "%s", r.err);
     tr_free(&r);
+    r = RUN("-q", "--dry-run", "--max-shard-size", "1000", "model.ckpt", "--json");
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_expect(starts_with(r.out, "{\"input\":\"model.ckpt\",\"output\":\"model.safetensors."
+                                 "index.json\",\"status\":\"would-convert\""),
+              "%s", r.out);
+    tr_free(&r);
     cr_expect_eq(tu_count_entries(cs_dir), 1, "--dry-run wrote something");
 }
 

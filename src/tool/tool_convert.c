@@ -207,6 +207,7 @@ static void preview(const tool_config *cfg, const tool_job *job, const c2s_check
         snprintf(shards, sizeof shards, " in %zu shards", nshards);
     out->status = TOOL_CONVERTED;
     out->tensors = n;
+    out->sharded = index != NULL; /* --json names the index too */
     tool_info(mb, cfg, "%s -> %s: would convert %zu tensor%s%s%s", job->input,
               index                 ? index
               : job->output != NULL ? job->output
