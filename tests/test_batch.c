@@ -1153,6 +1153,22 @@ Test(batch, scan_finds_files_by_content_and_names_what_it_skipped)
     cr_expect_eq(r.code, 3);
     cr_expect_str_eq(r.err, "");
     run_free(&r);
+    /* --json: the same as a last line, after the files' own */
+    r = RUN("--scan", "-q", "--json", "t/state.pkl", "t/EVIL.PTH", "t/bad.pt");
+    cr_expect_eq(r.code, 3);
+    const char *last = strstr(r.out, "\n{\"summary\":");
+    cr_assert_not_null(last, "%s", r.out);
+    cr_expect_str_eq(last + 1,
+                     "{\"summary\":{\"files\":3,\"safe\":1,\"unsafe\":1,\"corrupt\":1,"
+                     "\"unreadable\":0,\"not_safe\":[{\"file\":\"t/bad.pt\",\"verdict\":"
+                     "\"corrupt\",\"reason\":\"corrupt zip archive: no end of central directory "
+                     "record (truncated?)\"},{\"file\":\"t/state.pkl\",\"verdict\":\"unsafe\","
+                     "\"reason\":\"1 dangerous global\"}]}}\n");
+    run_free(&r);
+    r = RUN("--scan", "--json", "t/EVIL.PTH"); /* one file: no summary */
+    cr_expect_eq(r.code, 0);
+    cr_expect(strstr(r.out, "summary") == NULL, "%s", r.out);
+    run_free(&r);
     char *empty = cs_at("e");
     cr_assert_eq(mkdir(empty, 0755), 0);
     r = RUN("--scan", "-r", "e");

@@ -105,8 +105,12 @@ static int scan_all(const tool_config *cfg)
                   "scanned %zu file%s: %zu safe, %zu unsafe, %zu corrupt, %zu unreadable", b.njobs,
                   tool_plural(b.njobs), count[C2S_VERDICT_SAFE], count[C2S_VERDICT_UNSAFE],
                   count[C2S_VERDICT_CORRUPT], count[C2S_VERDICT_UNREADABLE]);
-    if (b.njobs > 1 || cfg->nroots > 0)
+    if (b.njobs > 1 || cfg->nroots > 0) {
+        tool_scan_rows_sort(&rows);
         tool_scan_rows_print(cfg, &rows);
+        if (cfg->json)
+            tool_scan_summary_json(stdout, &rows, count);
+    }
     tool_scan_rows_free(&rows);
     tool_batch_free(&b);
     if (worst == C2S_OK && nothing)

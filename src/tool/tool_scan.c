@@ -201,17 +201,54 @@ static int by_file(const void *a, const void *b)
     return strcmp(((const tool_scan_row *)a)->file, ((const tool_scan_row *)b)->file);
 }
 
-void tool_scan_rows_print(const tool_config *cfg, tool_scan_rows *s)
+void tool_scan_rows_sort(tool_scan_rows *s)
+{
+    if (s->n > 1)
+        qsort(s->rows, s->n, sizeof *s->rows, by_file);
+}
+
+void tool_scan_rows_print(const tool_config *cfg, const tool_scan_rows *s)
 {
     if (cfg->quiet)
         return;
-    if (s->n > 1)
-        qsort(s->rows, s->n, sizeof *s->rows, by_file);
     for (size_t i = 0; i < s->n; i++)
         tool_summary_row(cfg->color_stderr, verdict_hue(s->rows[i].verdict),
                          c2s_verdict_name(s->rows[i].verdict), 11, s->rows[i].file, s->rows[i].why);
     if (s->lost)
         fprintf(stderr, "  (%zu more, not kept: out of memory)\n", s->lost);
+}
+
+void tool_scan_summary_json(FILE *out, const tool_scan_rows *s, const size_t count[4])
+{
+    static const c2s_verdict ORDER[] = {C2S_VERDICT_SAFE, C2S_VERDICT_UNSAFE, C2S_VERDICT_CORRUPT,
+                                        C2S_VERDICT_UNREADABLE};
+    cJSON *line = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(line, "summary");
+    size_t files = 0;
+    for (size_t k = 0; k < 4; k++)
+        files += count[ORDER[k]];
+    cJSON_AddNumberToObject(o, "files", (double)files);
+    for (size_t k = 0; k < 4; k++)
+        cJSON_AddNumberToObject(o, c2s_verdict_name(ORDER[k]), (double)count[ORDER[k]]);
+    cJSON *list = cJSON_AddArrayToObject(o, "not_safe");
+    for (size_t i = 0; list != NULL && i < s->n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "file", s->rows[i].file);
+        if (!tool_json_is_utf8(s->rows[i].file)) { /* its bytes, as on the file's line */
+            char *hex = tool_json_hex(s->rows[i].file);
+            cJSON_AddStringToObject(r, "file_hex", hex ? hex : "");
+            free(hex);
+        }
+        cJSON_AddStringToObject(r, "verdict", c2s_verdict_name(s->rows[i].verdict));
+        cJSON_AddStringToObject(r, "reason", s->rows[i].why);
+        cJSON_AddItemToArray(list, r);
+    }
+    char *text = cJSON_PrintUnformatted(line);
+    cJSON_Delete(line);
+    char *fixed = text ? tool_json_fix_utf8(text) : NULL; /* names that are not UTF-8 */
+    cJSON_free(text);
+    if (fixed != NULL)
+        fprintf(out, "%s\n", fixed);
+    free(fixed);
 }
 
 void tool_scan_rows_free(tool_scan_rows *s)

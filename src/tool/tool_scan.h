@@ -29,8 +29,17 @@ typedef struct tool_scan_rows {
 
 void tool_scan_rows_add(tool_scan_rows *s, const char *file, const c2s_report *rep);
 
-/* The rows on standard error, sorted (nothing with -q). */
-void tool_scan_rows_print(const tool_config *cfg, tool_scan_rows *s);
+/* Sort the rows by path. */
+void tool_scan_rows_sort(tool_scan_rows *s);
+
+/* The rows on standard error (nothing with -q). */
+void tool_scan_rows_print(const tool_config *cfg, const tool_scan_rows *s);
+
+/* --json: the last line of a scan of several files, on out:
+ *   {"summary":{"files":4,"safe":1,"unsafe":2,"corrupt":1,"unreadable":0,
+ *    "not_safe":[{"file":"t/evil.pt","verdict":"unsafe","reason":"1 dangerous global"},...]}}
+ * with not_safe sorted by path, as the rows. */
+void tool_scan_summary_json(FILE *out, const tool_scan_rows *s, const size_t count[4]);
 
 void tool_scan_rows_free(tool_scan_rows *s);
 
