@@ -61,6 +61,7 @@
 #include "util/arena.h"
 #include "util/grow.h"
 #include "util/hex.h"
+#include "util/utf8.h"
 #include "util/huge.h"
 
 #include <inttypes.h>
@@ -499,42 +500,8 @@ static bool span_is(const uint8_t *p, size_t n, const char *s)
  * as the lone surrogates U+D800..U+DFFF), or SIZE_MAX when all is valid. */
 static size_t utf8_invalid_at(const uint8_t *s, size_t n, bool surrogates)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed && !surrogates)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return i;
-        }
-        if (n - i - 1 < need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                return i;
-        i += need + 1;
-    }
-    return SIZE_MAX;
+    size_t at = surrogates ? utf8_valid_prefix_surrogates(s, n) : utf8_valid_prefix(s, n);
+    return at == n ? SIZE_MAX : at;
 }
 
 static size_t put_utf8(uint8_t *out, uint32_t cp)

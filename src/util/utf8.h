@@ -14,4 +14,9 @@
  * (no overlong forms, no surrogates, nothing above U+10FFFF), or len. */
 size_t utf8_valid_prefix(const unsigned char *s, size_t len);
 
+/* The same, but the lone surrogates U+D800..U+DFFF in their 3-byte form
+ * (ED A0 80..ED BF BF) count as valid: what CPython's "surrogatepass"
+ * decodes, as the pickle VM must (pvm.h). */
+size_t utf8_valid_prefix_surrogates(const unsigned char *s, size_t len);
+
 #endif /* UTIL_UTF8_H */
