@@ -66,7 +66,7 @@ typedef struct walk_ctx {
     unsigned char *onpath; /* a bit by node id: on the walk's current path */
     size_t nobjects;
     char *path;
-    size_t path_cap;
+    size_t path_len, path_cap; /* path_len: strlen(path), kept by path_set and step */
     frame *stack;
     size_t depth, stack_cap;
     tensor_counter *counts;
@@ -798,7 +798,7 @@ static c2s_status path_set(walk_ctx *c, size_t base, const char *label);
 /* A copy of c->path + suffix, or NULL when out of memory. */
 static char *path_with(walk_ctx *c, const char *suffix)
 {
-    return map_strdup(c, c->path, strlen(c->path), suffix);
+    return map_strdup(c, c->path, c->path_len, suffix);
 }
 
 /* A scalar that is no storage's: the raw scale (F64) or zero point (I64)
@@ -881,7 +881,7 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     size_t nparams = 0;
     memset(params, 0, sizeof params);
     c2s_status st = parse_tensor(c, call, t, params, &nparams);
-    size_t n = strlen(c->path), good = utf8_valid_prefix((const unsigned char *)c->path, n);
+    size_t n = c->path_len, good = utf8_valid_prefix((const unsigned char *)c->path, n);
     if (st == C2S_OK && good < n)
         st = c2s_fail(c->err, C2S_ERR_INPUT,
                       "tensor name '%.*s...' is not valid UTF-8 after %zu bytes (a lone "
@@ -914,6 +914,7 @@ static c2s_status path_set(walk_ctx *c, size_t base, const char *label)
     if (base > 0)
         c->path[at++] = '.';
     memcpy(c->path + at, label, ll + 1);
+    c->path_len = at + ll;
     return C2S_OK;
 }
 
@@ -1168,6 +1169,7 @@ static c2s_status step(walk_ctx *c)
     }
     f->next += (size_t)used;
     c->path[f->name_len] = '\0';
+    c->path_len = f->name_len;
     char buf[32];
     const char *label = NULL;
     int named = !ch.attribute;
@@ -1199,7 +1201,7 @@ static c2s_status step(walk_ctx *c)
         if (st != C2S_OK)
             return st;
     }
-    return visit(c, ch.v, mode == NAMED ? strlen(c->path) : base, mode, counter);
+    return visit(c, ch.v, mode == NAMED ? c->path_len : base, mode, counter);
 }
 
 static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, size_t counter)
@@ -1207,6 +1209,7 @@ static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, 
     if (!grow_in_place((void **)&c->path, &c->path_cap, 1, 1))
         return oom(c);
     c->path[0] = '\0';
+    c->path_len = 0;
     c2s_status st = visit(c, root, 0, mode, counter);
     while (st == C2S_OK && c->depth > 0)
         st = step(c);
