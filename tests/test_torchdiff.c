@@ -180,3 +180,17 @@ Test(torchdiff, first_pickle_past_a_limit)
     free(r.out);
     free(r.err);
 }
+
+/* Dict keys holding a NUL byte: torch.load keeps 'w\0a' and 'w\0b' whole,
+ * while names made as C strings were cut to 'w' (one tensor's bytes under
+ * the other's name, or a name torch never had).  A tensor under such a key
+ * is refused; a NUL in the key of anything else is no matter. */
+Test(torchdiff, nul_byte_in_a_tensor_name)
+{
+    expect("nul_in_tensor_name.pt", 1,
+           "unreadable: tensor name 'w...' holds a NUL byte (torch.load "
+           "keeps the whole dict key): such a name is not converted",
+           1,
+           "tensor name 'w...' holds a NUL byte (torch.load keeps the whole dict key): such a "
+           "name is not converted");
+}

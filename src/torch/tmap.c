@@ -81,6 +81,9 @@ typedef struct walk_ctx {
     const pvm_value *prefix_dict;
     const char *prefix;
     size_t prefix_len;
+    /* where in path the first label holding a NUL byte starts (path, a C
+     * string, would cut it there), SIZE_MAX when none is on the path */
+    size_t nul_at;
     c2s_error *err;
 } walk_ctx;
 
@@ -882,6 +885,11 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     memset(params, 0, sizeof params);
     c2s_status st = parse_tensor(c, call, t, params, &nparams);
     size_t n = strlen(c->path), good = utf8_valid_prefix((const unsigned char *)c->path, n);
+    if (st == C2S_OK && c->nul_at != SIZE_MAX)
+        st = c2s_fail(c->err, C2S_ERR_INPUT,
+                      "tensor name '%s...' holds a NUL byte (torch.load keeps the whole dict "
+                      "key): such a name is not converted",
+                      c->path);
     if (st == C2S_OK && good < n)
         st = c2s_fail(c->err, C2S_ERR_INPUT,
                       "tensor name '%.*s...' is not valid UTF-8 after %zu bytes (a lone "
@@ -1168,6 +1176,8 @@ static c2s_status step(walk_ctx *c)
     }
     f->next += (size_t)used;
     c->path[f->name_len] = '\0';
+    if (c->nul_at >= f->name_len)
+        c->nul_at = SIZE_MAX; /* that label is no longer on the path */
     char buf[32];
     const char *label = NULL;
     int named = !ch.attribute;
@@ -1198,6 +1208,9 @@ static c2s_status step(walk_ctx *c)
         c2s_status st = path_set(c, base, label);
         if (st != C2S_OK)
             return st;
+        if (c->nul_at == SIZE_MAX && ch.key != NULL && ch.key->kind == PVM_STR &&
+            memchr(ch.key->u.str.data, '\0', ch.key->u.str.len) != NULL)
+            c->nul_at = base;
     }
     return visit(c, ch.v, mode == NAMED ? strlen(c->path) : base, mode, counter);
 }
@@ -1207,6 +1220,7 @@ static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, 
     if (!grow_in_place((void **)&c->path, &c->path_cap, 1, 1))
         return oom(c);
     c->path[0] = '\0';
+    c->nul_at = SIZE_MAX;
     c2s_status st = visit(c, root, 0, mode, counter);
     while (st == C2S_OK && c->depth > 0)
         st = step(c);
