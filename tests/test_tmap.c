@@ -2402,6 +2402,36 @@ Test(tmap, nul_in_keys_without_tensors)
     assert_names(1, names);
 }
 
+/* Storage keys 'a\0x' and 'a\0y' are two storages to torch.load: a key
+ * holding a NUL is refused rather than read as 'a'. */
+Test(tmap, refuse_storage_key_holding_a_nul)
+{
+    pb p = {0};
+    int64_t size[1] = {1}, stride[1] = {1};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    pb_global(&p, "torch._utils", "_rebuild_tensor_v2");
+    pb_mark(&p);
+    pb_mark(&p);
+    pb_str(&p, "storage");
+    pb_global(&p, "torch", "FloatStorage");
+    key_n(&p, "a\0x", 3);
+    pb_str(&p, "cpu");
+    pb_int(&p, 1);
+    pb_tuple(&p);
+    pb_binpersid(&p);
+    pb_int(&p, 0);
+    pb_ints_tuple(&p, 1, size);
+    pb_ints_tuple(&p, 1, stride);
+    pb_bool(&p, 0);
+    pb_ordered_dict(&p);
+    pb_tuple(&p);
+    pb_reduce(&p);
+    dict_end(&p);
+    map_fails(&p, NULL, "tensor 'w': storage key in persistent id holds a NUL byte");
+}
+
 /* BUILD on a rebuilt tensor: torch.load would hand the state to
  * Tensor.__setstate__, which can replace the data, so the map refuses it
  * rather than convert what the rebuild arguments alone say. */
