@@ -1201,3 +1201,81 @@ def binunicode_nul_key_no_tensor():
     """A NUL in the key of a non-tensor entry beside a tensor: the tensor converts."""
     return zipped(recs(P2(b"}(" + binunicode(b"meta\x00x") + I(1) + U("weight") + tensor() +
                           b"u")))
+
+
+def module_nonpersistent(name_from, name_to):
+    """torch.save of an nn.Linear with buffers 'wa' (non-persistent) and 'w', the
+    first name patched in place (the pickle holds it once, memoized)."""
+    import torch
+    m = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        m.weight.copy_(torch.arange(4.).reshape(2, 2))
+        m.bias.copy_(torch.arange(2.))
+    m.register_buffer("wa", torch.ones(2), persistent=False)
+    m.register_buffer("w", torch.full((2,), 3.0))
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    raw = zipfile.ZipFile(buf)
+    pkl = raw.read("archive/data.pkl")
+    old = b"X\x02\x00\x00\x00" + name_from
+    assert pkl.count(old) == 1, pkl.count(old)
+    pkl = pkl.replace(old, b"X\x02\x00\x00\x00" + name_to)
+    return zipped([(n, pkl if n.endswith("data.pkl") else raw.read(n)) for n in raw.namelist()])
+
+
+@case
+def module_nonpersistent_control():
+    return module_nonpersistent(b"wa", b"wa")
+
+
+@case
+def module_nonpersistent_nul():
+    """The non-persistent buffer is 'w\\0': buffer 'w' is still persistent."""
+    return module_nonpersistent(b"wa", b"w\x00")
+
+
+def legacy_two_keys(k1, k2, typename=b"storage"):
+    """A legacy stream of tensors 'a' and 'b' on storages k1 and k2 (BINUNICODE
+    bytes), listed in that order, holding W and W2."""
+    def pid(k):
+        return TUP(binunicode(typename), G("torch", "FloatStorage"), binunicode(k), U("cpu"), I(4),
+                   H.NONE) + b"Q"
+    obj = DICT((U("a"), ltensor(pid(k1), (4,), (1,))), (U("b"), ltensor(pid(k2), (4,), (1,))))
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + binunicode(k1) + binunicode(k2) + b"e") +
+            struct.pack("<Q", 4) + W + struct.pack("<Q", 4) + W2)
+
+
+@case
+def legacy_keys_nul_distinct():
+    """Storage keys 'a\\0x' and 'a\\0y': two storages to torch, 'a' twice if cut."""
+    return legacy_two_keys(b"a\x00x", b"a\x00y")
+
+
+@case
+def legacy_keys_plain_distinct():
+    return legacy_two_keys(b"ax", b"ay")
+
+
+@case
+def legacy_typename_nul():
+    """The persistent id's typename 'storage\\0': not 'storage' to torch."""
+    return legacy_two_keys(b"ax", b"ay", typename=b"storage\x00")
+
+
+@case
+def legacy_listed_key_nul():
+    """Tensors on 'a'; the list is ['a', 'a\\0x']: torch asserts 'a\\0x' is a storage."""
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "a", 4), (4,), (1,))))
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + U("a") + binunicode(b"a\x00x") + b"e") +
+            struct.pack("<Q", 4) + W + struct.pack("<Q", 4) + W2)
+
+
+@case
+def zip_storage_keys_nul_distinct():
+    """Zip: keys 'a\\0x' and 'a\\0y'; torch reads record data/a for both (c_str)."""
+    def st(k):
+        return TUP(U("storage"), G("torch", "FloatStorage"), binunicode(k), U("cpu"), I(4)) + b"Q"
+    pkl = P2(DICT((U("a"), tensor(st(b"a\x00x"))), (U("b"), tensor(st(b"a\x00y")))))
+    return zipped([("archive/data.pkl", pkl), ("archive/data/a", W), ("archive/version", b"3\n")])
