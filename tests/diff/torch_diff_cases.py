@@ -1279,3 +1279,24 @@ def zip_storage_keys_nul_distinct():
         return TUP(U("storage"), G("torch", "FloatStorage"), binunicode(k), U("cpu"), I(4)) + b"Q"
     pkl = P2(DICT((U("a"), tensor(st(b"a\x00x"))), (U("b"), tensor(st(b"a\x00y")))))
     return zipped([("archive/data.pkl", pkl), ("archive/data/a", W), ("archive/version", b"3\n")])
+
+
+# ---- round 2: what persistent_load takes for a storage class --------------------------
+
+@case
+def storage_class_tensor_type():
+    """torch.FloatTensor as the storage class: persistent_load only asks .dtype."""
+    return zipped(recs(ckpt(tensor(storage(cls=G("torch", "FloatTensor"))))))
+
+
+@case
+def storage_class_untyped():
+    """torch.UntypedStorage: dtype uint8, so numel counts bytes (16)."""
+    return zipped(recs(ckpt(tensor(storage(numel=16, cls=G("torch", "UntypedStorage")),
+                                   size=(16,), stride=(1,)))))
+
+
+@case
+def storage_class_tensor_type_legacy():
+    pid = TUP(U("storage"), G("torch", "FloatTensor"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
+    return legacy_with(DICT((U("weight"), ltensor(pid, (2, 2), (2, 1)))))
