@@ -2352,6 +2352,86 @@ Test(tmap, refuse_name_that_is_not_utf8)
               "safetensors names must be UTF-8");
 }
 
+/* A BINUNICODE key of n bytes, NUL bytes and all. */
+static void key_n(pb *p, const char *s, size_t n)
+{
+    pb_op(p, 'X');
+    pb_le(p, n, 4);
+    pb_bytes(p, s, n);
+}
+
+/* A key holding a NUL: torch.load keeps the whole key, a C string would
+ * cut the name there.  Refused for a tensor below it, at any depth ("b"
+ * keeps the top dict the root). */
+Test(tmap, refuse_name_holding_a_nul)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "b");
+    vec(&p, "1", 1);
+    key_n(&p, "m\0x", 3);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    vec(&p, "0", 1);
+    dict_end(&p);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "tensor name 'm.w...' holds a NUL byte (torch.load keeps the whole dict key): "
+              "such a name is not converted");
+}
+
+/* A NUL in keys with no tensor below: the tensors beside them convert. */
+Test(tmap, nul_in_keys_without_tensors)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "a");
+    dict_begin(&p);
+    key_n(&p, "n\0", 2);
+    pb_int(&p, 1);
+    dict_end(&p);
+    key_n(&p, "m\0", 2);
+    pb_int(&p, 2);
+    pb_str(&p, "w");
+    vec(&p, "0", 1);
+    dict_end(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+}
+
+/* Storage keys 'a\0x' and 'a\0y' are two storages to torch.load: a key
+ * holding a NUL is refused rather than read as 'a'. */
+Test(tmap, refuse_storage_key_holding_a_nul)
+{
+    pb p = {0};
+    int64_t size[1] = {1}, stride[1] = {1};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    pb_global(&p, "torch._utils", "_rebuild_tensor_v2");
+    pb_mark(&p);
+    pb_mark(&p);
+    pb_str(&p, "storage");
+    pb_global(&p, "torch", "FloatStorage");
+    key_n(&p, "a\0x", 3);
+    pb_str(&p, "cpu");
+    pb_int(&p, 1);
+    pb_tuple(&p);
+    pb_binpersid(&p);
+    pb_int(&p, 0);
+    pb_ints_tuple(&p, 1, size);
+    pb_ints_tuple(&p, 1, stride);
+    pb_bool(&p, 0);
+    pb_ordered_dict(&p);
+    pb_tuple(&p);
+    pb_reduce(&p);
+    dict_end(&p);
+    map_fails(&p, NULL, "tensor 'w': storage key in persistent id holds a NUL byte");
+}
+
 /* BUILD on a rebuilt tensor: torch.load would hand the state to
  * Tensor.__setstate__, which can replace the data, so the map refuses it
  * rather than convert what the rebuild arguments alone say. */

@@ -180,3 +180,46 @@ Test(torchdiff, first_pickle_past_a_limit)
     free(r.out);
     free(r.err);
 }
+
+/* Dict keys holding a NUL byte: torch.load keeps 'w\0a' and 'w\0b' whole,
+ * while names made as C strings were cut to 'w' (one tensor's bytes under
+ * the other's name, or a name torch never had).  A tensor under such a key
+ * is refused; a NUL in the key of anything else is no matter. */
+Test(torchdiff, nul_byte_in_a_tensor_name)
+{
+    expect("nul_in_tensor_name.pt", 1,
+           "unreadable: tensor name 'w...' holds a NUL byte (torch.load "
+           "keeps the whole dict key): such a name is not converted",
+           1,
+           "tensor name 'w...' holds a NUL byte (torch.load keeps the whole dict key): such a "
+           "name is not converted");
+}
+
+/* Legacy storage keys 'a\0x' and 'a\0y' are two storages to torch.load
+ * (each its own bytes); cut at the NUL both were 'a', and both tensors got
+ * the bytes read last.  A listed key holding a NUL is refused. */
+Test(torchdiff, nul_byte_in_legacy_storage_keys)
+{
+    expect("legacy_storage_keys_nul.pth", 1,
+           "unreadable: legacy checkpoint: listed storage key 'a...' holds a NUL byte", 1,
+           "legacy checkpoint: listed storage key 'a...' holds a NUL byte");
+}
+
+/* A pickled module whose _non_persistent_buffers_set is {'w\0'}: the
+ * buffer 'w' beside it is persistent, and state_dict() has it (it was left
+ * out when the set's names were compared as C strings). */
+Test(torchdiff, non_persistent_buffer_name_with_a_nul)
+{
+    outcome r = run(
+        (const char *const[]){"--list", "fixtures/hostile/nonpersistent_nul_buffer.pt", NULL});
+    cr_expect_eq(r.code, 0);
+    cr_expect_str_eq(r.out, "NAME    DTYPE        SHAPE                 BYTES\n"
+                            "weight  F32          [2, 2]                16\n"
+                            "bias    F32          [2]                   8\n"
+                            "w       F32          [2]                   8\n"
+                            "3 tensors, 32 bytes, root: (top level)\n"
+                            "left out: (top level) (1 tensor, attributes of a "
+                            "torch.nn.modules.linear.Linear module, not in its state_dict)\n");
+    free(r.out);
+    free(r.err);
+}

@@ -81,6 +81,9 @@ typedef struct walk_ctx {
     const pvm_value *prefix_dict;
     const char *prefix;
     size_t prefix_len;
+    /* where in path the first label holding a NUL byte starts (path, a C
+     * string, would cut it there), SIZE_MAX when none is on the path */
+    size_t nul_at;
     c2s_error *err;
 } walk_ctx;
 
@@ -116,6 +119,13 @@ static int mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 static int add_u64(uint64_t a, uint64_t b, uint64_t *out)
 {
     return !__builtin_add_overflow(a, b, out);
+}
+
+/* Whether v is the str s, all of it: a str may hold NUL bytes, which
+ * strcmp would stop at ('_buffers\0x' is not '_buffers' to Python). */
+static int str_is(const pvm_value *v, const char *s, size_t n)
+{
+    return v->kind == PVM_STR && v->u.str.len == n && memcmp(v->u.str.data, s, n) == 0;
 }
 
 static const char *display_path(const char *p)
@@ -413,7 +423,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     const pvm_value *pid = persid->u.persid.pid;
     size_t want = c->opts && c->opts->legacy_ids ? 6 : 5;
     if (pid->kind != PVM_TUPLE || pid->u.seq.len != want || item(pid, 0)->kind != PVM_STR ||
-        strcmp(item(pid, 0)->u.str.data, "storage") != 0 || item(pid, 1)->kind != PVM_GLOBAL ||
+        !str_is(item(pid, 0), "storage", 7) || item(pid, 1)->kind != PVM_GLOBAL ||
         item(pid, 2)->kind != PVM_STR || item(pid, 4)->kind != PVM_INT)
         return bad_tensor(c,
                           want == 6 ? "bad persistent id (expected ('storage', class, key, "
@@ -441,6 +451,9 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
                         cls->u.global.module, cls->u.global.name);
     }
     const char *key = item(pid, 2)->u.str.data;
+    /* keys 'a\0x' and 'a\0y' are two storages to torch.load, 'a' to C */
+    if (strlen(key) != item(pid, 2)->u.str.len)
+        return bad_tensor(c, "storage key in persistent id holds a NUL byte", NULL);
     if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') ||
         strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
         return bad_tensor(c, "invalid storage key in persistent id", NULL);
@@ -882,6 +895,11 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     memset(params, 0, sizeof params);
     c2s_status st = parse_tensor(c, call, t, params, &nparams);
     size_t n = c->path_len, good = utf8_valid_prefix((const unsigned char *)c->path, n);
+    if (st == C2S_OK && c->nul_at != SIZE_MAX)
+        st = c2s_fail(c->err, C2S_ERR_INPUT,
+                      "tensor name '%s...' holds a NUL byte (torch.load keeps the whole dict "
+                      "key): such a name is not converted",
+                      c->path);
     if (st == C2S_OK && good < n)
         st = c2s_fail(c->err, C2S_ERR_INPUT,
                       "tensor name '%.*s...' is not valid UTF-8 after %zu bytes (a lone "
@@ -1021,7 +1039,7 @@ static int non_persistent(const pvm_value *state, const pvm_value *key)
         return 0;
     for (size_t i = 0; i < set->u.seq.len; i++) {
         const pvm_value *x = set->u.seq.items[i];
-        if (x->kind == PVM_STR && strcmp(x->u.str.data, key->u.str.data) == 0)
+        if (str_is(x, key->u.str.data, key->u.str.len))
             return 1;
     }
     return 0;
@@ -1029,9 +1047,8 @@ static int non_persistent(const pvm_value *state, const pvm_value *key)
 
 static int is_module_slot(const pvm_value *key)
 {
-    return key->kind == PVM_STR &&
-           (strcmp(key->u.str.data, "_parameters") == 0 ||
-            strcmp(key->u.str.data, "_buffers") == 0 || strcmp(key->u.str.data, "_modules") == 0);
+    return str_is(key, "_parameters", 11) || str_is(key, "_buffers", 8) ||
+           str_is(key, "_modules", 8);
 }
 
 /* The i-th child of a module (state: its __dict__), in state_dict() order:
@@ -1170,6 +1187,8 @@ static c2s_status step(walk_ctx *c)
     f->next += (size_t)used;
     c->path[f->name_len] = '\0';
     c->path_len = f->name_len;
+    if (c->nul_at >= f->name_len)
+        c->nul_at = SIZE_MAX; /* that label is no longer on the path */
     char buf[32];
     const char *label = NULL;
     int named = !ch.attribute;
@@ -1200,6 +1219,9 @@ static c2s_status step(walk_ctx *c)
         c2s_status st = path_set(c, base, label);
         if (st != C2S_OK)
             return st;
+        if (c->nul_at == SIZE_MAX && ch.key != NULL && ch.key->kind == PVM_STR &&
+            memchr(ch.key->u.str.data, '\0', ch.key->u.str.len) != NULL)
+            c->nul_at = base;
     }
     return visit(c, ch.v, mode == NAMED ? c->path_len : base, mode, counter);
 }
@@ -1210,6 +1232,7 @@ static c2s_status walk(walk_ctx *c, const pvm_value *root, enum walk_mode mode, 
         return oom(c);
     c->path[0] = '\0';
     c->path_len = 0;
+    c->nul_at = SIZE_MAX;
     c2s_status st = visit(c, root, 0, mode, counter);
     while (st == C2S_OK && c->depth > 0)
         st = step(c);

@@ -109,14 +109,14 @@ def read_safetensors(path):
 
 def run_ours(path, work):
     scan = subprocess.run([BIN, "--scan", "--json", str(path)], capture_output=True, text=True,
-                          timeout=120)
+                          errors="replace", timeout=120)
     try:
         verdict = json.loads(scan.stdout)["verdict"]
     except (ValueError, KeyError):
         verdict = "?"
     out = Path(work) / "out.safetensors"
     conv = subprocess.run([BIN, "-f", "-o", str(out), str(path)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, errors="replace", timeout=120)
     tensors = read_safetensors(out) if conv.returncode == 0 and out.exists() else None
     msg = (conv.stderr.strip().splitlines() or [""])[-1][:160]
     return scan.returncode, verdict, conv.returncode, tensors, msg

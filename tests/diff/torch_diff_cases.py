@@ -903,3 +903,400 @@ def zip64_record_size_small():
 @case
 def zip64_record_disk_entries_differ():
     return zip64_patched(rec_off=24, rec_fmt="<Q", rec_val=5)
+
+
+# ---- round 2: the legacy storage-keys pickle and the bytes after it -----------------
+
+def legacy_keys(keys_pickle, data):
+    """A legacy {'weight': 2x2 float on storage '0'} with the given keys pickle and tail."""
+    obj = DICT((U("weight"), ltensor(lpid("FloatStorage", "0", 4), (2, 2), (2, 1))))
+    return H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) + keys_pickle + data
+
+
+W2 = struct.pack("<4f", 5, 6, 7, 8)
+ONE = struct.pack("<Q", 4) + W
+
+
+@case
+def lkeys_duplicate_key():
+    """'0' listed twice: torch reads its bytes twice, the second read wins."""
+    return legacy_keys(P2(b"](" + U("0") + U("0") + b"e"), ONE + struct.pack("<Q", 4) + W2)
+
+
+@case
+def lkeys_str_not_list():
+    """The keys pickle is the str '0': torch iterates it (one key, '0')."""
+    return legacy_keys(P2(U("0")), ONE)
+
+
+@case
+def lkeys_dict():
+    return legacy_keys(P2(DICT((U("0"), H.NONE))), ONE)
+
+
+@case
+def lkeys_tuple():
+    return legacy_keys(P2(TUP(U("0"))), ONE)
+
+
+@case
+def lkeys_unknown_key():
+    return legacy_keys(P2(b"](" + U("0") + U("9") + b"e"), ONE + ONE)
+
+
+@case
+def lkeys_empty():
+    """No key listed: torch keeps the storage uninitialised."""
+    return legacy_keys(P2(b"]"), b"")
+
+
+@case
+def lkeys_count_wrong():
+    return legacy_keys(P2(b"]" + U("0") + b"a"), struct.pack("<Q", 3) + W)
+
+
+@case
+def lkeys_payload():
+    """The keys pickle runs a payload, then is the list ['0']."""
+    return legacy_keys(P2(TOUCH + b"0]" + U("0") + b"a"), ONE)
+
+
+@case
+def lkeys_payload_after_last():
+    """A payload pickle after the last storage: torch never reads it."""
+    return legacy_keys(P2(b"]" + U("0") + b"a"), ONE + PAYLOAD)
+
+
+@case
+def lkeys_short_bytes():
+    return legacy_keys(P2(b"]" + U("0") + b"a"), struct.pack("<Q", 4) + W[:8])
+
+
+@case
+def lkeys_int_key():
+    """Storage key 0 (an int) in the pid and in the list: torch reads it."""
+    pid = TUP(U("storage"), G("torch", "FloatStorage"), I(0), U("cpu"), I(4), H.NONE) + b"Q"
+    obj = DICT((U("weight"), ltensor(pid, (2, 2), (2, 1))))
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) + P2(b"]" + I(0) + b"a") + ONE)
+
+
+# ---- round 2: Python 2 names (fix_imports) and find_class special cases ------------
+
+@case
+def fiximports_commands_getoutput():
+    """Protocol 2: 'commands.getoutput' is subprocess.getoutput after fix_imports."""
+    return zipped(recs(P2(CALL(G("commands", "getoutput"), U("touch c2s-marker")))))
+
+
+@case
+def fiximports_builtin_eval():
+    return zipped(recs(P2(CALL(G("__builtin__", "eval"),
+                               U("__import__('os').system('touch c2s-marker')")))))
+
+
+@case
+def fiximports_proto0_commands():
+    """No PROTO opcode (protocol 0): fix_imports still maps the name."""
+    return zipped(recs(b"ccommands\ngetoutput\n(Vtouch c2s-marker\ntR."))
+
+
+@case
+def fiximports_legacy_commands():
+    return H.MAGIC_PICKLE + P2(I(1001)) + P2(
+        CALL(G("commands", "getoutput"), U("touch c2s-marker")))
+
+
+@case
+def findclass_storage_name_os():
+    """A name holding 'Storage' in any module: torch gives the storage type."""
+    pid = TUP(U("storage"), G("os", "FloatStorage"), U("0"), U("cpu"), I(4)) + b"Q"
+    return zipped(recs(ckpt(tensor(pid))))
+
+
+# ---- round 2: zip sizes and CRCs as miniz reads them -------------------------------
+
+def ckpt_raw_patched(which, **over):
+    ents = H.ckpt_entries(ckpt())
+    for e in ents:
+        if e["name"].endswith(which):
+            e.update(over)
+    return H.raw_zip(ents)
+
+
+@case
+def zip_crc_wrong_storage():
+    return ckpt_raw_patched("data/0", crc=0x12345678)
+
+
+@case
+def zip_crc_wrong_pickle():
+    return ckpt_raw_patched("data.pkl", crc=0x12345678)
+
+
+@case
+def zip_local_size_differs_storage():
+    return ckpt_raw_patched("data/0", local_size=8)
+
+
+@case
+def zip_descriptor_flag_storage():
+    return ckpt_raw_patched("data/0", flags=8)
+
+
+@case
+def zip_name_nul_constants():
+    """A record 'archive/constants.pkl\\0x': miniz's get_filename stops at the NUL."""
+    ents = H.ckpt_entries(ckpt()) + [{"name": b"archive/constants.pkl\0x", "data": P2(H.NONE)}]
+    return H.raw_zip(ents)
+
+
+@case
+def findclass_torch_underscore_tensor():
+    """The same call through its real module torch._tensor (control for the alias)."""
+    return zipped(recs(ckpt(CALL(G("torch._tensor", "_rebuild_from_type_v2"),
+                                 G("torch._utils", "_rebuild_tensor_v2"), G("torch", "Tensor"),
+                                 TUP(storage(), I(0), TUP(I(2), I(2)), TUP(I(2), I(1)), H.FALSE,
+                                     H.ORDERED_DICT()), DICT()))))
+
+
+@case
+def findclass_torch_tensor_alias_legacy():
+    """The alias is mapped on the zip path only: the legacy path imports torch.tensor."""
+    t = CALL(G("torch.tensor", "_rebuild_from_type_v2"), G("torch._utils", "_rebuild_tensor_v2"),
+             G("torch", "Tensor"), TUP(lpid("FloatStorage", "0", 4), I(0), TUP(I(2), I(2)),
+                                       TUP(I(2), I(1)), H.FALSE, H.ORDERED_DICT()), DICT())
+    return legacy_with(DICT((U("weight"), t)))
+
+
+@case
+def findclass_storage_name_legacy():
+    """'Storage' in the name: StorageType on the legacy path too, whatever the module."""
+    pid = TUP(U("storage"), G("os", "FloatStorage"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
+    return legacy_with(DICT((U("weight"), ltensor(pid, (2, 2), (2, 1)))))
+
+
+def cd_patched(which, field_off, fmt, value, extra=None):
+    """The hand-written checkpoint with one central directory field of a record changed."""
+    ents = H.ckpt_entries(ckpt())
+    if extra is not None:
+        for e in ents:
+            if e["name"].endswith(which):
+                e["extra"] = extra
+    raw = bytearray(H.raw_zip(ents))
+    name = ("archive/" + which).encode()
+    at = raw.index(b"PK\x01\x02" + raw[raw.index(b"PK\x01\x02") + 4:][:0])
+    while True:
+        n = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46:at + 46 + n] == name:
+            break
+        at += 46 + n + struct.unpack_from("<H", raw, at + 30)[0]
+    struct.pack_into(fmt, raw, at + field_off, value)
+    return bytes(raw)
+
+
+@case
+def cd_stored_comp_bigger():
+    """STORED data/0 whose central compressed size (20) differs from its size (16)."""
+    return cd_patched("data/0", 20, "<I", 20)
+
+
+@case
+def cd_stored_uncomp_bigger():
+    return cd_patched("data/0", 24, "<I", 20)
+
+
+@case
+def cd_stored_both_bigger():
+    """Both central sizes 20: the record runs 4 bytes into the next local header."""
+    raw = cd_patched("data/0", 20, "<I", 20)
+    b = bytearray(raw)
+    return cd_patched_bytes(b, "data/0", 24, 20)
+
+
+def cd_patched_bytes(raw, which, off, value):
+    name = ("archive/" + which).encode()
+    at = raw.index(b"PK\x01\x02")
+    while True:
+        n = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46:at + 46 + n] == name:
+            break
+        at += 46 + n + struct.unpack_from("<H", raw, at + 30)[0]
+    struct.pack_into("<I", raw, at + off, value)
+    return bytes(raw)
+
+
+@case
+def zip64_extra_uncomp_only():
+    """Central uncompressed size 0xFFFFFFFF, a ZIP64 extra with that one field (16)."""
+    return cd_patched("data/0", 24, "<I", 0xFFFFFFFF, extra=struct.pack("<HHQ", 1, 8, 16))
+
+
+@case
+def zip64_extra_uncomp_only_wrong():
+    """The same with the ZIP64 field saying 20."""
+    return cd_patched("data/0", 24, "<I", 0xFFFFFFFF, extra=struct.pack("<HHQ", 1, 8, 20))
+
+
+@case
+def zip64_extra_unneeded():
+    """A ZIP64 extra with a size (20) while the central fields are not 0xFFFFFFFF."""
+    return cd_patched("data/0", 24, "<I", 16, extra=struct.pack("<HHQQ", 1, 16, 20, 20))
+
+
+# ---- round 2: str decoding (BINUNICODE is surrogatepass; BINSTRING is utf-8 strict) ----
+
+def binunicode(b):
+    return b"X" + struct.pack("<I", len(b)) + b
+
+
+@case
+def binunicode_surrogate_key():
+    """BINUNICODE 'w\\ud800': CPython decodes with surrogatepass, torch loads it."""
+    return zipped(recs(P2(b"}" + binunicode(b"w\xed\xa0\x80") + tensor() + b"s")))
+
+
+@case
+def binunicode_invalid_utf8_key():
+    return zipped(recs(P2(b"}" + binunicode(b"w\xff") + tensor() + b"s")))
+
+
+@case
+def binstring_surrogate_key():
+    """SHORT_BINSTRING with the same bytes: utf-8 'strict' refuses them."""
+    return zipped(recs(P2(b"}" + binstring(b"w\xed\xa0\x80") + tensor() + b"s")))
+
+
+@case
+def binunicode_nul_key():
+    return zipped(recs(P2(b"}" + binunicode(b"w\x00x") + tensor() + b"s")))
+
+
+@case
+def binunicode_overlong_key():
+    """An overlong UTF-8 form of 'e' (C1 A5): invalid for CPython."""
+    return zipped(recs(P2(b"}" + binunicode(b"w\xc1\xa5") + tensor() + b"s")))
+
+
+@case
+def binunicode_surrogate_storage_key():
+    """A storage key with a lone surrogate: torch names the record data/<key>."""
+    return zipped(recs(ckpt(tensor(storage(binunicode(b"\xed\xa0\x80"))))))
+
+
+@case
+def binunicode_nul_keys_collide():
+    """'w\\0a' and 'w\\0b': cut at the NUL both would be 'w'."""
+    return zipped(recs(P2(b"}(" + binunicode(b"w\x00a") + tensor() + binunicode(b"w\x00b") +
+                          tensor() + b"u")))
+
+
+@case
+def binunicode_nul_parent_key():
+    """A tensor under a dict whose key holds a NUL: 'm\\0x.weight'."""
+    return zipped(recs(P2(DICT((binunicode(b"m\x00x"), DICT((U("weight"), tensor())))))))
+
+
+@case
+def binunicode_nul_key_no_tensor():
+    """A NUL in the key of a non-tensor entry beside a tensor: the tensor converts."""
+    return zipped(recs(P2(b"}(" + binunicode(b"meta\x00x") + I(1) + U("weight") + tensor() +
+                          b"u")))
+
+
+def module_nonpersistent(name_from, name_to):
+    """torch.save of an nn.Linear with buffers 'wa' (non-persistent) and 'w', the
+    first name patched in place (the pickle holds it once, memoized)."""
+    import torch
+    m = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        m.weight.copy_(torch.arange(4.).reshape(2, 2))
+        m.bias.copy_(torch.arange(2.))
+    m.register_buffer("wa", torch.ones(2), persistent=False)
+    m.register_buffer("w", torch.full((2,), 3.0))
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    raw = zipfile.ZipFile(buf)
+    pkl = raw.read("archive/data.pkl")
+    old = b"X\x02\x00\x00\x00" + name_from
+    assert pkl.count(old) == 1, pkl.count(old)
+    pkl = pkl.replace(old, b"X\x02\x00\x00\x00" + name_to)
+    return zipped([(n, pkl if n.endswith("data.pkl") else raw.read(n)) for n in raw.namelist()])
+
+
+@case
+def module_nonpersistent_control():
+    return module_nonpersistent(b"wa", b"wa")
+
+
+@case
+def module_nonpersistent_nul():
+    """The non-persistent buffer is 'w\\0': buffer 'w' is still persistent."""
+    return module_nonpersistent(b"wa", b"w\x00")
+
+
+def legacy_two_keys(k1, k2, typename=b"storage"):
+    """A legacy stream of tensors 'a' and 'b' on storages k1 and k2 (BINUNICODE
+    bytes), listed in that order, holding W and W2."""
+    def pid(k):
+        return TUP(binunicode(typename), G("torch", "FloatStorage"), binunicode(k), U("cpu"), I(4),
+                   H.NONE) + b"Q"
+    obj = DICT((U("a"), ltensor(pid(k1), (4,), (1,))), (U("b"), ltensor(pid(k2), (4,), (1,))))
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + binunicode(k1) + binunicode(k2) + b"e") +
+            struct.pack("<Q", 4) + W + struct.pack("<Q", 4) + W2)
+
+
+@case
+def legacy_keys_nul_distinct():
+    """Storage keys 'a\\0x' and 'a\\0y': two storages to torch, 'a' twice if cut."""
+    return legacy_two_keys(b"a\x00x", b"a\x00y")
+
+
+@case
+def legacy_keys_plain_distinct():
+    return legacy_two_keys(b"ax", b"ay")
+
+
+@case
+def legacy_typename_nul():
+    """The persistent id's typename 'storage\\0': not 'storage' to torch."""
+    return legacy_two_keys(b"ax", b"ay", typename=b"storage\x00")
+
+
+@case
+def legacy_listed_key_nul():
+    """Tensors on 'a'; the list is ['a', 'a\\0x']: torch asserts 'a\\0x' is a storage."""
+    obj = DICT((U("a"), ltensor(lpid("FloatStorage", "a", 4), (4,), (1,))))
+    return (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) +
+            P2(b"](" + U("a") + binunicode(b"a\x00x") + b"e") +
+            struct.pack("<Q", 4) + W + struct.pack("<Q", 4) + W2)
+
+
+@case
+def zip_storage_keys_nul_distinct():
+    """Zip: keys 'a\\0x' and 'a\\0y'; torch reads record data/a for both (c_str)."""
+    def st(k):
+        return TUP(U("storage"), G("torch", "FloatStorage"), binunicode(k), U("cpu"), I(4)) + b"Q"
+    pkl = P2(DICT((U("a"), tensor(st(b"a\x00x"))), (U("b"), tensor(st(b"a\x00y")))))
+    return zipped([("archive/data.pkl", pkl), ("archive/data/a", W), ("archive/version", b"3\n")])
+
+
+# ---- round 2: what persistent_load takes for a storage class --------------------------
+
+@case
+def storage_class_tensor_type():
+    """torch.FloatTensor as the storage class: persistent_load only asks .dtype."""
+    return zipped(recs(ckpt(tensor(storage(cls=G("torch", "FloatTensor"))))))
+
+
+@case
+def storage_class_untyped():
+    """torch.UntypedStorage: dtype uint8, so numel counts bytes (16)."""
+    return zipped(recs(ckpt(tensor(storage(numel=16, cls=G("torch", "UntypedStorage")),
+                                   size=(16,), stride=(1,)))))
+
+
+@case
+def storage_class_tensor_type_legacy():
+    pid = TUP(U("storage"), G("torch", "FloatTensor"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
+    return legacy_with(DICT((U("weight"), ltensor(pid, (2, 2), (2, 1)))))
