@@ -3048,16 +3048,24 @@ int pvm_is_global(const pvm_value *v, const char *module, const char *name)
            strcmp(v->u.global.name, name) == 0;
 }
 
+int pvm_str_is(const pvm_value *v, const char *s, size_t n)
+{
+    return v->kind == PVM_STR && v->u.str.len == n && memcmp(v->u.str.data, s, n) == 0;
+}
+
+int pvm_str_has_nul(const pvm_value *v)
+{
+    return memchr(v->u.str.data, '\0', v->u.str.len) != NULL;
+}
+
 pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key)
 {
     if (v == NULL || v->kind != PVM_DICT)
         return NULL;
     size_t n = strlen(key);
-    for (size_t i = 0; i < v->u.dict.len; i++) {
-        const pvm_value *k = v->u.dict.pairs[i].key;
-        if (k->kind == PVM_STR && k->u.str.len == n && memcmp(k->u.str.data, key, n) == 0)
+    for (size_t i = 0; i < v->u.dict.len; i++)
+        if (pvm_str_is(v->u.dict.pairs[i].key, key, n))
             return v->u.dict.pairs[i].val;
-    }
     return NULL;
 }
 

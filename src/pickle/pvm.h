@@ -253,6 +253,14 @@ void pvm_map_python2(const uint8_t **module, size_t *module_len, const uint8_t *
 
 /* Convenience predicates for walkers. */
 int pvm_is_global(const pvm_value *v, const char *module, const char *name);
+
+/* Whether v is the str s[0..n), all of it: a str may hold NUL bytes, where
+ * C string functions stop ('_buffers\0x' is not '_buffers' to Python). */
+int pvm_str_is(const pvm_value *v, const char *s, size_t n);
+
+/* Whether str (or bytes) v holds a NUL byte: seen as a C string it would
+ * be cut short there. */
+int pvm_str_has_nul(const pvm_value *v);
 /* Look up a str key in a PVM_DICT; NULL when absent or v is not a dict. */
 pvm_value *pvm_dict_get_str(const pvm_value *v, const char *key);
 /* Human-readable kind name ("dict", "tuple", ...). */

@@ -412,7 +412,7 @@ static c2s_status locate_storages(legacy_reader *L, const pvm_value *keys, uint6
         if (k->kind != PVM_STR)
             return c2s_fail(err, C2S_ERR_INPUT, "a storage key is a %s, not a str",
                             pvm_kind_name(k->kind));
-        if (strlen(k->u.str.data) != k->u.str.len) /* torch.load would not find 'a\0x' */
+        if (pvm_str_has_nul(k)) /* torch.load would not find 'a\0x' */
             return c2s_fail(err, C2S_ERR_INPUT, "listed storage key '%s...' holds a NUL byte",
                             k->u.str.data);
         c2s_status st = locate_one(L, k->u.str.data, &pos, err);

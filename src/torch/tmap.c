@@ -121,13 +121,6 @@ static int add_u64(uint64_t a, uint64_t b, uint64_t *out)
     return !__builtin_add_overflow(a, b, out);
 }
 
-/* Whether v is the str s, all of it: a str may hold NUL bytes, which
- * strcmp would stop at ('_buffers\0x' is not '_buffers' to Python). */
-static int str_is(const pvm_value *v, const char *s, size_t n)
-{
-    return v->kind == PVM_STR && v->u.str.len == n && memcmp(v->u.str.data, s, n) == 0;
-}
-
 static const char *display_path(const char *p)
 {
     return *p ? p : "(top level)";
@@ -423,7 +416,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     const pvm_value *pid = persid->u.persid.pid;
     size_t want = c->opts && c->opts->legacy_ids ? 6 : 5;
     if (pid->kind != PVM_TUPLE || pid->u.seq.len != want || item(pid, 0)->kind != PVM_STR ||
-        !str_is(item(pid, 0), "storage", 7) || item(pid, 1)->kind != PVM_GLOBAL ||
+        !pvm_str_is(item(pid, 0), "storage", 7) || item(pid, 1)->kind != PVM_GLOBAL ||
         item(pid, 2)->kind != PVM_STR || item(pid, 4)->kind != PVM_INT)
         return bad_tensor(c,
                           want == 6 ? "bad persistent id (expected ('storage', class, key, "
@@ -452,7 +445,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     }
     const char *key = item(pid, 2)->u.str.data;
     /* keys 'a\0x' and 'a\0y' are two storages to torch.load, 'a' to C */
-    if (strlen(key) != item(pid, 2)->u.str.len)
+    if (pvm_str_has_nul(item(pid, 2)))
         return bad_tensor(c, "storage key in persistent id holds a NUL byte", NULL);
     if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') ||
         strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
@@ -1039,7 +1032,7 @@ static int non_persistent(const pvm_value *state, const pvm_value *key)
         return 0;
     for (size_t i = 0; i < set->u.seq.len; i++) {
         const pvm_value *x = set->u.seq.items[i];
-        if (str_is(x, key->u.str.data, key->u.str.len))
+        if (pvm_str_is(x, key->u.str.data, key->u.str.len))
             return 1;
     }
     return 0;
@@ -1047,8 +1040,8 @@ static int non_persistent(const pvm_value *state, const pvm_value *key)
 
 static int is_module_slot(const pvm_value *key)
 {
-    return str_is(key, "_parameters", 11) || str_is(key, "_buffers", 8) ||
-           str_is(key, "_modules", 8);
+    return pvm_str_is(key, "_parameters", 11) || pvm_str_is(key, "_buffers", 8) ||
+           pvm_str_is(key, "_modules", 8);
 }
 
 /* The i-th child of a module (state: its __dict__), in state_dict() order:
@@ -1220,7 +1213,7 @@ static c2s_status step(walk_ctx *c)
         if (st != C2S_OK)
             return st;
         if (c->nul_at == SIZE_MAX && ch.key != NULL && ch.key->kind == PVM_STR &&
-            memchr(ch.key->u.str.data, '\0', ch.key->u.str.len) != NULL)
+            pvm_str_has_nul(ch.key))
             c->nul_at = base;
     }
     return visit(c, ch.v, mode == NAMED ? c->path_len : base, mode, counter);
