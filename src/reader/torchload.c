@@ -144,10 +144,8 @@ static c2s_status judge_first_pickle(const rd_input *in, const c2s_open_options 
 c2s_status torchload_judge(const rd_input *in, const c2s_open_options *o, c2s_report *r,
                            c2s_error *err)
 {
-    unsigned char h[LEGACY_TAR_BLOCK];
     const char *format = r->format ? r->format : "non-zip";
-    if (in->size >= LEGACY_TAR_BLOCK && pread_full(in->fd, h, sizeof h, 0) == LEGACY_TAR_BLOCK &&
-        legacy_tar_first_block(h)) {
+    if (legacy_tar_takes(in)) {
         findings_add(&r->findings,
                      "torch.load reads this %s file as a tar of pickles (Python's tarfile takes "
                      "its first 512 bytes)",

@@ -141,6 +141,13 @@ int legacy_tar_first_block(const unsigned char block[LEGACY_TAR_BLOCK])
     return all_zero(block) || checksum_holds(block);
 }
 
+int legacy_tar_takes(const rd_input *in)
+{
+    unsigned char h[LEGACY_TAR_BLOCK];
+    return in->size >= LEGACY_TAR_BLOCK && pread_full(in->fd, h, sizeof h, 0) == LEGACY_TAR_BLOCK &&
+           legacy_tar_first_block(h);
+}
+
 /* ---- the members ---------------------------------------------------------------- */
 
 /* The number fields frombuf() parses besides the checksum (offset, length):

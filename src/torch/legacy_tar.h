@@ -33,6 +33,9 @@
 /* Does tarfile.open take a file whose first 512 bytes are block? */
 int legacy_tar_first_block(const unsigned char block[LEGACY_TAR_BLOCK]);
 
+/* Does it take the file in (legacy_tar_first_block on its first block)? */
+int legacy_tar_takes(const rd_input *in);
+
 /* tarfile.nti() on the n-byte field f: 0 and *v, 1 when the number does not
  * fit an int64 (*v then saturated), or -1 when tarfile raises. */
 int legacy_tar_number(const unsigned char *f, size_t n, int64_t *v);

@@ -203,15 +203,6 @@ static int looks_like_safetensors(const unsigned char *b, size_t n)
     return b[8] == '{' && len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
-/* Does torch.load's tarfile.open take the file (legacy_tar.h)? */
-static int looks_like_tar(const rd_input *in)
-{
-    unsigned char h[LEGACY_TAR_BLOCK];
-    if (in->size < LEGACY_TAR_BLOCK || pread_full(in->fd, h, sizeof h, 0) != LEGACY_TAR_BLOCK)
-        return 0;
-    return legacy_tar_first_block(h);
-}
-
 /* Why a file that did not start as a legacy checkpoint does not convert. */
 static c2s_status what_it_is(const rd_input *in, c2s_error *err)
 {
@@ -498,7 +489,7 @@ static c2s_status legacy_open(const rd_input *in, const c2s_open_options *o, voi
     L->fd = in->fd;
     L->size = in->size;
     find_hidden_zip(in, r);
-    if (looks_like_tar(in)) {
+    if (legacy_tar_takes(in)) {
         c2s_status st = legacy_tar_judge(in, o, r, err);
         return st != C2S_OK ? st
                             : c2s_fail(err, C2S_ERR_INPUT,
