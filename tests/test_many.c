@@ -8,10 +8,6 @@
  *     names (its hash must fold exactly A-Z), and zipsrc looks names up in
  *     that index instead of sorting as miniz does; every record must still
  *     be found, in any case, and a case-equal pair reported as before;
- *   - zipsrc_may_be_torchscript(), the first look of the TorchScript
- *     reader's sniffing at the central directory alone (its names read in
- *     place, one pass each): the name rules' edges, and a directory the
- *     full reading refuses;
  *   - zipsrc_storage_size_near(), storage lookups that try the entry after
  *     the last one found first;
  *   - local headers read through ziplayout's window: the data offsets of
@@ -139,114 +135,6 @@ Test(many, layout_window_gives_every_data_offset)
     ziplayout_free(&zl);
     findings_free(&f);
     close(fd);
-    free(p);
-}
-
-static int may_be_script(const zb_entry *e, size_t n)
-{
-    char *p = tu_path(dir, "s.pt");
-    cr_assert_eq(zb_write(p, e, n), 0);
-    int fd = open(p, O_RDONLY);
-    cr_assert_geq(fd, 0);
-    off_t size = lseek(fd, 0, SEEK_END);
-    int may = zipsrc_may_be_torchscript(fd, (uint64_t)size);
-    close(fd);
-    free(p);
-    return may;
-}
-
-Test(many, may_be_torchscript_from_names_alone)
-{
-    zb_entry plain[] = {{"m/data.pkl", "\x80\x02}.", 4, 0},
-                        {"m/data/0", "abcd", 4, 0},
-                        {"m/version", "3\n", 2, 0}};
-    cr_expect_eq(may_be_script(plain, 3), 0);
-    zb_entry constants[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/Constants.PKL", "x", 1, 0}};
-    cr_expect_eq(may_be_script(constants, 2), 1);
-    zb_entry code[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {"m/code/m.py", "x", 1, 0}};
-    cr_expect_eq(may_be_script(code, 2), 1);
-    zb_entry attrs[] = {{"m/attributes.pkl", "\x80\x02}.", 4, 0}, {"m/model.json", "{}", 2, 0}};
-    cr_expect_eq(may_be_script(attrs, 2), 1);
-    zb_entry json[] = {{"m/MODEL.JSON", "{}", 2, 0}};
-    cr_expect_eq(may_be_script(json, 1), 1);
-    /* not a zip at all: the full opening says why */
-    char *p = tu_path(dir, "t.txt");
-    cr_assert_eq(tu_write(p, "hello", 5), 0);
-    int fd = open(p, O_RDONLY);
-    cr_expect_eq(zipsrc_may_be_torchscript(fd, 5), 1);
-    close(fd);
-    free(p);
-}
-
-/* The one-pass look at each name gives what the name rules say: "code/"
- * anywhere and exactly so, the three suffixes in any case and only at the
- * end, a NUL anywhere; and 1 for a central directory the full reading
- * refuses, whatever the names before. */
-Test(many, may_be_torchscript_name_edges)
-{
-    zb_entry e[] = {{"m/data.pkl", "\x80\x02}.", 4, 0}, {NULL, "x", 1, 0}};
-    static const struct {
-        const char *name;
-        int may;
-    } cases[] = {
-        {"m/xcode/y", 1},
-        {"m/code/", 1},
-        {"code/x", 1},
-        {"m/Code/x", 0},
-        {"m/code", 0},
-        {"m/cod/e", 0},
-        {"m/c", 0},
-        {"m/x.CONSTANTS.PKL", 1},
-        {"m/constants.pklx", 0},
-        {"m/attributes.pkL", 1},
-        {"m/ttributes.pkl", 0},
-        {"m/model.jsoN", 1},
-        {"m/model.jso", 0},
-        {"l", 0},
-        {"n", 0},
-        {"m/data/0", 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        e[1].name = cases[i].name;
-        cr_expect_eq(may_be_script(e, 2), cases[i].may, "%s", cases[i].name);
-    }
-    /* a NUL in a name: patched into "m/aXb" (local and central names) */
-    e[1].name = "m/aXb";
-    char *p = tu_path(dir, "nul.pt");
-    cr_assert_eq(zb_write(p, e, 2), 0);
-    size_t len;
-    unsigned char *buf = tu_read(p, &len);
-    cr_assert_not_null(buf);
-    for (unsigned char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "m/aXb", 5));)
-        at[3] = '\0';
-    cr_assert_eq(tu_write(p, buf, len), 0);
-    int fd = open(p, O_RDONLY);
-    cr_assert_geq(fd, 0);
-    cr_expect_eq(zipsrc_may_be_torchscript(fd, len), 1);
-    close(fd);
-    /* the second entry's central record says STORED with sizes that differ:
-     * refused by the full reading, so "may be" (it will say why) */
-    e[1].name = "m/data/0";
-    cr_assert_eq(zb_write(p, e, 2), 0);
-    free(buf);
-    buf = tu_read(p, &len);
-    cr_assert_not_null(buf);
-    unsigned char *cd = buf;
-    for (int k = 0; k < 2; k++) /* the second central record */
-        cd = memmem(cd + (k ? 4 : 0), len - (size_t)(cd - buf) - (k ? 4 : 0), "PK\x01\x02", 4);
-    cr_assert_not_null(cd);
-    cr_assert_eq(memcmp(cd + 46, "m/data/0", 8), 0);
-    cd[24] ^= 1; /* the uncompressed size */
-    cr_assert_eq(tu_write(p, buf, len), 0);
-    fd = open(p, O_RDONLY);
-    cr_assert_geq(fd, 0);
-    cr_expect_eq(zipsrc_may_be_torchscript(fd, len), 1);
-    close(fd);
-    zipsrc *z = NULL;
-    c2s_error err;
-    cr_expect_eq(zipsrc_open(p, 0, &z, NULL, &err), C2S_ERR_INPUT);
-    cr_expect_str_eq(err.msg, "corrupt zip archive: an entry's sizes contradict its method");
-    free(buf);
     free(p);
 }
 
@@ -472,14 +360,6 @@ Test(many, central_directory_larger_than_the_window)
     }
     ziplayout_free(&zl);
     findings_free(&f);
-    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 1);
-    close(fd);
-    n = make_long(e, "m/data/0");
-    cr_assert_eq(zb_write(p, e, n), 0);
-    fd = open(p, O_RDONLY);
-    cr_assert_geq(fd, 0);
-    size = lseek(fd, 0, SEEK_END);
-    cr_expect_eq(zipsrc_may_be_torchscript(fd, (uint64_t)size), 0);
     close(fd);
     free(p);
 }

@@ -119,8 +119,8 @@ static c2s_status judge_objects(npy_reader *n, const rd_input *in, uint64_t at,
     return C2S_OK;
 }
 
-static c2s_status npy_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                           c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status npy_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                           const pvm_value **top, c2s_error *err)
 {
     *top = NULL;
     npy_reader *n = calloc(1, sizeof *n);

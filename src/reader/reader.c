@@ -112,9 +112,37 @@ c2s_status rd_input_open_fd(rd_input *in, int fd, const char *name, c2s_error *e
 
 void rd_input_close(rd_input *in)
 {
+    zipsrc_close(in->zip);
+    in->zip = NULL;
+    findings_free(&in->zip_findings);
     if (in->fd >= 0)
         close(in->fd);
     in->fd = -1;
+}
+
+/* A zip archive opened once for the readers of zips (rd_input.zip).  An
+ * opening that fails leaves nothing: the reader that takes the file opens
+ * it again and reports why. */
+static void open_zip_once(rd_input *in, uint64_t max_pickle)
+{
+    if (in->nhead < 4 || memcmp(in->head, "PK\x03\x04", 4) != 0)
+        return;
+    c2s_error err;
+    c2s_error_clear(&err);
+    if (zipsrc_open_fd(in->fd, in->size, max_pickle, &in->zip, &in->zip_findings, &err) != C2S_OK)
+        findings_free(&in->zip_findings);
+}
+
+c2s_status rd_input_take_zip(rd_input *in, uint64_t max_pickle, zipsrc **out, findings *f,
+                             c2s_error *err)
+{
+    if (in->zip == NULL)
+        return zipsrc_open_fd(in->fd, in->size, max_pickle, out, f, err);
+    if (!findings_move(f, &in->zip_findings))
+        return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
+    *out = in->zip;
+    in->zip = NULL;
+    return C2S_OK;
 }
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -145,10 +173,11 @@ policy_options rd_policy(const c2s_open_options *o)
 
 /* ---- the reader ------------------------------------------------------------------ */
 
-c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,
+c2s_status rd_open(rd *r, rd_input *in, const c2s_open_options *o, c2s_report *rep,
                    const pvm_value **top, c2s_error *err)
 {
     size_t n = sizeof READERS / sizeof READERS[0], i = 0;
+    open_zip_once(in, o ? o->limits.max_pickle : 0);
     while (i + 1 < n && !READERS[i]->sniff(in))
         i++;
     r->ops = READERS[i];

@@ -52,6 +52,14 @@ typedef struct rd_input {
     int from_fd;                     /* opened from a descriptor: path is only a name */
     unsigned char head[RD_HEAD_LEN]; /* the first bytes */
     size_t nhead;
+    /* A zip archive (head "PK\3\4") is opened once, by rd_open before the
+     * readers sniff: the TorchScript sniff asks the opened archive, and the
+     * reader that takes the file adopts it and the findings of its opening
+     * (rd_input_take_zip) instead of reading the central directory and
+     * every local header again.  NULL when the file is no zip, or when the
+     * opening failed: the reader then opens it itself, for the error. */
+    zipsrc *zip;
+    findings zip_findings;
 } rd_input;
 
 /* Open path read-only, fstat it (a regular file, not empty) and read its
@@ -70,6 +78,11 @@ c2s_status rd_input_open(rd_input *in, const char *path, c2s_error *err);
 c2s_status rd_input_open_fd(rd_input *in, int fd, const char *name, c2s_error *err);
 void rd_input_close(rd_input *in);
 
+/* The zip rd_open opened (in->zip, then NULL; its findings appended to f),
+ * or, when there is none, a fresh zipsrc_open_fd of the input. */
+c2s_status rd_input_take_zip(rd_input *in, uint64_t max_pickle, zipsrc **out, findings *f,
+                             c2s_error *err);
+
 typedef struct rd_stream rd_stream;
 
 /* What a format reader provides.  impl is the reader's own state. */
@@ -81,7 +94,7 @@ typedef struct rd_ops {
     /* Judge: interpret every pickle the loader would run, adding globals and
      * findings to r (which is filled even when this fails); on success
      * *top is the object to map (or NULL when the format has no pickle). */
-    c2s_status (*open)(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+    c2s_status (*open)(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
                        const pvm_value **top, c2s_error *err);
     /* The scan's integrity pass: check every record (CRCs); each mismatch
      * is added to f (the report's damage). */
@@ -118,7 +131,7 @@ typedef struct rd {
 } rd;
 
 /* Choose the reader for in and open it (ops->open).  r->format is set. */
-c2s_status rd_open(rd *r, const rd_input *in, const c2s_open_options *o, c2s_report *rep,
+c2s_status rd_open(rd *r, rd_input *in, const c2s_open_options *o, c2s_report *rep,
                    const pvm_value **top, c2s_error *err);
 void rd_close(rd *r);
 

@@ -23,7 +23,7 @@ static int st_sniff(const rd_input *in)
     return len >= 2 && len <= C2S_ST_MAX_HEADER;
 }
 
-static c2s_status st_open(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+static c2s_status st_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
                           const pvm_value **top, c2s_error *err)
 {
     (void)o, (void)r;

@@ -88,7 +88,7 @@ static void drop_index_path(const char *prefix, c2s_error *err)
         memmove(err->msg, err->msg + n + k + 2, strlen(err->msg + n + k + 2) + 1);
 }
 
-static c2s_status tf_open(const rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+static c2s_status tf_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
                           const pvm_value **top, c2s_error *err)
 {
     (void)o, (void)r; /* no pickle: no globals, and the checks are errors */

@@ -479,8 +479,8 @@ static c2s_status read_object(legacy_reader *L, const rd_input *in, const c2s_op
     return st;
 }
 
-static c2s_status legacy_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                              c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status legacy_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                              const pvm_value **top, c2s_error *err)
 {
     legacy_reader *L = calloc(1, sizeof *L);
     if (L == NULL)

@@ -2,9 +2,9 @@
  * rd_script.c - TorchScript archives behind the reader interface (see
  * rd_script.h for what is judged and what is converted).
  *
- * sniff: a zip archive that zipsrc opens and calls TorchScript (this reads
- * the central directory once more than the other readers need; it is
- * bounded by the index).  open: data.pkl, constants.pkl and every
+ * sniff: a zip archive that zipsrc opened (rd_open opens every zip once,
+ * for this sniff and for whichever reader then takes it) and calls
+ * TorchScript.  open: data.pkl, constants.pkl and every
  * code/...debug_pkl run through the restricted VM and are judged; the code/
  * record of every "__torch__" qualifier the pickles name is read
  * (tscode.h), and the "__torch__" globals are then classed by what it
@@ -71,18 +71,8 @@ static int push_str(char ***list, size_t *n, const char *s)
 
 static int script_sniff(const rd_input *in)
 {
-    if (in->nhead < 4 || memcmp(in->head, "PK\x03\x04", 4) != 0)
-        return 0;
-    if (!zipsrc_may_be_torchscript(in->fd, in->size))
-        return 0;
-    findings f = {0};
-    c2s_error err = {0};
-    zipsrc *z = NULL;
-    int yes = zipsrc_open_fd(in->fd, in->size, 0, &z, &f, &err) == C2S_OK &&
-              (zipsrc_is_torchscript(z) || zipsrc_is_model_json(z));
-    zipsrc_close(z);
-    findings_free(&f);
-    return yes;
+    /* rd_open opened every zip archive it could (rd_input.zip) */
+    return in->zip != NULL && (zipsrc_is_torchscript(in->zip) || zipsrc_is_model_json(in->zip));
 }
 
 /* ---- judging ----------------------------------------------------------------- */
@@ -460,15 +450,14 @@ static c2s_status open_model_json(script_reader *s, const c2s_open_options *o, c
     return st;
 }
 
-static c2s_status script_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                              c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status script_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                              const pvm_value **top, c2s_error *err)
 {
     script_reader *s = calloc(1, sizeof *s);
     if (s == NULL)
         return oom(err);
     *impl = s;
-    c2s_status st = zipsrc_open_fd(in->fd, in->size, o ? o->limits.max_pickle : 0, &s->zip,
-                                   &r->findings, err);
+    c2s_status st = rd_input_take_zip(in, o ? o->limits.max_pickle : 0, &s->zip, &r->findings, err);
     if (st != C2S_OK)
         return st;
     if (zipsrc_is_model_json(s->zip))

@@ -181,15 +181,15 @@ static void zip_release(void *impl)
     z->vm = NULL;
 }
 
-static c2s_status zip_open(const rd_input *in, const c2s_open_options *o, void **impl,
-                           c2s_report *r, const pvm_value **top, c2s_error *err)
+static c2s_status zip_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
+                           const pvm_value **top, c2s_error *err)
 {
     zip_reader *z = calloc(1, sizeof *z);
     if (z == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     *impl = z;
     uint64_t max_pickle = o ? o->limits.max_pickle : 0;
-    c2s_status s = zipsrc_open_fd(in->fd, in->size, max_pickle, &z->zip, &r->findings, err);
+    c2s_status s = rd_input_take_zip(in, max_pickle, &z->zip, &r->findings, err);
     /* TorchScript archives have a loader of their own (not judged here yet) */
     if (s != C2S_OK && err->rule != C2S_RULE_CORRUPT &&
         strcmp(err->msg, "TorchScript archives are not supported yet") != 0 &&

@@ -29,6 +29,19 @@ int findings_add(findings *f, const char *fmt, ...)
     return 1;
 }
 
+int findings_move(findings *dst, findings *src)
+{
+    if (src->n > 0 &&
+        !grow_in_place((void **)&dst->items, &dst->cap, dst->n + src->n, sizeof *dst->items))
+        return 0;
+    for (size_t i = 0; i < src->n; i++)
+        dst->items[dst->n++] = src->items[i];
+    free(src->items);
+    src->items = NULL;
+    src->n = src->cap = 0;
+    return 1;
+}
+
 void findings_free(findings *f)
 {
     if (f == NULL)

@@ -20,6 +20,10 @@ typedef c2s_findings findings;
  * then replaced by a generic one if possible).  f may be NULL. */
 int findings_add(findings *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Move src's lines to the end of dst, in order, emptying src; returns 0,
+ * both lists untouched, when out of memory. */
+int findings_move(findings *dst, findings *src);
+
 void findings_free(findings *f);
 
 #endif /* FINDINGS_H */

@@ -829,35 +829,6 @@ static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findin
     return st;
 }
 
-/* Every record decoded as parse_central decodes it, and failing where it
- * fails, but nothing kept: the names are handed to fn where they lie in the
- * window over the directory. */
-c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
-                               c2s_error *err)
-{
-    findings ignored = {0};
-    end_info e = {0};
-    cd_walk w;
-    c2s_status st = load_central(fd, file_size, &e, &w, &ignored, err);
-    findings_free(&ignored);
-    for (uint64_t i = 0; st == C2S_OK && i < e.entries; i++) {
-        zl_entry z = {0};
-        const unsigned char *r = NULL;
-        size_t len = 0, avail = 0;
-        if ((st = cd_next(&w, &r, &avail, err)) != C2S_OK)
-            break;
-        const char *bad = decode_central(r, avail, &z, &len);
-        int refused = bad == NULL ? sizes_refused(&z) : 0;
-        if (bad != NULL || refused)
-            st = corrupt(err, bad != NULL ? bad : "an entry refused by PyTorch");
-        else if (fn((const char *)r + CENTRAL_LEN, z.name_len, arg) != 0)
-            break;
-        w.at += len;
-    }
-    free(w.buf);
-    return st;
-}
-
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
 {
     c2s_status st = read_central(fd, file_size, zl, f, err);

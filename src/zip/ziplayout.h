@@ -80,17 +80,6 @@ typedef struct ziplayout {
  * cannot be read at all. */
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
 
-/* fn(name, len, arg) for the name of each entry of the central directory,
- * in its order (name: len bytes, not NUL-terminated, valid during the call
- * only), until fn returns nonzero.  Reads the end record(s) and the central
- * directory as ziplayout_read does, and fails wherever that reading fails
- * (with another message when an entry's sizes are refused), but builds no
- * entries and reads no local header: for a quick look at the names of an
- * archive of 200,000 entries before the full reading. */
-typedef int ziplayout_name_fn(const char *name, size_t len, void *arg);
-c2s_status ziplayout_each_name(int fd, uint64_t file_size, ziplayout_name_fn *fn, void *arg,
-                               c2s_error *err);
-
 void ziplayout_free(ziplayout *zl);
 
 /* Compare two names as miniz does: byte by byte after mapping A-Z to a-z,

@@ -956,45 +956,6 @@ int zipsrc_torch_load_sees_script(const zipsrc *z)
     return has_exact_record(z, "constants.pkl");
 }
 
-static int name_ends_with_nocase(const char *name, size_t len, const char *suffix, size_t k)
-{
-    return len >= k && ziplayout_name_cmp(name + len - k, k, suffix, k) == 0;
-}
-
-/* Does the name say the archive may be TorchScript: a NUL (it may cut the
- * archive name, and with it the record keys), "code/" anywhere, a name
- * ending in constants.pkl, attributes.pkl or model.json in any case?  One
- * pass over the bytes, the suffixes compared only when the last letter is
- * theirs: 200,000 names go through here before a checkpoint is opened. */
-static int name_may_be_script(const char *name, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (name[i] == '\0' ||
-            (name[i] == 'c' && len - i >= 5 && memcmp(name + i, "code/", 5) == 0))
-            return 1;
-    char last = len > 0 ? name[len - 1] : '\0';
-    if (last == 'l' || last == 'L')
-        return name_ends_with_nocase(name, len, "constants.pkl", 13) ||
-               name_ends_with_nocase(name, len, "attributes.pkl", 14);
-    return (last == 'n' || last == 'N') && name_ends_with_nocase(name, len, "model.json", 10);
-}
-
-/* ziplayout_name_fn: *may set, and the walk stopped, at the first such name. */
-static int note_script_name(const char *name, size_t len, void *may)
-{
-    return *(int *)may = name_may_be_script(name, len);
-}
-
-int zipsrc_may_be_torchscript(int fd, uint64_t size)
-{
-    int may = 0;
-    c2s_error err;
-    /* the names straight from the directory's bytes: no entry is built */
-    if (ziplayout_each_name(fd, size, note_script_name, &may, &err) != C2S_OK)
-        return 1; /* the full opening will say what is wrong */
-    return may;
-}
-
 int zipsrc_is_torchscript(const zipsrc *z)
 {
     if (find_record(z, "constants.pkl") != NULL)

@@ -108,14 +108,6 @@ int zipsrc_is_model_json(const zipsrc *z);
  * finds it) or any entry under "<archive>/code/". */
 int zipsrc_is_torchscript(const zipsrc *z);
 
-/* 0 when the zip in fd (size bytes) can be neither of the above, judged
- * from the names of its central directory alone (no record named like
- * constants.pkl, attributes.pkl or model.json, none holding "code/" or a
- * NUL); 1 when it may be, or when the central directory cannot be read.
- * A cheap first look, so that a checkpoint of 200,000 entries is not
- * opened twice just to learn it is not TorchScript. */
-int zipsrc_may_be_torchscript(int fd, uint64_t size);
-
 /* 1 when torch.load would hand the archive to torch.jit.load: a record named
  * exactly "constants.pkl" (torch.load compares the listed names whole). */
 int zipsrc_torch_load_sees_script(const zipsrc *z);
