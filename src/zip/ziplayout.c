@@ -273,20 +273,20 @@ static int apply_zip64(const unsigned char *extra, size_t len, uint64_t *size, u
     return 1;
 }
 
-/* Move the names into a block of the used bytes exactly (zl->names was
- * sized for the worst case); when that cannot be had, keep the big one. */
+/* Cut the names' block to the used bytes (zl->names was sized for the
+ * worst case).  realloc shrinks in place, a mapping with mremap: no copy,
+ * no page touched.  It may still move the block: the names are pointed at
+ * again where read_records put them, one after another in entry order. */
 static void fit_names(ziplayout *zl, size_t used)
 {
-    char *fit = malloc(used ? used : 1);
+    char *fit = realloc(zl->names, used ? used : 1);
     if (fit == NULL)
         return;
-    huge_advise(fit, used);
-    memcpy(fit, zl->names, used);
-    huge_unadvise(fit, used);
-    for (size_t i = 0; i < zl->n; i++)
-        zl->entries[i].name = fit + (zl->entries[i].name - zl->names);
-    free(zl->names);
     zl->names = fit;
+    for (size_t i = 0; i < zl->n; i++) {
+        zl->entries[i].name = fit;
+        fit += zl->entries[i].name_len + 1;
+    }
 }
 
 /* What is wrong with the central directory record at r (avail bytes of the
@@ -342,24 +342,36 @@ typedef struct cd_walk {
     uint32_t this_disk; /* the end record's */
 } cd_walk;
 
+/* 1 when the n bytes at r hold a whole record: its fixed part and its
+ * name, extra field and comment (as decode_central measures it). */
+static int record_whole(const unsigned char *r, size_t n)
+{
+    return n >= CENTRAL_LEN &&
+           n - CENTRAL_LEN >= (size_t)le16(r + 28) + le16(r + 30) + le16(r + 32);
+}
+
 /* The next record: *r, and *avail bytes from it that decode_central may
- * read.  *avail is the rest of the directory when the window holds it, else
- * at least RECORD_MAX: decode_central then decides as it would with the
- * rest of the directory (no record reaches further than RECORD_MAX). */
+ * read.  The window is refilled from the record when it does not hold the
+ * record whole and the directory goes on past it; a refill reads up to
+ * cap >= RECORD_MAX bytes, so it then holds the record or the rest of the
+ * directory.  Either way decode_central decides as it would with the rest
+ * of the directory, and each byte is read once, bar a record cut by the
+ * window's end. */
 static c2s_status cd_next(cd_walk *w, const unsigned char **r, size_t *avail, c2s_error *err)
 {
-    size_t left = w->cd_size - w->at;
-    size_t want = left < RECORD_MAX ? left : RECORD_MAX;
-    if (w->at - w->start + want > w->len) {
+    size_t held = w->start + w->len - w->at; /* w->at never passes the window */
+    if (!record_whole(w->buf + (w->at - w->start), held) && w->start + w->len < w->cd_size) {
+        size_t left = w->cd_size - w->at;
         size_t n = left < w->cap ? left : w->cap;
         c2s_status st = read_at(w->fd, w->buf, n, w->cd_offset + w->at, err);
         if (st != C2S_OK)
             return st;
         w->start = w->at;
         w->len = n;
+        held = n;
     }
     *r = w->buf + (w->at - w->start);
-    *avail = w->len - (w->at - w->start);
+    *avail = held;
     return C2S_OK;
 }
 
@@ -812,8 +824,8 @@ static c2s_status load_central(int fd, uint64_t file_size, end_info *e, cd_walk 
 }
 
 /* The end record(s) and the central directory, parsed into zl. */
-static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
-                               c2s_error *err)
+c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *zl, findings *f,
+                                  c2s_error *err)
 {
     memset(zl, 0, sizeof *zl);
     end_info e = {0};
@@ -829,11 +841,10 @@ static c2s_status read_central(int fd, uint64_t file_size, ziplayout *zl, findin
     return st;
 }
 
-c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+c2s_status ziplayout_read_local(int fd, uint64_t file_size, ziplayout *zl, findings *f,
+                                c2s_error *err)
 {
-    c2s_status st = read_central(fd, file_size, zl, f, err);
-    if (st != C2S_OK)
-        return st;
+    c2s_status st = C2S_OK;
     /* no window (NULL buf) if it cannot be allocated: every read a pread */
     window w = {fd, file_size, 0, 0, zl->n > 1 ? malloc(WINDOW) : NULL};
     for (size_t i = 0; st == C2S_OK && i < zl->n; i++) {
@@ -851,6 +862,12 @@ c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f
     if (st != C2S_OK)
         ziplayout_free(zl);
     return st;
+}
+
+c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *zl, findings *f, c2s_error *err)
+{
+    c2s_status st = ziplayout_read_central(fd, file_size, zl, f, err);
+    return st == C2S_OK ? ziplayout_read_local(fd, file_size, zl, f, err) : st;
 }
 
 void ziplayout_free(ziplayout *zl)

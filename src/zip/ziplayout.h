@@ -80,6 +80,16 @@ typedef struct ziplayout {
  * cannot be read at all. */
 c2s_status ziplayout_read(int fd, uint64_t file_size, ziplayout *out, findings *f, c2s_error *err);
 
+/* ziplayout_read in its two halves, for a caller with work to start in
+ * between (zipsrc reads data.pkl while the local headers are checked):
+ * the end record(s) and the central directory, every entry decoded but no
+ * local header read (local_ok 0); then the local headers and the layout.
+ * Either frees out when it fails. */
+c2s_status ziplayout_read_central(int fd, uint64_t file_size, ziplayout *out, findings *f,
+                                  c2s_error *err);
+c2s_status ziplayout_read_local(int fd, uint64_t file_size, ziplayout *out, findings *f,
+                                c2s_error *err);
+
 void ziplayout_free(ziplayout *zl);
 
 /* Compare two names as miniz does: byte by byte after mapping A-Z to a-z,
