@@ -633,3 +633,110 @@ Test(zipsrc, verify_all_skips_the_pickle_read_whole)
     zipsrc_close(fresh);
     free(p);
 }
+
+/* A data.pkl of 1.5 MiB written first, as torch.save writes it: read on a
+ * thread beside the local headers (zipsrc_pickle_prefetched), with exactly
+ * the bytes of a plain read; damaged, the same error as the plain read;
+ * over the pickle limit, the limit's error, unread. */
+#define BIG_PICKLE ((size_t)3 << 19)
+
+static unsigned char *big_pickle(void)
+{
+    unsigned char *pkl = malloc(BIG_PICKLE);
+    cr_assert_not_null(pkl);
+    for (size_t i = 0; i < BIG_PICKLE; i++)
+        pkl[i] = (unsigned char)(i * 2654435761u >> 13);
+    return pkl;
+}
+
+/* zipsrc_read_pickle of p with that max_pickle: status, message, bytes
+ * (malloc'd or NULL), and whether they were the prefetched ones. */
+static c2s_status read_pickle_of(const char *p, uint64_t max_pickle, char *msg, size_t cap,
+                                 uint8_t **data, size_t *len, int *prefetched)
+{
+    zipsrc *z = NULL;
+    c2s_error err;
+    c2s_error_clear(&err);
+    cr_assert_eq(zipsrc_open(p, max_pickle, &z, NULL, &err), C2S_OK, "%s", err.msg);
+    c2s_status st = zipsrc_read_pickle(z, data, len, &err);
+    snprintf(msg, cap, "%s", err.msg);
+    *prefetched = zipsrc_pickle_prefetched(z);
+    zipsrc_close(z);
+    return st;
+}
+
+Test(zipsrc, big_pickle_read_beside_the_layout)
+{
+    unsigned char *pkl = big_pickle();
+    zb_entry first[] = {{"archive/data.pkl", pkl, BIG_PICKLE, 0}, {"archive/data/0", "abcd", 4, 0}};
+    zb_entry second[] = {{"archive/data/0", "abcd", 4, 0},
+                         {"archive/data.pkl", pkl, BIG_PICKLE, 0}};
+    char *p = tu_path(dir, "big.pt");
+    char msg[sizeof(c2s_error){0}.msg];
+    uint8_t *data;
+    size_t len;
+    int prefetched;
+    cr_assert_eq(zb_write(p, first, 2), 0);
+    cr_assert_eq(read_pickle_of(p, 0, msg, sizeof msg, &data, &len, &prefetched), C2S_OK, "%s",
+                 msg);
+    cr_expect_eq(prefetched, 1);
+    cr_assert_eq(len, BIG_PICKLE);
+    cr_expect_eq(memcmp(data, pkl, len), 0);
+    free(data);
+    /* written second: read the plain way, the same bytes */
+    cr_assert_eq(zb_write(p, second, 2), 0);
+    cr_assert_eq(read_pickle_of(p, 0, msg, sizeof msg, &data, &len, &prefetched), C2S_OK, "%s",
+                 msg);
+    cr_expect_eq(prefetched, 0);
+    cr_assert_eq(len, BIG_PICKLE);
+    cr_expect_eq(memcmp(data, pkl, len), 0);
+    free(data);
+    /* over the limit: the limit's message, nothing read */
+    cr_assert_eq(zb_write(p, first, 2), 0);
+    cr_expect_eq(read_pickle_of(p, BIG_PICKLE - 1, msg, sizeof msg, &data, &len, &prefetched),
+                 C2S_ERR_INPUT);
+    cr_expect_eq(prefetched, 0);
+    cr_expect_null(data);
+    cr_expect(strstr(msg, "archive/data.pkl is 1572864 bytes") != NULL, "%s", msg);
+    free(pkl);
+    free(p);
+}
+
+/* One byte of the big pickle changed on disk: both orders give the plain
+ * read's CRC error, and the bytes as they are on disk, to be judged. */
+Test(zipsrc, big_pickle_damaged_same_error_both_ways)
+{
+    unsigned char *pkl = big_pickle();
+    zb_entry orders[2][2] = {{{"archive/data.pkl", pkl, BIG_PICKLE, 0},
+                              {"archive/data/0", "abcd", 4, 0}},
+                             {{"archive/data/0", "abcd", 4, 0},
+                              {"archive/data.pkl", pkl, BIG_PICKLE, 0}}};
+    char *p = tu_path(dir, "bad.pt");
+    char msgs[2][sizeof(c2s_error){0}.msg];
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(zb_write(p, orders[k], 2), 0);
+        size_t n = 0;
+        unsigned char *all = tu_read(p, &n);
+        cr_assert_not_null(all);
+        unsigned char *at = memmem(all, n, pkl + 1000, 64);
+        cr_assert_not_null(at);
+        at[10] ^= 0x40;
+        cr_assert_eq(tu_write(p, all, n), 0);
+        uint8_t *data;
+        size_t len;
+        int prefetched;
+        cr_expect_eq(read_pickle_of(p, 0, msgs[k], sizeof msgs[k], &data, &len, &prefetched),
+                     C2S_ERR_INPUT);
+        cr_expect_eq(prefetched, 0);
+        cr_assert_not_null(data);
+        cr_assert_eq(len, BIG_PICKLE);
+        cr_expect_eq(memcmp(data, at - 1000, len), 0);
+        free(data);
+        free(all);
+    }
+    cr_expect(strstr(msgs[0], "archive/data.pkl: CRC-32 mismatch (archive says ") == msgs[0], "%s",
+              msgs[0]);
+    cr_expect_str_eq(msgs[0], msgs[1]);
+    free(pkl);
+    free(p);
+}

@@ -23,6 +23,15 @@
  * layout reading; DEFLATE entries through zlib's raw inflater fed by pread.
  * Streams compute the CRC-32 themselves (crc32.c: zlib's value, PCLMULQDQ
  * when available) while the bytes pass through.
+ *
+ * data.pkl is read on a thread of its own while the local headers are
+ * checked (pickle_prefetch): torch.save writes it first, so when the first
+ * entry of the central directory is a large STORED ".../data.pkl", its
+ * local header is peeked at and its bytes read, with their CRC, beside the
+ * layout pass.  The bytes are used only when the layout pass then finds
+ * that entry to be the one torch reads, at the same data offset, with its
+ * CRC matching; in every other case they are dropped and the entry is read
+ * as before, so that errors and their messages do not change.
  */
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
@@ -33,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +53,25 @@
 #define INFLATE_CHUNK (64u << 10)
 #define KEY_MAX 1024 /* longest record name we look up */
 
+/* data.pkl read beside the layout pass (see the top of the file).  The
+ * thread touches this struct and the buffer only: everything it needs is
+ * copied in before it starts. */
+typedef struct pickle_prefetch {
+    pthread_t thread;
+    int running; /* started and not yet joined */
+    int fd;
+    uint64_t local_offset, data_offset, size;
+    uint8_t *buf; /* size bytes once read; NULL: none (or handed over) */
+    int read_all; /* all size bytes were read */
+    uint32_t crc; /* of them */
+} pickle_prefetch;
+
+/* Smaller pickles are read in less time than a thread takes to pay off. */
+#define PREFETCH_MIN (1u << 20)
+
 struct zipsrc {
     int fd; /* our dup of the caller's descriptor */
+    pickle_prefetch pre;
     ziplayout layout;
     uint32_t *sorted;       /* entry indices in miniz's sorted order (NULL: hashed) */
     char prefix[256];       /* the archive name (may be empty) */
@@ -52,6 +79,7 @@ struct zipsrc {
     int prefix_nul;         /* it does */
     const zl_entry *pickle; /* the entry torch reads as data.pkl */
     int pickle_crc_ok;      /* zipsrc_read_pickle read it whole and its CRC matched */
+    int pickle_prefetched;  /* ... and its bytes were the prefetched ones */
     int big_endian;
     uint64_t max_pickle;
 };
@@ -337,6 +365,87 @@ static c2s_status read_byteorder(zipsrc *z, c2s_error *err)
     return C2S_OK;
 }
 
+/* ---- data.pkl beside the layout pass ---------------------------------- */
+
+static void *prefetch_run(void *arg)
+{
+    pickle_prefetch *p = arg;
+    p->buf = malloc((size_t)p->size);
+    if (p->buf == NULL)
+        return NULL;
+    huge_advise(p->buf, (size_t)p->size); /* filled whole */
+    ssize_t got = pread_full(p->fd, p->buf, (size_t)p->size, p->data_offset);
+    huge_unadvise(p->buf, (size_t)p->size);
+    p->read_all = got == (ssize_t)p->size;
+    if (p->read_all)
+        p->crc = c2s_crc32((uint32_t)crc32(0L, Z_NULL, 0), p->buf, (size_t)p->size);
+    return NULL;
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Start reading the first entry of the central directory when it is a
+ * large STORED ".../data.pkl" whose local header says where its bytes are
+ * (the layout pass checks that header again, and prefetch_take compares). */
+static void prefetch_start(zipsrc *z, uint64_t file_size)
+{
+    static const char suffix[] = "data.pkl";
+    const size_t k = sizeof suffix - 1;
+    if (z->layout.n == 0)
+        return;
+    const zl_entry *e = &z->layout.entries[0];
+    if (e->method != 0 || e->size != e->comp_size || e->size < PREFETCH_MIN ||
+        e->size > z->max_pickle || e->size > SIZE_MAX || e->name_len < k ||
+        memcmp(e->name + e->name_len - k, suffix, k) != 0)
+        return;
+    unsigned char h[30];
+    if (e->local_offset > file_size || file_size - e->local_offset < sizeof h ||
+        pread_full(z->fd, h, sizeof h, e->local_offset) != (ssize_t)sizeof h ||
+        memcmp(h, "PK\x03\x04", 4) != 0)
+        return;
+    uint64_t data_offset = e->local_offset + sizeof h + get16(h + 26) + get16(h + 28);
+    if (data_offset > file_size || file_size - data_offset < e->size)
+        return;
+    pickle_prefetch *p = &z->pre;
+    p->fd = z->fd;
+    p->local_offset = e->local_offset;
+    p->data_offset = data_offset;
+    p->size = e->size;
+    p->running = pthread_create(&p->thread, NULL, prefetch_run, p) == 0;
+}
+
+static void prefetch_join(pickle_prefetch *p)
+{
+    if (p->running)
+        pthread_join(p->thread, NULL);
+    p->running = 0;
+}
+
+/* The prefetched bytes of e, when e is the entry read (same local header,
+ * same data offset and size, STORED, within the pickle limit) and their CRC
+ * is the one recorded: then *data owns them.  0 otherwise (the bytes are
+ * dropped; the caller reads e itself). */
+static int prefetch_take(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *len)
+{
+    pickle_prefetch *p = &z->pre;
+    prefetch_join(p);
+    int usable = p->buf != NULL && p->read_all && e->local_ok &&
+                 e->local_offset == p->local_offset && e->data_offset == p->data_offset &&
+                 e->method == 0 && e->size == p->size && e->comp_size == p->size &&
+                 e->size <= z->max_pickle && p->crc == e->crc;
+    if (usable) {
+        *data = p->buf;
+        *len = (size_t)p->size;
+    } else {
+        free(p->buf);
+    }
+    p->buf = NULL;
+    return usable;
+}
+
 /* ---- opening ---------------------------------------------------------- */
 
 /* A zipsrc over its own duplicate of fd, with the layout read (its
@@ -353,7 +462,11 @@ static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findin
         free(z);
         return c2s_fail(err, C2S_ERR_INPUT, "cannot duplicate the descriptor: %s", strerror(errno));
     }
-    c2s_status st = ziplayout_read(z->fd, size, &z->layout, f, err);
+    c2s_status st = ziplayout_read_central(z->fd, size, &z->layout, f, err);
+    if (st == C2S_OK) {
+        prefetch_start(z, size);
+        st = ziplayout_read_local(z->fd, size, &z->layout, f, err);
+    }
     if (st == C2S_OK)
         st = sort_like_miniz(z, err);
     if (st != C2S_OK) {
@@ -483,6 +596,8 @@ void zipsrc_close(zipsrc *z)
 {
     if (z == NULL)
         return;
+    prefetch_join(&z->pre);
+    free(z->pre.buf);
     ziplayout_free(&z->layout);
     free(z->sorted);
     if (z->fd >= 0)
@@ -862,9 +977,18 @@ c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error 
         *len = 0;
         return c2s_fail(err, C2S_ERR_INPUT, "no data.pkl record: not a PyTorch checkpoint");
     }
+    if (prefetch_take(z, z->pickle, data, len)) {
+        z->pickle_crc_ok = z->pickle_prefetched = 1;
+        return C2S_OK;
+    }
     c2s_status st = read_whole(z, z->pickle, data, len, err);
     z->pickle_crc_ok = st == C2S_OK;
     return st;
+}
+
+int zipsrc_pickle_prefetched(const zipsrc *z)
+{
+    return z->pickle_prefetched;
 }
 
 int zipsrc_is_model_json(const zipsrc *z)

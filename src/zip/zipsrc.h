@@ -82,6 +82,11 @@ int zipsrc_big_endian(const zipsrc *z);
  * bytes read, so that they can be judged. */
 c2s_status zipsrc_read_pickle(zipsrc *z, uint8_t **data, size_t *len, c2s_error *err);
 
+/* 1 when zipsrc_read_pickle gave the bytes read beside the layout pass (a
+ * large data.pkl written first, as torch.save writes it; see zipsrc.c):
+ * for tests, which check that both ways give the same bytes and errors. */
+int zipsrc_pickle_prefetched(const zipsrc *z);
+
 /* Read the record "<archive>/<record>" whole (CRC-checked), found as torch
  * finds records (without regard to ASCII case), bounded like data.pkl by
  * max_pickle.  Fails with "record <archive>/<record> is missing", "... is
