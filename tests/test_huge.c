@@ -7,8 +7,10 @@
  * (big_calloc, big_grow, big_realloc, big_free) below and past HUGE_MIN;
  * an arena marked big switching to slabs after HUGE_MIN bytes with its
  * pieces intact (and usable after arena_trim); a pickle whose graph, memo
- * and dict index all pass HUGE_MIN, read back whole; and a tensor map whose
- * tensors array passes HUGE_MIN.
+ * and dict index all pass HUGE_MIN, read back whole (its node and arena
+ * slabs faulted in ahead on a thread, util/slabs.h); slabs taken from that
+ * thread and without it; and a tensor map whose tensors array passes
+ * HUGE_MIN.
  *
  * Whether a range is advised is read from /proc/self/smaps (the "hg" flag
  * of VmFlags).  A kernel without transparent huge pages refuses the advice:
@@ -29,6 +31,7 @@
 #include "torch/tmap.h"
 #include "util/arena.h"
 #include "util/huge.h"
+#include "util/slabs.h"
 
 TestSuite(huge);
 
@@ -471,4 +474,54 @@ Test(huge, tensor_map_past_huge_min_is_whole)
     cr_assert_eq(map.tensors_bytes, 0);
     pvm_free(vm);
     pb_free(&p);
+}
+
+/* A slab is HUGE_PAGE bytes on a HUGE_PAGE boundary, all zero, writable,
+ * and no other slab's; huge_free takes it back. */
+static void expect_fresh_slab(unsigned char *p, unsigned char *seen[], size_t nseen)
+{
+    cr_assert_not_null(p);
+    cr_expect_eq((uintptr_t)p % HUGE_PAGE, 0);
+    for (size_t i = 0; i < HUGE_PAGE; i += PAGE / 2)
+        cr_assert_eq(p[i], 0, "byte %zu", i);
+    cr_assert_eq(p[HUGE_PAGE - 1], 0);
+    for (size_t i = 0; i < nseen; i++)
+        cr_assert_neq(p, seen[i]);
+    memset(p, 0xab, HUGE_PAGE);
+}
+
+Test(huge, slabs_from_the_thread_are_zeroed_and_distinct)
+{
+    enum { N = 3 * SLABS_AHEAD + 1 };
+    unsigned char *got[N];
+    slab_supply s;
+    slab_supply_start(&s);
+    for (size_t i = 0; i < N; i++) {
+        got[i] = slab_supply_take(&s);
+        expect_fresh_slab(got[i], got, i);
+        if (i == SLABS_AHEAD)
+            usleep(20000); /* let the thread fill up again */
+    }
+    slab_supply_stop(&s);
+    cr_expect_eq(s.nready, 0, "the slabs nobody took are freed");
+    cr_expect_eq(s.threaded, 0);
+    for (size_t i = 0; i < N; i++)
+        huge_free(got[i], HUGE_PAGE);
+}
+
+/* Without a thread (never started, or stopped) each slab is mapped on the
+ * spot; stopping twice, or a supply never started, is harmless. */
+Test(huge, slabs_without_the_thread)
+{
+    slab_supply s = {0};
+    unsigned char *a = slab_supply_take(&s);
+    expect_fresh_slab(a, NULL, 0);
+    slab_supply_stop(&s);
+    slab_supply_start(&s);
+    slab_supply_stop(&s);
+    slab_supply_stop(&s);
+    unsigned char *b = slab_supply_take(&s);
+    expect_fresh_slab(b, &a, 1);
+    huge_free(a, HUGE_PAGE);
+    huge_free(b, HUGE_PAGE);
 }

@@ -63,6 +63,7 @@
 #include "util/hex.h"
 #include "util/utf8.h"
 #include "util/huge.h"
+#include "util/slabs.h"
 
 #include <inttypes.h>
 #include <locale.h> /* newlocale(), strtod_l(): floats read in the "C" locale */
@@ -81,6 +82,9 @@
 #define CHUNK_BYTES (NODES_PER_CHUNK * sizeof(pvm_value))
 #define CHUNKS_PER_SLAB (HUGE_PAGE / CHUNK_BYTES)
 #define MALLOC_CHUNKS CHUNKS_PER_SLAB /* the first 2 MiB of nodes: malloc'd */
+/* From this many bytes of pickle on, node slabs are faulted in ahead on a
+ * thread (util/slabs.h): a pickle this long may make megabytes of nodes. */
+#define SLABS_MIN ((size_t)4 << 20)
 _Static_assert(HUGE_PAGE % (NODES_PER_CHUNK * sizeof(pvm_value)) == 0, "a slab holds whole chunks");
 /* CPython's cache of small ints (Objects/longobject.c, _PY_NSMALLNEGINTS and
  * _PY_NSMALLPOSINTS): these values are one object each */
@@ -395,6 +399,8 @@ struct pvm {
 
     /* every node, in creation order */
     pvm_value **chunks;
+    slab_supply slabs; /* node slabs faulted in ahead, while a big pickle runs */
+    int slabs_on;      /* slabs started (pvm_run, for a pickle of SLABS_MIN bytes) */
     size_t chunk_count, chunk_cap;
     size_t node_count;
     size_t copied_items; /* items copied by interpreted calls */
@@ -637,13 +643,13 @@ static c2s_status take_line(pvm *vm, const uint8_t **p, size_t *n)
  * are malloc'd, the others cut in turn from slabs of HUGE_PAGE bytes
  * (util/huge.h), CHUNKS_PER_SLAB chunks each, so that a graph of millions
  * of nodes is mapped in huge pages and a small one costs what it did. */
-static pvm_value *chunk_memory(pvm_value **chunks, size_t c)
+static pvm_value *chunk_memory(pvm *vm, size_t c)
 {
     if (c < MALLOC_CHUNKS)
         return malloc(CHUNK_BYTES);
     if ((c - MALLOC_CHUNKS) % CHUNKS_PER_SLAB == 0)
-        return huge_alloc(HUGE_PAGE);
-    return chunks[c - 1] + NODES_PER_CHUNK;
+        return vm->slabs_on ? slab_supply_take(&vm->slabs) : huge_alloc(HUGE_PAGE);
+    return vm->chunks[c - 1] + NODES_PER_CHUNK;
 }
 
 /* Free what chunk_memory gave for chunk c (a slab with its first chunk). */
@@ -682,7 +688,7 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
         if (chunks == NULL)
             return out_of_memory(vm);
         vm->chunks = chunks;
-        chunks[chunk] = chunk_memory(chunks, chunk);
+        chunks[chunk] = chunk_memory(vm, chunk);
         if (chunks[chunk] == NULL)
             return out_of_memory(vm);
         vm->chunk_count++;
@@ -2945,6 +2951,10 @@ const pvm_value *pvm_node_at(const pvm *vm, size_t i)
  * objects these arrays are a sizeable part of the memory. */
 static void release_run_state(pvm *vm)
 {
+    if (vm->slabs_on)
+        slab_supply_stop(&vm->slabs);
+    vm->slabs_on = 0;
+    vm->fixed.ahead = NULL;
     free(vm->stack);
     vm->stack = NULL;
     vm->stack_len = vm->stack_cap = 0;
@@ -2998,6 +3008,11 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
     vm->data = data;
     vm->len = data == NULL ? 0 : len;
     vm->pos = 0;
+    if (vm->len >= SLABS_MIN) {
+        slab_supply_start(&vm->slabs);
+        vm->slabs_on = 1;
+        vm->fixed.ahead = &vm->slabs;
+    }
     while (vm->pos < vm->len) {
         uint8_t op = vm->data[vm->pos];
         vm->op_offset = vm->pos++;

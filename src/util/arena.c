@@ -11,8 +11,9 @@
  *
  * Head blocks are malloc'd; in an arena marked big, once it holds HUGE_MIN
  * bytes of them, each next one is a slab of HUGE_PAGE bytes from huge_alloc
- * (util/huge.h) with the block's header at its start, so that an arena of
- * many MB is mapped in huge pages.  arena_trim() gives back the untouched
+ * (util/huge.h), or from the owner's slabs faulted in ahead (util/slabs.h),
+ * with the block's header at its start, so that an arena of many MB is
+ * mapped in huge pages.  arena_trim() gives back the untouched
  * end of such a head: a huge page is resident whole once touched.
  */
 #include "util/arena.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 
 #include "util/huge.h"
+#include "util/slabs.h"
 
 #define ALIGN ((size_t)8)
 
@@ -33,11 +35,13 @@ struct arena_block {
 
 #define HUGE_CAP (HUGE_PAGE - sizeof(arena_block))
 
-static arena_block *new_block(size_t cap, int huge)
+static arena_block *new_block(const arena *a, size_t cap, int huge)
 {
     if (cap > SIZE_MAX - sizeof(arena_block))
         return NULL;
-    arena_block *b = huge ? huge_alloc(HUGE_PAGE) : malloc(sizeof(arena_block) + cap);
+    arena_block *b = !huge              ? malloc(sizeof(arena_block) + cap)
+                     : a->ahead != NULL ? slab_supply_take(a->ahead)
+                                        : huge_alloc(HUGE_PAGE);
     if (b != NULL) {
         b->next = NULL;
         b->used = 0;
@@ -54,7 +58,7 @@ static void *cut(arena *a, size_t n, size_t align)
     if (n == 0 || n > SIZE_MAX - (ALIGN - 1))
         return NULL;
     if (n > ARENA_BLOCK / 4) { /* a block of its own, behind the head */
-        arena_block *b = new_block(n, 0);
+        arena_block *b = new_block(a, n, 0);
         if (b == NULL)
             return NULL;
         b->used = n;
@@ -70,7 +74,7 @@ static void *cut(arena *a, size_t n, size_t align)
     size_t at = h == NULL ? 0 : (h->used + align - 1) & ~(align - 1);
     if (h == NULL || at > h->cap || h->cap - at < n) {
         int huge = a->big && a->head_bytes >= HUGE_MIN;
-        if ((h = new_block(ARENA_BLOCK, huge)) == NULL)
+        if ((h = new_block(a, ARENA_BLOCK, huge)) == NULL)
             return NULL;
         a->head_bytes += huge ? HUGE_PAGE : ARENA_BLOCK;
         h->next = a->head;

@@ -1,0 +1,53 @@
+/*
+ * slabs.h - huge-page slabs mapped and faulted in ahead of use, on a thread.
+ *
+ * Why: the pickle VM builds a graph of 70 MB for a checkpoint of 200,000
+ * tensors, in slabs of HUGE_PAGE bytes (util/huge.h).  The first write to
+ * each slab stops the VM while the kernel finds and clears a 2 MiB page: on
+ * a virtual machine whose memory the host maps on first use, that clearing
+ * was a third of the VM's run, and varied from run to run.  The machine's
+ * other core has nothing to do meanwhile.
+ *
+ * How: slab_supply_start() starts a thread that keeps SLABS_AHEAD slabs ready:
+ * each one huge_alloc'd and then populated with madvise(MADV_POPULATE_WRITE)
+ * (Linux 5.14), which faults its pages in writable without writing a byte,
+ * so that the kernel clears them on that thread.  slab_supply_take() hands over a
+ * ready slab, or, when none is ready (the thread is behind, or there is no
+ * thread), one huge_alloc'd on the spot: the caller never waits for the
+ * thread.  A slab is zeroed memory either way, as huge_alloc's is, and is
+ * freed with huge_free(p, HUGE_PAGE).  slab_supply_stop() stops the thread and
+ * unmaps the slabs nobody took.
+ *
+ * Where MADV_POPULATE_WRITE is unknown (an older kernel refuses it), the
+ * thread maps slabs without populating them: no gain, no harm.  Only one
+ * thread may take slabs.  A zeroed struct, never started (or stopped),
+ * maps each slab on the spot.
+ */
+#ifndef UTIL_SLABS_H
+#define UTIL_SLABS_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#define SLABS_AHEAD 3
+
+typedef struct slab_supply {
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the thread waits here for room (or the stop) */
+    void *ready[SLABS_AHEAD];
+    size_t nready;
+    int stopping, threaded;
+    pthread_t thread;
+} slab_supply;
+
+/* Start the thread (threaded 0 if it cannot be started: slab_supply_take then
+ * maps each slab itself). */
+void slab_supply_start(slab_supply *s);
+
+/* A zeroed slab of HUGE_PAGE bytes, or NULL when out of memory. */
+void *slab_supply_take(slab_supply *s);
+
+/* Stop the thread and free the slabs not taken. */
+void slab_supply_stop(slab_supply *s);
+
+#endif /* UTIL_SLABS_H */
