@@ -1331,6 +1331,34 @@ Test(pvm, persistent_ids)
     FAILS("Q.", "pickle: stack underflow in BINPERSID at offset 0");
 }
 
+/* pvm_persid_at lists exactly the PVM_PERSID nodes, in the order made: the
+ * walk over every node that it replaces finds the same ones.  Here
+ * (PERSID 'a', [BINPERSID 7, BINPERSID 7 again], PERSID 'b') with other
+ * nodes in between, and a pickle that fails after its first id. */
+Test(pvm, persistent_ids_in_the_order_made)
+{
+    pvm_value *p = LOAD("(Pa\012]K\007QaK\007Qa\214\001xPb\012t.");
+    expect_kind(p, PVM_TUPLE);
+    cr_assert_eq(pvm_persid_count(vm), 4);
+    size_t found = 0;
+    for (size_t i = 0; i < pvm_object_count(vm); i++) {
+        const pvm_value *v = pvm_node_at(vm, i);
+        if (v->kind != PVM_PERSID)
+            continue;
+        cr_assert_lt(found, 4);
+        cr_expect_eq(pvm_persid_at(vm, found), v, "id %zu", found);
+        found++;
+    }
+    cr_expect_eq(found, 4);
+    expect_str(pvm_persid_at(vm, 0)->u.persid.pid, "a");
+    expect_int(pvm_persid_at(vm, 1)->u.persid.pid, 7);
+    expect_int(pvm_persid_at(vm, 2)->u.persid.pid, 7);
+    cr_expect_neq(pvm_persid_at(vm, 1), pvm_persid_at(vm, 2), "each call its own id");
+    expect_str(pvm_persid_at(vm, 3)->u.persid.pid, "b");
+    FAILS("K\001QK\002Q\215.", "pickle: truncated: BINUNICODE8 at offset 6 needs 8 bytes, 1 left");
+    cr_expect_eq(pvm_persid_count(vm), 2, "the ids made before the failure");
+}
+
 Test(pvm, end_offset_stops_at_stop)
 {
     pvm_value *v = LOAD("K\001.garbage\377");

@@ -403,6 +403,8 @@ struct pvm {
     int slabs_on;      /* slabs started (pvm_run, for a pickle of SLABS_MIN bytes) */
     size_t chunk_count, chunk_cap;
     size_t node_count;
+    uint32_t *persids; /* ids of the PVM_PERSID nodes, in the order made */
+    size_t persid_count, persid_cap;
     size_t copied_items; /* items copied by interpreted calls */
     size_t shared_uses;  /* values that reused a singleton (below) */
 
@@ -2751,6 +2753,11 @@ static c2s_status op_persid(pvm *vm, uint8_t op)
     }
     TRY(new_node(vm, PVM_PERSID, &v));
     v->u.persid.pid = pid;
+    uint32_t *ids = grow_array(vm->persids, &vm->persid_cap, vm->persid_count + 1, sizeof *ids);
+    if (ids == NULL)
+        return out_of_memory(vm);
+    vm->persids = ids;
+    vm->persids[vm->persid_count++] = v->id;
     return push(vm, v);
 }
 
@@ -2987,6 +2994,7 @@ void pvm_free(pvm *vm)
         free((char *)vm->globals[g].module); /* one block per global */
     free(vm->globals);
     free(vm->global_slots);
+    free(vm->persids);
     release_run_state(vm); /* (already done when the run reached STOP) */
     if (vm->c_locale != (locale_t)0)
         freelocale(vm->c_locale);
@@ -3050,6 +3058,16 @@ size_t pvm_frame_end(const pvm *vm)
 size_t pvm_object_count(const pvm *vm)
 {
     return vm->node_count;
+}
+
+size_t pvm_persid_count(const pvm *vm)
+{
+    return vm->persid_count;
+}
+
+const pvm_value *pvm_persid_at(const pvm *vm, size_t i)
+{
+    return pvm_node_at(vm, vm->persids[i]);
 }
 
 size_t pvm_value_count(const pvm *vm)

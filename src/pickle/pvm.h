@@ -244,6 +244,12 @@ size_t pvm_value_count(const pvm *vm);
  * persistent_load would have been called. */
 const pvm_value *pvm_node_at(const pvm *vm, size_t i);
 
+/* The PVM_PERSID nodes alone, in the same order (i < pvm_persid_count):
+ * the calls Python's persistent_load would have had, without a walk over
+ * every node. */
+size_t pvm_persid_count(const pvm *vm);
+const pvm_value *pvm_persid_at(const pvm *vm, size_t i);
+
 /* The (module, name) CPython's find_class looks up for a Python 2 pair
  * while the protocol is below 3 (the tables of Lib/_compat_pickle.py): the
  * pointers are replaced by static strings when the pair is renamed, and

@@ -348,14 +348,11 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
 /* Every persistent id, in the order the pickle made them. */
 static c2s_status register_storages(legacy_reader *L, c2s_error *err)
 {
-    size_t n = pvm_object_count(L->vm);
+    size_t n = pvm_persid_count(L->vm);
     for (size_t i = 0; i < n; i++) {
-        const pvm_value *v = pvm_node_at(L->vm, i);
-        if (v->kind == PVM_PERSID) {
-            c2s_status st = register_id(L, v->u.persid.pid, err);
-            if (st != C2S_OK)
-                return st;
-        }
+        c2s_status st = register_id(L, pvm_persid_at(L->vm, i)->u.persid.pid, err);
+        if (st != C2S_OK)
+            return st;
     }
     return C2S_OK;
 }

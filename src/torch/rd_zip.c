@@ -289,13 +289,43 @@ static size_t first_id_storage(key_index *ix, const tmap *m, const char *key, si
     return at;
 }
 
+/* The ids are spread over the whole graph: each one's node, tuple, items
+ * and key string would be a cache miss in turn.  They are fetched ahead in
+ * stages, each stage reading what the one before fetched: the node of id
+ * i + 5 * STEP, its tuple at i + 4 * STEP, the tuple's items at 3 * STEP,
+ * the key's node at 2 * STEP, its bytes at STEP; id i then finds them all
+ * in the cache. */
+#define STEP 4
+
+static const pvm_value *id_tuple(const pvm *vm, size_t i)
+{
+    const pvm_value *pid = pvm_persid_at(vm, i)->u.persid.pid;
+    return pid->kind == PVM_TUPLE && pid->u.seq.len == 5 ? pid : NULL;
+}
+
+static void prefetch_id(const pvm *vm, size_t ids, size_t i)
+{
+    const pvm_value *t;
+    if (i + 5 * STEP < ids)
+        __builtin_prefetch(pvm_persid_at(vm, i + 5 * STEP));
+    if (i + 4 * STEP < ids)
+        __builtin_prefetch(pvm_persid_at(vm, i + 4 * STEP)->u.persid.pid);
+    if (i + 3 * STEP < ids && (t = id_tuple(vm, i + 3 * STEP)) != NULL)
+        __builtin_prefetch(t->u.seq.items);
+    if (i + 2 * STEP < ids && (t = id_tuple(vm, i + 2 * STEP)) != NULL)
+        __builtin_prefetch(t->u.seq.items[2]);
+    if (i + STEP < ids && (t = id_tuple(vm, i + STEP)) != NULL &&
+        t->u.seq.items[2]->kind == PVM_STR)
+        __builtin_prefetch(t->u.seq.items[2]->u.str.data);
+}
+
 /* torch.load types a storage by the first persistent id that names its key
  * (loaded_storages), wherever it stands, even outside the root or never
  * used by a tensor.  The map typed each storage from the tensors it maps:
  * when the first id says otherwise, torch reads other values, so refuse. */
 static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_error *err)
 {
-    size_t n = m->nstorages, nodes = z->vm ? pvm_object_count(z->vm) : 0, next = 0;
+    size_t n = m->nstorages, ids = z->vm ? pvm_persid_count(z->vm) : 0, next = 0;
     key_index ix = {NULL, 0};
     int oom = 0;
     unsigned char *seen = calloc(n ? n : 1, 1);
@@ -304,11 +334,11 @@ static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_erro
     const pvm_value *last_cls = NULL;
     c2s_dtype last_dt = C2S_U8;
     int last_found = 0;
-    for (size_t i = 0; i < nodes && st == C2S_OK; i++) {
-        const pvm_value *v = pvm_node_at(z->vm, i), *pid;
-        if (v->kind != PVM_PERSID || (pid = v->u.persid.pid)->kind != PVM_TUPLE ||
-            pid->u.seq.len != 5 || pid->u.seq.items[1]->kind != PVM_GLOBAL ||
-            pid->u.seq.items[2]->kind != PVM_STR)
+    for (size_t i = 0; i < ids && st == C2S_OK; i++) {
+        prefetch_id(z->vm, ids, i);
+        const pvm_value *pid = pvm_persid_at(z->vm, i)->u.persid.pid;
+        if (pid->kind != PVM_TUPLE || pid->u.seq.len != 5 ||
+            pid->u.seq.items[1]->kind != PVM_GLOBAL || pid->u.seq.items[2]->kind != PVM_STR)
             continue;
         size_t at = first_id_storage(&ix, m, pid->u.seq.items[2]->u.str.data, &next, &oom);
         if (oom) {
