@@ -405,6 +405,8 @@ struct pvm {
     size_t node_count;
     uint32_t *persids; /* ids of the PVM_PERSID nodes, in the order made */
     size_t persid_count, persid_cap;
+    uint32_t *owners; /* ids of the nodes that may own malloc'd memory */
+    size_t owner_count, owner_cap;
     size_t copied_items; /* items copied by interpreted calls */
     size_t shared_uses;  /* values that reused a singleton (below) */
 
@@ -680,6 +682,22 @@ static void release_spare_memory(pvm *vm)
     huge_release(slab + used, HUGE_PAGE - used * sizeof(pvm_value));
 }
 
+/* The kinds whose every node may come to own a malloc'd array. */
+#define OWNING_KINDS (1u << PVM_LIST | 1u << PVM_SET | 1u << PVM_FROZENSET | 1u << PVM_DICT)
+
+/* Note v as a node that owns malloc'd memory, for pvm_free, which frees
+ * the contents of those nodes only (a graph of millions of nodes holds a
+ * few thousand of them). */
+static c2s_status own(pvm *vm, const pvm_value *v)
+{
+    uint32_t *ids = grow_array(vm->owners, &vm->owner_cap, vm->owner_count + 1, sizeof *ids);
+    if (ids == NULL)
+        return out_of_memory(vm);
+    vm->owners = ids;
+    vm->owners[vm->owner_count++] = v->id;
+    return C2S_OK;
+}
+
 static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
 {
     if (vm->node_count + vm->copied_items + vm->shared_uses >= vm->limits.max_objects)
@@ -700,7 +718,8 @@ static c2s_status new_node(pvm *vm, pvm_kind kind, pvm_value **out)
     v->kind = kind;
     v->id = (uint32_t)vm->node_count++;
     *out = v;
-    return C2S_OK;
+    /* containers get their arrays from malloc as they fill */
+    return (OWNING_KINDS >> kind & 1) ? own(vm, v) : C2S_OK;
 }
 
 /* The singleton *slot (None, True, False, (), a small int): made by its
@@ -765,7 +784,7 @@ static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n, pvm_
     }
     (*out)->u.str.data = buf;
     (*out)->u.str.len = n;
-    return C2S_OK;
+    return own(vm, *out);
 }
 
 /* A string-like node holding a copy of p[0..n) and a NUL.  PVM_STR and
@@ -2983,8 +3002,10 @@ void pvm_free(pvm *vm)
 {
     if (vm == NULL)
         return;
-    for (size_t i = 0; i < vm->node_count; i++)
-        free_node_contents(&vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]);
+    for (size_t i = 0; i < vm->owner_count; i++)
+        free_node_contents(&vm->chunks[vm->owners[i] / NODES_PER_CHUNK]
+                                      [vm->owners[i] % NODES_PER_CHUNK]);
+    free(vm->owners);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free_chunk(vm->chunks, c);
     arena_free(&vm->fixed);
