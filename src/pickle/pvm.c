@@ -3003,8 +3003,8 @@ void pvm_free(pvm *vm)
     if (vm == NULL)
         return;
     for (size_t i = 0; i < vm->owner_count; i++)
-        free_node_contents(&vm->chunks[vm->owners[i] / NODES_PER_CHUNK]
-                                      [vm->owners[i] % NODES_PER_CHUNK]);
+        free_node_contents(
+            &vm->chunks[vm->owners[i] / NODES_PER_CHUNK][vm->owners[i] % NODES_PER_CHUNK]);
     free(vm->owners);
     for (size_t c = 0; c < vm->chunk_count; c++)
         free_chunk(vm->chunks, c);
