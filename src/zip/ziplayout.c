@@ -500,11 +500,15 @@ static c2s_status check_local(window *w, zl_entry *e, int ahead, findings *f, c2
         local_unreadable(e, f, "its data would reach past the end of the file");
         return C2S_OK;
     }
-    unsigned char *var = malloc(nlen + xlen + 1);
+    /* the name and extra field: on the stack unless unusually long (once
+     * per entry, 200,000 times for a checkpoint of tiny tensors) */
+    unsigned char small[512];
+    unsigned char *var = nlen + xlen <= sizeof small ? small : malloc(nlen + xlen);
     if (var == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     if ((st = win_read(w, var, nlen + xlen, e->local_offset + LOCAL_LEN, ahead, err)) != C2S_OK) {
-        free(var);
+        if (var != small)
+            free(var);
         return st;
     }
     e->local_ok = 1;
@@ -527,7 +531,8 @@ static c2s_status check_local(window *w, zl_entry *e, int ahead, findings *f, c2
                      e->name);
     if ((flags | e->flags) & 1)
         findings_add(f, "zip entry '%s' is encrypted", e->name);
-    free(var);
+    if (var != small)
+        free(var);
     return C2S_OK;
 }
 
