@@ -525,3 +525,44 @@ Test(huge, slabs_without_the_thread)
     huge_free(a, HUGE_PAGE);
     huge_free(b, HUGE_PAGE);
 }
+
+/* The number of the n bytes' pages at p that are resident (mincore). */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t pages = n / PAGE, got = 0;
+    unsigned char *vec = malloc(pages);
+    cr_assert_not_null(vec);
+    cr_assert_eq(mincore((void *)p, n, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        got += vec[i] & 1;
+    free(vec);
+    return got;
+}
+
+/* A prefault request is served once the thread has its slabs: the range
+ * becomes resident without a byte written by us, and still reads as zeros.
+ * Without a thread a request does nothing. */
+Test(huge, slabs_prefault_a_range)
+{
+    size_t n = 2 * HUGE_PAGE;
+    unsigned char *range = huge_alloc(n);
+    cr_assert_not_null(range);
+    cr_assert_eq(resident_pages(range, n), 0, "fresh anonymous memory is not resident");
+    slab_supply s = {0};
+    slab_supply_prefault(&s, range, n); /* no thread: nothing */
+    cr_expect_eq(resident_pages(range, n), 0);
+    slab_supply_start(&s);
+    cr_assert(s.threaded);
+    slab_supply_prefault(&s, range, n);
+    size_t got = 0;
+    for (int i = 0; i < 200 && (got = resident_pages(range, n)) < n / PAGE; i++)
+        usleep(10000);
+    slab_supply_stop(&s);
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(range, PAGE, MADV_POPULATE_WRITE) == 0) /* the kernel knows it */
+        cr_expect_eq(got, n / PAGE, "%zu of %zu pages resident", got, n / PAGE);
+#endif
+    for (size_t i = 0; i < n; i += 512)
+        cr_assert_eq(range[i], 0);
+    huge_free(range, n);
+}

@@ -1,7 +1,8 @@
 /*
  * slabs.c - huge-page slabs faulted in ahead of use (see slabs.h).
  *
- * The thread fills ready[] up to SLABS_AHEAD and then sleeps on `wake`
+ * The thread fills ready[] up to SLABS_AHEAD, then faults in what is left
+ * of the prefault request, a huge page at a time, and then sleeps on `wake`
  * until slab_supply_take() makes room or slab_supply_stop() asks it to end.  It maps and
  * populates a slab outside the lock, so that slab_supply_take() never waits for
  * the kernel: it takes what is ready or maps its own.
@@ -11,14 +12,29 @@
 
 #include <sys/mman.h>
 
-/* Fault in the pages of slab p writable, on this thread (0: not done). */
-static void populate(void *p)
+/* Fault in the pages of [p, p + n) writable, on this thread; the kernel's
+ * refusal (an old kernel, a range no longer mapped) changes nothing. */
+static void populate(void *p, size_t n)
 {
 #ifdef MADV_POPULATE_WRITE
-    (void)madvise(p, HUGE_PAGE, MADV_POPULATE_WRITE);
+    (void)madvise(p, n, MADV_POPULATE_WRITE);
 #else
     (void)p;
+    (void)n;
 #endif
+}
+
+/* With the lock held: the next piece of the prefault request (at most a
+ * huge page), taken off it; NULL when there is none. */
+static unsigned char *next_piece(slab_supply *s, size_t *n)
+{
+    if (s->range_len == 0)
+        return NULL;
+    unsigned char *p = s->range;
+    *n = s->range_len < HUGE_PAGE ? s->range_len : HUGE_PAGE;
+    s->range += *n;
+    s->range_len -= *n;
+    return p;
 }
 
 static void *supply(void *arg)
@@ -27,13 +43,21 @@ static void *supply(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         if (s->nready == SLABS_AHEAD) {
-            pthread_cond_wait(&s->wake, &s->mu);
+            size_t n = 0;
+            unsigned char *piece = next_piece(s, &n);
+            if (piece == NULL) {
+                pthread_cond_wait(&s->wake, &s->mu);
+                continue;
+            }
+            pthread_mutex_unlock(&s->mu);
+            populate(piece, n);
+            pthread_mutex_lock(&s->mu);
             continue;
         }
         pthread_mutex_unlock(&s->mu);
         void *p = huge_alloc(HUGE_PAGE);
         if (p != NULL)
-            populate(p);
+            populate(p, HUGE_PAGE);
         pthread_mutex_lock(&s->mu);
         if (p == NULL) /* out of memory: slab_supply_take maps its own, and fails */
             break;
@@ -50,6 +74,8 @@ static void *supply(void *arg)
 void slab_supply_start(slab_supply *s)
 {
     s->nready = 0;
+    s->range = NULL;
+    s->range_len = 0;
     s->stopping = 0;
     s->threaded = 0;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
@@ -80,6 +106,17 @@ void *slab_supply_take(slab_supply *s)
         pthread_mutex_unlock(&s->mu);
     }
     return p != NULL ? p : huge_alloc(HUGE_PAGE);
+}
+
+void slab_supply_prefault(slab_supply *s, void *p, size_t n)
+{
+    if (!s->threaded)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->range = p;
+    s->range_len = n;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void slab_supply_stop(slab_supply *s)

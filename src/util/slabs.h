@@ -22,6 +22,9 @@
  * stops (freed then), on top of its peak: 4 MiB (the conversion of 200,000
  * tensors peaks at 163.4 MB with two ahead, 165.5 MB with three).
  *
+ * slab_supply_prefault() gives the thread other memory to fault in when it
+ * has nothing else to do: the VM's memo array, which it fills in order.
+ *
  * Where MADV_POPULATE_WRITE is unknown (an older kernel refuses it), the
  * thread maps slabs without populating them: no gain, no harm.  Only one
  * thread may take slabs.  A zeroed struct, never started (or stopped),
@@ -40,6 +43,8 @@ typedef struct slab_supply {
     pthread_cond_t wake; /* the thread waits here for room (or the stop) */
     void *ready[SLABS_AHEAD];
     size_t nready;
+    unsigned char *range; /* slab_supply_prefault's request, range_len bytes */
+    size_t range_len;
     int stopping, threaded;
     pthread_t thread;
 } slab_supply;
@@ -50,6 +55,15 @@ void slab_supply_start(slab_supply *s);
 
 /* A zeroed slab of HUGE_PAGE bytes, or NULL when out of memory. */
 void *slab_supply_take(slab_supply *s);
+
+/* Ask the thread to fault in [p, p + n) writable too, once it has its
+ * slabs ready: memory of the caller's that it is about to fill in order (the
+ * VM's memo array, a page ahead of its writes).  One request at a time: a
+ * new one replaces what is left of the last.  A hint only: nothing when
+ * there is no thread; the range's bytes are never written, so it may be
+ * freed or moved meanwhile (the kernel then refuses the request, or faults
+ * in whatever now lies there, which changes no byte). */
+void slab_supply_prefault(slab_supply *s, void *p, size_t n);
 
 /* Stop the thread and free the slabs not taken. */
 void slab_supply_stop(slab_supply *s);
