@@ -430,7 +430,7 @@ Test(huge, pickle_past_every_threshold_reads_back_whole)
 
 /* {'t0': tensor, 't1': tensor, ...}: 40,000 tensors make a tensors array
  * of more than HUGE_MIN, a big table of tmap_build's, freed by tmap_free. */
-Test(huge, tensor_map_past_huge_min_is_whole)
+static void tensor_map_past_huge_min(int with_faulter)
 {
     enum { N = 40000 };
     pb p = {0};
@@ -452,7 +452,15 @@ Test(huge, tensor_map_past_huge_min_is_whole)
     pvm_value *top = NULL;
     cr_assert_eq(pvm_run(vm, p.buf, p.len, &top, NULL, &err), C2S_OK, "%s", err.msg);
     tmap map;
-    cr_assert_eq(tmap_build(top, pvm_value_count(vm), NULL, &map, &err), C2S_OK, "%s", err.msg);
+    tmap_options to = {0};
+    slab_supply faulter = {0};
+    if (with_faulter) {
+        slab_supply_start(&faulter);
+        slab_supply_quiet(&faulter); /* as the VM leaves it after its run */
+        to.faulter = &faulter;
+    }
+    cr_assert_eq(tmap_build(top, pvm_value_count(vm), &to, &map, &err), C2S_OK, "%s", err.msg);
+    slab_supply_stop(&faulter);
     cr_assert_eq(map.ntensors, N);
     cr_assert_eq(map.nstorages, N);
     cr_assert_geq(map.tensors_bytes, HUGE_MIN);
@@ -474,6 +482,18 @@ Test(huge, tensor_map_past_huge_min_is_whole)
     cr_assert_eq(map.tensors_bytes, 0);
     pvm_free(vm);
     pb_free(&p);
+}
+
+Test(huge, tensor_map_past_huge_min_is_whole)
+{
+    tensor_map_past_huge_min(0);
+}
+
+/* The same with a thread faulting the tensors array in a page ahead (the
+ * VM's, kept for the map): the same map. */
+Test(huge, tensor_map_with_a_faulter_is_the_same)
+{
+    tensor_map_past_huge_min(1);
 }
 
 /* A slab is HUGE_PAGE bytes on a HUGE_PAGE boundary, all zero, writable,
@@ -539,9 +559,10 @@ static size_t resident_pages(const void *p, size_t n)
     return got;
 }
 
-/* A prefault request is served once the thread has its slabs: the range
- * becomes resident without a byte written by us, and still reads as zeros.
- * Without a thread a request does nothing. */
+/* A prefault request is served once the thread has its slabs (none once
+ * quiet, as after the VM's run): the range becomes resident without a byte
+ * written by us, and still reads as zeros.  Without a thread a request does
+ * nothing. */
 Test(huge, slabs_prefault_a_range)
 {
     size_t n = 2 * HUGE_PAGE;
@@ -553,6 +574,10 @@ Test(huge, slabs_prefault_a_range)
     cr_expect_eq(resident_pages(range, n), 0);
     slab_supply_start(&s);
     cr_assert(s.threaded);
+    usleep(20000);
+    slab_supply_quiet(&s); /* no slabs kept ready, the thread still there */
+    cr_expect_eq(s.nready, 0);
+    cr_expect(s.threaded);
     slab_supply_prefault(&s, range, n);
     size_t got = 0;
     for (int i = 0; i < 200 && (got = resident_pages(range, n)) < n / PAGE; i++)

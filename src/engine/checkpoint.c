@@ -79,6 +79,7 @@ c2s_status ckpt_map(c2s_checkpoint *ck, const c2s_open_options *o, c2s_error *er
         to.quantized = o->quantized;
     }
     to.legacy_ids = ck->rd.ops->legacy_ids;
+    to.faulter = rd_faulter(&ck->rd);
     if (rd_has_map(&ck->rd)) /* a format with no pickle maps its own tensors */
         s = rd_map(&ck->rd, o, &ck->map, err);
     else if (ck->top == NULL && ck->rd.ops == &rd_st_ops)

@@ -2999,9 +2999,10 @@ const pvm_value *pvm_node_at(const pvm *vm, size_t i)
  * objects these arrays are a sizeable part of the memory. */
 static void release_run_state(pvm *vm)
 {
+    /* no more slabs; the thread stays for the tensor map's prefaults
+     * (pvm_slab_supply) until pvm_free */
     if (vm->slabs_on)
-        slab_supply_stop(&vm->slabs);
-    vm->slabs_on = 0;
+        slab_supply_quiet(&vm->slabs);
     vm->fixed.ahead = NULL;
     free(vm->stack);
     vm->stack = NULL;
@@ -3024,6 +3025,9 @@ void pvm_free(pvm *vm)
 {
     if (vm == NULL)
         return;
+    if (vm->slabs_on)
+        slab_supply_stop(&vm->slabs);
+    vm->slabs_on = 0;
     for (size_t i = 0; i < vm->owner_count; i++)
         free_node_contents(
             &vm->chunks[vm->owners[i] / NODES_PER_CHUNK][vm->owners[i] % NODES_PER_CHUNK]);
@@ -3101,6 +3105,11 @@ size_t pvm_frame_end(const pvm *vm)
 size_t pvm_object_count(const pvm *vm)
 {
     return vm->node_count;
+}
+
+slab_supply *pvm_slab_supply(pvm *vm)
+{
+    return vm->slabs_on ? &vm->slabs : NULL;
 }
 
 size_t pvm_persid_count(const pvm *vm)

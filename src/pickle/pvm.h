@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "util/c2s_error.h"
+#include "util/slabs.h"
 
 typedef enum pvm_kind {
     PVM_NONE,
@@ -243,6 +244,12 @@ size_t pvm_value_count(const pvm *vm);
  * opcodes that made them ran, e.g. persistent ids in the order Python's
  * persistent_load would have been called. */
 const pvm_value *pvm_node_at(const pvm *vm, size_t i);
+
+/* The thread that faulted the graph's slabs in ahead of the run (a pickle
+ * of 4 MiB or more, util/slabs.h), kept once the run is over for the
+ * prefault requests of whoever fills a big table from the graph (the
+ * tensor map) until pvm_free; NULL when there is none. */
+slab_supply *pvm_slab_supply(pvm *vm);
 
 /* The PVM_PERSID nodes alone, in the same order (i < pvm_persid_count):
  * the calls Python's persistent_load would have had, without a walk over

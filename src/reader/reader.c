@@ -210,6 +210,13 @@ void rd_close(rd *r)
     r->impl = NULL;
 }
 
+slab_supply *rd_faulter(rd *r)
+{
+    if (r->ops == NULL || r->impl == NULL || r->ops->faulter == NULL)
+        return NULL;
+    return r->ops->faulter(r->impl);
+}
+
 void rd_release(rd *r)
 {
     if (r->ops != NULL && r->impl != NULL && r->ops->release != NULL)

@@ -122,6 +122,9 @@ typedef struct rd_ops {
      * (*top) once the tensor map is built and its storages checked; the
      * streams, big_endian and verify_all still work after it. */
     void (*release)(void *impl);
+    /* Optional (NULL: none): a thread that faults memory in ahead for the
+     * tensor map (the pickle VM's, pvm_slab_supply), or NULL. */
+    slab_supply *(*faulter)(void *impl);
 } rd_ops;
 
 /* An open reader. */
@@ -156,6 +159,8 @@ const char *const *rd_notes(const rd *r, size_t *n);
 /* Free the object graph if the reader can (rd_ops.release); the top object
  * open gave must not be used after it. */
 void rd_release(rd *r);
+/* ops->faulter's answer, NULL when the reader has none. */
+slab_supply *rd_faulter(rd *r);
 
 /*
  * A reader of one storage's bytes.  Callers own the struct (no

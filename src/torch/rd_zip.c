@@ -181,6 +181,12 @@ static void zip_release(void *impl)
     z->vm = NULL;
 }
 
+static slab_supply *zip_faulter(void *impl)
+{
+    zip_reader *z = impl;
+    return z->vm != NULL ? pvm_slab_supply(z->vm) : NULL;
+}
+
 static c2s_status zip_open(rd_input *in, const c2s_open_options *o, void **impl, c2s_report *r,
                            const pvm_value **top, c2s_error *err)
 {
@@ -472,4 +478,5 @@ const rd_ops rd_zip_ops = {
     .object_count = zip_object_count,
     .close = zip_close,
     .release = zip_release,
+    .faulter = zip_faulter,
 };

@@ -72,6 +72,7 @@ typedef struct walk_ctx {
     tensor_counter *counts;
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
+    size_t tensors_ahead;    /* bytes of the tensors array asked to be faulted in */
     int keys_in_order;       /* every storage key so far is its index in decimal */
     uint32_t *storage_slots; /* open-addressing hash of storage keys: indexes, or EMPTY */
     size_t nslots;
@@ -236,6 +237,24 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
 /* Room for one more tensor: the array doubles as a big table (util/huge.h),
  * so that past 4 MiB it is a mapping on huge pages, the one it grew from
  * unmapped rather than left in malloc's heap.  0 when out of memory. */
+/* The tensors array is filled in order: past HUGE_MIN (a mapping of its
+ * own, util/huge.h) its page faults were the largest left on this thread
+ * for a checkpoint of 200,000 tensors.  When tensor i reaches the last
+ * page asked for, ask the faulter for the next one. */
+static void tensors_fault_ahead(walk_ctx *c, size_t i)
+{
+    size_t size = sizeof *c->map->tensors, at = i * size, cap = c->tensors_cap * size;
+    if (c->opts == NULL || c->opts->faulter == NULL || cap < HUGE_MIN ||
+        at + HUGE_PAGE <= c->tensors_ahead)
+        return;
+    size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
+    if (next >= cap)
+        return;
+    size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
+    slab_supply_prefault(c->opts->faulter, (unsigned char *)c->map->tensors + next, n);
+    c->tensors_ahead = next + n;
+}
+
 static int room_for_tensor(walk_ctx *c)
 {
     tmap *m = c->map;
@@ -881,6 +900,7 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     }
     if (!room_for_tensor(c))
         return oom(c);
+    tensors_fault_ahead(c, m->ntensors);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     tmap_tensor params[2];

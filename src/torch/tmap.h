@@ -60,6 +60,7 @@
 #include "util/c2s_error.h"
 #include "torch/dtype.h"
 #include "pickle/pvm.h"
+#include "util/slabs.h"
 
 #define TMAP_MAX_NDIM 64
 
@@ -170,6 +171,9 @@ typedef struct tmap_options {
     int legacy_ids;
     const char *tensor_name; /* name of a root that is one tensor; NULL: "tensor" */
     c2s_quantized quantized; /* quantized tensors (c2s.h) */
+    /* A thread to fault in the tensors array a page ahead of its filling
+     * (the pickle VM's, pvm_slab_supply); NULL: none. */
+    slab_supply *faulter;
 } tmap_options;
 
 /* Build the map of the tensors under the root.  Fails (C2S_ERR_INPUT) on a

@@ -42,7 +42,7 @@ static void *supply(void *arg)
     slab_supply *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        if (s->nready == SLABS_AHEAD) {
+        if (s->nready >= s->want) {
             size_t n = 0;
             unsigned char *piece = next_piece(s, &n);
             if (piece == NULL) {
@@ -61,9 +61,9 @@ static void *supply(void *arg)
         pthread_mutex_lock(&s->mu);
         if (p == NULL) /* out of memory: slab_supply_take maps its own, and fails */
             break;
-        if (s->stopping) {
+        if (s->stopping || s->nready >= s->want) { /* stopped, or quiet, meanwhile */
             huge_free(p, HUGE_PAGE);
-            break;
+            continue;
         }
         s->ready[s->nready++] = p;
     }
@@ -74,6 +74,7 @@ static void *supply(void *arg)
 void slab_supply_start(slab_supply *s)
 {
     s->nready = 0;
+    s->want = SLABS_AHEAD;
     s->range = NULL;
     s->range_len = 0;
     s->stopping = 0;
@@ -117,6 +118,22 @@ void slab_supply_prefault(slab_supply *s, void *p, size_t n)
     s->range_len = n;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
+}
+
+void slab_supply_quiet(slab_supply *s)
+{
+    if (!s->threaded)
+        return;
+    void *ready[SLABS_AHEAD];
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->nready;
+    for (size_t i = 0; i < n; i++)
+        ready[i] = s->ready[i];
+    s->nready = 0;
+    s->want = 0;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        huge_free(ready[i], HUGE_PAGE);
 }
 
 void slab_supply_stop(slab_supply *s)

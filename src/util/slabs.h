@@ -43,6 +43,7 @@ typedef struct slab_supply {
     pthread_cond_t wake; /* the thread waits here for room (or the stop) */
     void *ready[SLABS_AHEAD];
     size_t nready;
+    size_t want;          /* slabs to keep ready: SLABS_AHEAD, 0 once quiet */
     unsigned char *range; /* slab_supply_prefault's request, range_len bytes */
     size_t range_len;
     int stopping, threaded;
@@ -64,6 +65,11 @@ void *slab_supply_take(slab_supply *s);
  * freed or moved meanwhile (the kernel then refuses the request, or faults
  * in whatever now lies there, which changes no byte). */
 void slab_supply_prefault(slab_supply *s, void *p, size_t n);
+
+/* No more slabs: free those ready, and keep the thread for prefault
+ * requests only (the VM's run is over; the tensor map, built from its
+ * graph, fills its own table in order). */
+void slab_supply_quiet(slab_supply *s);
 
 /* Stop the thread and free the slabs not taken. */
 void slab_supply_stop(slab_supply *s);
