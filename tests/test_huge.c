@@ -4,7 +4,8 @@
  * advising exactly the whole 2 MiB pages inside a range, huge_unadvise
  * marking the same ones "no huge pages"; huge_release
  * zeroing exactly the whole small pages inside one; the big tables
- * (big_calloc, big_grow, big_realloc, big_free) below and past HUGE_MIN;
+ * (big_calloc, big_grow, big_realloc, big_free) below and past HUGE_MIN,
+ * and those written whole at once (big_calloc_whole) past HUGE_PAGE;
  * an arena marked big switching to slabs after HUGE_MIN bytes with its
  * pieces intact (and usable after arena_trim); a pickle whose graph, memo
  * and dict index all pass HUGE_MIN, read back whole (its node and arena
@@ -244,6 +245,28 @@ static void check_zero(const unsigned char *p, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
         cr_assert_eq(p[i], 0, "byte %zu", i);
+}
+
+/* Tables written all over at once: calloc under HUGE_PAGE, from there a
+ * mapping of whole huge pages of its own, zeroed, unmapped by its free. */
+Test(huge, whole_tables_are_huge_from_one_huge_page)
+{
+    cr_assert_null(big_calloc_whole(0));
+    size_t sizes[] = {100, HUGE_PAGE - 1, HUGE_PAGE, 3 * HUGE_PAGE + 12};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *t = big_calloc_whole(n);
+        cr_assert_not_null(t, "%zu", n);
+        check_zero(t, 0, n);
+        fill_pattern(t, n, (unsigned)k + 1);
+        check_pattern(t, n, (unsigned)k + 1);
+        if (n >= HUGE_PAGE)
+            cr_expect_eq((uintptr_t)t % HUGE_PAGE, 0, "%zu bytes: whole huge pages", n);
+        big_free_whole(t, n);
+        if (n >= HUGE_PAGE)
+            cr_expect_not(is_mapped(t), "%zu bytes: unmapped by big_free_whole", n);
+    }
+    big_free_whole(NULL, 10);
 }
 
 Test(huge, big_tables_grow_below_and_past_huge_min)

@@ -983,7 +983,7 @@ static c2s_status grow_dict_index(pvm *vm)
     size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : 64;
     if (cap > UINT32_MAX || cap > SIZE_MAX / sizeof(dict_slot))
         return out_of_memory(vm);
-    dict_slot *slots = big_calloc(cap * sizeof *slots);
+    dict_slot *slots = big_calloc_whole(cap * sizeof *slots); /* rehashed into at once */
     if (slots == NULL)
         return out_of_memory(vm);
     for (size_t i = 0; i < vm->dict_slot_cap; i++) {
@@ -995,7 +995,7 @@ static c2s_status grow_dict_index(pvm *vm)
             j = (j + 1) & (cap - 1);
         slots[j] = s;
     }
-    big_free(vm->dict_slots, vm->dict_slot_cap * sizeof *slots);
+    big_free_whole(vm->dict_slots, vm->dict_slot_cap * sizeof *slots);
     vm->dict_slots = slots;
     vm->dict_slot_cap = cap;
     return C2S_OK;
@@ -3016,7 +3016,7 @@ static void release_run_state(pvm *vm)
     big_free(vm->memo_dense, vm->memo_dense_cap * sizeof *vm->memo_dense);
     vm->memo_dense = NULL;
     vm->memo_dense_cap = vm->memo_count = 0;
-    big_free(vm->dict_slots, vm->dict_slot_cap * sizeof *vm->dict_slots);
+    big_free_whole(vm->dict_slots, vm->dict_slot_cap * sizeof *vm->dict_slots);
     vm->dict_slots = NULL;
     vm->dict_slot_cap = vm->dict_slot_count = 0;
 }

@@ -1431,10 +1431,10 @@ static c2s_status check_names(walk_ctx *c)
         cap *= 2;
     if (m->ntensors >= EMPTY)
         return oom(c); /* never: each tensor is a node, and node ids are 32 bits */
-    uint32_t *slots = malloc(cap * sizeof *slots);
+    uint32_t *slots = big_calloc_whole(cap * sizeof *slots); /* filled at once */
     uint32_t *hashes = malloc(m->ntensors * sizeof *hashes);
     if (slots == NULL || hashes == NULL) {
-        free(slots);
+        big_free_whole(slots, cap * sizeof *slots);
         free(hashes);
         return oom(c);
     }
@@ -1453,7 +1453,7 @@ static c2s_status check_names(walk_ctx *c)
         slots[at] = (uint32_t)i;
     }
     free(hashes);
-    free(slots);
+    big_free_whole(slots, cap * sizeof *slots);
     return st;
 }
 

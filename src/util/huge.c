@@ -161,3 +161,18 @@ void big_free(void *p, size_t n)
     else
         huge_free(p, big_len(n));
 }
+
+void *big_calloc_whole(size_t n)
+{
+    if (n == 0)
+        return NULL;
+    return n < HUGE_PAGE ? calloc(1, n) : huge_alloc(big_len(n)); /* a new mapping reads as zeros */
+}
+
+void big_free_whole(void *p, size_t n)
+{
+    if (n < HUGE_PAGE)
+        free(p);
+    else
+        huge_free(p, big_len(n));
+}

@@ -44,7 +44,9 @@
  * fill.  big_calloc(n) and big_grow() take n bytes from malloc
  * under HUGE_MIN and from huge_alloc from there on (whole huge pages, which
  * big_grow moves with mremap); big_free() gives the latter straight back to
- * the system.  The caller keeps each table's size.
+ * the system.  The caller keeps each table's size.  A table written all
+ * over at once (a hash table) has big_calloc_whole: huge pages from
+ * HUGE_PAGE on, since all of its pages are resident anyway.
  */
 #ifndef UTIL_HUGE_H
 #define UTIL_HUGE_H
@@ -78,5 +80,14 @@ void *big_realloc(void *p, size_t old, size_t n);
 
 /* Free table p of n bytes (NULL: nothing). */
 void big_free(void *p, size_t n);
+
+/* n zeroed bytes (n > 0) for a table written all over as soon as it is
+ * made (a hash table being filled or rehashed into): all its pages become
+ * resident at once, so from HUGE_PAGE bytes on it is a mapping of whole huge
+ * pages (one page fault per 2 MiB, where calloc's block, not aligned, took
+ * hundreds of 4 KiB faults); under that, calloc.  NULL when out of memory.
+ * Free with big_free_whole(p, n). */
+void *big_calloc_whole(size_t n);
+void big_free_whole(void *p, size_t n);
 
 #endif /* UTIL_HUGE_H */

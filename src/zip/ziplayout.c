@@ -653,10 +653,10 @@ static int index_names(ziplayout *zl)
     size_t cap = 16, n = zl->n;
     while (cap < 2 * n)
         cap *= 2;
-    uint64_t *slots = calloc(cap, sizeof *slots), ahead[HASH_AHEAD];
+    /* a slot in every page, or nearly: huge pages from 2 MiB on */
+    uint64_t *slots = big_calloc_whole(cap * sizeof *slots), ahead[HASH_AHEAD];
     if (slots == NULL)
         return -1;
-    huge_advise(slots, cap * sizeof *slots); /* a slot in every page, or nearly */
     for (size_t i = 0; i < n && i < HASH_AHEAD; i++) {
         ahead[i] = ziplayout_name_hash(zl->entries[i].name, zl->entries[i].name_len);
         __builtin_prefetch(&slots[ahead[i] & (cap - 1)], 1);
@@ -673,13 +673,11 @@ static int index_names(ziplayout *zl)
         for (; slots[at] != 0; at = (at + 1) & (cap - 1))
             if (slot_may_hold(slots[at], h) &&
                 same_folded(slot_entry(zl, slots[at]), e->name, e->name_len)) {
-                huge_unadvise(slots, cap * sizeof *slots);
-                free(slots);
+                big_free_whole(slots, cap * sizeof *slots);
                 return 0;
             }
         slots[at] = slot_of(h, i);
     }
-    huge_unadvise(slots, cap * sizeof *slots);
     zl->by_hash = slots;
     zl->hash_cap = cap;
     return 1;
@@ -882,6 +880,6 @@ void ziplayout_free(ziplayout *zl)
     free(zl->names);
     free(zl->entries);
     free(zl->by_name);
-    free(zl->by_hash);
+    big_free_whole(zl->by_hash, zl->hash_cap * sizeof *zl->by_hash);
     memset(zl, 0, sizeof *zl);
 }
