@@ -453,17 +453,16 @@ Test(huge, pickle_past_every_threshold_reads_back_whole)
 
 /* {'t0': tensor, 't1': tensor, ...}: 40,000 tensors make a tensors array
  * of more than HUGE_MIN, a big table of tmap_build's, freed by tmap_free. */
-static void tensor_map_past_huge_min(int with_faulter)
+static void tensor_map_past_huge_min(int with_faulter, size_t N)
 {
-    enum { N = 40000 };
     pb p = {0};
     pb_proto(&p, 2);
     pb_empty_dict(&p);
     char key[32];
-    for (int i = 0; i < N; i++) {
-        snprintf(key, sizeof key, "t%d", i);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "t%zu", i);
         pb_str(&p, key);
-        snprintf(key, sizeof key, "%d", i);
+        snprintf(key, sizeof key, "%zu", i);
         pb_vec_f32(&p, key, 1 + i % 5);
         pb_setitem(&p);
     }
@@ -489,15 +488,18 @@ static void tensor_map_past_huge_min(int with_faulter)
     cr_assert_geq(map.tensors_bytes, HUGE_MIN);
     cr_assert_geq(map.tensors_bytes, N * sizeof *map.tensors);
     cr_assert(is_mapped(map.tensors), "a mapping of its own");
-    for (int i = 0; i < N; i++) {
+    cr_assert_geq(map.storages_bytes, N * sizeof *map.storages);
+    if (map.storages_bytes >= HUGE_MIN)
+        cr_assert_eq((uintptr_t)map.storages % HUGE_PAGE, 0, "the storages' mapping");
+    for (size_t i = 0; i < N; i++) {
         const tmap_tensor *t = &map.tensors[i];
-        snprintf(key, sizeof key, "t%d", i);
+        snprintf(key, sizeof key, "t%zu", i);
         cr_assert_str_eq(t->name, key);
         cr_assert_eq(t->dtype, C2S_F32);
         cr_assert_eq(t->ndim, 1);
         cr_assert_eq(t->shape[0], 1 + i % 5);
         cr_assert_eq(t->nbytes, (uint64_t)(4 * (1 + i % 5)));
-        snprintf(key, sizeof key, "%d", i);
+        snprintf(key, sizeof key, "%zu", i);
         cr_assert_str_eq(map.storages[t->storage].key, key);
     }
     tmap_free(&map);
@@ -509,14 +511,21 @@ static void tensor_map_past_huge_min(int with_faulter)
 
 Test(huge, tensor_map_past_huge_min_is_whole)
 {
-    tensor_map_past_huge_min(0);
+    tensor_map_past_huge_min(0, 40000);
 }
 
 /* The same with a thread faulting the tensors array in a page ahead (the
  * VM's, kept for the map): the same map. */
 Test(huge, tensor_map_with_a_faulter_is_the_same)
 {
-    tensor_map_past_huge_min(1);
+    tensor_map_past_huge_min(1, 40000);
+}
+
+/* 180,000 storages pass HUGE_MIN too (24 bytes each): both arrays are big
+ * tables, faulted in ahead, and the map is whole. */
+Test(huge, tensor_map_storages_past_huge_min)
+{
+    tensor_map_past_huge_min(1, 180000);
 }
 
 /* A slab is HUGE_PAGE bytes on a HUGE_PAGE boundary, all zero, writable,

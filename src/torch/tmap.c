@@ -73,6 +73,7 @@ typedef struct walk_ctx {
     size_t ncounts, counts_cap;
     size_t tensors_cap, storages_cap, notes_cap, qparams_cap, quants_cap;
     size_t tensors_ahead;    /* bytes of the tensors array asked to be faulted in */
+    size_t storages_ahead;   /* and of the storages array */
     int keys_in_order;       /* every storage key so far is its index in decimal */
     uint32_t *storage_slots; /* open-addressing hash of storage keys: indexes, or EMPTY */
     size_t nslots;
@@ -237,22 +238,40 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
 /* Room for one more tensor: the array doubles as a big table (util/huge.h),
  * so that past 4 MiB it is a mapping on huge pages, the one it grew from
  * unmapped rather than left in malloc's heap.  0 when out of memory. */
-/* The tensors array is filled in order: past HUGE_MIN (a mapping of its
- * own, util/huge.h) its page faults were the largest left on this thread
- * for a checkpoint of 200,000 tensors.  When tensor i reaches the last
- * page asked for, ask the faulter for the next one. */
-static void tensors_fault_ahead(walk_ctx *c, size_t i)
+/* The tensors and storages arrays are filled in order: past HUGE_MIN (a
+ * mapping of their own, util/huge.h) their page faults were the largest
+ * left on this thread for a checkpoint of 200,000 tensors.  When the write
+ * at byte at of an array of cap bytes at base reaches the last page asked
+ * for (*ahead bytes), ask the faulter for the next one. */
+static void fault_ahead(walk_ctx *c, void *base, size_t at, size_t cap, size_t *ahead)
 {
-    size_t size = sizeof *c->map->tensors, at = i * size, cap = c->tensors_cap * size;
-    if (c->opts == NULL || c->opts->faulter == NULL || cap < HUGE_MIN ||
-        at + HUGE_PAGE <= c->tensors_ahead)
+    if (c->opts == NULL || c->opts->faulter == NULL || cap < HUGE_MIN || at + HUGE_PAGE <= *ahead)
         return;
     size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
     if (next >= cap)
         return;
     size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
-    slab_supply_prefault(c->opts->faulter, (unsigned char *)c->map->tensors + next, n);
-    c->tensors_ahead = next + n;
+    slab_supply_prefault(c->opts->faulter, (unsigned char *)base + next, n);
+    *ahead = next + n;
+}
+
+/* Room for one more storage (the array a big table, as the tensors'). */
+static int room_for_storage(walk_ctx *c)
+{
+    tmap *m = c->map;
+    size_t cap = c->storages_cap, size = sizeof *m->storages;
+    if (m->nstorages < cap)
+        return 1;
+    size_t grown = cap ? 2 * cap : 8;
+    if (grown > SIZE_MAX / 2 / size)
+        return 0;
+    tmap_storage *s = big_realloc(m->storages, cap * size, grown * size);
+    if (s == NULL)
+        return 0;
+    m->storages = s;
+    c->storages_cap = grown;
+    m->storages_bytes = grown * size;
+    return 1;
 }
 
 static int room_for_tensor(walk_ctx *c)
@@ -373,9 +392,10 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
                 return same_storage(c, c->storage_slots[i], key, dt, nbytes, out);
         }
     }
-    if (!grow_in_place((void **)&m->storages, &c->storages_cap, m->nstorages + 1,
-                       sizeof *m->storages))
+    if (!room_for_storage(c))
         return oom(c);
+    fault_ahead(c, m->storages, m->nstorages * sizeof *m->storages, m->storages_bytes,
+                &c->storages_ahead);
     char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
@@ -900,7 +920,8 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     }
     if (!room_for_tensor(c))
         return oom(c);
-    tensors_fault_ahead(c, m->ntensors);
+    fault_ahead(c, m->tensors, m->ntensors * sizeof *m->tensors, m->tensors_bytes,
+                &c->tensors_ahead);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     tmap_tensor params[2];
@@ -1566,7 +1587,10 @@ void tmap_free(tmap *map)
         big_free(map->tensors, map->tensors_bytes);
     else
         free(map->tensors);
-    free(map->storages);
+    if (map->storages_bytes > 0)
+        big_free(map->storages, map->storages_bytes);
+    else
+        free(map->storages);
     free(map->notes);
     free(map->root);
     memset(map, 0, sizeof *map);

@@ -151,6 +151,7 @@ typedef struct tmap {
     /* tmap_build: the bytes of the tensors array, a big table (util/huge.h:
      * past 4 MiB a mapping of its own); 0: the array is malloc'd. */
     size_t tensors_bytes;
+    size_t storages_bytes; /* the same for the storages array */
 } tmap;
 
 /* The quantization parameters of quantized tensor t of m (t->q.scheme is
