@@ -399,8 +399,10 @@ struct pvm {
 
     /* every node, in creation order */
     pvm_value **chunks;
-    slab_supply slabs; /* node slabs faulted in ahead, while a big pickle runs */
-    int slabs_on;      /* slabs started (pvm_run, for a pickle of SLABS_MIN bytes) */
+    slab_supply slabs; /* node slabs faulted in ahead while a big pickle runs;
+                          after the run, prefaults only (pvm_slab_supply) */
+    int slabs_on;      /* started by pvm_run (a pickle of SLABS_MIN bytes or
+                          more), stopped by pvm_free */
     size_t chunk_count, chunk_cap;
     size_t node_count;
     uint32_t *persids; /* ids of the PVM_PERSID nodes, in the order made */
@@ -779,13 +781,15 @@ static c2s_status adopt_string(pvm *vm, pvm_kind kind, char *buf, size_t n, pvm_
         return string_too_long(vm);
     }
     c2s_status st = new_node(vm, kind, out);
+    if (st == C2S_OK)
+        st = own(vm, *out);
     if (st != C2S_OK) {
         free(buf);
         return st;
     }
     (*out)->u.str.data = buf;
     (*out)->u.str.len = n;
-    return own(vm, *out);
+    return C2S_OK;
 }
 
 /* A string-like node holding a copy of p[0..n) and a NUL.  PVM_STR and

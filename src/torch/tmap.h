@@ -172,8 +172,8 @@ typedef struct tmap_options {
     int legacy_ids;
     const char *tensor_name; /* name of a root that is one tensor; NULL: "tensor" */
     c2s_quantized quantized; /* quantized tensors (c2s.h) */
-    /* A thread to fault in the tensors array a page ahead of its filling
-     * (the pickle VM's, pvm_slab_supply); NULL: none. */
+    /* A thread to fault in the tensors and storages arrays a page ahead of
+     * their filling (the pickle VM's, pvm_slab_supply); NULL: none. */
     slab_supply *faulter;
 } tmap_options;
 

@@ -36,8 +36,8 @@ typedef struct arena_block arena_block;
 typedef struct arena {
     arena_block *head;         /* the block pieces come from; the others follow */
     int big;                   /* set by the owner: grows in huge slabs past HUGE_MIN */
-    struct slab_supply *ahead; /* set by the owner: where the huge slabs come from
-                            (util/slabs.h); NULL: huge_alloc */
+    struct slab_supply *ahead; /* set by the owner: the huge slabs' source
+                                  (util/slabs.h); NULL: huge_alloc */
     size_t head_bytes;         /* bytes of the blocks made to be heads (not big pieces') */
 } arena;
 

@@ -1,10 +1,11 @@
 /*
  * slabs.c - huge-page slabs faulted in ahead of use (see slabs.h).
  *
- * The thread fills ready[] up to SLABS_AHEAD, then faults in what is left
- * of the prefault request, a huge page at a time, and then sleeps on `wake`
- * until slab_supply_take() makes room or slab_supply_stop() asks it to end.  It maps and
- * populates a slab outside the lock, so that slab_supply_take() never waits for
+ * The thread fills ready[] up to `want` slabs (SLABS_AHEAD, 0 once quiet),
+ * then faults in what is left of the prefault request, a huge page at a
+ * time, and then sleeps on `wake` until slab_supply_take() makes room, a
+ * request comes, or slab_supply_stop() asks it to end.  It maps and
+ * populates outside the lock, so that slab_supply_take() never waits for
  * the kernel: it takes what is ready or maps its own.
  */
 #include "util/slabs.h"

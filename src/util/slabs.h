@@ -23,7 +23,9 @@
  * tensors peaks at 163.4 MB with two ahead, 165.5 MB with three).
  *
  * slab_supply_prefault() gives the thread other memory to fault in when it
- * has nothing else to do: the VM's memo array, which it fills in order.
+ * has its slabs ready: arrays the caller fills in order, a page ahead of
+ * its writes (the VM's memo; the tensor map's tensors and storages, once
+ * slab_supply_quiet() has ended the slabs with the VM's run).
  *
  * Where MADV_POPULATE_WRITE is unknown (an older kernel refuses it), the
  * thread maps slabs without populating them: no gain, no harm.  Only one
@@ -58,8 +60,8 @@ void slab_supply_start(slab_supply *s);
 void *slab_supply_take(slab_supply *s);
 
 /* Ask the thread to fault in [p, p + n) writable too, once it has its
- * slabs ready: memory of the caller's that it is about to fill in order (the
- * VM's memo array, a page ahead of its writes).  One request at a time: a
+ * slabs ready: memory of the caller's that it is about to fill in order.
+ * One request at a time: a
  * new one replaces what is left of the last.  A hint only: nothing when
  * there is no thread; the range's bytes are never written, so it may be
  * freed or moved meanwhile (the kernel then refuses the request, or faults
