@@ -623,3 +623,31 @@ Test(huge, slabs_prefault_a_range)
         cr_assert_eq(range[i], 0);
     huge_free(range, n);
 }
+
+/* slab_supply_fill_ahead asks for the page after the write's, once per
+ * page: *ahead moves a huge page at a time, and stays put for an array
+ * under HUGE_MIN, past its last page, or without a thread. */
+Test(huge, slabs_fill_ahead_a_page_at_a_time)
+{
+    size_t cap = 3 * HUGE_PAGE, ahead = 0;
+    unsigned char *array = huge_alloc(cap);
+    cr_assert_not_null(array);
+    slab_supply_fill_ahead(NULL, array, 0, cap, &ahead);
+    cr_expect_eq(ahead, 0, "no thread: nothing asked");
+    slab_supply s;
+    slab_supply_start(&s);
+    slab_supply_fill_ahead(&s, array, 0, HUGE_MIN - 1, &ahead);
+    cr_expect_eq(ahead, 0, "an array under HUGE_MIN");
+    slab_supply_fill_ahead(&s, array, 0, cap, &ahead);
+    cr_expect_eq(ahead, 2 * HUGE_PAGE, "the second page, asked at the first write");
+    slab_supply_fill_ahead(&s, array, HUGE_PAGE - 8, cap, &ahead);
+    cr_expect_eq(ahead, 2 * HUGE_PAGE, "still the first page: nothing more");
+    slab_supply_fill_ahead(&s, array, HUGE_PAGE, cap, &ahead);
+    cr_expect_eq(ahead, 2 * HUGE_PAGE, "the second page's first byte: not yet");
+    slab_supply_fill_ahead(&s, array, HUGE_PAGE + 8, cap, &ahead);
+    cr_expect_eq(ahead, 3 * HUGE_PAGE, "into the second page: the third asked");
+    slab_supply_fill_ahead(&s, array, 2 * HUGE_PAGE + 8, cap, &ahead);
+    cr_expect_eq(ahead, 3 * HUGE_PAGE, "the last page: nothing after it");
+    slab_supply_stop(&s);
+    huge_free(array, cap);
+}

@@ -1248,26 +1248,6 @@ static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
     return vm->memo_cap ? memo_rehash(vm, vm->memo_cap) : C2S_OK;
 }
 
-/* The memo array is filled in order, a huge page of it at a time for a
- * pickle of millions of memo entries, and its page faults were the largest
- * left on the VM's thread: when a write at index key reaches the last page
- * asked for, ask the slab thread (util/slabs.h) to fault in the next one.
- * Only for an array of its own mapping (big_calloc past HUGE_MIN), whose
- * pages start at its start. */
-static void memo_fault_ahead(pvm *vm, uint64_t key)
-{
-    size_t at = (size_t)key * sizeof *vm->memo_dense;
-    size_t cap = vm->memo_dense_cap * sizeof *vm->memo_dense;
-    if (!vm->slabs_on || cap < HUGE_MIN || at + HUGE_PAGE <= vm->memo_ahead)
-        return;
-    size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
-    if (next >= cap)
-        return;
-    size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
-    slab_supply_prefault(&vm->slabs, (unsigned char *)vm->memo_dense + next, n);
-    vm->memo_ahead = next + n;
-}
-
 static c2s_status memo_put(pvm *vm, uint64_t key)
 {
     pvm_value *top;
@@ -1284,7 +1264,11 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
     bool dense;
     TRY(memo_dense_cover(vm, key, &dense));
     if (dense) {
-        memo_fault_ahead(vm, key);
+        /* filled in order, a huge page at a time for millions of entries:
+         * its page faults were the largest left on this thread */
+        slab_supply_fill_ahead(vm->slabs_on ? &vm->slabs : NULL, vm->memo_dense,
+                               (size_t)key * sizeof *vm->memo_dense,
+                               vm->memo_dense_cap * sizeof *vm->memo_dense, &vm->memo_ahead);
         vm->memo_dense[key] = top;
         vm->memo_count++;
         return C2S_OK;

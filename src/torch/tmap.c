@@ -238,58 +238,39 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
 /* Room for one more tensor: the array doubles as a big table (util/huge.h),
  * so that past 4 MiB it is a mapping on huge pages, the one it grew from
  * unmapped rather than left in malloc's heap.  0 when out of memory. */
-/* The tensors and storages arrays are filled in order: past HUGE_MIN (a
- * mapping of their own, util/huge.h) their page faults were the largest
- * left on this thread for a checkpoint of 200,000 tensors.  When the write
- * at byte at of an array of cap bytes at base reaches the last page asked
- * for (*ahead bytes), ask the faulter for the next one. */
-static void fault_ahead(walk_ctx *c, void *base, size_t at, size_t cap, size_t *ahead)
+/* Room in *array (n items of size bytes in use, *cap allocated) for one
+ * more: a big table doubling (util/huge.h: past HUGE_MIN a mapping of its
+ * own, moved by mremap), its size in *bytes for tmap_free. */
+static int room_for(void **array, size_t n, size_t *cap, size_t *bytes, size_t size)
 {
-    if (c->opts == NULL || c->opts->faulter == NULL || cap < HUGE_MIN || at + HUGE_PAGE <= *ahead)
-        return;
-    size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
-    if (next >= cap)
-        return;
-    size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
-    slab_supply_prefault(c->opts->faulter, (unsigned char *)base + next, n);
-    *ahead = next + n;
-}
-
-/* Room for one more storage (the array a big table, as the tensors'). */
-static int room_for_storage(walk_ctx *c)
-{
-    tmap *m = c->map;
-    size_t cap = c->storages_cap, size = sizeof *m->storages;
-    if (m->nstorages < cap)
+    if (n < *cap)
         return 1;
-    size_t grown = cap ? 2 * cap : 8;
+    size_t grown = *cap ? 2 * *cap : 8;
     if (grown > SIZE_MAX / 2 / size)
         return 0;
-    tmap_storage *s = big_realloc(m->storages, cap * size, grown * size);
-    if (s == NULL)
+    void *a = big_realloc(*array, *cap * size, grown * size);
+    if (a == NULL)
         return 0;
-    m->storages = s;
-    c->storages_cap = grown;
-    m->storages_bytes = grown * size;
+    *array = a;
+    *cap = grown;
+    *bytes = grown * size;
     return 1;
 }
 
 static int room_for_tensor(walk_ctx *c)
 {
     tmap *m = c->map;
-    size_t cap = c->tensors_cap, size = sizeof *m->tensors;
-    if (m->ntensors < cap)
-        return 1;
-    size_t grown = cap ? 2 * cap : 8;
-    if (grown > SIZE_MAX / 2 / size)
-        return 0;
-    tmap_tensor *t = big_realloc(m->tensors, cap * size, grown * size);
-    if (t == NULL)
-        return 0;
-    m->tensors = t;
-    c->tensors_cap = grown;
-    m->tensors_bytes = grown * size;
-    return 1;
+    return room_for((void **)&m->tensors, m->ntensors, &c->tensors_cap, &m->tensors_bytes,
+                    sizeof *m->tensors);
+}
+
+/* The tensors and storages arrays are filled in order, and past HUGE_MIN
+ * their page faults were the largest left on this thread for a checkpoint
+ * of 200,000 tensors: the faulter is asked for each one's next huge page
+ * (util/slabs.h). */
+static slab_supply *faulter(const walk_ctx *c)
+{
+    return c->opts != NULL ? c->opts->faulter : NULL;
 }
 
 /* a + b (n bytes of a, then the string b) as a piece of the map's text. */
@@ -392,10 +373,11 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
                 return same_storage(c, c->storage_slots[i], key, dt, nbytes, out);
         }
     }
-    if (!room_for_storage(c))
+    if (!room_for((void **)&m->storages, m->nstorages, &c->storages_cap, &m->storages_bytes,
+                  sizeof *m->storages))
         return oom(c);
-    fault_ahead(c, m->storages, m->nstorages * sizeof *m->storages, m->storages_bytes,
-                &c->storages_ahead);
+    slab_supply_fill_ahead(faulter(c), m->storages, m->nstorages * sizeof *m->storages,
+                           m->storages_bytes, &c->storages_ahead);
     char *k = map_strdup(c, key, strlen(key), "");
     if (k == NULL)
         return oom(c);
@@ -920,8 +902,8 @@ static c2s_status add_tensor(walk_ctx *c, const pvm_value *call)
     }
     if (!room_for_tensor(c))
         return oom(c);
-    fault_ahead(c, m->tensors, m->ntensors * sizeof *m->tensors, m->tensors_bytes,
-                &c->tensors_ahead);
+    slab_supply_fill_ahead(faulter(c), m->tensors, m->ntensors * sizeof *m->tensors,
+                           m->tensors_bytes, &c->tensors_ahead);
     tmap_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     tmap_tensor params[2];

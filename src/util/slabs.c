@@ -121,6 +121,18 @@ void slab_supply_prefault(slab_supply *s, void *p, size_t n)
     pthread_mutex_unlock(&s->mu);
 }
 
+void slab_supply_fill_ahead(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead)
+{
+    if (s == NULL || cap < HUGE_MIN || at + HUGE_PAGE <= *ahead)
+        return;
+    size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
+    if (next >= cap)
+        return;
+    size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
+    slab_supply_prefault(s, (unsigned char *)base + next, n);
+    *ahead = next + n;
+}
+
 void slab_supply_quiet(slab_supply *s)
 {
     if (!s->threaded)

@@ -68,6 +68,14 @@ void *slab_supply_take(slab_supply *s);
  * in whatever now lies there, which changes no byte). */
 void slab_supply_prefault(slab_supply *s, void *p, size_t n);
 
+/* For an array of cap bytes at base that its owner fills in order (a
+ * mapping of its own: big_calloc or big_realloc past HUGE_MIN), the write
+ * at byte at: when it lies past the start of the last page asked for
+ * (*ahead bytes, 0 at first), ask the thread (s; NULL: none) to fault in
+ * the huge page after at's, and move *ahead past it.  Nothing for a
+ * smaller array. */
+void slab_supply_fill_ahead(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead);
+
 /* No more slabs: free those ready, and keep the thread for prefault
  * requests only (the VM's run is over; the tensor map, built from its
  * graph, fills its own table in order). */
