@@ -625,19 +625,23 @@ Test(huge, slabs_prefault_a_range)
 }
 
 /* slab_supply_fill_ahead asks for the page after the write's, once per
- * page: *ahead moves a huge page at a time, and stays put for an array
- * under HUGE_MIN, past its last page, or without a thread. */
+ * page: *ahead moves a huge page at a time.  Without a thread it is never
+ * called again; under HUGE_MIN or past the last page, not before the
+ * array grows past its end. */
 Test(huge, slabs_fill_ahead_a_page_at_a_time)
 {
     size_t cap = 3 * HUGE_PAGE, ahead = 0;
     unsigned char *array = huge_alloc(cap);
     cr_assert_not_null(array);
     slab_supply_fill_ahead(NULL, array, 0, cap, &ahead);
-    cr_expect_eq(ahead, 0, "no thread: nothing asked");
+    cr_expect_eq(ahead, SIZE_MAX, "no thread: nothing asked, ever");
     slab_supply s;
     slab_supply_start(&s);
-    slab_supply_fill_ahead(&s, array, 0, HUGE_MIN - 1, &ahead);
-    cr_expect_eq(ahead, 0, "an array under HUGE_MIN");
+    size_t small = 0;
+    slab_supply_fill_ahead(&s, array, 0, HUGE_MIN - 1, &small);
+    cr_expect_eq(small, HUGE_MIN - 1 + HUGE_PAGE - 1,
+                 "an array under HUGE_MIN: not until it grows");
+    ahead = 0;
     slab_supply_fill_ahead(&s, array, 0, cap, &ahead);
     cr_expect_eq(ahead, 2 * HUGE_PAGE, "the second page, asked at the first write");
     slab_supply_fill_ahead(&s, array, HUGE_PAGE - 8, cap, &ahead);
@@ -647,7 +651,11 @@ Test(huge, slabs_fill_ahead_a_page_at_a_time)
     slab_supply_fill_ahead(&s, array, HUGE_PAGE + 8, cap, &ahead);
     cr_expect_eq(ahead, 3 * HUGE_PAGE, "into the second page: the third asked");
     slab_supply_fill_ahead(&s, array, 2 * HUGE_PAGE + 8, cap, &ahead);
-    cr_expect_eq(ahead, 3 * HUGE_PAGE, "the last page: nothing after it");
+    cr_expect_eq(ahead, cap + HUGE_PAGE - 1, "the last page: nothing until the array grows");
+    slab_supply_fill_ahead(&s, array, cap - 8, cap, &ahead);
+    cr_expect_eq(ahead, cap + HUGE_PAGE - 1, "the last write: not called");
+    slab_supply_fill_ahead(&s, array, cap, 2 * cap, &ahead);
+    cr_expect_eq(ahead, cap + 2 * HUGE_PAGE, "grown: the page after the new write's");
     slab_supply_stop(&s);
     huge_free(array, cap);
 }

@@ -11,6 +11,7 @@
 #include "util/slabs.h"
 #include "util/huge.h"
 
+#include <stdint.h>
 #include <sys/mman.h>
 
 /* Fault in the pages of [p, p + n) writable, on this thread; the kernel's
@@ -121,13 +122,22 @@ void slab_supply_prefault(slab_supply *s, void *p, size_t n)
     pthread_mutex_unlock(&s->mu);
 }
 
-void slab_supply_fill_ahead(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead)
+/* The inline test of slab_supply_fill_ahead calls this for a write at
+ * at >= *ahead - HUGE_PAGE + 1; *ahead is set so that the next call
+ * comes when there may be something to ask: never without a thread (s is
+ * the same for every write to an array), and past the array's end when
+ * it is too small or its last page was asked for. */
+void slab_supply_fill_next(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead)
 {
-    if (s == NULL || cap < HUGE_MIN || at + HUGE_PAGE <= *ahead)
+    if (s == NULL) {
+        *ahead = SIZE_MAX;
         return;
+    }
     size_t next = (at / HUGE_PAGE + 1) * HUGE_PAGE;
-    if (next >= cap)
+    if (cap < HUGE_MIN || next >= cap) {
+        *ahead = cap + HUGE_PAGE - 1; /* nothing until the array grows */
         return;
+    }
     size_t n = cap - next < HUGE_PAGE ? cap - next : HUGE_PAGE;
     slab_supply_prefault(s, (unsigned char *)base + next, n);
     *ahead = next + n;

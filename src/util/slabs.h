@@ -35,6 +35,8 @@
 #ifndef UTIL_SLABS_H
 #define UTIL_SLABS_H
 
+#include "util/huge.h"
+
 #include <pthread.h>
 #include <stddef.h>
 
@@ -71,10 +73,19 @@ void slab_supply_prefault(slab_supply *s, void *p, size_t n);
 /* For an array of cap bytes at base that its owner fills in order (a
  * mapping of its own: big_calloc or big_realloc past HUGE_MIN), the write
  * at byte at: when it lies past the start of the last page asked for
- * (*ahead bytes, 0 at first), ask the thread (s; NULL: none) to fault in
- * the huge page after at's, and move *ahead past it.  Nothing for a
- * smaller array. */
-void slab_supply_fill_ahead(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead);
+ * (*ahead bytes, 0 at first), ask the thread (s; NULL: none, for every
+ * write to this array) to fault in the huge page after at's, and move
+ * *ahead past it.  Nothing for a smaller array.  Every write of millions
+ * calls it, so the test is inline; slab_supply_fill_next does the rest. */
+void slab_supply_fill_next(slab_supply *s, void *base, size_t at, size_t cap, size_t *ahead);
+static inline void slab_supply_fill_ahead(slab_supply *s, void *base, size_t at, size_t cap,
+                                          size_t *ahead)
+{
+    /* the test the owner's every write makes, inline; the rest once a
+     * huge page */
+    if (at + HUGE_PAGE > *ahead)
+        slab_supply_fill_next(s, base, at, cap, ahead);
+}
 
 /* No more slabs: free those ready, and keep the thread for prefault
  * requests only (the VM's run is over; the tensor map, built from its
