@@ -64,6 +64,7 @@
 #include "util/utf8.h"
 #include "util/huge.h"
 #include "util/slabs.h"
+#include "util/strhash.h"
 
 #include <inttypes.h>
 #include <locale.h> /* newlocale(), strtod_l(): floats read in the "C" locale */
@@ -447,39 +448,7 @@ struct pvm {
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 
-/* Return array grown to hold at least `need` elements, doubling so that
- * repeated appends stay linear; NULL (array untouched) when impossible. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
-
-/* The bytes taken 8 at a time (the rotate-xor-multiply step of FxHash),
- * the last 1..7 padded with zeros, then the length mixed in: a state dict's
- * keys are tens of bytes, and a byte at a time cost a multiplication each.
- * Only the tables' speed depends on it (equal keys hash alike). */
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *s = p;
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ seed, w;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, s + i, 8);
-        h = (((h << 5) | (h >> 59)) ^ w) * UINT64_C(0x517cc1b727220a95);
-    }
-    if (i < n) {
-        w = 0;
-        memcpy(&w, s + i, n - i);
-        h = (((h << 5) | (h >> 59)) ^ w) * UINT64_C(0x517cc1b727220a95);
-    }
-    return mix64(h ^ n);
-}
-
+/* The n <= 8 bytes at p as a little-endian number. */
 static uint64_t read_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
