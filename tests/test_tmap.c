@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "util/c2s_error.h"
+#include "util/limits.h"
 #include "torch/dtype.h"
 #include "pickle_builder.h"
 #include "pickle/pvm.h"
@@ -1170,6 +1171,43 @@ Test(tmap, refuse_storage_key_with_slash)
     pb_tensor_v2(&p, "FloatStorage", "../x", 2, 0, 1, size, stride);
     dict_end(&p);
     map_fails(&p, NULL, "tensor 'w': invalid storage key in persistent id");
+}
+
+/* The storage key names a record data/<key>: no empty key, no "." or
+ * "..", nothing past C2S_STORAGE_KEY_MAX; a key that only starts with
+ * dots is a name like any other. */
+Test(tmap, storage_keys_checked_by_their_length)
+{
+    char longest[C2S_STORAGE_KEY_MAX + 2];
+    memset(longest, '7', sizeof longest);
+    longest[C2S_STORAGE_KEY_MAX] = '\0';
+    const char *const good[] = {".x", "...", "..x", "x.", longest};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        pb p = {0};
+        int64_t size[1] = {2}, stride[1] = {1};
+        pb_proto(&p, 2);
+        dict_begin(&p);
+        pb_str(&p, "w");
+        pb_tensor_v2(&p, "FloatStorage", good[i], 2, 0, 1, size, stride);
+        dict_end(&p);
+        map_ok(&p, NULL);
+        assert_storage(0, good[i], C2S_F32, 8);
+        tmap_fini();
+    }
+    longest[C2S_STORAGE_KEY_MAX] = '7';
+    longest[C2S_STORAGE_KEY_MAX + 1] = '\0';
+    const char *const bad[] = {"", ".", "..", "a/b", longest};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pb p = {0};
+        int64_t size[1] = {2}, stride[1] = {1};
+        pb_proto(&p, 2);
+        dict_begin(&p);
+        pb_str(&p, "w");
+        pb_tensor_v2(&p, "FloatStorage", bad[i], 2, 0, 1, size, stride);
+        dict_end(&p);
+        map_fails(&p, NULL, "tensor 'w': invalid storage key in persistent id");
+        tmap_fini();
+    }
 }
 
 Test(tmap, refuse_unknown_storage_class)

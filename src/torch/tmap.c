@@ -349,11 +349,11 @@ static c2s_status same_storage(walk_ctx *c, size_t at, const char *key, c2s_dtyp
  * all of them (index_storages), which then serves every lookup: a probe
  * compares the 32 bits of strhash the storages keep before the keys, so
  * that it reads another key only when the hashes agree. */
-static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint64_t nbytes,
-                                size_t *out)
+static c2s_status storage_index(walk_ctx *c, const char *key, size_t klen, c2s_dtype dt,
+                                uint64_t nbytes, size_t *out)
 {
     tmap *m = c->map;
-    uint32_t h = (uint32_t)strhash(key);
+    uint32_t h = (uint32_t)hash_bytes(key, klen, 0); /* strhash(key): klen is its strlen */
     size_t i = 0;
     uint64_t n;
     if (c->keys_in_order && decimal_key(key, &n) && n <= m->nstorages) {
@@ -378,7 +378,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, c2s_dtype dt, uint
         return oom(c);
     slab_supply_fill_ahead(faulter(c), m->storages, m->nstorages * sizeof *m->storages,
                            m->storages_bytes, &c->storages_ahead);
-    char *k = map_strdup(c, key, strlen(key), "");
+    char *k = map_strdup(c, key, klen, "");
     if (k == NULL)
         return oom(c);
     m->storages[m->nstorages] =
@@ -465,17 +465,18 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
                         cls->u.global.module, cls->u.global.name);
     }
     const char *key = item(pid, 2)->u.str.data;
+    size_t klen = item(pid, 2)->u.str.len;
     /* keys 'a\0x' and 'a\0y' are two storages to torch.load, 'a' to C */
-    if (pvm_str_has_nul(item(pid, 2)))
+    if (memchr(key, '\0', klen) != NULL)
         return bad_tensor(c, "storage key in persistent id holds a NUL byte", NULL);
-    if (*key == '\0' || strlen(key) > C2S_STORAGE_KEY_MAX || strchr(key, '/') ||
-        strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+    if (klen == 0 || klen > C2S_STORAGE_KEY_MAX || memchr(key, '/', klen) != NULL ||
+        (key[0] == '.' && (klen == 1 || (klen == 2 && key[1] == '.'))))
         return bad_tensor(c, "invalid storage key in persistent id", NULL);
     int64_t numel = item(pid, 4)->u.i;
     uint64_t nbytes;
     if (numel < 0 || !mul_u64((uint64_t)numel, c2s_dtype_size(*storage_dt), &nbytes))
         return bad_tensor(c, "invalid storage size in persistent id", NULL);
-    return storage_index(c, key, *storage_dt, nbytes, &t->storage);
+    return storage_index(c, key, klen, *storage_dt, nbytes, &t->storage);
 }
 
 static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *what, int64_t *out,
