@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "pickle_builder.h"
 #include "reader/reader.h"
 #include "torch/rd_script.h"
 #include "torch/rd_zip.h"
 #include "test_util.h"
+#include "zip_builder.h"
 
 TU_SUITE_WITH_DIR(reader);
 
@@ -157,4 +159,165 @@ Test(reader, zip_opening_fails_reader_reopens)
     cr_expect_str_eq(err.msg,
                      "corrupt zip archive: no end of central directory record (truncated?)");
     c2s_report_free(&rep);
+}
+
+/* ---- data.pkl run beside the local headers -------------------------------- */
+
+/* A state dict {'w': 2 floats, 'pad': a string of pad bytes}: a data.pkl
+ * past the size zipsrc reads ahead (1 MiB). */
+static pb big_state_dict(size_t pad)
+{
+    pb p = {0};
+    int64_t size[1] = {2}, stride[1] = {1};
+    char *s = malloc(pad + 1);
+    cr_assert_not_null(s);
+    memset(s, 'x', pad);
+    s[pad] = '\0';
+    pb_proto(&p, 2);
+    pb_empty_dict(&p);
+    pb_mark(&p);
+    pb_str(&p, "w");
+    pb_tensor_v2(&p, "FloatStorage", "0", 2, 0, 1, size, stride);
+    pb_str(&p, "pad");
+    pb_str(&p, s);
+    pb_setitems(&p);
+    pb_stop(&p);
+    free(s);
+    return p;
+}
+
+/* rd_open on path (opened by zip reader): its error ("" on success), the
+ * report's findings and globals counted, whether the early run was taken,
+ * and that in keeps no machine after. */
+typedef struct opened {
+    char msg[sizeof(c2s_error){0}.msg];
+    size_t findings, globals;
+    int taken, has_top;
+} opened;
+
+static opened open_zip(const char *path)
+{
+    opened o = {{0}, 0, 0, 0, 0};
+    rd_input in;
+    c2s_error err;
+    cr_assert_eq(rd_input_open(&in, path, &err), C2S_OK, "%s", err.msg);
+    rd r = {0};
+    const pvm_value *top = NULL;
+    c2s_report rep;
+    memset(&rep, 0, sizeof rep);
+    c2s_error_clear(&err);
+    rd_open(&r, &in, NULL, &rep, &top, &err);
+    cr_expect_eq(r.ops, &rd_zip_ops, "%s", path);
+    cr_expect_null(in.early.vm, "%s: the early run is left over", path);
+    snprintf(o.msg, sizeof o.msg, "%s", err.msg);
+    o.findings = rep.findings.n;
+    o.globals = rep.nglobals;
+    o.taken = in.early.taken;
+    o.has_top = top != NULL;
+    c2s_report_free(&rep);
+    rd_close(&r);
+    rd_input_close(&in);
+    return o;
+}
+
+/* data.pkl written first and past 1 MiB: the VM ran on it while the local
+ * headers were read, and the zip reader adopted that run; written second,
+ * no run beside, the same outcome. */
+Test(reader, big_pickle_run_beside_the_local_headers)
+{
+    pb p = big_state_dict((size_t)3 << 19);
+    zb_entry first[] = {{"archive/data.pkl", p.buf, p.len, 0},
+                        {"archive/data/0", "abcdefgh", 8, 0}};
+    zb_entry second[] = {{"archive/data/0", "abcdefgh", 8, 0},
+                         {"archive/data.pkl", p.buf, p.len, 0}};
+    char *path = tu_path(dir, "big.pt");
+    cr_assert_eq(zb_write(path, first, 2), 0);
+    opened a = open_zip(path);
+    cr_assert_eq(zb_write(path, second, 2), 0);
+    opened b = open_zip(path);
+    cr_expect_str_eq(a.msg, "");
+    cr_expect_eq(a.taken, 1);
+    cr_expect_eq(a.has_top, 1);
+    cr_expect_str_eq(b.msg, "");
+    cr_expect_eq(b.taken, 0);
+    cr_expect_eq(b.has_top, 1);
+    cr_expect_eq(a.findings, b.findings);
+    cr_expect_eq(a.globals, b.globals);
+    cr_expect_eq(a.globals, 3, "%zu globals", a.globals); /* rebuild, storage, OrderedDict */
+    pb_free(&p);
+    free(path);
+}
+
+/* The run beside is dropped when its bytes are not the pickle's: one byte
+ * of data.pkl changed on disk (a CRC mismatch) gives the plain read's
+ * error; a storage's local header out of the file, the plain opening's. */
+Test(reader, big_pickle_run_beside_dropped_when_not_the_pickle)
+{
+    pb p = big_state_dict((size_t)3 << 19);
+    zb_entry e[] = {{"archive/data.pkl", p.buf, p.len, 0}, {"archive/data/0", "abcdefgh", 8, 0}};
+    char *path = tu_path(dir, "damaged.pt");
+    size_t n = 0;
+    cr_assert_eq(zb_write(path, e, 2), 0);
+    unsigned char *all = tu_read(path, &n);
+    cr_assert_not_null(all);
+    unsigned char *x = memmem(all, n, "xxxxxxxx", 8);
+    cr_assert_not_null(x);
+    x[100] = 'y'; /* still a pickle, no longer the recorded CRC */
+    cr_assert_eq(tu_write(path, all, n), 0);
+    opened crc = open_zip(path);
+    cr_expect_eq(crc.taken, 0);
+    cr_expect_eq(crc.has_top, 0);
+    cr_expect(strstr(crc.msg, "archive/data.pkl: CRC-32 mismatch") == crc.msg, "%s", crc.msg);
+    x[100] = 'x';
+    unsigned char *cd = memmem(all, n, "PK\x01\x02", 4);
+    cr_assert_not_null(cd);
+    cd = memmem(cd + 4, n - (size_t)(cd + 4 - all), "PK\x01\x02", 4);
+    cr_assert_not_null(cd);
+    memcpy(cd + 42, "\xff\xff\xff\x7f", 4); /* the storage's local header offset */
+    cr_assert_eq(tu_write(path, all, n), 0);
+    opened bad = open_zip(path);
+    zipsrc *z = NULL;
+    c2s_error fresh;
+    cr_assert_eq(zipsrc_open(path, 0, &z, NULL, &fresh), C2S_ERR_INPUT);
+    cr_expect_eq(bad.taken, 0);
+    cr_expect_str_eq(bad.msg, fresh.msg);
+    cr_expect_str_eq(bad.msg, "corrupt zip archive: local header past the end of the file");
+    free(all);
+    pb_free(&p);
+    free(path);
+}
+
+/* The local header pass beside the run keeps its findings: a storage's
+ * header with a bad signature is reported as a fresh opening reports it,
+ * and the run is still adopted (data.pkl is sound). */
+Test(reader, big_pickle_run_beside_findings_kept)
+{
+    pb p = big_state_dict((size_t)3 << 19);
+    zb_entry e[] = {{"archive/data.pkl", p.buf, p.len, 0}, {"archive/data/0", "abcdefgh", 8, 0}};
+    char *path = tu_path(dir, "badsig.pt");
+    size_t n = 0;
+    cr_assert_eq(zb_write(path, e, 2), 0);
+    unsigned char *all = tu_read(path, &n);
+    cr_assert_not_null(all);
+    unsigned char *x = memmem(all, n, "xxxxxxxx", 8);
+    cr_assert_not_null(x);
+    unsigned char *second = memmem(x, n - (size_t)(x - all), "PK\x03\x04", 4);
+    cr_assert_not_null(second);
+    second[3] = 0x05;
+    cr_assert_eq(tu_write(path, all, n), 0);
+    c2s_report rep;
+    c2s_error err;
+    cr_expect_eq(open_with_reader(path, &rep, &err), &rd_zip_ops);
+    expect_findings_of_fresh_open(path, &rep.findings);
+    cr_assert_eq(rep.findings.n, 2);
+    cr_expect_str_eq(rep.findings.items[0],
+                     "zip entry 'archive/data/0' has no valid local header (bad signature)");
+    cr_expect_str_eq(rep.findings.items[1],
+                     "52 bytes that belong to no zip entry before the central directory");
+    c2s_report_free(&rep);
+    opened o = open_zip(path);
+    cr_expect_eq(o.taken, 1);
+    free(all);
+    pb_free(&p);
+    free(path);
 }

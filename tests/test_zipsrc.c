@@ -702,6 +702,71 @@ Test(zipsrc, big_pickle_read_beside_the_layout)
     free(p);
 }
 
+/* What zipsrc_beside's run was given. */
+typedef struct beside_seen {
+    int calls;
+    const uint8_t *data;
+    size_t len;
+    int same; /* its bytes were the pickle's */
+    const unsigned char *want;
+} beside_seen;
+
+static void see_beside(void *ctx, const uint8_t *data, size_t len)
+{
+    beside_seen *b = ctx;
+    b->calls++;
+    b->data = data;
+    b->len = len;
+    b->same = len == BIG_PICKLE && memcmp(data, b->want, len) == 0;
+}
+
+/* zipsrc_open_fd_beside gives the read-ahead data.pkl to its run while the
+ * local headers are read, and zipsrc_read_pickle then hands out the very
+ * same bytes; with data.pkl written second there is nothing to give. */
+Test(zipsrc, big_pickle_given_beside_the_layout)
+{
+    unsigned char *pkl = big_pickle();
+    zb_entry orders[2][2] = {{{"archive/data.pkl", pkl, BIG_PICKLE, 0},
+                              {"archive/data/0", "abcd", 4, 0}},
+                             {{"archive/data/0", "abcd", 4, 0},
+                              {"archive/data.pkl", pkl, BIG_PICKLE, 0}}};
+    char *p = tu_path(dir, "beside.pt");
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(zb_write(p, orders[k], 2), 0);
+        int fd = open(p, O_RDONLY);
+        cr_assert_geq(fd, 0);
+        struct stat sb;
+        cr_assert_eq(fstat(fd, &sb), 0);
+        beside_seen seen = {0, NULL, 0, 0, pkl};
+        zipsrc_beside beside = {see_beside, &seen};
+        zipsrc *z = NULL;
+        findings f = {0};
+        c2s_error err;
+        c2s_error_clear(&err);
+        cr_assert_eq(zipsrc_open_fd_beside(fd, (uint64_t)sb.st_size, 0, &beside, &z, &f, &err),
+                     C2S_OK, "%s", err.msg);
+        close(fd);
+        uint8_t *data;
+        size_t len;
+        cr_assert_eq(zipsrc_read_pickle(z, &data, &len, &err), C2S_OK, "%s", err.msg);
+        if (k == 0) {
+            cr_expect_eq(seen.calls, 1);
+            cr_expect_eq(seen.same, 1);
+            cr_expect_eq(zipsrc_pickle_prefetched(z), 1);
+            cr_expect_eq(data, seen.data, "the bytes given are the pickle's own");
+        } else {
+            cr_expect_eq(seen.calls, 0);
+            cr_expect_eq(zipsrc_pickle_prefetched(z), 0);
+        }
+        cr_expect_eq(f.n, 0);
+        free(data);
+        findings_free(&f);
+        zipsrc_close(z);
+    }
+    free(pkl);
+    free(p);
+}
+
 /* One byte of the big pickle changed on disk: both orders give the plain
  * read's CRC error, and the bytes as they are on disk, to be judged. */
 Test(zipsrc, big_pickle_damaged_same_error_both_ways)

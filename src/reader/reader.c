@@ -112,6 +112,7 @@ c2s_status rd_input_open_fd(rd_input *in, int fd, const char *name, c2s_error *e
 
 void rd_input_close(rd_input *in)
 {
+    rd_input_drop_early_run(in);
     zipsrc_close(in->zip);
     in->zip = NULL;
     findings_free(&in->zip_findings);
@@ -120,17 +121,60 @@ void rd_input_close(rd_input *in)
     in->fd = -1;
 }
 
-/* A zip archive opened once for the readers of zips (rd_input.zip).  An
+/* zipsrc_beside's work: the VM run on data.pkl's bytes read ahead, kept in
+ * in->early.  Only what pvm_run makes is kept; judging it (globals, the
+ * sweep, the report) is the zip reader's, once the bytes are its pickle. */
+static void run_early(void *ctx, const uint8_t *data, size_t len)
+{
+    rd_early_run *e = &((rd_input *)ctx)->early;
+    c2s_error_clear(&e->err);
+    if ((e->vm = pvm_new(&e->limits)) == NULL)
+        return; /* no early run: the reader makes its own */
+    e->data = data;
+    e->len = len;
+    e->top = NULL;
+    e->end = 0;
+    e->st = pvm_run(e->vm, data, len, &e->top, &e->end, &e->err);
+}
+
+/* A zip archive opened once for the readers of zips (rd_input.zip), with
+ * data.pkl run on the machine while its local headers are read.  An
  * opening that fails leaves nothing: the reader that takes the file opens
  * it again and reports why. */
-static void open_zip_once(rd_input *in, uint64_t max_pickle)
+static void open_zip_once(rd_input *in, const c2s_open_options *o)
 {
     if (in->nhead < 4 || memcmp(in->head, "PK\x03\x04", 4) != 0)
         return;
     c2s_error err;
     c2s_error_clear(&err);
-    if (zipsrc_open_fd(in->fd, in->size, max_pickle, &in->zip, &in->zip_findings, &err) != C2S_OK)
+    in->early.limits = rd_pvm_limits(o);
+    zipsrc_beside beside = {run_early, in};
+    if (zipsrc_open_fd_beside(in->fd, in->size, o ? o->limits.max_pickle : 0, &beside, &in->zip,
+                              &in->zip_findings, &err) != C2S_OK) {
         findings_free(&in->zip_findings);
+        rd_input_drop_early_run(in);
+    }
+}
+
+int rd_input_take_early_run(rd_input *in, int prefetched, const uint8_t *data, size_t len,
+                            rd_early_run *run)
+{
+    int same = prefetched && in->early.vm != NULL && data != NULL && data == in->early.data &&
+               len == in->early.len;
+    if (!same) {
+        rd_input_drop_early_run(in);
+        return 0;
+    }
+    *run = in->early;
+    in->early.vm = NULL;
+    in->early.taken = 1;
+    return 1;
+}
+
+void rd_input_drop_early_run(rd_input *in)
+{
+    pvm_free(in->early.vm);
+    in->early.vm = NULL;
 }
 
 c2s_status rd_input_take_zip(rd_input *in, uint64_t max_pickle, zipsrc **out, findings *f,
@@ -177,10 +221,12 @@ c2s_status rd_open(rd *r, rd_input *in, const c2s_open_options *o, c2s_report *r
                    const pvm_value **top, c2s_error *err)
 {
     size_t n = sizeof READERS / sizeof READERS[0], i = 0;
-    open_zip_once(in, o ? o->limits.max_pickle : 0);
+    open_zip_once(in, o);
     while (i + 1 < n && !READERS[i]->sniff(in))
         i++;
     r->ops = READERS[i];
+    if (r->ops != &rd_zip_ops) /* the early run is the zip reader's alone */
+        rd_input_drop_early_run(in);
     r->impl = NULL;
     rep->format = r->ops->format;
     *top = NULL;

@@ -41,6 +41,23 @@
 
 #define RD_HEAD_LEN 64
 
+/* The pickle VM run on a zip's data.pkl while rd_open's opening of the
+ * archive reads its local headers (zipsrc_beside): the bytes read ahead,
+ * the machine, and what pvm_run gave.  The zip reader adopts it when
+ * zipsrc_read_pickle hands it those very bytes (rd_input_take_early_run);
+ * else it is dropped unused. */
+typedef struct rd_early_run {
+    pvm_limits limits; /* rd_pvm_limits of the open's options */
+    pvm *vm;           /* NULL: no run made (or taken) */
+    const uint8_t *data;
+    size_t len;
+    pvm_value *top;
+    size_t end;
+    c2s_status st;
+    c2s_error err;
+    int taken; /* the zip reader adopted it (tests ask) */
+} rd_early_run;
+
 /* The input file, opened once. */
 typedef struct rd_input {
     int fd;
@@ -60,6 +77,7 @@ typedef struct rd_input {
      * opening failed: the reader then opens it itself, for the error. */
     zipsrc *zip;
     findings zip_findings;
+    rd_early_run early; /* data.pkl run beside that opening */
 } rd_input;
 
 /* Open path read-only, fstat it (a regular file, not empty) and read its
@@ -82,6 +100,17 @@ void rd_input_close(rd_input *in);
  * or, when there is none, a fresh zipsrc_open_fd of the input. */
 c2s_status rd_input_take_zip(rd_input *in, uint64_t max_pickle, zipsrc **out, findings *f,
                              c2s_error *err);
+
+/* The early run of data.pkl (in->early) when it ran on data (len bytes),
+ * the pickle zipsrc_read_pickle gave: prefetched is zipsrc_pickle_prefetched
+ * (a pointer alone could be a new block where the read-ahead one was
+ * freed).  *run then owns its machine; 0 otherwise.  Either way in keeps
+ * no run after. */
+int rd_input_take_early_run(rd_input *in, int prefetched, const uint8_t *data, size_t len,
+                            rd_early_run *run);
+
+/* The early run dropped (its machine freed), if any. */
+void rd_input_drop_early_run(rd_input *in);
 
 typedef struct rd_stream rd_stream;
 

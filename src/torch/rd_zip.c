@@ -42,14 +42,24 @@ static int zip_sniff(const rd_input *in)
 
 /* Interpret the pickle data (record where) on vm; its globals go to the
  * report whatever happens, and the sweep lists those of the bytes the
- * machine did not reach. */
-static c2s_status judge_pickle(pvm *vm, const uint8_t *data, size_t len, const char *where,
-                               const c2s_open_options *o, c2s_report *r, pvm_value **v,
-                               c2s_error *err)
+ * machine did not reach.  ran: vm already ran on data (the early run of
+ * rd_open), with this outcome; NULL: run it now. */
+static c2s_status judge_pickle(pvm *vm, const uint8_t *data, size_t len, const rd_early_run *ran,
+                               const char *where, const c2s_open_options *o, c2s_report *r,
+                               pvm_value **v, c2s_error *err)
 {
     policy_options policy = rd_policy(o);
     size_t end = 0;
-    c2s_status s = pvm_run(vm, data, len, v, &end, err);
+    c2s_status s;
+    if (ran != NULL) {
+        s = ran->st;
+        *v = ran->top;
+        end = ran->end;
+        if (s != C2S_OK)
+            *err = ran->err;
+    } else {
+        s = pvm_run(vm, data, len, v, &end, err);
+    }
     if (!judge_add_globals(r, vm, where, 0, &policy))
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     c2s_error swept;
@@ -103,7 +113,7 @@ static c2s_status judge_other_pickles(zip_reader *z, const c2s_open_options *o, 
         }
         pvm *vm = pvm_new(&limits);
         pvm_value *v = NULL;
-        c2s_status s = vm ? judge_pickle(vm, data + at, len - at, where, o, r, &v, &e)
+        c2s_status s = vm ? judge_pickle(vm, data + at, len - at, NULL, where, o, r, &v, &e)
                           : c2s_fail(&e, C2S_ERR_INPUT, "out of memory");
         pvm_free(vm);
         free(data);
@@ -115,16 +125,22 @@ static c2s_status judge_other_pickles(zip_reader *z, const c2s_open_options *o, 
     return C2S_OK;
 }
 
-/* Interpret data.pkl, then every other pickle record. */
-static c2s_status run_pickle(zip_reader *z, const c2s_open_options *o, c2s_report *r,
+/* Interpret data.pkl, then every other pickle record.  data.pkl's run is
+ * the one made early (in->early) when it ran on these very bytes. */
+static c2s_status run_pickle(zip_reader *z, rd_input *in, const c2s_open_options *o, c2s_report *r,
                              const pvm_value **top, c2s_error *err)
 {
+    rd_early_run early;
+    int ran = rd_input_take_early_run(in, zipsrc_pickle_prefetched(z->zip), z->pickle,
+                                      z->pickle_len, &early);
     pvm_limits limits = rd_pvm_limits(o);
-    if ((z->vm = pvm_new(&limits)) == NULL)
+    z->vm = ran ? early.vm : pvm_new(&limits);
+    if (z->vm == NULL)
         return c2s_fail(err, C2S_ERR_INPUT, "out of memory");
     const char *where = zipsrc_pickle_name(z->zip); /* the entry torch reads */
     pvm_value *v = NULL;
-    c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, where, o, r, &v, err);
+    c2s_status s = judge_pickle(z->vm, z->pickle, z->pickle_len, ran ? &early : NULL, where, o, r,
+                                &v, err);
     c2s_error e;
     c2s_error_clear(&e);
     /* the machine copied what it keeps: the pickle's bytes are not read again */
@@ -196,6 +212,8 @@ static c2s_status zip_open(rd_input *in, const c2s_open_options *o, void **impl,
     *impl = z;
     uint64_t max_pickle = o ? o->limits.max_pickle : 0;
     c2s_status s = rd_input_take_zip(in, max_pickle, &z->zip, &r->findings, err);
+    if (s != C2S_OK)
+        rd_input_drop_early_run(in);
     /* TorchScript archives have a loader of their own (not judged here yet) */
     if (s != C2S_OK && err->rule != C2S_RULE_CORRUPT &&
         strcmp(err->msg, "TorchScript archives are not supported yet") != 0 &&
@@ -208,13 +226,17 @@ static c2s_status zip_open(rd_input *in, const c2s_open_options *o, void **impl,
         c2s_error crc = *err;
         findings_add(&r->damage, "%s", crc.msg);
         c2s_error_clear(err);
-        s = run_pickle(z, o, r, top, err);
+        s = run_pickle(z, in, o, r, top, err);
         *top = NULL; /* damaged: nothing to convert */
         if (s == C2S_OK)
             *err = crc;
         return C2S_ERR_INPUT;
     }
-    return s == C2S_OK ? run_pickle(z, o, r, top, err) : s;
+    if (s != C2S_OK) {
+        rd_input_drop_early_run(in); /* no pickle read: nothing to adopt it */
+        return s;
+    }
+    return run_pickle(z, in, o, r, top, err);
 }
 
 c2s_status rd_zip_verify_all(zipsrc *zip, findings *f, c2s_error *err)

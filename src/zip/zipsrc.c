@@ -32,6 +32,11 @@
  * that entry to be the one torch reads, at the same data offset, with its
  * CRC matching; in every other case they are dropped and the entry is read
  * as before, so that errors and their messages do not change.
+ * zipsrc_open_fd_beside goes one step further: the local header pass then
+ * runs on a thread too, and the caller's thread, once the bytes are in,
+ * hands them to the caller's work (the pickle VM, in the reader) while the
+ * pass goes on; the pass alone writes the layout and the findings
+ * meanwhile, and whether those bytes are the pickle is decided as above.
  */
 #include "zip/zipsrc.h"
 #include "zip/ziplayout.h"
@@ -450,7 +455,48 @@ static int prefetch_take(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *l
 
 /* A zipsrc over its own duplicate of fd, with the layout read (its
  * structural findings into f) and the entries sorted as miniz sorts them. */
-static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findings *f, zipsrc **out,
+/* The local header pass on a thread of its own (beside the caller's work
+ * in read_local_beside): it alone touches the layout and f meanwhile. */
+typedef struct local_job {
+    zipsrc *z;
+    uint64_t size;
+    findings *f;
+    c2s_error err;
+    c2s_status st;
+} local_job;
+
+static void *local_main(void *arg)
+{
+    local_job *j = arg;
+    j->st = ziplayout_read_local(j->z->fd, j->size, &j->z->layout, j->f, &j->err);
+    return NULL;
+}
+
+/* ziplayout_read_local, with beside's work on this thread meanwhile when
+ * data.pkl is being read ahead: the read is waited for, its bytes given
+ * to beside, then the pass joined.  The pass alone writes the layout and
+ * f, beside only reads the prefetched bytes, so the outcome is the one of
+ * the pass run alone. */
+static c2s_status read_local_beside(zipsrc *z, uint64_t size, const zipsrc_beside *beside,
+                                    findings *f, c2s_error *err)
+{
+    pickle_prefetch *p = &z->pre;
+    local_job job = {z, size, f, {0}, C2S_OK};
+    c2s_error_clear(&job.err);
+    pthread_t t;
+    if (beside == NULL || !p->running || pthread_create(&t, NULL, local_main, &job) != 0)
+        return ziplayout_read_local(z->fd, size, &z->layout, f, err);
+    prefetch_join(p);
+    if (p->buf != NULL && p->read_all)
+        beside->run(beside->ctx, p->buf, (size_t)p->size);
+    pthread_join(t, NULL);
+    if (job.st != C2S_OK)
+        *err = job.err;
+    return job.st;
+}
+
+static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle,
+                              const zipsrc_beside *beside, findings *f, zipsrc **out,
                               c2s_error *err)
 {
     zipsrc *z = calloc(1, sizeof *z);
@@ -465,7 +511,7 @@ static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findin
     c2s_status st = ziplayout_read_central(z->fd, size, &z->layout, f, err);
     if (st == C2S_OK) {
         prefetch_start(z, size);
-        st = ziplayout_read_local(z->fd, size, &z->layout, f, err);
+        st = read_local_beside(z, size, beside, f, err);
     }
     if (st == C2S_OK)
         st = sort_like_miniz(z, err);
@@ -477,14 +523,15 @@ static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle, findin
     return C2S_OK;
 }
 
-c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
-                          c2s_error *err)
+c2s_status zipsrc_open_fd_beside(int fd, uint64_t size, uint64_t max_pickle,
+                                 const zipsrc_beside *beside, zipsrc **out, findings *f,
+                                 c2s_error *err)
 {
     *out = NULL;
     zipsrc *z = NULL;
     c2s_status st = sniff(fd, err);
     if (st == C2S_OK)
-        st = open_layout(fd, size, max_pickle, f, &z, err);
+        st = open_layout(fd, size, max_pickle, beside, f, &z, err);
     if (st != C2S_OK)
         return st;
     st = find_pickle(z, f, err);
@@ -499,12 +546,18 @@ c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **o
     return C2S_OK;
 }
 
+c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
+                          c2s_error *err)
+{
+    return zipsrc_open_fd_beside(fd, size, max_pickle, NULL, out, f, err);
+}
+
 c2s_status zipsrc_open_records(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out,
                                c2s_error *err)
 {
     *out = NULL;
     findings ignored = {0}; /* zipsrc_open_fd reported them already */
-    c2s_status st = open_layout(fd, size, max_pickle, &ignored, out, err);
+    c2s_status st = open_layout(fd, size, max_pickle, NULL, &ignored, out, err);
     findings_free(&ignored);
     return st;
 }

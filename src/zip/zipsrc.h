@@ -47,6 +47,25 @@ typedef struct zipsrc zipsrc;
 c2s_status zipsrc_open_fd(int fd, uint64_t size, uint64_t max_pickle, zipsrc **out, findings *f,
                           c2s_error *err);
 
+/* Work for the caller's thread while zipsrc_open_fd_beside reads the local
+ * headers on a thread of its own: run(ctx, data, len) is given the bytes
+ * of a large STORED data.pkl, the directory's first record, read ahead of
+ * the layout pass and not yet checked against it.  It may only read them
+ * and must keep what it makes apart: zipsrc_read_pickle decides later
+ * whether they are the pickle's (then it gives out the very same pointer,
+ * and zipsrc_pickle_prefetched says so).  Not called when there are no
+ * such bytes, or no thread. */
+typedef struct zipsrc_beside {
+    void (*run)(void *ctx, const uint8_t *data, size_t len);
+    void *ctx;
+} zipsrc_beside;
+
+/* zipsrc_open_fd, with beside->run (beside NULL: none) overlapping the
+ * local header pass.  The result, findings and errors are the same. */
+c2s_status zipsrc_open_fd_beside(int fd, uint64_t size, uint64_t max_pickle,
+                                 const zipsrc_beside *beside, zipsrc **out, findings *f,
+                                 c2s_error *err);
+
 /* The archive's records only, for an archive torch does not open as a
  * checkpoint (no data.pkl, no archive directory, ...): its pickle records
  * are still judged (zipsrc_entry_is_other_pickle, zipsrc_read_entry).  No
