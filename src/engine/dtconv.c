@@ -28,6 +28,7 @@
  * whole vector go through the scalar loop.
  */
 #include "engine/dtconv.h"
+#include "util/le.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -38,22 +39,7 @@
 #include <immintrin.h>
 #endif
 
-/* ---- little-endian loads and stores ------------------------------------ */
-
-static inline uint16_t ld16(const unsigned char *p)
-{
-    return (uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8);
-}
-
-static inline uint32_t ld32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t ld64(const unsigned char *p)
-{
-    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
-}
+/* ---- little-endian stores (the loads: util/le.h) ------------------------ */
 
 static inline void st16(unsigned char *p, uint16_t v)
 {
@@ -191,18 +177,18 @@ static inline uint32_t bf16_to_f32(uint16_t b)
 #define BF16_F64(x) f32_to_f64(bf16_to_f32(x))
 #define BF16_F16(x) f32_to_f16(bf16_to_f32(x))
 
-LOOP(run_f64_f32, 8, ld64, 4, st32, f64_to_f32)
-LOOP(run_f64_f16, 8, ld64, 2, st16, F64_F16)
-LOOP(run_f64_bf16, 8, ld64, 2, st16, F64_BF16)
-LOOP(run_f32_f64, 4, ld32, 8, st64, f32_to_f64)
-LOOP(run_f32_f16, 4, ld32, 2, st16, f32_to_f16)
-LOOP(run_f32_bf16, 4, ld32, 2, st16, F32_BF16)
-LOOP(run_f16_f64, 2, ld16, 8, st64, F16_F64)
-LOOP(run_f16_f32, 2, ld16, 4, st32, f16_to_f32)
-LOOP(run_f16_bf16, 2, ld16, 2, st16, F16_BF16)
-LOOP(run_bf16_f64, 2, ld16, 8, st64, BF16_F64)
-LOOP(run_bf16_f32, 2, ld16, 4, st32, bf16_to_f32)
-LOOP(run_bf16_f16, 2, ld16, 2, st16, BF16_F16)
+LOOP(run_f64_f32, 8, le64, 4, st32, f64_to_f32)
+LOOP(run_f64_f16, 8, le64, 2, st16, F64_F16)
+LOOP(run_f64_bf16, 8, le64, 2, st16, F64_BF16)
+LOOP(run_f32_f64, 4, le32, 8, st64, f32_to_f64)
+LOOP(run_f32_f16, 4, le32, 2, st16, f32_to_f16)
+LOOP(run_f32_bf16, 4, le32, 2, st16, F32_BF16)
+LOOP(run_f16_f64, 2, le16, 8, st64, F16_F64)
+LOOP(run_f16_f32, 2, le16, 4, st32, f16_to_f32)
+LOOP(run_f16_bf16, 2, le16, 2, st16, F16_BF16)
+LOOP(run_bf16_f64, 2, le16, 8, st64, BF16_F64)
+LOOP(run_bf16_f32, 2, le16, 4, st32, bf16_to_f32)
+LOOP(run_bf16_f16, 2, le16, 2, st16, BF16_F16)
 
 typedef void (*loop_fn)(const unsigned char *, unsigned char *, size_t);
 

@@ -63,6 +63,7 @@
 #include "util/hex.h"
 #include "util/utf8.h"
 #include "util/huge.h"
+#include "util/le.h"
 #include "util/slabs.h"
 #include "util/strhash.h"
 
@@ -448,15 +449,6 @@ struct pvm {
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 
-/* The n <= 8 bytes at p as a little-endian number. */
-static uint64_t read_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* Two's complement reinterpretation without implementation-defined casts. */
 static int64_t to_int64(uint64_t u)
 {
@@ -592,7 +584,7 @@ static c2s_status take_le(pvm *vm, size_t n, uint64_t *v)
 {
     const uint8_t *p;
     TRY(take(vm, n, &p));
-    *v = read_le(p, n);
+    *v = le_n(p, n);
     return C2S_OK;
 }
 
@@ -1290,7 +1282,7 @@ static c2s_status push_long_bytes(pvm *vm, const uint8_t *p, size_t n)
         TRY(new_string(vm, PVM_BIGINT, p, n, &v));
         return push(vm, v);
     }
-    uint64_t u = read_le(p, n);
+    uint64_t u = le_n(p, n);
     if ((p[n - 1] & 0x80) && n < 8)
         u |= UINT64_MAX << (8 * n);
     TRY(new_int(vm, to_int64(u), &v));

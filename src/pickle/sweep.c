@@ -17,6 +17,7 @@
  * payload after garbage (or after an opcode the VM refused) is still seen.
  */
 #include "pickle/sweep.h"
+#include "util/le.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -207,14 +208,6 @@ static c2s_status oom(walk *w)
     return c2s_fail(w->err, C2S_ERR_INPUT, "sweep: out of memory");
 }
 
-static uint64_t read_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* ---- memo ---------------------------------------------------------------- */
 
 static memo_entry *memo_slot(walk *w, uint64_t key)
@@ -375,7 +368,7 @@ static size_t plausible_str_push(const uint8_t *p, size_t n)
         len = p[1];
     } else if (n >= 5 && p[0] == OP_BINUNICODE) {
         head = 5;
-        len = (size_t)read_le(p + 1, 4);
+        len = (size_t)le_n(p + 1, 4);
     } else {
         return 0;
     }
@@ -456,7 +449,7 @@ static bool skip_arg(walk *w, opinfo info, const uint8_t **arg, size_t *n)
     default: { /* counted */
         if (left < info.size)
             return false;
-        uint64_t count = read_le(p, info.size);
+        uint64_t count = le_n(p, info.size);
         if (info.arg == ARG_COUNTED_SIGNED && (count & 0x80000000u))
             return false;
         if (count > left - info.size)
@@ -479,7 +472,7 @@ static uint64_t memo_index(uint8_t op, const uint8_t *arg, size_t n, const walk 
     if (op == OP_MEMOIZE)
         return w->memo_count;
     if (op != OP_PUT && op != OP_GET)
-        return read_le(arg, n);
+        return le_n(arg, n);
     /* int(text, 10) loosely: spaces, a sign, digits and underscores */
     uint64_t v = 0;
     size_t digits = 0;

@@ -12,6 +12,7 @@
  * cycles), overlap another, or reach into the footer.
  */
 #include "tf/sstable.h"
+#include "util/le.h"
 
 #include <snappy-c.h>
 #include <stdarg.h>
@@ -23,16 +24,6 @@
 
 #define COMPRESSION_NONE 0
 #define COMPRESSION_SNAPPY 1
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 int sst_varint64(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
 {
@@ -71,7 +62,7 @@ static int varint32(const uint8_t *p, size_t n, size_t *pos, uint32_t *v)
 
 int sst_has_magic(const uint8_t *file, size_t size)
 {
-    return size >= SST_FOOTER_SIZE && get64(file + size - 8) == SST_MAGIC;
+    return size >= SST_FOOTER_SIZE && le64(file + size - 8) == SST_MAGIC;
 }
 
 /* ---- growable key buffer -------------------------------------------------- */
@@ -161,7 +152,7 @@ static c2s_status read_block(const uint8_t *file, size_t limit, uint64_t off, ui
                         b->what, (unsigned long long)off, (unsigned long long)size, limit);
     const uint8_t *p = file + off;
     uint8_t type = p[size];
-    uint32_t stored = get32(p + size + 1);
+    uint32_t stored = le32(p + size + 1);
     uint32_t actual = c2s_crc32c_mask(c2s_crc32c(0, p, (size_t)size + 1));
     if (stored != actual && !(flags & SST_NO_BLOCK_CRC))
         return c2s_fail(err, C2S_ERR_INPUT,
@@ -216,7 +207,7 @@ static c2s_status biter_init(biter *it, const blk *b, c2s_error *err)
     it->b = b;
     if (b->size < 4)
         return BFAIL(it, "%zu bytes, too short for a restart count", b->size);
-    uint32_t nr = get32(b->data + b->size - 4);
+    uint32_t nr = le32(b->data + b->size - 4);
     if (nr == 0)
         return BFAIL(it, "no restart points");
     if (nr > (b->size - 4) / 4)
@@ -226,7 +217,7 @@ static c2s_status biter_init(biter *it, const blk *b, c2s_error *err)
     it->restarts = b->data + it->limit;
     uint32_t prev = 0;
     for (uint32_t i = 0; i < nr; i++) {
-        uint32_t r = get32(it->restarts + 4 * (size_t)i);
+        uint32_t r = le32(it->restarts + 4 * (size_t)i);
         if (i == 0 && r != 0)
             return BFAIL(it, "restart point 0 is at offset %u, not 0", r);
         if (i > 0 && r <= prev)
@@ -245,7 +236,7 @@ static c2s_status biter_next(biter *it, int *got, c2s_error *err)
     *got = 0;
     size_t start = it->pos;
     uint32_t r = it->next_restart < it->nrestarts
-                     ? get32(it->restarts + 4 * (size_t)it->next_restart)
+                     ? le32(it->restarts + 4 * (size_t)it->next_restart)
                      : 0;
     int restart_left = it->next_restart < it->nrestarts && it->limit > 0;
     if (start == it->limit) {

@@ -25,6 +25,7 @@
 #include "zip/ziplayout.h"
 #include "util/huge.h"
 #include "util/io.h"
+#include "util/le.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -48,19 +49,6 @@
 #define MAX_CD_SIZE (256u << 20)
 #define MAX_ENTRIES 2000000u
 #define WINDOW (64u << 10)
-
-static uint16_t le16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t le64(const unsigned char *p)
-{
-    return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 static c2s_status corrupt(c2s_error *err, const char *what)
 {

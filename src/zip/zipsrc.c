@@ -43,6 +43,7 @@
 #include "zip/crc32.h"
 #include "util/huge.h"
 #include "util/io.h"
+#include "util/le.h"
 #include "util/limits.h"
 
 #include <errno.h>
@@ -387,11 +388,6 @@ static void *prefetch_run(void *arg)
     return NULL;
 }
 
-static uint16_t get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
 /* Start reading the first entry of the central directory when it is a
  * large STORED ".../data.pkl" whose local header says where its bytes are
  * (the layout pass checks that header again, and prefetch_take compares). */
@@ -411,7 +407,7 @@ static void prefetch_start(zipsrc *z, uint64_t file_size)
         pread_full(z->fd, h, sizeof h, e->local_offset) != (ssize_t)sizeof h ||
         memcmp(h, "PK\x03\x04", 4) != 0)
         return;
-    uint64_t data_offset = e->local_offset + sizeof h + get16(h + 26) + get16(h + 28);
+    uint64_t data_offset = e->local_offset + sizeof h + le16(h + 26) + le16(h + 28);
     if (data_offset > file_size || file_size - data_offset < e->size)
         return;
     pickle_prefetch *p = &z->pre;
