@@ -858,8 +858,10 @@ static c2s_status add_qparams(walk_ctx *c, tmap_tensor *t, tmap_tensor *params, 
         if (!grow_in_place((void **)&m->qparams, &c->qparams_cap, m->nqparams + 2,
                            sizeof *m->qparams))
             return oom(c);
-        t->q.scales = m->nqparams;
-        t->q.zero_points = m->nqparams + 1;
+        if (m->nqparams > UINT32_MAX - 2)
+            return oom(c); /* never: two per tensor, and tensors are nodes (32-bit ids) */
+        t->q.scales = (uint32_t)m->nqparams;
+        t->q.zero_points = (uint32_t)m->nqparams + 1;
         m->qparams[m->nqparams++] = params[0];
         m->qparams[m->nqparams++] = params[1];
         params[0].shape = params[1].shape = NULL; /* the map owns them now */

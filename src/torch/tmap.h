@@ -90,22 +90,21 @@ typedef struct tmap_quant {
     uint64_t inner, channels; /* elements after the axis; shape[axis] */
 } tmap_quant;
 
-/* What every tensor carries about quantization (24 bytes). */
+/* What every tensor carries about quantization (16 bytes). */
 typedef struct tmap_qref {
-    size_t scales, zero_points; /* per channel, dequantized: indices into tmap.qparams */
+    uint32_t scales, zero_points; /* per channel, dequantized: indices into tmap.qparams
+                                     (fewer than the pickle's nodes: 32 bits) */
     uint32_t info;              /* index into tmap.quants (scheme not TMAP_Q_NONE) */
     unsigned char scheme;       /* a tmap_qscheme */
     unsigned char dequantize;   /* 1: written as F32 values; 0: the integers as stored */
 } tmap_qref;
 
-/* (The int-sized fields are together: a map of many tensors is an array of
- * these, and padding after each would cost 24 bytes a tensor.) */
+/* (The small fields are together at the end: a map of many tensors is an
+ * array of these, 200,000 of them for a checkpoint of tiny tensors, and
+ * padding between them cost 16 bytes a tensor: 104 bytes, not 120.) */
 typedef struct tmap_tensor {
     char *name;
     const char *why; /* "complex128", "sparse tensor", ... */
-    int supported;   /* 0: see why */
-    c2s_dtype dtype;
-    int contiguous; /* C order, no gaps */
     size_t ndim;
     int64_t *shape;  /* ndim sizes; one malloc'd block */
     int64_t *stride; /* with these ndim strides, in elements */
@@ -118,7 +117,11 @@ typedef struct tmap_tensor {
      * quantized per tensor, written raw): storage is TMAP_NO_STORAGE and
      * the element's little-endian bytes are here. */
     unsigned char inline_bytes[8];
+    c2s_dtype dtype;
+    unsigned char supported;  /* 0: see why */
+    unsigned char contiguous; /* C order, no gaps */
 } tmap_tensor;
+_Static_assert(sizeof(tmap_qref) == 16, "the quantization reference packs in 16 bytes");
 
 #define TMAP_NO_STORAGE SIZE_MAX
 
