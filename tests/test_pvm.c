@@ -1457,6 +1457,43 @@ Test(pvm, memo_indexes_move_from_hash_to_array)
     expect_int(t[4], 99);
 }
 
+/* A dense memo entry holds a node's id, found again through the chunks
+ * of nodes: 10,000 ints (not the shared small ones) put at 0..9999, so
+ * that their nodes lie in three chunks; a get of the first, both sides of
+ * a chunk boundary and the last; index 5 put again (its new value
+ * replaces the old) and index 6 put again with a shared None. */
+Test(pvm, memo_entries_found_across_node_chunks)
+{
+    enum { N = 10000 };
+    size_t cap = 16 * N + 64, n = 0;
+    uint8_t *p = malloc(cap);
+    cr_assert_not_null(p);
+    for (unsigned i = 0; i < N; i++) {
+        unsigned v = 1000 + i;
+        p[n++] = 'M', p[n++] = (uint8_t)v, p[n++] = (uint8_t)(v >> 8); /* BININT2 v */
+        p[n++] = 'r';
+        p[n++] = (uint8_t)i, p[n++] = (uint8_t)(i >> 8), p[n++] = 0, p[n++] = 0;
+        p[n++] = '0';
+    }
+    p[n++] = 'M', p[n++] = 0x39, p[n++] = 0x30; /* 12345, put at 5 again */
+    p[n++] = 'q', p[n++] = 5, p[n++] = '0';
+    p[n++] = 'N', p[n++] = 'q', p[n++] = 6, p[n++] = '0'; /* None at 6 */
+    p[n++] = '(';
+    const unsigned gets[] = {0, 4095, 4096, 8191, 8192, N - 1, 5, 6};
+    for (size_t k = 0; k < sizeof gets / sizeof gets[0]; k++) {
+        p[n++] = 'j';
+        p[n++] = (uint8_t)gets[k], p[n++] = (uint8_t)(gets[k] >> 8), p[n++] = 0, p[n++] = 0;
+    }
+    p[n++] = 't', p[n++] = '.';
+    cr_assert_lt(n, cap);
+    pvm_value **t = expect_seq(load_ok(p, n), PVM_TUPLE, 8);
+    for (size_t k = 0; k < 6; k++)
+        expect_int(t[k], 1000 + (int64_t)gets[k]);
+    expect_int(t[6], 12345);
+    expect_kind(t[7], PVM_NONE);
+    free(p);
+}
+
 Test(pvm, truncated_lengths)
 {
     FAILS("X\377\377\377\377abc.",

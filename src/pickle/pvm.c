@@ -32,8 +32,10 @@
  *     slot, not 32 GiB.  The array only grows to cover an index below twice
  *     the number of memo entries (plus a little), so it stays proportional to
  *     the entries whatever the indexes; a lookup of a dense index is one
- *     load, where hashing a million keys into a table of 16-byte slots cost
- *     a cache miss per lookup.
+ *     load (and the node's address from its id), where hashing a million
+ *     keys into a table of 16-byte slots cost a cache miss per lookup.  A
+ *     dense entry is the node's 32-bit id + 1, not a pointer: half the
+ *     memory of the run's largest table.
  *   - the globals table is an array in order of first use plus a hash index
  *     on (module, name), so a million distinct globals stay linear.
  *   - dict keys that are scalars (str, bytes, int, bool, None) go into one
@@ -427,7 +429,9 @@ struct pvm {
     size_t *marks;
     size_t mark_count, mark_cap;
 
-    pvm_value **memo_dense; /* index i < memo_dense_cap: memo_dense[i], NULL = unset */
+    uint32_t *memo_dense; /* index i < memo_dense_cap: the node of id memo_dense[i] - 1,
+                             0 = unset (4 bytes, not a pointer's 8: a pickle of 200,000
+                             tensors puts 1.6 million entries) */
     size_t memo_dense_cap;
     size_t memo_ahead;            /* bytes of memo_dense the slab thread was asked to fault in */
     memo_slot *memo;              /* the other indexes */
@@ -1146,13 +1150,34 @@ static memo_slot *memo_find(const pvm *vm, uint64_t key)
     return NULL;
 }
 
-/* Where the value of index key lives (dense array or hash slot), or NULL. */
-static pvm_value **memo_ref(const pvm *vm, uint64_t key)
+/* The node of id: ids are creation indexes, so chunk id / NODES_PER_CHUNK. */
+static pvm_value *node_at(const pvm *vm, uint32_t id)
+{
+    return &vm->chunks[id / NODES_PER_CHUNK][id % NODES_PER_CHUNK];
+}
+
+/* The value of index key, or NULL. */
+static pvm_value *memo_value(const pvm *vm, uint64_t key)
 {
     if (key < vm->memo_dense_cap)
-        return vm->memo_dense[key] != NULL ? &vm->memo_dense[key] : NULL;
+        return vm->memo_dense[key] != 0 ? node_at(vm, vm->memo_dense[key] - 1) : NULL;
     memo_slot *slot = memo_find(vm, key);
-    return slot != NULL ? &slot->value : NULL;
+    return slot != NULL ? slot->value : NULL;
+}
+
+/* Index key set to v when it is set already (1), else 0. */
+static int memo_replace(pvm *vm, uint64_t key, const pvm_value *v)
+{
+    if (key < vm->memo_dense_cap) {
+        if (vm->memo_dense[key] == 0)
+            return 0;
+        vm->memo_dense[key] = v->id + 1; /* ids stay below max_objects <= UINT32_MAX */
+        return 1;
+    }
+    memo_slot *slot = memo_find(vm, key);
+    if (slot != NULL)
+        slot->value = (pvm_value *)v;
+    return slot != NULL;
 }
 
 /* Rebuild the hash map with cap slots, leaving out the indexes that now
@@ -1170,7 +1195,7 @@ static c2s_status memo_rehash(pvm *vm, size_t cap)
         if (old.value == NULL)
             continue;
         if (old.key < vm->memo_dense_cap) {
-            vm->memo_dense[old.key] = old.value;
+            vm->memo_dense[old.key] = old.value->id + 1;
             continue;
         }
         size_t j = (size_t)mix64(old.key) & (cap - 1);
@@ -1186,7 +1211,7 @@ static c2s_status memo_rehash(pvm *vm, size_t cap)
 }
 
 /* Grow the dense array to cover key when key is below twice the entries
- * (+64): then the array stays within a few pointers per memo entry.
+ * (+64): then the array stays within a few slots per memo entry.
  * Returns whether key is now dense. */
 static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
 {
@@ -1196,10 +1221,10 @@ static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
     size_t cap = vm->memo_dense_cap ? vm->memo_dense_cap : 64;
     while (cap <= key)
         cap *= 2;
-    if (cap > SIZE_MAX / sizeof(pvm_value *))
+    if (cap > SIZE_MAX / sizeof(uint32_t))
         return out_of_memory(vm);
-    pvm_value **grown = big_grow(vm->memo_dense, vm->memo_dense_cap * sizeof *grown,
-                                 cap * sizeof *grown);
+    uint32_t *grown = big_grow(vm->memo_dense, vm->memo_dense_cap * sizeof *grown,
+                               cap * sizeof *grown);
     if (grown == NULL)
         return out_of_memory(vm);
     vm->memo_dense = grown;
@@ -1213,11 +1238,8 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
 {
     pvm_value *top;
     TRY(peek(vm, &top));
-    pvm_value **ref = memo_ref(vm, key);
-    if (ref != NULL) {
-        *ref = top;
+    if (memo_replace(vm, key, top))
         return C2S_OK;
-    }
     if (vm->memo_count >= vm->limits.max_memo)
         return FAIL_LIMIT(vm, C2S_RULE_MAX_MEMO,
                           "pickle: limit exceeded: more than %zu memo entries",
@@ -1230,7 +1252,7 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
         slab_supply_fill_ahead(vm->slabs_on ? &vm->slabs : NULL, vm->memo_dense,
                                (size_t)key * sizeof *vm->memo_dense,
                                vm->memo_dense_cap * sizeof *vm->memo_dense, &vm->memo_ahead);
-        vm->memo_dense[key] = top;
+        vm->memo_dense[key] = top->id + 1;
         vm->memo_count++;
         return C2S_OK;
     }
@@ -1248,11 +1270,11 @@ static c2s_status memo_put(pvm *vm, uint64_t key)
 
 static c2s_status memo_get(pvm *vm, uint64_t key)
 {
-    pvm_value **ref = memo_ref(vm, key);
-    if (ref == NULL)
+    pvm_value *v = memo_value(vm, key);
+    if (v == NULL)
         return FAIL(vm, "pickle: memo index %" PRIu64 " not defined (%s at offset %zu)", key,
                     vm->op_name, vm->op_offset);
-    return push(vm, *ref);
+    return push(vm, v);
 }
 
 /* ------------------------------------------------------------------ */
