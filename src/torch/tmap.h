@@ -94,9 +94,9 @@ typedef struct tmap_quant {
 typedef struct tmap_qref {
     uint32_t scales, zero_points; /* per channel, dequantized: indices into tmap.qparams
                                      (fewer than the pickle's nodes: 32 bits) */
-    uint32_t info;              /* index into tmap.quants (scheme not TMAP_Q_NONE) */
-    unsigned char scheme;       /* a tmap_qscheme */
-    unsigned char dequantize;   /* 1: written as F32 values; 0: the integers as stored */
+    uint32_t info;                /* index into tmap.quants (scheme not TMAP_Q_NONE) */
+    unsigned char scheme;         /* a tmap_qscheme */
+    unsigned char dequantize;     /* 1: written as F32 values; 0: the integers as stored */
 } tmap_qref;
 
 /* (The small fields are together at the end: a map of many tensors is an

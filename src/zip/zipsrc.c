@@ -449,8 +449,6 @@ static int prefetch_take(zipsrc *z, const zl_entry *e, uint8_t **data, size_t *l
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* A zipsrc over its own duplicate of fd, with the layout read (its
- * structural findings into f) and the entries sorted as miniz sorts them. */
 /* The local header pass on a thread of its own (beside the caller's work
  * in read_local_beside): it alone touches the layout and f meanwhile. */
 typedef struct local_job {
@@ -491,6 +489,9 @@ static c2s_status read_local_beside(zipsrc *z, uint64_t size, const zipsrc_besid
     return job.st;
 }
 
+/* A zipsrc over its own duplicate of fd, with the layout read (its
+ * structural findings into f) and the entries sorted as miniz sorts them;
+ * beside (NULL: none) as zipsrc_open_fd_beside says. */
 static c2s_status open_layout(int fd, uint64_t size, uint64_t max_pickle,
                               const zipsrc_beside *beside, findings *f, zipsrc **out,
                               c2s_error *err)
