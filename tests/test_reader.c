@@ -321,3 +321,57 @@ Test(reader, big_pickle_run_beside_findings_kept)
     pb_free(&p);
     free(path);
 }
+
+/* The scan of a zip whose first record is a harmless data.pkl and whose
+ * second has the same name but for case and calls posix.system: the
+ * verdict, the globals (module.name, in order) and the error, with the
+ * first data.pkl pad bytes long. */
+typedef struct scanned {
+    c2s_verdict verdict;
+    char globals[256];
+    char error[sizeof(c2s_error){0}.msg];
+} scanned;
+
+static scanned scan_twin_pickles(size_t pad)
+{
+    pb good = big_state_dict(pad);
+    pb evil = {0};
+    pb_proto(&evil, 2);
+    pb_global(&evil, "posix", "system");
+    pb_str(&evil, "echo marker");
+    pb_op(&evil, 0x85); /* TUPLE1 */
+    pb_reduce(&evil);
+    pb_stop(&evil);
+    zb_entry e[] = {{"archive/data.pkl", good.buf, good.len, 0},
+                    {"archive/DATA.pkl", evil.buf, evil.len, 0},
+                    {"archive/data/0", "abcdefgh", 8, 0}};
+    char *path = tu_path(dir, "twins.pt");
+    cr_assert_eq(zb_write(path, e, 3), 0);
+    c2s_report rep;
+    c2s_scan(path, NULL, &rep);
+    scanned out = {rep.verdict, "", ""};
+    for (size_t i = 0; i < rep.nglobals; i++) {
+        size_t at = strlen(out.globals);
+        snprintf(out.globals + at, sizeof out.globals - at, "%s.%s@%s ", rep.globals[i].module,
+                 rep.globals[i].name, rep.globals[i].pickle);
+    }
+    snprintf(out.error, sizeof out.error, "%s", rep.error.msg);
+    c2s_report_free(&rep);
+    pb_free(&good);
+    pb_free(&evil);
+    free(path);
+    return out;
+}
+
+/* Which of two data.pkl records torch reads is the zip layout's choice,
+ * not the read-ahead's: with the first one past 1 MiB (read ahead and run
+ * early) the scan says what it says with it small (never run early). */
+Test(reader, run_beside_never_judges_another_pickle_than_torch_reads)
+{
+    scanned big = scan_twin_pickles((size_t)3 << 19), small = scan_twin_pickles(16);
+    cr_expect_eq(big.verdict, small.verdict, "%s / %s", c2s_verdict_name(big.verdict),
+                 c2s_verdict_name(small.verdict));
+    cr_expect_str_eq(big.globals, small.globals);
+    cr_expect_str_eq(big.error, small.error);
+    cr_expect_neq(big.verdict, C2S_VERDICT_SAFE, "the twin named posix.system: %s", big.globals);
+}
