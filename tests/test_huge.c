@@ -375,6 +375,36 @@ Test(huge, big_arena_moves_to_slabs_past_huge_min)
     free(pcs);
 }
 
+/* big_now: slabs from the first head block (the VM's arenas for a pickle
+ * of megabytes, the map's for a big graph); unaligned byte pieces too. */
+Test(huge, big_now_arena_takes_slabs_from_the_first_block)
+{
+    enum { N = 300000, SIZE = 13 }; /* 3.9 MB: under HUGE_MIN, still slabs */
+    arena a = {0};
+    a.big = a.big_now = 1;
+    unsigned char **pcs = calloc(N, sizeof *pcs);
+    cr_assert_not_null(pcs);
+    size_t slabs = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t before = a.head_bytes;
+        pcs[i] = arena_alloc_bytes(&a, SIZE);
+        cr_assert_not_null(pcs[i]);
+        fill_pattern(pcs[i], SIZE, (unsigned)i);
+        if (a.head_bytes == before)
+            continue;
+        cr_assert_eq(a.head_bytes, before + HUGE_PAGE, "piece %zu: a malloc'd block", i);
+        cr_assert_lt((uintptr_t)pcs[i] % HUGE_PAGE, 64, "piece %zu", i);
+        slabs++;
+    }
+    cr_assert_eq(slabs, 2, "3.9 MB: two slabs");
+    arena_trim(&a);
+    for (size_t i = 0; i < N; i++)
+        check_pattern(pcs[i], SIZE, (unsigned)i);
+    arena_free(&a);
+    cr_assert_null(a.head);
+    free(pcs);
+}
+
 Test(huge, arena_not_marked_big_never_takes_slabs)
 {
     arena a = {0};

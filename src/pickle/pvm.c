@@ -19,10 +19,13 @@
  *   - the item arrays of tuples, which never change, and the rare extras
  *     of calls (pvm_call_more) come from an arena (util/arena.h): no malloc
  *     header on each of millions of small arrays; the arena is marked big,
- *     so past 4 MiB it grows in huge-page slabs too.  The bytes of str and
- *     int nodes made from a length-prefixed opcode, which never change
- *     either, come unaligned from another (a key of 6 bytes costs 7, not
- *     32).
+ *     so past 4 MiB (from the start for a pickle of SLABS_MIN bytes) it
+ *     grows in huge-page slabs too.  The bytes of str and int nodes made
+ *     from a length-prefixed opcode, which never change either, come
+ *     unaligned from another (a key of 6 bytes costs 7, not 32), in slabs
+ *     too for a pickle of SLABS_MIN bytes.  Such a pickle also starts its
+ *     memo array and its dict-key index big (HUGE_MIN bytes, 2^18 slots),
+ *     mappings of their own rather than tables grown through malloc's heap.
  *   - the value stack is one array; a mark is the stack length at MARK time.
  *     As in CPython, values below the newest mark are out of reach until the
  *     mark is popped (the "frame" of the stack).
@@ -947,9 +950,14 @@ static bool scalar_keys_equal(const pvm_value *a, const pvm_value *b)
     }
 }
 
+/* The first index of a pickle of SLABS_MIN bytes or more: 3 MiB, whole
+ * huge pages (big_calloc_whole), where growing from 64 slots made the
+ * first 3 MB of tables in malloc's heap, 4 KiB page faults on this thread. */
+#define DICT_SLOTS_BIG ((size_t)1 << 18)
+
 static c2s_status grow_dict_index(pvm *vm)
 {
-    size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : 64;
+    size_t cap = vm->dict_slot_cap ? vm->dict_slot_cap * 2 : vm->slabs_on ? DICT_SLOTS_BIG : 64;
     if (cap > UINT32_MAX || cap > SIZE_MAX / sizeof(dict_slot))
         return out_of_memory(vm);
     dict_slot *slots = big_calloc_whole(cap * sizeof *slots); /* rehashed into at once */
@@ -1218,7 +1226,12 @@ static c2s_status memo_dense_cover(pvm *vm, uint64_t key, bool *dense)
     *dense = key < vm->memo_dense_cap;
     if (*dense || key >= 2 * (uint64_t)vm->memo_count + 64)
         return C2S_OK;
-    size_t cap = vm->memo_dense_cap ? vm->memo_dense_cap : 64;
+    /* a pickle of SLABS_MIN bytes or more starts at HUGE_MIN bytes (a
+     * mapping, faulted in as it fills), not at 64 entries grown through
+     * malloc's heap a 4 KiB page fault at a time */
+    size_t cap = vm->memo_dense_cap ? vm->memo_dense_cap
+                 : vm->slabs_on     ? HUGE_MIN / sizeof(uint32_t)
+                                    : 64;
     while (cap <= key)
         cap *= 2;
     if (cap > SIZE_MAX / sizeof(uint32_t))
@@ -2930,9 +2943,8 @@ pvm *pvm_new(const pvm_limits *limits)
         vm->limits.max_objects = UINT32_MAX;
     vm->op_name = "start";
     /* the tuples' item arrays: the biggest arena of a graph of many tensors
-     * (the text arena's small blocks fill the holes malloc's heap has by
-     * then: made of slabs too, it raised the peak by 1.5 MB on a pickle of
-     * 200,000 tensors) */
+     * (the text arena is big too, but only for a pickle of SLABS_MIN bytes:
+     * pvm_run) */
     vm->fixed.big = 1;
     return vm;
 }
@@ -2975,6 +2987,7 @@ static void release_run_state(pvm *vm)
     if (vm->slabs_on)
         slab_supply_quiet(&vm->slabs);
     vm->fixed.ahead = NULL;
+    vm->text.ahead = NULL;
     free(vm->stack);
     vm->stack = NULL;
     vm->stack_len = vm->stack_cap = 0;
@@ -3038,6 +3051,14 @@ c2s_status pvm_run(pvm *vm, const uint8_t *data, size_t len, pvm_value **result,
         slab_supply_start(&vm->slabs);
         vm->slabs_on = 1;
         vm->fixed.ahead = &vm->slabs;
+        /* slabs from the first block, megabytes of tuples and strings to
+         * come: their malloc'd first blocks were fresh pages faulted in 4
+         * KiB at a time on this thread (the strings' slabs cost 1.8 MB more
+         * at the peak of 200,000 tensors, for 66 % fewer page faults here
+         * with the memo's and key index's first sizes) */
+        vm->fixed.big_now = 1;
+        vm->text.big = vm->text.big_now = 1;
+        vm->text.ahead = &vm->slabs;
     }
     while (vm->pos < vm->len) {
         uint8_t op = vm->data[vm->pos];

@@ -73,7 +73,7 @@ static void *cut(arena *a, size_t n, size_t align)
     arena_block *h = a->head;
     size_t at = h == NULL ? 0 : (h->used + align - 1) & ~(align - 1);
     if (h == NULL || at > h->cap || h->cap - at < n) {
-        int huge = a->big && a->head_bytes >= HUGE_MIN;
+        int huge = a->big && (a->big_now || a->head_bytes >= HUGE_MIN);
         if ((h = new_block(a, ARENA_BLOCK, huge)) == NULL)
             return NULL;
         a->head_bytes += huge ? HUGE_PAGE : ARENA_BLOCK;

@@ -17,12 +17,14 @@
  *
  * An arena whose owner sets `big` (the pickle VM's) makes its next head
  * blocks HUGE_PAGE slabs on transparent huge pages (util/huge.h) once it
- * holds HUGE_MIN bytes of blocks: a big arena costs a page fault per 2 MiB
+ * holds HUGE_MIN bytes of blocks (with `big_now` too, from the first one): a big arena costs a page fault per 2 MiB
  * rather than per 4 KiB, a small one what it did.  An owner done adding
  * pieces calls arena_trim() to give back the untouched end of the last
- * slab.  Not for an arena made while malloc holds much freed memory (the
- * tensor map's, made after the VM's run): malloc'd blocks reuse that memory,
- * slabs would come on top of it.
+ * slab.  Not for an arena made while malloc holds much freed memory:
+ * malloc'd blocks reuse that memory, slabs would come on top of it.  (The
+ * tensor map's, made after the VM's run, is big for a big graph only: the
+ * VM frees its large tables as mappings of their own, so malloc's blocks
+ * were fresh pages there too, faulted in 4 KiB at a time.)
  */
 #ifndef UTIL_ARENA_H
 #define UTIL_ARENA_H
@@ -36,6 +38,8 @@ typedef struct arena_block arena_block;
 typedef struct arena {
     arena_block *head;         /* the block pieces come from; the others follow */
     int big;                   /* set by the owner: grows in huge slabs past HUGE_MIN */
+    int big_now;               /* set by the owner, with big: huge slabs from the first
+                                  head block (it expects many MB) */
     struct slab_supply *ahead; /* set by the owner: the huge slabs' source
                                   (util/slabs.h); NULL: huge_alloc */
     size_t head_bytes;         /* bytes of the blocks made to be heads (not big pieces') */
