@@ -1210,6 +1210,49 @@ Test(tmap, storage_keys_checked_by_their_length)
     }
 }
 
+/* A state dict big enough for every "big" path at once: a pickle past the
+ * VM's SLABS_MIN (its arenas in slabs from the first block, its memo and
+ * key index made big at once) and a graph past tmap's BIG_GRAPH nodes (the
+ * map's arrays and text made big at once).  Every tensor is where the
+ * small paths put it. */
+Test(tmap, big_state_dict_mapped_exactly)
+{
+    enum { N = 120000 };
+    pb p = {0};
+    int64_t size[1] = {1}, stride[1] = {1};
+    pb_proto(&p, 2);
+    pb_empty_dict(&p);
+    uint32_t memo = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (i % 1000 == 0)
+            pb_mark(&p);
+        char name[32], key[16];
+        snprintf(name, sizeof name, "layer%zu.weight", i);
+        snprintf(key, sizeof key, "%zu", i);
+        pb_str(&p, name);
+        pb_put(&p, memo++);
+        pb_tensor_v2(&p, "FloatStorage", key, 1, 0, 1, size, stride);
+        pb_put(&p, memo++);
+        if (i % 1000 == 999)
+            pb_setitems(&p);
+    }
+    cr_assert_gt(p.len, (size_t)4 << 20, "past the VM's SLABS_MIN");
+    map_ok(&p, NULL);
+    cr_assert_geq(pvm_value_count(g_vm), (size_t)1 << 20, "past tmap's BIG_GRAPH");
+    cr_assert_eq(g_map.ntensors, N);
+    cr_assert_eq(g_map.nstorages, N);
+    for (size_t i = 0; i < N; i += 997) {
+        char name[32], key[16];
+        snprintf(name, sizeof name, "layer%zu.weight", i);
+        snprintf(key, sizeof key, "%zu", i);
+        cr_assert_str_eq(g_map.tensors[i].name, name);
+        assert_storage(i, key, C2S_F32, 4);
+        cr_assert_eq(g_map.tensors[i].ndim, 1);
+        cr_assert_eq(g_map.tensors[i].shape[0], 1);
+    }
+    cr_assert_str_eq(g_map.tensors[N - 1].name, "layer119999.weight");
+}
+
 Test(tmap, refuse_unknown_storage_class)
 {
     pb p = {0};

@@ -31,6 +31,7 @@
 #define VISITS_PER_OBJECT 4ull
 #define PATH_SHOWN 60
 #define MAX_WRAPPERS 8
+#define BIG_GRAPH ((size_t)1 << 20) /* nodes from which the map is a big one (walk_ctx.big) */
 
 enum walk_mode { NAMED, COUNTED };
 
@@ -65,6 +66,7 @@ typedef struct walk_ctx {
     tmap *map;
     unsigned char *onpath; /* a bit by node id: on the walk's current path */
     size_t nobjects;
+    int big; /* a graph of BIG_GRAPH nodes or more: the map's memory made for it */
     char *path;
     size_t path_len, path_cap; /* path_len: strlen(path), kept by path_set and step */
     frame *stack;
@@ -235,17 +237,17 @@ static c2s_status bad_tensor(walk_ctx *c, const char *fmt, const char *detail)
     return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s%s", c->path, fmt, detail ? detail : "");
 }
 
-/* Room for one more tensor: the array doubles as a big table (util/huge.h),
- * so that past 4 MiB it is a mapping on huge pages, the one it grew from
- * unmapped rather than left in malloc's heap.  0 when out of memory. */
 /* Room in *array (n items of size bytes in use, *cap allocated) for one
  * more: a big table doubling (util/huge.h: past HUGE_MIN a mapping of its
- * own, moved by mremap), its size in *bytes for tmap_free. */
-static int room_for(void **array, size_t n, size_t *cap, size_t *bytes, size_t size)
+ * own, moved by mremap), its size in *bytes for tmap_free.  The first
+ * allocation holds 8 items, or for a big map (walk_ctx.big) HUGE_MIN
+ * bytes at once: a mapping faulted in as it fills, not an array grown
+ * through malloc's heap a 4 KiB page fault at a time. */
+static int room_for(void **array, size_t n, size_t *cap, size_t *bytes, size_t size, int big)
 {
     if (n < *cap)
         return 1;
-    size_t grown = *cap ? 2 * *cap : 8;
+    size_t grown = *cap ? 2 * *cap : big ? (HUGE_MIN + size - 1) / size : 8;
     if (grown > SIZE_MAX / 2 / size)
         return 0;
     void *a = big_realloc(*array, *cap * size, grown * size);
@@ -261,7 +263,7 @@ static int room_for_tensor(walk_ctx *c)
 {
     tmap *m = c->map;
     return room_for((void **)&m->tensors, m->ntensors, &c->tensors_cap, &m->tensors_bytes,
-                    sizeof *m->tensors);
+                    sizeof *m->tensors, c->big);
 }
 
 /* The tensors and storages arrays are filled in order, and past HUGE_MIN
@@ -374,7 +376,7 @@ static c2s_status storage_index(walk_ctx *c, const char *key, size_t klen, c2s_d
         }
     }
     if (!room_for((void **)&m->storages, m->nstorages, &c->storages_cap, &m->storages_bytes,
-                  sizeof *m->storages))
+                  sizeof *m->storages, c->big))
         return oom(c);
     slab_supply_fill_ahead(faulter(c), m->storages, m->nstorages * sizeof *m->storages,
                            m->storages_bytes, &c->storages_ahead);
@@ -1535,8 +1537,17 @@ c2s_status tmap_build(const pvm_value *top, size_t nobjects, const tmap_options 
     c.max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH;
     c.max_visits = opts && opts->max_visits ? opts->max_visits
                                             : VISITS_BASE + VISITS_PER_OBJECT * (uint64_t)nobjects;
+    /* a big graph makes a big map: its text in huge slabs from the first
+     * block and its arrays from HUGE_MIN bytes, rather than malloc'd memory
+     * faulted in 4 KiB at a time (thousands of faults on this thread for
+     * 200,000 tensors) */
+    if (nobjects >= BIG_GRAPH) {
+        c.big = 1;
+        map->text.big = map->text.big_now = 1;
+    }
     c.onpath = calloc(nobjects / 8 + 1, 1);
     c2s_status st = c.onpath ? build(&c, top) : oom(&c);
+    arena_trim(&map->text); /* the untouched end of its last slab */
     free(c.onpath);
     free(c.path);
     free(c.stack);
