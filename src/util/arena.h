@@ -17,10 +17,10 @@
  *
  * An arena whose owner sets `big` (the pickle VM's) makes its next head
  * blocks HUGE_PAGE slabs on transparent huge pages (util/huge.h) once it
- * holds HUGE_MIN bytes of blocks (with `big_now` too, from the first one): a big arena costs a page fault per 2 MiB
- * rather than per 4 KiB, a small one what it did.  An owner done adding
- * pieces calls arena_trim() to give back the untouched end of the last
- * slab.  Not for an arena made while malloc holds much freed memory:
+ * holds HUGE_MIN bytes of blocks (with `big_now` too, from the first one):
+ * a big arena costs a page fault per 2 MiB rather than per 4 KiB, a small
+ * one what it did.  An owner done adding pieces calls arena_trim() to give
+ * back the untouched end of the last slab.  Not for an arena made while malloc holds much freed memory:
  * malloc'd blocks reuse that memory, slabs would come on top of it.  (The
  * tensor map's, made after the VM's run, is big for a big graph only: the
  * VM frees its large tables as mappings of their own, so malloc's blocks
