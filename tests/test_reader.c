@@ -6,7 +6,9 @@
  * each kind of file that is not a checkpoint we convert.  A zip archive is
  * opened once, by rd_open, for the TorchScript sniff and the reader that
  * takes it: the last tests check that the reader adopts that opening and
- * its findings, and reopens only when it failed.
+ * its findings, and reopens only when it failed, and that the pickle VM's
+ * run on data.pkl beside the local headers (rd_early_run) is adopted only
+ * when its bytes are the pickle torch reads, with the same outcome.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
