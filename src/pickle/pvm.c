@@ -1158,8 +1158,9 @@ static memo_slot *memo_find(const pvm *vm, uint64_t key)
     return NULL;
 }
 
-/* The node of id: ids are creation indexes, so chunk id / NODES_PER_CHUNK. */
-static pvm_value *node_at(const pvm *vm, uint32_t id)
+/* The node of id: ids are creation indexes, so chunk id / NODES_PER_CHUNK
+ * (pvm_node_at, for the readers of the graph, is this one). */
+static pvm_value *node_at(const pvm *vm, size_t id)
 {
     return &vm->chunks[id / NODES_PER_CHUNK][id % NODES_PER_CHUNK];
 }
@@ -2973,7 +2974,7 @@ static void free_node_contents(pvm_value *v)
 
 const pvm_value *pvm_node_at(const pvm *vm, size_t i)
 {
-    return &vm->chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK];
+    return node_at(vm, i);
 }
 
 /* Free what only the running machine needs (the stack, the marks, the memo

@@ -469,7 +469,7 @@ static c2s_status parse_storage(walk_ctx *c, const pvm_value *persid, tmap_tenso
     const char *key = item(pid, 2)->u.str.data;
     size_t klen = item(pid, 2)->u.str.len;
     /* keys 'a\0x' and 'a\0y' are two storages to torch.load, 'a' to C */
-    if (memchr(key, '\0', klen) != NULL)
+    if (pvm_str_has_nul(item(pid, 2)))
         return bad_tensor(c, "storage key in persistent id holds a NUL byte", NULL);
     if (klen == 0 || klen > C2S_STORAGE_KEY_MAX || memchr(key, '/', klen) != NULL ||
         (key[0] == '.' && (klen == 1 || (klen == 2 && key[1] == '.'))))
