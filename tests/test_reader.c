@@ -250,20 +250,30 @@ Test(reader, big_pickle_run_beside_the_local_headers)
     free(path);
 }
 
+/* The checkpoint of big_state_dict(3 << 19) written to path, data.pkl
+ * first, and read back whole (*n bytes, malloc'd) for a test to damage;
+ * *pad points at the pad string's first bytes in it. */
+static unsigned char *big_checkpoint_bytes(const char *path, size_t *n, unsigned char **pad)
+{
+    pb p = big_state_dict((size_t)3 << 19);
+    zb_entry e[] = {{"archive/data.pkl", p.buf, p.len, 0}, {"archive/data/0", "abcdefgh", 8, 0}};
+    cr_assert_eq(zb_write(path, e, 2), 0);
+    pb_free(&p);
+    unsigned char *all = tu_read(path, n);
+    cr_assert_not_null(all);
+    *pad = memmem(all, *n, "xxxxxxxx", 8);
+    cr_assert_not_null(*pad);
+    return all;
+}
+
 /* The run beside is dropped when its bytes are not the pickle's: one byte
  * of data.pkl changed on disk (a CRC mismatch) gives the plain read's
  * error; a storage's local header out of the file, the plain opening's. */
 Test(reader, big_pickle_run_beside_dropped_when_not_the_pickle)
 {
-    pb p = big_state_dict((size_t)3 << 19);
-    zb_entry e[] = {{"archive/data.pkl", p.buf, p.len, 0}, {"archive/data/0", "abcdefgh", 8, 0}};
     char *path = tu_path(dir, "damaged.pt");
     size_t n = 0;
-    cr_assert_eq(zb_write(path, e, 2), 0);
-    unsigned char *all = tu_read(path, &n);
-    cr_assert_not_null(all);
-    unsigned char *x = memmem(all, n, "xxxxxxxx", 8);
-    cr_assert_not_null(x);
+    unsigned char *x = NULL, *all = big_checkpoint_bytes(path, &n, &x);
     x[100] = 'y'; /* still a pickle, no longer the recorded CRC */
     cr_assert_eq(tu_write(path, all, n), 0);
     opened crc = open_zip(path);
@@ -285,7 +295,6 @@ Test(reader, big_pickle_run_beside_dropped_when_not_the_pickle)
     cr_expect_str_eq(bad.msg, fresh.msg);
     cr_expect_str_eq(bad.msg, "corrupt zip archive: local header past the end of the file");
     free(all);
-    pb_free(&p);
     free(path);
 }
 
@@ -294,15 +303,9 @@ Test(reader, big_pickle_run_beside_dropped_when_not_the_pickle)
  * and the run is still adopted (data.pkl is sound). */
 Test(reader, big_pickle_run_beside_findings_kept)
 {
-    pb p = big_state_dict((size_t)3 << 19);
-    zb_entry e[] = {{"archive/data.pkl", p.buf, p.len, 0}, {"archive/data/0", "abcdefgh", 8, 0}};
     char *path = tu_path(dir, "badsig.pt");
     size_t n = 0;
-    cr_assert_eq(zb_write(path, e, 2), 0);
-    unsigned char *all = tu_read(path, &n);
-    cr_assert_not_null(all);
-    unsigned char *x = memmem(all, n, "xxxxxxxx", 8);
-    cr_assert_not_null(x);
+    unsigned char *x = NULL, *all = big_checkpoint_bytes(path, &n, &x);
     unsigned char *second = memmem(x, n - (size_t)(x - all), "PK\x03\x04", 4);
     cr_assert_not_null(second);
     second[3] = 0x05;
@@ -320,7 +323,6 @@ Test(reader, big_pickle_run_beside_findings_kept)
     opened o = open_zip(path);
     cr_expect_eq(o.taken, 1);
     free(all);
-    pb_free(&p);
     free(path);
 }
 
