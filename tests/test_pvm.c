@@ -1652,3 +1652,97 @@ Test(pvm, kind_names)
     cr_assert(!pvm_is_global(NULL, "a", "b"));
     pvm_free(NULL);
 }
+
+/* ---- hazards: what CPython would call or set beyond the calls of globals ---- */
+
+/* Load pk and assert its hazards: count in all, the kept ones exactly want[]. */
+static void expect_hazards(const char *pk, size_t len, size_t count, const char *const *want)
+{
+    load_ok(pk, len);
+    cr_assert_eq(pvm_hazard_count(vm), count, "%zu hazards, first: %s", pvm_hazard_count(vm),
+                 pvm_hazard_count(vm) > 0 ? pvm_hazard_at(vm, 0) : "-");
+    for (size_t i = 0; i < count && i < PVM_HAZARDS_KEPT; i++)
+        cr_assert_str_eq(pvm_hazard_at(vm, i), want[i]);
+}
+
+#define HAZARDS(pk, ...)                                                              \
+    expect_hazards(pk, sizeof pk - 1,                                                 \
+                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), \
+                   (const char *const[]){__VA_ARGS__})
+#define NO_HAZARD(pk) expect_hazards(pk, sizeof pk - 1, 0, NULL)
+
+/* A call whose callable is not a global: CPython calls the object (a
+ * module instance runs its forward), which no global's uses show. */
+Test(pvm, hazard_call_of_a_value_that_is_not_a_global)
+{
+    HAZARDS("cfoo\012Bar\012)R)R.", "REDUCE at offset 12 calls a call, not a global");
+    HAZARDS("(]o.", "OBJ at offset 2 calls a list, not a global");
+    /* torch's legacy persistent id ('module', cls, file, source) is cls:
+     * NEWOBJ on it is a NEWOBJ of the class (a pickled nn.Module) */
+    NO_HAZARD("(X\006\000\000\000modulecfoo\012M\012NNtQ)\201.");
+    expect_table_entry(0, "foo", "M", "foo", PVM_USE_REF | PVM_USE_NEWOBJ, 12);
+    /* six of them: four kept, all counted */
+    HAZARDS("(]o0(]o0(]o0(]o0(]o0(]o0N.", "OBJ at offset 2 calls a list, not a global",
+            "OBJ at offset 6 calls a list, not a global",
+            "OBJ at offset 10 calls a list, not a global",
+            "OBJ at offset 14 calls a list, not a global", "", "");
+}
+
+/* load_build looks __setstate__ up on the object at every BUILD: a dunder
+ * set by one BUILD is called by the next.  pickle.dump builds an object
+ * once; a global's or a storage's attributes are never set by it. */
+Test(pvm, hazard_build_states)
+{
+    HAZARDS("cfoo\012Bar\012)R}X\014\000\000\000__setstate__NsbK\001b.",
+            "BUILD at offset 31 sets attribute '__setstate__' on a call",
+            "BUILD at offset 34 builds a call's result built already");
+    HAZARDS("}}X\011\000\000\000__class__Nsb.",
+            "BUILD at offset 18 sets attribute '__class__' on a dict");
+    /* the key is the file's text: nothing but printable ASCII is quoted */
+    HAZARDS("cfoo\012Bar\012)R}X\010\000\000\000__\033[2J__Nsb.",
+            "BUILD at offset 27 sets attribute '?' on a call");
+    HAZARDS("cfoo\012Bar\012N}X\001\000\000\000aNs\206b.",
+            "BUILD at offset 20 sets attributes of the global foo.Bar");
+    NO_HAZARD("cfoo\012Bar\012Nb.");
+    HAZARDS("NQ}X\005\000\000\000dtypeK\001sb.",
+            "BUILD at offset 16 sets attributes of a persistent id's object");
+    NO_HAZARD("NQ}b.");
+    /* an ordinary instance state and OrderedDict's _metadata: no hazard */
+    NO_HAZARD("cfoo\012Bar\012)R}X\001\000\000\000aK\001sb.");
+    NO_HAZARD("ccollections\012OrderedDict\012)R}X\011\000\000\000_metadataNsb.");
+}
+
+/* _rebuild_from_type(_v2)(func, new_type, args, state) calls func(*args):
+ * func counts as called, new_type as instantiated; a state setting one of
+ * torch.Tensor's data descriptors (v2: setattr) or a dunder is a hazard. */
+Test(pvm, hazard_rebuild_from_type)
+{
+    NO_HAZARD("ctorch._tensor\012_rebuild_from_type_v2\012(cfoo\012f\012cfoo\012T\012)}tR.");
+    expect_table_entry(1, "foo", "f", "foo", PVM_USE_REF | PVM_USE_REDUCE, 38);
+    expect_table_entry(2, "foo", "T", "foo", PVM_USE_REF | PVM_USE_NEWOBJ | PVM_USE_BUILD, 45);
+    /* new_type torch.Tensor: func(*args) alone, nothing instantiated */
+    NO_HAZARD("ctorch._tensor\012_rebuild_from_type_v2\012(cfoo\012f\012ctorch\012Tensor\012)}tR.");
+    expect_table_entry(2, "torch", "Tensor", "torch", PVM_USE_REF, 45);
+    HAZARDS("ctorch._tensor\012_rebuild_from_type_v2\012(]ctorch\012Tensor\012)}tR.",
+            "torch._tensor._rebuild_from_type_v2 (REDUCE at offset 56) is given a list as func, "
+            "not a global");
+    HAZARDS("ctorch._tensor\012_rebuild_from_type_v2\012(cfoo\012f\012cfoo\012T\012)}"
+            "X\004\000\000\000realNstR.",
+            "torch._tensor._rebuild_from_type_v2 (REDUCE at offset 66) sets attribute 'real' on "
+            "the tensor");
+    /* the slot half of a (dict, slots) state too */
+    HAZARDS("ctorch._tensor\012_rebuild_from_type_v2\012(cfoo\012f\012cfoo\012T\012)(N}"
+            "X\004\000\000\000dataNsttR.",
+            "torch._tensor._rebuild_from_type_v2 (REDUCE at offset 69) sets attribute 'data' on "
+            "the tensor");
+    /* a subclass's own attribute is data */
+    NO_HAZARD("ctorch._tensor\012_rebuild_from_type_v2\012(cfoo\012f\012cfoo\012T\012)}"
+              "X\003\000\000\000tagNstR.");
+    /* v1 assigns the dict as __dict__: 'real' there is inert, a dunder is not */
+    NO_HAZARD("ctorch._tensor\012_rebuild_from_type\012(cfoo\012f\012cfoo\012T\012)}"
+              "X\004\000\000\000realNstR.");
+    HAZARDS("ctorch._tensor\012_rebuild_from_type\012(cfoo\012f\012cfoo\012T\012)}"
+            "X\011\000\000\000__class__NstR.",
+            "torch._tensor._rebuild_from_type (REDUCE at offset 68) sets attribute '__class__' "
+            "on the tensor");
+}

@@ -75,7 +75,9 @@
 #include <inttypes.h>
 #include <locale.h> /* newlocale(), strtod_l(): floats read in the "C" locale */
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,6 +453,11 @@ struct pvm {
 
     int proto;         /* the last PROTO, as CPython's self->proto */
     locale_t c_locale; /* for strtod_l; made by the first FLOAT */
+
+    /* What CPython would call that is not a call of a global (see
+     * note_hazard): the first PVM_HAZARDS_KEPT lines, and how many there were */
+    char hazards[PVM_HAZARDS_KEPT][PVM_HAZARD_MAX];
+    size_t hazard_count;
 };
 
 /* ------------------------------------------------------------------ */
@@ -2356,6 +2363,29 @@ enum interp {
     INTERP_BYTES
 };
 
+/* Functions that call what they are given (pvm_global.arg_calls): torch's
+ * _rebuild_from_type(func, new_type, args, state) and its _v2 run
+ * func(*args), make the result an instance of new_type (as_subclass, then
+ * new_type's own __setstate__ if it has one) and set the state's items on
+ * it as attributes (v2: setattr, whose property setters can write into the
+ * tensor's storage: Tensor.real, .data; v1 assigns the dict as __dict__).
+ * A value named only is harmless until something calls it, and these call
+ * their arguments: note_argument_calls records func as called and new_type
+ * as instantiated, so that the policy judges them as such. */
+enum arg_calls { ARGS_PLAIN, ARGS_FROM_TYPE_V1, ARGS_FROM_TYPE_V2 };
+
+static unsigned char arg_calls_of(const uint8_t *mod, size_t mod_len, const uint8_t *name,
+                                  size_t name_len)
+{
+    if (!span_is(mod, mod_len, "torch._tensor"))
+        return ARGS_PLAIN;
+    if (span_is(name, name_len, "_rebuild_from_type"))
+        return ARGS_FROM_TYPE_V1;
+    if (span_is(name, name_len, "_rebuild_from_type_v2"))
+        return ARGS_FROM_TYPE_V2;
+    return ARGS_PLAIN;
+}
+
 static unsigned char interp_of(const uint8_t *mod, size_t mod_len, const uint8_t *name,
                                size_t name_len)
 {
@@ -2402,6 +2432,7 @@ static c2s_status add_global(pvm *vm, const uint8_t *raw, size_t raw_len, const 
         .uses = 0,
         .first_offset = vm->op_offset,
         .interp = interp_of(mod, mod_len, name, name_len),
+        .arg_calls = arg_calls_of(mod, mod_len, name, name_len),
     };
     return C2S_OK;
 }
@@ -2578,6 +2609,208 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
     return C2S_OK;
 }
 
+/* Record a hazard (pvm.h): the first PVM_HAZARDS_KEPT messages, and the count. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+note_hazard(pvm *vm, const char *fmt, ...)
+{
+    if (vm->hazard_count < PVM_HAZARDS_KEPT) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->hazards[vm->hazard_count], PVM_HAZARD_MAX, fmt, ap);
+        va_end(ap);
+    }
+    vm->hazard_count++;
+}
+
+/* A str node that names a dunder attribute ("__setstate__", "__class__"). */
+static bool is_dunder(const pvm_value *v)
+{
+    return v->kind == PVM_STR && v->u.str.len > 4 && memcmp(v->u.str.data, "__", 2) == 0 &&
+           memcmp(v->u.str.data + v->u.str.len - 2, "__", 2) == 0;
+}
+
+/* key's text for a message: printable ASCII only (a key is the file's
+ * text), cut at 60 bytes, else "?". */
+static const char *printable_key(const pvm_value *key, char *buf, size_t cap)
+{
+    size_t n = key->u.str.len < 60 ? key->u.str.len : 60;
+    for (size_t i = 0; i < n; i++)
+        if (key->u.str.data[i] < 0x20 || key->u.str.data[i] > 0x7e)
+            return "?";
+    snprintf(buf, cap, "%.*s%s", (int)n, key->u.str.data, key->u.str.len > n ? "..." : "");
+    return buf;
+}
+
+/* The dunder key of the attribute dict d (a dict, or a call whose SETITEMs
+ * filled it: an OrderedDict or defaultdict state), or NULL. */
+static const pvm_value *dunder_key(const pvm_value *d)
+{
+    if (d != NULL && d->kind == PVM_CALL)
+        d = pvm_call_dictitems(d);
+    if (d == NULL || d->kind != PVM_DICT)
+        return NULL;
+    for (uint32_t i = 0; i < d->u.dict.len; i++)
+        if (is_dunder(d->u.dict.pairs[i].key))
+            return d->u.dict.pairs[i].key;
+    return NULL;
+}
+
+/* The dunder attribute a BUILD state (or a from_type state) would set:
+ * the state a dict, or (dict state, slot state) as load_build reads it. */
+static const pvm_value *state_dunder(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        const pvm_value *k = dunder_key(state->u.seq.items[0]);
+        return k != NULL ? k : dunder_key(state->u.seq.items[1]);
+    }
+    return dunder_key(state);
+}
+
+/* An attribute state that sets nothing: None, {}, or a 2-tuple of those. */
+static bool state_sets_nothing(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
+        return state_sets_nothing(state->u.seq.items[0]) &&
+               state_sets_nothing(state->u.seq.items[1]);
+    return state->kind == PVM_NONE || (state->kind == PVM_DICT && state->u.dict.len == 0);
+}
+
+/* A str key naming an attribute torch.Tensor defines as a data descriptor
+ * (a getset with a setter or a read-only one: PyTorch 1.13's, listed with
+ * inspect.getattr_static): setattr on it runs torch's code, and `data`,
+ * `real` and `imag` replace or overwrite the tensor's values.  Any other
+ * name lands in the tensor's __dict__ and changes nothing torch reads. */
+static bool is_tensor_setter(const pvm_value *key)
+{
+    static const char *const NAMES[] = {
+        "H",
+        "T",
+        "_backward_hooks",
+        "_base",
+        "_cdata",
+        "_grad",
+        "_grad_fn",
+        "_has_symbolic_sizes_strides",
+        "_python_dispatch",
+        "_version",
+        "data",
+        "device",
+        "dtype",
+        "grad",
+        "grad_fn",
+        "imag",
+        "is_cpu",
+        "is_cuda",
+        "is_ipu",
+        "is_leaf",
+        "is_meta",
+        "is_mkldnn",
+        "is_mps",
+        "is_nested",
+        "is_ort",
+        "is_quantized",
+        "is_sparse",
+        "is_sparse_csr",
+        "is_vulkan",
+        "is_xpu",
+        "layout",
+        "mH",
+        "mT",
+        "name",
+        "names",
+        "ndim",
+        "output_nr",
+        "real",
+        "requires_grad",
+        "retains_grad",
+        "shape",
+        "volatile",
+    };
+    if (key->kind != PVM_STR)
+        return false;
+    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
+        if (pvm_str_is(key, NAMES[i], strlen(NAMES[i])))
+            return true;
+    return false;
+}
+
+/* The key of the attribute dict d (dunder_key's dicts) that names a
+ * torch.Tensor data descriptor, or NULL. */
+static const pvm_value *tensor_setter_key(const pvm_value *d)
+{
+    if (d != NULL && d->kind == PVM_CALL)
+        d = pvm_call_dictitems(d);
+    if (d == NULL || d->kind != PVM_DICT)
+        return NULL;
+    for (uint32_t i = 0; i < d->u.dict.len; i++)
+        if (is_tensor_setter(d->u.dict.pairs[i].key))
+            return d->u.dict.pairs[i].key;
+    return NULL;
+}
+
+/* The key of a from_type v2 state (a dict, or (dict, slots)) whose setattr
+ * would run a torch.Tensor setter, or NULL. */
+static const pvm_value *state_tensor_setter(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        const pvm_value *k = tensor_setter_key(state->u.seq.items[0]);
+        return k != NULL ? k : tensor_setter_key(state->u.seq.items[1]);
+    }
+    return tensor_setter_key(state);
+}
+
+/* func or new_type of a from_type call: a global gets the uses, anything
+ * else is a hazard (it would be called or instantiated all the same). */
+static void note_argument_use(pvm *vm, const pvm_global *callee, const pvm_value *arg,
+                              const char *role, unsigned uses)
+{
+    if (arg->kind == PVM_GLOBAL) {
+        vm->globals[arg->u.global.index].uses |= uses;
+        return;
+    }
+    note_hazard(vm, "%s.%s (%s at offset %zu) is given a %s as %s, not a global", callee->module,
+                callee->name, vm->op_name, vm->op_offset, pvm_kind_name(arg->kind), role);
+}
+
+/* A call of a function that calls its arguments (enum arg_calls). */
+static void note_argument_calls(pvm *vm, const pvm_global *callee, const pvm_value *args)
+{
+    size_t argc = args->u.seq.len;
+    pvm_value *const *argv = args->u.seq.items;
+    if (argc >= 1)
+        note_argument_use(vm, callee, argv[0], "func", PVM_USE_REDUCE);
+    if (argc >= 2 && !pvm_is_global(argv[1], "torch", "Tensor"))
+        note_argument_use(vm, callee, argv[1], "new_type", PVM_USE_NEWOBJ | PVM_USE_BUILD);
+    if (argc < 4)
+        return;
+    const pvm_value *key = state_dunder(argv[3]);
+    if (key == NULL && callee->arg_calls == ARGS_FROM_TYPE_V2)
+        key = state_tensor_setter(argv[3]);
+    char text[64];
+    if (key != NULL)
+        note_hazard(vm, "%s.%s (%s at offset %zu) sets attribute '%s' on the tensor",
+                    callee->module, callee->name, vm->op_name, vm->op_offset,
+                    printable_key(key, text, sizeof text));
+}
+
+/* What a call of fn calls: fn, except for a persistent id ('module', cls,
+ * source file, source), which torch's legacy persistent_load turns into
+ * cls itself (a pickled nn.Module's class, then NEWOBJ'd): cls, whose uses
+ * the call records as any global's. */
+static const pvm_value *module_class(const pvm_value *fn)
+{
+    if (fn->kind != PVM_PERSID)
+        return fn;
+    const pvm_value *pid = fn->u.persid.pid;
+    if (pid->kind != PVM_TUPLE || pid->u.seq.len < 2 ||
+        !pvm_str_is(pid->u.seq.items[0], "module", 6) || pid->u.seq.items[1]->kind != PVM_GLOBAL)
+        return fn;
+    return pid->u.seq.items[1];
+}
+
 /* Push the result of calling fn: an interpreted container or a PVM_CALL. */
 static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args, pvm_value *kwargs)
 {
@@ -2591,8 +2824,16 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
                     "pickle: %s keyword arguments are a %s, not a dict, "
                     "at offset %zu",
                     vm->op_name, pvm_kind_name(kwargs->kind), vm->op_offset);
-    if (fn->kind == PVM_GLOBAL)
-        vm->globals[fn->u.global.index].uses |= how;
+    const pvm_value *called = module_class(fn);
+    if (called->kind == PVM_GLOBAL) {
+        pvm_global *g = &vm->globals[called->u.global.index];
+        g->uses |= how;
+        if (g->arg_calls != ARGS_PLAIN)
+            note_argument_calls(vm, g, args);
+    } else {
+        note_hazard(vm, "%s at offset %zu calls a %s, not a global", vm->op_name, vm->op_offset,
+                    pvm_kind_name(called->kind));
+    }
     pvm_value *result;
     TRY(interpret_call(vm, how, fn, args, kwargs, &result));
     if (result == NULL) {
@@ -2678,10 +2919,18 @@ static c2s_status op_build(pvm *vm)
     pvm_value *state, *target;
     TRY(pop(vm, &state));
     TRY(peek(vm, &target));
+    const pvm_value *key = state_dunder(state);
+    char text[64];
+    if (key != NULL)
+        note_hazard(vm, "BUILD at offset %zu sets attribute '%s' on a %s", vm->op_offset,
+                    printable_key(key, text, sizeof text), pvm_kind_name(target->kind));
     switch (target->kind) {
     case PVM_CALL: {
         pvm_call_more *m = NULL;
         TRY(call_more(vm, target, &m));
+        if (m->state != NULL)
+            note_hazard(vm, "BUILD at offset %zu builds a call's result built already",
+                        vm->op_offset);
         m->state = state;
         const pvm_value *fn = target->u.call.callable;
         if (fn->kind == PVM_GLOBAL)
@@ -2690,12 +2939,20 @@ static c2s_status op_build(pvm *vm)
     }
     case PVM_DICT:
         /* OrderedDict's _metadata: an attribute, never items */
+        if (target->u.dict.state != NULL)
+            note_hazard(vm, "BUILD at offset %zu builds a dict built already", vm->op_offset);
         target->u.dict.state = state;
         return C2S_OK;
     case PVM_GLOBAL:
         vm->globals[target->u.global.index].uses |= PVM_USE_BUILD;
+        if (!state_sets_nothing(state))
+            note_hazard(vm, "BUILD at offset %zu sets attributes of the global %s.%s",
+                        vm->op_offset, target->u.global.module, target->u.global.name);
         return C2S_OK;
     case PVM_PERSID:
+        if (!state_sets_nothing(state))
+            note_hazard(vm, "BUILD at offset %zu sets attributes of a persistent id's object",
+                        vm->op_offset);
         return C2S_OK;
     default:
         if (build_state_is_empty(state))
@@ -3113,6 +3370,16 @@ size_t pvm_persid_count(const pvm *vm)
 const pvm_value *pvm_persid_at(const pvm *vm, size_t i)
 {
     return pvm_node_at(vm, vm->persids[i]);
+}
+
+size_t pvm_hazard_count(const pvm *vm)
+{
+    return vm->hazard_count;
+}
+
+const char *pvm_hazard_at(const pvm *vm, size_t i)
+{
+    return vm->hazards[i];
 }
 
 size_t pvm_value_count(const pvm *vm)

@@ -184,11 +184,15 @@ static inline pvm_value *pvm_call_dictitems(const pvm_value *call)
 typedef struct pvm_global {
     const char *module; /* after mapping (__builtin__ -> builtins, ...) */
     const char *name;
-    const char *raw_module; /* as written in the pickle */
-    unsigned uses;          /* pvm_use bits */
-    size_t first_offset;    /* byte offset of the opcode that first named it */
-    unsigned char interp;   /* the VM's own: which call it interprets, if any */
+    const char *raw_module;  /* as written in the pickle */
+    unsigned uses;           /* pvm_use bits */
+    size_t first_offset;     /* byte offset of the opcode that first named it */
+    unsigned char interp;    /* the VM's own: which call it interprets, if any */
+    unsigned char arg_calls; /* the VM's own: whether a call of it calls its arguments */
 } pvm_global;
+
+#define PVM_HAZARDS_KEPT 4
+#define PVM_HAZARD_MAX 200
 
 /* Resource limits; every field 0 means "use the default". */
 typedef struct pvm_limits {
@@ -256,6 +260,32 @@ slab_supply *pvm_slab_supply(pvm *vm);
  * every node. */
 size_t pvm_persid_count(const pvm *vm);
 const pvm_value *pvm_persid_at(const pvm *vm, size_t i);
+
+/* Hazards: what CPython would call, or set on an object, that is not the
+ * call of a global the globals table records, and that the caller's
+ * policy therefore never sees.  Each one is a one-line message naming the
+ * opcode and its offset:
+ *   - a REDUCE, NEWOBJ, NEWOBJ_EX or OBJ whose callable is not a global (a
+ *     call's result, a container, a persistent id: calling an object runs
+ *     its type's __call__, a module's forward);
+ *   - a BUILD whose state sets a dunder attribute (load_build looks
+ *     __setstate__ up on the object at every BUILD, so an instance
+ *     attribute '__setstate__' set by one BUILD is called by the next);
+ *     that builds an object built already (CPython applies both states;
+ *     pickle.dump writes one); or that sets attributes of a global (a
+ *     class, a function, a module) or of a persistent id's object (a
+ *     storage: its dtype and bytes);
+ *   - torch._tensor._rebuild_from_type(_v2) given a func or new_type that is
+ *     not a global (it calls func(*args)), or a state that sets a dunder
+ *     attribute or (v2, whose setattr runs torch.Tensor's setters: .data
+ *     and .real replace or overwrite the values) one of torch.Tensor's data
+ *     descriptors; other attributes (a subclass's tag) are plain data.  A
+ *     global given as func is
+ *     recorded as called (PVM_USE_REDUCE), one given as new_type as
+ *     instantiated (PVM_USE_NEWOBJ | PVM_USE_BUILD).
+ * The first PVM_HAZARDS_KEPT are kept (i < that and < pvm_hazard_count). */
+size_t pvm_hazard_count(const pvm *vm);
+const char *pvm_hazard_at(const pvm *vm, size_t i);
 
 /* The (module, name) CPython's find_class looks up for a Python 2 pair
  * while the protocol is below 3 (the tables of Lib/_compat_pickle.py): the
