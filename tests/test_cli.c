@@ -191,8 +191,11 @@ static const bad_case BAD[] = {
     {"two_data_pkl.pt",
      "refused by the safety policy: several data.pkl records ('archive/' and 'other/')", 3},
     {"unknown_opcode.pt", "archive/data.pkl: pickle: unknown opcode 0xff at offset 5", 1},
-    /* torch.FooStorage is only named: an inert reference into torch (not refused) */
-    {"unknown_storage_class.pt", "tensor 'a': unknown storage class torch.FooStorage", 1},
+    /* torch.FooStorage is only named, yet unknown all the same */
+    {"unknown_storage_class.pt",
+     "refused by the safety policy: unknown global torch.FooStorage (referenced) in "
+     "archive/data.pkl at offset 64; to accept it as data: --allow-global torch.FooStorage",
+     3},
     {"view_out_of_bounds.pt",
      "tensor 'a': view (offset 10, shape and strides) reaches past the end of storage '0' (64 bytes)",
      1},

@@ -289,11 +289,15 @@ c2s_global_class policy_classify(const char *module, const char *name, policy_kn
     return C2S_GLOBAL_UNKNOWN;
 }
 
-/* Modules (with their sub-modules) whose import runs no code of the file's
- * choosing: a global from one of them that is only named is inert. */
-static const char *const INERT_MODULES[] = {"torch", "numpy", "collections"};
-
-/* Names of builtins that are plain containers and scalars. */
+/* Names of builtins that are plain containers and scalars: whatever calls
+ * them (a later BUILD's __setstate__, a rebuild function given them as its
+ * func, torch calling a hook, the user calling a loaded object) gets a
+ * container or an error.  Only these are inert when only named.  A torch,
+ * numpy or collections function named only used to count as inert too,
+ * but being named is not being safe: torch itself calls values the pickle
+ * hands it (_rebuild_from_type_v2 calls its func; load_build calls an
+ * instance's __setstate__), and torch.utils.collect_env.run or
+ * torch.fx.graph_module._exec_with_source then run a shell or exec(). */
 static const char *const INERT_BUILTINS[] = {
     "set", "frozenset", "dict",      "list", "tuple", "int",   "float",  "complex",
     "str", "bytes",     "bytearray", "bool", "slice", "range", "object",
@@ -303,9 +307,6 @@ int policy_inert_reference(const char *module, const char *name)
 {
     if (is_dangerous(module, name))
         return 0;
-    for (size_t i = 0; i < COUNT(INERT_MODULES); i++)
-        if (module_within(module, INERT_MODULES[i]))
-            return 1;
     if (strcmp(module, "builtins") == 0)
         for (size_t i = 0; i < COUNT(INERT_BUILTINS); i++)
             if (strcmp(name, INERT_BUILTINS[i]) == 0)

@@ -62,13 +62,11 @@ c2s_global_class policy_classify(const char *module, const char *name, policy_kn
                                  const policy_options *opts);
 
 /* 1 when module.name, if only named (no REDUCE, NEWOBJ, INST, OBJ or BUILD
- * made use of it), is inert: it is not dangerous and its module is torch,
- * numpy or collections (or one of their sub-modules), or it is one of the
- * builtins' plain containers and scalars (set, frozenset, dict, list,
- * tuple, ...).  Importing those modules runs no code of the file's choosing,
- * and a reference alone calls nothing, so such an unknown global counts as
- * data (judge.c).  Danger is checked first: torch.load, numpy.load, torch.hub
- * stay dangerous even when only named. */
+ * made use of it), is inert: it is one of the builtins' plain containers
+ * and scalars (set, frozenset, dict, list, tuple, ...), which whatever
+ * calls them turns into a container or an error, so such an unknown global
+ * counts as data (judge.c).  Any other unknown name stays unknown even when
+ * only named: torch calls values a pickle hands it (policy.c says how). */
 int policy_inert_reference(const char *module, const char *name);
 
 /* 1 when a global of this class makes the file refused. */

@@ -33,9 +33,9 @@ static policy_known_fn classifier_for(const char *module, const char *name, unsi
 }
 
 /* The class of a global used as uses says: the policy's, except that an
- * unknown global that is only named from an inert module counts as data
- * (policy_inert_reference).  A global found by the sweep is never inert:
- * how it was used is not known. */
+ * unknown global that is only named and is a builtin container counts as
+ * data (policy_inert_reference).  A global found by the sweep is never
+ * inert: how it was used is not known. */
 static c2s_global_class classify(const char *module, const char *name, unsigned uses,
                                  const policy_options *policy)
 {
@@ -63,6 +63,19 @@ static int add_global(c2s_report *r, const char *module, const char *name, const
     return u->module != NULL && u->name != NULL && u->pickle != NULL;
 }
 
+/* The machine's hazards (pvm.h: what CPython would call or set beyond the
+ * calls of globals) as findings: each one refuses the file, whatever the
+ * policy says of the globals involved. */
+static int add_hazards(c2s_report *r, const pvm *vm, const char *where, uint64_t base)
+{
+    size_t n = pvm_hazard_count(vm), kept = n < PVM_HAZARDS_KEPT ? n : PVM_HAZARDS_KEPT;
+    const char *at = base != 0 ? " (offset in the pickle)" : "";
+    for (size_t i = 0; i < kept; i++)
+        if (!findings_add(&r->findings, "%s: %s%s", where, pvm_hazard_at(vm, i), at))
+            return 0;
+    return n == kept || findings_add(&r->findings, "%s: %zu more such hazards", where, n - kept);
+}
+
 int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t base,
                       const policy_options *policy)
 {
@@ -72,7 +85,7 @@ int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t 
         if (!add_global(r, pg->module, pg->name, where, pg->uses, base + pg->first_offset, policy))
             return 0;
     }
-    return 1;
+    return add_hazards(r, vm, where, base);
 }
 
 /* The globals of one pickle already in the report, by (module, name): an

@@ -21,7 +21,9 @@
 #include "pickle/pvm.h"
 
 /* Append the globals vm saw, found in the pickle called where, whose first
- * byte is at base in the file.  0 when out of memory. */
+ * byte is at base in the file, and its hazards (pvm_hazard_at: calls and
+ * attribute settings CPython would make beyond the calls of globals) as
+ * findings.  0 when out of memory. */
 int judge_add_globals(c2s_report *r, const pvm *vm, const char *where, uint64_t base,
                       const policy_options *policy);
 
