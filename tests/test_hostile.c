@@ -78,6 +78,8 @@ static const char *finding_text(const char *kind)
         {"sets_attribute", "sets attribute"},
         {"built_twice", "built already"},
         {"global_attrs", "sets attributes of the global"},
+        {"own_method", "its object's BUILD state set"},
+        {"items_of_object", "changes the items of a"},
     };
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].kind, kind) == 0)
@@ -414,6 +416,11 @@ Test(hostile, hazards_refuse_whatever_globals_are_allowed)
          "archive/data.pkl: REDUCE at offset 354 calls a call, not a global"},
         {"build_global_attributes.pt", "torch.*",
          "archive/data.pkl: BUILD at offset 85 sets attributes of the global torch._utils"},
+        {"append_own_extend.pt", "torch.utils.collect_env.run",
+         "archive/data.pkl: APPENDS at offset 277 calls the 'extend' its object's BUILD state "
+         "set"},
+        {"setitem_on_storage.pt", "torch.*",
+         "archive/data.pkl: SETITEM at offset 57 changes the items of a persistent id"},
         {"fromtype_state_real.pt", "torch.*",
          "archive/data.pkl: torch._tensor._rebuild_from_type_v2 (REDUCE at offset 336) sets "
          "attribute 'real' on the tensor"},

@@ -1746,3 +1746,21 @@ Test(pvm, hazard_rebuild_from_type)
             "torch._tensor._rebuild_from_type (REDUCE at offset 68) sets attribute '__class__' "
             "on the tensor");
 }
+
+/* load_append calls the object's own extend or append, load_additems its
+ * add, looked up on the object when the opcode runs; APPEND, SETITEM and
+ * ADDITEMS on a global change a module-level object, on a persistent id a
+ * storage (SETITEM writes its bytes). */
+Test(pvm, hazard_items_of_objects)
+{
+    HAZARDS("cfoo\012Bar\012)R}X\006\000\000\000extendNsb(K\001e.",
+            "APPENDS at offset 29 calls the 'extend' its object's BUILD state set");
+    HAZARDS("cfoo\012Bar\012)R}X\003\000\000\000addNsb(K\001\220.",
+            "ADDITEMS at offset 26 calls the 'add' its object's BUILD state set");
+    /* set after the items went in: the lookup found the class's method */
+    NO_HAZARD("cfoo\012Bar\012)R(K\001e}X\006\000\000\000extendNsb.");
+    NO_HAZARD("cfoo\012Bar\012)R}X\003\000\000\000addNsb(K\001e.");
+    NO_HAZARD("cfoo\012Bar\012)R(K\001e.");
+    HAZARDS("NQK\000K\011s.", "SETITEM at offset 6 changes the items of a persistent id");
+    HAZARDS("cfoo\012Bar\012K\001a.", "APPEND at offset 11 changes the items of a global");
+}

@@ -2130,6 +2130,199 @@ static c2s_status call_list(pvm *vm, pvm_value *call, pvm_value **list)
     return C2S_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Hazards: what CPython would call or set beyond the calls of globals  */
+
+/* Record a hazard (pvm.h): the first PVM_HAZARDS_KEPT messages, and the count. */
+static void note_hazard(pvm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note_hazard(pvm *vm, const char *fmt, ...)
+{
+    if (vm->hazard_count < PVM_HAZARDS_KEPT) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->hazards[vm->hazard_count], PVM_HAZARD_MAX, fmt, ap);
+        va_end(ap);
+    }
+    vm->hazard_count++;
+}
+
+/* A str node that names a dunder attribute ("__setstate__", "__class__"). */
+static bool is_dunder(const pvm_value *v)
+{
+    return v->kind == PVM_STR && v->u.str.len > 4 && memcmp(v->u.str.data, "__", 2) == 0 &&
+           memcmp(v->u.str.data + v->u.str.len - 2, "__", 2) == 0;
+}
+
+/* key's text for a message: printable ASCII only (a key is the file's
+ * text), cut at 60 bytes, else "?". */
+static const char *printable_key(const pvm_value *key, char *buf, size_t cap)
+{
+    size_t n = key->u.str.len < 60 ? key->u.str.len : 60;
+    for (size_t i = 0; i < n; i++)
+        if (key->u.str.data[i] < 0x20 || key->u.str.data[i] > 0x7e)
+            return "?";
+    snprintf(buf, cap, "%.*s%s", (int)n, key->u.str.data, key->u.str.len > n ? "..." : "");
+    return buf;
+}
+
+/* The dunder key of the attribute dict d (a dict, or a call whose SETITEMs
+ * filled it: an OrderedDict or defaultdict state), or NULL. */
+static const pvm_value *dunder_key(const pvm_value *d)
+{
+    if (d != NULL && d->kind == PVM_CALL)
+        d = pvm_call_dictitems(d);
+    if (d == NULL || d->kind != PVM_DICT)
+        return NULL;
+    for (uint32_t i = 0; i < d->u.dict.len; i++)
+        if (is_dunder(d->u.dict.pairs[i].key))
+            return d->u.dict.pairs[i].key;
+    return NULL;
+}
+
+/* The dunder attribute a BUILD state (or a from_type state) would set:
+ * the state a dict, or (dict state, slot state) as load_build reads it. */
+static const pvm_value *state_dunder(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        const pvm_value *k = dunder_key(state->u.seq.items[0]);
+        return k != NULL ? k : dunder_key(state->u.seq.items[1]);
+    }
+    return dunder_key(state);
+}
+
+/* An attribute state that sets nothing: None, {}, or a 2-tuple of those. */
+static bool state_sets_nothing(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
+        return state_sets_nothing(state->u.seq.items[0]) &&
+               state_sets_nothing(state->u.seq.items[1]);
+    return state->kind == PVM_NONE || (state->kind == PVM_DICT && state->u.dict.len == 0);
+}
+
+/* A str key naming an attribute torch.Tensor defines as a data descriptor
+ * (a getset with a setter or a read-only one: PyTorch 1.13's, listed with
+ * inspect.getattr_static): setattr on it runs torch's code, and `data`,
+ * `real` and `imag` replace or overwrite the tensor's values.  Any other
+ * name lands in the tensor's __dict__ and changes nothing torch reads. */
+static bool is_tensor_setter(const pvm_value *key)
+{
+    static const char *const NAMES[] = {
+        "H",
+        "T",
+        "_backward_hooks",
+        "_base",
+        "_cdata",
+        "_grad",
+        "_grad_fn",
+        "_has_symbolic_sizes_strides",
+        "_python_dispatch",
+        "_version",
+        "data",
+        "device",
+        "dtype",
+        "grad",
+        "grad_fn",
+        "imag",
+        "is_cpu",
+        "is_cuda",
+        "is_ipu",
+        "is_leaf",
+        "is_meta",
+        "is_mkldnn",
+        "is_mps",
+        "is_nested",
+        "is_ort",
+        "is_quantized",
+        "is_sparse",
+        "is_sparse_csr",
+        "is_vulkan",
+        "is_xpu",
+        "layout",
+        "mH",
+        "mT",
+        "name",
+        "names",
+        "ndim",
+        "output_nr",
+        "real",
+        "requires_grad",
+        "retains_grad",
+        "shape",
+        "volatile",
+    };
+    if (key->kind != PVM_STR)
+        return false;
+    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
+        if (pvm_str_is(key, NAMES[i], strlen(NAMES[i])))
+            return true;
+    return false;
+}
+
+/* The key of the attribute dict d (dunder_key's dicts) that names a
+ * torch.Tensor data descriptor, or NULL. */
+static const pvm_value *tensor_setter_key(const pvm_value *d)
+{
+    if (d != NULL && d->kind == PVM_CALL)
+        d = pvm_call_dictitems(d);
+    if (d == NULL || d->kind != PVM_DICT)
+        return NULL;
+    for (uint32_t i = 0; i < d->u.dict.len; i++)
+        if (is_tensor_setter(d->u.dict.pairs[i].key))
+            return d->u.dict.pairs[i].key;
+    return NULL;
+}
+
+/* The key of a from_type v2 state (a dict, or (dict, slots)) whose setattr
+ * would run a torch.Tensor setter, or NULL. */
+static const pvm_value *state_tensor_setter(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        const pvm_value *k = tensor_setter_key(state->u.seq.items[0]);
+        return k != NULL ? k : tensor_setter_key(state->u.seq.items[1]);
+    }
+    return tensor_setter_key(state);
+}
+
+/* The key of the attribute dict d (dunder_key's dicts) that is s, or NULL. */
+static const pvm_value *attr_key(const pvm_value *d, const char *s)
+{
+    if (d != NULL && d->kind == PVM_CALL)
+        d = pvm_call_dictitems(d);
+    if (d == NULL || d->kind != PVM_DICT)
+        return NULL;
+    for (uint32_t i = 0; i < d->u.dict.len; i++)
+        if (pvm_str_is(d->u.dict.pairs[i].key, s, strlen(s)))
+            return d->u.dict.pairs[i].key;
+    return NULL;
+}
+
+/* APPEND(S) or ADDITEMS (add) on a call result: CPython's load_append calls
+ * the object's extend or append, load_additems its add, looked up on the
+ * object, so an attribute of that name its BUILD state set (a dict, or
+ * (dict, slots)) is what runs. */
+static void note_own_method(pvm *vm, const pvm_value *call, bool add)
+{
+    const pvm_value *state = pvm_call_state(call);
+    if (state == NULL)
+        return;
+    const pvm_value *parts[2] = {state, NULL};
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        parts[0] = state->u.seq.items[0];
+        parts[1] = state->u.seq.items[1];
+    }
+    static const char *const LIST_METHODS[] = {"extend", "append"};
+    for (size_t p = 0; p < 2 && parts[p] != NULL; p++)
+        for (size_t i = 0; i < (add ? 1 : 2); i++) {
+            const char *name = add ? "add" : LIST_METHODS[i];
+            if (attr_key(parts[p], name) != NULL) {
+                note_hazard(vm, "%s at offset %zu calls the '%s' its object's BUILD state set",
+                            vm->op_name, vm->op_offset, name);
+                return;
+            }
+        }
+}
+
 /* list[key] = value as list.__setitem__ does it: an int (or bool) index,
  * negative counting from the end, inside the list. */
 static c2s_status list_set(pvm *vm, pvm_value *list, const pvm_value *key, pvm_value *value)
@@ -2220,7 +2413,11 @@ static c2s_status bytearray_fill(pvm *vm, bool pairs, pvm_value *ba, pvm_value *
  *     adds to a set; a bytearray takes bytes both ways;
  *   - on an object we do not model (a call result, a global, a persistent
  *     id) Python calls its methods: a call records the items, the others
- *     accept them unrecorded;
+ *     accept them unrecorded, as a hazard (a global is a module-level
+ *     object, a registry of hooks or deserializers; a persistent id is a
+ *     storage, whose __setitem__ writes its bytes); APPEND(S) and ADDITEMS
+ *     on a call whose BUILD state set its own extend, append or add call
+ *     that attribute (load_append looks them up on the object): a hazard;
  *   - any other target has no such method in Python: an error there too.
  */
 static c2s_status op_fill(pvm *vm, uint8_t op)
@@ -2248,6 +2445,11 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
                     "%zu",
                     vm->op_offset);
     bool opaque = target->kind == PVM_GLOBAL || target->kind == PVM_PERSID;
+    if (opaque)
+        note_hazard(vm, "%s at offset %zu changes the items of a %s", vm->op_name, vm->op_offset,
+                    pvm_kind_name(target->kind));
+    else if (!pairs && target->kind == PVM_CALL)
+        note_own_method(vm, target, op == OP_ADDITEMS);
     pvm_value *into = target;
     if (target->kind == PVM_CALL) {
         if (pairs) {
@@ -2607,159 +2809,6 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
     if (call == INTERP_BYTES && argc == 0)
         return new_string(vm, PVM_BYTES, "", 0, out);
     return C2S_OK;
-}
-
-/* Record a hazard (pvm.h): the first PVM_HAZARDS_KEPT messages, and the count. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-note_hazard(pvm *vm, const char *fmt, ...)
-{
-    if (vm->hazard_count < PVM_HAZARDS_KEPT) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(vm->hazards[vm->hazard_count], PVM_HAZARD_MAX, fmt, ap);
-        va_end(ap);
-    }
-    vm->hazard_count++;
-}
-
-/* A str node that names a dunder attribute ("__setstate__", "__class__"). */
-static bool is_dunder(const pvm_value *v)
-{
-    return v->kind == PVM_STR && v->u.str.len > 4 && memcmp(v->u.str.data, "__", 2) == 0 &&
-           memcmp(v->u.str.data + v->u.str.len - 2, "__", 2) == 0;
-}
-
-/* key's text for a message: printable ASCII only (a key is the file's
- * text), cut at 60 bytes, else "?". */
-static const char *printable_key(const pvm_value *key, char *buf, size_t cap)
-{
-    size_t n = key->u.str.len < 60 ? key->u.str.len : 60;
-    for (size_t i = 0; i < n; i++)
-        if (key->u.str.data[i] < 0x20 || key->u.str.data[i] > 0x7e)
-            return "?";
-    snprintf(buf, cap, "%.*s%s", (int)n, key->u.str.data, key->u.str.len > n ? "..." : "");
-    return buf;
-}
-
-/* The dunder key of the attribute dict d (a dict, or a call whose SETITEMs
- * filled it: an OrderedDict or defaultdict state), or NULL. */
-static const pvm_value *dunder_key(const pvm_value *d)
-{
-    if (d != NULL && d->kind == PVM_CALL)
-        d = pvm_call_dictitems(d);
-    if (d == NULL || d->kind != PVM_DICT)
-        return NULL;
-    for (uint32_t i = 0; i < d->u.dict.len; i++)
-        if (is_dunder(d->u.dict.pairs[i].key))
-            return d->u.dict.pairs[i].key;
-    return NULL;
-}
-
-/* The dunder attribute a BUILD state (or a from_type state) would set:
- * the state a dict, or (dict state, slot state) as load_build reads it. */
-static const pvm_value *state_dunder(const pvm_value *state)
-{
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
-        const pvm_value *k = dunder_key(state->u.seq.items[0]);
-        return k != NULL ? k : dunder_key(state->u.seq.items[1]);
-    }
-    return dunder_key(state);
-}
-
-/* An attribute state that sets nothing: None, {}, or a 2-tuple of those. */
-static bool state_sets_nothing(const pvm_value *state)
-{
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
-        return state_sets_nothing(state->u.seq.items[0]) &&
-               state_sets_nothing(state->u.seq.items[1]);
-    return state->kind == PVM_NONE || (state->kind == PVM_DICT && state->u.dict.len == 0);
-}
-
-/* A str key naming an attribute torch.Tensor defines as a data descriptor
- * (a getset with a setter or a read-only one: PyTorch 1.13's, listed with
- * inspect.getattr_static): setattr on it runs torch's code, and `data`,
- * `real` and `imag` replace or overwrite the tensor's values.  Any other
- * name lands in the tensor's __dict__ and changes nothing torch reads. */
-static bool is_tensor_setter(const pvm_value *key)
-{
-    static const char *const NAMES[] = {
-        "H",
-        "T",
-        "_backward_hooks",
-        "_base",
-        "_cdata",
-        "_grad",
-        "_grad_fn",
-        "_has_symbolic_sizes_strides",
-        "_python_dispatch",
-        "_version",
-        "data",
-        "device",
-        "dtype",
-        "grad",
-        "grad_fn",
-        "imag",
-        "is_cpu",
-        "is_cuda",
-        "is_ipu",
-        "is_leaf",
-        "is_meta",
-        "is_mkldnn",
-        "is_mps",
-        "is_nested",
-        "is_ort",
-        "is_quantized",
-        "is_sparse",
-        "is_sparse_csr",
-        "is_vulkan",
-        "is_xpu",
-        "layout",
-        "mH",
-        "mT",
-        "name",
-        "names",
-        "ndim",
-        "output_nr",
-        "real",
-        "requires_grad",
-        "retains_grad",
-        "shape",
-        "volatile",
-    };
-    if (key->kind != PVM_STR)
-        return false;
-    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-        if (pvm_str_is(key, NAMES[i], strlen(NAMES[i])))
-            return true;
-    return false;
-}
-
-/* The key of the attribute dict d (dunder_key's dicts) that names a
- * torch.Tensor data descriptor, or NULL. */
-static const pvm_value *tensor_setter_key(const pvm_value *d)
-{
-    if (d != NULL && d->kind == PVM_CALL)
-        d = pvm_call_dictitems(d);
-    if (d == NULL || d->kind != PVM_DICT)
-        return NULL;
-    for (uint32_t i = 0; i < d->u.dict.len; i++)
-        if (is_tensor_setter(d->u.dict.pairs[i].key))
-            return d->u.dict.pairs[i].key;
-    return NULL;
-}
-
-/* The key of a from_type v2 state (a dict, or (dict, slots)) whose setattr
- * would run a torch.Tensor setter, or NULL. */
-static const pvm_value *state_tensor_setter(const pvm_value *state)
-{
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
-        const pvm_value *k = tensor_setter_key(state->u.seq.items[0]);
-        return k != NULL ? k : tensor_setter_key(state->u.seq.items[1]);
-    }
-    return tensor_setter_key(state);
 }
 
 /* func or new_type of a from_type call: a global gets the uses, anything

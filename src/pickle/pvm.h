@@ -275,6 +275,10 @@ const pvm_value *pvm_persid_at(const pvm *vm, size_t i);
  *     pickle.dump writes one); or that sets attributes of a global (a
  *     class, a function, a module) or of a persistent id's object (a
  *     storage: its dtype and bytes);
+ *   - APPEND(S) or ADDITEMS on a call result whose BUILD state set its own
+ *     extend, append or add (load_append looks them up on the object), and
+ *     APPEND, SETITEM(S) or ADDITEMS on a global (a module-level list or
+ *     dict) or a persistent id (a storage: SETITEM writes its bytes);
  *   - torch._tensor._rebuild_from_type(_v2) given a func or new_type that is
  *     not a global (it calls func(*args)), or a state that sets a dunder
  *     attribute or (v2, whose setattr runs torch.Tensor's setters: .data

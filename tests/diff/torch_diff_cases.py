@@ -27,6 +27,11 @@ CASES = {}
 KNOWN = {
     "byteorder_big": "torch >= 2.1 reads the byteorder record and swaps; 1.13 ignores it",
     "key_bytes_and_str": "a tensor under a bytes dict key is left out, and reported so",
+    "parameter_class_called": "Parameter(t, False) called directly (torch.save never writes it): "
+                              "the tensor is left out, and reported so",
+    "module_state_dict_shadowed": "torch.load returns the module, whose parameters we convert; "
+                                  "the harness then calls its state_dict, which the file "
+                                  "shadowed with an attribute",
 }
 
 
@@ -1300,3 +1305,230 @@ def storage_class_untyped():
 def storage_class_tensor_type_legacy():
     pid = TUP(U("storage"), G("torch", "FloatTensor"), U("0"), U("cpu"), I(4), H.NONE) + b"Q"
     return legacy_with(DICT((U("weight"), ltensor(pid, (2, 2), (2, 1)))))
+
+
+# ---- what torch calls without a REDUCE of the global (from_type's func, BUILD's
+# __setstate__, calls of instances), and storage keys that collide -----------------
+
+RUN = G("torch.utils.collect_env", "run")  # subprocess.Popen(command, shell=True)
+CMD = U("touch c2s-marker")
+
+
+def from_type_v2(func, new_type, args, state=b"}"):
+    return CALL(G("torch._tensor", "_rebuild_from_type_v2"), func, new_type, args, state)
+
+
+@case
+def fromtype_func_fx_exec():
+    """_rebuild_from_type_v2's func is torch.fx.graph_module._exec_with_source,
+    only named: torch calls func(*args), which exec()s the source."""
+    run = from_type_v2(G("torch.fx.graph_module", "_exec_with_source"), G("torch", "Tensor"),
+                       TUP(U("import posix; posix.system('touch c2s-marker')"), b"}"))
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("p"), run)))))
+
+
+@case
+def fromtype_func_fx_exec_popped():
+    """The same call, its result popped (POP) before the state dict: the
+    tensor walk never meets it, only the globals judge it."""
+    run = from_type_v2(G("torch.fx.graph_module", "_exec_with_source"), G("torch", "Tensor"),
+                       TUP(U("import posix; posix.system('touch c2s-marker')"), b"}"))
+    return zipped(recs(P2(run + H.POP + DICT((U("weight"), tensor())))))
+
+
+@case
+def fromtype_func_collect_env_popped():
+    """func torch.utils.collect_env.run(command), popped: a shell command."""
+    run = from_type_v2(RUN, G("torch", "Tensor"), TUP(CMD))
+    return zipped(recs(P2(run + H.POP + DICT((U("weight"), tensor())))))
+
+
+def v2_args(key="0", numel=4, size=(2, 2), stride=(2, 1)):
+    return TUP(storage(U(key), numel), I(0), TUP(*map(I, size)), TUP(*map(I, stride)), H.FALSE,
+               H.ORDERED_DICT())
+
+
+@case
+def fromtype_state_sets_data():
+    """_rebuild_from_type_v2(_rebuild_tensor_v2, Parameter, args on '0', {'data': t on '1'}):
+    torch setattr()s each state item, so 'data' swaps in storage '1'."""
+    t = from_type_v2(G("torch._utils", "_rebuild_tensor_v2"), G("torch.nn.parameter", "Parameter"),
+                     v2_args(), DICT((U("data"), t_at("1"))))
+    return two_storage_recs(P2(DICT((U("weight"), t))))
+
+
+@case
+def fromtype_state_tuple_slots_data():
+    """The state as (None, {'data': t1}): the slots half is setattr()'d too."""
+    t = from_type_v2(G("torch._utils", "_rebuild_tensor_v2"), G("torch.nn.parameter", "Parameter"),
+                     v2_args(), TUP(b"}", DICT((U("data"), t_at("1")))))
+    return two_storage_recs(P2(DICT((U("weight"), t))))
+
+
+@case
+def fromtype_state_real_popped():
+    """A popped _rebuild_from_type_v2 on storage '0' whose state sets 'real' to a
+    tensor on '1': Tensor.real's setter copies in place, so 'weight' (also on
+    '0') holds storage '1''s values; the call is not in the object tree."""
+    t = from_type_v2(G("torch._utils", "_rebuild_tensor_v2"), G("torch.nn.parameter", "Parameter"),
+                     v2_args(), DICT((U("real"), t_at("1"))))
+    return two_storage_recs(P2(t + H.POP + DICT((U("weight"), tensor()))))
+
+
+def keyed(kpickle, numel=4, cls=None):
+    return tensor(TUP(U("storage"), cls or G("torch", "FloatStorage"), kpickle, U("cpu"),
+                      I(numel)) + b"Q")
+
+
+def recs_named(pkl, records):
+    return zipped([("archive/data.pkl", pkl)] + [("archive/data/" + n, d) for n, d in records] +
+                  [("archive/version", b"3\n")])
+
+
+@case
+def skey_int_then_true():
+    """Storage keys 1 then True: one dict slot in loaded_storages, so 'b'
+    shares data/1; record data/True (other bytes) is never read."""
+    return recs_named(P2(DICT((U("a"), keyed(I(1))), (U("b"), keyed(H.TRUE)))),
+                      [("1", W), ("True", W9)])
+
+
+@case
+def skey_reused_other_class():
+    """Key '0' as FloatStorage then as IntStorage: torch hands back the first
+    (float) storage, so 'b' is float32 too."""
+    return zipped(recs(P2(DICT((U("a"), keyed(U("0"))),
+                               (U("b"), keyed(U("0"), cls=G("torch", "IntStorage")))))))
+
+
+@case
+def build_twice_ordered_dict():
+    """OrderedDict(), BUILD {'__setstate__': collect_env.run}, BUILD 'touch ...':
+    the first state lands in the instance __dict__, so the second BUILD's
+    getattr(inst, '__setstate__') finds run and calls run(state)."""
+    od = CALL(G("collections", "OrderedDict"), TUP())
+    evil = od + DICT((U("__setstate__"), RUN)) + b"b" + CMD + b"b"
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("meta"), evil)))))
+
+
+@case
+def build_twice_namespace():
+    """The same on argparse.Namespace() (data): plain instance __dict__."""
+    ns = CALL(G("argparse", "Namespace"))
+    evil = ns + DICT((U("__setstate__"), RUN)) + b"b" + CMD + b"b"
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("args"), evil)))))
+
+
+@case
+def build_twice_module():
+    """NEWOBJ Linear, BUILD a state holding '__setstate__': run (Module.__setstate__
+    updates __dict__), BUILD 'touch ...': the instance attribute shadows the method."""
+    lin = G("torch.nn.modules.linear", "Linear") + TUP() + b"\x81"
+    evil = lin + DICT((U("__setstate__"), RUN)) + b"b" + CMD + b"b"
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("m"), evil)))))
+
+
+@case
+def reduce_on_module_instance():
+    """NEWOBJ Linear + BUILD {'forward': collect_env.run}, then REDUCE with that
+    instance as the callable: Module.__call__ runs self.forward(*args)."""
+    lin = G("torch.nn.modules.linear", "Linear") + TUP() + b"\x81"
+    state = DICT((U("forward"), RUN), (U("_backward_hooks"), b"}"), (U("_forward_hooks"), b"}"))
+    evil = lin + state + b"b" + TUP(CMD) + b"R"
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("out"), evil)))))
+
+
+@case
+def skey_upper_record_lower():
+    """Key 'A', only record data/a: miniz's lookup ignores case, torch reads data/a."""
+    return recs_named(P2(DICT((U("weight"), keyed(U("A"))))), [("a", W)])
+
+
+@case
+def skey_lower_and_upper_records():
+    """Keys 'a' and 'A', records data/a and data/A (different bytes): which
+    record each key gets depends on miniz's heap sort and binary search."""
+    return recs_named(P2(DICT((U("x"), keyed(U("a"))), (U("y"), keyed(U("A"))))),
+                      [("a", W), ("A", W9)])
+
+
+def linear_module(extra=()):
+    """NEWOBJ torch.nn Linear + BUILD of a minimal __dict__ with parameter 'weight'."""
+    od = G("collections", "OrderedDict")
+    params = CALL(od, TUP()) + b"(" + U("weight") + tensor() + b"u"
+    state = DICT((U("training"), H.TRUE), (U("_parameters"), params),
+                 (U("_buffers"), CALL(od, TUP())), (U("_modules"), CALL(od, TUP())),
+                 *extra)
+    return G("torch.nn.modules.linear", "Linear") + TUP() + b"\x81" + state + b"b"
+
+
+@case
+def module_plain_linear():
+    """Control: a pickled Linear module; torch_diff takes its state_dict()."""
+    return zipped(recs(P2(linear_module())))
+
+
+@case
+def module_state_dict_shadowed():
+    """The module's __dict__ holds 'state_dict': OrderedDict: model.state_dict()
+    (after torch.load) calls the instance attribute and gets no tensors."""
+    return zipped(recs(P2(linear_module([(U("state_dict"), G("collections", "OrderedDict"))]))))
+
+
+@case
+def legacy_payload_then_zip():
+    """A legacy stream whose object pickle runs the payload, followed by a whole
+    clean torch.save zip: torch.load looks at the first 4 bytes only."""
+    obj = DICT((U("weight"), ltensor(lpid("FloatStorage", "0", 4), (2, 2), (2, 1))), (U("p"), TOUCH))
+    leg = (H.MAGIC_PICKLE + P2(I(1001)) + P2(DICT()) + P2(obj) + P2(b"]" + U("0") + b"a") +
+           struct.pack("<Q", 4) + W)
+    return leg + zipped(recs())
+
+
+@case
+def fromtype_v1_func_popped():
+    """torch._tensor._rebuild_from_type (v1) calls func(*args) the same way."""
+    run = CALL(G("torch._tensor", "_rebuild_from_type"), RUN, G("torch", "Tensor"), TUP(CMD), b"}")
+    return zipped(recs(P2(run + H.POP + DICT((U("weight"), tensor())))))
+
+
+@case
+def reduce_module_forward_rebuild():
+    """'extra' = Linear-instance(*rebuild args) whose forward is _rebuild_tensor_v2:
+    torch gets a second tensor from a call whose callable is not a global."""
+    lin = G("torch.nn.modules.linear", "Linear") + TUP() + b"\x81"
+    state = DICT((U("forward"), G("torch._utils", "_rebuild_tensor_v2")),
+                 (U("_backward_hooks"), b"}"), (U("_forward_hooks"), b"}"))
+    t = lin + state + b"b" + v2_args("1") + b"R"
+    return two_storage_recs(P2(DICT((U("weight"), tensor()), (U("extra"), t))))
+
+
+@case
+def parameter_class_called():
+    """REDUCE torch.nn.parameter.Parameter(tensor, False) directly (not
+    _rebuild_parameter): torch has a Parameter named 'weight'."""
+    p = CALL(G("torch.nn.parameter", "Parameter"), t_at("1"), H.FALSE)
+    return two_storage_recs(P2(DICT((U("bias"), tensor()), (U("weight"), p))))
+
+
+@case
+def tensor_class_on_storage():
+    """REDUCE torch.Tensor(storage): the legacy constructor wraps the whole storage."""
+    p = CALL(G("torch", "Tensor"), storage())
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("flat"), p)))))
+
+
+@case
+def append_own_extend():
+    """argparse.Namespace(), BUILD {'extend': collect_env.run}, APPENDS [cmd]:
+    load_append looks extend up on the object and calls run([cmd])."""
+    ns = CALL(G("argparse", "Namespace")) + DICT((U("extend"), RUN)) + b"b" + b"(" + CMD + b"e"
+    return zipped(recs(P2(DICT((U("weight"), tensor()), (U("args"), ns)))))
+
+
+@case
+def setitem_on_storage():
+    """SETITEM on the persistent id's storage, popped: storage[0] = 9 writes
+    the value torch's 'weight' (on the same storage) then holds."""
+    poke = storage() + I(0) + I(9) + b"s" + H.POP
+    return zipped(recs(P2(poke + DICT((U("weight"), tensor())))))
