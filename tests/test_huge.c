@@ -591,6 +591,62 @@ Test(huge, slabs_from_the_thread_are_zeroed_and_distinct)
         huge_free(got[i], HUGE_PAGE);
 }
 
+/* small_pages as the thread set it, read under the lock. */
+static int small_pages_of(slab_supply *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int small = s->small_pages;
+    pthread_mutex_unlock(&s->mu);
+    return small;
+}
+
+/* Cold memory (slabs.h): once a slab's huge page took more than cold_ns of
+ * the thread's CPU time to fault in, the slabs after it come in 4 KiB
+ * pages ("nh" in smaps), from the thread and from slab_supply_take's own
+ * mapping alike, still zeroed; with a threshold no fault reaches, never. */
+Test(huge, slabs_turn_small_once_a_huge_page_faults_in_slowly)
+{
+    slab_supply s;
+    slab_supply_start(&s);
+    cr_assert(s.threaded);
+    pthread_mutex_lock(&s.mu);
+    s.cold_ns = 0; /* any populate is "slow" */
+    pthread_mutex_unlock(&s.mu);
+    unsigned char *got[16];
+    size_t n = 0;
+    for (; n < 16 && !small_pages_of(&s); n++) {
+        got[n] = slab_supply_take(&s);
+        expect_fresh_slab(got[n], got, n);
+        usleep(5000); /* the thread maps the next one meanwhile */
+    }
+    cr_assert(small_pages_of(&s), "no slab was taken as cold in %zu", n);
+    for (size_t i = 0; i < 2 * SLABS_AHEAD + 1; i++, n++) {
+        got[n] = slab_supply_take(&s);
+        expect_fresh_slab(got[n], got, n);
+        if (i >= SLABS_AHEAD && thp_available()) { /* mapped after the switch */
+            char flags[512];
+            flags_of(got[n], flags, sizeof flags);
+            cr_expect_not_null(strstr(flags, " nh"), "slab %zu: %s", n, flags);
+        }
+    }
+    slab_supply_stop(&s);
+    for (size_t i = 0; i < n; i++)
+        huge_free(got[i], HUGE_PAGE);
+
+    slab_supply_start(&s);
+    pthread_mutex_lock(&s.mu);
+    s.cold_ns = UINT64_MAX;
+    pthread_mutex_unlock(&s.mu);
+    for (n = 0; n < 8; n++) {
+        got[n] = slab_supply_take(&s);
+        usleep(2000);
+    }
+    cr_expect_not(small_pages_of(&s));
+    slab_supply_stop(&s);
+    for (size_t i = 0; i < n; i++)
+        huge_free(got[i], HUGE_PAGE);
+}
+
 /* Without a thread (never started, or stopped) each slab is mapped on the
  * spot; stopping twice, or a supply never started, is harmless. */
 Test(huge, slabs_without_the_thread)

@@ -13,6 +13,29 @@
 
 #include <stdint.h>
 #include <sys/mman.h>
+#include <time.h>
+
+/* This thread's CPU time: what faulting a slab in cost it, preemption left
+ * out (the time a VM's host spends on the guest's faults is counted, as
+ * the guest sees its vCPU busy meanwhile). */
+static uint64_t cpu_ns(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0)
+        return 0;
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A zeroed slab, in huge pages or (small) in 4 KiB ones. */
+static void *map_slab(int small)
+{
+    void *p = huge_alloc(HUGE_PAGE);
+#ifdef MADV_NOHUGEPAGE
+    if (p != NULL && small)
+        (void)madvise(p, HUGE_PAGE, MADV_NOHUGEPAGE);
+#endif
+    return p;
+}
 
 /* Fault in the pages of [p, p + n) writable, on this thread; the kernel's
  * refusal (an old kernel, a range no longer mapped) changes nothing. */
@@ -56,11 +79,18 @@ static void *supply(void *arg)
             pthread_mutex_lock(&s->mu);
             continue;
         }
+        int small = s->small_pages;
         pthread_mutex_unlock(&s->mu);
-        void *p = huge_alloc(HUGE_PAGE);
-        if (p != NULL)
+        void *p = map_slab(small);
+        uint64_t took = 0;
+        if (p != NULL) {
+            uint64_t t0 = cpu_ns();
             populate(p, HUGE_PAGE);
+            took = cpu_ns() - t0;
+        }
         pthread_mutex_lock(&s->mu);
+        if (!small && took > s->cold_ns)
+            s->small_pages = 1;
         if (p == NULL) /* out of memory: slab_supply_take maps its own, and fails */
             break;
         if (s->stopping || s->nready >= s->want) { /* stopped, or quiet, meanwhile */
@@ -81,6 +111,8 @@ void slab_supply_start(slab_supply *s)
     s->range_len = 0;
     s->stopping = 0;
     s->threaded = 0;
+    s->small_pages = 0;
+    s->cold_ns = SLAB_COLD_NS;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return;
     if (pthread_cond_init(&s->wake, NULL) != 0) {
@@ -97,8 +129,10 @@ void slab_supply_start(slab_supply *s)
 void *slab_supply_take(slab_supply *s)
 {
     void *p = NULL;
+    int small = 0;
     if (s->threaded) {
         pthread_mutex_lock(&s->mu);
+        small = s->small_pages;
         if (s->nready > 0) {
             p = s->ready[0];
             for (size_t i = 1; i < s->nready; i++)
@@ -108,7 +142,7 @@ void *slab_supply_take(slab_supply *s)
         }
         pthread_mutex_unlock(&s->mu);
     }
-    return p != NULL ? p : huge_alloc(HUGE_PAGE);
+    return p != NULL ? p : map_slab(small);
 }
 
 void slab_supply_prefault(slab_supply *s, void *p, size_t n)

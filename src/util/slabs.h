@@ -27,6 +27,16 @@
  * its writes (the VM's memo; the tensor map's tensors and storages, once
  * slab_supply_quiet() has ended the slabs with the VM's run).
  *
+ * Cold memory: on a VM whose balloon reports free memory to the host (virtio
+ * free page reporting), free blocks of 2 MiB that sat a few seconds are
+ * handed back, and the host maps them again, 4 KiB at a time, on the next
+ * touch: a huge page then cost 3 to 8 ms to fault in, against 0.1 ms warm,
+ * while 4 KiB pages, taken from smaller free blocks the balloon does not
+ * report, cost 1 ms per 2 MiB either way (bench/cold_memory.sh; the 200,000-
+ * tensor scan took 330 to 600 ms cold, 200 ms warm).  So the thread times
+ * each slab's populate on its own CPU clock, and once one takes more than
+ * cold_ns it maps the rest, and slab_supply_take its own, in 4 KiB pages.
+ *
  * Where MADV_POPULATE_WRITE is unknown (an older kernel refuses it), the
  * thread maps slabs without populating them: no gain, no harm.  Only one
  * thread may take slabs.  A zeroed struct, never started (or stopped),
@@ -38,9 +48,15 @@
 #include "util/huge.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define SLABS_AHEAD 2
+
+/* A huge page that takes more than this (1.5 ms of the thread's CPU time)
+ * to fault in came from memory the host had taken back: see "Cold memory"
+ * above. */
+#define SLAB_COLD_NS 1500000u
 
 typedef struct slab_supply {
     pthread_mutex_t mu;
@@ -51,6 +67,9 @@ typedef struct slab_supply {
     unsigned char *range; /* slab_supply_prefault's request, range_len bytes */
     size_t range_len;
     int stopping, threaded;
+    int small_pages;  /* set by the thread once a slab's huge page took more
+                         than cold_ns of its CPU time to fault in */
+    uint64_t cold_ns; /* SLAB_COLD_NS from slab_supply_start */
     pthread_t thread;
 } slab_supply;
 
