@@ -1741,6 +1741,13 @@ Test(pvm, hazard_rebuild_from_type)
     /* v1 assigns the dict as __dict__: 'real' there is inert, a dunder is not */
     NO_HAZARD("ctorch._tensor\012_rebuild_from_type\012(cfoo\012f\012cfoo\012T\012)}"
               "X\004\000\000\000realNstR.");
+    /* PyTorch 2's _rebuild_parameter_with_state setattr()s its state too */
+    HAZARDS("ctorch._utils\012_rebuild_parameter_with_state\012(cfoo\012f\012\211}}"
+            "X\004\000\000\000dataNstR.",
+            "torch._utils._rebuild_parameter_with_state (REDUCE at offset 67) sets attribute "
+            "'data' on the tensor");
+    NO_HAZARD("ctorch._utils\012_rebuild_parameter_with_state\012(cfoo\012f\012\211}}"
+              "X\003\000\000\000tagNstR.");
     HAZARDS("ctorch._tensor\012_rebuild_from_type\012(cfoo\012f\012cfoo\012T\012)}"
             "X\011\000\000\000__class__NstR.",
             "torch._tensor._rebuild_from_type (REDUCE at offset 68) sets attribute '__class__' "

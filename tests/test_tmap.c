@@ -996,6 +996,56 @@ Test(tmap, unsupported_complex_double_storage)
     cr_assert_str_eq(g_map.tensors[0].why, "complex128");
 }
 
+/* PyTorch 2's _rebuild_tensor_v2 and _v3 take metadata after their usual
+ * arguments (set_tensor_metadata: bits that change the values torch hands
+ * out): a tensor with some is unsupported, one with None or {} is read. */
+static void tensor_with_metadata(pb *p, const char *name, int v3, int with)
+{
+    int64_t size[1] = {4}, stride[1] = {1};
+    pb_str(p, name);
+    call_begin(p, "torch._utils", v3 ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2");
+    pb_storage(p, v3 ? "UntypedStorage" : "FloatStorage", name, v3 ? 16 : 4);
+    pb_int(p, 0);
+    ints(p, 1, size);
+    ints(p, 1, stride);
+    pb_bool(p, 0);
+    pb_ordered_dict(p);
+    if (v3)
+        pb_global(p, "torch", "float32");
+    if (with == 1) { /* {'neg': True} */
+        pb_empty_dict(p);
+        pb_str(p, "neg");
+        pb_bool(p, 1);
+        pb_setitem(p);
+    } else if (with == 2) {
+        pb_empty_dict(p);
+    } else {
+        pb_none(p);
+    }
+    call_end(p);
+}
+
+Test(tmap, unsupported_tensor_metadata)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    tensor_with_metadata(&p, "a", 0, 1);
+    tensor_with_metadata(&p, "b", 1, 1);
+    tensor_with_metadata(&p, "c", 0, 2);
+    tensor_with_metadata(&p, "d", 1, 0);
+    dict_end(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"a", "b", "c", "d"};
+    assert_names(4, names);
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(g_map.tensors[i].supported, 0, "%s", names[i]);
+        cr_assert_str_eq(g_map.tensors[i].why, "tensor metadata (set_tensor_metadata)");
+    }
+    for (size_t i = 2; i < 4; i++)
+        cr_assert_eq(g_map.tensors[i].supported, 1, "%s: %s", names[i], g_map.tensors[i].why);
+}
+
 Test(tmap, unsupported_sparse_tensor)
 {
     pb p = {0};

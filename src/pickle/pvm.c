@@ -2574,17 +2574,20 @@ enum interp {
  * A value named only is harmless until something calls it, and these call
  * their arguments: note_argument_calls records func as called and new_type
  * as instantiated, so that the policy judges them as such. */
-enum arg_calls { ARGS_PLAIN, ARGS_FROM_TYPE_V1, ARGS_FROM_TYPE_V2 };
+enum arg_calls { ARGS_PLAIN, ARGS_FROM_TYPE_V1, ARGS_FROM_TYPE_V2, ARGS_PARAM_WITH_STATE };
 
 static unsigned char arg_calls_of(const uint8_t *mod, size_t mod_len, const uint8_t *name,
                                   size_t name_len)
 {
-    if (!span_is(mod, mod_len, "torch._tensor"))
-        return ARGS_PLAIN;
-    if (span_is(name, name_len, "_rebuild_from_type"))
+    if (span_is(mod, mod_len, "torch._tensor") && span_is(name, name_len, "_rebuild_from_type"))
         return ARGS_FROM_TYPE_V1;
-    if (span_is(name, name_len, "_rebuild_from_type_v2"))
+    if (span_is(mod, mod_len, "torch._tensor") && span_is(name, name_len, "_rebuild_from_type_v2"))
         return ARGS_FROM_TYPE_V2;
+    /* PyTorch 2: _rebuild_parameter_with_state(data, requires_grad, hooks,
+     * state) setattr()s the state on the parameter, as from_type v2 does */
+    if (span_is(mod, mod_len, "torch._utils") &&
+        span_is(name, name_len, "_rebuild_parameter_with_state"))
+        return ARGS_PARAM_WITH_STATE;
     return ARGS_PLAIN;
 }
 
@@ -2811,6 +2814,24 @@ static c2s_status interpret_call(pvm *vm, pvm_use how, const pvm_value *fn, cons
     return C2S_OK;
 }
 
+/* The state a rebuild function sets on the tensor it makes (NULL: none):
+ * a dunder is a hazard, and with setattr (v2, _rebuild_parameter_with_state)
+ * one of torch.Tensor's data descriptors too. */
+static void note_state_setters(pvm *vm, const pvm_global *callee, const pvm_value *state,
+                               bool setattr)
+{
+    if (state == NULL)
+        return;
+    const pvm_value *key = state_dunder(state);
+    if (key == NULL && setattr)
+        key = state_tensor_setter(state);
+    char text[64];
+    if (key != NULL)
+        note_hazard(vm, "%s.%s (%s at offset %zu) sets attribute '%s' on the tensor",
+                    callee->module, callee->name, vm->op_name, vm->op_offset,
+                    printable_key(key, text, sizeof text));
+}
+
 /* func or new_type of a from_type call: a global gets the uses, anything
  * else is a hazard (it would be called or instantiated all the same). */
 static void note_argument_use(pvm *vm, const pvm_global *callee, const pvm_value *arg,
@@ -2824,25 +2845,22 @@ static void note_argument_use(pvm *vm, const pvm_global *callee, const pvm_value
                 callee->name, vm->op_name, vm->op_offset, pvm_kind_name(arg->kind), role);
 }
 
-/* A call of a function that calls its arguments (enum arg_calls). */
+/* A call of a function that calls its arguments or sets attributes from
+ * one (enum arg_calls). */
 static void note_argument_calls(pvm *vm, const pvm_global *callee, const pvm_value *args)
 {
     size_t argc = args->u.seq.len;
     pvm_value *const *argv = args->u.seq.items;
+    if (callee->arg_calls == ARGS_PARAM_WITH_STATE) {
+        note_state_setters(vm, callee, argc >= 4 ? argv[3] : NULL, true);
+        return;
+    }
     if (argc >= 1)
         note_argument_use(vm, callee, argv[0], "func", PVM_USE_REDUCE);
     if (argc >= 2 && !pvm_is_global(argv[1], "torch", "Tensor"))
         note_argument_use(vm, callee, argv[1], "new_type", PVM_USE_NEWOBJ | PVM_USE_BUILD);
-    if (argc < 4)
-        return;
-    const pvm_value *key = state_dunder(argv[3]);
-    if (key == NULL && callee->arg_calls == ARGS_FROM_TYPE_V2)
-        key = state_tensor_setter(argv[3]);
-    char text[64];
-    if (key != NULL)
-        note_hazard(vm, "%s.%s (%s at offset %zu) sets attribute '%s' on the tensor",
-                    callee->module, callee->name, vm->op_name, vm->op_offset,
-                    printable_key(key, text, sizeof text));
+    note_state_setters(vm, callee, argc >= 4 ? argv[3] : NULL,
+                       callee->arg_calls == ARGS_FROM_TYPE_V2);
 }
 
 /* What a call of fn calls: fn, except for a persistent id ('module', cls,

@@ -286,7 +286,9 @@ const pvm_value *pvm_persid_at(const pvm *vm, size_t i);
  *     descriptors; other attributes (a subclass's tag) are plain data.  A
  *     global given as func is
  *     recorded as called (PVM_USE_REDUCE), one given as new_type as
- *     instantiated (PVM_USE_NEWOBJ | PVM_USE_BUILD).
+ *     instantiated (PVM_USE_NEWOBJ | PVM_USE_BUILD); PyTorch 2's
+ *     torch._utils._rebuild_parameter_with_state sets its state (argument
+ *     4) with setattr too, so the same state rule holds for it.
  * The first PVM_HAZARDS_KEPT are kept (i < that and < pvm_hazard_count). */
 size_t pvm_hazard_count(const pvm *vm);
 const char *pvm_hazard_at(const pvm *vm, size_t i);

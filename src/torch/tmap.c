@@ -568,6 +568,14 @@ static c2s_status view_in_storage(walk_ctx *c, tmap_tensor *t, const storage_vie
 /* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3; and
  * the same four first arguments of _rebuild_qtensor (kind QTENSOR), whose
  * storage class names its integer type. */
+/* None, or a dict with nothing in it (nor items SETITEM gave it). */
+static int empty_metadata(const pvm_value *v)
+{
+    if (v->kind == PVM_NONE)
+        return 1;
+    return v->kind == PVM_DICT && v->u.dict.len == 0;
+}
+
 static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *args,
                               tmap_tensor *t)
 {
@@ -581,6 +589,16 @@ static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *
     if (st != C2S_OK || !t->supported)
         return st;
     t->dtype = storage_dt;
+    /* PyTorch 2's v2 and v3 take tensor metadata after their arguments
+     * (set_tensor_metadata: bits such as a lazy negation that change the
+     * values torch hands out); 1.13 refuses the extra argument.  A tensor
+     * with metadata is not what its storage bytes say. */
+    size_t meta_at = kind == TORCH_RB_V3 ? 7 : kind == TORCH_RB_V2 ? 6 : SIZE_MAX;
+    if (meta_at < args->u.seq.len && !empty_metadata(item(args, meta_at))) {
+        t->supported = 0;
+        t->why = "tensor metadata (set_tensor_metadata)";
+        return C2S_OK;
+    }
     if (kind == TORCH_RB_V3) {
         const pvm_value *dt = item(args, 6);
         const char *why = NULL;
