@@ -18,18 +18,36 @@
 
 /* ---- collecting globals -------------------------------------------------------- */
 
+/* The uses that make a torch table row unknown: torch.save never calls a
+ * class, and calling one runs its constructor.  A torch.nn.Module class is
+ * known when the pickle instantiates it the way torch.save does (NEWOBJ,
+ * then BUILD); called with arguments (REDUCE, INST, OBJ) it would run its
+ * __init__.  torch.Tensor and the storage classes are known only when
+ * named: Tensor.__new__'s legacy Tensor(cdata=...) wraps any address as a
+ * TensorImpl and UntypedStorage(n, allocator=...) uses one as an
+ * allocator, both crashing torch.load at an address the file chose.
+ * Parameter may be NEWOBJ'd (as a from_type call's new_type is, which the
+ * machine marks NEWOBJ | BUILD), not called. */
+static unsigned refused_uses(const torch_global *g)
+{
+    const unsigned call = PVM_USE_REDUCE | PVM_USE_INST | PVM_USE_OBJ;
+    if (g == NULL)
+        return 0;
+    if (g->role == TORCH_STORAGE ||
+        (strcmp(g->module, "torch") == 0 && strcmp(g->name, "Tensor") == 0))
+        return call | PVM_USE_NEWOBJ;
+    if (g->role == TORCH_MODULE ||
+        (strcmp(g->module, "torch.nn.parameter") == 0 && strcmp(g->name, "Parameter") == 0))
+        return call;
+    return 0;
+}
+
 /* The torch table as the policy's classifier, for a global used as uses:
- * a torch.nn.Module class is known only when the pickle instantiates it
- * the way torch.save does (NEWOBJ, then BUILD); called with arguments
- * (REDUCE, INST, OBJ) it would run the class's __init__, so it is judged
- * like any name the table does not know. */
+ * none for a use refused_uses names, so that the global is judged like
+ * any name the table does not know. */
 static policy_known_fn classifier_for(const char *module, const char *name, unsigned uses)
 {
-    const torch_global *g = torchtab_find(module, name);
-    if (g != NULL && g->role == TORCH_MODULE &&
-        (uses & (PVM_USE_REDUCE | PVM_USE_INST | PVM_USE_OBJ)) != 0)
-        return NULL;
-    return torchtab_allowed;
+    return (uses & refused_uses(torchtab_find(module, name))) != 0 ? NULL : torchtab_allowed;
 }
 
 /* The class of a global used as uses says: the policy's, except that an
