@@ -83,7 +83,7 @@ Test(legacy, every_good_fixture_converts_to_its_expected_bytes)
 
 Test(legacy, every_bad_fixture_fails_with_its_message)
 {
-    cr_expect_eq(tr_expect_manifest_failures("fixtures/legacy/bad", dir), 10);
+    cr_expect_eq(tr_expect_manifest_failures("fixtures/legacy/bad", dir), 12);
 }
 
 /* Real files written by other programs (tracel-ai/burn's test data). */

@@ -379,3 +379,56 @@ Test(reader, run_beside_never_judges_another_pickle_than_torch_reads)
     cr_expect_str_eq(big.error, small.error);
     cr_expect_neq(big.verdict, C2S_VERDICT_SAFE, "the twin named posix.system: %s", big.globals);
 }
+
+/* ---- persistent ids torch.load reads otherwise --------------------------- */
+
+/* torch.load types a storage by the first persistent id naming its key,
+ * comparing keys with == and reading the dtype off whatever the class is:
+ * a key a call makes (builtins.str('0') == '0') or a class that is not a
+ * global refuses the file, whether a tensor uses that id or not. */
+Test(reader, persistent_id_key_or_class_not_plain_refused)
+{
+    static const float W[4] = {0.5f, -1.0f, 2.0f, 0.25f};
+    int64_t size[1] = {4}, stride[1] = {1};
+    for (int which = 0; which < 2; which++) {
+        pb p = {0};
+        pb_proto(&p, 2);
+        pb_mark(&p); /* the popped first id: ('storage', cls, key, 'cpu', 4) */
+        pb_str(&p, "storage");
+        if (which == 0) {
+            pb_global(&p, "torch", "IntStorage");
+            pb_global(&p, "builtins", "str");
+            pb_mark(&p);
+            pb_str(&p, "0");
+            pb_tuple(&p);
+            pb_reduce(&p);
+        } else {
+            pb_global(&p, "argparse", "Namespace");
+            pb_empty_tuple(&p);
+            pb_reduce(&p);
+            pb_str(&p, "0");
+        }
+        pb_str(&p, "cpu");
+        pb_int(&p, 4);
+        pb_tuple(&p);
+        pb_binpersid(&p);
+        pb_pop(&p);
+        pb_empty_dict(&p);
+        pb_str(&p, "w");
+        pb_tensor_v2(&p, "FloatStorage", "0", 4, 0, 1, size, stride);
+        pb_setitem(&p);
+        pb_stop(&p);
+        char *path = tu_path(dir, "ids.pt");
+        static const char *const keys[] = {"0"};
+        const void *data[] = {W};
+        const size_t lens[] = {sizeof W};
+        cr_assert_eq(zb_checkpoint(path, p.buf, p.len, 1, keys, data, lens), 0);
+        c2s_checkpoint *ck = NULL;
+        c2s_error err;
+        cr_assert_eq(c2s_open(path, NULL, &ck, &err), C2S_ERR_INPUT, "case %d", which);
+        cr_expect_str_eq(err.msg, "persistent id 1 (in pickle order) is not ('storage', class, "
+                                  "str key, location, numel)");
+        pb_free(&p);
+        free(path);
+    }
+}

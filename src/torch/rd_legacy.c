@@ -271,9 +271,15 @@ static const pvm_value *item(const pvm_value *t, size_t i)
 static c2s_status register_view(legacy_reader *L, const legacy_storage *root, const pvm_value *cls,
                                 const pvm_value *view, c2s_error *err)
 {
+    if (view->kind == PVM_NONE)
+        return C2S_OK;
+    /* torch.load looks the view's key up with ==, and a key a call makes
+     * (builtins.str('1')) equals a str: refused, used by a tensor or not */
     if (view->kind != PVM_TUPLE || view->u.seq.len != 3 || item(view, 0)->kind != PVM_STR ||
         item(view, 1)->kind != PVM_INT || item(view, 2)->kind != PVM_INT)
-        return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "a storage's view is not (str key, int offset, int size): torch.load "
+                        "would look it up by whatever it is");
     const char *key = item(view, 0)->u.str.data;
     size_t r = (size_t)(root - L->st);
     int64_t off = item(view, 1)->u.i, len = item(view, 2)->u.i;
@@ -316,9 +322,15 @@ static c2s_status register_id(legacy_reader *L, const pvm_value *pid, c2s_error 
         return C2S_OK; /* a module's class: the object keeps it */
     if (strcmp(type, "storage") != 0)
         return c2s_fail(err, C2S_ERR_INPUT, "unknown persistent id type '%s'", type);
+    /* The first id naming a key types its storage for every later one, so
+     * each is checked, used by a tensor or not: torch.load compares keys
+     * with == (a key a call makes may equal a str) and reads the dtype off
+     * any object given as the class. */
     if (pid->u.seq.len != 6 || item(pid, 1)->kind != PVM_GLOBAL || item(pid, 2)->kind != PVM_STR ||
         item(pid, 4)->kind != PVM_INT || item(pid, 4)->u.i < 0)
-        return C2S_OK; /* the tensor map says what is wrong with it, if it is used */
+        return c2s_fail(err, C2S_ERR_INPUT,
+                        "a storage's persistent id is not ('storage', class, str key, location, "
+                        "numel, view)");
     const char *key = item(pid, 2)->u.str.data;
     legacy_storage *s = find_storage(L, key);
     if (s != NULL && s->is_view)

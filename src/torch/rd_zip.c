@@ -365,9 +365,17 @@ static c2s_status check_first_types(const zip_reader *z, const tmap *m, c2s_erro
     for (size_t i = 0; i < ids && st == C2S_OK; i++) {
         prefetch_id(z->vm, ids, i);
         const pvm_value *pid = pvm_persid_at(z->vm, i)->u.persid.pid;
+        /* every id, used by a tensor or not: torch.load compares keys with
+         * == (a key a call makes, builtins.str('0'), equals '0') and reads
+         * the dtype off any object given as the class */
         if (pid->kind != PVM_TUPLE || pid->u.seq.len != 5 ||
-            pid->u.seq.items[1]->kind != PVM_GLOBAL || pid->u.seq.items[2]->kind != PVM_STR)
-            continue;
+            pid->u.seq.items[1]->kind != PVM_GLOBAL || pid->u.seq.items[2]->kind != PVM_STR) {
+            st = c2s_fail(err, C2S_ERR_INPUT,
+                          "persistent id %zu (in pickle order) is not ('storage', class, str "
+                          "key, location, numel)",
+                          i + 1);
+            break;
+        }
         size_t at = first_id_storage(&ix, m, pid->u.seq.items[2]->u.str.data, &next, &oom);
         if (oom) {
             st = c2s_fail(err, C2S_ERR_INPUT, "out of memory");
