@@ -1771,3 +1771,29 @@ Test(pvm, hazard_items_of_objects)
     HAZARDS("NQK\000K\011s.", "SETITEM at offset 6 changes the items of a persistent id");
     HAZARDS("cfoo\012Bar\012K\001a.", "APPEND at offset 11 changes the items of a global");
 }
+
+/* A container a call took as an argument or a BUILD as its state is marked
+ * taken, and changed once APPEND or SETITEM change it after that (pvm.h):
+ * CPython's callee saw it as it was. */
+Test(pvm, containers_taken_then_changed)
+{
+    const pvm_value *v = LOAD("]q\000K\001a.");
+    cr_assert_eq(v->how, 0);
+    v = LOAD("cfoo\012f\012(]q\000tR0h\000.");
+    cr_assert_eq(v->how, PVM_TAKEN);
+    v = LOAD("cfoo\012f\012(]q\000tR0h\000K\001a.");
+    cr_assert_eq(v->how, PVM_TAKEN | PVM_CHANGED_AFTER_TAKEN);
+    /* a BUILD's state, then a SETITEM on it */
+    v = LOAD("cfoo\012Bar\012)R}q\000b0h\000X\001\000\000\000aK\001s.");
+    expect_kind(v, PVM_DICT);
+    cr_assert_eq(v->how, PVM_TAKEN | PVM_CHANGED_AFTER_TAKEN);
+}
+
+/* A BUILD state a mapping call with arguments makes: keys unread. */
+Test(pvm, hazard_state_made_by_a_mapping_call)
+{
+    HAZARDS("cfoo\012Bar\012)Rcbuiltins\012dict\012(]tRb.",
+            "BUILD at offset 30 sets attributes from a call's result");
+    /* a TorchScript object's state (a tensor, True) for its own __setstate__ */
+    NO_HAZARD("cfoo\012Bar\012)Rcfoo\012T\012)R\210\206b.");
+}

@@ -2602,3 +2602,164 @@ Test(tmap, refuse_tensor_built_from_python_values)
               "tensor 't': built by torch.Tensor(...) from Python values, which this tool does "
               "not rebuild");
 }
+
+/* ---- what torch saw when it took a container ------------------------------- */
+
+/* _rebuild_tensor_v2 copies its size and stride when it is called: a size
+ * list APPENDed to afterwards still says (4,) to torch. */
+Test(tmap, size_list_changed_after_the_call_refused)
+{
+    pb p = {0};
+    int64_t stride[1] = {1};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    call_begin(&p, "torch._utils", "_rebuild_tensor_v2");
+    pb_storage(&p, "FloatStorage", "0", 4);
+    pb_int(&p, 0);
+    pb_empty_list(&p);
+    pb_put(&p, 100);
+    pb_int(&p, 4);
+    pb_append(&p);
+    ints(&p, 1, stride);
+    pb_bool(&p, 0);
+    pb_ordered_dict(&p);
+    call_end(&p);
+    pb_get(&p, 100); /* the size list, after the call: [4, 1] */
+    pb_int(&p, 1);
+    pb_append(&p);
+    pb_pop(&p);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "tensor 'w': its size list was changed (APPEND or SETITEM) after the call that "
+              "took it, which torch does not see");
+}
+
+/* NEWOBJ m.Mod, BUILD {'training': True, '_parameters': {'w': <2 floats>, key: value
+ * when key}, '_buffers': {}, '_modules': {}, plus '_non_persistent_buffers_set': the
+ * list ['x'] when np_list}; the state dict is memo 200. */
+static void small_module(pb *p, const char *key, int np_list)
+{
+    pb_global(p, "m", "Mod");
+    pb_empty_tuple(p);
+    pb_op(p, 0x81); /* NEWOBJ */
+    pb_empty_dict(p);
+    pb_put(p, 200);
+    pb_mark(p);
+    pb_str(p, "training");
+    pb_bool(p, 1);
+    pb_str(p, "_parameters");
+    dict_begin(p);
+    pb_str(p, "w");
+    vec(p, "0", 2);
+    if (key != NULL) {
+        pb_str(p, key);
+        vec(p, "1", 2);
+    }
+    dict_end(p);
+    pb_str(p, "_buffers");
+    pb_empty_dict(p);
+    pb_str(p, "_modules");
+    pb_empty_dict(p);
+    if (np_list) {
+        pb_str(p, "_non_persistent_buffers_set");
+        list_begin(p);
+        pb_str(p, "x");
+        list_end(p);
+    }
+    pb_setitems(p);
+    pb_build(p);
+}
+
+static void module_top(pb *p, const char *key, int np_list, int change_after)
+{
+    pb_proto(p, 2);
+    dict_begin(p);
+    pb_str(p, "model");
+    small_module(p, key, np_list);
+    if (change_after) { /* state['_parameters'] = {} after the BUILD */
+        pb_get(p, 200);
+        pb_str(p, "_parameters");
+        pb_empty_dict(p);
+        pb_setitem(p);
+        pb_pop(p);
+    }
+    dict_end(p);
+}
+
+/* What Module.__setstate__ and state_dict() would make of a module's state
+ * otherwise than the map reads it: refused (the plain module maps). */
+Test(tmap, module_state_plain_maps)
+{
+    pb p = {0};
+    module_top(&p, NULL, 0, 0);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"model.w"};
+    assert_names(1, names);
+}
+
+Test(tmap, module_state_changed_after_build_refused)
+{
+    pb p = {0};
+    module_top(&p, NULL, 0, 1);
+    map_fails(&p, NULL,
+              "module at 'model': its state was changed (SETITEM) after its BUILD, which torch "
+              "does not see");
+}
+
+Test(tmap, module_non_persistent_set_not_a_set_refused)
+{
+    pb p = {0};
+    module_top(&p, NULL, 1, 0);
+    map_fails(&p, NULL, "module at 'model': its _non_persistent_buffers_set is not a set");
+}
+
+Test(tmap, module_entry_named_full_backward_hook_refused)
+{
+    pb p = {0};
+    module_top(&p, "_is_full_backward_hook", 0, 0);
+    map_fails(&p, NULL,
+              "module at 'model': an entry named _is_full_backward_hook, which torch.load sets "
+              "to None");
+}
+
+/* {'w': t0, builtins.str('w'): t1}: Python's dict keeps one 'w' (t1); a
+ * key a call makes, beside others, is refused. */
+Test(tmap, key_made_by_a_call_refused)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "w");
+    vec(&p, "0", 2);
+    call_begin(&p, "builtins", "str");
+    pb_str(&p, "w");
+    call_end(&p);
+    vec(&p, "1", 2);
+    dict_end(&p);
+    map_fails(&p, NULL,
+              "a key of '(top level)' is made by a call, which may equal another key of it");
+}
+
+/* top['state_dict'] a defaultdict (a dict to isinstance): its items are the root. */
+Test(tmap, state_dict_defaultdict_is_the_root)
+{
+    pb p = {0};
+    pb_proto(&p, 2);
+    dict_begin(&p);
+    pb_str(&p, "state_dict");
+    call_begin(&p, "collections", "defaultdict");
+    pb_none(&p);
+    call_end(&p);
+    pb_mark(&p);
+    pb_str(&p, "w");
+    vec(&p, "0", 2);
+    pb_setitems(&p);
+    pb_str(&p, "epoch");
+    pb_int(&p, 3);
+    dict_end(&p);
+    map_ok(&p, NULL);
+    static const char *const names[] = {"w"};
+    assert_names(1, names);
+    cr_assert_str_eq(g_map.root, "state_dict");
+}

@@ -2191,6 +2191,37 @@ static const pvm_value *state_dunder(const pvm_value *state)
     return dunder_key(state);
 }
 
+/* A call of a mapping type with arguments: a dict whose keys come from
+ * them (dict([('__setstate__', f)]), OrderedDict({...}), an AttributeDict),
+ * which nobody reads here.  Other calls make no dict, which a default
+ * __setstate__ refuses ("state is not a dictionary"). */
+static bool makes_unread_dict(const pvm_value *v)
+{
+    static const char *const MAPPINGS[][2] = {
+        {"builtins", "dict"},
+        {"collections", "OrderedDict"},
+        {"collections", "defaultdict"},
+        {"collections", "Counter"},
+        {"lightning_fabric.utilities.data", "AttributeDict"},
+        {"lightning.fabric.utilities.data", "AttributeDict"},
+        {"pytorch_lightning.utilities.parsing", "AttributeDict"},
+    };
+    if (v->kind != PVM_CALL || v->u.call.args->u.seq.len == 0)
+        return false;
+    for (size_t i = 0; i < sizeof MAPPINGS / sizeof *MAPPINGS; i++)
+        if (pvm_is_global(v->u.call.callable, MAPPINGS[i][0], MAPPINGS[i][1]))
+            return true;
+    return false;
+}
+
+/* A state (a dict, or (dict, slots)) with a part makes_unread_dict makes. */
+static bool state_keys_hidden(const pvm_value *state)
+{
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
+        return makes_unread_dict(state->u.seq.items[0]) || makes_unread_dict(state->u.seq.items[1]);
+    return makes_unread_dict(state);
+}
+
 /* An attribute state that sets nothing: None, {}, or a 2-tuple of those. */
 static bool state_sets_nothing(const pvm_value *state)
 {
@@ -2444,6 +2475,9 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
                     "pickle: odd number of items for SETITEMS at offset "
                     "%zu",
                     vm->op_offset);
+    if (target->how & PVM_TAKEN &&
+        (target->kind == PVM_LIST || target->kind == PVM_DICT || target->kind == PVM_SET))
+        target->how |= PVM_CHANGED_AFTER_TAKEN;
     bool opaque = target->kind == PVM_GLOBAL || target->kind == PVM_PERSID;
     if (opaque)
         note_hazard(vm, "%s at offset %zu changes the items of a %s", vm->op_name, vm->op_offset,
@@ -2830,6 +2864,9 @@ static void note_state_setters(pvm *vm, const pvm_global *callee, const pvm_valu
         note_hazard(vm, "%s.%s (%s at offset %zu) sets attribute '%s' on the tensor",
                     callee->module, callee->name, vm->op_name, vm->op_offset,
                     printable_key(key, text, sizeof text));
+    else if (state_keys_hidden(state))
+        note_hazard(vm, "%s.%s (%s at offset %zu) sets attributes from a call's result",
+                    callee->module, callee->name, vm->op_name, vm->op_offset);
 }
 
 /* func or new_type of a from_type call: a global gets the uses, anything
@@ -2863,6 +2900,13 @@ static void note_argument_calls(pvm *vm, const pvm_global *callee, const pvm_val
                        callee->arg_calls == ARGS_FROM_TYPE_V2);
 }
 
+/* A container a call or a BUILD took (pvm.h: PVM_TAKEN). */
+static void mark_taken(pvm_value *v)
+{
+    if (v->kind == PVM_LIST || v->kind == PVM_DICT || v->kind == PVM_SET)
+        v->how |= PVM_TAKEN;
+}
+
 /* What a call of fn calls: fn, except for a persistent id ('module', cls,
  * source file, source), which torch's legacy persistent_load turns into
  * cls itself (a pickled nn.Module's class, then NEWOBJ'd): cls, whose uses
@@ -2891,6 +2935,10 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
                     "pickle: %s keyword arguments are a %s, not a dict, "
                     "at offset %zu",
                     vm->op_name, pvm_kind_name(kwargs->kind), vm->op_offset);
+    for (size_t i = 0; i < args->u.seq.len; i++)
+        mark_taken(args->u.seq.items[i]);
+    if (kwargs != NULL)
+        mark_taken(kwargs);
     const pvm_value *called = module_class(fn);
     if (called->kind == PVM_GLOBAL) {
         pvm_global *g = &vm->globals[called->u.global.index];
@@ -2986,11 +3034,18 @@ static c2s_status op_build(pvm *vm)
     pvm_value *state, *target;
     TRY(pop(vm, &state));
     TRY(peek(vm, &target));
+    mark_taken(state);
+    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
+        mark_taken(state->u.seq.items[0]);
+        mark_taken(state->u.seq.items[1]);
+    }
     const pvm_value *key = state_dunder(state);
     char text[64];
     if (key != NULL)
         note_hazard(vm, "BUILD at offset %zu sets attribute '%s' on a %s", vm->op_offset,
                     printable_key(key, text, sizeof text), pvm_kind_name(target->kind));
+    else if (state_keys_hidden(state))
+        note_hazard(vm, "BUILD at offset %zu sets attributes from a call's result", vm->op_offset);
     switch (target->kind) {
     case PVM_CALL: {
         pvm_call_more *m = NULL;

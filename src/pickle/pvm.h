@@ -111,9 +111,19 @@ typedef struct pvm_call_more {
     pvm_value *dictitems; /* PVM_DICT of SETITEM(S) items, else NULL */
 } pvm_call_more;
 
+/* `how` of a PVM_LIST, PVM_DICT or PVM_SET: PVM_TAKEN once a call took it
+ * as an argument (or keyword arguments) or a BUILD as its state, and
+ * PVM_CHANGED_AFTER_TAKEN once APPEND(S), SETITEM(S) or ADDITEMS changed
+ * it after that.  CPython's callee had what the container held then:
+ * torch's rebuild functions copy a size list, Module.__setstate__ copies
+ * its state dict; a reader of the graph, which sees the container as it
+ * ended, must not read one changed after it was taken. */
+enum { PVM_TAKEN = 1, PVM_CHANGED_AFTER_TAKEN = 2 };
+
 struct pvm_value {
     unsigned char kind; /* a pvm_kind (one byte: see the assertion below) */
-    unsigned char how;  /* PVM_CALL: PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ */
+    unsigned char how;  /* PVM_CALL: PVM_USE_REDUCE, _NEWOBJ, _INST or _OBJ;
+                           PVM_LIST, _DICT, _SET: PVM_TAKEN bits (above) */
     uint32_t id;        /* 0..pvm_object_count()-1, unique: index for visited marks */
     union {
         int b;
@@ -289,6 +299,9 @@ const pvm_value *pvm_persid_at(const pvm *vm, size_t i);
  *     instantiated (PVM_USE_NEWOBJ | PVM_USE_BUILD); PyTorch 2's
  *     torch._utils._rebuild_parameter_with_state sets its state (argument
  *     4) with setattr too, so the same state rule holds for it.
+ *   - a BUILD state, or the state a rebuild function sets on its tensor,
+ *     that a call with arguments makes (dict([...]), OrderedDict({...})):
+ *     its keys are not known here.
  * The first PVM_HAZARDS_KEPT are kept (i < that and < pvm_hazard_count). */
 size_t pvm_hazard_count(const pvm *vm);
 const char *pvm_hazard_at(const pvm *vm, size_t i);

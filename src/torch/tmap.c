@@ -172,6 +172,7 @@ static const pvm_value *size_items(const pvm_value *v)
 }
 
 static const pvm_value *module_state(const pvm_value *v);
+static c2s_status check_module(walk_ctx *c, const pvm_value *state);
 
 /* The kind name of v as the map sees it: a torch.Size is a tuple, a
  * torch.nn.Module a module. */
@@ -488,6 +489,11 @@ static c2s_status parse_int_tuple(walk_ctx *c, const pvm_value *v, const char *w
         v = size_items(v);
     if (v == NULL || (v->kind != PVM_TUPLE && v->kind != PVM_LIST))
         return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': %s is not a tuple", c->path, what);
+    if (v->how & PVM_CHANGED_AFTER_TAKEN) /* torch copied the list when it was called */
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "tensor '%s': its %s list was changed (APPEND or SETITEM) after the call "
+                        "that took it, which torch does not see",
+                        c->path, what);
     if (v->u.seq.len > TMAP_MAX_NDIM)
         return c2s_fail(c->err, C2S_ERR_INPUT, "tensor '%s': more than %d dimensions", c->path,
                         TMAP_MAX_NDIM);
@@ -1030,6 +1036,12 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
     }
     if (!is_container(v) || on_path(c, v))
         return C2S_OK; /* a leaf, or an edge back into the current path */
+    const pvm_value *state = module_state(v);
+    if (state != NULL) {
+        c2s_status st = check_module(c, state);
+        if (st != C2S_OK)
+            return st;
+    }
     if (c->depth >= c->max_depth)
         return c2s_fail_rule(c->err, C2S_ERR_INPUT, C2S_RULE_MAX_DEPTH,
                              "nesting deeper than %zu levels at '%.*s%s'", c->max_depth, PATH_SHOWN,
@@ -1039,6 +1051,32 @@ static c2s_status visit(walk_ctx *c, const pvm_value *v, size_t name_len, enum w
     c->stack[c->depth++] = (frame){v, name_len, 0, mode, counter};
     set_on_path(c, v, 1);
     return C2S_OK;
+}
+
+/* What torch's Module.__setstate__ and state_dict() would make of a
+ * module's state otherwise than module_child reads it: the state changed
+ * after its BUILD (__setstate__ copied it then); a
+ * _non_persistent_buffers_set that is not a set (state_dict() tests `in`
+ * on whatever it is: a str tests substrings); and, with no
+ * _is_full_backward_hook in the state, an entry of that name, which
+ * __setstate__ sets to None through Module.__setattr__. */
+static c2s_status check_module(walk_ctx *c, const pvm_value *state)
+{
+    const char *why = NULL;
+    const pvm_value *np = pvm_dict_get_str(state, "_non_persistent_buffers_set");
+    if (state->how & PVM_CHANGED_AFTER_TAKEN)
+        why = "its state was changed (SETITEM) after its BUILD, which torch does not see";
+    else if (np != NULL && np->kind != PVM_SET && np->kind != PVM_FROZENSET)
+        why = "its _non_persistent_buffers_set is not a set";
+    else if (pvm_dict_get_str(state, "_is_full_backward_hook") == NULL) {
+        static const char *const PARTS[] = {"_parameters", "_buffers", "_modules"};
+        for (size_t i = 0; i < 3 && why == NULL; i++)
+            if (pvm_dict_get_str(pvm_dict_get_str(state, PARTS[i]), "_is_full_backward_hook"))
+                why = "an entry named _is_full_backward_hook, which torch.load sets to None";
+    }
+    if (why == NULL)
+        return C2S_OK;
+    return c2s_fail(c->err, C2S_ERR_INPUT, "module at '%s': %s", display_path(c->path), why);
 }
 
 typedef struct child {
@@ -1228,6 +1266,13 @@ static c2s_status step(walk_ctx *c)
     c->path_len = f->name_len;
     if (c->nul_at >= f->name_len)
         c->nul_at = SIZE_MAX; /* that label is no longer on the path */
+    /* A key a call makes (builtins.str('w'), a numpy str_) may equal
+     * another key of the dict, whose entry Python then replaced. */
+    if (ch.key != NULL && ch.key->kind == PVM_CALL && size_items(ch.key) == NULL &&
+        f->v->kind == PVM_DICT && f->v->u.dict.len > 1)
+        return c2s_fail(c->err, C2S_ERR_INPUT,
+                        "a key of '%s' is made by a call, which may equal another key of it",
+                        display_path(c->path));
     char buf[32];
     const char *label = NULL;
     int named = !ch.attribute;
@@ -1371,9 +1416,32 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *start, const char *k
 }
 
 /* top["state_dict"] when it is a dict (the default root), else NULL. */
+/* A dict subclass's items: v's SETITEM items when v is a call of
+ * collections.defaultdict, Counter or OrderedDict (a form the pickle VM
+ * does not interpret) whose arguments hold no container (no items of
+ * their own), else NULL. */
+static const pvm_value *dict_subclass_items(const pvm_value *v)
+{
+    if (v->kind != PVM_CALL || pvm_call_listitems(v) != NULL)
+        return NULL;
+    const pvm_value *fn = v->u.call.callable, *args = v->u.call.args;
+    if (!pvm_is_global(fn, "collections", "defaultdict") &&
+        !pvm_is_global(fn, "collections", "Counter") &&
+        !pvm_is_global(fn, "collections", "OrderedDict"))
+        return NULL;
+    for (size_t i = 0; i < args->u.seq.len; i++)
+        if (is_container(args->u.seq.items[i]))
+            return NULL;
+    return pvm_call_dictitems(v);
+}
+
+/* top["state_dict"] when it is a dict, or a dict subclass (a defaultdict:
+ * `isinstance(sd, dict)` holds for it too): its items. */
 static const pvm_value *state_dict_of(const pvm_value *top)
 {
     const pvm_value *sd = pvm_dict_get_str(top, "state_dict");
+    if (sd != NULL && sd->kind != PVM_DICT)
+        sd = dict_subclass_items(sd);
     return sd != NULL && sd->kind == PVM_DICT ? sd : NULL;
 }
 
