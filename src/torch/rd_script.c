@@ -26,6 +26,7 @@
 #include "torch/rd_zip.h"
 #include "torch/torchtab.h"
 #include "torch/tscode.h"
+#include "torch/tseval.h"
 #include "torch/tsjson.h"
 #include "torch/tsnodes.h"
 
@@ -151,6 +152,50 @@ static c2s_status judge_debug_pickles(script_reader *s, const c2s_open_options *
     return C2S_OK;
 }
 
+/* A code/ or libs/ source record (".py", in any case: torch's importer
+ * looks records up by exact name, and every such record is checked). */
+static int is_code_source(const zipsrc *z, size_t i)
+{
+    const char *name = zipsrc_entry_name(z, i), *prefix = zipsrc_prefix(z);
+    size_t n = strlen(name), k = strlen(prefix);
+    return n > k + 6 + 3 && strncmp(name, prefix, k) == 0 && name[k] == '/' &&
+           (strncasecmp(name + k + 1, "code/", 5) == 0 ||
+            strncasecmp(name + k + 1, "libs/", 5) == 0) &&
+           strcasecmp(name + n - 3, ".py") == 0;
+}
+
+/* What torch.jit.load evaluates while it compiles the sources (tseval.h:
+ * parameter defaults, class-level values) must be literals: each record
+ * that evaluates anything else is a finding. */
+static c2s_status judge_code_sources(script_reader *s, c2s_report *r, c2s_error *err)
+{
+    for (size_t i = 0; i < zipsrc_entry_count(s->zip); i++) {
+        if (!is_code_source(s->zip, i))
+            continue;
+        uint8_t *text = NULL;
+        size_t len = 0;
+        char why[256];
+        c2s_status st = zipsrc_read_entry(s->zip, i, &text, &len, err);
+        if (st != C2S_OK)
+            return st;
+        int ok = tseval_check(text, len, why, sizeof why);
+        free(text);
+        if (!ok && !findings_add(&r->findings, "%s %s", zipsrc_entry_name(s->zip, i), why))
+            return oom(err);
+    }
+    return C2S_OK;
+}
+
+/* __torch__.torch.classes.*: torch's source importer resolves these names
+ * to classes built into torch (TorchBind: quantized packed weights and
+ * the like, with C++ __setstate__s) before the archive's code/, so a class
+ * of that name the archive declares says nothing of what runs. */
+static int is_custom_class(const char *module)
+{
+    return strncmp(module, "__torch__.torch.classes", 23) == 0 &&
+           (module[23] == '\0' || module[23] == '.');
+}
+
 static int is_script_module(const char *module)
 {
     return strncmp(module, "__torch__", 9) == 0 && (module[9] == '\0' || module[9] == '.');
@@ -226,7 +271,8 @@ static c2s_status class_globals(script_reader *s, size_t first, c2s_report *r, c
         c2s_global_use *g = &r->globals[i];
         if (g->cls == C2S_GLOBAL_DANGEROUS && script_unpickler_builtin(g->module, g->name)) {
             g->cls = C2S_GLOBAL_ALLOWED;
-        } else if (g->cls == C2S_GLOBAL_UNKNOWN && is_script_module(g->module)) {
+        } else if (g->cls == C2S_GLOBAL_UNKNOWN && is_script_module(g->module) &&
+                   !is_custom_class(g->module)) {
             char qual[1100];
             snprintf(qual, sizeof qual, "%s.%s", g->module, g->name);
             const ts_class *k = tscode_find(&s->classes, qual);
@@ -446,6 +492,8 @@ static c2s_status open_model_json(script_reader *s, const c2s_open_options *o, c
     if (st == C2S_OK)
         st = judge_debug_pickles(s, o, r, err);
     if (st == C2S_OK)
+        st = judge_code_sources(s, r, err);
+    if (st == C2S_OK)
         *top = s->json.tree;
     return st;
 }
@@ -474,6 +522,8 @@ static c2s_status script_open(rd_input *in, const c2s_open_options *o, void **im
     st = judge_pickles(s, o, r, &obj, &constants, err);
     if (st == C2S_OK)
         st = judge_debug_pickles(s, o, r, err);
+    if (st == C2S_OK)
+        st = judge_code_sources(s, r, err);
     c2s_status cs = class_globals(s, first, r, err);
     if (st != C2S_OK || cs != C2S_OK)
         return st != C2S_OK ? st : cs;

@@ -1719,3 +1719,197 @@ def untyped_storage_newobj_ex_allocator():
     ev = G("torch", "UntypedStorage") + TUP(I(16)) + DICT((U("allocator"), I(0x414141414140))) + \
         b"\x92"
     return zipped(recs(b"\x80\x04" + ev + H.POP + DICT((U("weight"), tensor())) + b"."))
+
+
+# ---- third hunt, 2026-12-02 ----
+# TorchScript archives written by hand: code/__torch__.py declares class M (parameter
+# 'weight'), data.pkl builds an M.  torch.load hands them to torch.jit.load, which
+# compiles the code/ classes it resolves, and evaluates while compiling them every
+# default argument and every Final class constant (evaluateDefaults: a graph run by
+# the interpreter).  aten::save (torch.save in TorchScript) writes a file.
+
+TS_PAY = '(torch.save(1, "c2s-marker"), 1)[1]'   # an int, after aten::save wrote the marker
+
+
+def ts_obj(qual, *pairs):
+    mod, _, name = qual.rpartition(".")
+    return H.NEWOBJ_BUILD(G(mod, name), DICT(*pairs))
+
+
+def ts_m(*more, weight=None):
+    """data.pkl: M with 'weight' (storage '0') and 'training', then more attributes."""
+    return P2(ts_obj("__torch__.M", (U("weight"), weight or tensor()), (U("training"), H.TRUE),
+                     *more))
+
+
+def ts_zip(code, pkl=None, extra=(), constants=P2(b")")):
+    """A TorchScript archive: code/__torch__.py = code, data.pkl = pkl (default ts_m())."""
+    r = [("archive/data.pkl", pkl or ts_m()), ("archive/code/__torch__.py", code.encode()),
+         ("archive/constants.pkl", constants), ("archive/data/0", W),
+         ("archive/version", b"3\n")]
+    return zipped(r + list(extra))
+
+
+def ts_class_m(body="", params='"weight", ', buffers=""):
+    return ('class M(Module):\n  __parameters__ = [%s]\n  __buffers__ = [%s]\n'
+            '  weight : Tensor\n  training : bool\n' % (params, buffers)) + body
+
+
+@case
+def ts_control_clean():
+    """A hand-written TorchScript archive with a literal default argument (as torch.jit.save writes)."""
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M,\n    x: int=3) -> Tensor:\n'
+                             '    return self.weight\n'))
+
+
+@case
+def ts_default_arg_save():
+    """M.forward's default argument calls torch.save: evaluated by torch.jit.load while compiling."""
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M,\n    x: int=%s) -> Tensor:\n'
+                             '    return self.weight\n' % TS_PAY))
+
+
+@case
+def ts_final_constant_save():
+    """A class constant 'k : Final[int] = <torch.save ...>' of M: evaluated while importing M."""
+    return ts_zip(ts_class_m('  k : Final[int] = %s\n' % TS_PAY))
+
+
+@case
+def ts_default_arg_other_file():
+    """The default-argument payload sits in code/__torch__/evil.py, a class only named in the
+    signature of M.forward (no pickle names it): torch imports and compiles it too."""
+    evil = ('class E:\n  a : int\n  def f(self: __torch__.evil.E,\n    x: int=%s) -> int:\n'
+            '    return x\n' % TS_PAY)
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M,\n    e: __torch__.evil.E) -> Tensor:\n'
+                             '    return self.weight\n'),
+                  extra=[("archive/code/__torch__/evil.py", evil.encode())])
+
+
+@case
+def ts_default_arg_free_function():
+    """A module-level function whose default calls torch.save, called from M.forward."""
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M) -> int:\n'
+                             '    return __torch__.helper()\n') +
+                  'def helper(x: int=%s) -> int:\n  return x\n' % TS_PAY)
+
+
+@case
+def ts_body_save_not_run():
+    """torch.save in a method body only: constant propagation skips aten::save (side effects)."""
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M) -> int:\n'
+                             '    torch.save(1, "c2s-marker")\n    return 1\n'))
+
+
+# What state_dict() holds: torch.jit.load's obj_loader fills an object's slots from the
+# BUILD dict by the attributes its class declares (annotations 'name : Type' in code/);
+# other keys of the dict are dropped.  __parameters__/__buffers__ only mark declared
+# attributes; ParameterDict/BufferDict/ModuleDict then filter by the declared type.
+
+TS_L = ('class L(Module):\n  __parameters__ = ["weight", ]\n  __buffers__ = []\n'
+        '  weight : Tensor\n  training : bool\n')
+
+
+def ts_sub_l(key="1"):
+    return ts_obj("__torch__.L", (U("weight"), tensor(storage(U(key)))), (U("training"), H.TRUE))
+
+
+def ts_zip2(code, pkl):
+    """ts_zip with a second storage record data/1."""
+    return ts_zip(code, pkl, extra=[("archive/data/1", W)])
+
+
+@case
+def ts_extra_key_submodule():
+    """data.pkl gives M a key 'sub' (an L module) that M does not declare: torch drops it."""
+    return ts_zip2(ts_class_m() + TS_L, ts_m((U("sub"), ts_sub_l())))
+
+
+@case
+def ts_declared_submodule_control():
+    """The same with 'sub : __torch__.L' declared in M: torch keeps sub.weight."""
+    return ts_zip2(ts_class_m('  sub : __torch__.L\n') + TS_L, ts_m((U("sub"), ts_sub_l())))
+
+
+@case
+def ts_parameter_not_annotated():
+    """__parameters__ names 'ghost', which no annotation declares: not an attribute for torch."""
+    return ts_zip2(ts_class_m(params='"weight", "ghost", '),
+                   ts_m((U("ghost"), tensor(storage(U("1"))))))
+
+
+@case
+def ts_buffer_optional_type():
+    """A buffer 'b' declared 'b : Optional[Tensor]': BufferDict keeps only Tensor-typed ones."""
+    return ts_zip2(ts_class_m('  b : Optional[Tensor]\n', buffers='"b", '),
+                   ts_m((U("b"), tensor(storage(U("1"))))))
+
+
+@case
+def ts_submodule_declared_other_type():
+    """'sub' holds an L module but M declares 'sub : Optional[int]': ModuleDict goes by the
+    declared type, so torch's state_dict has no sub.weight."""
+    return ts_zip2(ts_class_m('  sub : Optional[int]\n') + TS_L, ts_m((U("sub"), ts_sub_l())))
+
+
+# TorchScript's unpickler (not torch.load's): each BINPERSID makes its own storage of
+# numel * itemsize bytes over the whole record, and _rebuild_tensor_v2 sets the view
+# with no bounds check (set_sizes_and_strides).
+
+@case
+def ts_view_past_numel_in_record():
+    """weight's storage id says numel 2, its 2x2 view needs 4; the record holds 4 floats."""
+    return ts_zip(ts_class_m(), ts_m(weight=tensor(storage(numel=2))))
+
+
+@case
+def ts_one_key_two_dtypes():
+    """weight reads record 0 as float32, 'w2' (a second parameter) as int32: torch.jit.load
+    makes two storages, one of each type."""
+    return ts_zip(ts_class_m(params='"weight", "w2", ').replace(
+        "  training", "  w2 : Tensor\n  training"),
+        ts_m((U("w2"), tensor(storage(cls=G("torch", "IntStorage"))))))
+
+
+@case
+def ts_interface_default_save():
+    """The payload as a default argument of an Interface method (no body) in another file."""
+    itf = 'class I(Interface):\n  def f(self, x: int=%s) -> int:\n    pass\n' % TS_PAY
+    return ts_zip(ts_class_m('  def forward(self: __torch__.M,\n    t: __torch__.itf.I) -> Tensor:\n'
+                             '    return self.weight\n'),
+                  extra=[("archive/code/__torch__/itf.py", itf.encode())])
+
+
+@case
+def ts_constants_class_default_save():
+    """constants.pkl holds an object of class E (judged data: no __setstate__); compiling E
+    evaluates its method's default argument."""
+    ev = ('class E:\n  a : int\n  def f(self: __torch__.ev.E,\n    x: int=%s) -> int:\n'
+          '    return x\n' % TS_PAY)
+    return ts_zip(ts_class_m(), constants=P2(TUP(ts_obj("__torch__.ev.E", (U("a"), I(1))))),
+                  extra=[("archive/code/__torch__/ev.py", ev.encode())])
+
+
+@case
+def ts_torchbind_class_shadowed():
+    """data.pkl builds __torch__.torch.classes.quantized.LinearPackedParamsBase and code/ declares
+    a plain class of that name (judged data); torch's source importer resolves TorchBind
+    classes first and runs their C++ __setstate__ (here on a float tensor)."""
+    q = 'class LinearPackedParamsBase:\n  a : int\n'
+    obj = G("__torch__.torch.classes.quantized", "LinearPackedParamsBase") + b")\x81" + \
+        TUP(tensor(storage(U("1"))), H.NONE) + b"b"
+    return ts_zip(ts_class_m(), ts_m((U("packed"), obj)),
+                  extra=[("archive/data/1", W),
+                         ("archive/code/__torch__/torch/classes/quantized.py", q.encode())])
+
+
+# ---- storages shared under one key with different numel (torch.load caches the first) ----
+
+@case
+def skey_numel_small_then_big():
+    """Key '0' first as numel 2 (a 2-vector), then numel 4 under a 2x2 view: torch.load's cached
+    8-byte storage is too small for the second tensor (set_ fails)."""
+    a = tensor(storage(numel=2), size=(2,), stride=(1,))
+    b = tensor(storage(numel=4))
+    return zipped(recs(P2(DICT((U("a"), a), (U("b"), b)))))
+
