@@ -118,7 +118,7 @@ Test(script, tensors_come_in_state_dict_order)
 
 Test(script, every_bad_fixture_fails_with_its_message)
 {
-    cr_expect_eq(tr_expect_manifest_failures("fixtures/script/bad", dir), 12);
+    cr_expect_eq(tr_expect_manifest_failures("fixtures/script/bad", dir), 14);
 }
 
 static const char *realdata_dir(void)

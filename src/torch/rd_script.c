@@ -312,14 +312,28 @@ static void join(char *out, size_t cap, const char *path, const char *key)
     snprintf(out, cap, "%s%s%s", path, *path ? "." : "", key);
 }
 
-/* The declared tensors of one list (parameters or buffers) into dict. */
-static c2s_status add_declared(script_reader *s, const pvm_value *state, char *const *names,
-                               size_t n, const char *what, const char *path, pvm_value *dict,
-                               c2s_error *err)
+/* The declared tensors of one list (parameters or buffers) into dict.
+ * torch's importer ignores a name of the list the class does not declare
+ * as an attribute, and state_dict() takes a buffer only when it is
+ * declared a Tensor: such a name is refused rather than guessed at. */
+static c2s_status add_declared(script_reader *s, const ts_class *k, const pvm_value *state,
+                               char *const *names, size_t n, const char *what, const char *path,
+                               pvm_value *dict, c2s_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         char name[PATH_MAX_LEN];
         join(name, sizeof name, path, names[i]);
+        const char *type = tscode_attr_type(k, names[i]);
+        if (type == NULL)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "%s '%s' is listed by %s but not declared as an attribute: "
+                            "torch.jit.load ignores it",
+                            what, name, k->qualname);
+        if (strcmp(what, "buffer") == 0 && strcmp(type, "Tensor") != 0)
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "buffer '%s' is declared '%s', not 'Tensor': torch's state_dict "
+                            "leaves it out",
+                            name, type);
         const pvm_value *v = pvm_dict_get_str(state, names[i]);
         if (v == NULL)
             return c2s_fail(err, C2S_ERR_INPUT,
@@ -356,6 +370,14 @@ static c2s_status add_children(script_reader *s, const ts_class *k, const pvm_va
         char name[PATH_MAX_LEN];
         join(name, sizeof name, path, attr);
         const ts_class *ck = object_class(s, v);
+        const char *type = tscode_attr_type(k, attr);
+        if (ck != NULL && ck->is_module && (type == NULL || strcmp(type, ck->qualname) != 0))
+            return c2s_fail(err, C2S_ERR_INPUT,
+                            "module '%s' (%s) is %s of %s: torch.jit.load keeps only the "
+                            "attributes a class declares, as declared",
+                            name, ck->qualname,
+                            type == NULL ? "not a declared attribute" : "declared otherwise",
+                            k->qualname);
         if (ck != NULL && ck->is_module) {
             pvm_value *child = NULL;
             c2s_status st = map_module(s, v, name, depth + 1, &child, err);
@@ -406,9 +428,9 @@ static c2s_status map_module(script_reader *s, const pvm_value *obj, const char 
     pvm_value *dict = tsn_new(&s->nodes, PVM_DICT);
     if (dict == NULL)
         return oom(err);
-    c2s_status st = add_declared(s, state, k->params, k->nparams, "parameter", path, dict, err);
+    c2s_status st = add_declared(s, k, state, k->params, k->nparams, "parameter", path, dict, err);
     if (st == C2S_OK)
-        st = add_declared(s, state, k->buffers, k->nbuffers, "buffer", path, dict, err);
+        st = add_declared(s, k, state, k->buffers, k->nbuffers, "buffer", path, dict, err);
     if (st == C2S_OK)
         st = add_children(s, k, state, path, depth, dict, err);
     *out = dict;

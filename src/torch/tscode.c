@@ -93,6 +93,54 @@ static void class_free(ts_class *k)
     for (size_t i = 0; i < k->nbuffers; i++)
         free(k->buffers[i]);
     free(k->buffers);
+    for (size_t i = 0; i < k->nattrs; i++) {
+        free(k->attrs[i]);
+        free(k->types[i]);
+    }
+    free(k->attrs);
+    free(k->types);
+}
+
+/* A declared attribute of the class body line (indent removed: s, n):
+ * "NAME : TYPE[ = VALUE]" or '__annotations__["NAME"] = TYPE'.  Other
+ * lines declare nothing. */
+static c2s_status read_attribute(const char *s, size_t n, ts_class *k, c2s_error *err)
+{
+    static const char ANN[] = "__annotations__[\"";
+    const char *name = s, *type, *end = s + n;
+    size_t nlen, tlen;
+    if (n > sizeof ANN - 1 && memcmp(s, ANN, sizeof ANN - 1) == 0) {
+        name = s + sizeof ANN - 1;
+        const char *q = memchr(name, '"', (size_t)(end - name));
+        if (q == NULL || end - q < 5 || memcmp(q, "\"] = ", 5) != 0)
+            return C2S_OK;
+        nlen = (size_t)(q - name);
+        type = q + 5;
+        tlen = (size_t)(end - type);
+    } else {
+        nlen = 0;
+        while (nlen < n && is_ident_char(s[nlen]))
+            nlen++;
+        if (nlen == 0 || n - nlen < 4 || memcmp(s + nlen, " : ", 3) != 0)
+            return C2S_OK;
+        type = s + nlen + 3;
+        tlen = (size_t)(end - type);
+        for (const char *p = type; p + 3 <= end; p++)
+            if (memcmp(p, " = ", 3) == 0) { /* a Final constant's value */
+                tlen = (size_t)(p - type);
+                break;
+            }
+    }
+    if (nlen == 0 || nlen > NAME_MAX_LEN || tlen == 0 || tlen > NAME_MAX_LEN)
+        return C2S_OK;
+    size_t ntypes = k->nattrs;
+    if (!push_name(&k->attrs, &k->nattrs, name, nlen))
+        return oom(err);
+    if (!push_name(&k->types, &ntypes, type, tlen)) {
+        free(k->attrs[--k->nattrs]);
+        return oom(err);
+    }
+    return C2S_OK;
 }
 
 /* "class NAME(BASES):" or "class NAME:"; a new entry of out. */
@@ -182,7 +230,7 @@ static c2s_status body_line(const line *l, ts_class *k, int *started, const char
                                                         "%s line %zu: cannot read the __buffers__ "
                                                         "list",
                                                         where, l->no);
-    return C2S_OK;
+    return read_attribute(l->p + 2, l->len - 2, k, err);
 }
 
 c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t *text, size_t len,
@@ -229,6 +277,14 @@ const ts_class *tscode_find(const ts_classes *c, const char *qualname)
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->items[i].qualname, qualname) == 0)
             return &c->items[i];
+    return NULL;
+}
+
+const char *tscode_attr_type(const ts_class *k, const char *name)
+{
+    for (size_t i = 0; i < k->nattrs; i++)
+        if (strcmp(k->attrs[i], name) == 0)
+            return k->types[i];
     return NULL;
 }
 

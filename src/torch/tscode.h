@@ -18,7 +18,9 @@
  * (a module when BASES is exactly "Module"), and in the class body, at an
  * indent of exactly two spaces, the lines "__parameters__ = [...]" and
  * "__buffers__ = [...]" (a list of double-quoted names, each followed by
- * ", ").  Every class of a file that mentions __setstate__ anywhere is
+ * ", "), and the declared attributes: "NAME : TYPE" (a Final constant has
+ * " = VALUE" after its type) and '__annotations__["NAME"] = TYPE'.  Every
+ * class of a file that mentions __setstate__ anywhere is
  * taken to have one (the class runs its own code when torch's unpickler
  * builds an object of it; the file's Python syntax is not followed far
  * enough to say which class defines it).
@@ -43,6 +45,9 @@ typedef struct ts_class {
     size_t nparams;
     char **buffers; /* __buffers__, in list order */
     size_t nbuffers;
+    char **attrs; /* declared attributes ("NAME : TYPE", __annotations__["NAME"] = TYPE) */
+    char **types; /* the TYPE text of each, as written */
+    size_t nattrs;
 } ts_class;
 
 typedef struct ts_classes {
@@ -58,6 +63,10 @@ c2s_status tscode_parse(const char *qualifier, const char *where, const uint8_t 
 
 /* The class called qualname; NULL when none was read. */
 const ts_class *tscode_find(const ts_classes *c, const char *qualname);
+
+/* The declared type of attribute name in k ("Tensor", "Optional[Tensor]",
+ * "__torch__.a.L"), or NULL when k declares no such attribute. */
+const char *tscode_attr_type(const ts_class *k, const char *name);
 
 /* 1 when name is in the list. */
 int tscode_has(char *const *list, size_t n, const char *name);
