@@ -119,6 +119,9 @@ Test(tseval, evaluated_non_literals_are_named_by_line)
     cr_expect_str_eq(msg, "line 1: a module-level statement torch.jit.save does not write");
     cr_assert_not(check("def f(x: int=3,\n", msg));
     cr_expect_str_eq(msg, "line 1: a def header does not end");
+    /* a header left open does not swallow the next def (found by fuzz_tscode) */
+    cr_assert_not(check("def a(x: Tensor,\n  y\ndef f(x=g()):\n  pass\n", msg));
+    cr_expect_str_eq(msg, "line 1: a def header does not end");
     cr_assert(check("op_version_set = 1\nimport __torch__.a\nfrom typing import List\n", msg), "%s",
               msg);
 }

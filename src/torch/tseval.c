@@ -285,13 +285,18 @@ static int header_line(scan *sc, const char *p, size_t n, char *msg, size_t cap)
 /* One line (without its newline): 1 when fine, 0 with msg set. */
 static int check_line(scan *sc, const char *p, size_t n, char *msg, size_t cap)
 {
-    if (sc->header_len > 0) /* a def header continues */
-        return header_line(sc, p, n, msg, cap);
     size_t indent = skip_spaces(p, n, 0);
-    if (indent == n)
-        return 1; /* blank */
     const char *s = p + indent;
     size_t k = n - indent;
+    if (sc->header_len > 0) { /* a def header continues, up to the next def or class */
+        if (after(s, k, 0, "def ") != 0 || after(s, k, 0, "class ") != 0) {
+            snprintf(msg, cap, "line %zu: a def header does not end", sc->header_line);
+            return 0;
+        }
+        return header_line(sc, p, n, msg, cap);
+    }
+    if (indent == n)
+        return 1; /* blank */
     if (after(s, k, 0, "def ") != 0) {
         if (indent == 0)
             sc->in_class = 0;

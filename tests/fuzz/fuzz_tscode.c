@@ -7,15 +7,23 @@
  * kept; every class it
  * read has a qualified name under the qualifier, and can be found again by
  * that name; and when the text mentions __setstate__, every class it read
- * is marked as having one (the promise the judge relies on).
+ * is marked as having one (the promise the judge relies on).  The same bytes
+ * go through tseval_check(), which must say yes or no with a message, and
+ * say no to a text holding "def f(x=g())" (a default that is a call).
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "torch/tscode.h"
+#include "torch/tseval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    char why[256] = "";
+    if (!tseval_check(data, size, why, sizeof why))
+        FUZZ_CHECK(why[0] != '\0', "tseval_check said no without a message");
+    else if (memmem(data, size, "\ndef f(x=g()):\n", 16) != NULL)
+        FUZZ_CHECK(0, "tseval_check passed a default that is a call");
     ts_classes c = {0};
     c2s_error err;
     c2s_error_clear(&err);
