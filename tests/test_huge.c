@@ -647,6 +647,32 @@ Test(huge, slabs_turn_small_once_a_huge_page_faults_in_slowly)
         huge_free(got[i], HUGE_PAGE);
 }
 
+/* In 4 KiB pages, one slab in SLAB_PROBE_EVERY tries a huge page: when it
+ * faults in fast, the slabs go back to huge pages. */
+Test(huge, slabs_go_back_to_huge_pages_when_a_probe_is_fast)
+{
+    slab_supply s;
+    slab_supply_start(&s);
+    pthread_mutex_lock(&s.mu);
+    s.cold_ns = 0;
+    pthread_mutex_unlock(&s.mu);
+    for (size_t i = 0; i < 16 && !small_pages_of(&s); i++) {
+        huge_free(slab_supply_take(&s), HUGE_PAGE);
+        usleep(5000);
+    }
+    cr_assert(small_pages_of(&s));
+    pthread_mutex_lock(&s.mu);
+    s.cold_ns = UINT64_MAX; /* the next huge page is "fast" */
+    pthread_mutex_unlock(&s.mu);
+    size_t takes = 0;
+    for (; takes < 3 * SLAB_PROBE_EVERY && small_pages_of(&s); takes++) {
+        huge_free(slab_supply_take(&s), HUGE_PAGE);
+        usleep(2000);
+    }
+    cr_expect_not(small_pages_of(&s), "still in 4 KiB pages after %zu slabs", takes);
+    slab_supply_stop(&s);
+}
+
 /* Without a thread (never started, or stopped) each slab is mapped on the
  * spot; stopping twice, or a supply never started, is harmless. */
 Test(huge, slabs_without_the_thread)

@@ -79,9 +79,11 @@ static void *supply(void *arg)
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        int small = s->small_pages;
+        /* in 4 KiB pages since a slow huge page, one slab in SLAB_PROBE_EVERY
+         * tries a huge page again: fast, and the slabs go back to them */
+        int huge = !s->small_pages || ++s->small_run % SLAB_PROBE_EVERY == 0;
         pthread_mutex_unlock(&s->mu);
-        void *p = map_slab(small);
+        void *p = map_slab(!huge);
         uint64_t took = 0;
         if (p != NULL) {
             uint64_t t0 = cpu_ns();
@@ -89,8 +91,8 @@ static void *supply(void *arg)
             took = cpu_ns() - t0;
         }
         pthread_mutex_lock(&s->mu);
-        if (!small && took > s->cold_ns)
-            s->small_pages = 1;
+        if (huge && p != NULL)
+            s->small_pages = took > s->cold_ns;
         if (p == NULL) /* out of memory: slab_supply_take maps its own, and fails */
             break;
         if (s->stopping || s->nready >= s->want) { /* stopped, or quiet, meanwhile */
@@ -112,6 +114,7 @@ void slab_supply_start(slab_supply *s)
     s->stopping = 0;
     s->threaded = 0;
     s->small_pages = 0;
+    s->small_run = 0;
     s->cold_ns = SLAB_COLD_NS;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return;

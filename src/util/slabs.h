@@ -35,7 +35,10 @@
  * report, cost 1 ms per 2 MiB either way (bench/cold_memory.sh; the 200,000-
  * tensor scan took 330 to 600 ms cold, 200 ms warm).  So the thread times
  * each slab's populate on its own CPU clock, and once one takes more than
- * cold_ns it maps the rest, and slab_supply_take its own, in 4 KiB pages.
+ * cold_ns it maps the next ones, and slab_supply_take its own, in 4 KiB
+ * pages; one slab in SLAB_PROBE_EVERY tries a huge page again, and a fast
+ * one brings the huge pages back (memory a run just freed is warm again:
+ * the run after a cold one would otherwise pay 4 KiB pages for nothing).
  *
  * Where MADV_POPULATE_WRITE is unknown (an older kernel refuses it), the
  * thread maps slabs without populating them: no gain, no harm.  Only one
@@ -58,6 +61,9 @@
  * above. */
 #define SLAB_COLD_NS 1500000u
 
+/* While slabs come in 4 KiB pages, one in this many tries a huge page again. */
+#define SLAB_PROBE_EVERY 16
+
 typedef struct slab_supply {
     pthread_mutex_t mu;
     pthread_cond_t wake; /* the thread waits here for room (or the stop) */
@@ -70,6 +76,7 @@ typedef struct slab_supply {
     int small_pages;  /* set by the thread once a slab's huge page took more
                          than cold_ns of its CPU time to fault in */
     uint64_t cold_ns; /* SLAB_COLD_NS from slab_supply_start */
+    size_t small_run; /* slabs mapped in 4 KiB pages so far (probes counted) */
     pthread_t thread;
 } slab_supply;
 
