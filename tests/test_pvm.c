@@ -1789,6 +1789,15 @@ Test(pvm, containers_taken_then_changed)
     cr_assert_eq(v->how, PVM_TAKEN | PVM_CHANGED_AFTER_TAKEN);
 }
 
+/* What a state dict's keys hold is read once and kept until APPEND or
+ * SETITEM change the dict: a key added after one BUILD is seen by the next. */
+Test(pvm, hazard_state_keys_read_again_after_a_change)
+{
+    HAZARDS("cfoo\012Bar\012)Rq\001}q\000b0h\000X\014\000\000\000__setstate__Ns0h\001h\000b.",
+            "BUILD at offset 44 sets attribute '__setstate__' on a call",
+            "BUILD at offset 44 builds a call's result built already");
+}
+
 /* A BUILD state a mapping call with arguments makes: keys unread. */
 Test(pvm, hazard_state_made_by_a_mapping_call)
 {

@@ -2166,31 +2166,26 @@ static const char *printable_key(const pvm_value *key, char *buf, size_t cap)
     return buf;
 }
 
-/* The dunder key of the attribute dict d (a dict, or a call whose SETITEMs
- * filled it: an OrderedDict or defaultdict state), or NULL. */
-static const pvm_value *dunder_key(const pvm_value *d)
+/* The dict of attributes d stands for: d itself, or the items SETITEM gave
+ * a call (an OrderedDict or defaultdict state); NULL when neither. */
+static pvm_value *attr_dict(const pvm_value *d)
 {
     if (d != NULL && d->kind == PVM_CALL)
         d = pvm_call_dictitems(d);
-    if (d == NULL || d->kind != PVM_DICT)
-        return NULL;
-    for (uint32_t i = 0; i < d->u.dict.len; i++)
-        if (is_dunder(d->u.dict.pairs[i].key))
-            return d->u.dict.pairs[i].key;
-    return NULL;
+    return d != NULL && d->kind == PVM_DICT ? (pvm_value *)d : NULL;
 }
 
-/* The dunder attribute a BUILD state (or a from_type state) would set:
- * the state a dict, or (dict state, slot state) as load_build reads it. */
-static const pvm_value *state_dunder(const pvm_value *state)
+/* The parts of a state as load_build reads it: (dict state, slot state),
+ * or the state alone (parts[1] NULL). */
+static void state_parts(const pvm_value *state, const pvm_value *parts[2])
 {
+    parts[0] = state;
+    parts[1] = NULL;
     if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
-        const pvm_value *k = dunder_key(state->u.seq.items[0]);
-        return k != NULL ? k : dunder_key(state->u.seq.items[1]);
+        parts[0] = state->u.seq.items[0];
+        parts[1] = state->u.seq.items[1];
     }
-    return dunder_key(state);
 }
-
 /* A call of a mapping type with arguments: a dict whose keys come from
  * them (dict([('__setstate__', f)]), OrderedDict({...}), an AttributeDict),
  * which nobody reads here.  Other calls make no dict, which a default
@@ -2217,18 +2212,21 @@ static bool makes_unread_dict(const pvm_value *v)
 /* A state (a dict, or (dict, slots)) with a part makes_unread_dict makes. */
 static bool state_keys_hidden(const pvm_value *state)
 {
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
-        return makes_unread_dict(state->u.seq.items[0]) || makes_unread_dict(state->u.seq.items[1]);
-    return makes_unread_dict(state);
+    const pvm_value *parts[2];
+    state_parts(state, parts);
+    return makes_unread_dict(parts[0]) || (parts[1] != NULL && makes_unread_dict(parts[1]));
 }
 
-/* An attribute state that sets nothing: None, {}, or a 2-tuple of those. */
+/* An attribute state that sets nothing: None, {}, or a 2-tuple of those
+ * (not deeper: a part that is a tuple sets something, or fails). */
 static bool state_sets_nothing(const pvm_value *state)
 {
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2)
-        return state_sets_nothing(state->u.seq.items[0]) &&
-               state_sets_nothing(state->u.seq.items[1]);
-    return state->kind == PVM_NONE || (state->kind == PVM_DICT && state->u.dict.len == 0);
+    const pvm_value *parts[2];
+    state_parts(state, parts);
+    for (size_t i = 0; i < 2 && parts[i] != NULL; i++)
+        if (parts[i]->kind != PVM_NONE && (parts[i]->kind != PVM_DICT || parts[i]->u.dict.len != 0))
+            return false;
+    return true;
 }
 
 /* A str key naming an attribute torch.Tensor defines as a data descriptor
@@ -2290,42 +2288,80 @@ static bool is_tensor_setter(const pvm_value *key)
     return false;
 }
 
-/* The key of the attribute dict d (dunder_key's dicts) that names a
- * torch.Tensor data descriptor, or NULL. */
-static const pvm_value *tensor_setter_key(const pvm_value *d)
+/* A key CPython's unpickler looks up on the object at APPEND(S) (extend,
+ * append) or ADDITEMS (add). */
+static bool is_list_method(const pvm_value *key)
 {
-    if (d != NULL && d->kind == PVM_CALL)
-        d = pvm_call_dictitems(d);
-    if (d == NULL || d->kind != PVM_DICT)
-        return NULL;
-    for (uint32_t i = 0; i < d->u.dict.len; i++)
-        if (is_tensor_setter(d->u.dict.pairs[i].key))
-            return d->u.dict.pairs[i].key;
-    return NULL;
+    return pvm_str_is(key, "extend", 6) || pvm_str_is(key, "append", 6);
 }
 
-/* The key of a from_type v2 state (a dict, or (dict, slots)) whose setattr
- * would run a torch.Tensor setter, or NULL. */
-static const pvm_value *state_tensor_setter(const pvm_value *state)
+static bool is_add_method(const pvm_value *key)
 {
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
-        const pvm_value *k = tensor_setter_key(state->u.seq.items[0]);
-        return k != NULL ? k : tensor_setter_key(state->u.seq.items[1]);
+    return pvm_str_is(key, "add", 3);
+}
+
+/* What an attribute dict's keys hold, in bits of its `how` beside pvm.h's
+ * PVM_TAKEN ones: scanned once, again only after APPEND or SETITEM changed
+ * it (op_fill clears them), so that a pickle building one big state again
+ * and again costs one scan, not one per opcode. */
+enum {
+    KEYS_SCANNED = 4,
+    KEYS_DUNDER = 8,
+    KEYS_SETTER = 16,
+    KEYS_LIST_METHOD = 32,
+    KEYS_ADD_METHOD = 64,
+    KEYS_ALL = KEYS_SCANNED | KEYS_DUNDER | KEYS_SETTER | KEYS_LIST_METHOD | KEYS_ADD_METHOD
+};
+
+static unsigned dict_keys(pvm_value *d)
+{
+    if ((d->how & KEYS_SCANNED) == 0) {
+        unsigned k = KEYS_SCANNED;
+        for (uint32_t i = 0; i < d->u.dict.len; i++) {
+            const pvm_value *key = d->u.dict.pairs[i].key;
+            k |= (is_dunder(key) ? KEYS_DUNDER : 0) | (is_tensor_setter(key) ? KEYS_SETTER : 0) |
+                 (is_list_method(key) ? KEYS_LIST_METHOD : 0) |
+                 (is_add_method(key) ? KEYS_ADD_METHOD : 0);
+        }
+        d->how |= (unsigned char)k;
     }
-    return tensor_setter_key(state);
+    return d->how & KEYS_ALL;
 }
 
-/* The key of the attribute dict d (dunder_key's dicts) that is s, or NULL. */
-static const pvm_value *attr_key(const pvm_value *d, const char *s)
+/* The KEYS_ bits of a state's parts (state_parts), together. */
+static unsigned state_keys(const pvm_value *state)
 {
-    if (d != NULL && d->kind == PVM_CALL)
-        d = pvm_call_dictitems(d);
-    if (d == NULL || d->kind != PVM_DICT)
-        return NULL;
-    for (uint32_t i = 0; i < d->u.dict.len; i++)
-        if (pvm_str_is(d->u.dict.pairs[i].key, s, strlen(s)))
-            return d->u.dict.pairs[i].key;
+    const pvm_value *parts[2];
+    unsigned k = 0;
+    state_parts(state, parts);
+    for (size_t i = 0; i < 2; i++) {
+        pvm_value *d = parts[i] != NULL ? attr_dict(parts[i]) : NULL;
+        k |= d != NULL ? dict_keys(d) : 0;
+    }
+    return k;
+}
+
+/* The first key of a state's parts that pred holds for, for a message. */
+static const pvm_value *state_key(const pvm_value *state, bool (*pred)(const pvm_value *))
+{
+    const pvm_value *parts[2];
+    state_parts(state, parts);
+    for (size_t p = 0; p < 2; p++) {
+        const pvm_value *d = parts[p] != NULL ? attr_dict(parts[p]) : NULL;
+        for (uint32_t i = 0; d != NULL && i < d->u.dict.len; i++)
+            if (pred(d->u.dict.pairs[i].key))
+                return d->u.dict.pairs[i].key;
+    }
     return NULL;
+}
+
+/* The text of the state's first key pred holds for, while hazards are
+ * still kept (the search is then bounded by PVM_HAZARDS_KEPT), else "". */
+static const char *state_key_text(const pvm *vm, const pvm_value *state,
+                                  bool (*pred)(const pvm_value *), char *buf, size_t cap)
+{
+    const pvm_value *key = vm->hazard_count < PVM_HAZARDS_KEPT ? state_key(state, pred) : NULL;
+    return key != NULL ? printable_key(key, buf, cap) : "";
 }
 
 /* APPEND(S) or ADDITEMS (add) on a call result: CPython's load_append calls
@@ -2335,23 +2371,12 @@ static const pvm_value *attr_key(const pvm_value *d, const char *s)
 static void note_own_method(pvm *vm, const pvm_value *call, bool add)
 {
     const pvm_value *state = pvm_call_state(call);
-    if (state == NULL)
+    if (state == NULL || (state_keys(state) & (add ? KEYS_ADD_METHOD : KEYS_LIST_METHOD)) == 0)
         return;
-    const pvm_value *parts[2] = {state, NULL};
-    if (state->kind == PVM_TUPLE && state->u.seq.len == 2) {
-        parts[0] = state->u.seq.items[0];
-        parts[1] = state->u.seq.items[1];
-    }
-    static const char *const LIST_METHODS[] = {"extend", "append"};
-    for (size_t p = 0; p < 2 && parts[p] != NULL; p++)
-        for (size_t i = 0; i < (add ? 1 : 2); i++) {
-            const char *name = add ? "add" : LIST_METHODS[i];
-            if (attr_key(parts[p], name) != NULL) {
-                note_hazard(vm, "%s at offset %zu calls the '%s' its object's BUILD state set",
-                            vm->op_name, vm->op_offset, name);
-                return;
-            }
-        }
+    char text[64];
+    note_hazard(vm, "%s at offset %zu calls the '%s' its object's BUILD state set", vm->op_name,
+                vm->op_offset,
+                state_key_text(vm, state, add ? is_add_method : is_list_method, text, sizeof text));
 }
 
 /* list[key] = value as list.__setitem__ does it: an int (or bool) index,
@@ -2505,6 +2530,8 @@ static c2s_status op_fill(pvm *vm, uint8_t op)
         if (!fits)
             return wrong_target(vm, target);
     }
+    if (into->kind == PVM_DICT) /* its keys may change: scan them again when asked */
+        into->how &= (unsigned char)~KEYS_ALL;
     if (!opaque && pairs && into->kind == PVM_DICT)
         TRY(dict_set_pairs(vm, into, items, count));
     for (size_t i = 0; !opaque && !(pairs && into->kind == PVM_DICT) && i < count;
@@ -2856,14 +2883,13 @@ static void note_state_setters(pvm *vm, const pvm_global *callee, const pvm_valu
 {
     if (state == NULL)
         return;
-    const pvm_value *key = state_dunder(state);
-    if (key == NULL && setattr)
-        key = state_tensor_setter(state);
+    unsigned keys = state_keys(state);
     char text[64];
-    if (key != NULL)
+    if (keys & KEYS_DUNDER || (setattr && keys & KEYS_SETTER))
         note_hazard(vm, "%s.%s (%s at offset %zu) sets attribute '%s' on the tensor",
                     callee->module, callee->name, vm->op_name, vm->op_offset,
-                    printable_key(key, text, sizeof text));
+                    state_key_text(vm, state, keys & KEYS_DUNDER ? is_dunder : is_tensor_setter,
+                                   text, sizeof text));
     else if (state_keys_hidden(state))
         note_hazard(vm, "%s.%s (%s at offset %zu) sets attributes from a call's result",
                     callee->module, callee->name, vm->op_name, vm->op_offset);
@@ -2900,6 +2926,9 @@ static void note_argument_calls(pvm *vm, const pvm_global *callee, const pvm_val
                        callee->arg_calls == ARGS_FROM_TYPE_V2);
 }
 
+/* `how` of a PVM_TUPLE a call took as its arguments: its items are marked. */
+enum { ARGS_TAKEN = 1 };
+
 /* A container a call or a BUILD took (pvm.h: PVM_TAKEN). */
 static void mark_taken(pvm_value *v)
 {
@@ -2935,8 +2964,11 @@ static c2s_status push_call(pvm *vm, pvm_use how, pvm_value *fn, pvm_value *args
                     "pickle: %s keyword arguments are a %s, not a dict, "
                     "at offset %zu",
                     vm->op_name, pvm_kind_name(kwargs->kind), vm->op_offset);
-    for (size_t i = 0; i < args->u.seq.len; i++)
-        mark_taken(args->u.seq.items[i]);
+    if ((args->how & ARGS_TAKEN) == 0) { /* a tuple is immutable: mark its items once */
+        args->how |= ARGS_TAKEN;
+        for (size_t i = 0; i < args->u.seq.len; i++)
+            mark_taken(args->u.seq.items[i]);
+    }
     if (kwargs != NULL)
         mark_taken(kwargs);
     const pvm_value *called = module_class(fn);
@@ -3039,11 +3071,11 @@ static c2s_status op_build(pvm *vm)
         mark_taken(state->u.seq.items[0]);
         mark_taken(state->u.seq.items[1]);
     }
-    const pvm_value *key = state_dunder(state);
     char text[64];
-    if (key != NULL)
+    if (state_keys(state) & KEYS_DUNDER)
         note_hazard(vm, "BUILD at offset %zu sets attribute '%s' on a %s", vm->op_offset,
-                    printable_key(key, text, sizeof text), pvm_kind_name(target->kind));
+                    state_key_text(vm, state, is_dunder, text, sizeof text),
+                    pvm_kind_name(target->kind));
     else if (state_keys_hidden(state))
         note_hazard(vm, "BUILD at offset %zu sets attributes from a call's result", vm->op_offset);
     switch (target->kind) {

@@ -117,7 +117,8 @@ typedef struct pvm_call_more {
  * it after that.  CPython's callee had what the container held then:
  * torch's rebuild functions copy a size list, Module.__setstate__ copies
  * its state dict; a reader of the graph, which sees the container as it
- * ended, must not read one changed after it was taken. */
+ * ended, must not read one changed after it was taken.  The other bits of
+ * `how` on these nodes, and on tuples, are the machine's own (pvm.c). */
 enum { PVM_TAKEN = 1, PVM_CHANGED_AFTER_TAKEN = 2 };
 
 struct pvm_value {
