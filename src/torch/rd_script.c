@@ -176,8 +176,10 @@ static c2s_status judge_code_sources(script_reader *s, c2s_report *r, c2s_error 
         size_t len = 0;
         char why[256];
         c2s_status st = zipsrc_read_entry(s->zip, i, &text, &len, err);
-        if (st != C2S_OK)
+        if (st != C2S_OK) {
+            free(text); /* what was read before the error (a CRC mismatch) */
             return st;
+        }
         int ok = tseval_check(text, len, why, sizeof why);
         free(text);
         if (!ok && !findings_add(&r->findings, "%s %s", zipsrc_entry_name(s->zip, i), why))
