@@ -571,9 +571,6 @@ static c2s_status view_in_storage(walk_ctx *c, tmap_tensor *t, const storage_vie
     return C2S_OK;
 }
 
-/* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3; and
- * the same four first arguments of _rebuild_qtensor (kind QTENSOR), whose
- * storage class names its integer type. */
 /* None, or a dict with nothing in it (nor items SETITEM gave it). */
 static int empty_metadata(const pvm_value *v)
 {
@@ -582,6 +579,9 @@ static int empty_metadata(const pvm_value *v)
     return v->kind == PVM_DICT && v->u.dict.len == 0;
 }
 
+/* _rebuild_tensor(storage, offset, size, stride[, ...]) and v2 / v3; and
+ * the same four first arguments of _rebuild_qtensor (kind QTENSOR), whose
+ * storage class names its integer type. */
 static c2s_status parse_dense(walk_ctx *c, torch_rebuild kind, const pvm_value *args,
                               tmap_tensor *t)
 {
@@ -1415,7 +1415,6 @@ static c2s_status resolve_key(walk_ctx *c, const pvm_value *start, const char *k
     return C2S_OK;
 }
 
-/* top["state_dict"] when it is a dict (the default root), else NULL. */
 /* A dict subclass's items: v's SETITEM items when v is a call of
  * collections.defaultdict, Counter or OrderedDict (a form the pickle VM
  * does not interpret) whose arguments hold no container (no items of
