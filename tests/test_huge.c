@@ -591,6 +591,14 @@ Test(huge, slabs_from_the_thread_are_zeroed_and_distinct)
         huge_free(got[i], HUGE_PAGE);
 }
 
+/* The thread's threshold for a slow huge page, set under the lock. */
+static void set_cold_ns(slab_supply *s, uint64_t ns)
+{
+    pthread_mutex_lock(&s->mu);
+    s->cold_ns = ns;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* small_pages as the thread set it, read under the lock. */
 static int small_pages_of(slab_supply *s)
 {
@@ -609,9 +617,7 @@ Test(huge, slabs_turn_small_once_a_huge_page_faults_in_slowly)
     slab_supply s;
     slab_supply_start(&s);
     cr_assert(s.threaded);
-    pthread_mutex_lock(&s.mu);
-    s.cold_ns = 0; /* any populate is "slow" */
-    pthread_mutex_unlock(&s.mu);
+    set_cold_ns(&s, 0); /* any populate is "slow" */
     unsigned char *got[16];
     size_t n = 0;
     for (; n < 16 && !small_pages_of(&s); n++) {
@@ -634,9 +640,7 @@ Test(huge, slabs_turn_small_once_a_huge_page_faults_in_slowly)
         huge_free(got[i], HUGE_PAGE);
 
     slab_supply_start(&s);
-    pthread_mutex_lock(&s.mu);
-    s.cold_ns = UINT64_MAX;
-    pthread_mutex_unlock(&s.mu);
+    set_cold_ns(&s, UINT64_MAX);
     for (n = 0; n < 8; n++) {
         got[n] = slab_supply_take(&s);
         usleep(2000);
@@ -653,17 +657,13 @@ Test(huge, slabs_go_back_to_huge_pages_when_a_probe_is_fast)
 {
     slab_supply s;
     slab_supply_start(&s);
-    pthread_mutex_lock(&s.mu);
-    s.cold_ns = 0;
-    pthread_mutex_unlock(&s.mu);
+    set_cold_ns(&s, 0);
     for (size_t i = 0; i < 16 && !small_pages_of(&s); i++) {
         huge_free(slab_supply_take(&s), HUGE_PAGE);
         usleep(5000);
     }
     cr_assert(small_pages_of(&s));
-    pthread_mutex_lock(&s.mu);
-    s.cold_ns = UINT64_MAX; /* the next huge page is "fast" */
-    pthread_mutex_unlock(&s.mu);
+    set_cold_ns(&s, UINT64_MAX); /* the next huge page is "fast" */
     size_t takes = 0;
     for (; takes < 3 * SLAB_PROBE_EVERY && small_pages_of(&s); takes++) {
         huge_free(slab_supply_take(&s), HUGE_PAGE);

@@ -100,17 +100,17 @@ static c2s_status run_pickle(pvm **vm, const uint8_t *data, size_t len, const ch
     return C2S_OK;
 }
 
-/* Entry i's name ends with ".debug_pkl" and lies under "<archive>/code/"
- * (or "libs/", where torch 1.0-1.2 archives keep their classes), ASCII
- * case ignored as torch's lookups ignore it. */
-static int is_debug_pickle(const zipsrc *z, size_t i)
+/* Entry i's name ends with suffix (".debug_pkl", ".py") and lies under
+ * "<archive>/code/" (or "libs/", where torch 1.0-1.2 archives keep their
+ * classes), ASCII case ignored as torch's lookups ignore it. */
+static int is_code_record(const zipsrc *z, size_t i, const char *suffix)
 {
     const char *name = zipsrc_entry_name(z, i), *prefix = zipsrc_prefix(z);
-    size_t n = strlen(name), k = strlen(prefix);
-    return n > k + 6 + 10 && strncmp(name, prefix, k) == 0 && name[k] == '/' &&
+    size_t n = strlen(name), k = strlen(prefix), x = strlen(suffix);
+    return n > k + 6 + x && strncmp(name, prefix, k) == 0 && name[k] == '/' &&
            (strncasecmp(name + k + 1, "code/", 5) == 0 ||
             strncasecmp(name + k + 1, "libs/", 5) == 0) &&
-           strcasecmp(name + n - 10, ".debug_pkl") == 0;
+           strcasecmp(name + n - x, suffix) == 0;
 }
 
 /* Read a record and run it as a pickle (its objects are not kept). */
@@ -135,7 +135,7 @@ static c2s_status judge_debug_pickles(script_reader *s, const c2s_open_options *
                                       c2s_error *err)
 {
     for (size_t i = 0; i < zipsrc_entry_count(s->zip); i++) {
-        if (!is_debug_pickle(s->zip, i))
+        if (!is_code_record(s->zip, i, ".debug_pkl"))
             continue;
         uint8_t *data = NULL;
         size_t len = 0;
@@ -152,25 +152,15 @@ static c2s_status judge_debug_pickles(script_reader *s, const c2s_open_options *
     return C2S_OK;
 }
 
-/* A code/ or libs/ source record (".py", in any case: torch's importer
- * looks records up by exact name, and every such record is checked). */
-static int is_code_source(const zipsrc *z, size_t i)
-{
-    const char *name = zipsrc_entry_name(z, i), *prefix = zipsrc_prefix(z);
-    size_t n = strlen(name), k = strlen(prefix);
-    return n > k + 6 + 3 && strncmp(name, prefix, k) == 0 && name[k] == '/' &&
-           (strncasecmp(name + k + 1, "code/", 5) == 0 ||
-            strncasecmp(name + k + 1, "libs/", 5) == 0) &&
-           strcasecmp(name + n - 3, ".py") == 0;
-}
-
 /* What torch.jit.load evaluates while it compiles the sources (tseval.h:
- * parameter defaults, class-level values) must be literals: each record
- * that evaluates anything else is a finding. */
+ * parameter defaults, class-level values) must be literals: each code/ or
+ * libs/ ".py" record (in any case: torch's importer looks records up by
+ * exact name, and every such record is checked) that evaluates anything
+ * else is a finding. */
 static c2s_status judge_code_sources(script_reader *s, c2s_report *r, c2s_error *err)
 {
     for (size_t i = 0; i < zipsrc_entry_count(s->zip); i++) {
-        if (!is_code_source(s->zip, i))
+        if (!is_code_record(s->zip, i, ".py"))
             continue;
         uint8_t *text = NULL;
         size_t len = 0;
